@@ -1,0 +1,92 @@
+/*
+ * dance/resolver.h - DNSSEC-validated TLSA lookups (getdns, stub mode).
+ *
+ * A resolver wraps one getdns context and is NOT thread-safe: give each
+ * thread its own (they may share one dance_resolver_config). Lookups are
+ * synchronous and bounded by the configured timeout.
+ *
+ * Only DNSSEC-secure answers carry records. "Nothing there" (secure
+ * negative), "unsigned" (insecure), "forged" (bogus) and "could not ask"
+ * (failure) are distinct outcomes and are never merged.
+ */
+#ifndef DANCE_RESOLVER_H
+#define DANCE_RESOLVER_H
+
+#include <stdint.h>
+#include "dance/tlsa.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Ordered from "learnt nothing" to "proven": compare with < and >=. */
+typedef enum dance_dns_status {
+    DANCE_DNS_FAILURE,          /* timeout, SERVFAIL, network error */
+    DANCE_DNS_BOGUS,            /* DNSSEC validation failed */
+    DANCE_DNS_INSECURE,         /* provably unsigned: not usable for DANE */
+    DANCE_DNS_SECURE_NEGATIVE,  /* secure NXDOMAIN or NODATA */
+    DANCE_DNS_SECURE,           /* secure TLSA records */
+    DANCE_DNS_STATUS_COUNT
+} dance_dns_status;
+
+/* "failure", "bogus", "insecure", "secure negative", "secure". */
+const char *dance_dns_status_name(dance_dns_status st);
+
+typedef enum dance_dns_transport {
+    DANCE_TRANSPORT_UDP,        /* UDP with TCP fallback on truncation */
+    DANCE_TRANSPORT_TCP,
+    DANCE_TRANSPORT_TLS,        /* DNS over TLS, authenticated by tls_auth_name */
+    DANCE_TRANSPORT_COUNT
+} dance_dns_transport;
+
+/* dance_dns_transport_parse - "udp", "tcp", "tls". Returns 0 or -1. */
+int dance_dns_transport_parse(const char *s, dance_dns_transport *out);
+
+typedef struct dance_resolver_config {
+    const char *upstreams;       /* "IP[@PORT],IP[@PORT]"; NULL/"": system resolver */
+    const char *trust_anchor_file; /* DS/DNSKEY in zone-file syntax; NULL: system root key */
+    unsigned timeout_ms;         /* per query; 0: default 2000 */
+    dance_dns_transport transport;
+    const char *tls_auth_name;   /* required for DANCE_TRANSPORT_TLS */
+} dance_resolver_config;
+
+typedef struct dance_tlsa_result {
+    dance_dns_status status;
+    uint32_t ttl;                /* SECURE: min TTL of the RRset;
+                                    SECURE_NEGATIVE: negative TTL from the SOA;
+                                    otherwise 0 */
+    dance_tlsa_rrset records;    /* only for SECURE */
+    char reason[DANCE_REASON_MAX]; /* e.g. "TLSA lookup for X was bogus (DNSSEC)" */
+} dance_tlsa_result;
+
+/* dance_tlsa_result_clear - free records, reset to FAILURE with empty reason. */
+void dance_tlsa_result_clear(dance_tlsa_result *r);
+
+/* dance_tlsa_result_copy - deep copy; dst must be cleared or zeroed.
+ * Returns 0 or -1 on allocation failure (dst left cleared). */
+int dance_tlsa_result_copy(dance_tlsa_result *dst, const dance_tlsa_result *src);
+
+/* dance_resolver_config_check - validate a config without building a
+ * context (upstream syntax, trust anchor readable and parseable, transport
+ * needs). Returns 0, or -1 with a reason naming the bad value. */
+int dance_resolver_config_check(const dance_resolver_config *cfg,
+                                char *err, size_t errlen);
+
+typedef struct dance_resolver dance_resolver;
+
+/* dance_resolver_new - returns NULL with a reason in err. The config
+ * strings are copied. */
+dance_resolver *dance_resolver_new(const dance_resolver_config *cfg,
+                                   char *err, size_t errlen);
+void dance_resolver_free(dance_resolver *r);
+
+/* dance_resolver_lookup_tlsa - query TLSA at owner (a normalised name)
+ * and validate. Always fills out (out must be cleared or zeroed); never
+ * blocks longer than about the configured timeout. */
+void dance_resolver_lookup_tlsa(dance_resolver *r, const char *owner,
+                                dance_tlsa_result *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

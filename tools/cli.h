@@ -1,0 +1,23 @@
+/*
+ * cli.h - the `dance` command-line tool: one function per sub-command.
+ *
+ * Exit codes, shared by every command:
+ *   0 success (verified, authenticated, secure records)
+ *   1 a negative verdict (not authenticated, not verified, no/insecure/bogus record)
+ *   2 bad usage or unreadable input
+ *   3 lookup failure (DNS could not be asked)
+ * Every error goes to stderr as "dance <command>: <reason>".
+ */
+#ifndef DANCE_CLI_H
+#define DANCE_CLI_H
+
+enum { CLI_OK = 0, CLI_NEGATIVE = 1, CLI_USAGE = 2, CLI_LOOKUP_FAILED = 3 };
+
+/* Each takes argv with argv[0] = the command name ("keygen", ...). */
+int cmd_keygen(int argc, char **argv);   /* tools/cmd_keygen.c */
+int cmd_cert(int argc, char **argv);     /* tools/cmd_cert.c */
+int cmd_tlsa(int argc, char **argv);     /* tools/cmd_tlsa.c */
+int cmd_match(int argc, char **argv);    /* tools/cmd_match.c */
+int cmd_lookup(int argc, char **argv);   /* tools/cmd_lookup.c */
+
+#endif
