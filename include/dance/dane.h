@@ -47,12 +47,20 @@ typedef struct dance_match_result {
     dance_tlsa_rr matched;          /* u/s/m of the matched record; data NULL */
     int usable;                     /* records OpenSSL found usable */
     char reason[DANCE_REASON_MAX];  /* why not, or what matched */
+    int x509_error;                 /* OpenSSL X509_V_* code of the chain check
+                                       (0 passed), -1 when none ran; diagnostics */
 } dance_match_result;
 
 /* dance_match - match in->leaf (and chain) against in->tlsa.
  * Always fills out. Returns 0 when authenticated, 1 when not, -1 on an
- * internal error (allocation, OpenSSL); only 0 may be treated as success.
- * "No usable record" is never authenticated. */
+ * internal error (allocation, OpenSSL, no leaf); only 0 may be treated as
+ * success. "No usable record" is never authenticated.
+ * When a record matched but the check still failed (expired certificate under
+ * DANE-TA, wrong name, purpose), out->depth and out->matched name that record
+ * and out->reason says what failed; out->authenticated stays false.
+ * in->name is normalised first (trailing dot, case); names are taken from the
+ * certificate's dNSName subjectAltNames only (no CN fallback, no partial
+ * wildcards). Leaves OpenSSL's error queue as it found it. Thread-safe. */
 int dance_match(const dance_matcher *m, const dance_match_input *in,
                 dance_match_result *out);
 
