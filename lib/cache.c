@@ -1,0 +1,903 @@
+/*
+ * cache.c - thread-safe TLSA answer cache with single flight (cache.h).
+ *
+ * Offers: a bounded LRU cache of dance_tlsa_result answers keyed by owner
+ * name, a single-flight fetch (concurrent misses for one name make one DNS
+ * query) and refcounted immutable entry handles for a copy-free hit path.
+ *
+ * Threads and locking. One mutex guards the hash table, the LRU list, the
+ * list of flights and the counters. It is held only for O(1) work (hash
+ * lookup, list moves, refcount changes) and for freeing entries that leave
+ * the table; fetch functions, copies into callers' results and building
+ * new entries all run with it released.
+ *
+ * Ownership. An entry is one allocation (header, record array, key, reason
+ * and record data) and never changes after it is built, apart from the
+ * table links (under the mutex) and its atomic reference count. The table
+ * holds one reference while the entry is linked; each handle given out and
+ * each finished flight holds one more. Whoever drops the last reference
+ * frees it, from any thread, so handles outlive eviction, flush and even
+ * dance_cache_free.
+ *
+ * Single flight. A "flight" marks a name somebody is waiting for. The first
+ * dance_cache_fetch that misses creates it (or takes over one created by a
+ * dance_cache_wait caller), runs the fetch function unlocked, builds the
+ * entry, then under the mutex stores it, hangs it on the flight, unlinks the
+ * flight and broadcasts the flight's condition variable. Waiters hold a
+ * reference on the flight, so they can read its answer after it is unlinked
+ * even when the answer was not stored (lifetime 0, flush in between).
+ * Flights are kept in a plain list: there are at most as many as threads
+ * fetching or waiting (a handful of workers plus the broker thread).
+ *
+ * Flush bumps a generation number; an answer whose fetch began in an older
+ * generation goes to its waiters but is not stored, because it may have been
+ * obtained under the configuration the flush is discarding.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dance/cache.h"
+
+#define CACHE_DEFAULT_CAPACITY 10000
+#define CACHE_DEFAULT_MAX_TTL  3600
+#define CACHE_MIN_BUCKETS      64
+#define CACHE_MAX_BUCKETS      ((size_t)1 << 30)
+
+struct dance_cache_entry {
+    struct dance_cache_entry *hnext;        /* bucket chain (mutex) */
+    struct dance_cache_entry *prev, *next;  /* LRU list, head newest (mutex) */
+    uint64_t expires_ms;
+    uint64_t hash;
+    atomic_uint refs;
+    uint32_t ttl;                           /* as fetched */
+    uint8_t status;                         /* dance_dns_status */
+    uint16_t key_len;
+    const char *key;                        /* points into this allocation */
+    const char *reason;                     /* likewise; "" when none */
+    dance_tlsa_rrset rrset;                 /* rr points at rr[] below */
+    dance_tlsa_rr rr[];                     /* then key, reason, record data */
+};
+
+typedef struct cache_flight {
+    struct cache_flight *next;
+    uint64_t hash;
+    pthread_cond_t done_cv;
+    unsigned refs;              /* fetcher and waiters (mutex) */
+    bool fetching;              /* a fetch function runs for it */
+    bool done;
+    uint64_t generation;        /* of the cache when the fetch began */
+    dance_cache_entry *result;  /* one reference, or NULL: no answer (ENOMEM) */
+    size_t key_len;
+    char key[];
+} cache_flight;
+
+struct dance_cache {
+    pthread_mutex_t lock;
+    pthread_condattr_t cv_attr;             /* monotonic clock for waits */
+    dance_cache_entry **buckets;
+    size_t nbuckets;                        /* power of two */
+    size_t max_buckets;
+    dance_cache_entry *lru_head, *lru_tail;
+    size_t count;
+    cache_flight *flights;
+    uint64_t generation;
+    uint64_t seed[2];
+
+    size_t capacity;
+    uint32_t min_ttl, max_ttl, negative_ttl, failure_ttl;
+    dance_clock_fn clock;
+    void *clock_ctx;
+
+    uint64_t hits, misses, queries, failures, evictions;
+};
+
+/* dance_clock_monotonic_ms - default clock; cannot fail on Linux */
+uint64_t dance_clock_monotonic_ms(void *ctx)
+{
+    struct timespec ts;
+
+    (void)ctx;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * SipHash-1-3, keyed per cache with random bytes. Owner names come from
+ * certificates and message headers, i.e. from whoever connects, so a fixed
+ * hash would let a client pick colliding names and turn lookups into list
+ * walks on the broker thread. Hand-written because OpenSSL offers SipHash
+ * only through EVP_MAC, which allocates a context per call: too heavy for
+ * the hit path.
+ */
+#define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIP_ROUND                                                          \
+    do {                                                                   \
+        v0 += v1; v1 = SIP_ROTL(v1, 13); v1 ^= v0; v0 = SIP_ROTL(v0, 32);  \
+        v2 += v3; v3 = SIP_ROTL(v3, 16); v3 ^= v2;                         \
+        v0 += v3; v3 = SIP_ROTL(v3, 21); v3 ^= v0;                         \
+        v2 += v1; v1 = SIP_ROTL(v1, 17); v1 ^= v2; v2 = SIP_ROTL(v2, 32);  \
+    } while (0)
+
+static uint64_t cache_hash(const uint64_t k[2], const char *key, size_t len)
+{
+    const unsigned char *in = (const unsigned char *)key;
+    uint64_t v0 = 0x736f6d6570736575ULL ^ k[0];
+    uint64_t v1 = 0x646f72616e646f6dULL ^ k[1];
+    uint64_t v2 = 0x6c7967656e657261ULL ^ k[0];
+    uint64_t v3 = 0x7465646279746573ULL ^ k[1];
+    uint64_t b = (uint64_t)len << 56;
+    size_t i, full = len - len % 8;
+
+    for (i = 0; i < full; i += 8) {
+        uint64_t m = 0;
+        for (int j = 7; j >= 0; j--)
+            m = (m << 8) | in[i + (size_t)j];
+        v3 ^= m;
+        SIP_ROUND;
+        v0 ^= m;
+    }
+    for (i = len % 8; i > 0; i--)
+        b |= (uint64_t)in[full + i - 1] << (8 * (i - 1));
+    v3 ^= b;
+    SIP_ROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIP_ROUND;
+    SIP_ROUND;
+    SIP_ROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* cache_key - fold ASCII case and strip one trailing dot into key.
+ * Returns the length, or 0 for a NULL, empty or too long owner. */
+static size_t cache_key(const char *owner, char key[DANCE_CACHE_OWNER_MAX + 1])
+{
+    size_t n, i;
+
+    if (owner == NULL)
+        return 0;
+    n = strnlen(owner, DANCE_CACHE_OWNER_MAX + 2);
+    if (n == DANCE_CACHE_OWNER_MAX + 2)
+        return 0;
+    if (n > 0 && owner[n - 1] == '.')
+        n--;
+    if (n == 0 || n > DANCE_CACHE_OWNER_MAX)
+        return 0;
+    for (i = 0; i < n; i++) {
+        char ch = owner[i];
+        key[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+    }
+    key[n] = '\0';
+    return n;
+}
+
+/* result_fail - out becomes a FAILURE answer with a reason (cut to fit:
+ * names are at most 253 octets, so the point is always kept); no freeing */
+__attribute__((format(printf, 2, 3)))
+static void result_fail(dance_tlsa_result *out, const char *fmt, ...)
+{
+    va_list ap;
+
+    out->status = DANCE_DNS_FAILURE;
+    out->ttl = 0;
+    out->records.count = 0;
+    out->records.rr = NULL;
+    va_start(ap, fmt);
+    vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
+    va_end(ap);
+}
+
+static void result_reset(dance_tlsa_result *out)
+{
+    out->status = DANCE_DNS_FAILURE;
+    out->ttl = 0;
+    out->records.count = 0;
+    out->records.rr = NULL;
+    out->reason[0] = '\0';
+}
+
+/* entry_status - the status an answer is stored under: anything outside the
+ * enum is a failure (fail closed) */
+static dance_dns_status entry_status(const dance_tlsa_result *r)
+{
+    if ((unsigned)r->status >= (unsigned)DANCE_DNS_STATUS_COUNT)
+        return DANCE_DNS_FAILURE;
+    return r->status;
+}
+
+/* entry_new - one allocation holding r (records only for SECURE, as
+ * resolver.h promises); one reference for the caller. NULL on ENOMEM. */
+static dance_cache_entry *entry_new(const char *key, size_t key_len, uint64_t hash,
+                                    const dance_tlsa_result *r, uint64_t expires_ms)
+{
+    dance_dns_status st = entry_status(r);
+    size_t count = (st == DANCE_DNS_SECURE) ? r->records.count : 0;
+    size_t reason_len = strnlen(r->reason, sizeof(r->reason) - 1);
+    size_t size = sizeof(dance_cache_entry), i;
+    dance_cache_entry *e;
+    char *p;
+
+    if (count > (SIZE_MAX / 2 - size) / sizeof(dance_tlsa_rr))
+        return NULL;
+    size += count * sizeof(dance_tlsa_rr) + key_len + 1 + reason_len + 1;
+    for (i = 0; i < count; i++) {
+        if (r->records.rr[i].len > SIZE_MAX / 2 - size)
+            return NULL;
+        size += r->records.rr[i].len;
+    }
+    e = malloc(size);
+    if (e == NULL)
+        return NULL;
+    e->hnext = e->prev = e->next = NULL;
+    e->expires_ms = expires_ms;
+    e->hash = hash;
+    atomic_init(&e->refs, 1);
+    e->ttl = (st == DANCE_DNS_SECURE || st == DANCE_DNS_SECURE_NEGATIVE) ? r->ttl : 0;
+    e->status = (uint8_t)st;
+    e->key_len = (uint16_t)key_len;
+    p = (char *)&e->rr[count];
+    memcpy(p, key, key_len);
+    p[key_len] = '\0';
+    e->key = p;
+    p += key_len + 1;
+    memcpy(p, r->reason, reason_len);
+    p[reason_len] = '\0';
+    e->reason = p;
+    p += reason_len + 1;
+    for (i = 0; i < count; i++) {
+        const dance_tlsa_rr *src = &r->records.rr[i];
+        e->rr[i] = *src;
+        e->rr[i].data = NULL;
+        if (src->len > 0) {
+            memcpy(p, src->data, src->len);
+            e->rr[i].data = (unsigned char *)p;
+            p += src->len;
+        }
+    }
+    e->rrset.count = count;
+    e->rrset.rr = count > 0 ? e->rr : NULL;
+    return e;
+}
+
+static void entry_ref(dance_cache_entry *e)
+{
+    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+}
+
+static void entry_unref(dance_cache_entry *e)
+{
+    if (e != NULL && atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
+        free(e);
+}
+
+/* lifetime_s - how long an answer may be served, per the TTL rules */
+static uint32_t lifetime_s(const dance_cache *c, dance_dns_status st, uint32_t ttl)
+{
+    switch (st) {
+    case DANCE_DNS_SECURE:
+        if (ttl < c->min_ttl)
+            ttl = c->min_ttl;
+        if (ttl > c->max_ttl)
+            ttl = c->max_ttl;
+        return ttl;
+    case DANCE_DNS_SECURE_NEGATIVE:
+        return c->negative_ttl;
+    case DANCE_DNS_FAILURE:
+    case DANCE_DNS_BOGUS:
+    case DANCE_DNS_INSECURE:
+        return c->failure_ttl;
+    case DANCE_DNS_STATUS_COUNT:
+        break;
+    }
+    return 0;
+}
+
+/* --- table and LRU list; all with c->lock held --- */
+
+static dance_cache_entry *table_find(dance_cache *c, const char *key, size_t len,
+                                     uint64_t hash)
+{
+    dance_cache_entry *e = c->buckets[hash & (c->nbuckets - 1)];
+
+    for (; e != NULL; e = e->hnext)
+        if (e->hash == hash && e->key_len == len && memcmp(e->key, key, len) == 0)
+            return e;
+    return NULL;
+}
+
+static void lru_remove(dance_cache *c, dance_cache_entry *e)
+{
+    if (e->prev != NULL)
+        e->prev->next = e->next;
+    else
+        c->lru_head = e->next;
+    if (e->next != NULL)
+        e->next->prev = e->prev;
+    else
+        c->lru_tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void lru_push_head(dance_cache *c, dance_cache_entry *e)
+{
+    e->prev = NULL;
+    e->next = c->lru_head;
+    if (c->lru_head != NULL)
+        c->lru_head->prev = e;
+    else
+        c->lru_tail = e;
+    c->lru_head = e;
+}
+
+/* table_unlink - take e out of the table and drop the table's reference */
+static void table_unlink(dance_cache *c, dance_cache_entry *e)
+{
+    dance_cache_entry **pp = &c->buckets[e->hash & (c->nbuckets - 1)];
+
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    e->hnext = NULL;
+    lru_remove(c, e);
+    c->count--;
+    entry_unref(e);
+}
+
+/* table_grow - double the buckets while under capacity; on ENOMEM keep the
+ * old table (chains just get longer) */
+static void table_grow(dance_cache *c)
+{
+    size_t n = c->nbuckets * 2, i;
+    dance_cache_entry **nb;
+
+    if (c->count <= c->nbuckets || c->nbuckets >= c->max_buckets)
+        return;
+    nb = calloc(n, sizeof(*nb));
+    if (nb == NULL)
+        return;
+    for (i = 0; i < c->nbuckets; i++) {
+        dance_cache_entry *e = c->buckets[i], *next;
+        for (; e != NULL; e = next) {
+            next = e->hnext;
+            e->hnext = nb[e->hash & (n - 1)];
+            nb[e->hash & (n - 1)] = e;
+        }
+    }
+    free(c->buckets);
+    c->buckets = nb;
+    c->nbuckets = n;
+}
+
+/* table_store - link e (taking a new reference), replacing any entry for the
+ * same key; expired entries at the LRU tail go first, then the least
+ * recently used ones while the cache is full */
+static void table_store(dance_cache *c, dance_cache_entry *e, uint64_t now)
+{
+    dance_cache_entry *old = table_find(c, e->key, e->key_len, e->hash);
+
+    if (old != NULL)
+        table_unlink(c, old);
+    while (c->lru_tail != NULL && c->lru_tail->expires_ms <= now)
+        table_unlink(c, c->lru_tail);
+    while (c->count >= c->capacity) {
+        c->evictions++;
+        table_unlink(c, c->lru_tail);
+    }
+    entry_ref(e);
+    e->hnext = c->buckets[e->hash & (c->nbuckets - 1)];
+    c->buckets[e->hash & (c->nbuckets - 1)] = e;
+    lru_push_head(c, e);
+    c->count++;
+    table_grow(c);
+}
+
+/* table_forget - the newest answer for key is not storable: drop the old */
+static void table_forget(dance_cache *c, const char *key, size_t len, uint64_t hash)
+{
+    dance_cache_entry *old = table_find(c, key, len, hash);
+
+    if (old != NULL)
+        table_unlink(c, old);
+}
+
+/* lookup_fresh - referenced fresh entry for key (moved to the LRU head), or
+ * NULL; an expired entry found on the way is dropped */
+static dance_cache_entry *lookup_fresh(dance_cache *c, const char *key, size_t len,
+                                       uint64_t hash, uint64_t now)
+{
+    dance_cache_entry *e = table_find(c, key, len, hash);
+
+    if (e == NULL)
+        return NULL;
+    if (e->expires_ms <= now) {
+        table_unlink(c, e);
+        return NULL;
+    }
+    if (c->lru_head != e) {
+        lru_remove(c, e);
+        lru_push_head(c, e);
+    }
+    entry_ref(e);
+    return e;
+}
+
+/* --- flights; with c->lock held --- */
+
+static cache_flight *flight_find(dance_cache *c, const char *key, size_t len,
+                                 uint64_t hash)
+{
+    cache_flight *f;
+
+    for (f = c->flights; f != NULL; f = f->next)
+        if (f->hash == hash && f->key_len == len && memcmp(f->key, key, len) == 0)
+            return f;
+    return NULL;
+}
+
+/* flight_new - linked flight with one reference for the caller; NULL on ENOMEM */
+static cache_flight *flight_new(dance_cache *c, const char *key, size_t len,
+                                uint64_t hash)
+{
+    cache_flight *f = malloc(sizeof(*f) + len + 1);
+
+    if (f == NULL)
+        return NULL;
+    if (pthread_cond_init(&f->done_cv, &c->cv_attr) != 0) {
+        free(f);
+        return NULL;
+    }
+    f->hash = hash;
+    f->refs = 1;
+    f->fetching = false;
+    f->done = false;
+    f->generation = c->generation;
+    f->result = NULL;
+    f->key_len = len;
+    memcpy(f->key, key, len + 1);
+    f->next = c->flights;
+    c->flights = f;
+    return f;
+}
+
+static void flight_unlink(dance_cache *c, cache_flight *f)
+{
+    cache_flight **pp = &c->flights;
+
+    while (*pp != NULL && *pp != f)
+        pp = &(*pp)->next;
+    if (*pp == f)
+        *pp = f->next;
+    f->next = NULL;
+}
+
+/* flight_unref - the last reference frees; a flight nobody fetches and
+ * nobody waits for any more is unlinked first */
+static void flight_unref(dance_cache *c, cache_flight *f)
+{
+    if (--f->refs > 0)
+        return;
+    if (!f->done)
+        flight_unlink(c, f);
+    entry_unref(f->result);
+    pthread_cond_destroy(&f->done_cv);
+    free(f);
+}
+
+/* flight_finish - hand answer e (may be NULL: no answer) to the waiters */
+static void flight_finish(dance_cache *c, cache_flight *f, dance_cache_entry *e)
+{
+    if (e != NULL)
+        entry_ref(e);
+    f->result = e;
+    f->done = true;
+    flight_unlink(c, f);
+    pthread_cond_broadcast(&f->done_cv);
+}
+
+/* --- public API --- */
+
+dance_cache *dance_cache_new(const dance_cache_config *cfg)
+{
+    dance_cache_config def = { 0 };
+    dance_cache *c;
+
+    if (cfg == NULL)
+        cfg = &def;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->capacity = cfg->capacity ? cfg->capacity : CACHE_DEFAULT_CAPACITY;
+    c->min_ttl = cfg->min_ttl;
+    c->max_ttl = cfg->max_ttl ? cfg->max_ttl : CACHE_DEFAULT_MAX_TTL;
+    c->negative_ttl = cfg->negative_ttl;
+    c->failure_ttl = cfg->failure_ttl;
+    c->clock = cfg->clock ? cfg->clock : dance_clock_monotonic_ms;
+    c->clock_ctx = cfg->clock_ctx;
+
+    /* buckets: start small, grow to one per entry at most */
+    c->max_buckets = CACHE_MIN_BUCKETS;
+    while (c->max_buckets < c->capacity && c->max_buckets < CACHE_MAX_BUCKETS)
+        c->max_buckets *= 2;
+    c->nbuckets = CACHE_MIN_BUCKETS;
+    c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
+    if (c->buckets == NULL)
+        goto fail_buckets;
+
+    /* Without entropy the table still works; only collision resistance
+     * against chosen names is lost, so fall back rather than refuse. */
+    if (getentropy(c->seed, sizeof(c->seed)) != 0) {
+        c->seed[0] = dance_clock_monotonic_ms(NULL) ^ (uint64_t)(uintptr_t)c;
+        c->seed[1] = (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15ULL;
+    }
+
+    if (pthread_condattr_init(&c->cv_attr) != 0)
+        goto fail_attr;
+    if (pthread_condattr_setclock(&c->cv_attr, CLOCK_MONOTONIC) != 0)
+        goto fail_mutex;
+    if (pthread_mutex_init(&c->lock, NULL) != 0)
+        goto fail_mutex;
+    return c;
+
+fail_mutex:
+    pthread_condattr_destroy(&c->cv_attr);
+fail_attr:
+    free(c->buckets);
+fail_buckets:
+    free(c);
+    return NULL;
+}
+
+void dance_cache_free(dance_cache *c)
+{
+    if (c == NULL)
+        return;
+    while (c->lru_head != NULL)
+        table_unlink(c, c->lru_head);
+    /* Flights left here mean a caller broke the contract; their waiters
+     * still point at them, so leaking beats freeing under their feet. */
+    free(c->buckets);
+    pthread_mutex_destroy(&c->lock);
+    pthread_condattr_destroy(&c->cv_attr);
+    free(c);
+}
+
+const dance_cache_entry *dance_cache_acquire(dance_cache *c, const char *owner)
+{
+    char key[DANCE_CACHE_OWNER_MAX + 1];
+    size_t len = cache_key(owner, key);
+    uint64_t hash, now;
+    dance_cache_entry *e;
+
+    if (c == NULL || len == 0)
+        return NULL;
+    hash = cache_hash(c->seed, key, len);
+    now = c->clock(c->clock_ctx);
+    pthread_mutex_lock(&c->lock);
+    e = lookup_fresh(c, key, len, hash, now);
+    if (e != NULL)
+        c->hits++;
+    else
+        c->misses++;
+    pthread_mutex_unlock(&c->lock);
+    return e;
+}
+
+void dance_cache_entry_release(const dance_cache_entry *e)
+{
+    /* entries are allocated mutable; const only keeps holders read-only */
+    entry_unref((dance_cache_entry *)(uintptr_t)e);
+}
+
+dance_dns_status dance_cache_entry_status(const dance_cache_entry *e)
+{
+    return (dance_dns_status)e->status;
+}
+
+uint32_t dance_cache_entry_ttl(const dance_cache_entry *e)
+{
+    return e->ttl;
+}
+
+const dance_tlsa_rrset *dance_cache_entry_records(const dance_cache_entry *e)
+{
+    return &e->rrset;
+}
+
+const char *dance_cache_entry_reason(const dance_cache_entry *e)
+{
+    return e->reason;
+}
+
+const char *dance_cache_entry_owner(const dance_cache_entry *e)
+{
+    return e->key;
+}
+
+int dance_cache_entry_to_result(const dance_cache_entry *e, dance_tlsa_result *out)
+{
+    result_reset(out);
+    if (dance_tlsa_rrset_copy(&out->records, &e->rrset) != 0) {
+        result_fail(out, "out of memory copying the cached TLSA answer for %s", e->key);
+        return -1;
+    }
+    out->status = (dance_dns_status)e->status;
+    out->ttl = e->ttl;
+    memcpy(out->reason, e->reason, strlen(e->reason) + 1);
+    return 0;
+}
+
+bool dance_cache_get(dance_cache *c, const char *owner, dance_tlsa_result *out)
+{
+    const dance_cache_entry *e = dance_cache_acquire(c, owner);
+    int rc;
+
+    result_reset(out);
+    if (e == NULL)
+        return false;
+    rc = dance_cache_entry_to_result(e, out);
+    dance_cache_entry_release(e);
+    return rc == 0;
+}
+
+/* take_answer - copy a finished flight's answer into out and drop our
+ * reference on the flight; called with the lock held, returns unlocked */
+static int take_answer(dance_cache *c, cache_flight *f, dance_tlsa_result *out)
+{
+    dance_cache_entry *e = f->result;
+    char key[DANCE_CACHE_OWNER_MAX + 1];
+    int rc;
+
+    if (e != NULL)
+        entry_ref(e);
+    else
+        memcpy(key, f->key, f->key_len + 1);
+    flight_unref(c, f);
+    pthread_mutex_unlock(&c->lock);
+    if (e == NULL) {
+        result_fail(out, "out of memory while caching the TLSA answer for %s", key);
+        return -1;
+    }
+    rc = dance_cache_entry_to_result(e, out);
+    entry_unref(e);
+    return rc;
+}
+
+int dance_cache_fetch(dance_cache *c, const char *owner,
+                      dance_fetch_fn fetch, void *ctx, dance_tlsa_result *out)
+{
+    char key[DANCE_CACHE_OWNER_MAX + 1];
+    size_t len = cache_key(owner, key);
+    uint64_t hash, now;
+    dance_cache_entry *e;
+    cache_flight *f;
+    dance_dns_status st;
+    uint32_t life;
+
+    result_reset(out);
+    if (c == NULL || fetch == NULL || len == 0) {
+        result_fail(out, "cannot look up TLSA for '%s': not a usable owner name",
+                    owner ? owner : "(null)");
+        return -1;
+    }
+    hash = cache_hash(c->seed, key, len);
+    now = c->clock(c->clock_ctx);
+
+    pthread_mutex_lock(&c->lock);
+    e = lookup_fresh(c, key, len, hash, now);
+    if (e != NULL) {
+        int rc;
+        c->hits++;
+        pthread_mutex_unlock(&c->lock);
+        rc = dance_cache_entry_to_result(e, out);
+        entry_unref(e);
+        return rc;
+    }
+    c->misses++;
+    f = flight_find(c, key, len, hash);
+    if (f != NULL && f->fetching) {
+        /* single flight: wait for the fetch already running */
+        f->refs++;
+        while (!f->done)
+            pthread_cond_wait(&f->done_cv, &c->lock);
+        return take_answer(c, f, out);
+    }
+    if (f != NULL) {
+        f->refs++;                      /* take over a flight made by a waiter */
+    } else {
+        f = flight_new(c, key, len, hash);
+        if (f == NULL) {
+            pthread_mutex_unlock(&c->lock);
+            result_fail(out, "out of memory looking up TLSA for %s", key);
+            return -1;
+        }
+    }
+    f->fetching = true;
+    f->generation = c->generation;
+    c->queries++;
+    pthread_mutex_unlock(&c->lock);
+
+    fetch(ctx, key, out);
+
+    st = entry_status(out);
+    if (st != out->status) {
+        dance_tlsa_rrset_clear(&out->records);
+        result_fail(out, "TLSA lookup for %s returned an invalid status", key);
+    } else if (st != DANCE_DNS_SECURE && out->records.count > 0) {
+        dance_tlsa_rrset_clear(&out->records);  /* records count only when secure */
+    }
+    now = c->clock(c->clock_ctx);
+    life = lifetime_s(c, st, out->ttl);
+    e = entry_new(key, len, hash, out, now + (uint64_t)life * 1000u);
+
+    pthread_mutex_lock(&c->lock);
+    if (st == DANCE_DNS_FAILURE)
+        c->failures++;
+    if (e != NULL && f->generation == c->generation) {
+        if (life > 0)
+            table_store(c, e, now);
+        else
+            table_forget(c, key, len, hash);
+    }
+    flight_finish(c, f, e);
+    flight_unref(c, f);
+    pthread_mutex_unlock(&c->lock);
+
+    if (e == NULL) {
+        dance_tlsa_result_clear(out);
+        result_fail(out, "out of memory while caching the TLSA answer for %s", key);
+        return -1;
+    }
+    entry_unref(e);
+    return 0;
+}
+
+/* deadline_after - CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait */
+static struct timespec deadline_after(unsigned ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms / 1000u);
+    ts.tv_nsec += (long)(ms % 1000u) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+bool dance_cache_wait(dance_cache *c, const char *owner, unsigned timeout_ms,
+                      dance_tlsa_result *out)
+{
+    char key[DANCE_CACHE_OWNER_MAX + 1];
+    size_t len = cache_key(owner, key);
+    struct timespec deadline = deadline_after(timeout_ms);
+    uint64_t hash, now;
+    dance_cache_entry *e;
+    cache_flight *f;
+
+    result_reset(out);
+    if (c == NULL || len == 0) {
+        result_fail(out, "cannot wait for TLSA of '%s': not a usable owner name",
+                    owner ? owner : "(null)");
+        return false;
+    }
+    hash = cache_hash(c->seed, key, len);
+    now = c->clock(c->clock_ctx);
+
+    pthread_mutex_lock(&c->lock);
+    e = lookup_fresh(c, key, len, hash, now);
+    if (e != NULL) {
+        int rc;
+        pthread_mutex_unlock(&c->lock);
+        rc = dance_cache_entry_to_result(e, out);
+        entry_unref(e);
+        return rc == 0;
+    }
+    /* Join the flight for key, or open one that a later fetch or put for
+     * key will complete: the worker may not have started yet. */
+    f = flight_find(c, key, len, hash);
+    if (f != NULL) {
+        f->refs++;
+    } else if (timeout_ms > 0) {
+        f = flight_new(c, key, len, hash);
+        if (f == NULL) {
+            pthread_mutex_unlock(&c->lock);
+            result_fail(out, "out of memory waiting for the TLSA answer for %s", key);
+            return false;
+        }
+    }
+    while (f != NULL && !f->done) {
+        if (pthread_cond_timedwait(&f->done_cv, &c->lock, &deadline) != 0)
+            break;                      /* ETIMEDOUT (nothing else is expected) */
+    }
+    if (f != NULL && f->done)
+        return take_answer(c, f, out) == 0;
+    if (f != NULL)
+        flight_unref(c, f);
+    pthread_mutex_unlock(&c->lock);
+    result_fail(out, "no TLSA answer for %s within %u ms", key, timeout_ms);
+    return false;
+}
+
+bool dance_cache_in_flight(dance_cache *c, const char *owner)
+{
+    char key[DANCE_CACHE_OWNER_MAX + 1];
+    size_t len = cache_key(owner, key);
+    cache_flight *f;
+    bool running;
+
+    if (c == NULL || len == 0)
+        return false;
+    pthread_mutex_lock(&c->lock);
+    f = flight_find(c, key, len, cache_hash(c->seed, key, len));
+    running = f != NULL && f->fetching;
+    pthread_mutex_unlock(&c->lock);
+    return running;
+}
+
+int dance_cache_put(dance_cache *c, const char *owner, const dance_tlsa_result *r)
+{
+    char key[DANCE_CACHE_OWNER_MAX + 1];
+    size_t len = cache_key(owner, key);
+    uint64_t hash, now;
+    dance_cache_entry *e;
+    cache_flight *f;
+    uint32_t life;
+
+    if (c == NULL || r == NULL || len == 0)
+        return -1;
+    hash = cache_hash(c->seed, key, len);
+    now = c->clock(c->clock_ctx);
+    life = lifetime_s(c, entry_status(r), r->ttl);
+    e = entry_new(key, len, hash, r, now + (uint64_t)life * 1000u);
+    if (e == NULL)
+        return -1;
+
+    pthread_mutex_lock(&c->lock);
+    if (life > 0)
+        table_store(c, e, now);
+    else
+        table_forget(c, key, len, hash);
+    /* waiters with no fetch running take this answer; a running fetch
+     * answers its own waiters */
+    f = flight_find(c, key, len, hash);
+    if (f != NULL && !f->fetching)
+        flight_finish(c, f, e);
+    pthread_mutex_unlock(&c->lock);
+    entry_unref(e);
+    return 0;
+}
+
+void dance_cache_flush(dance_cache *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->lock);
+    while (c->lru_head != NULL)
+        table_unlink(c, c->lru_head);
+    c->generation++;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void dance_cache_get_stats(dance_cache *c, dance_cache_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->lock);
+    out->hits = c->hits;
+    out->misses = c->misses;
+    out->queries = c->queries;
+    out->failures = c->failures;
+    out->evictions = c->evictions;
+    out->entries = c->count;
+    pthread_mutex_unlock(&c->lock);
+}
