@@ -21,6 +21,15 @@
  *   SSL_get0_dane_authority() >= 0 after a passing check counts as DANE.
  * - X509_STORE_CTX_init needs a non-NULL untrusted stack, or OpenSSL 3.0
  *   ignores certificates carried in "x 0 0" records when building the chain.
+ * - With only DANE usages (2, 3) in the RRset OpenSSL never looks into the
+ *   trust store while building the chain. Mosquitto hands the plugin only
+ *   the leaf, so for "2 x 1" records against the organisation's CA to work
+ *   the CA file's certificates are also offered as untrusted issuers: at
+ *   once for a bare leaf, and as a second attempt (appended after the peer's
+ *   chain) when a given chain failed on its own - so a complete chain gets
+ *   exactly OpenSSL's verdict and match depth (the conformance vectors
+ *   check both). That adds no trust: a DANE-TA record still has to match,
+ *   and PKIX usages still end in the store.
  * - OpenSSL's error queue is per thread and the broker's TLS code reads it:
  *   everything we cause is removed again (ERR_set_mark / ERR_pop_to_mark).
  */
@@ -38,7 +47,8 @@
 #include "dance/name.h"
 
 struct dance_matcher {
-    SSL_CTX *ctx;       /* DANE-enabled; its cert store holds the CA file */
+    SSL_CTX *ctx;               /* DANE-enabled; its cert store holds the CA file */
+    STACK_OF(X509) *issuers;    /* the CA file's certificates again, see below */
 };
 
 static void set_reason(char *buf, size_t buflen, const char *fmt, ...)
@@ -103,6 +113,13 @@ dance_matcher *dance_matcher_new(const char *cafile, char *err, size_t errlen)
                        cafile, last_ssl_error("unknown error"));
             goto fail;
         }
+        m->issuers = X509_STORE_get1_all_certs(SSL_CTX_get_cert_store(m->ctx));
+    } else {
+        m->issuers = sk_X509_new_null();
+    }
+    if (m->issuers == NULL) {
+        set_reason(err, errlen, "out of memory");
+        goto fail;
     }
     ERR_pop_to_mark();
     return m;
@@ -118,6 +135,7 @@ void dance_matcher_free(dance_matcher *m)
     if (m == NULL)
         return;
     SSL_CTX_free(m->ctx);
+    sk_X509_pop_free(m->issuers, X509_free);
     free(m);
 }
 
@@ -185,26 +203,26 @@ static void explain(dance_match_result *out, const dance_match_input *in,
 /* verify_with_dane - one X509_verify_cert run with ssl's DANE state.
  * Returns X509_verify_cert's result; *err and *error_depth say what failed. */
 static int verify_with_dane(const dance_matcher *m, SSL *ssl,
-                            const dance_match_input *in, int *err,
-                            int *error_depth)
+                            const dance_match_input *in, bool with_issuers,
+                            int *err, int *error_depth)
 {
     X509_STORE_CTX *sctx;
-    STACK_OF(X509) *empty = NULL;
-    STACK_OF(X509) *untrusted = in->chain;
+    STACK_OF(X509) *untrusted;
     X509_VERIFY_PARAM *param;
-    int ok = -1;
+    int ok = -1, i;
 
     *err = X509_V_ERR_UNSPECIFIED;
     *error_depth = 0;
     sctx = X509_STORE_CTX_new();
-    if (sctx == NULL)
-        return -1;
-    if (untrusted == NULL) {
-        /* Must not be NULL: see the top of this file. */
-        untrusted = empty = sk_X509_new_null();
-        if (empty == NULL)
+    /* Peer chain first, then maybe the CA file's certificates (see the top
+     * of this file). A shallow copy: the stack is ours, the certificates are
+     * not. Never NULL, even when empty (also at the top). */
+    untrusted = in->chain != NULL ? sk_X509_dup(in->chain) : sk_X509_new_null();
+    if (sctx == NULL || untrusted == NULL)
+        goto done;
+    for (i = 0; with_issuers && i < sk_X509_num(m->issuers); i++)
+        if (!sk_X509_push(untrusted, sk_X509_value(m->issuers, i)))
             goto done;
-    }
     if (X509_STORE_CTX_init(sctx, SSL_CTX_get_cert_store(m->ctx), in->leaf,
                             untrusted) != 1)
         goto done;
@@ -236,60 +254,25 @@ static int verify_with_dane(const dance_matcher *m, SSL *ssl,
 
 done:
     X509_STORE_CTX_free(sctx);
-    sk_X509_free(empty);
+    sk_X509_free(untrusted);
     return ok;
 }
 
-/* dance_match - see dance/dane.h */
-int dance_match(const dance_matcher *m, const dance_match_input *in,
-                dance_match_result *out)
+/* match_once - one complete check on a fresh SSL: load the records, build
+ * and verify a chain, read back the match. Same returns as dance_match.
+ * The caller has validated in and normalised name, and holds an error mark. */
+static int match_once(const dance_matcher *m, const dance_match_input *in,
+                      const char *name, bool with_issuers, dance_match_result *out)
 {
-    char norm[DANCE_NAME_MAX + 1];
-    char why[DANCE_NAME_MAX + 128];
     char unusable_why[128] = "";
-    const char *name = NULL;
     SSL *ssl = NULL;
     size_t i;
-    int count, unusable = 0, ok, err, error_depth, depth, rc = -1;
+    int count = (int)in->tlsa->count, unusable = 0, ok, err, error_depth, depth, rc = -1;
     uint8_t u = 0, s = 0, mt = 0;
 
-    if (out == NULL)
-        return -1;
     memset(out, 0, sizeof(*out));
     out->depth = -1;
     out->x509_error = -1;
-    if (m == NULL || in == NULL || in->leaf == NULL) {
-        set_reason(out->reason, sizeof(out->reason),
-                   "internal error: no matcher or no certificate to match");
-        return -1;
-    }
-    if ((unsigned)in->purpose >= DANCE_PURPOSE_COUNT) {
-        set_reason(out->reason, sizeof(out->reason),
-                   "internal error: unknown purpose %d", (int)in->purpose);
-        return -1;
-    }
-    if (in->name != NULL) {
-        if (dance_name_normalize(in->name, norm, sizeof(norm), why, sizeof(why)) != 0) {
-            set_reason(out->reason, sizeof(out->reason),
-                       "invalid reference name: %s", why);
-            return 1;
-        }
-        name = norm;
-    }
-    if (in->tlsa == NULL || in->tlsa->count == 0) {
-        set_reason(out->reason, sizeof(out->reason),
-                   "no usable TLSA record (the record set is empty)");
-        return 1;
-    }
-    if (in->tlsa->count > 100000) {     /* far beyond any DNS message */
-        set_reason(out->reason, sizeof(out->reason),
-                   "no usable TLSA record (%zu records is not a real RRset)",
-                   in->tlsa->count);
-        return 1;
-    }
-    count = (int)in->tlsa->count;
-
-    ERR_set_mark();
     ssl = SSL_new(m->ctx);
     if (ssl == NULL) {
         set_reason(out->reason, sizeof(out->reason),
@@ -347,7 +330,7 @@ int dance_match(const dance_matcher *m, const dance_match_input *in,
         goto done;
     }
 
-    ok = verify_with_dane(m, ssl, in, &err, &error_depth);
+    ok = verify_with_dane(m, ssl, in, with_issuers, &err, &error_depth);
     if (ok < 0) {
         set_reason(out->reason, sizeof(out->reason),
                    "internal error: OpenSSL certificate verification failed: %s",
@@ -374,6 +357,71 @@ int dance_match(const dance_matcher *m, const dance_match_input *in,
 
 done:
     SSL_free(ssl);
+    return rc;
+}
+
+/* dance_match - see dance/dane.h */
+int dance_match(const dance_matcher *m, const dance_match_input *in,
+                dance_match_result *out)
+{
+    char norm[DANCE_NAME_MAX + 1];
+    char why[DANCE_NAME_MAX + 128];
+    const char *name = NULL;
+    bool have_issuers, chain_given;
+    int rc;
+
+    if (out == NULL)
+        return -1;
+    memset(out, 0, sizeof(*out));
+    out->depth = -1;
+    out->x509_error = -1;
+    if (m == NULL || in == NULL || in->leaf == NULL) {
+        set_reason(out->reason, sizeof(out->reason),
+                   "internal error: no matcher or no certificate to match");
+        return -1;
+    }
+    if ((unsigned)in->purpose >= DANCE_PURPOSE_COUNT) {
+        set_reason(out->reason, sizeof(out->reason),
+                   "internal error: unknown purpose %d", (int)in->purpose);
+        return -1;
+    }
+    if (in->name != NULL) {
+        if (dance_name_normalize(in->name, norm, sizeof(norm), why, sizeof(why)) != 0) {
+            set_reason(out->reason, sizeof(out->reason),
+                       "invalid reference name: %s", why);
+            return 1;
+        }
+        name = norm;
+    }
+    if (in->tlsa == NULL || in->tlsa->count == 0) {
+        set_reason(out->reason, sizeof(out->reason),
+                   "no usable TLSA record (the record set is empty)");
+        return 1;
+    }
+    if (in->tlsa->count > 100000) {     /* far beyond any DNS message */
+        set_reason(out->reason, sizeof(out->reason),
+                   "no usable TLSA record (%zu records is not a real RRset)",
+                   in->tlsa->count);
+        return 1;
+    }
+
+    /* Which chain to try first: a client that sent only its leaf (always so
+     * in the Mosquitto plugin) gets the CA file's certificates as issuers at
+     * once; a given chain is first judged exactly as OpenSSL would, and the
+     * CA file's certificates are tried only when that fails. Either chain is
+     * sound on its own: the extra certificates are candidates, not trust. */
+    have_issuers = sk_X509_num(m->issuers) > 0;
+    chain_given = in->chain != NULL && sk_X509_num(in->chain) > 0;
+    ERR_set_mark();
+    rc = match_once(m, in, name, have_issuers && !chain_given, out);
+    if (rc == 1 && have_issuers && chain_given && out->usable > 0) {
+        dance_match_result alt;
+
+        if (match_once(m, in, name, true, &alt) == 0)
+            *out = alt;
+        /* else keep the first, OpenSSL-native, verdict and reason */
+        rc = out->authenticated ? 0 : 1;
+    }
     ERR_pop_to_mark();
     return rc;
 }
