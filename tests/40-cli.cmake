@@ -9,3 +9,11 @@ foreach(group Keygen Cert Tlsa Match Dispatch)
                    --build-dir ${CMAKE_BINARY_DIR} ${group}Tests)
   set_tests_properties(cli.${lower} PROPERTIES TIMEOUT 90 LABELS "cli;integration")
 endforeach()
+
+# Unit tests for lib/provision.c (keys, certificates, TLSA data).
+add_executable(test_provision ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_provision.c)
+target_link_libraries(test_provision PRIVATE dance PkgConfig::CMOCKA)
+set_target_properties(test_provision PROPERTIES
+  RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+add_test(NAME unit.provision COMMAND test_provision)
+set_tests_properties(unit.provision PROPERTIES TIMEOUT 60 LABELS unit)
