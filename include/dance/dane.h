@@ -27,8 +27,10 @@ typedef enum dance_purpose {
 typedef struct dance_matcher dance_matcher;
 
 /* dance_matcher_new - cafile (PEM, may be NULL) supplies issuers and trust
- * anchors for usages 0/1 (PKIX) and issuers for 2. Returns NULL with a reason
- * in err when the file cannot be read or OpenSSL fails. */
+ * anchors for usages 0/1 (PKIX) and issuers for 2 (so a bare leaf matches a
+ * DANE-TA record of its CA). Read once here, never per check. Returns NULL
+ * with a reason in err when the file cannot be read, holds no certificate,
+ * or OpenSSL fails. */
 dance_matcher *dance_matcher_new(const char *cafile, char *err, size_t errlen);
 void dance_matcher_free(dance_matcher *m);
 
