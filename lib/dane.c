@@ -269,10 +269,13 @@ static int match_once(const dance_matcher *m, const dance_match_input *in,
     size_t i;
     int count = (int)in->tlsa->count, unusable = 0, ok, err, error_depth, depth, rc = -1;
     uint8_t u = 0, s = 0, mt = 0;
+    const unsigned char *mdata = NULL;
+    size_t mlen = 0;
 
     memset(out, 0, sizeof(*out));
     out->depth = -1;
     out->x509_error = -1;
+    out->matched_index = -1;
     ssl = SSL_new(m->ctx);
     if (ssl == NULL) {
         set_reason(out->reason, sizeof(out->reason),
@@ -342,13 +345,22 @@ static int match_once(const dance_matcher *m, const dance_match_input *in,
      * look with OK set (as OpenSSL's own DANE test does) so a failure can
      * still say which record matched, then decide on the real result. */
     SSL_set_verify_result(ssl, X509_V_OK);
-    depth = SSL_get0_dane_tlsa(ssl, &u, &s, &mt, NULL, NULL);
+    depth = SSL_get0_dane_tlsa(ssl, &u, &s, &mt, &mdata, &mlen);
     SSL_set_verify_result(ssl, err);
     if (depth >= 0) {
         out->depth = depth;
         out->matched.usage = u;
         out->matched.selector = s;
         out->matched.mtype = mt;
+        /* OpenSSL keeps its own copy of the data: find ours by content. */
+        for (i = 0; mdata != NULL && i < in->tlsa->count; i++) {
+            const dance_tlsa_rr *rr = &in->tlsa->rr[i];
+            if (rr->usage == u && rr->selector == s && rr->mtype == mt
+                && rr->len == mlen && memcmp(rr->data, mdata, mlen) == 0) {
+                out->matched_index = (int)i;
+                break;
+            }
+        }
     }
     out->authenticated = ok == 1 && err == X509_V_OK
                          && SSL_get0_dane_authority(ssl, NULL, NULL) >= 0;
@@ -375,6 +387,7 @@ int dance_match(const dance_matcher *m, const dance_match_input *in,
     memset(out, 0, sizeof(*out));
     out->depth = -1;
     out->x509_error = -1;
+    out->matched_index = -1;
     if (m == NULL || in == NULL || in->leaf == NULL) {
         set_reason(out->reason, sizeof(out->reason),
                    "internal error: no matcher or no certificate to match");

@@ -51,6 +51,8 @@ typedef struct dance_match_result {
     char reason[DANCE_REASON_MAX];  /* why not, or what matched */
     int x509_error;                 /* OpenSSL X509_V_* code of the chain check
                                        (0 passed), -1 when none ran; diagnostics */
+    int matched_index;              /* in->tlsa->rr[matched_index] is the record
+                                       that matched; -1 when none */
 } dance_match_result;
 
 /* dance_match - match in->leaf (and chain) against in->tlsa.

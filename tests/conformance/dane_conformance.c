@@ -71,14 +71,21 @@ static int check_case(const dance_matcher *m, int testno, const char *base,
     int good = rc == (res.authenticated ? 0 : 1)
                && res.authenticated == (want == 0)
                && res.x509_error == want
-               && res.depth == want_depth;
+               && res.depth == want_depth
+               && (res.depth < 0 ? res.matched_index == -1
+                                 : res.matched_index >= 0
+                                   && (size_t)res.matched_index < set->count
+                                   && set->rr[res.matched_index].usage == res.matched.usage
+                                   && set->rr[res.matched_index].selector
+                                      == res.matched.selector
+                                   && set->rr[res.matched_index].mtype == res.matched.mtype);
 
     if (!good || verbose)
         printf("%s case %d (purpose %s): rc=%d authenticated=%d x509_error=%d "
-               "depth=%d, expected x509_error=%d depth=%d: %s\n",
+               "depth=%d record#%d, expected x509_error=%d depth=%d: %s\n",
                good ? "ok  " : "FAIL", testno, purpose_name(purpose), rc,
-               res.authenticated, res.x509_error, res.depth, want, want_depth,
-               res.reason);
+               res.authenticated, res.x509_error, res.depth, res.matched_index,
+               want, want_depth, res.reason);
     return good;
 }
 

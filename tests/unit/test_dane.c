@@ -171,6 +171,7 @@ static void test_dane_ta_rejects_expired_leaf(void **state)
     assert_int_equal(res.x509_error, X509_V_ERR_CERT_HAS_EXPIRED);
     assert_int_equal(res.depth, 1);         /* the record did match */
     assert_int_equal(res.matched.usage, 2);
+    assert_int_equal(res.matched_index, 0);
     assert_reason(&res, "DANE-TA 2 0 1 matched at depth 1 but certificate has expired");
     dance_tlsa_rrset_clear(&set);
 }
@@ -232,6 +233,7 @@ static void test_digest_agility(void **state)
                            &set, &res), 1);
     assert_int_equal(res.usable, 2);
     assert_int_equal(res.x509_error, X509_V_ERR_DANE_NO_MATCH);
+    assert_int_equal(res.matched_index, -1);
     assert_reason(&res, "does not match any of 2 TLSA records");
     dance_tlsa_rrset_clear(&set);
 
@@ -241,6 +243,7 @@ static void test_digest_agility(void **state)
     assert_int_equal(match(fx.plain, fx.leaf, NULL, NAME, DANCE_PURPOSE_CLIENT, false,
                            &set, &res), 0);
     assert_int_equal(res.matched.mtype, 2);
+    assert_int_equal(res.matched_index, 1);
     dance_tlsa_rrset_clear(&set);
 
     /* agility is per selector: a wrong 3 0 2 does not hide a right 3 1 1 */
@@ -283,6 +286,7 @@ static void test_unknown_records_ignored(void **state)
     assert_int_equal(match(fx.with_ca, fx.leaf, fx.chain, NAME, DANCE_PURPOSE_CLIENT,
                            false, &set, &res), 0);
     assert_int_equal(res.usable, 1);
+    assert_int_equal(res.matched_index, 5);     /* not the short 3 1 1 at 3 */
     dance_tlsa_rrset_clear(&set);
 
     /* beside a wrong record the reason counts them */
