@@ -1,0 +1,338 @@
+/*
+ * dance/jws.h - JWS messages signed by DNS-named senders (message-level
+ * DANCE): parse, verify against the sender's DNSSEC-secure TLSA records,
+ * sign.
+ *
+ * Two steps so that a host (the Mosquitto plugin) can split the work:
+ *
+ *   dance_jws_parse    cheap, no crypto, no DNS, no X.509 parsing: checks the
+ *                      structure and the protected header and names the
+ *                      sender. Safe on the broker thread.
+ *   dance_jws_check    header-only policy (allow-list, iat window, topic);
+ *                      also cheap. dance_jws_verify repeats it.
+ *   dance_jws_verify   given the sender's secure TLSA RRset: key from the
+ *                      records (or x5c matched to them), algorithm/key fit,
+ *                      signature, then the replay cache. Thread-safe; the
+ *                      parsed message is only read.
+ *
+ * dance_jws_verify_message chains parse -> allow-list -> cache/resolver ->
+ * verify for the CLI and end-to-end subscribers.
+ *
+ * Conventions (docs/jws.md is the reference):
+ *   - Serializations: compact, and flattened JSON ({"protected","payload",
+ *     "signature"} plus an optional unprotected "header", which is never used
+ *     for the sender, the algorithm or any policy).
+ *   - Sender: protected "kid" (a DNS name, or a DNS URI as below) and/or
+ *     "x5u" = RFC 4501 DNS URI: dns:NAME?type=TLSA, dns://AUTHORITY/NAME?
+ *     type=TLSA (authority ignored), or dns://NAME?type=TLSA (the form
+ *     existing DANCE prototypes emit). Both present: they must name the same
+ *     DNS name.
+ *   - Algorithms: ES256/384/512 (P-256/384/521 only), RS256/384/512 and
+ *     PS256/384/512 (RSA >= 2048 bits), EdDSA (Ed25519). Never none or HS*.
+ *   - Keys: DANE-EE records holding the full key (3 1 0) or certificate
+ *     (3 0 0) give the key directly; any other record (digests, usages 0-2)
+ *     needs the certificate (chain) in the protected "x5c", DANE-matched to
+ *     the records.
+ *
+ * Ownership: a dance_jws owns a copy of the input; a dance_jws_result owns
+ * its payload (free with dance_jws_result_clear). Every free is NULL-safe.
+ */
+#ifndef DANCE_JWS_H
+#define DANCE_JWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "dance/cache.h"
+#include "dance/dane.h"
+#include "dance/name.h"
+#include "dance/resolver.h"
+#include "dance/tlsa.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Verdicts. Every refusal has its own code so that hosts can count refusals
+ * by reason; dance_jws_status_name gives a stable short token for that. */
+typedef enum dance_jws_status {
+    DANCE_JWS_OK = 0,           /* "verified" */
+    DANCE_JWS_MALFORMED,        /* "malformed": structure, base64url, JSON, header types */
+    DANCE_JWS_TOO_LARGE,        /* "too-large": input over the configured size */
+    DANCE_JWS_BAD_ALG,          /* "bad-alg": none, HS*, unknown or missing alg */
+    DANCE_JWS_UNSUPPORTED,      /* "unsupported": unknown crit, b64:false, general JSON */
+    DANCE_JWS_NO_SENDER,        /* "no-sender": neither kid nor x5u */
+    DANCE_JWS_BAD_SENDER,       /* "bad-sender": invalid name/URI, kid and x5u disagree */
+    DANCE_JWS_NOT_ALLOWED,      /* "not-allowed": sender outside the allowed domains */
+    DANCE_JWS_STALE,            /* "stale": iat missing (required) or outside the window */
+    DANCE_JWS_TOPIC_MISMATCH,   /* "topic-mismatch": topic header differs or is missing */
+    DANCE_JWS_LOOKUP_FAILED,    /* "lookup-failed": DNS could not be asked (try later) */
+    DANCE_JWS_NO_RECORD,        /* "no-record": secure NXDOMAIN/NODATA (unknown, revoked) */
+    DANCE_JWS_DNS_INSECURE,     /* "insecure": unsigned answer, not usable */
+    DANCE_JWS_DNS_BOGUS,        /* "bogus": DNSSEC validation failed */
+    DANCE_JWS_NO_USABLE_RECORD, /* "no-usable-record": records give no key (digests, no x5c) */
+    DANCE_JWS_CERT_MISMATCH,    /* "cert-mismatch": x5c does not DANE-match the records */
+    DANCE_JWS_KEY_MISMATCH,     /* "key-mismatch": key type/curve/size does not fit alg */
+    DANCE_JWS_BAD_SIGNATURE,    /* "bad-signature" */
+    DANCE_JWS_REPLAY,           /* "replay": jti seen before, or missing when required */
+    DANCE_JWS_INTERNAL,         /* "internal": allocation or OpenSSL failure */
+    DANCE_JWS_STATUS_COUNT
+} dance_jws_status;
+
+/* "verified", "malformed", ... (the tokens above); "unknown" out of range. */
+const char *dance_jws_status_name(dance_jws_status st);
+
+typedef enum dance_jws_alg {
+    DANCE_JWS_ES256, DANCE_JWS_ES384, DANCE_JWS_ES512,
+    DANCE_JWS_RS256, DANCE_JWS_RS384, DANCE_JWS_RS512,
+    DANCE_JWS_PS256, DANCE_JWS_PS384, DANCE_JWS_PS512,
+    DANCE_JWS_EDDSA,
+    DANCE_JWS_ALG_COUNT
+} dance_jws_alg;
+
+/* "ES256" ... "EdDSA"; "unknown" out of range. */
+const char *dance_jws_alg_name(dance_jws_alg alg);
+/* dance_jws_alg_parse - exact JOSE name (case-sensitive). 0, or -1. */
+int dance_jws_alg_parse(const char *name, dance_jws_alg *out);
+
+/* dance_jws_alg_for_key - the default algorithm for a key: EC P-256 ES256,
+ * P-384 ES384, P-521 ES512, RSA RS256, Ed25519 EdDSA. 0, or -1 with a reason
+ * for other keys. */
+int dance_jws_alg_for_key(EVP_PKEY *key, dance_jws_alg *out, char *err, size_t errlen);
+
+/* dance_jws_key_fits - whether key may be used with alg (type, curve, RSA
+ * >= 2048 bits). 0, or -1 with a reason ("ES384 needs a P-384 key, ..."). */
+int dance_jws_key_fits(dance_jws_alg alg, EVP_PKEY *key, char *err, size_t errlen);
+
+typedef enum dance_jws_serialization {
+    DANCE_JWS_COMPACT,
+    DANCE_JWS_FLATTENED,        /* flattened JSON serialization */
+    DANCE_JWS_SERIALIZATION_COUNT
+} dance_jws_serialization;
+
+/* dance_dns_uri_name - the DNS name of an RFC 4501 URI naming a TLSA RRset
+ * (forms above; query "type=TLSA" or "type=52" required, "class=IN"/"class=1"
+ * allowed, case-insensitive; %XX escapes decoded), normalised into out
+ * (DANCE_NAME_MAX + 1 bytes). 0, or -1 with a reason. */
+int dance_dns_uri_name(const char *uri, char *out, size_t outlen,
+                       char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- parse */
+
+/* Default and bound for the input size (the whole MQTT payload). */
+#define DANCE_JWS_MAX_SIZE_DEFAULT  (64u * 1024u)
+#define DANCE_JWS_X5C_MAX           8      /* certificates in x5c */
+#define DANCE_JWS_JTI_MAX           256    /* octets of a jti */
+#define DANCE_JWS_TOPIC_MAX         65535  /* MQTT limit */
+
+typedef struct dance_jws dance_jws;
+
+/* What the protected header said. Strings are NUL-terminated, owned by the
+ * dance_jws, NULL when absent; valid until dance_jws_free. */
+typedef struct dance_jws_header {
+    dance_jws_serialization serialization;
+    dance_jws_alg alg;
+    const char *sender;         /* normalised DNS name (never NULL after parse) */
+    const char *kid;            /* as sent */
+    const char *x5u;            /* as sent */
+    size_t x5c_count;           /* certificates in x5c (not parsed yet) */
+    bool has_iat;
+    int64_t iat;                /* NumericDate, seconds (fraction dropped) */
+    const char *jti;
+    const char *topic;
+} dance_jws_header;
+
+/* dance_jws_parse - parse len bytes of data (not NUL-terminated; a copy is
+ * kept). max_size 0 means DANCE_JWS_MAX_SIZE_DEFAULT. Returns DANCE_JWS_OK
+ * and *out, or a refusal (MALFORMED, TOO_LARGE, BAD_ALG, UNSUPPORTED,
+ * NO_SENDER, BAD_SENDER, INTERNAL) with *out NULL and a reason in err.
+ * When the refusal comes after the sender was known (BAD_ALG for a good
+ * kid, say) the sender is written to sender_out if given (DANCE_NAME_MAX + 1
+ * bytes; "" otherwise) so that hosts can report who it claimed to be. */
+dance_jws_status dance_jws_parse(const void *data, size_t len, size_t max_size,
+                                 dance_jws **out, char *sender_out,
+                                 char *err, size_t errlen);
+void dance_jws_free(dance_jws *jws);
+
+/* dance_jws_get_header - the parsed header; never NULL for a parsed jws. */
+const dance_jws_header *dance_jws_get_header(const dance_jws *jws);
+
+/* -------------------------------------------------------------- policy */
+
+/* Wall clock in seconds since the epoch; injectable for tests. */
+typedef int64_t (*dance_wallclock_fn)(void *ctx);
+
+#define DANCE_JWS_MAX_SKEW_DEFAULT 300u   /* seconds */
+
+typedef struct dance_jws_keycache dance_jws_keycache;
+typedef struct dance_replay dance_replay;
+
+typedef struct dance_jws_policy {
+    const dance_allowlist *allow;   /* NULL: every sender (caller checked) */
+    const char *service_label;      /* owner form for lookups: NULL/"" DevID
+                                       (records at the sender name), "_x": at
+                                       _x.<sender> (dance_owner_name) */
+    const dance_matcher *matcher;   /* for x5c; NULL: x5c messages refused */
+    dance_jws_keycache *keys;       /* NULL: keys decoded per message */
+    dance_replay *replay;           /* NULL: jti not checked */
+    bool require_jti;               /* missing jti refused (needs replay) */
+    bool require_iat;               /* missing iat refused */
+    uint32_t max_skew;              /* |now - iat| bound, seconds, checked
+                                       whenever iat is present; 0: default */
+    const char *topic;              /* publish topic; NULL: unknown */
+    bool require_topic;             /* topic header must be present and equal
+                                       topic (which must then be given) */
+    dance_wallclock_fn now;         /* NULL: time(NULL) */
+    void *now_ctx;
+} dance_jws_policy;
+
+/* --------------------------------------------------------------- result */
+
+#define DANCE_JWS_KEY_SOURCE_MAX 64
+
+typedef struct dance_jws_result {
+    dance_jws_status status;        /* DANCE_JWS_OK only when verified */
+    char sender[DANCE_NAME_MAX + 1];/* claimed sender, "" when unknown */
+    dance_jws_alg alg;              /* valid when has_alg */
+    bool has_alg;
+    char key_source[DANCE_JWS_KEY_SOURCE_MAX]; /* "tlsa 3 1 0", "x5c+tlsa 3 1 1",
+                                       "key" (given key); "" when none */
+    unsigned char *payload;         /* owned, only when verified; a NUL
+                                       follows the payload_len bytes */
+    size_t payload_len;
+    char reason[DANCE_REASON_MAX];  /* why refused, or a short summary */
+} dance_jws_result;
+
+/* dance_jws_result_clear - free the payload and reset (status INTERNAL,
+ * empty strings). Use on a zeroed or previously used result. */
+void dance_jws_result_clear(dance_jws_result *res);
+
+/* --------------------------------------------------------------- verify */
+
+/* dance_jws_check - header-only policy: allow-list (NOT_ALLOWED), iat
+ * (STALE), topic binding (TOPIC_MISMATCH); no crypto, no DNS, no replay
+ * cache. Fills res (cleared first: sender, alg, status, reason) and returns
+ * its status. */
+dance_jws_status dance_jws_check(const dance_jws *jws, const dance_jws_policy *pol,
+                                 dance_jws_result *res);
+
+/* dance_jws_verify - full verification against the sender's records, which
+ * must come from a DNSSEC-secure answer for the sender's owner name.
+ * Runs dance_jws_check, finds the key (direct DANE-EE record, or x5c
+ * matched with pol->matcher: DANE-EE without a name check, other usages
+ * with the sender as reference name), checks the algorithm fits the key,
+ * checks the signature, and last records the jti (so that forgeries cannot
+ * fill the replay cache). Fills res (cleared first); the payload only when
+ * verified. Returns res->status. Thread-safe for concurrent calls. */
+dance_jws_status dance_jws_verify(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                                  const dance_jws_policy *pol, dance_jws_result *res);
+
+/* dance_jws_verify_dns - as dance_jws_verify, from a DNS answer in any
+ * state: SECURE verifies against records; FAILURE gives LOOKUP_FAILED,
+ * SECURE_NEGATIVE NO_RECORD, INSECURE DNS_INSECURE and BOGUS DNS_BOGUS, each
+ * with dns_reason (may be NULL) in res->reason. Header checks run first, so
+ * a stale or misbound message is refused for that even while DNS fails. */
+dance_jws_status dance_jws_verify_dns(const dance_jws *jws, dance_dns_status st,
+                                      const dance_tlsa_rrset *records,
+                                      const char *dns_reason,
+                                      const dance_jws_policy *pol,
+                                      dance_jws_result *res);
+
+/* dance_jws_verify_key - verify against a key the caller vouches for (the
+ * CLI's offline mode); no DNS, the sender name is not tied to the key.
+ * key_source labels it in res ("key" when NULL). */
+dance_jws_status dance_jws_verify_key(const dance_jws *jws, EVP_PKEY *key,
+                                      const char *key_source,
+                                      const dance_jws_policy *pol,
+                                      dance_jws_result *res);
+
+/* Where dance_jws_verify_message gets records: the cache when given
+ * (dance_cache_fetch, single flight), else the resolver directly. The
+ * resolver is not thread-safe (see resolver.h): one source per thread. */
+typedef struct dance_jws_source {
+    dance_cache *cache;             /* optional */
+    dance_resolver *resolver;       /* required */
+} dance_jws_source;
+
+/* dance_jws_verify_message - parse (max_size as dance_jws_parse), check the
+ * header policy (the allow-list before any DNS query), fetch the sender's
+ * TLSA RRset at its owner name and verify. Fills res and returns its
+ * status. */
+dance_jws_status dance_jws_verify_message(const void *data, size_t len, size_t max_size,
+                                          const dance_jws_policy *pol,
+                                          const dance_jws_source *src,
+                                          dance_jws_result *res);
+
+/* ------------------------------------------------------------ key cache */
+
+/* A bounded, thread-safe LRU of public keys decoded from TLSA record data
+ * (and of x5c match outcomes), so that a warm sender costs one signature
+ * check and a hash lookup. Keys are looked up by the exact record bytes, so
+ * a changed or removed record can never reuse an old key. x5c outcomes are
+ * kept at most DANCE_JWS_X5C_CACHE_SECONDS (certificate dates matter for
+ * DANE-TA). capacity 0: 1024. */
+#define DANCE_JWS_X5C_CACHE_SECONDS 60
+dance_jws_keycache *dance_jws_keycache_new(size_t capacity);
+void dance_jws_keycache_free(dance_jws_keycache *kc);
+
+typedef struct dance_jws_keycache_stats {
+    uint64_t hits, misses, evictions, entries;
+} dance_jws_keycache_stats;
+void dance_jws_keycache_get_stats(dance_jws_keycache *kc, dance_jws_keycache_stats *out);
+
+/* --------------------------------------------------------- replay cache */
+
+/* A bounded, thread-safe set of (sender, jti) seen in the last window
+ * seconds (monotonic clock, injectable). When full, the oldest entry is
+ * dropped early and counted (evicted_early): size capacity for the expected
+ * rate x window. Pair it with require_iat and max_skew <= window / 2 so that
+ * a message older than the window is refused by its iat instead.
+ * capacity 0: 100000; window 0: 600 s. */
+dance_replay *dance_replay_new(size_t capacity, uint32_t window_s,
+                               dance_clock_fn clock, void *clock_ctx);
+void dance_replay_free(dance_replay *rp);
+
+/* dance_replay_check_add - 0 when (sender, jti) is new (now recorded),
+ * 1 when seen within the window, -1 on allocation failure (not recorded). */
+int dance_replay_check_add(dance_replay *rp, const char *sender, const char *jti);
+
+typedef struct dance_replay_stats {
+    uint64_t entries, replays, evicted_early;
+} dance_replay_stats;
+void dance_replay_get_stats(dance_replay *rp, dance_replay_stats *out);
+
+/* ----------------------------------------------------------------- sign */
+
+typedef struct dance_jws_sign_opts {
+    EVP_PKEY *key;                  /* private key (required) */
+    const char *name;               /* sender DNS name -> kid (required) */
+    const char *alg;                /* NULL: dance_jws_alg_for_key */
+    STACK_OF(X509) *x5c;            /* optional chain, leaf first; the leaf
+                                       must hold the key's public half */
+    bool x5u;                       /* add x5u "dns:NAME?type=TLSA" */
+    bool iat;                       /* add iat = now */
+    const char *jti;                /* add jti (NULL: none) */
+    const char *topic;              /* add topic (NULL: none) */
+    dance_jws_serialization serialization;
+    dance_wallclock_fn now;         /* NULL: time(NULL) */
+    void *now_ctx;
+} dance_jws_sign_opts;
+
+/* dance_jws_sign - sign len bytes of payload. *out is a NUL-terminated
+ * string (compact, or flattened JSON without a newline) of *outlen bytes,
+ * freed with free(). Returns 0, or -1 with a reason (unfit key for the
+ * algorithm, x5c leaf not matching the key, invalid name, ...). */
+int dance_jws_sign(const dance_jws_sign_opts *o, const void *payload, size_t len,
+                   char **out, size_t *outlen, char *err, size_t errlen);
+
+/* dance_jws_random_jti - 22 characters of base64url from 128 random bits
+ * into out (>= 23 bytes). 0, or -1 when the RNG fails. */
+int dance_jws_random_jti(char *out, size_t outlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

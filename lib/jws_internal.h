@@ -1,0 +1,99 @@
+/*
+ * jws_internal.h - what the lib/jws*.c files share and nobody else sees:
+ * the parsed message, the algorithm table, the signature primitives and
+ * the key cache's lookup/insert calls.
+ */
+#ifndef DANCE_JWS_INTERNAL_H
+#define DANCE_JWS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+
+#include "dance/jws.h"
+
+/* The parsed message. Everything it points at is owned by it. */
+struct dance_jws {
+    dance_jws_header h;                 /* what callers see; strings below */
+    char sender[DANCE_NAME_MAX + 1];
+    char *kid, *x5u, *jti, *topic;
+    bool crit_iat, crit_jti, crit_topic;/* named in crit: must be enforced */
+
+    char *buf;                          /* copy of the input, NUL-terminated */
+    char *si_owned;                     /* signing input built for JSON form */
+    const char *signing_input;          /* ASCII(protected '.' payload) */
+    size_t signing_input_len;
+    const char *payload_b64;            /* inside signing_input */
+    size_t payload_b64_len;
+    unsigned char *sig;                 /* decoded signature (malloc) */
+    size_t sig_len;
+    unsigned char *x5c_der[DANCE_JWS_X5C_MAX]; /* decoded, not yet parsed */
+    size_t x5c_len[DANCE_JWS_X5C_MAX];
+};
+
+/* Algorithm properties (jws_alg.c). */
+typedef enum jws_family { JWS_FAMILY_EC, JWS_FAMILY_RSA, JWS_FAMILY_RSA_PSS,
+                          JWS_FAMILY_EDDSA } jws_family;
+
+typedef struct jws_alg_info {
+    const char *name;       /* JOSE name */
+    jws_family family;
+    const char *md;         /* digest name for EVP_MD_fetch; NULL for EdDSA */
+    int curve_nid;          /* EC only */
+    size_t coord_len;       /* EC only: bytes of r and of s */
+} jws_alg_info;
+
+const jws_alg_info *jws_alg_get(dance_jws_alg alg);
+
+/* jws_setf - snprintf for reason buffers, where cutting a long reason short
+ * is intended (buf may be NULL when len is 0) */
+void jws_setf(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* RSA size bounds: below the minimum is weak; far above it only makes each
+ * verification slow (a cheap way to burn a verifier's CPU). */
+#define JWS_RSA_MIN_BITS 2048
+#define JWS_RSA_MAX_BITS 8192
+
+/* jws_sig_verify - check sig over data with pkey for alg (the caller has
+ * already checked dance_jws_key_fits). Returns 1 valid, 0 invalid, -1 on an
+ * internal error. Leaves the thread's OpenSSL error queue empty. */
+int jws_sig_verify(dance_jws_alg alg, EVP_PKEY *pkey,
+                   const unsigned char *data, size_t datalen,
+                   const unsigned char *sig, size_t siglen);
+
+/* jws_sig_create - sign data; *sig (malloc) holds the JOSE form (raw r||s
+ * for ECDSA). 0, or -1 with a reason. */
+int jws_sig_create(dance_jws_alg alg, EVP_PKEY *pkey,
+                   const unsigned char *data, size_t datalen,
+                   unsigned char **sig, size_t *siglen, char *err, size_t errlen);
+
+/* Strict base64url (RFC 7515 section 2: no padding, no whitespace) over
+ * cjose's decoder; *out is malloc'd with one extra NUL byte after *outlen
+ * bytes. jws_b64url_valid only checks the alphabet and length. */
+bool jws_b64url_valid(const char *s, size_t len);
+int jws_b64url_decode(const char *s, size_t len, unsigned char **out, size_t *outlen);
+/* jws_b64url_encode - malloc'd NUL-terminated text; NULL on failure. */
+char *jws_b64url_encode(const unsigned char *data, size_t len, size_t *outlen);
+
+/* Key cache entries (jws_keycache.c). A value is either a key (pkey, the
+ * record it came from) or, for x5c, a remembered refusal (pkey NULL,
+ * status and reason). */
+typedef struct jws_key_value {
+    EVP_PKEY *pkey;                 /* a reference, or NULL */
+    uint8_t usage, selector, mtype; /* record the key came from / matched */
+    dance_jws_status status;        /* for refusals */
+    char reason[DANCE_REASON_MAX];
+} jws_key_value;
+
+/* jws_keycache_get - true on a hit: *out filled, out->pkey holds a new
+ * reference the caller frees. lookups with an expired entry miss. */
+bool jws_keycache_get(dance_jws_keycache *kc, const unsigned char *k, size_t klen,
+                      jws_key_value *out);
+/* jws_keycache_put - store a copy of k and a reference to v->pkey, living
+ * max_age_ms (0: until evicted). Silently does nothing on ENOMEM. */
+void jws_keycache_put(dance_jws_keycache *kc, const unsigned char *k, size_t klen,
+                      const jws_key_value *v, uint64_t max_age_ms);
+
+#endif

@@ -1,0 +1,734 @@
+/*
+ * jws_parse.c - the cheap first step of message verification: JWS compact
+ * and flattened JSON serializations, the protected header, and the
+ * sender's DNS name (kid, or an RFC 4501 DNS URI in x5u).
+ *
+ * No crypto, no DNS, no X.509 parsing happens here, so hosts may call it on
+ * a latency-sensitive thread. The result owns a copy of the input.
+ *
+ * Why not cjose_jws_import: it refuses algorithms it does not know (EdDSA,
+ * which we must accept), has no flattened JSON form, hashes the signing
+ * input at import time (work we may not need: the allow-list can refuse the
+ * sender first), hands out the payload before verification and ignores
+ * crit. So the structure is split here, base64url goes through cjose
+ * (jws_b64url_decode, after a strict alphabet check) and JSON through cJSON.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjose/cjose.h>
+#include <cjson/cJSON.h>
+
+#include "jws_internal.h"
+
+#define HEADER_MEMBERS_MAX 64   /* a sane header has about ten */
+
+/* ------------------------------------------------------------ DNS URIs */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* pct_decode - %XX-decode s[0..len) into out (NUL-terminated). -1 when an
+ * escape is broken, decodes to NUL, or out is too small. */
+static int pct_decode(const char *s, size_t len, char *out, size_t outlen)
+{
+    size_t i, o = 0;
+    int hi, lo;
+
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '%') {
+            if (i + 2 >= len)
+                return -1;
+            hi = hexval((unsigned char)s[i + 1]);
+            lo = hexval((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (o + 1 >= outlen)
+            return -1;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* uri_query_ok - RFC 4501 dnsquery: ";"-separated TYPE=/CLASS= elements,
+ * case-insensitive; we need type TLSA (or its number 52), class IN if any. */
+static int uri_query_ok(const char *q, char *err, size_t errlen)
+{
+    bool have_type = false;
+    const char *p = q;
+
+    while (*p != '\0') {
+        const char *e = strchr(p, ';');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n > 5 && strncasecmp(p, "type=", 5) == 0) {
+            if (!((n - 5 == 4 && strncasecmp(p + 5, "TLSA", 4) == 0)
+                  || (n - 5 == 2 && strncmp(p + 5, "52", 2) == 0))) {
+                jws_setf(err, errlen, "DNS URI asks for type %.*s, not TLSA",
+                         (int)(n - 5 > 20 ? 20 : n - 5), p + 5);
+                return -1;
+            }
+            have_type = true;
+        } else if (n > 6 && strncasecmp(p, "class=", 6) == 0) {
+            if (!((n - 6 == 2 && strncasecmp(p + 6, "IN", 2) == 0)
+                  || (n - 6 == 1 && p[6] == '1'))) {
+                jws_setf(err, errlen, "DNS URI asks for class %.*s, not IN",
+                         (int)(n - 6 > 20 ? 20 : n - 6), p + 6);
+                return -1;
+            }
+        } else {
+            jws_setf(err, errlen, "DNS URI query element '%.*s' is not TYPE= or CLASS=",
+                     (int)(n > 40 ? 40 : n), p);
+            return -1;
+        }
+        if (e == NULL)
+            break;
+        p = e + 1;
+    }
+    if (!have_type) {
+        jws_setf(err, errlen, "DNS URI does not say type=TLSA");
+        return -1;
+    }
+    return 0;
+}
+
+int dance_dns_uri_name(const char *uri, char *out, size_t outlen,
+                       char *err, size_t errlen)
+{
+    char name[4 * DANCE_NAME_MAX];
+    char nerr[DANCE_REASON_MAX];
+    const char *p, *q, *name_start, *name_end;
+
+    if (uri == NULL || strncasecmp(uri, "dns:", 4) != 0) {
+        jws_setf(err, errlen, "not a DNS URI (RFC 4501 dns:NAME?type=TLSA)");
+        return -1;
+    }
+    p = uri + 4;
+    if (strchr(p, '#') != NULL) {
+        jws_setf(err, errlen, "DNS URI has a fragment");
+        return -1;
+    }
+    q = strchr(p, '?');
+    if (q == NULL) {
+        jws_setf(err, errlen, "DNS URI has no query: add ?type=TLSA");
+        return -1;
+    }
+    if (p[0] == '/' && p[1] == '/') {
+        /* dns://authority/name: the authority (the DNS server to ask) is
+         * ignored, we ask our own validating resolver. dns://name (no path)
+         * is what existing DANCE prototypes emit for the name itself. */
+        const char *auth = p + 2;
+        const char *slash = memchr(auth, '/', (size_t)(q - auth));
+        if (slash != NULL) {
+            name_start = slash + 1;
+        } else {
+            if (memchr(auth, ':', (size_t)(q - auth)) != NULL
+                || memchr(auth, '@', (size_t)(q - auth)) != NULL) {
+                jws_setf(err, errlen, "DNS URI dns://%.*s names a server, not a DNS name "
+                         "(use dns://SERVER/NAME?type=TLSA)",
+                         (int)((q - auth) > 60 ? 60 : (q - auth)), auth);
+                return -1;
+            }
+            name_start = auth;
+        }
+    } else {
+        name_start = p;
+    }
+    name_end = q;
+    if (name_end == name_start) {
+        jws_setf(err, errlen, "DNS URI has no DNS name");
+        return -1;
+    }
+    if (memchr(name_start, '/', (size_t)(name_end - name_start)) != NULL) {
+        jws_setf(err, errlen, "DNS URI name contains '/'");
+        return -1;
+    }
+    if (pct_decode(name_start, (size_t)(name_end - name_start), name, sizeof(name)) != 0) {
+        jws_setf(err, errlen, "DNS URI name has a bad %%-escape or is too long");
+        return -1;
+    }
+    if (uri_query_ok(q + 1, err, errlen) != 0)
+        return -1;
+    if (dance_name_normalize(name, out, outlen, nerr, sizeof(nerr)) != 0) {
+        jws_setf(err, errlen, "DNS URI name is not a valid DNS name: %s", nerr);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- helpers */
+
+void dance_jws_free(dance_jws *jws)
+{
+    size_t i;
+
+    if (jws == NULL)
+        return;
+    free(jws->kid);
+    free(jws->x5u);
+    free(jws->jti);
+    free(jws->topic);
+    free(jws->buf);
+    free(jws->si_owned);
+    free(jws->sig);
+    for (i = 0; i < DANCE_JWS_X5C_MAX; i++)
+        free(jws->x5c_der[i]);
+    free(jws);
+}
+
+const dance_jws_header *dance_jws_get_header(const dance_jws *jws)
+{
+    return jws ? &jws->h : NULL;
+}
+
+/* json_has_nul_escape - true when a \u0000 escape occurs: cJSON would cut
+ * the string there and a "kid" could read as a different name. */
+static bool json_has_nul_escape(const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < len; i++) {
+        if (s[i] != '\\')
+            continue;
+        if (s[i + 1] == 'u' && i + 5 < len && strncmp(s + i + 2, "0000", 4) == 0)
+            return true;
+        i++;    /* skip the escaped character */
+    }
+    return false;
+}
+
+/* json_parse - one JSON value filling s[0..len) exactly (whitespace around
+ * allowed); NULL for anything else, including NUL bytes and \u0000 */
+static cJSON *json_parse(const char *s, size_t len)
+{
+    const char *end = NULL;
+    cJSON *j;
+
+    if (memchr(s, '\0', len) != NULL || json_has_nul_escape(s, len))
+        return NULL;
+    j = cJSON_ParseWithLengthOpts(s, len, &end, 0);
+    if (j == NULL)
+        return NULL;
+    while (end != NULL && end < s + len && isspace((unsigned char)*end))
+        end++;
+    if (end != s + len) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* object_unique - true when obj is an object without repeated member
+ * names and at most max members (RFC 7515 4: repeated header names must be
+ * refused, or the sender could mean one name and the verifier read another) */
+static bool object_unique(const cJSON *obj, int max)
+{
+    const cJSON *a, *b;
+    int n = 0;
+
+    if (!cJSON_IsObject(obj))
+        return false;
+    for (a = obj->child; a != NULL; a = a->next) {
+        if (a->string == NULL || ++n > max)
+            return false;
+        for (b = a->next; b != NULL; b = b->next)
+            if (b->string != NULL && strcmp(a->string, b->string) == 0)
+                return false;
+    }
+    return true;
+}
+
+static const char *const registered_names[] = {
+    "alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit",
+};
+
+/* Extension headers we know and enforce, so they may be critical. */
+static const char *const understood_crit[] = { "b64", "iat", "jti", "topic" };
+
+typedef struct parse_ctx {
+    dance_jws *jws;
+    char *err;
+    size_t errlen;
+    char *sender_out;
+} parse_ctx;
+
+static dance_jws_status fail(parse_ctx *pc, dance_jws_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static dance_jws_status fail(parse_ctx *pc, dance_jws_status st, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (pc->err != NULL && pc->errlen > 0)
+        vsnprintf(pc->err, pc->errlen, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+/* sender_from - name out of a kid (a DNS name, or a DNS URI as prototypes
+ * put there) or an x5u (a DNS URI) */
+static int sender_from(const char *what, const char *value, bool uri_only,
+                       char *out, char *err, size_t errlen)
+{
+    char why[DANCE_REASON_MAX];
+
+    if (uri_only || strncasecmp(value, "dns:", 4) == 0) {
+        if (dance_dns_uri_name(value, out, DANCE_NAME_MAX + 1, why, sizeof(why)) != 0) {
+            if (uri_only && strncasecmp(value, "dns:", 4) != 0)
+                jws_setf(why, sizeof(why), "only DNS URIs (dns:NAME?type=TLSA) are "
+                         "accepted; keys are never fetched from other URLs");
+            jws_setf(err, errlen, "%s '%.80s' is unusable: %s", what, value, why);
+            return -1;
+        }
+        return 0;
+    }
+    if (dance_name_normalize(value, out, DANCE_NAME_MAX + 1, why, sizeof(why)) != 0) {
+        jws_setf(err, errlen, "%s '%.80s' is not a DNS name: %s", what, value, why);
+        return -1;
+    }
+    return 0;
+}
+
+static char *dup_string(const cJSON *item)
+{
+    return strdup(item->valuestring);
+}
+
+/* parse_x5c - the standard-base64 (not base64url: RFC 7515 4.1.6) DER
+ * certificates; parsed as X.509 only at verification */
+static dance_jws_status parse_x5c(parse_ctx *pc, const cJSON *x5c)
+{
+    dance_jws *jws = pc->jws;
+    const cJSON *it;
+    size_t n = 0;
+    cjose_err cerr;
+
+    if (!cJSON_IsArray(x5c) || x5c->child == NULL)
+        return fail(pc, DANCE_JWS_MALFORMED, "x5c must be a non-empty array of "
+                    "base64 certificates");
+    for (it = x5c->child; it != NULL; it = it->next) {
+        uint8_t *der = NULL;
+        size_t derlen = 0, slen;
+        if (n >= DANCE_JWS_X5C_MAX)
+            return fail(pc, DANCE_JWS_MALFORMED, "x5c holds more than %d certificates",
+                        DANCE_JWS_X5C_MAX);
+        if (!cJSON_IsString(it))
+            return fail(pc, DANCE_JWS_MALFORMED, "x5c entry %zu is not a string", n);
+        slen = strlen(it->valuestring);
+        if (slen == 0 || slen % 4 != 0
+            || !cjose_base64_decode(it->valuestring, slen, &der, &derlen, &cerr)
+            || derlen == 0) {
+            if (der != NULL)
+                cjose_get_dealloc()(der);
+            return fail(pc, DANCE_JWS_MALFORMED, "x5c entry %zu is not valid base64", n);
+        }
+        jws->x5c_der[n] = malloc(derlen);
+        if (jws->x5c_der[n] == NULL) {
+            cjose_get_dealloc()(der);
+            return fail(pc, DANCE_JWS_INTERNAL, "out of memory");
+        }
+        memcpy(jws->x5c_der[n], der, derlen);
+        jws->x5c_len[n] = derlen;
+        cjose_get_dealloc()(der);
+        n++;
+    }
+    jws->h.x5c_count = n;
+    return DANCE_JWS_OK;
+}
+
+/* parse_crit - RFC 7515 4.1.11: a non-empty array of unique names, each
+ * present in the protected header, none of the registered ones, all ones
+ * we understand; crit itself must be protected (checked by the caller) */
+static dance_jws_status parse_crit(parse_ctx *pc, const cJSON *hdr, const cJSON *crit)
+{
+    const cJSON *it, *other;
+    size_t i;
+
+    if (!cJSON_IsArray(crit) || crit->child == NULL)
+        return fail(pc, DANCE_JWS_MALFORMED, "crit must be a non-empty array of names");
+    for (it = crit->child; it != NULL; it = it->next) {
+        bool known = false;
+        if (!cJSON_IsString(it))
+            return fail(pc, DANCE_JWS_MALFORMED, "crit holds a non-string");
+        for (other = it->next; other != NULL; other = other->next)
+            if (cJSON_IsString(other) && strcmp(other->valuestring, it->valuestring) == 0)
+                return fail(pc, DANCE_JWS_MALFORMED, "crit names '%.40s' twice",
+                            it->valuestring);
+        for (i = 0; i < sizeof(registered_names) / sizeof(registered_names[0]); i++)
+            if (strcmp(it->valuestring, registered_names[i]) == 0)
+                return fail(pc, DANCE_JWS_MALFORMED, "crit names the standard header "
+                            "'%s'", registered_names[i]);
+        for (i = 0; i < sizeof(understood_crit) / sizeof(understood_crit[0]); i++)
+            if (strcmp(it->valuestring, understood_crit[i]) == 0)
+                known = true;
+        if (!known)
+            return fail(pc, DANCE_JWS_UNSUPPORTED, "critical header '%.40s' is not "
+                        "understood (known: b64, iat, jti, topic)", it->valuestring);
+        if (cJSON_GetObjectItemCaseSensitive(hdr, it->valuestring) == NULL)
+            return fail(pc, DANCE_JWS_MALFORMED, "crit names '%s', which the protected "
+                        "header does not carry", it->valuestring);
+        if (strcmp(it->valuestring, "iat") == 0)
+            pc->jws->crit_iat = true;
+        else if (strcmp(it->valuestring, "jti") == 0)
+            pc->jws->crit_jti = true;
+        else if (strcmp(it->valuestring, "topic") == 0)
+            pc->jws->crit_topic = true;
+    }
+    return DANCE_JWS_OK;
+}
+
+/* parse_header - the decoded protected header. Order of checks: the sender
+ * is worked out first (so refusals can say who claimed to send), then the
+ * algorithm, crit and b64 (the most telling refusals), then the sender's
+ * own errors, then the types of the optional members. */
+static dance_jws_status parse_header(parse_ctx *pc, const char *json, size_t len)
+{
+    dance_jws *jws = pc->jws;
+    cJSON *hdr, *alg, *kid, *x5u, *x5c, *crit, *b64, *iat, *jti, *topic;
+    char kid_name[DANCE_NAME_MAX + 1] = "", x5u_name[DANCE_NAME_MAX + 1] = "";
+    char kid_err[DANCE_REASON_MAX] = "", x5u_err[DANCE_REASON_MAX] = "";
+    dance_jws_status st = DANCE_JWS_OK;
+    int kid_rc = 1, x5u_rc = 1;   /* 1: absent, 0: good, -1: bad */
+
+    hdr = json_parse(json, len);
+    if (hdr == NULL)
+        return fail(pc, DANCE_JWS_MALFORMED, "protected header is not valid JSON");
+    if (!object_unique(hdr, HEADER_MEMBERS_MAX)) {
+        st = fail(pc, DANCE_JWS_MALFORMED, "protected header is not a JSON object with "
+                  "unique member names (at most %d)", HEADER_MEMBERS_MAX);
+        goto out;
+    }
+    alg = cJSON_GetObjectItemCaseSensitive(hdr, "alg");
+    kid = cJSON_GetObjectItemCaseSensitive(hdr, "kid");
+    x5u = cJSON_GetObjectItemCaseSensitive(hdr, "x5u");
+    x5c = cJSON_GetObjectItemCaseSensitive(hdr, "x5c");
+    crit = cJSON_GetObjectItemCaseSensitive(hdr, "crit");
+    b64 = cJSON_GetObjectItemCaseSensitive(hdr, "b64");
+    iat = cJSON_GetObjectItemCaseSensitive(hdr, "iat");
+    jti = cJSON_GetObjectItemCaseSensitive(hdr, "jti");
+    topic = cJSON_GetObjectItemCaseSensitive(hdr, "topic");
+
+    /* sender */
+    if (kid != NULL) {
+        if (!cJSON_IsString(kid))
+            kid_rc = -1, jws_setf(kid_err, sizeof(kid_err), "kid is not a string");
+        else
+            kid_rc = sender_from("kid", kid->valuestring, false, kid_name,
+                                 kid_err, sizeof(kid_err));
+    }
+    if (x5u != NULL) {
+        if (!cJSON_IsString(x5u))
+            x5u_rc = -1, jws_setf(x5u_err, sizeof(x5u_err), "x5u is not a string");
+        else
+            x5u_rc = sender_from("x5u", x5u->valuestring, true, x5u_name,
+                                 x5u_err, sizeof(x5u_err));
+    }
+    if (kid_rc == 0 && (x5u_rc == 1 || (x5u_rc == 0 && strcmp(kid_name, x5u_name) == 0)))
+        memcpy(jws->sender, kid_name, sizeof(kid_name));
+    else if (kid_rc == 1 && x5u_rc == 0)
+        memcpy(jws->sender, x5u_name, sizeof(x5u_name));
+    if (jws->sender[0] != '\0' && pc->sender_out != NULL)
+        memcpy(pc->sender_out, jws->sender, sizeof(jws->sender));
+
+    /* algorithm */
+    if (alg == NULL || !cJSON_IsString(alg)) {
+        st = fail(pc, DANCE_JWS_BAD_ALG, "protected header has no alg string");
+        goto out;
+    }
+    if (strcmp(alg->valuestring, "none") == 0) {
+        st = fail(pc, DANCE_JWS_BAD_ALG, "alg none (unsigned message) is refused");
+        goto out;
+    }
+    if (strncmp(alg->valuestring, "HS", 2) == 0) {
+        st = fail(pc, DANCE_JWS_BAD_ALG, "alg %.20s (shared-secret MAC) is refused: "
+                  "senders must sign with a key published in DNS", alg->valuestring);
+        goto out;
+    }
+    if (dance_jws_alg_parse(alg->valuestring, &jws->h.alg) != 0) {
+        st = fail(pc, DANCE_JWS_BAD_ALG, "alg '%.20s' is not supported (ES256, ES384, "
+                  "ES512, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA)",
+                  alg->valuestring);
+        goto out;
+    }
+
+    /* crit and b64 */
+    if (crit != NULL && (st = parse_crit(pc, hdr, crit)) != DANCE_JWS_OK)
+        goto out;
+    if (b64 != NULL) {
+        if (!cJSON_IsBool(b64)) {
+            st = fail(pc, DANCE_JWS_MALFORMED, "b64 is not a boolean");
+            goto out;
+        }
+        if (cJSON_IsFalse(b64)) {
+            st = fail(pc, DANCE_JWS_UNSUPPORTED, "b64:false (unencoded payload, RFC 7797) "
+                      "is not supported");
+            goto out;
+        }
+    }
+
+    /* sender errors */
+    if (kid_rc == -1) {
+        st = fail(pc, DANCE_JWS_BAD_SENDER, "%s", kid_err);
+        goto out;
+    }
+    if (x5u_rc == -1) {
+        st = fail(pc, DANCE_JWS_BAD_SENDER, "%s", x5u_err);
+        goto out;
+    }
+    if (kid_rc == 0 && x5u_rc == 0 && strcmp(kid_name, x5u_name) != 0) {
+        st = fail(pc, DANCE_JWS_BAD_SENDER, "kid names %s but x5u names %s: they must "
+                  "agree", kid_name, x5u_name);
+        goto out;
+    }
+    if (jws->sender[0] == '\0') {
+        st = fail(pc, DANCE_JWS_NO_SENDER, "protected header names no sender (kid with "
+                  "a DNS name, or x5u dns:NAME?type=TLSA)");
+        goto out;
+    }
+
+    /* optional members */
+    if ((kid != NULL && (jws->kid = dup_string(kid)) == NULL)
+        || (x5u != NULL && (jws->x5u = dup_string(x5u)) == NULL)) {
+        st = fail(pc, DANCE_JWS_INTERNAL, "out of memory");
+        goto out;
+    }
+    if (x5c != NULL && (st = parse_x5c(pc, x5c)) != DANCE_JWS_OK)
+        goto out;
+    if (iat != NULL) {
+        /* NumericDate: may carry a fraction; anything before the epoch or
+         * beyond exact doubles is nonsense here */
+        if (!cJSON_IsNumber(iat) || !isfinite(iat->valuedouble) || iat->valuedouble < 0
+            || iat->valuedouble > 9007199254740992.0) {
+            st = fail(pc, DANCE_JWS_MALFORMED, "iat is not a NumericDate (seconds since "
+                      "1970)");
+            goto out;
+        }
+        jws->h.has_iat = true;
+        jws->h.iat = (int64_t)floor(iat->valuedouble);
+    }
+    if (jti != NULL) {
+        size_t n;
+        if (!cJSON_IsString(jti) || (n = strlen(jti->valuestring)) == 0
+            || n > DANCE_JWS_JTI_MAX) {
+            st = fail(pc, DANCE_JWS_MALFORMED, "jti must be a string of 1 to %d octets",
+                      DANCE_JWS_JTI_MAX);
+            goto out;
+        }
+        if ((jws->jti = dup_string(jti)) == NULL) {
+            st = fail(pc, DANCE_JWS_INTERNAL, "out of memory");
+            goto out;
+        }
+    }
+    if (topic != NULL) {
+        size_t n;
+        if (!cJSON_IsString(topic) || (n = strlen(topic->valuestring)) == 0
+            || n > DANCE_JWS_TOPIC_MAX) {
+            st = fail(pc, DANCE_JWS_MALFORMED, "topic must be a non-empty string");
+            goto out;
+        }
+        if ((jws->topic = dup_string(topic)) == NULL) {
+            st = fail(pc, DANCE_JWS_INTERNAL, "out of memory");
+            goto out;
+        }
+    }
+out:
+    cJSON_Delete(hdr);
+    return st;
+}
+
+/* decode_header_and_sig - shared tail of both serializations */
+static dance_jws_status decode_parts(parse_ctx *pc, const char *prot, size_t prot_len,
+                                     const char *sig, size_t sig_len)
+{
+    dance_jws *jws = pc->jws;
+    unsigned char *hdr = NULL;
+    size_t hdr_len = 0;
+    dance_jws_status st;
+
+    if (prot_len == 0)
+        return fail(pc, DANCE_JWS_MALFORMED, "protected header is empty");
+    if (jws_b64url_decode(prot, prot_len, &hdr, &hdr_len) != 0)
+        return fail(pc, DANCE_JWS_MALFORMED, "protected header is not valid base64url");
+    st = parse_header(pc, (const char *)hdr, hdr_len);
+    free(hdr);
+    if (st != DANCE_JWS_OK)
+        return st;
+    if (!jws_b64url_valid(jws->payload_b64, jws->payload_b64_len))
+        return fail(pc, DANCE_JWS_MALFORMED, "payload is not valid base64url");
+    if (sig_len == 0)
+        return fail(pc, DANCE_JWS_MALFORMED, "signature is empty");
+    if (jws_b64url_decode(sig, sig_len, &jws->sig, &jws->sig_len) != 0)
+        return fail(pc, DANCE_JWS_MALFORMED, "signature is not valid base64url");
+    return DANCE_JWS_OK;
+}
+
+static dance_jws_status parse_compact(parse_ctx *pc, char *s, size_t len)
+{
+    dance_jws *jws = pc->jws;
+    char *dot1, *dot2;
+
+    dot1 = memchr(s, '.', len);
+    dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - s)) : NULL;
+    if (dot1 == NULL || dot2 == NULL
+        || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - s)) != NULL)
+        return fail(pc, DANCE_JWS_MALFORMED, "not a JWS: compact form has three "
+                    "base64url parts separated by dots (five parts would be JWE)");
+    jws->h.serialization = DANCE_JWS_COMPACT;
+    jws->signing_input = s;
+    jws->signing_input_len = (size_t)(dot2 - s);
+    jws->payload_b64 = dot1 + 1;
+    jws->payload_b64_len = (size_t)(dot2 - dot1 - 1);
+    return decode_parts(pc, s, (size_t)(dot1 - s), dot2 + 1, len - (size_t)(dot2 + 1 - s));
+}
+
+static const cJSON *json_string_member(const cJSON *obj, const char *name)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+    return cJSON_IsString(it) ? it : NULL;
+}
+
+static dance_jws_status parse_flattened(parse_ctx *pc, const char *s, size_t len)
+{
+    dance_jws *jws = pc->jws;
+    cJSON *doc;
+    const cJSON *prot, *payload, *sig, *unprot;
+    size_t plen, ylen;
+    dance_jws_status st;
+
+    doc = json_parse(s, len);
+    if (doc == NULL)
+        return fail(pc, DANCE_JWS_MALFORMED, "not a JWS: starts with '{' but is not "
+                    "valid JSON");
+    if (!object_unique(doc, HEADER_MEMBERS_MAX)) {
+        st = fail(pc, DANCE_JWS_MALFORMED, "JWS JSON is not an object with unique "
+                  "member names");
+        goto out;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(doc, "signatures") != NULL) {
+        st = fail(pc, DANCE_JWS_UNSUPPORTED, "general JSON serialization (signatures "
+                  "array) is not supported: use the flattened or compact form");
+        goto out;
+    }
+    prot = json_string_member(doc, "protected");
+    payload = json_string_member(doc, "payload");
+    sig = json_string_member(doc, "signature");
+    unprot = cJSON_GetObjectItemCaseSensitive(doc, "header");
+    if (prot == NULL || sig == NULL) {
+        st = fail(pc, DANCE_JWS_MALFORMED, "JWS JSON needs \"protected\" and \"signature\" "
+                  "strings (the sender must be in the protected header)");
+        goto out;
+    }
+    if (payload == NULL) {
+        st = fail(pc, DANCE_JWS_MALFORMED, "JWS JSON has no \"payload\" string "
+                  "(detached payloads are not supported)");
+        goto out;
+    }
+    if (unprot != NULL) {
+        /* ignored for everything, but it must not try to carry what has to
+         * be integrity protected (RFC 7515 4.1.11, RFC 7797 3) */
+        if (!object_unique(unprot, HEADER_MEMBERS_MAX)) {
+            st = fail(pc, DANCE_JWS_MALFORMED, "unprotected header is not a JSON object "
+                      "with unique member names");
+            goto out;
+        }
+        if (cJSON_GetObjectItemCaseSensitive(unprot, "crit") != NULL
+            || cJSON_GetObjectItemCaseSensitive(unprot, "b64") != NULL) {
+            st = fail(pc, DANCE_JWS_MALFORMED, "crit and b64 must be in the protected "
+                      "header, not the unprotected one");
+            goto out;
+        }
+    }
+    /* the signing input is ASCII(protected || '.' || payload) */
+    plen = strlen(prot->valuestring);
+    ylen = strlen(payload->valuestring);
+    jws->si_owned = malloc(plen + 1 + ylen + 1);
+    if (jws->si_owned == NULL) {
+        st = fail(pc, DANCE_JWS_INTERNAL, "out of memory");
+        goto out;
+    }
+    memcpy(jws->si_owned, prot->valuestring, plen);
+    jws->si_owned[plen] = '.';
+    memcpy(jws->si_owned + plen + 1, payload->valuestring, ylen + 1);
+    jws->h.serialization = DANCE_JWS_FLATTENED;
+    jws->signing_input = jws->si_owned;
+    jws->signing_input_len = plen + 1 + ylen;
+    jws->payload_b64 = jws->si_owned + plen + 1;
+    jws->payload_b64_len = ylen;
+    st = decode_parts(pc, prot->valuestring, plen, sig->valuestring,
+                      strlen(sig->valuestring));
+out:
+    cJSON_Delete(doc);
+    return st;
+}
+
+dance_jws_status dance_jws_parse(const void *data, size_t len, size_t max_size,
+                                 dance_jws **out, char *sender_out,
+                                 char *err, size_t errlen)
+{
+    parse_ctx pc = { NULL, err, errlen, sender_out };
+    dance_jws *jws;
+    char *s;
+    size_t b, e;
+    dance_jws_status st;
+
+    *out = NULL;
+    if (sender_out != NULL)
+        sender_out[0] = '\0';
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (max_size == 0)
+        max_size = DANCE_JWS_MAX_SIZE_DEFAULT;
+    if (len > max_size)
+        return fail(&pc, DANCE_JWS_TOO_LARGE, "message of %zu bytes is over the %zu-byte "
+                    "limit", len, max_size);
+    if (data == NULL || len == 0)
+        return fail(&pc, DANCE_JWS_MALFORMED, "empty message");
+    jws = calloc(1, sizeof(*jws));
+    if (jws == NULL || (jws->buf = malloc(len + 1)) == NULL) {
+        free(jws);
+        return fail(&pc, DANCE_JWS_INTERNAL, "out of memory");
+    }
+    pc.jws = jws;
+    memcpy(jws->buf, data, len);
+    jws->buf[len] = '\0';
+    jws->h.sender = jws->sender;
+    /* a trailing newline (a JWS kept in a file, "mosquitto_pub -f") is not
+     * part of the message */
+    s = jws->buf;
+    for (b = 0; b < len && isspace((unsigned char)s[b]); b++)
+        ;
+    for (e = len; e > b && isspace((unsigned char)s[e - 1]); e--)
+        ;
+    s[e] = '\0';
+    if (b == e)
+        st = fail(&pc, DANCE_JWS_MALFORMED, "empty message");
+    else if (s[b] == '{')
+        st = parse_flattened(&pc, s + b, e - b);
+    else
+        st = parse_compact(&pc, s + b, e - b);
+    if (st != DANCE_JWS_OK) {
+        dance_jws_free(jws);
+        return st;
+    }
+    jws->h.kid = jws->kid;
+    jws->h.x5u = jws->x5u;
+    jws->h.jti = jws->jti;
+    jws->h.topic = jws->topic;
+    *out = jws;
+    return DANCE_JWS_OK;
+}

@@ -1,0 +1,619 @@
+/*
+ * jws_verify.c - the second step of message verification: header policy,
+ * the sender's key from its DNSSEC-secure TLSA records (directly, or via the
+ * x5c certificate chain and the DANE matcher), algorithm/key fit, signature,
+ * replay; and the parse -> DNS -> verify convenience call.
+ *
+ * Which records give a key:
+ *   - DANE-EE records holding the whole key: 3 1 0 (SubjectPublicKeyInfo
+ *     DER) and 3 0 0 (certificate DER). The owner name is the sender's own,
+ *     so the record itself binds key and name.
+ *   - Everything else (digests 3 x 1/2, and usages 0-2, whose data is a CA
+ *     or a certificate needing a chain) only through x5c: the certificate
+ *     chain the sender ships in the protected header is DANE-matched to the
+ *     records with OpenSSL's DANE code (dane.h), DANE-EE without a name
+ *     check (the DNS owner name is the identity), other usages with the
+ *     sender as reference name, as for connect-time authentication. Dates
+ *     count for DANE-TA and PKIX, not DANE-EE (RFC 7671). The key is the
+ *     leaf's.
+ *   - A usage 2/0/1 record is never used as the signing key itself: it names
+ *     a trust anchor or a PKIX certificate, not the sender's key.
+ * When x5c is present only the x5c path is taken: the message says which
+ * key signed it, and that key must be vouched for by the records.
+ *
+ * The payload is decoded and handed out only after every check passed.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "jws_internal.h"
+
+static const dance_jws_policy default_policy;
+
+void dance_jws_result_clear(dance_jws_result *res)
+{
+    if (res == NULL)
+        return;
+    free(res->payload);
+    memset(res, 0, sizeof(*res));
+    res->status = DANCE_JWS_INTERNAL;
+}
+
+static dance_jws_status refuse(dance_jws_result *res, dance_jws_status st,
+                               const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static dance_jws_status refuse(dance_jws_result *res, dance_jws_status st,
+                               const char *fmt, ...)
+{
+    va_list ap;
+
+    res->status = st;
+    va_start(ap, fmt);
+    vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+    va_end(ap);
+    free(res->payload);
+    res->payload = NULL;
+    res->payload_len = 0;
+    return st;
+}
+
+/* res_begin - reset res and note what the header says */
+static void res_begin(const dance_jws *jws, dance_jws_result *res)
+{
+    dance_jws_result_clear(res);
+    memcpy(res->sender, jws->sender, sizeof(res->sender));
+    res->alg = jws->h.alg;
+    res->has_alg = true;
+}
+
+static int64_t wall_now(const dance_jws_policy *pol)
+{
+    return pol->now ? pol->now(pol->now_ctx) : (int64_t)time(NULL);
+}
+
+/* header_checks - everything that needs no key: allow-list first (it must
+ * stop a sender before any DNS query), then iat, topic, jti presence */
+static dance_jws_status header_checks(const dance_jws *jws, const dance_jws_policy *pol,
+                                      dance_jws_result *res)
+{
+    if (pol->allow != NULL && !dance_allowlist_match(pol->allow, jws->sender))
+        return refuse(res, DANCE_JWS_NOT_ALLOWED, "sender %s is not under an allowed "
+                      "domain", jws->sender);
+    if (jws->h.has_iat) {
+        int64_t now = wall_now(pol);
+        int64_t skew = pol->max_skew ? pol->max_skew : DANCE_JWS_MAX_SKEW_DEFAULT;
+        if (jws->h.iat < now - skew)
+            return refuse(res, DANCE_JWS_STALE, "iat is %lld s in the past (allowed "
+                          "skew %lld s)", (long long)(now - jws->h.iat), (long long)skew);
+        if (jws->h.iat > now + skew)
+            return refuse(res, DANCE_JWS_STALE, "iat is %lld s in the future (allowed "
+                          "skew %lld s)", (long long)(jws->h.iat - now), (long long)skew);
+    } else if (pol->require_iat) {
+        return refuse(res, DANCE_JWS_STALE, "no iat header (required)");
+    }
+    if (jws->topic != NULL && pol->topic != NULL && strcmp(jws->topic, pol->topic) != 0)
+        return refuse(res, DANCE_JWS_TOPIC_MISMATCH, "signed for topic '%.100s', "
+                      "published on '%.100s'", jws->topic, pol->topic);
+    if (pol->require_topic || jws->crit_topic) {
+        if (pol->topic == NULL)
+            return refuse(res, DANCE_JWS_TOPIC_MISMATCH, "%s: the publish topic is "
+                          "unknown here", pol->require_topic
+                          ? "topic binding is required" : "topic header is critical");
+        if (jws->topic == NULL)
+            return refuse(res, DANCE_JWS_TOPIC_MISMATCH, "no topic header (required)");
+    }
+    if (jws->jti == NULL && pol->require_jti)
+        return refuse(res, DANCE_JWS_REPLAY, "no jti header (required)");
+    if (jws->jti != NULL && jws->crit_jti && pol->replay == NULL)
+        return refuse(res, DANCE_JWS_REPLAY, "jti header is critical but no replay "
+                      "cache is configured");
+    return DANCE_JWS_OK;
+}
+
+dance_jws_status dance_jws_check(const dance_jws *jws, const dance_jws_policy *pol,
+                                 dance_jws_result *res)
+{
+    if (jws == NULL) {
+        dance_jws_result_clear(res);
+        return refuse(res, DANCE_JWS_INTERNAL, "no message");
+    }
+    res_begin(jws, res);
+    if (header_checks(jws, pol ? pol : &default_policy, res) != DANCE_JWS_OK)
+        return res->status;
+    res->status = DANCE_JWS_OK;
+    jws_setf(res->reason, sizeof(res->reason), "header acceptable");
+    return DANCE_JWS_OK;
+}
+
+/* finish - signature good: decode the payload, then (last, so that nothing
+ * unverified enters it) the replay cache */
+static dance_jws_status finish(const dance_jws *jws, const dance_jws_policy *pol,
+                              dance_jws_result *res)
+{
+    int rc;
+
+    if (jws_b64url_decode(jws->payload_b64, jws->payload_b64_len,
+                          &res->payload, &res->payload_len) != 0)
+        return refuse(res, DANCE_JWS_INTERNAL, "out of memory decoding the payload");
+    if (jws->jti != NULL && pol->replay != NULL) {
+        rc = dance_replay_check_add(pol->replay, jws->sender, jws->jti);
+        if (rc == 1)
+            return refuse(res, DANCE_JWS_REPLAY, "jti '%.64s' from %s was seen before "
+                          "(replay)", jws->jti, jws->sender);
+        if (rc != 0)
+            return refuse(res, DANCE_JWS_INTERNAL, "out of memory in the replay cache");
+    }
+    res->status = DANCE_JWS_OK;
+    jws_setf(res->reason, sizeof(res->reason), "verified: sender %s, alg %s, key %s",
+             jws->sender, dance_jws_alg_name(jws->h.alg), res->key_source);
+    return DANCE_JWS_OK;
+}
+
+/* check_with_key - fit, then signature. Returns OK, KEY_MISMATCH,
+ * BAD_SIGNATURE or INTERNAL, with a reason in why. */
+static dance_jws_status check_with_key(const dance_jws *jws, EVP_PKEY *key,
+                                       char *why, size_t whylen)
+{
+    char fit[DANCE_REASON_MAX];
+    int rc;
+
+    if (dance_jws_key_fits(jws->h.alg, key, fit, sizeof(fit)) != 0) {
+        jws_setf(why, whylen, "%s", fit);
+        return DANCE_JWS_KEY_MISMATCH;
+    }
+    rc = jws_sig_verify(jws->h.alg, key, (const unsigned char *)jws->signing_input,
+                        jws->signing_input_len, jws->sig, jws->sig_len);
+    if (rc == 1)
+        return DANCE_JWS_OK;
+    if (rc == 0) {
+        jws_setf(why, whylen, "signature does not verify");
+        return DANCE_JWS_BAD_SIGNATURE;
+    }
+    jws_setf(why, whylen, "OpenSSL failed while checking the signature");
+    return DANCE_JWS_INTERNAL;
+}
+
+/* ------------------------------------------------------ direct records */
+
+/* record_key - the public key a 3 1 0 / 3 0 0 record holds (NULL if none) */
+static EVP_PKEY *record_key(const dance_tlsa_rr *rr)
+{
+    const unsigned char *p = rr->data;
+    EVP_PKEY *key = NULL;
+    X509 *cert;
+
+    if (rr->len > (size_t)0x7fffffff)
+        return NULL;
+    if (rr->selector == 1) {
+        key = d2i_PUBKEY(NULL, &p, (long)rr->len);
+    } else {
+        cert = d2i_X509(NULL, &p, (long)rr->len);
+        if (cert != NULL && p == rr->data + rr->len)
+            key = X509_get_pubkey(cert);
+        X509_free(cert);
+    }
+    if (key != NULL && p != rr->data + rr->len) {   /* trailing garbage */
+        EVP_PKEY_free(key);
+        key = NULL;
+    }
+    ERR_clear_error();
+    return key;
+}
+
+/* cached_record_key - record_key through the key cache */
+static EVP_PKEY *cached_record_key(dance_jws_keycache *kc, const dance_tlsa_rr *rr)
+{
+    unsigned char stackbuf[1024], *k = stackbuf;
+    size_t klen = 4 + rr->len;
+    jws_key_value v;
+    EVP_PKEY *key;
+
+    if (kc == NULL)
+        return record_key(rr);
+    if (klen > sizeof(stackbuf) && (k = malloc(klen)) == NULL)
+        return record_key(rr);
+    k[0] = 'D';
+    k[1] = rr->usage;
+    k[2] = rr->selector;
+    k[3] = rr->mtype;
+    memcpy(k + 4, rr->data, rr->len);
+    if (jws_keycache_get(kc, k, klen, &v)) {
+        key = v.pkey;
+    } else {
+        key = record_key(rr);
+        if (key != NULL) {
+            memset(&v, 0, sizeof(v));
+            v.pkey = key;
+            v.usage = rr->usage;
+            v.selector = rr->selector;
+            v.mtype = rr->mtype;
+            jws_keycache_put(kc, k, klen, &v, 0);
+        }
+    }
+    if (k != stackbuf)
+        free(k);
+    return key;
+}
+
+/* records_summary - "3 1 1, 2 0 1" for reasons */
+static void records_summary(const dance_tlsa_rrset *set, char *buf, size_t len)
+{
+    size_t i, o = 0;
+
+    buf[0] = '\0';
+    for (i = 0; i < set->count && i < 6 && o < len; i++) {
+        int n = snprintf(buf + o, len - o, "%s%u %u %u", i ? ", " : "",
+                         set->rr[i].usage, set->rr[i].selector, set->rr[i].mtype);
+        if (n < 0)
+            break;
+        o += (size_t)n;
+    }
+    if (i < set->count && o < len)
+        jws_setf(buf + o, len - o, ", ...");
+}
+
+static dance_jws_status verify_direct(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                                      const dance_jws_policy *pol, dance_jws_result *res)
+{
+    char why[DANCE_REASON_MAX], first_mismatch[DANCE_REASON_MAX] = "";
+    char recs[96];
+    size_t i, candidates = 0, bad_data = 0, mismatched = 0, bad_sig = 0;
+    const dance_tlsa_rr *mismatch_rr = NULL, *bad_sig_rr = NULL, *bad_data_rr = NULL;
+
+    for (i = 0; i < tlsa->count; i++) {
+        const dance_tlsa_rr *rr = &tlsa->rr[i];
+        EVP_PKEY *key;
+        dance_jws_status st;
+
+        if (rr->usage != 3 || rr->mtype != 0 || rr->selector > 1 || rr->data == NULL)
+            continue;
+        candidates++;
+        key = cached_record_key(pol->keys, rr);
+        if (key == NULL) {
+            bad_data++;
+            bad_data_rr = rr;
+            continue;
+        }
+        st = check_with_key(jws, key, why, sizeof(why));
+        EVP_PKEY_free(key);
+        if (st == DANCE_JWS_OK) {
+            jws_setf(res->key_source, sizeof(res->key_source), "tlsa %u %u %u",
+                     rr->usage, rr->selector, rr->mtype);
+            return finish(jws, pol, res);
+        }
+        if (st == DANCE_JWS_INTERNAL)
+            return refuse(res, st, "%s", why);
+        if (st == DANCE_JWS_KEY_MISMATCH) {
+            if (mismatched++ == 0) {
+                mismatch_rr = rr;
+                jws_setf(first_mismatch, sizeof(first_mismatch), "%s", why);
+            }
+        } else {
+            bad_sig++;
+            bad_sig_rr = rr;
+        }
+    }
+    if (bad_sig > 0) {
+        if (bad_sig == 1)
+            return refuse(res, DANCE_JWS_BAD_SIGNATURE, "signature does not verify with "
+                          "the key in TLSA %u %u %u of %s", bad_sig_rr->usage,
+                          bad_sig_rr->selector, bad_sig_rr->mtype, jws->sender);
+        return refuse(res, DANCE_JWS_BAD_SIGNATURE, "signature does not verify with any "
+                      "of the %zu keys in the TLSA records of %s", bad_sig, jws->sender);
+    }
+    if (mismatched > 0)
+        return refuse(res, DANCE_JWS_KEY_MISMATCH, "%s does not fit the key in TLSA "
+                      "%u %u %u of %s: %s", dance_jws_alg_name(jws->h.alg),
+                      mismatch_rr->usage, mismatch_rr->selector, mismatch_rr->mtype,
+                      jws->sender, first_mismatch);
+    if (bad_data > 0)
+        return refuse(res, DANCE_JWS_NO_USABLE_RECORD, "TLSA %u %u %u record of %s does "
+                      "not hold a valid %s", bad_data_rr->usage, bad_data_rr->selector,
+                      bad_data_rr->mtype, jws->sender,
+                      bad_data_rr->selector ? "public key" : "certificate");
+    (void)candidates;
+    if (tlsa->count == 0)
+        return refuse(res, DANCE_JWS_NO_USABLE_RECORD, "no TLSA records for %s",
+                      jws->sender);
+    records_summary(tlsa, recs, sizeof(recs));
+    return refuse(res, DANCE_JWS_NO_USABLE_RECORD, "the TLSA records of %s (%s) do not "
+                  "hold the key itself (3 1 0 or 3 0 0): the message must carry the "
+                  "certificate in x5c", jws->sender, recs);
+}
+
+/* ---------------------------------------------------------------- x5c */
+
+static void put_u32(unsigned char *p, size_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* x5c_cache_key - everything the match outcome depends on: matcher,
+ * sender (reference name), records, certificates; length-prefixed */
+static unsigned char *x5c_cache_key(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                                    const dance_jws_policy *pol, size_t *klen)
+{
+    size_t n = 1 + sizeof(void *) + strlen(jws->sender) + 1 + 4, i, o;
+    unsigned char *k;
+    const void *m = pol->matcher;
+
+    for (i = 0; i < tlsa->count; i++)
+        n += 3 + 4 + tlsa->rr[i].len;
+    for (i = 0; i < jws->h.x5c_count; i++)
+        n += 4 + jws->x5c_len[i];
+    k = malloc(n);
+    if (k == NULL)
+        return NULL;
+    o = 0;
+    k[o++] = 'X';
+    memcpy(k + o, &m, sizeof(m));
+    o += sizeof(m);
+    memcpy(k + o, jws->sender, strlen(jws->sender) + 1);
+    o += strlen(jws->sender) + 1;
+    put_u32(k + o, tlsa->count);
+    o += 4;
+    for (i = 0; i < tlsa->count; i++) {
+        k[o++] = tlsa->rr[i].usage;
+        k[o++] = tlsa->rr[i].selector;
+        k[o++] = tlsa->rr[i].mtype;
+        put_u32(k + o, tlsa->rr[i].len);
+        o += 4;
+        if (tlsa->rr[i].len > 0)
+            memcpy(k + o, tlsa->rr[i].data, tlsa->rr[i].len);
+        o += tlsa->rr[i].len;
+    }
+    for (i = 0; i < jws->h.x5c_count; i++) {
+        put_u32(k + o, jws->x5c_len[i]);
+        o += 4;
+        memcpy(k + o, jws->x5c_der[i], jws->x5c_len[i]);
+        o += jws->x5c_len[i];
+    }
+    *klen = o;
+    return k;
+}
+
+/* x5c_match - parse x5c and DANE-match it; fills v (key or refusal) */
+static void x5c_match(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                      const dance_jws_policy *pol, jws_key_value *v)
+{
+    STACK_OF(X509) *chain = NULL;
+    X509 *leaf = NULL;
+    dance_match_input in;
+    dance_match_result mr;
+    size_t i;
+    int rc;
+
+    memset(v, 0, sizeof(*v));
+    for (i = 0; i < jws->h.x5c_count; i++) {
+        const unsigned char *p = jws->x5c_der[i];
+        X509 *c = d2i_X509(NULL, &p, (long)jws->x5c_len[i]);
+        if (c == NULL || p != jws->x5c_der[i] + jws->x5c_len[i]) {
+            X509_free(c);
+            v->status = DANCE_JWS_MALFORMED;
+            jws_setf(v->reason, sizeof(v->reason), "x5c entry %zu is not a DER "
+                     "certificate", i);
+            goto out;
+        }
+        if (i == 0) {
+            leaf = c;
+            continue;
+        }
+        if ((chain == NULL && (chain = sk_X509_new_null()) == NULL)
+            || sk_X509_push(chain, c) == 0) {
+            X509_free(c);
+            v->status = DANCE_JWS_INTERNAL;
+            jws_setf(v->reason, sizeof(v->reason), "out of memory");
+            goto out;
+        }
+    }
+    memset(&in, 0, sizeof(in));
+    in.leaf = leaf;
+    in.chain = chain;
+    in.name = jws->sender;
+    in.no_ee_namechecks = true;
+    in.purpose = DANCE_PURPOSE_NONE;
+    in.tlsa = tlsa;
+    rc = dance_match(pol->matcher, &in, &mr);
+    if (rc == 0) {
+        v->pkey = X509_get_pubkey(leaf);
+        if (v->pkey == NULL) {
+            v->status = DANCE_JWS_NO_USABLE_RECORD;
+            jws_setf(v->reason, sizeof(v->reason), "x5c certificate of %s has a public "
+                     "key OpenSSL cannot use", jws->sender);
+            goto out;
+        }
+        v->status = DANCE_JWS_OK;
+        v->usage = mr.matched.usage;
+        v->selector = mr.matched.selector;
+        v->mtype = mr.matched.mtype;
+    } else if (rc == 1) {
+        v->status = DANCE_JWS_CERT_MISMATCH;
+        jws_setf(v->reason, sizeof(v->reason), "x5c certificate does not match the TLSA "
+                 "records of %s: %s", jws->sender, mr.reason);
+    } else {
+        v->status = DANCE_JWS_INTERNAL;
+        jws_setf(v->reason, sizeof(v->reason), "DANE matching failed: %s", mr.reason);
+    }
+out:
+    X509_free(leaf);
+    sk_X509_pop_free(chain, X509_free);
+    ERR_clear_error();
+}
+
+static dance_jws_status verify_x5c(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                                   const dance_jws_policy *pol, dance_jws_result *res)
+{
+    unsigned char *k = NULL;
+    size_t klen = 0;
+    jws_key_value v;
+    char why[DANCE_REASON_MAX];
+    dance_jws_status st;
+
+    if (pol->matcher == NULL)
+        return refuse(res, DANCE_JWS_INTERNAL, "message carries x5c but this verifier "
+                      "has no DANE matcher configured");
+    if (tlsa->count == 0)
+        return refuse(res, DANCE_JWS_NO_USABLE_RECORD, "no TLSA records for %s",
+                      jws->sender);
+    if (pol->keys != NULL)
+        k = x5c_cache_key(jws, tlsa, pol, &klen);
+    if (k == NULL || !jws_keycache_get(pol->keys, k, klen, &v)) {
+        x5c_match(jws, tlsa, pol, &v);
+        /* remember keys and mismatches, not our own failures; briefly,
+         * because certificate dates matter for DANE-TA */
+        if (k != NULL && (v.status == DANCE_JWS_OK || v.status == DANCE_JWS_CERT_MISMATCH))
+            jws_keycache_put(pol->keys, k, klen, &v,
+                             (uint64_t)DANCE_JWS_X5C_CACHE_SECONDS * 1000u);
+    }
+    free(k);
+    if (v.pkey == NULL)
+        return refuse(res, v.status == DANCE_JWS_OK ? DANCE_JWS_INTERNAL : v.status,
+                      "%s", v.reason);
+    st = check_with_key(jws, v.pkey, why, sizeof(why));
+    EVP_PKEY_free(v.pkey);
+    if (st == DANCE_JWS_KEY_MISMATCH)
+        return refuse(res, st, "%s does not fit the x5c certificate's key: %s",
+                      dance_jws_alg_name(jws->h.alg), why);
+    if (st == DANCE_JWS_BAD_SIGNATURE)
+        return refuse(res, st, "signature does not verify with the x5c certificate "
+                      "of %s (matched TLSA %u %u %u)", jws->sender, v.usage, v.selector,
+                      v.mtype);
+    if (st != DANCE_JWS_OK)
+        return refuse(res, st, "%s", why);
+    jws_setf(res->key_source, sizeof(res->key_source), "x5c+tlsa %u %u %u",
+             v.usage, v.selector, v.mtype);
+    return finish(jws, pol, res);
+}
+
+/* ------------------------------------------------------------- entries */
+
+dance_jws_status dance_jws_verify(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                                  const dance_jws_policy *pol, dance_jws_result *res)
+{
+    static const dance_tlsa_rrset empty;
+
+    if (jws == NULL) {
+        dance_jws_result_clear(res);
+        return refuse(res, DANCE_JWS_INTERNAL, "no message");
+    }
+    if (pol == NULL)
+        pol = &default_policy;
+    if (tlsa == NULL)
+        tlsa = &empty;
+    res_begin(jws, res);
+    if (header_checks(jws, pol, res) != DANCE_JWS_OK)
+        return res->status;
+    if (jws->h.x5c_count > 0)
+        return verify_x5c(jws, tlsa, pol, res);
+    return verify_direct(jws, tlsa, pol, res);
+}
+
+dance_jws_status dance_jws_verify_dns(const dance_jws *jws, dance_dns_status st,
+                                      const dance_tlsa_rrset *records,
+                                      const char *dns_reason,
+                                      const dance_jws_policy *pol,
+                                      dance_jws_result *res)
+{
+    dance_jws_status js;
+
+    if (st == DANCE_DNS_SECURE)
+        return dance_jws_verify(jws, records, pol, res);
+    if (dance_jws_check(jws, pol, res) != DANCE_JWS_OK)
+        return res->status;
+    switch (st) {
+    case DANCE_DNS_SECURE_NEGATIVE: js = DANCE_JWS_NO_RECORD; break;
+    case DANCE_DNS_INSECURE:        js = DANCE_JWS_DNS_INSECURE; break;
+    case DANCE_DNS_BOGUS:           js = DANCE_JWS_DNS_BOGUS; break;
+    default:                        js = DANCE_JWS_LOOKUP_FAILED; break;
+    }
+    if (dns_reason != NULL && dns_reason[0] != '\0')
+        return refuse(res, js, "%s", dns_reason);
+    return refuse(res, js, "TLSA lookup for %s: %s", jws->sender,
+                  dance_dns_status_name(st));
+}
+
+dance_jws_status dance_jws_verify_key(const dance_jws *jws, EVP_PKEY *key,
+                                      const char *key_source,
+                                      const dance_jws_policy *pol,
+                                      dance_jws_result *res)
+{
+    char why[DANCE_REASON_MAX];
+    dance_jws_status st;
+
+    if (jws == NULL || key == NULL) {
+        dance_jws_result_clear(res);
+        return refuse(res, DANCE_JWS_INTERNAL, "no message or no key");
+    }
+    if (pol == NULL)
+        pol = &default_policy;
+    res_begin(jws, res);
+    if (header_checks(jws, pol, res) != DANCE_JWS_OK)
+        return res->status;
+    st = check_with_key(jws, key, why, sizeof(why));
+    if (st == DANCE_JWS_KEY_MISMATCH)
+        return refuse(res, st, "%s does not fit the given key: %s",
+                      dance_jws_alg_name(jws->h.alg), why);
+    if (st == DANCE_JWS_BAD_SIGNATURE)
+        return refuse(res, st, "signature does not verify with the given key");
+    if (st != DANCE_JWS_OK)
+        return refuse(res, st, "%s", why);
+    jws_setf(res->key_source, sizeof(res->key_source), "%s",
+             key_source ? key_source : "key");
+    return finish(jws, pol, res);
+}
+
+static void resolver_fetch(void *ctx, const char *owner, dance_tlsa_result *out)
+{
+    dance_resolver_lookup_tlsa((dance_resolver *)ctx, owner, out);
+}
+
+dance_jws_status dance_jws_verify_message(const void *data, size_t len, size_t max_size,
+                                          const dance_jws_policy *pol,
+                                          const dance_jws_source *src,
+                                          dance_jws_result *res)
+{
+    dance_jws *jws = NULL;
+    dance_tlsa_result tr;
+    char owner[DANCE_NAME_MAX + 1], why[DANCE_REASON_MAX];
+    dance_jws_status st;
+
+    dance_jws_result_clear(res);
+    if (pol == NULL)
+        pol = &default_policy;
+    st = dance_jws_parse(data, len, max_size, &jws, res->sender, res->reason,
+                         sizeof(res->reason));
+    if (st != DANCE_JWS_OK) {
+        res->status = st;
+        return st;
+    }
+    if (dance_jws_check(jws, pol, res) != DANCE_JWS_OK)
+        goto out;
+    if (src == NULL || src->resolver == NULL) {
+        refuse(res, DANCE_JWS_INTERNAL, "no resolver to look up %s", jws->sender);
+        goto out;
+    }
+    if (dance_owner_name(jws->sender, pol->service_label, owner, sizeof(owner),
+                         why, sizeof(why)) != 0) {
+        refuse(res, DANCE_JWS_BAD_SENDER, "no TLSA owner name for %s: %s", jws->sender, why);
+        goto out;
+    }
+    memset(&tr, 0, sizeof(tr));
+    if (src->cache != NULL)
+        dance_cache_fetch(src->cache, owner, resolver_fetch, src->resolver, &tr);
+    else
+        dance_resolver_lookup_tlsa(src->resolver, owner, &tr);
+    dance_jws_verify_dns(jws, tr.status, &tr.records, tr.reason, pol, res);
+    dance_tlsa_result_clear(&tr);
+out:
+    dance_jws_free(jws);
+    return res->status;
+}
