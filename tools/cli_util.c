@@ -60,7 +60,7 @@ int cli_getopt(const char *cmd, int argc, char **argv, const struct option *long
         if (strncmp(prev, "--", 2) == 0 && optopt != 0)
             cli_usage_error(cmd, "option '--%s' takes no value", option_name(longopts, optopt));
         else if (strncmp(prev, "--", 2) == 0)
-            cli_usage_error(cmd, "unknown option '%s'", prev);
+            cli_usage_error(cmd, "unknown option '%.80s'", prev);
         else
             cli_usage_error(cmd, "unknown option '-%c'", isprint(optopt) ? optopt : '?');
         return '?';
@@ -68,7 +68,7 @@ int cli_getopt(const char *cmd, int argc, char **argv, const struct option *long
     /* "--out --force" would make a file called "--force": almost surely a
      * forgotten value. A real file of that name can be given as ./--force. */
     if (c != -1 && optarg != NULL && strncmp(optarg, "--", 2) == 0) {
-        cli_usage_error(cmd, "option '--%s' needs a value (got the option '%s')",
+        cli_usage_error(cmd, "option '--%s' needs a value (got the option '%.80s')",
                         option_name(longopts, c), optarg);
         return '?';
     }
@@ -97,14 +97,14 @@ int cli_parse_uint(const char *cmd, const char *option, const char *value,
         if (!isdigit((unsigned char)*p))
             break;
     if (*value == '\0' || *p != '\0') {
-        cli_usage_error(cmd, "--%s must be a number from %lu to %lu, not '%s'",
+        cli_usage_error(cmd, "--%s must be a number from %lu to %lu, not '%.80s'",
                         option, min, max, value);
         return -1;
     }
     errno = 0;
     v = strtoul(value, &end, 10);
     if (errno != 0 || v < min || v > max) {
-        cli_usage_error(cmd, "--%s must be a number from %lu to %lu, not '%s'",
+        cli_usage_error(cmd, "--%s must be a number from %lu to %lu, not '%.80s'",
                         option, min, max, value);
         return -1;
     }

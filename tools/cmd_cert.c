@@ -96,7 +96,7 @@ int cmd_cert(int argc, char **argv)
             return CLI_USAGE;
     }
     if (optind < argc) {
-        cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        cli_usage_error(cmd, "unexpected argument '%.80s'", argv[optind]);
         return CLI_USAGE;
     }
     if (key_path == NULL || name == NULL || out == NULL) {
@@ -117,7 +117,7 @@ int cmd_cert(int argc, char **argv)
         return CLI_USAGE;
     if (!is_ca && dance_name_normalize(name, normal, sizeof(normal),
                                        err, sizeof(err)) != 0) {
-        cli_usage_error(cmd, "--name '%s' is not a valid DNS name: %s", name, err);
+        cli_usage_error(cmd, "--name '%.80s' is not a valid DNS name: %s", name, err);
         return CLI_USAGE;
     }
     if (!force && lstat(out, &st) == 0) {

@@ -65,7 +65,7 @@ int cmd_keygen(int argc, char **argv)
         }
     }
     if (optind < argc) {
-        cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        cli_usage_error(cmd, "unexpected argument '%.80s'", argv[optind]);
         return CLI_USAGE;
     }
     if (type_name == NULL) {
@@ -74,7 +74,7 @@ int cmd_keygen(int argc, char **argv)
         return CLI_USAGE;
     }
     if (dance_key_type_parse(type_name, &type) != 0) {
-        cli_usage_error(cmd, "unknown key type '%s' (choose ec256, ec384, ec521, "
+        cli_usage_error(cmd, "unknown key type '%.80s' (choose ec256, ec384, ec521, "
                         "rsa2048, rsa3072 or ed25519)", type_name);
         return CLI_USAGE;
     }

@@ -111,7 +111,7 @@ int cmd_match(int argc, char **argv)
             goto done;
     }
     if (optind < argc) {
-        cli_usage_error(cmd, "unexpected argument '%s' (the certificate goes after "
+        cli_usage_error(cmd, "unexpected argument '%.80s' (the certificate goes after "
                         "--cert)", argv[optind]);
         goto done;
     }
@@ -131,14 +131,14 @@ int cmd_match(int argc, char **argv)
         } else if (strcmp(purpose_s, "none") == 0) {
             purpose = DANCE_PURPOSE_NONE;
         } else {
-            cli_usage_error(cmd, "--purpose must be client, server or none, not '%s'",
+            cli_usage_error(cmd, "--purpose must be client, server or none, not '%.80s'",
                             purpose_s);
             goto done;
         }
     }
     if (name != NULL) {
         if (dance_name_normalize(name, norm, sizeof(norm), err, sizeof(err)) != 0) {
-            cli_usage_error(cmd, "--name '%s' is not a valid DNS name: %s", name, err);
+            cli_usage_error(cmd, "--name '%.80s' is not a valid DNS name: %s", name, err);
             goto done;
         }
         name = norm;

@@ -100,7 +100,7 @@ int cmd_tlsa(int argc, char **argv)
     }
     if (owner != NULL && dance_name_normalize(owner, owner_n, sizeof(owner_n),
                                               err, sizeof(err)) != 0) {
-        cli_usage_error(cmd, "--owner '%s' is not a valid DNS name: %s", owner, err);
+        cli_usage_error(cmd, "--owner '%.80s' is not a valid DNS name: %s", owner, err);
         return CLI_USAGE;
     }
     if (optind >= argc) {
