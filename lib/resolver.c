@@ -46,11 +46,15 @@
  * must recover quickly when its resolver comes back. */
 #define RESOLVER_TLS_BACKOFF_S 5
 #define RESOLVER_UPSTREAMS_MAX 16
+/* Shortest try per upstream when the timeout is shared among several. */
+#define RESOLVER_MIN_ATTEMPT_MS 200u
 
 struct dance_resolver {
     getdns_context *ctx;
     getdns_dict *extensions;
-    unsigned timeout_ms;
+    unsigned timeout_ms;    /* the whole lookup */
+    unsigned attempt_ms;    /* one try: timeout_ms shared among the upstreams */
+    unsigned nservers;
     char *servers;          /* for reasons: the upstream list or "the system resolver" */
 };
 
@@ -330,7 +334,7 @@ static getdns_dict *upstream_dict(const resolver_upstream *u,
 static int resolver_set_upstreams(getdns_context *ctx,
                                   const dance_resolver_config *cfg,
                                   const resolver_upstream *ups, int nups,
-                                  char *err, size_t errlen)
+                                  unsigned *count, char *err, size_t errlen)
 {
     getdns_list *list = NULL;
     size_t i, n = 0;
@@ -382,6 +386,8 @@ static int resolver_set_upstreams(getdns_context *ctx,
         set_err(err, errlen, "getdns refused the resolver list");
         goto out;
     }
+    (void)getdns_list_get_length(list, &n);
+    *count = n > 0 ? (unsigned)n : 1;
     rc = 0;
     goto out;
 oom:
@@ -458,7 +464,6 @@ dance_resolver *dance_resolver_new(const dance_resolver_config *cfg,
     }
     if (getdns_context_set_resolution_type(r->ctx, GETDNS_RESOLUTION_STUB)
             != GETDNS_RETURN_GOOD
-        || getdns_context_set_timeout(r->ctx, r->timeout_ms) != GETDNS_RETURN_GOOD
         /* Our trust anchors only: an empty verify CA turns off getdns'
          * "zero configuration DNSSEC", which would otherwise fetch the
          * IANA root anchors over HTTP when our anchor does not validate
@@ -474,8 +479,22 @@ dance_resolver *dance_resolver_new(const dance_resolver_config *cfg,
                 : cfg->transport == DANCE_TRANSPORT_TCP ? "tcp" : "udp");
         goto fail;
     }
-    if (resolver_set_upstreams(r->ctx, cfg, ups, nups, err, errlen) != 0)
+    if (resolver_set_upstreams(r->ctx, cfg, ups, nups, &r->nservers,
+                               err, errlen) != 0)
         goto fail;
+    /* getdns gives up on an upstream after its (per query) timeout and
+     * moves to the next one for the following query, but does not retry
+     * by itself: share the time among the upstreams and retry (see
+     * dance_resolver_lookup_tlsa), so one dead upstream in a list does not
+     * fail every other lookup. */
+    r->attempt_ms = r->timeout_ms / r->nservers;
+    if (r->attempt_ms < RESOLVER_MIN_ATTEMPT_MS)
+        r->attempt_ms = r->timeout_ms < RESOLVER_MIN_ATTEMPT_MS
+                        ? r->timeout_ms : RESOLVER_MIN_ATTEMPT_MS;
+    if (getdns_context_set_timeout(r->ctx, r->attempt_ms) != GETDNS_RETURN_GOOD) {
+        set_err(err, errlen, "cannot set the DNS timeout");
+        goto fail;
+    }
 
     r->extensions = getdns_dict_create();
     if (r->extensions == NULL
@@ -818,8 +837,18 @@ static void deadline_cb(void *userarg)
     st->deadline_hit = 1;
 }
 
-void dance_resolver_lookup_tlsa(dance_resolver *r, const char *owner,
-                                dance_tlsa_result *out)
+static uint64_t resolver_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* resolver_lookup_once - one query (plus getdns' DNSSEC chain queries),
+ * cut off after limit_ms */
+static void resolver_lookup_once(dance_resolver *r, const char *owner,
+                                 uint64_t limit_ms, dance_tlsa_result *out)
 {
     lookup_state st;
     getdns_eventloop *loop = NULL;
@@ -827,12 +856,6 @@ void dance_resolver_lookup_tlsa(dance_resolver *r, const char *owner,
     getdns_transaction_t tid = 0;
     getdns_return_t rc;
 
-    dance_tlsa_result_clear(out);
-    if (r == NULL || owner == NULL || owner[0] == '\0') {
-        snprintf(out->reason, sizeof(out->reason),
-                 "TLSA lookup failed: no resolver or no owner name");
-        return;
-    }
     memset(&st, 0, sizeof(st));
     memset(&deadline, 0, sizeof(deadline));
     deadline.userarg = &st;
@@ -854,9 +877,8 @@ void dance_resolver_lookup_tlsa(dance_resolver *r, const char *owner,
         return;
     }
     if (!st.done) {
-        if (loop->vmt->schedule(loop, -1,
-                                (uint64_t)r->timeout_ms + RESOLVER_DEADLINE_GRACE_MS,
-                                &deadline) != GETDNS_RETURN_GOOD) {
+        if (loop->vmt->schedule(loop, -1, limit_ms, &deadline)
+            != GETDNS_RETURN_GOOD) {
             (void)getdns_cancel_callback(r->ctx, tid);
             snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s "
                      "failed: cannot schedule the timeout", owner);
@@ -901,4 +923,35 @@ void dance_resolver_lookup_tlsa(dance_resolver *r, const char *owner,
 out:
     if (st.response != NULL)
         getdns_dict_destroy(st.response);
+}
+
+void dance_resolver_lookup_tlsa(dance_resolver *r, const char *owner,
+                                dance_tlsa_result *out)
+{
+    uint64_t start, end, now;
+    unsigned attempt;
+
+    dance_tlsa_result_clear(out);
+    if (r == NULL || owner == NULL || owner[0] == '\0') {
+        snprintf(out->reason, sizeof(out->reason),
+                 "TLSA lookup failed: no resolver or no owner name");
+        return;
+    }
+    start = resolver_now_ms();
+    end = start + r->timeout_ms + RESOLVER_DEADLINE_GRACE_MS;
+    for (attempt = 0; attempt < r->nservers; attempt++) {
+        uint64_t limit = (uint64_t)r->attempt_ms + RESOLVER_DEADLINE_GRACE_MS;
+
+        now = resolver_now_ms();
+        if (attempt > 0 && now + RESOLVER_DEADLINE_GRACE_MS >= end)
+            break;
+        if (now + limit > end)
+            limit = end - now;
+        dance_tlsa_result_clear(out);
+        resolver_lookup_once(r, owner, limit, out);
+        /* Only "could not ask" is worth another upstream; an answer, even
+         * a bogus one, is final. */
+        if (out->status != DANCE_DNS_FAILURE)
+            return;
+    }
 }
