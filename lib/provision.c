@@ -649,8 +649,13 @@ X509 *dance_cert_issue(const dance_cert_request *req, char *err, size_t errlen)
             || !add_ext(x, &ctx, NID_subject_alt_name, san))
             goto fail;
     }
+    /* Issued: "keyid,issuer" is the issuer's key identifier, or its name
+     * and serial when an (older) issuer certificate has no
+     * subjectKeyIdentifier. Self-signed: "always" because OpenSSL 3.0 only
+     * takes the keyid of a not yet signed self-issued certificate then. */
     if (!add_ext(x, &ctx, NID_subject_key_identifier, "hash")
-        || !add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"))
+        || !add_ext(x, &ctx, NID_authority_key_identifier,
+                    self_signed ? "keyid:always" : "keyid,issuer"))
         goto fail;
 
     step = "sign";

@@ -108,7 +108,8 @@ typedef struct dance_cert_request {
  * Every certificate: random positive 128-bit serial, notBefore one minute
  * in the past (tolerates small clock skew between issuer and verifier),
  * notAfter `days` from now, subjectKeyIdentifier, and authorityKeyIdentifier
- * (keyid of the issuer; for a self-signed certificate its own).
+ * (keyid of the issuer, for a self-signed certificate its own; issuer name
+ * and serial for an issuer certificate without a subjectKeyIdentifier).
  *
  * Leaf (is_ca false): subject CN=NAME (or an empty subject when NAME is
  * longer than the 64-character limit of a common name; the SAN is then

@@ -280,6 +280,21 @@ class CertTests(CliTestCase):
         self.assertIn(": OK", openssl("verify", "-CAfile", self.path("ca.pem"),
                                       "-untrusted", inter, leaf).decode())
 
+    def test_issuer_without_subject_key_identifier(self):
+        # a CA made elsewhere, without SKI: the leaf names it by issuer+serial
+        ca = self.path("noski-ca.pem")
+        openssl("req", "-x509", "-new", "-key", self.path("ec384.key"), "-subj", "/CN=NoSKI",
+                "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign",
+                "-addext", "subjectKeyIdentifier=none",
+                "-addext", "authorityKeyIdentifier=none", "-out", ca)
+        self.assertNotIn("Subject Key Identifier", x509_text(ca))
+        out = self.path("noski-leaf.pem")
+        run("cert", "--key", self.path("ec256.key"), "--name", "n.example", "--ca", ca,
+            "--ca-key", self.path("ec384.key"), "--out", out, check=0)
+        self.assertIn(": OK", openssl("verify", "-CAfile", ca, out).decode())
+        self.assertIn("DirName:/CN=NoSKI", x509_text(out))
+
     def test_name_is_normalised(self):
         out = self.path("norm.pem")
         run("cert", "--key", self.path("ec256.key"), "--name", "Dev1._Device.Example.COM.",
