@@ -519,7 +519,7 @@ static dance_jws_status parse_header(parse_ctx *pc, const char *json, size_t len
             goto out;
         }
         jws->h.has_iat = true;
-        jws->h.iat = (int64_t)floor(iat->valuedouble);
+        jws->h.iat = (int64_t)iat->valuedouble;   /* >= 0: truncation is floor */
     }
     if (jti != NULL) {
         size_t n;

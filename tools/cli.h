@@ -19,5 +19,7 @@ int cmd_cert(int argc, char **argv);     /* tools/cmd_cert.c */
 int cmd_tlsa(int argc, char **argv);     /* tools/cmd_tlsa.c */
 int cmd_match(int argc, char **argv);    /* tools/cmd_match.c */
 int cmd_lookup(int argc, char **argv);   /* tools/cmd_lookup.c */
+int cmd_sign(int argc, char **argv);     /* tools/cmd_sign.c */
+int cmd_verify(int argc, char **argv);   /* tools/cmd_verify.c */
 
 #endif

@@ -18,6 +18,8 @@ static const struct command commands[] = {
     { "tlsa",   cmd_tlsa,   "print the TLSA record for a certificate" },
     { "match",  cmd_match,  "DANE-match a certificate against TLSA records" },
     { "lookup", cmd_lookup, "look up TLSA records with DNSSEC validation" },
+    { "sign",   cmd_sign,   "sign stdin as a JWS from a DNS identity" },
+    { "verify", cmd_verify, "verify a JWS against the sender's TLSA records" },
 };
 
 static void usage(FILE *f)

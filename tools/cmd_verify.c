@@ -1,0 +1,302 @@
+/*
+ * cmd_verify.c - `dance verify`: verify a JWS read from stdin against the
+ * sender's DNSSEC-validated TLSA records (or, offline, a given key) with the
+ * same library calls the plugin and the example subscriber use.
+ *
+ * Output contract: stdout carries exactly the verified payload bytes and
+ * nothing else (so it can be piped); the verdict line (sender, algorithm,
+ * key source, or the refusal reason) goes to stderr.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "cli.h"
+#include "cli_io.h"
+#include "cli_util.h"
+#include "dance/jws.h"
+#include "dance/provision.h"
+
+/* Read at most this much; the --max-size check proper is the library's,
+ * so an oversized message gets its "too-large" verdict. */
+#define VERIFY_READ_MAX (64u * 1024u * 1024u)
+
+static void verify_usage(FILE *f)
+{
+    fprintf(f,
+"usage: dance verify [--resolver IP[@PORT],...] [--trust-anchor FILE]\n"
+"                    [--timeout MS] [--transport udp|tcp|tls] [--tls-auth-name NAME]\n"
+"                    [--allowed-domains LIST] [--service-label _LABEL] [--cafile FILE]\n"
+"                    [--topic TOPIC] [--require-topic] [--max-skew S] [--require-iat]\n"
+"                    [--max-size BYTES]\n"
+"       dance verify (--key PUB.pem | --cert CERT.pem) [policy options]\n"
+"\n"
+"Read a JWS (compact or flattened JSON) from stdin, find the sender's TLSA\n"
+"records in DNS (DNSSEC-validated), and verify. On success the payload goes\n"
+"to stdout (exact bytes) and 'verified: sender S, alg A, key K' to stderr;\n"
+"otherwise 'not verified (REASON): ...' goes to stderr.\n"
+"\n"
+"DNS:\n"
+"  --resolver LIST      upstream resolvers IP[@PORT], comma separated\n"
+"                       (default: the system's)\n"
+"  --trust-anchor FILE  DNSSEC trust anchor, DS or DNSKEY in zone-file syntax\n"
+"                       (default: the system's root key)\n"
+"  --timeout MS         per query (default 2000)\n"
+"  --transport T        udp (default), tcp or tls (needs --tls-auth-name)\n"
+"  --tls-auth-name NAME name in the DNS-over-TLS server's certificate\n"
+"  --service-label L    records at L.<sender> (e.g. _mqtt) instead of <sender>\n"
+"Policy:\n"
+"  --allowed-domains LIST  only senders under these domains (comma list);\n"
+"                       others are refused before any DNS query\n"
+"  --cafile FILE        CA certificates for PKIX usages (0, 1) with x5c\n"
+"  --topic TOPIC        the topic the message was published on: a topic\n"
+"                       header must equal it\n"
+"  --require-topic      refuse messages without a topic header (needs --topic)\n"
+"  --max-skew S         allowed |now - iat| in seconds (default 300)\n"
+"  --require-iat        refuse messages without iat\n"
+"  --max-size BYTES     largest message accepted (default 65536)\n"
+"Offline (no DNS; the sender name is reported but not tied to the key):\n"
+"  --key FILE           public (or private) key PEM to verify with\n"
+"  --cert FILE          certificate PEM whose key to verify with\n"
+"\n"
+"Exit status: 0 verified, 1 not verified, 2 bad usage or unreadable input,\n"
+"3 DNS lookup failure (the verdict is unknown; try again).\n");
+}
+
+/* load_pubkey - a public key PEM, or the public half of a private key */
+static EVP_PKEY *load_pubkey(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    EVP_PKEY *key;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    key = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    fclose(f);
+    if (key != NULL)
+        return key;
+    ERR_clear_error();
+    key = dance_key_load(path, err, errlen);
+    if (key == NULL)
+        snprintf(err, errlen, "cannot read a public key (PEM PUBLIC KEY or a private "
+                 "key) from %s", path);
+    return key;
+}
+
+static int exit_for(dance_jws_status st)
+{
+    if (st == DANCE_JWS_OK)
+        return CLI_OK;
+    if (st == DANCE_JWS_LOOKUP_FAILED)
+        return CLI_LOOKUP_FAILED;
+    return CLI_NEGATIVE;
+}
+
+static int report(const char *cmd, const dance_jws_result *res)
+{
+    if (res->status == DANCE_JWS_OK) {
+        if (fwrite(res->payload, 1, res->payload_len, stdout) != res->payload_len
+            || fflush(stdout) != 0) {
+            cli_error(cmd, "cannot write the payload to stdout");
+            return CLI_USAGE;
+        }
+        fprintf(stderr, "dance %s: verified: sender %s, alg %s, key %s\n", cmd,
+                res->sender, dance_jws_alg_name(res->alg), res->key_source);
+        return CLI_OK;
+    }
+    if (res->sender[0] != '\0')
+        fprintf(stderr, "dance %s: not verified (%s, sender %s): %s\n", cmd,
+                dance_jws_status_name(res->status), res->sender, res->reason);
+    else
+        fprintf(stderr, "dance %s: not verified (%s): %s\n", cmd,
+                dance_jws_status_name(res->status), res->reason);
+    return exit_for(res->status);
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "resolver",        required_argument, NULL, 'r' },
+        { "trust-anchor",    required_argument, NULL, 'T' },
+        { "timeout",         required_argument, NULL, 'o' },
+        { "transport",       required_argument, NULL, 'p' },
+        { "tls-auth-name",   required_argument, NULL, 'A' },
+        { "service-label",   required_argument, NULL, 'L' },
+        { "allowed-domains", required_argument, NULL, 'd' },
+        { "cafile",          required_argument, NULL, 'C' },
+        { "topic",           required_argument, NULL, 't' },
+        { "require-topic",   no_argument,       NULL, 'R' },
+        { "max-skew",        required_argument, NULL, 's' },
+        { "require-iat",     no_argument,       NULL, 'I' },
+        { "max-size",        required_argument, NULL, 'm' },
+        { "key",             required_argument, NULL, 'k' },
+        { "cert",            required_argument, NULL, 'c' },
+        { "help",            no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *cmd = argv[0];
+    const char *resolver = NULL, *anchor = NULL, *timeout_s = NULL, *transport_s = NULL;
+    const char *tls_name = NULL, *label = NULL, *domains = NULL, *cafile = NULL;
+    const char *topic = NULL, *skew_s = NULL, *size_s = NULL, *keyfile = NULL;
+    const char *certfile = NULL;
+    bool require_topic = false, require_iat = false;
+    unsigned long timeout_ms = 0, skew = 0, max_size = 0;
+    dance_resolver_config rc_cfg;
+    dance_resolver *res_dns = NULL;
+    dance_allowlist *allow = NULL;
+    dance_matcher *matcher = NULL;
+    dance_jws_policy pol;
+    dance_jws_source src;
+    dance_jws_result res;
+    dance_jws *jws = NULL;
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    unsigned char *input = NULL;
+    size_t inlen = 0;
+    char err[CLI_ERR_MAX], label_src[DANCE_JWS_KEY_SOURCE_MAX];
+    int c, rc = CLI_USAGE;
+
+    memset(&res, 0, sizeof(res));
+    memset(&rc_cfg, 0, sizeof(rc_cfg));
+    while ((c = cli_getopt(cmd, argc, argv, opts)) != -1) {
+        const char **dst = NULL, *name = NULL;
+        switch (c) {
+        case 'r': dst = &resolver; name = "resolver"; break;
+        case 'T': dst = &anchor; name = "trust-anchor"; break;
+        case 'o': dst = &timeout_s; name = "timeout"; break;
+        case 'p': dst = &transport_s; name = "transport"; break;
+        case 'A': dst = &tls_name; name = "tls-auth-name"; break;
+        case 'L': dst = &label; name = "service-label"; break;
+        case 'd': dst = &domains; name = "allowed-domains"; break;
+        case 'C': dst = &cafile; name = "cafile"; break;
+        case 't': dst = &topic; name = "topic"; break;
+        case 's': dst = &skew_s; name = "max-skew"; break;
+        case 'm': dst = &size_s; name = "max-size"; break;
+        case 'k': dst = &keyfile; name = "key"; break;
+        case 'c': dst = &certfile; name = "cert"; break;
+        case 'R': require_topic = true; break;
+        case 'I': require_iat = true; break;
+        case 'h': verify_usage(stdout); return CLI_OK;
+        default: return CLI_USAGE;
+        }
+        if (dst != NULL && cli_set_once(cmd, name, dst, optarg) != 0)
+            return CLI_USAGE;
+    }
+    if (optind < argc) {
+        cli_usage_error(cmd, "unexpected argument '%.80s' (the JWS is read from stdin)",
+                        argv[optind]);
+        return CLI_USAGE;
+    }
+    if (keyfile != NULL && certfile != NULL) {
+        cli_usage_error(cmd, "give --key or --cert, not both");
+        return CLI_USAGE;
+    }
+    if ((keyfile != NULL || certfile != NULL)
+        && (resolver || anchor || timeout_s || transport_s || tls_name || label)) {
+        cli_usage_error(cmd, "--key/--cert verify offline: DNS options do not apply");
+        return CLI_USAGE;
+    }
+    if (require_topic && topic == NULL) {
+        cli_usage_error(cmd, "--require-topic needs --topic TOPIC (the publish topic)");
+        return CLI_USAGE;
+    }
+    if ((timeout_s && cli_parse_uint(cmd, "timeout", timeout_s, 1, 600000, &timeout_ms))
+        || (skew_s && cli_parse_uint(cmd, "max-skew", skew_s, 1, 0xffffffffUL, &skew))
+        || (size_s && cli_parse_uint(cmd, "max-size", size_s, 1, VERIFY_READ_MAX,
+                                     &max_size)))
+        return CLI_USAGE;
+    if (transport_s != NULL && dance_dns_transport_parse(transport_s, &rc_cfg.transport)) {
+        cli_usage_error(cmd, "unknown transport '%.40s' (udp, tcp or tls)", transport_s);
+        return CLI_USAGE;
+    }
+    if (label != NULL && label[0] != '_') {
+        cli_usage_error(cmd, "--service-label must start with '_' (e.g. _mqtt)");
+        return CLI_USAGE;
+    }
+    if (domains != NULL && (allow = dance_allowlist_parse(domains, err, sizeof(err))) == NULL) {
+        cli_usage_error(cmd, "--allowed-domains: %s", err);
+        return CLI_USAGE;
+    }
+
+    memset(&pol, 0, sizeof(pol));
+    pol.allow = allow;
+    pol.service_label = label;
+    pol.topic = topic;
+    pol.require_topic = require_topic;
+    pol.require_iat = require_iat;
+    pol.max_skew = (uint32_t)skew;
+
+    if (keyfile != NULL) {
+        if ((key = load_pubkey(keyfile, err, sizeof(err))) == NULL) {
+            cli_error(cmd, "%s", err);
+            goto out;
+        }
+        snprintf(label_src, sizeof(label_src), "offline key");
+    } else if (certfile != NULL) {
+        if ((cert = dance_cert_load(certfile, err, sizeof(err))) == NULL
+            || (key = X509_get_pubkey(cert)) == NULL) {
+            cli_error(cmd, "%s", cert ? "certificate has an unusable key" : err);
+            goto out;
+        }
+        snprintf(label_src, sizeof(label_src), "offline certificate");
+    } else {
+        rc_cfg.upstreams = resolver;
+        rc_cfg.trust_anchor_file = anchor;
+        rc_cfg.timeout_ms = (unsigned)timeout_ms;
+        rc_cfg.tls_auth_name = tls_name;
+        if (dance_resolver_config_check(&rc_cfg, err, sizeof(err)) != 0) {
+            cli_usage_error(cmd, "%s", err);
+            goto out;
+        }
+        matcher = dance_matcher_new(cafile, err, sizeof(err));
+        if (matcher == NULL) {
+            cli_error(cmd, "%s", err);
+            goto out;
+        }
+        pol.matcher = matcher;
+    }
+
+    if (isatty(STDIN_FILENO))
+        fprintf(stderr, "dance %s: reading the JWS from stdin (end with Ctrl-D)\n", cmd);
+    if (cli_read_all(stdin, VERIFY_READ_MAX, &input, &inlen, err, sizeof(err)) != 0) {
+        cli_error(cmd, "cannot read the JWS from stdin: %s", err);
+        goto out;
+    }
+
+    if (key != NULL) {
+        dance_jws_status st = dance_jws_parse(input, inlen, max_size, &jws, res.sender,
+                                              res.reason, sizeof(res.reason));
+        if (st != DANCE_JWS_OK)
+            res.status = st;
+        else
+            dance_jws_verify_key(jws, key, label_src, &pol, &res);
+        rc = report(cmd, &res);
+        goto out;
+    }
+    res_dns = dance_resolver_new(&rc_cfg, err, sizeof(err));
+    if (res_dns == NULL) {
+        cli_error(cmd, "%s", err);
+        goto out;
+    }
+    memset(&src, 0, sizeof(src));
+    src.resolver = res_dns;
+    dance_jws_verify_message(input, inlen, max_size, &pol, &src, &res);
+    rc = report(cmd, &res);
+out:
+    dance_jws_result_clear(&res);
+    dance_jws_free(jws);
+    dance_resolver_free(res_dns);
+    dance_matcher_free(matcher);
+    dance_allowlist_free(allow);
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    free(input);
+    return rc;
+}
