@@ -1,0 +1,309 @@
+/*
+ * plugin/auth.c - DANE client authentication at CONNECT (MOSQ_EVT_BASIC_AUTH).
+ *
+ * certificate -> identity -> allow-list -> TLSA answer (cache, or a worker
+ * fetch waited for at most connect_budget_ms) -> DANE match -> on success
+ * mosquitto_set_username(identity), so ACL patterns such as %u name the
+ * device. One log line per decision.
+ *
+ * Runs on the broker thread, which serves every client: it never talks to
+ * the network itself. A warm cache answers at once; a cold lookup runs on
+ * a worker and this thread waits for it only up to the budget. A lookup
+ * that takes longer is refused ("lookup pending") and keeps running, so
+ * the client's retry finds the answer cached.
+ *
+ * Mosquitto 2.0 also calls BASIC_AUTH for every connected client after a
+ * configuration reload (SIGHUP). Those re-checks are recognised (registry
+ * entry + reload window) and answered from the registry, because the cache
+ * has just been flushed: re-deciding on the spot would refuse every device
+ * as "lookup pending". Their records are re-checked on the workers instead.
+ */
+#include "plugin.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <openssl/x509.h>
+#include "dance/name.h"
+
+const char *dance_log_safe(const char *s, char *buf, size_t buflen)
+{
+    size_t i = 0;
+
+    if (s == NULL)
+        s = "-";
+    for (; *s != '\0' && i + 1 < buflen; s++, i++)
+        buf[i] = (isprint((unsigned char)*s) && *s != '"') ? *s : '?';
+    buf[i] = '\0';
+    return buf;
+}
+
+/* A decision in the making: what the log line and counters need. */
+typedef struct auth_ctx {
+    struct dance_plugin *p;
+    struct mosquitto *client;
+    const char *client_id;
+    const char *address;
+    char identity[DANCE_NAME_MAX + 1];
+    char owner[DANCE_NAME_MAX + 1];
+} auth_ctx;
+
+/* finish - log the decision, count it, and return the broker answer.
+ * accepted: MOSQ_ERR_SUCCESS; deferred: MOSQ_ERR_PLUGIN_DEFER; else AUTH. */
+static int finish(auth_ctx *a, const dance_verdict *v, bool defer)
+{
+    char cid[128], addr[64];
+    const char *verdict = v->code == DANCE_V_ACCEPTED ? "accepted"
+                        : defer ? "deferred" : "refused";
+    int level = v->code == DANCE_V_ACCEPTED ? MOSQ_LOG_INFO
+              : v->code == DANCE_V_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE;
+
+    mosquitto_log_printf(level,
+        "dance: %s identity=%s client_id=\"%s\" address=%s reason=%s "
+        "record=\"%s\": %s",
+        verdict, a->identity[0] ? a->identity : "-",
+        dance_log_safe(a->client_id, cid, sizeof(cid)),
+        dance_log_safe(a->address, addr, sizeof(addr)),
+        dance_verdict_name(v->code), v->record, v->reason);
+
+    if (v->code == DANCE_V_ACCEPTED) {
+        a->p->stats.accepted++;
+        return MOSQ_ERR_SUCCESS;
+    }
+    if (defer) {
+        a->p->stats.deferred[v->code]++;
+        return MOSQ_ERR_PLUGIN_DEFER;
+    }
+    a->p->stats.refused[v->code]++;
+    return MOSQ_ERR_AUTH;
+}
+
+static int refuse(auth_ctx *a, dance_verdict_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int refuse(auth_ctx *a, dance_verdict_code code, const char *fmt, ...)
+{
+    dance_verdict v;
+    va_list ap;
+
+    memset(&v, 0, sizeof(v));
+    v.code = code;
+    va_start(ap, fmt);
+    vsnprintf(v.reason, sizeof(v.reason), fmt, ap);
+    va_end(ap);
+    return finish(a, &v, false);
+}
+
+/* fallback - refuse, or defer to other authentication when configured
+ * (only for clients without a certificate or outside allowed_domains).
+ * Deferred clients are registered so that DISCONNECT and the bypass check
+ * recognise them. */
+static int fallback(auth_ctx *a, dance_verdict_code code, const char *reason)
+{
+    dance_verdict v;
+    bool defer = a->p->cfg.fallback == DANCE_FALLBACK_DEFER;
+
+    memset(&v, 0, sizeof(v));
+    v.code = code;
+    snprintf(v.reason, sizeof(v.reason), "%s%s", reason,
+             defer ? "; deferring to other authentication (plugin_opt_fallback defer)"
+                   : "");
+    if (defer && dance_clients_add(a->p->clients, a->client, a->client_id, false,
+                                   NULL, NULL, NULL) == 0) {
+        v.code = DANCE_V_INTERNAL;
+        snprintf(v.reason, sizeof(v.reason), "out of memory registering the client");
+        return finish(a, &v, false);
+    }
+    return finish(a, &v, defer);
+}
+
+/* identity_from_san - the certificate's one dNSName. */
+static int identity_from_san(auth_ctx *a, X509 *leaf, dance_verdict *v)
+{
+    char **names = NULL;
+    int n = dance_cert_dnsnames(leaf, &names);
+
+    if (n < 0) {
+        v->code = DANCE_V_INTERNAL;
+        snprintf(v->reason, sizeof(v->reason), "out of memory reading the certificate");
+        return -1;
+    }
+    if (n == 1) {
+        snprintf(a->identity, sizeof(a->identity), "%s", names[0]);
+        dance_names_free(names);
+        return 0;
+    }
+    v->code = DANCE_V_IDENTITY;
+    if (n == 0) {
+        snprintf(v->reason, sizeof(v->reason), "the certificate has no usable "
+                 "dNSName subjectAltName to take the identity from");
+    } else {
+        snprintf(v->reason, sizeof(v->reason), "the certificate has %d dNSNames "
+                 "(%s, %s%s) and plugin_opt_identity_source is san, which needs "
+                 "exactly one; use identity_source username to let the client "
+                 "name its identity", n, names[0], names[1], n > 2 ? ", ..." : "");
+    }
+    dance_names_free(names);
+    return -1;
+}
+
+/* identity_from_username - the MQTT username, normalised. */
+static int identity_from_username(auth_ctx *a, const char *username, dance_verdict *v)
+{
+    char why[DANCE_REASON_MAX], safe[128];
+
+    if (username == NULL || username[0] == '\0') {
+        v->code = DANCE_V_IDENTITY;
+        snprintf(v->reason, sizeof(v->reason), "no MQTT username: with "
+                 "plugin_opt_identity_source username the username names the "
+                 "identity");
+        return -1;
+    }
+    if (dance_name_normalize(username, a->identity, sizeof(a->identity),
+                             why, sizeof(why)) != 0) {
+        a->identity[0] = '\0';
+        v->code = DANCE_V_IDENTITY;
+        snprintf(v->reason, sizeof(v->reason), "username \"%s\" is not a DNS "
+                 "name: %s", dance_log_safe(username, safe, sizeof(safe)), why);
+        return -1;
+    }
+    return 0;
+}
+
+/* recheck_after_reload - Mosquitto re-runs BASIC_AUTH for connected
+ * clients after SIGHUP. Answer as before; the workers re-check DANE
+ * clients against DNS at the next TICK (revalidate_now). */
+static int recheck_after_reload(struct dance_plugin *p, dance_client *e)
+{
+    (void)p;
+    return e->dane ? MOSQ_ERR_SUCCESS : MOSQ_ERR_PLUGIN_DEFER;
+}
+
+/* lookup - the TLSA answer for a->owner: cache, or queue a fetch and wait
+ * for it up to the budget. Returns true with *res filled; false when the
+ * lookup is still pending. */
+static bool lookup(auth_ctx *a, dance_tlsa_result *res)
+{
+    struct dance_plugin *p = a->p;
+
+    if (dance_cache_get(p->cache, a->owner, res))
+        return true;
+    dance_tlsa_result_clear(res);
+    /* Queue the fetch before waiting: the wait also picks up an answer
+     * from a fetch that starts while we wait. A full queue leaves only
+     * a fetch already in flight to wait for. */
+    dance_workers_submit_fetch(p->workers, a->owner);
+    if (p->cfg.connect_budget_ms == 0)
+        return false;
+    return dance_cache_wait(p->cache, a->owner, p->cfg.connect_budget_ms, res);
+}
+
+static int authenticate(auth_ctx *a, X509 *leaf, const char *username)
+{
+    struct dance_plugin *p = a->p;
+    dance_tlsa_result res;
+    dance_verdict v;
+    char why[DANCE_REASON_MAX];
+    int rc;
+
+    memset(&v, 0, sizeof(v));
+    if (p->cfg.identity_source == DANCE_IDSRC_SAN)
+        rc = identity_from_san(a, leaf, &v);
+    else
+        rc = identity_from_username(a, username, &v);
+    if (rc != 0)
+        return finish(a, &v, false);
+
+    /* Allow-list before any DNS: names outside never cause a query. */
+    if (!dance_allowlist_match(p->cfg.allowlist, a->identity)) {
+        char r[DANCE_REASON_MAX + 64];
+        snprintf(r, sizeof(r), "%s is not under plugin_opt_allowed_domains (%s)",
+                 a->identity, p->cfg.allowed_domains);
+        return fallback(a, DANCE_V_OUTSIDE, r);
+    }
+
+    if (dance_owner_name(a->identity, p->cfg.tlsa_owner_label, a->owner,
+                         sizeof(a->owner), why, sizeof(why)) != 0)
+        return refuse(a, DANCE_V_IDENTITY, "no TLSA owner name for %s: %s",
+                      a->identity, why);
+
+    memset(&res, 0, sizeof(res));
+    if (!lookup(a, &res)) {
+        dance_tlsa_result_clear(&res);
+        return refuse(a, DANCE_V_PENDING, "TLSA lookup for %s still pending "
+                      "after %u ms (plugin_opt_connect_budget_ms); it goes on "
+                      "in the background and a retry will use its answer",
+                      a->owner, p->cfg.connect_budget_ms);
+    }
+    dance_decide(p->matcher, leaf, a->identity, p->cfg.identity_source, &res, &v);
+    dance_tlsa_result_clear(&res);
+    if (v.code != DANCE_V_ACCEPTED)
+        return finish(a, &v, false);
+
+    if (mosquitto_set_username(a->client, a->identity) != MOSQ_ERR_SUCCESS)
+        return refuse(a, DANCE_V_INTERNAL, "cannot set the username to %s",
+                      a->identity);
+    /* Registry entry for DISCONNECT, revalidation and reload re-checks; it
+     * takes its own reference on leaf. Without it the client could not be
+     * revoked, so failing to make it refuses the client. */
+    if (X509_up_ref(leaf) != 1 ||
+        dance_clients_add(p->clients, a->client, a->client_id, true,
+                          a->identity, a->owner, leaf) == 0)
+        return refuse(a, DANCE_V_INTERNAL, "out of memory registering the client");
+    return finish(a, &v, false);
+}
+
+int dance_auth_basic_cb(int event, void *event_data, void *userdata)
+{
+    struct mosquitto_evt_basic_auth *ed = event_data;
+    struct dance_plugin *p = userdata;
+    auth_ctx a;
+    dance_client *e;
+    X509 *leaf;
+    int rc;
+
+    (void)event;
+    memset(&a, 0, sizeof(a));
+    a.p = p;
+    a.client = ed->client;
+    a.client_id = mosquitto_client_id(ed->client);
+    a.address = mosquitto_client_address(ed->client);
+
+    e = dance_clients_find(p->clients, ed->client);
+    if (e != NULL) {
+        if (p->reload_window)
+            return recheck_after_reload(p, e);
+        /* Outside a reload a known pointer means a DISCONNECT we never
+         * saw and a new connection at the same address: start afresh. */
+        dance_clients_remove(p->clients, ed->client);
+    }
+
+    leaf = mosquitto_client_certificate(ed->client);
+    if (leaf == NULL && p->reload_window)
+        return MOSQ_ERR_PLUGIN_DEFER;   /* offline session or not ours */
+
+    /* TICK never arriving means a per-listener plugin (see plugin.c):
+     * revocation and metrics would be dead, so refuse loudly. */
+    if (!p->tick_seen && dance_plugin_now_ms() - p->started_ms > 5000) {
+        if (!p->warned_no_tick) {
+            p->warned_no_tick = true;
+            mosquitto_log_printf(MOSQ_LOG_ERR, "dance: no TICK event has "
+                "reached the plugin since it started: it was probably loaded "
+                "with per_listener_settings true, where Mosquitto 2.0 never "
+                "delivers TICK. Refusing every client; set "
+                "per_listener_settings false.");
+        }
+        X509_free(leaf);
+        return refuse(&a, DANCE_V_INTERNAL, "plugin receives no TICK events "
+                      "(per_listener_settings true?)");
+    }
+
+    if (leaf == NULL)
+        return fallback(&a, DANCE_V_NO_CERTIFICATE, "the client sent no "
+                        "certificate (the listener needs require_certificate true)");
+
+    rc = authenticate(&a, leaf, ed->username);
+    X509_free(leaf);
+    return rc;
+}

@@ -1,0 +1,246 @@
+/*
+ * plugin/clients.c - registry of admitted clients and revalidation rounds
+ * (see clients.h for why entries are keyed by the broker's client pointer).
+ *
+ * A chained hash table on the pointer value, doubled when it gets full;
+ * rounds keep a snapshot array of (key, token) pairs and a cursor.
+ */
+#include "clients.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct round_item {
+    const void *key;
+    uint64_t token;
+} round_item;
+
+struct dance_clients {
+    dance_client **buckets;
+    size_t nbuckets;            /* power of two */
+    size_t count, dane_count;
+    uint64_t next_token;
+    round_item *round;
+    size_t round_len, round_pos;
+    bool round_active;
+};
+
+#define INITIAL_BUCKETS 64
+
+static size_t bucket_of(const dance_clients *r, const void *key)
+{
+    /* Fibonacci hashing of the pointer: allocator addresses share low
+     * bits, the multiply spreads them. */
+    uint64_t h = (uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ull;
+
+    return (size_t)(h >> 32) & (r->nbuckets - 1);
+}
+
+static void entry_free(dance_client *e)
+{
+    if (e == NULL)
+        return;
+    free(e->client_id);
+    free(e->identity);
+    free(e->owner);
+    X509_free(e->leaf);
+    free(e);
+}
+
+dance_clients *dance_clients_new(void)
+{
+    dance_clients *r = calloc(1, sizeof(*r));
+
+    if (r == NULL)
+        return NULL;
+    r->buckets = calloc(INITIAL_BUCKETS, sizeof(*r->buckets));
+    if (r->buckets == NULL) {
+        free(r);
+        return NULL;
+    }
+    r->nbuckets = INITIAL_BUCKETS;
+    r->next_token = 1;
+    return r;
+}
+
+void dance_clients_free(dance_clients *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->nbuckets; i++) {
+        dance_client *e = r->buckets[i];
+        while (e != NULL) {
+            dance_client *next = e->next;
+            entry_free(e);
+            e = next;
+        }
+    }
+    free(r->buckets);
+    free(r->round);
+    free(r);
+}
+
+/* grow - double the table; on ENOMEM keep the old one (just slower). */
+static void grow(dance_clients *r)
+{
+    size_t n = r->nbuckets * 2;
+    dance_client **nb = calloc(n, sizeof(*nb));
+    dance_client **old = r->buckets;
+    size_t oldn = r->nbuckets;
+
+    if (nb == NULL)
+        return;
+    r->buckets = nb;
+    r->nbuckets = n;
+    for (size_t i = 0; i < oldn; i++) {
+        dance_client *e = old[i];
+        while (e != NULL) {
+            dance_client *next = e->next;
+            size_t b = bucket_of(r, e->key);
+            e->next = nb[b];
+            nb[b] = e;
+            e = next;
+        }
+    }
+    free(old);
+}
+
+dance_client *dance_clients_find(dance_clients *r, const void *key)
+{
+    for (dance_client *e = r->buckets[bucket_of(r, key)]; e != NULL; e = e->next)
+        if (e->key == key)
+            return e;
+    return NULL;
+}
+
+bool dance_clients_remove(dance_clients *r, const void *key)
+{
+    dance_client **pp = &r->buckets[bucket_of(r, key)];
+
+    for (; *pp != NULL; pp = &(*pp)->next) {
+        dance_client *e = *pp;
+        if (e->key == key) {
+            *pp = e->next;
+            r->count--;
+            if (e->dane)
+                r->dane_count--;
+            entry_free(e);
+            return true;
+        }
+    }
+    return false;
+}
+
+static char *dup_or_null(const char *s, bool *fail)
+{
+    char *d;
+
+    if (s == NULL)
+        return NULL;
+    d = strdup(s);
+    if (d == NULL)
+        *fail = true;
+    return d;
+}
+
+uint64_t dance_clients_add(dance_clients *r, const void *key,
+                           const char *client_id, bool dane,
+                           const char *identity, const char *owner, X509 *leaf)
+{
+    dance_client *e = calloc(1, sizeof(*e));
+    bool fail = false;
+    size_t b;
+
+    if (e == NULL) {
+        X509_free(leaf);
+        return 0;
+    }
+    e->key = key;
+    e->dane = dane;
+    e->leaf = leaf;
+    e->client_id = dup_or_null(client_id != NULL ? client_id : "", &fail);
+    e->identity = dup_or_null(identity, &fail);
+    e->owner = dup_or_null(owner, &fail);
+    if (fail) {
+        entry_free(e);
+        return 0;
+    }
+    dance_clients_remove(r, key);
+    if (r->count >= r->nbuckets)
+        grow(r);
+    e->token = r->next_token++;
+    b = bucket_of(r, key);
+    e->next = r->buckets[b];
+    r->buckets[b] = e;
+    r->count++;
+    if (dane)
+        r->dane_count++;
+    return e->token;
+}
+
+size_t dance_clients_count(const dance_clients *r)
+{
+    return r->count;
+}
+
+size_t dance_clients_dane_count(const dance_clients *r)
+{
+    return r->dane_count;
+}
+
+int dance_clients_round_start(dance_clients *r)
+{
+    size_t n = 0;
+
+    if (r->round_active)
+        return 0;
+    free(r->round);
+    r->round = NULL;
+    r->round_len = r->round_pos = 0;
+    if (r->dane_count > 0) {
+        r->round = calloc(r->dane_count, sizeof(*r->round));
+        if (r->round == NULL)
+            return -1;
+        for (size_t i = 0; i < r->nbuckets; i++)
+            for (dance_client *e = r->buckets[i]; e != NULL; e = e->next)
+                if (e->dane && n < r->dane_count) {
+                    r->round[n].key = e->key;
+                    r->round[n].token = e->token;
+                    n++;
+                }
+    }
+    r->round_len = n;
+    r->round_active = true;
+    return 1;
+}
+
+bool dance_clients_round_active(const dance_clients *r)
+{
+    return r->round_active;
+}
+
+dance_client *dance_clients_round_next(dance_clients *r)
+{
+    while (r->round_active && r->round_pos < r->round_len) {
+        round_item *it = &r->round[r->round_pos++];
+        dance_client *e = dance_clients_find(r, it->key);
+
+        if (e != NULL && e->token == it->token && e->dane && !e->checking) {
+            e->checking = true;
+            return e;
+        }
+    }
+    r->round_active = false;
+    return NULL;
+}
+
+dance_client *dance_clients_check_done(dance_clients *r, const void *key,
+                                       uint64_t token)
+{
+    dance_client *e = dance_clients_find(r, key);
+
+    if (e == NULL || e->token != token)
+        return NULL;
+    e->checking = false;
+    return e;
+}

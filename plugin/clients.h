@@ -1,0 +1,81 @@
+/*
+ * plugin/clients.h - registry of the clients the plugin let in, and the
+ * bookkeeping of revalidation rounds over them.
+ *
+ * Broker thread only (no locks). Pure: no Mosquitto headers; the key is
+ * the broker's client pointer, used as an opaque value and never
+ * dereferenced here.
+ *
+ * Why keyed by pointer and not by client id: when a new connection takes
+ * over a client id, Mosquitto authenticates the new connection first and
+ * disconnects the old one afterwards, so the DISCONNECT that follows names
+ * the same client id as the entry just made for the newcomer. Pointers of
+ * two live connections always differ, so removing by pointer never drops
+ * the newcomer's entry. Each entry also gets a token (unique for the
+ * registry's life): a re-check result applies only to the entry it was
+ * started for, not to a later one that reuses the same pointer.
+ */
+#ifndef DANCE_PLUGIN_CLIENTS_H
+#define DANCE_PLUGIN_CLIENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/x509.h>
+
+typedef struct dance_client {
+    const void *key;            /* broker client pointer (opaque) */
+    uint64_t token;             /* unique per entry, never 0 */
+    char *client_id;
+    bool dane;                  /* true: DANE-authenticated; false: deferred */
+    char *identity;             /* DANE only */
+    char *owner;                /* DANE only: TLSA owner name */
+    X509 *leaf;                 /* DANE only: one reference */
+    bool checking;              /* a re-check is queued or running */
+    struct dance_client *next;  /* hash chain (private) */
+} dance_client;
+
+typedef struct dance_clients dance_clients;
+
+dance_clients *dance_clients_new(void);              /* NULL on ENOMEM */
+void dance_clients_free(dance_clients *r);           /* NULL-safe */
+
+/* dance_clients_add - register key, replacing any entry with that key.
+ * Strings are copied; leaf (may be NULL) is taken over, also on failure.
+ * identity and owner may be NULL for non-DANE entries. Returns the new
+ * entry's token, or 0 on allocation failure (nothing registered). */
+uint64_t dance_clients_add(dance_clients *r, const void *key,
+                           const char *client_id, bool dane,
+                           const char *identity, const char *owner, X509 *leaf);
+
+/* dance_clients_remove - drop key's entry; false when there was none. */
+bool dance_clients_remove(dance_clients *r, const void *key);
+
+/* dance_clients_find - key's entry or NULL; valid until the next change. */
+dance_client *dance_clients_find(dance_clients *r, const void *key);
+
+size_t dance_clients_count(const dance_clients *r);
+size_t dance_clients_dane_count(const dance_clients *r);
+
+/* Revalidation rounds: a round is a snapshot of the DANE entries that
+ * were registered when it started; entries are handed out one at a time
+ * so the host can pace submission to the worker queue. */
+
+/* dance_clients_round_start - begin a round unless one is still handing
+ * out entries. Returns 1 when started, 0 when one is active, -1 ENOMEM. */
+int dance_clients_round_start(dance_clients *r);
+
+bool dance_clients_round_active(const dance_clients *r);
+
+/* dance_clients_round_next - the next entry of the round that is still
+ * registered and not already being checked, marked as checking; NULL when
+ * the round is over (it then ends). */
+dance_client *dance_clients_round_next(dance_clients *r);
+
+/* dance_clients_check_done - a re-check for (key, token) finished: clear
+ * the mark and return the entry, or NULL when that entry is gone or was
+ * replaced meanwhile (then the result must be ignored). */
+dance_client *dance_clients_check_done(dance_clients *r, const void *key,
+                                       uint64_t token);
+
+#endif

@@ -1,0 +1,298 @@
+/*
+ * plugin/confscan.c - scan mosquitto.conf for settings that disable the
+ * plugin (see confscan.h). Mosquitto's syntax: one "key value" per line,
+ * '#' starts a comment line, blanks around tokens are ignored.
+ */
+#include "confscan.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_CONF_BYTES (4u << 20)   /* larger files are not configs */
+
+static void hit_set(dance_confscan_hit *h, const char *file, unsigned line)
+{
+    if (h->found)
+        return;
+    h->found = true;
+    snprintf(h->file, sizeof(h->file), "%s", file);
+    h->line = line;
+}
+
+/* next_token - skip blanks, return the token start and its length. */
+static const char *next_token(const char *p, const char *end, size_t *len)
+{
+    const char *s;
+
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+        p++;
+    s = p;
+    while (p < end && *p != ' ' && *p != '\t' && *p != '\r')
+        p++;
+    *len = (size_t)(p - s);
+    return s;
+}
+
+static bool tok_is(const char *t, size_t n, const char *word)
+{
+    return strlen(word) == n && memcmp(t, word, n) == 0;
+}
+
+int dance_confscan_text(const char *text, const char *file,
+                        dance_confscan *out, char ***include_dir)
+{
+    const char *p = text;
+    unsigned line = 0;
+
+    while (*p != '\0') {
+        const char *eol = strchr(p, '\n');
+        const char *end = eol != NULL ? eol : p + strlen(p);
+        const char *key, *val, *rest;
+        size_t klen, vlen;
+
+        line++;
+        key = next_token(p, end, &klen);
+        if (klen > 0 && key[0] != '#') {
+            val = next_token(key + klen, end, &vlen);
+            if (tok_is(key, klen, "per_listener_settings")) {
+                out->per_listener_settings = tok_is(val, vlen, "true");
+                if (out->per_listener_settings)
+                    hit_set(&out->per_listener_true, file, line);
+            } else if (tok_is(key, klen, "use_identity_as_username") &&
+                       tok_is(val, vlen, "true")) {
+                hit_set(&out->identity_as_username, file, line);
+            } else if (tok_is(key, klen, "use_subject_as_username") &&
+                       tok_is(val, vlen, "true")) {
+                hit_set(&out->subject_as_username, file, line);
+            } else if (tok_is(key, klen, "include_dir") && vlen > 0 &&
+                       include_dir != NULL) {
+                /* The directory name is the rest of the line (it may hold
+                 * spaces), without trailing blanks. */
+                size_t n;
+                char *d;
+                rest = end;
+                while (rest > val && (rest[-1] == ' ' || rest[-1] == '\t' ||
+                                      rest[-1] == '\r'))
+                    rest--;
+                n = (size_t)(rest - val);
+                char **nd;
+                size_t count = 0;
+                d = malloc(n + 1);
+                if (d == NULL)
+                    return -1;
+                memcpy(d, val, n);
+                d[n] = '\0';
+                while (*include_dir != NULL && (*include_dir)[count] != NULL)
+                    count++;
+                nd = realloc(*include_dir, (count + 2) * sizeof(*nd));
+                if (nd == NULL) {
+                    free(d);
+                    return -1;
+                }
+                nd[count] = d;
+                nd[count + 1] = NULL;
+                *include_dir = nd;
+            }
+        }
+        if (eol == NULL)
+            break;
+        p = eol + 1;
+    }
+    return 0;
+}
+
+/* read_all - whole file as a NUL-terminated string. */
+static char *read_all(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    for (;;) {
+        size_t n;
+        if (cap - len < 4096) {
+            char *nb;
+            if (cap >= MAX_CONF_BYTES) {
+                snprintf(err, errlen, "%s is larger than %u bytes", path,
+                         MAX_CONF_BYTES);
+                goto fail;
+            }
+            nb = realloc(buf, cap + 65536);
+            if (nb == NULL) {
+                snprintf(err, errlen, "out of memory reading %s", path);
+                goto fail;
+            }
+            buf = nb;
+            cap += 65536;
+        }
+        n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "cannot read %s", path);
+        goto fail;
+    }
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+fail:
+    free(buf);
+    fclose(f);
+    return NULL;
+}
+
+static int scan_one(const char *path, dance_confscan *out, char ***include_dir,
+                    char *err, size_t errlen)
+{
+    char *text = read_all(path, err, errlen);
+    int rc;
+
+    if (text == NULL)
+        return -1;
+    rc = dance_confscan_text(text, path, out, include_dir);
+    free(text);
+    if (rc != 0) {
+        snprintf(err, errlen, "out of memory scanning %s", path);
+        return -1;
+    }
+    out->files++;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool ends_with_conf(const char *name)
+{
+    size_t n = strlen(name);
+
+    return n > 5 && strcmp(name + n - 5, ".conf") == 0;
+}
+
+/* scan_dir - the *.conf files of dir in sorted order, as Mosquitto does.
+ * Nested include_dir lines are not followed (Mosquitto refuses them). */
+static int scan_dir(const char *dir, dance_confscan *out, char *err, size_t errlen)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+
+    if (d == NULL) {
+        snprintf(err, errlen, "cannot open include_dir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (!ends_with_conf(de->d_name))
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            char **nn = realloc(names, nc * sizeof(*nn));
+            if (nn == NULL) {
+                rc = -1;
+                break;
+            }
+            names = nn;
+            cap = nc;
+        }
+        names[n] = strdup(de->d_name);
+        if (names[n] == NULL) {
+            rc = -1;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc != 0)
+        snprintf(err, errlen, "out of memory listing %s", dir);
+    if (rc == 0 && n > 0)
+        qsort(names, n, sizeof(*names), cmp_str);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char path[DANCE_CONFSCAN_PATH_MAX];
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= sizeof(path))
+            continue;
+        rc = scan_one(path, out, NULL, err, errlen);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+void dance_confscan_dirs_free(char **dirs)
+{
+    if (dirs == NULL)
+        return;
+    for (size_t i = 0; dirs[i] != NULL; i++)
+        free(dirs[i]);
+    free(dirs);
+}
+
+int dance_confscan_file(const char *path, dance_confscan *out,
+                        char *err, size_t errlen)
+{
+    char **dirs = NULL;
+    int rc = scan_one(path, out, &dirs, err, errlen);
+
+    for (size_t i = 0; rc == 0 && dirs != NULL && dirs[i] != NULL; i++)
+        rc = scan_dir(dirs[i], out, err, errlen);
+    dance_confscan_dirs_free(dirs);
+    return rc;
+}
+
+int dance_confscan_cmdline(const char *args, size_t len, char *path, size_t pathlen)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        const char *a = args + i;
+        size_t alen = strnlen(a, len - i);
+        size_t next = i + alen + 1;
+
+        if ((strcmp(a, "-c") == 0 || strcmp(a, "--config-file") == 0) && next < len) {
+            const char *v = args + next;
+            size_t vlen = strnlen(v, len - next);
+            if (vlen == 0 || vlen >= pathlen)
+                return -1;
+            memcpy(path, v, vlen);
+            path[vlen] = '\0';
+            return 0;
+        }
+        i = next;
+    }
+    return -1;
+}
+
+int dance_confscan_self(dance_confscan *out, char *err, size_t errlen)
+{
+    char buf[8192];
+    char path[DANCE_CONFSCAN_PATH_MAX];
+    FILE *f;
+    size_t len;
+
+    memset(out, 0, sizeof(*out));
+    f = fopen("/proc/self/cmdline", "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read /proc/self/cmdline: %s", strerror(errno));
+        return -1;
+    }
+    len = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    if (dance_confscan_cmdline(buf, len, path, sizeof(path)) != 0)
+        return 0;
+    if (dance_confscan_file(path, out, err, errlen) != 0)
+        return -1;
+    return 1;
+}

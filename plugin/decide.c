@@ -1,0 +1,135 @@
+/*
+ * plugin/decide.c - the DANE verdict for one certificate (see decide.h).
+ *
+ * All X.509 and DANE work is libdance's (dance_match over OpenSSL's DANE
+ * code, dance_cert_dnsnames); this file only maps outcomes to verdicts and
+ * applies the plugin's rule for identities named by the MQTT username.
+ */
+#include "decide.h"
+
+#include <stdio.h>
+#include <string.h>
+#include "dance/name.h"
+
+const char *dance_verdict_name(dance_verdict_code code)
+{
+    switch (code) {
+    case DANCE_V_ACCEPTED: return "accepted";
+    case DANCE_V_NO_CERTIFICATE: return "no_certificate";
+    case DANCE_V_IDENTITY: return "identity";
+    case DANCE_V_OUTSIDE: return "outside_allowed_domains";
+    case DANCE_V_PENDING: return "pending";
+    case DANCE_V_LOOKUP_FAILURE: return "lookup_failure";
+    case DANCE_V_BOGUS: return "bogus";
+    case DANCE_V_INSECURE: return "insecure";
+    case DANCE_V_NO_RECORD: return "no_record";
+    case DANCE_V_NO_MATCH: return "no_match";
+    case DANCE_V_INTERNAL: return "internal";
+    case DANCE_V_COUNT: break;
+    }
+    return "unknown";
+}
+
+dance_verdict_code dance_verdict_from_dns(dance_dns_status st)
+{
+    switch (st) {
+    case DANCE_DNS_FAILURE: return DANCE_V_LOOKUP_FAILURE;
+    case DANCE_DNS_BOGUS: return DANCE_V_BOGUS;
+    case DANCE_DNS_INSECURE: return DANCE_V_INSECURE;
+    case DANCE_DNS_SECURE_NEGATIVE: return DANCE_V_NO_RECORD;
+    case DANCE_DNS_SECURE: return DANCE_V_NO_MATCH;   /* caller matches first */
+    case DANCE_DNS_STATUS_COUNT: break;
+    }
+    return DANCE_V_LOOKUP_FAILURE;
+}
+
+/* record_text - "u s m SHORTHEX" of the record that matched. */
+static void record_text(const dance_match_input *in, const dance_match_result *mr,
+                        char *buf, size_t buflen)
+{
+    if (mr->matched_index >= 0 && (size_t)mr->matched_index < in->tlsa->count)
+        dance_tlsa_format(&in->tlsa->rr[mr->matched_index], 1, buf, buflen);
+    else
+        snprintf(buf, buflen, "%u %u %u", mr->matched.usage,
+                 mr->matched.selector, mr->matched.mtype);
+}
+
+/* cert_has_name - identity among the leaf's dNSName SANs. -1 on ENOMEM. */
+static int cert_has_name(X509 *leaf, const char *identity)
+{
+    char **names = NULL;
+    int n = dance_cert_dnsnames(leaf, &names);
+    int found = 0;
+
+    if (n < 0)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], identity) == 0)
+            found = 1;
+    dance_names_free(names);
+    return found;
+}
+
+void dance_decide(const dance_matcher *m, X509 *leaf, const char *identity,
+                  dance_identity_source idsrc, const dance_tlsa_result *answer,
+                  dance_verdict *out)
+{
+    dance_match_input in;
+    dance_match_result mr;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (answer->status != DANCE_DNS_SECURE) {
+        out->code = dance_verdict_from_dns(answer->status);
+        snprintf(out->reason, sizeof(out->reason), "%s",
+                 answer->reason[0] != '\0' ? answer->reason
+                                          : dance_dns_status_name(answer->status));
+        return;
+    }
+
+    memset(&in, 0, sizeof(in));
+    in.leaf = leaf;
+    in.chain = NULL;            /* Mosquitto hands plugins the leaf only */
+    in.name = identity;
+    /* With a username-named identity the draft lets DANE-EE match without
+     * the name in the certificate (the name is signalled separately); the
+     * other usages still check it, and so do we below. */
+    in.no_ee_namechecks = idsrc == DANCE_IDSRC_USERNAME;
+    in.purpose = DANCE_PURPOSE_CLIENT;
+    in.tlsa = &answer->records;
+
+    memset(&mr, 0, sizeof(mr));
+    rc = dance_match(m, &in, &mr);
+    if (rc < 0) {
+        out->code = DANCE_V_INTERNAL;
+        snprintf(out->reason, sizeof(out->reason), "DANE check failed: %s",
+                 mr.reason);
+        return;
+    }
+    if (rc != 0 || !mr.authenticated) {
+        out->code = DANCE_V_NO_MATCH;
+        snprintf(out->reason, sizeof(out->reason), "%s", mr.reason);
+        if (mr.depth >= 0)
+            record_text(&in, &mr, out->record, sizeof(out->record));
+        return;
+    }
+    record_text(&in, &mr, out->record, sizeof(out->record));
+
+    if (idsrc == DANCE_IDSRC_USERNAME && mr.matched.usage != 3) {
+        int has = cert_has_name(leaf, identity);
+        if (has < 0) {
+            out->code = DANCE_V_INTERNAL;
+            snprintf(out->reason, sizeof(out->reason), "out of memory");
+            return;
+        }
+        if (has == 0) {
+            out->code = DANCE_V_NO_MATCH;
+            snprintf(out->reason, sizeof(out->reason), "record %s matched but "
+                     "%s is not a dNSName of the certificate (required for "
+                     "usages other than DANE-EE)", out->record, identity);
+            return;
+        }
+    }
+    out->code = DANCE_V_ACCEPTED;
+    snprintf(out->reason, sizeof(out->reason), "%s", mr.reason);
+}

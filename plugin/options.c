@@ -1,0 +1,533 @@
+/*
+ * plugin/options.c - parse and validate the plugin's `plugin_opt_*` options.
+ *
+ * One table lists every option with its kind and bounds; one loop walks the
+ * key/value pairs Mosquitto hands over. Every error names the option, the
+ * value and what was expected, because the broker refuses to start on it
+ * and the log line is all the administrator gets. Nothing here reads files
+ * or talks to the network except dance_plugin_options_check_resolver.
+ */
+#include "options.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum opt_kind {
+    OPT_STRING,         /* non-empty string */
+    OPT_UINT,           /* decimal integer within [min, max] */
+    OPT_RESOLVER,       /* comma list of IP[@PORT] */
+    OPT_TRANSPORT,      /* udp|tcp|tls */
+    OPT_DOMAINS,        /* comma list of DNS names */
+    OPT_IDSRC,          /* san|username */
+    OPT_OWNER,          /* identity|_label */
+    OPT_FALLBACK,       /* deny|defer */
+    OPT_KIND_COUNT
+} opt_kind;
+
+typedef enum opt_id {
+    O_RESOLVER, O_TRUST_ANCHOR, O_DNS_TRANSPORT, O_TLS_AUTH_NAME,
+    O_LOOKUP_TIMEOUT_MS, O_ALLOWED_DOMAINS, O_IDENTITY_SOURCE, O_TLSA_OWNER,
+    O_CAFILE, O_FALLBACK, O_CONNECT_BUDGET_MS, O_CACHE_SIZE, O_MIN_TTL,
+    O_MAX_TTL, O_NEGATIVE_TTL, O_FAILURE_TTL, O_REVALIDATE_INTERVAL,
+    O_STATS_INTERVAL, O_WORKER_THREADS, O_QUEUE_SIZE,
+    O_COUNT
+} opt_id;
+
+typedef struct opt_def {
+    const char *name;
+    opt_kind kind;
+    unsigned long min, max;     /* OPT_UINT only */
+    const char *expected;       /* for the error line */
+} opt_def;
+
+#define WEEK 604800ul
+
+/* Indexed by opt_id. Bounds keep values sane rather than merely
+ * representable: a connect budget of minutes would stall the broker,
+ * a zero-thread pool would never answer. */
+static const opt_def opt_table[O_COUNT] = {
+    [O_RESOLVER] = {"resolver", OPT_RESOLVER, 0, 0,
+        "a comma list of IP[@PORT] (e.g. 127.0.0.1@53,::1)"},
+    [O_TRUST_ANCHOR] = {"trust_anchor", OPT_STRING, 0, 0,
+        "the path of a file with DS or DNSKEY records"},
+    [O_DNS_TRANSPORT] = {"dns_transport", OPT_TRANSPORT, 0, 0,
+        "udp, tcp or tls"},
+    [O_TLS_AUTH_NAME] = {"tls_auth_name", OPT_STRING, 0, 0,
+        "the name in the resolver's TLS certificate"},
+    [O_LOOKUP_TIMEOUT_MS] = {"lookup_timeout_ms", OPT_UINT, 1, 60000,
+        "milliseconds from 1 to 60000"},
+    [O_ALLOWED_DOMAINS] = {"allowed_domains", OPT_DOMAINS, 0, 0,
+        "a comma list of DNS domain names (e.g. acme.example,other.example)"},
+    [O_IDENTITY_SOURCE] = {"identity_source", OPT_IDSRC, 0, 0,
+        "san or username"},
+    [O_TLSA_OWNER] = {"tlsa_owner", OPT_OWNER, 0, 0,
+        "identity or an underscore label such as _mqtt"},
+    [O_CAFILE] = {"cafile", OPT_STRING, 0, 0,
+        "the path of a PEM file with CA certificates"},
+    [O_FALLBACK] = {"fallback", OPT_FALLBACK, 0, 0, "deny or defer"},
+    [O_CONNECT_BUDGET_MS] = {"connect_budget_ms", OPT_UINT, 0, 10000,
+        "milliseconds from 0 to 10000"},
+    [O_CACHE_SIZE] = {"cache_size", OPT_UINT, 1, 10000000,
+        "a number of entries from 1 to 10000000"},
+    [O_MIN_TTL] = {"min_ttl", OPT_UINT, 0, WEEK,
+        "seconds from 0 to 604800"},
+    [O_MAX_TTL] = {"max_ttl", OPT_UINT, 1, WEEK,
+        "seconds from 1 to 604800"},
+    [O_NEGATIVE_TTL] = {"negative_ttl", OPT_UINT, 0, WEEK,
+        "seconds from 0 to 604800"},
+    [O_FAILURE_TTL] = {"failure_ttl", OPT_UINT, 0, 3600,
+        "seconds from 0 to 3600"},
+    [O_REVALIDATE_INTERVAL] = {"revalidate_interval", OPT_UINT, 0, 86400,
+        "seconds from 0 (off) to 86400"},
+    [O_STATS_INTERVAL] = {"stats_interval", OPT_UINT, 0, 86400,
+        "seconds from 0 (off) to 86400"},
+    [O_WORKER_THREADS] = {"worker_threads", OPT_UINT, 1, 64,
+        "a number of threads from 1 to 64"},
+    [O_QUEUE_SIZE] = {"queue_size", OPT_UINT, 1, 1000000,
+        "a number of jobs from 1 to 1000000"},
+};
+
+/* dance_plugin_option_name - table order, NULL past the end. */
+const char *dance_plugin_option_name(size_t i)
+{
+    return i < O_COUNT ? opt_table[i].name : NULL;
+}
+
+const char *dance_identity_source_name(dance_identity_source s)
+{
+    switch (s) {
+    case DANCE_IDSRC_SAN: return "san";
+    case DANCE_IDSRC_USERNAME: return "username";
+    case DANCE_IDSRC_COUNT: break;
+    }
+    return "unknown";
+}
+
+const char *dance_fallback_name(dance_fallback f)
+{
+    switch (f) {
+    case DANCE_FALLBACK_DENY: return "deny";
+    case DANCE_FALLBACK_DEFER: return "defer";
+    case DANCE_FALLBACK_COUNT: break;
+    }
+    return "unknown";
+}
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* bad_value - the one error format for a value that does not fit. */
+static int bad_value(const opt_def *d, const char *value, const char *why,
+                     char *err, size_t errlen)
+{
+    if (why != NULL && why[0] != '\0')
+        seterr(err, errlen, "plugin_opt_%s '%s': expected %s (%s)",
+               d->name, value, d->expected, why);
+    else
+        seterr(err, errlen, "plugin_opt_%s '%s': expected %s",
+               d->name, value, d->expected);
+    return -1;
+}
+
+/* parse_uint - strictly decimal digits, no sign, no spaces, no overflow. */
+static int parse_uint(const char *s, unsigned long min, unsigned long max,
+                      unsigned long *out)
+{
+    unsigned long v = 0;
+
+    if (s[0] == '\0')
+        return -1;
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        if ((unsigned long)(*p - '0') > max ||
+            v > (max - (unsigned long)(*p - '0')) / 10)
+            return -1;          /* above max (and so no overflow either) */
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* trim_copy - copy [s, s+n) without surrounding blanks into buf. */
+static void trim_copy(const char *s, size_t n, char *buf, size_t buflen)
+{
+    while (n > 0 && (*s == ' ' || *s == '\t')) {
+        s++;
+        n--;
+    }
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if (n >= buflen)
+        n = buflen - 1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+}
+
+/* check_upstream - one "IP[@PORT]" item. getdns takes the same syntax;
+ * checking it here lets the error name the option and the item. */
+static int check_upstream(const char *item, char *why, size_t whylen)
+{
+    char addr[64];
+    const char *at = strrchr(item, '@');
+    size_t alen = at != NULL ? (size_t)(at - item) : strlen(item);
+    unsigned char buf[16];
+    unsigned long port;
+
+    if (alen == 0 || alen >= sizeof(addr)) {
+        snprintf(why, whylen, "'%s' has no address", item);
+        return -1;
+    }
+    memcpy(addr, item, alen);
+    addr[alen] = '\0';
+    if (inet_pton(AF_INET, addr, buf) != 1 && inet_pton(AF_INET6, addr, buf) != 1) {
+        snprintf(why, whylen, "'%s' is not an IPv4 or IPv6 address", addr);
+        return -1;
+    }
+    if (at != NULL && parse_uint(at + 1, 1, 65535, &port) != 0) {
+        snprintf(why, whylen, "'%s' is not a port from 1 to 65535", at + 1);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_resolver_list(const char *value, char *why, size_t whylen)
+{
+    const char *p = value;
+
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        char item[128];
+
+        if (n >= sizeof(item)) {
+            snprintf(why, whylen, "an item is too long");
+            return -1;
+        }
+        trim_copy(p, n, item, sizeof(item));
+        if (item[0] == '\0') {
+            snprintf(why, whylen, "empty item");
+            return -1;
+        }
+        if (check_upstream(item, why, whylen) != 0)
+            return -1;
+        if (comma == NULL)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+/* check_owner_label - "_" followed by letters, digits, hyphens; one label. */
+static int check_owner_label(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n < 2 || n > DANCE_LABEL_MAX || v[0] != '_')
+        return -1;
+    for (size_t i = 1; i < n; i++) {
+        char c = v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-'))
+            return -1;
+    }
+    return 0;
+}
+
+static int set_string(char **slot, const char *value)
+{
+    char *s = strdup(value);
+
+    if (s == NULL)
+        return -1;
+    free(*slot);
+    *slot = s;
+    return 0;
+}
+
+static void set_defaults(dance_plugin_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->dns_transport = DANCE_TRANSPORT_UDP;
+    c->lookup_timeout_ms = DANCE_OPT_DEFAULT_LOOKUP_TIMEOUT_MS;
+    c->identity_source = DANCE_IDSRC_SAN;
+    c->fallback = DANCE_FALLBACK_DENY;
+    c->connect_budget_ms = DANCE_OPT_DEFAULT_CONNECT_BUDGET_MS;
+    c->cache_size = DANCE_OPT_DEFAULT_CACHE_SIZE;
+    c->min_ttl = DANCE_OPT_DEFAULT_MIN_TTL;
+    c->max_ttl = DANCE_OPT_DEFAULT_MAX_TTL;
+    c->negative_ttl = DANCE_OPT_DEFAULT_NEGATIVE_TTL;
+    c->failure_ttl = DANCE_OPT_DEFAULT_FAILURE_TTL;
+    c->revalidate_interval = DANCE_OPT_DEFAULT_REVALIDATE_INTERVAL;
+    c->stats_interval = DANCE_OPT_DEFAULT_STATS_INTERVAL;
+    c->worker_threads = DANCE_OPT_DEFAULT_WORKER_THREADS;
+    c->queue_size = DANCE_OPT_DEFAULT_QUEUE_SIZE;
+}
+
+/* store_uint - put an already range-checked number where it belongs. */
+static void store_uint(dance_plugin_config *c, opt_id id, unsigned long v)
+{
+    switch (id) {
+    case O_LOOKUP_TIMEOUT_MS: c->lookup_timeout_ms = (unsigned)v; break;
+    case O_CONNECT_BUDGET_MS: c->connect_budget_ms = (unsigned)v; break;
+    case O_CACHE_SIZE: c->cache_size = (size_t)v; break;
+    case O_MIN_TTL: c->min_ttl = (uint32_t)v; break;
+    case O_MAX_TTL: c->max_ttl = (uint32_t)v; break;
+    case O_NEGATIVE_TTL: c->negative_ttl = (uint32_t)v; break;
+    case O_FAILURE_TTL: c->failure_ttl = (uint32_t)v; break;
+    case O_REVALIDATE_INTERVAL: c->revalidate_interval = (unsigned)v; break;
+    case O_STATS_INTERVAL: c->stats_interval = (unsigned)v; break;
+    case O_WORKER_THREADS: c->worker_threads = (unsigned)v; break;
+    case O_QUEUE_SIZE: c->queue_size = (size_t)v; break;
+    default: break;
+    }
+}
+
+/* apply - validate one value for option id and store it. */
+static int apply(dance_plugin_config *c, opt_id id, const char *value,
+                 char *err, size_t errlen)
+{
+    const opt_def *d = &opt_table[id];
+    char why[DANCE_REASON_MAX];
+    unsigned long v;
+
+    why[0] = '\0';
+    switch (d->kind) {
+    case OPT_UINT:
+        if (parse_uint(value, d->min, d->max, &v) != 0)
+            return bad_value(d, value, NULL, err, errlen);
+        store_uint(c, id, v);
+        return 0;
+    case OPT_STRING: {
+        char **slot = id == O_TRUST_ANCHOR ? &c->trust_anchor
+                    : id == O_TLS_AUTH_NAME ? &c->tls_auth_name
+                    : &c->cafile;
+        if (value[0] == '\0')
+            return bad_value(d, value, NULL, err, errlen);
+        if (set_string(slot, value) != 0)
+            goto nomem;
+        return 0;
+    }
+    case OPT_RESOLVER:
+        if (check_resolver_list(value, why, sizeof(why)) != 0)
+            return bad_value(d, value, why, err, errlen);
+        if (set_string(&c->resolver, value) != 0)
+            goto nomem;
+        return 0;
+    case OPT_TRANSPORT:
+        if (dance_dns_transport_parse(value, &c->dns_transport) != 0)
+            return bad_value(d, value, NULL, err, errlen);
+        return 0;
+    case OPT_DOMAINS: {
+        dance_allowlist *al = dance_allowlist_parse(value, why, sizeof(why));
+        if (al == NULL)
+            return bad_value(d, value, why, err, errlen);
+        dance_allowlist_free(c->allowlist);
+        c->allowlist = al;
+        if (set_string(&c->allowed_domains, value) != 0)
+            goto nomem;
+        return 0;
+    }
+    case OPT_IDSRC:
+        if (strcmp(value, "san") == 0)
+            c->identity_source = DANCE_IDSRC_SAN;
+        else if (strcmp(value, "username") == 0)
+            c->identity_source = DANCE_IDSRC_USERNAME;
+        else
+            return bad_value(d, value, NULL, err, errlen);
+        return 0;
+    case OPT_OWNER:
+        if (strcmp(value, "identity") == 0) {
+            free(c->tlsa_owner_label);
+            c->tlsa_owner_label = NULL;
+            return 0;
+        }
+        if (check_owner_label(value) != 0)
+            return bad_value(d, value, NULL, err, errlen);
+        if (set_string(&c->tlsa_owner_label, value) != 0)
+            goto nomem;
+        return 0;
+    case OPT_FALLBACK:
+        if (strcmp(value, "deny") == 0)
+            c->fallback = DANCE_FALLBACK_DENY;
+        else if (strcmp(value, "defer") == 0)
+            c->fallback = DANCE_FALLBACK_DEFER;
+        else
+            return bad_value(d, value, NULL, err, errlen);
+        return 0;
+    case OPT_KIND_COUNT:
+        break;
+    }
+    seterr(err, errlen, "plugin_opt_%s: internal error (unknown kind)", d->name);
+    return -1;
+nomem:
+    seterr(err, errlen, "plugin_opt_%s: out of memory", d->name);
+    return -1;
+}
+
+static void list_known(char *buf, size_t buflen)
+{
+    size_t off = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < O_COUNT && off < buflen; i++) {
+        int n = snprintf(buf + off, buflen - off, "%s%s", i ? ", " : "",
+                         opt_table[i].name);
+        if (n < 0)
+            break;
+        off += (size_t)n;
+    }
+}
+
+/* cross_check - rules between options, after every value is in. */
+static int cross_check(const dance_plugin_config *c, const char *min_ttl_value,
+                       char *err, size_t errlen)
+{
+    if (c->allowlist == NULL) {
+        seterr(err, errlen, "plugin_opt_allowed_domains is required: the "
+               "comma list of domains whose names may be looked up "
+               "(e.g. plugin_opt_allowed_domains acme.example)");
+        return -1;
+    }
+    if (c->min_ttl > c->max_ttl) {
+        seterr(err, errlen, "plugin_opt_min_ttl '%s': expected at most "
+               "plugin_opt_max_ttl (%u)", min_ttl_value, (unsigned)c->max_ttl);
+        return -1;
+    }
+    if (c->dns_transport == DANCE_TRANSPORT_TLS && c->tls_auth_name == NULL) {
+        seterr(err, errlen, "plugin_opt_dns_transport 'tls': expected "
+               "plugin_opt_tls_auth_name too (the name the resolver's "
+               "certificate must carry)");
+        return -1;
+    }
+    if (c->dns_transport == DANCE_TRANSPORT_TLS && c->resolver == NULL) {
+        seterr(err, errlen, "plugin_opt_dns_transport 'tls': expected "
+               "plugin_opt_resolver too (DNS over TLS needs an explicit "
+               "resolver address)");
+        return -1;
+    }
+    if (c->dns_transport != DANCE_TRANSPORT_TLS && c->tls_auth_name != NULL) {
+        seterr(err, errlen, "plugin_opt_tls_auth_name '%s': only used with "
+               "plugin_opt_dns_transport tls", c->tls_auth_name);
+        return -1;
+    }
+    return 0;
+}
+
+/* dance_plugin_options_parse - see options.h. */
+int dance_plugin_options_parse(const dance_plugin_opt *opts, size_t count,
+                               dance_plugin_config *out,
+                               char *err, size_t errlen)
+{
+    bool seen[O_COUNT] = {false};
+    const char *min_ttl_value = "";
+
+    set_defaults(out);
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+
+    for (size_t i = 0; i < count; i++) {
+        const char *key = opts[i].key != NULL ? opts[i].key : "";
+        const char *value = opts[i].value != NULL ? opts[i].value : "";
+        size_t id;
+
+        for (id = 0; id < O_COUNT; id++)
+            if (strcmp(key, opt_table[id].name) == 0)
+                break;
+        if (id == O_COUNT) {
+            char known[DANCE_OPT_ERR_MAX];
+            list_known(known, sizeof(known));
+            seterr(err, errlen, "plugin_opt_%s '%s': unknown option "
+                   "(known: %s)", key, value, known);
+            return -1;
+        }
+        if (seen[id]) {
+            seterr(err, errlen, "plugin_opt_%s '%s': given twice; expected "
+                   "each option once", key, value);
+            return -1;
+        }
+        seen[id] = true;
+        if (id == O_MIN_TTL)
+            min_ttl_value = value;
+        if (apply(out, (opt_id)id, value, err, errlen) != 0)
+            return -1;
+    }
+    return cross_check(out, min_ttl_value, err, errlen);
+}
+
+void dance_plugin_config_clear(dance_plugin_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    free(cfg->resolver);
+    free(cfg->trust_anchor);
+    free(cfg->tls_auth_name);
+    free(cfg->allowed_domains);
+    dance_allowlist_free(cfg->allowlist);
+    free(cfg->tlsa_owner_label);
+    free(cfg->cafile);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+void dance_plugin_config_resolver(const dance_plugin_config *cfg,
+                                  dance_resolver_config *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->upstreams = cfg->resolver;
+    out->trust_anchor_file = cfg->trust_anchor;
+    out->timeout_ms = cfg->lookup_timeout_ms;
+    out->transport = cfg->dns_transport;
+    out->tls_auth_name = cfg->tls_auth_name;
+}
+
+void dance_plugin_config_cache(const dance_plugin_config *cfg,
+                               dance_cache_config *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->capacity = cfg->cache_size;
+    out->min_ttl = cfg->min_ttl;
+    out->max_ttl = cfg->max_ttl;
+    out->negative_ttl = cfg->negative_ttl;
+    out->failure_ttl = cfg->failure_ttl;
+}
+
+/* dance_plugin_options_check_resolver - the syntax of resolver and
+ * dns_transport is checked by the parser already, so what the library can
+ * still object to is the trust anchor file (or, without one, the system
+ * root key). */
+int dance_plugin_options_check_resolver(const dance_plugin_config *cfg,
+                                        char *err, size_t errlen)
+{
+    dance_resolver_config rc;
+    char why[DANCE_REASON_MAX];
+
+    dance_plugin_config_resolver(cfg, &rc);
+    why[0] = '\0';
+    if (dance_resolver_config_check(&rc, why, sizeof(why)) == 0)
+        return 0;
+    if (cfg->trust_anchor != NULL)
+        seterr(err, errlen, "plugin_opt_trust_anchor '%s': expected %s (%s)",
+               cfg->trust_anchor, opt_table[O_TRUST_ANCHOR].expected, why);
+    else
+        seterr(err, errlen, "resolver configuration rejected: %s (check "
+               "plugin_opt_resolver '%s' and plugin_opt_trust_anchor, which "
+               "defaults to the system root key)", why,
+               cfg->resolver != NULL ? cfg->resolver : "");
+    return -1;
+}

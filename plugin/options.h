@@ -1,0 +1,123 @@
+/*
+ * plugin/options.h - the plugin's `plugin_opt_*` options: table, parsing,
+ * validation.
+ *
+ * Pure code with no Mosquitto headers, so that it can be unit-tested and
+ * fuzzed: the input is an array of key/value pairs (the keys without the
+ * "plugin_opt_" prefix, as Mosquitto hands them over), the output a filled
+ * dance_plugin_config or one error line a user can act on, of the form
+ *   plugin_opt_<name> '<value>': expected <what>
+ * An unknown option, a repeated option or a bad value is an error;
+ * allowed_domains is required.
+ *
+ * Ownership: dance_plugin_config owns its strings and its allow-list; free
+ * it with dance_plugin_config_clear. The resolver/cache views it fills point
+ * into the config and live as long as it does.
+ */
+#ifndef DANCE_PLUGIN_OPTIONS_H
+#define DANCE_PLUGIN_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "dance/cache.h"
+#include "dance/name.h"
+#include "dance/resolver.h"
+
+/* Where the identity of a connecting client comes from. */
+typedef enum dance_identity_source {
+    DANCE_IDSRC_SAN,        /* the certificate's one dNSName */
+    DANCE_IDSRC_USERNAME,   /* the MQTT username names it */
+    DANCE_IDSRC_COUNT
+} dance_identity_source;
+
+/* What to answer for clients the plugin does not handle (no certificate,
+ * identity outside allowed_domains). */
+typedef enum dance_fallback {
+    DANCE_FALLBACK_DENY,    /* refuse */
+    DANCE_FALLBACK_DEFER,   /* MOSQ_ERR_PLUGIN_DEFER: let other auth decide */
+    DANCE_FALLBACK_COUNT
+} dance_fallback;
+
+typedef struct dance_plugin_opt {
+    const char *key;        /* without the "plugin_opt_" prefix */
+    const char *value;
+} dance_plugin_opt;
+
+typedef struct dance_plugin_config {
+    /* DNS */
+    char *resolver;                 /* NULL: system resolver */
+    char *trust_anchor;             /* NULL: system root key */
+    dance_dns_transport dns_transport;
+    char *tls_auth_name;            /* only with DANCE_TRANSPORT_TLS */
+    unsigned lookup_timeout_ms;
+    /* who may be looked up, and how */
+    char *allowed_domains;          /* as given */
+    dance_allowlist *allowlist;     /* parsed */
+    dance_identity_source identity_source;
+    char *tlsa_owner_label;         /* "_mqtt" for the service form; NULL: identity */
+    char *cafile;                   /* NULL: none */
+    dance_fallback fallback;
+    unsigned connect_budget_ms;
+    /* cache */
+    size_t cache_size;
+    uint32_t min_ttl, max_ttl, negative_ttl, failure_ttl;
+    /* background work */
+    unsigned revalidate_interval;   /* seconds; 0: off */
+    unsigned stats_interval;        /* seconds; 0: off */
+    unsigned worker_threads;
+    size_t queue_size;
+} dance_plugin_config;
+
+/* Defaults (also documented in docs/plugin.md). */
+#define DANCE_OPT_DEFAULT_LOOKUP_TIMEOUT_MS   2000u
+#define DANCE_OPT_DEFAULT_CONNECT_BUDGET_MS   500u
+#define DANCE_OPT_DEFAULT_CACHE_SIZE          10000u
+#define DANCE_OPT_DEFAULT_MIN_TTL             0u
+#define DANCE_OPT_DEFAULT_MAX_TTL             3600u
+#define DANCE_OPT_DEFAULT_NEGATIVE_TTL        60u
+#define DANCE_OPT_DEFAULT_FAILURE_TTL         5u
+#define DANCE_OPT_DEFAULT_REVALIDATE_INTERVAL 60u
+#define DANCE_OPT_DEFAULT_STATS_INTERVAL      10u
+#define DANCE_OPT_DEFAULT_WORKER_THREADS      2u
+#define DANCE_OPT_DEFAULT_QUEUE_SIZE          1024u
+
+/* Room for an error line. */
+#define DANCE_OPT_ERR_MAX 512
+
+/* dance_plugin_options_parse - validate opts[0..count) into out (which is
+ * overwritten; clear it afterwards either way). Returns 0, or -1 with one
+ * error line in err ("plugin_opt_min_ttl 'x': expected ..."). Also -1
+ * ("out of memory") on allocation failure. Does not touch the file system
+ * or the network. */
+int dance_plugin_options_parse(const dance_plugin_opt *opts, size_t count,
+                               dance_plugin_config *out,
+                               char *err, size_t errlen);
+
+/* dance_plugin_config_clear - free what cfg owns and zero it; NULL-safe. */
+void dance_plugin_config_clear(dance_plugin_config *cfg);
+
+/* dance_plugin_config_resolver - the resolver configuration cfg describes
+ * (strings borrowed from cfg). Cannot fail. */
+void dance_plugin_config_resolver(const dance_plugin_config *cfg,
+                                  dance_resolver_config *out);
+
+/* dance_plugin_config_cache - the cache configuration cfg describes.
+ * Cannot fail. */
+void dance_plugin_config_cache(const dance_plugin_config *cfg,
+                               dance_cache_config *out);
+
+/* dance_plugin_options_check_resolver - run the library's resolver config
+ * check (trust anchor readable and parseable, ...) and name the option at
+ * fault in err. Returns 0 or -1. Reads files. */
+int dance_plugin_options_check_resolver(const dance_plugin_config *cfg,
+                                        char *err, size_t errlen);
+
+/* The option table, for documentation checks: names without the prefix,
+ * in table order; NULL past the end. */
+const char *dance_plugin_option_name(size_t i);
+
+const char *dance_identity_source_name(dance_identity_source s);
+const char *dance_fallback_name(dance_fallback f);
+
+#endif

@@ -1,0 +1,459 @@
+/*
+ * plugin/plugin.c - Mosquitto plugin entry points (API v5) and the event
+ * callbacks other than BASIC_AUTH (auth.c).
+ *
+ * init: options -> environment checks (per_listener_settings,
+ * use_identity/subject_as_username) -> matcher, cache, registry, workers ->
+ * callbacks. Any failure logs one line naming what to fix and returns an
+ * error, which stops the broker: a security plugin that silently does
+ * nothing is worse than one that refuses to start.
+ *
+ * TICK (broker thread, about every 100 ms) is where background work comes
+ * back: completions of worker jobs, kicks of revoked clients, revalidation
+ * rounds and $SYS metrics. mosquitto_kick_client_* and
+ * mosquitto_broker_publish* are not thread-safe, which is why none of this
+ * happens on the workers.
+ */
+#include "plugin.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "confscan.h"
+
+#define EVENT_BIT(ev) (1u << (unsigned)(ev))
+
+/* The plugin exports only these three symbols (see plugin/exports.map). */
+int mosquitto_plugin_version(int supported_version_count, const int *supported_versions);
+int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+                          struct mosquitto_opt *options, int option_count);
+int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options,
+                             int option_count);
+
+uint64_t dance_plugin_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- worker completions (run from TICK via dance_workers_drain) ---- */
+
+static void fetch_done_hook(void *ctx, const dance_fetch_done *d)
+{
+    (void)ctx;
+    /* A failed background lookup explains later "lookup pending" or
+     * "lookup_failure" refusals; successes are logged per decision. */
+    if (d->status < DANCE_DNS_SECURE_NEGATIVE)
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: TLSA lookup for %s: %s: %s",
+                             d->owner, dance_dns_status_name(d->status), d->reason);
+}
+
+static int kick_push(struct dance_plugin *p, const dance_client *e)
+{
+    if (p->kick_count == p->kick_cap) {
+        size_t nc = p->kick_cap ? p->kick_cap * 2 : 16;
+        dance_kick *nk = realloc(p->kicks, nc * sizeof(*nk));
+        if (nk == NULL)
+            return -1;
+        p->kicks = nk;
+        p->kick_cap = nc;
+    }
+    p->kicks[p->kick_count].client_id = strdup(e->client_id);
+    if (p->kicks[p->kick_count].client_id == NULL)
+        return -1;
+    p->kicks[p->kick_count].key = e->key;
+    p->kicks[p->kick_count].token = e->token;
+    p->kick_count++;
+    return 0;
+}
+
+static void revalidate_done_hook(void *ctx, const dance_revalidate_done *d)
+{
+    struct dance_plugin *p = ctx;
+    const dance_verdict *v = d->verdict;
+    dance_client *e = dance_clients_check_done(p->clients, d->client, d->token);
+    char cid[128];
+
+    if (e == NULL)
+        return;                 /* disconnected or replaced meanwhile */
+    p->stats.rechecks++;
+    switch (v->code) {
+    case DANCE_V_ACCEPTED:
+        return;
+    case DANCE_V_LOOKUP_FAILURE:
+    case DANCE_V_PENDING:
+    case DANCE_V_INTERNAL:
+        /* Could not decide: a temporary DNS failure is never read as
+         * "no TLSA record". The client stays; the next round retries. */
+        p->stats.recheck_failures++;
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: re-check of identity=%s "
+            "client_id=\"%s\" undecided (%s): %s; keeping the client",
+            d->identity, dance_log_safe(e->client_id, cid, sizeof(cid)),
+            dance_verdict_name(v->code), v->reason);
+        return;
+    default:
+        break;
+    }
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: revoked identity=%s "
+        "client_id=\"%s\" reason=%s record=\"%s\": %s; disconnecting",
+        d->identity, dance_log_safe(e->client_id, cid, sizeof(cid)),
+        dance_verdict_name(v->code), v->record, v->reason);
+    if (kick_push(p, e) != 0)
+        mosquitto_log_printf(MOSQ_LOG_ERR, "dance: out of memory queueing the "
+                             "disconnect of %s; retrying next round", d->identity);
+}
+
+/* run_kicks - disconnect revoked clients. A kick runs our DISCONNECT
+ * callback synchronously, which edits the registry, so the list is built
+ * first and carried out here, outside any registry walk. */
+static void run_kicks(struct dance_plugin *p)
+{
+    for (size_t i = 0; i < p->kick_count; i++) {
+        dance_kick *k = &p->kicks[i];
+        dance_client *e = dance_clients_find(p->clients, k->key);
+
+        /* Only if the entry is still the one the verdict was for. */
+        if (e != NULL && e->token == k->token) {
+            if (mosquitto_kick_client_by_clientid(k->client_id, false) == MOSQ_ERR_SUCCESS)
+                p->stats.revocations++;
+            /* Whether or not Mosquitto still knew the id, the entry
+             * must not be re-checked again. */
+            e = dance_clients_find(p->clients, k->key);
+            if (e != NULL && e->token == k->token)
+                dance_clients_remove(p->clients, k->key);
+        }
+        free(k->client_id);
+    }
+    p->kick_count = 0;
+}
+
+/* schedule_rechecks - start a round when due and feed its entries to the
+ * workers, keeping half the queue free for CONNECT lookups. */
+static void schedule_rechecks(struct dance_plugin *p, uint64_t now)
+{
+    size_t reserve = p->cfg.queue_size / 2;
+
+    if (p->cfg.revalidate_interval == 0)
+        return;
+    if (p->revalidate_now || now >= p->next_round_ms) {
+        if (dance_clients_round_start(p->clients) >= 0) {
+            p->revalidate_now = false;
+            p->next_round_ms = now + (uint64_t)p->cfg.revalidate_interval * 1000u;
+        }
+    }
+    while (dance_clients_round_active(p->clients) &&
+           dance_workers_room(p->workers) > reserve) {
+        dance_client *e = dance_clients_round_next(p->clients);
+        if (e == NULL)
+            break;
+        if (dance_workers_submit_revalidate(p->workers, e->key, e->token,
+                                            e->identity, e->owner, e->leaf)
+            != DANCE_SUBMIT_QUEUED)
+            e->checking = false;
+    }
+}
+
+static int tick_cb(int event, void *event_data, void *userdata)
+{
+    struct dance_plugin *p = userdata;
+    uint64_t now = dance_plugin_now_ms();
+
+    (void)event;
+    (void)event_data;
+    p->tick_seen = true;
+    p->reload_window = false;
+
+    dance_workers_drain(p->workers);
+    run_kicks(p);
+    schedule_rechecks(p, now);
+    if (p->cfg.stats_interval > 0 && now >= p->next_stats_ms) {
+        dance_stats_publish(p);
+        p->next_stats_ms = now + (uint64_t)p->cfg.stats_interval * 1000u;
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
+/* reload_cb - SIGHUP: flush the cache and keep serving. Plugin options
+ * are not re-read by Mosquitto 2.0. Mosquitto re-runs BASIC_AUTH for every
+ * connected client right after this event; auth.c answers those from the
+ * registry until the next TICK and the workers re-check them. */
+static int reload_cb(int event, void *event_data, void *userdata)
+{
+    struct dance_plugin *p = userdata;
+
+    (void)event;
+    (void)event_data;
+    dance_cache_flush(p->cache);
+    p->reload_window = true;
+    p->revalidate_now = p->cfg.revalidate_interval > 0;
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: reload: TLSA cache flushed%s "
+        "(plugin options are only read at start)",
+        p->revalidate_now ? ", re-checking connected clients" : "");
+    return MOSQ_ERR_SUCCESS;
+}
+
+static int disconnect_cb(int event, void *event_data, void *userdata)
+{
+    struct mosquitto_evt_disconnect *ed = event_data;
+    struct dance_plugin *p = userdata;
+
+    (void)event;
+    dance_clients_remove(p->clients, ed->client);
+    return MOSQ_ERR_SUCCESS;
+}
+
+/* message_cb - detect clients with a certificate that never went through
+ * our BASIC_AUTH (use_identity_as_username / use_subject_as_username on a
+ * listener, or MQTT v5 extended authentication by another plugin). Never
+ * changes the message. The first such client per connection is logged
+ * and then registered as non-DANE so later messages cost one lookup. */
+static int message_cb(int event, void *event_data, void *userdata)
+{
+    struct mosquitto_evt_message *ed = event_data;
+    struct dance_plugin *p = userdata;
+    X509 *cert;
+    char cid[128];
+
+    (void)event;
+    if (ed->client == NULL || dance_clients_find(p->clients, ed->client) != NULL)
+        return MOSQ_ERR_SUCCESS;
+    cert = mosquitto_client_certificate(ed->client);
+    if (cert == NULL)
+        return MOSQ_ERR_SUCCESS;
+    X509_free(cert);
+    p->stats.bypass++;
+    mosquitto_log_printf(p->warned_bypass ? MOSQ_LOG_WARNING : MOSQ_LOG_ERR,
+        "dance: client_id=\"%s\" has a certificate but was never checked by the "
+        "DANE plugin: a listener has use_identity_as_username or "
+        "use_subject_as_username set, or another plugin authenticated it "
+        "(MQTT v5 extended auth). DANE is NOT enforced for such clients.",
+        dance_log_safe(mosquitto_client_id(ed->client), cid, sizeof(cid)));
+    p->warned_bypass = true;
+    dance_clients_add(p->clients, ed->client, mosquitto_client_id(ed->client),
+                      false, NULL, NULL, NULL);
+    return MOSQ_ERR_SUCCESS;
+}
+
+/* ---- init / cleanup ---- */
+
+static const struct {
+    int event;
+    MOSQ_FUNC_generic_callback cb;
+    const char *name;
+} callbacks[] = {
+    {MOSQ_EVT_BASIC_AUTH, dance_auth_basic_cb, "BASIC_AUTH"},
+    {MOSQ_EVT_TICK, tick_cb, "TICK"},
+    {MOSQ_EVT_RELOAD, reload_cb, "RELOAD"},
+    {MOSQ_EVT_DISCONNECT, disconnect_cb, "DISCONNECT"},
+    {MOSQ_EVT_MESSAGE, message_cb, "MESSAGE"},
+};
+
+static void unregister_all(struct dance_plugin *p)
+{
+    for (size_t i = 0; i < sizeof(callbacks) / sizeof(callbacks[0]); i++)
+        if (p->registered & EVENT_BIT(callbacks[i].event)) {
+            mosquitto_callback_unregister(p->pid, callbacks[i].event,
+                                          callbacks[i].cb, NULL);
+            p->registered &= ~EVENT_BIT(callbacks[i].event);
+        }
+}
+
+static void plugin_free(struct dance_plugin *p)
+{
+    if (p == NULL)
+        return;
+    unregister_all(p);
+    /* Workers first: they use the cache and the matcher. */
+    dance_workers_stop(p->workers);
+    for (size_t i = 0; i < p->kick_count; i++)
+        free(p->kicks[i].client_id);
+    free(p->kicks);
+    dance_clients_free(p->clients);
+    dance_cache_free(p->cache);
+    dance_matcher_free(p->matcher);
+    dance_plugin_config_clear(&p->cfg);
+    free(p);
+}
+
+/* check_environment - refuse broker settings under which the plugin would
+ * silently not protect anything. */
+static int check_environment(mosquitto_plugin_id_t *identifier)
+{
+    dance_confscan scan;
+    char err[DANCE_OPT_ERR_MAX];
+    int rc;
+
+#if LIBMOSQUITTO_MAJOR == 2 && LIBMOSQUITTO_MINOR == 0
+    /* In Mosquitto 2.0 the plugin id is { struct mosquitto__listener
+     * *listener; }, set exactly when the plugin was loaded per listener
+     * (per_listener_settings true). Such plugins never get TICK. */
+    if (*(void *const *)identifier != NULL) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "dance: refusing to start: the plugin "
+            "is loaded with per_listener_settings true, where Mosquitto 2.0 "
+            "never delivers the TICK event it needs for revocation, metrics "
+            "and background lookups. Set per_listener_settings false and load "
+            "the plugin globally.");
+        return -1;
+    }
+#else
+    (void)identifier;
+#endif
+
+    err[0] = '\0';
+    rc = dance_confscan_self(&scan, err, sizeof(err));
+    if (rc < 0) {
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: could not check the broker "
+            "configuration for use_identity_as_username / use_subject_as_username "
+            "(%s); make sure neither is set", err);
+        return 0;
+    }
+    if (rc == 0)
+        return 0;
+    if (scan.per_listener_settings) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "dance: refusing to start: %s line %u "
+            "sets per_listener_settings true, where Mosquitto 2.0 never delivers "
+            "the TICK event the plugin needs; set it false",
+            scan.per_listener_true.file, scan.per_listener_true.line);
+        return -1;
+    }
+    if (scan.identity_as_username.found || scan.subject_as_username.found) {
+        const dance_confscan_hit *h = scan.identity_as_username.found
+                                    ? &scan.identity_as_username
+                                    : &scan.subject_as_username;
+        mosquitto_log_printf(MOSQ_LOG_ERR, "dance: refusing to start: %s line %u "
+            "sets %s true, which makes Mosquitto skip plugin authentication on "
+            "that listener, so DANE would never be checked there. Remove it: "
+            "the plugin sets the username to the DANE identity itself.",
+            h->file, h->line, scan.identity_as_username.found
+                ? "use_identity_as_username" : "use_subject_as_username");
+        return -1;
+    }
+    return 0;
+}
+
+int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+{
+    for (int i = 0; i < supported_version_count; i++)
+        if (supported_versions[i] == 5)
+            return 5;
+    return -1;
+}
+
+static int fail_init(struct dance_plugin *p, const char *msg)
+{
+    mosquitto_log_printf(MOSQ_LOG_ERR, "dance: refusing to start: %s", msg);
+    plugin_free(p);
+    return MOSQ_ERR_INVAL;
+}
+
+int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+                          struct mosquitto_opt *options, int option_count)
+{
+    struct dance_plugin *p;
+    dance_plugin_opt *opts;
+    dance_cache_config cc;
+    dance_workers_config wc;
+    dance_workers_hooks hooks;
+    char err[DANCE_OPT_ERR_MAX];
+    int rc;
+
+    *userdata = NULL;
+    p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "dance: out of memory");
+        return MOSQ_ERR_NOMEM;
+    }
+    p->pid = identifier;
+    p->started_ms = dance_plugin_now_ms();
+
+    opts = calloc(option_count > 0 ? (size_t)option_count : 1, sizeof(*opts));
+    if (opts == NULL)
+        return fail_init(p, "out of memory");
+    for (int i = 0; i < option_count; i++) {
+        opts[i].key = options[i].key;
+        opts[i].value = options[i].value;
+    }
+    rc = dance_plugin_options_parse(opts, option_count > 0 ? (size_t)option_count : 0,
+                                    &p->cfg, err, sizeof(err));
+    free(opts);
+    if (rc != 0)
+        return fail_init(p, err);
+    if (check_environment(identifier) != 0) {
+        plugin_free(p);
+        return MOSQ_ERR_INVAL;
+    }
+    if (dance_plugin_options_check_resolver(&p->cfg, err, sizeof(err)) != 0)
+        return fail_init(p, err);
+    dance_plugin_config_resolver(&p->cfg, &p->resolver_cfg);
+
+    p->matcher = dance_matcher_new(p->cfg.cafile, err, sizeof(err));
+    if (p->matcher == NULL) {
+        char msg[DANCE_OPT_ERR_MAX + 128];
+        if (p->cfg.cafile != NULL)
+            snprintf(msg, sizeof(msg), "plugin_opt_cafile '%s': expected a "
+                     "readable PEM file with CA certificates (%s)", p->cfg.cafile, err);
+        else
+            snprintf(msg, sizeof(msg), "cannot set up DANE matching: %s", err);
+        return fail_init(p, msg);
+    }
+    dance_plugin_config_cache(&p->cfg, &cc);
+    p->cache = dance_cache_new(&cc);
+    p->clients = dance_clients_new();
+    if (p->cache == NULL || p->clients == NULL)
+        return fail_init(p, "out of memory");
+
+    memset(&wc, 0, sizeof(wc));
+    wc.threads = p->cfg.worker_threads;
+    wc.queue_max = p->cfg.queue_size;
+    wc.resolver = &p->resolver_cfg;
+    wc.cache = p->cache;
+    wc.matcher = p->matcher;
+    wc.idsrc = p->cfg.identity_source;
+    hooks.ctx = p;
+    hooks.fetch_done = fetch_done_hook;
+    hooks.revalidate_done = revalidate_done_hook;
+    p->workers = dance_workers_start(&wc, &hooks, err, sizeof(err));
+    if (p->workers == NULL) {
+        char msg[DANCE_OPT_ERR_MAX + 64];
+        snprintf(msg, sizeof(msg), "cannot start the DNS workers: %s", err);
+        return fail_init(p, msg);
+    }
+
+    for (size_t i = 0; i < sizeof(callbacks) / sizeof(callbacks[0]); i++) {
+        rc = mosquitto_callback_register(identifier, callbacks[i].event,
+                                         callbacks[i].cb, NULL, p);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            snprintf(err, sizeof(err), "cannot register the %s callback: %s",
+                     callbacks[i].name, mosquitto_strerror(rc));
+            return fail_init(p, err);
+        }
+        p->registered |= EVENT_BIT(callbacks[i].event);
+    }
+
+    p->next_round_ms = p->started_ms + (uint64_t)p->cfg.revalidate_interval * 1000u;
+    p->next_stats_ms = p->started_ms;
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: DANE client authentication "
+        "ready: allowed_domains=%s identity_source=%s tlsa_owner=%s resolver=%s "
+        "trust_anchor=%s cafile=%s fallback=%s connect_budget_ms=%u "
+        "revalidate_interval=%u worker_threads=%u",
+        p->cfg.allowed_domains, dance_identity_source_name(p->cfg.identity_source),
+        p->cfg.tlsa_owner_label ? p->cfg.tlsa_owner_label : "identity",
+        p->cfg.resolver ? p->cfg.resolver : "system",
+        p->cfg.trust_anchor ? p->cfg.trust_anchor : "system",
+        p->cfg.cafile ? p->cfg.cafile : "none", dance_fallback_name(p->cfg.fallback),
+        p->cfg.connect_budget_ms, p->cfg.revalidate_interval, p->cfg.worker_threads);
+    *userdata = p;
+    return MOSQ_ERR_SUCCESS;
+}
+
+int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options,
+                             int option_count)
+{
+    (void)options;
+    (void)option_count;
+    plugin_free(userdata);
+    return MOSQ_ERR_SUCCESS;
+}

@@ -1,0 +1,83 @@
+/*
+ * plugin/plugin.h - the plugin's state and the functions the Mosquitto
+ * glue files (plugin.c, auth.c, stats.c) share.
+ *
+ * All plugin state lives in one struct dance_plugin, passed to Mosquitto
+ * as userdata and to every callback. Everything in it is touched on the
+ * broker thread only, except the cache, the matcher and the worker pool,
+ * which are thread-safe (see workers.c).
+ */
+#ifndef DANCE_PLUGIN_PLUGIN_H
+#define DANCE_PLUGIN_PLUGIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include "dance/cache.h"
+#include "dance/dane.h"
+#include "clients.h"
+#include "decide.h"
+#include "options.h"
+#include "workers.h"
+
+/* Counters published under $SYS/broker/dance/ (see stats.c). Broker
+ * thread only; the cache and worker pool keep their own. */
+typedef struct dance_stats {
+    uint64_t accepted;
+    uint64_t refused[DANCE_V_COUNT];    /* by reason */
+    uint64_t deferred[DANCE_V_COUNT];   /* by reason (fallback defer) */
+    uint64_t revocations;               /* connected clients disconnected */
+    uint64_t rechecks;                  /* re-checks completed */
+    uint64_t recheck_failures;          /* re-checks that could not decide */
+    uint64_t bypass;                    /* certificate clients we never saw */
+} dance_stats;
+
+/* One pending kick: client id plus the registry entry it is for. */
+typedef struct dance_kick {
+    char *client_id;
+    const void *key;
+    uint64_t token;
+} dance_kick;
+
+struct dance_plugin {
+    mosquitto_plugin_id_t *pid;
+    dance_plugin_config cfg;
+    dance_resolver_config resolver_cfg;     /* views into cfg */
+    dance_matcher *matcher;
+    dance_cache *cache;
+    dance_workers *workers;
+    dance_clients *clients;
+    dance_stats stats;
+
+    unsigned registered;            /* bit (1 << event) per registered callback */
+    uint64_t started_ms;
+    bool tick_seen;                 /* TICK arrives: global plugin, good */
+    bool warned_no_tick;
+    bool reload_window;             /* from RELOAD to the next TICK */
+    bool revalidate_now;            /* start a round at the next TICK */
+    bool warned_bypass;
+    uint64_t next_round_ms;
+    uint64_t next_stats_ms;
+
+    dance_kick *kicks;              /* revocations to carry out at TICK */
+    size_t kick_count, kick_cap;
+};
+
+/* Monotonic milliseconds. */
+uint64_t dance_plugin_now_ms(void);
+
+/* auth.c: the MOSQ_EVT_BASIC_AUTH callback. */
+int dance_auth_basic_cb(int event, void *event_data, void *userdata);
+
+/* auth.c: copy s into buf with anything unprintable replaced, for logs
+ * (client ids and usernames are client-controlled). Returns buf. */
+const char *dance_log_safe(const char *s, char *buf, size_t buflen);
+
+/* stats.c: publish every counter (retained) under $SYS/broker/dance/.
+ * Broker thread (TICK) only. */
+void dance_stats_publish(struct dance_plugin *p);
+
+#endif

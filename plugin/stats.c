@@ -1,0 +1,77 @@
+/*
+ * plugin/stats.c - the plugin's counters as retained $SYS messages.
+ *
+ * Published from TICK (mosquitto_broker_publish* is not thread-safe) every
+ * stats_interval seconds, one topic per counter, payload the decimal
+ * value, like Mosquitto's own $SYS/broker/... tree:
+ *
+ *   $SYS/broker/dance/auth/accepted
+ *   $SYS/broker/dance/auth/refused/<reason>    (every reason, also zeros)
+ *   $SYS/broker/dance/auth/deferred/<reason>   (no_certificate, outside_allowed_domains)
+ *   $SYS/broker/dance/auth/revocations
+ *   $SYS/broker/dance/auth/bypass
+ *   $SYS/broker/dance/clients/connected
+ *   $SYS/broker/dance/revalidate/checks, .../revalidate/failures
+ *   $SYS/broker/dance/cache/hits, misses, entries, evictions
+ *   $SYS/broker/dance/dns/queries, failures
+ *   $SYS/broker/dance/workers/queued, dropped
+ */
+#include "plugin.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SYS_PREFIX "$SYS/broker/dance/"
+
+static void pub(const char *topic_tail, uint64_t value)
+{
+    char topic[128];
+    char payload[24];
+    int n;
+
+    snprintf(topic, sizeof(topic), SYS_PREFIX "%s", topic_tail);
+    n = snprintf(payload, sizeof(payload), "%" PRIu64, value);
+    /* Retained so a subscriber sees the values at once, as with $SYS. */
+    if (mosquitto_broker_publish_copy(NULL, topic, n, payload, 0, true, NULL)
+        != MOSQ_ERR_SUCCESS)
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: cannot publish %s", topic);
+}
+
+void dance_stats_publish(struct dance_plugin *p)
+{
+    const dance_stats *s = &p->stats;
+    dance_cache_stats cs;
+    dance_workers_stats ws;
+    char tail[96];
+
+    pub("auth/accepted", s->accepted);
+    for (int v = 0; v < DANCE_V_COUNT; v++) {
+        if (v == DANCE_V_ACCEPTED)
+            continue;
+        snprintf(tail, sizeof(tail), "auth/refused/%s",
+                 dance_verdict_name((dance_verdict_code)v));
+        pub(tail, s->refused[v]);
+    }
+    pub("auth/deferred/no_certificate", s->deferred[DANCE_V_NO_CERTIFICATE]);
+    pub("auth/deferred/outside_allowed_domains", s->deferred[DANCE_V_OUTSIDE]);
+    pub("auth/revocations", s->revocations);
+    pub("auth/bypass", s->bypass);
+    pub("clients/connected", dance_clients_dane_count(p->clients));
+    pub("revalidate/checks", s->rechecks);
+    pub("revalidate/failures", s->recheck_failures);
+
+    memset(&cs, 0, sizeof(cs));
+    dance_cache_get_stats(p->cache, &cs);
+    pub("cache/hits", cs.hits);
+    pub("cache/misses", cs.misses);
+    pub("cache/entries", cs.entries);
+    pub("cache/evictions", cs.evictions);
+    pub("dns/queries", cs.queries);
+    pub("dns/failures", cs.failures);
+
+    memset(&ws, 0, sizeof(ws));
+    dance_workers_get_stats(p->workers, &ws);
+    pub("workers/queued", ws.queued);
+    pub("workers/dropped", ws.dropped);
+}

@@ -1,0 +1,407 @@
+/*
+ * plugin/workers.c - worker threads for the plugin's slow work.
+ *
+ * Why: Mosquitto 2.0 runs every plugin callback on its one broker thread.
+ * A DNSSEC-validated TLSA lookup takes milliseconds to seconds, and a DANE
+ * re-check of every connected client adds up; done on the broker thread,
+ * either would stall every client. So the broker thread only queues jobs,
+ * and N worker threads do them (the same shape as Redis' bio.c).
+ *
+ * Threads and ownership:
+ *  - The host (broker) thread calls submit, drain, room, stats, start and
+ *    stop. Each worker thread owns one dance_resolver (getdns contexts are
+ *    not thread-safe), built by start so that a broken resolver
+ *    configuration stops the broker at start-up rather than failing later.
+ *  - The cache and the matcher are shared; both are thread-safe.
+ *  - A job belongs to the queue until a worker takes it, to that worker
+ *    while it runs, then to the completion list, then to drain, which frees
+ *    it after running its hook.
+ *
+ * Locks: `lock` guards the queue and the counters; the worker holds it only
+ * to take a job and to account for it, never while resolving or matching.
+ * `done_lock` guards the completion list. Mosquitto gives plugins no
+ * wake-up pipe, so the host polls: TICK calls dance_workers_drain, which
+ * swaps the completion list out under done_lock and runs the hooks after
+ * releasing it (hooks may submit new jobs).
+ *
+ * Order: jobs start in FIFO order; with several threads they may finish in
+ * any order, and drain runs completions in the order they finished.
+ *
+ * Bounds: the queue holds at most queue_max jobs; a job that does not fit
+ * is dropped and counted (a refused CONNECT is retried by the client; a
+ * skipped re-check is retried next round). A fetch for an owner that is
+ * already queued or being fetched is not queued twice.
+ *
+ * Adding a job kind: add an enum value in workers.h, its fields to struct
+ * dance_job, a constructor, a run_ function and a case in job_run,
+ * job_complete and job_free.
+ */
+#include "workers.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct dance_job {
+    dance_job_type type;            /* first, as in Redis' bio jobs */
+    struct dance_job *next;
+    char *owner;                    /* FETCH, REVALIDATE */
+    /* REVALIDATE */
+    const void *client;
+    uint64_t token;
+    char *identity;
+    X509 *leaf;                     /* one reference */
+    /* results */
+    dance_dns_status status;
+    char reason[DANCE_REASON_MAX];
+    dance_verdict verdict;
+};
+
+struct dance_worker {
+    dance_workers *pool;
+    dance_resolver *resolver;
+    pthread_t thread;
+    bool started;
+};
+
+struct dance_workers {
+    dance_workers_config cfg;
+    dance_workers_hooks hooks;
+    struct dance_worker *workers;
+
+    pthread_mutex_t lock;
+    pthread_cond_t work_cond;
+    struct dance_job *head, *tail;
+    size_t queued, running;
+    uint64_t submitted, dropped, completed;
+    bool stop;
+
+    pthread_mutex_t done_lock;
+    struct dance_job *done_head, *done_tail;
+};
+
+static void job_free(struct dance_job *j)
+{
+    if (j == NULL)
+        return;
+    free(j->owner);
+    free(j->identity);
+    X509_free(j->leaf);
+    free(j);
+}
+
+/* fetch_cb - dance_fetch_fn run by the cache on a worker thread. */
+static void fetch_cb(void *ctx, const char *owner, dance_tlsa_result *out)
+{
+    struct dance_worker *wk = ctx;
+
+    dance_resolver_lookup_tlsa(wk->resolver, owner, out);
+}
+
+static void run_fetch(struct dance_worker *wk, struct dance_job *j)
+{
+    dance_tlsa_result res;
+
+    memset(&res, 0, sizeof(res));
+    dance_cache_fetch(wk->pool->cfg.cache, j->owner, fetch_cb, wk, &res);
+    j->status = res.status;
+    snprintf(j->reason, sizeof(j->reason), "%s", res.reason);
+    dance_tlsa_result_clear(&res);
+}
+
+/* run_revalidate - through the cache, so a client is re-checked against
+ * DNS at most once per TTL however often rounds run. */
+static void run_revalidate(struct dance_worker *wk, struct dance_job *j)
+{
+    dance_tlsa_result res;
+
+    memset(&res, 0, sizeof(res));
+    dance_cache_fetch(wk->pool->cfg.cache, j->owner, fetch_cb, wk, &res);
+    j->status = res.status;
+    dance_decide(wk->pool->cfg.matcher, j->leaf, j->identity,
+                 wk->pool->cfg.idsrc, &res, &j->verdict);
+    dance_tlsa_result_clear(&res);
+}
+
+static void job_run(struct dance_worker *wk, struct dance_job *j)
+{
+    switch (j->type) {
+    case DANCE_JOB_FETCH: run_fetch(wk, j); return;
+    case DANCE_JOB_REVALIDATE: run_revalidate(wk, j); return;
+    case DANCE_JOB_TYPE_COUNT: break;
+    }
+}
+
+/* job_complete - host thread, from drain. */
+static void job_complete(dance_workers *w, struct dance_job *j)
+{
+    switch (j->type) {
+    case DANCE_JOB_FETCH:
+        if (w->hooks.fetch_done != NULL) {
+            dance_fetch_done d = {j->owner, j->status, j->reason};
+            w->hooks.fetch_done(w->hooks.ctx, &d);
+        }
+        return;
+    case DANCE_JOB_REVALIDATE:
+        if (w->hooks.revalidate_done != NULL) {
+            dance_revalidate_done d = {j->client, j->token, j->identity,
+                                       j->owner, j->status, &j->verdict};
+            w->hooks.revalidate_done(w->hooks.ctx, &d);
+        }
+        return;
+    case DANCE_JOB_TYPE_COUNT:
+        break;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct dance_worker *wk = arg;
+    dance_workers *w = wk->pool;
+
+    for (;;) {
+        struct dance_job *j;
+
+        pthread_mutex_lock(&w->lock);
+        while (!w->stop && w->head == NULL)
+            pthread_cond_wait(&w->work_cond, &w->lock);
+        if (w->stop) {
+            pthread_mutex_unlock(&w->lock);
+            return NULL;
+        }
+        j = w->head;
+        w->head = j->next;
+        if (w->head == NULL)
+            w->tail = NULL;
+        j->next = NULL;
+        w->queued--;
+        w->running++;
+        pthread_mutex_unlock(&w->lock);
+
+        job_run(wk, j);        /* unlocked: DNS and OpenSSL take their time */
+
+        pthread_mutex_lock(&w->done_lock);
+        if (w->done_tail != NULL)
+            w->done_tail->next = j;
+        else
+            w->done_head = j;
+        w->done_tail = j;
+        pthread_mutex_unlock(&w->done_lock);
+
+        pthread_mutex_lock(&w->lock);
+        w->running--;
+        w->completed++;
+        pthread_mutex_unlock(&w->lock);
+    }
+}
+
+/* enqueue - append j, or drop it when the queue is full. Takes j. */
+static dance_submit_result enqueue(dance_workers *w, struct dance_job *j)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->queued >= w->cfg.queue_max) {
+        w->dropped++;
+        pthread_mutex_unlock(&w->lock);
+        job_free(j);
+        return DANCE_SUBMIT_FULL;
+    }
+    if (w->tail != NULL)
+        w->tail->next = j;
+    else
+        w->head = j;
+    w->tail = j;
+    w->queued++;
+    w->submitted++;
+    pthread_cond_signal(&w->work_cond);
+    pthread_mutex_unlock(&w->lock);
+    return DANCE_SUBMIT_QUEUED;
+}
+
+static dance_submit_result count_nomem(dance_workers *w, struct dance_job *j)
+{
+    job_free(j);
+    pthread_mutex_lock(&w->lock);
+    w->dropped++;
+    pthread_mutex_unlock(&w->lock);
+    return DANCE_SUBMIT_NOMEM;
+}
+
+dance_submit_result dance_workers_submit_fetch(dance_workers *w, const char *owner)
+{
+    struct dance_job *j;
+    bool queued_already = false;
+
+    /* Linear scan: the queue is bounded and fetches are only queued on
+     * cache misses, so it stays short in practice. */
+    pthread_mutex_lock(&w->lock);
+    for (struct dance_job *q = w->head; q != NULL; q = q->next)
+        if (q->type == DANCE_JOB_FETCH && strcmp(q->owner, owner) == 0) {
+            queued_already = true;
+            break;
+        }
+    pthread_mutex_unlock(&w->lock);
+    if (queued_already || dance_cache_in_flight(w->cfg.cache, owner))
+        return DANCE_SUBMIT_DUPLICATE;
+
+    j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return count_nomem(w, NULL);
+    j->type = DANCE_JOB_FETCH;
+    j->owner = strdup(owner);
+    if (j->owner == NULL)
+        return count_nomem(w, j);
+    return enqueue(w, j);
+}
+
+dance_submit_result dance_workers_submit_revalidate(dance_workers *w,
+                                                    const void *client, uint64_t token,
+                                                    const char *identity,
+                                                    const char *owner, X509 *leaf)
+{
+    struct dance_job *j = calloc(1, sizeof(*j));
+
+    if (j == NULL)
+        return count_nomem(w, NULL);
+    j->type = DANCE_JOB_REVALIDATE;
+    j->client = client;
+    j->token = token;
+    j->owner = strdup(owner);
+    j->identity = strdup(identity);
+    if (j->owner == NULL || j->identity == NULL || X509_up_ref(leaf) != 1)
+        return count_nomem(w, j);
+    j->leaf = leaf;
+    return enqueue(w, j);
+}
+
+size_t dance_workers_drain(dance_workers *w)
+{
+    struct dance_job *list, *next;
+    size_t n = 0;
+
+    pthread_mutex_lock(&w->done_lock);
+    list = w->done_head;
+    w->done_head = w->done_tail = NULL;
+    pthread_mutex_unlock(&w->done_lock);
+
+    for (; list != NULL; list = next) {
+        next = list->next;
+        job_complete(w, list);
+        job_free(list);
+        n++;
+    }
+    return n;
+}
+
+size_t dance_workers_room(dance_workers *w)
+{
+    size_t room;
+
+    pthread_mutex_lock(&w->lock);
+    room = w->queued < w->cfg.queue_max ? w->cfg.queue_max - w->queued : 0;
+    pthread_mutex_unlock(&w->lock);
+    return room;
+}
+
+void dance_workers_get_stats(dance_workers *w, dance_workers_stats *out)
+{
+    pthread_mutex_lock(&w->lock);
+    out->submitted = w->submitted;
+    out->dropped = w->dropped;
+    out->completed = w->completed;
+    out->queued = w->queued;
+    out->running = w->running;
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void free_list(struct dance_job *j)
+{
+    while (j != NULL) {
+        struct dance_job *next = j->next;
+        job_free(j);
+        j = next;
+    }
+}
+
+void dance_workers_stop(dance_workers *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    pthread_cond_broadcast(&w->work_cond);
+    pthread_mutex_unlock(&w->lock);
+
+    for (unsigned i = 0; i < w->cfg.threads; i++) {
+        if (w->workers[i].started)
+            pthread_join(w->workers[i].thread, NULL);
+        dance_resolver_free(w->workers[i].resolver);
+    }
+    free_list(w->head);
+    free_list(w->done_head);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->work_cond);
+    pthread_mutex_destroy(&w->done_lock);
+    free(w->workers);
+    free(w);
+}
+
+dance_workers *dance_workers_start(const dance_workers_config *cfg,
+                                   const dance_workers_hooks *hooks,
+                                   char *err, size_t errlen)
+{
+    dance_workers *w;
+    sigset_t all, old;
+    int rc = 0;
+
+    if (cfg->threads == 0 || cfg->queue_max == 0 || cfg->cache == NULL ||
+        cfg->matcher == NULL || cfg->resolver == NULL) {
+        snprintf(err, errlen, "worker pool: invalid configuration");
+        return NULL;
+    }
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        snprintf(err, errlen, "worker pool: out of memory");
+        return NULL;
+    }
+    w->cfg = *cfg;
+    if (hooks != NULL)
+        w->hooks = *hooks;
+    w->workers = calloc(cfg->threads, sizeof(*w->workers));
+    if (w->workers == NULL) {
+        free(w);
+        snprintf(err, errlen, "worker pool: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->work_cond, NULL);
+    pthread_mutex_init(&w->done_lock, NULL);
+
+    for (unsigned i = 0; i < cfg->threads; i++) {
+        w->workers[i].pool = w;
+        w->workers[i].resolver = dance_resolver_new(cfg->resolver, err, errlen);
+        if (w->workers[i].resolver == NULL) {
+            dance_workers_stop(w);
+            return NULL;
+        }
+    }
+
+    /* Workers block every signal: Mosquitto's handlers (SIGHUP reload,
+     * SIGINT/SIGTERM stop, SIGUSR1...) must run on the broker thread. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (unsigned i = 0; i < cfg->threads; i++) {
+        rc = pthread_create(&w->workers[i].thread, NULL, worker_main, &w->workers[i]);
+        if (rc != 0)
+            break;
+        w->workers[i].started = true;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        snprintf(err, errlen, "worker pool: cannot start a thread: %s", strerror(rc));
+        dance_workers_stop(w);
+        return NULL;
+    }
+    return w;
+}

@@ -1,0 +1,110 @@
+/*
+ * plugin/workers.h - the plugin's worker threads: slow work (DNS lookups,
+ * DANE re-checks) off the broker thread. Design notes are in workers.c.
+ *
+ * Every call except the jobs themselves is made from the broker (host)
+ * thread. Completions run on the host thread inside dance_workers_drain,
+ * which the plugin calls from TICK; nothing here calls Mosquitto.
+ */
+#ifndef DANCE_PLUGIN_WORKERS_H
+#define DANCE_PLUGIN_WORKERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/x509.h>
+#include "dance/cache.h"
+#include "dance/dane.h"
+#include "dance/resolver.h"
+#include "decide.h"
+
+typedef enum dance_job_type {
+    DANCE_JOB_FETCH,            /* warm the cache for one owner name */
+    DANCE_JOB_REVALIDATE,       /* re-check one connected client */
+    DANCE_JOB_TYPE_COUNT
+} dance_job_type;
+
+typedef struct dance_workers dance_workers;
+
+typedef struct dance_workers_config {
+    unsigned threads;                   /* >= 1 */
+    size_t queue_max;                   /* jobs waiting; more are dropped */
+    const dance_resolver_config *resolver;  /* each thread builds its own */
+    dance_cache *cache;                 /* shared, thread-safe */
+    const dance_matcher *matcher;       /* shared, immutable */
+    dance_identity_source idsrc;
+} dance_workers_config;
+
+/* What a finished FETCH reports (pointers valid during the hook only). */
+typedef struct dance_fetch_done {
+    const char *owner;
+    dance_dns_status status;
+    const char *reason;
+} dance_fetch_done;
+
+/* What a finished REVALIDATE reports (pointers valid during the hook). */
+typedef struct dance_revalidate_done {
+    const void *client;             /* as submitted: the registry key */
+    uint64_t token;                 /* as submitted */
+    const char *identity;
+    const char *owner;
+    dance_dns_status status;        /* of the DNS answer used */
+    const dance_verdict *verdict;
+} dance_revalidate_done;
+
+typedef struct dance_workers_hooks {
+    void *ctx;
+    void (*fetch_done)(void *ctx, const dance_fetch_done *d);           /* may be NULL */
+    void (*revalidate_done)(void *ctx, const dance_revalidate_done *d); /* may be NULL */
+} dance_workers_hooks;
+
+typedef enum dance_submit_result {
+    DANCE_SUBMIT_QUEUED,
+    DANCE_SUBMIT_DUPLICATE,     /* same fetch already waiting or running */
+    DANCE_SUBMIT_FULL,          /* queue full: dropped and counted */
+    DANCE_SUBMIT_NOMEM,         /* dropped and counted */
+    DANCE_SUBMIT_RESULT_COUNT
+} dance_submit_result;
+
+typedef struct dance_workers_stats {
+    uint64_t submitted, dropped, completed;
+    size_t queued;              /* waiting now */
+    size_t running;             /* being worked on now */
+} dance_workers_stats;
+
+/* dance_workers_start - build one resolver per thread (errors such as a
+ * bad trust anchor surface here, naming the reason) and start the threads.
+ * Returns NULL with a reason in err. hooks is copied. */
+dance_workers *dance_workers_start(const dance_workers_config *cfg,
+                                   const dance_workers_hooks *hooks,
+                                   char *err, size_t errlen);
+
+/* dance_workers_stop - stop and join the threads (a job in progress is
+ * finished first, so this can take up to one lookup timeout), then free
+ * waiting jobs and undrained completions without running their hooks.
+ * NULL-safe. */
+void dance_workers_stop(dance_workers *w);
+
+/* dance_workers_submit_fetch - queue a cache fill for owner unless one is
+ * already waiting in the queue or running in the cache. */
+dance_submit_result dance_workers_submit_fetch(dance_workers *w, const char *owner);
+
+/* dance_workers_submit_revalidate - queue a re-check of leaf as identity
+ * against the (cached or fetched) TLSA answer for owner. Takes its own
+ * reference on leaf. */
+dance_submit_result dance_workers_submit_revalidate(dance_workers *w,
+                                                    const void *client, uint64_t token,
+                                                    const char *identity,
+                                                    const char *owner, X509 *leaf);
+
+/* dance_workers_drain - run the hooks of finished jobs, oldest first, on
+ * the calling (host) thread; returns how many ran. The completion list is
+ * swapped out under its lock and run unlocked, so hooks may submit jobs. */
+size_t dance_workers_drain(dance_workers *w);
+
+/* dance_workers_room - how many more jobs the queue takes now. */
+size_t dance_workers_room(dance_workers *w);
+
+void dance_workers_get_stats(dance_workers *w, dance_workers_stats *out);
+
+#endif
