@@ -56,6 +56,7 @@ struct dance_resolver {
     unsigned attempt_ms;    /* one try: timeout_ms shared among the upstreams */
     unsigned nservers;
     char *servers;          /* for reasons: the upstream list or "the system resolver" */
+    char *tls_auth_name;    /* for reasons; NULL unless DNS over TLS */
 };
 
 /* One parsed upstream. */
@@ -455,6 +456,11 @@ dance_resolver *dance_resolver_new(const dance_resolver_config *cfg,
     }
     if (r->servers == NULL)
         goto oom;
+    if (cfg->transport == DANCE_TRANSPORT_TLS) {
+        r->tls_auth_name = strdup(cfg->tls_auth_name);
+        if (r->tls_auth_name == NULL)
+            goto oom;
+    }
 
     /* set_from_os = 1 reads /etc/resolv.conf for the system resolver case;
      * explicit upstreams replace what it found. */
@@ -521,6 +527,7 @@ void dance_resolver_free(dance_resolver *r)
     if (r->ctx != NULL)
         getdns_context_destroy(r->ctx);
     free(r->servers);
+    free(r->tls_auth_name);
     free(r);
 }
 
@@ -906,8 +913,14 @@ static void resolver_lookup_once(dance_resolver *r, const char *owner,
         }
         /* fall through */
     case GETDNS_CALLBACK_ERROR:
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
-                 "could not reach %s", owner, r->servers);
+        if (r->tls_auth_name != NULL)
+            snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s "
+                     "failed: could not reach %s over TLS as '%s' (server "
+                     "down, or its certificate is not trusted or not for "
+                     "that name)", owner, r->servers, r->tls_auth_name);
+        else
+            snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s "
+                     "failed: could not reach %s", owner, r->servers);
         break;
     case GETDNS_CALLBACK_TIMEOUT:
         snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "

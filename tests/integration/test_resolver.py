@@ -260,6 +260,59 @@ class Upstreams(BedCase):
             self.assertEqual(out[-1], "; DNSSEC: secure (1 record)")
 
 
+class DnsOverTls(BedCase):
+    """DNS over TLS (unbound in front of knotd): validated answers when the
+    resolver's certificate is trusted and names tls_auth_name, failure when
+    it is not."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tb.set_records("dot._device.acme.example", "TLSA", ["3 1 1 " + HEX1])
+        cls.tb.tamper_signature("dot._device.acme.example", "TLSA")
+        cls.tb.set_records("dot2._device.acme.example", "TLSA", ["3 1 1 " + HEX2])
+        cls.tb.publish()
+        cls.dot = cls.tb.start_dot()
+
+    def lookup_tls(self, name, auth_name=None, trust=True):
+        env = dict(os.environ)
+        if trust:
+            env["SSL_CERT_FILE"] = self.dot.ca_file
+        else:
+            env.pop("SSL_CERT_FILE", None)
+        p = subprocess.run(
+            [DANCE, "lookup", name, "--resolver", self.dot.upstream,
+             "--trust-anchor", self.tb.trust_anchor, "--timeout", "3000",
+             "--transport", "tls", "--tls-auth-name", auth_name or self.dot.auth_name],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            timeout=60)
+        return p.returncode, p.stdout.splitlines(), p.stderr
+
+    def test_secure_over_tls(self):
+        rc, out, err = self.lookup_tls("dot2._device.acme.example")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, ["dot2._device.acme.example. 300 IN TLSA 3 1 1 " + HEX2,
+                               "; DNSSEC: secure (1 record)"])
+
+    def test_client_still_validates_over_tls(self):
+        rc, out, _ = self.lookup_tls("dot._device.acme.example")
+        self.assertEqual(rc, 1)
+        self.assertNoRecords(out)
+        self.assertTrue(out[-1].startswith("; DNSSEC: bogus: "), out)
+
+    def test_wrong_auth_name_fails(self):
+        rc, out, err = self.lookup_tls("dot2._device.acme.example",
+                                       auth_name="other.resolver.example")
+        self.assertEqual(rc, 3, out)
+        self.assertNoRecords(out)
+        self.assertIn("over TLS as 'other.resolver.example'", out[-1])
+
+    def test_untrusted_certificate_fails(self):
+        rc, out, _ = self.lookup_tls("dot2._device.acme.example", trust=False)
+        self.assertEqual(rc, 3, out)
+        self.assertNoRecords(out)
+
+
 class ServerDown(BedCase):
     """No answer: FAILURE within the configured bound, exit 3."""
 

@@ -39,6 +39,9 @@ Python API
                              # lasts until the RRset is set/removed again or
                              # tb.clear_tampering() + tb.publish()
         tb.stop_server(); tb.start_server()   # server down / back (same port)
+        dot = tb.start_dot() # optional: unbound in front of knotd serving DNS
+                             # over TLS; dot.upstream, dot.auth_name and
+                             # dot.ca_file (trust it via SSL_CERT_FILE)
         tb.query_count()     # total DNS queries knotd has received so far
         tb.query_count(rtype="TLSA")     # only TLSA queries
         tb.query_count(protocol="tcp")   # only over TCP ("udp" likewise)
@@ -91,9 +94,12 @@ import subprocess
 import sys
 import time
 
-__all__ = ["Testbed", "TestbedError"]
+__all__ = ["Testbed", "TestbedError", "DotFrontend"]
 
 KNOTD = "/usr/sbin/knotd"
+UNBOUND = "/usr/sbin/unbound"
+UNBOUND_CHECKCONF = "/usr/sbin/unbound-checkconf"
+OPENSSL = "/usr/bin/openssl"
 KNOTC = "/usr/sbin/knotc"
 LDNS_KEYGEN = "/usr/bin/ldns-keygen"
 LDNS_SIGNZONE = "/usr/bin/ldns-signzone"
@@ -193,6 +199,16 @@ def _sweep():
 atexit.register(_sweep)
 
 
+class DotFrontend:
+    """What start_dot() returns: where and how to reach DNS over TLS."""
+
+    def __init__(self, upstream, auth_name, ca_file, proc):
+        self.upstream = upstream
+        self.auth_name = auth_name
+        self.ca_file = ca_file
+        self.proc = proc
+
+
 class Testbed:
     """A signed fake-root DNS tree served by knotd. See the module docstring."""
 
@@ -201,6 +217,7 @@ class Testbed:
         self.workdir = os.path.abspath(workdir)
         self._proc = None
         self._pid = None
+        self._dot = None
         if _state is not None:
             self._load(_state)
             return
@@ -666,7 +683,8 @@ zone:
                         pass
         self._proc = None
         self._pid = None
-        _live.discard(self)
+        if self._dot is None:
+            _live.discard(self)
         if os.path.isdir(self.workdir):
             self._save()
 
@@ -691,8 +709,88 @@ zone:
                 total += int(m.group(3))
         return total
 
+    def start_dot(self):
+        """Start unbound in front of knotd as a DNS-over-TLS resolver on a
+        free port, with a certificate made now. Returns a DotFrontend:
+        .upstream "127.0.0.1@PORT", .auth_name (the name in the certificate),
+        .ca_file (the self-signed certificate to trust, e.g. through the
+        SSL_CERT_FILE environment variable, which getdns honours). unbound
+        only forwards and caches (no validation of its own), so the client
+        still validates; its cache means query_count() may not grow for
+        repeated questions. Stopped by close() or stop_dot()."""
+        if self._dot is not None:
+            return self._dot
+        d = os.path.join(self.workdir, "dot")
+        os.makedirs(d, exist_ok=True)
+        auth_name = "dot.resolver.example"
+        key, cert = os.path.join(d, "key.pem"), os.path.join(d, "cert.pem")
+        _run([OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+              "ec_paramgen_curve:P-256", "-nodes", "-days", "7",
+              "-subj", "/CN=" + auth_name,
+              "-addext", "subjectAltName=DNS:" + auth_name,
+              "-keyout", key, "-out", cert])
+        port = _free_port(False)
+        conf = os.path.join(d, "unbound.conf")
+        lines = [
+            "server:",
+            "  interface: 127.0.0.1@%d" % port,
+            "  tls-port: %d" % port,
+            '  tls-service-key: "%s"' % key,
+            '  tls-service-pem: "%s"' % cert,
+            "  do-daemonize: no", '  username: ""', '  chroot: ""',
+            '  directory: "%s"' % d, '  pidfile: ""', "  use-syslog: no",
+            '  logfile: "%s"' % os.path.join(d, "unbound.log"),
+            "  verbosity: 1", "  do-not-query-localhost: no",
+            '  module-config: "iterator"', "  access-control: 127.0.0.0/8 allow",
+            "  qname-minimisation: no", "  do-ip6: no",
+            "remote-control:", "  control-enable: no",
+        ]
+        # One stub zone per served zone: referrals carry glue for port 53,
+        # but every zone lives on knotd's port.
+        for zone in ALL_ZONES:
+            lines += ["stub-zone:", '  name: "%s"' % zone,
+                      "  stub-addr: 127.0.0.1@%d" % self.port]
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        _run([UNBOUND_CHECKCONF, conf])
+        with open(os.path.join(d, "unbound.stderr"), "a") as log:
+            proc = subprocess.Popen([UNBOUND, "-d", "-c", conf],
+                                    stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=log, start_new_session=True)
+        self._dot = DotFrontend("127.0.0.1@%d" % port, auth_name, cert, proc)
+        _live.add(self)
+        deadline = time.monotonic() + 10
+        while True:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(1.0)
+                sock.connect(("127.0.0.1", port))
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop_dot()
+                    raise TestbedError("unbound (DNS over TLS) did not start; "
+                                       "see %s" % os.path.join(d, "unbound.log"))
+                time.sleep(0.05)
+            finally:
+                sock.close()
+        return self._dot
+
+    def stop_dot(self):
+        """Stop the DNS-over-TLS front end, if running."""
+        dot, self._dot = self._dot, None
+        if dot is None:
+            return
+        dot.proc.terminate()
+        try:
+            dot.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            dot.proc.kill()
+            dot.proc.wait()
+
     def close(self):
         """Stop every process of the test bed. Safe to call twice."""
+        self.stop_dot()
         self.stop_server()
 
     def __enter__(self):
