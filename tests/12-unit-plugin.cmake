@@ -1,0 +1,16 @@
+# Unit tests for the plugin's Mosquitto-free parts (plugin/options.c,
+# clients.c, confscan.c, decide.c, workers.c). Owner: the plugin helper.
+if(DANCE_BUILD_PLUGIN)
+  foreach(t test_plugin_options test_plugin_core)
+    add_executable(${t} ${CMAKE_CURRENT_SOURCE_DIR}/unit/${t}.c)
+    target_link_libraries(${t} PRIVATE dance_plugin_core PkgConfig::CMOCKA Threads::Threads)
+    set_target_properties(${t} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  endforeach()
+  target_compile_definitions(test_plugin_options PRIVATE
+      DANCE_PLUGIN_DOC="${PROJECT_SOURCE_DIR}/docs/plugin.md")
+
+  add_test(NAME unit.plugin_options COMMAND test_plugin_options)
+  add_test(NAME unit.plugin_core COMMAND test_plugin_core)
+  set_tests_properties(unit.plugin_options unit.plugin_core PROPERTIES
+      TIMEOUT 60 LABELS "unit;plugin")
+endif()

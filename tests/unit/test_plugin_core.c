@@ -1,0 +1,449 @@
+/*
+ * tests/unit/test_plugin_core.c - the plugin's Mosquitto-free parts:
+ * the client registry and revalidation rounds (plugin/clients.c), the
+ * broker config scan (plugin/confscan.c), verdict mapping (plugin/decide.c)
+ * and the worker pool (plugin/workers.c) against a DNS server that is
+ * not there.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "clients.h"
+#include "confscan.h"
+#include "decide.h"
+#include "workers.h"
+
+/* ---- registry ---- */
+
+static int keys[8];     /* addresses used as opaque client pointers */
+
+static void test_registry_basics(void **state)
+{
+    dance_clients *r = dance_clients_new();
+    uint64_t t1, t2;
+    dance_client *e;
+
+    (void)state;
+    assert_non_null(r);
+    t1 = dance_clients_add(r, &keys[0], "id0", true, "d0.acme.example",
+                           "d0.acme.example", NULL);
+    t2 = dance_clients_add(r, &keys[1], "id1", false, NULL, NULL, NULL);
+    assert_true(t1 != 0 && t2 != 0 && t1 != t2);
+    assert_int_equal(dance_clients_count(r), 2);
+    assert_int_equal(dance_clients_dane_count(r), 1);
+    e = dance_clients_find(r, &keys[0]);
+    assert_non_null(e);
+    assert_string_equal(e->client_id, "id0");
+    assert_string_equal(e->identity, "d0.acme.example");
+    assert_true(e->dane);
+    assert_null(dance_clients_find(r, &keys[2]));
+    assert_true(dance_clients_remove(r, &keys[1]));
+    assert_false(dance_clients_remove(r, &keys[1]));
+    assert_int_equal(dance_clients_count(r), 1);
+    dance_clients_free(r);
+}
+
+/* A new connection taking over client id "x": the newcomer is registered
+ * first, then Mosquitto disconnects the old one. The old one's DISCONNECT
+ * must not remove the newcomer's entry. */
+static void test_registry_takeover(void **state)
+{
+    dance_clients *r = dance_clients_new();
+
+    (void)state;
+    dance_clients_add(r, &keys[0], "x", true, "a.acme.example", "a.acme.example", NULL);
+    dance_clients_add(r, &keys[1], "x", true, "a.acme.example", "a.acme.example", NULL);
+    assert_true(dance_clients_remove(r, &keys[0]));     /* old one's DISCONNECT */
+    assert_non_null(dance_clients_find(r, &keys[1]));
+    assert_int_equal(dance_clients_dane_count(r), 1);
+    dance_clients_free(r);
+}
+
+static void test_registry_grows(void **state)
+{
+    dance_clients *r = dance_clients_new();
+    char *block = malloc(5000);
+    char id[32];
+
+    (void)state;
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof(id), "c%d", i);
+        assert_true(dance_clients_add(r, block + i, id, i % 2 == 0, "n.example",
+                                      "n.example", NULL) != 0);
+    }
+    assert_int_equal(dance_clients_count(r), 5000);
+    assert_int_equal(dance_clients_dane_count(r), 2500);
+    for (int i = 0; i < 5000; i++) {
+        dance_client *e = dance_clients_find(r, block + i);
+        snprintf(id, sizeof(id), "c%d", i);
+        assert_non_null(e);
+        assert_string_equal(e->client_id, id);
+    }
+    for (int i = 0; i < 5000; i += 3)
+        assert_true(dance_clients_remove(r, block + i));
+    assert_int_equal(dance_clients_count(r), 5000 - 1667);
+    dance_clients_free(r);
+    free(block);
+}
+
+static void test_rounds(void **state)
+{
+    dance_clients *r = dance_clients_new();
+    dance_client *e, *got[4];
+    uint64_t t3;
+    size_t n = 0;
+
+    (void)state;
+    dance_clients_add(r, &keys[0], "a", true, "a.example", "a.example", NULL);
+    dance_clients_add(r, &keys[1], "b", false, NULL, NULL, NULL);    /* not DANE */
+    dance_clients_add(r, &keys[2], "c", true, "c.example", "c.example", NULL);
+    t3 = dance_clients_add(r, &keys[3], "d", true, "d.example", "d.example", NULL);
+
+    assert_int_equal(dance_clients_round_start(r), 1);
+    assert_int_equal(dance_clients_round_start(r), 0);      /* one at a time */
+    assert_true(dance_clients_round_active(r));
+    /* Entries that leave or are replaced during the round are skipped. */
+    dance_clients_remove(r, &keys[2]);
+    dance_clients_add(r, &keys[3], "d", true, "d.example", "d.example", NULL);
+    while ((e = dance_clients_round_next(r)) != NULL) {
+        assert_true(n < 4);
+        got[n++] = e;
+        assert_true(e->checking);
+    }
+    assert_int_equal(n, 1);
+    assert_string_equal(got[0]->client_id, "a");
+    assert_false(dance_clients_round_active(r));
+
+    /* Completion for a replaced entry is ignored; for the right one it
+     * clears the mark. */
+    assert_null(dance_clients_check_done(r, &keys[3], t3));
+    e = dance_clients_check_done(r, &keys[0], got[0]->token);
+    assert_non_null(e);
+    assert_false(e->checking);
+
+    /* A new round hands out every DANE entry not being checked. */
+    assert_int_equal(dance_clients_round_start(r), 1);
+    n = 0;
+    while ((e = dance_clients_round_next(r)) != NULL)
+        n++;
+    assert_int_equal(n, 2);
+    /* ...and while they are being checked, the next round skips them. */
+    assert_int_equal(dance_clients_round_start(r), 1);
+    assert_null(dance_clients_round_next(r));
+    dance_clients_free(r);
+}
+
+/* ---- config scan ---- */
+
+static void test_confscan_text(void **state)
+{
+    const char *conf =
+        "# per_listener_settings true\n"
+        "per_listener_settings false\n"
+        "listener 8883\n"
+        "  use_identity_as_username   false\n"
+        "listener 8884\r\n"
+        "\tuse_subject_as_username true\r\n"
+        "include_dir /etc/mosquitto/conf.d \n"
+        "include_dir /other dir\n"
+        "per_listener_settings true";
+    dance_confscan s;
+    char **dirs = NULL;
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(dance_confscan_text(conf, "m.conf", &s, &dirs), 0);
+    assert_true(s.per_listener_settings);
+    assert_true(s.per_listener_true.found);
+    assert_int_equal(s.per_listener_true.line, 9);
+    assert_false(s.identity_as_username.found);
+    assert_true(s.subject_as_username.found);
+    assert_string_equal(s.subject_as_username.file, "m.conf");
+    assert_int_equal(s.subject_as_username.line, 6);
+    assert_non_null(dirs);
+    assert_string_equal(dirs[0], "/etc/mosquitto/conf.d");
+    assert_string_equal(dirs[1], "/other dir");
+    assert_null(dirs[2]);
+    dance_confscan_dirs_free(dirs);
+
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(dance_confscan_text("per_listener_settings true\n"
+                                         "per_listener_settings false\n", "x", &s, NULL), 0);
+    assert_false(s.per_listener_settings);
+}
+
+static void test_confscan_cmdline(void **state)
+{
+    const char a1[] = "/usr/sbin/mosquitto\0-v\0-c\0/etc/m.conf\0";
+    const char a2[] = "mosquitto\0--config-file\0rel.conf\0-d\0";
+    const char a3[] = "mosquitto\0-p\0" "1883\0";
+    const char a4[] = "mosquitto\0-c\0";
+    char path[64];
+
+    (void)state;
+    assert_int_equal(dance_confscan_cmdline(a1, sizeof(a1) - 1, path, sizeof(path)), 0);
+    assert_string_equal(path, "/etc/m.conf");
+    assert_int_equal(dance_confscan_cmdline(a2, sizeof(a2) - 1, path, sizeof(path)), 0);
+    assert_string_equal(path, "rel.conf");
+    assert_int_equal(dance_confscan_cmdline(a3, sizeof(a3) - 1, path, sizeof(path)), -1);
+    assert_int_equal(dance_confscan_cmdline(a4, sizeof(a4) - 1, path, sizeof(path)), -1);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_confscan_include_dir(void **state)
+{
+    char dir[] = "/tmp/dance-confscan-XXXXXX";
+    char conf[128], sub[128], f1[160], f2[160], f3[160], text[256];
+    dance_confscan s;
+    char err[256];
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(conf, sizeof(conf), "%s/main.conf", dir);
+    snprintf(sub, sizeof(sub), "%s/conf.d", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    snprintf(f1, sizeof(f1), "%s/a.conf", sub);
+    snprintf(f2, sizeof(f2), "%s/b.conf", sub);
+    snprintf(f3, sizeof(f3), "%s/c.conf.bak", sub);
+    snprintf(text, sizeof(text), "listener 1883\ninclude_dir %s\n", sub);
+    write_file(conf, text);
+    write_file(f1, "# nothing\n");
+    write_file(f2, "listener 8883\nuse_identity_as_username true\n");
+    write_file(f3, "per_listener_settings true\n");   /* not *.conf: ignored */
+
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(dance_confscan_file(conf, &s, err, sizeof(err)), 0);
+    assert_int_equal(s.files, 3);
+    assert_false(s.per_listener_settings);
+    assert_true(s.identity_as_username.found);
+    assert_string_equal(s.identity_as_username.file, f2);
+    assert_int_equal(s.identity_as_username.line, 2);
+
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(dance_confscan_file("/nonexistent/dance.conf", &s, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "/nonexistent/dance.conf"));
+
+    unlink(f1); unlink(f2); unlink(f3); unlink(conf); rmdir(sub); rmdir(dir);
+}
+
+/* ---- verdicts ---- */
+
+static void test_verdict_names_and_dns(void **state)
+{
+    dance_tlsa_result res;
+    dance_verdict v;
+
+    (void)state;
+    for (int i = 0; i < DANCE_V_COUNT; i++)
+        assert_string_not_equal(dance_verdict_name((dance_verdict_code)i), "unknown");
+    assert_string_equal(dance_verdict_name(DANCE_V_OUTSIDE), "outside_allowed_domains");
+    assert_int_equal(dance_verdict_from_dns(DANCE_DNS_FAILURE), DANCE_V_LOOKUP_FAILURE);
+    assert_int_equal(dance_verdict_from_dns(DANCE_DNS_BOGUS), DANCE_V_BOGUS);
+    assert_int_equal(dance_verdict_from_dns(DANCE_DNS_INSECURE), DANCE_V_INSECURE);
+    assert_int_equal(dance_verdict_from_dns(DANCE_DNS_SECURE_NEGATIVE), DANCE_V_NO_RECORD);
+
+    /* A non-secure answer is refused before any certificate is looked at
+     * (so no leaf is needed) and keeps the resolver's reason. */
+    memset(&res, 0, sizeof(res));
+    res.status = DANCE_DNS_BOGUS;
+    snprintf(res.reason, sizeof(res.reason), "TLSA lookup for x was bogus");
+    dance_decide(NULL, NULL, "x.example", DANCE_IDSRC_SAN, &res, &v);
+    assert_int_equal(v.code, DANCE_V_BOGUS);
+    assert_string_equal(v.reason, "TLSA lookup for x was bogus");
+    assert_string_equal(v.record, "");
+}
+
+/* ---- workers ---- */
+
+typedef struct hook_log {
+    int fetches;
+    dance_dns_status last;
+} hook_log;
+
+static void on_fetch(void *ctx, const dance_fetch_done *d)
+{
+    hook_log *h = ctx;
+
+    h->fetches++;
+    h->last = d->status;
+}
+
+/* blackhole_udp - a bound local UDP socket that never answers; its port
+ * in *port. Queries to it take the full lookup timeout. */
+static int blackhole_udp(int *port)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
+static void test_workers_fetch_failure_and_bounds(void **state)
+{
+    char ta_path[] = "/tmp/dance-ta-XXXXXX";
+    char upstream[64], err[256];
+    dance_resolver_config rc;
+    dance_cache_config cc;
+    dance_cache *cache;
+    dance_matcher *m;
+    dance_workers_config wc;
+    dance_workers_hooks hooks;
+    dance_workers *w;
+    dance_workers_stats st;
+    hook_log h = {0, DANCE_DNS_SECURE};
+    int fd, port, hole;
+
+    (void)state;
+    /* A syntactically valid root DS (the IANA 2017 KSK); nothing answers. */
+    fd = mkstemp(ta_path);
+    assert_true(fd >= 0);
+    {
+        const char *ds = ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n";
+        assert_int_equal(write(fd, ds, strlen(ds)), (ssize_t)strlen(ds));
+        close(fd);
+    }
+    hole = blackhole_udp(&port);
+    snprintf(upstream, sizeof(upstream), "127.0.0.1@%d", port);
+    memset(&rc, 0, sizeof(rc));
+    rc.upstreams = upstream;
+    rc.trust_anchor_file = ta_path;
+    rc.timeout_ms = 300;
+    rc.transport = DANCE_TRANSPORT_UDP;
+    memset(&cc, 0, sizeof(cc));
+    cc.failure_ttl = 60;
+    cache = dance_cache_new(&cc);
+    assert_non_null(cache);
+    m = dance_matcher_new(NULL, err, sizeof(err));
+    assert_non_null(m);
+
+    memset(&wc, 0, sizeof(wc));
+    wc.threads = 1;
+    wc.queue_max = 2;
+    wc.resolver = &rc;
+    wc.cache = cache;
+    wc.matcher = m;
+    hooks.ctx = &h;
+    hooks.fetch_done = on_fetch;
+    hooks.revalidate_done = NULL;
+    w = dance_workers_start(&wc, &hooks, err, sizeof(err));
+    if (w == NULL)
+        fail_msg("workers: %s", err);
+
+    assert_int_equal(dance_workers_submit_fetch(w, "dev._device.acme.example"),
+                     DANCE_SUBMIT_QUEUED);
+    /* The answer arrives within about the lookup timeout; wait on the
+     * cache as the CONNECT path does. */
+    {
+        dance_tlsa_result res;
+        memset(&res, 0, sizeof(res));
+        assert_true(dance_cache_wait(cache, "dev._device.acme.example", 10000, &res));
+        assert_int_equal(res.status, DANCE_DNS_FAILURE);
+        dance_tlsa_result_clear(&res);
+    }
+    /* The completion reaches the host only through drain. */
+    for (int i = 0; i < 200 && h.fetches == 0; i++) {
+        dance_workers_drain(w);
+        if (h.fetches == 0)
+            nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    assert_int_equal(h.fetches, 1);
+    assert_int_equal(h.last, DANCE_DNS_FAILURE);
+    dance_workers_get_stats(w, &st);
+    assert_int_equal(st.submitted, 1);
+    assert_int_equal(st.completed, 1);
+    assert_int_equal(st.dropped, 0);
+    assert_int_equal(dance_workers_room(w), 2);
+
+    /* Bounds: one job running, two waiting, the next one dropped; a fetch
+     * already waiting is not queued twice. */
+    assert_int_equal(dance_workers_submit_fetch(w, "a.acme.example"), DANCE_SUBMIT_QUEUED);
+    for (int i = 0; i < 500 && !dance_cache_in_flight(cache, "a.acme.example"); i++)
+        nanosleep(&(struct timespec){0, 2 * 1000 * 1000}, NULL);
+    assert_true(dance_cache_in_flight(cache, "a.acme.example"));
+    assert_int_equal(dance_workers_submit_fetch(w, "a.acme.example"), DANCE_SUBMIT_DUPLICATE);
+    assert_int_equal(dance_workers_submit_fetch(w, "b.acme.example"), DANCE_SUBMIT_QUEUED);
+    assert_int_equal(dance_workers_submit_fetch(w, "b.acme.example"), DANCE_SUBMIT_DUPLICATE);
+    assert_int_equal(dance_workers_submit_fetch(w, "c.acme.example"), DANCE_SUBMIT_QUEUED);
+    assert_int_equal(dance_workers_room(w), 0);
+    assert_int_equal(dance_workers_submit_fetch(w, "d.acme.example"), DANCE_SUBMIT_FULL);
+    dance_workers_get_stats(w, &st);
+    assert_int_equal(st.dropped, 1);
+    assert_int_equal(st.queued, 2);
+
+    /* Stop finishes the running job and frees the waiting ones. */
+    dance_workers_stop(w);
+    close(hole);
+    dance_matcher_free(m);
+    dance_cache_free(cache);
+    unlink(ta_path);
+}
+
+static void test_workers_bad_resolver_config(void **state)
+{
+    dance_resolver_config rc;
+    dance_cache_config cc;
+    dance_cache *cache;
+    dance_matcher *m;
+    dance_workers_config wc;
+    char err[256] = "";
+
+    (void)state;
+    memset(&rc, 0, sizeof(rc));
+    rc.upstreams = "127.0.0.1@53";
+    rc.trust_anchor_file = "/nonexistent/dance-ta.ds";
+    memset(&cc, 0, sizeof(cc));
+    cache = dance_cache_new(&cc);
+    m = dance_matcher_new(NULL, err, sizeof(err));
+    memset(&wc, 0, sizeof(wc));
+    wc.threads = 2;
+    wc.queue_max = 4;
+    wc.resolver = &rc;
+    wc.cache = cache;
+    wc.matcher = m;
+    assert_null(dance_workers_start(&wc, NULL, err, sizeof(err)));
+    assert_true(err[0] != '\0');
+    dance_matcher_free(m);
+    dance_cache_free(cache);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_registry_basics),
+        cmocka_unit_test(test_registry_takeover),
+        cmocka_unit_test(test_registry_grows),
+        cmocka_unit_test(test_rounds),
+        cmocka_unit_test(test_confscan_text),
+        cmocka_unit_test(test_confscan_cmdline),
+        cmocka_unit_test(test_confscan_include_dir),
+        cmocka_unit_test(test_verdict_names_and_dns),
+        cmocka_unit_test(test_workers_fetch_failure_and_bounds),
+        cmocka_unit_test(test_workers_bad_resolver_config),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,323 @@
+/*
+ * tests/unit/test_plugin_options.c - the plugin's option parser
+ * (plugin/options.c): defaults, every option, every kind of bad value,
+ * cross-option rules, and that docs/plugin.md documents every option.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "options.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static char err[DANCE_OPT_ERR_MAX];
+
+static int parse(const dance_plugin_opt *o, size_t n, dance_plugin_config *c)
+{
+    memset(err, 0, sizeof(err));
+    return dance_plugin_options_parse(o, n, c, err, sizeof(err));
+}
+
+/* expect_error - parsing fails and the error starts with prefix. */
+static void expect_error(const dance_plugin_opt *o, size_t n, const char *prefix)
+{
+    dance_plugin_config c;
+
+    assert_int_equal(parse(o, n, &c), -1);
+    if (strncmp(err, prefix, strlen(prefix)) != 0)
+        fail_msg("error \"%s\" does not start with \"%s\"", err, prefix);
+    dance_plugin_config_clear(&c);
+}
+
+/* one_bad - allowed_domains plus key=value must fail with the standard
+ * "plugin_opt_<key> '<value>': expected" line. */
+static void one_bad(const char *key, const char *value)
+{
+    dance_plugin_opt o[] = {{"allowed_domains", "acme.example"}, {key, value}};
+    char prefix[256];
+
+    snprintf(prefix, sizeof(prefix), "plugin_opt_%s '%s': expected", key, value);
+    if (strcmp(key, "allowed_domains") == 0)
+        expect_error(o + 1, 1, prefix);
+    else
+        expect_error(o, N(o), prefix);
+}
+
+static void test_defaults(void **state)
+{
+    dance_plugin_opt o[] = {{"allowed_domains", "acme.example"}};
+    dance_plugin_config c;
+
+    (void)state;
+    assert_int_equal(parse(o, N(o), &c), 0);
+    assert_null(c.resolver);
+    assert_null(c.trust_anchor);
+    assert_int_equal(c.dns_transport, DANCE_TRANSPORT_UDP);
+    assert_null(c.tls_auth_name);
+    assert_int_equal(c.lookup_timeout_ms, DANCE_OPT_DEFAULT_LOOKUP_TIMEOUT_MS);
+    assert_string_equal(c.allowed_domains, "acme.example");
+    assert_non_null(c.allowlist);
+    assert_true(dance_allowlist_match(c.allowlist, "d._device.acme.example"));
+    assert_false(dance_allowlist_match(c.allowlist, "d._device.badacme.example"));
+    assert_int_equal(c.identity_source, DANCE_IDSRC_SAN);
+    assert_null(c.tlsa_owner_label);
+    assert_null(c.cafile);
+    assert_int_equal(c.fallback, DANCE_FALLBACK_DENY);
+    assert_int_equal(c.connect_budget_ms, DANCE_OPT_DEFAULT_CONNECT_BUDGET_MS);
+    assert_int_equal(c.cache_size, DANCE_OPT_DEFAULT_CACHE_SIZE);
+    assert_int_equal(c.min_ttl, DANCE_OPT_DEFAULT_MIN_TTL);
+    assert_int_equal(c.max_ttl, DANCE_OPT_DEFAULT_MAX_TTL);
+    assert_int_equal(c.negative_ttl, DANCE_OPT_DEFAULT_NEGATIVE_TTL);
+    assert_int_equal(c.failure_ttl, DANCE_OPT_DEFAULT_FAILURE_TTL);
+    assert_int_equal(c.revalidate_interval, DANCE_OPT_DEFAULT_REVALIDATE_INTERVAL);
+    assert_int_equal(c.stats_interval, DANCE_OPT_DEFAULT_STATS_INTERVAL);
+    assert_int_equal(c.worker_threads, DANCE_OPT_DEFAULT_WORKER_THREADS);
+    assert_int_equal(c.queue_size, DANCE_OPT_DEFAULT_QUEUE_SIZE);
+    dance_plugin_config_clear(&c);
+    assert_null(c.allowlist);
+}
+
+static void test_every_option(void **state)
+{
+    dance_plugin_opt o[] = {
+        {"resolver", "127.0.0.1@5353, ::1,192.0.2.1@53"},
+        {"trust_anchor", "/etc/root.ds"},
+        {"dns_transport", "tls"},
+        {"tls_auth_name", "dns.example"},
+        {"lookup_timeout_ms", "750"},
+        {"allowed_domains", "acme.example, Other.Example."},
+        {"identity_source", "username"},
+        {"tlsa_owner", "_mqtt"},
+        {"cafile", "/etc/ca.pem"},
+        {"fallback", "defer"},
+        {"connect_budget_ms", "0"},
+        {"cache_size", "42"},
+        {"min_ttl", "5"},
+        {"max_ttl", "600"},
+        {"negative_ttl", "7"},
+        {"failure_ttl", "0"},
+        {"revalidate_interval", "0"},
+        {"stats_interval", "3"},
+        {"worker_threads", "4"},
+        {"queue_size", "9"},
+    };
+    dance_plugin_config c;
+    dance_resolver_config rc;
+    dance_cache_config cc;
+
+    (void)state;
+    assert_int_equal(parse(o, N(o), &c), 0);
+    assert_string_equal(c.resolver, "127.0.0.1@5353, ::1,192.0.2.1@53");
+    assert_string_equal(c.trust_anchor, "/etc/root.ds");
+    assert_int_equal(c.dns_transport, DANCE_TRANSPORT_TLS);
+    assert_string_equal(c.tls_auth_name, "dns.example");
+    assert_int_equal(c.lookup_timeout_ms, 750);
+    assert_true(dance_allowlist_match(c.allowlist, "x.other.example"));
+    assert_int_equal(c.identity_source, DANCE_IDSRC_USERNAME);
+    assert_string_equal(c.tlsa_owner_label, "_mqtt");
+    assert_string_equal(c.cafile, "/etc/ca.pem");
+    assert_int_equal(c.fallback, DANCE_FALLBACK_DEFER);
+    assert_int_equal(c.connect_budget_ms, 0);
+    assert_int_equal(c.cache_size, 42);
+    assert_int_equal(c.min_ttl, 5);
+    assert_int_equal(c.max_ttl, 600);
+    assert_int_equal(c.negative_ttl, 7);
+    assert_int_equal(c.failure_ttl, 0);
+    assert_int_equal(c.revalidate_interval, 0);
+    assert_int_equal(c.stats_interval, 3);
+    assert_int_equal(c.worker_threads, 4);
+    assert_int_equal(c.queue_size, 9);
+
+    dance_plugin_config_resolver(&c, &rc);
+    assert_string_equal(rc.upstreams, c.resolver);
+    assert_string_equal(rc.trust_anchor_file, "/etc/root.ds");
+    assert_int_equal(rc.timeout_ms, 750);
+    assert_int_equal(rc.transport, DANCE_TRANSPORT_TLS);
+    assert_string_equal(rc.tls_auth_name, "dns.example");
+    dance_plugin_config_cache(&c, &cc);
+    assert_int_equal(cc.capacity, 42);
+    assert_int_equal(cc.min_ttl, 5);
+    assert_int_equal(cc.max_ttl, 600);
+    assert_int_equal(cc.negative_ttl, 7);
+    assert_int_equal(cc.failure_ttl, 0);
+    dance_plugin_config_clear(&c);
+}
+
+static void test_required_and_unknown(void **state)
+{
+    dance_plugin_opt none[] = {{"cafile", "/x"}};
+    dance_plugin_opt unknown[] = {{"allowed_domains", "a.example"}, {"resolvers", "1.1.1.1"}};
+    dance_plugin_opt twice[] = {{"allowed_domains", "a.example"}, {"min_ttl", "1"},
+                                {"min_ttl", "2"}};
+    dance_plugin_config c;
+
+    (void)state;
+    expect_error(none, N(none), "plugin_opt_allowed_domains is required");
+    assert_int_equal(parse(NULL, 0, &c), -1);
+    assert_non_null(strstr(err, "plugin_opt_allowed_domains"));
+    dance_plugin_config_clear(&c);
+    expect_error(unknown, N(unknown), "plugin_opt_resolvers '1.1.1.1': unknown option");
+    assert_non_null(strstr(err, "resolver"));      /* lists the known ones */
+    expect_error(twice, N(twice), "plugin_opt_min_ttl '2': given twice");
+}
+
+static void test_bad_values(void **state)
+{
+    (void)state;
+    /* numbers: not digits, sign, blanks, empty, bounds, overflow */
+    one_bad("lookup_timeout_ms", "");
+    one_bad("lookup_timeout_ms", "0");
+    one_bad("lookup_timeout_ms", "60001");
+    one_bad("lookup_timeout_ms", "-5");
+    one_bad("lookup_timeout_ms", "+5");
+    one_bad("lookup_timeout_ms", " 5");
+    one_bad("lookup_timeout_ms", "5ms");
+    one_bad("lookup_timeout_ms", "0x10");
+    one_bad("connect_budget_ms", "10001");
+    one_bad("connect_budget_ms", "99999999999999999999999999");
+    one_bad("cache_size", "0");
+    one_bad("cache_size", "18446744073709551617");
+    one_bad("min_ttl", "604801");
+    one_bad("max_ttl", "0");
+    one_bad("negative_ttl", "x");
+    one_bad("failure_ttl", "3601");
+    one_bad("revalidate_interval", "86401");
+    one_bad("stats_interval", "1.5");
+    one_bad("worker_threads", "0");
+    one_bad("worker_threads", "65");
+    one_bad("queue_size", "0");
+    /* enumerations */
+    one_bad("dns_transport", "https");
+    one_bad("dns_transport", "UDP ");
+    one_bad("identity_source", "cn");
+    one_bad("identity_source", "");
+    one_bad("fallback", "allow");
+    one_bad("tlsa_owner", "mqtt");
+    one_bad("tlsa_owner", "_");
+    one_bad("tlsa_owner", "_mq.tt");
+    one_bad("tlsa_owner", "_mq_tt");
+    /* strings */
+    one_bad("trust_anchor", "");
+    one_bad("cafile", "");
+    one_bad("tls_auth_name", "");
+    /* lists */
+    one_bad("resolver", "");
+    one_bad("resolver", "127.0.0.1,");
+    one_bad("resolver", "localhost");
+    one_bad("resolver", "127.0.0.1@0");
+    one_bad("resolver", "127.0.0.1@65536");
+    one_bad("resolver", "127.0.0.1@");
+    one_bad("resolver", "300.1.1.1");
+    one_bad("resolver", "@53");
+    one_bad("allowed_domains", "");
+    one_bad("allowed_domains", "a.example,,b.example");
+    one_bad("allowed_domains", "bad domain.example");
+}
+
+static void test_reasons_name_the_part(void **state)
+{
+    (void)state;
+    one_bad("resolver", "127.0.0.1,10.0.0.1@99999");
+    assert_non_null(strstr(err, "99999"));
+    one_bad("resolver", "1.2.3.4,nope");
+    assert_non_null(strstr(err, "'nope' is not an IPv4 or IPv6 address"));
+    one_bad("lookup_timeout_ms", "0");
+    assert_non_null(strstr(err, "from 1 to 60000"));
+}
+
+static void test_cross_rules(void **state)
+{
+    dance_plugin_opt ttl[] = {{"allowed_domains", "a.example"}, {"min_ttl", "700"},
+                              {"max_ttl", "600"}};
+    dance_plugin_opt tls[] = {{"allowed_domains", "a.example"}, {"resolver", "192.0.2.1@853"},
+                              {"dns_transport", "tls"}};
+    dance_plugin_opt tls_nores[] = {{"allowed_domains", "a.example"},
+                                    {"dns_transport", "tls"}, {"tls_auth_name", "d.example"}};
+    dance_plugin_opt name_only[] = {{"allowed_domains", "a.example"},
+                                    {"tls_auth_name", "d.example"}};
+    dance_plugin_opt ok[] = {{"allowed_domains", "a.example"}, {"min_ttl", "600"},
+                             {"max_ttl", "600"}};
+    dance_plugin_config c;
+
+    (void)state;
+    expect_error(ttl, N(ttl), "plugin_opt_min_ttl '700': expected at most plugin_opt_max_ttl (600)");
+    expect_error(tls, N(tls), "plugin_opt_dns_transport 'tls': expected plugin_opt_tls_auth_name");
+    expect_error(tls_nores, N(tls_nores), "plugin_opt_dns_transport 'tls': expected plugin_opt_resolver");
+    expect_error(name_only, N(name_only), "plugin_opt_tls_auth_name 'd.example': only used");
+    assert_int_equal(parse(ok, N(ok), &c), 0);
+    dance_plugin_config_clear(&c);
+}
+
+static void test_owner_identity_resets(void **state)
+{
+    dance_plugin_opt o[] = {{"allowed_domains", "a.example"}, {"tlsa_owner", "identity"}};
+    dance_plugin_config c;
+
+    (void)state;
+    assert_int_equal(parse(o, N(o), &c), 0);
+    assert_null(c.tlsa_owner_label);
+    dance_plugin_config_clear(&c);
+}
+
+static void test_check_resolver_names_trust_anchor(void **state)
+{
+    dance_plugin_opt o[] = {{"allowed_domains", "a.example"},
+                            {"trust_anchor", "/nonexistent/dance/root.ds"}};
+    dance_plugin_config c;
+
+    (void)state;
+    assert_int_equal(parse(o, N(o), &c), 0);
+    assert_int_equal(dance_plugin_options_check_resolver(&c, err, sizeof(err)), -1);
+    if (strncmp(err, "plugin_opt_trust_anchor '/nonexistent/dance/root.ds': expected", 62) != 0)
+        fail_msg("unexpected error: %s", err);
+    dance_plugin_config_clear(&c);
+}
+
+/* Every option in the table is documented in docs/plugin.md. */
+static void test_documented(void **state)
+{
+    FILE *f = fopen(DANCE_PLUGIN_DOC, "r");
+    char *doc;
+    long len;
+
+    (void)state;
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    doc = calloc(1, (size_t)len + 1);
+    assert_non_null(doc);
+    assert_int_equal(fread(doc, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    for (size_t i = 0; dance_plugin_option_name(i) != NULL; i++) {
+        char needle[96];
+        snprintf(needle, sizeof(needle), "`plugin_opt_%s`", dance_plugin_option_name(i));
+        if (strstr(doc, needle) == NULL)
+            fail_msg("%s does not document %s", DANCE_PLUGIN_DOC, needle);
+    }
+    assert_null(dance_plugin_option_name(1000));
+    free(doc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_every_option),
+        cmocka_unit_test(test_required_and_unknown),
+        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_reasons_name_the_part),
+        cmocka_unit_test(test_cross_rules),
+        cmocka_unit_test(test_owner_identity_resets),
+        cmocka_unit_test(test_check_resolver_names_trust_anchor),
+        cmocka_unit_test(test_documented),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
