@@ -1,0 +1,1145 @@
+/*
+ * test_jws_verify.c - JWS verification against TLSA records
+ * (lib/jws_verify.c, jws_alg.c, jws_sign.c, jws_keycache.c, replay.c).
+ *
+ * Every algorithm goes sign -> verify through records of each kind (3 1 0,
+ * 3 0 0, 3 1 1 + x5c, 2 0 1 + x5c chain); messages the library's own signer
+ * refuses to make (ES384 with a P-256 key, RSA-1024, the prototype format)
+ * come from the independent signer in jwstest.c. Policy (iat window on an
+ * injected clock, jti replay, topic binding, allow-list), the DNS outcome
+ * mapping, the caches and concurrent use are covered too.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <openssl/x509.h>
+
+#include "dance/jws.h"
+#include "jwstest.h"
+#include "testcerts.h"
+
+#define NOW 1700000000
+
+typedef struct fixture {
+    EVP_PKEY *ec256, *ec384, *ec521, *rsa, *rsa1024, *ed25519, *ed448;
+    X509 *c_ec256, *c_ec384, *c_ec521, *c_rsa, *c_rsa1024, *c_ed25519;
+    dance_matcher *matcher;
+} fixture;
+
+static fixture fx;
+
+static int64_t fake_now(void *ctx)
+{
+    return *(int64_t *)ctx;
+}
+
+static int setup(void **state)
+{
+    char err[DANCE_REASON_MAX];
+
+    (void)state;
+    fx.ec256 = jt_key("ec256");
+    fx.ec384 = jt_key("ec384");
+    fx.ec521 = jt_key("ec521");
+    fx.rsa = jt_key("rsa2048");
+    fx.rsa1024 = jt_key("rsa1024");
+    fx.ed25519 = jt_key("ed25519");
+    fx.ed448 = jt_key("ed448");
+    fx.c_ec256 = jt_cert(fx.ec256, JT_NAME);
+    fx.c_ec384 = jt_cert(fx.ec384, JT_NAME);
+    fx.c_ec521 = jt_cert(fx.ec521, JT_NAME);
+    fx.c_rsa = jt_cert(fx.rsa, JT_NAME);
+    fx.c_rsa1024 = jt_cert(fx.rsa1024, JT_NAME);
+    fx.c_ed25519 = jt_cert(fx.ed25519, JT_NAME);
+    fx.matcher = dance_matcher_new(NULL, err, sizeof(err));
+    assert_non_null(fx.matcher);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    EVP_PKEY_free(fx.ec256);
+    EVP_PKEY_free(fx.ec384);
+    EVP_PKEY_free(fx.ec521);
+    EVP_PKEY_free(fx.rsa);
+    EVP_PKEY_free(fx.rsa1024);
+    EVP_PKEY_free(fx.ed25519);
+    EVP_PKEY_free(fx.ed448);
+    X509_free(fx.c_ec256);
+    X509_free(fx.c_ec384);
+    X509_free(fx.c_ec521);
+    X509_free(fx.c_rsa);
+    X509_free(fx.c_rsa1024);
+    X509_free(fx.c_ed25519);
+    dance_matcher_free(fx.matcher);
+    return 0;
+}
+
+/* sign - libdance's signer; x5c NULL-terminated list or NULL */
+static char *sign(EVP_PKEY *key, const char *alg, const char *payload,
+                  X509 *const *x5c, const dance_jws_sign_opts *extra)
+{
+    dance_jws_sign_opts o;
+    STACK_OF(X509) *chain = NULL;
+    char *out = NULL, err[DANCE_REASON_MAX];
+    size_t len = 0;
+
+    if (extra != NULL)
+        o = *extra;
+    else
+        memset(&o, 0, sizeof(o));
+    o.key = key;
+    o.name = o.name ? o.name : JT_NAME;
+    o.alg = alg;
+    if (x5c != NULL) {
+        chain = sk_X509_new_null();
+        assert_non_null(chain);
+        for (; *x5c != NULL; x5c++)
+            assert_true(sk_X509_push(chain, *x5c) > 0);
+        o.x5c = chain;
+    }
+    if (dance_jws_sign(&o, payload, strlen(payload), &out, &len, err, sizeof(err)) != 0)
+        fail_msg("sign %s: %s", alg ? alg : "(default)", err);
+    assert_int_equal(strlen(out), len);
+    sk_X509_free(chain);
+    return out;
+}
+
+/* verify - parse + verify; the result is left in res for the caller */
+static dance_jws_status verify(const char *msg, const dance_tlsa_rrset *set,
+                               const dance_jws_policy *pol, dance_jws_result *res)
+{
+    dance_jws *jws = NULL;
+    dance_jws_status st;
+
+    dance_jws_result_clear(res);
+    st = dance_jws_parse(msg, strlen(msg), 0, &jws, res->sender, res->reason,
+                         sizeof(res->reason));
+    if (st != DANCE_JWS_OK) {
+        res->status = st;
+        return st;
+    }
+    st = dance_jws_verify(jws, set, pol, res);
+    dance_jws_free(jws);
+    if (st != DANCE_JWS_OK) {
+        assert_null(res->payload);          /* fail closed: nothing to use */
+        assert_true(res->reason[0] != '\0');
+    }
+    return st;
+}
+
+static dance_jws_policy base_policy(void)
+{
+    dance_jws_policy p;
+
+    memset(&p, 0, sizeof(p));
+    p.matcher = fx.matcher;
+    return p;
+}
+
+/* -------------------------------------------------------- round trips */
+
+typedef struct alg_case {
+    const char *alg;
+    EVP_PKEY **key;
+    X509 **cert;
+} alg_case;
+
+static const alg_case alg_cases[] = {
+    { "ES256", &fx.ec256, &fx.c_ec256 },
+    { "ES384", &fx.ec384, &fx.c_ec384 },
+    { "ES512", &fx.ec521, &fx.c_ec521 },
+    { "RS256", &fx.rsa, &fx.c_rsa },
+    { "RS384", &fx.rsa, &fx.c_rsa },
+    { "RS512", &fx.rsa, &fx.c_rsa },
+    { "PS256", &fx.rsa, &fx.c_rsa },
+    { "PS384", &fx.rsa, &fx.c_rsa },
+    { "PS512", &fx.rsa, &fx.c_rsa },
+    { "EdDSA", &fx.ed25519, &fx.c_ed25519 },
+};
+
+static void round_trip(int u, int s, int m, bool with_x5c, const char *want_source)
+{
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    size_t i;
+
+    memset(&res, 0, sizeof(res));
+    for (i = 0; i < sizeof(alg_cases) / sizeof(alg_cases[0]); i++) {
+        const alg_case *ac = &alg_cases[i];
+        dance_tlsa_rrset set = { 0, NULL };
+        X509 *chain[2] = { *ac->cert, NULL };
+        char *msg = sign(*ac->key, ac->alg, "reading 21.5C", with_x5c ? chain : NULL, NULL);
+        char *bad;
+
+        jt_add(&set, u, s, m, *ac->cert);
+        if (verify(msg, &set, &pol, &res) != DANCE_JWS_OK)
+            fail_msg("%s with %d %d %d: %s", ac->alg, u, s, m, res.reason);
+        assert_string_equal(res.sender, JT_NAME);
+        assert_string_equal(dance_jws_alg_name(res.alg), ac->alg);
+        assert_string_equal(res.key_source, want_source);
+        assert_int_equal(res.payload_len, strlen("reading 21.5C"));
+        assert_memory_equal(res.payload, "reading 21.5C", res.payload_len);
+        assert_int_equal(res.payload[res.payload_len], '\0');
+        /* tampered signature: flip a bit in the first signature character */
+        bad = strdup(msg);
+        assert_non_null(bad);
+        {
+            char *sig = strrchr(bad, '.') + 1;
+            sig[0] = sig[0] == 'A' ? 'B' : 'A';
+        }
+        assert_int_equal(verify(bad, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+        free(bad);
+        /* tampered payload */
+        bad = strdup(msg);
+        assert_non_null(bad);
+        {
+            char *p = strchr(bad, '.') + 1;
+            p[0] = p[0] == 'c' ? 'd' : 'c';
+        }
+        assert_int_equal(verify(bad, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+        free(bad);
+        free(msg);
+        dance_tlsa_rrset_clear(&set);
+    }
+    dance_jws_result_clear(&res);
+}
+
+static void test_roundtrip_310(void **state)
+{
+    (void)state;
+    round_trip(3, 1, 0, false, "tlsa 3 1 0");
+}
+
+static void test_roundtrip_300(void **state)
+{
+    (void)state;
+    round_trip(3, 0, 0, false, "tlsa 3 0 0");
+}
+
+static void test_roundtrip_311_x5c(void **state)
+{
+    (void)state;
+    round_trip(3, 1, 1, true, "x5c+tlsa 3 1 1");
+    round_trip(3, 0, 2, true, "x5c+tlsa 3 0 2");
+}
+
+static void test_flattened_roundtrip(void **state)
+{
+    dance_jws_sign_opts o;
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    char *msg;
+    dance_jws *jws = NULL;
+    char err[DANCE_REASON_MAX];
+
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    memset(&res, 0, sizeof(res));
+    o.serialization = DANCE_JWS_FLATTENED;
+    o.x5u = true;
+    msg = sign(fx.ec256, NULL, "{\"t\":1}", NULL, &o);
+    assert_true(msg[0] == '{');
+    assert_int_equal(dance_jws_parse(msg, strlen(msg), 0, &jws, NULL, err, sizeof(err)),
+                     DANCE_JWS_OK);
+    assert_string_equal(dance_jws_get_header(jws)->x5u, "dns:" JT_NAME "?type=TLSA");
+    assert_int_equal(dance_jws_get_header(jws)->serialization, DANCE_JWS_FLATTENED);
+    dance_jws_free(jws);
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+    assert_string_equal((char *)res.payload, "{\"t\":1}");
+    free(msg);
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+}
+
+/* The format of existing DANCE MQTT prototypes: flattened JSON, RS256,
+ * x5u dns://NAME?type=TLSA and no kid, certificate in a 3 0 0 record. */
+static void test_prototype_format(void **state)
+{
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    char *c = jt_jws("{\"alg\":\"RS256\",\"x5u\":\"dns://" JT_NAME "?type=TLSA\"}",
+                     "{\"temp\":21.5}", fx.rsa, jt_signer_for("RS256"));
+    char *f = jt_flattened(c, "\"header\":{\"typ\":\"JOSE\"},");
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    jt_add(&set, 3, 0, 0, fx.c_rsa);
+    assert_int_equal(verify(f, &set, &pol, &res), DANCE_JWS_OK);
+    assert_string_equal(res.sender, JT_NAME);
+    assert_string_equal(res.key_source, "tlsa 3 0 0");
+    assert_string_equal((char *)res.payload, "{\"temp\":21.5}");
+    /* the compact form of the same message too */
+    assert_int_equal(verify(c, &set, &pol, &res), DANCE_JWS_OK);
+    free(c);
+    free(f);
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+}
+
+static void test_binary_payload(void **state)
+{
+    dance_jws_sign_opts o;
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    unsigned char bytes[256];
+    char *out = NULL, err[DANCE_REASON_MAX];
+    size_t i, len;
+
+    (void)state;
+    for (i = 0; i < sizeof(bytes); i++)
+        bytes[i] = (unsigned char)i;
+    memset(&o, 0, sizeof(o));
+    memset(&res, 0, sizeof(res));
+    o.key = fx.ed25519;
+    o.name = JT_NAME;
+    assert_int_equal(dance_jws_sign(&o, bytes, sizeof(bytes), &out, &len, err, sizeof(err)), 0);
+    jt_add(&set, 3, 1, 0, fx.c_ed25519);
+    assert_int_equal(verify(out, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(res.payload_len, sizeof(bytes));
+    assert_memory_equal(res.payload, bytes, sizeof(bytes));
+    free(out);
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+}
+
+/* ------------------------------------------------------- x5c and DANE-TA */
+
+static void test_x5c_chain_dane_ta(void **state)
+{
+    tc_spec ca_spec = { .cn = "Acme Device CA", .ca = true, .not_before = -60,
+                        .not_after = 86400 };
+    tc_spec leaf_spec = { .san = "DNS:" JT_NAME, .eku = "clientAuth", .not_before = -60,
+                          .not_after = 86400 };
+    tc_spec other_spec = { .san = "DNS:dev2._device.acme.example", .not_before = -60,
+                           .not_after = 86400 };
+    tc_spec expired_spec = { .san = "DNS:" JT_NAME, .not_before = -7200,
+                             .not_after = -3600 };
+    EVP_PKEY *ca_key = jt_key("ec256"), *leaf_key = jt_key("ec384");
+    X509 *ca = tc_cert(&ca_spec, ca_key, NULL, NULL);
+    X509 *leaf = tc_cert(&leaf_spec, leaf_key, ca, ca_key);
+    X509 *other = tc_cert(&other_spec, leaf_key, ca, ca_key);
+    X509 *expired = tc_cert(&expired_spec, leaf_key, ca, ca_key);
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    char *msg;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    assert_non_null(ca);
+    assert_non_null(leaf);
+    assert_non_null(other);
+    assert_non_null(expired);
+    jt_add(&set, 2, 0, 1, ca);
+
+    /* leaf + CA in x5c, the CA's digest in DNS */
+    {
+        X509 *x5c[] = { leaf, ca, NULL };
+        msg = sign(leaf_key, NULL, "via CA", x5c, NULL);
+        if (verify(msg, &set, &pol, &res) != DANCE_JWS_OK)
+            fail_msg("2 0 1: %s", res.reason);
+        assert_string_equal(res.key_source, "x5c+tlsa 2 0 1");
+        assert_string_equal(dance_jws_alg_name(res.alg), "ES384");
+        free(msg);
+    }
+    /* the CA may vouch for dev2 but the message claims dev1: DANE-TA
+     * checks the name */
+    {
+        X509 *x5c[] = { other, ca, NULL };
+        msg = sign(leaf_key, NULL, "wrong name", x5c, NULL);
+        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+        free(msg);
+    }
+    /* DANE-TA checks dates */
+    {
+        X509 *x5c[] = { expired, ca, NULL };
+        msg = sign(leaf_key, NULL, "expired", x5c, NULL);
+        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+        free(msg);
+    }
+    /* the leaf alone cannot reach a 2 0 1 record */
+    {
+        X509 *x5c[] = { leaf, NULL };
+        msg = sign(leaf_key, NULL, "no chain", x5c, NULL);
+        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+        free(msg);
+    }
+    /* no matcher configured: refused, never accepted unchecked */
+    {
+        X509 *x5c[] = { leaf, ca, NULL };
+        dance_jws_policy nomatch = base_policy();
+        nomatch.matcher = NULL;
+        msg = sign(leaf_key, NULL, "x", x5c, NULL);
+        assert_int_equal(verify(msg, &set, &nomatch, &res), DANCE_JWS_INTERNAL);
+        free(msg);
+    }
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+    X509_free(ca);
+    X509_free(leaf);
+    X509_free(other);
+    X509_free(expired);
+    EVP_PKEY_free(ca_key);
+    EVP_PKEY_free(leaf_key);
+}
+
+/* x5c_b64 - standard base64 of the certificate's DER */
+static char *x5c_b64(X509 *c)
+{
+    unsigned char *der = NULL;
+    int n = i2d_X509(c, &der);
+    char *out;
+
+    assert_true(n > 0);
+    out = malloc(4 * ((size_t)n + 2) / 3 + 4);
+    assert_non_null(out);
+    assert_true(EVP_EncodeBlock((unsigned char *)out, der, n) > 0);
+    OPENSSL_free(der);
+    return out;
+}
+
+static void test_x5c_refusals(void **state)
+{
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    X509 *x5c_ec[] = { fx.c_ec256, NULL };
+    X509 *x5c_rsa[] = { fx.c_rsa, NULL };
+    char *msg, *m2;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    jt_add(&set, 3, 1, 1, fx.c_ec256);
+    /* digest record, no x5c: the key is not in DNS */
+    msg = sign(fx.ec256, NULL, "x", NULL, NULL);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_NO_USABLE_RECORD);
+    assert_non_null(strstr(res.reason, "x5c"));
+    free(msg);
+    /* x5c with another certificate than the records name */
+    msg = sign(fx.rsa, NULL, "x", x5c_rsa, NULL);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+    /* again, now answered from the key cache: still refused */
+    pol.keys = dance_jws_keycache_new(8);
+    assert_non_null(pol.keys);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+    free(msg);
+    /* x5c that matches, signature by another key under the same header */
+    msg = sign(fx.ec256, NULL, "x", x5c_ec, NULL);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);   /* cached */
+    {
+        EVP_PKEY *k2 = jt_key("ec256");
+        char hdr[4096], *b64 = x5c_b64(fx.c_ec256);
+        snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\","
+                 "\"x5c\":[\"%s\"]}", b64);
+        m2 = jt_jws(hdr, "x", k2, jt_signer_for("ES256"));
+        assert_int_equal(verify(m2, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+        free(m2);
+        /* and the real key under that hand-made header verifies */
+        m2 = jt_jws(hdr, "x", fx.ec256, jt_signer_for("ES256"));
+        assert_int_equal(verify(m2, &set, &pol, &res), DANCE_JWS_OK);
+        assert_string_equal(res.key_source, "x5c+tlsa 3 1 1");
+        free(m2);
+        free(b64);
+        EVP_PKEY_free(k2);
+    }
+    free(msg);
+    /* x5c whose DER is not a certificate */
+    msg = jt_jws("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"x5c\":[\"AAAA\"]}", "x",
+                 fx.ec256, jt_signer_for("ES256"));
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_MALFORMED);
+    free(msg);
+    dance_jws_keycache_free(pol.keys);
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+}
+
+/* ------------------------------------------------------ key / algorithm */
+
+/* ES384 header, a valid ECDSA signature over SHA-384 by a P-256 key (what
+ * cjose would accept): refused for the curve, before any signature check */
+static void test_curve_alg_mismatch(void **state)
+{
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    jt_signer s = { "SHA384", 0, 32 };  /* SHA-384 hash, P-256 sized r||s */
+    char *msg = jt_jws("{\"alg\":\"ES384\",\"kid\":\"" JT_NAME "\"}", "x", fx.ec256, s);
+    dance_jws_sign_opts o;
+    char *out = NULL, err[DANCE_REASON_MAX];
+    size_t len;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_KEY_MISMATCH);
+    assert_non_null(strstr(res.reason, "P-384"));
+    free(msg);
+    /* ES256 header on a P-384 record */
+    msg = jt_jws("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\"}", "x", fx.ec384,
+                 (jt_signer){ "SHA256", 0, 48 });
+    dance_tlsa_rrset_clear(&set);
+    jt_add(&set, 3, 1, 0, fx.c_ec384);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_KEY_MISMATCH);
+    free(msg);
+    /* RS256 header on an EC record, EdDSA on an RSA record */
+    msg = jt_jws("{\"alg\":\"RS256\",\"kid\":\"" JT_NAME "\"}", "x", fx.rsa,
+                 jt_signer_for("RS256"));
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_KEY_MISMATCH);
+    free(msg);
+    dance_tlsa_rrset_clear(&set);
+    jt_add(&set, 3, 1, 0, fx.c_rsa);
+    msg = jt_jws("{\"alg\":\"EdDSA\",\"kid\":\"" JT_NAME "\"}", "x", fx.ed25519,
+                 jt_signer_for("EdDSA"));
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_KEY_MISMATCH);
+    free(msg);
+    /* Ed448 is not EdDSA here */
+    {
+        dance_tlsa_rrset s448 = { 0, NULL };
+        unsigned char *der = NULL;
+        int n = i2d_PUBKEY(fx.ed448, &der);
+        assert_true(n > 0);
+        assert_int_equal(dance_tlsa_rrset_add(&s448, 3, 1, 0, der, (size_t)n), 0);
+        OPENSSL_free(der);
+        msg = jt_jws("{\"alg\":\"EdDSA\",\"kid\":\"" JT_NAME "\"}", "x", fx.ed448,
+                     jt_signer_for("EdDSA"));
+        assert_int_equal(verify(msg, &s448, &pol, &res), DANCE_JWS_KEY_MISMATCH);
+        free(msg);
+        dance_tlsa_rrset_clear(&s448);
+    }
+    /* our signer refuses these combinations outright */
+    memset(&o, 0, sizeof(o));
+    o.key = fx.ec256;
+    o.name = JT_NAME;
+    o.alg = "ES384";
+    assert_int_equal(dance_jws_sign(&o, "x", 1, &out, &len, err, sizeof(err)), -1);
+    assert_null(out);
+    o.alg = "RS256";
+    assert_int_equal(dance_jws_sign(&o, "x", 1, &out, &len, err, sizeof(err)), -1);
+    o.alg = "HS256";
+    assert_int_equal(dance_jws_sign(&o, "x", 1, &out, &len, err, sizeof(err)), -1);
+    o.alg = "none";
+    assert_int_equal(dance_jws_sign(&o, "x", 1, &out, &len, err, sizeof(err)), -1);
+    o.key = fx.ed448;
+    o.alg = NULL;
+    assert_int_equal(dance_jws_sign(&o, "x", 1, &out, &len, err, sizeof(err)), -1);
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+}
+
+static void test_rsa_1024_refused(void **state)
+{
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    char *msg = jt_jws("{\"alg\":\"RS256\",\"kid\":\"" JT_NAME "\"}", "x", fx.rsa1024,
+                       jt_signer_for("RS256"));
+    dance_jws_sign_opts o;
+    char *out = NULL, err[DANCE_REASON_MAX];
+    size_t len;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    jt_add(&set, 3, 1, 0, fx.c_rsa1024);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_KEY_MISMATCH);
+    assert_non_null(strstr(res.reason, "1024"));
+    /* also offline */
+    {
+        dance_jws *jws = NULL;
+        assert_int_equal(dance_jws_parse(msg, strlen(msg), 0, &jws, NULL, err, sizeof(err)),
+                         DANCE_JWS_OK);
+        assert_int_equal(dance_jws_verify_key(jws, fx.rsa1024, NULL, &pol, &res),
+                         DANCE_JWS_KEY_MISMATCH);
+        dance_jws_free(jws);
+    }
+    memset(&o, 0, sizeof(o));
+    o.key = fx.rsa1024;
+    o.name = JT_NAME;
+    assert_int_equal(dance_jws_sign(&o, "x", 1, &out, &len, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "2048"));
+    free(msg);
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+}
+
+static void test_record_selection(void **state)
+{
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    char *msg = sign(fx.ec256, NULL, "x", NULL, NULL);
+    unsigned char junk[40];
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    memset(junk, 0x30, sizeof(junk));
+    /* no records at all */
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_NO_USABLE_RECORD);
+    assert_int_equal(verify(msg, NULL, &pol, &res), DANCE_JWS_NO_USABLE_RECORD);
+    /* another key's record: bad signature */
+    jt_add(&set, 3, 1, 0, fx.c_ec384);
+    jt_add(&set, 3, 1, 0, fx.c_rsa);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_KEY_MISMATCH);
+    {
+        EVP_PKEY *k2 = jt_key("ec256");
+        X509 *c2 = jt_cert(k2, JT_NAME);
+        jt_add(&set, 3, 1, 0, c2);
+        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+        /* rollover: old and new key published, the right one is found */
+        jt_add(&set, 3, 0, 0, fx.c_ec256);
+        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+        assert_string_equal(res.key_source, "tlsa 3 0 0");
+        X509_free(c2);
+        EVP_PKEY_free(k2);
+    }
+    dance_tlsa_rrset_clear(&set);
+    /* garbage record data */
+    assert_int_equal(dance_tlsa_rrset_add(&set, 3, 1, 0, junk, sizeof(junk)), 0);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_NO_USABLE_RECORD);
+    /* a DANE-TA full record is a trust anchor, never the signing key */
+    dance_tlsa_rrset_clear(&set);
+    jt_add(&set, 2, 1, 0, fx.c_ec256);
+    jt_add(&set, 1, 1, 0, fx.c_ec256);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_NO_USABLE_RECORD);
+    free(msg);
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+}
+
+static void test_header_tamper(void **state)
+{
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    char *msg = sign(fx.ec256, NULL, "x", NULL, NULL);
+    char *other = jt_jws_sig("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"topic\":\"a\"}",
+                             "x", strrchr(msg, '.') + 1);
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(other, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+    free(msg);
+    free(other);
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+}
+
+/* ------------------------------------------------------------- policy */
+
+static void test_iat_window(void **state)
+{
+    int64_t now = NOW;
+    dance_jws_sign_opts o;
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    char *with_iat, *without;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    memset(&o, 0, sizeof(o));
+    o.iat = true;
+    o.now = fake_now;
+    o.now_ctx = &now;
+    with_iat = sign(fx.ec256, NULL, "x", NULL, &o);
+    without = sign(fx.ec256, NULL, "x", NULL, NULL);
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    pol.now = fake_now;
+    pol.now_ctx = &now;
+    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_JWS_OK);
+    now = NOW + 300;                                 /* default skew 300 s */
+    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_JWS_OK);
+    now = NOW + 301;
+    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_JWS_STALE);
+    assert_non_null(strstr(res.reason, "past"));
+    now = NOW - 301;
+    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_JWS_STALE);
+    assert_non_null(strstr(res.reason, "future"));
+    pol.max_skew = 10;
+    now = NOW + 11;
+    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_JWS_STALE);
+    now = NOW + 10;
+    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_JWS_OK);
+    /* without iat: fine unless required */
+    assert_int_equal(verify(without, &set, &pol, &res), DANCE_JWS_OK);
+    pol.require_iat = true;
+    assert_int_equal(verify(without, &set, &pol, &res), DANCE_JWS_STALE);
+    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_JWS_OK);
+    free(with_iat);
+    free(without);
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+}
+
+static uint64_t mono_now;
+
+static uint64_t fake_mono(void *ctx)
+{
+    (void)ctx;
+    return mono_now;
+}
+
+static void test_jti_replay(void **state)
+{
+    dance_jws_sign_opts o;
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_replay_stats rs;
+    char *a, *b, *other_sender, *forged, *no_jti;
+    EVP_PKEY *k2 = jt_key("ec256");
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    mono_now = 1000000;
+    pol.replay = dance_replay_new(16, 60, fake_mono, NULL);
+    assert_non_null(pol.replay);
+    memset(&o, 0, sizeof(o));
+    o.jti = "msg-1";
+    a = sign(fx.ec256, NULL, "x", NULL, &o);
+    o.jti = "msg-2";
+    b = sign(fx.ec256, NULL, "y", NULL, &o);
+    o.jti = "msg-3";
+    forged = sign(k2, NULL, "forged", NULL, &o);       /* wrong key, jti msg-3 */
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+
+    assert_int_equal(verify(a, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(a, &set, &pol, &res), DANCE_JWS_REPLAY);
+    assert_non_null(strstr(res.reason, "msg-1"));
+    assert_int_equal(verify(b, &set, &pol, &res), DANCE_JWS_OK);
+    /* a forgery does not burn the jti for the real sender */
+    assert_int_equal(verify(forged, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+    o.jti = "msg-3";
+    free(forged);
+    forged = sign(fx.ec256, NULL, "real", NULL, &o);
+    assert_int_equal(verify(forged, &set, &pol, &res), DANCE_JWS_OK);
+    /* the same jti from another sender is another message */
+    o.name = "dev2._device.acme.example";
+    o.jti = "msg-1";
+    other_sender = sign(fx.ec256, NULL, "x", NULL, &o);
+    assert_int_equal(verify(other_sender, &set, &pol, &res), DANCE_JWS_OK);
+    /* after the window the pair is forgotten */
+    mono_now += 61000;
+    assert_int_equal(verify(a, &set, &pol, &res), DANCE_JWS_OK);
+    dance_replay_get_stats(pol.replay, &rs);
+    assert_int_equal(rs.replays, 1);
+    assert_int_equal(rs.entries, 1);
+    /* required jti */
+    no_jti = sign(fx.ec256, NULL, "x", NULL, NULL);
+    assert_int_equal(verify(no_jti, &set, &pol, &res), DANCE_JWS_OK);
+    pol.require_jti = true;
+    assert_int_equal(verify(no_jti, &set, &pol, &res), DANCE_JWS_REPLAY);
+    dance_replay_free(pol.replay);
+    /* a critical jti needs a replay cache */
+    pol = base_policy();
+    {
+        char *crit = jt_jws("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"jti\":\"j\","
+                            "\"crit\":[\"jti\"]}", "x", fx.ec256, jt_signer_for("ES256"));
+        assert_int_equal(verify(crit, &set, &pol, &res), DANCE_JWS_REPLAY);
+        pol.replay = dance_replay_new(0, 0, NULL, NULL);
+        assert_int_equal(verify(crit, &set, &pol, &res), DANCE_JWS_OK);
+        assert_int_equal(verify(crit, &set, &pol, &res), DANCE_JWS_REPLAY);
+        dance_replay_free(pol.replay);
+        free(crit);
+    }
+    free(a);
+    free(b);
+    free(forged);
+    free(other_sender);
+    free(no_jti);
+    EVP_PKEY_free(k2);
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+}
+
+static void test_replay_bounded(void **state)
+{
+    dance_replay *rp = dance_replay_new(3, 600, fake_mono, NULL);
+    dance_replay_stats rs;
+
+    (void)state;
+    mono_now = 5000;
+    assert_non_null(rp);
+    assert_int_equal(dance_replay_check_add(rp, "a.example", "1"), 0);
+    assert_int_equal(dance_replay_check_add(rp, "a.example", "2"), 0);
+    assert_int_equal(dance_replay_check_add(rp, "a.example", "3"), 0);
+    assert_int_equal(dance_replay_check_add(rp, "a.example", "3"), 1);
+    assert_int_equal(dance_replay_check_add(rp, "a.example", "4"), 0);   /* drops "1" */
+    dance_replay_get_stats(rp, &rs);
+    assert_int_equal(rs.entries, 3);
+    assert_int_equal(rs.evicted_early, 1);
+    assert_int_equal(dance_replay_check_add(rp, "a.example", "2"), 1);
+    assert_int_equal(dance_replay_check_add(rp, "a.example", "1"), 0);   /* forgotten */
+    /* (sender, jti) pairs do not run together: "a.e"+"x1" vs "a.ex"+"1" */
+    assert_int_equal(dance_replay_check_add(rp, "a.e", "x1"), 0);
+    assert_int_equal(dance_replay_check_add(rp, "a.ex", "1"), 0);
+    assert_int_equal(dance_replay_check_add(rp, NULL, "1"), -1);
+    dance_replay_free(rp);
+    dance_replay_free(NULL);
+}
+
+static void test_topic_binding(void **state)
+{
+    dance_jws_sign_opts o;
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    char *bound, *unbound, *crit;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    memset(&o, 0, sizeof(o));
+    o.topic = "sensors/x";
+    bound = sign(fx.ec256, NULL, "x", NULL, &o);
+    unbound = sign(fx.ec256, NULL, "x", NULL, NULL);
+    crit = jt_jws("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"topic\":\"sensors/x\","
+                  "\"crit\":[\"topic\"]}", "x", fx.ec256, jt_signer_for("ES256"));
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+
+    pol.topic = "sensors/x";
+    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(crit, &set, &pol, &res), DANCE_JWS_OK);
+    pol.topic = "sensors/y";
+    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_JWS_TOPIC_MISMATCH);
+    assert_non_null(strstr(res.reason, "sensors/y"));
+    pol.topic = "sensors/x/";
+    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_JWS_TOPIC_MISMATCH);
+    /* unknown publish topic: a topic header cannot be checked */
+    pol.topic = NULL;
+    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(crit, &set, &pol, &res), DANCE_JWS_TOPIC_MISMATCH);
+    /* required binding */
+    pol.require_topic = true;
+    pol.topic = "sensors/x";
+    assert_int_equal(verify(unbound, &set, &pol, &res), DANCE_JWS_TOPIC_MISMATCH);
+    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_JWS_OK);
+    pol.topic = NULL;
+    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_JWS_TOPIC_MISMATCH);
+    free(bound);
+    free(unbound);
+    free(crit);
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+}
+
+static void test_allowlist_and_check(void **state)
+{
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    char err[DANCE_REASON_MAX];
+    dance_allowlist *al = dance_allowlist_parse("acme.example", err, sizeof(err));
+    dance_allowlist *other = dance_allowlist_parse("example.com, badacme.example", err,
+                                                   sizeof(err));
+    char *msg = sign(fx.ec256, NULL, "x", NULL, NULL);
+    dance_jws *jws = NULL;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    assert_non_null(al);
+    assert_non_null(other);
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(dance_jws_parse(msg, strlen(msg), 0, &jws, NULL, err, sizeof(err)),
+                     DANCE_JWS_OK);
+    pol.allow = al;
+    assert_int_equal(dance_jws_check(jws, &pol, &res), DANCE_JWS_OK);
+    assert_string_equal(res.sender, JT_NAME);
+    assert_true(res.has_alg);
+    assert_int_equal(dance_jws_verify(jws, &set, &pol, &res), DANCE_JWS_OK);
+    pol.allow = other;
+    assert_int_equal(dance_jws_check(jws, &pol, &res), DANCE_JWS_NOT_ALLOWED);
+    assert_string_equal(res.sender, JT_NAME);
+    assert_int_equal(dance_jws_verify(jws, &set, &pol, &res), DANCE_JWS_NOT_ALLOWED);
+    assert_null(res.payload);
+    /* the DNS outcome does not matter for a sender outside the list */
+    assert_int_equal(dance_jws_verify_dns(jws, DANCE_DNS_FAILURE, NULL, "timeout", &pol,
+                                          &res), DANCE_JWS_NOT_ALLOWED);
+    dance_jws_free(jws);
+    free(msg);
+    dance_allowlist_free(al);
+    dance_allowlist_free(other);
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+}
+
+static void test_dns_outcomes(void **state)
+{
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    char *msg = sign(fx.ec256, NULL, "x", NULL, NULL), err[DANCE_REASON_MAX];
+    dance_jws *jws = NULL;
+    static const struct { dance_dns_status dns; dance_jws_status want; } cases[] = {
+        { DANCE_DNS_FAILURE, DANCE_JWS_LOOKUP_FAILED },
+        { DANCE_DNS_BOGUS, DANCE_JWS_DNS_BOGUS },
+        { DANCE_DNS_INSECURE, DANCE_JWS_DNS_INSECURE },
+        { DANCE_DNS_SECURE_NEGATIVE, DANCE_JWS_NO_RECORD },
+    };
+    size_t i;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(dance_jws_parse(msg, strlen(msg), 0, &jws, NULL, err, sizeof(err)),
+                     DANCE_JWS_OK);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        /* records passed along with a non-secure status are never used */
+        assert_int_equal(dance_jws_verify_dns(jws, cases[i].dns, &set, "TLSA lookup for X "
+                                              "said so", &pol, &res), cases[i].want);
+        assert_string_equal(res.reason, "TLSA lookup for X said so");
+        assert_null(res.payload);
+        assert_int_equal(dance_jws_verify_dns(jws, cases[i].dns, NULL, NULL, &pol, &res),
+                         cases[i].want);
+        assert_non_null(strstr(res.reason, JT_NAME));
+    }
+    assert_int_equal(dance_jws_verify_dns(jws, DANCE_DNS_SECURE, &set, "", &pol, &res),
+                     DANCE_JWS_OK);
+    dance_jws_free(jws);
+    free(msg);
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+}
+
+static void test_verify_key(void **state)
+{
+    dance_jws_result res;
+    char *msg = sign(fx.ed25519, NULL, "offline", NULL, NULL), err[DANCE_REASON_MAX];
+    dance_jws *jws = NULL;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(dance_jws_parse(msg, strlen(msg), 0, &jws, NULL, err, sizeof(err)),
+                     DANCE_JWS_OK);
+    assert_int_equal(dance_jws_verify_key(jws, fx.ed25519, "given", NULL, &res),
+                     DANCE_JWS_OK);
+    assert_string_equal(res.key_source, "given");
+    assert_string_equal((char *)res.payload, "offline");
+    assert_int_equal(dance_jws_verify_key(jws, fx.ec256, NULL, NULL, &res),
+                     DANCE_JWS_KEY_MISMATCH);
+    {
+        EVP_PKEY *k2 = jt_key("ed25519");
+        assert_int_equal(dance_jws_verify_key(jws, k2, NULL, NULL, &res),
+                         DANCE_JWS_BAD_SIGNATURE);
+        EVP_PKEY_free(k2);
+    }
+    dance_jws_free(jws);
+    free(msg);
+    dance_jws_result_clear(&res);
+}
+
+/* ------------------------------------------------------------- caches */
+
+static void test_keycache(void **state)
+{
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL }, set2 = { 0, NULL };
+    dance_jws_keycache_stats ks;
+    char *msg = sign(fx.ec256, NULL, "x", NULL, NULL);
+    EVP_PKEY *k2 = jt_key("ec256");
+    X509 *c2 = jt_cert(k2, JT_NAME);
+    int i;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    pol.keys = dance_jws_keycache_new(2);
+    assert_non_null(pol.keys);
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    for (i = 0; i < 5; i++)
+        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+    dance_jws_keycache_get_stats(pol.keys, &ks);
+    assert_int_equal(ks.misses, 1);
+    assert_int_equal(ks.hits, 4);
+    assert_int_equal(ks.entries, 1);
+    /* the record changed (key rolled, old one gone): the cached key is not
+     * used for the new record */
+    jt_add(&set2, 3, 1, 0, c2);
+    assert_int_equal(verify(msg, &set2, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+    /* bounded: a third record evicts the least recently used */
+    dance_tlsa_rrset_clear(&set2);
+    jt_add(&set2, 3, 0, 0, c2);
+    assert_int_equal(verify(msg, &set2, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+    dance_jws_keycache_get_stats(pol.keys, &ks);
+    assert_int_equal(ks.entries, 2);
+    assert_int_equal(ks.evictions, 1);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+    dance_jws_keycache_free(pol.keys);
+    dance_jws_keycache_free(NULL);
+    free(msg);
+    X509_free(c2);
+    EVP_PKEY_free(k2);
+    dance_tlsa_rrset_clear(&set);
+    dance_tlsa_rrset_clear(&set2);
+    dance_jws_result_clear(&res);
+}
+
+/* Several threads verify with one key cache and one replay cache. */
+typedef struct worker_arg {
+    const dance_jws_policy *pol;
+    const dance_tlsa_rrset *set;
+    char **msgs;
+    int n, ok;
+} worker_arg;
+
+static void *worker(void *p)
+{
+    worker_arg *wa = p;
+    dance_jws_result res;
+    int i;
+
+    memset(&res, 0, sizeof(res));
+    for (i = 0; i < wa->n; i++) {
+        dance_jws *jws = NULL;
+        char err[DANCE_REASON_MAX];
+        if (dance_jws_parse(wa->msgs[i], strlen(wa->msgs[i]), 0, &jws, NULL, err,
+                            sizeof(err)) == DANCE_JWS_OK
+            && dance_jws_verify(jws, wa->set, wa->pol, &res) == DANCE_JWS_OK)
+            wa->ok++;
+        dance_jws_free(jws);
+    }
+    dance_jws_result_clear(&res);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    enum { THREADS = 4, PER = 50 };
+    dance_jws_policy pol = base_policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    pthread_t th[THREADS];
+    worker_arg wa[THREADS];
+    char *msgs[THREADS][PER];
+    dance_jws_sign_opts o;
+    X509 *x5c[] = { fx.c_ec256, NULL };
+    char jti[32];
+    int t, i, total = 0;
+
+    (void)state;
+    pol.keys = dance_jws_keycache_new(0);
+    pol.replay = dance_replay_new(0, 0, NULL, NULL);
+    assert_non_null(pol.keys);
+    assert_non_null(pol.replay);
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    jt_add(&set, 3, 1, 1, fx.c_ec256);
+    memset(&o, 0, sizeof(o));
+    o.jti = jti;
+    for (t = 0; t < THREADS; t++)
+        for (i = 0; i < PER; i++) {
+            snprintf(jti, sizeof(jti), "t%d-%d", t, i);
+            /* half direct, half through x5c */
+            msgs[t][i] = sign(fx.ec256, NULL, "x", (i & 1) ? x5c : NULL, &o);
+        }
+    for (t = 0; t < THREADS; t++) {
+        wa[t] = (worker_arg){ &pol, &set, msgs[t], PER, 0 };
+        assert_int_equal(pthread_create(&th[t], NULL, worker, &wa[t]), 0);
+    }
+    for (t = 0; t < THREADS; t++) {
+        pthread_join(th[t], NULL);
+        total += wa[t].ok;
+    }
+    assert_int_equal(total, THREADS * PER);
+    /* every message again: all replays now */
+    for (t = 0; t < THREADS; t++) {
+        wa[t].ok = 0;
+        worker(&wa[t]);
+        assert_int_equal(wa[t].ok, 0);
+    }
+    for (t = 0; t < THREADS; t++)
+        for (i = 0; i < PER; i++)
+            free(msgs[t][i]);
+    dance_jws_keycache_free(pol.keys);
+    dance_replay_free(pol.replay);
+    dance_tlsa_rrset_clear(&set);
+}
+
+/* ---------------------------------------------------------------- misc */
+
+static void test_sign_options(void **state)
+{
+    dance_jws_sign_opts o;
+    char *out = NULL, err[DANCE_REASON_MAX], jti[32], jti2[32];
+    size_t len = 0;
+    dance_jws_alg a;
+    STACK_OF(X509) *chain = sk_X509_new_null();
+
+    (void)state;
+    assert_non_null(chain);
+    memset(&o, 0, sizeof(o));
+    o.key = fx.ec256;
+    o.name = "not a name";
+    assert_int_equal(dance_jws_sign(&o, "x", 1, &out, &len, err, sizeof(err)), -1);
+    assert_null(out);
+    o.name = JT_NAME;
+    o.jti = "";
+    assert_int_equal(dance_jws_sign(&o, "x", 1, &out, &len, err, sizeof(err)), -1);
+    o.jti = NULL;
+    /* x5c leaf must hold the signing key */
+    assert_true(sk_X509_push(chain, fx.c_ec384) > 0);
+    o.x5c = chain;
+    assert_int_equal(dance_jws_sign(&o, "x", 1, &out, &len, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "x5c"));
+    sk_X509_free(chain);
+    /* default algorithms by key */
+    assert_int_equal(dance_jws_alg_for_key(fx.ec256, &a, err, sizeof(err)), 0);
+    assert_int_equal(a, DANCE_JWS_ES256);
+    assert_int_equal(dance_jws_alg_for_key(fx.ec384, &a, err, sizeof(err)), 0);
+    assert_int_equal(a, DANCE_JWS_ES384);
+    assert_int_equal(dance_jws_alg_for_key(fx.ec521, &a, err, sizeof(err)), 0);
+    assert_int_equal(a, DANCE_JWS_ES512);
+    assert_int_equal(dance_jws_alg_for_key(fx.rsa, &a, err, sizeof(err)), 0);
+    assert_int_equal(a, DANCE_JWS_RS256);
+    assert_int_equal(dance_jws_alg_for_key(fx.ed25519, &a, err, sizeof(err)), 0);
+    assert_int_equal(a, DANCE_JWS_EDDSA);
+    assert_int_equal(dance_jws_alg_for_key(fx.ed448, &a, err, sizeof(err)), -1);
+    /* random jti */
+    assert_int_equal(dance_jws_random_jti(jti, sizeof(jti)), 0);
+    assert_int_equal(dance_jws_random_jti(jti2, sizeof(jti2)), 0);
+    assert_int_equal(strlen(jti), 22);
+    assert_string_not_equal(jti, jti2);
+    assert_int_equal(dance_jws_random_jti(jti, 10), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip_310),
+        cmocka_unit_test(test_roundtrip_300),
+        cmocka_unit_test(test_roundtrip_311_x5c),
+        cmocka_unit_test(test_flattened_roundtrip),
+        cmocka_unit_test(test_prototype_format),
+        cmocka_unit_test(test_binary_payload),
+        cmocka_unit_test(test_x5c_chain_dane_ta),
+        cmocka_unit_test(test_x5c_refusals),
+        cmocka_unit_test(test_curve_alg_mismatch),
+        cmocka_unit_test(test_rsa_1024_refused),
+        cmocka_unit_test(test_record_selection),
+        cmocka_unit_test(test_header_tamper),
+        cmocka_unit_test(test_iat_window),
+        cmocka_unit_test(test_jti_replay),
+        cmocka_unit_test(test_replay_bounded),
+        cmocka_unit_test(test_topic_binding),
+        cmocka_unit_test(test_allowlist_and_check),
+        cmocka_unit_test(test_dns_outcomes),
+        cmocka_unit_test(test_verify_key),
+        cmocka_unit_test(test_keycache),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_sign_options),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
