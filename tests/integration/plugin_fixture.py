@@ -1,0 +1,411 @@
+#!/usr/bin/python3
+"""plugin_fixture - real broker, real certificates and real clients for the
+plugin's integration tests (tests/integration/test_plugin_*.py).
+
+Owner: the plugin helper. Nothing is mocked:
+
+  * Pki makes a CA and device certificates with the project's own `dance`
+    CLI (keygen, cert, tlsa); the broker's server certificate and the odd
+    device certificates `dance cert` deliberately cannot make (two SANs,
+    expired) come from the openssl CLI.
+  * Broker runs /usr/sbin/mosquitto (Debian's 2.0.11) with the build's
+    mosquitto_dance.so on a free loopback port, TLS with
+    require_certificate, and captures its log (shown when a test fails).
+  * connect() is a real MQTT client (Debian's python3-paho-mqtt) that
+    reports what the broker answered.
+  * The DNSSEC side is tests/testbed/dnstestbed.py (a real knotd serving a
+    signed fake root).
+
+Environment: DANCE_BUILD_DIR (the CMake build directory; default: ./build),
+DANCE_MOSQUITTO (default /usr/sbin/mosquitto), DANCE_KEEP_WORKDIR=1 keeps
+work directories for post-mortem reading.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "testbed"))
+
+from dnstestbed import Testbed  # noqa: E402  (re-exported for the tests)
+
+import paho.mqtt.client as mqtt  # noqa: E402
+
+BUILD_DIR = os.path.abspath(os.environ.get("DANCE_BUILD_DIR", os.path.join(REPO, "build")))
+PLUGIN = os.path.join(BUILD_DIR, "mosquitto_dance.so")
+DANCE = os.environ.get("DANCE_CLI", os.path.join(BUILD_DIR, "dance"))
+MOSQUITTO = os.environ.get("DANCE_MOSQUITTO", "/usr/sbin/mosquitto")
+KEEP = os.environ.get("DANCE_KEEP_WORKDIR") == "1"
+# Sanitizer builds: the ASan runtime to preload into the (uninstrumented)
+# broker, and the ASAN_OPTIONS for it (set by tests/50-integration-plugin.cmake).
+PRELOAD = os.environ.get("DANCE_MOSQUITTO_PRELOAD", "")
+ASAN_OPTIONS = os.environ.get("DANCE_MOSQUITTO_ASAN_OPTIONS", "")
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+
+ORG = "acme.example"
+
+
+def free_port():
+    """A TCP port nobody listens on right now (bind to port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(argv, **kw):
+    """Run a command; raise with its output when it fails."""
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, **kw)
+    if p.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), p.returncode, p.stdout))
+    return p.stdout
+
+
+def workdir(prefix):
+    d = tempfile.mkdtemp(prefix="dance-%s-" % prefix)
+    os.chmod(d, 0o755)      # the broker may read from it as another user
+    return d
+
+
+def cleanup_workdir(d):
+    if not KEEP:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+class Pki:
+    """A CA, a server certificate for the broker, and device certificates."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.ca_key = self.path("ca.key")
+        self.ca = self.path("ca.pem")
+        run([DANCE, "keygen", "--type", "ec256", "--out", self.ca_key])
+        run([DANCE, "cert", "--key", self.ca_key, "--name", "Dance Test Device CA",
+             "--is-ca", "--days", "30", "--out", self.ca])
+        self.server_key = self.path("server.key")
+        self.server = self.path("server.pem")
+        self._openssl_cert("server", self.server_key, self.server,
+                           "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                           "extendedKeyUsage=serverAuth\n"
+                           "keyUsage=critical,digitalSignature\n", days=30)
+        for f in os.listdir(self.dir):
+            os.chmod(self.path(f), 0o644)   # test-only keys; broker may not be root
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def _openssl_cert(self, cn, key, out, extensions, days):
+        csr = out + ".csr"
+        ext = out + ".ext"
+        with open(ext, "w") as f:
+            f.write(extensions)
+        run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
+             "-subj", "/CN=%s" % cn])
+        run(["openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey",
+             self.ca_key, "-CAcreateserial", "-days", str(days), "-extfile", ext,
+             "-out", out])
+        os.chmod(key, 0o644)
+
+    def device(self, name, days=30):
+        """A device certificate for `name` issued by the CA (dance CLI).
+        Returns (cert, key)."""
+        stem = self.path(name.replace(".", "_"))
+        key, cert = stem + ".key", stem + ".pem"
+        run([DANCE, "keygen", "--type", "ec256", "--out", key])
+        run([DANCE, "cert", "--key", key, "--name", name, "--days", str(days),
+             "--ca", self.ca, "--ca-key", self.ca_key, "--out", cert])
+        os.chmod(key, 0o644)
+        return cert, key
+
+    def device_openssl(self, stem, sans, days=30):
+        """A CA-issued client certificate with the given dNSNames (possibly
+        several) and validity in days (-1: already expired). openssl CLI,
+        for what `dance cert` refuses to make. Returns (cert, key)."""
+        key, cert = self.path(stem + ".key"), self.path(stem + ".pem")
+        ext = "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n"
+        if sans:
+            ext += "subjectAltName=" + ",".join("DNS:" + s for s in sans) + "\n"
+        self._openssl_cert(stem, key, cert, ext, days)
+        return cert, key
+
+    def tlsa(self, cert, usage, selector, mtype):
+        """'U S M HEX' for cert, from `dance tlsa`."""
+        return run([DANCE, "tlsa", "--usage", str(usage), "--selector", str(selector),
+                    "--mtype", str(mtype), cert]).strip()
+
+
+class Broker:
+    """/usr/sbin/mosquitto with the plugin, on a free loopback TLS port."""
+
+    def __init__(self, directory, pki, options, extra_conf="", plugin=True,
+                 per_listener_settings=False):
+        self.dir = directory
+        self.pki = pki
+        self.options = dict(options)
+        self.extra_conf = extra_conf
+        self.plugin = plugin
+        self.per_listener_settings = per_listener_settings
+        self.port = None
+        self.proc = None
+        self.conf = os.path.join(directory, "mosquitto.conf")
+        # log_dest file: Mosquitto flushes it per line (stdout it buffers).
+        # stdout/stderr are kept too: errors before logging starts go there.
+        self.logfile = os.path.join(directory, "mosquitto.log")
+        self.outfile = os.path.join(directory, "mosquitto.out")
+        self._outf = None
+
+    def write_conf(self):
+        self.port = free_port()
+        lines = [
+            "per_listener_settings %s" % ("true" if self.per_listener_settings else "false"),
+            "allow_anonymous false",
+            "persistence false",
+            "log_dest file %s" % self.logfile,
+            "log_type all",
+            "connection_messages true",
+            "log_timestamp true",
+            "log_timestamp_format %H:%M:%S",
+        ]
+        if os.geteuid() == 0:
+            # CI runs as root; without this mosquitto switches to the
+            # "mosquitto" user, which may not read the test's files.
+            lines.append("user root")
+        lines += [
+            "listener %d 127.0.0.1" % self.port,
+            "cafile %s" % self.pki.ca,
+            "certfile %s" % self.pki.server,
+            "keyfile %s" % self.pki.server_key,
+            "require_certificate true",
+        ]
+        if self.plugin:
+            lines.append("plugin %s" % PLUGIN)
+            for k, v in self.options.items():
+                lines.append("plugin_opt_%s %s" % (k, v))
+        if self.extra_conf:
+            lines.append(self.extra_conf)
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def start(self, wait=True):
+        """Start the broker; with wait, return once it accepts connections
+        (raise if it exits first)."""
+        self.write_conf()
+        self._outf = open(self.outfile, "a")
+        env = dict(os.environ)
+        if PRELOAD:
+            env["LD_PRELOAD"] = PRELOAD
+            env["ASAN_OPTIONS"] = ASAN_OPTIONS
+            env["UBSAN_OPTIONS"] = "print_stacktrace=1"
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=self._outf,
+                                     stderr=subprocess.STDOUT, env=env)
+        if wait:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("mosquitto exited with %d at start:\n%s"
+                                       % (self.proc.returncode, self.all_output()))
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                        return self
+                except OSError:
+                    time.sleep(0.05)
+            raise RuntimeError("mosquitto did not listen in time:\n" + self.all_output())
+        return self
+
+    def wait_exit(self, timeout=20):
+        """For configurations the broker must refuse: its exit status."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def reload(self):
+        self.proc.send_signal(signal.SIGHUP)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._outf is not None:
+            self._outf.close()
+            self._outf = None
+        reports = self.sanitizer_reports()
+        if reports:
+            raise AssertionError("sanitizer report from the broker/plugin:\n" + reports)
+
+    def sanitizer_reports(self):
+        out = self._read(self.outfile)
+        if any(m in out for m in SANITIZER_MARKS):
+            return out[-20000:]
+        return ""
+
+    @staticmethod
+    def _read(path):
+        try:
+            with open(path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def log(self):
+        """The broker's log file (offsets for wait_log refer to it)."""
+        return self._read(self.logfile)
+
+    def all_output(self):
+        """Log file plus whatever the broker wrote to stdout/stderr."""
+        return self.log() + self._read(self.outfile)
+
+    def wait_log(self, needle, timeout=15, start=0):
+        """Wait until needle appears in the log after offset start; return
+        the log text from start."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log()[start:]
+            if needle in text:
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError("%r not in broker log within %ss" % (needle, timeout))
+            time.sleep(0.05)
+
+    def log_size(self):
+        return len(self.log())
+
+
+class Result:
+    """What the broker answered one connection attempt."""
+
+    def __init__(self, outcome, rc=None, detail=""):
+        self.outcome = outcome      # "accepted", "refused", "tls", "closed", "timeout"
+        self.rc = rc
+        self.detail = detail
+
+    @property
+    def accepted(self):
+        return self.outcome == "accepted"
+
+    def __repr__(self):
+        return "Result(%s, rc=%r, %s)" % (self.outcome, self.rc, self.detail)
+
+
+class Session:
+    """A paho client with its network loop on a thread of ours (paho's own
+    loop thread prints a traceback when the broker rejects the TLS client
+    certificate after the handshake; ours records it instead)."""
+
+    def __init__(self, client):
+        self.client = client
+        self.result = None
+        self.state = {}
+        self.connack = threading.Event()
+        self.disconnected = threading.Event()
+        self.messages = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            try:
+                rc = self.client.loop(timeout=0.1)
+            except (ssl.SSLError, OSError) as e:
+                self.state.setdefault("tls", str(e))
+                rc = -1
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                self.disconnected.set()
+                self.connack.set()
+                return
+
+    def close(self):
+        try:
+            self.client.disconnect()
+            self.client.loop(timeout=0.2)
+        except Exception:
+            pass
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+
+def connect(broker, cert, key, client_id=None, username=None, timeout=15, keep=False,
+            subscribe=None):
+    """Connect with a client certificate; return a Result (or, with keep,
+    a Session whose .result says what happened; the caller closes it)."""
+    cid = client_id or "c-%d-%d" % (os.getpid(), int(time.monotonic() * 1e6))
+    client = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv311)
+    client.tls_set(ca_certs=broker.pki.ca, certfile=cert, keyfile=key,
+                   cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    if username is not None:
+        client.username_pw_set(username)
+    session = Session(client)
+
+    def on_connect(c, userdata, flags, rc):
+        session.state.setdefault("rc", rc)
+        if rc == 0 and subscribe:
+            c.subscribe(subscribe)
+        session.connack.set()
+
+    def on_disconnect(c, userdata, rc):
+        session.state.setdefault("disc", rc)
+        session.disconnected.set()
+        session.connack.set()
+
+    def on_message(c, userdata, msg):
+        session.messages.append((msg.topic, msg.payload.decode(errors="replace")))
+
+    client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
+    client.on_message = on_message
+    try:
+        client.connect("127.0.0.1", broker.port, keepalive=30)
+    except (ssl.SSLError, OSError) as e:
+        res = Result("tls", detail=str(e))
+        session.result = res
+        return session if keep else res
+    session._thread.start()
+    session.connack.wait(timeout)
+    st = session.state
+    if "rc" in st:
+        res = Result("accepted" if st["rc"] == 0 else "refused", st["rc"])
+    elif "tls" in st:
+        res = Result("tls", detail=st["tls"])
+    elif "disc" in st or session.disconnected.is_set():
+        res = Result("closed", st.get("disc"))
+    else:
+        res = Result("timeout")
+    session.result = res
+    if keep and res.accepted:
+        return session
+    session.close()
+    return session if keep else res
+
+
+class PluginTestCase(unittest.TestCase):
+    """Shows the broker log when a test fails."""
+
+    broker = None
+
+    def run(self, result=None):
+        failures = len(result.failures) + len(result.errors) if result else 0
+        r = super().run(result)
+        if result is not None and len(result.failures) + len(result.errors) > failures:
+            for b in self.brokers_to_show():
+                sys.stderr.write("\n----- broker log (%s) -----\n%s\n-----\n"
+                                 % (b.logfile, b.all_output()[-20000:]))
+        return r
+
+    def brokers_to_show(self):
+        return [self.broker] if self.broker is not None else []

@@ -1,0 +1,147 @@
+#!/usr/bin/python3
+"""Plugin integration: every bad configuration stops the broker with a
+message naming the option (and the value, and what was expected), and the
+broker settings that would silently switch the plugin off are refused.
+
+Real /usr/sbin/mosquitto loading the built plugin; no DNS is needed (the
+plugin checks its configuration before it ever queries).
+"""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plugin_fixture import Broker, Pki, PluginTestCase, cleanup_workdir, workdir  # noqa: E402
+
+# A syntactically valid root DS (IANA's KSK-2017); nothing is queried.
+ROOT_DS = (". IN DS 20326 8 2 "
+           "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n")
+
+
+class ConfigTest(PluginTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.wd = workdir("config")
+        os.makedirs(os.path.join(cls.wd, "pki"))
+        cls.pki = Pki(os.path.join(cls.wd, "pki"))
+        cls.ta = os.path.join(cls.wd, "root.ds")
+        with open(cls.ta, "w") as f:
+            f.write(ROOT_DS)
+        cls.n = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cleanup_workdir(cls.wd)
+
+    def setUp(self):
+        self.broker = None
+
+    def tearDown(self):
+        if self.broker is not None:
+            self.broker.stop()
+
+    def base(self, **overrides):
+        opts = {"resolver": "127.0.0.1@53", "trust_anchor": self.ta,
+                "allowed_domains": "acme.example", "cafile": self.pki.ca}
+        for k, v in overrides.items():
+            if v is None:
+                opts.pop(k, None)
+            else:
+                opts[k] = v
+        return opts
+
+    def start(self, options, **kw):
+        ConfigTest.n += 1
+        d = os.path.join(self.wd, "b%d" % ConfigTest.n)
+        os.makedirs(d)
+        self.broker = Broker(d, self.pki, options, **kw).start(wait=False)
+        return self.broker
+
+    def assert_refuses(self, options, *needles, **kw):
+        b = self.start(options, **kw)
+        rc = b.wait_exit(timeout=20)
+        out = b.all_output()
+        self.assertIsNotNone(rc, "broker kept running:\n" + out)
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("dance: refusing to start:", out)
+        for n in needles:
+            self.assertIn(n, out)
+        return out
+
+    def test_good_configuration_starts(self):
+        b = self.start(self.base())
+        b.wait_log("dance: DANE client authentication ready", timeout=20)
+        b.wait_log("mosquitto version", timeout=20)
+        self.assertIsNone(b.proc.poll())
+
+    def test_allowed_domains_is_required(self):
+        self.assert_refuses(self.base(allowed_domains=None),
+                            "plugin_opt_allowed_domains is required")
+
+    def test_unknown_option(self):
+        self.assert_refuses(self.base(resolvers="127.0.0.1"),
+                            "plugin_opt_resolvers '127.0.0.1': unknown option")
+
+    def test_each_bad_value_names_the_option(self):
+        cases = [
+            ("resolver", "localhost", "expected a comma list of IP[@PORT]"),
+            ("resolver", "127.0.0.1@70000", "expected a comma list of IP[@PORT]"),
+            ("trust_anchor", "/nonexistent/dance/root.ds",
+             "expected the path of a file with DS or DNSKEY records"),
+            ("dns_transport", "https", "expected udp, tcp or tls"),
+            ("tls_auth_name", "dns.example", "only used with plugin_opt_dns_transport tls"),
+            ("lookup_timeout_ms", "0", "expected milliseconds from 1 to 60000"),
+            ("allowed_domains", "acme.example,,other.example",
+             "expected a comma list of DNS domain names"),
+            ("identity_source", "cn", "expected san or username"),
+            ("tlsa_owner", "mqtt", "expected identity or an underscore label"),
+            ("cafile", "/nonexistent/dance/ca.pem",
+             "expected a readable PEM file with CA certificates"),
+            ("fallback", "allow", "expected deny or defer"),
+            ("connect_budget_ms", "20000", "expected milliseconds from 0 to 10000"),
+            ("cache_size", "0", "expected a number of entries"),
+            ("min_ttl", "x", "expected seconds from 0 to 604800"),
+            ("max_ttl", "0", "expected seconds from 1 to 604800"),
+            ("negative_ttl", "-1", "expected seconds from 0 to 604800"),
+            ("failure_ttl", "3601", "expected seconds from 0 to 3600"),
+            ("revalidate_interval", "86401", "expected seconds from 0 (off) to 86400"),
+            ("stats_interval", "1.5", "expected seconds from 0 (off) to 86400"),
+            ("worker_threads", "0", "expected a number of threads from 1 to 64"),
+            ("queue_size", "0", "expected a number of jobs from 1 to 1000000"),
+        ]
+        for key, value, expected in cases:
+            with self.subTest(option=key, value=value):
+                if key == "tls_auth_name":
+                    needle = "plugin_opt_tls_auth_name '%s': %s" % (value, expected)
+                else:
+                    needle = "plugin_opt_%s '%s': %s" % (key, value, expected)
+                self.assert_refuses(self.base(**{key: value}), needle)
+                self.broker.stop()
+                self.broker = None
+
+    def test_min_ttl_above_max_ttl(self):
+        self.assert_refuses(self.base(min_ttl="700", max_ttl="600"),
+                            "plugin_opt_min_ttl '700': expected at most plugin_opt_max_ttl (600)")
+
+    def test_tls_transport_needs_auth_name(self):
+        self.assert_refuses(self.base(dns_transport="tls"),
+                            "plugin_opt_dns_transport 'tls': expected plugin_opt_tls_auth_name")
+
+    def test_per_listener_settings_refused(self):
+        self.assert_refuses(self.base(), "the plugin is loaded with per_listener_settings true",
+                            per_listener_settings=True)
+
+    def test_use_identity_as_username_refused(self):
+        out = self.assert_refuses(self.base(), "use_identity_as_username true",
+                                  extra_conf="use_identity_as_username true")
+        self.assertIn("mosquitto.conf line", out)
+
+    def test_use_subject_as_username_refused(self):
+        self.assert_refuses(self.base(), "use_subject_as_username true",
+                            extra_conf="use_subject_as_username true")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
