@@ -14,13 +14,19 @@
  *     bogus answer as "no name" (response status 901 with no replies), which
  *     would turn a forged answer into a "secure negative". Checked against
  *     the signed test bed (tests/testbed/dnstestbed.py): secure 400, bogus
- *     401 (also for a wrong trust anchor), insecure 403, all 100 of 100 runs.
+ *     401 (also for a wrong trust anchor), insecure 403, every time in 30
+ *     runs of each case, straight to knotd (no recursive resolver between).
  *   - Records are copied out only when the reply's dnssec_status is SECURE.
  *     Every other path leaves out->records empty.
  *   - A lookup never blocks much longer than the configured timeout: the
  *     query runs on the context's event loop with our own deadline timer,
  *     because a validating stub sends several queries in sequence (answer,
  *     then DS/DNSKEY for each zone) and getdns' timeout is per query.
+ *   - With several upstreams the timeout is shared among them and a failed
+ *     try is repeated (getdns moves on to the next upstream after a
+ *     timeout but does not retry by itself).
+ *   - Only our trust anchors count: getdns' "zero configuration DNSSEC"
+ *     (fetching the IANA root anchors over HTTP) is switched off.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +36,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include <getdns/getdns.h>
 #include <getdns/getdns_extra.h>
@@ -39,6 +46,8 @@
 #define RESOLVER_DEFAULT_TIMEOUT_MS 2000u
 #define RESOLVER_MAX_TIMEOUT_MS 600000u
 #define RESOLVER_SYSTEM_ROOT_KEY "/usr/share/dns/root.key"
+/* A trust anchor file holds a few records; anything larger is a mistake. */
+#define TRUST_ANCHOR_MAX (1024 * 1024)
 /* Grace after the getdns per-query timeout before our own deadline cuts the
  * lookup, so that a plain timeout is reported by getdns (clearer reason). */
 #define RESOLVER_DEADLINE_GRACE_MS 150u
@@ -163,30 +172,101 @@ static int parse_upstreams(const char *list, resolver_upstream *ups,
     return n;
 }
 
-/* load_trust_anchor - read DS/DNSKEY records in zone-file syntax from path.
- * On success *out is a getdns list the caller destroys. */
-static int load_trust_anchor(const char *path, getdns_list **out,
-                             char *err, size_t errlen)
+/* read_small_file - a regular file of at most TRUST_ANCHOR_MAX bytes into a
+ * malloc'd buffer (*text, caller frees). Returns 0 or -1 with a reason. */
+static int read_small_file(const char *path, char **text, size_t *len,
+                           char *err, size_t errlen)
 {
+    struct stat st;
+    char *buf;
     FILE *f;
-    getdns_list *rrs = NULL;
-    getdns_return_t rc;
-    size_t n = 0, i, usable = 0;
+    size_t got;
 
-    *out = NULL;
+    *text = NULL;
+    *len = 0;
     f = fopen(path, "r");
     if (f == NULL) {
         set_err(err, errlen, "cannot read trust anchor file '%s': %s",
                 path, strerror(errno));
         return -1;
     }
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        set_err(err, errlen, "trust anchor file '%s' is not a regular file",
+                path);
+        return -1;
+    }
+    if (st.st_size > TRUST_ANCHOR_MAX) {
+        fclose(f);
+        set_err(err, errlen, "trust anchor file '%s' is too large (over %d "
+                "bytes)", path, TRUST_ANCHOR_MAX);
+        return -1;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL) {
+        fclose(f);
+        set_err(err, errlen, "out of memory reading trust anchor file '%s'", path);
+        return -1;
+    }
+    got = fread(buf, 1, (size_t)st.st_size, f);
+    if (ferror(f)) {
+        fclose(f);
+        free(buf);
+        set_err(err, errlen, "cannot read trust anchor file '%s'", path);
+        return -1;
+    }
+    fclose(f);
+    buf[got] = '\0';
+    *text = buf;
+    *len = got;
+    return 0;
+}
+
+/* load_trust_anchor - read DS/DNSKEY records in zone-file syntax from path.
+ * Other records in the file are ignored (a zone file excerpt may carry its
+ * SOA or comments); at least one DS or DNSKEY is required. On success *out
+ * is a getdns list of just those records, which the caller destroys. */
+static int load_trust_anchor(const char *path, getdns_list **out,
+                             char *err, size_t errlen)
+{
+    FILE *f;
+    getdns_list *rrs = NULL, *anchors = NULL;
+    getdns_return_t rc;
+    size_t n = 0, i, usable = 0, len;
+    char *text;
+
+    *out = NULL;
+    if (read_small_file(path, &text, &len, err, errlen) != 0)
+        return -1;
+    if (len == 0) {
+        free(text);
+        set_err(err, errlen, "trust anchor file '%s' is empty (DS or DNSKEY "
+                "records expected)", path);
+        return -1;
+    }
+    /* getdns_fp2rr_list spins forever on a stream that fails to read (a
+     * directory, say): give it an in-memory copy, which cannot fail. */
+    f = fmemopen(text, len, "r");
+    if (f == NULL) {
+        free(text);
+        set_err(err, errlen, "cannot read trust anchor file '%s': %s",
+                path, strerror(errno));
+        return -1;
+    }
     rc = getdns_fp2rr_list(f, &rrs, NULL, 3600);
     fclose(f);
+    free(text);
     if (rc != GETDNS_RETURN_GOOD) {
         const char *why = getdns_get_errorstr_by_id((uint16_t)rc);
         set_err(err, errlen, "trust anchor file '%s' could not be parsed "
                 "(DS or DNSKEY records in zone-file syntax expected): %s",
                 path, why ? why : "parse error");
+        getdns_list_destroy(rrs);
+        return -1;
+    }
+    anchors = getdns_list_create();
+    if (anchors == NULL) {
+        set_err(err, errlen, "out of memory reading trust anchor file '%s'", path);
         getdns_list_destroy(rrs);
         return -1;
     }
@@ -196,18 +276,26 @@ static int load_trust_anchor(const char *path, getdns_list **out,
         uint32_t type = 0;
 
         if (getdns_list_get_dict(rrs, i, &rr) != GETDNS_RETURN_GOOD
-            || getdns_dict_get_int(rr, "type", &type) != GETDNS_RETURN_GOOD)
+            || getdns_dict_get_int(rr, "type", &type) != GETDNS_RETURN_GOOD
+            || (type != GETDNS_RRTYPE_DS && type != GETDNS_RRTYPE_DNSKEY))
             continue;
-        if (type == GETDNS_RRTYPE_DS || type == GETDNS_RRTYPE_DNSKEY)
-            usable++;
+        if (getdns_list_set_dict(anchors, usable, rr) != GETDNS_RETURN_GOOD) {
+            set_err(err, errlen, "out of memory reading trust anchor file '%s'",
+                    path);
+            getdns_list_destroy(anchors);
+            getdns_list_destroy(rrs);
+            return -1;
+        }
+        usable++;
     }
+    getdns_list_destroy(rrs);
     if (usable == 0) {
         set_err(err, errlen, "trust anchor file '%s' holds no DS or DNSKEY "
                 "record", path);
-        getdns_list_destroy(rrs);
+        getdns_list_destroy(anchors);
         return -1;
     }
-    *out = rrs;
+    *out = anchors;
     return 0;
 }
 
