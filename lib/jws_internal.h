@@ -56,6 +56,11 @@ void jws_setf(char *buf, size_t len, const char *fmt, ...)
 #define JWS_RSA_MIN_BITS 2048
 #define JWS_RSA_MAX_BITS 8192
 
+/* jws_key_alg_mask - bit (1 << alg) set for every algorithm the key fits
+ * (dance_jws_key_fits == 0); worked out once per decoded key, because the
+ * curve lookup goes through OpenSSL's parameter machinery */
+uint32_t jws_key_alg_mask(EVP_PKEY *key);
+
 /* jws_sig_verify - check sig over data with pkey for alg (the caller has
  * already checked dance_jws_key_fits). Returns 1 valid, 0 invalid, -1 on an
  * internal error. Leaves the thread's OpenSSL error queue empty. */
@@ -69,9 +74,9 @@ int jws_sig_create(dance_jws_alg alg, EVP_PKEY *pkey,
                    const unsigned char *data, size_t datalen,
                    unsigned char **sig, size_t *siglen, char *err, size_t errlen);
 
-/* Strict base64url (RFC 7515 section 2: no padding, no whitespace) over
- * cjose's decoder; *out is malloc'd with one extra NUL byte after *outlen
- * bytes. jws_b64url_valid only checks the alphabet and length. */
+/* Strict base64url (RFC 7515 section 2: no padding, no whitespace, unused
+ * bits zero); *out is malloc'd with one extra NUL byte after *outlen bytes.
+ * jws_b64url_valid only checks. */
 bool jws_b64url_valid(const char *s, size_t len);
 int jws_b64url_decode(const char *s, size_t len, unsigned char **out, size_t *outlen);
 /* jws_b64url_encode - malloc'd NUL-terminated text; NULL on failure. */
@@ -82,6 +87,7 @@ char *jws_b64url_encode(const unsigned char *data, size_t len, size_t *outlen);
  * status and reason). */
 typedef struct jws_key_value {
     EVP_PKEY *pkey;                 /* a reference, or NULL */
+    uint32_t alg_mask;              /* jws_key_alg_mask(pkey) */
     uint8_t usage, selector, mtype; /* record the key came from / matched */
     dance_jws_status status;        /* for refusals */
     char reason[DANCE_REASON_MAX];

@@ -10,8 +10,8 @@
  * which we must accept), has no flattened JSON form, hashes the signing
  * input at import time (work we may not need: the allow-list can refuse the
  * sender first), hands out the payload before verification and ignores
- * crit. So the structure is split here, base64url goes through cjose
- * (jws_b64url_decode, after a strict alphabet check) and JSON through cJSON.
+ * crit. So the structure is split here, base64url is decoded strictly in
+ * jws_alg.c (which says why not with cjose) and JSON goes through cJSON.
  */
 #include <ctype.h>
 #include <math.h>

@@ -155,16 +155,16 @@ static dance_jws_status finish(const dance_jws *jws, const dance_jws_policy *pol
     return DANCE_JWS_OK;
 }
 
-/* check_with_key - fit, then signature. Returns OK, KEY_MISMATCH,
- * BAD_SIGNATURE or INTERNAL, with a reason in why. */
+/* check_with_key - fit (alg_mask from jws_key_alg_mask), then signature.
+ * Returns OK, KEY_MISMATCH, BAD_SIGNATURE or INTERNAL, with a reason in why. */
 static dance_jws_status check_with_key(const dance_jws *jws, EVP_PKEY *key,
-                                       char *why, size_t whylen)
+                                       uint32_t alg_mask, char *why, size_t whylen)
 {
-    char fit[DANCE_REASON_MAX];
     int rc;
 
-    if (dance_jws_key_fits(jws->h.alg, key, fit, sizeof(fit)) != 0) {
-        jws_setf(why, whylen, "%s", fit);
+    if ((alg_mask & (1u << jws->h.alg)) == 0) {
+        if (dance_jws_key_fits(jws->h.alg, key, why, whylen) == 0)
+            jws_setf(why, whylen, "key does not fit %s", dance_jws_alg_name(jws->h.alg));
         return DANCE_JWS_KEY_MISMATCH;
     }
     rc = jws_sig_verify(jws->h.alg, key, (const unsigned char *)jws->signing_input,
@@ -206,18 +206,21 @@ static EVP_PKEY *record_key(const dance_tlsa_rr *rr)
     return key;
 }
 
-/* cached_record_key - record_key through the key cache */
-static EVP_PKEY *cached_record_key(dance_jws_keycache *kc, const dance_tlsa_rr *rr)
+/* cached_record_key - record_key through the key cache; *mask gets
+ * jws_key_alg_mask of the key */
+static EVP_PKEY *cached_record_key(dance_jws_keycache *kc, const dance_tlsa_rr *rr,
+                                   uint32_t *mask)
 {
     unsigned char stackbuf[1024], *k = stackbuf;
     size_t klen = 4 + rr->len;
     jws_key_value v;
     EVP_PKEY *key;
 
-    if (kc == NULL)
-        return record_key(rr);
-    if (klen > sizeof(stackbuf) && (k = malloc(klen)) == NULL)
-        return record_key(rr);
+    if (kc == NULL || (klen > sizeof(stackbuf) && (k = malloc(klen)) == NULL)) {
+        key = record_key(rr);
+        *mask = key ? jws_key_alg_mask(key) : 0;
+        return key;
+    }
     k[0] = 'D';
     k[1] = rr->usage;
     k[2] = rr->selector;
@@ -225,11 +228,14 @@ static EVP_PKEY *cached_record_key(dance_jws_keycache *kc, const dance_tlsa_rr *
     memcpy(k + 4, rr->data, rr->len);
     if (jws_keycache_get(kc, k, klen, &v)) {
         key = v.pkey;
+        *mask = v.alg_mask;
     } else {
         key = record_key(rr);
+        *mask = key ? jws_key_alg_mask(key) : 0;
         if (key != NULL) {
             memset(&v, 0, sizeof(v));
             v.pkey = key;
+            v.alg_mask = *mask;
             v.usage = rr->usage;
             v.selector = rr->selector;
             v.mtype = rr->mtype;
@@ -269,18 +275,19 @@ static dance_jws_status verify_direct(const dance_jws *jws, const dance_tlsa_rrs
     for (i = 0; i < tlsa->count; i++) {
         const dance_tlsa_rr *rr = &tlsa->rr[i];
         EVP_PKEY *key;
+        uint32_t mask = 0;
         dance_jws_status st;
 
         if (rr->usage != 3 || rr->mtype != 0 || rr->selector > 1 || rr->data == NULL)
             continue;
         candidates++;
-        key = cached_record_key(pol->keys, rr);
+        key = cached_record_key(pol->keys, rr, &mask);
         if (key == NULL) {
             bad_data++;
             bad_data_rr = rr;
             continue;
         }
-        st = check_with_key(jws, key, why, sizeof(why));
+        st = check_with_key(jws, key, mask, why, sizeof(why));
         EVP_PKEY_free(key);
         if (st == DANCE_JWS_OK) {
             jws_setf(res->key_source, sizeof(res->key_source), "tlsa %u %u %u",
@@ -432,6 +439,7 @@ static void x5c_match(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
             goto out;
         }
         v->status = DANCE_JWS_OK;
+        v->alg_mask = jws_key_alg_mask(v->pkey);
         v->usage = mr.matched.usage;
         v->selector = mr.matched.selector;
         v->mtype = mr.matched.mtype;
@@ -478,7 +486,7 @@ static dance_jws_status verify_x5c(const dance_jws *jws, const dance_tlsa_rrset 
     if (v.pkey == NULL)
         return refuse(res, v.status == DANCE_JWS_OK ? DANCE_JWS_INTERNAL : v.status,
                       "%s", v.reason);
-    st = check_with_key(jws, v.pkey, why, sizeof(why));
+    st = check_with_key(jws, v.pkey, v.alg_mask, why, sizeof(why));
     EVP_PKEY_free(v.pkey);
     if (st == DANCE_JWS_KEY_MISMATCH)
         return refuse(res, st, "%s does not fit the x5c certificate's key: %s",
@@ -558,7 +566,7 @@ dance_jws_status dance_jws_verify_key(const dance_jws *jws, EVP_PKEY *key,
     res_begin(jws, res);
     if (header_checks(jws, pol, res) != DANCE_JWS_OK)
         return res->status;
-    st = check_with_key(jws, key, why, sizeof(why));
+    st = check_with_key(jws, key, jws_key_alg_mask(key), why, sizeof(why));
     if (st == DANCE_JWS_KEY_MISMATCH)
         return refuse(res, st, "%s does not fit the given key: %s",
                       dance_jws_alg_name(jws->h.alg), why);
