@@ -301,7 +301,7 @@ int dance_auth_basic_cb(int event, void *event_data, void *userdata)
 
     if (leaf == NULL)
         return fallback(&a, DANCE_V_NO_CERTIFICATE, "the client sent no "
-                        "certificate (the listener needs require_certificate true)");
+                        "certificate (DANE needs a TLS listener with require_certificate true)");
 
     rc = authenticate(&a, leaf, ed->username);
     X509_free(leaf);

@@ -341,15 +341,17 @@ class Session:
 
 
 def connect(broker, cert, key, client_id=None, username=None, timeout=15, keep=False,
-            subscribe=None):
-    """Connect with a client certificate; return a Result (or, with keep,
-    a Session whose .result says what happened; the caller closes it)."""
+            subscribe=None, password=None, port=None):
+    """Connect with a client certificate (cert None: plain MQTT to port);
+    return a Result (or, with keep, a Session whose .result says what
+    happened; the caller closes it)."""
     cid = client_id or "c-%d-%d" % (os.getpid(), int(time.monotonic() * 1e6))
     client = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv311)
-    client.tls_set(ca_certs=broker.pki.ca, certfile=cert, keyfile=key,
-                   cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    if cert is not None:
+        client.tls_set(ca_certs=broker.pki.ca, certfile=cert, keyfile=key,
+                       cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
     if username is not None:
-        client.username_pw_set(username)
+        client.username_pw_set(username, password)
     session = Session(client)
 
     def on_connect(c, userdata, flags, rc):
@@ -370,7 +372,7 @@ def connect(broker, cert, key, client_id=None, username=None, timeout=15, keep=F
     client.on_disconnect = on_disconnect
     client.on_message = on_message
     try:
-        client.connect("127.0.0.1", broker.port, keepalive=30)
+        client.connect("127.0.0.1", port or broker.port, keepalive=30)
     except (ssl.SSLError, OSError) as e:
         res = Result("tls", detail=str(e))
         session.result = res

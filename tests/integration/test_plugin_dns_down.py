@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""Plugin integration: the DNS server goes down.
+
+A client whose answer is cached still connects (decisions from a warm
+cache never touch the network); a cold lookup is refused within the
+connect budget while the broker keeps serving others; the failure is
+remembered briefly; once the server is back, the client gets in.
+"""
+
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plugin_fixture import (Broker, Pki, PluginTestCase, Testbed, cleanup_workdir,  # noqa: E402
+                            connect, workdir)
+
+
+def ident(label):
+    return "%s._device.acme.example" % label
+
+
+class DnsDownTest(PluginTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.wd = workdir("dnsdown")
+        cls.tb = Testbed(os.path.join(cls.wd, "dns"), default_ttl=300, negative_ttl=30)
+        os.makedirs(os.path.join(cls.wd, "pki"))
+        cls.pki = pki = Pki(os.path.join(cls.wd, "pki"))
+        cls.warm = pki.device(ident("warm"))
+        cls.cold = pki.device(ident("cold"))
+        cls.tb.set_records(ident("warm"), "TLSA", [pki.tlsa(cls.warm[0], 3, 1, 1)])
+        cls.tb.set_records(ident("cold"), "TLSA", [pki.tlsa(cls.cold[0], 3, 1, 1)])
+        cls.tb.publish()
+        cls.broker = Broker(cls.wd, pki, {
+            "resolver": cls.tb.upstream,
+            "trust_anchor": cls.tb.trust_anchor,
+            "allowed_domains": "acme.example",
+            "cafile": pki.ca,
+            "connect_budget_ms": "300",
+            "lookup_timeout_ms": "1500",
+            "failure_ttl": "3",
+            "revalidate_interval": "0",
+        }).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.broker.stop()
+        finally:
+            cls.tb.close()
+            cleanup_workdir(cls.wd)
+
+    def line(self, needle, start):
+        text = self.broker.wait_log(needle, start=start)
+        return [l for l in text.splitlines() if needle in l][0]
+
+    def test_server_down(self):
+        # Warm the cache for one device while DNS works.
+        res = connect(self.broker, *self.warm)
+        self.assertTrue(res.accepted, res)
+
+        self.tb.stop_server()
+        try:
+            # Cold lookup: refused within the budget, not after the lookup
+            # timeout (a loose bound: the point is that the broker thread
+            # did not wait for DNS).
+            start = self.broker.log_size()
+            t0 = time.monotonic()
+            res = connect(self.broker, *self.cold)
+            elapsed = time.monotonic() - t0
+            self.assertEqual(res.outcome, "refused", res)
+            line = self.line("dance: refused identity=%s " % ident("cold"), start)
+            self.assertRegex(line, r"reason=(pending|lookup_failure) ")
+            if "reason=pending" in line:
+                self.assertIn("still pending after 300 ms", line)
+            self.assertLess(elapsed, 10.0)
+
+            # Meanwhile the broker serves others: the warm device connects
+            # from the cache.
+            res = connect(self.broker, *self.warm)
+            self.assertTrue(res.accepted, res)
+
+            # Once the background lookup has failed, the retry is refused
+            # from the remembered failure.
+            self.broker.wait_log("dance: TLSA lookup for %s: failure" % ident("cold"),
+                                 start=start, timeout=20)
+            start = self.broker.log_size()
+            res = connect(self.broker, *self.cold)
+            self.assertEqual(res.outcome, "refused", res)
+            line = self.line("dance: refused identity=%s " % ident("cold"), start)
+            self.assertIn("reason=lookup_failure ", line)
+        finally:
+            self.tb.start_server()
+
+        # Server back, failure forgotten after failure_ttl: accepted.
+        deadline = time.monotonic() + 30
+        while True:
+            res = connect(self.broker, *self.cold)
+            if res.accepted or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertTrue(res.accepted, res)
+        self.assertIsNone(self.broker.proc.poll())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
