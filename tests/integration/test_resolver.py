@@ -23,7 +23,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "testbed"))
-from dnstestbed import Testbed  # noqa: E402
+from dnstestbed import Testbed, pid_alive  # noqa: E402
 
 BUILD = os.environ.get("DANCE_BUILD_DIR", os.path.join(HERE, "..", "..", "build"))
 DANCE = os.path.join(BUILD, "dance")
@@ -401,6 +401,52 @@ class ConfigErrors(unittest.TestCase):
         p = subprocess.run([DANCE, "lookup"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
         self.assertEqual(p.returncode, 2)
+
+
+class TestbedCommandLine(unittest.TestCase):
+    """`dnstestbed.py up/set/tamper/remove/env/down DIR`, as the demo uses it."""
+
+    TOOL = os.path.join(HERE, "..", "testbed", "dnstestbed.py")
+
+    def tool(self, *args):
+        p = subprocess.run([sys.executable, self.TOOL] + list(args),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+    def test_up_change_down(self):
+        tmp = tempfile.mkdtemp(prefix="dance-testbed-cli-")
+        d = os.path.join(tmp, "bed")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        out = self.tool("up", d, "--ttl", "120")
+        self.addCleanup(lambda: subprocess.run([sys.executable, self.TOOL, "down", d]))
+        env = dict(line.split("=", 1) for line in out.splitlines())
+        self.assertEqual(env["DANCE_DNS_TRUST_ANCHOR"], os.path.join(d, "trust-anchor.ds"))
+        self.assertEqual(self.tool("env", d), out)
+        with open(os.path.join(d, "testbed.json")) as f:
+            pid = json.load(f)["pid"]
+        self.assertTrue(pid_alive(pid), "knotd outlives the command that started it")
+
+        def lookup(name):
+            p = subprocess.run([DANCE, "lookup", name, "--resolver",
+                                env["DANCE_DNS_UPSTREAM"], "--trust-anchor",
+                                env["DANCE_DNS_TRUST_ANCHOR"]],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            return p.returncode, p.stdout.splitlines()
+
+        name = "cli._device.acme.example"
+        self.tool("set", d, name, "TLSA", "3 1 1 " + HEX1)
+        self.assertEqual(lookup(name), (0, [
+            name + ". 120 IN TLSA 3 1 1 " + HEX1, "; DNSSEC: secure (1 record)"]))
+        self.tool("tamper", d, name, "TLSA")
+        self.assertEqual(lookup(name)[0], 1)
+        self.tool("remove", d, name)
+        rc, out = lookup(name)
+        self.assertEqual(rc, 1)
+        self.assertIn("NXDOMAIN", out[-1])
+        self.tool("down", d)     # returns once knotd has gone
+        self.assertFalse(pid_alive(pid))
 
 
 class Probe:

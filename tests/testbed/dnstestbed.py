@@ -188,6 +188,21 @@ def _run(argv, cwd=None):
     return p.stdout
 
 
+def pid_alive(pid):
+    """True while process pid runs. A zombie counts as gone: a detached
+    knotd whose parent has exited is reaped by PID 1, which in some
+    containers never happens."""
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
 def _sweep():
     for tb in list(_live):
         try:
@@ -584,11 +599,7 @@ zone:
         if self._proc is not None:
             return self._proc.poll() is None
         if self._pid:
-            try:
-                os.kill(self._pid, 0)
-                return True
-            except OSError:
-                return False
+            return pid_alive(self._pid)
         return False
 
     def _served_serial(self, zone):
@@ -671,9 +682,7 @@ zone:
             else:
                 deadline = time.monotonic() + 10
                 while time.monotonic() < deadline:
-                    try:
-                        os.kill(pid, 0)
-                    except OSError:
+                    if not pid_alive(pid):
                         break
                     time.sleep(0.05)
                 else:
