@@ -23,7 +23,7 @@
 #include "dance/provision.h"
 
 /* Read at most this much; the --max-size check proper is the library's,
- * so an oversized message gets its "too-large" verdict. */
+ * so an oversized message gets its "too_large" verdict. */
 #define VERIFY_READ_MAX (64u * 1024u * 1024u)
 
 static void verify_usage(FILE *f)

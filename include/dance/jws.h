@@ -57,26 +57,27 @@ extern "C" {
 #endif
 
 /* Verdicts. Every refusal has its own code so that hosts can count refusals
- * by reason; dance_jws_status_name gives a stable short token for that. */
+ * by reason; dance_jws_status_name gives a stable token for that (lowercase
+ * with underscores, like the plugin's connect-time reasons). */
 typedef enum dance_jws_status {
     DANCE_JWS_OK = 0,           /* "verified" */
     DANCE_JWS_MALFORMED,        /* "malformed": structure, base64url, JSON, header types */
-    DANCE_JWS_TOO_LARGE,        /* "too-large": input over the configured size */
-    DANCE_JWS_BAD_ALG,          /* "bad-alg": none, HS*, unknown or missing alg */
+    DANCE_JWS_TOO_LARGE,        /* "too_large": input over the configured size */
+    DANCE_JWS_BAD_ALG,          /* "bad_alg": none, HS*, unknown or missing alg */
     DANCE_JWS_UNSUPPORTED,      /* "unsupported": unknown crit, b64:false, general JSON */
-    DANCE_JWS_NO_SENDER,        /* "no-sender": neither kid nor x5u */
-    DANCE_JWS_BAD_SENDER,       /* "bad-sender": invalid name/URI, kid and x5u disagree */
-    DANCE_JWS_NOT_ALLOWED,      /* "not-allowed": sender outside the allowed domains */
+    DANCE_JWS_NO_SENDER,        /* "no_sender": neither kid nor x5u */
+    DANCE_JWS_BAD_SENDER,       /* "bad_sender": invalid name/URI, kid and x5u disagree */
+    DANCE_JWS_NOT_ALLOWED,      /* "outside_allowed_domains" (no DNS query made) */
     DANCE_JWS_STALE,            /* "stale": iat missing (required) or outside the window */
-    DANCE_JWS_TOPIC_MISMATCH,   /* "topic-mismatch": topic header differs or is missing */
-    DANCE_JWS_LOOKUP_FAILED,    /* "lookup-failed": DNS could not be asked (try later) */
-    DANCE_JWS_NO_RECORD,        /* "no-record": secure NXDOMAIN/NODATA (unknown, revoked) */
+    DANCE_JWS_TOPIC_MISMATCH,   /* "topic_mismatch": topic header differs or is missing */
+    DANCE_JWS_LOOKUP_FAILED,    /* "lookup_failure": DNS could not be asked (try later) */
+    DANCE_JWS_NO_RECORD,        /* "no_record": secure NXDOMAIN/NODATA (unknown, revoked) */
     DANCE_JWS_DNS_INSECURE,     /* "insecure": unsigned answer, not usable */
     DANCE_JWS_DNS_BOGUS,        /* "bogus": DNSSEC validation failed */
-    DANCE_JWS_NO_USABLE_RECORD, /* "no-usable-record": records give no key (digests, no x5c) */
-    DANCE_JWS_CERT_MISMATCH,    /* "cert-mismatch": x5c does not DANE-match the records */
-    DANCE_JWS_KEY_MISMATCH,     /* "key-mismatch": key type/curve/size does not fit alg */
-    DANCE_JWS_BAD_SIGNATURE,    /* "bad-signature" */
+    DANCE_JWS_NO_USABLE_RECORD, /* "no_usable_record": no key from them (digest, no x5c) */
+    DANCE_JWS_CERT_MISMATCH,    /* "cert_mismatch": x5c does not DANE-match the records */
+    DANCE_JWS_KEY_MISMATCH,     /* "key_mismatch": key type/curve/size does not fit alg */
+    DANCE_JWS_BAD_SIGNATURE,    /* "bad_signature" */
     DANCE_JWS_REPLAY,           /* "replay": jti seen before, or missing when required */
     DANCE_JWS_INTERNAL,         /* "internal": allocation or OpenSSL failure */
     DANCE_JWS_STATUS_COUNT
@@ -207,7 +208,9 @@ typedef struct dance_jws_result {
 } dance_jws_result;
 
 /* dance_jws_result_clear - free the payload and reset (status INTERNAL,
- * empty strings). Use on a zeroed or previously used result. */
+ * empty strings). Use on a zeroed or previously used result. Every call
+ * below that fills a result clears it first, so a result must start zeroed
+ * (memset or = {0}) and may then be reused without clearing in between. */
 void dance_jws_result_clear(dance_jws_result *res);
 
 /* --------------------------------------------------------------- verify */

@@ -119,15 +119,15 @@ class FromJwcrypto(unittest.TestCase):
                 for what, bad in variants.items():
                     r = run("verify", "--key", KEYS.pub[alg], stdin=bad.encode(), check=1)
                     self.assertEqual(r.stdout, b"", what)
-                    self.assertIn("bad-signature", r.stderr.decode(), what)
+                    self.assertIn("bad_signature", r.stderr.decode(), what)
 
     def test_wrong_key_refused(self):
         tok = jwcrypto_compact("ES256", b"x")
         r = run("verify", "--key", KEYS.pub["ES384"], stdin=tok.encode(), check=1)
-        self.assertIn("key-mismatch", r.stderr.decode())
+        self.assertIn("key_mismatch", r.stderr.decode())
         tok = jwcrypto_compact("RS256", b"x")
         r = run("verify", "--key", KEYS.pub["EdDSA"], stdin=tok.encode(), check=1)
-        self.assertIn("key-mismatch", r.stderr.decode())
+        self.assertIn("key_mismatch", r.stderr.decode())
 
     def test_prototype_flattened_x5u(self):
         """Flattened JSON, RS256, x5u dns://NAME?type=TLSA, no kid."""
@@ -144,13 +144,13 @@ class FromJwcrypto(unittest.TestCase):
     def test_unsigned_and_mac_refused(self):
         none = f"{b64url(json.dumps({'alg': 'none', 'kid': NAME}).encode())}.{b64url(b'x')}."
         r = run("verify", "--key", KEYS.pub["ES256"], stdin=none.encode(), check=1)
-        self.assertIn("bad-alg", r.stderr.decode())
+        self.assertIn("bad_alg", r.stderr.decode())
         mac_key = jwk.JWK.generate(kty="oct", size=256)
         s = jws.JWS(b"x")
         s.add_signature(mac_key, None, json.dumps({"alg": "HS256", "kid": NAME}))
         r = run("verify", "--key", KEYS.pub["ES256"],
                 stdin=s.serialize(compact=True).encode(), check=1)
-        self.assertIn("bad-alg", r.stderr.decode())
+        self.assertIn("bad_alg", r.stderr.decode())
 
 
 class ToJwcrypto(unittest.TestCase):
@@ -218,7 +218,7 @@ class Usage(unittest.TestCase):
         tok = jwcrypto_compact("ES256", b"x" * 5000)
         r = run("verify", "--key", KEYS.pub["ES256"], "--max-size", "1000",
                 stdin=tok.encode(), check=1)
-        self.assertIn("too-large", r.stderr.decode())
+        self.assertIn("too_large", r.stderr.decode())
         run("verify", "--key", KEYS.pub["ES256"], "--max-size", "100000",
             stdin=tok.encode(), check=0)
 
