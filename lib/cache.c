@@ -729,8 +729,12 @@ int dance_cache_fetch(dance_cache *c, const char *owner,
     if (st != out->status) {
         dance_tlsa_rrset_clear(&out->records);
         result_fail(out, "TLSA lookup for %s returned an invalid status", key);
-    } else if (st != DANCE_DNS_SECURE && out->records.count > 0) {
-        dance_tlsa_rrset_clear(&out->records);  /* records count only when secure */
+    } else if (st != DANCE_DNS_SECURE) {
+        /* records and a TTL count only for secure answers (resolver.h); the
+         * fetcher gets exactly what its waiters get from the entry */
+        dance_tlsa_rrset_clear(&out->records);
+        if (st != DANCE_DNS_SECURE_NEGATIVE)
+            out->ttl = 0;
     }
     now = c->clock(c->clock_ctx);
     life = lifetime_s(c, st, out->ttl);

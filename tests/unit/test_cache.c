@@ -502,6 +502,18 @@ static void bad_status_fetch(void *ctx, const char *owner, dance_tlsa_result *ou
     out->ttl = 100;
 }
 
+/* a bogus answer carrying records and a TTL is cut down to what counts */
+static void bogus_with_records_fetch(void *ctx, const char *owner, dance_tlsa_result *out)
+{
+    unsigned char d[4] = { 1, 2, 3, 4 };
+
+    (void)ctx;
+    (void)owner;
+    assert_int_equal(dance_tlsa_rrset_add(&out->records, 3, 1, 1, d, sizeof(d)), 0);
+    out->status = DANCE_DNS_BOGUS;
+    out->ttl = 100;
+}
+
 static void test_fetch_invalid_status(void **state)
 {
     dance_cache *c = new_cache(0, 0, 0, 0, 60);
@@ -515,6 +527,14 @@ static void test_fetch_invalid_status(void **state)
     assert_non_null(strstr(r.reason, "invalid status"));
     assert_int_equal(has(c, "x.example"), 0);
     assert_int_equal(stats(c).failures, 1);
+    assert_int_equal(dance_cache_fetch(c, "y.example", bogus_with_records_fetch, NULL, &r), 0);
+    assert_int_equal(r.status, DANCE_DNS_BOGUS);
+    assert_int_equal(r.records.count, 0);
+    assert_int_equal(r.ttl, 0);
+    dance_tlsa_result_clear(&r);
+    assert_true(dance_cache_get(c, "y.example", &r));
+    assert_int_equal(r.records.count, 0);
+    assert_int_equal(r.ttl, 0);
     dance_cache_free(c);
 }
 
