@@ -258,6 +258,7 @@ class Testbed:
         self._sign_dirty()
         self.dirty.clear()
         self._save()
+        self._started_once = False
         if start:
             self.start_server()
 
@@ -626,7 +627,32 @@ zone:
 
     def start_server(self, detach=False):
         """Start knotd on the test bed's port and wait until every zone is
-        served. detach=True leaves it running after this process exits."""
+        served. detach=True leaves it running after this process exits.
+        The first start moves to another free port if the chosen one was
+        taken meanwhile (knotd exits when it cannot bind); later starts keep
+        the port, since resolvers were given tb.upstream."""
+        if getattr(self, "_started_once", True):
+            return self._start_server(detach)
+        for attempt in range(5):
+            try:
+                self._start_server(detach)
+                self._started_once = True
+                return
+            except TestbedError:
+                if attempt == 4 or self._bind_failed() is False:
+                    raise
+                self.port = _free_port(self.ipv6)
+                self._write_knot_conf()
+                self._save()
+
+    def _bind_failed(self):
+        try:
+            with open(os.path.join(self.workdir, "knot", "knotd.log")) as f:
+                return "cannot bind" in f.read()
+        except OSError:
+            return False
+
+    def _start_server(self, detach):
         if self._running():
             return
         self.publish()
