@@ -171,6 +171,9 @@ typedef int64_t (*dance_wallclock_fn)(void *ctx);
 typedef struct dance_jws_keycache dance_jws_keycache;
 typedef struct dance_replay dance_replay;
 
+/* Read-only during calls; the objects it points to are shared and
+ * thread-safe. Hosts verifying many topics copy it per message to set
+ * topic (it is a small struct of pointers and flags). */
 typedef struct dance_jws_policy {
     const dance_allowlist *allow;   /* NULL: every sender (caller checked) */
     const char *service_label;      /* owner form for lookups: NULL/"" DevID
