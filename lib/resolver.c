@@ -682,9 +682,39 @@ static uint32_t negative_ttl(getdns_dict *reply)
     return 0;
 }
 
+/* rrsig_ttl_cap - for an RRSIG over the TLSA RRset at target, the longest
+ * the RRset may be cached (RFC 4035 section 5.3.3): no longer than the
+ * signed original TTL nor past the signature's expiration. Returns the
+ * smaller of cap and that; cap unchanged for other RRSIGs. */
+static uint32_t rrsig_ttl_cap(getdns_dict *rr, const char *target, uint32_t cap)
+{
+    getdns_bindata *name = NULL;
+    uint32_t covered = 0, orig = 0, expires = 0;
+    int32_t left;
+
+    if (getdns_dict_get_bindata(rr, "name", &name) != GETDNS_RETURN_GOOD
+        || getdns_dict_get_int(rr, "/rdata/type_covered", &covered) != GETDNS_RETURN_GOOD
+        || covered != GETDNS_RRTYPE_TLSA
+        || getdns_dict_get_int(rr, "/rdata/original_ttl", &orig) != GETDNS_RETURN_GOOD
+        || getdns_dict_get_int(rr, "/rdata/signature_expiration", &expires)
+           != GETDNS_RETURN_GOOD
+        || !name_equal(name, target))
+        return cap;
+    if (orig < cap)
+        cap = orig;
+    /* RRSIG times are serial numbers (RFC 4034 section 3.1.5) */
+    left = (int32_t)(expires - (uint32_t)time(NULL));
+    if (left < 0)
+        left = 0;
+    if ((uint32_t)left < cap)
+        cap = (uint32_t)left;
+    return cap;
+}
+
 /* collect_tlsa - copy the TLSA records at the reply's canonical name (the
  * owner, or the end of a CNAME chain from it) into out->records and set
- * out->ttl to the smallest TTL of that RRset and of any CNAME leading to it.
+ * out->ttl to the smallest TTL of that RRset and of any CNAME leading to it,
+ * capped by its signature (rrsig_ttl_cap).
  * Returns the number of records seen (usable or not) or -1 on allocation
  * failure. *bad counts records getdns could not parse as TLSA. */
 static int collect_tlsa(getdns_dict *reply, const char *owner,
@@ -695,7 +725,7 @@ static int collect_tlsa(getdns_dict *reply, const char *owner,
     char *target = NULL;
     size_t n = 0, i;
     int seen = 0, rc = 0;
-    uint32_t min_ttl = UINT32_MAX;
+    uint32_t min_ttl = UINT32_MAX, sig_ttl = UINT32_MAX;
 
     *bad = 0;
     if (getdns_dict_get_list(reply, "answer", &answer) != GETDNS_RETURN_GOOD)
@@ -717,6 +747,10 @@ static int collect_tlsa(getdns_dict *reply, const char *owner,
         if (type == GETDNS_RRTYPE_CNAME) {
             if (ttl < min_ttl)
                 min_ttl = ttl;
+            continue;
+        }
+        if (type == GETDNS_RRTYPE_RRSIG) {
+            sig_ttl = rrsig_ttl_cap(rr, target != NULL ? target : owner, sig_ttl);
             continue;
         }
         if (type != GETDNS_RRTYPE_TLSA
@@ -743,6 +777,8 @@ static int collect_tlsa(getdns_dict *reply, const char *owner,
     free(target);
     if (rc != 0)
         return -1;
+    if (sig_ttl < min_ttl)
+        min_ttl = sig_ttl;
     out->ttl = seen > 0 ? min_ttl : 0;
     return seen;
 }

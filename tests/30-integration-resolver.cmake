@@ -8,7 +8,7 @@ target_link_libraries(cache_probe PRIVATE dance Threads::Threads)
 set_target_properties(cache_probe PROPERTIES
   RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 
-foreach(case Lookup TrustAnchor Transport Upstreams DnsOverTls ServerDown ConfigErrors Cache SingleFlight
+foreach(case Lookup SignatureLifetime TrustAnchor Transport Upstreams DnsOverTls ServerDown ConfigErrors Cache SingleFlight
              TestbedCommandLine)
   add_test(NAME integration.resolver.${case}
            COMMAND ${DANCE_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_resolver.py

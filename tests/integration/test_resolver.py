@@ -47,12 +47,13 @@ class BedCase(unittest.TestCase):
 
     default_ttl = 300
     negative_ttl = 60
+    sig_validity = 30 * 86400
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="dance-resolver-")
         cls.tb = Testbed(os.path.join(cls.tmp, "dns"), default_ttl=cls.default_ttl,
-                         negative_ttl=cls.negative_ttl)
+                         negative_ttl=cls.negative_ttl, sig_validity=cls.sig_validity)
 
     @classmethod
     def tearDownClass(cls):
@@ -179,6 +180,23 @@ class Lookup(BedCase):
         for opt in ("--resolver", "--trust-anchor", "--timeout", "--transport",
                     "--tls-auth-name", "--owner-prefix"):
             self.assertIn(opt, p.stdout)
+
+
+class SignatureLifetime(BedCase):
+    """A TTL longer than the signature's remaining life is cut to it
+    (RFC 4035 5.3.3): a cache must not outlive the proof."""
+
+    sig_validity = 100
+
+    def test_ttl_capped_by_signature_expiry(self):
+        self.tb.set_records("short._device.acme.example", "TLSA", ["3 1 1 " + HEX1],
+                            ttl=3600)
+        self.tb.publish()
+        rc, out, err, _ = self.lookup("short._device.acme.example")
+        self.assertEqual(rc, 0, err)
+        ttl = int(out[0].split()[1])
+        self.assertLessEqual(ttl, 100)
+        self.assertGreater(ttl, 0)
 
 
 class TrustAnchor(BedCase):

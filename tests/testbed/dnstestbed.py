@@ -8,7 +8,8 @@ and signatures. Nothing is mocked: the resolver under test talks real DNS to a
 real authoritative server and validates real signatures from a fake root.
 
 The tree it builds (all under one work directory, keys generated at start-up,
-signature inception one day in the past, expiry 30 days ahead, ECDSAP256SHA256):
+signature inception one day in the past, expiry 30 days ahead unless
+sig_validity says otherwise, ECDSAP256SHA256):
 
     .                    signed, its DS/DNSKEY is the trust anchor
     example.             signed, DS in .
@@ -56,6 +57,8 @@ Python API
   * ``default_ttl`` applies to every record without an explicit ttl.
     ``negative_ttl`` is the SOA minimum; the SOA itself has TTL default_ttl, so
     the negative TTL a resolver derives is min(default_ttl, negative_ttl).
+  * ``sig_validity`` (seconds, default 30 days) is how long new signatures
+    stay valid; a short one lets tests see TTLs capped by signature expiry.
   * ``publish()`` only re-signs zones that changed; its serial goes up by one.
     It does not send DNS queries itself (it asks knotc), so query_count() only
     counts what the code under test sends.
@@ -228,7 +231,7 @@ class Testbed:
     """A signed fake-root DNS tree served by knotd. See the module docstring."""
 
     def __init__(self, workdir, default_ttl=300, negative_ttl=60, start=True,
-                 _state=None):
+                 sig_validity=30 * 86400, _state=None):
         self.workdir = os.path.abspath(workdir)
         self._proc = None
         self._pid = None
@@ -241,6 +244,7 @@ class Testbed:
         os.makedirs(self.workdir, exist_ok=True)
         self.default_ttl = int(default_ttl)
         self.negative_ttl = int(negative_ttl)
+        self.sig_validity = int(sig_validity)
         self.ipv6 = _ipv6_loopback()
         self.port = _free_port(self.ipv6)
         self.serials = {z: 1 for z in ALL_ZONES}
@@ -278,6 +282,7 @@ class Testbed:
     def _load(self, st):
         self.default_ttl = st["default_ttl"]
         self.negative_ttl = st["negative_ttl"]
+        self.sig_validity = st.get("sig_validity", 30 * 86400)
         self.port = st["port"]
         self.ipv6 = st.get("ipv6", False)
         self.serials = st["serials"]
@@ -290,6 +295,7 @@ class Testbed:
     def _save(self):
         st = {
             "default_ttl": self.default_ttl, "negative_ttl": self.negative_ttl,
+            "sig_validity": self.sig_validity,
             "port": self.port, "ipv6": self.ipv6, "serials": self.serials,
             "dirty": sorted(self.dirty), "tampered": self.tampered,
             "keys": self.keys, "records": self.records,
@@ -532,7 +538,7 @@ zone:
             return
         now = int(time.time())
         keybase = os.path.join(self.workdir, "keys", self.keys[zone])
-        _run([LDNS_SIGNZONE, "-i", str(now - 86400), "-e", str(now + 30 * 86400),
+        _run([LDNS_SIGNZONE, "-i", str(now - 86400), "-e", str(now + self.sig_validity),
               "-o", zone, "-f", out + ".tmp", src, keybase])
         self._apply_tampering(zone, out + ".tmp")
         os.replace(out + ".tmp", out)
