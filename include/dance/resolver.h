@@ -43,11 +43,19 @@ typedef enum dance_dns_transport {
 int dance_dns_transport_parse(const char *s, dance_dns_transport *out);
 
 typedef struct dance_resolver_config {
-    const char *upstreams;       /* "IP[@PORT],IP[@PORT]"; NULL/"": system resolver */
-    const char *trust_anchor_file; /* DS/DNSKEY in zone-file syntax; NULL: system root key */
-    unsigned timeout_ms;         /* per query; 0: default 2000 */
+    const char *upstreams;       /* "IP[@PORT],IP[@PORT]" (IPv4 or IPv6, at most
+                                    16, port 53 or 853 for TLS by default);
+                                    NULL/"": system resolver (/etc/resolv.conf) */
+    const char *trust_anchor_file; /* DS/DNSKEY in zone-file syntax (other
+                                    records ignored); NULL: system root key
+                                    /usr/share/dns/root.key */
+    unsigned timeout_ms;         /* whole lookup, shared among the upstreams
+                                    (a timed-out try moves on to the next);
+                                    0: default 2000; at most 600000 */
     dance_dns_transport transport;
-    const char *tls_auth_name;   /* required for DANCE_TRANSPORT_TLS */
+    const char *tls_auth_name;   /* required for DANCE_TRANSPORT_TLS; the
+                                    certificate is checked against OpenSSL's
+                                    default CA store (SSL_CERT_FILE honoured) */
 } dance_resolver_config;
 
 typedef struct dance_tlsa_result {
@@ -56,7 +64,8 @@ typedef struct dance_tlsa_result {
                                     SECURE_NEGATIVE: negative TTL from the SOA;
                                     otherwise 0 */
     dance_tlsa_rrset records;    /* only for SECURE */
-    char reason[DANCE_REASON_MAX]; /* e.g. "TLSA lookup for X was bogus (DNSSEC)" */
+    char reason[DANCE_REASON_MAX]; /* e.g. "TLSA lookup for X was bogus (DNSSEC)";
+                                    empty for SECURE */
 } dance_tlsa_result;
 
 /* dance_tlsa_result_clear - free records, reset to FAILURE with empty reason. */
@@ -82,7 +91,9 @@ void dance_resolver_free(dance_resolver *r);
 
 /* dance_resolver_lookup_tlsa - query TLSA at owner (a normalised name)
  * and validate. Always fills out (out must be cleared or zeroed); never
- * blocks longer than about the configured timeout. */
+ * blocks longer than about the configured timeout. A SECURE answer's ttl
+ * is the smallest TTL of the RRset, capped by its signature's original TTL
+ * and expiry. */
 void dance_resolver_lookup_tlsa(dance_resolver *r, const char *owner,
                                 dance_tlsa_result *out);
 
