@@ -207,6 +207,7 @@ class Broker:
             env["LD_PRELOAD"] = PRELOAD
             env["ASAN_OPTIONS"] = ASAN_OPTIONS
             env["UBSAN_OPTIONS"] = "print_stacktrace=1"
+            env["LSAN_OPTIONS"] = "suppressions=%s" % os.path.join(HERE, "lsan-mosquitto.supp")
         self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=self._outf,
                                      stderr=subprocess.STDOUT, env=env)
         if wait:
