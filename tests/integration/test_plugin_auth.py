@@ -76,6 +76,11 @@ class AuthTest(PluginTestCase):
         cls.tb.publish()
         cls.tb.tamper_signature(ident("bogus"), "TLSA")
 
+        # ACLs by identity: the plugin makes the username the DNS name.
+        acl = os.path.join(cls.wd, "acl")
+        with open(acl, "w") as f:
+            f.write("pattern readwrite devices/%u/#\npattern read $SYS/#\n")
+        os.chmod(acl, 0o644)
         cls.broker = Broker(cls.wd, pki, {
             "resolver": cls.tb.upstream,
             "trust_anchor": cls.tb.trust_anchor,
@@ -84,7 +89,7 @@ class AuthTest(PluginTestCase):
             "connect_budget_ms": "5000",     # cold lookups finish well within it
             "revalidate_interval": "0",
             "stats_interval": "1",
-        }).start()
+        }, extra_conf="acl_file %s" % acl).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -155,11 +160,30 @@ class AuthTest(PluginTestCase):
         start = self.broker.log_size()
         p = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker.port),
                             "--cafile", self.pki.ca, "--cert", cert, "--key", key,
-                            "-i", "pub-cli", "-t", "devices/x", "-m", "21.5", "-q", "1"],
+                            "-i", "pub-cli", "-t", "devices/%s/temp" % name, "-m", "21.5",
+                            "-q", "1"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            timeout=30)
         self.assertEqual(p.returncode, 0, p.stdout)
         self.broker.wait_log("Received PUBLISH from pub-cli", start=start)
+
+    def test_acl_pattern_uses_the_identity(self):
+        name, cert, key = self.dev["ee311"]
+        s = connect(self.broker, cert, key, client_id="acl-check", keep=True, subscribe="#")
+        self.assertTrue(s.result.accepted, s.result)
+        try:
+            start = self.broker.log_size()
+            time.sleep(0.3)                     # let the subscription land
+            s.client.publish("devices/%s/temp" % name, "mine", qos=1)
+            s.client.publish("devices/other._device.acme.example/temp", "theirs", qos=1)
+            self.broker.wait_log("Denied PUBLISH from acl-check", start=start)
+            deadline = time.monotonic() + 10
+            while not s.messages and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            self.assertEqual(s.messages, [("devices/%s/temp" % name, "mine")])
+        finally:
+            s.close()
 
     # -- refused --
 

@@ -76,6 +76,25 @@ class ConfigTest(PluginTestCase):
         b.wait_log("mosquitto version", timeout=20)
         self.assertIsNone(b.proc.poll())
 
+    def test_example_configuration_is_valid(self):
+        # The plugin options of examples/mosquitto-dance.conf, with this
+        # test's files in place of the example's paths.
+        here = os.path.dirname(os.path.abspath(__file__))
+        example = os.path.join(here, "..", "..", "examples", "mosquitto-dance.conf")
+        opts = {}
+        with open(example) as f:
+            for line in f:
+                if line.startswith("plugin_opt_"):
+                    key, _, value = line[len("plugin_opt_"):].strip().partition(" ")
+                    opts[key] = value.strip()
+        self.assertIn("allowed_domains", opts)
+        opts["cafile"] = self.pki.ca
+        opts["resolver"] = "127.0.0.1@53"
+        opts["trust_anchor"] = self.ta
+        b = self.start(opts)
+        b.wait_log("dance: DANE client authentication ready", timeout=20)
+        self.assertIsNone(b.proc.poll())
+
     def test_allowed_domains_is_required(self):
         self.assert_refuses(self.base(allowed_domains=None),
                             "plugin_opt_allowed_domains is required")
