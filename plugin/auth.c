@@ -47,6 +47,7 @@ typedef struct auth_ctx {
     const char *address;
     char identity[DANCE_NAME_MAX + 1];
     char owner[DANCE_NAME_MAX + 1];
+    bool queue_full;        /* the lookup could not even be queued */
 } auth_ctx;
 
 /* finish - log the decision, count it, and return the broker answer.
@@ -191,9 +192,21 @@ static bool lookup(auth_ctx *a, dance_tlsa_result *res)
         return true;
     dance_tlsa_result_clear(res);
     /* Queue the fetch before waiting: the wait also picks up an answer
-     * from a fetch that starts while we wait. A full queue leaves only
-     * a fetch already in flight to wait for. */
-    dance_workers_submit_fetch(p->workers, a->owner);
+     * from a fetch that starts while we wait. When the queue is full and
+     * no fetch for this name runs, there is nothing to wait for. */
+    switch (dance_workers_submit_fetch(p->workers, a->owner)) {
+    case DANCE_SUBMIT_QUEUED:
+    case DANCE_SUBMIT_DUPLICATE:
+        break;
+    case DANCE_SUBMIT_FULL:
+    case DANCE_SUBMIT_NOMEM:
+    case DANCE_SUBMIT_RESULT_COUNT:
+        if (!dance_cache_in_flight(p->cache, a->owner)) {
+            a->queue_full = true;
+            return false;
+        }
+        break;
+    }
     if (p->cfg.connect_budget_ms == 0)
         return false;
     return dance_cache_wait(p->cache, a->owner, p->cfg.connect_budget_ms, res);
@@ -231,6 +244,10 @@ static int authenticate(auth_ctx *a, X509 *leaf, const char *username)
     memset(&res, 0, sizeof(res));
     if (!lookup(a, &res)) {
         dance_tlsa_result_clear(&res);
+        if (a->queue_full)
+            return refuse(a, DANCE_V_PENDING, "TLSA lookup for %s could not be "
+                          "queued: the worker queue is full (plugin_opt_queue_size "
+                          "%zu); retry later", a->owner, p->cfg.queue_size);
         return refuse(a, DANCE_V_PENDING, "TLSA lookup for %s still pending "
                       "after %u ms (plugin_opt_connect_budget_ms); it goes on "
                       "in the background and a retry will use its answer",
