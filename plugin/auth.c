@@ -301,8 +301,13 @@ int dance_auth_basic_cb(int event, void *event_data, void *userdata)
         return MOSQ_ERR_PLUGIN_DEFER;   /* offline session or not ours */
 
     /* TICK never arriving means a per-listener plugin (see plugin.c):
-     * revocation and metrics would be dead, so refuse loudly. */
-    if (!p->tick_seen && dance_plugin_now_ms() - p->started_ms > 5000) {
+     * revocation and metrics would be dead, so refuse loudly. A global
+     * plugin gets TICK at the end of the broker loop iteration that
+     * handled the first CONNECT; 30 s leaves room for iterations slowed
+     * by connect budgets. */
+    if (p->first_auth_ms == 0)
+        p->first_auth_ms = dance_plugin_now_ms();
+    if (!p->tick_seen && dance_plugin_now_ms() - p->first_auth_ms > 30000) {
         if (!p->warned_no_tick) {
             p->warned_no_tick = true;
             mosquitto_log_printf(MOSQ_LOG_ERR, "dance: no TICK event has "

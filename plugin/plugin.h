@@ -54,6 +54,7 @@ struct dance_plugin {
 
     unsigned registered;            /* bit (1 << event) per registered callback */
     uint64_t started_ms;
+    uint64_t first_auth_ms;         /* first BASIC_AUTH, for the TICK watchdog */
     bool tick_seen;                 /* TICK arrives: global plugin, good */
     bool warned_no_tick;
     bool reload_window;             /* from RELOAD to the next TICK */
