@@ -232,8 +232,10 @@ static int message_cb(int event, void *event_data, void *userdata)
         "(MQTT v5 extended auth). DANE is NOT enforced for such clients.",
         dance_log_safe(mosquitto_client_id(ed->client), cid, sizeof(cid)));
     p->warned_bypass = true;
-    dance_clients_add(p->clients, ed->client, mosquitto_client_id(ed->client),
-                      false, NULL, NULL, NULL);
+    /* Only spares the next messages the certificate fetch; on ENOMEM the
+     * client is simply logged again. */
+    (void)dance_clients_add(p->clients, ed->client, mosquitto_client_id(ed->client),
+                            false, NULL, NULL, NULL);
     return MOSQ_ERR_SUCCESS;
 }
 
