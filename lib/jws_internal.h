@@ -13,11 +13,15 @@
 
 #include "dance/jws.h"
 
+struct cJSON;
+
 /* The parsed message. Everything it points at is owned by it. */
 struct dance_jws {
     dance_jws_header h;                 /* what callers see; strings below */
     char sender[DANCE_NAME_MAX + 1];
     char *kid, *x5u, *jti, *topic;
+    char *typ;                          /* as sent ("" when not a string);
+                                           NULL when absent */
     bool crit_iat, crit_jti, crit_topic;/* named in crit: must be enforced */
 
     char *buf;                          /* copy of the input, NUL-terminated */
@@ -81,6 +85,22 @@ bool jws_b64url_valid(const char *s, size_t len);
 int jws_b64url_decode(const char *s, size_t len, unsigned char **out, size_t *outlen);
 /* jws_b64url_encode - malloc'd NUL-terminated text; NULL on failure. */
 char *jws_b64url_encode(const unsigned char *data, size_t len, size_t *outlen);
+
+/* Strict JSON for headers and claims (jws_parse.c). jws_json_parse: one
+ * JSON value filling s[0..len) exactly (whitespace around allowed); NULL
+ * for anything else, including NUL bytes and \u0000 escapes (cJSON would
+ * cut a string there, and a name could read as a different one).
+ * jws_json_object_unique: obj is an object with at most max members and no
+ * repeated member name (RFC 7515 4: a sender could mean one value and the
+ * verifier read another). */
+struct cJSON *jws_json_parse(const char *s, size_t len);
+bool jws_json_object_unique(const struct cJSON *obj, int max);
+
+/* jws_sign_typed - dance_jws_sign with a "typ" member in the protected
+ * header (NULL: none), for tokens (token.c). */
+int jws_sign_typed(const dance_jws_sign_opts *o, const char *typ,
+                   const void *payload, size_t len,
+                   char **out, size_t *outlen, char *err, size_t errlen);
 
 /* Key cache entries (jws_keycache.c). A value is either a key (pkey, the
  * record it came from) or, for x5c, a remembered refusal (pkey NULL,

@@ -182,6 +182,7 @@ void dance_jws_free(dance_jws *jws)
     free(jws->x5u);
     free(jws->jti);
     free(jws->topic);
+    free(jws->typ);
     free(jws->buf);
     free(jws->si_owned);
     free(jws->sig);
@@ -211,9 +212,9 @@ static bool json_has_nul_escape(const char *s, size_t len)
     return false;
 }
 
-/* json_parse - one JSON value filling s[0..len) exactly (whitespace around
- * allowed); NULL for anything else, including NUL bytes and \u0000 */
-static cJSON *json_parse(const char *s, size_t len)
+/* jws_json_parse - strict JSON value (jws_internal.h); shared with the
+ * token claims (token.c) */
+cJSON *jws_json_parse(const char *s, size_t len)
 {
     const char *end = NULL;
     cJSON *j;
@@ -232,10 +233,8 @@ static cJSON *json_parse(const char *s, size_t len)
     return j;
 }
 
-/* object_unique - true when obj is an object without repeated member
- * names and at most max members (RFC 7515 4: repeated header names must be
- * refused, or the sender could mean one name and the verifier read another) */
-static bool object_unique(const cJSON *obj, int max)
+/* jws_json_object_unique - object, unique member names (jws_internal.h) */
+bool jws_json_object_unique(const cJSON *obj, int max)
 {
     const cJSON *a, *b;
     int n = 0;
@@ -399,16 +398,16 @@ static dance_jws_status parse_crit(parse_ctx *pc, const cJSON *hdr, const cJSON 
 static dance_jws_status parse_header(parse_ctx *pc, const char *json, size_t len)
 {
     dance_jws *jws = pc->jws;
-    cJSON *hdr, *alg, *kid, *x5u, *x5c, *crit, *b64, *iat, *jti, *topic;
+    cJSON *hdr, *alg, *kid, *x5u, *x5c, *crit, *b64, *iat, *jti, *topic, *typ;
     char kid_name[DANCE_NAME_MAX + 1] = "", x5u_name[DANCE_NAME_MAX + 1] = "";
     char kid_err[DANCE_REASON_MAX] = "", x5u_err[DANCE_REASON_MAX] = "";
     dance_jws_status st = DANCE_JWS_OK;
     int kid_rc = 1, x5u_rc = 1;   /* 1: absent, 0: good, -1: bad */
 
-    hdr = json_parse(json, len);
+    hdr = jws_json_parse(json, len);
     if (hdr == NULL)
         return fail(pc, DANCE_JWS_MALFORMED, "protected header is not valid JSON");
-    if (!object_unique(hdr, HEADER_MEMBERS_MAX)) {
+    if (!jws_json_object_unique(hdr, HEADER_MEMBERS_MAX)) {
         st = fail(pc, DANCE_JWS_MALFORMED, "protected header is not a JSON object with "
                   "unique member names (at most %d)", HEADER_MEMBERS_MAX);
         goto out;
@@ -422,6 +421,7 @@ static dance_jws_status parse_header(parse_ctx *pc, const char *json, size_t len
     iat = cJSON_GetObjectItemCaseSensitive(hdr, "iat");
     jti = cJSON_GetObjectItemCaseSensitive(hdr, "jti");
     topic = cJSON_GetObjectItemCaseSensitive(hdr, "topic");
+    typ = cJSON_GetObjectItemCaseSensitive(hdr, "typ");
 
     /* sender */
     if (kid != NULL) {
@@ -509,6 +509,14 @@ static dance_jws_status parse_header(parse_ctx *pc, const char *json, size_t len
     }
     if (x5c != NULL && (st = parse_x5c(pc, x5c)) != DANCE_JWS_OK)
         goto out;
+    /* typ is ignored for messages; tokens (token.c) check it. Kept as ""
+     * when present but not a string, so that such a header is not taken
+     * for one without typ. */
+    if (typ != NULL
+        && (jws->typ = strdup(cJSON_IsString(typ) ? typ->valuestring : "")) == NULL) {
+        st = fail(pc, DANCE_JWS_INTERNAL, "out of memory");
+        goto out;
+    }
     if (iat != NULL) {
         /* NumericDate: may carry a fraction; anything before the epoch or
          * beyond exact doubles is nonsense here */
@@ -610,11 +618,11 @@ static dance_jws_status parse_flattened(parse_ctx *pc, const char *s, size_t len
     size_t plen, ylen;
     dance_jws_status st;
 
-    doc = json_parse(s, len);
+    doc = jws_json_parse(s, len);
     if (doc == NULL)
         return fail(pc, DANCE_JWS_MALFORMED, "not a JWS: starts with '{' but is not "
                     "valid JSON");
-    if (!object_unique(doc, HEADER_MEMBERS_MAX)) {
+    if (!jws_json_object_unique(doc, HEADER_MEMBERS_MAX)) {
         st = fail(pc, DANCE_JWS_MALFORMED, "JWS JSON is not an object with unique "
                   "member names");
         goto out;
@@ -641,7 +649,7 @@ static dance_jws_status parse_flattened(parse_ctx *pc, const char *s, size_t len
     if (unprot != NULL) {
         /* ignored for everything, but it must not try to carry what has to
          * be integrity protected (RFC 7515 4.1.11, RFC 7797 3) */
-        if (!object_unique(unprot, HEADER_MEMBERS_MAX)) {
+        if (!jws_json_object_unique(unprot, HEADER_MEMBERS_MAX)) {
             st = fail(pc, DANCE_JWS_MALFORMED, "unprotected header is not a JSON object "
                       "with unique member names");
             goto out;

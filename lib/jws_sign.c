@@ -72,8 +72,8 @@ oom:
 }
 
 /* build_header - the protected header JSON text (malloc'd by cJSON) */
-static char *build_header(const dance_jws_sign_opts *o, dance_jws_alg alg,
-                          const char *name, char *err, size_t errlen)
+static char *build_header(const dance_jws_sign_opts *o, const char *typ,
+                          dance_jws_alg alg, const char *name, char *err, size_t errlen)
 {
     cJSON *hdr = cJSON_CreateObject();
     char uri[DANCE_NAME_MAX + 32];
@@ -81,7 +81,8 @@ static char *build_header(const dance_jws_sign_opts *o, dance_jws_alg alg,
 
     if (hdr == NULL
         || cJSON_AddStringToObject(hdr, "alg", dance_jws_alg_name(alg)) == NULL
-        || cJSON_AddStringToObject(hdr, "kid", name) == NULL)
+        || cJSON_AddStringToObject(hdr, "kid", name) == NULL
+        || (typ != NULL && cJSON_AddStringToObject(hdr, "typ", typ) == NULL))
         goto oom;
     if (o->x5u) {
         jws_setf(uri, sizeof(uri), "dns:%s?type=TLSA", name);
@@ -168,6 +169,13 @@ static int check_opts(const dance_jws_sign_opts *o, dance_jws_alg *alg, char *na
 int dance_jws_sign(const dance_jws_sign_opts *o, const void *payload, size_t len,
                    char **out, size_t *outlen, char *err, size_t errlen)
 {
+    return jws_sign_typed(o, NULL, payload, len, out, outlen, err, errlen);
+}
+
+int jws_sign_typed(const dance_jws_sign_opts *o, const char *typ,
+                   const void *payload, size_t len,
+                   char **out, size_t *outlen, char *err, size_t errlen)
+{
     char name[DANCE_NAME_MAX + 1];
     dance_jws_alg alg;
     char *hjson = NULL, *h64 = NULL, *p64 = NULL, *s64 = NULL, *si = NULL, *res = NULL;
@@ -184,7 +192,7 @@ int dance_jws_sign(const dance_jws_sign_opts *o, const void *payload, size_t len
         jws_setf(err, errlen, "no payload");
         return -1;
     }
-    hjson = build_header(o, alg, name, err, errlen);
+    hjson = build_header(o, typ, alg, name, err, errlen);
     if (hjson == NULL)
         return -1;
     h64 = jws_b64url_encode((const unsigned char *)hjson, strlen(hjson), &h64len);

@@ -1,0 +1,837 @@
+/*
+ * test_token.c - MQTT password tokens (lib/token.c on top of lib/jws_*.c and
+ * lib/replay.c): sign -> parse -> check -> verify with 3 1 0, 3 0 0 and
+ * 3 1 1 + x5c records, and every refusal: expired, wrong audience, replayed
+ * jti, wrong key, alg none / HS256 (the HMAC keyed with the public key, the
+ * classic confusion attack), lifetime over the maximum, kid != username,
+ * outside the allow-list, malformed tokens of many kinds; DNS outcome
+ * mapping and re-checks of connected clients. The clock is injected.
+ * Tokens the library's signer refuses to make come from the independent
+ * signer in jwstest.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <openssl/hmac.h>
+#include <openssl/x509.h>
+
+#include "dance/token.h"
+#include "jwstest.h"
+#include "testcerts.h"
+
+#define NOW 1700000000
+#define AUD "broker.acme.example"
+
+typedef struct fixture {
+    EVP_PKEY *ec256, *ec256b, *rsa, *ed25519;
+    X509 *c_ec256, *c_ec256b, *c_rsa, *c_ed25519;
+    dance_matcher *matcher;
+    dance_allowlist *allow;
+    int64_t now;
+} fixture;
+
+static fixture fx;
+
+static int64_t fake_now(void *ctx)
+{
+    return *(int64_t *)ctx;
+}
+
+static uint64_t mono_ms;
+static uint64_t fake_mono(void *ctx)
+{
+    (void)ctx;
+    return mono_ms;
+}
+
+static int setup(void **state)
+{
+    char err[DANCE_REASON_MAX];
+
+    (void)state;
+    fx.ec256 = jt_key("ec256");
+    fx.ec256b = jt_key("ec256");
+    fx.rsa = jt_key("rsa2048");
+    fx.ed25519 = jt_key("ed25519");
+    fx.c_ec256 = jt_cert(fx.ec256, JT_NAME);
+    fx.c_ec256b = jt_cert(fx.ec256b, JT_NAME);
+    fx.c_rsa = jt_cert(fx.rsa, JT_NAME);
+    fx.c_ed25519 = jt_cert(fx.ed25519, JT_NAME);
+    fx.matcher = dance_matcher_new(NULL, err, sizeof(err));
+    assert_non_null(fx.matcher);
+    fx.allow = dance_allowlist_parse("acme.example", err, sizeof(err));
+    assert_non_null(fx.allow);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    EVP_PKEY_free(fx.ec256);
+    EVP_PKEY_free(fx.ec256b);
+    EVP_PKEY_free(fx.rsa);
+    EVP_PKEY_free(fx.ed25519);
+    X509_free(fx.c_ec256);
+    X509_free(fx.c_ec256b);
+    X509_free(fx.c_rsa);
+    X509_free(fx.c_ed25519);
+    dance_matcher_free(fx.matcher);
+    dance_allowlist_free(fx.allow);
+    return 0;
+}
+
+static int reset_clock(void **state)
+{
+    (void)state;
+    fx.now = NOW;
+    mono_ms = 1000;
+    return 0;
+}
+
+static dance_token_policy policy(void)
+{
+    dance_token_policy p;
+
+    memset(&p, 0, sizeof(p));
+    p.audience = AUD;
+    p.max_lifetime = 600;
+    p.max_skew = 30;
+    p.allow = fx.allow;
+    p.matcher = fx.matcher;
+    p.now = fake_now;
+    p.now_ctx = &fx.now;
+    return p;
+}
+
+/* make - libdance's signer at the fake clock; x5c a single cert or NULL */
+static char *make(EVP_PKEY *key, const char *name, const char *aud, uint32_t lifetime,
+                  X509 *x5c, const char *jti)
+{
+    dance_token_sign_opts o;
+    STACK_OF(X509) *chain = NULL;
+    char *out = NULL, err[DANCE_REASON_MAX];
+    size_t len = 0;
+
+    memset(&o, 0, sizeof(o));
+    o.key = key;
+    o.name = name;
+    o.audience = aud;
+    o.lifetime = lifetime;
+    o.jti = jti;
+    o.now = fake_now;
+    o.now_ctx = &fx.now;
+    if (x5c != NULL) {
+        chain = sk_X509_new_null();
+        assert_non_null(chain);
+        assert_true(sk_X509_push(chain, x5c) > 0);
+        o.x5c = chain;
+    }
+    if (dance_token_sign(&o, &out, &len, err, sizeof(err)) != 0)
+        fail_msg("token sign: %s", err);
+    assert_int_equal(strlen(out), len);
+    sk_X509_free(chain);
+    return out;
+}
+
+/* verify - parse + verify with the username; result left in res */
+static dance_token_status verify(const char *token, const char *username,
+                                 const dance_tlsa_rrset *set,
+                                 const dance_token_policy *pol, dance_token_result *res)
+{
+    dance_token *tok = NULL;
+    dance_token_status st;
+
+    st = dance_token_parse(token, strlen(token), username, &tok, res);
+    if (st != DANCE_TOKEN_OK) {
+        assert_null(tok);
+        assert_true(res->reason[0] != '\0');
+        return st;
+    }
+    st = dance_token_verify(tok, set, pol, res);
+    dance_token_free(tok);
+    assert_true(res->reason[0] != '\0');
+    return st;
+}
+
+/* crafted - the independent signer: exactly hdr and claims */
+static char *crafted(const char *hdr, const char *claims, EVP_PKEY *key, const char *alg)
+{
+    return jt_jws(hdr, claims, key, jt_signer_for(alg));
+}
+
+static char *claims_json(const char *aud, int64_t iat, int64_t exp, const char *jti)
+{
+    char *s = malloc(512);
+
+    assert_non_null(s);
+    snprintf(s, 512, "{\"aud\":\"%s\",\"iat\":%lld,\"exp\":%lld,\"jti\":\"%s\"}", aud,
+             (long long)iat, (long long)exp, jti);
+    return s;
+}
+
+#define HDR_ES256 "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\"}"
+
+/* ----------------------------------------------------------- successes */
+
+static void test_valid_310(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    char *t = make(fx.ec256, JT_NAME, AUD, 300, NULL, NULL);
+
+    (void)state;
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_string_equal(res.identity, JT_NAME);
+    assert_int_equal(res.iat, NOW);
+    assert_int_equal(res.exp, NOW + 300);
+    assert_true(res.has_alg);
+    assert_string_equal(dance_jws_alg_name(res.alg), "ES256");
+    assert_string_equal(res.key_source, "tlsa 3 1 0");
+    assert_string_equal(dance_token_status_name(res.status), "valid");
+    /* the username is normalised before the comparison */
+    assert_int_equal(verify(t, "DEV1._device.ACME.example.", &set, &pol, &res),
+                     DANCE_TOKEN_OK);
+    free(t);
+    dance_tlsa_rrset_clear(&set);
+}
+
+static void test_valid_311_x5c(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    char *t = make(fx.ed25519, JT_NAME, AUD, 60, fx.c_ed25519, NULL);
+    char *bare = make(fx.ed25519, JT_NAME, AUD, 60, NULL, NULL);
+    char *other = make(fx.ec256b, JT_NAME, AUD, 60, fx.c_ec256b, NULL);
+
+    (void)state;
+    jt_add(&set, 3, 1, 1, fx.c_ed25519);
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_string_equal(res.key_source, "x5c+tlsa 3 1 1");
+    assert_string_equal(dance_jws_alg_name(res.alg), "EdDSA");
+    /* a digest gives no key without x5c */
+    assert_int_equal(verify(bare, JT_NAME, &set, &pol, &res), DANCE_TOKEN_NO_USABLE_RECORD);
+    /* x5c of another key: the records do not vouch for it */
+    assert_int_equal(verify(other, JT_NAME, &set, &pol, &res), DANCE_TOKEN_CERT_MISMATCH);
+    assert_string_equal(dance_token_status_name(res.status), "cert_mismatch");
+    /* x5c without a matcher: refused, never trusted */
+    pol.matcher = NULL;
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_INTERNAL);
+    free(t);
+    free(bare);
+    free(other);
+    dance_tlsa_rrset_clear(&set);
+}
+
+static void test_valid_300_rsa_and_aud_array(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    char *c = claims_json(AUD, NOW, NOW + 100, "j1"), *t, *arr;
+    char arrclaims[256];
+
+    (void)state;
+    jt_add(&set, 3, 0, 0, fx.c_rsa);
+    t = crafted("{\"alg\":\"PS256\",\"kid\":\"" JT_NAME "\",\"typ\":\"jwt\"}", c,
+                fx.rsa, "PS256");
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_string_equal(res.key_source, "tlsa 3 0 0");
+    snprintf(arrclaims, sizeof(arrclaims), "{\"aud\":[\"other\",\"%s\"],\"iat\":%d,"
+             "\"exp\":%d,\"jti\":\"j2\",\"sub\":\"ignored\"}", AUD, NOW, NOW + 100);
+    arr = crafted("{\"alg\":\"RS256\",\"kid\":\"" JT_NAME "\"}", arrclaims, fx.rsa, "RS256");
+    assert_int_equal(verify(arr, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    free(c);
+    free(t);
+    free(arr);
+    dance_tlsa_rrset_clear(&set);
+}
+
+/* ------------------------------------------------------------ refusals */
+
+static void test_expired(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    char *t = make(fx.ec256, JT_NAME, AUD, 300, NULL, NULL);
+
+    (void)state;
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    fx.now = NOW + 299;
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    fx.now = NOW + 300;             /* exp itself is too late */
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_EXPIRED);
+    assert_string_equal(dance_token_status_name(res.status), "expired");
+    assert_string_equal(res.identity, JT_NAME);
+    assert_int_equal(res.exp, NOW + 300);
+    assert_non_null(strstr(res.reason, "expired 0 s ago"));
+    fx.now = NOW + 100000;
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_EXPIRED);
+    free(t);
+    dance_tlsa_rrset_clear(&set);
+}
+
+static void test_wrong_audience(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    char *t = make(fx.ec256, JT_NAME, "other-broker.example", 300, NULL, NULL);
+    char *c = claims_json("BROKER.ACME.EXAMPLE", NOW, NOW + 10, "j");
+    char *u = crafted(HDR_ES256, c, fx.ec256, "ES256");
+
+    (void)state;
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_WRONG_AUDIENCE);
+    assert_string_equal(dance_token_status_name(res.status), "wrong_audience");
+    assert_non_null(strstr(res.reason, "other-broker.example"));
+    /* audiences compare exactly (RFC 7519 StringOrURI) */
+    assert_int_equal(verify(u, JT_NAME, &set, &pol, &res), DANCE_TOKEN_WRONG_AUDIENCE);
+    /* a verifier without an audience accepts nothing */
+    pol.audience = NULL;
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_INTERNAL);
+    free(t);
+    free(c);
+    free(u);
+    dance_tlsa_rrset_clear(&set);
+}
+
+static void test_replay(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    dance_replay_stats rs;
+    char *t = make(fx.ec256, JT_NAME, AUD, 300, NULL, "jti-1");
+    char *t2 = make(fx.ec256, JT_NAME, AUD, 300, NULL, "jti-2");
+    char *forged = make(fx.ec256b, JT_NAME, AUD, 300, NULL, "jti-3");
+    char *real3 = make(fx.ec256, JT_NAME, AUD, 300, NULL, "jti-3");
+
+    (void)state;
+    assert_int_equal(dance_token_replay_window(&pol), 630);
+    pol.replay = dance_replay_new(100, dance_token_replay_window(&pol), fake_mono, NULL);
+    assert_non_null(pol.replay);
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_REPLAY);
+    assert_string_equal(dance_token_status_name(res.status), "replay");
+    assert_non_null(strstr(res.reason, "jti-1"));
+    /* a fresh jti is fine */
+    assert_int_equal(verify(t2, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    /* a forgery does not use up the jti it names */
+    assert_int_equal(verify(forged, JT_NAME, &set, &pol, &res), DANCE_TOKEN_BAD_SIGNATURE);
+    assert_int_equal(verify(real3, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    /* an expired token is refused before it reaches the cache */
+    fx.now = NOW + 400;
+    assert_int_equal(verify(t2, JT_NAME, &set, &pol, &res), DANCE_TOKEN_EXPIRED);
+    dance_replay_get_stats(pol.replay, &rs);
+    assert_int_equal(rs.entries, 3);
+    assert_int_equal(rs.replays, 1);
+    dance_replay_free(pol.replay);
+    free(t);
+    free(t2);
+    free(forged);
+    free(real3);
+    dance_tlsa_rrset_clear(&set);
+}
+
+static void test_wrong_key(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    char *t = make(fx.ec256b, JT_NAME, AUD, 300, NULL, NULL);
+    char *c = claims_json(AUD, NOW, NOW + 10, "j");
+    char *mismatch = crafted("{\"alg\":\"ES384\",\"kid\":\"" JT_NAME "\"}", c, fx.ec256,
+                             "ES384");
+    char *good, *tampered;
+
+    (void)state;
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_BAD_SIGNATURE);
+    assert_string_equal(dance_token_status_name(res.status), "bad_signature");
+    assert_string_equal(res.identity, JT_NAME);
+    /* ES384 over a P-256 key never reaches the signature check */
+    assert_int_equal(verify(mismatch, JT_NAME, &set, &pol, &res), DANCE_TOKEN_KEY_MISMATCH);
+    /* changed claims under a good signature */
+    good = make(fx.ec256, JT_NAME, AUD, 300, NULL, NULL);
+    tampered = strdup(good);
+    assert_non_null(tampered);
+    {
+        char *p = strchr(tampered, '.') + 1;
+        p[3] = p[3] == 'a' ? 'b' : 'a';
+    }
+    assert_int_not_equal(verify(tampered, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(verify(good, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    free(t);
+    free(c);
+    free(mismatch);
+    free(good);
+    free(tampered);
+    dance_tlsa_rrset_clear(&set);
+}
+
+static void test_alg_none_and_hs256(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    char *c = claims_json(AUD, NOW, NOW + 10, "j");
+    char *none = jt_jws_sig("{\"alg\":\"none\",\"kid\":\"" JT_NAME "\"}", c, "");
+    char *none_sig = jt_jws_sig("{\"alg\":\"none\",\"kid\":\"" JT_NAME "\"}", c, "AAAA");
+    const char *hs_hdr = "{\"alg\":\"HS256\",\"kid\":\"" JT_NAME "\"}";
+    char *h64 = jt_b64url(hs_hdr, strlen(hs_hdr)), *p64 = jt_b64url(c, strlen(c));
+    char si[1024], *mac64, *hs;
+    unsigned char *spki = NULL, mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    int spkilen;
+
+    (void)state;
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(verify(none, JT_NAME, &set, &pol, &res), DANCE_TOKEN_BAD_ALG);
+    assert_int_equal(verify(none_sig, JT_NAME, &set, &pol, &res), DANCE_TOKEN_BAD_ALG);
+    assert_string_equal(dance_token_status_name(res.status), "bad_alg");
+    assert_string_equal(res.identity, JT_NAME);     /* who it claimed to be */
+    /* HS256 keyed with the published public key: the key-confusion attack */
+    spkilen = i2d_PUBKEY(fx.ec256, &spki);
+    assert_true(spkilen > 0);
+    snprintf(si, sizeof(si), "%s.%s", h64, p64);
+    assert_non_null(HMAC(EVP_sha256(), spki, spkilen, (unsigned char *)si, strlen(si),
+                         mac, &maclen));
+    mac64 = jt_b64url(mac, maclen);
+    hs = jt_jws_sig(hs_hdr, c, mac64);
+    assert_int_equal(verify(hs, JT_NAME, &set, &pol, &res), DANCE_TOKEN_BAD_ALG);
+    assert_non_null(strstr(res.reason, "HS256"));
+    OPENSSL_free(spki);
+    free(c);
+    free(none);
+    free(none_sig);
+    free(h64);
+    free(p64);
+    free(mac64);
+    free(hs);
+    dance_tlsa_rrset_clear(&set);
+}
+
+static void test_lifetime(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    char *ok = make(fx.ec256, JT_NAME, AUD, 600, NULL, NULL);
+    char *longer = make(fx.ec256, JT_NAME, AUD, 601, NULL, NULL);
+    char *c = claims_json(AUD, NOW, NOW, "j");
+    char *zero = crafted(HDR_ES256, c, fx.ec256, "ES256");
+
+    (void)state;
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(verify(ok, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(verify(longer, JT_NAME, &set, &pol, &res), DANCE_TOKEN_LIFETIME);
+    assert_string_equal(dance_token_status_name(res.status), "lifetime_too_long");
+    assert_non_null(strstr(res.reason, "601 s"));
+    /* a lifetime over the maximum is refused even long before exp */
+    assert_int_equal(verify(zero, JT_NAME, &set, &pol, &res), DANCE_TOKEN_LIFETIME);
+    /* the default maximum is an hour */
+    pol.max_lifetime = 0;
+    free(longer);
+    longer = make(fx.ec256, JT_NAME, AUD, 3601, NULL, NULL);
+    assert_int_equal(verify(longer, JT_NAME, &set, &pol, &res), DANCE_TOKEN_LIFETIME);
+    free(ok);
+    free(longer);
+    free(c);
+    free(zero);
+    dance_tlsa_rrset_clear(&set);
+}
+
+static void test_not_yet_valid(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    char *c_ok = claims_json(AUD, NOW + 30, NOW + 90, "a");
+    char *c_future = claims_json(AUD, NOW + 31, NOW + 90, "b");
+    char *ok = crafted(HDR_ES256, c_ok, fx.ec256, "ES256");
+    char *future = crafted(HDR_ES256, c_future, fx.ec256, "ES256");
+    char nbfc[256], *nbf;
+
+    (void)state;
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(verify(ok, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(verify(future, JT_NAME, &set, &pol, &res), DANCE_TOKEN_NOT_YET_VALID);
+    assert_string_equal(dance_token_status_name(res.status), "not_yet_valid");
+    snprintf(nbfc, sizeof(nbfc), "{\"aud\":\"%s\",\"iat\":%d,\"exp\":%d,\"nbf\":%d,"
+             "\"jti\":\"c\"}", AUD, NOW, NOW + 90, NOW + 60);
+    nbf = crafted(HDR_ES256, nbfc, fx.ec256, "ES256");
+    assert_int_equal(verify(nbf, JT_NAME, &set, &pol, &res), DANCE_TOKEN_NOT_YET_VALID);
+    fx.now = NOW + 30;
+    assert_int_equal(verify(nbf, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    free(c_ok);
+    free(c_future);
+    free(ok);
+    free(future);
+    free(nbf);
+    dance_tlsa_rrset_clear(&set);
+}
+
+static void test_identity(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    char *t = make(fx.ec256, JT_NAME, AUD, 300, NULL, NULL);
+    char *c = claims_json(AUD, NOW, NOW + 10, "j");
+    char *nokid = crafted("{\"alg\":\"ES256\",\"x5u\":\"dns:" JT_NAME "?type=TLSA\"}", c,
+                          fx.ec256, "ES256");
+    char *nosender = crafted("{\"alg\":\"ES256\"}", c, fx.ec256, "ES256");
+    char *badkid = crafted("{\"alg\":\"ES256\",\"kid\":\"not a name\"}", c, fx.ec256,
+                           "ES256");
+
+    (void)state;
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(verify(t, "dev2._device.acme.example", &set, &pol, &res),
+                     DANCE_TOKEN_IDENTITY);
+    assert_string_equal(dance_token_status_name(res.status), "identity_mismatch");
+    assert_string_equal(res.identity, JT_NAME);
+    assert_non_null(strstr(res.reason, "dev2._device.acme.example"));
+    assert_int_equal(verify(t, NULL, &set, &pol, &res), DANCE_TOKEN_IDENTITY);
+    assert_int_equal(verify(t, "", &set, &pol, &res), DANCE_TOKEN_IDENTITY);
+    assert_int_equal(verify(t, "bad name\x01", &set, &pol, &res), DANCE_TOKEN_IDENTITY);
+    assert_null(strchr(res.reason, '\x01'));        /* log-safe */
+    assert_int_equal(verify(nokid, JT_NAME, &set, &pol, &res), DANCE_TOKEN_IDENTITY);
+    assert_int_equal(verify(nosender, JT_NAME, &set, &pol, &res), DANCE_TOKEN_IDENTITY);
+    assert_int_equal(verify(badkid, "not a name", &set, &pol, &res), DANCE_TOKEN_IDENTITY);
+    free(t);
+    free(c);
+    free(nokid);
+    free(nosender);
+    free(badkid);
+    dance_tlsa_rrset_clear(&set);
+}
+
+static void test_outside_allow_list(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_token_result res;
+    dance_token *tok = NULL;
+    const char *name = "dev1._device.evil.example";
+    char *t = make(fx.ec256, name, AUD, 300, NULL, NULL);
+    dance_jws_source src = { NULL, NULL };
+
+    (void)state;
+    assert_int_equal(dance_token_parse(t, strlen(t), name, &tok, &res), DANCE_TOKEN_OK);
+    assert_int_equal(dance_token_check(tok, &pol, &res), DANCE_TOKEN_NOT_ALLOWED);
+    assert_string_equal(dance_token_status_name(res.status), "outside_allowed_domains");
+    assert_int_equal(dance_token_verify(tok, NULL, &pol, &res), DANCE_TOKEN_NOT_ALLOWED);
+    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_SECURE, NULL, NULL, &pol, &res),
+                     DANCE_TOKEN_NOT_ALLOWED);
+    /* the chained call refuses before it would need a resolver */
+    assert_int_equal(dance_token_verify_password(t, strlen(t), name, &pol, &src, &res),
+                     DANCE_TOKEN_NOT_ALLOWED);
+    /* a name under the list gets as far as wanting DNS */
+    free(t);
+    t = make(fx.ec256, JT_NAME, AUD, 300, NULL, NULL);
+    assert_int_equal(dance_token_verify_password(t, strlen(t), JT_NAME, &pol, &src, &res),
+                     DANCE_TOKEN_INTERNAL);
+    assert_non_null(strstr(res.reason, "no resolver"));
+    dance_token_free(tok);
+    free(t);
+}
+
+static void expect_malformed(const char *token, dance_token_status want, const char *why)
+{
+    dance_token_result res;
+    dance_token *tok = (dance_token *)0x1;
+
+    if (dance_token_parse(token, strlen(token), JT_NAME, &tok, &res) != want)
+        fail_msg("%s: got %s (%s), want %s", why, dance_token_status_name(res.status),
+                 res.reason, dance_token_status_name(want));
+    assert_null(tok);
+    assert_int_equal(res.status, want);
+    assert_true(res.reason[0] != '\0');
+}
+
+static void test_malformed(void **state)
+{
+    char *good = make(fx.ec256, JT_NAME, AUD, 300, NULL, NULL);
+    char *flat = jt_flattened(good, NULL);
+    char big[DANCE_TOKEN_MAX_SIZE + 2];
+    static const struct { const char *claims; const char *why; } bad_claims[] = {
+        { "not json", "payload not JSON" },
+        { "[1,2]", "payload not an object" },
+        { "{\"aud\":\"" AUD "\",\"iat\":1700000000,\"exp\":1700000100}", "no jti" },
+        { "{\"aud\":\"" AUD "\",\"iat\":1700000000,\"jti\":\"x\"}", "no exp" },
+        { "{\"aud\":\"" AUD "\",\"exp\":1700000100,\"jti\":\"x\"}", "no iat" },
+        { "{\"iat\":1700000000,\"exp\":1700000100,\"jti\":\"x\"}", "no aud" },
+        { "{\"aud\":1,\"iat\":1700000000,\"exp\":1700000100,\"jti\":\"x\"}", "aud number" },
+        { "{\"aud\":[],\"iat\":1700000000,\"exp\":1700000100,\"jti\":\"x\"}", "aud empty" },
+        { "{\"aud\":[\"" AUD "\",2],\"iat\":1700000000,\"exp\":1700000100,\"jti\":\"x\"}",
+          "aud array with a number" },
+        { "{\"aud\":\"\",\"iat\":1700000000,\"exp\":1700000100,\"jti\":\"x\"}", "aud empty string" },
+        { "{\"aud\":\"" AUD "\",\"iat\":\"1700000000\",\"exp\":1700000100,\"jti\":\"x\"}",
+          "iat string" },
+        { "{\"aud\":\"" AUD "\",\"iat\":-5,\"exp\":1700000100,\"jti\":\"x\"}", "iat negative" },
+        { "{\"aud\":\"" AUD "\",\"iat\":1700000000,\"exp\":1e300,\"jti\":\"x\"}", "exp huge" },
+        { "{\"aud\":\"" AUD "\",\"iat\":1700000000,\"exp\":1700000100,\"nbf\":null,\"jti\":\"x\"}",
+          "nbf null" },
+        { "{\"aud\":\"" AUD "\",\"iat\":1700000000,\"exp\":1700000100,\"jti\":\"\"}", "jti empty" },
+        { "{\"aud\":\"" AUD "\",\"iat\":1700000000,\"exp\":1700000100,\"jti\":7}", "jti number" },
+        { "{\"aud\":\"" AUD "\",\"aud\":\"x\",\"iat\":1700000000,\"exp\":1700000100,"
+          "\"jti\":\"x\"}", "repeated claim" },
+        { "{\"aud\":\"" AUD "\\u0000x\",\"iat\":1700000000,\"exp\":1700000100,\"jti\":\"x\"}",
+          "NUL escape" },
+    };
+    size_t i;
+
+    (void)state;
+    expect_malformed("", DANCE_TOKEN_MALFORMED, "empty");
+    expect_malformed("secret-password", DANCE_TOKEN_MALFORMED, "plain password");
+    expect_malformed("a.b.c.d.e", DANCE_TOKEN_MALFORMED, "JWE");
+    expect_malformed(flat, DANCE_TOKEN_MALFORMED, "flattened JSON");
+    memset(big, 'A', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    expect_malformed(big, DANCE_TOKEN_MALFORMED, "too large");
+    for (i = 0; i < sizeof(bad_claims) / sizeof(bad_claims[0]); i++) {
+        char *t = crafted(HDR_ES256, bad_claims[i].claims, fx.ec256, "ES256");
+        expect_malformed(t, DANCE_TOKEN_MALFORMED, bad_claims[i].why);
+        free(t);
+    }
+    {
+        char *c = claims_json(AUD, NOW, NOW + 10, "j");
+        char *typ = crafted("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"typ\":\"at+jwt\"}",
+                            c, fx.ec256, "ES256");
+        char *typnum = crafted("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"typ\":1}",
+                               c, fx.ec256, "ES256");
+        char *crit = crafted("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"crit\":[\"exp\"],"
+                             "\"exp\":1}", c, fx.ec256, "ES256");
+        char *b64 = crafted("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"b64\":false,"
+                            "\"crit\":[\"b64\"]}", c, fx.ec256, "ES256");
+        char *unknown = crafted("{\"alg\":\"ES257\",\"kid\":\"" JT_NAME "\"}", c, fx.ec256,
+                                "ES256");
+        expect_malformed(typ, DANCE_TOKEN_UNSUPPORTED, "typ at+jwt");
+        expect_malformed(typnum, DANCE_TOKEN_UNSUPPORTED, "typ not a string");
+        expect_malformed(crit, DANCE_TOKEN_UNSUPPORTED, "unknown crit");
+        expect_malformed(b64, DANCE_TOKEN_UNSUPPORTED, "b64 false");
+        expect_malformed(unknown, DANCE_TOKEN_BAD_ALG, "unknown alg");
+        free(c);
+        free(typ);
+        free(typnum);
+        free(crit);
+        free(b64);
+        free(unknown);
+    }
+    free(good);
+    free(flat);
+}
+
+static void test_dns_outcomes(void **state)
+{
+    static const struct { dance_dns_status dns; dance_token_status want; } cases[] = {
+        { DANCE_DNS_FAILURE, DANCE_TOKEN_LOOKUP_FAILED },
+        { DANCE_DNS_BOGUS, DANCE_TOKEN_DNS_BOGUS },
+        { DANCE_DNS_INSECURE, DANCE_TOKEN_DNS_INSECURE },
+        { DANCE_DNS_SECURE_NEGATIVE, DANCE_TOKEN_NO_RECORD },
+    };
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    dance_token *tok = NULL;
+    char *t = make(fx.ec256, JT_NAME, AUD, 300, NULL, NULL);
+    size_t i;
+
+    (void)state;
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(dance_token_parse(t, strlen(t), JT_NAME, &tok, &res), DANCE_TOKEN_OK);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(dance_token_verify_dns(tok, cases[i].dns, NULL, "dns says no",
+                                                &pol, &res), cases[i].want);
+        assert_string_equal(res.reason, "dns says no");
+        assert_int_equal(dance_token_verify_dns(tok, cases[i].dns, NULL, NULL, &pol, &res),
+                         cases[i].want);
+        assert_non_null(strstr(res.reason, JT_NAME));
+    }
+    assert_int_equal(dance_token_verify_dns(tok, DANCE_DNS_SECURE, &set, NULL, &pol, &res),
+                     DANCE_TOKEN_OK);
+    /* secure but empty */
+    {
+        dance_tlsa_rrset empty = { 0, NULL };
+        assert_int_equal(dance_token_verify_dns(tok, DANCE_DNS_SECURE, &empty, NULL, &pol,
+                                                &res), DANCE_TOKEN_NO_USABLE_RECORD);
+    }
+    /* an expired token is refused as expired while DNS fails */
+    fx.now = NOW + 1000;
+    assert_int_equal(dance_token_verify_dns(tok, DANCE_DNS_FAILURE, NULL, NULL, &pol, &res),
+                     DANCE_TOKEN_EXPIRED);
+    dance_token_free(tok);
+    free(t);
+    dance_tlsa_rrset_clear(&set);
+}
+
+static void test_recheck(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL }, changed = { 0, NULL }, x5cset = { 0, NULL };
+    dance_token_result res;
+    dance_token *tok = NULL, *xtok = NULL;
+    char *t = make(fx.ec256, JT_NAME, AUD, 300, NULL, "r1");
+    char *x = make(fx.ed25519, JT_NAME, AUD, 300, fx.c_ed25519, "r2");
+
+    (void)state;
+    pol.replay = dance_replay_new(10, dance_token_replay_window(&pol), fake_mono, NULL);
+    assert_non_null(pol.replay);
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    jt_add(&changed, 3, 1, 0, fx.c_ec256b);
+    jt_add(&x5cset, 3, 1, 1, fx.c_ed25519);
+    assert_int_equal(dance_token_parse(t, strlen(t), JT_NAME, &tok, &res), DANCE_TOKEN_OK);
+    assert_int_equal(dance_token_parse(x, strlen(x), JT_NAME, &xtok, &res), DANCE_TOKEN_OK);
+    assert_int_equal(dance_token_verify(tok, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(dance_token_verify(xtok, &x5cset, &pol, &res), DANCE_TOKEN_OK);
+    /* long after expiry, with the jti used: the key question only */
+    fx.now = NOW + 100000;
+    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_SECURE, &set, NULL, &pol, &res),
+                     DANCE_TOKEN_OK);
+    assert_string_equal(res.key_source, "tlsa 3 1 0");
+    assert_int_equal(dance_token_recheck(xtok, DANCE_DNS_SECURE, &x5cset, NULL, &pol, &res),
+                     DANCE_TOKEN_OK);
+    /* records removed, changed, bogus, or DNS down */
+    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_SECURE_NEGATIVE, NULL, NULL, &pol,
+                                         &res), DANCE_TOKEN_NO_RECORD);
+    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_SECURE, &changed, NULL, &pol, &res),
+                     DANCE_TOKEN_BAD_SIGNATURE);
+    assert_int_equal(dance_token_recheck(xtok, DANCE_DNS_SECURE, &changed, NULL, &pol, &res),
+                     DANCE_TOKEN_CERT_MISMATCH);
+    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_BOGUS, NULL, "bogus!", &pol, &res),
+                     DANCE_TOKEN_DNS_BOGUS);
+    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_FAILURE, NULL, NULL, &pol, &res),
+                     DANCE_TOKEN_LOOKUP_FAILED);
+    dance_replay_free(pol.replay);
+    dance_token_free(tok);
+    dance_token_free(xtok);
+    free(t);
+    free(x);
+    dance_tlsa_rrset_clear(&set);
+    dance_tlsa_rrset_clear(&changed);
+    dance_tlsa_rrset_clear(&x5cset);
+}
+
+static void test_accessors_and_keycache(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    dance_token *tok = NULL;
+    dance_jws_keycache_stats ks;
+    char *t = make(fx.ec256, "DEV1._Device.Acme.Example", AUD, 120, NULL, "my-jti");
+    const dance_jws_header *h;
+
+    (void)state;
+    assert_int_equal(dance_token_parse(t, strlen(t), JT_NAME, &tok, &res), DANCE_TOKEN_OK);
+    assert_string_equal(dance_token_identity(tok), JT_NAME);
+    assert_int_equal(dance_token_exp(tok), NOW + 120);
+    assert_string_equal(dance_token_jti(tok), "my-jti");
+    h = dance_jws_get_header(dance_token_jws(tok));
+    assert_non_null(h);
+    assert_string_equal(h->kid, JT_NAME);
+    assert_int_equal(h->x5c_count, 0);
+    assert_null(dance_token_identity(NULL));
+    assert_string_equal(dance_token_status_name(DANCE_TOKEN_STATUS_COUNT), "unknown");
+    pol.keys = dance_jws_keycache_new(16);
+    assert_non_null(pol.keys);
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(dance_token_verify(tok, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(dance_token_verify(tok, &set, &pol, &res), DANCE_TOKEN_OK);
+    dance_jws_keycache_get_stats(pol.keys, &ks);
+    assert_int_equal(ks.hits, 1);
+    assert_int_equal(dance_token_check(NULL, &pol, &res), DANCE_TOKEN_INTERNAL);
+    dance_jws_keycache_free(pol.keys);
+    dance_token_free(tok);
+    dance_token_free(NULL);
+    free(t);
+    dance_tlsa_rrset_clear(&set);
+}
+
+static void test_sign_refusals(void **state)
+{
+    dance_token_sign_opts o;
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    char *out = (char *)0x1, err[DANCE_REASON_MAX];
+    char longaud[DANCE_TOKEN_AUDIENCE_MAX + 2];
+
+    (void)state;
+    assert_non_null(chain);
+    memset(&o, 0, sizeof(o));
+    o.key = fx.ec256;
+    o.name = JT_NAME;
+    assert_int_equal(dance_token_sign(&o, &out, NULL, err, sizeof(err)), -1);
+    assert_null(out);
+    assert_non_null(strstr(err, "audience"));
+    memset(longaud, 'a', sizeof(longaud) - 1);
+    longaud[sizeof(longaud) - 1] = '\0';
+    o.audience = longaud;
+    assert_int_equal(dance_token_sign(&o, &out, NULL, err, sizeof(err)), -1);
+    o.audience = AUD;
+    o.name = "not a name";
+    assert_int_equal(dance_token_sign(&o, &out, NULL, err, sizeof(err)), -1);
+    o.name = JT_NAME;
+    o.alg = "ES384";
+    assert_int_equal(dance_token_sign(&o, &out, NULL, err, sizeof(err)), -1);
+    o.alg = NULL;
+    assert_true(sk_X509_push(chain, fx.c_ec256b) > 0);
+    o.x5c = chain;          /* leaf holds another key */
+    assert_int_equal(dance_token_sign(&o, &out, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "x5c"));
+    o.x5c = NULL;
+    o.jti = "";
+    assert_int_equal(dance_token_sign(&o, &out, NULL, err, sizeof(err)), -1);
+    o.jti = NULL;
+    assert_int_equal(dance_token_sign(&o, &out, NULL, err, sizeof(err)), 0);
+    assert_non_null(out);
+    /* two tokens never share a random jti */
+    {
+        char *out2 = NULL;
+        dance_token_result r1, r2;
+        dance_token *t1 = NULL, *t2 = NULL;
+        assert_int_equal(dance_token_sign(&o, &out2, NULL, err, sizeof(err)), 0);
+        assert_int_equal(dance_token_parse(out, strlen(out), JT_NAME, &t1, &r1), 0);
+        assert_int_equal(dance_token_parse(out2, strlen(out2), JT_NAME, &t2, &r2), 0);
+        assert_int_equal(strlen(dance_token_jti(t1)), 22);
+        assert_string_not_equal(dance_token_jti(t1), dance_token_jti(t2));
+        dance_token_free(t1);
+        dance_token_free(t2);
+        free(out2);
+    }
+    free(out);
+    sk_X509_free(chain);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_valid_310, reset_clock),
+        cmocka_unit_test_setup(test_valid_311_x5c, reset_clock),
+        cmocka_unit_test_setup(test_valid_300_rsa_and_aud_array, reset_clock),
+        cmocka_unit_test_setup(test_expired, reset_clock),
+        cmocka_unit_test_setup(test_wrong_audience, reset_clock),
+        cmocka_unit_test_setup(test_replay, reset_clock),
+        cmocka_unit_test_setup(test_wrong_key, reset_clock),
+        cmocka_unit_test_setup(test_alg_none_and_hs256, reset_clock),
+        cmocka_unit_test_setup(test_lifetime, reset_clock),
+        cmocka_unit_test_setup(test_not_yet_valid, reset_clock),
+        cmocka_unit_test_setup(test_identity, reset_clock),
+        cmocka_unit_test_setup(test_outside_allow_list, reset_clock),
+        cmocka_unit_test_setup(test_malformed, reset_clock),
+        cmocka_unit_test_setup(test_dns_outcomes, reset_clock),
+        cmocka_unit_test_setup(test_recheck, reset_clock),
+        cmocka_unit_test_setup(test_accessors_and_keycache, reset_clock),
+        cmocka_unit_test_setup(test_sign_refusals, reset_clock),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
