@@ -1,0 +1,414 @@
+/*
+ * backend_subscriber.c - an example backend that trusts devices, not the
+ * broker: it subscribes (by default to verified/#, where the broker's DANCE
+ * plugin republishes messages it verified) and verifies every payload again
+ * end to end with libdance: the JWS's sender (kid/x5u), that sender's TLSA
+ * records fetched with DNSSEC validation, the signature, iat, jti (replay)
+ * and the topic the device bound the message to. A broker that forged,
+ * altered or re-routed a message is caught here.
+ *
+ * One line per message on stdout:
+ *     VERIFIED <sender> <topic> <payload>
+ *     REFUSED <reason> <topic> claimed=<sender or -> <why, in words>
+ * <reason> is libdance's token (no_record, bad_signature, replay, ...) or
+ * sender_mismatch when the broker's dance-sender property names someone
+ * else than the signature does.
+ *
+ * Verification runs in the message callback, on the one thread that also
+ * runs the MQTT loop: simple, and fine for an example; DNS answers are
+ * cached for their TTL (dance_cache), decoded keys by record
+ * (dance_jws_keycache), so a known sender costs one signature check. A
+ * busy backend would verify on worker threads, each with its own resolver.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <mqtt_protocol.h>
+
+#include "dance/cache.h"
+#include "dance/dane.h"
+#include "dance/jws.h"
+#include "dance/name.h"
+#include "dance/resolver.h"
+#include "example_common.h"
+
+static const char *prog = "backend_subscriber";
+
+#define MAX_FILTERS 16
+
+typedef struct backend {
+    const char *filters[MAX_FILTERS];
+    size_t nfilters;
+    size_t subacks;
+    const char *verified_prefix;
+    dance_jws_policy policy;        /* shared settings; copied per message */
+    dance_jws_source source;
+    unsigned long seen, verified, refused;
+    bool subscribed_reported;
+} backend;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: %s --cafile CA.pem --cert CERT.pem --key KEY.pem [options]\n"
+"\n"
+"Subscribes and verifies every message end to end against DNS (DNSSEC).\n"
+"\n"
+"  --host H            broker host (default localhost)\n"
+"  --port P            broker port (default 8883)\n"
+"  --cafile F          CA of the broker's server certificate (required)\n"
+"  --cert F, --key F   this backend's client certificate and key\n"
+"  --id ID             MQTT client id (default backend-<pid>)\n"
+"  --topic FILTER      subscribe to FILTER (repeatable; default verified/#)\n"
+"  --verified-prefix P topics under P are verified copies of the topic after\n"
+"                      P (default verified/); the JWS's topic binding is\n"
+"                      checked against that original topic\n"
+"  --resolver LIST     validating-capable DNS upstreams IP[@PORT],... (default:\n"
+"                      the system's)\n"
+"  --trust-anchor F    DNSSEC trust anchor (DS/DNSKEY; default: the root key)\n"
+"  --dns-transport T   udp (default), tcp or tls\n"
+"  --tls-auth-name N   name in the resolver's certificate (with tls)\n"
+"  --dns-timeout MS    per lookup (default 2000)\n"
+"  --allowed-domains L senders must be under these domains (comma list);\n"
+"                      others are refused without a DNS query\n"
+"  --issuers F         CA certificates for x5c chains with PKIX records\n"
+"  --service-label L   TLSA records at L.<sender> instead of <sender>\n"
+"  --max-skew S        allowed |now - iat| (default 300)\n"
+"  --require-iat       refuse messages without iat\n"
+"  --replay-window S   refuse a (sender, jti) seen within S seconds (default\n"
+"                      600; 0: off). Subscribe to one copy of each message\n"
+"                      only (not both devices/# and verified/#)\n"
+"  --max-ttl S         cache DNS answers at most S seconds (default 300)\n"
+"  --count N           exit after N messages (verified or refused)\n"
+"  --timeout S         exit after S seconds\n"
+"\n"
+"Prints SUBSCRIBED once the broker acknowledged the subscriptions.\n"
+"Exit status: 0 done (count reached, timeout without --count, or SIGTERM);\n"
+"1 --count not reached before --timeout; 2 bad usage; 3 connection refused\n"
+"or lost.\n", prog);
+}
+
+/* original_topic - the topic the device published on: a verified copy's
+ * topic without the prefix, any other topic as it is. */
+static const char *original_topic(const backend *b, const char *topic)
+{
+    size_t n = strlen(b->verified_prefix);
+
+    if (n > 0 && strncmp(topic, b->verified_prefix, n) == 0)
+        return topic + n;
+    return topic;
+}
+
+/* broker_sender - the dance-sender user property the broker's plugin put on
+ * a verified copy, or NULL (freed by the caller). */
+static char *broker_sender(const mosquitto_property *props)
+{
+    const mosquitto_property *p;
+    bool skip = false;
+
+    for (p = props; ; skip = true) {
+        char *name = NULL, *value = NULL;
+
+        p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &name, &value,
+                                                skip);
+        if (p == NULL)
+            return NULL;
+        if (name != NULL && strcmp(name, "dance-sender") == 0) {
+            free(name);
+            return value;
+        }
+        free(name);
+        free(value);
+    }
+}
+
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg,
+                       const mosquitto_property *props)
+{
+    ex_session *s = obj;
+    backend *b = s->app;
+    dance_jws_policy pol = b->policy;
+    dance_jws_result res;
+    char *claimed_by_broker;
+
+    (void)mosq;
+    memset(&res, 0, sizeof(res));
+    pol.topic = original_topic(b, msg->topic);
+    dance_jws_verify_message(msg->payload, (size_t)(msg->payloadlen > 0 ? msg->payloadlen : 0),
+                             0, &pol, &b->source, &res);
+    claimed_by_broker = broker_sender(props);
+    b->seen++;
+    if (res.status == DANCE_JWS_OK && claimed_by_broker != NULL
+        && strcasecmp(claimed_by_broker, res.sender) != 0) {
+        /* The signature is good, but the broker says it came from someone
+         * else: report the broker, not the device. */
+        b->refused++;
+        printf("REFUSED sender_mismatch %s claimed=%s the broker's dance-sender says ",
+               msg->topic, res.sender);
+        ex_print_safe(stdout, (const unsigned char *)claimed_by_broker,
+                      strlen(claimed_by_broker), 253);
+        printf("\n");
+    } else if (res.status == DANCE_JWS_OK) {
+        b->verified++;
+        printf("VERIFIED %s %s ", res.sender, msg->topic);
+        ex_print_safe(stdout, res.payload, res.payload_len, 400);
+        printf("\n");
+    } else {
+        b->refused++;
+        printf("REFUSED %s %s claimed=%s %s\n", dance_jws_status_name(res.status),
+               msg->topic, res.sender[0] ? res.sender : "-", res.reason);
+    }
+    free(claimed_by_broker);
+    dance_jws_result_clear(&res);
+}
+
+static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count,
+                         const int *granted, const mosquitto_property *props)
+{
+    ex_session *s = obj;
+    backend *b = s->app;
+    int i;
+
+    (void)mosq; (void)mid; (void)props;
+    for (i = 0; i < qos_count; i++)
+        if (granted[i] >= 0x80)
+            fprintf(stderr, "%s: subscription refused by the broker: %s\n", prog,
+                    mosquitto_reason_string(granted[i]));
+    b->subacks++;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "host", required_argument, NULL, 'H' },
+        { "port", required_argument, NULL, 'p' },
+        { "cafile", required_argument, NULL, 'C' },
+        { "cert", required_argument, NULL, 'c' },
+        { "key", required_argument, NULL, 'k' },
+        { "id", required_argument, NULL, 'i' },
+        { "topic", required_argument, NULL, 't' },
+        { "verified-prefix", required_argument, NULL, 'V' },
+        { "resolver", required_argument, NULL, 'r' },
+        { "trust-anchor", required_argument, NULL, 'T' },
+        { "dns-transport", required_argument, NULL, 'D' },
+        { "tls-auth-name", required_argument, NULL, 'A' },
+        { "dns-timeout", required_argument, NULL, 'o' },
+        { "allowed-domains", required_argument, NULL, 'd' },
+        { "issuers", required_argument, NULL, 'X' },
+        { "service-label", required_argument, NULL, 'L' },
+        { "max-skew", required_argument, NULL, 's' },
+        { "require-iat", no_argument, NULL, 'q' },
+        { "replay-window", required_argument, NULL, 'w' },
+        { "max-ttl", required_argument, NULL, 'm' },
+        { "count", required_argument, NULL, 'N' },
+        { "timeout", required_argument, NULL, 'W' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    ex_tls tls = { .host = "localhost", .port = 8883 };
+    backend b;
+    dance_resolver_config rcfg;
+    dance_cache_config ccfg;
+    const char *domains = NULL, *issuers = NULL, *transport = NULL, *label = NULL;
+    unsigned long port, count = 0, timeout_s = 0, skew = 0, window = 600, max_ttl = 300;
+    unsigned long dns_timeout = 0;
+    char err[512], idbuf[64];
+    dance_allowlist *allow = NULL;
+    dance_matcher *matcher = NULL;
+    dance_jws_keycache *keys = NULL;
+    dance_replay *replay = NULL;
+    dance_cache *cache = NULL;
+    dance_resolver *resolver = NULL;
+    ex_session *s = NULL;
+    unsigned long long deadline = 0;
+    size_t i;
+    int c, rc = EX_USAGE;
+
+    memset(&b, 0, sizeof(b));
+    memset(&rcfg, 0, sizeof(rcfg));
+    memset(&ccfg, 0, sizeof(ccfg));
+    b.verified_prefix = "verified/";
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': tls.host = optarg; break;
+        case 'p':
+            if (ex_parse_ulong(prog, "port", optarg, 1, 65535, &port))
+                return EX_USAGE;
+            tls.port = (int)port;
+            break;
+        case 'C': tls.cafile = optarg; break;
+        case 'c': tls.cert = optarg; break;
+        case 'k': tls.key = optarg; break;
+        case 'i': tls.client_id = optarg; break;
+        case 't':
+            if (b.nfilters == MAX_FILTERS) {
+                fprintf(stderr, "%s: at most %d --topic filters\n", prog, MAX_FILTERS);
+                return EX_USAGE;
+            }
+            b.filters[b.nfilters++] = optarg;
+            break;
+        case 'V': b.verified_prefix = optarg; break;
+        case 'r': rcfg.upstreams = optarg; break;
+        case 'T': rcfg.trust_anchor_file = optarg; break;
+        case 'D': transport = optarg; break;
+        case 'A': rcfg.tls_auth_name = optarg; break;
+        case 'o':
+            if (ex_parse_ulong(prog, "dns-timeout", optarg, 1, 600000, &dns_timeout))
+                return EX_USAGE;
+            break;
+        case 'd': domains = optarg; break;
+        case 'X': issuers = optarg; break;
+        case 'L': label = optarg; break;
+        case 's':
+            if (ex_parse_ulong(prog, "max-skew", optarg, 1, 86400 * 365, &skew))
+                return EX_USAGE;
+            break;
+        case 'q': b.policy.require_iat = true; break;
+        case 'w':
+            if (ex_parse_ulong(prog, "replay-window", optarg, 0, 86400, &window))
+                return EX_USAGE;
+            break;
+        case 'm':
+            if (ex_parse_ulong(prog, "max-ttl", optarg, 1, 604800, &max_ttl))
+                return EX_USAGE;
+            break;
+        case 'N':
+            if (ex_parse_ulong(prog, "count", optarg, 1, 100000000, &count))
+                return EX_USAGE;
+            break;
+        case 'W':
+            if (ex_parse_ulong(prog, "timeout", optarg, 1, 86400, &timeout_s))
+                return EX_USAGE;
+            break;
+        case 'h': usage(stdout); return EX_OK;
+        default: usage(stderr); return EX_USAGE;
+        }
+    }
+    if (optind < argc || tls.cafile == NULL || tls.cert == NULL || tls.key == NULL) {
+        fprintf(stderr, "%s: %s\n", prog, optind < argc ? "unexpected argument"
+                : "--cafile, --cert and --key are required");
+        usage(stderr);
+        return EX_USAGE;
+    }
+    if (b.nfilters == 0)
+        b.filters[b.nfilters++] = "verified/#";
+    if (transport != NULL && dance_dns_transport_parse(transport, &rcfg.transport) != 0) {
+        fprintf(stderr, "%s: --dns-transport '%.40s': expected udp, tcp or tls\n", prog,
+                transport);
+        return EX_USAGE;
+    }
+    if (label != NULL && label[0] != '_') {
+        fprintf(stderr, "%s: --service-label must start with '_' (e.g. _mqtt)\n", prog);
+        return EX_USAGE;
+    }
+    rcfg.timeout_ms = (unsigned)dns_timeout;
+    if (dance_resolver_config_check(&rcfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return EX_USAGE;
+    }
+    if (domains != NULL && (allow = dance_allowlist_parse(domains, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "%s: --allowed-domains: %s\n", prog, err);
+        return EX_USAGE;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    ex_install_signals();
+
+    /* The verification machinery: the same library calls as the broker's
+     * plugin and `dance verify`. */
+    ccfg.max_ttl = (uint32_t)max_ttl;
+    ccfg.negative_ttl = 5;
+    ccfg.failure_ttl = 1;
+    if ((matcher = dance_matcher_new(issuers, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        goto out;
+    }
+    if ((resolver = dance_resolver_new(&rcfg, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        goto out;
+    }
+    keys = dance_jws_keycache_new(0);
+    cache = dance_cache_new(&ccfg);
+    if (window > 0)
+        replay = dance_replay_new(0, (uint32_t)window, NULL, NULL);
+    if (keys == NULL || cache == NULL || (window > 0 && replay == NULL)) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        goto out;
+    }
+    b.policy.allow = allow;
+    b.policy.service_label = label;
+    b.policy.matcher = matcher;
+    b.policy.keys = keys;
+    b.policy.replay = replay;
+    b.policy.max_skew = (uint32_t)skew;
+    b.source.cache = cache;
+    b.source.resolver = resolver;
+
+    if (tls.client_id == NULL) {
+        snprintf(idbuf, sizeof(idbuf), "backend-%ld", (long)getpid());
+        tls.client_id = idbuf;
+    }
+    mosquitto_lib_init();
+    s = ex_session_new(prog, &tls, &b);
+    if (s == NULL)
+        goto out;
+    mosquitto_message_v5_callback_set(s->mosq, on_message);
+    mosquitto_subscribe_v5_callback_set(s->mosq, on_subscribe);
+    if (ex_session_connect(s, &tls, 10000) != 0) {
+        rc = EX_LOST;
+        goto out;
+    }
+    for (i = 0; i < b.nfilters; i++) {
+        int src = mosquitto_subscribe_v5(s->mosq, NULL, b.filters[i], 1, 0, NULL);
+        if (src != MOSQ_ERR_SUCCESS) {
+            fprintf(stderr, "%s: cannot subscribe to %s: %s\n", prog, b.filters[i],
+                    mosquitto_strerror(src));
+            rc = EX_USAGE;
+            goto out;
+        }
+    }
+    if (timeout_s > 0)
+        deadline = ex_now_ms() + timeout_s * 1000ull;
+    rc = EX_OK;
+    for (;;) {
+        if (!b.subscribed_reported && b.subacks == b.nfilters) {
+            printf("SUBSCRIBED");
+            for (i = 0; i < b.nfilters; i++)
+                printf(" %s", b.filters[i]);
+            printf("\n");
+            b.subscribed_reported = true;
+        }
+        if (count > 0 && b.seen >= count)
+            break;
+        if (ex_stop_requested())
+            break;
+        if (deadline && ex_now_ms() >= deadline) {
+            if (count > 0) {
+                fprintf(stderr, "%s: %lu of %lu messages within %lu s\n", prog, b.seen,
+                        count, timeout_s);
+                rc = EX_FAILED;
+            }
+            break;
+        }
+        if (ex_session_pump(s, 100) != 0) {
+            fprintf(stderr, "%s: disconnected by the broker or the network (%s)\n", prog,
+                    mosquitto_strerror(s->disconnect_rc));
+            rc = EX_LOST;
+            break;
+        }
+    }
+    fprintf(stderr, "%s: %lu messages, %lu verified, %lu refused\n", prog, b.seen,
+            b.verified, b.refused);
+out:
+    ex_session_free(s);
+    mosquitto_lib_cleanup();
+    dance_resolver_free(resolver);
+    dance_cache_free(cache);
+    dance_replay_free(replay);
+    dance_jws_keycache_free(keys);
+    dance_matcher_free(matcher);
+    dance_allowlist_free(allow);
+    return rc;
+}
