@@ -1,0 +1,332 @@
+/*
+ * bench/bench_verify.c - figures verify-es256, verify-ed25519, verify-rs256:
+ * libdance's verification of compact JWS with a warm cache against raw
+ * OpenSSL EVP verification of the same signatures with the same keys.
+ *
+ *   bench_verify --alg es256|ed25519|rs256 [--rounds N] [--seconds S]
+ *                [--senders N] [--messages N] [--only lib|raw]
+ *
+ * Setup (not timed): --senders keys of the algorithm's type, --messages
+ * compact JWS signed with them by dance_jws_sign (kid = sender name, iat,
+ * a 40-byte JSON payload), one TLSA 3 1 0 record (the SPKI) per sender put
+ * into a dance_cache, and one pass over all messages so that the JWS key
+ * cache holds every decoded key.
+ *
+ * "lib" per message: dance_jws_verify_message (parse, allow-list, owner
+ * name, cache hit, key cache hit, signature, payload decoding) - the call
+ * the CLI and end-to-end subscribers make; every verdict must be OK.
+ * "raw" per message: EVP_MD_CTX_new, EVP_DigestVerifyInit with the same
+ * EVP_PKEY, EVP_DigestVerify over the same signing input, EVP_MD_CTX_free
+ * (the ECDSA signature converted to DER beforehand: the raw baseline gets
+ * its input in OpenSSL's format for free).
+ *
+ * Rounds alternate the order (lib,raw then raw,lib, ...) so that drift in
+ * machine load hits both sides alike. Output, one line per timed run:
+ *   run lib <msgs/s>
+ *   run raw <msgs/s>
+ * and at the end "dns_queries <n>" (must be 0: the cache was warm).
+ * Single-threaded on purpose: both figures are per-core rates.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ecdsa.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "bench_util.h"
+#include "dance/cache.h"
+#include "dance/jws.h"
+#include "dance/name.h"
+#include "dance/provision.h"
+#include "dance/resolver.h"
+
+typedef struct msg {
+    char *jws;                  /* compact serialization */
+    size_t len;
+    int sender;
+    /* raw baseline input */
+    unsigned char *si;          /* signing input (points into jws) */
+    size_t si_len;
+    unsigned char *sig;         /* DER for ECDSA, as is otherwise */
+    size_t sig_len;
+} msg;
+
+typedef struct setup {
+    dance_key_type ktype;
+    const EVP_MD *md;           /* NULL for Ed25519 */
+    int nsenders, nmsgs;
+    EVP_PKEY **pub;             /* per sender, decoded from its SPKI */
+    msg *m;
+    dance_cache *cache;
+    dance_jws_keycache *keys;
+    dance_allowlist *allow;
+    dance_resolver *resolver;
+    dance_jws_policy pol;
+    dance_jws_source src;
+} setup;
+
+static volatile unsigned g_sink;
+
+static void sender_name(int i, char *buf, size_t len)
+{
+    snprintf(buf, len, "s%d._device.acme.example", i);
+}
+
+/* es_der - JOSE r||s into DER ECDSA-Sig-Value */
+static unsigned char *es_der(const unsigned char *raw, size_t rawlen, size_t *outlen)
+{
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(raw, (int)(rawlen / 2), NULL);
+    BIGNUM *s = BN_bin2bn(raw + rawlen / 2, (int)(rawlen / 2), NULL);
+    unsigned char *der = NULL;
+    int n;
+
+    if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1)
+        bu_die("ECDSA_SIG conversion failed");
+    n = i2d_ECDSA_SIG(es, &der);
+    if (n <= 0)
+        bu_die("i2d_ECDSA_SIG failed");
+    ECDSA_SIG_free(es);
+    *outlen = (size_t)n;
+    return der;
+}
+
+static void build(setup *s)
+{
+    char err[DANCE_REASON_MAX], name[DANCE_NAME_MAX + 1];
+    EVP_PKEY **priv = bu_xcalloc((size_t)s->nsenders, sizeof(*priv));
+    dance_cache_config cc;
+    dance_resolver_config rc;
+
+    s->pub = bu_xcalloc((size_t)s->nsenders, sizeof(*s->pub));
+    memset(&cc, 0, sizeof(cc));
+    cc.capacity = (size_t)s->nsenders + 16;
+    s->cache = dance_cache_new(&cc);
+    s->keys = dance_jws_keycache_new(0);
+    s->allow = dance_allowlist_parse("acme.example", err, sizeof(err));
+    if (s->cache == NULL || s->keys == NULL || s->allow == NULL)
+        bu_die("cannot make cache/keycache/allow-list: %s", err);
+    /* The resolver is required by dance_jws_verify_message but is never
+     * asked: the cache is warm (checked at the end through the stats). */
+    memset(&rc, 0, sizeof(rc));
+    rc.upstreams = "127.0.0.1@9";
+    rc.timeout_ms = 100;
+    s->resolver = dance_resolver_new(&rc, err, sizeof(err));
+    if (s->resolver == NULL)
+        bu_die("dance_resolver_new: %s", err);
+
+    for (int i = 0; i < s->nsenders; i++) {
+        unsigned char *spki = NULL;
+        const unsigned char *p;
+        int n;
+        dance_tlsa_result tr;
+
+        priv[i] = dance_key_generate(s->ktype, err, sizeof(err));
+        if (priv[i] == NULL)
+            bu_die("key generation: %s", err);
+        n = i2d_PUBKEY(priv[i], &spki);
+        if (n <= 0)
+            bu_die("i2d_PUBKEY failed");
+        p = spki;
+        s->pub[i] = d2i_PUBKEY(NULL, &p, n);
+        if (s->pub[i] == NULL)
+            bu_die("d2i_PUBKEY failed");
+        memset(&tr, 0, sizeof(tr));
+        tr.status = DANCE_DNS_SECURE;
+        tr.ttl = 3600;
+        if (dance_tlsa_rrset_add(&tr.records, 3, 1, 0, spki, (size_t)n) != 0)
+            bu_die("out of memory");
+        sender_name(i, name, sizeof(name));
+        if (dance_cache_put(s->cache, name, &tr) != 0)
+            bu_die("dance_cache_put failed");
+        dance_tlsa_result_clear(&tr);
+        OPENSSL_free(spki);
+    }
+
+    s->m = bu_xcalloc((size_t)s->nmsgs, sizeof(*s->m));
+    for (int j = 0; j < s->nmsgs; j++) {
+        msg *m = &s->m[j];
+        dance_jws_sign_opts o;
+        char payload[64];
+        const char *dot1, *dot2;
+        unsigned char *raw;
+        size_t rawlen;
+
+        m->sender = j % s->nsenders;
+        sender_name(m->sender, name, sizeof(name));
+        memset(&o, 0, sizeof(o));
+        o.key = priv[m->sender];
+        o.name = name;
+        o.iat = true;
+        snprintf(payload, sizeof(payload), "{\"seq\":%d,\"temp\":21.5,\"unit\":\"C\"}", j);
+        if (dance_jws_sign(&o, payload, strlen(payload), &m->jws, &m->len,
+                           err, sizeof(err)) != 0)
+            bu_die("dance_jws_sign: %s", err);
+        dot1 = strchr(m->jws, '.');
+        dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+        if (dot2 == NULL)
+            bu_die("signed message is not compact");
+        m->si = (unsigned char *)m->jws;
+        m->si_len = (size_t)(dot2 - m->jws);
+        raw = bu_b64url_decode(dot2 + 1, strlen(dot2 + 1), &rawlen);
+        if (s->ktype == DANCE_KEY_EC256) {
+            m->sig = es_der(raw, rawlen, &m->sig_len);
+            free(raw);
+        } else {
+            m->sig = raw;
+            m->sig_len = rawlen;
+        }
+    }
+    for (int i = 0; i < s->nsenders; i++)
+        EVP_PKEY_free(priv[i]);
+    free(priv);
+
+    memset(&s->pol, 0, sizeof(s->pol));
+    s->pol.allow = s->allow;
+    s->pol.keys = s->keys;
+    s->src.cache = s->cache;
+    s->src.resolver = s->resolver;
+}
+
+/* lib_once - one library verification; dies unless verified */
+static void lib_once(setup *s, const msg *m, dance_jws_result *res)
+{
+    if (dance_jws_verify_message(m->jws, m->len, 0, &s->pol, &s->src, res) != DANCE_JWS_OK)
+        bu_die("library refused a good message: %s: %s",
+               dance_jws_status_name(res->status), res->reason);
+    g_sink += (unsigned)res->payload_len;
+}
+
+/* raw_once - one plain EVP verification; dies unless valid */
+static void raw_once(setup *s, const msg *m)
+{
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+
+    if (mctx == NULL
+        || EVP_DigestVerifyInit(mctx, NULL, s->md, NULL, s->pub[m->sender]) != 1
+        || EVP_DigestVerify(mctx, m->sig, m->sig_len, m->si, m->si_len) != 1)
+        bu_die("raw EVP verification failed");
+    EVP_MD_CTX_free(mctx);
+    g_sink += 1;
+}
+
+/* timed - run one side for about `seconds`; returns messages per second.
+ * The clock is read every 64 messages. */
+static double timed(setup *s, int lib, double seconds)
+{
+    dance_jws_result res;
+    uint64_t start = bu_now_ns(), limit = (uint64_t)(seconds * 1e9), el;
+    size_t done = 0;
+    int j = 0;
+
+    memset(&res, 0, sizeof(res));
+    for (;;) {
+        for (int k = 0; k < 64; k++) {
+            if (lib)
+                lib_once(s, &s->m[j], &res);
+            else
+                raw_once(s, &s->m[j]);
+            if (++j == s->nmsgs)
+                j = 0;
+        }
+        done += 64;
+        el = bu_now_ns() - start;
+        if (el >= limit)
+            break;
+    }
+    dance_jws_result_clear(&res);
+    return (double)done / ((double)el / 1e9);
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench_verify --alg es256|ed25519|rs256 [--rounds N] "
+            "[--seconds S] [--senders N] [--messages N] [--only lib|raw]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    setup s;
+    const char *alg = NULL, *only = NULL;
+    int rounds = 5;
+    double seconds = 1.0;
+    dance_cache_stats cst;
+
+    bu_set_prog(argv[0]);
+    memset(&s, 0, sizeof(s));
+    s.nsenders = 8;
+    s.nmsgs = 512;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--alg") == 0 && v) { alg = v; i++; }
+        else if (strcmp(argv[i], "--rounds") == 0) { rounds = (int)bu_arg_long(argv[i], v, 1, 1000); i++; }
+        else if (strcmp(argv[i], "--seconds") == 0) { seconds = bu_arg_double(argv[i], v, 0.01, 600); i++; }
+        else if (strcmp(argv[i], "--senders") == 0) { s.nsenders = (int)bu_arg_long(argv[i], v, 1, 100000); i++; }
+        else if (strcmp(argv[i], "--messages") == 0) { s.nmsgs = (int)bu_arg_long(argv[i], v, 1, 10000000); i++; }
+        else if (strcmp(argv[i], "--only") == 0 && v) { only = v; i++; }
+        else usage();
+    }
+    if (alg == NULL)
+        usage();
+    if (strcmp(alg, "es256") == 0) {
+        s.ktype = DANCE_KEY_EC256;
+        s.md = EVP_sha256();
+    } else if (strcmp(alg, "ed25519") == 0) {
+        s.ktype = DANCE_KEY_ED25519;
+        s.md = NULL;
+    } else if (strcmp(alg, "rs256") == 0) {
+        s.ktype = DANCE_KEY_RSA2048;
+        s.md = EVP_sha256();
+    } else {
+        usage();
+    }
+    if (only != NULL && strcmp(only, "lib") != 0 && strcmp(only, "raw") != 0)
+        usage();
+    if (s.nsenders > s.nmsgs)
+        s.nsenders = s.nmsgs;
+
+    build(&s);
+    /* warm-up: fills the key cache, checks every message once each way */
+    {
+        dance_jws_result res;
+        memset(&res, 0, sizeof(res));
+        for (int j = 0; j < s.nmsgs; j++) {
+            lib_once(&s, &s.m[j], &res);
+            raw_once(&s, &s.m[j]);
+        }
+        dance_jws_result_clear(&res);
+    }
+    for (int r = 0; r < rounds; r++) {
+        int lib_first = (r % 2) == 0;
+        for (int k = 0; k < 2; k++) {
+            int lib = (k == 0) == lib_first;
+            if (only != NULL && strcmp(only, lib ? "lib" : "raw") != 0)
+                continue;
+            printf("run %s %.1f\n", lib ? "lib" : "raw", timed(&s, lib, seconds));
+            fflush(stdout);
+        }
+    }
+    dance_cache_get_stats(s.cache, &cst);
+    printf("dns_queries %llu\n", (unsigned long long)cst.queries);
+
+    for (int j = 0; j < s.nmsgs; j++) {
+        free(s.m[j].jws);
+        if (s.ktype == DANCE_KEY_EC256)
+            OPENSSL_free(s.m[j].sig);
+        else
+            free(s.m[j].sig);
+    }
+    free(s.m);
+    for (int i = 0; i < s.nsenders; i++)
+        EVP_PKEY_free(s.pub[i]);
+    free(s.pub);
+    dance_cache_free(s.cache);
+    dance_jws_keycache_free(s.keys);
+    dance_allowlist_free(s.allow);
+    dance_resolver_free(s.resolver);
+    return 0;
+}
