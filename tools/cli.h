@@ -21,5 +21,6 @@ int cmd_match(int argc, char **argv);    /* tools/cmd_match.c */
 int cmd_lookup(int argc, char **argv);   /* tools/cmd_lookup.c */
 int cmd_sign(int argc, char **argv);     /* tools/cmd_sign.c */
 int cmd_verify(int argc, char **argv);   /* tools/cmd_verify.c */
+int cmd_token(int argc, char **argv);    /* tools/cmd_token.c */
 
 #endif

@@ -1,10 +1,17 @@
 /*
  * cmd_tlsa.c - `dance tlsa`: print the TLSA record that publishes a
- * certificate, as bare "U S M HEX" or as a zone-file line.
+ * certificate, or a raw public key (--key, DANE-EE 3 1 x: for devices that
+ * have only a key pair and authenticate with tokens), as bare "U S M HEX"
+ * or as a zone-file line.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "cli.h"
@@ -21,8 +28,11 @@ static void tlsa_usage(FILE *f)
 {
     fprintf(f,
 "usage: dance tlsa --usage U --selector S --mtype M [--owner NAME] [--ttl T] CERT.pem\n"
+"       dance tlsa --usage 3 --selector 1 --mtype M [--owner NAME] [--ttl T] --key KEY.pem\n"
 "\n"
-"Print the TLSA record for the first certificate in CERT.pem (PEM).\n"
+"Print the TLSA record for the first certificate in CERT.pem (PEM), or with\n"
+"--key for a raw public key (a PUBLIC KEY PEM, or the public half of a\n"
+"private key file): DANE-EE, selector 1 only.\n"
 "Without --owner:  U S M HEX\n"
 "With --owner:     NAME. T IN TLSA U S M HEX   (a zone-file line)\n"
 "HEX is uppercase, on one line.\n"
@@ -32,13 +42,63 @@ static void tlsa_usage(FILE *f)
 "  --mtype M      0 the data itself, 1 SHA-256, 2 SHA-512\n"
 "  --owner NAME   owner name of the record (e.g. dev1._device.example.com)\n"
 "  --ttl T        TTL of the zone-file line, 0-%lu (default %lu); needs --owner\n"
+"  --key FILE     a key instead of CERT.pem (usage 3, selector 1 only)\n"
 "  --help         show this help\n"
 "\n"
 "For usage 2 (DANE-TA) give the CA certificate, not the device's.\n"
 "Example: dance tlsa --usage 3 --selector 1 --mtype 1 --owner dev1._device.example.com dev1.pem\n"
 "\n"
-"Exit status: 0 printed, 2 bad usage or unreadable certificate.\n",
+"Exit status: 0 printed, 2 bad usage or unreadable certificate or key.\n",
             TLSA_TTL_MAX, TLSA_TTL_DEFAULT);
+}
+
+/* load_pubkey - a PUBLIC KEY PEM, or the public half of a private key */
+static EVP_PKEY *load_pubkey(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    EVP_PKEY *key;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    key = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    fclose(f);
+    if (key != NULL)
+        return key;
+    ERR_clear_error();
+    key = dance_key_load(path, err, errlen);
+    if (key == NULL)
+        snprintf(err, errlen, "cannot read a public key (PEM PUBLIC KEY or a private "
+                 "key) from %s", path);
+    return key;
+}
+
+/* tlsa_from_key - 3 1 M for a raw public key: the SubjectPublicKeyInfo
+ * DER, or its digest; the same bytes dance_tlsa_from_cert takes from a
+ * certificate holding that key (RFC 7250 raw keys are published so) */
+static int tlsa_from_key(EVP_PKEY *key, uint8_t mtype, dance_tlsa_rrset *set,
+                         char *err, size_t errlen)
+{
+    unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int n = i2d_PUBKEY(key, &der), rc = -1;
+
+    if (n <= 0) {
+        snprintf(err, errlen, "cannot encode the public key");
+        ERR_clear_error();
+        return -1;
+    }
+    if (mtype == 0)
+        rc = dance_tlsa_rrset_add(set, 3, 1, 0, der, (size_t)n);
+    else if (EVP_Digest(der, (size_t)n, md, &mdlen,
+                        mtype == 1 ? EVP_sha256() : EVP_sha512(), NULL))
+        rc = dance_tlsa_rrset_add(set, 3, 1, mtype, md, mdlen);
+    if (rc != 0)
+        snprintf(err, errlen, "cannot compute the record: out of memory or digest failure");
+    ERR_clear_error();
+    OPENSSL_free(der);
+    return rc;
 }
 
 int cmd_tlsa(int argc, char **argv)
@@ -49,12 +109,13 @@ int cmd_tlsa(int argc, char **argv)
         { "mtype",    required_argument, NULL, 'm' },
         { "owner",    required_argument, NULL, 'O' },
         { "ttl",      required_argument, NULL, 'T' },
+        { "key",      required_argument, NULL, 'k' },
         { "help",     no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     const char *cmd = argv[0];
     const char *usage_s = NULL, *selector_s = NULL, *mtype_s = NULL;
-    const char *owner = NULL, *ttl_s = NULL, *path;
+    const char *owner = NULL, *ttl_s = NULL, *path, *keyfile = NULL;
     unsigned long usage, selector, mtype, ttl = TLSA_TTL_DEFAULT;
     char owner_n[DANCE_NAME_MAX + 1];
     char err[CLI_ERR_MAX];
@@ -73,6 +134,7 @@ int cmd_tlsa(int argc, char **argv)
         case 'm': dst = &mtype_s;    opt = "mtype";    break;
         case 'O': dst = &owner;      opt = "owner";    break;
         case 'T': dst = &ttl_s;      opt = "ttl";      break;
+        case 'k': dst = &keyfile;    opt = "key";      break;
         case 'h':
             tlsa_usage(stdout);
             return CLI_OK;
@@ -103,8 +165,33 @@ int cmd_tlsa(int argc, char **argv)
         cli_usage_error(cmd, "--owner '%.80s' is not a valid DNS name: %s", owner, err);
         return CLI_USAGE;
     }
+    if (keyfile != NULL) {
+        EVP_PKEY *key;
+        int krc;
+        if (optind < argc) {
+            cli_usage_error(cmd, "give --key KEY.pem or CERT.pem, not both");
+            return CLI_USAGE;
+        }
+        if (usage != 3 || selector != 1) {
+            cli_usage_error(cmd, "a raw public key is published as DANE-EE SPKI: --key "
+                            "needs --usage 3 --selector 1");
+            return CLI_USAGE;
+        }
+        if ((key = load_pubkey(keyfile, err, sizeof(err))) == NULL) {
+            cli_error(cmd, "%s", err);
+            return CLI_USAGE;
+        }
+        krc = tlsa_from_key(key, (uint8_t)mtype, &set, err, sizeof(err));
+        EVP_PKEY_free(key);
+        if (krc != 0) {
+            cli_error(cmd, "%s: %s", keyfile, err);
+            return CLI_USAGE;
+        }
+        goto print;
+    }
     if (optind >= argc) {
-        cli_usage_error(cmd, "which certificate? Give CERT.pem after the options");
+        cli_usage_error(cmd, "which certificate? Give CERT.pem after the options "
+                        "(or --key KEY.pem)");
         return CLI_USAGE;
     }
     if (optind + 1 < argc) {
@@ -126,6 +213,7 @@ int cmd_tlsa(int argc, char **argv)
         return CLI_USAGE;
     }
     X509_free(cert);
+print:
     /* "255 255 255 " + two hex digits per byte + NUL */
     linelen = 16 + 2 * set.rr[0].len;
     line = malloc(linelen);

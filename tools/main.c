@@ -20,6 +20,7 @@ static const struct command commands[] = {
     { "lookup", cmd_lookup, "look up TLSA records with DNSSEC validation" },
     { "sign",   cmd_sign,   "sign stdin as a JWS from a DNS identity" },
     { "verify", cmd_verify, "verify a JWS against the sender's TLSA records" },
+    { "token",  cmd_token,  "make (or check) an MQTT password token signed by a DNS identity" },
 };
 
 static void usage(FILE *f)
