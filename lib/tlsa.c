@@ -172,7 +172,9 @@ char *dance_tlsa_format(const dance_tlsa_rr *rr, int short_hex,
     if (n < 0 || (size_t)n >= buflen)
         return buf;
     off = (size_t)n;
-    for (i = 0; i < rr->len && off + 2 < buflen; i++) {
+    /* Every write is checked against buflen: after the "..." there may be
+     * no room left for the next two digits. */
+    for (i = 0; i < rr->len; i++) {
         if (short_hex && rr->len > 8 && i == 4) {
             if (off + 3 >= buflen)
                 break;
@@ -180,6 +182,8 @@ char *dance_tlsa_format(const dance_tlsa_rr *rr, int short_hex,
             off += 3;
             i = rr->len - 4;
         }
+        if (off + 2 >= buflen)
+            break;
         buf[off++] = hex[rr->data[i] >> 4];
         buf[off++] = hex[rr->data[i] & 15];
     }
