@@ -440,10 +440,26 @@ static const signed char b64url_table[256] = {
     ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63, ['_'] = 64,
 };  /* value + 1; 0 marks a character outside the alphabet */
 
-/* b64url_run - decode (out != NULL) or only check s[0..len). Returns the
- * decoded length, or -1 for a character outside the alphabet, a length of
- * 1 mod 4, or non-zero unused bits in the last character. */
-static long b64url_run(const char *s, size_t len, unsigned char *out)
+/* The standard alphabet (RFC 4648 section 4) that x5c uses. */
+static const signed char b64std_table[256] = {
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7,
+    ['H'] = 8, ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14,
+    ['O'] = 15, ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21,
+    ['V'] = 22, ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26,
+    ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33,
+    ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47,
+    ['v'] = 48, ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52,
+    ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57, ['5'] = 58, ['6'] = 59,
+    ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+};
+
+/* b64_run - decode (out != NULL) or only check s[0..len) without padding,
+ * in the alphabet of table. Returns the decoded length, or -1 for a
+ * character outside the alphabet, a length of 1 mod 4, or non-zero unused
+ * bits in the last character. */
+static long b64_run(const signed char *table, const char *s, size_t len,
+                    unsigned char *out)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i, o = 0, full = len / 4 * 4;
@@ -452,10 +468,10 @@ static long b64url_run(const char *s, size_t len, unsigned char *out)
     if (len % 4 == 1)
         return -1;
     for (i = 0; i < full; i += 4) {
-        a = b64url_table[p[i]] - 1;
-        b = b64url_table[p[i + 1]] - 1;
-        c = b64url_table[p[i + 2]] - 1;
-        d = b64url_table[p[i + 3]] - 1;
+        a = table[p[i]] - 1;
+        b = table[p[i + 1]] - 1;
+        c = table[p[i + 2]] - 1;
+        d = table[p[i + 3]] - 1;
         if ((a | b | c | d) < 0)
             return -1;
         if (out != NULL) {
@@ -466,9 +482,9 @@ static long b64url_run(const char *s, size_t len, unsigned char *out)
         o += 3;
     }
     if (len - full >= 2) {
-        a = b64url_table[p[i]] - 1;
-        b = b64url_table[p[i + 1]] - 1;
-        c = len - full == 3 ? b64url_table[p[i + 2]] - 1 : 0;
+        a = table[p[i]] - 1;
+        b = table[p[i + 1]] - 1;
+        c = len - full == 3 ? table[p[i + 2]] - 1 : 0;
         if ((a | b | c) < 0)
             return -1;
         if (len - full == 2 && (b & 0x0f) != 0)
@@ -487,10 +503,11 @@ static long b64url_run(const char *s, size_t len, unsigned char *out)
 
 bool jws_b64url_valid(const char *s, size_t len)
 {
-    return b64url_run(s, len, NULL) >= 0;
+    return b64_run(b64url_table, s, len, NULL) >= 0;
 }
 
-int jws_b64url_decode(const char *s, size_t len, unsigned char **out, size_t *outlen)
+static int b64_decode(const signed char *table, const char *s, size_t len,
+                      unsigned char **out, size_t *outlen)
 {
     unsigned char *buf;
     long n;
@@ -500,7 +517,7 @@ int jws_b64url_decode(const char *s, size_t len, unsigned char **out, size_t *ou
     buf = malloc(len / 4 * 3 + 3);
     if (buf == NULL)
         return -1;
-    n = b64url_run(s, len, buf);
+    n = b64_run(table, s, len, buf);
     if (n < 0) {
         free(buf);
         return -1;
@@ -509,6 +526,28 @@ int jws_b64url_decode(const char *s, size_t len, unsigned char **out, size_t *ou
     *out = buf;
     *outlen = (size_t)n;
     return 0;
+}
+
+int jws_b64url_decode(const char *s, size_t len, unsigned char **out, size_t *outlen)
+{
+    return b64_decode(b64url_table, s, len, out, outlen);
+}
+
+/* jws_b64_decode - also not cjose_base64_decode: fed an '=' inside the
+ * text, cjose 0.6.2 fails an assert() and aborts the process (found by
+ * fuzzing a JWS x5c), and it too accepts non-zero unused bits. Here the
+ * padding must fill the last group exactly. */
+int jws_b64_decode(const char *s, size_t len, unsigned char **out, size_t *outlen)
+{
+    size_t pad = 0;
+
+    *out = NULL;
+    *outlen = 0;
+    if (len == 0 || len % 4 != 0)
+        return -1;
+    while (pad < 2 && s[len - 1 - pad] == '=')
+        pad++;
+    return b64_decode(b64std_table, s, len - pad, out, outlen);
 }
 
 char *jws_b64url_encode(const unsigned char *data, size_t len, size_t *outlen)

@@ -83,6 +83,9 @@ int jws_sig_create(dance_jws_alg alg, EVP_PKEY *pkey,
  * jws_b64url_valid only checks. */
 bool jws_b64url_valid(const char *s, size_t len);
 int jws_b64url_decode(const char *s, size_t len, unsigned char **out, size_t *outlen);
+/* jws_b64_decode - strict standard base64 with '=' padding (RFC 4648
+ * section 4, as x5c uses), same output rules as jws_b64url_decode. */
+int jws_b64_decode(const char *s, size_t len, unsigned char **out, size_t *outlen);
 /* jws_b64url_encode - malloc'd NUL-terminated text; NULL on failure. */
 char *jws_b64url_encode(const unsigned char *data, size_t len, size_t *outlen);
 

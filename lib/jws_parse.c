@@ -315,35 +315,26 @@ static dance_jws_status parse_x5c(parse_ctx *pc, const cJSON *x5c)
     dance_jws *jws = pc->jws;
     const cJSON *it;
     size_t n = 0;
-    cjose_err cerr;
 
     if (!cJSON_IsArray(x5c) || x5c->child == NULL)
         return fail(pc, DANCE_JWS_MALFORMED, "x5c must be a non-empty array of "
                     "base64 certificates");
     for (it = x5c->child; it != NULL; it = it->next) {
-        uint8_t *der = NULL;
-        size_t derlen = 0, slen;
+        unsigned char *der = NULL;
+        size_t derlen = 0;
         if (n >= DANCE_JWS_X5C_MAX)
             return fail(pc, DANCE_JWS_MALFORMED, "x5c holds more than %d certificates",
                         DANCE_JWS_X5C_MAX);
         if (!cJSON_IsString(it))
             return fail(pc, DANCE_JWS_MALFORMED, "x5c entry %zu is not a string", n);
-        slen = strlen(it->valuestring);
-        if (slen == 0 || slen % 4 != 0
-            || !cjose_base64_decode(it->valuestring, slen, &der, &derlen, &cerr)
+        /* jws_alg.c says why not cjose_base64_decode (it aborts on bad input) */
+        if (jws_b64_decode(it->valuestring, strlen(it->valuestring), &der, &derlen) != 0
             || derlen == 0) {
-            if (der != NULL)
-                cjose_get_dealloc()(der);
+            free(der);
             return fail(pc, DANCE_JWS_MALFORMED, "x5c entry %zu is not valid base64", n);
         }
-        jws->x5c_der[n] = malloc(derlen);
-        if (jws->x5c_der[n] == NULL) {
-            cjose_get_dealloc()(der);
-            return fail(pc, DANCE_JWS_INTERNAL, "out of memory");
-        }
-        memcpy(jws->x5c_der[n], der, derlen);
+        jws->x5c_der[n] = der;
         jws->x5c_len[n] = derlen;
-        cjose_get_dealloc()(der);
         n++;
     }
     jws->h.x5c_count = n;
