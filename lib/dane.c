@@ -372,6 +372,36 @@ done:
     return rc;
 }
 
+/* pkeys_trap - true for the inputs that crash OpenSSL 3.0's verifier (found
+ * by fuzzing, tests/fuzz): a self-issued leaf for which the trust store (the
+ * CA file) holds an issuer - itself, typically - while the RRset mixes PKIX
+ * usages (0/1, which make OpenSSL search the store) with a DANE-TA "2 1 0"
+ * bare key. Chain building then swaps the leaf for its trusted copy, leaves
+ * no untrusted certificate, and check_dane_pkeys() calls X509_verify() on
+ * chain[num_untrusted - 1] = chain[-1] = NULL. In the JWS x5c path anyone
+ * can send a public CA certificate as "leaf", so this is refused up front
+ * (fail closed) rather than handed to OpenSSL. */
+static bool pkeys_trap(const dance_matcher *m, const dance_match_input *in)
+{
+    bool bare_ta = false, pkix = false;
+    size_t i;
+    int j;
+
+    for (i = 0; i < in->tlsa->count; i++) {
+        const dance_tlsa_rr *rr = &in->tlsa->rr[i];
+        if (rr->usage == 2 && rr->selector == 1 && rr->mtype == 0)
+            bare_ta = true;
+        else if (rr->usage <= 1)
+            pkix = true;
+    }
+    if (!bare_ta || !pkix || X509_check_issued(in->leaf, in->leaf) != X509_V_OK)
+        return false;
+    for (j = 0; j < sk_X509_num(m->issuers); j++)
+        if (X509_check_issued(sk_X509_value(m->issuers, j), in->leaf) == X509_V_OK)
+            return true;
+    return false;
+}
+
 /* dance_match - see dance/dane.h */
 int dance_match(const dance_matcher *m, const dance_match_input *in,
                 dance_match_result *out)
@@ -426,6 +456,14 @@ int dance_match(const dance_matcher *m, const dance_match_input *in,
     have_issuers = sk_X509_num(m->issuers) > 0;
     chain_given = in->chain != NULL && sk_X509_num(in->chain) > 0;
     ERR_set_mark();
+    if (pkeys_trap(m, in)) {
+        ERR_pop_to_mark();
+        set_reason(out->reason, sizeof(out->reason),
+                   "self-signed certificate of a trusted CA checked against DANE-TA "
+                   "2 1 0 together with PKIX-TA/PKIX-EE records: refused (OpenSSL 3.0 "
+                   "cannot check this combination safely)");
+        return 1;
+    }
     rc = match_once(m, in, name, have_issuers && !chain_given, out);
     if (rc == 1 && have_issuers && chain_given && out->usable > 0) {
         dance_match_result alt;
