@@ -275,6 +275,28 @@ class Verify(Work):
                   {"aud": [AUD], "iat": now, "exp": now + 120, "jti": "abc", "sub": name})
         self.assertIn("valid: identity", self.check(t, name, check=0))
 
+    def test_openssl_snippet_of_the_docs(self):
+        """The shell + OpenSSL token maker in docs/token.md makes valid tokens."""
+        with open(os.path.join(HERE, "..", "..", "docs", "token.md")) as f:
+            doc = f.read()
+        m = re.search(r"<!-- snippet: openssl-token -->\n```sh\n(.*?)```", doc, re.S)
+        self.assertIsNotNone(m, "snippet markers missing in docs/token.md")
+        name, key, _ = self.device("ed25519")
+        script = m.group(1)
+        self.assertIn("NAME=dev1._device.acme.example", script)
+        self.assertIn(f"AUD={AUD}", script)
+        script = script.replace("NAME=dev1._device.acme.example", f"NAME={name}")
+        script = script.replace("KEY=dev1.key", f"KEY={key}")
+        work = tempfile.mkdtemp(dir=self.tmp)
+        p = subprocess.run(["bash", "-ec", script + '\nprintf "%s" "$TOKEN"\n'], cwd=work,
+                           capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        token = p.stdout.decode()
+        self.publish(name, self.tlsa("--usage", "3", "--selector", "1", "--mtype", "0",
+                                     "--key", key))
+        out = self.check(token, name, check=0)
+        self.assertIn(f"valid: identity {name}, alg EdDSA, key tlsa 3 1 0", out)
+
     def test_refusals(self):
         name, key, cert = self.device("ec256")
         _, other_key, _ = self.device("ec256")
