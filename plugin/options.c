@@ -25,6 +25,9 @@ typedef enum opt_kind {
     OPT_IDSRC,          /* san|username */
     OPT_OWNER,          /* identity|_label */
     OPT_FALLBACK,       /* deny|defer */
+    OPT_BOOL,           /* true|false */
+    OPT_TOPICS,         /* comma list of MQTT topic filters (may be empty) */
+    OPT_PREFIX,         /* topic prefix ending in '/' */
     OPT_KIND_COUNT
 } opt_kind;
 
@@ -34,6 +37,11 @@ typedef enum opt_id {
     O_CAFILE, O_FALLBACK, O_CONNECT_BUDGET_MS, O_CACHE_SIZE, O_MIN_TTL,
     O_MAX_TTL, O_NEGATIVE_TTL, O_FAILURE_TTL, O_REVALIDATE_INTERVAL,
     O_STATS_INTERVAL, O_WORKER_THREADS, O_QUEUE_SIZE,
+    /* message verification: every option from O_VERIFY_TOPICS on belongs
+     * to it (cross_check relies on the order) */
+    O_VERIFY_TOPICS, O_VERIFIED_PREFIX, O_REJECTED_PREFIX, O_MAX_PAYLOAD,
+    O_REQUIRE_IAT, O_MAX_SKEW, O_REPLAY_WINDOW, O_REQUIRE_JTI,
+    O_REQUIRE_TOPIC_BINDING, O_VERIFY_THREADS, O_VERIFY_QUEUE_SIZE,
     O_COUNT
 } opt_id;
 
@@ -89,6 +97,27 @@ static const opt_def opt_table[O_COUNT] = {
         "a number of threads from 1 to 64"},
     [O_QUEUE_SIZE] = {"queue_size", OPT_UINT, 1, 1000000,
         "a number of jobs from 1 to 1000000"},
+    [O_VERIFY_TOPICS] = {"verify_topics", OPT_TOPICS, 0, 0,
+        "a comma list of MQTT topic filters (e.g. sensors/#,gw/+/data), or "
+        "nothing to switch message verification off"},
+    [O_VERIFIED_PREFIX] = {"verified_prefix", OPT_PREFIX, 0, 0,
+        "a topic prefix ending in '/' without wildcards (e.g. verified/)"},
+    [O_REJECTED_PREFIX] = {"rejected_prefix", OPT_PREFIX, 0, 0,
+        "a topic prefix ending in '/' without wildcards (e.g. rejected/)"},
+    [O_MAX_PAYLOAD] = {"max_payload", OPT_UINT, 1, 268435455,
+        "bytes from 1 to 268435455"},
+    [O_REQUIRE_IAT] = {"require_iat", OPT_BOOL, 0, 0, "true or false"},
+    [O_MAX_SKEW] = {"max_skew", OPT_UINT, 1, 86400,
+        "seconds from 1 to 86400"},
+    [O_REPLAY_WINDOW] = {"replay_window", OPT_UINT, 0, 86400,
+        "seconds from 0 (off) to 86400"},
+    [O_REQUIRE_JTI] = {"require_jti", OPT_BOOL, 0, 0, "true or false"},
+    [O_REQUIRE_TOPIC_BINDING] = {"require_topic_binding", OPT_BOOL, 0, 0,
+        "true or false"},
+    [O_VERIFY_THREADS] = {"verify_threads", OPT_UINT, 1, 64,
+        "a number of threads from 1 to 64"},
+    [O_VERIFY_QUEUE_SIZE] = {"verify_queue_size", OPT_UINT, 1, 1000000,
+        "a number of messages from 1 to 1000000"},
 };
 
 /* dance_plugin_option_name - table order, NULL past the end. */
@@ -278,6 +307,10 @@ static void set_defaults(dance_plugin_config *c)
     c->stats_interval = DANCE_OPT_DEFAULT_STATS_INTERVAL;
     c->worker_threads = DANCE_OPT_DEFAULT_WORKER_THREADS;
     c->queue_size = DANCE_OPT_DEFAULT_QUEUE_SIZE;
+    c->max_payload = DANCE_OPT_DEFAULT_MAX_PAYLOAD;
+    c->max_skew = DANCE_OPT_DEFAULT_MAX_SKEW;
+    c->verify_threads = DANCE_OPT_DEFAULT_VERIFY_THREADS;
+    c->verify_queue_size = DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE;
 }
 
 /* store_uint - put an already range-checked number where it belongs. */
@@ -295,6 +328,11 @@ static void store_uint(dance_plugin_config *c, opt_id id, unsigned long v)
     case O_STATS_INTERVAL: c->stats_interval = (unsigned)v; break;
     case O_WORKER_THREADS: c->worker_threads = (unsigned)v; break;
     case O_QUEUE_SIZE: c->queue_size = (size_t)v; break;
+    case O_MAX_PAYLOAD: c->max_payload = (size_t)v; break;
+    case O_MAX_SKEW: c->max_skew = (uint32_t)v; break;
+    case O_REPLAY_WINDOW: c->replay_window = (uint32_t)v; break;
+    case O_VERIFY_THREADS: c->verify_threads = (unsigned)v; break;
+    case O_VERIFY_QUEUE_SIZE: c->verify_queue_size = (size_t)v; break;
     default: break;
     }
 }
@@ -371,6 +409,39 @@ static int apply(dance_plugin_config *c, opt_id id, const char *value,
         else
             return bad_value(d, value, NULL, err, errlen);
         return 0;
+    case OPT_BOOL: {
+        bool b;
+        if (strcmp(value, "true") == 0)
+            b = true;
+        else if (strcmp(value, "false") == 0)
+            b = false;
+        else
+            return bad_value(d, value, NULL, err, errlen);
+        if (id == O_REQUIRE_IAT)
+            c->require_iat = b;
+        else if (id == O_REQUIRE_JTI)
+            c->require_jti = b;
+        else
+            c->require_topic_binding = b;
+        return 0;
+    }
+    case OPT_TOPICS: {
+        dance_topics *t = dance_topics_parse(value, why, sizeof(why));
+        if (t == NULL)
+            return bad_value(d, value, why, err, errlen);
+        dance_topics_free(c->topics);
+        c->topics = t;
+        if (set_string(&c->verify_topics, value) != 0)
+            goto nomem;
+        return 0;
+    }
+    case OPT_PREFIX:
+        if (dance_topic_prefix_check(value, why, sizeof(why)) != 0)
+            return bad_value(d, value, why, err, errlen);
+        if (set_string(id == O_VERIFIED_PREFIX ? &c->verified_prefix
+                                               : &c->rejected_prefix, value) != 0)
+            goto nomem;
+        return 0;
     case OPT_KIND_COUNT:
         break;
     }
@@ -395,9 +466,64 @@ static void list_known(char *buf, size_t buflen)
     }
 }
 
+/* starts_with - whether s begins with prefix. */
+static bool starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* cross_check_messages - the message verification options. They need
+ * verify_topics, so that a configuration that forgot it does not look
+ * like it verifies anything. (An empty verify_topics, which Mosquitto's
+ * own configuration parser never passes on, also switches verification
+ * off.) */
+static int cross_check_messages(dance_plugin_config *c, const bool *seen,
+                                char *err, size_t errlen)
+{
+    if (!seen[O_VERIFY_TOPICS]) {
+        for (size_t id = O_VERIFY_TOPICS + 1; id < O_COUNT; id++)
+            if (seen[id]) {
+                seterr(err, errlen, "plugin_opt_%s is set but "
+                       "plugin_opt_verify_topics is not, so no message would be "
+                       "verified; add plugin_opt_verify_topics (the topic filters "
+                       "to verify, e.g. sensors/#), or remove the message "
+                       "verification options", opt_table[id].name);
+                return -1;
+            }
+    }
+    if (c->verified_prefix == NULL &&
+        set_string(&c->verified_prefix, DANCE_OPT_DEFAULT_VERIFIED_PREFIX) != 0) {
+        seterr(err, errlen, "plugin_opt_verified_prefix: out of memory");
+        return -1;
+    }
+    if (c->rejected_prefix != NULL &&
+        (starts_with(c->rejected_prefix, c->verified_prefix) ||
+         starts_with(c->verified_prefix, c->rejected_prefix))) {
+        seterr(err, errlen, "plugin_opt_rejected_prefix '%s': expected a topic "
+               "tree apart from plugin_opt_verified_prefix '%s' (neither may "
+               "contain the other, or diagnostics would pass for verified "
+               "messages)", c->rejected_prefix, c->verified_prefix);
+        return -1;
+    }
+    if (c->require_jti && c->replay_window == 0) {
+        seterr(err, errlen, "plugin_opt_require_jti 'true': expected "
+               "plugin_opt_replay_window too (message ids are only checked "
+               "against a replay cache)");
+        return -1;
+    }
+    if (c->replay_window > 0 && c->replay_window < 2 * c->max_skew) {
+        seterr(err, errlen, "plugin_opt_replay_window '%u': expected at least "
+               "twice plugin_opt_max_skew (%u s), so that a message whose jti "
+               "has left the replay cache is too old to pass its iat check",
+               (unsigned)c->replay_window, (unsigned)c->max_skew);
+        return -1;
+    }
+    return 0;
+}
+
 /* cross_check - rules between options, after every value is in. */
-static int cross_check(const dance_plugin_config *c, const char *min_ttl_value,
-                       char *err, size_t errlen)
+static int cross_check(dance_plugin_config *c, const bool *seen,
+                       const char *min_ttl_value, char *err, size_t errlen)
 {
     if (c->allowlist == NULL) {
         seterr(err, errlen, "plugin_opt_allowed_domains is required: the "
@@ -427,7 +553,7 @@ static int cross_check(const dance_plugin_config *c, const char *min_ttl_value,
                "plugin_opt_dns_transport tls", c->tls_auth_name);
         return -1;
     }
-    return 0;
+    return cross_check_messages(c, seen, err, errlen);
 }
 
 /* dance_plugin_options_parse - see options.h. */
@@ -468,7 +594,7 @@ int dance_plugin_options_parse(const dance_plugin_opt *opts, size_t count,
         if (apply(out, (opt_id)id, value, err, errlen) != 0)
             return -1;
     }
-    return cross_check(out, min_ttl_value, err, errlen);
+    return cross_check(out, seen, min_ttl_value, err, errlen);
 }
 
 void dance_plugin_config_clear(dance_plugin_config *cfg)
@@ -482,7 +608,16 @@ void dance_plugin_config_clear(dance_plugin_config *cfg)
     dance_allowlist_free(cfg->allowlist);
     free(cfg->tlsa_owner_label);
     free(cfg->cafile);
+    free(cfg->verify_topics);
+    dance_topics_free(cfg->topics);
+    free(cfg->verified_prefix);
+    free(cfg->rejected_prefix);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+bool dance_plugin_config_verifying(const dance_plugin_config *cfg)
+{
+    return dance_topics_count(cfg->topics) > 0;
 }
 
 void dance_plugin_config_resolver(const dance_plugin_config *cfg,

@@ -8,7 +8,8 @@
  * dance_plugin_config or one error line a user can act on, of the form
  *   plugin_opt_<name> '<value>': expected <what>
  * An unknown option, a repeated option or a bad value is an error;
- * allowed_domains is required.
+ * allowed_domains is required. The message verification options need
+ * verify_topics (empty or absent: verification off).
  *
  * Ownership: dance_plugin_config owns its strings and its allow-list; free
  * it with dance_plugin_config_clear. The resolver/cache views it fills point
@@ -23,6 +24,7 @@
 #include "dance/cache.h"
 #include "dance/name.h"
 #include "dance/resolver.h"
+#include "topics.h"
 
 /* Where the identity of a connecting client comes from. */
 typedef enum dance_identity_source {
@@ -67,6 +69,19 @@ typedef struct dance_plugin_config {
     unsigned stats_interval;        /* seconds; 0: off */
     unsigned worker_threads;
     size_t queue_size;
+    /* message verification (signed payloads, see docs/plugin.md) */
+    char *verify_topics;            /* as given; NULL: not given */
+    dance_topics *topics;           /* compiled; empty: verification off */
+    char *verified_prefix;          /* set after a successful parse */
+    char *rejected_prefix;          /* NULL: no diagnostics */
+    size_t max_payload;
+    bool require_iat;
+    uint32_t max_skew;              /* seconds */
+    uint32_t replay_window;         /* seconds; 0: no replay cache */
+    bool require_jti;
+    bool require_topic_binding;
+    unsigned verify_threads;
+    size_t verify_queue_size;
 } dance_plugin_config;
 
 /* Defaults (also documented in docs/plugin.md). */
@@ -81,9 +96,14 @@ typedef struct dance_plugin_config {
 #define DANCE_OPT_DEFAULT_STATS_INTERVAL      10u
 #define DANCE_OPT_DEFAULT_WORKER_THREADS      2u
 #define DANCE_OPT_DEFAULT_QUEUE_SIZE          1024u
+#define DANCE_OPT_DEFAULT_VERIFIED_PREFIX     "verified/"
+#define DANCE_OPT_DEFAULT_MAX_PAYLOAD         65536u
+#define DANCE_OPT_DEFAULT_MAX_SKEW            300u
+#define DANCE_OPT_DEFAULT_VERIFY_THREADS      2u
+#define DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE   10000u
 
 /* Room for an error line. */
-#define DANCE_OPT_ERR_MAX 512
+#define DANCE_OPT_ERR_MAX 1024
 
 /* dance_plugin_options_parse - validate opts[0..count) into out (which is
  * overwritten; clear it afterwards either way). Returns 0, or -1 with one
@@ -93,6 +113,10 @@ typedef struct dance_plugin_config {
 int dance_plugin_options_parse(const dance_plugin_opt *opts, size_t count,
                                dance_plugin_config *out,
                                char *err, size_t errlen);
+
+/* dance_plugin_config_verifying - true when verify_topics names at least
+ * one filter (message verification on). */
+bool dance_plugin_config_verifying(const dance_plugin_config *cfg);
 
 /* dance_plugin_config_clear - free what cfg owns and zero it; NULL-safe. */
 void dance_plugin_config_clear(dance_plugin_config *cfg);

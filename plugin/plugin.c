@@ -9,8 +9,8 @@
  * nothing is worse than one that refuses to start.
  *
  * TICK (broker thread, about every 100 ms) is where background work comes
- * back: completions of worker jobs, kicks of revoked clients, revalidation
- * rounds and $SYS metrics. mosquitto_kick_client_* and
+ * back: completions of worker jobs, verified messages (message.c), kicks
+ * of revoked clients, revalidation rounds and $SYS metrics. mosquitto_kick_client_* and
  * mosquitto_broker_publish* are not thread-safe, which is why none of this
  * happens on the workers.
  */
@@ -167,6 +167,7 @@ static int tick_cb(int event, void *event_data, void *userdata)
     p->reload_window = false;
 
     dance_workers_drain(p->workers);
+    dance_messages_tick(p);
     run_kicks(p);
     schedule_rechecks(p, now);
     if (p->cfg.stats_interval > 0 && now >= p->next_stats_ms) {
@@ -205,8 +206,10 @@ static int disconnect_cb(int event, void *event_data, void *userdata)
     return MOSQ_ERR_SUCCESS;
 }
 
-/* message_cb - detect clients with a certificate that never went through
- * our BASIC_AUTH (use_identity_as_username / use_subject_as_username on a
+/* message_cb - signed message verification and the guard on the
+ * verified/rejected topic trees (message.c), then the bypass check:
+ * detect clients with a certificate that never went through our
+ * BASIC_AUTH (use_identity_as_username / use_subject_as_username on a
  * listener, or MQTT v5 extended authentication by another plugin). Never
  * changes the message. The first such client per connection is logged
  * and then registered as non-DANE so later messages cost one lookup. */
@@ -216,8 +219,12 @@ static int message_cb(int event, void *event_data, void *userdata)
     struct dance_plugin *p = userdata;
     X509 *cert;
     char cid[128];
+    int rc;
 
     (void)event;
+    rc = dance_messages_on_message(p, ed);
+    if (rc != MOSQ_ERR_SUCCESS)
+        return rc;
     if (ed->client == NULL || dance_clients_find(p->clients, ed->client) != NULL)
         return MOSQ_ERR_SUCCESS;
     cert = mosquitto_client_certificate(ed->client);
@@ -268,8 +275,12 @@ static void plugin_free(struct dance_plugin *p)
     if (p == NULL)
         return;
     unregister_all(p);
-    /* Workers first: they use the cache and the matcher. */
+    /* Verify threads first (they submit DNS jobs), then the DNS workers
+     * (they use the cache and the matcher, and hand answers to the
+     * pipeline), then the pipeline's memory. */
+    dance_messages_stop(p);
     dance_workers_stop(p->workers);
+    dance_messages_free(p);
     for (size_t i = 0; i < p->kick_count; i++)
         free(p->kicks[i].client_id);
     free(p->kicks);
@@ -423,6 +434,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         snprintf(msg, sizeof(msg), "cannot start the DNS workers: %s", err);
         return fail_init(p, msg);
     }
+    if (dance_messages_start(p, err, sizeof(err)) != 0) {
+        char msg[DANCE_OPT_ERR_MAX + 64];
+        snprintf(msg, sizeof(msg), "cannot start message verification: %s", err);
+        return fail_init(p, msg);
+    }
 
     for (size_t i = 0; i < sizeof(callbacks) / sizeof(callbacks[0]); i++) {
         rc = mosquitto_callback_register(identifier, callbacks[i].event,
@@ -447,6 +463,21 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         p->cfg.trust_anchor ? p->cfg.trust_anchor : "system",
         p->cfg.cafile ? p->cfg.cafile : "none", dance_fallback_name(p->cfg.fallback),
         p->cfg.connect_budget_ms, p->cfg.revalidate_interval, p->cfg.worker_threads);
+    if (p->verifying)
+        mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: message verification ready: "
+            "verify_topics=%s verified_prefix=%s rejected_prefix=%s max_payload=%zu "
+            "require_iat=%s max_skew=%u replay_window=%u require_jti=%s "
+            "require_topic_binding=%s verify_threads=%u verify_queue_size=%zu",
+            p->cfg.verify_topics, p->cfg.verified_prefix,
+            p->cfg.rejected_prefix ? p->cfg.rejected_prefix : "none",
+            p->cfg.max_payload, p->cfg.require_iat ? "true" : "false",
+            (unsigned)p->cfg.max_skew, (unsigned)p->cfg.replay_window,
+            p->cfg.require_jti ? "true" : "false",
+            p->cfg.require_topic_binding ? "true" : "false",
+            p->cfg.verify_threads, p->cfg.verify_queue_size);
+    else
+        mosquitto_log_printf(MOSQ_LOG_INFO, "dance: message verification off "
+                             "(no plugin_opt_verify_topics)");
     *userdata = p;
     return MOSQ_ERR_SUCCESS;
 }

@@ -4,8 +4,9 @@
  *
  * All plugin state lives in one struct dance_plugin, passed to Mosquitto
  * as userdata and to every callback. Everything in it is touched on the
- * broker thread only, except the cache, the matcher and the worker pool,
- * which are thread-safe (see workers.c).
+ * broker thread only, except the cache, the matcher, the worker pool and
+ * the message pipeline with its key and replay caches, which are
+ * thread-safe (see workers.c, pipeline.c).
  */
 #ifndef DANCE_PLUGIN_PLUGIN_H
 #define DANCE_PLUGIN_PLUGIN_H
@@ -18,9 +19,11 @@
 
 #include "dance/cache.h"
 #include "dance/dane.h"
+#include "dance/jws.h"
 #include "clients.h"
 #include "decide.h"
 #include "options.h"
+#include "pipeline.h"
 #include "workers.h"
 
 /* Counters published under $SYS/broker/dance/ (see stats.c). Broker
@@ -34,6 +37,15 @@ typedef struct dance_stats {
     uint64_t recheck_failures;          /* re-checks that could not decide */
     uint64_t bypass;                    /* certificate clients we never saw */
 } dance_stats;
+
+/* Message verification counters (message.c, published by stats.c). Broker
+ * thread only; the pipeline counts its queue and drops itself. */
+typedef struct dance_msg_stats {
+    uint64_t verified;
+    uint64_t refused[DANCE_JWS_STATUS_COUNT];   /* by dance_jws_status */
+    uint64_t denied;            /* client publishes under a reserved prefix */
+    uint64_t publish_failures;  /* copies/diagnostics Mosquitto did not take */
+} dance_msg_stats;
 
 /* One pending kick: client id plus the registry entry it is for. */
 typedef struct dance_kick {
@@ -65,6 +77,19 @@ struct dance_plugin {
 
     dance_kick *kicks;              /* revocations to carry out at TICK */
     size_t kick_count, kick_cap;
+
+    /* message verification (message.c); NULL/0 when off */
+    bool verifying;
+    size_t verified_prefix_len, rejected_prefix_len;
+    dance_pipeline *pipeline;
+    dance_jws_keycache *keycache;
+    dance_replay *replay;
+    dance_msg_stats mstats;
+    char *topic_buf;                /* "<prefix><topic>" is built here */
+    size_t topic_buf_cap;
+    uint64_t log_window_ms;         /* rate limit of per-message log lines */
+    unsigned log_lines;
+    uint64_t log_suppressed;
 };
 
 /* Monotonic milliseconds. */
@@ -76,6 +101,20 @@ int dance_auth_basic_cb(int event, void *event_data, void *userdata);
 /* auth.c: copy s into buf with anything unprintable replaced, for logs
  * (client ids and usernames are client-controlled). Returns buf. */
 const char *dance_log_safe(const char *s, char *buf, size_t buflen);
+
+/* message.c: message verification. start builds the caches and the
+ * pipeline when verify_topics is set (else does nothing) and returns 0,
+ * or -1 with a reason in err. stop joins the verify threads; free releases
+ * the rest and must come after the worker pool is stopped (the pipeline
+ * receives DNS answers from it). on_message is the MESSAGE hook: returns
+ * MOSQ_ERR_ACL_DENIED for publishes under the reserved prefixes, else
+ * MOSQ_ERR_SUCCESS (the message always goes on unchanged). tick drains
+ * finished verifications and publishes the copies. */
+int dance_messages_start(struct dance_plugin *p, char *err, size_t errlen);
+void dance_messages_stop(struct dance_plugin *p);
+void dance_messages_free(struct dance_plugin *p);
+int dance_messages_on_message(struct dance_plugin *p, const struct mosquitto_evt_message *ed);
+void dance_messages_tick(struct dance_plugin *p);
 
 /* stats.c: publish every counter (retained) under $SYS/broker/dance/.
  * Broker thread (TICK) only. */

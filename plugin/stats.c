@@ -15,6 +15,11 @@
  *   $SYS/broker/dance/cache/hits, misses, entries, evictions
  *   $SYS/broker/dance/dns/queries, failures
  *   $SYS/broker/dance/workers/queued, dropped
+ *   with message verification on:
+ *   $SYS/broker/dance/messages/verified
+ *   $SYS/broker/dance/messages/refused/<reason>  (dance_jws_status_name tokens)
+ *   $SYS/broker/dance/messages/queued, dropped, denied, lookups,
+ *   $SYS/broker/dance/messages/publish_failures
  */
 #include "plugin.h"
 
@@ -74,4 +79,24 @@ void dance_stats_publish(struct dance_plugin *p)
     dance_workers_get_stats(p->workers, &ws);
     pub("workers/queued", ws.queued);
     pub("workers/dropped", ws.dropped);
+
+    if (p->pipeline != NULL) {
+        const dance_msg_stats *m = &p->mstats;
+        dance_pipeline_stats ps;
+
+        dance_pipeline_get_stats(p->pipeline, &ps);
+        pub("messages/verified", m->verified);
+        for (int st = 0; st < DANCE_JWS_STATUS_COUNT; st++) {
+            if (st == DANCE_JWS_OK)
+                continue;
+            snprintf(tail, sizeof(tail), "messages/refused/%s",
+                     dance_jws_status_name((dance_jws_status)st));
+            pub(tail, m->refused[st]);
+        }
+        pub("messages/queued", ps.depth);
+        pub("messages/dropped", ps.dropped);
+        pub("messages/denied", m->denied);
+        pub("messages/lookups", ps.lookups);
+        pub("messages/publish_failures", m->publish_failures);
+    }
 }

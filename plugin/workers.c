@@ -8,8 +8,9 @@
  * and N worker threads do them (the same shape as Redis' bio.c).
  *
  * Threads and ownership:
- *  - The host (broker) thread calls submit, drain, room, stats, start and
- *    stop. Each worker thread owns one dance_resolver (getdns contexts are
+ *  - The host (broker) thread calls drain, room, stats, start and stop;
+ *    submit may come from any thread (the message pipeline's verify
+ *    threads submit SENDER_FETCH jobs): it only takes `lock`. Each worker thread owns one dance_resolver (getdns contexts are
  *    not thread-safe), built by start so that a broken resolver
  *    configuration stops the broker at start-up rather than failing later.
  *  - The cache and the matcher are shared; both are thread-safe.
@@ -47,7 +48,10 @@
 struct dance_job {
     dance_job_type type;            /* first, as in Redis' bio jobs */
     struct dance_job *next;
-    char *owner;                    /* FETCH, REVALIDATE */
+    char *owner;                    /* FETCH, REVALIDATE, SENDER_FETCH */
+    /* SENDER_FETCH */
+    dance_answer_fn answer_fn;
+    void *answer_ctx;
     /* REVALIDATE */
     const void *client;
     uint64_t token;
@@ -125,11 +129,27 @@ static void run_revalidate(struct dance_worker *wk, struct dance_job *j)
     dance_tlsa_result_clear(&res);
 }
 
+/* run_sender_fetch - as run_fetch, and the answer itself goes to the
+ * requester at once: answers the cache does not store (a lifetime of 0)
+ * reach it too, and it need not wait for the next TICK. */
+static void run_sender_fetch(struct dance_worker *wk, struct dance_job *j)
+{
+    dance_tlsa_result res;
+
+    memset(&res, 0, sizeof(res));
+    dance_cache_fetch(wk->pool->cfg.cache, j->owner, fetch_cb, wk, &res);
+    j->status = res.status;
+    snprintf(j->reason, sizeof(j->reason), "%s", res.reason);
+    j->answer_fn(j->answer_ctx, j->owner, &res);
+    dance_tlsa_result_clear(&res);
+}
+
 static void job_run(struct dance_worker *wk, struct dance_job *j)
 {
     switch (j->type) {
     case DANCE_JOB_FETCH: run_fetch(wk, j); return;
     case DANCE_JOB_REVALIDATE: run_revalidate(wk, j); return;
+    case DANCE_JOB_SENDER_FETCH: run_sender_fetch(wk, j); return;
     case DANCE_JOB_TYPE_COUNT: break;
     }
 }
@@ -139,6 +159,7 @@ static void job_complete(dance_workers *w, struct dance_job *j)
 {
     switch (j->type) {
     case DANCE_JOB_FETCH:
+    case DANCE_JOB_SENDER_FETCH:
         if (w->hooks.fetch_done != NULL) {
             dance_fetch_done d = {j->owner, j->status, j->reason};
             w->hooks.fetch_done(w->hooks.ctx, &d);
@@ -272,6 +293,22 @@ dance_submit_result dance_workers_submit_revalidate(dance_workers *w,
     if (j->owner == NULL || j->identity == NULL || X509_up_ref(leaf) != 1)
         return count_nomem(w, j);
     j->leaf = leaf;
+    return enqueue(w, j);
+}
+
+dance_submit_result dance_workers_submit_sender_fetch(dance_workers *w, const char *owner,
+                                                      dance_answer_fn fn, void *ctx)
+{
+    struct dance_job *j = calloc(1, sizeof(*j));
+
+    if (j == NULL)
+        return count_nomem(w, NULL);
+    j->type = DANCE_JOB_SENDER_FETCH;
+    j->answer_fn = fn;
+    j->answer_ctx = ctx;
+    j->owner = strdup(owner);
+    if (j->owner == NULL)
+        return count_nomem(w, j);
     return enqueue(w, j);
 }
 

@@ -2,9 +2,11 @@
  * plugin/workers.h - the plugin's worker threads: slow work (DNS lookups,
  * DANE re-checks) off the broker thread. Design notes are in workers.c.
  *
- * Every call except the jobs themselves is made from the broker (host)
- * thread. Completions run on the host thread inside dance_workers_drain,
- * which the plugin calls from TICK; nothing here calls Mosquitto.
+ * start, stop, drain, room and stats are called from the broker (host)
+ * thread; the submit calls from any thread (the message pipeline submits
+ * from its verify threads). Completions run on the host thread inside
+ * dance_workers_drain, which the plugin calls from TICK; nothing here
+ * calls Mosquitto.
  */
 #ifndef DANCE_PLUGIN_WORKERS_H
 #define DANCE_PLUGIN_WORKERS_H
@@ -21,6 +23,8 @@
 typedef enum dance_job_type {
     DANCE_JOB_FETCH,            /* warm the cache for one owner name */
     DANCE_JOB_REVALIDATE,       /* re-check one connected client */
+    DANCE_JOB_SENDER_FETCH,     /* TLSA answer for a message sender, handed
+                                   over on the worker thread */
     DANCE_JOB_TYPE_COUNT
 } dance_job_type;
 
@@ -96,6 +100,21 @@ dance_submit_result dance_workers_submit_revalidate(dance_workers *w,
                                                     const void *client, uint64_t token,
                                                     const char *identity,
                                                     const char *owner, X509 *leaf);
+
+/* Receives a SENDER_FETCH answer on the worker thread that fetched it.
+ * answer is valid during the call only. Must not block for long (it holds
+ * up that worker) and must not call drain, stop or start. */
+typedef void (*dance_answer_fn)(void *ctx, const char *owner,
+                                const dance_tlsa_result *answer);
+
+/* dance_workers_submit_sender_fetch - queue a lookup of owner through the
+ * cache (a fresh entry answers at once; a fetch in flight is waited for,
+ * not repeated) whose answer goes to fn(ctx, ...) on the worker thread;
+ * the completion on the host thread then runs the fetch_done hook. Never
+ * merged with other jobs: the caller keeps one per owner. When the result
+ * is not QUEUED, fn is never called. */
+dance_submit_result dance_workers_submit_sender_fetch(dance_workers *w, const char *owner,
+                                                      dance_answer_fn fn, void *ctx);
 
 /* dance_workers_drain - run the hooks of finished jobs, oldest first, on
  * the calling (host) thread; returns how many ran. The completion list is

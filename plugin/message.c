@@ -1,0 +1,333 @@
+/*
+ * plugin/message.c - Mosquitto glue for signed messages: the MESSAGE hook,
+ * publication of verified copies and diagnostics at TICK, the guard on the
+ * reserved topic trees.
+ *
+ * MESSAGE (broker thread, every message the broker receives):
+ *   - verification off: return at once.
+ *   - a client publishing under verified_prefix or rejected_prefix is
+ *     refused (MOSQ_ERR_ACL_DENIED: QoS 0 dropped, QoS 1/2 acknowledged
+ *     with "not authorized" and dropped, retained messages never stored).
+ *     This is done here and not with an ACL_CHECK callback because, in
+ *     Mosquitto 2.0.11, a plugin ACL_CHECK callback that defers makes the
+ *     broker deny every publish when no acl_file is configured. MESSAGE
+ *     never fires for messages plugins publish, so our own copies pass.
+ *   - a topic matching verify_topics goes to the pipeline (pipeline.c):
+ *     cheap header checks here, refusals reported at once, signature and
+ *     DNS on other threads.
+ *   - the message itself always continues on its own topic unchanged.
+ * TICK: finished verifications come back in per-sender order and the
+ * verified copies go out with mosquitto_broker_publish_copy, which is not
+ * thread-safe and so is called from here only (and from MESSAGE, also the
+ * broker thread, for diagnostics of on-the-spot refusals).
+ *
+ * Ownership: the property list handed to Mosquitto belongs to it once the
+ * publish call succeeds; on failure we free it.
+ */
+#include "plugin.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include <mqtt_protocol.h>
+
+/* Per-message log lines (refusals, drops, denials) are capped so that a
+ * flood of bad messages cannot flood the log; counters see everything. */
+#define MSG_LOG_PER_SECOND 20
+/* MQTT topics are at most 65535 bytes (a 16-bit length). */
+#define MQTT_TOPIC_MAX 65535u
+
+static void msg_log(struct dance_plugin *p, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void msg_log(struct dance_plugin *p, int level, const char *fmt, ...)
+{
+    uint64_t now = dance_plugin_now_ms();
+    char line[1024];
+    va_list ap;
+
+    if (now - p->log_window_ms >= 1000) {
+        if (p->log_suppressed > 0)
+            mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: %llu message log lines "
+                                 "suppressed (more than %d per second)",
+                                 (unsigned long long)p->log_suppressed,
+                                 MSG_LOG_PER_SECOND);
+        p->log_window_ms = now;
+        p->log_lines = 0;
+        p->log_suppressed = 0;
+    }
+    if (p->log_lines >= MSG_LOG_PER_SECOND) {
+        p->log_suppressed++;
+        return;
+    }
+    p->log_lines++;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    mosquitto_log_printf(level, "%s", line);
+}
+
+/* prefixed - "<prefix><topic>" in the plugin's reusable buffer, or NULL
+ * when it would exceed the MQTT limit or memory is short. */
+static const char *prefixed(struct dance_plugin *p, const char *prefix, size_t plen,
+                            const char *topic)
+{
+    size_t tlen = strlen(topic);
+
+    if (plen + tlen > MQTT_TOPIC_MAX)
+        return NULL;
+    if (p->topic_buf_cap < plen + tlen + 1) {
+        size_t cap = plen + tlen + 1 < 256 ? 256 : plen + tlen + 1;
+        char *b = realloc(p->topic_buf, cap);
+        if (b == NULL)
+            return NULL;
+        p->topic_buf = b;
+        p->topic_buf_cap = cap;
+    }
+    memcpy(p->topic_buf, prefix, plen);
+    memcpy(p->topic_buf + plen, topic, tlen + 1);
+    return p->topic_buf;
+}
+
+/* json_safe - printable ASCII only: reasons may quote header strings the
+ * sender chose, and the diagnostic must stay valid UTF-8 JSON. */
+static const char *json_safe(const char *s, char *buf, size_t buflen)
+{
+    size_t i = 0;
+
+    for (; *s != '\0' && i + 1 < buflen; s++, i++)
+        buf[i] = isprint((unsigned char)*s) ? *s : '?';
+    buf[i] = '\0';
+    return buf;
+}
+
+/* diagnose - publish {topic, sender, reason, reason_code, detail} under
+ * rejected_prefix (QoS 0, not retained). */
+static void diagnose(struct dance_plugin *p, const char *topic, const dance_jws_result *r)
+{
+    cJSON *o;
+    char *json = NULL;
+    const char *dtopic;
+    char detail[sizeof(r->reason)];
+    int rc;
+
+    if (p->cfg.rejected_prefix == NULL)
+        return;
+    o = cJSON_CreateObject();
+    if (o == NULL ||
+        cJSON_AddStringToObject(o, "topic", topic) == NULL ||
+        (r->sender[0] != '\0'
+             ? cJSON_AddStringToObject(o, "sender", r->sender)
+             : cJSON_AddNullToObject(o, "sender")) == NULL ||
+        cJSON_AddStringToObject(o, "reason", dance_jws_status_name(r->status)) == NULL ||
+        cJSON_AddNumberToObject(o, "reason_code", (double)r->status) == NULL ||
+        cJSON_AddStringToObject(o, "detail", json_safe(r->reason, detail,
+                                                       sizeof(detail))) == NULL ||
+        (r->has_alg && cJSON_AddStringToObject(o, "alg", dance_jws_alg_name(r->alg))
+                           == NULL) ||
+        (json = cJSON_PrintUnformatted(o)) == NULL) {
+        cJSON_Delete(o);
+        p->mstats.publish_failures++;
+        msg_log(p, MOSQ_LOG_ERR, "dance: out of memory building a diagnostic");
+        return;
+    }
+    cJSON_Delete(o);
+    dtopic = prefixed(p, p->cfg.rejected_prefix, p->rejected_prefix_len, topic);
+    rc = dtopic == NULL ? MOSQ_ERR_NOMEM
+       : mosquitto_broker_publish_copy(NULL, dtopic, (int)strlen(json), json, 0,
+                                       false, NULL);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        char t[128];
+        p->mstats.publish_failures++;
+        msg_log(p, MOSQ_LOG_WARNING, "dance: cannot publish the diagnostic for "
+                "topic \"%s\" under %s: %s", dance_log_safe(topic, t, sizeof(t)),
+                p->cfg.rejected_prefix, dtopic == NULL ? "topic too long or out "
+                "of memory" : mosquitto_strerror(rc));
+    }
+    cJSON_free(json);
+}
+
+/* refused - count, log and diagnose one refused message. */
+static void refused(struct dance_plugin *p, const char *topic, const dance_jws_result *r)
+{
+    char t[128];
+    dance_jws_status st = r->status;
+
+    if ((int)st < 0 || st >= DANCE_JWS_STATUS_COUNT || st == DANCE_JWS_OK)
+        st = DANCE_JWS_INTERNAL;
+    p->mstats.refused[st]++;
+    msg_log(p, st == DANCE_JWS_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
+            "dance: message refused topic=\"%s\" sender=%s reason=%s: %s",
+            dance_log_safe(topic, t, sizeof(t)), r->sender[0] ? r->sender : "-",
+            dance_jws_status_name(st), r->reason);
+    diagnose(p, topic, r);
+}
+
+/* publish_verified - the copy under verified_prefix: payload, QoS and
+ * retain as received, plus the user properties dance-sender, dance-alg,
+ * dance-key (MQTT v5 subscribers see them; v3 subscribers get the copy
+ * without). The publisher's own properties are not copied: it could
+ * otherwise add a dance-sender of its choosing. */
+static void publish_verified(struct dance_plugin *p, const dance_msg_outcome *o)
+{
+    const dance_jws_result *r = o->result;
+    mosquitto_property *props = NULL;
+    const char *vtopic;
+    char t[128];
+    int rc;
+
+    p->mstats.verified++;
+    vtopic = prefixed(p, p->cfg.verified_prefix, p->verified_prefix_len, o->topic);
+    if (vtopic == NULL) {
+        rc = MOSQ_ERR_NOMEM;
+        goto fail;
+    }
+    rc = mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY,
+                                            "dance-sender", r->sender);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY,
+                                                "dance-alg", dance_jws_alg_name(r->alg));
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY,
+                                                "dance-key", r->key_source);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_broker_publish_copy(NULL, vtopic, (int)o->payload_len, o->payload,
+                                           o->qos, o->retain, props);
+    if (rc == MOSQ_ERR_SUCCESS) {
+        msg_log(p, MOSQ_LOG_DEBUG, "dance: message verified topic=\"%s\" sender=%s "
+                "alg=%s key=\"%s\"", dance_log_safe(o->topic, t, sizeof(t)), r->sender,
+                dance_jws_alg_name(r->alg), r->key_source);
+        return;
+    }
+    mosquitto_property_free_all(&props);
+fail:
+    p->mstats.publish_failures++;
+    msg_log(p, MOSQ_LOG_WARNING, "dance: verified message from %s on topic \"%s\" "
+            "could not be republished under %s: %s", r->sender,
+            dance_log_safe(o->topic, t, sizeof(t)), p->cfg.verified_prefix,
+            vtopic == NULL ? "topic too long or out of memory" : mosquitto_strerror(rc));
+}
+
+static void outcome_cb(void *ctx, const dance_msg_outcome *o)
+{
+    struct dance_plugin *p = ctx;
+
+    if (o->result->status == DANCE_JWS_OK)
+        publish_verified(p, o);
+    else
+        refused(p, o->topic, o->result);
+}
+
+void dance_messages_tick(struct dance_plugin *p)
+{
+    if (p->pipeline != NULL)
+        dance_pipeline_drain(p->pipeline, outcome_cb, p);
+}
+
+static bool under(const char *topic, const char *prefix, size_t plen)
+{
+    return prefix != NULL && strncmp(topic, prefix, plen) == 0;
+}
+
+int dance_messages_on_message(struct dance_plugin *p, const struct mosquitto_evt_message *ed)
+{
+    dance_jws_result r;
+    char t[128], cid[128];
+
+    if (!p->verifying || ed->topic == NULL)
+        return MOSQ_ERR_SUCCESS;
+    if (under(ed->topic, p->cfg.verified_prefix, p->verified_prefix_len) ||
+        under(ed->topic, p->cfg.rejected_prefix, p->rejected_prefix_len)) {
+        p->mstats.denied++;
+        msg_log(p, MOSQ_LOG_NOTICE, "dance: denied PUBLISH to \"%s\" from "
+                "client_id=\"%s\": only the plugin publishes under %s%s%s",
+                dance_log_safe(ed->topic, t, sizeof(t)),
+                dance_log_safe(ed->client ? mosquitto_client_id(ed->client) : NULL,
+                               cid, sizeof(cid)),
+                p->cfg.verified_prefix, p->cfg.rejected_prefix ? " and " : "",
+                p->cfg.rejected_prefix ? p->cfg.rejected_prefix : "");
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    if (!dance_topics_match(p->cfg.topics, ed->topic))
+        return MOSQ_ERR_SUCCESS;
+
+    memset(&r, 0, sizeof(r));
+    switch (dance_pipeline_submit(p->pipeline, ed->topic, ed->payload, ed->payloadlen,
+                                  ed->qos, ed->retain, &r)) {
+    case DANCE_PIPELINE_QUEUED:
+        break;
+    case DANCE_PIPELINE_REFUSED:
+        refused(p, ed->topic, &r);
+        break;
+    case DANCE_PIPELINE_DROPPED:
+    case DANCE_PIPELINE_SUBMIT_COUNT:
+        msg_log(p, MOSQ_LOG_WARNING, "dance: message on topic \"%s\" dropped "
+                "unverified: the verification queue is full "
+                "(plugin_opt_verify_queue_size %zu) or memory is short",
+                dance_log_safe(ed->topic, t, sizeof(t)), p->cfg.verify_queue_size);
+        break;
+    }
+    dance_jws_result_clear(&r);
+    return MOSQ_ERR_SUCCESS;
+}
+
+int dance_messages_start(struct dance_plugin *p, char *err, size_t errlen)
+{
+    dance_pipeline_config pc;
+
+    p->verifying = dance_plugin_config_verifying(&p->cfg);
+    if (!p->verifying)
+        return 0;
+    p->verified_prefix_len = strlen(p->cfg.verified_prefix);
+    p->rejected_prefix_len = p->cfg.rejected_prefix ? strlen(p->cfg.rejected_prefix) : 0;
+    p->keycache = dance_jws_keycache_new(p->cfg.cache_size);
+    if (p->keycache == NULL) {
+        snprintf(err, errlen, "out of memory creating the key cache");
+        return -1;
+    }
+    if (p->cfg.replay_window > 0) {
+        p->replay = dance_replay_new(0, p->cfg.replay_window, NULL, NULL);
+        if (p->replay == NULL) {
+            snprintf(err, errlen, "out of memory creating the replay cache");
+            return -1;
+        }
+    }
+    memset(&pc, 0, sizeof(pc));
+    pc.threads = p->cfg.verify_threads;
+    pc.queue_max = p->cfg.verify_queue_size;
+    pc.max_payload = p->cfg.max_payload;
+    pc.policy.allow = p->cfg.allowlist;
+    pc.policy.service_label = p->cfg.tlsa_owner_label;
+    pc.policy.matcher = p->matcher;
+    pc.policy.keys = p->keycache;
+    pc.policy.replay = p->replay;
+    pc.policy.require_jti = p->cfg.require_jti;
+    pc.policy.require_iat = p->cfg.require_iat;
+    pc.policy.max_skew = p->cfg.max_skew;
+    pc.policy.require_topic = p->cfg.require_topic_binding;
+    pc.cache = p->cache;
+    pc.workers = p->workers;
+    p->pipeline = dance_pipeline_start(&pc, err, errlen);
+    return p->pipeline != NULL ? 0 : -1;
+}
+
+void dance_messages_stop(struct dance_plugin *p)
+{
+    dance_pipeline_stop(p->pipeline);
+}
+
+void dance_messages_free(struct dance_plugin *p)
+{
+    dance_pipeline_free(p->pipeline);
+    p->pipeline = NULL;
+    dance_replay_free(p->replay);
+    p->replay = NULL;
+    dance_jws_keycache_free(p->keycache);
+    p->keycache = NULL;
+    free(p->topic_buf);
+    p->topic_buf = NULL;
+    p->topic_buf_cap = 0;
+}

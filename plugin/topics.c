@@ -1,0 +1,205 @@
+/*
+ * plugin/topics.c - compiled topic filters for plugin_opt_verify_topics,
+ * and the check of the verified/rejected topic prefixes.
+ *
+ * Why by hand rather than Mosquitto's mosquitto_topic_matches_sub: this
+ * runs for every message the broker receives, so the filters are checked
+ * once at start and matched with one pass over the topic and no
+ * allocation; and the plugin core stays free of Mosquitto so that it can
+ * be unit-tested on its own.
+ */
+#include "topics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct dance_topics {
+    size_t count;
+    char **filters;             /* count validated filters */
+};
+
+static void setwhy(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void setwhy(char *why, size_t whylen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (why == NULL || whylen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+}
+
+/* dance_topic_filter_matches - one pass over both strings. The filter is
+ * valid (see check_filter), so "#" only ever appears as the last level. */
+bool dance_topic_filter_matches(const char *f, const char *t)
+{
+    if (t[0] == '$' && (f[0] == '+' || f[0] == '#'))
+        return false;
+    for (;;) {
+        if (*f == '#')
+            return true;
+        if (*f == '+') {
+            f++;
+            while (*t != '\0' && *t != '/')
+                t++;
+        } else {
+            while (*f != '\0' && *f != '/') {
+                if (*f != *t)
+                    return false;
+                f++;
+                t++;
+            }
+            if (*t != '\0' && *t != '/')
+                return false;
+        }
+        /* both at the end of a level */
+        if (*f == '\0')
+            return *t == '\0';
+        if (*t == '\0')
+            return f[1] == '#' && f[2] == '\0';     /* "a/#" matches "a" */
+        f++;
+        t++;
+    }
+}
+
+bool dance_topics_match(const dance_topics *t, const char *topic)
+{
+    if (t == NULL || topic == NULL)
+        return false;
+    for (size_t i = 0; i < t->count; i++)
+        if (dance_topic_filter_matches(t->filters[i], topic))
+            return true;
+    return false;
+}
+
+size_t dance_topics_count(const dance_topics *t)
+{
+    return t != NULL ? t->count : 0;
+}
+
+/* check_filter - MQTT filter rules, level by level. */
+static int check_filter(const char *f, size_t n, char *why, size_t whylen)
+{
+    size_t level_start = 0;
+
+    if (n == 0) {
+        setwhy(why, whylen, "empty topic filter");
+        return -1;
+    }
+    if (n > DANCE_TOPIC_MAX) {
+        setwhy(why, whylen, "a topic filter is longer than %d bytes", DANCE_TOPIC_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && f[i] != '/')
+            continue;
+        /* level [level_start, i) */
+        for (size_t k = level_start; k < i; k++) {
+            if (f[k] != '+' && f[k] != '#')
+                continue;
+            if (i - level_start != 1) {
+                setwhy(why, whylen, "'%.*s': '%c' must be a whole level",
+                       (int)(n > 100 ? 100 : n), f, f[k]);
+                return -1;
+            }
+            if (f[k] == '#' && i != n) {
+                setwhy(why, whylen, "'%.*s': '#' must be the last level",
+                       (int)(n > 100 ? 100 : n), f);
+                return -1;
+            }
+        }
+        level_start = i + 1;
+    }
+    return 0;
+}
+
+void dance_topics_free(dance_topics *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->count; i++)
+        free(t->filters[i]);
+    free(t->filters);
+    free(t);
+}
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+dance_topics *dance_topics_parse(const char *list, char *why, size_t whylen)
+{
+    dance_topics *t = calloc(1, sizeof(*t));
+    size_t items = 1;
+    const char *p;
+
+    if (t == NULL)
+        goto nomem;
+    for (p = list; *p != '\0' && is_blank(*p); p++)
+        ;
+    if (*p == '\0')
+        return t;               /* empty list: verification off */
+    for (p = list; *p != '\0'; p++)
+        if (*p == ',')
+            items++;
+    t->filters = calloc(items, sizeof(*t->filters));
+    if (t->filters == NULL)
+        goto nomem;
+
+    p = list;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        const char *end = comma != NULL ? comma : p + strlen(p);
+        const char *s = p;
+
+        while (s < end && is_blank(*s))
+            s++;
+        while (end > s && is_blank(end[-1]))
+            end--;
+        if (check_filter(s, (size_t)(end - s), why, whylen) != 0) {
+            dance_topics_free(t);
+            return NULL;
+        }
+        t->filters[t->count] = strndup(s, (size_t)(end - s));
+        if (t->filters[t->count] == NULL)
+            goto nomem;
+        t->count++;
+        if (comma == NULL)
+            return t;
+        p = comma + 1;
+    }
+nomem:
+    dance_topics_free(t);
+    setwhy(why, whylen, "out of memory");
+    return NULL;
+}
+
+int dance_topic_prefix_check(const char *prefix, char *why, size_t whylen)
+{
+    size_t n = strlen(prefix);
+
+    if (n == 0 || prefix[n - 1] != '/') {
+        setwhy(why, whylen, "it must end in '/'");
+        return -1;
+    }
+    if (prefix[0] == '$') {
+        setwhy(why, whylen, "it must not start with '$' (subscribers to '#' "
+               "would not see it, and clients cannot use such topics everywhere)");
+        return -1;
+    }
+    if (strpbrk(prefix, "+#") != NULL) {
+        setwhy(why, whylen, "wildcards '+' and '#' are not allowed in a topic");
+        return -1;
+    }
+    if (n > 1024) {
+        setwhy(why, whylen, "longer than 1024 bytes");
+        return -1;
+    }
+    return 0;
+}

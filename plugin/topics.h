@@ -1,0 +1,53 @@
+/*
+ * plugin/topics.h - the MQTT topic filters of plugin_opt_verify_topics,
+ * compiled once at start so that the MESSAGE callback decides with a few
+ * byte comparisons whether a message is to be verified.
+ *
+ * Pure: no Mosquitto headers, no allocation while matching. Matching
+ * follows MQTT 3.1.1/5 section 4.7: "+" is exactly one level (possibly
+ * empty), "#" is the rest including the parent level ("a/#" matches "a"),
+ * and topics starting with "$" never match a filter whose first level is
+ * a wildcard.
+ *
+ * Ownership: a dance_topics owns copies of its filters; free it with
+ * dance_topics_free (NULL-safe).
+ */
+#ifndef DANCE_PLUGIN_TOPICS_H
+#define DANCE_PLUGIN_TOPICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct dance_topics dance_topics;
+
+/* Longest topic filter accepted (the MQTT limit). */
+#define DANCE_TOPIC_MAX 65535
+
+/* dance_topics_parse - compile a comma list of topic filters (blanks
+ * around items ignored). An empty or blank list gives an empty set (no
+ * topic matches). Refuses empty items, "+"/"#" inside a level, "#" before
+ * the last level, and filters over DANCE_TOPIC_MAX bytes: returns NULL
+ * with a reason in why (NULL with "out of memory" on allocation failure). */
+dance_topics *dance_topics_parse(const char *list, char *why, size_t whylen);
+
+void dance_topics_free(dance_topics *t);
+
+/* dance_topics_count - how many filters; 0 for NULL. */
+size_t dance_topics_count(const dance_topics *t);
+
+/* dance_topics_match - true when topic matches one of the filters; false
+ * for NULL or an empty set. Cannot fail. */
+bool dance_topics_match(const dance_topics *t, const char *topic);
+
+/* dance_topic_filter_matches - one filter against one topic (both valid);
+ * exposed for tests. */
+bool dance_topic_filter_matches(const char *filter, const char *topic);
+
+/* dance_topic_prefix_check - whether prefix is a usable topic prefix for
+ * plugin-published trees: non-empty, ends in "/", no "+", "#" or NUL, does
+ * not start with "$" (subscribers to "#" would never see it), at most
+ * 1024 bytes. 0, or
+ * -1 with a reason in why. */
+int dance_topic_prefix_check(const char *prefix, char *why, size_t whylen);
+
+#endif
