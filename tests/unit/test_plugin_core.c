@@ -1,9 +1,9 @@
 /*
  * tests/unit/test_plugin_core.c - the plugin's Mosquitto-free parts:
  * the client registry and revalidation rounds (plugin/clients.c), the
- * broker config scan (plugin/confscan.c), verdict mapping (plugin/decide.c)
- * and the worker pool (plugin/workers.c) against a DNS server that is
- * not there.
+ * broker config scan (plugin/confscan.c), verdict mapping (plugin/decide.c),
+ * topic filters (plugin/topics.c) and the worker pool (plugin/workers.c)
+ * against a DNS server that is not there.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +22,7 @@
 #include "clients.h"
 #include "confscan.h"
 #include "decide.h"
+#include "topics.h"
 #include "workers.h"
 
 /* ---- registry ---- */
@@ -431,6 +432,99 @@ static void test_workers_bad_resolver_config(void **state)
     dance_cache_free(cache);
 }
 
+/* ---- topic filters ---- */
+
+static void test_topic_filter_matching(void **state)
+{
+    static const struct {
+        const char *filter, *topic;
+        bool match;
+    } cases[] = {
+        {"a/b", "a/b", true},
+        {"a/b", "a/c", false},
+        {"a/b", "a/bc", false},
+        {"a/bc", "a/b", false},
+        {"a/b", "a/b/c", false},
+        {"a/b/c", "a/b", false},
+        {"a/+", "a/b", true},
+        {"a/+", "a/", true},             /* + matches an empty level */
+        {"a/+", "a", false},
+        {"a/+", "a/b/c", false},
+        {"+/+", "/", true},
+        {"+", "a", true},
+        {"+", "a/b", false},
+        {"+/b", "x/b", true},
+        {"a/+/c", "a/xyz/c", true},
+        {"a/+/c", "a/xyz/d", false},
+        {"#", "a/b/c", true},
+        {"#", "/", true},
+        {"a/#", "a", true},              /* # includes the parent level */
+        {"a/#", "a/", true},
+        {"a/#", "a/b/c", true},
+        {"a/#", "ab", false},
+        {"a/#", "b/a", false},
+        {"a/+/#", "a/b", true},
+        {"a/+/#", "a", false},
+        {"#", "$SYS/broker", false},     /* $ topics and leading wildcards */
+        {"+/broker", "$SYS/broker", false},
+        {"$SYS/#", "$SYS/broker", true},
+        {"a//b", "a//b", true},
+        {"a//b", "a/x/b", false},
+        {"a/+/b", "a//b", true},
+    };
+    char why[256];
+    dance_topics *t;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (dance_topic_filter_matches(cases[i].filter, cases[i].topic) != cases[i].match)
+            fail_msg("filter '%s' topic '%s': expected %s", cases[i].filter,
+                     cases[i].topic, cases[i].match ? "match" : "no match");
+
+    t = dance_topics_parse("sensors/#, gw/+/data ,exact", why, sizeof(why));
+    assert_non_null(t);
+    assert_int_equal(dance_topics_count(t), 3);
+    assert_true(dance_topics_match(t, "sensors"));
+    assert_true(dance_topics_match(t, "sensors/a/b"));
+    assert_true(dance_topics_match(t, "gw/7/data"));
+    assert_true(dance_topics_match(t, "exact"));
+    assert_false(dance_topics_match(t, "exact/no"));
+    assert_false(dance_topics_match(t, "gw/7/data/x"));
+    assert_false(dance_topics_match(t, "verified/sensors/a"));
+    assert_false(dance_topics_match(NULL, "sensors"));
+    dance_topics_free(t);
+
+    t = dance_topics_parse("  ", why, sizeof(why));
+    assert_non_null(t);
+    assert_int_equal(dance_topics_count(t), 0);
+    assert_false(dance_topics_match(t, "anything"));
+    dance_topics_free(t);
+    dance_topics_free(NULL);
+}
+
+static void test_topic_filter_refusals(void **state)
+{
+    static const char *const bad[] = {
+        "a/#/b", "a#", "#a", "a/b#", "+a", "a/+b", "a/b+", "a,,b", "a, ,b", ",a", "a,",
+    };
+    static const char *const good_prefix[] = {"verified/", "a/b/", "/x/", "v-1/"};
+    static const char *const bad_prefix[] = {"verified", "", "$SYS/", "a/+/", "a/#/", "#/"};
+    char why[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why[0] = '\0';
+        if (dance_topics_parse(bad[i], why, sizeof(why)) != NULL)
+            fail_msg("'%s' accepted", bad[i]);
+        assert_true(why[0] != '\0');
+    }
+    for (size_t i = 0; i < sizeof(good_prefix) / sizeof(good_prefix[0]); i++)
+        assert_int_equal(dance_topic_prefix_check(good_prefix[i], why, sizeof(why)), 0);
+    for (size_t i = 0; i < sizeof(bad_prefix) / sizeof(bad_prefix[0]); i++)
+        if (dance_topic_prefix_check(bad_prefix[i], why, sizeof(why)) != -1)
+            fail_msg("prefix '%s' accepted", bad_prefix[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +536,8 @@ int main(void)
         cmocka_unit_test(test_confscan_cmdline),
         cmocka_unit_test(test_confscan_include_dir),
         cmocka_unit_test(test_verdict_names_and_dns),
+        cmocka_unit_test(test_topic_filter_matching),
+        cmocka_unit_test(test_topic_filter_refusals),
         cmocka_unit_test(test_workers_fetch_failure_and_bounds),
         cmocka_unit_test(test_workers_bad_resolver_config),
     };

@@ -80,8 +80,106 @@ static void test_defaults(void **state)
     assert_int_equal(c.stats_interval, DANCE_OPT_DEFAULT_STATS_INTERVAL);
     assert_int_equal(c.worker_threads, DANCE_OPT_DEFAULT_WORKER_THREADS);
     assert_int_equal(c.queue_size, DANCE_OPT_DEFAULT_QUEUE_SIZE);
+    /* message verification: off */
+    assert_null(c.verify_topics);
+    assert_false(dance_plugin_config_verifying(&c));
+    assert_string_equal(c.verified_prefix, "verified/");
+    assert_null(c.rejected_prefix);
+    assert_int_equal(c.max_payload, 65536);
+    assert_false(c.require_iat);
+    assert_int_equal(c.max_skew, 300);
+    assert_int_equal(c.replay_window, 0);
+    assert_false(c.require_jti);
+    assert_false(c.require_topic_binding);
+    assert_int_equal(c.verify_threads, DANCE_OPT_DEFAULT_VERIFY_THREADS);
+    assert_int_equal(c.verify_queue_size, DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE);
     dance_plugin_config_clear(&c);
     assert_null(c.allowlist);
+    assert_null(c.verified_prefix);
+}
+
+static void test_message_options(void **state)
+{
+    dance_plugin_opt o[] = {
+        {"allowed_domains", "acme.example"},
+        {"verify_topics", " sensors/# ,gw/+/data,$share-not/x"},
+        {"verified_prefix", "v/"},
+        {"rejected_prefix", "rejected/msgs/"},
+        {"max_payload", "1024"},
+        {"require_iat", "true"},
+        {"max_skew", "30"},
+        {"replay_window", "60"},
+        {"require_jti", "true"},
+        {"require_topic_binding", "true"},
+        {"verify_threads", "3"},
+        {"verify_queue_size", "77"},
+    };
+    dance_plugin_opt off[] = {{"allowed_domains", "acme.example"},
+                              {"verify_topics", " "}, {"require_iat", "false"}};
+    dance_plugin_config c;
+
+    (void)state;
+    assert_int_equal(parse(o, N(o), &c), 0);
+    assert_true(dance_plugin_config_verifying(&c));
+    assert_int_equal(dance_topics_count(c.topics), 3);
+    assert_true(dance_topics_match(c.topics, "sensors/a/b"));
+    assert_true(dance_topics_match(c.topics, "gw/1/data"));
+    assert_false(dance_topics_match(c.topics, "gw/1/data/x"));
+    assert_false(dance_topics_match(c.topics, "other"));
+    assert_string_equal(c.verified_prefix, "v/");
+    assert_string_equal(c.rejected_prefix, "rejected/msgs/");
+    assert_int_equal(c.max_payload, 1024);
+    assert_true(c.require_iat);
+    assert_int_equal(c.max_skew, 30);
+    assert_int_equal(c.replay_window, 60);
+    assert_true(c.require_jti);
+    assert_true(c.require_topic_binding);
+    assert_int_equal(c.verify_threads, 3);
+    assert_int_equal(c.verify_queue_size, 77);
+    dance_plugin_config_clear(&c);
+    assert_null(c.topics);
+
+    /* An empty (blank) list switches verification off; then the other
+     * message options may stay. */
+    assert_int_equal(parse(off, N(off), &c), 0);
+    assert_false(dance_plugin_config_verifying(&c));
+    dance_plugin_config_clear(&c);
+}
+
+static void test_message_cross_rules(void **state)
+{
+    dance_plugin_opt no_topics[] = {{"allowed_domains", "a.example"},
+                                    {"rejected_prefix", "rejected/"}};
+    dance_plugin_opt nested[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+                                 {"rejected_prefix", "verified/rejected/"}};
+    dance_plugin_opt nested2[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+                                  {"verified_prefix", "out/verified/"},
+                                  {"rejected_prefix", "out/"}};
+    dance_plugin_opt same[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+                               {"rejected_prefix", "verified/"}};
+    dance_plugin_opt jti[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+                              {"require_jti", "true"}};
+    dance_plugin_opt window[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+                                 {"replay_window", "599"}};
+    dance_plugin_opt window_ok[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+                                    {"replay_window", "20"}, {"max_skew", "10"},
+                                    {"rejected_prefix", "verifiedx/"}};
+    dance_plugin_config c;
+
+    (void)state;
+    expect_error(no_topics, N(no_topics), "plugin_opt_rejected_prefix is set but "
+                 "plugin_opt_verify_topics is not");
+    expect_error(nested, N(nested), "plugin_opt_rejected_prefix 'verified/rejected/': "
+                 "expected a topic tree apart from plugin_opt_verified_prefix 'verified/'");
+    expect_error(nested2, N(nested2), "plugin_opt_rejected_prefix 'out/': expected a "
+                 "topic tree apart");
+    expect_error(same, N(same), "plugin_opt_rejected_prefix 'verified/': expected");
+    expect_error(jti, N(jti), "plugin_opt_require_jti 'true': expected "
+                 "plugin_opt_replay_window too");
+    expect_error(window, N(window), "plugin_opt_replay_window '599': expected at least "
+                 "twice plugin_opt_max_skew (300 s)");
+    assert_int_equal(parse(window_ok, N(window_ok), &c), 0);
+    dance_plugin_config_clear(&c);
 }
 
 static void test_every_option(void **state)
@@ -164,7 +262,8 @@ static void test_required_and_unknown(void **state)
     assert_non_null(strstr(err, "plugin_opt_allowed_domains"));
     dance_plugin_config_clear(&c);
     expect_error(unknown, N(unknown), "plugin_opt_resolvers '1.1.1.1': unknown option");
-    assert_non_null(strstr(err, "resolver"));      /* lists the known ones */
+    assert_non_null(strstr(err, "resolver"));      /* lists the known ones, */
+    assert_non_null(strstr(err, "verify_queue_size)"));    /* all of them */
     expect_error(twice, N(twice), "plugin_opt_min_ttl '2': given twice");
 }
 
@@ -219,6 +318,31 @@ static void test_bad_values(void **state)
     one_bad("allowed_domains", "");
     one_bad("allowed_domains", "a.example,,b.example");
     one_bad("allowed_domains", "bad domain.example");
+    /* message verification */
+    one_bad("verify_topics", "a/#/b");
+    one_bad("verify_topics", "a/b#");
+    one_bad("verify_topics", "a/+b");
+    one_bad("verify_topics", "a,,b");
+    one_bad("verify_topics", "a, ");
+    one_bad("verified_prefix", "verified");
+    one_bad("verified_prefix", "");
+    one_bad("verified_prefix", "v/+/");
+    one_bad("verified_prefix", "v/#/");
+    one_bad("verified_prefix", "$SYS/v/");
+    one_bad("rejected_prefix", "rejected");
+    one_bad("max_payload", "0");
+    one_bad("max_payload", "268435456");
+    one_bad("require_iat", "yes");
+    one_bad("require_iat", "TRUE");
+    one_bad("require_jti", "1");
+    one_bad("require_topic_binding", "");
+    one_bad("max_skew", "0");
+    one_bad("max_skew", "86401");
+    one_bad("replay_window", "86401");
+    one_bad("verify_threads", "0");
+    one_bad("verify_threads", "65");
+    one_bad("verify_queue_size", "0");
+    one_bad("verify_queue_size", "1000001");
 }
 
 static void test_reasons_name_the_part(void **state)
@@ -230,6 +354,12 @@ static void test_reasons_name_the_part(void **state)
     assert_non_null(strstr(err, "'nope' is not an IPv4 or IPv6 address"));
     one_bad("lookup_timeout_ms", "0");
     assert_non_null(strstr(err, "from 1 to 60000"));
+    one_bad("verify_topics", "ok/#,a/#/b");
+    assert_non_null(strstr(err, "'a/#/b': '#' must be the last level"));
+    one_bad("verify_topics", "x/y+");
+    assert_non_null(strstr(err, "'+' must be a whole level"));
+    one_bad("verified_prefix", "verified");
+    assert_non_null(strstr(err, "it must end in '/'"));
 }
 
 static void test_cross_rules(void **state)
@@ -311,6 +441,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_every_option),
+        cmocka_unit_test(test_message_options),
+        cmocka_unit_test(test_message_cross_rules),
         cmocka_unit_test(test_required_and_unknown),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_reasons_name_the_part),
