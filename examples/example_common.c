@@ -143,9 +143,9 @@ int ex_session_connect(ex_session *s, const ex_tls *tls, unsigned timeout_ms)
     /* Blocking TCP connect and TLS handshake; CONNECT is queued. */
     rc = mosquitto_connect(s->mosq, tls->host, tls->port, 30);
     if (rc != MOSQ_ERR_SUCCESS) {
-        fprintf(stderr, "%s: cannot connect to %s:%d: %s%s%s\n", s->prog, tls->host,
-                tls->port, mosquitto_strerror(rc), rc == MOSQ_ERR_ERRNO ? ": " : "",
-                rc == MOSQ_ERR_ERRNO ? strerror(errno) : "");
+        /* For MOSQ_ERR_ERRNO, mosquitto_strerror already gives strerror(errno). */
+        fprintf(stderr, "%s: cannot connect to %s:%d: %s\n", s->prog, tls->host,
+                tls->port, mosquitto_strerror(rc));
         return -1;
     }
     while (!s->connack && !s->disconnected && ex_now_ms() < deadline && !ex_stop_requested()) {
