@@ -1,0 +1,549 @@
+#!/usr/bin/python3
+"""bench.py - run the mosquitto-dance benchmarks and print one line per figure.
+
+Owner: the benchmark helper. Run it through scripts/bench (which finds the
+build directory); docs/bench.md says what every figure means.
+
+Every figure is measured side by side with its baseline in the same run:
+the two are run alternately (A B, B A, A B, ...) and each side's median is
+taken, so that a change in machine load hits both alike. Each figure
+prints exactly one line:
+
+    bench <name>: <value> <unit> | baseline <value> <unit> | ratio <r> | target <op> <t> | PASS|FAIL
+
+Sub-figures the issue asks to report without a target print "target none |
+INFO". A figure that could not be measured prints "... | ERROR <why>" in
+place of the value, so that a broken set-up is never mistaken for a result.
+
+Real parts only: /usr/sbin/mosquitto with and without the built plugin, the
+DNSSEC test bed (knotd, tests/testbed/dnstestbed.py), C load generators
+from bench/ (build/bench/bench_*), traffic to 127.0.0.1 only.
+"""
+
+import argparse
+import os
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, "tests", "testbed"))
+
+from dnstestbed import Testbed  # noqa: E402
+
+MOSQUITTO = os.environ.get("DANCE_MOSQUITTO", "/usr/sbin/mosquitto")
+ORG = "acme.example"
+
+FIGURES = ["verify-es256", "verify-ed25519", "verify-rs256", "cache-memory",
+           "connect", "cold-storm", "passthrough", "verified-pipeline",
+           "dns-per-message"]
+# Lines each figure prints (the smoke test checks all are there).
+LINES = {
+    "verify-es256": ["verify-es256"],
+    "verify-ed25519": ["verify-ed25519"],
+    "verify-rs256": ["verify-rs256"],
+    "cache-memory": ["cache-memory"],
+    "connect": ["connect"],
+    "cold-storm": ["cold-storm", "cold-storm-all-connected"],
+    "passthrough": ["passthrough"],
+    "verified-pipeline": ["verified-pipeline", "verified-latency-p50",
+                          "verified-latency-p99"],
+    "dns-per-message": ["dns-per-message"],
+}
+
+
+def log(msg):
+    """Progress goes to stderr; stdout carries only the result lines."""
+    sys.stderr.write("[bench %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+class BenchError(Exception):
+    """A figure could not be measured; the message says why."""
+
+
+def fmt_num(v):
+    if v is None:
+        return "-"
+    a = abs(v)
+    if a >= 1000:
+        return "%.0f" % v
+    if a >= 100:
+        return "%.1f" % v
+    if a >= 1:
+        return "%.2f" % v
+    return "%.3f" % v
+
+
+def result_line(name, value, unit, base, base_unit, op, target, target_unit=None):
+    """The one line of a figure. op is '>=' or '<='; the target applies to
+    the ratio when target_unit is None, else to the value itself. op None
+    means a reported sub-figure without a target."""
+    ratio = (value / base) if (base not in (None, 0) and value is not None) else None
+    if op is None:
+        verdict, tgt = "INFO", "none"
+    else:
+        subject = ratio if target_unit is None else value
+        ok = subject is not None and (subject >= target if op == ">=" else subject <= target)
+        verdict = "PASS" if ok else "FAIL"
+        tgt = "%s %s%s" % (op, fmt_num(target), (" " + target_unit) if target_unit else "")
+    return "bench %s: %s %s | baseline %s %s | ratio %s | target %s | %s" % (
+        name, fmt_num(value), unit, fmt_num(base), base_unit,
+        "%.3f" % ratio if ratio is not None else "-", tgt, verdict)
+
+
+def error_line(name, why):
+    why = " ".join(str(why).split())[:300]
+    return "bench %s: - | baseline - | ratio - | target - | ERROR %s" % (name, why)
+
+
+def emit(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(argv, timeout=600, check=True, env=None):
+    """Run a program; return its stdout. Raise BenchError with its stderr
+    when it fails."""
+    try:
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        raise BenchError("%s did not finish within %d s" % (os.path.basename(argv[0]), timeout))
+    if check and p.returncode != 0:
+        raise BenchError("%s failed (exit %d): %s" % (
+            os.path.basename(argv[0]), p.returncode, (p.stderr or p.stdout).strip()[-500:]))
+    return p.stdout
+
+
+def kv(text, key, conv=float):
+    """Value after `key` in 'key value key value' lines."""
+    for line in text.splitlines():
+        parts = line.split()
+        for i in range(len(parts) - 1):
+            if parts[i] == key:
+                return conv(parts[i + 1])
+    raise BenchError("no %r in output: %s" % (key, text.strip()[-300:]))
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick
+
+
+def proc_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def raise_fd_limit(n=20000):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = max(soft, min(n, hard)) if hard != resource.RLIM_INFINITY else max(soft, n)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+# --------------------------------------------------------------- set-up
+
+class Env:
+    """Paths, the work directory, the DNS test bed and the PKI of a run."""
+
+    def __init__(self, args):
+        self.args = args
+        self.quick = args.quick
+        self.build = os.path.abspath(args.build_dir)
+        self.bin = os.path.join(self.build, "bench")
+        self.plugin = os.path.join(self.build, "mosquitto_dance.so")
+        for prog in ("bench_verify", "bench_cachemem", "bench_pki", "bench_connect"):
+            if not os.access(os.path.join(self.bin, prog), os.X_OK):
+                raise SystemExit("bench: %s not built in %s (build the project first)"
+                                 % (prog, self.bin))
+        self.work = tempfile.mkdtemp(prefix="dance-bench-")
+        os.chmod(self.work, 0o755)
+        self.tb = None
+        self.devices = []          # [(name, cert, key, tlsa)]
+        self.ca = os.path.join(self.work, "pki", "ca.pem")
+
+    def prog(self, name):
+        return os.path.join(self.bin, name)
+
+    def testbed(self):
+        if self.tb is None:
+            log("starting the DNSSEC test bed (knotd)")
+            self.tb = Testbed(os.path.join(self.work, "dns"), default_ttl=3600,
+                              negative_ttl=60)
+        return self.tb
+
+    def pki(self, count):
+        """At least `count` device identities with certificates, and their
+        TLSA records published in the test bed."""
+        if len(self.devices) >= count:
+            return self.devices[:count]
+        d = os.path.join(self.work, "pki")
+        os.makedirs(d, exist_ok=True)
+        tb = self.testbed()
+        if not self.devices:
+            run([self.prog("bench_pki"), "--dir", d, "--ca-only"])
+            self._server_cert(d)
+        log("making %d device identities" % (count - len(self.devices)))
+        out = run([self.prog("bench_pki"), "--dir", d, "--reuse-ca", "--count", str(count)])
+        devs = []
+        for line in out.splitlines():
+            f = line.split(None, 3)
+            devs.append((f[0], f[1], f[2], f[3]))
+        for name, _, _, tlsa in devs[len(self.devices):]:
+            tb.set_records(name, "TLSA", [tlsa])
+        tb.publish()
+        self.devices = devs
+        with open(self.devices_file(), "w") as f:
+            for dev in devs:
+                f.write(" ".join(dev) + "\n")
+        return self.devices[:count]
+
+    def devices_file(self):
+        return os.path.join(self.work, "pki", "devices.txt")
+
+    def _server_cert(self, d):
+        key, csr, ext, cert = (os.path.join(d, n) for n in
+                               ("server.key", "server.csr", "server.ext", "server.pem"))
+        with open(ext, "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                    "extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n")
+        run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
+             "-subj", "/CN=localhost"])
+        run(["openssl", "x509", "-req", "-in", csr, "-CA", os.path.join(d, "ca.pem"),
+             "-CAkey", os.path.join(d, "ca.key"), "-CAcreateserial", "-days", "30",
+             "-extfile", ext, "-out", cert])
+        for n in os.listdir(d):
+            os.chmod(os.path.join(d, n), 0o644)
+        self.server_cert, self.server_key = cert, key
+
+    def close(self):
+        if self.tb is not None:
+            self.tb.close()
+        if not self.args.keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+        else:
+            log("work directory kept: %s" % self.work)
+
+
+class Broker:
+    """/usr/sbin/mosquitto on a free loopback port: TLS with client
+    certificates, and either the plugin (DANE) or stock certificate
+    authentication (use_identity_as_username) on the same certificates."""
+
+    def __init__(self, env, name, plugin_opts=None, extra_conf=""):
+        self.env = env
+        self.name = name
+        self.plugin_opts = plugin_opts
+        self.extra_conf = extra_conf
+        self.dir = os.path.join(env.work, "broker-" + name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = None
+        self.proc = None
+        self.logfile = os.path.join(self.dir, "mosquitto.log")
+
+    def start(self):
+        self.port = free_port()
+        e = self.env
+        lines = [
+            "per_listener_settings false",
+            "persistence false",
+            "log_dest file %s" % self.logfile,
+            "log_timestamp true",
+            "max_connections -1",
+            # Without it Nagle's algorithm holds the CONNACK record behind the
+            # TLS 1.3 session tickets until the client's delayed ACK (40 ms).
+            "set_tcp_nodelay true",
+        ]
+        if os.geteuid() == 0:
+            lines.append("user root")
+        lines += [
+            "listener %d 127.0.0.1" % self.port,
+            "cafile %s" % e.ca,
+            "certfile %s" % e.server_cert,
+            "keyfile %s" % e.server_key,
+            "require_certificate true",
+        ]
+        if self.plugin_opts is None:
+            # Stock Mosquitto's own certificate authentication: the chain is
+            # checked against cafile and the certificate names the user.
+            lines += ["use_identity_as_username true", "allow_anonymous false"]
+        else:
+            lines += ["allow_anonymous false", "plugin %s" % e.plugin]
+            for k, v in self.plugin_opts.items():
+                lines.append("plugin_opt_%s %s" % (k, v))
+        if self.extra_conf:
+            lines.append(self.extra_conf)
+        conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        out = open(os.path.join(self.dir, "mosquitto.out"), "a")
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=out,
+                                     stderr=subprocess.STDOUT,
+                                     preexec_fn=lambda: raise_fd_limit(20000))
+        out.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError("mosquitto (%s) exited at start: %s" % (
+                    self.name, self.output()[-800:]))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise BenchError("mosquitto (%s) did not listen in time" % self.name)
+
+    def output(self):
+        text = ""
+        for n in ("mosquitto.log", "mosquitto.out"):
+            try:
+                with open(os.path.join(self.dir, n), errors="replace") as f:
+                    text += f.read()
+            except OSError:
+                pass
+        return text
+
+    def cpu(self):
+        return proc_cpu_seconds(self.proc.pid)
+
+    def rss_kib(self):
+        return proc_rss_kib(self.proc.pid)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def dane_opts(env, **more):
+    tb = env.testbed()
+    opts = {
+        "allowed_domains": ORG,
+        "resolver": tb.upstream,
+        "trust_anchor": tb.trust_anchor,
+        "cafile": env.ca,
+    }
+    opts.update(more)
+    return opts
+
+
+def alternate(n, side_a, side_b):
+    """Run side_a and side_b n times each, alternating which goes first;
+    return (results_a, results_b)."""
+    ra, rb = [], []
+    for i in range(n):
+        if i % 2 == 0:
+            ra.append(side_a())
+            rb.append(side_b())
+        else:
+            rb.append(side_b())
+            ra.append(side_a())
+    return ra, rb
+
+
+# --------------------------------------------------------------- figures
+
+def fig_verify(env, alg):
+    """verify-<alg>: dance_jws_verify_message with warm caches vs raw EVP."""
+    rounds = 5
+    seconds = 0.2 if env.quick else 1.0
+    out = run([env.prog("bench_verify"), "--alg", alg, "--rounds", str(rounds),
+               "--seconds", str(seconds)])
+    lib = [float(l.split()[2]) for l in out.splitlines() if l.startswith("run lib")]
+    raw = [float(l.split()[2]) for l in out.splitlines() if l.startswith("run raw")]
+    if kv(out, "dns_queries", int) != 0:
+        raise BenchError("the cache was not warm: DNS was asked")
+    log("verify-%s lib %s raw %s msgs/s" % (alg, [round(x) for x in lib], [round(x) for x in raw]))
+    emit(result_line("verify-" + alg, median(lib), "msgs/s", median(raw), "msgs/s",
+                     ">=", 0.80))
+
+
+def fig_cache_memory(env):
+    n = 10000 if env.quick else 100000
+    out = run([env.prog("bench_cachemem"), "--identities", str(n)], timeout=900)
+    total = kv(out, "total_bytes")
+    data = kv(out, "data_bytes")
+    log("cache-memory: %d identities, TLSA answer %.0f B + decoded key %.0f B per identity "
+        "(DNS data %.0f B)" % (n, kv(out, "tlsa_bytes"), kv(out, "key_bytes"), data))
+    emit(result_line("cache-memory", total / 1024, "KiB", data / 1024, "KiB", "<=", 2, "KiB"))
+
+
+def fig_connect(env):
+    """connect: DANE mutual-TLS CONNECT/CONNACK rate, warm cache, vs stock."""
+    devs = env.pki(50)
+    dfile = env.devices_file()
+    rounds = 5
+    seconds = 1.0 if env.quick else 4.0
+    dance = Broker(env, "connect-dance", dane_opts(env)).start()
+    stock = Broker(env, "connect-stock").start()
+    try:
+        for b in (dance, stock):
+            out = run([env.prog("bench_connect"), "--port", str(b.port), "--devices", dfile,
+                       "--limit", str(len(devs)), "--warm"], timeout=120)
+            log("connect: warmed %s: %s" % (b.name, out.strip()))
+        cpu = {dance.name: [], stock.name: []}
+
+        def side(b):
+            def go():
+                c0 = b.cpu()
+                out = run([env.prog("bench_connect"), "--port", str(b.port), "--devices",
+                           dfile, "--limit", str(len(devs)), "--seconds", str(seconds),
+                           "--threads", "4"], timeout=120)
+                if kv(out, "refused", int) or kv(out, "errors", int):
+                    raise BenchError("connections failed during the run: %s" % out.strip())
+                el = kv(out, "seconds")
+                cpu[b.name].append((b.cpu() - c0) / el)
+                return kv(out, "rate")
+            return go
+        rd, rs = alternate(rounds, side(dance), side(stock))
+        log("connect: dance %s stock %s conn/s; broker CPU dance %s stock %s" % (
+            [round(x) for x in rd], [round(x) for x in rs],
+            [round(x, 2) for x in cpu[dance.name]], [round(x, 2) for x in cpu[stock.name]]))
+        emit(result_line("connect", median(rd), "conn/s", median(rs), "conn/s", ">=", 0.90))
+    finally:
+        dance.stop()
+        stock.stop()
+
+
+class DelayProxy:
+    """bench/dnsdelay.py in front of the test bed's knotd."""
+
+    def __init__(self, env, delay_ms):
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "dnsdelay.py"), "--upstream",
+             env.testbed().upstream, "--delay-ms", str(delay_ms)],
+            stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().split()
+        if len(line) != 2 or line[0] != "ready":
+            self.stop()
+            raise BenchError("the delaying DNS proxy did not start")
+        self.upstream = "127.0.0.1@%s" % line[1]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+
+
+def fig_cold_storm(env):
+    """cold-storm: N distinct devices connect with a cold cache while every
+    DNS answer is 50 ms late; RTT p99 of a connected client during the
+    storm, and the time until all are in. Baseline: the same storm against
+    stock Mosquitto (no DNS at all)."""
+    count = 100 if env.quick else 2000
+    rounds = 5
+    env.pki(count + 1)
+    proxy = DelayProxy(env, 50)
+    res = {"dance": [], "stock": []}
+    try:
+        def side(kind):
+            def go():
+                opts = dane_opts(env, resolver=proxy.upstream) if kind == "dance" else None
+                b = Broker(env, "storm-%s" % kind, opts).start()
+                try:
+                    out = run([env.prog("bench_storm"), "--port", str(b.port), "--devices",
+                               env.devices_file(), "--probe", "0", "--first", "1",
+                               "--count", str(count), "--threads", "64",
+                               "--retry-ms", "1000", "--deadline-s", "900"], timeout=1000)
+                finally:
+                    b.stop()
+                r = {k: kv(out, k) for k in ("connected", "seconds", "attempts", "refused",
+                                             "errors", "rtt_n", "rtt_p50_ms", "rtt_p99_ms",
+                                             "rtt_max_ms", "lost")}
+                log("cold-storm %s: %s" % (kind, out.strip()))
+                if r["connected"] < count:
+                    raise BenchError("%s: only %d of %d devices connected within the deadline"
+                                     % (kind, r["connected"], count))
+                res[kind].append(r)
+            return go
+        alternate(rounds, side("dance"), side("stock"))
+    finally:
+        proxy.stop()
+    p99 = median([r["rtt_p99_ms"] for r in res["dance"]])
+    p99_base = median([r["rtt_p99_ms"] for r in res["stock"]])
+    secs = median([r["seconds"] for r in res["dance"]])
+    secs_base = median([r["seconds"] for r in res["stock"]])
+    emit(result_line("cold-storm", p99, "ms", p99_base, "ms", "<=", 250, "ms"))
+    emit(result_line("cold-storm-all-connected", secs, "s", secs_base, "s", None, None))
+
+
+RUNNERS = {
+    "verify-es256": lambda env: fig_verify(env, "es256"),
+    "verify-ed25519": lambda env: fig_verify(env, "ed25519"),
+    "verify-rs256": lambda env: fig_verify(env, "rs256"),
+    "cache-memory": fig_cache_memory,
+    "connect": fig_connect,
+    "cold-storm": fig_cold_storm,
+}
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="short smoke version of every figure (ratios not meaningful)")
+    ap.add_argument("--build-dir", default=os.environ.get("DANCE_BUILD_DIR",
+                                                           os.path.join(REPO, "build")))
+    ap.add_argument("--only", action="append", default=[], metavar="FIGURE",
+                    help="run only this figure (repeatable): " + ", ".join(FIGURES))
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args(argv)
+    for f in args.only:
+        if f not in FIGURES:
+            ap.error("unknown figure %r (known: %s)" % (f, ", ".join(FIGURES)))
+    raise_fd_limit(20000)
+    env = Env(args)
+    log("load before: %s" % open("/proc/loadavg").read().strip())
+    t0 = time.monotonic()
+    failed = False
+    try:
+        for f in FIGURES:
+            if args.only and f not in args.only:
+                continue
+            runner = RUNNERS.get(f)
+            try:
+                if runner is None:
+                    raise BenchError("not measured yet")
+                runner(env)
+            except BenchError as e:
+                failed = True
+                for name in LINES[f]:
+                    emit(error_line(name, e))
+    finally:
+        env.close()
+    log("done in %.0f s; load after: %s" % (time.monotonic() - t0,
+                                            open("/proc/loadavg").read().strip()))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,378 @@
+/*
+ * bench/bench_storm.c - load generator for the cold-storm figure: many
+ * distinct devices connect at once while an already-connected client
+ * measures its publish round trip through the broker.
+ *
+ *   bench_storm --port P --devices FILE [--first N] [--count N]
+ *               [--probe N] [--threads T] [--retry-ms MS]
+ *               [--deadline-s S] [--probe-interval-ms MS]
+ *
+ * Devices come from FILE ("<name> <cert> <key> <tlsa>" lines, bench_pki
+ * output). Device --probe (index, default 0) connects first, twice
+ * (retrying until accepted, not timed): one connection subscribes to a
+ * topic of its own, the other publishes a QoS 0 message there every
+ * --probe-interval-ms (10) without waiting for earlier ones (open loop),
+ * and each message's trip through the broker is recorded, while T storm
+ * threads (64) connect devices --first .. --first + --count - 1 (default
+ * 1 .. 2000). A refused device waits
+ * --retry-ms (1000, +-20 % jitter) and tries again, as a device would;
+ * accepted connections stay open. The storm ends when every device is in
+ * or after --deadline-s (600).
+ *
+ * Output (one line):
+ *   connected <n> of <count> seconds <until the last got in, or the
+ *   deadline> attempts <n> refused <n> errors <n> rtt_n <n>
+ *   rtt_p50_ms <x> rtt_p99_ms <x> rtt_max_ms <x> lost <probes not back
+ *   10 s after the storm; they count with the time they were out>
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_mqtt.h"
+#include "bench_util.h"
+
+typedef struct device {
+    char *name, *cert, *key;
+} device;
+
+static device *g_dev;
+static int g_ndev;
+static int g_port, g_first = 1, g_count = 2000, g_probe = 0;
+static int g_retry_ms = 1000;
+static double g_deadline_s = 600;
+static atomic_int g_next, g_connected, g_storm_done;
+static atomic_ulong g_attempts, g_refused, g_errors;
+static uint64_t g_t0, g_deadline_ns;
+static _Atomic uint64_t g_last_ok_ns;
+static bm_conn *g_conns;            /* one per storm device, kept open */
+static char g_last_error[256];
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* probe state */
+static uint64_t *g_rtt;             /* ns */
+static size_t g_rtt_n, g_rtt_cap;
+static unsigned long g_lost;
+static int g_probe_interval_ms = 10;
+
+static void load_devices(const char *file)
+{
+    FILE *f = fopen(file, "r");
+    char line[8192], name[512], cert[4096], key[4096];
+    size_t cap = 1024;
+
+    if (f == NULL)
+        bu_die("cannot open %s", file);
+    g_dev = bu_xcalloc(cap, sizeof(*g_dev));
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "%511s %4095s %4095s", name, cert, key) != 3)
+            continue;
+        if ((size_t)g_ndev == cap) {
+            cap *= 2;
+            g_dev = realloc(g_dev, cap * sizeof(*g_dev));
+            if (g_dev == NULL)
+                bu_die("out of memory");
+        }
+        g_dev[g_ndev].name = bu_xstrdup(name);
+        g_dev[g_ndev].cert = bu_xstrdup(cert);
+        g_dev[g_ndev].key = bu_xstrdup(key);
+        g_ndev++;
+    }
+    fclose(f);
+}
+
+static void note_error(const char *what)
+{
+    pthread_mutex_lock(&g_mu);
+    snprintf(g_last_error, sizeof(g_last_error), "%s", what);
+    pthread_mutex_unlock(&g_mu);
+}
+
+/* try_connect - one attempt; 0 accepted (c open), 1 refused, -1 error */
+static int try_connect(SSL_CTX *ctx, const char *cid, bm_conn *c)
+{
+    char err[256];
+    int rc;
+
+    if (bm_open(c, ctx, g_port, 60000, err, sizeof(err)) != 0) {
+        note_error(err);
+        return -1;
+    }
+    rc = bm_connect(c, cid, 0, err, sizeof(err));
+    if (rc == 0)
+        return 0;
+    note_error(err);
+    bm_close(c, false);
+    return rc > 0 ? 1 : -1;
+}
+
+static void *storm_worker(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg * 2654435761u;
+
+    for (;;) {
+        int i = atomic_fetch_add(&g_next, 1);
+        const device *d;
+        SSL_CTX *ctx;
+        char cid[64];
+        int attempt = 0;
+
+        if (i >= g_count)
+            break;
+        d = &g_dev[g_first + i];
+        ctx = bm_tls_ctx(d->cert, d->key);
+        while (bu_now_ns() < g_deadline_ns) {
+            int r;
+            snprintf(cid, sizeof(cid), "storm-%d-%d", i, attempt++);
+            atomic_fetch_add(&g_attempts, 1);
+            r = try_connect(ctx, cid, &g_conns[i]);
+            if (r == 0) {
+                uint64_t now = bu_now_ns();
+                atomic_fetch_add(&g_connected, 1);
+                /* last acceptance time (monotonic, so a plain max) */
+                uint64_t prev = atomic_load(&g_last_ok_ns);
+                while (now > prev && !atomic_compare_exchange_weak(&g_last_ok_ns, &prev, now))
+                    ;
+                break;
+            }
+            if (r == 1)
+                atomic_fetch_add(&g_refused, 1);
+            else
+                atomic_fetch_add(&g_errors, 1);
+            {
+                int jitter = g_retry_ms / 5;
+                int ms = g_retry_ms + (jitter ? (int)(rand_r(&seed) % (unsigned)(2 * jitter + 1)) - jitter : 0);
+                bu_sleep_ns((uint64_t)ms * 1000000u);
+            }
+        }
+        SSL_CTX_free(ctx);
+    }
+    return NULL;
+}
+
+static void rtt_add(uint64_t ns)
+{
+    if (g_rtt_n == g_rtt_cap) {
+        g_rtt_cap = g_rtt_cap ? g_rtt_cap * 2 : 4096;
+        g_rtt = realloc(g_rtt, g_rtt_cap * sizeof(*g_rtt));
+        if (g_rtt == NULL)
+            bu_die("out of memory");
+    }
+    g_rtt[g_rtt_n++] = ns;
+}
+
+/* The probe is open loop: a sender publishes every --probe-interval-ms
+ * whether or not earlier probes came back, and a receiver on a second
+ * connection timestamps arrivals. A closed loop (send, wait, send) would
+ * take one sample per stall and so hide how long the broker stalls
+ * (coordinated omission); here every interval of the storm is one sample. */
+typedef struct probe {
+    bm_conn pub, sub;
+    char topic[128];
+    uint64_t *sent_ns;              /* by sequence number */
+    uint64_t *rtt_ns;               /* 0: not back yet */
+    size_t cap;
+    _Atomic size_t nsent;
+    atomic_int stop_recv;
+} probe;
+
+static void *probe_sender(void *arg)
+{
+    probe *p = arg;
+    uint64_t next = bu_now_ns();
+
+    while (!atomic_load(&g_storm_done)) {
+        unsigned char payload[16];
+        uint64_t seq = atomic_load(&p->nsent), now;
+
+        if (seq == p->cap)
+            break;
+        now = bu_now_ns();
+        p->sent_ns[seq] = now;
+        memcpy(payload, &seq, 8);
+        memcpy(payload + 8, &now, 8);
+        atomic_store(&p->nsent, seq + 1);
+        bm_queue_publish(&p->pub, p->topic, payload, sizeof(payload), 0, 0);
+        if (bm_flush(&p->pub) != 0)
+            bu_die("probe publisher lost its connection");
+        next += (uint64_t)g_probe_interval_ms * 1000000u;
+        now = bu_now_ns();
+        if (next > now)
+            bu_sleep_ns(next - now);
+        else
+            next = now;         /* we were stalled ourselves: no burst */
+    }
+    return NULL;
+}
+
+static void *probe_receiver(void *arg)
+{
+    probe *p = arg;
+
+    while (!atomic_load(&p->stop_recv)) {
+        const unsigned char *body, *topic, *pl;
+        size_t len, tl, pll;
+        uint8_t first;
+        uint64_t seq;
+        int r = bm_read_packet(&p->sub, &first, &body, &len);
+
+        if (r == 0)
+            bu_die("probe subscriber lost its connection");
+        if (r < 0)
+            continue;           /* read timeout (1 s): check stop */
+        if ((first >> 4) != BM_PUBLISH
+            || bm_parse_publish(first, body, len, &topic, &tl, &pl, &pll) != 0
+            || pll != 16)
+            continue;
+        memcpy(&seq, pl, 8);
+        if (seq < atomic_load(&p->nsent) && p->rtt_ns[seq] == 0)
+            p->rtt_ns[seq] = bu_now_ns() - p->sent_ns[seq];
+    }
+    return NULL;
+}
+
+/* probe_finish - wait up to 10 s for stragglers, then gather the round
+ * trips; a probe still missing counts as lost, with the time it has been
+ * out as its round trip */
+static void probe_finish(probe *p, pthread_t recv_tid)
+{
+    size_t n = atomic_load(&p->nsent);
+    uint64_t until = bu_now_ns() + 10000000000ull;
+
+    for (;;) {
+        size_t missing = 0;
+        for (size_t i = 0; i < n; i++)
+            missing += p->rtt_ns[i] == 0;
+        if (missing == 0 || bu_now_ns() > until)
+            break;
+        bu_sleep_ns(20000000u);
+    }
+    atomic_store(&p->stop_recv, 1);
+    pthread_join(recv_tid, NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (p->rtt_ns[i] == 0) {
+            g_lost++;
+            rtt_add(bu_now_ns() - p->sent_ns[i]);
+        } else {
+            rtt_add(p->rtt_ns[i]);
+        }
+    }
+}
+
+/* probe_connect - connect one probe client (retrying: its own lookup may
+ * be cold) */
+static void probe_connect(bm_conn *c, SSL_CTX *ctx, const char *cid)
+{
+    for (int a = 0;; a++) {
+        if (try_connect(ctx, cid, c) == 0)
+            return;
+        if (a == 50)
+            bu_die("probe device not accepted: %s", g_last_error);
+        bu_sleep_ns(200u * 1000000u);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *file = NULL;
+    int threads = 64;
+    pthread_t *tid, ptid, rtid;
+    probe pr;
+    SSL_CTX *pctx;
+    int connected;
+    double secs;
+
+    bu_set_prog(argv[0]);
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--port") == 0) { g_port = (int)bu_arg_long(argv[i], v, 1, 65535); i++; }
+        else if (strcmp(argv[i], "--devices") == 0 && v) { file = v; i++; }
+        else if (strcmp(argv[i], "--first") == 0) { g_first = (int)bu_arg_long(argv[i], v, 0, 10000000); i++; }
+        else if (strcmp(argv[i], "--count") == 0) { g_count = (int)bu_arg_long(argv[i], v, 1, 10000000); i++; }
+        else if (strcmp(argv[i], "--probe") == 0) { g_probe = (int)bu_arg_long(argv[i], v, 0, 10000000); i++; }
+        else if (strcmp(argv[i], "--threads") == 0) { threads = (int)bu_arg_long(argv[i], v, 1, 1024); i++; }
+        else if (strcmp(argv[i], "--retry-ms") == 0) { g_retry_ms = (int)bu_arg_long(argv[i], v, 0, 600000); i++; }
+        else if (strcmp(argv[i], "--deadline-s") == 0) { g_deadline_s = bu_arg_double(argv[i], v, 1, 86400); i++; }
+        else if (strcmp(argv[i], "--probe-interval-ms") == 0) { g_probe_interval_ms = (int)bu_arg_long(argv[i], v, 1, 10000); i++; }
+        else {
+            fprintf(stderr, "usage: bench_storm --port P --devices FILE [--first N] [--count N] "
+                    "[--probe N] [--threads T] [--retry-ms MS] [--deadline-s S] "
+                    "[--probe-interval-ms MS]\n");
+            return 2;
+        }
+    }
+    if (g_port == 0 || file == NULL)
+        bu_die("--port and --devices are required");
+    bm_init();
+    load_devices(file);
+    if (g_first + g_count > g_ndev || g_probe >= g_ndev)
+        bu_die("%s has %d devices; need %d", file, g_ndev, g_first + g_count);
+    if (g_probe >= g_first && g_probe < g_first + g_count)
+        bu_die("the probe device must not be one of the storm's");
+
+    /* the probe: connected (and its identity cached) before the storm */
+    pctx = bm_tls_ctx(g_dev[g_probe].cert, g_dev[g_probe].key);
+    memset(&pr, 0, sizeof(pr));
+    probe_connect(&pr.sub, pctx, "storm-probe-sub");
+    probe_connect(&pr.pub, pctx, "storm-probe-pub");
+    snprintf(pr.topic, sizeof(pr.topic), "bench/rtt/%s", g_dev[g_probe].name);
+    if (bm_subscribe(&pr.sub, pr.topic, 0) != 0)
+        bu_die("probe cannot subscribe");
+    bm_set_timeout(&pr.sub, 1000);
+    pr.cap = (size_t)(g_deadline_s * 1000.0 / g_probe_interval_ms) + 16;
+    pr.sent_ns = bu_xcalloc(pr.cap, sizeof(*pr.sent_ns));
+    pr.rtt_ns = bu_xcalloc(pr.cap, sizeof(*pr.rtt_ns));
+
+    g_conns = bu_xcalloc((size_t)g_count, sizeof(*g_conns));
+    for (int i = 0; i < g_count; i++)
+        g_conns[i].fd = -1;
+    tid = bu_xcalloc((size_t)threads, sizeof(*tid));
+    g_t0 = bu_now_ns();
+    g_deadline_ns = g_t0 + (uint64_t)(g_deadline_s * 1e9);
+    if (pthread_create(&rtid, NULL, probe_receiver, &pr) != 0
+        || pthread_create(&ptid, NULL, probe_sender, &pr) != 0)
+        bu_die("pthread_create failed");
+    for (long t = 0; t < threads; t++)
+        if (pthread_create(&tid[t], NULL, storm_worker, (void *)(t + 1)) != 0)
+            bu_die("pthread_create failed");
+    for (int t = 0; t < threads; t++)
+        pthread_join(tid[t], NULL);
+    atomic_store(&g_storm_done, 1);
+    pthread_join(ptid, NULL);
+    probe_finish(&pr, rtid);
+
+    connected = atomic_load(&g_connected);
+    secs = connected == g_count ? (double)(atomic_load(&g_last_ok_ns) - g_t0) / 1e9
+                                : (double)(bu_now_ns() - g_t0) / 1e9;
+    bu_sort_u64(g_rtt, g_rtt_n);
+    printf("connected %d of %d seconds %.3f attempts %lu refused %lu errors %lu "
+           "rtt_n %zu rtt_p50_ms %.3f rtt_p99_ms %.3f rtt_max_ms %.3f lost %lu\n",
+           connected, g_count, secs, (unsigned long)g_attempts, (unsigned long)g_refused,
+           (unsigned long)g_errors, g_rtt_n, bu_pct_u64(g_rtt, g_rtt_n, 50) / 1e6,
+           bu_pct_u64(g_rtt, g_rtt_n, 99) / 1e6,
+           g_rtt_n ? g_rtt[g_rtt_n - 1] / 1e6 : 0.0, g_lost);
+    if (g_errors)
+        fprintf(stderr, "bench_storm: last error: %s\n", g_last_error);
+    fflush(stdout);
+
+    for (int i = 0; i < g_count; i++)
+        if (g_conns[i].fd >= 0)
+            bm_close(&g_conns[i], true);
+    bm_close(&pr.pub, true);
+    bm_close(&pr.sub, true);
+    free(pr.sent_ns);
+    free(pr.rtt_ns);
+    SSL_CTX_free(pctx);
+    free(g_conns);
+    free(g_rtt);
+    free(tid);
+    for (int i = 0; i < g_ndev; i++) {
+        free(g_dev[i].name);
+        free(g_dev[i].cert);
+        free(g_dev[i].key);
+    }
+    free(g_dev);
+    return 0;
+}
