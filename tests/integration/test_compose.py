@@ -7,7 +7,8 @@ this cannot start the services; it checks what can be checked without one:
   * `docker-compose config` (Debian's docker-compose) accepts the file;
   * from its normalised output: every build context and Dockerfile exists,
     bind-mount sources exist, named volumes and networks are declared,
-    depends_on and network_mode name real services, the services of the
+    depends_on and network_mode name real services (a service_healthy
+    dependency has a healthcheck, whose command exists), the services of the
     scenario are there (dns, resolver, broker, backend, devices), the
     resolver address given to the broker is the dns service's address (the
     resolver shares its network namespace), and every role and device name
@@ -144,9 +145,21 @@ def compose_problems(path):
                 problems.append("%s: bind-mount source %s does not exist" % (name, source))
             if kind == "volume" and source not in volumes:
                 problems.append("%s: volume %s is not declared" % (name, source))
-        for dep in svc.get("depends_on") or {}:
+        for dep, how in (svc.get("depends_on") or {}).items():
             if dep not in services:
                 problems.append("%s: depends on unknown service %s" % (name, dep))
+            elif ((how or {}).get("condition") == "service_healthy"
+                  and not services[dep].get("healthcheck")):
+                problems.append("%s: waits for %s to be healthy, which has no healthcheck"
+                                % (name, dep))
+        test = (svc.get("healthcheck") or {}).get("test") or []
+        if test and test[0] == "CMD":
+            # Run in the image's WORKDIR, the checkout: repository paths.
+            if len(test) < 2 or not os.access(os.path.join(REPO, test[1]), os.X_OK):
+                problems.append("%s: healthcheck %s is not an executable file" % (name, test[1:2]))
+            elif test[1].endswith("entrypoint") and (len(test) < 3 or test[2] not in roles):
+                problems.append("%s: healthcheck role %s is not an entrypoint role" % (
+                    name, test[2:3]))
         mode = svc.get("network_mode", "")
         if mode.startswith("service:") and mode[len("service:"):] not in services:
             problems.append("%s: network_mode %s names no service" % (name, mode))
@@ -205,6 +218,7 @@ class ComposeTest(unittest.TestCase):
                               "dockerfile: examples/docker/Dockerfile.missing")
         broken = broken.replace('command: ["device", "dev2"]', 'command: ["device", "dev9"]')
         broken = broken.replace('command: ["resolver"]', 'command: ["resolve"]')
+        broken = broken.replace('entrypoint", "healthcheck"]', 'entrypoint", "health"]')
         broken = broken.replace("context: .", "context: %s" % REPO)
         self.assertNotEqual(broken, text)
         d = tempfile.mkdtemp(prefix="dance-compose-")
@@ -218,6 +232,7 @@ class ComposeTest(unittest.TestCase):
         self.assertIn("Dockerfile.missing does not exist", problems)
         self.assertIn("device ['dev9'] is not provisioned", problems)
         self.assertIn("command ['resolve'] is not an entrypoint role", problems)
+        self.assertIn("healthcheck role ['health'] is not an entrypoint role", problems)
 
 
 if __name__ == "__main__":
