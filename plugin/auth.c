@@ -12,6 +12,15 @@
  * that takes longer is refused ("lookup pending") and keeps running, so
  * the client's retry finds the answer cached.
  *
+ * Clients without a certificate may log in with a token instead (option
+ * token_auth, docs/token.md): username = identity, password = a JWS signed
+ * with the key in the identity's TLSA records. Same shape: the cheap
+ * checks (syntax, username == kid, allow-list, audience, times) first and
+ * without DNS, then the records from the cache or a worker within the
+ * budget, then the signature and the jti replay cache (libdance's token.c).
+ * A client that presents a certificate is always judged by it: the TLS
+ * handshake proved it holds the key, which a bearer token cannot.
+ *
  * Mosquitto 2.0 also calls BASIC_AUTH for every connected client after a
  * configuration reload (SIGHUP). Those re-checks are recognised (registry
  * entry + reload window) and answered from the registry, because the cache
@@ -24,6 +33,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/x509.h>
 #include "dance/name.h"
 
@@ -212,6 +222,21 @@ static bool lookup(auth_ctx *a, dance_tlsa_result *res)
     return dance_cache_wait(p->cache, a->owner, p->cfg.connect_budget_ms, res);
 }
 
+/* refuse_pending - the lookup did not answer within the budget */
+static int refuse_pending(auth_ctx *a)
+{
+    struct dance_plugin *p = a->p;
+
+    if (a->queue_full)
+        return refuse(a, DANCE_V_PENDING, "TLSA lookup for %s could not be "
+                      "queued: the worker queue is full (plugin_opt_queue_size "
+                      "%zu); retry later", a->owner, p->cfg.queue_size);
+    return refuse(a, DANCE_V_PENDING, "TLSA lookup for %s still pending "
+                  "after %u ms (plugin_opt_connect_budget_ms); it goes on "
+                  "in the background and a retry will use its answer",
+                  a->owner, p->cfg.connect_budget_ms);
+}
+
 static int authenticate(auth_ctx *a, X509 *leaf, const char *username)
 {
     struct dance_plugin *p = a->p;
@@ -244,14 +269,7 @@ static int authenticate(auth_ctx *a, X509 *leaf, const char *username)
     memset(&res, 0, sizeof(res));
     if (!lookup(a, &res)) {
         dance_tlsa_result_clear(&res);
-        if (a->queue_full)
-            return refuse(a, DANCE_V_PENDING, "TLSA lookup for %s could not be "
-                          "queued: the worker queue is full (plugin_opt_queue_size "
-                          "%zu); retry later", a->owner, p->cfg.queue_size);
-        return refuse(a, DANCE_V_PENDING, "TLSA lookup for %s still pending "
-                      "after %u ms (plugin_opt_connect_budget_ms); it goes on "
-                      "in the background and a retry will use its answer",
-                      a->owner, p->cfg.connect_budget_ms);
+        return refuse_pending(a);
     }
     dance_decide(p->matcher, leaf, a->identity, p->cfg.identity_source, &res, &v);
     dance_tlsa_result_clear(&res);
@@ -269,6 +287,106 @@ static int authenticate(auth_ctx *a, X509 *leaf, const char *username)
                           a->identity, a->owner, leaf) == 0)
         return refuse(a, DANCE_V_INTERNAL, "out of memory registering the client");
     return finish(a, &v, false);
+}
+
+/* looks_like_token - a compact JWS with a JSON header: three parts, the
+ * first starting with base64url '{"'. Any other password is no token (it
+ * may be for password_file behind fallback defer). */
+static bool looks_like_token(const char *password)
+{
+    const char *dot;
+
+    if (password == NULL || strncmp(password, "eyJ", 3) != 0)
+        return false;
+    dot = strchr(password, '.');
+    if (dot == NULL || (dot = strchr(dot + 1, '.')) == NULL)
+        return false;
+    return strchr(dot + 1, '.') == NULL;
+}
+
+/* token_refuse - the verdict for a refused token; outside allowed_domains
+ * follows plugin_opt_fallback as for certificates */
+static int token_refuse(auth_ctx *a, const dance_token_result *tr)
+{
+    dance_verdict_code code = dance_verdict_from_token(tr->status);
+    char r[DANCE_REASON_MAX + 64];
+
+    if (a->identity[0] == '\0' && tr->identity[0] != '\0')
+        snprintf(a->identity, sizeof(a->identity), "%s", tr->identity);
+    snprintf(r, sizeof(r), "token %s: %s", dance_token_status_name(tr->status),
+             tr->reason);
+    if (code == DANCE_V_OUTSIDE)
+        return fallback(a, code, r);
+    return refuse(a, code, "%s", r);
+}
+
+/* token_authenticate - a client without a certificate whose password is a
+ * token (see the file comment) */
+static int token_authenticate(auth_ctx *a, const char *username, const char *password)
+{
+    struct dance_plugin *p = a->p;
+    dance_token *tok = NULL;
+    dance_token_result tr;
+    dance_tlsa_result res;
+    dance_verdict v;
+    char why[DANCE_REASON_MAX];
+    int rc;
+
+    if (dance_token_parse(password, strlen(password), username, &tok, &tr)
+        != DANCE_TOKEN_OK)
+        return token_refuse(a, &tr);
+    snprintf(a->identity, sizeof(a->identity), "%s", dance_token_identity(tok));
+    /* allow-list (no DNS for names outside it), audience, times */
+    if (dance_token_check(tok, &p->token_policy, &tr) != DANCE_TOKEN_OK) {
+        rc = token_refuse(a, &tr);
+        goto out;
+    }
+    if (dance_owner_name(a->identity, p->cfg.tlsa_owner_label, a->owner,
+                         sizeof(a->owner), why, sizeof(why)) != 0) {
+        rc = refuse(a, DANCE_V_IDENTITY, "no TLSA owner name for %s: %s",
+                    a->identity, why);
+        goto out;
+    }
+    memset(&res, 0, sizeof(res));
+    if (!lookup(a, &res)) {
+        dance_tlsa_result_clear(&res);
+        rc = refuse_pending(a);
+        goto out;
+    }
+    dance_token_verify_dns(tok, res.status, &res.records, res.reason,
+                           &p->token_policy, &tr);
+    dance_tlsa_result_clear(&res);
+    if (tr.status != DANCE_TOKEN_OK) {
+        rc = token_refuse(a, &tr);
+        goto out;
+    }
+    if (mosquitto_set_username(a->client, a->identity) != MOSQ_ERR_SUCCESS) {
+        rc = refuse(a, DANCE_V_INTERNAL, "cannot set the username to %s", a->identity);
+        goto out;
+    }
+    /* Registered like a certificate client: re-checked every round (the
+     * records must still give the token's key) and, when configured,
+     * disconnected at the token's exp. Unregistered it could not be
+     * revoked, so failing to register refuses it. */
+    if (dance_clients_add_token(p->clients, a->client, a->client_id, a->identity,
+                                a->owner, password, tr.exp) == 0) {
+        rc = refuse(a, DANCE_V_INTERNAL, "out of memory registering the client");
+        goto out;
+    }
+    if (p->cfg.token_disconnect_on_expiry
+        && (p->next_token_expiry == 0 || tr.exp < p->next_token_expiry))
+        p->next_token_expiry = tr.exp;
+    p->stats.token_accepted++;
+    memset(&v, 0, sizeof(v));
+    v.code = DANCE_V_ACCEPTED;
+    snprintf(v.record, sizeof(v.record), "%s", tr.key_source);
+    snprintf(v.reason, sizeof(v.reason), "token valid: alg %s, key %s, expires in "
+             "%lld s", dance_jws_alg_name(tr.alg), tr.key_source,
+             (long long)(tr.exp - (int64_t)time(NULL)));
+    rc = finish(a, &v, false);
+out:
+    dance_token_free(tok);
+    return rc;
 }
 
 int dance_auth_basic_cb(int event, void *event_data, void *userdata)
@@ -321,9 +439,15 @@ int dance_auth_basic_cb(int event, void *event_data, void *userdata)
                       "(per_listener_settings true?)");
     }
 
-    if (leaf == NULL)
+    if (leaf == NULL) {
+        if (p->cfg.token_auth && looks_like_token(ed->password))
+            return token_authenticate(&a, ed->username, ed->password);
+        if (p->cfg.token_auth)
+            return fallback(&a, DANCE_V_NO_CERTIFICATE, "the client sent neither a "
+                            "certificate nor a token as password");
         return fallback(&a, DANCE_V_NO_CERTIFICATE, "the client sent no "
                         "certificate (DANE needs a TLS listener with require_certificate true)");
+    }
 
     rc = authenticate(&a, leaf, ed->username);
     X509_free(leaf);

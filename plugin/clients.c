@@ -18,7 +18,7 @@ typedef struct round_item {
 struct dance_clients {
     dance_client **buckets;
     size_t nbuckets;            /* power of two */
-    size_t count, dane_count;
+    size_t count, dane_count, token_count;
     uint64_t next_token;
     round_item *round;
     size_t round_len, round_pos;
@@ -44,6 +44,7 @@ static void entry_free(dance_client *e)
     free(e->identity);
     free(e->owner);
     X509_free(e->leaf);
+    free(e->password);
     free(e);
 }
 
@@ -124,6 +125,8 @@ bool dance_clients_remove(dance_clients *r, const void *key)
             r->count--;
             if (e->dane)
                 r->dane_count--;
+            if (e->password != NULL)
+                r->token_count--;
             entry_free(e);
             return true;
         }
@@ -143,13 +146,32 @@ static char *dup_or_null(const char *s, bool *fail)
     return d;
 }
 
+/* insert - put a filled entry in, replacing key's old one */
+static uint64_t insert(dance_clients *r, dance_client *e)
+{
+    size_t b;
+
+    dance_clients_remove(r, e->key);
+    if (r->count >= r->nbuckets)
+        grow(r);
+    e->token = r->next_token++;
+    b = bucket_of(r, e->key);
+    e->next = r->buckets[b];
+    r->buckets[b] = e;
+    r->count++;
+    if (e->dane)
+        r->dane_count++;
+    if (e->password != NULL)
+        r->token_count++;
+    return e->token;
+}
+
 uint64_t dance_clients_add(dance_clients *r, const void *key,
                            const char *client_id, bool dane,
                            const char *identity, const char *owner, X509 *leaf)
 {
     dance_client *e = calloc(1, sizeof(*e));
     bool fail = false;
-    size_t b;
 
     if (e == NULL) {
         X509_free(leaf);
@@ -165,17 +187,31 @@ uint64_t dance_clients_add(dance_clients *r, const void *key,
         entry_free(e);
         return 0;
     }
-    dance_clients_remove(r, key);
-    if (r->count >= r->nbuckets)
-        grow(r);
-    e->token = r->next_token++;
-    b = bucket_of(r, key);
-    e->next = r->buckets[b];
-    r->buckets[b] = e;
-    r->count++;
-    if (dane)
-        r->dane_count++;
-    return e->token;
+    return insert(r, e);
+}
+
+uint64_t dance_clients_add_token(dance_clients *r, const void *key,
+                                 const char *client_id, const char *identity,
+                                 const char *owner, const char *password,
+                                 int64_t expires)
+{
+    dance_client *e = calloc(1, sizeof(*e));
+    bool fail = false;
+
+    if (e == NULL)
+        return 0;
+    e->key = key;
+    e->dane = true;
+    e->expires = expires;
+    e->client_id = dup_or_null(client_id != NULL ? client_id : "", &fail);
+    e->identity = dup_or_null(identity != NULL ? identity : "", &fail);
+    e->owner = dup_or_null(owner != NULL ? owner : "", &fail);
+    e->password = dup_or_null(password != NULL ? password : "", &fail);
+    if (fail) {
+        entry_free(e);
+        return 0;
+    }
+    return insert(r, e);
 }
 
 size_t dance_clients_count(const dance_clients *r)
@@ -186,6 +222,30 @@ size_t dance_clients_count(const dance_clients *r)
 size_t dance_clients_dane_count(const dance_clients *r)
 {
     return r->dane_count;
+}
+
+size_t dance_clients_token_count(const dance_clients *r)
+{
+    return r->token_count;
+}
+
+int64_t dance_clients_expired(dance_clients *r, int64_t now,
+                              void (*fn)(void *ctx, dance_client *e), void *ctx)
+{
+    int64_t next = 0;
+
+    if (r->token_count == 0)
+        return 0;
+    for (size_t i = 0; i < r->nbuckets; i++)
+        for (dance_client *e = r->buckets[i]; e != NULL; e = e->next) {
+            if (e->password == NULL)
+                continue;
+            if (e->expires <= now)
+                fn(ctx, e);
+            else if (next == 0 || e->expires < next)
+                next = e->expires;
+        }
+    return next;
 }
 
 int dance_clients_round_start(dance_clients *r)

@@ -27,10 +27,13 @@ typedef struct dance_client {
     const void *key;            /* broker client pointer (opaque) */
     uint64_t token;             /* unique per entry, never 0 */
     char *client_id;
-    bool dane;                  /* true: DANE-authenticated; false: deferred */
+    bool dane;                  /* true: authenticated by the plugin (certificate
+                                   or token); false: deferred */
     char *identity;             /* DANE only */
     char *owner;                /* DANE only: TLSA owner name */
-    X509 *leaf;                 /* DANE only: one reference */
+    X509 *leaf;                 /* certificate clients: one reference */
+    char *password;             /* token clients: the token, for re-checks */
+    int64_t expires;            /* token clients: exp (wall clock); else 0 */
     bool checking;              /* a re-check is queued or running */
     struct dance_client *next;  /* hash chain (private) */
 } dance_client;
@@ -48,6 +51,14 @@ uint64_t dance_clients_add(dance_clients *r, const void *key,
                            const char *client_id, bool dane,
                            const char *identity, const char *owner, X509 *leaf);
 
+/* dance_clients_add_token - register a client admitted by a token (a DANE
+ * entry without a certificate): the token text is kept for re-checks and
+ * expires for the expiry disconnect. Returns the token, or 0 on ENOMEM. */
+uint64_t dance_clients_add_token(dance_clients *r, const void *key,
+                                 const char *client_id, const char *identity,
+                                 const char *owner, const char *password,
+                                 int64_t expires);
+
 /* dance_clients_remove - drop key's entry; false when there was none. */
 bool dance_clients_remove(dance_clients *r, const void *key);
 
@@ -55,7 +66,14 @@ bool dance_clients_remove(dance_clients *r, const void *key);
 dance_client *dance_clients_find(dance_clients *r, const void *key);
 
 size_t dance_clients_count(const dance_clients *r);
-size_t dance_clients_dane_count(const dance_clients *r);
+size_t dance_clients_dane_count(const dance_clients *r);     /* both kinds */
+size_t dance_clients_token_count(const dance_clients *r);
+
+/* dance_clients_expired - call fn for every token entry whose expires is
+ * at or before now (fn must not change the registry) and return the
+ * earliest expires still ahead of now, or 0 when none is. */
+int64_t dance_clients_expired(dance_clients *r, int64_t now,
+                              void (*fn)(void *ctx, dance_client *e), void *ctx);
 
 /* Revalidation rounds: a round is a snapshot of the DANE entries that
  * were registered when it started; entries are handed out one at a time

@@ -41,6 +41,24 @@ static bool tok_is(const char *t, size_t n, const char *word)
     return strlen(word) == n && memcmp(t, word, n) == 0;
 }
 
+/* close_listener - the listener being read ends: count it when plain */
+static void close_listener(dance_confscan *out)
+{
+    if (out->in_listener && !out->cur_tls && !out->cur_unix) {
+        out->plain_listeners++;
+        if (!out->plain_listener.found)
+            out->plain_listener = out->cur_listener;
+    }
+    out->in_listener = false;
+}
+
+void dance_confscan_finish(dance_confscan *out)
+{
+    close_listener(out);
+    out->default_listener_plain = (!out->any_listener || out->port_line)
+                                  && !out->global_tls;
+}
+
 int dance_confscan_text(const char *text, const char *file,
                         dance_confscan *out, char ***include_dir)
 {
@@ -67,6 +85,24 @@ int dance_confscan_text(const char *text, const char *file,
             } else if (tok_is(key, klen, "use_subject_as_username") &&
                        tok_is(val, vlen, "true")) {
                 hit_set(&out->subject_as_username, file, line);
+            } else if (tok_is(key, klen, "listener") && vlen > 0) {
+                /* settings up to the next listener line belong to it;
+                 * "listener 0 /path" is a unix socket */
+                close_listener(out);
+                out->in_listener = true;
+                out->any_listener = true;
+                out->cur_tls = false;
+                out->cur_unix = tok_is(val, vlen, "0");
+                memset(&out->cur_listener, 0, sizeof(out->cur_listener));
+                hit_set(&out->cur_listener, file, line);
+            } else if (tok_is(key, klen, "port") && vlen > 0) {
+                out->port_line = true;
+            } else if ((tok_is(key, klen, "certfile") || tok_is(key, klen, "psk_hint"))
+                       && vlen > 0) {
+                if (out->in_listener)
+                    out->cur_tls = true;
+                else
+                    out->global_tls = true;
             } else if (tok_is(key, klen, "include_dir") && vlen > 0 &&
                        include_dir != NULL) {
                 /* The directory name is the rest of the line (it may hold
@@ -249,6 +285,8 @@ int dance_confscan_file(const char *path, dance_confscan *out,
     for (size_t i = 0; rc == 0 && dirs != NULL && dirs[i] != NULL; i++)
         rc = scan_dir(dirs[i], out, err, errlen);
     dance_confscan_dirs_free(dirs);
+    if (rc == 0)
+        dance_confscan_finish(out);
     return rc;
 }
 

@@ -7,7 +7,9 @@
  * reaches the plugin, so revocation, metrics and background lookups stop)
  * and `use_identity_as_username` / `use_subject_as_username` (Mosquitto
  * skips plugin authentication on that listener, so DANE is never checked
- * there). This module finds the config file on the broker's command line
+ * there). With token authentication on, a fourth matters: a listener
+ * without TLS, where tokens travel in clear (a warning, not a refusal).
+ * This module finds the config file on the broker's command line
  * (/proc/self/cmdline, "-c FILE") and scans it and its include_dir files
  * for those keys. Best effort: it cannot see a broker started without -c
  * (which then has no plugin either) and does not evaluate anything else.
@@ -34,6 +36,16 @@ typedef struct dance_confscan {
     dance_confscan_hit per_listener_true;   /* where it was set true */
     dance_confscan_hit identity_as_username;   /* first "... true" */
     dance_confscan_hit subject_as_username;
+    /* listeners without TLS (no certfile or psk_hint; unix sockets, port 0,
+     * are local and not counted); set by dance_confscan_finish */
+    unsigned plain_listeners;
+    dance_confscan_hit plain_listener;      /* the first one's listener line */
+    bool default_listener_plain;            /* Mosquitto's default listener
+                                               (no listener line, or a "port"
+                                               line) without TLS */
+    /* scan state (private) */
+    bool in_listener, cur_tls, cur_unix, any_listener, global_tls, port_line;
+    dance_confscan_hit cur_listener;
 } dance_confscan;
 
 /* dance_confscan_text - scan one file's text (file names it in hits).
@@ -43,6 +55,10 @@ typedef struct dance_confscan {
 int dance_confscan_text(const char *text, const char *file,
                         dance_confscan *out, char ***include_dir);
 void dance_confscan_dirs_free(char **dirs);
+
+/* dance_confscan_finish - close the last listener and work out the plain
+ * ones after the last text; dance_confscan_file calls it. */
+void dance_confscan_finish(dance_confscan *out);
 
 /* dance_confscan_file - scan path and the *.conf files of its include_dir
  * (sorted, as Mosquitto reads them). out must be zeroed first.

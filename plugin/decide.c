@@ -24,6 +24,10 @@ const char *dance_verdict_name(dance_verdict_code code)
     case DANCE_V_INSECURE: return "insecure";
     case DANCE_V_NO_RECORD: return "no_record";
     case DANCE_V_NO_MATCH: return "no_match";
+    case DANCE_V_TOKEN_INVALID: return "token_invalid";
+    case DANCE_V_TOKEN_AUDIENCE: return "token_audience";
+    case DANCE_V_TOKEN_EXPIRED: return "token_expired";
+    case DANCE_V_TOKEN_REPLAY: return "token_replay";
     case DANCE_V_INTERNAL: return "internal";
     case DANCE_V_COUNT: break;
     }
@@ -41,6 +45,34 @@ dance_verdict_code dance_verdict_from_dns(dance_dns_status st)
     case DANCE_DNS_STATUS_COUNT: break;
     }
     return DANCE_V_LOOKUP_FAILURE;
+}
+
+dance_verdict_code dance_verdict_from_token(dance_token_status st)
+{
+    switch (st) {
+    case DANCE_TOKEN_OK: return DANCE_V_ACCEPTED;
+    case DANCE_TOKEN_MALFORMED:
+    case DANCE_TOKEN_BAD_ALG:
+    case DANCE_TOKEN_UNSUPPORTED: return DANCE_V_TOKEN_INVALID;
+    case DANCE_TOKEN_IDENTITY: return DANCE_V_IDENTITY;
+    case DANCE_TOKEN_NOT_ALLOWED: return DANCE_V_OUTSIDE;
+    case DANCE_TOKEN_WRONG_AUDIENCE: return DANCE_V_TOKEN_AUDIENCE;
+    case DANCE_TOKEN_EXPIRED:
+    case DANCE_TOKEN_NOT_YET_VALID:
+    case DANCE_TOKEN_LIFETIME: return DANCE_V_TOKEN_EXPIRED;
+    case DANCE_TOKEN_REPLAY: return DANCE_V_TOKEN_REPLAY;
+    case DANCE_TOKEN_LOOKUP_FAILED: return DANCE_V_LOOKUP_FAILURE;
+    case DANCE_TOKEN_NO_RECORD: return DANCE_V_NO_RECORD;
+    case DANCE_TOKEN_DNS_INSECURE: return DANCE_V_INSECURE;
+    case DANCE_TOKEN_DNS_BOGUS: return DANCE_V_BOGUS;
+    case DANCE_TOKEN_NO_USABLE_RECORD:
+    case DANCE_TOKEN_CERT_MISMATCH:
+    case DANCE_TOKEN_KEY_MISMATCH:
+    case DANCE_TOKEN_BAD_SIGNATURE: return DANCE_V_NO_MATCH;
+    case DANCE_TOKEN_INTERNAL:
+    case DANCE_TOKEN_STATUS_COUNT: break;
+    }
+    return DANCE_V_INTERNAL;
 }
 
 /* record_text - "u s m SHORTHEX" of the record that matched. */

@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 #include "dance/dane.h"
 #include "dance/resolver.h"
+#include "dance/token.h"
 #include "options.h"
 
 /* Outcomes of an authentication decision. The names are the metric and
@@ -28,14 +29,20 @@ typedef enum dance_verdict_code {
     DANCE_V_BOGUS,              /* DNSSEC validation failed */
     DANCE_V_INSECURE,           /* zone not signed */
     DANCE_V_NO_RECORD,          /* secure NXDOMAIN/NODATA */
-    DANCE_V_NO_MATCH,           /* records there, certificate does not match */
+    DANCE_V_NO_MATCH,           /* records there, certificate (or the token's
+                                   key) does not match */
+    DANCE_V_TOKEN_INVALID,      /* token: malformed, alg none/HS*, unsupported */
+    DANCE_V_TOKEN_AUDIENCE,     /* token for another broker */
+    DANCE_V_TOKEN_EXPIRED,      /* token expired, not yet valid, or too long-lived */
+    DANCE_V_TOKEN_REPLAY,       /* token's jti used before */
     DANCE_V_INTERNAL,           /* allocation or OpenSSL failure */
     DANCE_V_COUNT
 } dance_verdict_code;
 
 /* "accepted", "no_certificate", "identity", "outside_allowed_domains",
  * "pending", "lookup_failure", "bogus", "insecure", "no_record",
- * "no_match", "internal". */
+ * "no_match", "token_invalid", "token_audience", "token_expired",
+ * "token_replay", "internal". */
 const char *dance_verdict_name(dance_verdict_code code);
 
 #define DANCE_RECORD_TEXT_MAX 64
@@ -49,6 +56,11 @@ typedef struct dance_verdict {
 /* dance_verdict_from_dns - map a non-SECURE DNS status to its refusal.
  * Cannot fail. */
 dance_verdict_code dance_verdict_from_dns(dance_dns_status st);
+
+/* dance_verdict_from_token - the verdict for a token outcome (token.h):
+ * the DNS and key refusals share the certificate path's names (no_record,
+ * no_match, ...), the token's own get token_*. Cannot fail. */
+dance_verdict_code dance_verdict_from_token(dance_token_status st);
 
 /* dance_decide - the verdict for leaf as identity given the DNS answer.
  * SECURE answers go to dance_match (purpose client, names checked except

@@ -28,6 +28,8 @@ typedef enum opt_kind {
     OPT_BOOL,           /* true|false */
     OPT_TOPICS,         /* comma list of MQTT topic filters (may be empty) */
     OPT_PREFIX,         /* topic prefix ending in '/' */
+    OPT_ONOFF,          /* on|off (true|false also taken) */
+    OPT_AUDIENCE,       /* a token audience: 1-256 printable characters */
     OPT_KIND_COUNT
 } opt_kind;
 
@@ -37,6 +39,10 @@ typedef enum opt_id {
     O_CAFILE, O_FALLBACK, O_CONNECT_BUDGET_MS, O_CACHE_SIZE, O_MIN_TTL,
     O_MAX_TTL, O_NEGATIVE_TTL, O_FAILURE_TTL, O_REVALIDATE_INTERVAL,
     O_STATS_INTERVAL, O_WORKER_THREADS, O_QUEUE_SIZE,
+    /* token authentication: every option after O_TOKEN_AUTH up to
+     * O_VERIFY_TOPICS belongs to it (cross_check_tokens relies on it) */
+    O_TOKEN_AUTH, O_TOKEN_AUDIENCE, O_TOKEN_MAX_LIFETIME,
+    O_TOKEN_DISCONNECT_ON_EXPIRY,
     /* message verification: every option from O_VERIFY_TOPICS on belongs
      * to it (cross_check relies on the order) */
     O_VERIFY_TOPICS, O_VERIFIED_PREFIX, O_REJECTED_PREFIX, O_MAX_PAYLOAD,
@@ -97,6 +103,14 @@ static const opt_def opt_table[O_COUNT] = {
         "a number of threads from 1 to 64"},
     [O_QUEUE_SIZE] = {"queue_size", OPT_UINT, 1, 1000000,
         "a number of jobs from 1 to 1000000"},
+    [O_TOKEN_AUTH] = {"token_auth", OPT_ONOFF, 0, 0, "on or off"},
+    [O_TOKEN_AUDIENCE] = {"token_audience", OPT_AUDIENCE, 0, 0,
+        "this broker's name for tokens, 1 to 256 printable characters without "
+        "spaces (e.g. broker.acme.example)"},
+    [O_TOKEN_MAX_LIFETIME] = {"token_max_lifetime", OPT_UINT, 1, 86400,
+        "seconds from 1 to 86400"},
+    [O_TOKEN_DISCONNECT_ON_EXPIRY] = {"token_disconnect_on_expiry", OPT_ONOFF, 0, 0,
+        "on or off"},
     [O_VERIFY_TOPICS] = {"verify_topics", OPT_TOPICS, 0, 0,
         "a comma list of MQTT topic filters (e.g. sensors/#,gw/+/data), or "
         "nothing to switch message verification off"},
@@ -311,6 +325,7 @@ static void set_defaults(dance_plugin_config *c)
     c->max_skew = DANCE_OPT_DEFAULT_MAX_SKEW;
     c->verify_threads = DANCE_OPT_DEFAULT_VERIFY_THREADS;
     c->verify_queue_size = DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE;
+    c->token_max_lifetime = DANCE_OPT_DEFAULT_TOKEN_MAX_LIFETIME;
 }
 
 /* store_uint - put an already range-checked number where it belongs. */
@@ -333,6 +348,7 @@ static void store_uint(dance_plugin_config *c, opt_id id, unsigned long v)
     case O_REPLAY_WINDOW: c->replay_window = (uint32_t)v; break;
     case O_VERIFY_THREADS: c->verify_threads = (unsigned)v; break;
     case O_VERIFY_QUEUE_SIZE: c->verify_queue_size = (size_t)v; break;
+    case O_TOKEN_MAX_LIFETIME: c->token_max_lifetime = (uint32_t)v; break;
     default: break;
     }
 }
@@ -442,6 +458,33 @@ static int apply(dance_plugin_config *c, opt_id id, const char *value,
                                                : &c->rejected_prefix, value) != 0)
             goto nomem;
         return 0;
+    case OPT_ONOFF: {
+        bool b;
+        if (strcmp(value, "on") == 0 || strcmp(value, "true") == 0)
+            b = true;
+        else if (strcmp(value, "off") == 0 || strcmp(value, "false") == 0)
+            b = false;
+        else
+            return bad_value(d, value, NULL, err, errlen);
+        if (id == O_TOKEN_AUTH)
+            c->token_auth = b;
+        else
+            c->token_disconnect_on_expiry = b;
+        return 0;
+    }
+    case OPT_AUDIENCE: {
+        /* compared byte for byte with the tokens' aud: keep it to
+         * something that cannot hide a difference in a log line */
+        size_t n = strlen(value);
+        if (n == 0 || n > 256)
+            return bad_value(d, value, NULL, err, errlen);
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)value[i] <= ' ' || (unsigned char)value[i] >= 0x7f)
+                return bad_value(d, value, NULL, err, errlen);
+        if (set_string(&c->token_audience, value) != 0)
+            goto nomem;
+        return 0;
+    }
     case OPT_KIND_COUNT:
         break;
     }
@@ -521,6 +564,31 @@ static int cross_check_messages(dance_plugin_config *c, const bool *seen,
     return 0;
 }
 
+/* cross_check_tokens - token_audience is required with token_auth on (a
+ * token for any broker must not be good here), and the other token options
+ * without token_auth on would look like they do something. */
+static int cross_check_tokens(const dance_plugin_config *c, const bool *seen,
+                              char *err, size_t errlen)
+{
+    if (c->token_auth && c->token_audience == NULL) {
+        seterr(err, errlen, "plugin_opt_token_audience is required with "
+               "plugin_opt_token_auth on: the name tokens must carry in their aud "
+               "claim (e.g. plugin_opt_token_audience broker.acme.example)");
+        return -1;
+    }
+    if (!c->token_auth) {
+        for (size_t id = O_TOKEN_AUTH + 1; id < O_VERIFY_TOPICS; id++)
+            if (seen[id]) {
+                seterr(err, errlen, "plugin_opt_%s is set but plugin_opt_token_auth "
+                       "is not on, so no token would be accepted; add "
+                       "plugin_opt_token_auth on, or remove the token options",
+                       opt_table[id].name);
+                return -1;
+            }
+    }
+    return 0;
+}
+
 /* cross_check - rules between options, after every value is in. */
 static int cross_check(dance_plugin_config *c, const bool *seen,
                        const char *min_ttl_value, char *err, size_t errlen)
@@ -553,6 +621,8 @@ static int cross_check(dance_plugin_config *c, const bool *seen,
                "plugin_opt_dns_transport tls", c->tls_auth_name);
         return -1;
     }
+    if (cross_check_tokens(c, seen, err, errlen) != 0)
+        return -1;
     return cross_check_messages(c, seen, err, errlen);
 }
 
@@ -612,6 +682,7 @@ void dance_plugin_config_clear(dance_plugin_config *cfg)
     dance_topics_free(cfg->topics);
     free(cfg->verified_prefix);
     free(cfg->rejected_prefix);
+    free(cfg->token_audience);
     memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -82,6 +82,12 @@ typedef struct dance_plugin_config {
     bool require_topic_binding;
     unsigned verify_threads;
     size_t verify_queue_size;
+    /* token authentication (MQTT password = JWS signed with the device's
+     * DANE-bound key, see docs/token.md) */
+    bool token_auth;
+    char *token_audience;           /* required when token_auth */
+    uint32_t token_max_lifetime;    /* seconds */
+    bool token_disconnect_on_expiry;
 } dance_plugin_config;
 
 /* Defaults (also documented in docs/plugin.md). */
@@ -101,6 +107,7 @@ typedef struct dance_plugin_config {
 #define DANCE_OPT_DEFAULT_MAX_SKEW            300u
 #define DANCE_OPT_DEFAULT_VERIFY_THREADS      2u
 #define DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE   10000u
+#define DANCE_OPT_DEFAULT_TOKEN_MAX_LIFETIME  3600u
 
 /* Room for an error line. */
 #define DANCE_OPT_ERR_MAX 1024

@@ -14,8 +14,10 @@
  * mosquitto_broker_publish* are not thread-safe, which is why none of this
  * happens on the workers.
  */
+#define _GNU_SOURCE 1           /* dladdr, RTLD_NODELETE */
 #include "plugin.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +53,7 @@ static void fetch_done_hook(void *ctx, const dance_fetch_done *d)
                              d->owner, dance_dns_status_name(d->status), d->reason);
 }
 
-static int kick_push(struct dance_plugin *p, const dance_client *e)
+static int kick_push(struct dance_plugin *p, const dance_client *e, bool expiry)
 {
     if (p->kick_count == p->kick_cap) {
         size_t nc = p->kick_cap ? p->kick_cap * 2 : 16;
@@ -66,6 +68,7 @@ static int kick_push(struct dance_plugin *p, const dance_client *e)
         return -1;
     p->kicks[p->kick_count].key = e->key;
     p->kicks[p->kick_count].token = e->token;
+    p->kicks[p->kick_count].expiry = expiry;
     p->kick_count++;
     return 0;
 }
@@ -101,7 +104,7 @@ static void revalidate_done_hook(void *ctx, const dance_revalidate_done *d)
         "client_id=\"%s\" reason=%s record=\"%s\": %s; disconnecting",
         d->identity, dance_log_safe(e->client_id, cid, sizeof(cid)),
         dance_verdict_name(v->code), v->record, v->reason);
-    if (kick_push(p, e) != 0)
+    if (kick_push(p, e, false) != 0)
         mosquitto_log_printf(MOSQ_LOG_ERR, "dance: out of memory queueing the "
                              "disconnect of %s; retrying next round", d->identity);
 }
@@ -117,8 +120,12 @@ static void run_kicks(struct dance_plugin *p)
 
         /* Only if the entry is still the one the verdict was for. */
         if (e != NULL && e->token == k->token) {
-            if (mosquitto_kick_client_by_clientid(k->client_id, false) == MOSQ_ERR_SUCCESS)
-                p->stats.revocations++;
+            if (mosquitto_kick_client_by_clientid(k->client_id, false) == MOSQ_ERR_SUCCESS) {
+                if (k->expiry)
+                    p->stats.token_expiries++;
+                else
+                    p->stats.revocations++;
+            }
             /* Whether or not Mosquitto still knew the id, the entry
              * must not be re-checked again. */
             e = dance_clients_find(p->clients, k->key);
@@ -147,13 +154,54 @@ static void schedule_rechecks(struct dance_plugin *p, uint64_t now)
     while (dance_clients_round_active(p->clients) &&
            dance_workers_room(p->workers) > reserve) {
         dance_client *e = dance_clients_round_next(p->clients);
+        dance_submit_result sr;
         if (e == NULL)
             break;
-        if (dance_workers_submit_revalidate(p->workers, e->key, e->token,
-                                            e->identity, e->owner, e->leaf)
-            != DANCE_SUBMIT_QUEUED)
+        if (e->password != NULL)
+            sr = dance_workers_submit_revalidate_token(p->workers, e->key, e->token,
+                                                       e->identity, e->owner,
+                                                       e->password);
+        else
+            sr = dance_workers_submit_revalidate(p->workers, e->key, e->token,
+                                                 e->identity, e->owner, e->leaf);
+        if (sr != DANCE_SUBMIT_QUEUED)
             e->checking = false;
     }
+}
+
+/* expired_cb - a token client whose token's exp has passed */
+static void expired_cb(void *ctx, dance_client *e)
+{
+    struct dance_plugin *p = ctx;
+    char cid[128];
+
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: token expired identity=%s "
+        "client_id=\"%s\"; disconnecting (plugin_opt_token_disconnect_on_expiry on)",
+        e->identity, dance_log_safe(e->client_id, cid, sizeof(cid)));
+    if (kick_push(p, e, true) != 0) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "dance: out of memory queueing the "
+                             "disconnect of %s; retrying", e->identity);
+        p->next_token_expiry = -1;      /* look again at the next TICK */
+    }
+}
+
+/* expire_tokens - with token_disconnect_on_expiry, disconnect token
+ * clients whose token has expired. The registry is only walked when the
+ * earliest known expiry has come (next_token_expiry; auth.c lowers it for
+ * each new token client). */
+static void expire_tokens(struct dance_plugin *p)
+{
+    int64_t now = (int64_t)time(NULL), next;
+
+    if (!p->cfg.token_disconnect_on_expiry || p->next_token_expiry == 0
+        || now < p->next_token_expiry)
+        return;
+    p->next_token_expiry = 0;
+    next = dance_clients_expired(p->clients, now, expired_cb, p);
+    if (p->next_token_expiry == 0)
+        p->next_token_expiry = next;
+    else
+        p->next_token_expiry = now;     /* a kick could not be queued */
 }
 
 static int tick_cb(int event, void *event_data, void *userdata)
@@ -168,6 +216,7 @@ static int tick_cb(int event, void *event_data, void *userdata)
 
     dance_workers_drain(p->workers);
     dance_messages_tick(p);
+    expire_tokens(p);
     run_kicks(p);
     schedule_rechecks(p, now);
     if (p->cfg.stats_interval > 0 && now >= p->next_stats_ms) {
@@ -281,6 +330,8 @@ static void plugin_free(struct dance_plugin *p)
     dance_messages_stop(p);
     dance_workers_stop(p->workers);
     dance_messages_free(p);
+    dance_jws_keycache_free(p->token_keys);
+    dance_replay_free(p->token_replay);
     for (size_t i = 0; i < p->kick_count; i++)
         free(p->kicks[i].client_id);
     free(p->kicks);
@@ -291,9 +342,30 @@ static void plugin_free(struct dance_plugin *p)
     free(p);
 }
 
+/* warn_plain_listeners - token authentication works over plain TCP, but
+ * a token read off the wire can be used by whoever reads it first (once,
+ * within its lifetime): say so at start for each kind of plain listener. */
+static void warn_plain_listeners(const dance_confscan *scan)
+{
+    if (scan->plain_listeners > 0)
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: warning: plugin_opt_token_auth "
+            "is on and %u listener%s without TLS (first: %s line %u): tokens sent "
+            "there travel in clear and can be used by anyone who reads them "
+            "before the device does. Give token devices a TLS listener "
+            "(certfile/keyfile) and close the plain one.", scan->plain_listeners,
+            scan->plain_listeners == 1 ? " has no certfile/psk_hint, so it runs"
+                                       : "s have no certfile/psk_hint, so they run",
+            scan->plain_listener.file, scan->plain_listener.line);
+    if (scan->default_listener_plain)
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: warning: plugin_opt_token_auth "
+            "is on and Mosquitto's default listener (no listener line, or a port "
+            "line) runs without TLS: tokens sent there travel in clear.");
+}
+
 /* check_environment - refuse broker settings under which the plugin would
- * silently not protect anything. */
-static int check_environment(mosquitto_plugin_id_t *identifier)
+ * silently not protect anything; warn about plain listeners with tokens. */
+static int check_environment(mosquitto_plugin_id_t *identifier,
+                             const dance_plugin_config *cfg)
 {
     dance_confscan scan;
     char err[DANCE_OPT_ERR_MAX];
@@ -320,11 +392,14 @@ static int check_environment(mosquitto_plugin_id_t *identifier)
     if (rc < 0) {
         mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: could not check the broker "
             "configuration for use_identity_as_username / use_subject_as_username "
-            "(%s); make sure neither is set", err);
+            "(%s); make sure neither is set%s", err, cfg->token_auth
+            ? ", and that token clients connect over TLS" : "");
         return 0;
     }
     if (rc == 0)
         return 0;
+    if (cfg->token_auth)
+        warn_plain_listeners(&scan);
     if (scan.per_listener_settings) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "dance: refusing to start: %s line %u "
             "sets per_listener_settings true, where Mosquitto 2.0 never delivers "
@@ -347,12 +422,56 @@ static int check_environment(mosquitto_plugin_id_t *identifier)
     return 0;
 }
 
+/* pin_module - keep this module mapped until the process exits.
+ * Mosquitto dlclose()s plugins at shutdown, but libdance keeps some
+ * process-lifetime state (digests fetched once from OpenSSL's default
+ * provider, shared by every verification) and OpenSSL and getdns may call
+ * back into it during their own exit handlers; with the module unmapped
+ * that state would be unreachable (a leak to LeakSanitizer) and such a
+ * call-back would land in unmapped code. Failure only loses that, so it is
+ * logged and ignored. */
+static void pin_module(void)
+{
+    Dl_info info;
+    const char *why;
+
+    if (dladdr((void *)pin_module, &info) != 0 && info.dli_fname != NULL &&
+        dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != NULL)
+        return;             /* the handle is kept on purpose */
+    why = dlerror();
+    mosquitto_log_printf(MOSQ_LOG_DEBUG, "dance: could not pin the plugin module "
+                         "in memory: %s", why != NULL ? why : "dladdr failed");
+}
+
 int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
 {
     for (int i = 0; i < supported_version_count; i++)
         if (supported_versions[i] == 5)
             return 5;
     return -1;
+}
+
+/* start_tokens - the token policy and its caches. The replay cache keeps
+ * a jti for the longest time a token can stay acceptable (token.h), so
+ * every token is accepted at most once; its capacity bounds memory under
+ * a login flood (the oldest entries go first, counted). -1 on ENOMEM. */
+static int start_tokens(struct dance_plugin *p)
+{
+    dance_token_policy *tp = &p->token_policy;
+
+    memset(tp, 0, sizeof(*tp));
+    tp->audience = p->cfg.token_audience;
+    tp->max_lifetime = p->cfg.token_max_lifetime;
+    tp->allow = p->cfg.allowlist;
+    tp->service_label = p->cfg.tlsa_owner_label;
+    tp->matcher = p->matcher;
+    p->token_keys = dance_jws_keycache_new(0);
+    p->token_replay = dance_replay_new(0, dance_token_replay_window(tp), NULL, NULL);
+    if (p->token_keys == NULL || p->token_replay == NULL)
+        return -1;
+    tp->keys = p->token_keys;
+    tp->replay = p->token_replay;
+    return 0;
 }
 
 static int fail_init(struct dance_plugin *p, const char *msg)
@@ -381,6 +500,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     }
     p->pid = identifier;
     p->started_ms = dance_plugin_now_ms();
+    pin_module();
 
     opts = calloc(option_count > 0 ? (size_t)option_count : 1, sizeof(*opts));
     if (opts == NULL)
@@ -394,7 +514,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     free(opts);
     if (rc != 0)
         return fail_init(p, err);
-    if (check_environment(identifier) != 0) {
+    if (check_environment(identifier, &p->cfg) != 0) {
         plugin_free(p);
         return MOSQ_ERR_INVAL;
     }
@@ -417,6 +537,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     p->clients = dance_clients_new();
     if (p->cache == NULL || p->clients == NULL)
         return fail_init(p, "out of memory");
+    if (p->cfg.token_auth && start_tokens(p) != 0)
+        return fail_init(p, "out of memory setting up token authentication");
 
     memset(&wc, 0, sizeof(wc));
     wc.threads = p->cfg.worker_threads;
@@ -425,6 +547,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     wc.cache = p->cache;
     wc.matcher = p->matcher;
     wc.idsrc = p->cfg.identity_source;
+    wc.token_policy = p->cfg.token_auth ? &p->token_policy : NULL;
     hooks.ctx = p;
     hooks.fetch_done = fetch_done_hook;
     hooks.revalidate_done = revalidate_done_hook;
@@ -478,6 +601,13 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     else
         mosquitto_log_printf(MOSQ_LOG_INFO, "dance: message verification off "
                              "(no plugin_opt_verify_topics)");
+    if (p->cfg.token_auth)
+        mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: token authentication ready: "
+            "token_audience=%s token_max_lifetime=%u token_disconnect_on_expiry=%s "
+            "replay_window=%u (clients without a certificate whose password is a "
+            "token)", p->cfg.token_audience, (unsigned)p->cfg.token_max_lifetime,
+            p->cfg.token_disconnect_on_expiry ? "on" : "off",
+            (unsigned)dance_token_replay_window(&p->token_policy));
     *userdata = p;
     return MOSQ_ERR_SUCCESS;
 }

@@ -20,6 +20,7 @@
 #include "dance/cache.h"
 #include "dance/dane.h"
 #include "dance/jws.h"
+#include "dance/token.h"
 #include "clients.h"
 #include "decide.h"
 #include "options.h"
@@ -36,6 +37,8 @@ typedef struct dance_stats {
     uint64_t rechecks;                  /* re-checks completed */
     uint64_t recheck_failures;          /* re-checks that could not decide */
     uint64_t bypass;                    /* certificate clients we never saw */
+    uint64_t token_accepted;            /* of accepted: by a token */
+    uint64_t token_expiries;            /* token clients disconnected at exp */
 } dance_stats;
 
 /* Message verification counters (message.c, published by stats.c). Broker
@@ -52,6 +55,7 @@ typedef struct dance_kick {
     char *client_id;
     const void *key;
     uint64_t token;
+    bool expiry;                    /* token expired (else: revoked) */
 } dance_kick;
 
 struct dance_plugin {
@@ -90,6 +94,13 @@ struct dance_plugin {
     uint64_t log_window_ms;         /* rate limit of per-message log lines */
     unsigned log_lines;
     uint64_t log_suppressed;
+
+    /* token authentication (auth.c); NULL/0 when off. The policy points
+     * into cfg and at the caches below; workers read it (thread-safe). */
+    dance_token_policy token_policy;
+    dance_jws_keycache *token_keys;
+    dance_replay *token_replay;
+    int64_t next_token_expiry;      /* wall clock; 0: none to watch */
 };
 
 /* Monotonic milliseconds. */

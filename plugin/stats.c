@@ -11,6 +11,9 @@
  *   $SYS/broker/dance/auth/revocations
  *   $SYS/broker/dance/auth/bypass
  *   $SYS/broker/dance/clients/connected
+ *   with token authentication on:
+ *   $SYS/broker/dance/auth/token/accepted, .../auth/token/expired
+ *   $SYS/broker/dance/clients/token
  *   $SYS/broker/dance/revalidate/checks, .../revalidate/failures
  *   $SYS/broker/dance/cache/hits, misses, entries, evictions
  *   $SYS/broker/dance/dns/queries, failures
@@ -63,6 +66,11 @@ void dance_stats_publish(struct dance_plugin *p)
     pub("auth/revocations", s->revocations);
     pub("auth/bypass", s->bypass);
     pub("clients/connected", dance_clients_dane_count(p->clients));
+    if (p->cfg.token_auth) {
+        pub("auth/token/accepted", s->token_accepted);
+        pub("auth/token/expired", s->token_expiries);
+        pub("clients/token", dance_clients_token_count(p->clients));
+    }
     pub("revalidate/checks", s->rechecks);
     pub("revalidate/failures", s->recheck_failures);
 

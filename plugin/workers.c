@@ -56,7 +56,8 @@ struct dance_job {
     const void *client;
     uint64_t token;
     char *identity;
-    X509 *leaf;                     /* one reference */
+    X509 *leaf;                     /* one reference (certificate clients) */
+    char *password;                 /* the token (token clients) */
     /* results */
     dance_dns_status status;
     char reason[DANCE_REASON_MAX];
@@ -93,6 +94,7 @@ static void job_free(struct dance_job *j)
     free(j->owner);
     free(j->identity);
     X509_free(j->leaf);
+    free(j->password);
     free(j);
 }
 
@@ -115,6 +117,33 @@ static void run_fetch(struct dance_worker *wk, struct dance_job *j)
     dance_tlsa_result_clear(&res);
 }
 
+/* recheck_token - the verdict for a token client against the answer:
+ * the token is parsed again here (cheap) rather than shared with the
+ * registry entry, which the broker thread may free at any time. */
+static void recheck_token(const dance_workers *w, struct dance_job *j,
+                          const dance_tlsa_result *res)
+{
+    dance_token *tok = NULL;
+    dance_token_result tr;
+    dance_verdict *v = &j->verdict;
+
+    memset(v, 0, sizeof(*v));
+    if (w->cfg.token_policy == NULL) {
+        v->code = DANCE_V_INTERNAL;
+        snprintf(v->reason, sizeof(v->reason), "token re-check without a token policy");
+        return;
+    }
+    if (dance_token_parse(j->password, strlen(j->password), j->identity, &tok, &tr)
+        == DANCE_TOKEN_OK)
+        dance_token_recheck(tok, res->status, &res->records, res->reason,
+                            w->cfg.token_policy, &tr);
+    dance_token_free(tok);
+    v->code = dance_verdict_from_token(tr.status);
+    snprintf(v->reason, sizeof(v->reason), "token %s: %s",
+             dance_token_status_name(tr.status), tr.reason);
+    snprintf(v->record, sizeof(v->record), "%s", tr.key_source);
+}
+
 /* run_revalidate - through the cache, so a client is re-checked against
  * DNS at most once per TTL however often rounds run. */
 static void run_revalidate(struct dance_worker *wk, struct dance_job *j)
@@ -124,8 +153,11 @@ static void run_revalidate(struct dance_worker *wk, struct dance_job *j)
     memset(&res, 0, sizeof(res));
     dance_cache_fetch(wk->pool->cfg.cache, j->owner, fetch_cb, wk, &res);
     j->status = res.status;
-    dance_decide(wk->pool->cfg.matcher, j->leaf, j->identity,
-                 wk->pool->cfg.idsrc, &res, &j->verdict);
+    if (j->password != NULL)
+        recheck_token(wk->pool, j, &res);
+    else
+        dance_decide(wk->pool->cfg.matcher, j->leaf, j->identity,
+                     wk->pool->cfg.idsrc, &res, &j->verdict);
     dance_tlsa_result_clear(&res);
 }
 
@@ -293,6 +325,28 @@ dance_submit_result dance_workers_submit_revalidate(dance_workers *w,
     if (j->owner == NULL || j->identity == NULL || X509_up_ref(leaf) != 1)
         return count_nomem(w, j);
     j->leaf = leaf;
+    return enqueue(w, j);
+}
+
+dance_submit_result dance_workers_submit_revalidate_token(dance_workers *w,
+                                                          const void *client,
+                                                          uint64_t token,
+                                                          const char *identity,
+                                                          const char *owner,
+                                                          const char *password)
+{
+    struct dance_job *j = calloc(1, sizeof(*j));
+
+    if (j == NULL)
+        return count_nomem(w, NULL);
+    j->type = DANCE_JOB_REVALIDATE;
+    j->client = client;
+    j->token = token;
+    j->owner = strdup(owner);
+    j->identity = strdup(identity);
+    j->password = strdup(password);
+    if (j->owner == NULL || j->identity == NULL || j->password == NULL)
+        return count_nomem(w, j);
     return enqueue(w, j);
 }
 

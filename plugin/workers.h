@@ -18,6 +18,7 @@
 #include "dance/cache.h"
 #include "dance/dane.h"
 #include "dance/resolver.h"
+#include "dance/token.h"
 #include "decide.h"
 
 typedef enum dance_job_type {
@@ -37,6 +38,8 @@ typedef struct dance_workers_config {
     dance_cache *cache;                 /* shared, thread-safe */
     const dance_matcher *matcher;       /* shared, immutable */
     dance_identity_source idsrc;
+    const dance_token_policy *token_policy; /* shared, read-only; NULL:
+                                           token re-checks refused */
 } dance_workers_config;
 
 /* What a finished FETCH reports (pointers valid during the hook only). */
@@ -100,6 +103,18 @@ dance_submit_result dance_workers_submit_revalidate(dance_workers *w,
                                                     const void *client, uint64_t token,
                                                     const char *identity,
                                                     const char *owner, X509 *leaf);
+
+/* dance_workers_submit_revalidate_token - queue a re-check of a client
+ * admitted by a token: do the (cached or fetched) records for owner still
+ * give the key that signed password (dance_token_recheck)? The strings are
+ * copied. Completes through the revalidate_done hook like a certificate
+ * re-check. */
+dance_submit_result dance_workers_submit_revalidate_token(dance_workers *w,
+                                                          const void *client,
+                                                          uint64_t token,
+                                                          const char *identity,
+                                                          const char *owner,
+                                                          const char *password);
 
 /* Receives a SENDER_FETCH answer on the worker thread that fetched it.
  * answer is valid during the call only. Must not block for long (it holds
