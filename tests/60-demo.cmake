@@ -7,6 +7,7 @@
 # (uninstrumented) broker, as the plugin tests do; the example programs are
 # instrumented themselves, so a leak or UB in them fails the demo's exit
 # code checks.
+# integration.examples: the example programs' contracts (test_examples.py).
 # compose.config: docker-compose.yml is valid (`docker-compose config`) and
 # every path it refers to exists (no Docker engine needed).
 if(DANCE_BUILD_PLUGIN)
@@ -23,6 +24,14 @@ if(DANCE_BUILD_PLUGIN)
                    --build-dir ${CMAKE_BINARY_DIR})
   set_tests_properties(demo PROPERTIES TIMEOUT 120 LABELS "integration;demo"
                        ENVIRONMENT "${_dance_demo_env}")
+
+  # examples: exit statuses, refusals (sender_mismatch, tampered) and the
+  # backend's --count/--timeout contract, with the plugin test fixture.
+  add_test(NAME integration.examples
+           COMMAND ${DANCE_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_examples.py -v)
+  set_tests_properties(integration.examples PROPERTIES TIMEOUT 120
+    LABELS "integration;demo"
+    ENVIRONMENT "DANCE_BUILD_DIR=${CMAKE_BINARY_DIR};DANCE_MOSQUITTO=${DANCE_MOSQUITTO_BROKER};${_dance_demo_env}")
 endif()
 
 add_test(NAME compose.config
