@@ -22,6 +22,7 @@ from bench/ (build/bench/bench_*), traffic to 127.0.0.1 only.
 
 import argparse
 import os
+import re
 import resource
 import shutil
 import signal
@@ -104,9 +105,22 @@ def error_line(name, why):
     return "bench %s: - | baseline - | ratio - | target - | ERROR %s" % (name, why)
 
 
+EMITTED = []
+LINE_RE = re.compile(r"^bench ([a-z0-9-]+): \S+ \S.* \| baseline \S+ \S.* \| ratio \S+ \| "
+                     r"target (?:(?:<=|>=) \S+(?: \S.*)?|none) \| (PASS|FAIL|INFO)$")
+
+
 def emit(line):
+    EMITTED.append(line)
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
+
+
+def check_lines(figures):
+    """Every expected line printed and well formed (a measured figure, PASS,
+    FAIL or INFO; ERROR lines do not count). Returns the missing names."""
+    seen = {m.group(1) for m in (LINE_RE.match(l) for l in EMITTED) if m}
+    return [n for f in figures for n in LINES[f] if n not in seen]
 
 
 def median(xs):
@@ -119,14 +133,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+CHILD_CPU = [0.0]       # CPU seconds of the last program run() waited for
+
+
 def run(argv, timeout=600, check=True, env=None):
     """Run a program; return its stdout. Raise BenchError with its stderr
-    when it fails."""
+    when it fails. CHILD_CPU[0] gets the CPU time it used (user + system),
+    which tells whether a load generator was itself the bottleneck."""
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         raise BenchError("%s did not finish within %d s" % (os.path.basename(argv[0]), timeout))
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CHILD_CPU[0] = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     if check and p.returncode != 0:
         raise BenchError("%s failed (exit %d): %s" % (
             os.path.basename(argv[0]), p.returncode, (p.stderr or p.stdout).strip()[-500:]))
@@ -173,10 +194,14 @@ class Env:
     def __init__(self, args):
         self.args = args
         self.quick = args.quick
+        # alternating rounds per figure: five for real figures (the median of
+        # five), three in the smoke run
+        self.rounds = args.rounds or (3 if args.quick else 5)
         self.build = os.path.abspath(args.build_dir)
         self.bin = os.path.join(self.build, "bench")
         self.plugin = os.path.join(self.build, "mosquitto_dance.so")
-        for prog in ("bench_verify", "bench_cachemem", "bench_pki", "bench_connect"):
+        for prog in ("bench_verify", "bench_cachemem", "bench_pki", "bench_connect",
+                     "bench_storm", "bench_pubsub"):
             if not os.access(os.path.join(self.bin, prog), os.X_OK):
                 raise SystemExit("bench: %s not built in %s (build the project first)"
                                  % (prog, self.bin))
@@ -192,7 +217,9 @@ class Env:
     def testbed(self):
         if self.tb is None:
             log("starting the DNSSEC test bed (knotd)")
-            self.tb = Testbed(os.path.join(self.work, "dns"), default_ttl=3600,
+            # TTL 300 s: the test bed's default and a common choice for
+            # device records; every benchmark window is far shorter.
+            self.tb = Testbed(os.path.join(self.work, "dns"), default_ttl=300,
                               negative_ttl=60)
         return self.tb
 
@@ -221,6 +248,30 @@ class Env:
             for dev in devs:
                 f.write(" ".join(dev) + "\n")
         return self.devices[:count]
+
+    def senders(self, count):
+        """`count` JWS sender identities whose TLSA record holds the key
+        itself (3 1 0), which is what lets a message be verified straight
+        from DNS; published in the test bed. Returns the senders file."""
+        path = os.path.join(self.work, "pki", "senders.txt")
+        if getattr(self, "_nsenders", 0) == count:
+            return path
+        if getattr(self, "_nsenders", 0):
+            raise BenchError("sender identities were made for another count")
+        self.pki(1)
+        d = os.path.join(self.work, "pki")
+        log("making %d JWS sender identities (TLSA 3 1 0)" % count)
+        out = run([self.prog("bench_pki"), "--dir", d, "--reuse-ca", "--count", str(count),
+                   "--prefix", "snd", "--selector", "1", "--mtype", "0"])
+        tb = self.testbed()
+        for line in out.splitlines():
+            f = line.split(None, 3)
+            tb.set_records(f[0], "TLSA", [f[3]])
+        tb.publish()
+        with open(path, "w") as f:
+            f.write(out)
+        self._nsenders = count
+        return path
 
     def devices_file(self):
         return os.path.join(self.work, "pki", "devices.txt")
@@ -354,7 +405,15 @@ def dane_opts(env, **more):
         "cafile": env.ca,
     }
     opts.update(more)
+    for kvp in env.args.plugin_opt:
+        k, _, v = kvp.partition("=")
+        opts[k] = v
     return opts
+
+
+def cpu_str(pairs):
+    """[(broker, client)] CPU shares (1.0 = one core busy) for the log."""
+    return " ".join("%.2f/%.2f" % p for p in pairs)
 
 
 def alternate(n, side_a, side_b):
@@ -375,7 +434,7 @@ def alternate(n, side_a, side_b):
 
 def fig_verify(env, alg):
     """verify-<alg>: dance_jws_verify_message with warm caches vs raw EVP."""
-    rounds = 5
+    rounds = env.rounds
     seconds = 0.2 if env.quick else 1.0
     out = run([env.prog("bench_verify"), "--alg", alg, "--rounds", str(rounds),
                "--seconds", str(seconds)])
@@ -389,7 +448,7 @@ def fig_verify(env, alg):
 
 
 def fig_cache_memory(env):
-    n = 10000 if env.quick else 100000
+    n = 2000 if env.quick else 100000
     out = run([env.prog("bench_cachemem"), "--identities", str(n)], timeout=900)
     total = kv(out, "total_bytes")
     data = kv(out, "data_bytes")
@@ -402,8 +461,8 @@ def fig_connect(env):
     """connect: DANE mutual-TLS CONNECT/CONNACK rate, warm cache, vs stock."""
     devs = env.pki(50)
     dfile = env.devices_file()
-    rounds = 5
-    seconds = 1.0 if env.quick else 4.0
+    rounds = env.rounds
+    seconds = 0.5 if env.quick else 4.0
     dance = Broker(env, "connect-dance", dane_opts(env)).start()
     stock = Broker(env, "connect-stock").start()
     try:
@@ -422,13 +481,13 @@ def fig_connect(env):
                 if kv(out, "refused", int) or kv(out, "errors", int):
                     raise BenchError("connections failed during the run: %s" % out.strip())
                 el = kv(out, "seconds")
-                cpu[b.name].append((b.cpu() - c0) / el)
+                cpu[b.name].append(((b.cpu() - c0) / el, CHILD_CPU[0] / el))
                 return kv(out, "rate")
             return go
         rd, rs = alternate(rounds, side(dance), side(stock))
-        log("connect: dance %s stock %s conn/s; broker CPU dance %s stock %s" % (
-            [round(x) for x in rd], [round(x) for x in rs],
-            [round(x, 2) for x in cpu[dance.name]], [round(x, 2) for x in cpu[stock.name]]))
+        log("connect: dance %s stock %s conn/s; CPU (broker, client) dance %s stock %s" % (
+            [round(x) for x in rd], [round(x) for x in rs], cpu_str(cpu[dance.name]),
+            cpu_str(cpu[stock.name])))
         emit(result_line("connect", median(rd), "conn/s", median(rs), "conn/s", ">=", 0.90))
     finally:
         dance.stop()
@@ -460,8 +519,8 @@ def fig_cold_storm(env):
     DNS answer is 50 ms late; RTT p99 of a connected client during the
     storm, and the time until all are in. Baseline: the same storm against
     stock Mosquitto (no DNS at all)."""
-    count = 100 if env.quick else 2000
-    rounds = 5
+    count = env.args.storm_devices or (20 if env.quick else 2000)
+    rounds = env.rounds
     env.pki(count + 1)
     proxy = DelayProxy(env, 50)
     res = {"dance": [], "stock": []}
@@ -497,6 +556,128 @@ def fig_cold_storm(env):
     emit(result_line("cold-storm-all-connected", secs, "s", secs_base, "s", None, None))
 
 
+VERIFY_TOPICS = "sensors/#"
+
+
+def pubsub(env, broker, mode, *extra, timeout=300):
+    dev = env.pki(1)[0]
+    return run([env.prog("bench_pubsub"), "--mode", mode, "--port", str(broker.port),
+                "--client", dev[1], dev[2]] + [str(x) for x in extra], timeout=timeout)
+
+
+def fig_passthrough(env):
+    """passthrough: QoS 0 throughput on topics outside verify_topics, plugin
+    loaded (verification on for sensors/#) vs stock."""
+    env.pki(1)
+    rounds = env.rounds
+    seconds = 0.5 if env.quick else 4.0
+    dance = Broker(env, "pt-dance", dane_opts(env, verify_topics=VERIFY_TOPICS)).start()
+    stock = Broker(env, "pt-stock").start()
+    cpu = {dance.name: [], stock.name: []}
+    try:
+        def side(b):
+            def go():
+                c0 = b.cpu()
+                out = pubsub(env, b, "passthrough", "--seconds", seconds, "--publishers", 2,
+                             "--window", 2000)
+                el = kv(out, "seconds")
+                cpu[b.name].append(((b.cpu() - c0) / el, CHILD_CPU[0] / el))
+                return kv(out, "rate")
+            return go
+        rd, rs = alternate(rounds, side(dance), side(stock))
+    finally:
+        dance.stop()
+        stock.stop()
+    log("passthrough: dance %s stock %s msgs/s; CPU (broker, client) dance %s stock %s" % (
+        [round(x) for x in rd], [round(x) for x in rs], cpu_str(cpu[dance.name]),
+        cpu_str(cpu[stock.name])))
+    emit(result_line("passthrough", median(rd), "msgs/s", median(rs), "msgs/s", ">=", 0.97))
+
+
+def fig_verified_pipeline(env):
+    """verified-pipeline: end-to-end verified ES256 messages per second
+    (publisher -> broker -> subscriber on verified/) vs raw single-core
+    ES256 verification; then the latency verification adds at 1,000 msg/s."""
+    senders = env.senders(100)
+    rounds = env.rounds
+    seconds = 0.5 if env.quick else 4.0
+    lat_seconds = 0.5 if env.quick else 5.0
+    b = Broker(env, "pipeline", dane_opts(env, verify_topics=VERIFY_TOPICS)).start()
+    try:
+        # warm: one message per sender (cold lookups), all must come back
+        out = pubsub(env, b, "count", "--senders", senders, "--count", 100,
+                     "--per-sender", 1, "--window", 100)
+        log("verified-pipeline: warm-up: %s" % out.strip())
+        cpu = []
+
+        def pipeline():
+            c0 = b.cpu()
+            out = pubsub(env, b, "pipeline", "--senders", senders, "--seconds", seconds,
+                         "--publishers", 1, "--window", 2000, "--per-sender", 50)
+            el = kv(out, "seconds")
+            cpu.append(((b.cpu() - c0) / el, CHILD_CPU[0] / el))
+            return kv(out, "rate")
+
+        def raw():
+            out = run([env.prog("bench_verify"), "--alg", "es256", "--only", "raw",
+                       "--rounds", "1", "--seconds", "0.2" if env.quick else "1"])
+            return float([l for l in out.splitlines() if l.startswith("run raw")][0].split()[2])
+        rp, rr = alternate(rounds, pipeline, raw)
+        log("verified-pipeline: %s verified msgs/s, raw ES256 %s verifies/s; CPU (broker "
+            "process with verify threads, client) %s" % (
+                [round(x) for x in rp], [round(x) for x in rr], cpu_str(cpu)))
+        emit(result_line("verified-pipeline", median(rp), "msgs/s", median(rr), "verifies/s",
+                         ">=", 0.70))
+        lat = []
+        for _ in range(rounds):
+            out = pubsub(env, b, "latency", "--senders", senders, "--rate", 1000,
+                         "--seconds", lat_seconds)
+            log("verified-latency: %s" % out.strip())
+            if kv(out, "verified", int) < kv(out, "sent", int):
+                raise BenchError("not every message came back verified: %s" % out.strip())
+            lat.append(out)
+        med = lambda k: median([kv(o, k) for o in lat])  # noqa: E731
+        emit(result_line("verified-latency-p50", med("added_p50_ms"), "ms",
+                         med("base_p50_ms"), "ms", "<=", 2, "ms"))
+        emit(result_line("verified-latency-p99", med("added_p99_ms"), "ms",
+                         med("base_p99_ms"), "ms", None, None))
+    finally:
+        b.stop()
+
+
+def fig_dns_per_message(env):
+    """dns-per-message: DNS queries knotd sees while 10,000 messages from
+    100 senders are verified at steady state (warm cache). Baseline: what
+    the same messages would cost if each needed its own lookup, from the
+    queries the cold first message of each sender made in the same round."""
+    senders = env.senders(100)
+    tb = env.testbed()
+    rounds = env.rounds
+    count = 1000 if env.quick else 10000
+    steady, cold = [], []
+    for _ in range(rounds):
+        b = Broker(env, "dns", dane_opts(env, verify_topics=VERIFY_TOPICS)).start()
+        try:
+            # the clients' own identity first, so that only senders count
+            run([env.prog("bench_connect"), "--port", str(b.port), "--devices",
+                 env.devices_file(), "--limit", "1", "--warm"], timeout=60)
+            q0 = tb.query_count()
+            pubsub(env, b, "count", "--senders", senders, "--count", 100, "--per-sender", 1,
+                   "--window", 100)
+            q1 = tb.query_count()
+            out = pubsub(env, b, "count", "--senders", senders, "--count", count,
+                         "--per-sender", 20, "--window", 2000)
+            q2 = tb.query_count()
+        finally:
+            b.stop()
+        cold.append((q1 - q0) / 100.0)
+        steady.append((q2 - q1) * 10000.0 / count)
+        log("dns-per-message: cold %d queries for 100 senders; steady %d queries for %d "
+            "messages (%s)" % (q1 - q0, q2 - q1, count, out.strip()))
+    emit(result_line("dns-per-message", median(steady), "queries/10k msgs",
+                     median(cold) * 10000, "queries/10k msgs", "<=", 100, "queries/10k msgs"))
+
+
 RUNNERS = {
     "verify-es256": lambda env: fig_verify(env, "es256"),
     "verify-ed25519": lambda env: fig_verify(env, "ed25519"),
@@ -504,6 +685,9 @@ RUNNERS = {
     "cache-memory": fig_cache_memory,
     "connect": fig_connect,
     "cold-storm": fig_cold_storm,
+    "passthrough": fig_passthrough,
+    "verified-pipeline": fig_verified_pipeline,
+    "dns-per-message": fig_dns_per_message,
 }
 
 
@@ -516,6 +700,13 @@ def main(argv):
     ap.add_argument("--only", action="append", default=[], metavar="FIGURE",
                     help="run only this figure (repeatable): " + ", ".join(FIGURES))
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="alternating rounds per figure (default 5; 3 with --quick)")
+    ap.add_argument("--storm-devices", type=int, default=0,
+                    help="devices in the cold storm (default 2000; 20 with --quick)")
+    ap.add_argument("--plugin-opt", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra plugin option for every plugin broker (what-if runs; "
+                         "the figures of record use the plugin's defaults)")
     args = ap.parse_args(argv)
     for f in args.only:
         if f not in FIGURES:
@@ -542,7 +733,10 @@ def main(argv):
         env.close()
     log("done in %.0f s; load after: %s" % (time.monotonic() - t0,
                                             open("/proc/loadavg").read().strip()))
-    return 1 if failed else 0
+    missing = check_lines([f for f in FIGURES if not args.only or f in args.only])
+    if missing:
+        log("not measured: %s" % ", ".join(missing))
+    return 1 if (failed or missing) else 0
 
 
 if __name__ == "__main__":
