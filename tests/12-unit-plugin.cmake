@@ -1,7 +1,8 @@
 # Unit tests for the plugin's Mosquitto-free parts (plugin/options.c,
-# clients.c, confscan.c, decide.c, workers.c). Owner: the plugin helper.
+# clients.c, confscan.c, decide.c, topics.c, workers.c, pipeline.c).
+# Owner: the plugin helper.
 if(DANCE_BUILD_PLUGIN)
-  foreach(t test_plugin_options test_plugin_core)
+  foreach(t test_plugin_options test_plugin_core test_plugin_pipeline)
     add_executable(${t} ${CMAKE_CURRENT_SOURCE_DIR}/unit/${t}.c)
     target_link_libraries(${t} PRIVATE dance_plugin_core PkgConfig::CMOCKA Threads::Threads)
     set_target_properties(${t} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
@@ -11,6 +12,7 @@ if(DANCE_BUILD_PLUGIN)
 
   add_test(NAME unit.plugin_options COMMAND test_plugin_options)
   add_test(NAME unit.plugin_core COMMAND test_plugin_core)
-  set_tests_properties(unit.plugin_options unit.plugin_core PROPERTIES
+  add_test(NAME unit.plugin_pipeline COMMAND test_plugin_pipeline)
+  set_tests_properties(unit.plugin_options unit.plugin_core unit.plugin_pipeline PROPERTIES
       TIMEOUT 60 LABELS "unit;plugin")
 endif()

@@ -1,0 +1,481 @@
+/*
+ * tests/unit/test_plugin_pipeline.c - the plugin's message pipeline
+ * (plugin/pipeline.c) with real threads, a real TLSA cache, the real
+ * worker pool and libdance's JWS code: warm senders verified in
+ * per-sender order across verify threads, refusals on the spot (nothing
+ * queued, no lookup), the queue cap, a cold sender parked behind one DNS
+ * lookup while a warm sender on the same thread goes on, and stopping
+ * with messages in flight (checked by ASan/LSan in sanitizer builds).
+ *
+ * Records are put into the cache directly; "DNS" for cold senders is a
+ * UDP socket that never answers, so their lookups fail after the timeout
+ * (the integration tests cover cold senders that do get an answer).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "dance/jws.h"
+#include "dance/name.h"
+#include "pipeline.h"
+#include "workers.h"
+
+#define TOPIC "sensors/x"
+#define WARM1 "warm1._device.acme.example"
+#define WARM2 "warm2._device.acme.example"
+#define COLD "cold._device.acme.example"
+#define MAX_OUT 512
+
+/* What drain reported, copied out of the callback. */
+typedef struct outcome {
+    dance_jws_status status;
+    char sender[DANCE_NAME_MAX + 1];
+    char key_source[DANCE_JWS_KEY_SOURCE_MAX];
+    char payload[512];          /* the JWS as published */
+    char topic[64];
+    int qos;
+    bool retain;
+} outcome;
+
+typedef struct env {
+    char ta_path[32];
+    int hole;
+    dance_resolver_config rc;
+    char upstream[64];
+    dance_cache *cache;
+    dance_matcher *matcher;
+    dance_workers *workers;
+    dance_allowlist *allow;
+    dance_pipeline *pl;
+    EVP_PKEY *k1, *k2, *kcold;
+    outcome out[MAX_OUT];
+    size_t n_out;
+} env;
+
+static void on_outcome(void *ctx, const dance_msg_outcome *o)
+{
+    env *e = ctx;
+    outcome *d;
+
+    assert_true(e->n_out < MAX_OUT);
+    d = &e->out[e->n_out++];
+    d->status = o->result->status;
+    snprintf(d->sender, sizeof(d->sender), "%s", o->result->sender);
+    snprintf(d->key_source, sizeof(d->key_source), "%s", o->result->key_source);
+    snprintf(d->payload, sizeof(d->payload), "%.*s", (int)o->payload_len,
+             (const char *)o->payload);
+    snprintf(d->topic, sizeof(d->topic), "%s", o->topic);
+    d->qos = o->qos;
+    d->retain = o->retain;
+    assert_null(o->result->payload);
+}
+
+/* drain_until - drain until n outcomes in total (10 s at most). */
+static void drain_until(env *e, size_t n)
+{
+    for (int i = 0; i < 2000 && e->n_out < n; i++) {
+        dance_pipeline_drain(e->pl, on_outcome, e);
+        if (e->n_out < n)
+            usleep(5000);
+    }
+    if (e->n_out < n)
+        fail_msg("only %zu of %zu outcomes", e->n_out, n);
+}
+
+static EVP_PKEY *ec_key(void)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+
+    assert_non_null(k);
+    return k;
+}
+
+/* put_key - a secure 3 1 0 record of key's SPKI for owner in the cache. */
+static void put_key(dance_cache *c, const char *owner, EVP_PKEY *key)
+{
+    dance_tlsa_result r;
+    unsigned char *der = NULL;
+    int len = i2d_PUBKEY(key, &der);
+
+    assert_true(len > 0);
+    memset(&r, 0, sizeof(r));
+    r.status = DANCE_DNS_SECURE;
+    r.ttl = 600;
+    assert_int_equal(dance_tlsa_rrset_add(&r.records, 3, 1, 0, der, (size_t)len), 0);
+    assert_int_equal(dance_cache_put(c, owner, &r), 0);
+    dance_tlsa_result_clear(&r);
+    OPENSSL_free(der);
+}
+
+static char *sign(EVP_PKEY *key, const char *name, const char *payload, const char *topic)
+{
+    dance_jws_sign_opts o;
+    char *out = NULL, err[256];
+    size_t len;
+
+    memset(&o, 0, sizeof(o));
+    o.key = key;
+    o.name = name;
+    o.topic = topic;
+    o.serialization = DANCE_JWS_COMPACT;
+    if (dance_jws_sign(&o, payload, strlen(payload), &out, &len, err, sizeof(err)) != 0)
+        fail_msg("sign: %s", err);
+    return out;
+}
+
+/* blackhole_udp - a bound local UDP socket that never answers. */
+static int blackhole_udp(int *port)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
+static env *env_new(unsigned threads, size_t queue_max)
+{
+    env *e = calloc(1, sizeof(*e));
+    dance_workers_config wc;
+    dance_pipeline_config pc;
+    dance_cache_config cc;
+    char err[256];
+    int fd, port;
+    const char *ds = ". IN DS 20326 8 2 "
+        "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n";
+
+    assert_non_null(e);
+    snprintf(e->ta_path, sizeof(e->ta_path), "/tmp/dance-ta-XXXXXX");
+    fd = mkstemp(e->ta_path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, ds, strlen(ds)), (ssize_t)strlen(ds));
+    close(fd);
+    e->hole = blackhole_udp(&port);
+    snprintf(e->upstream, sizeof(e->upstream), "127.0.0.1@%d", port);
+    e->rc.upstreams = e->upstream;
+    e->rc.trust_anchor_file = e->ta_path;
+    e->rc.timeout_ms = 300;
+    e->rc.transport = DANCE_TRANSPORT_UDP;
+    memset(&cc, 0, sizeof(cc));
+    e->cache = dance_cache_new(&cc);
+    assert_non_null(e->cache);
+    e->matcher = dance_matcher_new(NULL, err, sizeof(err));
+    assert_non_null(e->matcher);
+    memset(&wc, 0, sizeof(wc));
+    wc.threads = 1;
+    wc.queue_max = 16;
+    wc.resolver = &e->rc;
+    wc.cache = e->cache;
+    wc.matcher = e->matcher;
+    e->workers = dance_workers_start(&wc, NULL, err, sizeof(err));
+    if (e->workers == NULL)
+        fail_msg("workers: %s", err);
+    e->allow = dance_allowlist_parse("acme.example", err, sizeof(err));
+    assert_non_null(e->allow);
+
+    e->k1 = ec_key();
+    e->k2 = ec_key();
+    e->kcold = ec_key();
+    put_key(e->cache, WARM1, e->k1);
+    put_key(e->cache, WARM2, e->k2);
+
+    memset(&pc, 0, sizeof(pc));
+    pc.threads = threads;
+    pc.queue_max = queue_max;
+    pc.max_payload = 4096;
+    pc.policy.allow = e->allow;
+    pc.policy.matcher = e->matcher;
+    pc.cache = e->cache;
+    pc.workers = e->workers;
+    e->pl = dance_pipeline_start(&pc, err, sizeof(err));
+    if (e->pl == NULL)
+        fail_msg("pipeline: %s", err);
+    return e;
+}
+
+/* env_free - in the plugin's order: verify threads, DNS workers, rest. */
+static void env_free(env *e)
+{
+    dance_pipeline_stop(e->pl);
+    dance_workers_stop(e->workers);
+    dance_pipeline_free(e->pl);
+    dance_allowlist_free(e->allow);
+    dance_matcher_free(e->matcher);
+    dance_cache_free(e->cache);
+    EVP_PKEY_free(e->k1);
+    EVP_PKEY_free(e->k2);
+    EVP_PKEY_free(e->kcold);
+    close(e->hole);
+    unlink(e->ta_path);
+    free(e);
+}
+
+static dance_pipeline_submit_result submit(env *e, const char *topic, const char *msg,
+                                           dance_jws_result *refusal)
+{
+    return dance_pipeline_submit(e->pl, topic, msg, strlen(msg), 1, false, refusal);
+}
+
+/* Two warm senders on two verify threads: every message verified, each
+ * sender's in the order submitted, QoS/retain/topic/payload kept. */
+static void test_warm_senders_in_order(void **state)
+{
+    env *e = env_new(2, 1000);
+    enum { PER = 60 };
+    char *msgs[2][PER];
+    dance_jws_result r;
+    dance_pipeline_stats st;
+    size_t next[2] = {0, 0};
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    for (int i = 0; i < PER; i++) {
+        char body[32];
+        snprintf(body, sizeof(body), "w1 %d", i);
+        msgs[0][i] = sign(e->k1, WARM1, body, NULL);
+        snprintf(body, sizeof(body), "w2 %d", i);
+        msgs[1][i] = sign(e->k2, WARM2, body, NULL);
+    }
+    for (int i = 0; i < PER; i++) {
+        assert_int_equal(dance_pipeline_submit(e->pl, TOPIC, msgs[0][i], strlen(msgs[0][i]),
+                                               i % 3, i % 2 == 0, &r),
+                         DANCE_PIPELINE_QUEUED);
+        assert_int_equal(submit(e, "sensors/y", msgs[1][i], &r), DANCE_PIPELINE_QUEUED);
+    }
+    dance_pipeline_get_stats(e->pl, &st);
+    assert_int_equal(st.submitted, 2 * PER);
+    drain_until(e, 2 * PER);
+    for (size_t i = 0; i < e->n_out; i++) {
+        outcome *o = &e->out[i];
+        int s = strcmp(o->sender, WARM1) == 0 ? 0 : 1;
+
+        assert_int_equal(o->status, DANCE_JWS_OK);
+        assert_string_equal(o->key_source, "tlsa 3 1 0");
+        assert_true(next[s] < PER);
+        assert_string_equal(o->payload, msgs[s][next[s]]);     /* in order */
+        if (s == 0) {
+            assert_string_equal(o->topic, TOPIC);
+            assert_int_equal(o->qos, (int)(next[s] % 3));
+            assert_int_equal(o->retain, next[s] % 2 == 0);
+        } else {
+            assert_string_equal(o->topic, "sensors/y");
+        }
+        next[s]++;
+    }
+    assert_int_equal(next[0], PER);
+    assert_int_equal(next[1], PER);
+    dance_pipeline_get_stats(e->pl, &st);
+    assert_int_equal(st.depth, 0);
+    assert_int_equal(st.dropped, 0);
+    assert_int_equal(st.lookups, 0);
+    for (int i = 0; i < PER; i++) {
+        free(msgs[0][i]);
+        free(msgs[1][i]);
+    }
+    env_free(e);
+}
+
+/* Refusals on the broker thread: reported at once, nothing queued, no
+ * lookup; the claimed sender is reported when known. */
+static void test_refused_on_the_spot(void **state)
+{
+    env *e = env_new(1, 10);
+    EVP_PKEY *other = ec_key();
+    char *outside = sign(other, "dev._device.other.example", "x", NULL);
+    char *bound = sign(e->k1, WARM1, "x", "sensors/elsewhere");
+    char big[5000];
+    dance_jws_result r;
+    dance_pipeline_stats st;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(submit(e, TOPIC, "21.5", &r), DANCE_PIPELINE_REFUSED);
+    assert_int_equal(r.status, DANCE_JWS_MALFORMED);
+    assert_string_equal(r.sender, "");
+    assert_true(r.reason[0] != '\0');
+
+    assert_int_equal(submit(e, TOPIC, outside, &r), DANCE_PIPELINE_REFUSED);
+    assert_int_equal(r.status, DANCE_JWS_NOT_ALLOWED);
+    assert_string_equal(r.sender, "dev._device.other.example");
+
+    assert_int_equal(submit(e, TOPIC, bound, &r), DANCE_PIPELINE_REFUSED);
+    assert_int_equal(r.status, DANCE_JWS_TOPIC_MISMATCH);
+    assert_string_equal(r.sender, WARM1);
+    assert_true(r.has_alg);
+    assert_int_equal(r.alg, DANCE_JWS_ES256);
+    /* the same message on the topic it was signed for */
+    assert_int_equal(submit(e, "sensors/elsewhere", bound, &r), DANCE_PIPELINE_QUEUED);
+
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(submit(e, TOPIC, big, &r), DANCE_PIPELINE_REFUSED);
+    assert_int_equal(r.status, DANCE_JWS_TOO_LARGE);
+    assert_null(r.payload);
+
+    drain_until(e, 1);
+    assert_int_equal(e->out[0].status, DANCE_JWS_OK);
+    dance_pipeline_get_stats(e->pl, &st);
+    assert_int_equal(st.submitted, 1);
+    assert_int_equal(st.lookups, 0);
+    dance_jws_result_clear(&r);
+    free(outside);
+    free(bound);
+    EVP_PKEY_free(other);
+    env_free(e);
+}
+
+/* The cap counts messages from submit to drain; beyond it messages are
+ * dropped (and counted) until drain makes room. */
+static void test_queue_cap(void **state)
+{
+    env *e = env_new(1, 3);
+    char *m = sign(e->k1, WARM1, "x", NULL);
+    dance_jws_result r;
+    dance_pipeline_stats st;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(submit(e, TOPIC, m, &r), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(submit(e, TOPIC, m, &r), DANCE_PIPELINE_DROPPED);
+    /* even a message that would be refused is not parsed over the cap */
+    assert_int_equal(submit(e, TOPIC, "junk", &r), DANCE_PIPELINE_DROPPED);
+    dance_pipeline_get_stats(e->pl, &st);
+    assert_int_equal(st.depth, 3);
+    assert_int_equal(st.dropped, 2);
+    drain_until(e, 3);
+    dance_pipeline_get_stats(e->pl, &st);
+    assert_int_equal(st.depth, 0);
+    assert_int_equal(submit(e, TOPIC, m, &r), DANCE_PIPELINE_QUEUED);
+    drain_until(e, 4);
+    free(m);
+    env_free(e);
+}
+
+/* A tampered message is refused by the verify thread with the sender. */
+static void test_bad_signature(void **state)
+{
+    env *e = env_new(1, 10);
+    char *m = sign(e->k1, WARM1, "genuine", NULL);
+    char *forged = sign(e->k2, WARM1, "genuine", NULL);      /* wrong key */
+    dance_jws_result r;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(submit(e, TOPIC, forged, &r), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(submit(e, TOPIC, m, &r), DANCE_PIPELINE_QUEUED);
+    drain_until(e, 2);
+    assert_int_equal(e->out[0].status, DANCE_JWS_BAD_SIGNATURE);
+    assert_string_equal(e->out[0].sender, WARM1);
+    assert_int_equal(e->out[1].status, DANCE_JWS_OK);
+    free(m);
+    free(forged);
+    env_free(e);
+}
+
+/* A cold sender's messages wait behind one lookup (here failing after
+ * the timeout: lookup_failure, in order); a warm sender on the same verify
+ * thread is not held up. */
+static void test_cold_sender_parked(void **state)
+{
+    env *e = env_new(1, 100);
+    char *cold[3], *warm[5];
+    dance_jws_result r;
+    dance_pipeline_stats st;
+    size_t nc = 0, nw = 0;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    for (int i = 0; i < 3; i++) {
+        char body[16];
+        snprintf(body, sizeof(body), "c%d", i);
+        cold[i] = sign(e->kcold, COLD, body, NULL);
+    }
+    for (int i = 0; i < 5; i++) {
+        char body[16];
+        snprintf(body, sizeof(body), "w%d", i);
+        warm[i] = sign(e->k1, WARM1, body, NULL);
+    }
+    for (int i = 0; i < 5; i++) {
+        if (i < 3)
+            assert_int_equal(submit(e, TOPIC, cold[i], &r), DANCE_PIPELINE_QUEUED);
+        assert_int_equal(submit(e, TOPIC, warm[i], &r), DANCE_PIPELINE_QUEUED);
+    }
+    drain_until(e, 8);
+    for (size_t i = 0; i < e->n_out; i++) {
+        outcome *o = &e->out[i];
+        if (strcmp(o->sender, WARM1) == 0) {
+            assert_int_equal(nc, 0);            /* all warm ones first */
+            assert_int_equal(o->status, DANCE_JWS_OK);
+            assert_string_equal(o->payload, warm[nw]);
+            nw++;
+        } else {
+            assert_string_equal(o->sender, COLD);
+            assert_int_equal(o->status, DANCE_JWS_LOOKUP_FAILED);
+            assert_string_equal(o->payload, cold[nc]);
+            nc++;
+        }
+    }
+    assert_int_equal(nw, 5);
+    assert_int_equal(nc, 3);
+    dance_pipeline_get_stats(e->pl, &st);
+    assert_int_equal(st.lookups, 1);        /* one lookup for the three */
+    for (int i = 0; i < 5; i++) {
+        if (i < 3)
+            free(cold[i]);
+        free(warm[i]);
+    }
+    env_free(e);
+}
+
+/* Stopping with messages queued, parked and finished but not drained
+ * frees them all (LSan in sanitizer builds). */
+static void test_stop_with_messages_in_flight(void **state)
+{
+    env *e = env_new(2, 100);
+    char *cold = sign(e->kcold, COLD, "c", NULL);
+    char *warm = sign(e->k1, WARM1, "w", NULL);
+    dance_jws_result r;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(submit(e, TOPIC, cold, &r), DANCE_PIPELINE_QUEUED);
+        assert_int_equal(submit(e, TOPIC, warm, &r), DANCE_PIPELINE_QUEUED);
+    }
+    usleep(20000);
+    free(cold);
+    free(warm);
+    env_free(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_warm_senders_in_order),
+        cmocka_unit_test(test_refused_on_the_spot),
+        cmocka_unit_test(test_queue_cap),
+        cmocka_unit_test(test_bad_signature),
+        cmocka_unit_test(test_cold_sender_parked),
+        cmocka_unit_test(test_stop_with_messages_in_flight),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
