@@ -140,6 +140,60 @@ class ConfigTest(PluginTestCase):
                 self.broker.stop()
                 self.broker = None
 
+    def test_message_verification_starts(self):
+        b = self.start(self.base(verify_topics="sensors/#,gw/+/data",
+                                 rejected_prefix="rejected/", replay_window="600",
+                                 require_iat="true"))
+        b.wait_log("dance: message verification ready: verify_topics=sensors/#,gw/+/data "
+                   "verified_prefix=verified/ rejected_prefix=rejected/", timeout=20)
+        self.assertIsNone(b.proc.poll())
+
+    def test_each_bad_message_option_names_it(self):
+        cases = [
+            ("verify_topics", "sensors/#/x", "expected a comma list of MQTT topic filters"),
+            ("verify_topics", "a,,b", "expected a comma list of MQTT topic filters"),
+            ("verified_prefix", "verified", "expected a topic prefix ending in '/'"),
+            ("verified_prefix", "v/#/", "expected a topic prefix ending in '/'"),
+            ("rejected_prefix", "$SYS/rejected/", "expected a topic prefix ending in '/'"),
+            ("max_payload", "0", "expected bytes from 1 to 268435455"),
+            ("require_iat", "yes", "expected true or false"),
+            ("max_skew", "0", "expected seconds from 1 to 86400"),
+            ("replay_window", "86401", "expected seconds from 0 (off) to 86400"),
+            ("require_jti", "1", "expected true or false"),
+            ("require_topic_binding", "on", "expected true or false"),
+            ("verify_threads", "0", "expected a number of threads from 1 to 64"),
+            ("verify_queue_size", "0", "expected a number of messages from 1 to 1000000"),
+        ]
+        for key, value, expected in cases:
+            with self.subTest(option=key, value=value):
+                opts = self.base(**{key: value})
+                if key != "verify_topics":
+                    opts["verify_topics"] = "sensors/#"
+                self.assert_refuses(opts, "plugin_opt_%s '%s': %s" % (key, value, expected))
+                self.broker.stop()
+                self.broker = None
+
+    def test_message_options_need_verify_topics(self):
+        self.assert_refuses(self.base(rejected_prefix="rejected/"),
+                            "plugin_opt_rejected_prefix is set but plugin_opt_verify_topics "
+                            "is not")
+
+    def test_message_cross_rules(self):
+        cases = [
+            ({"rejected_prefix": "verified/rejected/"},
+             "plugin_opt_rejected_prefix 'verified/rejected/': expected a topic tree apart "
+             "from plugin_opt_verified_prefix 'verified/'"),
+            ({"require_jti": "true"},
+             "plugin_opt_require_jti 'true': expected plugin_opt_replay_window too"),
+            ({"replay_window": "300"},
+             "plugin_opt_replay_window '300': expected at least twice plugin_opt_max_skew"),
+        ]
+        for extra, needle in cases:
+            with self.subTest(extra=extra):
+                self.assert_refuses(self.base(verify_topics="sensors/#", **extra), needle)
+                self.broker.stop()
+                self.broker = None
+
     def test_min_ttl_above_max_ttl(self):
         self.assert_refuses(self.base(min_ttl="700", max_ttl="600"),
                             "plugin_opt_min_ttl '700': expected at most plugin_opt_max_ttl (600)")
