@@ -310,6 +310,7 @@ int dance_messages_start(struct dance_plugin *p, char *err, size_t errlen)
     pc.policy.require_topic = p->cfg.require_topic_binding;
     pc.cache = p->cache;
     pc.workers = p->workers;
+    pc.dns_reserve = p->cfg.queue_size / 2;     /* as for re-checks */
     p->pipeline = dance_pipeline_start(&pc, err, errlen);
     return p->pipeline != NULL ? 0 : -1;
 }

@@ -40,7 +40,12 @@
  * Bounds: depth (submitted, not yet drained) is counted on the broker
  * thread, which both submits and drains, and capped at queue_max; a
  * message over the cap is dropped before it is even parsed, and counted.
- * Groups hold queued messages only, so they are bounded too.
+ * Groups hold queued messages only, so they are bounded too. Anyone who
+ * may publish on a verified topic can name any sender under the allowed
+ * domains, and each new name costs a lookup before any signature can be
+ * checked; so cold-sender lookups never take the DNS queue's last
+ * dns_reserve slots, which stay for CONNECT lookups. A sender that finds
+ * no room is refused as lookup_failure (try again later).
  *
  * Locks: each shard's `lock` guards its queue, its groups and `stop`; the
  * verify thread holds it only to take work, never while verifying.
@@ -271,7 +276,10 @@ static void park(struct pl_shard *sh, struct pl_job *j)
 
     /* Only this thread adds to groups, so until the submit returns the
      * group holds j alone; answer_cb only marks it ready. */
-    rc = dance_workers_submit_sender_fetch(pl->cfg.workers, g->owner, answer_cb, sh);
+    if (dance_workers_room(pl->cfg.workers) > pl->cfg.dns_reserve)
+        rc = dance_workers_submit_sender_fetch(pl->cfg.workers, g->owner, answer_cb, sh);
+    else
+        rc = DANCE_SUBMIT_FULL;
     if (rc == DANCE_SUBMIT_QUEUED) {
         pthread_mutex_lock(&pl->done_lock);
         pl->lookups++;

@@ -29,6 +29,10 @@ typedef struct dance_pipeline_config {
     dance_jws_policy policy;
     dance_cache *cache;             /* shared TLSA cache */
     dance_workers *workers;         /* DNS lookups for cold senders */
+    size_t dns_reserve;             /* DNS queue slots left to others
+                                       (CONNECT lookups): a cold sender's
+                                       lookup is only queued while more
+                                       than this many are free */
 } dance_pipeline_config;
 
 /* One finished message, as dance_pipeline_drain reports it. Pointers are

@@ -8,9 +8,10 @@
  * and N worker threads do them (the same shape as Redis' bio.c).
  *
  * Threads and ownership:
- *  - The host (broker) thread calls drain, room, stats, start and stop;
- *    submit may come from any thread (the message pipeline's verify
- *    threads submit SENDER_FETCH jobs): it only takes `lock`. Each worker thread owns one dance_resolver (getdns contexts are
+ *  - The host (broker) thread calls drain, start and stop; submit, room
+ *    and stats may come from any thread (the message pipeline's verify
+ *    threads submit SENDER_FETCH jobs): they only take `lock`.
+ *  - Each worker thread owns one dance_resolver (getdns contexts are
  *    not thread-safe), built by start so that a broken resolver
  *    configuration stops the broker at start-up rather than failing later.
  *  - The cache and the matcher are shared; both are thread-safe.

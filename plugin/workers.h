@@ -2,9 +2,9 @@
  * plugin/workers.h - the plugin's worker threads: slow work (DNS lookups,
  * DANE re-checks) off the broker thread. Design notes are in workers.c.
  *
- * start, stop, drain, room and stats are called from the broker (host)
- * thread; the submit calls from any thread (the message pipeline submits
- * from its verify threads). Completions run on the host thread inside
+ * start, stop and drain are called from the broker (host) thread; the
+ * submit calls, room and stats from any thread (the message pipeline
+ * submits from its verify threads). Completions run on the host thread inside
  * dance_workers_drain, which the plugin calls from TICK; nothing here
  * calls Mosquitto.
  */

@@ -151,7 +151,7 @@ static int blackhole_udp(int *port)
     return s;
 }
 
-static env *env_new(unsigned threads, size_t queue_max)
+static env *env_new(unsigned threads, size_t queue_max, size_t dns_reserve)
 {
     env *e = calloc(1, sizeof(*e));
     dance_workers_config wc;
@@ -205,6 +205,7 @@ static env *env_new(unsigned threads, size_t queue_max)
     pc.policy.matcher = e->matcher;
     pc.cache = e->cache;
     pc.workers = e->workers;
+    pc.dns_reserve = dns_reserve;
     e->pl = dance_pipeline_start(&pc, err, sizeof(err));
     if (e->pl == NULL)
         fail_msg("pipeline: %s", err);
@@ -238,7 +239,7 @@ static dance_pipeline_submit_result submit(env *e, const char *topic, const char
  * sender's in the order submitted, QoS/retain/topic/payload kept. */
 static void test_warm_senders_in_order(void **state)
 {
-    env *e = env_new(2, 1000);
+    env *e = env_new(2, 1000, 0);
     enum { PER = 60 };
     char *msgs[2][PER];
     dance_jws_result r;
@@ -297,7 +298,7 @@ static void test_warm_senders_in_order(void **state)
  * lookup; the claimed sender is reported when known. */
 static void test_refused_on_the_spot(void **state)
 {
-    env *e = env_new(1, 10);
+    env *e = env_new(1, 10, 0);
     EVP_PKEY *other = ec_key();
     char *outside = sign(other, "dev._device.other.example", "x", NULL);
     char *bound = sign(e->k1, WARM1, "x", "sensors/elsewhere");
@@ -346,7 +347,7 @@ static void test_refused_on_the_spot(void **state)
  * dropped (and counted) until drain makes room. */
 static void test_queue_cap(void **state)
 {
-    env *e = env_new(1, 3);
+    env *e = env_new(1, 3, 0);
     char *m = sign(e->k1, WARM1, "x", NULL);
     dance_jws_result r;
     dance_pipeline_stats st;
@@ -373,7 +374,7 @@ static void test_queue_cap(void **state)
 /* A tampered message is refused by the verify thread with the sender. */
 static void test_bad_signature(void **state)
 {
-    env *e = env_new(1, 10);
+    env *e = env_new(1, 10, 0);
     char *m = sign(e->k1, WARM1, "genuine", NULL);
     char *forged = sign(e->k2, WARM1, "genuine", NULL);      /* wrong key */
     dance_jws_result r;
@@ -396,7 +397,7 @@ static void test_bad_signature(void **state)
  * thread is not held up. */
 static void test_cold_sender_parked(void **state)
 {
-    env *e = env_new(1, 100);
+    env *e = env_new(1, 100, 0);
     char *cold[3], *warm[5];
     dance_jws_result r;
     dance_pipeline_stats st;
@@ -446,11 +447,37 @@ static void test_cold_sender_parked(void **state)
     env_free(e);
 }
 
+/* Cold senders' lookups leave the DNS queue's reserve to CONNECT: with
+ * no room beyond it the sender is refused at once (lookup_failure), no
+ * lookup is queued, and a warm sender is unaffected. */
+static void test_dns_reserve(void **state)
+{
+    env *e = env_new(1, 10, 16);            /* the whole queue is reserved */
+    char *cold = sign(e->kcold, COLD, "c", NULL);
+    char *warm = sign(e->k1, WARM1, "w", NULL);
+    dance_jws_result r;
+    dance_pipeline_stats st;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(submit(e, TOPIC, cold, &r), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(submit(e, TOPIC, warm, &r), DANCE_PIPELINE_QUEUED);
+    drain_until(e, 2);
+    assert_int_equal(e->out[0].status, DANCE_JWS_LOOKUP_FAILED);
+    assert_string_equal(e->out[0].sender, COLD);
+    assert_int_equal(e->out[1].status, DANCE_JWS_OK);
+    dance_pipeline_get_stats(e->pl, &st);
+    assert_int_equal(st.lookups, 0);
+    free(cold);
+    free(warm);
+    env_free(e);
+}
+
 /* Stopping with messages queued, parked and finished but not drained
  * frees them all (LSan in sanitizer builds). */
 static void test_stop_with_messages_in_flight(void **state)
 {
-    env *e = env_new(2, 100);
+    env *e = env_new(2, 100, 0);
     char *cold = sign(e->kcold, COLD, "c", NULL);
     char *warm = sign(e->k1, WARM1, "w", NULL);
     dance_jws_result r;
@@ -475,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_queue_cap),
         cmocka_unit_test(test_bad_signature),
         cmocka_unit_test(test_cold_sender_parked),
+        cmocka_unit_test(test_dns_reserve),
         cmocka_unit_test(test_stop_with_messages_in_flight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
