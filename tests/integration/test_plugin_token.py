@@ -405,6 +405,21 @@ class TokenTest(PluginTestCase):
             time.sleep(0.3)
         self.assertEqual(res.outcome, "refused", res)
 
+    def test_reload_keeps_token_client(self):
+        """SIGHUP: Mosquitto re-runs authentication for connected clients; a
+        token client stays (its jti is not taken for a replay) and is
+        re-checked against fresh DNS answers."""
+        d = self.dev["keeps"]
+        s = self.session(d.name, d.token(), client_id="keeps-reload")
+        start = self.broker.log_size()
+        self.broker.reload()
+        self.broker.wait_log("dance: reload: TLSA cache flushed", start=start)
+        time.sleep(INTERVAL + 2)
+        self.assertFalse(s.disconnected.is_set(), "reload disconnected a token client")
+        after = self.broker.log()[start:]
+        self.assertNotIn("refused identity=%s " % d.name, after)
+        self.assertNotIn("revoked identity=%s " % d.name, after)
+
     def test_kept_past_expiry_without_the_option(self):
         """token_disconnect_on_expiry off: the token only matters at CONNECT."""
         d = self.dev["keeps"]
