@@ -92,9 +92,10 @@ static const char *prefixed(struct dance_plugin *p, const char *prefix, size_t p
     return p->topic_buf;
 }
 
-/* json_safe - printable ASCII only: reasons may quote header strings the
- * sender chose, and the diagnostic must stay valid UTF-8 JSON. */
-static const char *json_safe(const char *s, char *buf, size_t buflen)
+/* printable - printable ASCII only: reasons may quote header strings the
+ * sender chose (control characters could forge log lines), and the
+ * diagnostic must stay valid UTF-8 JSON. */
+static const char *printable(const char *s, char *buf, size_t buflen)
 {
     size_t i = 0;
 
@@ -124,7 +125,7 @@ static void diagnose(struct dance_plugin *p, const char *topic, const dance_jws_
              : cJSON_AddNullToObject(o, "sender")) == NULL ||
         cJSON_AddStringToObject(o, "reason", dance_jws_status_name(r->status)) == NULL ||
         cJSON_AddNumberToObject(o, "reason_code", (double)r->status) == NULL ||
-        cJSON_AddStringToObject(o, "detail", json_safe(r->reason, detail,
+        cJSON_AddStringToObject(o, "detail", printable(r->reason, detail,
                                                        sizeof(detail))) == NULL ||
         (r->has_alg && cJSON_AddStringToObject(o, "alg", dance_jws_alg_name(r->alg))
                            == NULL) ||
@@ -153,7 +154,7 @@ static void diagnose(struct dance_plugin *p, const char *topic, const dance_jws_
 /* refused - count, log and diagnose one refused message. */
 static void refused(struct dance_plugin *p, const char *topic, const dance_jws_result *r)
 {
-    char t[128];
+    char t[128], why[sizeof(r->reason)];
     dance_jws_status st = r->status;
 
     if ((int)st < 0 || st >= DANCE_JWS_STATUS_COUNT || st == DANCE_JWS_OK)
@@ -162,7 +163,7 @@ static void refused(struct dance_plugin *p, const char *topic, const dance_jws_r
     msg_log(p, st == DANCE_JWS_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
             "dance: message refused topic=\"%s\" sender=%s reason=%s: %s",
             dance_log_safe(topic, t, sizeof(t)), r->sender[0] ? r->sender : "-",
-            dance_jws_status_name(st), r->reason);
+            dance_jws_status_name(st), printable(r->reason, why, sizeof(why)));
     diagnose(p, topic, r);
 }
 
