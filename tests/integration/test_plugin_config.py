@@ -76,23 +76,43 @@ class ConfigTest(PluginTestCase):
         b.wait_log("mosquitto version", timeout=20)
         self.assertIsNone(b.proc.poll())
 
-    def test_example_configuration_is_valid(self):
-        # The plugin options of examples/mosquitto-dance.conf, with this
-        # test's files in place of the example's paths.
+    @staticmethod
+    def example_options(commented=False):
+        """The plugin options of examples/mosquitto-dance.conf; with
+        commented, the commented-out ones too."""
         here = os.path.dirname(os.path.abspath(__file__))
         example = os.path.join(here, "..", "..", "examples", "mosquitto-dance.conf")
         opts = {}
         with open(example) as f:
             for line in f:
+                if commented and line.startswith("#plugin_opt_"):
+                    line = line[1:]
                 if line.startswith("plugin_opt_"):
                     key, _, value = line[len("plugin_opt_"):].strip().partition(" ")
                     opts[key] = value.strip()
+        return opts
+
+    def test_example_configuration_is_valid(self):
+        # The plugin options of examples/mosquitto-dance.conf, with this
+        # test's files in place of the example's paths.
+        opts = self.example_options()
         self.assertIn("allowed_domains", opts)
         opts["cafile"] = self.pki.ca
         opts["resolver"] = "127.0.0.1@53"
         opts["trust_anchor"] = self.ta
         b = self.start(opts)
         b.wait_log("dance: DANE client authentication ready", timeout=20)
+        self.assertIsNone(b.proc.poll())
+
+    def test_example_configuration_commented_options_are_valid(self):
+        # Every option the example only shows commented out (DNS over TLS,
+        # tokens, signed messages) is valid too when switched on.
+        opts = self.example_options(commented=True)
+        self.assertIn("verify_topics", opts)
+        opts["cafile"] = self.pki.ca
+        opts["trust_anchor"] = self.ta
+        b = self.start(opts)
+        b.wait_log("dance: message verification ready", timeout=20)
         self.assertIsNone(b.proc.poll())
 
     def test_allowed_domains_is_required(self):
