@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+"""dnsproxy - a DNS forwarder with switchable faults, for the fault-injection
+tests (tests/integration/test_faults.py). Owner: the hardening helper.
+
+It sits between the resolver under test and the test bed's knotd, on a free
+loopback port, over UDP and TCP, and answers each query according to its
+mode, which a test may change at any time:
+
+    pass          forward, answer at once
+    delay         forward, hold the answer back `delay` seconds (slowloris:
+                  an authoritative server that answers, but late)
+    servfail      do not forward; answer SERVFAIL at once
+    drop          do not forward; never answer
+
+Each query is handled on a thread of its own, so a held-back answer does not
+hold up others. Counters: `queries` (received, every mode), `by_name`
+(received, per lowercased query name), `held` (answers currently held
+back), and `released` (monotonic times at which held-back answers were
+sent), so tests can order events without timing assertions.
+Standard library only.
+"""
+
+import socket
+import struct
+import threading
+import time
+
+
+class DnsProxy:
+
+    def __init__(self, upstream_port, mode="pass", delay=5.0):
+        self.upstream = ("127.0.0.1", upstream_port)
+        self.mode = mode
+        self.match = None
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.queries = 0
+        self.by_name = {}
+        self.held = 0
+        self.released = []
+        self._closed = False
+        self.udp, self.tcp = self._bind_pair()
+        self.port = self.udp.getsockname()[1]
+        threading.Thread(target=self._serve_udp, daemon=True).start()
+        threading.Thread(target=self._serve_tcp, daemon=True).start()
+
+    @staticmethod
+    def _bind_pair():
+        """A UDP and a TCP socket on the same free port number (resolvers
+        fall back to TCP on the port they were given); the TCP port may be
+        taken when the UDP one is not, so try a few."""
+        for _ in range(50):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.bind(("127.0.0.1", 0))
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                tcp.bind(("127.0.0.1", udp.getsockname()[1]))
+                tcp.listen(64)
+                return udp, tcp
+            except OSError:
+                udp.close()
+                tcp.close()
+        raise OSError("dnsproxy: no port free for both UDP and TCP")
+
+    @property
+    def address(self):
+        """What to give the plugin as plugin_opt_resolver."""
+        return "127.0.0.1@%d" % self.port
+
+    def set_mode(self, mode, delay=None, match=None):
+        """Switch the fault; with match, only queries whose name contains
+        match get it (the others are passed through)."""
+        with self.lock:
+            self.mode = mode
+            self.match = match
+            if delay is not None:
+                self.delay = delay
+
+    def query_count(self, name=None):
+        """Queries received so far: all, or those for one name (any type)."""
+        with self.lock:
+            if name is None:
+                return self.queries
+            return self.by_name.get(name.lower().rstrip("."), 0)
+
+    @staticmethod
+    def qname(query):
+        labels, i = [], 12
+        while i < len(query) and query[i] != 0:
+            n = query[i]
+            labels.append(query[i + 1:i + 1 + n].decode("ascii", "replace"))
+            i += 1 + n
+        return ".".join(labels).lower()
+
+    def close(self):
+        self._closed = True
+        for s in (self.udp, self.tcp):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    # ------------------------------------------------------------ answers
+
+    @staticmethod
+    def servfail(query):
+        """A SERVFAIL response to query: same id, opcode, RD and CD, the
+        question echoed, no other records."""
+        if len(query) < 12:
+            return None
+        i = 12
+        while i < len(query) and query[i] != 0:
+            i += 1 + query[i]
+        end = i + 5                      # root label, QTYPE, QCLASS
+        if end > len(query):
+            return None
+        flags1 = 0x80 | (query[2] & 0x79)       # QR, opcode, RD
+        flags2 = 0x80 | (query[3] & 0x10) | 2    # RA, CD, RCODE SERVFAIL
+        return (query[:2] + bytes([flags1, flags2]) + query[4:6]
+                + b"\x00\x00\x00\x00\x00\x00" + query[12:end])
+
+    def _forward(self, query, tcp):
+        """The upstream's answer to query, or None."""
+        try:
+            if tcp:
+                with socket.create_connection(self.upstream, timeout=10) as s:
+                    s.sendall(struct.pack("!H", len(query)) + query)
+                    n = struct.unpack("!H", self._recv_exact(s, 2))[0]
+                    return self._recv_exact(s, n)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(10)
+                s.sendto(query, self.upstream)
+                return s.recvfrom(65535)[0]
+        except (OSError, struct.error, ValueError):
+            return None
+
+    @staticmethod
+    def _recv_exact(s, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = s.recv(n - len(buf))
+            if not chunk:
+                raise ValueError("connection closed")
+            buf += chunk
+        return buf
+
+    def _answer(self, query, tcp):
+        """The answer to send (None: none), after the mode's fault."""
+        name = self.qname(query)
+        with self.lock:
+            self.queries += 1
+            self.by_name[name] = self.by_name.get(name, 0) + 1
+            mode, delay = self.mode, self.delay
+            if self.match is not None and self.match not in name:
+                mode = "pass"
+        if mode == "servfail":
+            return self.servfail(query)
+        if mode == "drop":
+            return None
+        reply = self._forward(query, tcp)
+        if mode == "delay" and reply is not None:
+            with self.lock:
+                self.held += 1
+            time.sleep(delay)
+            with self.lock:
+                self.held -= 1
+                self.released.append(time.monotonic())
+        return reply
+
+    # ------------------------------------------------------------ servers
+
+    def _serve_udp(self):
+        while not self._closed:
+            try:
+                data, addr = self.udp.recvfrom(65535)
+            except OSError:
+                return
+            threading.Thread(target=self._udp_one, args=(data, addr), daemon=True).start()
+
+    def _udp_one(self, data, addr):
+        reply = self._answer(data, tcp=False)
+        if reply is not None and not self._closed:
+            try:
+                self.udp.sendto(reply, addr)
+            except OSError:
+                pass
+
+    def _serve_tcp(self):
+        while not self._closed:
+            try:
+                conn, _ = self.tcp.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tcp_conn, args=(conn,), daemon=True).start()
+
+    def _tcp_conn(self, conn):
+        with conn:
+            conn.settimeout(30)
+            while not self._closed:
+                try:
+                    n = struct.unpack("!H", self._recv_exact(conn, 2))[0]
+                    query = self._recv_exact(conn, n)
+                except (OSError, ValueError, struct.error):
+                    return
+                reply = self._answer(query, tcp=True)
+                if reply is None:
+                    continue
+                try:
+                    conn.sendall(struct.pack("!H", len(reply)) + reply)
+                except OSError:
+                    return
