@@ -74,14 +74,19 @@ def client_files(label):
 class Sender:
     """A DNS identity that signs messages; its key is in its TLSA records."""
 
-    def __init__(self, label, record="310", zone=ORG, publish=True, ttl=None):
+    def __init__(self, label, record="310", zone=ORG, publish=True, ttl=None, keytype=None):
         self.name = ident(label, zone)
-        self.cert, self.key = PKI.device(self.name)
-        self.x5c = record != "310"
-        if record == "310":
-            rdata = PKI.tlsa(self.cert, 3, 1, 0)
+        if keytype is None:
+            self.cert, self.key = PKI.device(self.name)
         else:
-            rdata = PKI.tlsa(self.cert, 3, 1, 1)
+            stem = PKI.path(label)
+            self.key, self.cert = stem + ".key", stem + ".pem"
+            run([DANCE, "keygen", "--type", keytype, "--out", self.key])
+            run([DANCE, "cert", "--key", self.key, "--name", self.name, "--ca", PKI.ca,
+                 "--ca-key", PKI.ca_key, "--out", self.cert])
+        # 3 1 0 and 3 0 0 hold the key itself; a digest needs x5c.
+        self.x5c = record not in ("310", "300")
+        rdata = PKI.tlsa(self.cert, 3, int(record[1]), int(record[2]))
         self.rdata = rdata
         if publish:
             TB.set_records(self.name, "TLSA", [rdata], ttl=ttl)
@@ -280,6 +285,7 @@ class VerifiedCopyTest(MessageBrokerCase):
         super().setUpClass()
         cls.s1 = Sender("s1")
         cls.sx5c = Sender("sx5c", record="311")
+        cls.proto = Sender("proto", record="300", keytype="rsa2048")
         cls.cold = Sender("cold")
         cls.revoked = Sender("revoked")
         cls.order = [Sender("order%d" % i) for i in range(10)]
@@ -332,6 +338,20 @@ class VerifiedCopyTest(MessageBrokerCase):
         self.assertTrue(msg.startswith(b"{"))
         copy = self.sub.wait(lambda m: m["topic"] == "verified/sensors/s1/json")[0]
         self.assertEqual(copy["payload"], msg)
+
+    def test_prototype_format_rs256_x5u_full_certificate(self):
+        # What existing DANCE MQTT prototypes emit: flattened JSON, RS256,
+        # x5u = DNS URI, the whole certificate in a 3 0 0 record.
+        msg = self.roundtrip(self.proto, "gw/proto/data", "prototype", json_form=True)
+        prot = json.loads(msg)["protected"]
+        header = json.loads(base64.urlsafe_b64decode(prot + "=" * (-len(prot) % 4)))
+        self.assertEqual(header["alg"], "RS256")
+        self.assertTrue(header["x5u"].startswith("dns:"), header)
+        copy = self.sub.wait(lambda m: m["topic"] == "verified/gw/proto/data")[0]
+        self.assertEqual(copy["payload"], msg)
+        self.assertEqual(copy["props"], {"dance-sender": [self.proto.name],
+                                         "dance-alg": ["RS256"],
+                                         "dance-key": ["tlsa 3 0 0"]})
 
     def test_tampered_message_is_diagnosed_never_verified(self):
         good = self.s1.sign("genuine")
