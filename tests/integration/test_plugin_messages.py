@@ -290,7 +290,10 @@ class VerifiedCopyTest(MessageBrokerCase):
         cls.revoked = Sender("revoked")
         cls.order = [Sender("order%d" % i) for i in range(10)]
         cls.outside = Sender("outside", zone="other.example", publish=False)
+        cls.bogus = Sender("bogus")
+        cls.unknown = Sender("unknown", publish=False)
         TB.publish()
+        TB.tamper_signature(cls.bogus.name, "TLSA")
         cls.gw = cls.client("gateway")
         cls.sub = cls.client("backend", ["verified/#", "sensors/#", "rejected/#", "other/#"])
 
@@ -408,6 +411,16 @@ class VerifiedCopyTest(MessageBrokerCase):
         self.assertEqual(d["reason"], "outside_allowed_domains")
         self.assertEqual(d["sender"], self.outside.name)
         self.assertEqual(TB.query_count(), before)
+
+    def test_bogus_and_unknown_senders_are_refused(self):
+        self.roundtrip(self.bogus, "sensors/bogus", "b")
+        self.roundtrip(self.unknown, "sensors/unknown", "u")
+        for topic, reason, sender in (("sensors/bogus", "bogus", self.bogus.name),
+                                      ("sensors/unknown", "no_record", self.unknown.name)):
+            d = json.loads(self.sub.wait(lambda m, t=topic: m["topic"] == "rejected/" + t)[0]
+                           ["payload"])
+            self.assertEqual((d["reason"], d["sender"]), (reason, sender))
+            self.assertEqual(self.sub.on("verified/" + topic), [])
 
     def test_cold_key_first_message_is_verified(self):
         # Nothing has looked this sender up yet: the verify thread parks
