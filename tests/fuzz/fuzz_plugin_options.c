@@ -7,7 +7,9 @@
  * first byte also picks the size of the error buffer, so that truncated
  * error lines are exercised. Checked: success means a complete, consistent
  * configuration (allow-list present, values within the documented bounds,
- * tls only with its name and resolver); failure means one non-empty,
+ * tls only with its name and resolver, usable and separate topic prefixes,
+ * replay window at least twice the skew, jti only with a replay cache,
+ * tokens only with an audience); failure means one non-empty,
  * terminated error line; parsing twice gives the same answer; clear frees
  * everything (LeakSanitizer).
  */
@@ -16,6 +18,7 @@
 
 #include "fuzz_common.h"
 #include "options.h"
+#include "topics.h"
 
 #define MAX_OPTS 40
 
@@ -42,6 +45,25 @@ static void check_config(const dance_plugin_config *c)
         FZ_ASSERT(c->tls_auth_name != NULL && c->resolver != NULL);
     else
         FZ_ASSERT(c->tls_auth_name == NULL);
+    /* message verification: prefixes usable and apart, replay rules */
+    FZ_ASSERT(c->verified_prefix != NULL
+              && dance_topic_prefix_check(c->verified_prefix, NULL, 0) == 0);
+    if (c->rejected_prefix != NULL) {
+        FZ_ASSERT(dance_topic_prefix_check(c->rejected_prefix, NULL, 0) == 0);
+        FZ_ASSERT(strncmp(c->rejected_prefix, c->verified_prefix,
+                          strlen(c->verified_prefix)) != 0
+                  && strncmp(c->verified_prefix, c->rejected_prefix,
+                             strlen(c->rejected_prefix)) != 0);
+    }
+    FZ_ASSERT(c->max_payload >= 1 && c->max_payload <= 268435455);
+    FZ_ASSERT(c->max_skew >= 1 && c->max_skew <= 86400);
+    FZ_ASSERT(c->replay_window == 0 || c->replay_window >= 2 * c->max_skew);
+    FZ_ASSERT(!c->require_jti || c->replay_window > 0);
+    FZ_ASSERT(c->verify_threads >= 1 && c->verify_threads <= 64);
+    FZ_ASSERT(c->verify_queue_size >= 1 && c->verify_queue_size <= 1000000);
+    FZ_ASSERT(c->verify_topics != NULL || dance_topics_count(c->topics) == 0);
+    /* tokens need an audience */
+    FZ_ASSERT(!c->token_auth || (c->token_audience != NULL && c->token_audience[0] != '\0'));
     dance_plugin_config_resolver(c, &rc);
     FZ_ASSERT(rc.timeout_ms == c->lookup_timeout_ms);
     dance_plugin_config_cache(c, &cc);

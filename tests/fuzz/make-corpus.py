@@ -31,7 +31,7 @@ KEYS = os.path.join(HERE, "keys")
 CORPUS = os.path.join(HERE, "corpus")
 
 HARNESSES = ["fuzz_jws_parse", "fuzz_jws_verify", "fuzz_dns_uri", "fuzz_cert_names",
-             "fuzz_tlsa", "fuzz_plugin_options", "fuzz_names"]
+             "fuzz_tlsa", "fuzz_plugin_options", "fuzz_names", "fuzz_topics"]
 
 FUZZ_NOW = 1750000000          # must equal FUZZ_NOW in fuzz_common.h
 DEV_EC = "dev1._device.acme.example"
@@ -325,6 +325,17 @@ def main():
         "allowed_domains=acme.example\ntls_auth_name=x",
         "bogus=1",
         "cafile",
+        "allowed_domains=acme.example\nverify_topics=sensors/#, gw/+/data\n"
+        "verified_prefix=verified/\nrejected_prefix=rejected/\nmax_payload=4096\n"
+        "require_iat=true\nmax_skew=60\nreplay_window=600\nrequire_jti=true\n"
+        "require_topic_binding=true\nverify_threads=2\nverify_queue_size=100",
+        "allowed_domains=acme.example\nreplay_window=100\nmax_skew=60\nverify_topics=#",
+        "allowed_domains=acme.example\nverify_topics=a/#/b",
+        "allowed_domains=acme.example\nverify_topics=a/#\nverified_prefix=a/v/\n"
+        "rejected_prefix=a/",
+        "allowed_domains=acme.example\ntoken_auth=on\ntoken_audience=mqtt://broker\n"
+        "token_max_lifetime=300\ntoken_disconnect_on_expiry=on",
+        "allowed_domains=acme.example\ntoken_auth=on",
     ]
     for i, o in enumerate(opts):
         write("fuzz_plugin_options", "opts-%02d" % i, o)
@@ -340,6 +351,23 @@ def main():
     ]
     for i, s in enumerate(names):
         write("fuzz_names", "names-%02d" % i, s)
+
+    # ---- topic filters: first line the filter list, then topics
+    topics = [
+        "sensors/#, gw/+/data\nsensors/dev1/temp\ngw/g1/data\ngw/g1/other\nsensors\n"
+        "$SYS/x\nplain/ping",
+        "+/+/#\na/b\na\na/b/c/d\n$SYS/broker/dance/x",
+        "#\n$x\nx\n/\n//\na//b",
+        "a/+\na\na/\na/b\na/b/c",
+        "$SYS/#, +/x\n$SYS/broker\n$SYS\n$x/x\ny/x",
+        "a/b+/c\nx",
+        "a/#/b\nx",
+        " ,a\na",
+        "verified/",
+        "a/+,b/#,\tc ,d/e/f\nb\nc\nd/e/f\nd/e",
+    ]
+    for i, s in enumerate(topics):
+        write("fuzz_topics", "topics-%02d" % i, s)
     return check()
 
 
