@@ -31,13 +31,14 @@ KEYS = os.path.join(HERE, "keys")
 CORPUS = os.path.join(HERE, "corpus")
 
 HARNESSES = ["fuzz_jws_parse", "fuzz_jws_verify", "fuzz_dns_uri", "fuzz_cert_names",
-             "fuzz_tlsa", "fuzz_plugin_options", "fuzz_names", "fuzz_topics"]
+             "fuzz_tlsa", "fuzz_plugin_options", "fuzz_names", "fuzz_topics", "fuzz_token"]
 
 FUZZ_NOW = 1750000000          # must equal FUZZ_NOW in fuzz_common.h
 DEV_EC = "dev1._device.acme.example"
 DEV_ED = "dev2._device.acme.example"
 DEV_RSA = "dev3._device.acme.example"
 TOPIC = "devices/dev1/telemetry"  # must equal FUZZ_TOPIC in fuzz_common.h
+AUDIENCE = "mqtt://broker.acme.example"  # must equal FUZZ_AUDIENCE in fuzz_token.c
 
 
 def check():
@@ -248,6 +249,52 @@ def main():
     for k, v in seeds.items():
         write("fuzz_jws_verify", k, v)
         write("fuzz_jws_parse", k, v)
+
+    # ---- tokens: "username\npassword"
+    def claims(**kw):
+        c = {"aud": AUDIENCE, "iat": FUZZ_NOW, "exp": FUZZ_NOW + 300, "jti": "t1"}
+        c.update(kw)
+        return json.dumps({k: v for k, v in c.items() if v is not None},
+                          separators=(",", ":")).encode()
+
+    def token(user, header, payload, alg=None, key=None, sig=None):
+        return user.encode() + b"\n" + jws(header, payload, alg, key, sig=sig)
+
+    jwt = {"typ": "JWT"}
+    tokens = {
+        "es256": token(DEV_EC, dict(jwt, alg="ES256", kid=DEV_EC), claims(), "ES256", ec_key),
+        "eddsa-aud-array": token(DEV_ED, {"alg": "EdDSA", "kid": DEV_ED},
+                                 claims(aud=["other", AUDIENCE], nbf=FUZZ_NOW - 10),
+                                 "EdDSA", ed_key),
+        "rs256-x5c": token(DEV_RSA, dict(jwt, alg="RS256", kid=DEV_RSA,
+                                         x5c=[b64(der(dev_rsa))]), claims(), "RS256", rsa_key),
+        "ps256-x5c-ta": token(DEV_RSA.upper() + ".", {"alg": "PS256", "kid": DEV_RSA,
+                                                      "x5c": [b64(der(dev_rsa)), b64(der(ca))]},
+                              claims(jti="t2"), "PS256", rsa_key),
+        "expired": token(DEV_EC, {"alg": "ES256", "kid": DEV_EC},
+                         claims(iat=FUZZ_NOW - 900, exp=FUZZ_NOW - 600), "ES256", ec_key),
+        "too-long": token(DEV_EC, {"alg": "ES256", "kid": DEV_EC},
+                          claims(exp=FUZZ_NOW + 86400), "ES256", ec_key),
+        "future": token(DEV_EC, {"alg": "ES256", "kid": DEV_EC},
+                        claims(iat=FUZZ_NOW + 600, exp=FUZZ_NOW + 900), "ES256", ec_key),
+        "wrong-aud": token(DEV_EC, {"alg": "ES256", "kid": DEV_EC}, claims(aud="x"),
+                           "ES256", ec_key),
+        "user-mismatch": token(DEV_ED, {"alg": "ES256", "kid": DEV_EC}, claims(),
+                               "ES256", ec_key),
+        "typ-jose": token(DEV_EC, {"alg": "ES256", "kid": DEV_EC, "typ": "JOSE"}, claims(),
+                          "ES256", ec_key),
+        "outside": token("d._device.evil.example", {"alg": "ES256",
+                                                    "kid": "d._device.evil.example"},
+                         claims(), "ES256", ec_key),
+        "bad-sig": token(DEV_EC, {"alg": "ES256", "kid": DEV_EC}, claims(), sig=b"\1" * 64),
+        "no-jti": token(DEV_EC, {"alg": "ES256", "kid": DEV_EC}, claims(jti=None),
+                        "ES256", ec_key),
+        "claims-array": token(DEV_EC, {"alg": "ES256", "kid": DEV_EC}, b"[1,2]",
+                              "ES256", ec_key),
+        "no-user": b"\n" + jws({"alg": "ES256", "kid": DEV_EC}, claims(), "ES256", ec_key),
+    }
+    for k, v in tokens.items():
+        write("fuzz_token", k, v)
 
     # ---- DNS URIs
     for i, u in enumerate([
