@@ -2,7 +2,7 @@
 # harnesses need clang, so scripts/fuzz builds them in a clang tree of its
 # own inside this build directory (fuzz-clang/, configured with
 # -DDANCE_FUZZ=ON); fuzz.build does that once, then each harness runs for
-# 8 s on its committed corpus, one at a time (RESOURCE_LOCK), about a minute
+# 6 s on its committed corpus, one at a time (RESOURCE_LOCK), about a minute
 # in all. A crash, sanitizer report, leak or broken invariant fails the
 # test; the input is left in fuzz-clang/fuzz-work/<harness>/. Without clang
 # the tests are skipped (exit 77). Not registered in the sanitizer build:
@@ -16,7 +16,7 @@ if(NOT DANCE_SANITIZE AND NOT DANCE_FUZZ)
   foreach(h fuzz_jws_parse fuzz_jws_verify fuzz_dns_uri fuzz_cert_names
             fuzz_tlsa fuzz_plugin_options fuzz_names fuzz_topics fuzz_token)
     add_test(NAME fuzz.${h}
-             COMMAND ${PROJECT_SOURCE_DIR}/scripts/fuzz --skip-build --seconds 8
+             COMMAND ${PROJECT_SOURCE_DIR}/scripts/fuzz --skip-build --seconds 6
                      --build-dir ${_dance_fuzz_dir} ${h})
     set_tests_properties(fuzz.${h} PROPERTIES
       TIMEOUT 60 LABELS fuzz SKIP_RETURN_CODE 77
