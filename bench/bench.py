@@ -532,7 +532,7 @@ def fig_cold_storm(env):
                 try:
                     out = run([env.prog("bench_storm"), "--port", str(b.port), "--devices",
                                env.devices_file(), "--probe", "0", "--first", "1",
-                               "--count", str(count), "--threads", "64",
+                               "--count", str(count), "--threads", "16",
                                "--retry-ms", "1000", "--deadline-s", "900"], timeout=1000)
                 finally:
                     b.stop()

@@ -5,17 +5,16 @@
  *
  *   bench_storm --port P --devices FILE [--first N] [--count N]
  *               [--probe N] [--threads T] [--retry-ms MS]
- *               [--deadline-s S] [--probe-interval-ms MS]
+ *               [--deadline-s S] [--probe-interval-ms MS] [--rtt-log FILE]
  *
  * Devices come from FILE ("<name> <cert> <key> <tlsa>" lines, bench_pki
  * output). Device --probe (index, default 0) connects first, twice
  * (retrying until accepted, not timed): one connection subscribes to a
- * topic of its own, the other publishes a QoS 0 message there every
- * --probe-interval-ms (10) without waiting for earlier ones (open loop),
- * and each message's trip through the broker is recorded, while T storm
- * threads (64) connect devices --first .. --first + --count - 1 (default
- * 1 .. 2000). A refused device waits
- * --retry-ms (1000, +-20 % jitter) and tries again, as a device would;
+ * topic of its own, the other publishes a QoS 0 message there, waits
+ * for it to come back, pauses --probe-interval-ms (10) and goes again (see
+ * probe_main), recording each round trip, while T storm threads (64) connect devices --first .. --first + --count
+ * - 1 (default 1 .. 2000). A refused device waits --retry-ms (1000,
+ * +-20 % jitter) and tries again, as a device would;
  * accepted connections stay open. The storm ends when every device is in
  * or after --deadline-s (600).
  *
@@ -23,7 +22,9 @@
  *   connected <n> of <count> seconds <until the last got in, or the
  *   deadline> attempts <n> refused <n> errors <n> rtt_n <n>
  *   rtt_p50_ms <x> rtt_p99_ms <x> rtt_max_ms <x> lost <probes not back
- *   10 s after the storm; they count with the time they were out>
+ *   within 30 s; they count as 30 s>
+ * --rtt-log writes every probe as "<sent, ms after the storm began>
+ * <round trip ms, -1 if lost>" for plotting.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -56,6 +57,7 @@ static uint64_t *g_rtt;             /* ns */
 static size_t g_rtt_n, g_rtt_cap;
 static unsigned long g_lost;
 static int g_probe_interval_ms = 10;
+static const char *g_rtt_log;       /* --rtt-log: "sent_ms rtt_ms" per probe */
 
 static void load_devices(const char *file)
 {
@@ -163,102 +165,87 @@ static void rtt_add(uint64_t ns)
     g_rtt[g_rtt_n++] = ns;
 }
 
-/* The probe is open loop: a sender publishes every --probe-interval-ms
- * whether or not earlier probes came back, and a receiver on a second
- * connection timestamps arrivals. A closed loop (send, wait, send) would
- * take one sample per stall and so hide how long the broker stalls
- * (coordinated omission); here every interval of the storm is one sample. */
+/* The probe is a client doing round trips, one at a time: publish, wait
+ * for the message to come back through the broker, pause
+ * --probe-interval-ms, again. Its round trip is what an already-connected
+ * client sees while the storm goes on. One at a time on purpose: Mosquitto
+ * 2.0 reads one packet per connection per loop iteration, so a probe
+ * sending on a fixed schedule faster than the broker's iterations would
+ * measure its own backlog rather than the broker. Each stall shows as one
+ * slow sample (a stall of S ms is one sample of about S ms), so rtt_max_ms
+ * is the longest stall seen and p99 over a storm with many stalls says how
+ * long they typically were. */
 typedef struct probe {
     bm_conn pub, sub;
     char topic[128];
     uint64_t *sent_ns;              /* by sequence number */
-    uint64_t *rtt_ns;               /* 0: not back yet */
-    size_t cap;
-    _Atomic size_t nsent;
-    atomic_int stop_recv;
+    uint64_t *rtt_ns;               /* 0: lost */
+    size_t cap, n;
 } probe;
 
-static void *probe_sender(void *arg)
+static void *probe_main(void *arg)
 {
     probe *p = arg;
-    uint64_t next = bu_now_ns();
+    uint64_t interval = (uint64_t)g_probe_interval_ms * 1000000u;
 
-    while (!atomic_load(&g_storm_done)) {
-        unsigned char payload[16];
-        uint64_t seq = atomic_load(&p->nsent), now;
+    while (!atomic_load(&g_storm_done) && p->n < p->cap) {
+        uint64_t seq = p->n, sent;
+        unsigned char payload[8];
 
-        if (seq == p->cap)
-            break;
-        now = bu_now_ns();
-        p->sent_ns[seq] = now;
         memcpy(payload, &seq, 8);
-        memcpy(payload + 8, &now, 8);
-        atomic_store(&p->nsent, seq + 1);
         bm_queue_publish(&p->pub, p->topic, payload, sizeof(payload), 0, 0);
+        sent = bu_now_ns();
         if (bm_flush(&p->pub) != 0)
             bu_die("probe publisher lost its connection");
-        next += (uint64_t)g_probe_interval_ms * 1000000u;
-        now = bu_now_ns();
-        if (next > now)
-            bu_sleep_ns(next - now);
-        else
-            next = now;         /* we were stalled ourselves: no burst */
-    }
-    return NULL;
-}
+        p->sent_ns[seq] = sent;
+        p->n++;
+        for (;;) {
+            const unsigned char *body, *topic, *pl;
+            size_t len, tl, pll;
+            uint8_t first;
+            uint64_t got;
+            int r = bm_read_packet(&p->sub, &first, &body, &len);
 
-static void *probe_receiver(void *arg)
-{
-    probe *p = arg;
-
-    while (!atomic_load(&p->stop_recv)) {
-        const unsigned char *body, *topic, *pl;
-        size_t len, tl, pll;
-        uint8_t first;
-        uint64_t seq;
-        int r = bm_read_packet(&p->sub, &first, &body, &len);
-
-        if (r == 0)
-            bu_die("probe subscriber lost its connection");
-        if (r < 0)
-            continue;           /* read timeout (1 s): check stop */
-        if ((first >> 4) != BM_PUBLISH
-            || bm_parse_publish(first, body, len, &topic, &tl, &pl, &pll) != 0
-            || pll != 16)
-            continue;
-        memcpy(&seq, pl, 8);
-        if (seq < atomic_load(&p->nsent) && p->rtt_ns[seq] == 0)
-            p->rtt_ns[seq] = bu_now_ns() - p->sent_ns[seq];
-    }
-    return NULL;
-}
-
-/* probe_finish - wait up to 10 s for stragglers, then gather the round
- * trips; a probe still missing counts as lost, with the time it has been
- * out as its round trip */
-static void probe_finish(probe *p, pthread_t recv_tid)
-{
-    size_t n = atomic_load(&p->nsent);
-    uint64_t until = bu_now_ns() + 10000000000ull;
-
-    for (;;) {
-        size_t missing = 0;
-        for (size_t i = 0; i < n; i++)
-            missing += p->rtt_ns[i] == 0;
-        if (missing == 0 || bu_now_ns() > until)
+            if (r == 0)
+                bu_die("probe subscriber lost its connection");
+            if (r < 0) {
+                /* nothing for 30 s: count it lost (with 30 s) and go on */
+                p->rtt_ns[seq] = 0;
+                g_lost++;
+                break;
+            }
+            if ((first >> 4) != BM_PUBLISH
+                || bm_parse_publish(first, body, len, &topic, &tl, &pl, &pll) != 0
+                || pll != sizeof(payload))
+                continue;
+            memcpy(&got, pl, 8);
+            if (got != seq)
+                continue;       /* a late answer to a lost probe */
+            p->rtt_ns[seq] = bu_now_ns() - sent;
             break;
-        bu_sleep_ns(20000000u);
-    }
-    atomic_store(&p->stop_recv, 1);
-    pthread_join(recv_tid, NULL);
-    for (size_t i = 0; i < n; i++) {
-        if (p->rtt_ns[i] == 0) {
-            g_lost++;
-            rtt_add(bu_now_ns() - p->sent_ns[i]);
-        } else {
-            rtt_add(p->rtt_ns[i]);
         }
+        bu_sleep_ns(interval);
     }
+    return NULL;
+}
+
+/* probe_finish - gather the round trips (a lost probe counts as 30 s) and
+ * write --rtt-log */
+static void probe_finish(probe *p)
+{
+    FILE *log = g_rtt_log ? fopen(g_rtt_log, "w") : NULL;
+
+    if (g_rtt_log != NULL && log == NULL)
+        bu_die("cannot write %s", g_rtt_log);
+    for (size_t i = 0; i < p->n; i++) {
+        uint64_t rtt = p->rtt_ns[i] ? p->rtt_ns[i] : 30000000000ull;
+        if (log != NULL)
+            fprintf(log, "%.3f %.3f\n", (double)(p->sent_ns[i] - g_t0) / 1e6,
+                    p->rtt_ns[i] ? (double)rtt / 1e6 : -1.0);
+        rtt_add(rtt);
+    }
+    if (log != NULL && fclose(log) != 0)
+        bu_die("cannot write %s", g_rtt_log);
 }
 
 /* probe_connect - connect one probe client (retrying: its own lookup may
@@ -278,7 +265,7 @@ int main(int argc, char **argv)
 {
     const char *file = NULL;
     int threads = 64;
-    pthread_t *tid, ptid, rtid;
+    pthread_t *tid, ptid;
     probe pr;
     SSL_CTX *pctx;
     int connected;
@@ -295,11 +282,12 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--threads") == 0) { threads = (int)bu_arg_long(argv[i], v, 1, 1024); i++; }
         else if (strcmp(argv[i], "--retry-ms") == 0) { g_retry_ms = (int)bu_arg_long(argv[i], v, 0, 600000); i++; }
         else if (strcmp(argv[i], "--deadline-s") == 0) { g_deadline_s = bu_arg_double(argv[i], v, 1, 86400); i++; }
+        else if (strcmp(argv[i], "--rtt-log") == 0 && v) { g_rtt_log = v; i++; }
         else if (strcmp(argv[i], "--probe-interval-ms") == 0) { g_probe_interval_ms = (int)bu_arg_long(argv[i], v, 1, 10000); i++; }
         else {
             fprintf(stderr, "usage: bench_storm --port P --devices FILE [--first N] [--count N] "
                     "[--probe N] [--threads T] [--retry-ms MS] [--deadline-s S] "
-                    "[--probe-interval-ms MS]\n");
+                    "[--probe-interval-ms MS] [--rtt-log FILE]\n");
             return 2;
         }
     }
@@ -320,7 +308,7 @@ int main(int argc, char **argv)
     snprintf(pr.topic, sizeof(pr.topic), "bench/rtt/%s", g_dev[g_probe].name);
     if (bm_subscribe(&pr.sub, pr.topic, 0) != 0)
         bu_die("probe cannot subscribe");
-    bm_set_timeout(&pr.sub, 1000);
+    bm_set_timeout(&pr.sub, 30000);
     pr.cap = (size_t)(g_deadline_s * 1000.0 / g_probe_interval_ms) + 16;
     pr.sent_ns = bu_xcalloc(pr.cap, sizeof(*pr.sent_ns));
     pr.rtt_ns = bu_xcalloc(pr.cap, sizeof(*pr.rtt_ns));
@@ -331,8 +319,7 @@ int main(int argc, char **argv)
     tid = bu_xcalloc((size_t)threads, sizeof(*tid));
     g_t0 = bu_now_ns();
     g_deadline_ns = g_t0 + (uint64_t)(g_deadline_s * 1e9);
-    if (pthread_create(&rtid, NULL, probe_receiver, &pr) != 0
-        || pthread_create(&ptid, NULL, probe_sender, &pr) != 0)
+    if (pthread_create(&ptid, NULL, probe_main, &pr) != 0)
         bu_die("pthread_create failed");
     for (long t = 0; t < threads; t++)
         if (pthread_create(&tid[t], NULL, storm_worker, (void *)(t + 1)) != 0)
@@ -341,7 +328,7 @@ int main(int argc, char **argv)
         pthread_join(tid[t], NULL);
     atomic_store(&g_storm_done, 1);
     pthread_join(ptid, NULL);
-    probe_finish(&pr, rtid);
+    probe_finish(&pr);
 
     connected = atomic_load(&g_connected);
     secs = connected == g_count ? (double)(atomic_load(&g_last_ok_ns) - g_t0) / 1e9
