@@ -10,13 +10,14 @@
  * Devices come from FILE ("<name> <cert> <key> <tlsa>" lines, bench_pki
  * output). Device --probe (index, default 0) connects first, twice
  * (retrying until accepted, not timed): one connection subscribes to a
- * topic of its own, the other publishes a QoS 0 message there, waits
- * for it to come back, pauses --probe-interval-ms (10) and goes again (see
- * probe_main), recording each round trip, while T storm threads (64) connect devices --first .. --first + --count
- * - 1 (default 1 .. 2000). A refused device waits --retry-ms (1000,
- * +-20 % jitter) and tries again, as a device would;
- * accepted connections stay open. The storm ends when every device is in
- * or after --deadline-s (600).
+ * topic of its own, the other publishes a QoS 0 message there, waits for
+ * it to come back, pauses --probe-interval-ms (10) and goes again (see
+ * probe_main), recording each round trip. Meanwhile T storm threads (16)
+ * connect devices --first .. --first + --count - 1 (default 1 .. 2000):
+ * at most T handshakes in flight. A refused device waits --retry-ms (1000,
+ * +-20 % jitter) and tries again, as a device would, without holding a
+ * thread meanwhile; accepted connections stay open. The storm ends when
+ * every device is in or after --deadline-s (600).
  *
  * Output (one line):
  *   connected <n> of <count> seconds <until the last got in, or the
@@ -28,6 +29,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,46 +112,128 @@ static int try_connect(SSL_CTX *ctx, const char *cid, bm_conn *c)
     return rc > 0 ? 1 : -1;
 }
 
+/* Devices refused and waiting to retry: a min-heap on the retry time,
+ * so that a waiting device does not hold one of the connecting threads
+ * (2,000 real devices wait in parallel; the threads only bound how many
+ * handshakes are in flight). Guarded by g_mu. */
+typedef struct retry { uint64_t at_ns; int dev; int attempt; } retry;
+static retry *g_heap;
+static size_t g_heap_n;
+static int g_pending;               /* devices not yet connected or given up */
+
+static void heap_push(retry r)
+{
+    size_t i = g_heap_n++;
+
+    while (i > 0 && g_heap[(i - 1) / 2].at_ns > r.at_ns) {
+        g_heap[i] = g_heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    g_heap[i] = r;
+}
+
+static retry heap_pop(void)
+{
+    retry top = g_heap[0], last = g_heap[--g_heap_n];
+    size_t i = 0;
+
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= g_heap_n)
+            break;
+        if (c + 1 < g_heap_n && g_heap[c + 1].at_ns < g_heap[c].at_ns)
+            c++;
+        if (g_heap[c].at_ns >= last.at_ns)
+            break;
+        g_heap[i] = g_heap[c];
+        i = c;
+    }
+    if (g_heap_n > 0)
+        g_heap[i] = last;
+    return top;
+}
+
+/* next_job - a retry that is due, else a fresh device, else wait for the
+ * earliest retry; false when nothing is left (or the deadline passed) */
+static bool next_job(retry *out)
+{
+    pthread_mutex_lock(&g_mu);
+    for (;;) {
+        uint64_t now = bu_now_ns();
+        int fresh;
+
+        if (g_pending == 0 || now >= g_deadline_ns) {
+            pthread_mutex_unlock(&g_mu);
+            return false;
+        }
+        if (g_heap_n > 0 && g_heap[0].at_ns <= now) {
+            *out = heap_pop();
+            pthread_mutex_unlock(&g_mu);
+            return true;
+        }
+        fresh = atomic_load(&g_next);
+        if (fresh < g_count) {
+            atomic_store(&g_next, fresh + 1);
+            out->dev = fresh;
+            out->attempt = 0;
+            out->at_ns = now;
+            pthread_mutex_unlock(&g_mu);
+            return true;
+        }
+        /* only retries (or devices being tried by others) are left:
+         * sleep until the earliest retry, at most 5 ms */
+        {
+            uint64_t wait = 1000000u;
+            if (g_heap_n > 0)
+                wait = g_heap[0].at_ns - now < 5000000u ? g_heap[0].at_ns - now : 5000000u;
+            pthread_mutex_unlock(&g_mu);
+            bu_sleep_ns(wait);
+            pthread_mutex_lock(&g_mu);
+        }
+    }
+}
+
 static void *storm_worker(void *arg)
 {
     unsigned seed = (unsigned)(uintptr_t)arg * 2654435761u;
+    retry job;
 
-    for (;;) {
-        int i = atomic_fetch_add(&g_next, 1);
-        const device *d;
-        SSL_CTX *ctx;
+    while (next_job(&job)) {
+        const device *d = &g_dev[g_first + job.dev];
+        SSL_CTX *ctx = bm_tls_ctx(d->cert, d->key);
         char cid[64];
-        int attempt = 0;
+        int r;
 
-        if (i >= g_count)
-            break;
-        d = &g_dev[g_first + i];
-        ctx = bm_tls_ctx(d->cert, d->key);
-        while (bu_now_ns() < g_deadline_ns) {
-            int r;
-            snprintf(cid, sizeof(cid), "storm-%d-%d", i, attempt++);
-            atomic_fetch_add(&g_attempts, 1);
-            r = try_connect(ctx, cid, &g_conns[i]);
-            if (r == 0) {
-                uint64_t now = bu_now_ns();
-                atomic_fetch_add(&g_connected, 1);
-                /* last acceptance time (monotonic, so a plain max) */
-                uint64_t prev = atomic_load(&g_last_ok_ns);
-                while (now > prev && !atomic_compare_exchange_weak(&g_last_ok_ns, &prev, now))
-                    ;
-                break;
-            }
-            if (r == 1)
-                atomic_fetch_add(&g_refused, 1);
-            else
-                atomic_fetch_add(&g_errors, 1);
-            {
-                int jitter = g_retry_ms / 5;
-                int ms = g_retry_ms + (jitter ? (int)(rand_r(&seed) % (unsigned)(2 * jitter + 1)) - jitter : 0);
-                bu_sleep_ns((uint64_t)ms * 1000000u);
-            }
-        }
+        snprintf(cid, sizeof(cid), "storm-%d-%d", job.dev, job.attempt);
+        atomic_fetch_add(&g_attempts, 1);
+        r = try_connect(ctx, cid, &g_conns[job.dev]);
         SSL_CTX_free(ctx);
+        if (r == 0) {
+            uint64_t now = bu_now_ns(), prev = atomic_load(&g_last_ok_ns);
+
+            atomic_fetch_add(&g_connected, 1);
+            /* last acceptance time (monotonic, so a plain max) */
+            while (now > prev && !atomic_compare_exchange_weak(&g_last_ok_ns, &prev, now))
+                ;
+            pthread_mutex_lock(&g_mu);
+            g_pending--;
+            pthread_mutex_unlock(&g_mu);
+            continue;
+        }
+        if (r == 1)
+            atomic_fetch_add(&g_refused, 1);
+        else
+            atomic_fetch_add(&g_errors, 1);
+        {
+            int jitter = g_retry_ms / 5;
+            int ms = g_retry_ms + (jitter ? (int)(rand_r(&seed) % (unsigned)(2 * jitter + 1))
+                                            - jitter : 0);
+            job.at_ns = bu_now_ns() + (uint64_t)ms * 1000000u;
+            job.attempt++;
+            pthread_mutex_lock(&g_mu);
+            heap_push(job);
+            pthread_mutex_unlock(&g_mu);
+        }
     }
     return NULL;
 }
@@ -264,7 +348,7 @@ static void probe_connect(bm_conn *c, SSL_CTX *ctx, const char *cid)
 int main(int argc, char **argv)
 {
     const char *file = NULL;
-    int threads = 64;
+    int threads = 16;
     pthread_t *tid, ptid;
     probe pr;
     SSL_CTX *pctx;
@@ -314,6 +398,8 @@ int main(int argc, char **argv)
     pr.rtt_ns = bu_xcalloc(pr.cap, sizeof(*pr.rtt_ns));
 
     g_conns = bu_xcalloc((size_t)g_count, sizeof(*g_conns));
+    g_heap = bu_xcalloc((size_t)g_count, sizeof(*g_heap));
+    g_pending = g_count;
     for (int i = 0; i < g_count; i++)
         g_conns[i].fd = -1;
     tid = bu_xcalloc((size_t)threads, sizeof(*tid));
@@ -353,6 +439,7 @@ int main(int argc, char **argv)
     free(pr.rtt_ns);
     SSL_CTX_free(pctx);
     free(g_conns);
+    free(g_heap);
     free(g_rtt);
     free(tid);
     for (int i = 0; i < g_ndev; i++) {
