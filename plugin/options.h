@@ -69,7 +69,7 @@ typedef struct dance_plugin_config {
     unsigned stats_interval;        /* seconds; 0: off */
     unsigned worker_threads;
     size_t queue_size;
-    /* message verification (signed payloads, see docs/plugin.md) */
+    /* message verification (signed payloads, see README.md) */
     char *verify_topics;            /* as given; NULL: not given */
     dance_topics *topics;           /* compiled; empty: verification off */
     char *verified_prefix;          /* set after a successful parse */
@@ -83,14 +83,14 @@ typedef struct dance_plugin_config {
     unsigned verify_threads;
     size_t verify_queue_size;
     /* token authentication (MQTT password = JWS signed with the device's
-     * DANE-bound key, see docs/token.md) */
+     * DANE-bound key, see README.md) */
     bool token_auth;
     char *token_audience;           /* required when token_auth */
     uint32_t token_max_lifetime;    /* seconds */
     bool token_disconnect_on_expiry;
 } dance_plugin_config;
 
-/* Defaults (also documented in docs/plugin.md). */
+/* Defaults (also documented in README.md). */
 #define DANCE_OPT_DEFAULT_LOOKUP_TIMEOUT_MS   2000u
 #define DANCE_OPT_DEFAULT_CONNECT_BUDGET_MS   500u
 #define DANCE_OPT_DEFAULT_CACHE_SIZE          10000u

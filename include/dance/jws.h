@@ -18,7 +18,7 @@
  * dance_jws_verify_message chains parse -> allow-list -> cache/resolver ->
  * verify for the CLI and end-to-end subscribers.
  *
- * Conventions (docs/jws.md is the reference):
+ * Conventions (README.md, "Reference: signed messages"):
  *   - Serializations: compact, and flattened JSON ({"protected","payload",
  *     "signature"} plus an optional unprotected "header", which is never used
  *     for the sender, the algorithm or any policy).

@@ -4,7 +4,7 @@
  * published in DNS (DANE-EE with a self-signed certificate or a raw public
  * key), which stock Mosquitto cannot authenticate by TLS client certificate.
  *
- * Token format (docs/token.md is the reference):
+ * Token format (README.md, "Reference: token authentication"):
  *   compact JWS, protected header {"alg", "kid": IDENTITY, optional "typ":
  *   "JWT", optional "x5c"}, payload = JSON claims {"aud", "iat", "exp",
  *   "jti"} (all four required; "nbf" honoured when present; other claims

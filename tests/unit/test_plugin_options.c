@@ -1,7 +1,7 @@
 /*
  * tests/unit/test_plugin_options.c - the plugin's option parser
  * (plugin/options.c): defaults, every option, every kind of bad value,
- * cross-option rules, and that docs/plugin.md documents every option.
+ * cross-option rules, and that README.md documents every plugin option.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -410,7 +410,7 @@ static void test_check_resolver_names_trust_anchor(void **state)
     dance_plugin_config_clear(&c);
 }
 
-/* Every option in the table is documented in docs/plugin.md. */
+/* Every option in the table is documented in README.md. */
 static void test_documented(void **state)
 {
     FILE *f = fopen(DANCE_PLUGIN_DOC, "r");
