@@ -1,0 +1,473 @@
+#!/usr/bin/python3
+"""soak - a long-running load test of the plugin (scripts/soak); not in CI.
+
+Owner: the hardening helper. Reuses the integration fixtures
+(tests/integration/plugin_fixture.py: Testbed, Pki, Broker, connect) so the
+parts are the real ones: knotd serving a signed fake root on 127.0.0.1,
+/usr/sbin/mosquitto with the build's mosquitto_dance.so, paho clients with
+DANE-checked certificates, messages signed by `dance sign`.
+
+Scenario (all loopback, every loop bounded by the deadline):
+  * N devices (default 20) provisioned with the dance CLI (key, CA-issued
+    certificate, TLSA 3 1 1 in the signed zone, short TTL).
+  * connector thread: devices connect and disconnect in a loop.
+  * revoker thread: every few seconds removes the TLSA record of some
+    devices, later restores it.
+  * publisher thread: a gateway publishes under devices/<label>/data
+    messages signed by the devices (valid), and invalid ones (tampered
+    signature, unknown sender, malformed).
+  * a subscriber on verified/# records what the broker verified.
+
+A valid message is "sent while revoked" when its sender's record was
+removed, or restored too recently for caches to have caught up, when it
+was sent: whether it is verified then depends on cache timing, so it is
+counted apart and not as lost. Exit 0 only when no invalid message was
+verified and every other valid message was verified.
+"""
+
+import argparse
+import base64
+import os
+import random
+import re
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+
+from plugin_fixture import (DANCE, Broker, Pki, Testbed, cleanup_workdir,  # noqa: E402
+                            connect, workdir)
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.subscribeoptions import SubscribeOptions  # noqa: E402
+
+ORG = "acme.example"
+TTL = 3                 # seconds: device TLSA TTL and negative TTL
+REVALIDATE = 2          # seconds: broker re-checks connected devices
+# After a restoration, caches may still hold the negative answer for up to
+# negative TTL; in-flight verifications add a little: the window during
+# which a sender's messages count as "sent while revoked" ends this long
+# after the restored record is served.
+RESTORE_SLACK = 2 * TTL + 2
+
+
+def ident(label):
+    return "%s._device.%s" % (label, ORG)
+
+
+def log(msg):
+    sys.stderr.write("[soak %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+def rss_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
+def sign(key, name, cert, payload):
+    p = subprocess.run([DANCE, "sign", "--key", key, "--name", name, "--x5c", cert],
+                       input=payload.encode(), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    if p.returncode != 0:
+        raise RuntimeError("dance sign failed: %s" % p.stderr.decode())
+    return p.stdout.strip()
+
+
+def tamper(jws):
+    """Flip one payload bit of a compact JWS (still valid base64url): only
+    the signature check can notice."""
+    head, payload, sig = jws.split(b".")
+    raw = bytearray(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
+    raw[0] ^= 0x01
+    return b".".join([head, base64.urlsafe_b64encode(bytes(raw)).rstrip(b"="), sig])
+
+
+class V5Client:
+    """A paho MQTT v5 client with a DANE-checked certificate."""
+
+    def __init__(self, broker, cert, key, cid, subscribe=None):
+        self.received = []
+        self.lock = threading.Lock()
+        self.c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
+        self.c.tls_set(ca_certs=broker.pki.ca, certfile=cert, keyfile=key,
+                       cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self.c.on_connect = lambda c, u, f, rc, p=None: rc == 0 and self.connected.set()
+        self.c.on_subscribe = lambda c, u, mid, rcs, p: self.subscribed.set()
+        self.c.on_message = self._on_message
+        self.c.connect("127.0.0.1", broker.port, keepalive=30)
+        self.c.loop_start()
+        if not self.connected.wait(20):
+            raise RuntimeError("%s could not connect" % cid)
+        if subscribe:
+            self.c.subscribe([(subscribe, SubscribeOptions(qos=1))])
+            if not self.subscribed.wait(20):
+                raise RuntimeError("%s: no SUBACK" % cid)
+
+    def _on_message(self, c, u, msg):
+        with self.lock:
+            self.received.append((msg.topic, msg.payload))
+
+    def publish(self, topic, payload):
+        info = self.c.publish(topic, payload, qos=1)
+        info.wait_for_publish(20)
+        return info.is_published()
+
+    def close(self):
+        try:
+            self.c.disconnect()
+        finally:
+            self.c.loop_stop()
+
+
+class Soak:
+    def __init__(self, args):
+        self.args = args
+        self.deadline = time.monotonic() + args.seconds
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.revoked = {}          # label -> None (removed) or restore time
+        self.windows = {}          # label -> [(start, end or None)]
+        self.valid = {}            # jws bytes -> (label, send time)
+        self.invalid = {}          # jws bytes -> kind
+        self.publish_failed = 0
+        self.connects = {}         # client-side outcome -> count
+        self.revocations = 0
+        self.errors = []
+
+    # --- set-up -------------------------------------------------------
+
+    def provision(self):
+        self.wd = workdir("soak")
+        self.tb = Testbed(os.path.join(self.wd, "dns"), default_ttl=TTL, negative_ttl=TTL)
+        os.makedirs(os.path.join(self.wd, "pki"))
+        self.pki = Pki(os.path.join(self.wd, "pki"))
+        self.devices = {}
+        for i in range(self.args.devices):
+            label = "dev%02d" % i
+            cert, key = self.pki.device(ident(label))
+            rdata = self.pki.tlsa(cert, 3, 1, 1)
+            self.devices[label] = (cert, key, rdata)
+            self.tb.set_records(ident(label), "TLSA", [rdata])
+            self.windows[label] = []
+        for label in ("gateway", "backend"):       # never revoked, long TTL
+            cert, key = self.pki.device(ident(label))
+            self.tb.set_records(ident(label), "TLSA", [self.pki.tlsa(cert, 3, 1, 1)], ttl=300)
+            self.devices.setdefault("_" + label, (cert, key, None))
+        # An identity that signs but has no record: "unknown sender".
+        self.ghost = self.pki.device(ident("ghost"))
+        self.tb.publish()
+
+    def start_broker(self):
+        d = os.path.join(self.wd, "broker")
+        os.makedirs(d)
+        opts = {
+            "resolver": self.tb.upstream,
+            "trust_anchor": self.tb.trust_anchor,
+            "allowed_domains": ORG,
+            "cafile": self.pki.ca,
+            "connect_budget_ms": "5000",
+            "revalidate_interval": str(REVALIDATE),
+            "max_ttl": str(TTL),
+            "negative_ttl": str(TTL),
+            "failure_ttl": "1",
+            "stats_interval": "1",
+            "verify_topics": "devices/#",
+        }
+        # max_queued_messages: see tests/integration/test_plugin_messages.py
+        # (Mosquitto's default per-subscriber limit drops silently).
+        self.broker = Broker(d, self.pki, opts, extra_conf="max_queued_messages 100000").start()
+        self.broker.wait_log("dance: message verification ready")
+
+    # --- state --------------------------------------------------------
+
+    def in_window(self, label, t):
+        """Was label revoked (or restored too recently) at time t?"""
+        with self.lock:
+            for start, end in self.windows.get(label, ()):
+                if start <= t and (end is None or t <= end):
+                    return True
+        return False
+
+    def running(self):
+        return not self.stop.is_set() and time.monotonic() < self.deadline
+
+    # --- threads ------------------------------------------------------
+
+    def _guard(self, fn):
+        def run():
+            try:
+                fn()
+            except Exception as e:     # recorded, reported, fails the run
+                self.errors.append("%s: %r" % (fn.__name__, e))
+                log("thread %s failed: %r" % (fn.__name__, e))
+        return run
+
+    def connector(self):
+        labels = [k for k in self.devices if not k.startswith("_")]
+        rnd = random.Random(1)
+        while self.running():
+            label = rnd.choice(labels)
+            cert, key, _ = self.devices[label]
+            s = connect(self.broker, cert, key, client_id="soak-%s-%d" % (label, rnd.randrange(1 << 30)),
+                        timeout=10, keep=True)
+            outcome = s.result.outcome
+            with self.lock:
+                self.connects[outcome] = self.connects.get(outcome, 0) + 1
+            if s.result.accepted:
+                self.stop.wait(rnd.uniform(0.1, 1.5))   # stay connected a while
+                s.close()
+            self.stop.wait(0.05)
+
+    def revoker(self):
+        labels = [k for k in self.devices if not k.startswith("_")]
+        rnd = random.Random(2)
+        while self.running():
+            self.stop.wait(self.args.revoke_every)
+            if not self.running():
+                break
+            victims = rnd.sample(labels, min(self.args.revoke_count, len(labels)))
+            with self.lock:
+                for v in victims:
+                    self.windows[v].append((time.monotonic(), None))
+            for v in victims:
+                self.tb.remove_records(ident(v), "TLSA")
+            self.tb.publish()
+            self.revocations += len(victims)
+            log("revoked %s" % ", ".join(victims))
+            self.stop.wait(min(self.args.revoke_for, max(0, self.deadline - time.monotonic())))
+            for v in victims:
+                self.tb.set_records(ident(v), "TLSA", [self.devices[v][2]])
+            self.tb.publish()
+            end = time.monotonic() + RESTORE_SLACK
+            with self.lock:
+                for v in victims:
+                    start, _ = self.windows[v][-1]
+                    self.windows[v][-1] = (start, end)
+            log("restored %s" % ", ".join(victims))
+
+    def publisher(self):
+        labels = [k for k in self.devices if not k.startswith("_")]
+        rnd = random.Random(3)
+        seq = 0
+        while self.running():
+            seq += 1
+            label = rnd.choice(labels)
+            cert, key, _ = self.devices[label]
+            payload = '{"seq":%d,"from":"%s","t":%.3f}' % (seq, label, time.time())
+            kind = rnd.random()
+            topic = "devices/%s/data" % label
+            if kind < 0.7:
+                t = time.monotonic()
+                msg = sign(key, ident(label), cert, payload)
+                with self.lock:
+                    self.valid[msg] = (label, t)
+            elif kind < 0.8:
+                msg = tamper(sign(key, ident(label), cert, payload))
+                with self.lock:
+                    self.invalid[msg] = "tampered"
+            elif kind < 0.9:
+                gcert, gkey = self.ghost
+                msg = sign(gkey, ident("ghost"), gcert, payload)
+                with self.lock:
+                    self.invalid[msg] = "unknown-sender"
+            else:
+                msg = b"not-a-jws.%d.%s" % (seq, os.urandom(8).hex().encode())
+                with self.lock:
+                    self.invalid[msg] = "malformed"
+            if not self.gw.publish(topic, msg):
+                with self.lock:
+                    self.publish_failed += 1
+            if self.args.rate > 0:
+                self.stop.wait(1.0 / self.args.rate)
+
+    # --- run ----------------------------------------------------------
+
+    def run(self):
+        log("provisioning %d devices" % self.args.devices)
+        self.provision()
+        self.start_broker()
+        pid = self.broker.proc.pid
+        gcert, gkey, _ = self.devices["_backend"]
+        self.sub = V5Client(self.broker, gcert, gkey, "soak-backend", subscribe="verified/#")
+        gcert, gkey, _ = self.devices["_gateway"]
+        self.gw = V5Client(self.broker, gcert, gkey, "soak-gateway")
+        self.rss_start = rss_kb(pid)
+        log("broker pid %d on port %d, RSS %d kB; running %d s" %
+            (pid, self.broker.port, self.rss_start, self.args.seconds))
+        self.deadline = time.monotonic() + self.args.seconds
+        threads = [threading.Thread(target=self._guard(f), name=f.__name__, daemon=True)
+                   for f in (self.connector, self.revoker, self.publisher)]
+        for t in threads:
+            t.start()
+        while time.monotonic() < self.deadline and not self.stop.is_set():
+            time.sleep(min(1.0, max(0.0, self.deadline - time.monotonic())))
+            if self.broker.proc.poll() is not None:
+                self.errors.append("broker exited with %d" % self.broker.proc.returncode)
+                break
+        self.stop.set()
+        for t in threads:
+            t.join(timeout=60)
+        # Drain: wait until the verified count stops growing (bounded).
+        last, stable, drain_end = -1, 0, time.monotonic() + 30
+        while time.monotonic() < drain_end and stable < 3:
+            with self.sub.lock:
+                n = len(self.sub.received)
+            stable = stable + 1 if n == last else 0
+            last = n
+            time.sleep(1)
+        self.rss_end = rss_kb(pid) if self.broker.proc.poll() is None else -1
+        return self.report()
+
+    def report(self):
+        with self.sub.lock:
+            received = list(self.sub.received)
+        with self.lock:
+            valid = dict(self.valid)
+            invalid = dict(self.invalid)
+        got = {}
+        unexpected = 0
+        invalid_verified = 0
+        for topic, payload in received:
+            if payload in invalid:
+                invalid_verified += 1
+            elif payload in valid:
+                got[payload] = got.get(payload, 0) + 1
+            else:
+                unexpected += 1
+        ok_sent = ok_recv = rev_sent = rev_recv = lost = dup = 0
+        lost_examples = []
+        for msg, (label, t) in valid.items():
+            n = got.get(msg, 0)
+            if n > 1:
+                dup += n - 1
+            if self.in_window(label, t):
+                rev_sent += 1
+                rev_recv += 1 if n else 0
+            else:
+                ok_sent += 1
+                if n:
+                    ok_recv += 1
+                else:
+                    lost += 1
+                    if len(lost_examples) < 5:
+                        lost_examples.append("%s at +%.1fs" % (label, t))
+        inv_kinds = {}
+        for k in invalid.values():
+            inv_kinds[k] = inv_kinds.get(k, 0) + 1
+
+        text = self.broker.log()
+        conn = {}
+        for m in re.finditer(r"dance: (accepted|refused|deferred) identity=\S+ .*? reason=(\S+)", text):
+            key = "%s reason=%s" % (m.group(1), m.group(2))
+            conn[key] = conn.get(key, 0) + 1
+        kicked = {}
+        for m in re.finditer(r"dance: revoked identity=\S+ .*? reason=(\S+)", text):
+            kicked[m.group(1)] = kicked.get(m.group(1), 0) + 1
+        msg_refused = {}
+        for m in re.finditer(r"dance: message refused .*? reason=(\S+?):", text):
+            msg_refused[m.group(1)] = msg_refused.get(m.group(1), 0) + 1
+
+        out = []
+        out.append("soak: %d s, %d devices, %d revocations (each %d s)" %
+                   (self.args.seconds, self.args.devices, self.revocations, self.args.revoke_for))
+        out.append("messages:")
+        out.append("  sent-valid (sender not revoked) %d, received-verified %d, lost %d"
+                   % (ok_sent, ok_recv, lost))
+        out.append("  sent while revoked              %d, of which verified %d (cache timing)"
+                   % (rev_sent, rev_recv))
+        out.append("  sent-invalid                    %d (%s)" %
+                   (len(invalid), ", ".join("%s %d" % kv for kv in sorted(inv_kinds.items()))))
+        out.append("  invalid-verified                %d" % invalid_verified)
+        out.append("  duplicates %d, unexpected on verified/ %d, publish without PUBACK %d"
+                   % (dup, unexpected, self.publish_failed))
+        out.append("  refused by the broker (log): %s" %
+                   (", ".join("%s %d" % kv for kv in sorted(msg_refused.items())) or "none"))
+        out.append("connects (broker log):")
+        for k, v in sorted(conn.items()):
+            out.append("  %-40s %d" % (k, v))
+        out.append("  client side: %s" % ", ".join("%s %d" % kv for kv in sorted(self.connects.items())))
+        out.append("  disconnected by re-check: %s" %
+                   (", ".join("reason=%s %d" % kv for kv in sorted(kicked.items())) or "none"))
+        out.append("broker RSS: start %d kB, end %d kB" % (self.rss_start, self.rss_end))
+        for e in self.errors:
+            out.append("error: %s" % e)
+        if lost_examples:
+            out.append("lost e.g.: %s" % "; ".join(lost_examples))
+        ok = (invalid_verified == 0 and lost == 0 and not self.errors and ok_sent > 0
+              and self.rss_end >= 0)
+        out.append("RESULT: %s" % ("PASS" if ok else "FAIL"))
+        print("\n".join(out))
+        return 0 if ok else 1
+
+    def close(self):
+        self.stop.set()
+        for name in ("gw", "sub"):
+            c = getattr(self, name, None)
+            if c is not None:
+                try:
+                    c.close()
+                except Exception:
+                    pass
+        b = getattr(self, "broker", None)
+        if b is not None:
+            try:
+                b.stop()
+            except Exception as e:
+                log("broker stop: %s" % e)
+        tb = getattr(self, "tb", None)
+        if tb is not None:
+            tb.close()
+        wd = getattr(self, "wd", None)
+        if wd is not None:
+            if self.args.keep:
+                log("work directory kept: %s" % wd)
+            else:
+                cleanup_workdir(wd)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Soak test of the mosquitto-dance plugin.")
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--minutes", type=float, help="run time in minutes (default 30)")
+    g.add_argument("--seconds", type=int, help="run time in seconds")
+    ap.add_argument("--devices", type=int, default=20, help="number of devices (default 20)")
+    ap.add_argument("--rate", type=float, default=20.0,
+                    help="messages per second at most (default 20; 0: as fast as signing allows)")
+    ap.add_argument("--revoke-every", type=int, default=10,
+                    help="seconds between revocations (default 10)")
+    ap.add_argument("--revoke-for", type=int, default=8,
+                    help="seconds a revocation lasts (default 8)")
+    ap.add_argument("--revoke-count", type=int, default=2,
+                    help="devices revoked at a time (default 2)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+    if args.seconds is None:
+        args.seconds = int(60 * (args.minutes if args.minutes is not None else 30))
+    if args.seconds <= 0 or args.devices < 2:
+        ap.error("need a positive run time and at least 2 devices")
+    soak = Soak(args)
+    try:
+        return soak.run()
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 2
+    finally:
+        soak.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
