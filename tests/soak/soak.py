@@ -212,13 +212,13 @@ class Soak:
             try:
                 fn()
             except Exception as e:     # recorded, reported, fails the run
-                self.errors.append("%s: %r" % (fn.__name__, e))
-                log("thread %s failed: %r" % (fn.__name__, e))
+                self.errors.append("%s: %r" % (threading.current_thread().name, e))
+                log("thread %s failed: %r" % (threading.current_thread().name, e))
         return run
 
-    def connector(self):
+    def connector(self, seed=1):
         labels = [k for k in self.devices if not k.startswith("_")]
-        rnd = random.Random(1)
+        rnd = random.Random(seed)
         while self.running():
             label = rnd.choice(labels)
             cert, key, _ = self.devices[label]
@@ -228,7 +228,10 @@ class Soak:
             with self.lock:
                 self.connects[outcome] = self.connects.get(outcome, 0) + 1
             if s.result.accepted:
-                self.stop.wait(rnd.uniform(0.1, 1.5))   # stay connected a while
+                # Stay connected a while; some long enough for the
+                # re-check (every REVALIDATE s) to meet a revocation.
+                self.stop.wait(rnd.uniform(0.1, 1.5) if rnd.random() < 0.8
+                               else rnd.uniform(2, 3 * REVALIDATE))
                 s.close()
             self.stop.wait(0.05)
 
@@ -310,7 +313,10 @@ class Soak:
             (pid, self.broker.port, self.rss_start, self.args.seconds))
         self.deadline = time.monotonic() + self.args.seconds
         threads = [threading.Thread(target=self._guard(f), name=f.__name__, daemon=True)
-                   for f in (self.connector, self.revoker, self.publisher)]
+                   for f in (self.revoker, self.publisher)]
+        for i in range(self.args.connectors):
+            c = self._guard(lambda i=i: self.connector(seed=100 + i))
+            threads.append(threading.Thread(target=c, name="connector%d" % i, daemon=True))
         for t in threads:
             t.start()
         while time.monotonic() < self.deadline and not self.stop.is_set():
@@ -445,6 +451,8 @@ def main():
     g.add_argument("--minutes", type=float, help="run time in minutes (default 30)")
     g.add_argument("--seconds", type=int, help="run time in seconds")
     ap.add_argument("--devices", type=int, default=20, help="number of devices (default 20)")
+    ap.add_argument("--connectors", type=int, default=4,
+                    help="threads connecting and disconnecting devices (default 4)")
     ap.add_argument("--rate", type=float, default=20.0,
                     help="messages per second at most (default 20; 0: as fast as signing allows)")
     ap.add_argument("--revoke-every", type=int, default=10,
