@@ -30,6 +30,7 @@ import base64
 import os
 import random
 import re
+import signal
 import ssl
 import subprocess
 import sys
@@ -147,6 +148,7 @@ class Soak:
         self.connects = {}         # client-side outcome -> count
         self.revocations = 0
         self.errors = []
+        self.closing = False
 
     # --- set-up -------------------------------------------------------
 
@@ -212,6 +214,8 @@ class Soak:
             try:
                 fn()
             except Exception as e:     # recorded, reported, fails the run
+                if self.closing:       # interrupted: the test bed is gone
+                    return
                 self.errors.append("%s: %r" % (threading.current_thread().name, e))
                 log("thread %s failed: %r" % (threading.current_thread().name, e))
         return run
@@ -420,6 +424,7 @@ class Soak:
         return 0 if ok else 1
 
     def close(self):
+        self.closing = True
         self.stop.set()
         for name in ("gw", "sub"):
             c = getattr(self, name, None)
@@ -467,6 +472,12 @@ def main():
         args.seconds = int(60 * (args.minutes if args.minutes is not None else 30))
     if args.seconds <= 0 or args.devices < 2:
         ap.error("need a positive run time and at least 2 devices")
+    # SIGTERM/SIGHUP (e.g. the wrapper killed) unwind like Ctrl-C, so the
+    # finally below stops the broker and knotd.
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt()
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
     soak = Soak(args)
     try:
         return soak.run()
