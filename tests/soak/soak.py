@@ -316,6 +316,7 @@ class Soak:
         log("broker pid %d on port %d, RSS %d kB; running %d s" %
             (pid, self.broker.port, self.rss_start, self.args.seconds))
         self.deadline = time.monotonic() + self.args.seconds
+        self.t0 = time.monotonic()
         threads = [threading.Thread(target=self._guard(f), name=f.__name__, daemon=True)
                    for f in (self.revoker, self.publisher)]
         for i in range(self.args.connectors):
@@ -374,7 +375,7 @@ class Soak:
                 else:
                     lost += 1
                     if len(lost_examples) < 5:
-                        lost_examples.append("%s at +%.1fs" % (label, t))
+                        lost_examples.append("%s at +%.1fs" % (label, t - self.t0))
         inv_kinds = {}
         for k in invalid.values():
             inv_kinds[k] = inv_kinds.get(k, 0) + 1
