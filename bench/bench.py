@@ -234,18 +234,20 @@ class Env:
         if not self.devices:
             run([self.prog("bench_pki"), "--dir", d, "--ca-only"])
             self._server_cert(d)
-        log("making %d device identities" % (count - len(self.devices)))
-        out = run([self.prog("bench_pki"), "--dir", d, "--reuse-ca", "--count", str(count)])
+        have = len(self.devices)
+        log("making %d device identities" % (count - have))
+        out = run([self.prog("bench_pki"), "--dir", d, "--reuse-ca", "--first", str(have),
+                   "--count", str(count - have)])
         devs = []
         for line in out.splitlines():
             f = line.split(None, 3)
             devs.append((f[0], f[1], f[2], f[3]))
-        for name, _, _, tlsa in devs[len(self.devices):]:
+        for name, _, _, tlsa in devs:
             tb.set_records(name, "TLSA", [tlsa])
         tb.publish()
-        self.devices = devs
+        self.devices = self.devices + devs
         with open(self.devices_file(), "w") as f:
-            for dev in devs:
+            for dev in self.devices:
                 f.write(" ".join(dev) + "\n")
         return self.devices[:count]
 

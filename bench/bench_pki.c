@@ -5,11 +5,12 @@
  * keygen/cert/tlsa` use), in one process because the cold-storm figure
  * needs thousands of devices.
  *
- *   bench_pki --dir DIR --count N [--prefix dev] [--usage 3 --selector 1 --mtype 1]
- *             [--ca-only | --reuse-ca]
+ *   bench_pki --dir DIR --count N [--first I] [--prefix dev]
+ *             [--usage 3 --selector 1 --mtype 1] [--ca-only | --reuse-ca]
  *
  * Writes DIR/ca.key, DIR/ca.pem (unless --reuse-ca, which reads them), and
- * for i in 0..N-1 DIR/<prefix><i>.key, DIR/<prefix><i>.pem; prints one
+ * for i in I..I+N-1 (I = --first, default 0) DIR/<prefix><i>.key,
+ * DIR/<prefix><i>.pem; prints one
  * line per device:
  *   <name> <cert path> <key path> <U S M HEX>
  * where name is <prefix><i>._device.acme.example. The device key also
@@ -46,7 +47,7 @@ static void write_pem(const char *path, EVP_PKEY *key, X509 *cert)
 int main(int argc, char **argv)
 {
     const char *dir = NULL, *prefix = "dev";
-    long count = 0, usage = 3, selector = 1, mtype = 1;
+    long count = 0, first = 0, usage = 3, selector = 1, mtype = 1;
     int reuse_ca = 0, ca_only = 0;
     char err[DANCE_REASON_MAX], path[4096], kpath[4096], name[256];
     EVP_PKEY *ca_key;
@@ -57,6 +58,7 @@ int main(int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--dir") == 0 && v) { dir = v; i++; }
         else if (strcmp(argv[i], "--count") == 0) { count = bu_arg_long(argv[i], v, 0, 1000000); i++; }
+        else if (strcmp(argv[i], "--first") == 0) { first = bu_arg_long(argv[i], v, 0, 1000000); i++; }
         else if (strcmp(argv[i], "--prefix") == 0 && v) { prefix = v; i++; }
         else if (strcmp(argv[i], "--usage") == 0) { usage = bu_arg_long(argv[i], v, 0, 3); i++; }
         else if (strcmp(argv[i], "--selector") == 0) { selector = bu_arg_long(argv[i], v, 0, 1); i++; }
@@ -64,7 +66,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--reuse-ca") == 0) reuse_ca = 1;
         else if (strcmp(argv[i], "--ca-only") == 0) ca_only = 1;
         else {
-            fprintf(stderr, "usage: bench_pki --dir DIR --count N [--prefix P] "
+            fprintf(stderr, "usage: bench_pki --dir DIR --count N [--first I] [--prefix P] "
                     "[--usage U --selector S --mtype M] [--ca-only | --reuse-ca]\n");
             return 2;
         }
@@ -98,7 +100,7 @@ int main(int argc, char **argv)
     if (ca_only)
         count = 0;
 
-    for (long i = 0; i < count; i++) {
+    for (long i = first; i < first + count; i++) {
         dance_cert_request rq;
         dance_tlsa_rrset set = { 0, NULL };
         EVP_PKEY *k;
