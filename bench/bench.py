@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """bench.py - run the mosquitto-dance benchmarks and print one line per figure.
 
-Owner: the benchmark helper. Run it through scripts/bench (which finds the
-build directory); docs/bench.md says what every figure means.
+Run it through scripts/bench (which finds the build directory); the
+README's Benchmarks section says what every figure means.
 
 Every figure is measured side by side with its baseline in the same run:
 the two are run alternately (A B, B A, A B, ...) and each side's median is
