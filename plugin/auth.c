@@ -2,7 +2,7 @@
  * plugin/auth.c - DANE client authentication at CONNECT (MOSQ_EVT_BASIC_AUTH).
  *
  * certificate -> identity -> allow-list -> TLSA answer (cache, or a worker
- * fetch waited for at most connect_budget_ms) -> DANE match -> on success
+ * fetch waited for within the wait budget, waitbudget.h) -> DANE match -> on success
  * mosquitto_set_username(identity), so ACL patterns such as %u name the
  * device. One log line per decision.
  *
@@ -58,6 +58,7 @@ typedef struct auth_ctx {
     char identity[DANCE_NAME_MAX + 1];
     char owner[DANCE_NAME_MAX + 1];
     bool queue_full;        /* the lookup could not even be queued */
+    uint64_t waited_ms;     /* how long the broker thread waited for DNS */
 } auth_ctx;
 
 /* finish - log the decision, count it, and return the broker answer.
@@ -192,11 +193,15 @@ static int recheck_after_reload(struct dance_plugin *p, dance_client *e)
 }
 
 /* lookup - the TLSA answer for a->owner: cache, or queue a fetch and wait
- * for it up to the budget. Returns true with *res filled; false when the
- * lookup is still pending. */
+ * for it as long as the wait budget allows (waitbudget.h: at most
+ * connect_budget_ms, and a bounded share of the broker's time). Returns
+ * true with *res filled; false when the lookup is still pending. */
 static bool lookup(auth_ctx *a, dance_tlsa_result *res)
 {
     struct dance_plugin *p = a->p;
+    uint64_t t0;
+    unsigned allow;
+    bool answered;
 
     if (dance_cache_get(p->cache, a->owner, res))
         return true;
@@ -217,12 +222,18 @@ static bool lookup(auth_ctx *a, dance_tlsa_result *res)
         }
         break;
     }
-    if (p->cfg.connect_budget_ms == 0)
+    t0 = dance_plugin_now_ms();
+    allow = dance_wait_budget_allow(&p->wait_budget, t0);
+    if (allow == 0)
         return false;
-    return dance_cache_wait(p->cache, a->owner, p->cfg.connect_budget_ms, res);
+    answered = dance_cache_wait(p->cache, a->owner, allow, res);
+    a->waited_ms = dance_plugin_now_ms() - t0;
+    dance_wait_budget_spend(&p->wait_budget, a->waited_ms);
+    return answered;
 }
 
-/* refuse_pending - the lookup did not answer within the budget */
+/* refuse_pending - the lookup did not answer within what the budget
+ * allowed this time */
 static int refuse_pending(auth_ctx *a)
 {
     struct dance_plugin *p = a->p;
@@ -232,9 +243,12 @@ static int refuse_pending(auth_ctx *a)
                       "queued: the worker queue is full (plugin_opt_queue_size "
                       "%zu); retry later", a->owner, p->cfg.queue_size);
     return refuse(a, DANCE_V_PENDING, "TLSA lookup for %s still pending "
-                  "after %u ms (plugin_opt_connect_budget_ms); it goes on "
-                  "in the background and a retry will use its answer",
-                  a->owner, p->cfg.connect_budget_ms);
+                  "after %llu ms (the broker waits at most "
+                  "plugin_opt_connect_budget_ms %u on one connect and %u%% of "
+                  "its time in all); it goes on in the background and a retry "
+                  "will use its answer", a->owner,
+                  (unsigned long long)a->waited_ms, p->cfg.connect_budget_ms,
+                  DANCE_WAIT_SHARE_PERMILLE / 10u);
 }
 
 static int authenticate(auth_ctx *a, X509 *leaf, const char *username)

@@ -521,6 +521,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     if (dance_plugin_options_check_resolver(&p->cfg, err, sizeof(err)) != 0)
         return fail_init(p, err);
     dance_plugin_config_resolver(&p->cfg, &p->resolver_cfg);
+    dance_wait_budget_init(&p->wait_budget, p->cfg.connect_budget_ms,
+                           dance_plugin_now_ms());
 
     p->matcher = dance_matcher_new(p->cfg.cafile, err, sizeof(err));
     if (p->matcher == NULL) {

@@ -25,6 +25,7 @@
 #include "decide.h"
 #include "options.h"
 #include "pipeline.h"
+#include "waitbudget.h"
 #include "workers.h"
 
 /* Counters published under $SYS/broker/dance/ (see stats.c). Broker
@@ -66,6 +67,7 @@ struct dance_plugin {
     dance_cache *cache;
     dance_workers *workers;
     dance_clients *clients;
+    dance_wait_budget wait_budget;  /* broker thread's waiting on DNS (auth.c) */
     dance_stats stats;
 
     unsigned registered;            /* bit (1 << event) per registered callback */

@@ -2,7 +2,8 @@
  * tests/unit/test_plugin_core.c - the plugin's Mosquitto-free parts:
  * the client registry and revalidation rounds (plugin/clients.c), the
  * broker config scan (plugin/confscan.c), verdict mapping (plugin/decide.c),
- * topic filters (plugin/topics.c) and the worker pool (plugin/workers.c)
+ * topic filters (plugin/topics.c), the wait budget (plugin/waitbudget.c)
+ * and the worker pool (plugin/workers.c)
  * against a DNS server that is not there.
  */
 #include <setjmp.h>
@@ -23,6 +24,7 @@
 #include "confscan.h"
 #include "decide.h"
 #include "topics.h"
+#include "waitbudget.h"
 #include "workers.h"
 
 /* ---- registry ---- */
@@ -525,10 +527,53 @@ static void test_topic_filter_refusals(void **state)
             fail_msg("prefix '%s' accepted", bad_prefix[i]);
 }
 
+/* ---- wait budget ---- */
+
+static void test_wait_budget(void **state)
+{
+    dance_wait_budget b;
+    uint64_t t = 1000;
+
+    (void)state;
+    /* a quiet broker: the first cold device may wait the whole budget */
+    dance_wait_budget_init(&b, 500, t);
+    assert_int_equal(dance_wait_budget_allow(&b, t), 500);
+    /* an answer after 30 ms takes only 30 ms */
+    dance_wait_budget_spend(&b, 30);
+    assert_int_equal(dance_wait_budget_allow(&b, t), 470);
+    /* a storm: each cold device waits what is left, then nothing */
+    dance_wait_budget_spend(&b, 470);
+    assert_int_equal(dance_wait_budget_allow(&b, t), 0);
+    /* refill at the share: 1 s of broker time buys 100 ms of waiting */
+    t += 1000;
+    assert_int_equal(dance_wait_budget_allow(&b, t), 1000 * DANCE_WAIT_SHARE_PERMILLE / 1000);
+    /* so over 10 s of storm the broker waits at most budget + 10% */
+    {
+        uint64_t waited = 0;
+        dance_wait_budget_init(&b, 500, 0);
+        for (uint64_t now = 0; now < 10000; now += 7) {
+            unsigned allow = dance_wait_budget_allow(&b, now);
+            waited += allow;
+            dance_wait_budget_spend(&b, allow);
+        }
+        assert_true(waited <= 500 + 10000 * DANCE_WAIT_SHARE_PERMILLE / 1000);
+        assert_true(waited >= 10000 * DANCE_WAIT_SHARE_PERMILLE / 1000 - 10);
+    }
+    /* a long quiet spell refills to the cap and no further */
+    assert_int_equal(dance_wait_budget_allow(&b, UINT64_C(1) << 40), 500);
+    /* the clock never goes back, but if it did nothing is refilled */
+    dance_wait_budget_spend(&b, 500);
+    assert_int_equal(dance_wait_budget_allow(&b, 5), 0);
+    /* budget 0: never wait */
+    dance_wait_budget_init(&b, 0, 0);
+    assert_int_equal(dance_wait_budget_allow(&b, 100000), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry_basics),
+        cmocka_unit_test(test_wait_budget),
         cmocka_unit_test(test_registry_takeover),
         cmocka_unit_test(test_registry_grows),
         cmocka_unit_test(test_rounds),
