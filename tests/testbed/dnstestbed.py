@@ -778,6 +778,9 @@ zone:
             "  tls-port: %d" % port,
             '  tls-service-key: "%s"' % key,
             '  tls-service-pem: "%s"' % cert,
+            # one TLS connection per plugin worker and verifier: more
+            # than unbound's default of 10
+            "  incoming-num-tcp: 100",
             "  do-daemonize: no", '  username: ""', '  chroot: ""',
             '  directory: "%s"' % d, '  pidfile: ""', "  use-syslog: no",
             '  logfile: "%s"' % os.path.join(d, "unbound.log"),
