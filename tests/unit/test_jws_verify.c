@@ -19,6 +19,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "dance/jws.h"
@@ -620,6 +622,63 @@ static void test_record_selection(void **state)
     dance_jws_result_clear(&res);
 }
 
+/* The canonical P-256/P-384/Ed25519 SPKI forms are decoded without
+ * OpenSSL's decoder framework (jws_verify.c); every other form goes the
+ * general way. Both must accept the same keys and refuse the same junk. */
+static void test_spki_forms(void **state)
+{
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    char *msg = sign(fx.ec256, NULL, "x", NULL, NULL);
+    unsigned char *der = NULL, buf[128];
+    EVP_PKEY *comp;
+    int n;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    n = i2d_PUBKEY(fx.ec256, &der);
+    assert_int_equal(n, 91);
+    memcpy(buf, der, (size_t)n);
+    /* canonical form: the fast path */
+    assert_int_equal(dance_tlsa_rrset_add(&set, 3, 1, 0, buf, (size_t)n), 0);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+    dance_tlsa_rrset_clear(&set);
+    /* a point off the curve: no key */
+    buf[n - 1] ^= 0x01;
+    assert_int_equal(dance_tlsa_rrset_add(&set, 3, 1, 0, buf, (size_t)n), 0);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_NO_USABLE_RECORD);
+    dance_tlsa_rrset_clear(&set);
+    buf[n - 1] ^= 0x01;
+    /* a trailing byte: not a DER SPKI, no key */
+    buf[n] = 0x00;
+    assert_int_equal(dance_tlsa_rrset_add(&set, 3, 1, 0, buf, (size_t)n + 1), 0);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_NO_USABLE_RECORD);
+    dance_tlsa_rrset_clear(&set);
+    /* not an uncompressed point (form byte 0x05, no such form): the
+     * general path, which refuses it too */
+    buf[26] = 0x05;
+    assert_int_equal(dance_tlsa_rrset_add(&set, 3, 1, 0, buf, (size_t)n), 0);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_NO_USABLE_RECORD);
+    dance_tlsa_rrset_clear(&set);
+    OPENSSL_free(der);
+    der = NULL;
+    /* a compressed point: the general path, same key, verifies */
+    comp = EVP_PKEY_dup(fx.ec256);
+    assert_non_null(comp);
+    assert_int_equal(EVP_PKEY_set_utf8_string_param(comp,
+                         OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"), 1);
+    n = i2d_PUBKEY(comp, &der);
+    assert_int_equal(n, 59);
+    assert_int_equal(dance_tlsa_rrset_add(&set, 3, 1, 0, der, (size_t)n), 0);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+    dance_tlsa_rrset_clear(&set);
+    OPENSSL_free(der);
+    EVP_PKEY_free(comp);
+    free(msg);
+    dance_jws_result_clear(&res);
+}
+
 static void test_header_tamper(void **state)
 {
     dance_jws_policy pol = base_policy();
@@ -1129,6 +1188,7 @@ int main(void)
         cmocka_unit_test(test_curve_alg_mismatch),
         cmocka_unit_test(test_rsa_1024_refused),
         cmocka_unit_test(test_record_selection),
+        cmocka_unit_test(test_spki_forms),
         cmocka_unit_test(test_header_tamper),
         cmocka_unit_test(test_iat_window),
         cmocka_unit_test(test_jti_replay),
