@@ -4,7 +4,7 @@
  * OpenSSL EVP verification of the same signatures with the same keys.
  *
  *   bench_verify --alg es256|ed25519|rs256 [--rounds N] [--seconds S]
- *                [--senders N] [--messages N] [--only lib|raw]
+ *                [--senders N] [--messages N] [--only lib|raw] [--no-key-cache]
  *
  * Setup (not timed): --senders keys of the algorithm's type, --messages
  * compact JWS signed with them by dance_jws_sign (kid = sender name, iat,
@@ -26,6 +26,10 @@
  *   run raw <msgs/s>
  * and at the end "dns_queries <n>" (must be 0: the cache was warm).
  * Single-threaded on purpose: both figures are per-core rates.
+ *
+ * --no-key-cache: the library decodes the key from the cached record for
+ * every message, what a sender outside the plugin's key_cache_size costs
+ * (a what-if, not a figure of record).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,7 +248,7 @@ static double timed(setup *s, int lib, double seconds)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_verify --alg es256|ed25519|rs256 [--rounds N] "
-            "[--seconds S] [--senders N] [--messages N] [--only lib|raw]\n");
+            "[--seconds S] [--senders N] [--messages N] [--only lib|raw] [--no-key-cache]\n");
     exit(2);
 }
 
@@ -252,7 +256,7 @@ int main(int argc, char **argv)
 {
     setup s;
     const char *alg = NULL, *only = NULL;
-    int rounds = 5;
+    int rounds = 5, no_key_cache = 0;
     double seconds = 1.0;
     dance_cache_stats cst;
 
@@ -268,6 +272,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--senders") == 0) { s.nsenders = (int)bu_arg_long(argv[i], v, 1, 100000); i++; }
         else if (strcmp(argv[i], "--messages") == 0) { s.nmsgs = (int)bu_arg_long(argv[i], v, 1, 10000000); i++; }
         else if (strcmp(argv[i], "--only") == 0 && v) { only = v; i++; }
+        else if (strcmp(argv[i], "--no-key-cache") == 0) no_key_cache = 1;
         else usage();
     }
     if (alg == NULL)
@@ -290,6 +295,8 @@ int main(int argc, char **argv)
         s.nsenders = s.nmsgs;
 
     build(&s);
+    if (no_key_cache)
+        s.pol.keys = NULL;
     /* warm-up: fills the key cache, checks every message once each way */
     {
         dance_jws_result res;

@@ -284,7 +284,7 @@ int dance_messages_start(struct dance_plugin *p, char *err, size_t errlen)
         return 0;
     p->verified_prefix_len = strlen(p->cfg.verified_prefix);
     p->rejected_prefix_len = p->cfg.rejected_prefix ? strlen(p->cfg.rejected_prefix) : 0;
-    p->keycache = dance_jws_keycache_new(p->cfg.cache_size);
+    p->keycache = dance_jws_keycache_new(p->cfg.key_cache_size);
     if (p->keycache == NULL) {
         snprintf(err, errlen, "out of memory creating the key cache");
         return -1;

@@ -48,6 +48,7 @@ typedef enum opt_id {
     O_VERIFY_TOPICS, O_VERIFIED_PREFIX, O_REJECTED_PREFIX, O_MAX_PAYLOAD,
     O_REQUIRE_IAT, O_MAX_SKEW, O_REPLAY_WINDOW, O_REQUIRE_JTI,
     O_REQUIRE_TOPIC_BINDING, O_VERIFY_THREADS, O_VERIFY_QUEUE_SIZE,
+    O_KEY_CACHE_SIZE,
     O_COUNT
 } opt_id;
 
@@ -132,6 +133,8 @@ static const opt_def opt_table[O_COUNT] = {
         "a number of threads from 1 to 64"},
     [O_VERIFY_QUEUE_SIZE] = {"verify_queue_size", OPT_UINT, 1, 1000000,
         "a number of messages from 1 to 1000000"},
+    [O_KEY_CACHE_SIZE] = {"key_cache_size", OPT_UINT, 1, 10000000,
+        "a number of keys from 1 to 10000000"},
 };
 
 /* dance_plugin_option_name - table order, NULL past the end. */
@@ -325,6 +328,7 @@ static void set_defaults(dance_plugin_config *c)
     c->max_skew = DANCE_OPT_DEFAULT_MAX_SKEW;
     c->verify_threads = DANCE_OPT_DEFAULT_VERIFY_THREADS;
     c->verify_queue_size = DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE;
+    c->key_cache_size = DANCE_OPT_DEFAULT_KEY_CACHE_SIZE;
     c->token_max_lifetime = DANCE_OPT_DEFAULT_TOKEN_MAX_LIFETIME;
 }
 
@@ -348,6 +352,7 @@ static void store_uint(dance_plugin_config *c, opt_id id, unsigned long v)
     case O_REPLAY_WINDOW: c->replay_window = (uint32_t)v; break;
     case O_VERIFY_THREADS: c->verify_threads = (unsigned)v; break;
     case O_VERIFY_QUEUE_SIZE: c->verify_queue_size = (size_t)v; break;
+    case O_KEY_CACHE_SIZE: c->key_cache_size = (size_t)v; break;
     case O_TOKEN_MAX_LIFETIME: c->token_max_lifetime = (uint32_t)v; break;
     default: break;
     }

@@ -82,6 +82,7 @@ typedef struct dance_plugin_config {
     bool require_topic_binding;
     unsigned verify_threads;
     size_t verify_queue_size;
+    size_t key_cache_size;          /* decoded sender keys kept */
     /* token authentication (MQTT password = JWS signed with the device's
      * DANE-bound key, see README.md) */
     bool token_auth;
@@ -107,6 +108,7 @@ typedef struct dance_plugin_config {
 #define DANCE_OPT_DEFAULT_MAX_SKEW            300u
 #define DANCE_OPT_DEFAULT_VERIFY_THREADS      2u
 #define DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE   10000u
+#define DANCE_OPT_DEFAULT_KEY_CACHE_SIZE      1024u
 #define DANCE_OPT_DEFAULT_TOKEN_MAX_LIFETIME  3600u
 
 /* Room for an error line. */

@@ -93,6 +93,7 @@ static void test_defaults(void **state)
     assert_false(c.require_topic_binding);
     assert_int_equal(c.verify_threads, DANCE_OPT_DEFAULT_VERIFY_THREADS);
     assert_int_equal(c.verify_queue_size, DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE);
+    assert_int_equal(c.key_cache_size, DANCE_OPT_DEFAULT_KEY_CACHE_SIZE);
     dance_plugin_config_clear(&c);
     assert_null(c.allowlist);
     assert_null(c.verified_prefix);
@@ -113,6 +114,7 @@ static void test_message_options(void **state)
         {"require_topic_binding", "true"},
         {"verify_threads", "3"},
         {"verify_queue_size", "77"},
+        {"key_cache_size", "5"},
     };
     dance_plugin_opt off[] = {{"allowed_domains", "acme.example"},
                               {"verify_topics", " "}, {"require_iat", "false"}};
@@ -136,6 +138,7 @@ static void test_message_options(void **state)
     assert_true(c.require_topic_binding);
     assert_int_equal(c.verify_threads, 3);
     assert_int_equal(c.verify_queue_size, 77);
+    assert_int_equal(c.key_cache_size, 5);
     dance_plugin_config_clear(&c);
     assert_null(c.topics);
 
@@ -263,7 +266,7 @@ static void test_required_and_unknown(void **state)
     dance_plugin_config_clear(&c);
     expect_error(unknown, N(unknown), "plugin_opt_resolvers '1.1.1.1': unknown option");
     assert_non_null(strstr(err, "resolver"));      /* lists the known ones, */
-    assert_non_null(strstr(err, "verify_queue_size)"));    /* all of them */
+    assert_non_null(strstr(err, "key_cache_size)"));    /* all of them */
     expect_error(twice, N(twice), "plugin_opt_min_ttl '2': given twice");
 }
 
@@ -343,6 +346,8 @@ static void test_bad_values(void **state)
     one_bad("verify_threads", "65");
     one_bad("verify_queue_size", "0");
     one_bad("verify_queue_size", "1000001");
+    one_bad("key_cache_size", "0");
+    one_bad("key_cache_size", "10000001");
 }
 
 static void test_reasons_name_the_part(void **state)
