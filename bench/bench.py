@@ -50,7 +50,7 @@ LINES = {
     "verify-es256": ["verify-es256"],
     "verify-ed25519": ["verify-ed25519"],
     "verify-rs256": ["verify-rs256"],
-    "cache-memory": ["cache-memory"],
+    "cache-memory": ["cache-memory", "cache-memory-all-keys"],
     "connect": ["connect"],
     "cold-storm": ["cold-storm", "cold-storm-all-connected"],
     "passthrough": ["passthrough"],
@@ -308,8 +308,9 @@ class Broker:
     certificates, and either the plugin (DANE) or stock certificate
     authentication (use_identity_as_username) on the same certificates."""
 
-    def __init__(self, env, name, plugin_opts=None, extra_conf=""):
+    def __init__(self, env, name, plugin_opts=None, extra_conf="", cpus=None):
         self.env = env
+        self.cpus = cpus                # pin every broker thread to these CPUs
         self.name = name
         self.plugin_opts = plugin_opts
         self.extra_conf = extra_conf
@@ -355,9 +356,15 @@ class Broker:
         with open(conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         out = open(os.path.join(self.dir, "mosquitto.out"), "a")
+        cpus = self.cpus
+
+        def prepare():
+            raise_fd_limit(20000)
+            if cpus:
+                # before exec: the plugin's threads inherit it
+                os.sched_setaffinity(0, cpus)
         self.proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=out,
-                                     stderr=subprocess.STDOUT,
-                                     preexec_fn=lambda: raise_fd_limit(20000))
+                                     stderr=subprocess.STDOUT, preexec_fn=prepare)
         out.close()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -450,13 +457,24 @@ def fig_verify(env, alg):
 
 
 def fig_cache_memory(env):
+    """cache-memory: resident memory per cached identity, as the plugin holds
+    it with its defaults (every TLSA answer, the key_cache_size = 1024 most
+    recently used keys decoded); then the what-if of every key decoded."""
     n = 2000 if env.quick else 100000
-    out = run([env.prog("bench_cachemem"), "--identities", str(n)], timeout=900)
-    total = kv(out, "total_bytes")
-    data = kv(out, "data_bytes")
-    log("cache-memory: %d identities, TLSA answer %.0f B + decoded key %.0f B per identity "
-        "(DNS data %.0f B)" % (n, kv(out, "tlsa_bytes"), kv(out, "key_bytes"), data))
-    emit(result_line("cache-memory", total / 1024, "KiB", data / 1024, "KiB", "<=", 2, "KiB"))
+    res = {}
+    for kcap in (1024, 0):
+        out = run([env.prog("bench_cachemem"), "--identities", str(n), "--key-cache",
+                   str(kcap)], timeout=900)
+        res[kcap] = out
+        log("cache-memory: %d identities, key cache %s: TLSA answer %.0f B + decoded keys "
+            "%.0f B per identity (DNS data %.0f B)" % (
+                n, kcap or "all", kv(out, "tlsa_bytes"), kv(out, "key_bytes"),
+                kv(out, "data_bytes")))
+    data = kv(res[1024], "data_bytes")
+    emit(result_line("cache-memory", kv(res[1024], "total_bytes") / 1024, "KiB",
+                     data / 1024, "KiB", "<=", 2, "KiB"))
+    emit(result_line("cache-memory-all-keys", kv(res[0], "total_bytes") / 1024, "KiB",
+                     data / 1024, "KiB", None, None, "KiB"))
 
 
 def fig_connect(env):
@@ -561,27 +579,40 @@ def fig_cold_storm(env):
 VERIFY_TOPICS = "sensors/#"
 
 
-def pubsub(env, broker, mode, *extra, timeout=300):
+def pubsub(env, broker, mode, *extra, timeout=300, cpus=None):
     dev = env.pki(1)[0]
-    return run([env.prog("bench_pubsub"), "--mode", mode, "--port", str(broker.port),
-                "--client", dev[1], dev[2]] + [str(x) for x in extra], timeout=timeout)
+    pre = ["taskset", "-c", ",".join(str(c) for c in sorted(cpus))] if cpus else []
+    return run(pre + [env.prog("bench_pubsub"), "--mode", mode, "--port", str(broker.port),
+                      "--client", dev[1], dev[2]] + [str(x) for x in extra], timeout=timeout)
+
+
+def split_cpus():
+    """(broker CPUs, client CPUs): one core each when there are two or more,
+    so that neither side's scheduling noise (migrations, the two sharing a
+    core for a while) lands on the ratio; (None, None) on one core."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None
+    return {cpus[0]}, {cpus[1]}
 
 
 def fig_passthrough(env):
     """passthrough: QoS 0 throughput on topics outside verify_topics, plugin
     loaded (verification on for sensors/#) vs stock."""
     env.pki(1)
-    rounds = env.rounds
-    seconds = 0.5 if env.quick else 4.0
-    dance = Broker(env, "pt-dance", dane_opts(env, verify_topics=VERIFY_TOPICS)).start()
-    stock = Broker(env, "pt-stock").start()
+    rounds = env.rounds if env.quick else max(env.rounds, 7)
+    seconds = 0.5 if env.quick else 6.0
+    bcpu, ccpu = split_cpus()
+    dance = Broker(env, "pt-dance", dane_opts(env, verify_topics=VERIFY_TOPICS),
+                   cpus=bcpu).start()
+    stock = Broker(env, "pt-stock", cpus=bcpu).start()
     cpu = {dance.name: [], stock.name: []}
     try:
         def side(b):
             def go():
                 c0 = b.cpu()
                 out = pubsub(env, b, "passthrough", "--seconds", seconds, "--publishers", 2,
-                             "--window", 2000)
+                             "--window", 2000, cpus=ccpu)
                 el = kv(out, "seconds")
                 cpu[b.name].append(((b.cpu() - c0) / el, CHILD_CPU[0] / el))
                 return kv(out, "rate")

@@ -2,13 +2,15 @@
  * bench/bench_cachemem.c - figure cache-memory: resident memory per cached
  * identity when the library's caches hold N (default 100,000) identities.
  *
- *   bench_cachemem [--identities N]
+ *   bench_cachemem [--identities N] [--key-cache K]
  *
- * What one identity costs a verifier at steady state (the plugin holds the
- * same two objects per sender): its DNSSEC-secure TLSA answer in the
- * dance_cache (one DANE-EE 3 1 0 record with a P-256 SubjectPublicKeyInfo,
- * the form that lets a JWS be verified straight from DNS), and the key
- * decoded from that record in the JWS key cache.
+ * What one identity costs a verifier at steady state, as the plugin holds
+ * it: its DNSSEC-secure TLSA answer in the dance_cache (one DANE-EE 3 1 0
+ * record with a P-256 SubjectPublicKeyInfo, the form that lets a JWS be
+ * verified straight from DNS), and the key decoded from that record in
+ * the JWS key cache, which keeps the K most recently used keys (default
+ * 1024, the plugin's key_cache_size default; 0: all N, the what-if of a
+ * key cache as large as the TLSA cache).
  *
  * Setup (not counted): N P-256 keys, each one's SPKI and one compact JWS
  * signed with it; the private keys are freed. Then RSS is read (base), the
@@ -72,7 +74,7 @@ static void sender_name(size_t i, char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-    size_t n = 100000, data_bytes = 0;
+    size_t n = 100000, data_bytes = 0, kcap = 1024;
     char err[DANCE_REASON_MAX], name[DANCE_NAME_MAX + 1];
     unsigned char **spki;
     char **jws;
@@ -91,8 +93,11 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--identities") == 0) {
             n = (size_t)bu_arg_long(argv[i], i + 1 < argc ? argv[i + 1] : NULL, 1, 10000000);
             i++;
+        } else if (strcmp(argv[i], "--key-cache") == 0) {
+            kcap = (size_t)bu_arg_long(argv[i], i + 1 < argc ? argv[i + 1] : NULL, 0, 10000000);
+            i++;
         } else {
-            fprintf(stderr, "usage: bench_cachemem [--identities N]\n");
+            fprintf(stderr, "usage: bench_cachemem [--identities N] [--key-cache K]\n");
             return 2;
         }
     }
@@ -122,7 +127,7 @@ int main(int argc, char **argv)
     memset(&cc, 0, sizeof(cc));
     cc.capacity = n;
     cache = dance_cache_new(&cc);
-    kc = dance_jws_keycache_new(n);
+    kc = dance_jws_keycache_new(kcap == 0 ? n : kcap);
     if (cache == NULL || kc == NULL)
         bu_die("cannot make the caches");
     memset(&pol, 0, sizeof(pol));
