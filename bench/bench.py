@@ -40,10 +40,12 @@ sys.path.insert(0, os.path.join(REPO, "tests", "testbed"))
 from dnstestbed import Testbed  # noqa: E402
 
 MOSQUITTO = os.environ.get("DANCE_MOSQUITTO", "/usr/sbin/mosquitto")
+VALGRIND = "/usr/bin/valgrind"
 ORG = "acme.example"
 
 FIGURES = ["verify-es256", "verify-ed25519", "verify-rs256", "cache-memory",
-           "connect", "cold-storm", "passthrough", "verified-pipeline",
+           "connect", "cold-storm", "passthrough", "passthrough-instructions",
+           "verified-pipeline",
            "dns-per-message"]
 # Lines each figure prints (the smoke test checks all are there).
 LINES = {
@@ -54,6 +56,7 @@ LINES = {
     "connect": ["connect"],
     "cold-storm": ["cold-storm", "cold-storm-all-connected"],
     "passthrough": ["passthrough"],
+    "passthrough-instructions": ["passthrough-instructions"],
     "verified-pipeline": ["verified-pipeline", "verified-latency-p50",
                           "verified-latency-p99"],
     "dns-per-message": ["dns-per-message"],
@@ -308,9 +311,11 @@ class Broker:
     certificates, and either the plugin (DANE) or stock certificate
     authentication (use_identity_as_username) on the same certificates."""
 
-    def __init__(self, env, name, plugin_opts=None, extra_conf="", cpus=None):
+    def __init__(self, env, name, plugin_opts=None, extra_conf="", cpus=None,
+                 callgrind_out=None):
         self.env = env
         self.cpus = cpus                # pin every broker thread to these CPUs
+        self.callgrind_out = callgrind_out  # run under valgrind's callgrind
         self.name = name
         self.plugin_opts = plugin_opts
         self.extra_conf = extra_conf
@@ -363,10 +368,14 @@ class Broker:
             if cpus:
                 # before exec: the plugin's threads inherit it
                 os.sched_setaffinity(0, cpus)
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=out,
-                                     stderr=subprocess.STDOUT, preexec_fn=prepare)
+        argv = [MOSQUITTO, "-c", conf]
+        if self.callgrind_out:
+            argv = [VALGRIND, "--tool=callgrind", "--callgrind-out-file=" + self.callgrind_out,
+                    "--dump-instr=no"] + argv
+        self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                     preexec_fn=prepare)
         out.close()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + (120 if self.callgrind_out else 20)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise BenchError("mosquitto (%s) exited at start: %s" % (
@@ -398,7 +407,7 @@ class Broker:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=120 if self.callgrind_out else 15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -627,6 +636,52 @@ def fig_passthrough(env):
     emit(result_line("passthrough", median(rd), "msgs/s", median(rs), "msgs/s", ">=", 0.97))
 
 
+def callgrind_instructions(path):
+    """Instructions executed, from a callgrind output file's summary line."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith("summary:"):
+                return int(line.split()[1])
+    raise BenchError("no summary line in %s" % path)
+
+
+def fig_passthrough_instructions(env):
+    """passthrough-instructions: instructions the broker executes per
+    passthrough message, plugin loaded vs stock, counted by callgrind.
+    Exact and free of the machine's timing noise; each side runs twice
+    (short and long) and the difference gives the cost of one more message,
+    without start-up (the plugin's getdns contexts cost ~100M at start)."""
+    env.pki(1)
+    lengths = (1.0, 3.0) if env.quick else (10.0, 30.0)
+    per_msg = {}
+    for side in ("dance", "stock"):
+        opts = None
+        if side == "dance":
+            # valgrind runs the threads one at a time: let the cold lookup
+            # at connect finish (start-up only, cancelled out below)
+            opts = dane_opts(env, verify_topics=VERIFY_TOPICS, connect_budget_ms=10000)
+        points = []
+        for secs in lengths:
+            name = "ir-%s-%d" % (side, secs)
+            path = os.path.join(env.work, name + ".callgrind")
+            b = Broker(env, name, opts, callgrind_out=path).start()
+            try:
+                out = pubsub(env, b, "passthrough", "--seconds", secs, "--publishers", 2,
+                             "--window", 2000, timeout=600)
+            finally:
+                b.stop()
+            points.append((kv(out, "received", int), callgrind_instructions(path)))
+        (n1, i1), (n2, i2) = points
+        if n2 <= n1:
+            raise BenchError("passthrough-instructions: the long run (%d messages) did not "
+                             "pass more messages than the short one (%d)" % (n2, n1))
+        per_msg[side] = (i2 - i1) / (n2 - n1)
+        log("passthrough-instructions %s: %d msgs %d instr, %d msgs %d instr: %.0f per message"
+            % (side, n1, i1, n2, i2, per_msg[side]))
+    emit(result_line("passthrough-instructions", per_msg["dance"], "instr/msg",
+                     per_msg["stock"], "instr/msg", None, None))
+
+
 def fig_verified_pipeline(env):
     """verified-pipeline: end-to-end verified ES256 messages per second
     (publisher -> broker -> subscriber on verified/) vs raw single-core
@@ -719,6 +774,7 @@ RUNNERS = {
     "connect": fig_connect,
     "cold-storm": fig_cold_storm,
     "passthrough": fig_passthrough,
+    "passthrough-instructions": fig_passthrough_instructions,
     "verified-pipeline": fig_verified_pipeline,
     "dns-per-message": fig_dns_per_message,
 }
