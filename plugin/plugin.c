@@ -191,10 +191,14 @@ static void expired_cb(void *ctx, dance_client *e)
  * each new token client). */
 static void expire_tokens(struct dance_plugin *p)
 {
-    int64_t now = (int64_t)time(NULL), next;
+    int64_t now, next;
 
-    if (!p->cfg.token_disconnect_on_expiry || p->next_token_expiry == 0
-        || now < p->next_token_expiry)
+    /* every TICK, i.e. every broker loop iteration: no clock read unless
+     * there is an expiry to watch */
+    if (!p->cfg.token_disconnect_on_expiry || p->next_token_expiry == 0)
+        return;
+    now = (int64_t)time(NULL);
+    if (now < p->next_token_expiry)
         return;
     p->next_token_expiry = 0;
     next = dance_clients_expired(p->clients, now, expired_cb, p);

@@ -309,21 +309,40 @@ dance_submit_result dance_workers_submit_fetch(dance_workers *w, const char *own
     return enqueue(w, j);
 }
 
-dance_submit_result dance_workers_submit_revalidate(dance_workers *w,
-                                                    const void *client, uint64_t token,
-                                                    const char *identity,
-                                                    const char *owner, X509 *leaf)
+/* revalidate_job - a REVALIDATE job with the fields both kinds of client
+ * share; NULL on ENOMEM (counted, nothing left allocated) */
+static struct dance_job *revalidate_job(dance_workers *w, const void *client,
+                                        uint64_t token, const char *identity,
+                                        const char *owner)
 {
     struct dance_job *j = calloc(1, sizeof(*j));
 
-    if (j == NULL)
-        return count_nomem(w, NULL);
+    if (j == NULL) {
+        (void)count_nomem(w, NULL);
+        return NULL;
+    }
     j->type = DANCE_JOB_REVALIDATE;
     j->client = client;
     j->token = token;
     j->owner = strdup(owner);
     j->identity = strdup(identity);
-    if (j->owner == NULL || j->identity == NULL || X509_up_ref(leaf) != 1)
+    if (j->owner == NULL || j->identity == NULL) {
+        (void)count_nomem(w, j);
+        return NULL;
+    }
+    return j;
+}
+
+dance_submit_result dance_workers_submit_revalidate(dance_workers *w,
+                                                    const void *client, uint64_t token,
+                                                    const char *identity,
+                                                    const char *owner, X509 *leaf)
+{
+    struct dance_job *j = revalidate_job(w, client, token, identity, owner);
+
+    if (j == NULL)
+        return DANCE_SUBMIT_NOMEM;
+    if (X509_up_ref(leaf) != 1)
         return count_nomem(w, j);
     j->leaf = leaf;
     return enqueue(w, j);
@@ -336,17 +355,11 @@ dance_submit_result dance_workers_submit_revalidate_token(dance_workers *w,
                                                           const char *owner,
                                                           const char *password)
 {
-    struct dance_job *j = calloc(1, sizeof(*j));
+    struct dance_job *j = revalidate_job(w, client, token, identity, owner);
 
     if (j == NULL)
-        return count_nomem(w, NULL);
-    j->type = DANCE_JOB_REVALIDATE;
-    j->client = client;
-    j->token = token;
-    j->owner = strdup(owner);
-    j->identity = strdup(identity);
-    j->password = strdup(password);
-    if (j->owner == NULL || j->identity == NULL || j->password == NULL)
+        return DANCE_SUBMIT_NOMEM;
+    if ((j->password = strdup(password)) == NULL)
         return count_nomem(w, j);
     return enqueue(w, j);
 }
