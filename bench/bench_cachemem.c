@@ -8,9 +8,9 @@
  * it: its DNSSEC-secure TLSA answer in the dance_cache (one DANE-EE 3 1 0
  * record with a P-256 SubjectPublicKeyInfo, the form that lets a JWS be
  * verified straight from DNS), and the key decoded from that record in
- * the JWS key cache, which keeps the K most recently used keys (default
- * 1024, the plugin's key_cache_size default; 0: all N, the what-if of a
- * key cache as large as the TLSA cache).
+ * the JWS key cache, which keeps the K most recently used keys (default:
+ * the plugin's key_cache_size default; 0: all N, the what-if of a key
+ * cache as large as the TLSA cache).
  *
  * Setup (not counted): N P-256 keys, each one's SPKI and one compact JWS
  * signed with it; the private keys are freed. Then RSS is read (base), the
@@ -18,6 +18,7 @@
  * through dance_jws_verify with the cached records, which fills the key
  * cache (RSS keys). Output lines:
  *   identities N
+ *   key_cache K                    keys kept decoded
  *   tlsa_bytes <per identity>      (RSS tlsa - base) / N
  *   key_bytes <per identity>       (RSS keys - RSS tlsa) / N
  *   total_bytes <per identity>
@@ -37,6 +38,7 @@
 #include "dance/cache.h"
 #include "dance/jws.h"
 #include "dance/provision.h"
+#include "options.h"           /* DANCE_OPT_DEFAULT_KEY_CACHE_SIZE */
 
 /* DER of a P-256 SubjectPublicKeyInfo up to the 65-byte uncompressed point */
 static const unsigned char p256_spki_prefix[26] = {
@@ -74,7 +76,7 @@ static void sender_name(size_t i, char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-    size_t n = 100000, data_bytes = 0, kcap = 1024;
+    size_t n = 100000, data_bytes = 0, kcap = DANCE_OPT_DEFAULT_KEY_CACHE_SIZE;
     char err[DANCE_REASON_MAX], name[DANCE_NAME_MAX + 1];
     unsigned char **spki;
     char **jws;
@@ -171,6 +173,7 @@ int main(int argc, char **argv)
     dance_cache_get_stats(cache, &cst);
     dance_jws_keycache_get_stats(kc, &kst);
     printf("identities %zu\n", n);
+    printf("key_cache %zu\n", kcap == 0 ? n : kcap);
     printf("tlsa_bytes %.1f\n", (double)(rss_tlsa - rss_base) / (double)n);
     printf("key_bytes %.1f\n", (double)(rss_keys - rss_tlsa) / (double)n);
     printf("total_bytes %.1f\n", (double)(rss_keys - rss_base) / (double)n);
