@@ -517,7 +517,9 @@ class ConfigTest(PluginTestCase):
         opts = {"allowed_domains": "acme.example"}
         opts.update(options)
         self.broker = Broker(self.wd, self.pki, opts).start(wait=False)
-        self.assertNotEqual(self.broker.wait_exit(), 0)
+        rc = self.broker.wait_exit()
+        self.assertIsNotNone(rc, "the broker kept running")
+        self.assertNotEqual(rc, 0)
         self.assertIn("dance: refusing to start: " + needle, self.broker.all_output())
 
     def test_audience_required(self):
