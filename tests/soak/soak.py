@@ -418,8 +418,10 @@ class Soak:
             out.append("error: %s" % e)
         if lost_examples:
             out.append("lost e.g.: %s" % "; ".join(lost_examples))
-        ok = (invalid_verified == 0 and lost == 0 and not self.errors and ok_sent > 0
-              and self.rss_end >= 0)
+        # duplicates are allowed (QoS 1 is at least once); a verified copy
+        # of something nobody sent is not
+        ok = (invalid_verified == 0 and unexpected == 0 and lost == 0 and not self.errors
+              and ok_sent > 0 and self.rss_end >= 0)
         out.append("RESULT: %s" % ("PASS" if ok else "FAIL"))
         print("\n".join(out))
         return 0 if ok else 1

@@ -488,7 +488,17 @@ static void test_stop_with_messages_in_flight(void **state)
         assert_int_equal(submit(e, TOPIC, cold, &r), DANCE_PIPELINE_QUEUED);
         assert_int_equal(submit(e, TOPIC, warm, &r), DANCE_PIPELINE_QUEUED);
     }
-    usleep(20000);
+    /* stop only once the cold sender is parked on its lookup */
+    {
+        dance_pipeline_stats st;
+        for (int i = 0; i < 500; i++) {
+            dance_pipeline_get_stats(e->pl, &st);
+            if (st.lookups >= 1)
+                break;
+            usleep(2000);
+        }
+        assert_true(st.lookups >= 1);
+    }
     free(cold);
     free(warm);
     env_free(e);

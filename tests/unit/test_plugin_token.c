@@ -205,6 +205,7 @@ static void test_registry_token_entries(void **state)
     dance_client *e;
 
     (void)state;
+    memset(&s, 0, sizeof(s));
     assert_non_null(r);
     assert_int_equal(dance_clients_expired(r, 100, collect, &s), 0);
     assert_true(dance_clients_add_token(r, &k1, "t1", "a.acme.example", "a.acme.example",
