@@ -378,6 +378,7 @@ class Broker:
         deadline = time.monotonic() + (120 if self.callgrind_out else 20)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.proc = None
                 raise BenchError("mosquitto (%s) exited at start: %s" % (
                     self.name, self.output()[-800:]))
             try:
@@ -385,6 +386,7 @@ class Broker:
                     return self
             except OSError:
                 time.sleep(0.05)
+        self.stop()
         raise BenchError("mosquitto (%s) did not listen in time" % self.name)
 
     def output(self):
@@ -491,9 +493,11 @@ def fig_connect(env):
     dfile = env.devices_file()
     rounds = env.rounds
     seconds = 0.5 if env.quick else 4.0
-    dance = Broker(env, "connect-dance", dane_opts(env)).start()
-    stock = Broker(env, "connect-stock").start()
+    dance = Broker(env, "connect-dance", dane_opts(env))
+    stock = Broker(env, "connect-stock")
     try:
+        dance.start()
+        stock.start()
         for b in (dance, stock):
             out = run([env.prog("bench_connect"), "--port", str(b.port), "--devices", dfile,
                        "--limit", str(len(devs)), "--warm"], timeout=120)
@@ -611,11 +615,13 @@ def fig_passthrough(env):
     rounds = env.rounds if env.quick else max(env.rounds, 7)
     seconds = 0.5 if env.quick else 6.0
     bcpu, ccpu = split_cpus()
-    dance = Broker(env, "pt-dance", dane_opts(env, verify_topics=VERIFY_TOPICS),
-                   cpus=bcpu).start()
-    stock = Broker(env, "pt-stock", cpus=bcpu).start()
+    dance = Broker(env, "pt-dance", dane_opts(env, verify_topics=VERIFY_TOPICS), cpus=bcpu)
+    stock = Broker(env, "pt-stock", cpus=bcpu)
     cpu = {dance.name: [], stock.name: []}
     try:
+        dance.start()
+        stock.start()
+
         def side(b):
             def go():
                 c0 = b.cpu()
@@ -800,6 +806,8 @@ def main(argv):
         if f not in FIGURES:
             ap.error("unknown figure %r (known: %s)" % (f, ", ".join(FIGURES)))
     raise_fd_limit(20000)
+    # SIGTERM unwinds like Ctrl-C, so brokers, knotd and the proxy are stopped
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     env = Env(args)
     log("load before: %s" % open("/proc/loadavg").read().strip())
     t0 = time.monotonic()

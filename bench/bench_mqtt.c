@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -23,6 +24,9 @@
 void bm_init(void)
 {
     OPENSSL_init_ssl(0, NULL);
+    /* a write to a connection the broker closed must fail with EPIPE and
+     * be reported, not kill the program silently */
+    signal(SIGPIPE, SIG_IGN);
 }
 
 SSL_CTX *bm_tls_ctx(const char *cert, const char *key)
@@ -212,9 +216,15 @@ static int fill(bm_conn *c)
     if (c->ssl != NULL) {
         int r = SSL_read(c->ssl, c->in + c->in_len, (int)(c->in_cap - c->in_len));
         if (r <= 0) {
-            int e = SSL_get_error(c->ssl, r);
+            int e = SSL_get_error(c->ssl, r), saved = errno;
             ERR_clear_error();
-            return e == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+            if (e == SSL_ERROR_ZERO_RETURN)
+                return 0;
+            /* the receive timeout (SO_RCVTIMEO) shows as EAGAIN; callers
+             * tell it from a broken connection by errno */
+            errno = e == SSL_ERROR_WANT_READ || (e == SSL_ERROR_SYSCALL
+                    && (saved == EAGAIN || saved == EWOULDBLOCK)) ? EAGAIN : EIO;
+            return -1;
         }
         n = r;
     } else {
@@ -246,8 +256,10 @@ int bm_read_packet(bm_conn *c, uint8_t *first, const unsigned char **body, size_
                 break;
             }
         }
-        if (!complete && i > 4)
-            return -1;          /* malformed length */
+        if (!complete && i > 4) {
+            errno = EPROTO;     /* malformed length */
+            return -1;
+        }
         if (complete && avail >= i + 1 + rem) {
             *first = c->in[c->in_off];
             *body = c->in + c->in_off + i + 1;

@@ -71,7 +71,7 @@ int bm_flush(bm_conn *c);
 /* bm_read_packet - next packet (blocking up to the timeout). *first is the
  * fixed header's first byte; body points into the connection's buffer and
  * is valid until the next read. Returns 1, 0 on orderly close, -1 on error
- * or timeout. */
+ * or timeout (errno EAGAIN: the receive timeout passed, nothing is lost). */
 int bm_read_packet(bm_conn *c, uint8_t *first, const unsigned char **body, size_t *len);
 
 /* bm_parse_publish - split a PUBLISH body into topic and payload (QoS from
