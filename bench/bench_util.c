@@ -42,14 +42,6 @@ uint64_t bu_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t bu_wall_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void bu_sleep_ns(uint64_t ns)
 {
     struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
@@ -92,21 +84,9 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
 void bu_sort_u64(uint64_t *v, size_t n)
 {
     qsort(v, n, sizeof(*v), cmp_u64);
-}
-
-void bu_sort_double(double *v, size_t n)
-{
-    qsort(v, n, sizeof(*v), cmp_double);
 }
 
 uint64_t bu_pct_u64(const uint64_t *v, size_t n, double p)

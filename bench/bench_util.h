@@ -17,10 +17,6 @@
 /* bu_now_ns - CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bu_now_ns(void);
 
-/* bu_wall_ns - CLOCK_REALTIME in nanoseconds (for timestamps carried in
- * messages between processes on this machine). */
-uint64_t bu_wall_ns(void);
-
 /* bu_sleep_ns - nanosleep, restarted after signals. */
 void bu_sleep_ns(uint64_t ns);
 
@@ -35,9 +31,8 @@ void *bu_xmalloc(size_t n);
 void *bu_xcalloc(size_t n, size_t size);
 char *bu_xstrdup(const char *s);
 
-/* bu_sort_u64 / bu_sort_double - ascending, in place. */
+/* bu_sort_u64 - ascending, in place. */
 void bu_sort_u64(uint64_t *v, size_t n);
-void bu_sort_double(double *v, size_t n);
 
 /* bu_pct_u64 - the p-th percentile (0..100, nearest rank) of sorted v;
  * 0 when n is 0. */
