@@ -313,6 +313,7 @@ class Session:
         self.result = None
         self.state = {}
         self.connack = threading.Event()
+        self.subscribed = threading.Event()     # SUBACK came back
         self.disconnected = threading.Event()
         self.messages = []
         self._stop = threading.Event()
@@ -342,15 +343,19 @@ class Session:
 
 
 def connect(broker, cert, key, client_id=None, username=None, timeout=15, keep=False,
-            subscribe=None, password=None, port=None):
-    """Connect with a client certificate (cert None: plain MQTT to port);
-    return a Result (or, with keep, a Session whose .result says what
-    happened; the caller closes it)."""
+            subscribe=None, password=None, port=None, server_tls=False, sub_qos=0):
+    """Connect with a client certificate (cert None: no client certificate,
+    over TLS that checks the broker's certificate with server_tls, else
+    plain MQTT to port); return a Result (or, with keep, a Session whose
+    .result says what happened; the caller closes an accepted one)."""
     cid = client_id or "c-%d-%d" % (os.getpid(), int(time.monotonic() * 1e6))
     client = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv311)
     if cert is not None:
         client.tls_set(ca_certs=broker.pki.ca, certfile=cert, keyfile=key,
                        cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    elif server_tls:
+        client.tls_set(ca_certs=broker.pki.ca, cert_reqs=ssl.CERT_REQUIRED,
+                       tls_version=ssl.PROTOCOL_TLS_CLIENT)
     if username is not None:
         client.username_pw_set(username, password)
     session = Session(client)
@@ -358,7 +363,7 @@ def connect(broker, cert, key, client_id=None, username=None, timeout=15, keep=F
     def on_connect(c, userdata, flags, rc):
         session.state.setdefault("rc", rc)
         if rc == 0 and subscribe:
-            c.subscribe(subscribe)
+            c.subscribe(subscribe, qos=sub_qos)
         session.connack.set()
 
     def on_disconnect(c, userdata, rc):
@@ -370,6 +375,7 @@ def connect(broker, cert, key, client_id=None, username=None, timeout=15, keep=F
         session.messages.append((msg.topic, msg.payload.decode(errors="replace")))
 
     client.on_connect = on_connect
+    client.on_subscribe = lambda c, userdata, mid, granted: session.subscribed.set()
     client.on_disconnect = on_disconnect
     client.on_message = on_message
     try:

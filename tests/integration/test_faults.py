@@ -523,7 +523,10 @@ class BogusUnderClients(FaultCase):
                         if "dance: revoked identity=%s " % ident(n) in l][0]
                 self.assertIn("reason=bogus ", line)
             # the good ones went on through more re-check rounds
-            time.sleep(3)
+            checks = self.sys_value("revalidate/checks")
+            want = checks + 2 * len(self.GOOD)
+            self.assertGreaterEqual(self.wait_sys("revalidate/checks", lambda v: v >= want),
+                                    want, "no further re-check rounds")
             for n in self.GOOD:
                 self.assertFalse(clients[n].disconnected.is_set(), "%s was disconnected" % n)
                 self.assertNotIn("dance: revoked identity=%s " % ident(n),

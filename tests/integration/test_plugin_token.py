@@ -20,15 +20,14 @@ import hashlib
 import hmac
 import json
 import os
-import ssl
 import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import (DANCE, Broker, Pki, PluginTestCase, Session, Testbed,  # noqa: E402
-                            cleanup_workdir, free_port, mqtt, run, workdir)
+from plugin_fixture import (DANCE, Broker, Pki, PluginTestCase, Testbed,  # noqa: E402
+                            cleanup_workdir, connect, free_port, run, workdir)
 
 from jwcrypto import jwk, jws  # noqa: E402
 
@@ -110,49 +109,10 @@ def token_connect(broker, port, username, password, client_id=None, tls=True,
     """paho over TLS that checks the broker's certificate and presents none
     (tls False: plain TCP). Returns the Session; .result says what happened.
     The caller closes a kept, accepted session."""
-    cid = client_id or "tok-%d-%d" % (os.getpid(), int(time.monotonic() * 1e6))
-    client = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv311)
-    if tls:
-        client.tls_set(ca_certs=broker.pki.ca, cert_reqs=ssl.CERT_REQUIRED,
-                       tls_version=ssl.PROTOCOL_TLS_CLIENT)
-    client.username_pw_set(username, password)
-    s = Session(client)
-
-    def on_connect(c, userdata, flags, rc):
-        s.state.setdefault("rc", rc)
-        if rc == 0 and subscribe:
-            c.subscribe(subscribe, qos=1)
-        s.connack.set()
-
-    def on_disconnect(c, userdata, rc):
-        s.state.setdefault("disc", rc)
-        s.disconnected.set()
-        s.connack.set()
-
-    def on_message(c, userdata, msg):
-        s.messages.append((msg.topic, msg.payload.decode(errors="replace")))
-
-    client.on_connect = on_connect
-    client.on_disconnect = on_disconnect
-    client.on_message = on_message
-    from plugin_fixture import Result
-    try:
-        client.connect("127.0.0.1", port, keepalive=30)
-    except (ssl.SSLError, OSError) as e:
-        s.result = Result("tls", detail=str(e))
-        return s
-    s._thread.start()
-    s.connack.wait(timeout)
-    st = s.state
-    if "rc" in st:
-        s.result = Result("accepted" if st["rc"] == 0 else "refused", st["rc"])
-    elif "tls" in st:
-        s.result = Result("tls", detail=st["tls"])
-    elif "disc" in st or s.disconnected.is_set():
-        s.result = Result("closed", st.get("disc"))
-    else:
-        s.result = Result("timeout")
-    if not (keep and s.result.accepted):
+    s = connect(broker, None, None, timeout=timeout, keep=True, subscribe=subscribe,
+                client_id=client_id or "tok-%d-%d" % (os.getpid(), int(time.monotonic() * 1e6)),
+                username=username, password=password, port=port, server_tls=tls, sub_qos=1)
+    if not keep and s.result.accepted:
         s.close()
     return s
 
@@ -251,7 +211,7 @@ class TokenTest(PluginTestCase):
         # the subscription to devices/<identity>/# passed the ACL pattern
         # devices/%u/#: %u is the identity in normal form, not the username
         # as sent
-        time.sleep(0.3)
+        self.assertTrue(s.subscribed.wait(10), "no SUBACK")
         s.client.publish(topic, "21.5", qos=1)
         deadline = time.monotonic() + 10
         while not s.messages and time.monotonic() < deadline:
@@ -272,19 +232,9 @@ class TokenTest(PluginTestCase):
         d = self.dev["keeps"]
         token = d.token()
         start = self.broker.log_size()
-        client = mqtt.Client(client_id="cert-and-token", protocol=mqtt.MQTTv311)
-        client.tls_set(ca_certs=self.pki.ca, certfile=self.certdev_cert,
-                       keyfile=self.certdev_key, cert_reqs=ssl.CERT_REQUIRED,
-                       tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        client.username_pw_set(d.name, token)
-        rc = []
-        client.on_connect = lambda c, u, f, r: rc.append(r)
-        client.connect("127.0.0.1", self.broker.port, keepalive=30)
-        deadline = time.monotonic() + 15
-        while not rc and time.monotonic() < deadline:
-            client.loop(timeout=0.1)
-        client.disconnect()
-        self.assertEqual(rc, [0])
+        res = connect(self.broker, self.certdev_cert, self.certdev_key,
+                      client_id="cert-and-token", username=d.name, password=token)
+        self.assertTrue(res.accepted, res)
         line = decision_line(self.broker, "accepted", self.certdev, start)
         self.assertIn("DANE-EE 3 1 1 matched", line)
         self.assertNotIn("identity=%s " % d.name, self.broker.log()[start:])
