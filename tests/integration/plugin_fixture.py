@@ -22,6 +22,7 @@ work directories for post-mortem reading.
 """
 
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -306,7 +307,12 @@ class Result:
 class Session:
     """A paho client with its network loop on a thread of ours (paho's own
     loop thread prints a traceback when the broker rejects the TLS client
-    certificate after the handshake; ours records it instead)."""
+    certificate after the handshake; ours records it instead).
+
+    Only that thread touches the client: paho's publish() writes to the
+    socket at once when paho runs no loop thread of its own, and two
+    threads in one TLS connection corrupt its records (the broker saw
+    "bad record mac"). Other threads hand calls over with call()."""
 
     def __init__(self, client):
         self.client = client
@@ -316,25 +322,66 @@ class Session:
         self.subscribed = threading.Event()     # SUBACK came back
         self.disconnected = threading.Event()
         self.messages = []
+        self._calls = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
+    def _run_calls(self):
+        while True:
+            try:
+                fn, done, box = self._calls.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                box.append(fn(self.client))
+            except Exception as e:      # handed back to the caller
+                box.append(e)
+            done.set()
+
     def _loop(self):
         while not self._stop.is_set():
+            self._run_calls()
             try:
-                rc = self.client.loop(timeout=0.1)
+                rc = self.client.loop(timeout=0.05)
             except (ssl.SSLError, OSError) as e:
                 self.state.setdefault("tls", str(e))
                 rc = -1
             if rc != mqtt.MQTT_ERR_SUCCESS:
                 self.disconnected.set()
                 self.connack.set()
-                return
+                break
+        self._run_calls()   # nobody waits on a call the loop never ran
+
+    def call(self, fn, timeout=10):
+        """Run fn(client) on the loop thread and return what it returned
+        (or raise what it raised)."""
+        if not self._thread.is_alive() or self._thread is threading.current_thread():
+            return fn(self.client)
+        done, box = threading.Event(), []
+        self._calls.put((fn, done, box))
+        self._wake()
+        if not done.wait(timeout):
+            raise TimeoutError("the session's loop thread did not run the call")
+        if isinstance(box[0], Exception):
+            raise box[0]
+        return box[0]
+
+    def _wake(self):
+        # paho's loop() waits in select() on its socket pair too; a byte
+        # there ends the wait, so a call does not sit out the loop timeout
+        sock = getattr(self.client, "_sockpairW", None)
+        if sock is not None:
+            try:
+                sock.send(b"0")
+            except OSError:
+                pass
+
+    def publish(self, topic, payload, qos=0):
+        return self.call(lambda c: c.publish(topic, payload, qos=qos))
 
     def close(self):
         try:
-            self.client.disconnect()
-            self.client.loop(timeout=0.2)
+            self.call(lambda c: c.disconnect())
         except Exception:
             pass
         self._stop.set()

@@ -410,7 +410,7 @@ class Slowloris(FaultCase):
             self.assertTrue(s.result.accepted, s.result)
             deadline = time.monotonic() + WAIT
             while not s.messages and time.monotonic() < deadline:
-                s.client.publish("plain/ping", b"ping", qos=0)
+                s.publish("plain/ping", b"ping", qos=0)
                 time.sleep(0.1)
             self.assertTrue(s.messages, "no plain round trip")
             done = time.monotonic()

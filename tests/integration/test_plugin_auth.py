@@ -182,8 +182,8 @@ class AuthTest(PluginTestCase):
         try:
             start = self.broker.log_size()
             time.sleep(0.3)                     # let the subscription land
-            s.client.publish("devices/%s/temp" % name, "mine", qos=1)
-            s.client.publish("devices/other._device.acme.example/temp", "theirs", qos=1)
+            s.publish("devices/%s/temp" % name, "mine", qos=1)
+            s.publish("devices/other._device.acme.example/temp", "theirs", qos=1)
             self.broker.wait_log("Denied PUBLISH from acl-check", start=start)
             deadline = time.monotonic() + 10
             while not s.messages and time.monotonic() < deadline:

@@ -212,7 +212,7 @@ class TokenTest(PluginTestCase):
         # devices/%u/#: %u is the identity in normal form, not the username
         # as sent
         self.assertTrue(s.subscribed.wait(10), "no SUBACK")
-        s.client.publish(topic, "21.5", qos=1)
+        s.publish(topic, "21.5", qos=1)
         deadline = time.monotonic() + 10
         while not s.messages and time.monotonic() < deadline:
             time.sleep(0.05)
