@@ -25,7 +25,7 @@ DANCE = None        # path of the dance binary, set in main
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 
 KEY_TYPES = {
-    # type: text `openssl pkey -text` prints for it
+    # key type -> text `openssl pkey -text` prints for it
     "ec256": "prime256v1",
     "ec384": "secp384r1",
     "ec521": "secp521r1",

@@ -28,7 +28,6 @@ import json
 import os
 import random
 import re
-import signal
 import socket
 import ssl
 import struct
@@ -280,12 +279,6 @@ class FaultCase(PluginTestCase):
                 return v
             time.sleep(0.5)
 
-    def knotd_kill(self):
-        """SIGKILL the authoritative server (no goodbye), then let the test
-        bed forget it."""
-        pid = self.tb._proc.pid if self.tb._proc is not None else self.tb._pid
-        os.kill(pid, signal.SIGKILL)
-        self.tb.stop_server()
 
 
 # ---------------------------------------------------------------- DNS faults
@@ -320,7 +313,7 @@ class DnsKilled(FaultCase):
         while self.tb.query_count() == q0 and time.monotonic() < deadline:
             time.sleep(0.01)
         self.assertGreater(self.tb.query_count(), q0, "no lookup reached the server")
-        self.knotd_kill()
+        self.tb.stop_server(kill=True)
         for t in burst:
             t.join(WAIT)
         self.assertEqual(len(results), 3)

@@ -26,11 +26,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_fixture import (DANCE, Broker, Pki, PluginTestCase, Testbed,  # noqa: E402
-                            cleanup_workdir, free_port, run, workdir)
+                            cleanup_workdir, run, workdir)
 
 import paho.mqtt.client as mqtt  # noqa: E402
-from paho.mqtt.packettypes import PacketTypes  # noqa: E402
-from paho.mqtt.properties import Properties  # noqa: E402
 from paho.mqtt.subscribeoptions import SubscribeOptions  # noqa: E402
 
 ORG = "acme.example"

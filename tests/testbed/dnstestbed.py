@@ -697,12 +697,13 @@ zone:
             finally:
                 s.close()
 
-    def stop_server(self):
-        """Stop knotd and wait until it is gone (port closed)."""
+    def stop_server(self, kill=False):
+        """Stop knotd and wait until it is gone (port closed); with kill,
+        by SIGKILL (no goodbye: a crash as resolvers see it)."""
         pid = self._proc.pid if self._proc is not None else self._pid
         if pid:
             try:
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
             except OSError:
                 pass
             if self._proc is not None:
