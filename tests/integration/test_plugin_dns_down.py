@@ -8,6 +8,7 @@ remembered briefly; once the server is back, the client gets in.
 """
 
 import os
+import re
 import sys
 import time
 import unittest
@@ -75,7 +76,12 @@ class DnsDownTest(PluginTestCase):
             line = self.line("dance: refused identity=%s " % ident("cold"), start)
             self.assertRegex(line, r"reason=(pending|lookup_failure) ")
             if "reason=pending" in line:
-                self.assertIn("still pending after 300 ms", line)
+                # the whole budget (the log gives the time actually
+                # waited, a ms or two over it), far from lookup_timeout_ms
+                m = re.search(r"still pending after (\d+) ms", line)
+                self.assertIsNotNone(m, line)
+                self.assertGreaterEqual(int(m.group(1)), 290, line)
+                self.assertLess(int(m.group(1)), 1000, line)
             self.assertLess(elapsed, 10.0)
 
             # Meanwhile the broker serves others: the warm device connects
