@@ -11,29 +11,14 @@
  * the stricter host-name rules the project wants for identities, plus the
  * leading underscore that TLSA owner names (_device, _mqtt) need.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/x509v3.h>
 
+#include "dance/error.h"
 #include "dance/name.h"
-
-/* set_err - printf into err when the caller gave room for a reason */
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static char ascii_lower(char c)
 {
@@ -71,23 +56,23 @@ int dance_name_normalize(const char *name, char *out, size_t outlen,
     char sb[SHOW_MAX + 1];
 
     if (name == NULL || name[0] == '\0') {
-        set_err(err, errlen, "empty name");
+        dance_set_err(err, errlen, "empty name");
         return -1;
     }
     len = strlen(name);
     if (name[len - 1] == '.')
         len--;                          /* absolute form: one dot only */
     if (len == 0) {
-        set_err(err, errlen, "the root name \".\" is not an identity");
+        dance_set_err(err, errlen, "the root name \".\" is not an identity");
         return -1;
     }
     if (len > DANCE_NAME_MAX) {
-        set_err(err, errlen, "name \"%s\" is %zu octets long, more than %d",
-                show(name, sb, sizeof(sb)), len, DANCE_NAME_MAX);
+        dance_set_err(err, errlen, "name \"%s\" is %zu octets long, more than %d",
+                      show(name, sb, sizeof(sb)), len, DANCE_NAME_MAX);
         return -1;
     }
     if (out == NULL || outlen <= len) {
-        set_err(err, errlen, "no room for a %zu-octet name", len);
+        dance_set_err(err, errlen, "no room for a %zu-octet name", len);
         return -1;
     }
     for (i = 0; i < len; i++) {
@@ -95,8 +80,8 @@ int dance_name_normalize(const char *name, char *out, size_t outlen,
 
         if (c == '.') {
             if (label_len == 0) {
-                set_err(err, errlen, "name \"%s\" has an empty label",
-                        show(name, sb, sizeof(sb)));
+                dance_set_err(err, errlen, "name \"%s\" has an empty label",
+                              show(name, sb, sizeof(sb)));
                 return -1;
             }
             label_len = 0;
@@ -104,26 +89,27 @@ int dance_name_normalize(const char *name, char *out, size_t outlen,
             if (!is_ldh(c) && !(c == '_' && label_len == 0)) {
                 unsigned char uc = (unsigned char)name[i];
                 if (uc == '_')
-                    set_err(err, errlen, "name \"%s\": an underscore may only "
-                            "start a label", show(name, sb, sizeof(sb)));
+                    dance_set_err(err, errlen, "name \"%s\": an underscore may only "
+                                  "start a label", show(name, sb, sizeof(sb)));
                 else if (uc >= 0x21 && uc < 0x7f)
-                    set_err(err, errlen, "name \"%s\" has a character '%c' "
-                            "outside letters, digits and hyphen", show(name, sb, sizeof(sb)), uc);
+                    dance_set_err(err, errlen, "name \"%s\" has a character '%c' "
+                                  "outside letters, digits and hyphen",
+                                  show(name, sb, sizeof(sb)), uc);
                 else
-                    set_err(err, errlen, "name has a byte 0x%02x outside letters, "
-                            "digits and hyphen", uc);
+                    dance_set_err(err, errlen, "name has a byte 0x%02x outside letters, "
+                                  "digits and hyphen", uc);
                 return -1;
             }
             if (++label_len > DANCE_LABEL_MAX) {
-                set_err(err, errlen, "name \"%s\" has a label longer than %d octets",
-                        show(name, sb, sizeof(sb)), DANCE_LABEL_MAX);
+                dance_set_err(err, errlen, "name \"%s\" has a label longer than %d octets",
+                              show(name, sb, sizeof(sb)), DANCE_LABEL_MAX);
                 return -1;
             }
         }
         out[i] = c;
     }
     if (label_len == 0) {               /* "a..", trailing dot after a dot */
-        set_err(err, errlen, "name \"%s\" has an empty label", show(name, sb, sizeof(sb)));
+        dance_set_err(err, errlen, "name \"%s\" has an empty label", show(name, sb, sizeof(sb)));
         return -1;
     }
     out[len] = '\0';
@@ -192,12 +178,12 @@ dance_allowlist *dance_allowlist_parse(const char *list, char *err, size_t errle
     char sb[SHOW_MAX + 1];
 
     if (list == NULL) {
-        set_err(err, errlen, "empty allow-list");
+        dance_set_err(err, errlen, "empty allow-list");
         return NULL;
     }
     al = calloc(1, sizeof(*al));
     if (al == NULL) {
-        set_err(err, errlen, "out of memory");
+        dance_set_err(err, errlen, "out of memory");
         return NULL;
     }
     for (;;) {
@@ -215,32 +201,32 @@ dance_allowlist *dance_allowlist_parse(const char *list, char *err, size_t errle
         n = (size_t)(end - start);
         if (n == 0) {
             if (comma == NULL && al->count == 0)
-                set_err(err, errlen, "empty allow-list");
+                dance_set_err(err, errlen, "empty allow-list");
             else
-                set_err(err, errlen, "allow-list \"%s\" has an empty item",
-                        show(list, sb, sizeof(sb)));
+                dance_set_err(err, errlen, "allow-list \"%s\" has an empty item",
+                              show(list, sb, sizeof(sb)));
             goto fail;
         }
         if (n >= sizeof(item)) {
-            set_err(err, errlen, "allow-list item \"%s\" is longer than %d octets",
-                    show(start, sb, sizeof(sb)), DANCE_NAME_MAX);
+            dance_set_err(err, errlen, "allow-list item \"%s\" is longer than %d octets",
+                          show(start, sb, sizeof(sb)), DANCE_NAME_MAX);
             goto fail;
         }
         memcpy(item, start, n);
         item[n] = '\0';
         if (dance_name_normalize(item, norm, sizeof(norm), why, sizeof(why)) != 0) {
-            set_err(err, errlen, "allow-list item: %s", why);
+            dance_set_err(err, errlen, "allow-list item: %s", why);
             goto fail;
         }
         copy = strdup(norm);
         if (copy == NULL) {
-            set_err(err, errlen, "out of memory");
+            dance_set_err(err, errlen, "out of memory");
             goto fail;
         }
         grown = realloc(al->domains, (al->count + 1) * sizeof(*grown));
         if (grown == NULL) {
             free(copy);
-            set_err(err, errlen, "out of memory");
+            dance_set_err(err, errlen, "out of memory");
             goto fail;
         }
         al->domains = grown;
@@ -289,36 +275,36 @@ int dance_owner_name(const char *identity, const char *service_label,
     int n;
 
     if (dance_name_normalize(identity, id, sizeof(id), why, sizeof(why)) != 0) {
-        set_err(err, errlen, "identity: %s", why);
+        dance_set_err(err, errlen, "identity: %s", why);
         return -1;
     }
     if (service_label == NULL || service_label[0] == '\0') {
         n = snprintf(out, outlen, "%s", id);
     } else {
         if (service_label[0] != '_') {
-            set_err(err, errlen, "service label \"%s\" must start with an "
-                    "underscore (e.g. _mqtt)", show(service_label, sb, sizeof(sb)));
+            dance_set_err(err, errlen, "service label \"%s\" must start with an "
+                          "underscore (e.g. _mqtt)", show(service_label, sb, sizeof(sb)));
             return -1;
         }
         if (strchr(service_label, '.') != NULL) {
-            set_err(err, errlen, "service label \"%s\" must be a single label "
-                    "(no dots)", show(service_label, sb, sizeof(sb)));
+            dance_set_err(err, errlen, "service label \"%s\" must be a single label "
+                          "(no dots)", show(service_label, sb, sizeof(sb)));
             return -1;
         }
         if (dance_name_normalize(service_label, label, sizeof(label),
                                  why, sizeof(why)) != 0) {
-            set_err(err, errlen, "service label: %s", why);
+            dance_set_err(err, errlen, "service label: %s", why);
             return -1;
         }
         if (strlen(label) + 1 + strlen(id) > DANCE_NAME_MAX) {
-            set_err(err, errlen, "owner name %s.%s would be longer than %d octets",
-                    label, show(id, sb, sizeof(sb)), DANCE_NAME_MAX);
+            dance_set_err(err, errlen, "owner name %s.%s would be longer than %d octets",
+                          label, show(id, sb, sizeof(sb)), DANCE_NAME_MAX);
             return -1;
         }
         n = snprintf(out, outlen, "%s.%s", label, id);
     }
     if (out == NULL || n < 0 || (size_t)n >= outlen) {
-        set_err(err, errlen, "no room for the owner name");
+        dance_set_err(err, errlen, "no room for the owner name");
         return -1;
     }
     return 0;

@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "dance/error.h"
 #include "dance/name.h"
 #include "dance/provision.h"
 
@@ -48,21 +48,6 @@ static const char *const key_type_names[DANCE_KEY_TYPE_COUNT] = {
     [DANCE_KEY_RSA3072] = "rsa3072",
     [DANCE_KEY_ED25519] = "ed25519",
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* seterr - write a reason into err when there is room for one */
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ossl_reason - the most telling OpenSSL reason on the queue, then clear it.
  * The first error queued is the root cause ("wrong tag"); later ones are
@@ -121,7 +106,7 @@ EVP_PKEY *dance_key_generate(dance_key_type type, char *err, size_t errlen)
     char why[160];
 
     if ((int)type < 0 || type >= DANCE_KEY_TYPE_COUNT) {
-        seterr(err, errlen, "unknown key type %d", (int)type);
+        dance_set_err(err, errlen, "unknown key type %d", (int)type);
         return NULL;
     }
     ERR_clear_error();
@@ -136,8 +121,8 @@ EVP_PKEY *dance_key_generate(dance_key_type type, char *err, size_t errlen)
         break;
     }
     if (key == NULL)
-        seterr(err, errlen, "cannot generate a %s key: %s",
-               key_type_names[type], ossl_reason(why, sizeof(why)));
+        dance_set_err(err, errlen, "cannot generate a %s key: %s",
+                      key_type_names[type], ossl_reason(why, sizeof(why)));
     return key;
 }
 
@@ -153,34 +138,34 @@ static int read_file(const char *path, const char *what, unsigned char **bufp,
     int fd;
 
     if (path == NULL || *path == '\0') {
-        seterr(err, errlen, "cannot read %s: no file name given", what);
+        dance_set_err(err, errlen, "cannot read %s: no file name given", what);
         return -1;
     }
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        seterr(err, errlen, "cannot read %s from %s: %s", what, path, strerror(errno));
+        dance_set_err(err, errlen, "cannot read %s from %s: %s", what, path, strerror(errno));
         return -1;
     }
     if (fstat(fd, &st) != 0) {
-        seterr(err, errlen, "cannot read %s from %s: %s", what, path, strerror(errno));
+        dance_set_err(err, errlen, "cannot read %s from %s: %s", what, path, strerror(errno));
         close(fd);
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        seterr(err, errlen, "cannot read %s from %s: not a regular file", what, path);
+        dance_set_err(err, errlen, "cannot read %s from %s: not a regular file", what, path);
         close(fd);
         return -1;
     }
     if ((uintmax_t)st.st_size > PROVISION_FILE_MAX) {
-        seterr(err, errlen, "cannot read %s from %s: file larger than %u bytes",
-               what, path, PROVISION_FILE_MAX);
+        dance_set_err(err, errlen, "cannot read %s from %s: file larger than %u bytes",
+                      what, path, PROVISION_FILE_MAX);
         close(fd);
         return -1;
     }
     /* +1 for the NUL, and one more byte so a file that grew is noticed */
     buf = malloc((size_t)st.st_size + 2);
     if (buf == NULL) {
-        seterr(err, errlen, "cannot read %s from %s: out of memory", what, path);
+        dance_set_err(err, errlen, "cannot read %s from %s: out of memory", what, path);
         close(fd);
         return -1;
     }
@@ -195,8 +180,8 @@ static int read_file(const char *path, const char *what, unsigned char **bufp,
             break;
     }
     if (n < 0 || len > (size_t)st.st_size) {
-        seterr(err, errlen, "cannot read %s from %s: %s", what, path,
-               n < 0 ? strerror(errno) : "file changed while being read");
+        dance_set_err(err, errlen, "cannot read %s from %s: %s", what, path,
+                      n < 0 ? strerror(errno) : "file changed while being read");
         OPENSSL_cleanse(buf, len);
         free(buf);
         close(fd);
@@ -236,8 +221,8 @@ EVP_PKEY *dance_key_load(const char *path, char *err, size_t errlen)
     ERR_clear_error();
     bio = BIO_new_mem_buf(buf, (int)len);
     if (bio == NULL) {
-        seterr(err, errlen, "cannot read private key from %s: %s", path,
-               ossl_reason(why, sizeof(why)));
+        dance_set_err(err, errlen, "cannot read private key from %s: %s", path,
+                      ossl_reason(why, sizeof(why)));
         OPENSSL_cleanse(buf, len);
         free(buf);
         return NULL;
@@ -255,16 +240,16 @@ EVP_PKEY *dance_key_load(const char *path, char *err, size_t errlen)
     }
     if (asked) {
         ERR_clear_error();
-        seterr(err, errlen, "cannot read private key from %s: the key is encrypted; "
-               "decrypt it first (openssl pkey -in %s -out PLAIN.pem)", path, path);
+        dance_set_err(err, errlen, "cannot read private key from %s: the key is encrypted; "
+                      "decrypt it first (openssl pkey -in %s -out PLAIN.pem)", path, path);
     } else if (!has_block || pem_no_block()) {
         ERR_clear_error();
-        seterr(err, errlen, "cannot read private key from %s: no PEM private key "
-               "block found (-----BEGIN PRIVATE KEY-----)", path);
+        dance_set_err(err, errlen, "cannot read private key from %s: no PEM private key "
+                      "block found (-----BEGIN PRIVATE KEY-----)", path);
     } else {
-        seterr(err, errlen, "cannot read private key from %s: the PEM private key "
-               "is damaged or of an unsupported type (%s)", path,
-               ossl_reason(why, sizeof(why)));
+        dance_set_err(err, errlen, "cannot read private key from %s: the PEM private key "
+                      "is damaged or of an unsupported type (%s)", path,
+                      ossl_reason(why, sizeof(why)));
     }
     return NULL;
 }
@@ -297,20 +282,20 @@ static int write_file_atomic(const char *path, const unsigned char *data, size_t
     int fd, saved;
 
     if (path == NULL || *path == '\0') {
-        seterr(err, errlen, "cannot write %s: no file name given", what);
+        dance_set_err(err, errlen, "cannot write %s: no file name given", what);
         return -1;
     }
     plen = strlen(path);
     tmp = malloc(plen + sizeof(".XXXXXX"));
     if (tmp == NULL) {
-        seterr(err, errlen, "cannot write %s to %s: out of memory", what, path);
+        dance_set_err(err, errlen, "cannot write %s to %s: out of memory", what, path);
         return -1;
     }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".XXXXXX", sizeof(".XXXXXX"));
     fd = mkstemp(tmp);      /* created 0600: never readable by others */
     if (fd < 0) {
-        seterr(err, errlen, "cannot write %s to %s: %s", what, path, strerror(errno));
+        dance_set_err(err, errlen, "cannot write %s to %s: %s", what, path, strerror(errno));
         free(tmp);
         return -1;
     }
@@ -334,8 +319,8 @@ static int write_file_atomic(const char *path, const unsigned char *data, size_t
             if (saved == EEXIST) {
                 unlink(tmp);
                 free(tmp);
-                seterr(err, errlen, "cannot write %s to %s: the file exists "
-                       "(refusing to overwrite it)", what, path);
+                dance_set_err(err, errlen, "cannot write %s to %s: the file exists "
+                              "(refusing to overwrite it)", what, path);
                 return -1;
             }
             goto fail;
@@ -348,7 +333,7 @@ static int write_file_atomic(const char *path, const unsigned char *data, size_t
 fail:
     unlink(tmp);
     free(tmp);
-    seterr(err, errlen, "cannot write %s to %s: %s", what, path, strerror(saved));
+    dance_set_err(err, errlen, "cannot write %s to %s: %s", what, path, strerror(saved));
     return -1;
 }
 
@@ -367,8 +352,8 @@ int dance_key_write(const char *path, EVP_PKEY *key, bool overwrite,
     bio = BIO_new(BIO_s_secmem());
     if (bio == NULL || !PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
         || (len = BIO_get_mem_data(bio, &data)) <= 0) {
-        seterr(err, errlen, "cannot encode private key for %s: %s",
-               path ? path : "(null)", ossl_reason(why, sizeof(why)));
+        dance_set_err(err, errlen, "cannot encode private key for %s: %s",
+                      path ? path : "(null)", ossl_reason(why, sizeof(why)));
         BIO_free(bio);
         return -1;
     }
@@ -392,8 +377,8 @@ int dance_cert_write(const char *path, X509 *cert, bool overwrite,
     bio = BIO_new(BIO_s_mem());
     if (bio == NULL || !PEM_write_bio_X509(bio, cert)
         || (len = BIO_get_mem_data(bio, &data)) <= 0) {
-        seterr(err, errlen, "cannot encode certificate for %s: %s",
-               path ? path : "(null)", ossl_reason(why, sizeof(why)));
+        dance_set_err(err, errlen, "cannot encode certificate for %s: %s",
+                      path ? path : "(null)", ossl_reason(why, sizeof(why)));
         BIO_free(bio);
         return -1;
     }
@@ -419,27 +404,27 @@ STACK_OF(X509) *dance_certs_load(const char *path, char *err, size_t errlen)
     bio = BIO_new_mem_buf(buf, (int)len);
     certs = sk_X509_new_null();
     if (bio == NULL || certs == NULL) {
-        seterr(err, errlen, "cannot read certificate from %s: out of memory", path);
+        dance_set_err(err, errlen, "cannot read certificate from %s: out of memory", path);
         goto fail;
     }
     while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
         if (!sk_X509_push(certs, x)) {
             X509_free(x);
-            seterr(err, errlen, "cannot read certificate from %s: out of memory", path);
+            dance_set_err(err, errlen, "cannot read certificate from %s: out of memory", path);
             goto fail;
         }
     }
     /* The loop ends at the first block it cannot use: normally "no start
      * line" at the end of the file; anything else is a damaged block. */
     if (!pem_no_block()) {
-        seterr(err, errlen, "cannot read certificate from %s (PEM block %d): %s",
-               path, sk_X509_num(certs) + 1, ossl_reason(why, sizeof(why)));
+        dance_set_err(err, errlen, "cannot read certificate from %s (PEM block %d): %s",
+                      path, sk_X509_num(certs) + 1, ossl_reason(why, sizeof(why)));
         goto fail;
     }
     ERR_clear_error();
     if (sk_X509_num(certs) == 0) {
-        seterr(err, errlen, "cannot read certificate from %s: no PEM CERTIFICATE "
-               "block found", path);
+        dance_set_err(err, errlen, "cannot read certificate from %s: no PEM CERTIFICATE "
+                      "block found", path);
         goto fail;
     }
     BIO_free(bio);
@@ -560,30 +545,31 @@ X509 *dance_cert_issue(const dance_cert_request *req, char *err, size_t errlen)
     const char *step;
 
     if (req == NULL || req->key == NULL || req->name == NULL) {
-        seterr(err, errlen, "cannot issue a certificate: no key or name given");
+        dance_set_err(err, errlen, "cannot issue a certificate: no key or name given");
         return NULL;
     }
     if ((req->issuer_cert == NULL) != (req->issuer_key == NULL)) {
-        seterr(err, errlen, "cannot issue a certificate: an issuer needs both its "
-               "certificate and its private key");
+        dance_set_err(err, errlen, "cannot issue a certificate: an issuer needs both its "
+                      "certificate and its private key");
         return NULL;
     }
     days = req->days == 0 ? DANCE_CERT_DAYS_DEFAULT : req->days;
     if (days < 1 || days > DANCE_CERT_DAYS_MAX) {
-        seterr(err, errlen, "cannot issue a certificate: validity of %d days is "
-               "outside 1..%d", req->days, DANCE_CERT_DAYS_MAX);
+        dance_set_err(err, errlen, "cannot issue a certificate: validity of %d days is "
+                      "outside 1..%d", req->days, DANCE_CERT_DAYS_MAX);
         return NULL;
     }
     if (req->is_ca) {
         if (!valid_ca_cn(req->name)) {
-            seterr(err, errlen, "cannot issue a CA certificate: its name must be 1 to %d "
-                   "printable ASCII characters", PROVISION_CN_MAX);
+            dance_set_err(err, errlen, "cannot issue a CA certificate: its name must be 1 to %d "
+                          "printable ASCII characters", PROVISION_CN_MAX);
             return NULL;
         }
         snprintf(name, sizeof(name), "%s", req->name);
     } else {
         if (dance_name_normalize(req->name, name, sizeof(name), nerr, sizeof(nerr)) != 0) {
-            seterr(err, errlen, "cannot issue a certificate for \"%s\": %s", req->name, nerr);
+            dance_set_err(err, errlen, "cannot issue a certificate for \"%s\": %s",
+                          req->name, nerr);
             return NULL;
         }
         long_name = strlen(name) > PROVISION_CN_MAX;
@@ -594,13 +580,13 @@ X509 *dance_cert_issue(const dance_cert_request *req, char *err, size_t errlen)
         if (!(flags & EXFLAG_CA)
             || !(X509_get_key_usage(req->issuer_cert) & KU_KEY_CERT_SIGN)) {
             ERR_clear_error();
-            seterr(err, errlen, "cannot issue a certificate: the issuer certificate is "
-                   "not a CA (it needs basicConstraints CA:TRUE and keyUsage keyCertSign)");
+            dance_set_err(err, errlen, "cannot issue a certificate: the issuer certificate is "
+                          "not a CA (it needs basicConstraints CA:TRUE and keyUsage keyCertSign)");
             return NULL;
         }
         if (!dance_key_matches_cert(req->issuer_key, req->issuer_cert)) {
-            seterr(err, errlen, "cannot issue a certificate: the issuer's private key "
-                   "does not match the issuer certificate");
+            dance_set_err(err, errlen, "cannot issue a certificate: the issuer's private key "
+                          "does not match the issuer certificate");
             return NULL;
         }
     }
@@ -666,8 +652,8 @@ X509 *dance_cert_issue(const dance_cert_request *req, char *err, size_t errlen)
     return x;
 
 fail:
-    seterr(err, errlen, "cannot issue a certificate for %s: cannot %s: %s",
-           name, step, ossl_reason(why, sizeof(why)));
+    dance_set_err(err, errlen, "cannot issue a certificate for %s: cannot %s: %s",
+                  name, step, ossl_reason(why, sizeof(why)));
     X509_NAME_free(subj);
     X509_free(x);
     return NULL;
@@ -687,20 +673,20 @@ int dance_tlsa_from_cert(X509 *cert, uint8_t usage, uint8_t selector,
     char why[160];
 
     if (cert == NULL || set == NULL) {
-        seterr(err, errlen, "cannot compute TLSA data: no certificate");
+        dance_set_err(err, errlen, "cannot compute TLSA data: no certificate");
         return -1;
     }
     if (usage > 3 || selector > 1 || mtype > 2) {
-        seterr(err, errlen, "cannot compute TLSA data for %u %u %u: usage must be 0..3, "
-               "selector 0..1 and matching type 0..2", usage, selector, mtype);
+        dance_set_err(err, errlen, "cannot compute TLSA data for %u %u %u: usage must be 0..3, "
+                      "selector 0..1 and matching type 0..2", usage, selector, mtype);
         return -1;
     }
     ERR_clear_error();
     n = selector == 0 ? i2d_X509(cert, &der)
                       : i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
     if (n <= 0) {
-        seterr(err, errlen, "cannot encode the %s: %s",
-               selector == 0 ? "certificate" : "public key", ossl_reason(why, sizeof(why)));
+        dance_set_err(err, errlen, "cannot encode the %s: %s",
+                      selector == 0 ? "certificate" : "public key", ossl_reason(why, sizeof(why)));
         return -1;
     }
     data = der;
@@ -708,18 +694,18 @@ int dance_tlsa_from_cert(X509 *cert, uint8_t usage, uint8_t selector,
     if (mtype != 0) {
         if (!EVP_Digest(der, (size_t)n, md, &mdlen,
                         mtype == 1 ? EVP_sha256() : EVP_sha512(), NULL)) {
-            seterr(err, errlen, "cannot compute %s: %s", dance_tlsa_mtype_name(mtype),
-                   ossl_reason(why, sizeof(why)));
+            dance_set_err(err, errlen, "cannot compute %s: %s", dance_tlsa_mtype_name(mtype),
+                          ossl_reason(why, sizeof(why)));
             goto done;
         }
         data = md;
         len = mdlen;
     }
     if (dance_tlsa_rrset_add(set, usage, selector, mtype, data, len) != 0) {
-        seterr(err, errlen, len > DANCE_TLSA_DATA_MAX
+        dance_set_err(err, errlen, len > DANCE_TLSA_DATA_MAX
                    ? "cannot add TLSA record: data longer than %d bytes"
                    : "cannot add TLSA record: out of memory (limit %d bytes)",
-               DANCE_TLSA_DATA_MAX);
+                      DANCE_TLSA_DATA_MAX);
         goto done;
     }
     rc = 0;

@@ -30,7 +30,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +40,7 @@
 #include <getdns/getdns.h>
 #include <getdns/getdns_extra.h>
 
+#include "dance/error.h"
 #include "dance/resolver.h"
 
 #define RESOLVER_DEFAULT_TIMEOUT_MS 2000u
@@ -74,20 +74,6 @@ typedef struct resolver_upstream {
     unsigned char addr[16];
     unsigned port;          /* 0: default for the transport */
 } resolver_upstream;
-
-/* set_err - printf into err (which may be NULL) */
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* parse_port - decimal 1..65535, digits only */
 static int parse_port(const char *s, size_t len, unsigned *out)
@@ -128,21 +114,21 @@ static int parse_upstreams(const char *list, resolver_upstream *ups,
         while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
             e--;
         if (b == e) {
-            set_err(err, errlen, "empty entry in resolver list '%s' "
-                    "(expected IP[@PORT],...)", list);
+            dance_set_err(err, errlen, "empty entry in resolver list '%s' "
+                          "(expected IP[@PORT],...)", list);
             return -1;
         }
         if (n == RESOLVER_UPSTREAMS_MAX) {
-            set_err(err, errlen, "too many resolvers in '%s' (at most %d)",
-                    list, RESOLVER_UPSTREAMS_MAX);
+            dance_set_err(err, errlen, "too many resolvers in '%s' (at most %d)",
+                          list, RESOLVER_UPSTREAMS_MAX);
             return -1;
         }
         /* IPv6 addresses contain no '@', so the last '@' starts the port. */
         at = memchr(b, '@', (size_t)(e - b));
         iplen = (size_t)((at ? at : e) - b);
         if (iplen == 0 || iplen >= sizeof(ip)) {
-            set_err(err, errlen, "resolver '%.*s' is not an IPv4 or IPv6 "
-                    "address (expected IP[@PORT])", (int)(e - b), b);
+            dance_set_err(err, errlen, "resolver '%.*s' is not an IPv4 or IPv6 "
+                          "address (expected IP[@PORT])", (int)(e - b), b);
             return -1;
         }
         memcpy(ip, b, iplen);
@@ -153,15 +139,15 @@ static int parse_upstreams(const char *list, resolver_upstream *ups,
         else if (inet_pton(AF_INET6, ip, ups[n].addr) == 1)
             ups[n].family = AF_INET6;
         else {
-            set_err(err, errlen, "resolver '%.*s': '%s' is not an IPv4 or "
-                    "IPv6 address", (int)(e - b), b, ip);
+            dance_set_err(err, errlen, "resolver '%.*s': '%s' is not an IPv4 or "
+                          "IPv6 address", (int)(e - b), b, ip);
             return -1;
         }
         if (at != NULL
             && parse_port(at + 1, (size_t)(e - at - 1), &ups[n].port) != 0) {
-            set_err(err, errlen, "resolver '%.*s': port '%.*s' is not a "
-                    "number from 1 to 65535", (int)(e - b), b,
-                    (int)(e - at - 1), at + 1);
+            dance_set_err(err, errlen, "resolver '%.*s': port '%.*s' is not a "
+                          "number from 1 to 65535", (int)(e - b), b,
+                          (int)(e - at - 1), at + 1);
             return -1;
         }
         n++;
@@ -186,33 +172,33 @@ static int read_small_file(const char *path, char **text, size_t *len,
     *len = 0;
     f = fopen(path, "r");
     if (f == NULL) {
-        set_err(err, errlen, "cannot read trust anchor file '%s': %s",
-                path, strerror(errno));
+        dance_set_err(err, errlen, "cannot read trust anchor file '%s': %s",
+                      path, strerror(errno));
         return -1;
     }
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        set_err(err, errlen, "trust anchor file '%s' is not a regular file",
-                path);
+        dance_set_err(err, errlen, "trust anchor file '%s' is not a regular file",
+                      path);
         return -1;
     }
     if (st.st_size > TRUST_ANCHOR_MAX) {
         fclose(f);
-        set_err(err, errlen, "trust anchor file '%s' is too large (over %d "
-                "bytes)", path, TRUST_ANCHOR_MAX);
+        dance_set_err(err, errlen, "trust anchor file '%s' is too large (over %d "
+                      "bytes)", path, TRUST_ANCHOR_MAX);
         return -1;
     }
     buf = malloc((size_t)st.st_size + 1);
     if (buf == NULL) {
         fclose(f);
-        set_err(err, errlen, "out of memory reading trust anchor file '%s'", path);
+        dance_set_err(err, errlen, "out of memory reading trust anchor file '%s'", path);
         return -1;
     }
     got = fread(buf, 1, (size_t)st.st_size, f);
     if (ferror(f)) {
         fclose(f);
         free(buf);
-        set_err(err, errlen, "cannot read trust anchor file '%s'", path);
+        dance_set_err(err, errlen, "cannot read trust anchor file '%s'", path);
         return -1;
     }
     fclose(f);
@@ -240,8 +226,8 @@ static int load_trust_anchor(const char *path, getdns_list **out,
         return -1;
     if (len == 0) {
         free(text);
-        set_err(err, errlen, "trust anchor file '%s' is empty (DS or DNSKEY "
-                "records expected)", path);
+        dance_set_err(err, errlen, "trust anchor file '%s' is empty (DS or DNSKEY "
+                      "records expected)", path);
         return -1;
     }
     /* getdns_fp2rr_list spins forever on a stream that fails to read (a
@@ -249,8 +235,8 @@ static int load_trust_anchor(const char *path, getdns_list **out,
     f = fmemopen(text, len, "r");
     if (f == NULL) {
         free(text);
-        set_err(err, errlen, "cannot read trust anchor file '%s': %s",
-                path, strerror(errno));
+        dance_set_err(err, errlen, "cannot read trust anchor file '%s': %s",
+                      path, strerror(errno));
         return -1;
     }
     rc = getdns_fp2rr_list(f, &rrs, NULL, 3600);
@@ -258,15 +244,15 @@ static int load_trust_anchor(const char *path, getdns_list **out,
     free(text);
     if (rc != GETDNS_RETURN_GOOD) {
         const char *why = getdns_get_errorstr_by_id((uint16_t)rc);
-        set_err(err, errlen, "trust anchor file '%s' could not be parsed "
-                "(DS or DNSKEY records in zone-file syntax expected): %s",
-                path, why ? why : "parse error");
+        dance_set_err(err, errlen, "trust anchor file '%s' could not be parsed "
+                      "(DS or DNSKEY records in zone-file syntax expected): %s",
+                      path, why ? why : "parse error");
         getdns_list_destroy(rrs);
         return -1;
     }
     anchors = getdns_list_create();
     if (anchors == NULL) {
-        set_err(err, errlen, "out of memory reading trust anchor file '%s'", path);
+        dance_set_err(err, errlen, "out of memory reading trust anchor file '%s'", path);
         getdns_list_destroy(rrs);
         return -1;
     }
@@ -280,8 +266,8 @@ static int load_trust_anchor(const char *path, getdns_list **out,
             || (type != GETDNS_RRTYPE_DS && type != GETDNS_RRTYPE_DNSKEY))
             continue;
         if (getdns_list_set_dict(anchors, usable, rr) != GETDNS_RETURN_GOOD) {
-            set_err(err, errlen, "out of memory reading trust anchor file '%s'",
-                    path);
+            dance_set_err(err, errlen, "out of memory reading trust anchor file '%s'",
+                          path);
             getdns_list_destroy(anchors);
             getdns_list_destroy(rrs);
             return -1;
@@ -290,8 +276,8 @@ static int load_trust_anchor(const char *path, getdns_list **out,
     }
     getdns_list_destroy(rrs);
     if (usable == 0) {
-        set_err(err, errlen, "trust anchor file '%s' holds no DS or DNSKEY "
-                "record", path);
+        dance_set_err(err, errlen, "trust anchor file '%s' holds no DS or DNSKEY "
+                      "record", path);
         getdns_list_destroy(anchors);
         return -1;
     }
@@ -315,16 +301,16 @@ static int check_tls_auth_name(const char *name, char *err, size_t errlen)
     size_t i, len = strlen(name);
 
     if (len == 0 || len > 253) {
-        set_err(err, errlen, "TLS authentication name '%s' must be 1 to 253 "
-                "characters", name);
+        dance_set_err(err, errlen, "TLS authentication name '%s' must be 1 to 253 "
+                      "characters", name);
         return -1;
     }
     for (i = 0; i < len; i++) {
         char c = name[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
               || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')) {
-            set_err(err, errlen, "TLS authentication name '%s' contains "
-                    "'%c' (a host name is expected)", name, c);
+            dance_set_err(err, errlen, "TLS authentication name '%s' contains "
+                          "'%c' (a host name is expected)", name, c);
             return -1;
         }
     }
@@ -344,8 +330,8 @@ static int config_check_common(const dance_resolver_config *cfg,
         *nups = n;
     }
     if (cfg->timeout_ms > RESOLVER_MAX_TIMEOUT_MS) {
-        set_err(err, errlen, "DNS timeout %u ms is too large (at most %u ms)",
-                cfg->timeout_ms, RESOLVER_MAX_TIMEOUT_MS);
+        dance_set_err(err, errlen, "DNS timeout %u ms is too large (at most %u ms)",
+                      cfg->timeout_ms, RESOLVER_MAX_TIMEOUT_MS);
         return -1;
     }
     switch (cfg->transport) {
@@ -354,8 +340,8 @@ static int config_check_common(const dance_resolver_config *cfg,
         break;
     case DANCE_TRANSPORT_TLS:
         if (cfg->tls_auth_name == NULL || cfg->tls_auth_name[0] == '\0') {
-            set_err(err, errlen, "DNS over TLS needs a TLS authentication "
-                    "name (the resolver's host name in its certificate)");
+            dance_set_err(err, errlen, "DNS over TLS needs a TLS authentication "
+                          "name (the resolver's host name in its certificate)");
             return -1;
         }
         if (check_tls_auth_name(cfg->tls_auth_name, err, errlen) != 0)
@@ -363,8 +349,8 @@ static int config_check_common(const dance_resolver_config *cfg,
         break;
     case DANCE_TRANSPORT_COUNT:
     default:
-        set_err(err, errlen, "unknown DNS transport %d (udp, tcp or tls)",
-                (int)cfg->transport);
+        dance_set_err(err, errlen, "unknown DNS transport %d (udp, tcp or tls)",
+                      (int)cfg->transport);
         return -1;
     }
     return 0;
@@ -378,7 +364,7 @@ int dance_resolver_config_check(const dance_resolver_config *cfg,
     int nups;
 
     if (cfg == NULL) {
-        set_err(err, errlen, "no resolver configuration");
+        dance_set_err(err, errlen, "no resolver configuration");
         return -1;
     }
     if (config_check_common(cfg, ups, &nups, err, errlen) != 0)
@@ -450,8 +436,8 @@ static int resolver_set_upstreams(getdns_context *ctx,
             goto oom;
         (void)getdns_list_get_length(list, &n);
         if (n == 0) {
-            set_err(err, errlen, "no resolver configured and none found in "
-                    "/etc/resolv.conf");
+            dance_set_err(err, errlen, "no resolver configured and none found in "
+                          "/etc/resolv.conf");
             goto out;
         }
     }
@@ -472,7 +458,7 @@ static int resolver_set_upstreams(getdns_context *ctx,
     }
     if (getdns_context_set_upstream_recursive_servers(ctx, list)
         != GETDNS_RETURN_GOOD) {
-        set_err(err, errlen, "getdns refused the resolver list");
+        dance_set_err(err, errlen, "getdns refused the resolver list");
         goto out;
     }
     (void)getdns_list_get_length(list, &n);
@@ -480,7 +466,7 @@ static int resolver_set_upstreams(getdns_context *ctx,
     rc = 0;
     goto out;
 oom:
-    set_err(err, errlen, "out of memory setting up the resolver list");
+    dance_set_err(err, errlen, "out of memory setting up the resolver list");
 out:
     getdns_list_destroy(list);
     return rc;
@@ -525,7 +511,7 @@ dance_resolver *dance_resolver_new(const dance_resolver_config *cfg,
     int nups;
 
     if (cfg == NULL) {
-        set_err(err, errlen, "no resolver configuration");
+        dance_set_err(err, errlen, "no resolver configuration");
         return NULL;
     }
     if (config_check_common(cfg, ups, &nups, err, errlen) != 0)
@@ -553,7 +539,7 @@ dance_resolver *dance_resolver_new(const dance_resolver_config *cfg,
     /* set_from_os = 1 reads /etc/resolv.conf for the system resolver case;
      * explicit upstreams replace what it found. */
     if (getdns_context_create(&r->ctx, 1) != GETDNS_RETURN_GOOD) {
-        set_err(err, errlen, "cannot create a getdns context");
+        dance_set_err(err, errlen, "cannot create a getdns context");
         goto fail;
     }
     if (getdns_context_set_resolution_type(r->ctx, GETDNS_RESOLUTION_STUB)
@@ -564,13 +550,13 @@ dance_resolver *dance_resolver_new(const dance_resolver_config *cfg,
          * the root (as with a test bed's fake root). */
         || getdns_context_set_trust_anchors_verify_CA(r->ctx, "") != GETDNS_RETURN_GOOD
         || getdns_context_set_dnssec_trust_anchors(r->ctx, ta) != GETDNS_RETURN_GOOD) {
-        set_err(err, errlen, "cannot configure the getdns context");
+        dance_set_err(err, errlen, "cannot configure the getdns context");
         goto fail;
     }
     if (resolver_set_transport(r->ctx, cfg) != 0) {
-        set_err(err, errlen, "cannot set DNS transport %s",
-                cfg->transport == DANCE_TRANSPORT_TLS ? "tls"
-                : cfg->transport == DANCE_TRANSPORT_TCP ? "tcp" : "udp");
+        dance_set_err(err, errlen, "cannot set DNS transport %s",
+                      cfg->transport == DANCE_TRANSPORT_TLS ? "tls"
+                      : cfg->transport == DANCE_TRANSPORT_TCP ? "tcp" : "udp");
         goto fail;
     }
     if (resolver_set_upstreams(r->ctx, cfg, ups, nups, &r->nservers,
@@ -586,7 +572,7 @@ dance_resolver *dance_resolver_new(const dance_resolver_config *cfg,
         r->attempt_ms = r->timeout_ms < RESOLVER_MIN_ATTEMPT_MS
                         ? r->timeout_ms : RESOLVER_MIN_ATTEMPT_MS;
     if (getdns_context_set_timeout(r->ctx, r->attempt_ms) != GETDNS_RETURN_GOOD) {
-        set_err(err, errlen, "cannot set the DNS timeout");
+        dance_set_err(err, errlen, "cannot set the DNS timeout");
         goto fail;
     }
 
@@ -599,7 +585,7 @@ dance_resolver *dance_resolver_new(const dance_resolver_config *cfg,
     return r;
 
 oom:
-    set_err(err, errlen, "out of memory creating the resolver");
+    dance_set_err(err, errlen, "out of memory creating the resolver");
 fail:
     getdns_list_destroy(ta);
     dance_resolver_free(r);

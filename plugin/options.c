@@ -9,9 +9,10 @@
  */
 #include "options.h"
 
+#include "dance/error.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,30 +164,16 @@ const char *dance_fallback_name(dance_fallback f)
     return "unknown";
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* bad_value - the one error format for a value that does not fit. */
 static int bad_value(const opt_def *d, const char *value, const char *why,
                      char *err, size_t errlen)
 {
     if (why != NULL && why[0] != '\0')
-        seterr(err, errlen, "plugin_opt_%s '%s': expected %s (%s)",
-               d->name, value, d->expected, why);
+        dance_set_err(err, errlen, "plugin_opt_%s '%s': expected %s (%s)",
+                      d->name, value, d->expected, why);
     else
-        seterr(err, errlen, "plugin_opt_%s '%s': expected %s",
-               d->name, value, d->expected);
+        dance_set_err(err, errlen, "plugin_opt_%s '%s': expected %s",
+                      d->name, value, d->expected);
     return -1;
 }
 
@@ -493,10 +480,10 @@ static int apply(dance_plugin_config *c, opt_id id, const char *value,
     case OPT_KIND_COUNT:
         break;
     }
-    seterr(err, errlen, "plugin_opt_%s: internal error (unknown kind)", d->name);
+    dance_set_err(err, errlen, "plugin_opt_%s: internal error (unknown kind)", d->name);
     return -1;
 nomem:
-    seterr(err, errlen, "plugin_opt_%s: out of memory", d->name);
+    dance_set_err(err, errlen, "plugin_opt_%s: out of memory", d->name);
     return -1;
 }
 
@@ -531,39 +518,39 @@ static int cross_check_messages(dance_plugin_config *c, const bool *seen,
     if (!seen[O_VERIFY_TOPICS]) {
         for (size_t id = O_VERIFY_TOPICS + 1; id < O_COUNT; id++)
             if (seen[id]) {
-                seterr(err, errlen, "plugin_opt_%s is set but "
-                       "plugin_opt_verify_topics is not, so no message would be "
-                       "verified; add plugin_opt_verify_topics (the topic filters "
-                       "to verify, e.g. sensors/#), or remove the message "
-                       "verification options", opt_table[id].name);
+                dance_set_err(err, errlen, "plugin_opt_%s is set but "
+                              "plugin_opt_verify_topics is not, so no message would be "
+                              "verified; add plugin_opt_verify_topics (the topic filters "
+                              "to verify, e.g. sensors/#), or remove the message "
+                              "verification options", opt_table[id].name);
                 return -1;
             }
     }
     if (c->verified_prefix == NULL &&
         set_string(&c->verified_prefix, DANCE_OPT_DEFAULT_VERIFIED_PREFIX) != 0) {
-        seterr(err, errlen, "plugin_opt_verified_prefix: out of memory");
+        dance_set_err(err, errlen, "plugin_opt_verified_prefix: out of memory");
         return -1;
     }
     if (c->rejected_prefix != NULL &&
         (starts_with(c->rejected_prefix, c->verified_prefix) ||
          starts_with(c->verified_prefix, c->rejected_prefix))) {
-        seterr(err, errlen, "plugin_opt_rejected_prefix '%s': expected a topic "
-               "tree apart from plugin_opt_verified_prefix '%s' (neither may "
-               "contain the other, or diagnostics would pass for verified "
-               "messages)", c->rejected_prefix, c->verified_prefix);
+        dance_set_err(err, errlen, "plugin_opt_rejected_prefix '%s': expected a topic "
+                      "tree apart from plugin_opt_verified_prefix '%s' (neither may "
+                      "contain the other, or diagnostics would pass for verified "
+                      "messages)", c->rejected_prefix, c->verified_prefix);
         return -1;
     }
     if (c->require_jti && c->replay_window == 0) {
-        seterr(err, errlen, "plugin_opt_require_jti 'true': expected "
-               "plugin_opt_replay_window too (message ids are only checked "
-               "against a replay cache)");
+        dance_set_err(err, errlen, "plugin_opt_require_jti 'true': expected "
+                      "plugin_opt_replay_window too (message ids are only checked "
+                      "against a replay cache)");
         return -1;
     }
     if (c->replay_window > 0 && c->replay_window < 2 * c->max_skew) {
-        seterr(err, errlen, "plugin_opt_replay_window '%u': expected at least "
-               "twice plugin_opt_max_skew (%u s), so that a message whose jti "
-               "has left the replay cache is too old to pass its iat check",
-               (unsigned)c->replay_window, (unsigned)c->max_skew);
+        dance_set_err(err, errlen, "plugin_opt_replay_window '%u': expected at least "
+                      "twice plugin_opt_max_skew (%u s), so that a message whose jti "
+                      "has left the replay cache is too old to pass its iat check",
+                      (unsigned)c->replay_window, (unsigned)c->max_skew);
         return -1;
     }
     return 0;
@@ -576,18 +563,18 @@ static int cross_check_tokens(const dance_plugin_config *c, const bool *seen,
                               char *err, size_t errlen)
 {
     if (c->token_auth && c->token_audience == NULL) {
-        seterr(err, errlen, "plugin_opt_token_audience is required with "
-               "plugin_opt_token_auth on: the name tokens must carry in their aud "
-               "claim (e.g. plugin_opt_token_audience broker.acme.example)");
+        dance_set_err(err, errlen, "plugin_opt_token_audience is required with "
+                      "plugin_opt_token_auth on: the name tokens must carry in their aud "
+                      "claim (e.g. plugin_opt_token_audience broker.acme.example)");
         return -1;
     }
     if (!c->token_auth) {
         for (size_t id = O_TOKEN_AUTH + 1; id < O_VERIFY_TOPICS; id++)
             if (seen[id]) {
-                seterr(err, errlen, "plugin_opt_%s is set but plugin_opt_token_auth "
-                       "is not on, so no token would be accepted; add "
-                       "plugin_opt_token_auth on, or remove the token options",
-                       opt_table[id].name);
+                dance_set_err(err, errlen, "plugin_opt_%s is set but plugin_opt_token_auth "
+                              "is not on, so no token would be accepted; add "
+                              "plugin_opt_token_auth on, or remove the token options",
+                              opt_table[id].name);
                 return -1;
             }
     }
@@ -599,31 +586,31 @@ static int cross_check(dance_plugin_config *c, const bool *seen,
                        const char *min_ttl_value, char *err, size_t errlen)
 {
     if (c->allowlist == NULL) {
-        seterr(err, errlen, "plugin_opt_allowed_domains is required: the "
-               "comma list of domains whose names may be looked up "
-               "(e.g. plugin_opt_allowed_domains acme.example)");
+        dance_set_err(err, errlen, "plugin_opt_allowed_domains is required: the "
+                      "comma list of domains whose names may be looked up "
+                      "(e.g. plugin_opt_allowed_domains acme.example)");
         return -1;
     }
     if (c->min_ttl > c->max_ttl) {
-        seterr(err, errlen, "plugin_opt_min_ttl '%s': expected at most "
-               "plugin_opt_max_ttl (%u)", min_ttl_value, (unsigned)c->max_ttl);
+        dance_set_err(err, errlen, "plugin_opt_min_ttl '%s': expected at most "
+                      "plugin_opt_max_ttl (%u)", min_ttl_value, (unsigned)c->max_ttl);
         return -1;
     }
     if (c->dns_transport == DANCE_TRANSPORT_TLS && c->tls_auth_name == NULL) {
-        seterr(err, errlen, "plugin_opt_dns_transport 'tls': expected "
-               "plugin_opt_tls_auth_name too (the name the resolver's "
-               "certificate must carry)");
+        dance_set_err(err, errlen, "plugin_opt_dns_transport 'tls': expected "
+                      "plugin_opt_tls_auth_name too (the name the resolver's "
+                      "certificate must carry)");
         return -1;
     }
     if (c->dns_transport == DANCE_TRANSPORT_TLS && c->resolver == NULL) {
-        seterr(err, errlen, "plugin_opt_dns_transport 'tls': expected "
-               "plugin_opt_resolver too (DNS over TLS needs an explicit "
-               "resolver address)");
+        dance_set_err(err, errlen, "plugin_opt_dns_transport 'tls': expected "
+                      "plugin_opt_resolver too (DNS over TLS needs an explicit "
+                      "resolver address)");
         return -1;
     }
     if (c->dns_transport != DANCE_TRANSPORT_TLS && c->tls_auth_name != NULL) {
-        seterr(err, errlen, "plugin_opt_tls_auth_name '%s': only used with "
-               "plugin_opt_dns_transport tls", c->tls_auth_name);
+        dance_set_err(err, errlen, "plugin_opt_tls_auth_name '%s': only used with "
+                      "plugin_opt_dns_transport tls", c->tls_auth_name);
         return -1;
     }
     if (cross_check_tokens(c, seen, err, errlen) != 0)
@@ -654,13 +641,13 @@ int dance_plugin_options_parse(const dance_plugin_opt *opts, size_t count,
         if (id == O_COUNT) {
             char known[DANCE_OPT_ERR_MAX];
             list_known(known, sizeof(known));
-            seterr(err, errlen, "plugin_opt_%s '%s': unknown option "
-                   "(known: %s)", key, value, known);
+            dance_set_err(err, errlen, "plugin_opt_%s '%s': unknown option "
+                          "(known: %s)", key, value, known);
             return -1;
         }
         if (seen[id]) {
-            seterr(err, errlen, "plugin_opt_%s '%s': given twice; expected "
-                   "each option once", key, value);
+            dance_set_err(err, errlen, "plugin_opt_%s '%s': given twice; expected "
+                          "each option once", key, value);
             return -1;
         }
         seen[id] = true;
@@ -733,12 +720,12 @@ int dance_plugin_options_check_resolver(const dance_plugin_config *cfg,
     if (dance_resolver_config_check(&rc, why, sizeof(why)) == 0)
         return 0;
     if (cfg->trust_anchor != NULL)
-        seterr(err, errlen, "plugin_opt_trust_anchor '%s': expected %s (%s)",
-               cfg->trust_anchor, opt_table[O_TRUST_ANCHOR].expected, why);
+        dance_set_err(err, errlen, "plugin_opt_trust_anchor '%s': expected %s (%s)",
+                      cfg->trust_anchor, opt_table[O_TRUST_ANCHOR].expected, why);
     else
-        seterr(err, errlen, "resolver configuration rejected: %s (check "
-               "plugin_opt_resolver '%s' and plugin_opt_trust_anchor, which "
-               "defaults to the system root key)", why,
-               cfg->resolver != NULL ? cfg->resolver : "");
+        dance_set_err(err, errlen, "resolver configuration rejected: %s (check "
+                      "plugin_opt_resolver '%s' and plugin_opt_trust_anchor, which "
+                      "defaults to the system root key)", why,
+                      cfg->resolver != NULL ? cfg->resolver : "");
     return -1;
 }
