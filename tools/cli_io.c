@@ -2,10 +2,15 @@
  * cli_io.c - see cli_io.h.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
 #include "cli_io.h"
+#include "dance/provision.h"
 
 int cli_read_all(FILE *f, size_t max, unsigned char **buf, size_t *len,
                  char *err, size_t errlen)
@@ -55,4 +60,26 @@ int cli_read_all(FILE *f, size_t max, unsigned char **buf, size_t *len,
     *buf = b;
     *len = n;
     return 0;
+}
+
+EVP_PKEY *cli_load_pubkey(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    EVP_PKEY *key;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    key = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    fclose(f);
+    if (key != NULL)
+        return key;
+    /* not a public key PEM: the public half of a private key will do */
+    ERR_clear_error();
+    key = dance_key_load(path, err, errlen);
+    if (key == NULL)
+        snprintf(err, errlen, "cannot read a public key (PEM PUBLIC KEY or a private "
+                 "key) from %s", path);
+    return key;
 }

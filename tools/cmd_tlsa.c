@@ -4,17 +4,16 @@
  * have only a key pair and authenticate with tokens), as bare "U S M HEX"
  * or as a zone-file line.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "cli.h"
+#include "cli_io.h"
 #include "cli_util.h"
 #include "dance/name.h"
 #include "dance/provision.h"
@@ -50,28 +49,6 @@ static void tlsa_usage(FILE *f)
 "\n"
 "Exit status: 0 printed, 2 bad usage or unreadable certificate or key.\n",
             TLSA_TTL_MAX, TLSA_TTL_DEFAULT);
-}
-
-/* load_pubkey - a PUBLIC KEY PEM, or the public half of a private key */
-static EVP_PKEY *load_pubkey(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    EVP_PKEY *key;
-
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    key = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-    fclose(f);
-    if (key != NULL)
-        return key;
-    ERR_clear_error();
-    key = dance_key_load(path, err, errlen);
-    if (key == NULL)
-        snprintf(err, errlen, "cannot read a public key (PEM PUBLIC KEY or a private "
-                 "key) from %s", path);
-    return key;
 }
 
 /* tlsa_from_key - 3 1 M for a raw public key: the SubjectPublicKeyInfo
@@ -177,7 +154,7 @@ int cmd_tlsa(int argc, char **argv)
                             "needs --usage 3 --selector 1");
             return CLI_USAGE;
         }
-        if ((key = load_pubkey(keyfile, err, sizeof(err))) == NULL) {
+        if ((key = cli_load_pubkey(keyfile, err, sizeof(err))) == NULL) {
             cli_error(cmd, "%s", err);
             return CLI_USAGE;
         }

@@ -7,14 +7,12 @@
  * nothing else (so it can be piped); the verdict line (sender, algorithm,
  * key source, or the refusal reason) goes to stderr.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
 
 #include "cli.h"
 #include "cli_io.h"
@@ -66,28 +64,6 @@ static void verify_usage(FILE *f)
 "\n"
 "Exit status: 0 verified, 1 not verified, 2 bad usage or unreadable input,\n"
 "3 DNS lookup failure (the verdict is unknown; try again).\n");
-}
-
-/* load_pubkey - a public key PEM, or the public half of a private key */
-static EVP_PKEY *load_pubkey(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    EVP_PKEY *key;
-
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    key = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-    fclose(f);
-    if (key != NULL)
-        return key;
-    ERR_clear_error();
-    key = dance_key_load(path, err, errlen);
-    if (key == NULL)
-        snprintf(err, errlen, "cannot read a public key (PEM PUBLIC KEY or a private "
-                 "key) from %s", path);
-    return key;
 }
 
 static int exit_for(dance_jws_status st)
@@ -234,7 +210,7 @@ int cmd_verify(int argc, char **argv)
     pol.max_skew = (uint32_t)skew;
 
     if (keyfile != NULL) {
-        if ((key = load_pubkey(keyfile, err, sizeof(err))) == NULL) {
+        if ((key = cli_load_pubkey(keyfile, err, sizeof(err))) == NULL) {
             cli_error(cmd, "%s", err);
             goto out;
         }
