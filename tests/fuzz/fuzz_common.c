@@ -88,3 +88,29 @@ char *fz_strndup0(const uint8_t *data, size_t size)
     s[size] = '\0';
     return s;
 }
+
+int64_t fz_fixed_now(void *ctx)
+{
+    (void)ctx;
+    return FUZZ_NOW;
+}
+
+const fz_verify_env *fz_verify_env_get(void)
+{
+    static fz_verify_env env;
+    static int made;
+    char err[256];
+
+    if (made)
+        return &env;
+    env.allow = dance_allowlist_parse("acme.example", err, sizeof(err));
+    env.matcher = dance_matcher_new(NULL, err, sizeof(err));
+    env.keys = dance_jws_keycache_new(64);
+    FZ_ASSERT(env.allow != NULL && env.matcher != NULL && env.keys != NULL);
+    fz_tlsa_add(&env.records, 3, 1, 0, FZ_DEV_EC);
+    fz_tlsa_add(&env.records, 3, 0, 0, FZ_DEV_ED);
+    fz_tlsa_add(&env.records, 3, 1, 1, FZ_DEV_RSA);
+    fz_tlsa_add(&env.records, 2, 0, 1, FZ_CA);
+    made = 1;
+    return &env;
+}

@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "dance/dane.h"
+#include "dance/jws.h"
 #include "dance/tlsa.h"
 
 /* The seeds' iat and the harnesses' clock (make-corpus.py FUZZ_NOW). */
@@ -36,6 +37,23 @@ const char *fz_ca_path(void);
 /* fz_tlsa_add - append the (u s m) record of a fixed certificate; aborts
  * on failure. */
 void fz_tlsa_add(dance_tlsa_rrset *set, uint8_t u, uint8_t s, uint8_t m, fz_cert_id id);
+
+/* fz_verify_env - what fuzz_jws_verify and fuzz_token verify against, made
+ * by the first call and kept for the process: allow-list acme.example, a
+ * matcher without CA file, a key cache of 64 keys and the RRset that the
+ * seeds were signed for (3 1 0 P-256 key, 3 0 0 Ed25519 certificate,
+ * 3 1 1 RSA key, 2 0 1 CA certificate). */
+typedef struct fz_verify_env {
+    dance_allowlist *allow;
+    dance_matcher *matcher;
+    dance_jws_keycache *keys;
+    dance_tlsa_rrset records;
+} fz_verify_env;
+
+const fz_verify_env *fz_verify_env_get(void);
+
+/* fz_fixed_now - the policies' clock: always FUZZ_NOW. */
+int64_t fz_fixed_now(void *ctx);
 
 /* FZ_ASSERT - a broken invariant is a finding: say which and abort. */
 #define FZ_ASSERT(cond) \

@@ -29,32 +29,14 @@
 #include "dance/jws.h"
 #include "fuzz_common.h"
 
-static dance_allowlist *allow;
-static dance_matcher *matcher;
-static dance_jws_keycache *keys;
-static dance_tlsa_rrset records;
+static const fz_verify_env *env;
 static EVP_PKEY *ec_pub;
-
-static int64_t fixed_now(void *ctx)
-{
-    (void)ctx;
-    return FUZZ_NOW;
-}
 
 static void init(void)
 {
-    char err[256];
-
-    if (allow != NULL)
+    if (env != NULL)
         return;
-    allow = dance_allowlist_parse("acme.example", err, sizeof(err));
-    matcher = dance_matcher_new(NULL, err, sizeof(err));
-    keys = dance_jws_keycache_new(64);
-    FZ_ASSERT(allow != NULL && matcher != NULL && keys != NULL);
-    fz_tlsa_add(&records, 3, 1, 0, FZ_DEV_EC);
-    fz_tlsa_add(&records, 3, 0, 0, FZ_DEV_ED);
-    fz_tlsa_add(&records, 3, 1, 1, FZ_DEV_RSA);
-    fz_tlsa_add(&records, 2, 0, 1, FZ_CA);
+    env = fz_verify_env_get();
     ec_pub = X509_get_pubkey(fz_cert(FZ_DEV_EC));
     FZ_ASSERT(ec_pub != NULL);
 }
@@ -62,12 +44,12 @@ static void init(void)
 static void policy(dance_jws_policy *pol, dance_jws_keycache *kc, dance_replay *rp)
 {
     memset(pol, 0, sizeof(*pol));
-    pol->allow = allow;
-    pol->matcher = matcher;
+    pol->allow = env->allow;
+    pol->matcher = env->matcher;
     pol->keys = kc;
     pol->replay = rp;
     pol->topic = FUZZ_TOPIC;
-    pol->now = fixed_now;
+    pol->now = fz_fixed_now;
 }
 
 static void check_result(const dance_jws *jws, const dance_jws_result *res)
@@ -77,7 +59,7 @@ static void check_result(const dance_jws *jws, const dance_jws_result *res)
     if (res->status == DANCE_JWS_OK) {
         FZ_ASSERT(res->payload != NULL && res->payload[res->payload_len] == '\0');
         FZ_ASSERT(res->key_source[0] != '\0');
-        FZ_ASSERT(dance_allowlist_match(allow, res->sender));
+        FZ_ASSERT(dance_allowlist_match(env->allow, res->sender));
     } else {
         FZ_ASSERT(res->payload == NULL && res->reason[0] != '\0');
     }
@@ -104,12 +86,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rp_c = dance_replay_new(16, 600, NULL, NULL);
     FZ_ASSERT(rp_a != NULL && rp_b != NULL && rp_c != NULL);
 
-    policy(&pol_cached, keys, rp_a);
+    policy(&pol_cached, env->keys, rp_a);
     policy(&pol_plain, NULL, rp_b);
-    st = dance_jws_verify(jws, &records, &pol_cached, &a);
+    st = dance_jws_verify(jws, &env->records, &pol_cached, &a);
     FZ_ASSERT(st == a.status);
     check_result(jws, &a);
-    dance_jws_verify(jws, &records, &pol_plain, &b);
+    dance_jws_verify(jws, &env->records, &pol_plain, &b);
     check_result(jws, &b);
     FZ_ASSERT(a.status == b.status);
     if (a.status == DANCE_JWS_OK) {
@@ -117,14 +99,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                   && memcmp(a.payload, b.payload, a.payload_len) == 0);
         FZ_ASSERT(strcmp(a.key_source, b.key_source) == 0);
         if (dance_jws_get_header(jws)->jti != NULL) {
-            dance_jws_verify(jws, &records, &pol_cached, &a);
+            dance_jws_verify(jws, &env->records, &pol_cached, &a);
             FZ_ASSERT(a.status == DANCE_JWS_REPLAY && a.payload == NULL);
         }
     }
 
     FZ_ASSERT(dance_jws_verify(jws, &empty, &pol_plain, &c) != DANCE_JWS_OK);
     check_result(jws, &c);
-    FZ_ASSERT(dance_jws_verify_dns(jws, DANCE_DNS_BOGUS, &records, "bogus", &pol_plain, &c)
+    FZ_ASSERT(dance_jws_verify_dns(jws, DANCE_DNS_BOGUS, &env->records, "bogus", &pol_plain, &c)
               != DANCE_JWS_OK);
     check_result(jws, &c);
 

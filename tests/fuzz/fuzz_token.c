@@ -4,8 +4,9 @@
  * certificate.
  *
  * Input: the MQTT username, a newline, then the password. Verified against
- * the fixed TLSA RRset of fuzz_jws_verify (3 1 0 P-256, 3 0 0 Ed25519,
- * 3 1 1 RSA, 2 0 1 CA; seeds from make-corpus.py are signed by those keys)
+ * the fixed TLSA RRset of fz_verify_env (fuzz_common.h: 3 1 0 P-256,
+ * 3 0 0 Ed25519, 3 1 1 RSA, 2 0 1 CA; seeds from make-corpus.py are signed
+ * by those keys)
  * with audience FUZZ_AUDIENCE, the fixed clock FUZZ_NOW and allow-list
  * acme.example. Checked: a parsed token names the username's identity; an
  * accepted token met every cheap rule (allowed, audience-independent
@@ -24,31 +25,12 @@
 
 #define FUZZ_AUDIENCE "mqtt://broker.acme.example"
 
-static dance_allowlist *allow;
-static dance_matcher *matcher;
-static dance_jws_keycache *keys;
-static dance_tlsa_rrset records;
-
-static int64_t fixed_now(void *ctx)
-{
-    (void)ctx;
-    return FUZZ_NOW;
-}
+static const fz_verify_env *env;
 
 static void init(void)
 {
-    char err[256];
-
-    if (allow != NULL)
-        return;
-    allow = dance_allowlist_parse("acme.example", err, sizeof(err));
-    matcher = dance_matcher_new(NULL, err, sizeof(err));
-    keys = dance_jws_keycache_new(64);
-    FZ_ASSERT(allow != NULL && matcher != NULL && keys != NULL);
-    fz_tlsa_add(&records, 3, 1, 0, FZ_DEV_EC);
-    fz_tlsa_add(&records, 3, 0, 0, FZ_DEV_ED);
-    fz_tlsa_add(&records, 3, 1, 1, FZ_DEV_RSA);
-    fz_tlsa_add(&records, 2, 0, 1, FZ_CA);
+    if (env == NULL)
+        env = fz_verify_env_get();
 }
 
 static void check_res(const dance_token_result *r)
@@ -95,38 +77,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_ASSERT(rp != NULL);
     memset(&pol, 0, sizeof(pol));
     pol.audience = FUZZ_AUDIENCE;
-    pol.allow = allow;
-    pol.matcher = matcher;
-    pol.keys = keys;
+    pol.allow = env->allow;
+    pol.matcher = env->matcher;
+    pol.keys = env->keys;
     pol.replay = rp;
-    pol.now = fixed_now;
+    pol.now = fz_fixed_now;
 
     chk = dance_token_check(tok, &pol, &r);
     check_res(&r);
     if (chk == DANCE_TOKEN_OK) {
         int64_t exp = dance_token_exp(tok);
-        FZ_ASSERT(dance_allowlist_match(allow, dance_token_identity(tok)));
+        FZ_ASSERT(dance_allowlist_match(env->allow, dance_token_identity(tok)));
         FZ_ASSERT(exp > FUZZ_NOW && r.iat < exp
                   && exp - r.iat <= DANCE_TOKEN_MAX_LIFETIME_DEFAULT
                   && r.iat <= FUZZ_NOW + DANCE_TOKEN_MAX_SKEW_DEFAULT);
     }
-    st = dance_token_verify(tok, &records, &pol, &r);
+    st = dance_token_verify(tok, &env->records, &pol, &r);
     check_res(&r);
     FZ_ASSERT(st == r.status);
     if (st == DANCE_TOKEN_OK) {
         FZ_ASSERT(chk == DANCE_TOKEN_OK && r.key_source[0] != '\0' && r.has_alg);
         memset(&r2, 0, sizeof(r2));
-        FZ_ASSERT(dance_token_recheck(tok, DANCE_DNS_SECURE, &records, NULL, &pol, &r2)
+        FZ_ASSERT(dance_token_recheck(tok, DANCE_DNS_SECURE, &env->records, NULL, &pol, &r2)
                   == DANCE_TOKEN_OK);
-        FZ_ASSERT(dance_token_verify(tok, &records, &pol, &r2) == DANCE_TOKEN_REPLAY);
+        FZ_ASSERT(dance_token_verify(tok, &env->records, &pol, &r2) == DANCE_TOKEN_REPLAY);
     } else if (chk != DANCE_TOKEN_OK) {
         FZ_ASSERT(st == chk);       /* the cheap refusal comes first */
     }
     memset(&r2, 0, sizeof(r2));
     FZ_ASSERT(dance_token_verify(tok, &empty, &pol, &r2) != DANCE_TOKEN_OK);
-    FZ_ASSERT(dance_token_recheck(tok, DANCE_DNS_BOGUS, &records, "bogus", &pol, &r2)
+    FZ_ASSERT(dance_token_recheck(tok, DANCE_DNS_BOGUS, &env->records, "bogus", &pol, &r2)
               != DANCE_TOKEN_OK);
-    FZ_ASSERT(dance_token_verify_dns(tok, DANCE_DNS_SECURE_NEGATIVE, &records, NULL,
+    FZ_ASSERT(dance_token_verify_dns(tok, DANCE_DNS_SECURE_NEGATIVE, &env->records, NULL,
                                      &pol, &r2) != DANCE_TOKEN_OK);
     check_res(&r2);
     FZ_ASSERT(ERR_peek_error() == 0);
