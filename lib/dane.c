@@ -34,7 +34,6 @@
  *   everything we cause is removed again (ERR_set_mark / ERR_pop_to_mark).
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,26 +43,13 @@
 #include <openssl/x509v3.h>
 
 #include "dance/dane.h"
+#include "dance/error.h"
 #include "dance/name.h"
 
 struct dance_matcher {
     SSL_CTX *ctx;               /* DANE-enabled; its cert store holds the CA file */
     STACK_OF(X509) *issuers;    /* the CA file's certificates again, see below */
 };
-
-static void set_reason(char *buf, size_t buflen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_reason(char *buf, size_t buflen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (buf == NULL || buflen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf, buflen, fmt, ap);
-    va_end(ap);
-}
 
 /* last_ssl_error - text of the newest queued OpenSSL error, or a fallback */
 static const char *last_ssl_error(const char *fallback)
@@ -80,21 +66,21 @@ dance_matcher *dance_matcher_new(const char *cafile, char *err, size_t errlen)
 
     m = calloc(1, sizeof(*m));
     if (m == NULL) {
-        set_reason(err, errlen, "out of memory");
+        dance_set_err(err, errlen, "out of memory");
         return NULL;
     }
     ERR_set_mark();
     m->ctx = SSL_CTX_new(TLS_method());
     if (m->ctx == NULL) {
-        set_reason(err, errlen, "OpenSSL could not create a TLS context: %s",
-                   last_ssl_error("unknown error"));
+        dance_set_err(err, errlen, "OpenSSL could not create a TLS context: %s",
+                      last_ssl_error("unknown error"));
         goto fail;
     }
     /* Default digest ordering: SHA2-512 (mtype 2) ranks above SHA2-256
      * (mtype 1) for RFC 7671 digest agility. */
     if (SSL_CTX_dane_enable(m->ctx) <= 0) {
-        set_reason(err, errlen, "OpenSSL could not enable DANE: %s",
-                   last_ssl_error("unknown error"));
+        dance_set_err(err, errlen, "OpenSSL could not enable DANE: %s",
+                      last_ssl_error("unknown error"));
         goto fail;
     }
     if (cafile != NULL) {
@@ -103,14 +89,14 @@ dance_matcher *dance_matcher_new(const char *cafile, char *err, size_t errlen)
         /* Check readability ourselves: OpenSSL's message for a missing file
          * ("system lib") does not tell the user what is wrong. */
         if (f == NULL) {
-            set_reason(err, errlen, "cannot read CA file %s: %s", cafile,
-                       strerror(errno));
+            dance_set_err(err, errlen, "cannot read CA file %s: %s", cafile,
+                          strerror(errno));
             goto fail;
         }
         fclose(f);
         if (SSL_CTX_load_verify_file(m->ctx, cafile) != 1) {
-            set_reason(err, errlen, "CA file %s holds no usable PEM certificate: %s",
-                       cafile, last_ssl_error("unknown error"));
+            dance_set_err(err, errlen, "CA file %s holds no usable PEM certificate: %s",
+                          cafile, last_ssl_error("unknown error"));
             goto fail;
         }
         m->issuers = X509_STORE_get1_all_certs(SSL_CTX_get_cert_store(m->ctx));
@@ -118,7 +104,7 @@ dance_matcher *dance_matcher_new(const char *cafile, char *err, size_t errlen)
         m->issuers = sk_X509_new_null();
     }
     if (m->issuers == NULL) {
-        set_reason(err, errlen, "out of memory");
+        dance_set_err(err, errlen, "out of memory");
         goto fail;
     }
     ERR_pop_to_mark();
@@ -164,39 +150,39 @@ static void explain(dance_match_result *out, const dance_match_input *in,
     if (out->authenticated) {
         bool unnamed = name == NULL
                        || (out->matched.usage == 3 && in->no_ee_namechecks);
-        set_reason(out->reason, sizeof(out->reason), "%s matched at depth %d%s",
-                   rr, out->depth, unnamed ? " (name not checked)" : "");
+        dance_set_err(out->reason, sizeof(out->reason), "%s matched at depth %d%s",
+                      rr, out->depth, unnamed ? " (name not checked)" : "");
         return;
     }
     if (err == X509_V_OK && out->depth < 0) {
         /* OpenSSL found a PKIX path but no record matched: not DANE. */
-        set_reason(out->reason, sizeof(out->reason),
-                   "no TLSA record matched (a PKIX path alone does not count)%s",
-                   extra);
+        dance_set_err(out->reason, sizeof(out->reason),
+                      "no TLSA record matched (a PKIX path alone does not count)%s",
+                      extra);
     } else if (err == X509_V_ERR_DANE_NO_MATCH && out->depth < 0) {
         if (count - unusable == 1)
-            set_reason(out->reason, sizeof(out->reason),
-                       "certificate does not match the TLSA record%s", extra);
+            dance_set_err(out->reason, sizeof(out->reason),
+                          "certificate does not match the TLSA record%s", extra);
         else
-            set_reason(out->reason, sizeof(out->reason),
-                       "certificate does not match any of %d TLSA records%s",
-                       count - unusable, extra);
+            dance_set_err(out->reason, sizeof(out->reason),
+                          "certificate does not match any of %d TLSA records%s",
+                          count - unusable, extra);
     } else if (err == X509_V_ERR_HOSTNAME_MISMATCH) {
         if (out->depth >= 0)
-            set_reason(out->reason, sizeof(out->reason),
-                       "%s matched at depth %d but the certificate has no "
-                       "dNSName subjectAltName %s", rr, out->depth, name);
+            dance_set_err(out->reason, sizeof(out->reason),
+                          "%s matched at depth %d but the certificate has no "
+                          "dNSName subjectAltName %s", rr, out->depth, name);
         else
-            set_reason(out->reason, sizeof(out->reason),
-                       "certificate has no dNSName subjectAltName %s", name);
+            dance_set_err(out->reason, sizeof(out->reason),
+                          "certificate has no dNSName subjectAltName %s", name);
     } else if (out->depth >= 0) {
-        set_reason(out->reason, sizeof(out->reason),
-                   "%s matched at depth %d but %s (certificate at depth %d)",
-                   rr, out->depth, X509_verify_cert_error_string(err), error_depth);
+        dance_set_err(out->reason, sizeof(out->reason),
+                      "%s matched at depth %d but %s (certificate at depth %d)",
+                      rr, out->depth, X509_verify_cert_error_string(err), error_depth);
     } else {
-        set_reason(out->reason, sizeof(out->reason),
-                   "no TLSA record matched: %s (certificate at depth %d)%s",
-                   X509_verify_cert_error_string(err), error_depth, extra);
+        dance_set_err(out->reason, sizeof(out->reason),
+                      "no TLSA record matched: %s (certificate at depth %d)%s",
+                      X509_verify_cert_error_string(err), error_depth, extra);
     }
 }
 
@@ -278,17 +264,17 @@ static int match_once(const dance_matcher *m, const dance_match_input *in,
     out->matched_index = -1;
     ssl = SSL_new(m->ctx);
     if (ssl == NULL) {
-        set_reason(out->reason, sizeof(out->reason),
-                   "internal error: OpenSSL could not create an SSL: %s",
-                   last_ssl_error("out of memory"));
+        dance_set_err(out->reason, sizeof(out->reason),
+                      "internal error: OpenSSL could not create an SSL: %s",
+                      last_ssl_error("out of memory"));
         goto done;
     }
     /* NULL name: SSL_dane_enable clears the reference identifiers, so no
      * name check happens for any usage. */
     if (SSL_dane_enable(ssl, name) <= 0) {
-        set_reason(out->reason, sizeof(out->reason),
-                   "internal error: OpenSSL could not enable DANE for %s: %s",
-                   name != NULL ? name : "(no name)", last_ssl_error("unknown error"));
+        dance_set_err(out->reason, sizeof(out->reason),
+                      "internal error: OpenSSL could not enable DANE for %s: %s",
+                      name != NULL ? name : "(no name)", last_ssl_error("unknown error"));
         goto done;
     }
     if (in->no_ee_namechecks)
@@ -314,30 +300,30 @@ static int match_once(const dance_matcher *m, const dance_match_input *in,
                          rr->usage, rr->selector, rr->mtype,
                          last_ssl_error("unusable"));
         } else {
-            set_reason(out->reason, sizeof(out->reason),
-                       "internal error: OpenSSL could not load TLSA record %u %u %u: %s",
-                       rr->usage, rr->selector, rr->mtype,
-                       last_ssl_error("out of memory"));
+            dance_set_err(out->reason, sizeof(out->reason),
+                          "internal error: OpenSSL could not load TLSA record %u %u %u: %s",
+                          rr->usage, rr->selector, rr->mtype,
+                          last_ssl_error("out of memory"));
             goto done;
         }
     }
     if (out->usable == 0) {
         if (count == 1)
-            set_reason(out->reason, sizeof(out->reason),
-                       "no usable TLSA record (%s)", unusable_why);
+            dance_set_err(out->reason, sizeof(out->reason),
+                          "no usable TLSA record (%s)", unusable_why);
         else
-            set_reason(out->reason, sizeof(out->reason),
-                       "no usable TLSA record among %d (first: %s)", count,
-                       unusable_why);
+            dance_set_err(out->reason, sizeof(out->reason),
+                          "no usable TLSA record among %d (first: %s)", count,
+                          unusable_why);
         rc = 1;
         goto done;
     }
 
     ok = verify_with_dane(m, ssl, in, with_issuers, &err, &error_depth);
     if (ok < 0) {
-        set_reason(out->reason, sizeof(out->reason),
-                   "internal error: OpenSSL certificate verification failed: %s",
-                   last_ssl_error(X509_verify_cert_error_string(err)));
+        dance_set_err(out->reason, sizeof(out->reason),
+                      "internal error: OpenSSL certificate verification failed: %s",
+                      last_ssl_error(X509_verify_cert_error_string(err)));
         goto done;
     }
     out->x509_error = err;
@@ -419,32 +405,32 @@ int dance_match(const dance_matcher *m, const dance_match_input *in,
     out->x509_error = -1;
     out->matched_index = -1;
     if (m == NULL || in == NULL || in->leaf == NULL) {
-        set_reason(out->reason, sizeof(out->reason),
-                   "internal error: no matcher or no certificate to match");
+        dance_set_err(out->reason, sizeof(out->reason),
+                      "internal error: no matcher or no certificate to match");
         return -1;
     }
     if ((unsigned)in->purpose >= DANCE_PURPOSE_COUNT) {
-        set_reason(out->reason, sizeof(out->reason),
-                   "internal error: unknown purpose %d", (int)in->purpose);
+        dance_set_err(out->reason, sizeof(out->reason),
+                      "internal error: unknown purpose %d", (int)in->purpose);
         return -1;
     }
     if (in->name != NULL) {
         if (dance_name_normalize(in->name, norm, sizeof(norm), why, sizeof(why)) != 0) {
-            set_reason(out->reason, sizeof(out->reason),
-                       "invalid reference name: %s", why);
+            dance_set_err(out->reason, sizeof(out->reason),
+                          "invalid reference name: %s", why);
             return 1;
         }
         name = norm;
     }
     if (in->tlsa == NULL || in->tlsa->count == 0) {
-        set_reason(out->reason, sizeof(out->reason),
-                   "no usable TLSA record (the record set is empty)");
+        dance_set_err(out->reason, sizeof(out->reason),
+                      "no usable TLSA record (the record set is empty)");
         return 1;
     }
     if (in->tlsa->count > 100000) {     /* far beyond any DNS message */
-        set_reason(out->reason, sizeof(out->reason),
-                   "no usable TLSA record (%zu records is not a real RRset)",
-                   in->tlsa->count);
+        dance_set_err(out->reason, sizeof(out->reason),
+                      "no usable TLSA record (%zu records is not a real RRset)",
+                      in->tlsa->count);
         return 1;
     }
 
@@ -458,10 +444,10 @@ int dance_match(const dance_matcher *m, const dance_match_input *in,
     ERR_set_mark();
     if (pkeys_trap(m, in)) {
         ERR_pop_to_mark();
-        set_reason(out->reason, sizeof(out->reason),
-                   "self-signed certificate of a trusted CA checked against DANE-TA "
-                   "2 1 0 together with PKIX-TA/PKIX-EE records: refused (OpenSSL 3.0 "
-                   "cannot check this combination safely)");
+        dance_set_err(out->reason, sizeof(out->reason),
+                      "self-signed certificate of a trusted CA checked against DANE-TA "
+                      "2 1 0 together with PKIX-TA/PKIX-EE records: refused (OpenSSL 3.0 "
+                      "cannot check this combination safely)");
         return 1;
     }
     rc = match_once(m, in, name, have_issuers && !chain_given, out);

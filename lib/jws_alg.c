@@ -13,7 +13,6 @@
  * interop tests check both ways against an independent implementation.
  */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,17 +44,6 @@ const jws_alg_info *jws_alg_get(dance_jws_alg alg)
     if ((unsigned)alg >= DANCE_JWS_ALG_COUNT)
         return NULL;
     return &alg_table[alg];
-}
-
-void jws_setf(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (buf == NULL || len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
 }
 
 const char *dance_jws_alg_name(dance_jws_alg alg)
@@ -144,7 +132,7 @@ static const char *key_kind(EVP_PKEY *key)
 int dance_jws_alg_for_key(EVP_PKEY *key, dance_jws_alg *out, char *err, size_t errlen)
 {
     if (key == NULL) {
-        jws_setf(err, errlen, "no key");
+        dance_set_err(err, errlen, "no key");
         return -1;
     }
     switch (EVP_PKEY_get_base_id(key)) {
@@ -154,8 +142,8 @@ int dance_jws_alg_for_key(EVP_PKEY *key, dance_jws_alg *out, char *err, size_t e
         case NID_secp384r1:        *out = DANCE_JWS_ES384; return 0;
         case NID_secp521r1:        *out = DANCE_JWS_ES512; return 0;
         default:
-            jws_setf(err, errlen, "EC key on %s: JWS needs P-256, P-384 or P-521",
-                     curve_label(key_curve_nid(key)));
+            dance_set_err(err, errlen, "EC key on %s: JWS needs P-256, P-384 or P-521",
+                          curve_label(key_curve_nid(key)));
             return -1;
         }
     case EVP_PKEY_RSA:
@@ -165,8 +153,8 @@ int dance_jws_alg_for_key(EVP_PKEY *key, dance_jws_alg *out, char *err, size_t e
         *out = DANCE_JWS_EDDSA;
         return 0;
     default:
-        jws_setf(err, errlen, "%s keys have no JWS algorithm here "
-                 "(use EC P-256/384/521, RSA or Ed25519)", key_kind(key));
+        dance_set_err(err, errlen, "%s keys have no JWS algorithm here "
+                      "(use EC P-256/384/521, RSA or Ed25519)", key_kind(key));
         return -1;
     }
 }
@@ -177,50 +165,50 @@ int dance_jws_key_fits(dance_jws_alg alg, EVP_PKEY *key, char *err, size_t errle
     int bits;
 
     if (ai == NULL || key == NULL) {
-        jws_setf(err, errlen, "no algorithm or no key");
+        dance_set_err(err, errlen, "no algorithm or no key");
         return -1;
     }
     switch (ai->family) {
     case JWS_FAMILY_EC:
         if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) {
-            jws_setf(err, errlen, "%s needs an EC %s key, the key is %s", ai->name,
-                     curve_label(ai->curve_nid), key_kind(key));
+            dance_set_err(err, errlen, "%s needs an EC %s key, the key is %s", ai->name,
+                          curve_label(ai->curve_nid), key_kind(key));
             return -1;
         }
         if (key_curve_nid(key) != ai->curve_nid) {
-            jws_setf(err, errlen, "%s needs a %s key, the key is on %s", ai->name,
-                     curve_label(ai->curve_nid), curve_label(key_curve_nid(key)));
+            dance_set_err(err, errlen, "%s needs a %s key, the key is on %s", ai->name,
+                          curve_label(ai->curve_nid), curve_label(key_curve_nid(key)));
             return -1;
         }
         return 0;
     case JWS_FAMILY_RSA:
     case JWS_FAMILY_RSA_PSS:
         if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
-            jws_setf(err, errlen, "%s needs an RSA key, the key is %s", ai->name,
-                     key_kind(key));
+            dance_set_err(err, errlen, "%s needs an RSA key, the key is %s", ai->name,
+                          key_kind(key));
             return -1;
         }
         bits = EVP_PKEY_get_bits(key);
         if (bits < JWS_RSA_MIN_BITS) {
-            jws_setf(err, errlen, "RSA key of %d bits is below the %d-bit minimum",
-                     bits, JWS_RSA_MIN_BITS);
+            dance_set_err(err, errlen, "RSA key of %d bits is below the %d-bit minimum",
+                          bits, JWS_RSA_MIN_BITS);
             return -1;
         }
         if (bits > JWS_RSA_MAX_BITS) {
-            jws_setf(err, errlen, "RSA key of %d bits is above the %d-bit maximum",
-                     bits, JWS_RSA_MAX_BITS);
+            dance_set_err(err, errlen, "RSA key of %d bits is above the %d-bit maximum",
+                          bits, JWS_RSA_MAX_BITS);
             return -1;
         }
         return 0;
     case JWS_FAMILY_EDDSA:
         if (EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519) {
-            jws_setf(err, errlen, "EdDSA is accepted with Ed25519 keys only, the key is %s",
-                     key_kind(key));
+            dance_set_err(err, errlen, "EdDSA is accepted with Ed25519 keys only, the key is %s",
+                          key_kind(key));
             return -1;
         }
         return 0;
     }
-    jws_setf(err, errlen, "unknown algorithm");
+    dance_set_err(err, errlen, "unknown algorithm");
     return -1;
 }
 
@@ -368,7 +356,7 @@ int jws_sig_create(dance_jws_alg alg, EVP_PKEY *pkey,
     *sig = NULL;
     *siglen = 0;
     if (ai == NULL || pkey == NULL) {
-        jws_setf(err, errlen, "no algorithm or no key");
+        dance_set_err(err, errlen, "no algorithm or no key");
         return -1;
     }
     mctx = EVP_MD_CTX_new();
@@ -376,8 +364,8 @@ int jws_sig_create(dance_jws_alg alg, EVP_PKEY *pkey,
         || EVP_DigestSign(mctx, NULL, &len, data, datalen) != 1
         || (buf = malloc(len)) == NULL
         || EVP_DigestSign(mctx, buf, &len, data, datalen) != 1) {
-        jws_setf(err, errlen, "%s signing failed: %s", ai->name,
-                 ERR_reason_error_string(ERR_peek_last_error())
+        dance_set_err(err, errlen, "%s signing failed: %s", ai->name,
+                      ERR_reason_error_string(ERR_peek_last_error())
                      ? ERR_reason_error_string(ERR_peek_last_error()) : "out of memory");
         goto fail;
     }
@@ -388,14 +376,14 @@ int jws_sig_create(dance_jws_alg alg, EVP_PKEY *pkey,
         es = d2i_ECDSA_SIG(NULL, &p, (long)len);
         raw = malloc(2 * ai->coord_len);
         if (es == NULL || raw == NULL) {
-            jws_setf(err, errlen, "%s signing failed: cannot convert the signature",
-                     ai->name);
+            dance_set_err(err, errlen, "%s signing failed: cannot convert the signature",
+                          ai->name);
             goto fail;
         }
         ECDSA_SIG_get0(es, &r, &s);
         if (BN_bn2binpad(r, raw, (int)ai->coord_len) < 0
             || BN_bn2binpad(s, raw + ai->coord_len, (int)ai->coord_len) < 0) {
-            jws_setf(err, errlen, "%s signing failed: signature too long", ai->name);
+            dance_set_err(err, errlen, "%s signing failed: signature too long", ai->name);
             goto fail;
         }
         ECDSA_SIG_free(es);

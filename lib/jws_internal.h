@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <openssl/evp.h>
 
+#include "dance/error.h"
 #include "dance/jws.h"
 
 struct cJSON;
@@ -49,11 +50,6 @@ typedef struct jws_alg_info {
 } jws_alg_info;
 
 const jws_alg_info *jws_alg_get(dance_jws_alg alg);
-
-/* jws_setf - snprintf for reason buffers, where cutting a long reason short
- * is intended (buf may be NULL when len is 0) */
-void jws_setf(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* RSA size bounds: below the minimum is weak; far above it only makes each
  * verification slow (a cheap way to burn a verifier's CPU). */

@@ -78,21 +78,21 @@ static int uri_query_ok(const char *q, char *err, size_t errlen)
         if (n > 5 && strncasecmp(p, "type=", 5) == 0) {
             if (!((n - 5 == 4 && strncasecmp(p + 5, "TLSA", 4) == 0)
                   || (n - 5 == 2 && strncmp(p + 5, "52", 2) == 0))) {
-                jws_setf(err, errlen, "DNS URI asks for type %.*s, not TLSA",
-                         (int)(n - 5 > 20 ? 20 : n - 5), p + 5);
+                dance_set_err(err, errlen, "DNS URI asks for type %.*s, not TLSA",
+                              (int)(n - 5 > 20 ? 20 : n - 5), p + 5);
                 return -1;
             }
             have_type = true;
         } else if (n > 6 && strncasecmp(p, "class=", 6) == 0) {
             if (!((n - 6 == 2 && strncasecmp(p + 6, "IN", 2) == 0)
                   || (n - 6 == 1 && p[6] == '1'))) {
-                jws_setf(err, errlen, "DNS URI asks for class %.*s, not IN",
-                         (int)(n - 6 > 20 ? 20 : n - 6), p + 6);
+                dance_set_err(err, errlen, "DNS URI asks for class %.*s, not IN",
+                              (int)(n - 6 > 20 ? 20 : n - 6), p + 6);
                 return -1;
             }
         } else {
-            jws_setf(err, errlen, "DNS URI query element '%.*s' is not TYPE= or CLASS=",
-                     (int)(n > 40 ? 40 : n), p);
+            dance_set_err(err, errlen, "DNS URI query element '%.*s' is not TYPE= or CLASS=",
+                          (int)(n > 40 ? 40 : n), p);
             return -1;
         }
         if (e == NULL)
@@ -100,7 +100,7 @@ static int uri_query_ok(const char *q, char *err, size_t errlen)
         p = e + 1;
     }
     if (!have_type) {
-        jws_setf(err, errlen, "DNS URI does not say type=TLSA");
+        dance_set_err(err, errlen, "DNS URI does not say type=TLSA");
         return -1;
     }
     return 0;
@@ -114,17 +114,17 @@ int dance_dns_uri_name(const char *uri, char *out, size_t outlen,
     const char *p, *q, *name_start, *name_end;
 
     if (uri == NULL || strncasecmp(uri, "dns:", 4) != 0) {
-        jws_setf(err, errlen, "not a DNS URI (RFC 4501 dns:NAME?type=TLSA)");
+        dance_set_err(err, errlen, "not a DNS URI (RFC 4501 dns:NAME?type=TLSA)");
         return -1;
     }
     p = uri + 4;
     if (strchr(p, '#') != NULL) {
-        jws_setf(err, errlen, "DNS URI has a fragment");
+        dance_set_err(err, errlen, "DNS URI has a fragment");
         return -1;
     }
     q = strchr(p, '?');
     if (q == NULL) {
-        jws_setf(err, errlen, "DNS URI has no query: add ?type=TLSA");
+        dance_set_err(err, errlen, "DNS URI has no query: add ?type=TLSA");
         return -1;
     }
     if (p[0] == '/' && p[1] == '/') {
@@ -138,9 +138,9 @@ int dance_dns_uri_name(const char *uri, char *out, size_t outlen,
         } else {
             if (memchr(auth, ':', (size_t)(q - auth)) != NULL
                 || memchr(auth, '@', (size_t)(q - auth)) != NULL) {
-                jws_setf(err, errlen, "DNS URI dns://%.*s names a server, not a DNS name "
-                         "(use dns://SERVER/NAME?type=TLSA)",
-                         (int)((q - auth) > 60 ? 60 : (q - auth)), auth);
+                dance_set_err(err, errlen, "DNS URI dns://%.*s names a server, not a DNS name "
+                              "(use dns://SERVER/NAME?type=TLSA)",
+                              (int)((q - auth) > 60 ? 60 : (q - auth)), auth);
                 return -1;
             }
             name_start = auth;
@@ -150,21 +150,21 @@ int dance_dns_uri_name(const char *uri, char *out, size_t outlen,
     }
     name_end = q;
     if (name_end == name_start) {
-        jws_setf(err, errlen, "DNS URI has no DNS name");
+        dance_set_err(err, errlen, "DNS URI has no DNS name");
         return -1;
     }
     if (memchr(name_start, '/', (size_t)(name_end - name_start)) != NULL) {
-        jws_setf(err, errlen, "DNS URI name contains '/'");
+        dance_set_err(err, errlen, "DNS URI name contains '/'");
         return -1;
     }
     if (pct_decode(name_start, (size_t)(name_end - name_start), name, sizeof(name)) != 0) {
-        jws_setf(err, errlen, "DNS URI name has a bad %%-escape or is too long");
+        dance_set_err(err, errlen, "DNS URI name has a bad %%-escape or is too long");
         return -1;
     }
     if (uri_query_ok(q + 1, err, errlen) != 0)
         return -1;
     if (dance_name_normalize(name, out, outlen, nerr, sizeof(nerr)) != 0) {
-        jws_setf(err, errlen, "DNS URI name is not a valid DNS name: %s", nerr);
+        dance_set_err(err, errlen, "DNS URI name is not a valid DNS name: %s", nerr);
         return -1;
     }
     return 0;
@@ -289,15 +289,15 @@ static int sender_from(const char *what, const char *value, bool uri_only,
     if (uri_only || strncasecmp(value, "dns:", 4) == 0) {
         if (dance_dns_uri_name(value, out, DANCE_NAME_MAX + 1, why, sizeof(why)) != 0) {
             if (uri_only && strncasecmp(value, "dns:", 4) != 0)
-                jws_setf(why, sizeof(why), "only DNS URIs (dns:NAME?type=TLSA) are "
-                         "accepted; keys are never fetched from other URLs");
-            jws_setf(err, errlen, "%s '%.80s' is unusable: %s", what, value, why);
+                dance_set_err(why, sizeof(why), "only DNS URIs (dns:NAME?type=TLSA) are "
+                              "accepted; keys are never fetched from other URLs");
+            dance_set_err(err, errlen, "%s '%.80s' is unusable: %s", what, value, why);
             return -1;
         }
         return 0;
     }
     if (dance_name_normalize(value, out, DANCE_NAME_MAX + 1, why, sizeof(why)) != 0) {
-        jws_setf(err, errlen, "%s '%.80s' is not a DNS name: %s", what, value, why);
+        dance_set_err(err, errlen, "%s '%.80s' is not a DNS name: %s", what, value, why);
         return -1;
     }
     return 0;
@@ -417,14 +417,14 @@ static dance_jws_status parse_header(parse_ctx *pc, const char *json, size_t len
     /* sender */
     if (kid != NULL) {
         if (!cJSON_IsString(kid))
-            kid_rc = -1, jws_setf(kid_err, sizeof(kid_err), "kid is not a string");
+            kid_rc = -1, dance_set_err(kid_err, sizeof(kid_err), "kid is not a string");
         else
             kid_rc = sender_from("kid", kid->valuestring, false, kid_name,
                                  kid_err, sizeof(kid_err));
     }
     if (x5u != NULL) {
         if (!cJSON_IsString(x5u))
-            x5u_rc = -1, jws_setf(x5u_err, sizeof(x5u_err), "x5u is not a string");
+            x5u_rc = -1, dance_set_err(x5u_err, sizeof(x5u_err), "x5u is not a string");
         else
             x5u_rc = sender_from("x5u", x5u->valuestring, true, x5u_name,
                                  x5u_err, sizeof(x5u_err));

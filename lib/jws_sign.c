@@ -67,7 +67,7 @@ static int add_x5c(cJSON *hdr, STACK_OF(X509) *x5c, char *err, size_t errlen)
     }
     return 0;
 oom:
-    jws_setf(err, errlen, "out of memory encoding x5c");
+    dance_set_err(err, errlen, "out of memory encoding x5c");
     return -1;
 }
 
@@ -85,7 +85,7 @@ static char *build_header(const dance_jws_sign_opts *o, const char *typ,
         || (typ != NULL && cJSON_AddStringToObject(hdr, "typ", typ) == NULL))
         goto oom;
     if (o->x5u) {
-        jws_setf(uri, sizeof(uri), "dns:%s?type=TLSA", name);
+        dance_set_err(uri, sizeof(uri), "dns:%s?type=TLSA", name);
         if (cJSON_AddStringToObject(hdr, "x5u", uri) == NULL)
             goto oom;
     }
@@ -107,7 +107,7 @@ static char *build_header(const dance_jws_sign_opts *o, const char *typ,
     cJSON_Delete(hdr);
     return text;
 oom:
-    jws_setf(err, errlen, "out of memory building the header");
+    dance_set_err(err, errlen, "out of memory building the header");
 fail:
     cJSON_Delete(hdr);
     return NULL;
@@ -120,46 +120,46 @@ static int check_opts(const dance_jws_sign_opts *o, dance_jws_alg *alg, char *na
     char why[DANCE_REASON_MAX];
 
     if (o == NULL || o->key == NULL || o->name == NULL) {
-        jws_setf(err, errlen, "a key and a sender name are required");
+        dance_set_err(err, errlen, "a key and a sender name are required");
         return -1;
     }
     if (dance_name_normalize(o->name, name, DANCE_NAME_MAX + 1, why, sizeof(why)) != 0) {
-        jws_setf(err, errlen, "sender name '%.80s' is not a DNS name: %s", o->name, why);
+        dance_set_err(err, errlen, "sender name '%.80s' is not a DNS name: %s", o->name, why);
         return -1;
     }
     if (o->alg != NULL) {
         if (dance_jws_alg_parse(o->alg, alg) != 0) {
-            jws_setf(err, errlen, "algorithm '%.20s' is not supported (ES256, ES384, "
-                     "ES512, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA)", o->alg);
+            dance_set_err(err, errlen, "algorithm '%.20s' is not supported (ES256, ES384, "
+                          "ES512, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA)", o->alg);
             return -1;
         }
     } else if (dance_jws_alg_for_key(o->key, alg, why, sizeof(why)) != 0) {
-        jws_setf(err, errlen, "%s", why);
+        dance_set_err(err, errlen, "%s", why);
         return -1;
     }
     if (dance_jws_key_fits(*alg, o->key, why, sizeof(why)) != 0) {
-        jws_setf(err, errlen, "%s cannot be used with this key: %s",
-                 dance_jws_alg_name(*alg), why);
+        dance_set_err(err, errlen, "%s cannot be used with this key: %s",
+                      dance_jws_alg_name(*alg), why);
         return -1;
     }
     if (o->jti != NULL && (o->jti[0] == '\0' || strlen(o->jti) > DANCE_JWS_JTI_MAX)) {
-        jws_setf(err, errlen, "jti must be 1 to %d octets", DANCE_JWS_JTI_MAX);
+        dance_set_err(err, errlen, "jti must be 1 to %d octets", DANCE_JWS_JTI_MAX);
         return -1;
     }
     if (o->topic != NULL && (o->topic[0] == '\0' || strlen(o->topic) > DANCE_JWS_TOPIC_MAX)) {
-        jws_setf(err, errlen, "topic must be a non-empty MQTT topic");
+        dance_set_err(err, errlen, "topic must be a non-empty MQTT topic");
         return -1;
     }
     if (o->x5c != NULL && sk_X509_num(o->x5c) > 0) {
         EVP_PKEY *leafkey = X509_get0_pubkey(sk_X509_value(o->x5c, 0));
         if (sk_X509_num(o->x5c) > DANCE_JWS_X5C_MAX) {
-            jws_setf(err, errlen, "x5c chain of %d certificates is longer than %d",
-                     sk_X509_num(o->x5c), DANCE_JWS_X5C_MAX);
+            dance_set_err(err, errlen, "x5c chain of %d certificates is longer than %d",
+                          sk_X509_num(o->x5c), DANCE_JWS_X5C_MAX);
             return -1;
         }
         if (leafkey == NULL || EVP_PKEY_eq(leafkey, o->key) != 1) {
-            jws_setf(err, errlen, "the first x5c certificate does not hold the signing "
-                     "key's public half");
+            dance_set_err(err, errlen, "the first x5c certificate does not hold the signing "
+                          "key's public half");
             return -1;
         }
     }
@@ -189,7 +189,7 @@ int jws_sign_typed(const dance_jws_sign_opts *o, const char *typ,
     if (check_opts(o, &alg, name, err, errlen) != 0)
         return -1;
     if (payload == NULL && len > 0) {
-        jws_setf(err, errlen, "no payload");
+        dance_set_err(err, errlen, "no payload");
         return -1;
     }
     hjson = build_header(o, typ, alg, name, err, errlen);
@@ -198,7 +198,7 @@ int jws_sign_typed(const dance_jws_sign_opts *o, const char *typ,
     h64 = jws_b64url_encode((const unsigned char *)hjson, strlen(hjson), &h64len);
     p64 = jws_b64url_encode(payload, len, &p64len);
     if (h64 == NULL || p64 == NULL || (si = malloc(h64len + 1 + p64len + 1)) == NULL) {
-        jws_setf(err, errlen, "out of memory");
+        dance_set_err(err, errlen, "out of memory");
         goto out;
     }
     memcpy(si, h64, h64len);
@@ -209,7 +209,7 @@ int jws_sign_typed(const dance_jws_sign_opts *o, const char *typ,
         goto out;
     s64 = jws_b64url_encode(sig, siglen, &s64len);
     if (s64 == NULL) {
-        jws_setf(err, errlen, "out of memory");
+        dance_set_err(err, errlen, "out of memory");
         goto out;
     }
     if (o->serialization == DANCE_JWS_FLATTENED) {
@@ -221,7 +221,7 @@ int jws_sign_typed(const dance_jws_sign_opts *o, const char *typ,
             text = cJSON_PrintUnformatted(doc);
         cJSON_Delete(doc);
         if (text == NULL) {
-            jws_setf(err, errlen, "out of memory");
+            dance_set_err(err, errlen, "out of memory");
             goto out;
         }
         n = strlen(text);
@@ -239,7 +239,7 @@ int jws_sign_typed(const dance_jws_sign_opts *o, const char *typ,
         }
     }
     if (res == NULL) {
-        jws_setf(err, errlen, "out of memory");
+        dance_set_err(err, errlen, "out of memory");
         goto out;
     }
     *out = res;

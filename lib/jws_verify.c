@@ -130,7 +130,7 @@ dance_jws_status dance_jws_check(const dance_jws *jws, const dance_jws_policy *p
     if (header_checks(jws, pol ? pol : &default_policy, res) != DANCE_JWS_OK)
         return res->status;
     res->status = DANCE_JWS_OK;
-    jws_setf(res->reason, sizeof(res->reason), "header acceptable");
+    dance_set_err(res->reason, sizeof(res->reason), "header acceptable");
     return DANCE_JWS_OK;
 }
 
@@ -153,8 +153,8 @@ static dance_jws_status finish(const dance_jws *jws, const dance_jws_policy *pol
             return refuse(res, DANCE_JWS_INTERNAL, "out of memory in the replay cache");
     }
     res->status = DANCE_JWS_OK;
-    jws_setf(res->reason, sizeof(res->reason), "verified: sender %s, alg %s, key %s",
-             jws->sender, dance_jws_alg_name(jws->h.alg), res->key_source);
+    dance_set_err(res->reason, sizeof(res->reason), "verified: sender %s, alg %s, key %s",
+                  jws->sender, dance_jws_alg_name(jws->h.alg), res->key_source);
     return DANCE_JWS_OK;
 }
 
@@ -167,7 +167,7 @@ static dance_jws_status check_with_key(const dance_jws *jws, EVP_PKEY *key,
 
     if ((alg_mask & (1u << jws->h.alg)) == 0) {
         if (dance_jws_key_fits(jws->h.alg, key, why, whylen) == 0)
-            jws_setf(why, whylen, "key does not fit %s", dance_jws_alg_name(jws->h.alg));
+            dance_set_err(why, whylen, "key does not fit %s", dance_jws_alg_name(jws->h.alg));
         return DANCE_JWS_KEY_MISMATCH;
     }
     rc = jws_sig_verify(jws->h.alg, key, (const unsigned char *)jws->signing_input,
@@ -175,10 +175,10 @@ static dance_jws_status check_with_key(const dance_jws *jws, EVP_PKEY *key,
     if (rc == 1)
         return DANCE_JWS_OK;
     if (rc == 0) {
-        jws_setf(why, whylen, "signature does not verify");
+        dance_set_err(why, whylen, "signature does not verify");
         return DANCE_JWS_BAD_SIGNATURE;
     }
-    jws_setf(why, whylen, "OpenSSL failed while checking the signature");
+    dance_set_err(why, whylen, "OpenSSL failed while checking the signature");
     return DANCE_JWS_INTERNAL;
 }
 
@@ -331,7 +331,7 @@ static void records_summary(const dance_tlsa_rrset *set, char *buf, size_t len)
         o += (size_t)n;
     }
     if (i < set->count && o < len)
-        jws_setf(buf + o, len - o, ", ...");
+        dance_set_err(buf + o, len - o, ", ...");
 }
 
 static dance_jws_status verify_direct(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
@@ -360,8 +360,8 @@ static dance_jws_status verify_direct(const dance_jws *jws, const dance_tlsa_rrs
         st = check_with_key(jws, key, mask, why, sizeof(why));
         EVP_PKEY_free(key);
         if (st == DANCE_JWS_OK) {
-            jws_setf(res->key_source, sizeof(res->key_source), "tlsa %u %u %u",
-                     rr->usage, rr->selector, rr->mtype);
+            dance_set_err(res->key_source, sizeof(res->key_source), "tlsa %u %u %u",
+                          rr->usage, rr->selector, rr->mtype);
             return finish(jws, pol, res);
         }
         if (st == DANCE_JWS_INTERNAL)
@@ -369,7 +369,7 @@ static dance_jws_status verify_direct(const dance_jws *jws, const dance_tlsa_rrs
         if (st == DANCE_JWS_KEY_MISMATCH) {
             if (mismatched++ == 0) {
                 mismatch_rr = rr;
-                jws_setf(first_mismatch, sizeof(first_mismatch), "%s", why);
+                dance_set_err(first_mismatch, sizeof(first_mismatch), "%s", why);
             }
         } else {
             bad_sig++;
@@ -476,8 +476,8 @@ static void x5c_match(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
         if (c == NULL || p != jws->x5c_der[i] + jws->x5c_len[i]) {
             X509_free(c);
             v->status = DANCE_JWS_MALFORMED;
-            jws_setf(v->reason, sizeof(v->reason), "x5c entry %zu is not a DER "
-                     "certificate", i);
+            dance_set_err(v->reason, sizeof(v->reason), "x5c entry %zu is not a DER "
+                          "certificate", i);
             goto out;
         }
         if (i == 0) {
@@ -488,7 +488,7 @@ static void x5c_match(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
             || sk_X509_push(chain, c) == 0) {
             X509_free(c);
             v->status = DANCE_JWS_INTERNAL;
-            jws_setf(v->reason, sizeof(v->reason), "out of memory");
+            dance_set_err(v->reason, sizeof(v->reason), "out of memory");
             goto out;
         }
     }
@@ -504,8 +504,8 @@ static void x5c_match(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
         v->pkey = X509_get_pubkey(leaf);
         if (v->pkey == NULL) {
             v->status = DANCE_JWS_NO_USABLE_RECORD;
-            jws_setf(v->reason, sizeof(v->reason), "x5c certificate of %s has a public "
-                     "key OpenSSL cannot use", jws->sender);
+            dance_set_err(v->reason, sizeof(v->reason), "x5c certificate of %s has a public "
+                          "key OpenSSL cannot use", jws->sender);
             goto out;
         }
         v->status = DANCE_JWS_OK;
@@ -515,11 +515,11 @@ static void x5c_match(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
         v->mtype = mr.matched.mtype;
     } else if (rc == 1) {
         v->status = DANCE_JWS_CERT_MISMATCH;
-        jws_setf(v->reason, sizeof(v->reason), "x5c certificate does not match the TLSA "
-                 "records of %s: %s", jws->sender, mr.reason);
+        dance_set_err(v->reason, sizeof(v->reason), "x5c certificate does not match the TLSA "
+                      "records of %s: %s", jws->sender, mr.reason);
     } else {
         v->status = DANCE_JWS_INTERNAL;
-        jws_setf(v->reason, sizeof(v->reason), "DANE matching failed: %s", mr.reason);
+        dance_set_err(v->reason, sizeof(v->reason), "DANE matching failed: %s", mr.reason);
     }
 out:
     X509_free(leaf);
@@ -567,8 +567,8 @@ static dance_jws_status verify_x5c(const dance_jws *jws, const dance_tlsa_rrset 
                       v.mtype);
     if (st != DANCE_JWS_OK)
         return refuse(res, st, "%s", why);
-    jws_setf(res->key_source, sizeof(res->key_source), "x5c+tlsa %u %u %u",
-             v.usage, v.selector, v.mtype);
+    dance_set_err(res->key_source, sizeof(res->key_source), "x5c+tlsa %u %u %u",
+                  v.usage, v.selector, v.mtype);
     return finish(jws, pol, res);
 }
 
@@ -644,8 +644,8 @@ dance_jws_status dance_jws_verify_key(const dance_jws *jws, EVP_PKEY *key,
         return refuse(res, st, "signature does not verify with the given key");
     if (st != DANCE_JWS_OK)
         return refuse(res, st, "%s", why);
-    jws_setf(res->key_source, sizeof(res->key_source), "%s",
-             key_source ? key_source : "key");
+    dance_set_err(res->key_source, sizeof(res->key_source), "%s",
+                  key_source ? key_source : "key");
     return finish(jws, pol, res);
 }
 

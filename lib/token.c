@@ -400,7 +400,7 @@ dance_token_status dance_token_parse(const void *password, size_t len,
     if ((st = parse_claims(tok, res)) != DANCE_TOKEN_OK)
         goto fail;
     res->status = DANCE_TOKEN_OK;
-    jws_setf(res->reason, sizeof(res->reason), "token for %s parsed", tok->identity);
+    dance_set_err(res->reason, sizeof(res->reason), "token for %s parsed", tok->identity);
     *out = tok;
     return DANCE_TOKEN_OK;
 fail:
@@ -471,8 +471,8 @@ dance_token_status dance_token_check(const dance_token *tok, const dance_token_p
     if (checks(tok, pol ? pol : &default_policy, res) != DANCE_TOKEN_OK)
         return res->status;
     res->status = DANCE_TOKEN_OK;
-    jws_setf(res->reason, sizeof(res->reason), "token acceptable before the signature "
-             "check");
+    dance_set_err(res->reason, sizeof(res->reason), "token acceptable before the signature "
+                  "check");
     return DANCE_TOKEN_OK;
 }
 
@@ -524,10 +524,10 @@ static dance_token_status verify_secure(const dance_token *tok,
             return refuse(res, DANCE_TOKEN_INTERNAL, "out of memory in the replay cache");
     }
     res->status = DANCE_TOKEN_OK;
-    jws_setf(res->reason, sizeof(res->reason), "valid token: identity %s, alg %s, key "
-             "%s, expires in %lld s", tok->identity,
-             dance_jws_alg_name(res->alg), res->key_source,
-             (long long)(tok->exp - wall_now(pol)));
+    dance_set_err(res->reason, sizeof(res->reason), "valid token: identity %s, alg %s, key "
+                  "%s, expires in %lld s", tok->identity,
+                  dance_jws_alg_name(res->alg), res->key_source,
+                  (long long)(tok->exp - wall_now(pol)));
     return DANCE_TOKEN_OK;
 }
 
@@ -595,8 +595,8 @@ dance_token_status dance_token_recheck(const dance_token *tok, dance_dns_status 
     if (signature(tok, records ? records : &empty, pol, res) != DANCE_TOKEN_OK)
         return res->status;
     res->status = DANCE_TOKEN_OK;
-    jws_setf(res->reason, sizeof(res->reason), "the records of %s still give the "
-             "token's key (%s)", tok->identity, res->key_source);
+    dance_set_err(res->reason, sizeof(res->reason), "the records of %s still give the "
+                  "token's key (%s)", tok->identity, res->key_source);
     return DANCE_TOKEN_OK;
 }
 
@@ -661,29 +661,29 @@ int dance_token_sign(const dance_token_sign_opts *o, char **out, size_t *outlen,
     if (outlen != NULL)
         *outlen = 0;
     if (o == NULL || o->key == NULL || o->name == NULL) {
-        jws_setf(err, errlen, "a key and an identity are required");
+        dance_set_err(err, errlen, "a key and an identity are required");
         return -1;
     }
     if (o->audience == NULL || (n = strlen(o->audience)) == 0
         || n > DANCE_TOKEN_AUDIENCE_MAX) {
-        jws_setf(err, errlen, "the audience (the broker's name) must be 1 to %d octets",
-                 DANCE_TOKEN_AUDIENCE_MAX);
+        dance_set_err(err, errlen, "the audience (the broker's name) must be 1 to %d octets",
+                      DANCE_TOKEN_AUDIENCE_MAX);
         return -1;
     }
     lifetime = o->lifetime ? o->lifetime : DANCE_TOKEN_LIFETIME_DEFAULT;
     if (lifetime > (uint32_t)INT32_MAX) {
-        jws_setf(err, errlen, "lifetime of %u s is too long", lifetime);
+        dance_set_err(err, errlen, "lifetime of %u s is too long", lifetime);
         return -1;
     }
     jti = o->jti;
     if (jti == NULL) {
         if (dance_jws_random_jti(jtibuf, sizeof(jtibuf)) != 0) {
-            jws_setf(err, errlen, "cannot make a random jti (RNG failure)");
+            dance_set_err(err, errlen, "cannot make a random jti (RNG failure)");
             return -1;
         }
         jti = jtibuf;
     } else if (jti[0] == '\0' || strlen(jti) > DANCE_JWS_JTI_MAX) {
-        jws_setf(err, errlen, "jti must be 1 to %d octets", DANCE_JWS_JTI_MAX);
+        dance_set_err(err, errlen, "jti must be 1 to %d octets", DANCE_JWS_JTI_MAX);
         return -1;
     }
     now = o->now ? o->now(o->now_ctx) : (int64_t)time(NULL);
@@ -694,7 +694,7 @@ int dance_token_sign(const dance_token_sign_opts *o, char **out, size_t *outlen,
         || cJSON_AddNumberToObject(c, "exp", (double)(now + (int64_t)lifetime)) == NULL
         || cJSON_AddStringToObject(c, "jti", jti) == NULL
         || (claims = cJSON_PrintUnformatted(c)) == NULL) {
-        jws_setf(err, errlen, "out of memory building the claims");
+        dance_set_err(err, errlen, "out of memory building the claims");
         goto out;
     }
     memset(&so, 0, sizeof(so));

@@ -10,7 +10,8 @@
  */
 #include "topics.h"
 
-#include <stdarg.h>
+#include "dance/error.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,20 +20,6 @@ struct dance_topics {
     size_t count;
     char **filters;             /* count validated filters */
 };
-
-static void setwhy(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void setwhy(char *why, size_t whylen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (why == NULL || whylen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-}
 
 /* dance_topic_filter_matches - one pass over both strings. The filter is
  * valid (see check_filter), so "#" only ever appears as the last level. */
@@ -88,11 +75,11 @@ static int check_filter(const char *f, size_t n, char *why, size_t whylen)
     size_t level_start = 0;
 
     if (n == 0) {
-        setwhy(why, whylen, "empty topic filter");
+        dance_set_err(why, whylen, "empty topic filter");
         return -1;
     }
     if (n > DANCE_TOPIC_MAX) {
-        setwhy(why, whylen, "a topic filter is longer than %d bytes", DANCE_TOPIC_MAX);
+        dance_set_err(why, whylen, "a topic filter is longer than %d bytes", DANCE_TOPIC_MAX);
         return -1;
     }
     for (size_t i = 0; i <= n; i++) {
@@ -103,13 +90,13 @@ static int check_filter(const char *f, size_t n, char *why, size_t whylen)
             if (f[k] != '+' && f[k] != '#')
                 continue;
             if (i - level_start != 1) {
-                setwhy(why, whylen, "'%.*s': '%c' must be a whole level",
-                       (int)(n > 100 ? 100 : n), f, f[k]);
+                dance_set_err(why, whylen, "'%.*s': '%c' must be a whole level",
+                              (int)(n > 100 ? 100 : n), f, f[k]);
                 return -1;
             }
             if (f[k] == '#' && i != n) {
-                setwhy(why, whylen, "'%.*s': '#' must be the last level",
-                       (int)(n > 100 ? 100 : n), f);
+                dance_set_err(why, whylen, "'%.*s': '#' must be the last level",
+                              (int)(n > 100 ? 100 : n), f);
                 return -1;
             }
         }
@@ -176,7 +163,7 @@ dance_topics *dance_topics_parse(const char *list, char *why, size_t whylen)
     }
 nomem:
     dance_topics_free(t);
-    setwhy(why, whylen, "out of memory");
+    dance_set_err(why, whylen, "out of memory");
     return NULL;
 }
 
@@ -185,20 +172,20 @@ int dance_topic_prefix_check(const char *prefix, char *why, size_t whylen)
     size_t n = strlen(prefix);
 
     if (n == 0 || prefix[n - 1] != '/') {
-        setwhy(why, whylen, "it must end in '/'");
+        dance_set_err(why, whylen, "it must end in '/'");
         return -1;
     }
     if (prefix[0] == '$') {
-        setwhy(why, whylen, "it must not start with '$' (subscribers to '#' "
-               "would not see it, and clients cannot use such topics everywhere)");
+        dance_set_err(why, whylen, "it must not start with '$' (subscribers to '#' "
+                      "would not see it, and clients cannot use such topics everywhere)");
         return -1;
     }
     if (strpbrk(prefix, "+#") != NULL) {
-        setwhy(why, whylen, "wildcards '+' and '#' are not allowed in a topic");
+        dance_set_err(why, whylen, "wildcards '+' and '#' are not allowed in a topic");
         return -1;
     }
     if (n > 1024) {
-        setwhy(why, whylen, "longer than 1024 bytes");
+        dance_set_err(why, whylen, "longer than 1024 bytes");
         return -1;
     }
     return 0;
