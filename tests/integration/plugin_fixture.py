@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "testbed"))
 from dnstestbed import Testbed  # noqa: E402  (re-exported for the tests)
 
 import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.subscribeoptions import SubscribeOptions  # noqa: E402
 
 BUILD_DIR = os.path.abspath(os.environ.get("DANCE_BUILD_DIR", os.path.join(REPO, "build")))
 PLUGIN = os.path.join(BUILD_DIR, "mosquitto_dance.so")
@@ -387,6 +388,99 @@ class Session:
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+
+
+class MqttClient:
+    """A paho client with a DANE-checked certificate and paho's own network
+    loop thread (so publish() is safe from any thread): MQTT v5, or 3.1.1
+    with v311. Records every message it receives as a dict: topic,
+    payload, qos, retain and props (v5 user properties, name -> values)."""
+
+    def __init__(self, broker, cert, key, subscribe=(), label="c", client_id=None,
+                 v311=False, retain_as_published=True, timeout=20):
+        self.timeout = timeout
+        self.messages = []
+        self.cond = threading.Condition()
+        cid = client_id or "%s-%d-%d" % (label, os.getpid(), int(time.monotonic() * 1e6))
+        self.c = mqtt.Client(client_id=cid,
+                             protocol=mqtt.MQTTv311 if v311 else mqtt.MQTTv5)
+        self.c.tls_set(ca_certs=broker.pki.ca, certfile=cert, keyfile=key,
+                       cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self.disconnected = threading.Event()
+        # the callbacks' arity differs between 3.1.1 and v5: take the rest
+        self.c.on_connect = lambda c, u, f, rc, *rest: rc == 0 and self.connected.set()
+        self.c.on_subscribe = lambda c, u, mid, *rest: self.subscribed.set()
+        self.c.on_disconnect = lambda c, u, rc, *rest: self.disconnected.set()
+        self.c.on_message = self._on_message
+        self.c.connect("127.0.0.1", broker.port, keepalive=30)
+        self.c.loop_start()
+        if not self.connected.wait(timeout):
+            self.c.loop_stop()
+            raise AssertionError("%s could not connect" % cid)
+        if subscribe:
+            if v311:
+                self.c.subscribe([(t, 1) for t in subscribe])
+            else:
+                opts = SubscribeOptions(qos=1, retainAsPublished=retain_as_published)
+                self.c.subscribe([(t, opts) for t in subscribe])
+            if not self.subscribed.wait(timeout):
+                self.close()
+                raise AssertionError("%s: no SUBACK" % cid)
+
+    def _on_message(self, c, userdata, msg):
+        props = {}
+        mp = getattr(msg, "properties", None)     # none at all under 3.1.1
+        if mp is not None and hasattr(mp, "UserProperty"):
+            for k, v in mp.UserProperty:
+                props.setdefault(k, []).append(v)
+        with self.cond:
+            self.messages.append({"topic": msg.topic, "payload": msg.payload,
+                                  "qos": msg.qos, "retain": bool(msg.retain),
+                                  "props": props})
+            self.cond.notify_all()
+
+    def publish(self, topic, payload, qos=1, retain=False, must=True):
+        """Publish; at QoS 1 wait for PUBACK. Returns whether it came (with
+        must, its absence is an AssertionError)."""
+        info = self.c.publish(topic, payload, qos=qos, retain=retain)
+        if qos == 0:
+            return True
+        info.wait_for_publish(self.timeout)
+        if must and not info.is_published():
+            raise AssertionError("no PUBACK for %s" % topic)
+        return info.is_published()
+
+    def wait(self, pred, count=1, timeout=None):
+        """Wait until count messages satisfy pred; return them."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                got = [m for m in self.messages if pred(m)]
+                if len(got) >= count:
+                    return got
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("only %d of %d expected messages within %ss; "
+                                         "have: %r" % (len(got), count, timeout,
+                                                       [(m["topic"], m["payload"][:40])
+                                                        for m in self.messages[-20:]]))
+                self.cond.wait(left)
+
+    def matching(self, pred):
+        with self.cond:
+            return [m for m in self.messages if pred(m)]
+
+    def on(self, topic):
+        return self.matching(lambda m: m["topic"] == topic)
+
+    def close(self):
+        try:
+            self.c.disconnect()
+        finally:
+            self.c.loop_stop()
 
 
 def connect(broker, cert, key, client_id=None, username=None, timeout=15, keep=False,

@@ -39,10 +39,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_fixture import (DANCE, PRELOAD, Broker, Pki, PluginTestCase,  # noqa: E402
-                            Testbed, cleanup_workdir, connect, run, workdir)
+                            MqttClient, Testbed, cleanup_workdir, connect, run,
+                            workdir)
 from dnsproxy import DnsProxy  # noqa: E402
 
-import paho.mqtt.client as mqtt  # noqa: E402
 
 ORG = "acme.example"
 WAIT = 30               # generous bound for anything to happen on a loaded CI box
@@ -102,68 +102,10 @@ class RawClient:
             return "closed"
 
 
-class Client:
-    """A paho MQTT 3.1.1 client with a DANE-checked certificate, its network
-    loop on paho's thread; records messages received."""
-
-    def __init__(self, broker, cert, key, subscribe=(), label="c"):
-        self.messages = []
-        self.cond = threading.Condition()
-        self.c = mqtt.Client(client_id="%s-%d-%d" % (label, os.getpid(),
-                                                      int(time.monotonic() * 1e6)))
-        self.c.tls_set(ca_certs=broker.pki.ca, certfile=cert, keyfile=key,
-                       cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        self.c.max_queued_messages_set(0)
-        self.connected = threading.Event()
-        self.subscribed = threading.Event()
-        self.disconnected = threading.Event()
-        self.c.on_connect = lambda c, u, f, rc: rc == 0 and self.connected.set()
-        self.c.on_subscribe = lambda c, u, mid, q: self.subscribed.set()
-        self.c.on_disconnect = lambda c, u, rc: self.disconnected.set()
-        self.c.on_message = self._on_message
-        self.c.connect("127.0.0.1", broker.port, keepalive=30)
-        self.c.loop_start()
-        if not self.connected.wait(WAIT):
-            raise AssertionError("%s could not connect" % label)
-        if subscribe:
-            self.c.subscribe([(t, 1) for t in subscribe])
-            if not self.subscribed.wait(WAIT):
-                raise AssertionError("%s: no SUBACK" % label)
-
-    def _on_message(self, c, userdata, msg):
-        with self.cond:
-            self.messages.append((msg.topic, msg.payload))
-            self.cond.notify_all()
-
-    def publish(self, topic, payload, qos=1):
-        info = self.c.publish(topic, payload, qos=qos)
-        if qos > 0:
-            info.wait_for_publish(WAIT)
-            if not info.is_published():
-                raise AssertionError("no PUBACK for %s" % topic)
-
-    def wait(self, pred, count=1, timeout=WAIT):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                got = [m for m in self.messages if pred(m)]
-                if len(got) >= count:
-                    return got
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("only %d of %d expected messages within %ss"
-                                         % (len(got), count, timeout))
-                self.cond.wait(left)
-
-    def matching(self, pred):
-        with self.cond:
-            return [m for m in self.messages if pred(m)]
-
-    def close(self):
-        try:
-            self.c.disconnect()
-        finally:
-            self.c.loop_stop()
+def Client(broker, cert, key, subscribe=(), label="c"):
+    """An MQTT 3.1.1 client with a DANE-checked certificate (the fixture's
+    MqttClient; messages are dicts with topic and payload)."""
+    return MqttClient(broker, cert, key, subscribe, label=label, v311=True, timeout=WAIT)
 
 
 class FaultCase(PluginTestCase):
@@ -502,7 +444,7 @@ class BogusUnderClients(FaultCase):
         t = threading.Thread(target=pump, daemon=True)
         t.start()
         try:
-            clients["good0"].wait(lambda m: m[0] == "traffic/bad0")
+            clients["good0"].wait(lambda m: m["topic"] == "traffic/bad0")
             revocations = self.sys_value("auth/revocations")
             start = self.broker.log_size()
             for n in self.BAD:
@@ -791,7 +733,7 @@ class MalformedFlood(MessageFaultCase):
         self.base = self._sub_all()
         # warm the sender's key before the flood, outside the count
         gw.publish("sensors/warmup", self.sign("s0", b"warm-up"))
-        sub.wait(lambda m: m[0] == "verified/sensors/warmup")
+        sub.wait(lambda m: m["topic"] == "verified/sensors/warmup")
         self.base = self.settled(1)
 
         rss0 = rss_kb(self.pid)
@@ -807,11 +749,11 @@ class MalformedFlood(MessageFaultCase):
         c = self.settled(self.N + len(valid))
         rss2 = rss_kb(self.pid)
 
-        got = sub.wait(lambda m: m[0].startswith("verified/sensors/valid/"), count=10)
+        got = sub.wait(lambda m: m["topic"].startswith("verified/sensors/valid/"), count=10)
         time.sleep(2)       # anything verified twice or late would show now
-        got = sub.matching(lambda m: m[0].startswith("verified/"))
-        got = [m for m in got if m[0] != "verified/sensors/warmup"]
-        self.assertEqual(sorted(p for _, p in got), sorted(valid),
+        got = sub.matching(lambda m: m["topic"].startswith("verified/"))
+        got = [m for m in got if m["topic"] != "verified/sensors/warmup"]
+        self.assertEqual(sorted(m["payload"] for m in got), sorted(valid),
                          "verified copies are not exactly the valid messages")
         self.assertEqual(self.delta(c, "verified"), len(valid))
         refused = sum(self.delta(c, k) for k in c if k.startswith("refused/"))
@@ -846,7 +788,7 @@ class QueueOverflow(MessageFaultCase):
         self.base = self._sub_all()
         warm = self.sign("s0", b"warm")
         gw.publish("sensors/warm", warm)
-        sub.wait(lambda m: m[0] == "verified/sensors/warm")
+        sub.wait(lambda m: m["topic"] == "verified/sensors/warm")
         self.base = self.settled(1)
         late = [self.sign("late%d" % (i % 3), b"late %d" % i) for i in range(6)]
         # only the late senders' TLSA answers come late
@@ -864,17 +806,18 @@ class QueueOverflow(MessageFaultCase):
         self.assertEqual(refused, 0, c)
         self.assertEqual(verified + dropped, self.N, c)
         # the counters settle before the subscriber has every copy
-        late_copy = lambda m: m[0].startswith("verified/sensors/late/")  # noqa: E731
+        late_copy = lambda m: m["topic"].startswith("verified/sensors/late/")  # noqa: E731
         if verified > 0:
             sub.wait(late_copy, count=verified)
         copies = sub.matching(late_copy)
         self.assertEqual(len(copies), verified)
-        self.assertEqual(len({t for t, _ in copies}), len(copies), "a message verified twice")
-        self.assertTrue(all(p in late for _, p in copies))
+        self.assertEqual(len({m["topic"] for m in copies}), len(copies), "a message verified twice")
+        self.assertTrue(all(m["payload"] in late for m in copies))
         # afterwards: business as usual
         again = self.sign("s0", b"after")
         gw.publish("sensors/after", again)
-        self.assertEqual(sub.wait(lambda m: m[0] == "verified/sensors/after")[0][1], again)
+        self.assertEqual(sub.wait(lambda m: m["topic"] == "verified/sensors/after")[0]["payload"],
+                         again)
         self.assertAlive()
 
 
@@ -898,10 +841,10 @@ class ClockSkew(MessageFaultCase):
         for i, m in enumerate(msgs):
             gw.publish("sensors/clock/%d" % i, m)
         c = self.settled(len(msgs))
-        sub.wait(lambda m: m[0].startswith("verified/sensors/clock/"), count=len(good))
+        sub.wait(lambda m: m["topic"].startswith("verified/sensors/clock/"), count=len(good))
         time.sleep(1)
-        got = sub.matching(lambda m: m[0].startswith("verified/sensors/clock/"))
-        self.assertEqual(sorted(p for _, p in got), sorted(good))
+        got = sub.matching(lambda m: m["topic"].startswith("verified/sensors/clock/"))
+        self.assertEqual(sorted(m["payload"] for m in got), sorted(good))
         self.assertEqual(self.delta(c, "refused/stale"), len(bad), c)
         self.assertEqual(self.delta(c, "verified"), len(good), c)
         self.assertAlive()

@@ -17,7 +17,6 @@ import base64
 import json
 import os
 import socket
-import ssl
 import subprocess
 import sys
 import threading
@@ -25,11 +24,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import (DANCE, Broker, Pki, PluginTestCase, Testbed,  # noqa: E402
-                            cleanup_workdir, run, workdir)
-
-import paho.mqtt.client as mqtt  # noqa: E402
-from paho.mqtt.subscribeoptions import SubscribeOptions  # noqa: E402
+from plugin_fixture import (DANCE, Broker, MqttClient, Pki, PluginTestCase,  # noqa: E402
+                            Testbed, cleanup_workdir, run, workdir)
 
 ORG = "acme.example"
 TTL = 2                 # seconds: revocation tests wait for it
@@ -130,84 +126,12 @@ def tamper(jws_bytes):
     return b".".join([head, forged, sig])
 
 
-class Client:
-    """A paho MQTT v5 client with a DANE-checked certificate: publishes
-    and records every message it receives (topic, payload, qos, retain,
-    user properties)."""
-
-    def __init__(self, broker, label, subscribe=(), retain_as_published=True):
-        cert, key = client_files(label)
-        self.messages = []
-        self.cond = threading.Condition()
-        self.c = mqtt.Client(client_id="%s-%d-%d" % (label, os.getpid(),
-                                                      int(time.monotonic() * 1e6)),
-                             protocol=mqtt.MQTTv5)
-        self.c.tls_set(ca_certs=broker.pki.ca, certfile=cert, keyfile=key,
-                       cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        self.connected = threading.Event()
-        self.subscribed = threading.Event()
-        self.disconnected = threading.Event()
-        self.c.on_connect = self._on_connect
-        self.c.on_subscribe = lambda c, u, mid, rcs, props: self.subscribed.set()
-        self.c.on_message = self._on_message
-        self.c.on_disconnect = lambda c, u, rc, props=None: self.disconnected.set()
-        self.c.connect("127.0.0.1", broker.port, keepalive=30)
-        self.c.loop_start()
-        if not self.connected.wait(WAIT):
-            raise AssertionError("%s could not connect" % label)
-        if subscribe:
-            opts = SubscribeOptions(qos=1, retainAsPublished=retain_as_published)
-            self.c.subscribe([(t, opts) for t in subscribe])
-            if not self.subscribed.wait(WAIT):
-                raise AssertionError("%s: no SUBACK" % label)
-
-    def _on_connect(self, c, userdata, flags, rc, props=None):
-        if rc == 0:
-            self.connected.set()
-
-    def _on_message(self, c, userdata, msg):
-        props = {}
-        if msg.properties is not None and hasattr(msg.properties, "UserProperty"):
-            for k, v in msg.properties.UserProperty:
-                props.setdefault(k, []).append(v)
-        with self.cond:
-            self.messages.append({"topic": msg.topic, "payload": msg.payload,
-                                  "qos": msg.qos, "retain": bool(msg.retain),
-                                  "props": props})
-            self.cond.notify_all()
-
-    def publish(self, topic, payload, qos=1, retain=False):
-        info = self.c.publish(topic, payload, qos=qos, retain=retain)
-        if qos > 0:
-            info.wait_for_publish(WAIT)
-            if not info.is_published():
-                raise AssertionError("no PUBACK for %s" % topic)
-
-    def wait(self, pred, count=1, timeout=WAIT):
-        """Wait until count messages satisfy pred; return them."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                got = [m for m in self.messages if pred(m)]
-                if len(got) >= count:
-                    return got
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("only %d of %d expected messages within %ss; "
-                                         "have: %r" % (len(got), count, timeout,
-                                                       [(m["topic"], m["payload"][:40])
-                                                        for m in self.messages[-20:]]))
-                self.cond.wait(left)
-
-    def on(self, topic):
-        with self.cond:
-            return [m for m in self.messages if m["topic"] == topic]
-
-    def close(self):
-        try:
-            self.c.disconnect()
-        finally:
-            self.c.loop_stop()
+def Client(broker, label, subscribe=(), retain_as_published=True):
+    """An MQTT v5 client with label's DANE-checked certificate (the
+    fixture's MqttClient)."""
+    cert, key = client_files(label)
+    return MqttClient(broker, cert, key, subscribe, label=label,
+                      retain_as_published=retain_as_published, timeout=WAIT)
 
 
 def sys_value(broker, tail):

@@ -31,7 +31,6 @@ import os
 import random
 import re
 import signal
-import ssl
 import subprocess
 import sys
 import threading
@@ -41,11 +40,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
-from plugin_fixture import (DANCE, Broker, Pki, Testbed, cleanup_workdir,  # noqa: E402
+from plugin_fixture import (DANCE, Broker, MqttClient, Pki, Testbed, cleanup_workdir,  # noqa: E402
                             connect, workdir)
-
-import paho.mqtt.client as mqtt  # noqa: E402
-from paho.mqtt.subscribeoptions import SubscribeOptions  # noqa: E402
 
 ORG = "acme.example"
 TTL = 3                 # seconds: device TLSA TTL and negative TTL
@@ -93,45 +89,6 @@ def tamper(jws):
     raw = bytearray(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
     raw[0] ^= 0x01
     return b".".join([head, base64.urlsafe_b64encode(bytes(raw)).rstrip(b"="), sig])
-
-
-class V5Client:
-    """A paho MQTT v5 client with a DANE-checked certificate."""
-
-    def __init__(self, broker, cert, key, cid, subscribe=None):
-        self.received = []
-        self.lock = threading.Lock()
-        self.c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
-        self.c.tls_set(ca_certs=broker.pki.ca, certfile=cert, keyfile=key,
-                       cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        self.connected = threading.Event()
-        self.subscribed = threading.Event()
-        self.c.on_connect = lambda c, u, f, rc, p=None: rc == 0 and self.connected.set()
-        self.c.on_subscribe = lambda c, u, mid, rcs, p: self.subscribed.set()
-        self.c.on_message = self._on_message
-        self.c.connect("127.0.0.1", broker.port, keepalive=30)
-        self.c.loop_start()
-        if not self.connected.wait(20):
-            raise RuntimeError("%s could not connect" % cid)
-        if subscribe:
-            self.c.subscribe([(subscribe, SubscribeOptions(qos=1))])
-            if not self.subscribed.wait(20):
-                raise RuntimeError("%s: no SUBACK" % cid)
-
-    def _on_message(self, c, u, msg):
-        with self.lock:
-            self.received.append((msg.topic, msg.payload))
-
-    def publish(self, topic, payload):
-        info = self.c.publish(topic, payload, qos=1)
-        info.wait_for_publish(20)
-        return info.is_published()
-
-    def close(self):
-        try:
-            self.c.disconnect()
-        finally:
-            self.c.loop_stop()
 
 
 class Soak:
@@ -295,7 +252,7 @@ class Soak:
                 msg = b"not-a-jws.%d.%s" % (seq, os.urandom(8).hex().encode())
                 with self.lock:
                     self.invalid[msg] = "malformed"
-            if not self.gw.publish(topic, msg):
+            if not self.gw.publish(topic, msg, must=False):
                 with self.lock:
                     self.publish_failed += 1
             if self.args.rate > 0:
@@ -309,9 +266,9 @@ class Soak:
         self.start_broker()
         pid = self.broker.proc.pid
         gcert, gkey, _ = self.devices["_backend"]
-        self.sub = V5Client(self.broker, gcert, gkey, "soak-backend", subscribe="verified/#")
+        self.sub = MqttClient(self.broker, gcert, gkey, ["verified/#"], client_id="soak-backend")
         gcert, gkey, _ = self.devices["_gateway"]
-        self.gw = V5Client(self.broker, gcert, gkey, "soak-gateway")
+        self.gw = MqttClient(self.broker, gcert, gkey, client_id="soak-gateway")
         self.rss_start = rss_kb(pid)
         log("broker pid %d on port %d, RSS %d kB; running %d s" %
             (pid, self.broker.port, self.rss_start, self.args.seconds))
@@ -335,8 +292,8 @@ class Soak:
         # Drain: wait until the verified count stops growing (bounded).
         last, stable, drain_end = -1, 0, time.monotonic() + 30
         while time.monotonic() < drain_end and stable < 3:
-            with self.sub.lock:
-                n = len(self.sub.received)
+            with self.sub.cond:
+                n = len(self.sub.messages)
             stable = stable + 1 if n == last else 0
             last = n
             time.sleep(1)
@@ -344,8 +301,8 @@ class Soak:
         return self.report()
 
     def report(self):
-        with self.sub.lock:
-            received = list(self.sub.received)
+        with self.sub.cond:
+            received = [(m["topic"], m["payload"]) for m in self.sub.messages]
         with self.lock:
             valid = dict(self.valid)
             invalid = dict(self.invalid)
