@@ -21,6 +21,7 @@ DANCE_MOSQUITTO (default /usr/sbin/mosquitto), DANCE_KEEP_WORKDIR=1 keeps
 work directories for post-mortem reading.
 """
 
+import base64
 import os
 import queue
 import shutil
@@ -55,6 +56,40 @@ ASAN_OPTIONS = os.environ.get("DANCE_MOSQUITTO_ASAN_OPTIONS", "")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
 ORG = "acme.example"
+
+
+def ident(label, zone=ORG):
+    """A device's DNS identity in the test zones."""
+    return "%s._device.%s" % (label, zone)
+
+
+def tamper(jws_bytes):
+    """Flip one payload bit of a compact JWS, keeping it valid base64url,
+    so that only the signature check can notice."""
+    head, payload, sig = jws_bytes.split(b".")
+    raw = bytearray(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
+    raw[0] ^= 0x01
+    forged = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=")
+    return b".".join([head, forged, sig])
+
+
+def sys_value(broker, cert, key, tail):
+    """One $SYS/broker/dance/... counter (retained), read with
+    mosquitto_sub as the client with cert/key."""
+    out = run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port),
+               "--cafile", broker.pki.ca, "--cert", cert, "--key", key,
+               "-t", "$SYS/broker/dance/" + tail, "-C", "1", "-W", "10"])
+    return int(out.strip())
+
+
+def wait_sys(broker, cert, key, tail, pred, timeout=20):
+    """Read the counter until pred holds or timeout passes; the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = sys_value(broker, cert, key, tail)
+        if pred(v) or time.monotonic() > deadline:
+            return v
+        time.sleep(0.5)
 
 
 def free_port():

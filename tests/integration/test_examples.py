@@ -16,15 +16,11 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_fixture import (BUILD_DIR, DANCE, Broker, Pki, PluginTestCase, Testbed,  # noqa: E402
-                            cleanup_workdir, run, workdir)
+                            cleanup_workdir, ident, run, workdir)
 
 PUB = os.path.join(BUILD_DIR, "examples", "device_publisher")
 SUB = os.path.join(BUILD_DIR, "examples", "backend_subscriber")
 ORG = "acme.example"
-
-
-def ident(label):
-    return "%s._device.%s" % (label, ORG)
 
 
 class ExamplesTest(PluginTestCase):

@@ -39,17 +39,13 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_fixture import (DANCE, PRELOAD, Broker, Pki, PluginTestCase,  # noqa: E402
-                            MqttClient, Testbed, cleanup_workdir, connect, run,
-                            workdir)
+                            MqttClient, Testbed, cleanup_workdir, connect, ident,
+                            sys_value, wait_sys, workdir)
 from dnsproxy import DnsProxy  # noqa: E402
 
 
 ORG = "acme.example"
 WAIT = 30               # generous bound for anything to happen on a loaded CI box
-
-
-def ident(label, zone=ORG):
-    return "%s._device.%s" % (label, zone)
 
 
 def rss_kb(pid):
@@ -207,19 +203,10 @@ class FaultCase(PluginTestCase):
 
     def sys_value(self, tail):
         """One $SYS/broker/dance/... counter (retained), read as "monitor"."""
-        cert, key = self.dev["monitor"]
-        out = run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.broker.port),
-                   "--cafile", self.pki.ca, "--cert", cert, "--key", key,
-                   "-t", "$SYS/broker/dance/" + tail, "-C", "1", "-W", "10"])
-        return int(out.strip())
+        return sys_value(self.broker, *self.dev["monitor"], tail)
 
     def wait_sys(self, tail, pred, timeout=WAIT):
-        deadline = time.monotonic() + timeout
-        while True:
-            v = self.sys_value(tail)
-            if pred(v) or time.monotonic() > deadline:
-                return v
-            time.sleep(0.5)
+        return wait_sys(self.broker, *self.dev["monitor"], tail, pred, timeout)
 
 
 

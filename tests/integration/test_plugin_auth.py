@@ -16,13 +16,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_fixture import (Broker, Pki, PluginTestCase, Testbed, cleanup_workdir,  # noqa: E402
-                            connect, workdir)
+                            connect, ident, workdir)
 
 ORG = "acme.example"
-
-
-def ident(label, zone=ORG):
-    return "%s._device.%s" % (label, zone)
 
 
 class AuthTest(PluginTestCase):

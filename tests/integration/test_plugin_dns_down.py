@@ -15,11 +15,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_fixture import (Broker, Pki, PluginTestCase, Testbed, cleanup_workdir,  # noqa: E402
-                            connect, workdir)
-
-
-def ident(label):
-    return "%s._device.acme.example" % label
+                            connect, ident, workdir)
 
 
 class DnsDownTest(PluginTestCase):

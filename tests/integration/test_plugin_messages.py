@@ -25,7 +25,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_fixture import (DANCE, Broker, MqttClient, Pki, PluginTestCase,  # noqa: E402
-                            Testbed, cleanup_workdir, run, workdir)
+                            Testbed, cleanup_workdir, ident, run, tamper, workdir)
+from plugin_fixture import sys_value as fixture_sys_value  # noqa: E402
+from plugin_fixture import wait_sys as fixture_wait_sys  # noqa: E402
 
 ORG = "acme.example"
 TTL = 2                 # seconds: revocation tests wait for it
@@ -34,10 +36,6 @@ WAIT = 20               # generous bound for anything to arrive on a loaded CI b
 WD = None
 TB = None
 PKI = None
-
-
-def ident(label, zone=ORG):
-    return "%s._device.%s" % (label, zone)
 
 
 def setUpModule():
@@ -116,16 +114,6 @@ class Sender:
         return s.serialize(compact=True).encode()
 
 
-def tamper(jws_bytes):
-    """Change one payload character of a compact JWS, keeping it valid
-    base64url, so that only the signature check can notice."""
-    head, payload, sig = jws_bytes.split(b".")
-    raw = bytearray(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
-    raw[0] ^= 0x01
-    forged = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=")
-    return b".".join([head, forged, sig])
-
-
 def Client(broker, label, subscribe=(), retain_as_published=True):
     """An MQTT v5 client with label's DANE-checked certificate (the
     fixture's MqttClient)."""
@@ -135,21 +123,11 @@ def Client(broker, label, subscribe=(), retain_as_published=True):
 
 
 def sys_value(broker, tail):
-    """One $SYS/broker/dance/... counter, read with mosquitto_sub."""
-    cert, key = client_files("backend")
-    out = run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port),
-               "--cafile", broker.pki.ca, "--cert", cert, "--key", key,
-               "-t", "$SYS/broker/dance/" + tail, "-C", "1", "-W", "10"])
-    return int(out.strip())
+    return fixture_sys_value(broker, *client_files("backend"), tail)
 
 
 def wait_sys(broker, tail, pred, timeout=WAIT):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = sys_value(broker, tail)
-        if pred(v) or time.monotonic() > deadline:
-            return v
-        time.sleep(0.5)
+    return fixture_wait_sys(broker, *client_files("backend"), tail, pred, timeout)
 
 
 class MessageBrokerCase(PluginTestCase):

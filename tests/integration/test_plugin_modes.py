@@ -16,11 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_fixture import (Broker, Pki, PluginTestCase, Testbed, cleanup_workdir,  # noqa: E402
-                            connect, free_port, workdir)
-
-
-def ident(label, zone="acme.example"):
-    return "%s._device.%s" % (label, zone)
+                            connect, free_port, ident, workdir)
 
 
 class ModesBase(PluginTestCase):

@@ -15,15 +15,11 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_fixture import (Broker, Pki, PluginTestCase, Testbed, cleanup_workdir,  # noqa: E402
-                            connect, workdir)
+                            connect, ident, workdir)
 
 TTL = 2
 INTERVAL = 1
 BOUND = INTERVAL + TTL + 10     # generous slack for a loaded CI machine
-
-
-def ident(label):
-    return "%s._device.acme.example" % label
 
 
 class RevocationTest(PluginTestCase):

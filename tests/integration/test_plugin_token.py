@@ -27,7 +27,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_fixture import (DANCE, Broker, Pki, PluginTestCase, Testbed,  # noqa: E402
-                            cleanup_workdir, connect, free_port, run, workdir)
+                            cleanup_workdir, connect, free_port, ident, run, workdir)
 
 from jwcrypto import jwk, jws  # noqa: E402
 
@@ -36,10 +36,6 @@ TTL = 2
 INTERVAL = 1
 BOUND = INTERVAL + TTL + 10     # generous slack for a loaded CI machine
 MOSQUITTO_PUB = "/usr/bin/mosquitto_pub"
-
-
-def ident(label, domain="acme.example"):
-    return "%s._device.%s" % (label, domain)
 
 
 def b64url(data):

@@ -26,7 +26,6 @@ verified and every other valid message was verified.
 """
 
 import argparse
-import base64
 import os
 import random
 import re
@@ -41,7 +40,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 from plugin_fixture import (DANCE, Broker, MqttClient, Pki, Testbed, cleanup_workdir,  # noqa: E402
-                            connect, workdir)
+                            connect, ident, tamper, workdir)
 
 ORG = "acme.example"
 TTL = 3                 # seconds: device TLSA TTL and negative TTL
@@ -51,10 +50,6 @@ REVALIDATE = 2          # seconds: broker re-checks connected devices
 # which a sender's messages count as "sent while revoked" ends this long
 # after the restored record is served.
 RESTORE_SLACK = 2 * TTL + 2
-
-
-def ident(label):
-    return "%s._device.%s" % (label, ORG)
 
 
 def log(msg):
@@ -80,15 +75,6 @@ def sign(key, name, cert, payload):
     if p.returncode != 0:
         raise RuntimeError("dance sign failed: %s" % p.stderr.decode())
     return p.stdout.strip()
-
-
-def tamper(jws):
-    """Flip one payload bit of a compact JWS (still valid base64url): only
-    the signature check can notice."""
-    head, payload, sig = jws.split(b".")
-    raw = bytearray(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
-    raw[0] ^= 0x01
-    return b".".join([head, base64.urlsafe_b64encode(bytes(raw)).rstrip(b"="), sig])
 
 
 class Soak:
