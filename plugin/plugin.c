@@ -469,7 +469,7 @@ static int start_tokens(struct dance_plugin *p)
     tp->allow = p->cfg.allowlist;
     tp->service_label = p->cfg.tlsa_owner_label;
     tp->matcher = p->matcher;
-    p->token_keys = dance_jws_keycache_new(0);
+    p->token_keys = dance_jws_keycache_new(p->cfg.key_cache_size);
     p->token_replay = dance_replay_new(0, dance_token_replay_window(tp), NULL, NULL);
     if (p->token_keys == NULL || p->token_replay == NULL)
         return -1;
