@@ -35,6 +35,8 @@ typedef struct dance_client {
     char *password;             /* token clients: the token, for re-checks */
     int64_t expires;            /* token clients: exp (wall clock); else 0 */
     bool checking;              /* a re-check is queued or running */
+    bool bypass;                /* acted without our BASIC_AUTH (guard.c):
+                                   denied until disconnected */
     struct dance_client *next;  /* hash chain (private) */
 } dance_client;
 

@@ -59,8 +59,70 @@ void dance_confscan_finish(dance_confscan *out)
                                   && !out->global_tls;
 }
 
-int dance_confscan_text(const char *text, const char *file,
-                        dance_confscan *out, char ***include_dir)
+int dance_confscan_bool(const char *t, size_t n)
+{
+    if (tok_is(t, n, "true") || tok_is(t, n, "1"))
+        return 1;
+    if (tok_is(t, n, "false") || tok_is(t, n, "0"))
+        return 0;
+    return -1;
+}
+
+/* rest_of_line - val up to the end of the line, without trailing blanks
+ * (include_dir and plugin paths may hold spaces). */
+static size_t rest_of_line(const char *val, const char *end)
+{
+    const char *rest = end;
+
+    while (rest > val && (rest[-1] == ' ' || rest[-1] == '\t' || rest[-1] == '\r'))
+        rest--;
+    return (size_t)(rest - val);
+}
+
+static int dirs_append(char ***include_dir, const char *val, size_t n)
+{
+    char **nd;
+    size_t count = 0;
+    char *d = malloc(n + 1);
+
+    if (d == NULL)
+        return -1;
+    memcpy(d, val, n);
+    d[n] = '\0';
+    while (*include_dir != NULL && (*include_dir)[count] != NULL)
+        count++;
+    nd = realloc(*include_dir, (count + 2) * sizeof(*nd));
+    if (nd == NULL) {
+        free(d);
+        return -1;
+    }
+    nd[count] = d;
+    nd[count + 1] = NULL;
+    *include_dir = nd;
+    return 0;
+}
+
+static void plugin_line(dance_confscan *out, const char *file, unsigned line,
+                        const char *val, size_t n)
+{
+    dance_confscan_plugin *pl;
+
+    if (out->plugin_count++ >= DANCE_CONFSCAN_PLUGINS_MAX)
+        return;
+    pl = &out->plugins[out->plugin_count - 1];
+    hit_set(&pl->where, file, line);
+    if (n >= sizeof(pl->path))
+        n = sizeof(pl->path) - 1;
+    memcpy(pl->path, val, n);
+    pl->path[n] = '\0';
+}
+
+static int scan_dir(const char *dir, dance_confscan *out, char *err, size_t errlen);
+
+/* scan_text - one file's text. include_dir lines are appended to
+ * *include_dir when it is given, else (err != NULL) read in place. */
+static int scan_text(const char *text, const char *file, dance_confscan *out,
+                     char ***include_dir, char *err, size_t errlen)
 {
     const char *p = text;
     unsigned line = 0;
@@ -68,7 +130,7 @@ int dance_confscan_text(const char *text, const char *file,
     while (*p != '\0') {
         const char *eol = strchr(p, '\n');
         const char *end = eol != NULL ? eol : p + strlen(p);
-        const char *key, *val, *rest;
+        const char *key, *val;
         size_t klen, vlen;
 
         line++;
@@ -76,15 +138,22 @@ int dance_confscan_text(const char *text, const char *file,
         if (klen > 0 && key[0] != '#') {
             val = next_token(key + klen, end, &vlen);
             if (tok_is(key, klen, "per_listener_settings")) {
-                out->per_listener_settings = tok_is(val, vlen, "true");
+                out->per_listener_settings = dance_confscan_bool(val, vlen) == 1;
                 if (out->per_listener_settings)
                     hit_set(&out->per_listener_true, file, line);
-            } else if (tok_is(key, klen, "use_identity_as_username") &&
-                       tok_is(val, vlen, "true")) {
-                hit_set(&out->identity_as_username, file, line);
-            } else if (tok_is(key, klen, "use_subject_as_username") &&
-                       tok_is(val, vlen, "true")) {
-                hit_set(&out->subject_as_username, file, line);
+            } else if (tok_is(key, klen, "use_identity_as_username")) {
+                /* any true spelling anywhere counts, also when a later
+                 * line says false: fail closed */
+                if (dance_confscan_bool(val, vlen) == 1)
+                    hit_set(&out->identity_as_username, file, line);
+            } else if (tok_is(key, klen, "use_subject_as_username")) {
+                if (dance_confscan_bool(val, vlen) == 1)
+                    hit_set(&out->subject_as_username, file, line);
+            } else if (tok_is(key, klen, "acl_file") && vlen > 0) {
+                hit_set(&out->acl_file, file, line);
+            } else if ((tok_is(key, klen, "plugin") || tok_is(key, klen, "auth_plugin"))
+                       && vlen > 0) {
+                plugin_line(out, file, line, val, rest_of_line(val, end));
             } else if (tok_is(key, klen, "listener") && vlen > 0) {
                 /* settings up to the next listener line belong to it;
                  * "listener 0 /path" is a unix socket */
@@ -103,34 +172,23 @@ int dance_confscan_text(const char *text, const char *file,
                     out->cur_tls = true;
                 else
                     out->global_tls = true;
-            } else if (tok_is(key, klen, "include_dir") && vlen > 0 &&
-                       include_dir != NULL) {
-                /* The directory name is the rest of the line (it may hold
-                 * spaces), without trailing blanks. */
-                size_t n;
-                char *d;
-                rest = end;
-                while (rest > val && (rest[-1] == ' ' || rest[-1] == '\t' ||
-                                      rest[-1] == '\r'))
-                    rest--;
-                n = (size_t)(rest - val);
-                char **nd;
-                size_t count = 0;
-                d = malloc(n + 1);
-                if (d == NULL)
-                    return -1;
-                memcpy(d, val, n);
-                d[n] = '\0';
-                while (*include_dir != NULL && (*include_dir)[count] != NULL)
-                    count++;
-                nd = realloc(*include_dir, (count + 2) * sizeof(*nd));
-                if (nd == NULL) {
-                    free(d);
-                    return -1;
+            } else if (tok_is(key, klen, "include_dir") && vlen > 0) {
+                size_t n = rest_of_line(val, end);
+                if (include_dir != NULL) {
+                    if (dirs_append(include_dir, val, n) != 0)
+                        return -1;
+                } else if (err != NULL) {
+                    char dir[DANCE_CONFSCAN_PATH_MAX];
+                    if (n >= sizeof(dir)) {
+                        snprintf(err, errlen, "%s line %u: include_dir path too long",
+                                 file, line);
+                        return -2;
+                    }
+                    memcpy(dir, val, n);
+                    dir[n] = '\0';
+                    if (scan_dir(dir, out, err, errlen) != 0)
+                        return -2;
                 }
-                nd[count] = d;
-                nd[count + 1] = NULL;
-                *include_dir = nd;
             }
         }
         if (eol == NULL)
@@ -138,6 +196,12 @@ int dance_confscan_text(const char *text, const char *file,
         p = eol + 1;
     }
     return 0;
+}
+
+int dance_confscan_text(const char *text, const char *file,
+                        dance_confscan *out, char ***include_dir)
+{
+    return scan_text(text, file, out, include_dir, NULL, 0) == 0 ? 0 : -1;
 }
 
 /* read_all - whole file as a NUL-terminated string. */
@@ -186,22 +250,24 @@ fail:
     return NULL;
 }
 
-static int scan_one(const char *path, dance_confscan *out, char ***include_dir,
+/* scan_one - one file; with follow, its include_dir lines are read where
+ * they stand (only the main file: Mosquitto refuses nested ones). */
+static int scan_one(const char *path, dance_confscan *out, bool follow,
                     char *err, size_t errlen)
 {
     char *text = read_all(path, err, errlen);
+    char **ignored = NULL;
     int rc;
 
     if (text == NULL)
         return -1;
-    rc = dance_confscan_text(text, path, out, include_dir);
-    free(text);
-    if (rc != 0) {
-        snprintf(err, errlen, "out of memory scanning %s", path);
-        return -1;
-    }
     out->files++;
-    return 0;
+    rc = scan_text(text, path, out, follow ? NULL : &ignored, err, errlen);
+    free(text);
+    dance_confscan_dirs_free(ignored);
+    if (rc == -1)
+        snprintf(err, errlen, "out of memory scanning %s", path);
+    return rc == 0 ? 0 : -1;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -259,7 +325,7 @@ static int scan_dir(const char *dir, dance_confscan *out, char *err, size_t errl
         char path[DANCE_CONFSCAN_PATH_MAX];
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= sizeof(path))
             continue;
-        rc = scan_one(path, out, NULL, err, errlen);
+        rc = scan_one(path, out, false, err, errlen);
     }
     for (size_t i = 0; i < n; i++)
         free(names[i]);
@@ -279,12 +345,8 @@ void dance_confscan_dirs_free(char **dirs)
 int dance_confscan_file(const char *path, dance_confscan *out,
                         char *err, size_t errlen)
 {
-    char **dirs = NULL;
-    int rc = scan_one(path, out, &dirs, err, errlen);
+    int rc = scan_one(path, out, true, err, errlen);
 
-    for (size_t i = 0; rc == 0 && dirs != NULL && dirs[i] != NULL; i++)
-        rc = scan_dir(dirs[i], out, err, errlen);
-    dance_confscan_dirs_free(dirs);
     if (rc == 0)
         dance_confscan_finish(out);
     return rc;

@@ -1,18 +1,31 @@
 /*
  * plugin/confscan.h - read the broker's own configuration for settings
- * that silently disable the plugin.
+ * that silently disable the plugin or open its reserved topic trees.
  *
  * Mosquitto 2.0 does not tell a plugin about the broker's configuration.
- * Three settings matter to us: `per_listener_settings true` (TICK never
- * reaches the plugin, so revocation, metrics and background lookups stop)
- * and `use_identity_as_username` / `use_subject_as_username` (Mosquitto
- * skips plugin authentication on that listener, so DANE is never checked
- * there). With token authentication on, a fourth matters: a listener
- * without TLS, where tokens travel in clear (a warning, not a refusal).
+ * These settings matter to us:
+ *   - `per_listener_settings true`: TICK never reaches the plugin, so
+ *     revocation, metrics and background lookups stop;
+ *   - `use_identity_as_username` / `use_subject_as_username` true: Mosquitto
+ *     skips plugin authentication on that listener, so DANE is never
+ *     checked there;
+ *   - `plugin` / `auth_plugin` lines before ours: their ACL and BASIC_AUTH
+ *     answers come first (Mosquitto asks callbacks in load order and stops
+ *     at the first that does not defer), so they could grant what the
+ *     plugin must refuse; lines after ours, and `acl_file` (whose check
+ *     Mosquitto registers after every plugin's), decide what the plugin
+ *     defers to them;
+ *   - with token authentication on, listeners without TLS, where tokens
+ *     travel in clear (a warning, not a refusal).
+ * Booleans are read exactly as Mosquitto's conf__parse_bool reads them
+ * ("true"/"1", "false"/"0"), and include_dir files are read at the point
+ * of their include_dir line, sorted, as Mosquitto reads them, so that the
+ * order of plugin lines is the broker's.
  * This module finds the config file on the broker's command line
- * (/proc/self/cmdline, "-c FILE") and scans it and its include_dir files
- * for those keys. Best effort: it cannot see a broker started without -c
- * (which then has no plugin either) and does not evaluate anything else.
+ * (/proc/self/cmdline, "-c FILE") and scans it and its include_dir files.
+ * A file it cannot read is an error: the plugin starts after Mosquitto
+ * has dropped privileges, and a setting it cannot see may be one that
+ * bypasses it.
  *
  * Pure except for reading files; no Mosquitto headers.
  */
@@ -30,12 +43,23 @@ typedef struct dance_confscan_hit {
     unsigned line;
 } dance_confscan_hit;
 
+/* Plugin lines kept (in load order); more are counted, not kept. */
+#define DANCE_CONFSCAN_PLUGINS_MAX 8
+
+typedef struct dance_confscan_plugin {
+    dance_confscan_hit where;
+    char path[DANCE_CONFSCAN_PATH_MAX];     /* as written */
+} dance_confscan_plugin;
+
 typedef struct dance_confscan {
     unsigned files;                         /* files read */
     bool per_listener_settings;             /* last value given */
     dance_confscan_hit per_listener_true;   /* where it was set true */
-    dance_confscan_hit identity_as_username;   /* first "... true" */
+    dance_confscan_hit identity_as_username;   /* first "... true" or "... 1" */
     dance_confscan_hit subject_as_username;
+    dance_confscan_hit acl_file;            /* first acl_file line */
+    unsigned plugin_count;                  /* plugin + auth_plugin lines */
+    dance_confscan_plugin plugins[DANCE_CONFSCAN_PLUGINS_MAX];
     /* listeners without TLS (no certfile or psk_hint; unix sockets, port 0,
      * are local and not counted); set by dance_confscan_finish */
     unsigned plain_listeners;
@@ -47,6 +71,11 @@ typedef struct dance_confscan {
     bool in_listener, cur_tls, cur_unix, any_listener, global_tls, port_line;
     dance_confscan_hit cur_listener;
 } dance_confscan;
+
+/* dance_confscan_bool - Mosquitto's boolean spellings: 1 for "true" or
+ * "1", 0 for "false" or "0", -1 for anything else (Mosquitto refuses to
+ * start on those). */
+int dance_confscan_bool(const char *t, size_t n);
 
 /* dance_confscan_text - scan one file's text (file names it in hits).
  * Follows nothing; the directories of include_dir lines are appended to
@@ -61,8 +90,9 @@ void dance_confscan_dirs_free(char **dirs);
 void dance_confscan_finish(dance_confscan *out);
 
 /* dance_confscan_file - scan path and the *.conf files of its include_dir
- * (sorted, as Mosquitto reads them). out must be zeroed first.
- * Returns 0, or -1 with a reason in err. */
+ * lines (sorted, read where the line is, as Mosquitto reads them). out
+ * must be zeroed first. Returns 0, or -1 with a reason in err (a file or
+ * directory that cannot be read, out of memory). */
 int dance_confscan_file(const char *path, dance_confscan *out,
                         char *err, size_t errlen);
 

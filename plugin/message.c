@@ -5,13 +5,8 @@
  *
  * MESSAGE (broker thread, every message the broker receives):
  *   - verification off: return at once.
- *   - a client publishing under verified_prefix or rejected_prefix is
- *     refused (MOSQ_ERR_ACL_DENIED: QoS 0 dropped, QoS 1/2 acknowledged
- *     with "not authorized" and dropped, retained messages never stored).
- *     This is done here and not with an ACL_CHECK callback because, in
- *     Mosquitto 2.0.11, a plugin ACL_CHECK callback that defers makes the
- *     broker deny every publish when no acl_file is configured. MESSAGE
- *     never fires for messages plugins publish, so our own copies pass.
+ *   - writes into verified_prefix and rejected_prefix were refused before
+ *     (guard.c: ACL_CHECK, and MESSAGE for bridges).
  *   - a topic matching verify_topics goes to the pipeline (pipeline.c):
  *     cheap header checks here, refusals reported at once, signature and
  *     DNS on other threads.
@@ -40,10 +35,7 @@
 /* MQTT topics are at most 65535 bytes (a 16-bit length). */
 #define MQTT_TOPIC_MAX 65535u
 
-static void msg_log(struct dance_plugin *p, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void msg_log(struct dance_plugin *p, int level, const char *fmt, ...)
+void dance_log_limited(struct dance_plugin *p, int level, const char *fmt, ...)
 {
     uint64_t now = dance_plugin_now_ms();
     char line[1024];
@@ -132,7 +124,7 @@ static void diagnose(struct dance_plugin *p, const char *topic, const dance_jws_
         (json = cJSON_PrintUnformatted(o)) == NULL) {
         cJSON_Delete(o);
         p->mstats.publish_failures++;
-        msg_log(p, MOSQ_LOG_ERR, "dance: out of memory building a diagnostic");
+        dance_log_limited(p, MOSQ_LOG_ERR, "dance: out of memory building a diagnostic");
         return;
     }
     cJSON_Delete(o);
@@ -143,7 +135,7 @@ static void diagnose(struct dance_plugin *p, const char *topic, const dance_jws_
     if (rc != MOSQ_ERR_SUCCESS) {
         char t[128];
         p->mstats.publish_failures++;
-        msg_log(p, MOSQ_LOG_WARNING, "dance: cannot publish the diagnostic for "
+        dance_log_limited(p, MOSQ_LOG_WARNING, "dance: cannot publish the diagnostic for "
                 "topic \"%s\" under %s: %s", dance_log_safe(topic, t, sizeof(t)),
                 p->cfg.rejected_prefix, dtopic == NULL ? "topic too long or out "
                 "of memory" : mosquitto_strerror(rc));
@@ -160,7 +152,7 @@ static void refused(struct dance_plugin *p, const char *topic, const dance_jws_r
     if ((int)st < 0 || st >= DANCE_JWS_STATUS_COUNT || st == DANCE_JWS_OK)
         st = DANCE_JWS_INTERNAL;
     p->mstats.refused[st]++;
-    msg_log(p, st == DANCE_JWS_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
+    dance_log_limited(p, st == DANCE_JWS_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
             "dance: message refused topic=\"%s\" sender=%s reason=%s: %s",
             dance_log_safe(topic, t, sizeof(t)), r->sender[0] ? r->sender : "-",
             dance_jws_status_name(st), printable(r->reason, why, sizeof(why)));
@@ -198,7 +190,7 @@ static void publish_verified(struct dance_plugin *p, const dance_msg_outcome *o)
         rc = mosquitto_broker_publish_copy(NULL, vtopic, (int)o->payload_len, o->payload,
                                            o->qos, o->retain, props);
     if (rc == MOSQ_ERR_SUCCESS) {
-        msg_log(p, MOSQ_LOG_DEBUG, "dance: message verified topic=\"%s\" sender=%s "
+        dance_log_limited(p, MOSQ_LOG_DEBUG, "dance: message verified topic=\"%s\" sender=%s "
                 "alg=%s key=\"%s\"", dance_log_safe(o->topic, t, sizeof(t)), r->sender,
                 dance_jws_alg_name(r->alg), r->key_source);
         return;
@@ -206,7 +198,7 @@ static void publish_verified(struct dance_plugin *p, const dance_msg_outcome *o)
     mosquitto_property_free_all(&props);
 fail:
     p->mstats.publish_failures++;
-    msg_log(p, MOSQ_LOG_WARNING, "dance: verified message from %s on topic \"%s\" "
+    dance_log_limited(p, MOSQ_LOG_WARNING, "dance: verified message from %s on topic \"%s\" "
             "could not be republished under %s: %s", r->sender,
             dance_log_safe(o->topic, t, sizeof(t)), p->cfg.verified_prefix,
             vtopic == NULL ? "topic too long or out of memory" : mosquitto_strerror(rc));
@@ -228,30 +220,13 @@ void dance_messages_tick(struct dance_plugin *p)
         dance_pipeline_drain(p->pipeline, outcome_cb, p);
 }
 
-static bool under(const char *topic, const char *prefix, size_t plen)
-{
-    return prefix != NULL && strncmp(topic, prefix, plen) == 0;
-}
-
 int dance_messages_on_message(struct dance_plugin *p, const struct mosquitto_evt_message *ed)
 {
     dance_jws_result r;
-    char t[128], cid[128];
+    char t[128];
 
     if (!p->verifying || ed->topic == NULL)
         return MOSQ_ERR_SUCCESS;
-    if (under(ed->topic, p->cfg.verified_prefix, p->verified_prefix_len) ||
-        under(ed->topic, p->cfg.rejected_prefix, p->rejected_prefix_len)) {
-        p->mstats.denied++;
-        msg_log(p, MOSQ_LOG_NOTICE, "dance: denied PUBLISH to \"%s\" from "
-                "client_id=\"%s\": only the plugin publishes under %s%s%s",
-                dance_log_safe(ed->topic, t, sizeof(t)),
-                dance_log_safe(ed->client ? mosquitto_client_id(ed->client) : NULL,
-                               cid, sizeof(cid)),
-                p->cfg.verified_prefix, p->cfg.rejected_prefix ? " and " : "",
-                p->cfg.rejected_prefix ? p->cfg.rejected_prefix : "");
-        return MOSQ_ERR_ACL_DENIED;
-    }
     if (!dance_topics_match(p->cfg.topics, ed->topic))
         return MOSQ_ERR_SUCCESS;
 
@@ -265,7 +240,7 @@ int dance_messages_on_message(struct dance_plugin *p, const struct mosquitto_evt
         break;
     case DANCE_PIPELINE_DROPPED:
     case DANCE_PIPELINE_SUBMIT_COUNT:
-        msg_log(p, MOSQ_LOG_WARNING, "dance: message on topic \"%s\" dropped "
+        dance_log_limited(p, MOSQ_LOG_WARNING, "dance: message on topic \"%s\" dropped "
                 "unverified: the verification queue is full "
                 "(plugin_opt_verify_queue_size %zu) or memory is short",
                 dance_log_safe(ed->topic, t, sizeof(t)), p->cfg.verify_queue_size);
@@ -282,8 +257,6 @@ int dance_messages_start(struct dance_plugin *p, char *err, size_t errlen)
     p->verifying = dance_plugin_config_verifying(&p->cfg);
     if (!p->verifying)
         return 0;
-    p->verified_prefix_len = strlen(p->cfg.verified_prefix);
-    p->rejected_prefix_len = p->cfg.rejected_prefix ? strlen(p->cfg.rejected_prefix) : 0;
     p->keycache = dance_jws_keycache_new(p->cfg.key_cache_size);
     if (p->keycache == NULL) {
         snprintf(err, errlen, "out of memory creating the key cache");

@@ -18,6 +18,7 @@
 #include "plugin.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,7 @@ static void fetch_done_hook(void *ctx, const dance_fetch_done *d)
                              d->owner, dance_dns_status_name(d->status), d->reason);
 }
 
-static int kick_push(struct dance_plugin *p, const dance_client *e, bool expiry)
+int dance_kick_queue(struct dance_plugin *p, const dance_client *e, bool expiry)
 {
     if (p->kick_count == p->kick_cap) {
         size_t nc = p->kick_cap ? p->kick_cap * 2 : 16;
@@ -104,7 +105,7 @@ static void revalidate_done_hook(void *ctx, const dance_revalidate_done *d)
         "client_id=\"%s\" reason=%s record=\"%s\": %s; disconnecting",
         d->identity, dance_log_safe(e->client_id, cid, sizeof(cid)),
         dance_verdict_name(v->code), v->record, v->reason);
-    if (kick_push(p, e, false) != 0)
+    if (dance_kick_queue(p, e, false) != 0)
         mosquitto_log_printf(MOSQ_LOG_ERR, "dance: out of memory queueing the "
                              "disconnect of %s; retrying next round", d->identity);
 }
@@ -178,7 +179,7 @@ static void expired_cb(void *ctx, dance_client *e)
     mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: token expired identity=%s "
         "client_id=\"%s\"; disconnecting (plugin_opt_token_disconnect_on_expiry on)",
         e->identity, dance_log_safe(e->client_id, cid, sizeof(cid)));
-    if (kick_push(p, e, true) != 0) {
+    if (dance_kick_queue(p, e, true) != 0) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "dance: out of memory queueing the "
                              "disconnect of %s; retrying", e->identity);
         p->next_token_expiry = -1;      /* look again at the next TICK */
@@ -217,6 +218,7 @@ static int tick_cb(int event, void *event_data, void *userdata)
     (void)event_data;
     p->tick_seen = true;
     p->reload_window = false;
+    dance_guard_tick(p);
 
     dance_workers_drain(p->workers);
     dance_messages_tick(p);
@@ -255,48 +257,25 @@ static int disconnect_cb(int event, void *event_data, void *userdata)
     struct dance_plugin *p = userdata;
 
     (void)event;
+    dance_guard_disconnected(p, ed->client);
     dance_clients_remove(p->clients, ed->client);
     return MOSQ_ERR_SUCCESS;
 }
 
-/* message_cb - signed message verification and the guard on the
- * verified/rejected topic trees (message.c), then the bypass check:
- * detect clients with a certificate that never went through our
- * BASIC_AUTH (use_identity_as_username / use_subject_as_username on a
- * listener, or MQTT v5 extended authentication by another plugin). Never
- * changes the message. The first such client per connection is logged
- * and then registered as non-DANE so later messages cost one lookup. */
+/* message_cb - the guard on the reserved trees and against clients that
+ * bypassed authentication (guard.c), then signed message verification
+ * (message.c). Never changes the message. */
 static int message_cb(int event, void *event_data, void *userdata)
 {
     struct mosquitto_evt_message *ed = event_data;
     struct dance_plugin *p = userdata;
-    X509 *cert;
-    char cid[128];
     int rc;
 
     (void)event;
-    rc = dance_messages_on_message(p, ed);
+    rc = dance_guard_on_message(p, ed);
     if (rc != MOSQ_ERR_SUCCESS)
         return rc;
-    if (ed->client == NULL || dance_clients_find(p->clients, ed->client) != NULL)
-        return MOSQ_ERR_SUCCESS;
-    cert = mosquitto_client_certificate(ed->client);
-    if (cert == NULL)
-        return MOSQ_ERR_SUCCESS;
-    X509_free(cert);
-    p->stats.bypass++;
-    mosquitto_log_printf(p->warned_bypass ? MOSQ_LOG_WARNING : MOSQ_LOG_ERR,
-        "dance: client_id=\"%s\" has a certificate but was never checked by the "
-        "DANE plugin: a listener has use_identity_as_username or "
-        "use_subject_as_username set, or another plugin authenticated it "
-        "(MQTT v5 extended auth). DANE is NOT enforced for such clients.",
-        dance_log_safe(mosquitto_client_id(ed->client), cid, sizeof(cid)));
-    p->warned_bypass = true;
-    /* Only spares the next messages the certificate fetch; on ENOMEM the
-     * client is simply logged again. */
-    (void)dance_clients_add(p->clients, ed->client, mosquitto_client_id(ed->client),
-                            false, NULL, NULL, NULL);
-    return MOSQ_ERR_SUCCESS;
+    return dance_messages_on_message(p, ed);
 }
 
 /* ---- init / cleanup ---- */
@@ -311,6 +290,7 @@ static const struct {
     {MOSQ_EVT_RELOAD, reload_cb, "RELOAD"},
     {MOSQ_EVT_DISCONNECT, disconnect_cb, "DISCONNECT"},
     {MOSQ_EVT_MESSAGE, message_cb, "MESSAGE"},
+    {MOSQ_EVT_ACL_CHECK, dance_guard_acl_cb, "ACL_CHECK"},
 };
 
 static void unregister_all(struct dance_plugin *p)
@@ -366,11 +346,68 @@ static void warn_plain_listeners(const dance_confscan *scan)
             "line) runs without TLS: tokens sent there travel in clear.");
 }
 
+/* same_file - whether two paths name the same file (symlinks and
+ * relative paths resolved). */
+static bool same_file(const char *a, const char *b)
+{
+    char ra[PATH_MAX], rb[PATH_MAX];
+
+    return realpath(a, ra) != NULL && realpath(b, rb) != NULL && strcmp(ra, rb) == 0;
+}
+
+/* check_plugin_order - find this module among the configuration's plugin
+ * lines. A plugin loaded before it answers ACL checks and BASIC_AUTH
+ * first, and Mosquitto takes the first answer that is not a deferral, so
+ * it could let a client write into the reserved trees or skip DANE:
+ * refused. Anything deciding ACLs after it (acl_file, later plugins) gets
+ * the plugin's deferral outside the reserved trees; with nothing after
+ * it, the plugin allows, because Mosquitto denies when every check defers.
+ * Returns 0, or -1 (logged). */
+static int check_plugin_order(struct dance_plugin *p, const dance_confscan *scan)
+{
+    Dl_info info;
+    unsigned ours = scan->plugin_count, kept;
+
+    kept = scan->plugin_count < DANCE_CONFSCAN_PLUGINS_MAX ? scan->plugin_count
+                                                          : DANCE_CONFSCAN_PLUGINS_MAX;
+    if (dladdr((void *)check_plugin_order, &info) != 0 && info.dli_fname != NULL)
+        for (unsigned i = 0; i < kept && ours == scan->plugin_count; i++)
+            if (same_file(scan->plugins[i].path, info.dli_fname))
+                ours = i;
+    if (ours == scan->plugin_count) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "dance: refusing to start: none of the "
+            "%u plugin lines of the broker configuration names this module (%s), "
+            "so the plugin cannot tell which plugins answer before it", scan->plugin_count,
+            info.dli_fname != NULL ? info.dli_fname : "unknown path");
+        return -1;
+    }
+    if (ours > 0) {
+        const dance_confscan_plugin *first = &scan->plugins[0];
+        mosquitto_log_printf(MOSQ_LOG_ERR, "dance: refusing to start: %s line %u "
+            "loads %s before this plugin (%s line %u); Mosquitto asks plugins in "
+            "that order and takes the first answer, so that plugin could admit "
+            "clients without DANE or let them write under %s. Move the "
+            "mosquitto_dance plugin line above it.", first->where.file,
+            first->where.line, first->path, scan->plugins[ours].where.file,
+            scan->plugins[ours].where.line, p->cfg.verified_prefix);
+        return -1;
+    }
+    p->acl_defer = scan->acl_file.found || scan->plugin_count > 1;
+    if (p->acl_defer)
+        mosquitto_log_printf(MOSQ_LOG_INFO, "dance: ACL checks outside %s%s%s are "
+            "left to %s%s%s", p->cfg.verified_prefix, p->cfg.rejected_prefix ? " and " : "",
+            p->cfg.rejected_prefix ? p->cfg.rejected_prefix : "",
+            scan->acl_file.found ? "acl_file" : "",
+            scan->acl_file.found && scan->plugin_count > 1 ? " and " : "",
+            scan->plugin_count > 1 ? "the plugins loaded after this one" : "");
+    return 0;
+}
+
 /* check_environment - refuse broker settings under which the plugin would
  * silently not protect anything; warn about plain listeners with tokens. */
-static int check_environment(mosquitto_plugin_id_t *identifier,
-                             const dance_plugin_config *cfg)
+static int check_environment(mosquitto_plugin_id_t *identifier, struct dance_plugin *p)
 {
+    const dance_plugin_config *cfg = &p->cfg;
     dance_confscan scan;
     char err[DANCE_OPT_ERR_MAX];
     int rc;
@@ -394,11 +431,14 @@ static int check_environment(mosquitto_plugin_id_t *identifier,
     err[0] = '\0';
     rc = dance_confscan_self(&scan, err, sizeof(err));
     if (rc < 0) {
-        mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: could not check the broker "
-            "configuration for use_identity_as_username / use_subject_as_username "
-            "(%s); make sure neither is set%s", err, cfg->token_auth
-            ? ", and that token clients connect over TLS" : "");
-        return 0;
+        /* Mosquitto has dropped privileges by now: a file root can read and
+         * we cannot may hold a setting that skips the plugin. */
+        mosquitto_log_printf(MOSQ_LOG_ERR, "dance: refusing to start: cannot check "
+            "the broker configuration for settings that bypass the plugin (%s). "
+            "Mosquitto loads plugins after dropping privileges: make every "
+            "configuration file and include_dir readable by the user it runs as "
+            "(usually mosquitto).", err);
+        return -1;
     }
     if (rc == 0)
         return 0;
@@ -423,7 +463,7 @@ static int check_environment(mosquitto_plugin_id_t *identifier,
                 ? "use_identity_as_username" : "use_subject_as_username");
         return -1;
     }
-    return 0;
+    return check_plugin_order(p, &scan);
 }
 
 /* pin_module - keep this module mapped until the process exits.
@@ -518,7 +558,9 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     free(opts);
     if (rc != 0)
         return fail_init(p, err);
-    if (check_environment(identifier, &p->cfg) != 0) {
+    p->verified_prefix_len = strlen(p->cfg.verified_prefix);
+    p->rejected_prefix_len = p->cfg.rejected_prefix ? strlen(p->cfg.rejected_prefix) : 0;
+    if (check_environment(identifier, p) != 0) {
         plugin_free(p);
         return MOSQ_ERR_INVAL;
     }
@@ -584,14 +626,19 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     p->next_stats_ms = p->started_ms;
     mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: DANE client authentication "
         "ready: allowed_domains=%s identity_source=%s tlsa_owner=%s resolver=%s "
-        "trust_anchor=%s cafile=%s fallback=%s connect_budget_ms=%u "
-        "revalidate_interval=%u worker_threads=%u",
+        "trust_anchor=%s cafile=%s fallback=%s client_id_binding=%s "
+        "connect_budget_ms=%u revalidate_interval=%u worker_threads=%u",
         p->cfg.allowed_domains, dance_identity_source_name(p->cfg.identity_source),
         p->cfg.tlsa_owner_label ? p->cfg.tlsa_owner_label : "identity",
         p->cfg.resolver ? p->cfg.resolver : "system",
         p->cfg.trust_anchor ? p->cfg.trust_anchor : "system",
         p->cfg.cafile ? p->cfg.cafile : "none", dance_fallback_name(p->cfg.fallback),
-        p->cfg.connect_budget_ms, p->cfg.revalidate_interval, p->cfg.worker_threads);
+        p->cfg.client_id_binding ? "on" : "off", p->cfg.connect_budget_ms, p->cfg.revalidate_interval, p->cfg.worker_threads);
+    if (!p->cfg.client_id_binding)
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: warning: "
+            "plugin_opt_client_id_binding off: a device may connect with any client "
+            "id, including another device's, and so disconnect it (Mosquitto's "
+            "session takeover). Turn it on unless devices cannot choose their id.");
     if (p->verifying)
         mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: message verification ready: "
             "verify_topics=%s verified_prefix=%s rejected_prefix=%s max_payload=%zu "

@@ -23,6 +23,7 @@
 #include "dance/token.h"
 #include "clients.h"
 #include "decide.h"
+#include "guard.h"
 #include "options.h"
 #include "pipeline.h"
 #include "waitbudget.h"
@@ -37,7 +38,7 @@ typedef struct dance_stats {
     uint64_t revocations;               /* connected clients disconnected */
     uint64_t rechecks;                  /* re-checks completed */
     uint64_t recheck_failures;          /* re-checks that could not decide */
-    uint64_t bypass;                    /* certificate clients we never saw */
+    uint64_t bypass;                    /* clients acting without our decision */
     uint64_t token_accepted;            /* of accepted: by a token */
     uint64_t token_expiries;            /* token clients disconnected at exp */
 } dance_stats;
@@ -47,7 +48,6 @@ typedef struct dance_stats {
 typedef struct dance_msg_stats {
     uint64_t verified;
     uint64_t refused[DANCE_JWS_STATUS_COUNT];   /* by dance_jws_status */
-    uint64_t denied;            /* client publishes under a reserved prefix */
     uint64_t publish_failures;  /* copies/diagnostics Mosquitto did not take */
 } dance_msg_stats;
 
@@ -77,16 +77,23 @@ struct dance_plugin {
     bool warned_no_tick;
     bool reload_window;             /* from RELOAD to the next TICK */
     bool revalidate_now;            /* start a round at the next TICK */
-    bool warned_bypass;
     uint64_t next_round_ms;
     uint64_t next_stats_ms;
 
     dance_kick *kicks;              /* revocations to carry out at TICK */
     size_t kick_count, kick_cap;
 
+    /* reserved trees and the bypass check (guard.c); the prefixes are
+     * guarded whether or not messages are verified */
+    size_t verified_prefix_len, rejected_prefix_len;
+    bool acl_defer;                 /* an ACL decider follows: defer to it */
+    const void *last_disconnected;  /* DISCONNECT seen this loop iteration */
+    const void *acl_write_client;   /* unregistered client of the last ACL
+                                       WRITE; MESSAGE tells PUBLISH from bridge */
+    uint64_t reserved_denied[DANCE_GUARD_PATH_COUNT];
+
     /* message verification (message.c); NULL/0 when off */
     bool verifying;
-    size_t verified_prefix_len, rejected_prefix_len;
     dance_pipeline *pipeline;
     dance_jws_keycache *keycache;
     dance_replay *replay;
@@ -108,6 +115,16 @@ struct dance_plugin {
 /* Monotonic milliseconds. */
 uint64_t dance_plugin_now_ms(void);
 
+/* plugin.c: queue the disconnect of e's client for the next TICK (kicks
+ * run our DISCONNECT callback, which edits the registry). 0, or -1 on
+ * ENOMEM. */
+int dance_kick_queue(struct dance_plugin *p, const dance_client *e, bool expiry);
+
+/* message.c: a log line that counts against the per-second cap of
+ * per-message lines (a flood of bad messages cannot flood the log). */
+void dance_log_limited(struct dance_plugin *p, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* auth.c: the MOSQ_EVT_BASIC_AUTH callback. */
 int dance_auth_basic_cb(int event, void *event_data, void *userdata);
 
@@ -120,8 +137,8 @@ const char *dance_log_safe(const char *s, char *buf, size_t buflen);
  * or -1 with a reason in err. stop joins the verify threads; free releases
  * the rest and must come after the worker pool is stopped (the pipeline
  * receives DNS answers from it). on_message is the MESSAGE hook: returns
- * MOSQ_ERR_ACL_DENIED for publishes under the reserved prefixes, else
- * MOSQ_ERR_SUCCESS (the message always goes on unchanged). tick drains
+ * MOSQ_ERR_SUCCESS (the message always goes on unchanged; the reserved
+ * trees are guard.c's). tick drains
  * finished verifications and publishes the copies. */
 int dance_messages_start(struct dance_plugin *p, char *err, size_t errlen);
 void dance_messages_stop(struct dance_plugin *p);

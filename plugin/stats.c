@@ -65,6 +65,11 @@ void dance_stats_publish(struct dance_plugin *p)
     pub("auth/deferred/outside_allowed_domains", s->deferred[DANCE_V_OUTSIDE]);
     pub("auth/revocations", s->revocations);
     pub("auth/bypass", s->bypass);
+    for (int g = 0; g < DANCE_GUARD_PATH_COUNT; g++) {
+        snprintf(tail, sizeof(tail), "reserved/denied/%s",
+                 dance_guard_path_name((dance_guard_path)g));
+        pub(tail, p->reserved_denied[g]);
+    }
     pub("clients/connected", dance_clients_dane_count(p->clients));
     if (p->cfg.token_auth) {
         pub("auth/token/accepted", s->token_accepted);
@@ -103,7 +108,9 @@ void dance_stats_publish(struct dance_plugin *p)
         }
         pub("messages/queued", ps.depth);
         pub("messages/dropped", ps.dropped);
-        pub("messages/denied", m->denied);
+        /* the guard's count, kept under its first name */
+        pub("messages/denied", p->reserved_denied[DANCE_GUARD_PUBLISH] +
+                               p->reserved_denied[DANCE_GUARD_BRIDGE]);
         pub("messages/lookups", ps.lookups);
         pub("messages/publish_failures", m->publish_failures);
     }

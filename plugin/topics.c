@@ -190,3 +190,10 @@ int dance_topic_prefix_check(const char *prefix, char *why, size_t whylen)
     }
     return 0;
 }
+
+bool dance_topic_under_prefix(const char *topic, const char *prefix, size_t plen)
+{
+    if (prefix == NULL || plen == 0 || strncmp(topic, prefix, plen - 1) != 0)
+        return false;
+    return topic[plen - 1] == '\0' || topic[plen - 1] == prefix[plen - 1];
+}

@@ -50,4 +50,11 @@ bool dance_topic_filter_matches(const char *filter, const char *topic);
  * -1 with a reason in why. */
 int dance_topic_prefix_check(const char *prefix, char *why, size_t whylen);
 
+/* dance_topic_under_prefix - whether topic lies in the tree of prefix (a
+ * prefix that passed dance_topic_prefix_check, so it ends in "/", of
+ * plen bytes): topic starts with prefix, or is the bare level prefix
+ * without its "/" (the filter "verified/#" matches "verified" too).
+ * false for a NULL prefix. Cannot fail. */
+bool dance_topic_under_prefix(const char *topic, const char *prefix, size_t plen);
+
 #endif
