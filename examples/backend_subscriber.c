@@ -215,7 +215,7 @@ int main(int argc, char **argv)
     const char *domains = NULL, *issuers = NULL, *transport = NULL, *label = NULL;
     unsigned long port, count = 0, timeout_s = 0, skew = 0, window = 600, max_ttl = 300;
     unsigned long dns_timeout = 0;
-    char err[512], idbuf[64];
+    char err[512], idbuf[320];
     dance_allowlist *allow = NULL;
     dance_matcher *matcher = NULL;
     dance_jws_keycache *keys = NULL;
@@ -347,8 +347,9 @@ int main(int argc, char **argv)
     b.source.resolver = resolver;
 
     if (tls.client_id == NULL) {
-        snprintf(idbuf, sizeof(idbuf), "backend-%ld", (long)getpid());
-        tls.client_id = idbuf;
+        char suffix[32];
+        snprintf(suffix, sizeof(suffix), "backend-%ld", (long)getpid());
+        tls.client_id = ex_bound_client_id(tls.cert, suffix, idbuf, sizeof(idbuf));
     }
     mosquitto_lib_init();
     s = ex_session_new(prog, &tls, &b);

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/pem.h>
+#include "dance/name.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -214,4 +216,22 @@ void ex_session_free(ex_session *s)
     ex_session_close(s);
     mosquitto_destroy(s->mosq);
     free(s);
+}
+
+const char *ex_bound_client_id(const char *cert_file, const char *suffix,
+                               char *buf, size_t buflen)
+{
+    FILE *f = fopen(cert_file, "r");
+    X509 *cert = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    char **names = NULL;
+
+    if (f != NULL)
+        fclose(f);
+    if (cert != NULL && dance_cert_dnsnames(cert, &names) == 1)
+        snprintf(buf, buflen, "%s/%s", names[0], suffix);
+    else
+        snprintf(buf, buflen, "%s", suffix);
+    dance_names_free(names);
+    X509_free(cert);
+    return buf;
 }

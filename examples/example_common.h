@@ -51,6 +51,14 @@ typedef struct ex_session {
  * a message on stderr on failure. */
 ex_session *ex_session_new(const char *prog, const ex_tls *tls, void *app);
 
+/* ex_bound_client_id - "<identity>/<suffix>" in buf, the identity being
+ * the one dNSName of the certificate in cert_file: brokers with the DANCE
+ * plugin refuse client ids not bound to the identity
+ * (plugin_opt_client_id_binding). Just suffix when the certificate has no
+ * single name. Returns buf. */
+const char *ex_bound_client_id(const char *cert_file, const char *suffix,
+                               char *buf, size_t buflen);
+
 /* ex_session_connect - connect and wait up to timeout_ms for the CONNACK.
  * Returns 0 when accepted; otherwise prints why ("REFUSED ..." for a
  * CONNACK refusal, a TLS/network reason otherwise) and returns -1. */

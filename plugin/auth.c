@@ -117,6 +117,16 @@ static int fallback(auth_ctx *a, dance_verdict_code code, const char *reason)
     bool defer = a->p->cfg.fallback == DANCE_FALLBACK_DEFER;
 
     memset(&v, 0, sizeof(v));
+    if (defer && a->p->cfg.client_id_binding &&
+        dance_client_id_claims_identity(a->client_id, a->p->cfg.allowlist)) {
+        char cid[128];
+        v.code = DANCE_V_CLIENT_ID;
+        snprintf(v.reason, sizeof(v.reason), "%s; the client id \"%s\" names a device "
+                 "identity under plugin_opt_allowed_domains, which only that device "
+                 "may use (plugin_opt_client_id_binding on)", reason,
+                 dance_log_safe(a->client_id, cid, sizeof(cid)));
+        return finish(a, &v, false);
+    }
     v.code = code;
     snprintf(v.reason, sizeof(v.reason), "%s%s", reason,
              defer ? "; deferring to other authentication (plugin_opt_fallback defer)"
@@ -128,6 +138,24 @@ static int fallback(auth_ctx *a, dance_verdict_code code, const char *reason)
         return finish(a, &v, false);
     }
     return finish(a, &v, defer);
+}
+
+/* check_client_id - with plugin_opt_client_id_binding on, an admitted
+ * identity's client id must be the identity or identity/suffix, so one
+ * device cannot take over (and so disconnect) another's session. 0 when
+ * bound or not enforced; else the refusal's broker answer in *rc. */
+static int check_client_id(auth_ctx *a, int *rc)
+{
+    char cid[128];
+
+    if (!a->p->cfg.client_id_binding || dance_client_id_bound(a->client_id, a->identity))
+        return 0;
+    *rc = refuse(a, DANCE_V_CLIENT_ID, "client id \"%s\" is not bound to identity %s: "
+                 "connect with the client id %s or %s/<suffix> "
+                 "(plugin_opt_client_id_binding on)",
+                 dance_log_safe(a->client_id, cid, sizeof(cid)), a->identity,
+                 a->identity, a->identity);
+    return -1;
 }
 
 /* identity_from_san - the certificate's one dNSName. */
@@ -274,6 +302,9 @@ static int authenticate(auth_ctx *a, X509 *leaf, const char *username)
                  a->identity, p->cfg.allowed_domains);
         return fallback(a, DANCE_V_OUTSIDE, r);
     }
+    /* before DNS: a mismatch costs no query */
+    if (check_client_id(a, &rc) != 0)
+        return rc;
 
     if (dance_owner_name(a->identity, p->cfg.tlsa_owner_label, a->owner,
                          sizeof(a->owner), why, sizeof(why)) != 0)
@@ -355,6 +386,9 @@ static int token_authenticate(auth_ctx *a, const char *username, const char *pas
         rc = token_refuse(a, &tr);
         goto out;
     }
+    /* before DNS and before the jti is spent */
+    if (check_client_id(a, &rc) != 0)
+        goto out;
     if (dance_owner_name(a->identity, p->cfg.tlsa_owner_label, a->owner,
                          sizeof(a->owner), why, sizeof(why)) != 0) {
         rc = refuse(a, DANCE_V_IDENTITY, "no TLSA owner name for %s: %s",

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include "dance/name.h"
 
 const char *dance_verdict_name(dance_verdict_code code)
@@ -28,6 +29,7 @@ const char *dance_verdict_name(dance_verdict_code code)
     case DANCE_V_TOKEN_AUDIENCE: return "token_audience";
     case DANCE_V_TOKEN_EXPIRED: return "token_expired";
     case DANCE_V_TOKEN_REPLAY: return "token_replay";
+    case DANCE_V_CLIENT_ID: return "client_id";
     case DANCE_V_INTERNAL: return "internal";
     case DANCE_V_COUNT: break;
     }
@@ -164,4 +166,30 @@ void dance_decide(const dance_matcher *m, X509 *leaf, const char *identity,
     }
     out->code = DANCE_V_ACCEPTED;
     snprintf(out->reason, sizeof(out->reason), "%s", mr.reason);
+}
+
+bool dance_client_id_bound(const char *client_id, const char *identity)
+{
+    size_t n = strlen(identity);
+
+    if (client_id == NULL || n == 0 || strncasecmp(client_id, identity, n) != 0)
+        return false;
+    return client_id[n] == '\0' || (client_id[n] == '/' && client_id[n + 1] != '\0');
+}
+
+bool dance_client_id_claims_identity(const char *client_id, const dance_allowlist *allow)
+{
+    char name[DANCE_NAME_MAX + 1], norm[DANCE_NAME_MAX + 1], why[DANCE_REASON_MAX];
+    size_t n;
+
+    if (client_id == NULL)
+        return false;
+    n = strcspn(client_id, "/");
+    if (n == 0 || n > DANCE_NAME_MAX)
+        return false;
+    memcpy(name, client_id, n);
+    name[n] = '\0';
+    if (dance_name_normalize(name, norm, sizeof(norm), why, sizeof(why)) != 0)
+        return false;
+    return dance_allowlist_match(allow, norm);
 }

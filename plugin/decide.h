@@ -35,6 +35,7 @@ typedef enum dance_verdict_code {
     DANCE_V_TOKEN_AUDIENCE,     /* token for another broker */
     DANCE_V_TOKEN_EXPIRED,      /* token expired, not yet valid, or too long-lived */
     DANCE_V_TOKEN_REPLAY,       /* token's jti used before */
+    DANCE_V_CLIENT_ID,          /* client id not bound to the identity */
     DANCE_V_INTERNAL,           /* allocation or OpenSSL failure */
     DANCE_V_COUNT
 } dance_verdict_code;
@@ -42,7 +43,7 @@ typedef enum dance_verdict_code {
 /* "accepted", "no_certificate", "identity", "outside_allowed_domains",
  * "pending", "lookup_failure", "bogus", "insecure", "no_record",
  * "no_match", "token_invalid", "token_audience", "token_expired",
- * "token_replay", "internal". */
+ * "token_replay", "client_id", "internal". */
 const char *dance_verdict_name(dance_verdict_code code);
 
 #define DANCE_RECORD_TEXT_MAX 64
@@ -71,5 +72,20 @@ dance_verdict_code dance_verdict_from_token(dance_token_status st);
 void dance_decide(const dance_matcher *m, X509 *leaf, const char *identity,
                   dance_identity_source idsrc, const dance_tlsa_result *answer,
                   dance_verdict *out);
+
+/* Client ids bound to identities (plugin_opt_client_id_binding): a client
+ * id names the identity, alone or followed by "/" and a suffix of the
+ * device's choosing ("dev1._device.acme.example/2"). "/" never occurs in a
+ * DNS name, so no identity's ids overlap another's, and Mosquitto's
+ * takeover by client id can only replace a session of the same device. */
+
+/* dance_client_id_bound - client_id is identity or identity "/" suffix
+ * (suffix not empty; the identity part compared case-insensitively). */
+bool dance_client_id_bound(const char *client_id, const char *identity);
+
+/* dance_client_id_claims_identity - the part of client_id before any "/"
+ * is a DNS name under the allow-list: an id that only that device may use,
+ * so a client admitted otherwise (fallback defer) may not. */
+bool dance_client_id_claims_identity(const char *client_id, const dance_allowlist *allow);
 
 #endif

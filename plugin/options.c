@@ -37,7 +37,7 @@ typedef enum opt_kind {
 typedef enum opt_id {
     O_RESOLVER, O_TRUST_ANCHOR, O_DNS_TRANSPORT, O_TLS_AUTH_NAME,
     O_LOOKUP_TIMEOUT_MS, O_ALLOWED_DOMAINS, O_IDENTITY_SOURCE, O_TLSA_OWNER,
-    O_CAFILE, O_FALLBACK, O_CONNECT_BUDGET_MS, O_CACHE_SIZE, O_MIN_TTL,
+    O_CAFILE, O_FALLBACK, O_CLIENT_ID_BINDING, O_CONNECT_BUDGET_MS, O_CACHE_SIZE, O_MIN_TTL,
     O_MAX_TTL, O_NEGATIVE_TTL, O_FAILURE_TTL, O_REVALIDATE_INTERVAL,
     O_STATS_INTERVAL, O_WORKER_THREADS, O_QUEUE_SIZE,
     /* token authentication: every option after O_TOKEN_AUTH up to
@@ -85,6 +85,7 @@ static const opt_def opt_table[O_COUNT] = {
     [O_CAFILE] = {"cafile", OPT_STRING, 0, 0,
         "the path of a PEM file with CA certificates"},
     [O_FALLBACK] = {"fallback", OPT_FALLBACK, 0, 0, "deny or defer"},
+    [O_CLIENT_ID_BINDING] = {"client_id_binding", OPT_ONOFF, 0, 0, "on or off"},
     [O_CONNECT_BUDGET_MS] = {"connect_budget_ms", OPT_UINT, 0, 10000,
         "milliseconds from 0 to 10000"},
     [O_CACHE_SIZE] = {"cache_size", OPT_UINT, 1, 10000000,
@@ -301,6 +302,7 @@ static void set_defaults(dance_plugin_config *c)
     c->lookup_timeout_ms = DANCE_OPT_DEFAULT_LOOKUP_TIMEOUT_MS;
     c->identity_source = DANCE_IDSRC_SAN;
     c->fallback = DANCE_FALLBACK_DENY;
+    c->client_id_binding = true;
     c->connect_budget_ms = DANCE_OPT_DEFAULT_CONNECT_BUDGET_MS;
     c->cache_size = DANCE_OPT_DEFAULT_CACHE_SIZE;
     c->min_ttl = DANCE_OPT_DEFAULT_MIN_TTL;
@@ -460,6 +462,8 @@ static int apply(dance_plugin_config *c, opt_id id, const char *value,
             return bad_value(d, value, NULL, err, errlen);
         if (id == O_TOKEN_AUTH)
             c->token_auth = b;
+        else if (id == O_CLIENT_ID_BINDING)
+            c->client_id_binding = b;
         else
             c->token_disconnect_on_expiry = b;
         return 0;

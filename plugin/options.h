@@ -60,6 +60,7 @@ typedef struct dance_plugin_config {
     char *tlsa_owner_label;         /* "_mqtt" for the service form; NULL: identity */
     char *cafile;                   /* NULL: none */
     dance_fallback fallback;
+    bool client_id_binding;         /* client id = identity[/suffix] */
     unsigned connect_budget_ms;
     /* cache */
     size_t cache_size;

@@ -73,11 +73,48 @@ def tamper(jws_bytes):
     return b".".join([head, forged, sig])
 
 
+_CERT_IDENTITY = {}
+
+
+def cert_identity(cert):
+    """The one dNSName of a certificate file (the DANE identity), or None."""
+    if cert not in _CERT_IDENTITY:
+        out = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-ext",
+                              "subjectAltName"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True).stdout
+        names = [w[4:].rstrip(",") for w in out.split() if w.startswith("DNS:")]
+        _CERT_IDENTITY[cert] = names[0].lower() if len(names) == 1 else None
+    return _CERT_IDENTITY[cert]
+
+
+def bound_client_id(client_id=None, cert=None, username=None, label="c"):
+    """A client id bound to the client's identity, as the plugin requires by
+    default (plugin_opt_client_id_binding): "<identity>/<client_id>", the
+    identity taken from the certificate, else from the token username.
+    An id that already is bound, or a client without an identity, keeps
+    the id as given (a fresh one when None)."""
+    cid = client_id or "%s-%d-%d" % (label, os.getpid(), int(time.monotonic() * 1e6))
+    # the username names the identity where there is one (tokens, and
+    # plugin_opt_identity_source username); else the certificate does
+    identity = username.rstrip(".").lower() if username and "." in username else None
+    if identity is None and cert is not None:
+        identity = cert_identity(cert)
+    if identity is None or cid.lower() == identity or cid.lower().startswith(identity + "/"):
+        return cid
+    return "%s/%s" % (identity, cid)
+
+
+def cid_args(cert=None, username=None, label="cli"):
+    """["-i", bound id] for mosquitto_pub / mosquitto_sub."""
+    return ["-i", bound_client_id(None, cert, username, label)]
+
+
 def sys_value(broker, cert, key, tail):
     """One $SYS/broker/dance/... counter (retained), read with
     mosquitto_sub as the client with cert/key."""
     out = run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port),
                "--cafile", broker.pki.ca, "--cert", cert, "--key", key,
+               *cid_args(cert, label="sys"),
                "-t", "$SYS/broker/dance/" + tail, "-C", "1", "-W", "10"])
     return int(out.strip())
 
@@ -432,11 +469,11 @@ class MqttClient:
     payload, qos, retain and props (v5 user properties, name -> values)."""
 
     def __init__(self, broker, cert, key, subscribe=(), label="c", client_id=None,
-                 v311=False, retain_as_published=True, timeout=20):
+                 v311=False, retain_as_published=True, timeout=20, bind=True):
         self.timeout = timeout
         self.messages = []
         self.cond = threading.Condition()
-        cid = client_id or "%s-%d-%d" % (label, os.getpid(), int(time.monotonic() * 1e6))
+        cid = bound_client_id(client_id, cert if bind else None, label=label)
         self.c = mqtt.Client(client_id=cid,
                              protocol=mqtt.MQTTv311 if v311 else mqtt.MQTTv5)
         self.c.tls_set(ca_certs=broker.pki.ca, certfile=cert, keyfile=key,
@@ -519,12 +556,15 @@ class MqttClient:
 
 
 def connect(broker, cert, key, client_id=None, username=None, timeout=15, keep=False,
-            subscribe=None, password=None, port=None, server_tls=False, sub_qos=0):
+            subscribe=None, password=None, port=None, server_tls=False, sub_qos=0,
+            bind=True):
     """Connect with a client certificate (cert None: no client certificate,
     over TLS that checks the broker's certificate with server_tls, else
     plain MQTT to port); return a Result (or, with keep, a Session whose
-    .result says what happened; the caller closes an accepted one)."""
-    cid = client_id or "c-%d-%d" % (os.getpid(), int(time.monotonic() * 1e6))
+    .result says what happened; the caller closes an accepted one). With
+    bind, the client id is bound to the identity (bound_client_id)."""
+    cid = (bound_client_id(client_id, cert, username) if bind
+           else bound_client_id(client_id))
     client = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv311)
     if cert is not None:
         client.tls_set(ca_certs=broker.pki.ca, certfile=cert, keyfile=key,

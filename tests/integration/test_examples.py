@@ -15,6 +15,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plugin_fixture import bound_client_id, cid_args  # noqa: E402
 from plugin_fixture import (BUILD_DIR, DANCE, Broker, Pki, PluginTestCase, Testbed,  # noqa: E402
                             cleanup_workdir, ident, run, workdir)
 
@@ -90,7 +91,7 @@ class ExamplesTest(PluginTestCase):
         return subprocess.run(
             ["mosquitto_pub", "-h", "localhost", "-p", str(self.broker.port),
              "--cafile", self.pki.ca, "--cert", cert, "--key", key, "-V", "5", "-q", "1",
-             "-t", topic, "-m", payload] + list(extra),
+             *cid_args(cert), "-t", topic, "-m", payload] + list(extra),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
 
     def sign(self, label, topic, payload):

@@ -38,6 +38,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plugin_fixture import bound_client_id, cid_args  # noqa: E402
 from plugin_fixture import (DANCE, PRELOAD, Broker, Pki, PluginTestCase,  # noqa: E402
                             MqttClient, Testbed, cleanup_workdir, connect, ident,
                             sys_value, wait_sys, workdir)
@@ -635,7 +636,7 @@ class MessageFaultCase(FaultCase):
         cert, key = self.dev["monitor"]
         p = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.broker.port),
                             "--cafile", self.pki.ca, "--cert", cert, "--key", key, "-v",
-                            "-t", "$SYS/broker/dance/messages/#", "-W", "2"],
+                            *cid_args(cert), "-t", "$SYS/broker/dance/messages/#", "-W", "2"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            timeout=30)
         vals = {}

@@ -15,6 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plugin_fixture import bound_client_id, cid_args  # noqa: E402
 from plugin_fixture import (Broker, Pki, PluginTestCase, Testbed, cleanup_workdir,  # noqa: E402
                             connect, ident, workdir)
 
@@ -157,19 +158,19 @@ class AuthTest(PluginTestCase):
         res = connect(self.broker, cert, key, client_id="sets-username",
                       username="ignored-with-san")
         self.assertTrue(res.accepted, res)
-        self.broker.wait_log("as sets-username (p2, c1, k30, u'%s')" % name, start=start)
+        self.broker.wait_log("as %s/sets-username (p2, c1, k30, u'%s')" % (name, name), start=start)
 
     def test_mosquitto_pub_client(self):
         name, cert, key = self.dev["ee301"]
         start = self.broker.log_size()
         p = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker.port),
                             "--cafile", self.pki.ca, "--cert", cert, "--key", key,
-                            "-i", "pub-cli", "-t", "devices/%s/temp" % name, "-m", "21.5",
+                            "-i", bound_client_id("pub-cli", cert), "-t", "devices/%s/temp" % name, "-m", "21.5",
                             "-q", "1"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            timeout=30)
         self.assertEqual(p.returncode, 0, p.stdout)
-        self.broker.wait_log("Received PUBLISH from pub-cli", start=start)
+        self.broker.wait_log("Received PUBLISH from %s/pub-cli" % name, start=start)
 
     def test_acl_pattern_uses_the_identity(self):
         name, cert, key = self.dev["ee311"]
@@ -180,7 +181,7 @@ class AuthTest(PluginTestCase):
             time.sleep(0.3)                     # let the subscription land
             s.publish("devices/%s/temp" % name, "mine", qos=1)
             s.publish("devices/other._device.acme.example/temp", "theirs", qos=1)
-            self.broker.wait_log("Denied PUBLISH from acl-check", start=start)
+            self.broker.wait_log("Denied PUBLISH from %s/acl-check" % name, start=start)
             deadline = time.monotonic() + 10
             while not s.messages and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -241,7 +242,7 @@ class AuthTest(PluginTestCase):
         name, cert, key = self.dev["ee311"]
         p = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.broker.port),
                             "--cafile", self.pki.ca, "--cert", cert, "--key", key,
-                            "-i", "sys-reader", "-t", "$SYS/broker/dance/#", "-v", "-W", "3"],
+                            "-i", bound_client_id("sys-reader", cert), "-t", "$SYS/broker/dance/#", "-v", "-W", "3"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            timeout=30)
         values = {}

@@ -24,6 +24,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plugin_fixture import bound_client_id, cid_args  # noqa: E402
 from plugin_fixture import (DANCE, Broker, MqttClient, Pki, PluginTestCase,  # noqa: E402
                             Testbed, cleanup_workdir, ident, run, tamper, workdir)
 from plugin_fixture import sys_value as fixture_sys_value  # noqa: E402
@@ -391,7 +392,7 @@ class VerifiedCopyTest(MessageBrokerCase):
         cert, key = client_files("gateway")
         p = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker.port),
                             "--cafile", PKI.ca, "--cert", cert, "--key", key, "-V", "5",
-                            "-q", "1", "-r", "-t", "verified/sensors/s1/direct",
+                            *cid_args(cert), "-q", "1", "-r", "-t", "verified/sensors/s1/direct",
                             "-m", "forged"], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, timeout=30)
         self.assertIn("not authorized", p.stdout.lower())

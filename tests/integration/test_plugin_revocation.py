@@ -125,7 +125,7 @@ class RevocationTest(PluginTestCase):
         old = self.session("takeover", "shared-id")
         new = self.session("takeover", "shared-id")
         self.assertTrue(old.disconnected.wait(10))
-        self.broker.wait_log("Client shared-id already connected, closing old connection",
+        self.broker.wait_log("Client %s/shared-id already connected, closing old connection" % ident("takeover"),
                              start=start)
         self.assertFalse(new.disconnected.is_set())
         self.tb.remove_records(ident("takeover"), "TLSA")

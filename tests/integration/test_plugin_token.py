@@ -26,6 +26,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plugin_fixture import bound_client_id, cid_args  # noqa: E402
 from plugin_fixture import (DANCE, Broker, Pki, PluginTestCase, Testbed,  # noqa: E402
                             cleanup_workdir, connect, free_port, ident, run, workdir)
 
@@ -189,7 +190,8 @@ class TokenTest(PluginTestCase):
     def pub(self, username, password, port=None, client_id="pub"):
         return subprocess.run(
             [MOSQUITTO_PUB, "-h", "127.0.0.1", "-p", str(port or self.broker.token_port),
-             "--cafile", self.pki.ca, "-u", username, "-P", password, "-i", client_id,
+             "--cafile", self.pki.ca, "-u", username, "-P", password,
+             "-i", bound_client_id(client_id, username=username),
              "-t", "devices/%s/temp" % username.lower(), "-m", "21.5", "-q", "1"],
             capture_output=True, text=True, timeout=30)
 
@@ -229,7 +231,8 @@ class TokenTest(PluginTestCase):
         token = d.token()
         start = self.broker.log_size()
         res = connect(self.broker, self.certdev_cert, self.certdev_key,
-                      client_id="cert-and-token", username=d.name, password=token)
+                      client_id=bound_client_id("cert-and-token", self.certdev_cert),
+                      bind=False, username=d.name, password=token)
         self.assertTrue(res.accepted, res)
         line = decision_line(self.broker, "accepted", self.certdev, start)
         self.assertIn("DANE-EE 3 1 1 matched", line)
@@ -439,8 +442,8 @@ class ExpiryTest(PluginTestCase):
         self.assertTrue(longer.result.accepted, longer.result)
         self.addCleanup(longer.close)
         self.assertTrue(short.disconnected.wait(15), "not disconnected at expiry")
-        self.broker.wait_log('dance: token expired identity=%s client_id="short"'
-                             % self.dev.name)
+        self.broker.wait_log('dance: token expired identity=%s client_id="%s/short"'
+                             % (self.dev.name, self.dev.name))
         self.assertFalse(longer.disconnected.is_set())
         # no warning: the only listeners here use TLS
         self.assertNotIn("listener has no certfile", self.broker.log())
