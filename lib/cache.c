@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "dance/cache.h"
+#include "dance/error.h"
 
 #define CACHE_DEFAULT_CAPACITY 10000
 #define CACHE_DEFAULT_MAX_TTL  3600
@@ -190,7 +191,7 @@ static void result_fail(dance_tlsa_result *out, const char *fmt, ...)
     out->records.count = 0;
     out->records.rr = NULL;
     va_start(ap, fmt);
-    vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
+    dance_vset_err(out->reason, sizeof(out->reason), fmt, ap);
     va_end(ap);
 }
 

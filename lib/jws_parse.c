@@ -273,8 +273,7 @@ static dance_jws_status fail(parse_ctx *pc, dance_jws_status st, const char *fmt
     va_list ap;
 
     va_start(ap, fmt);
-    if (pc->err != NULL && pc->errlen > 0)
-        vsnprintf(pc->err, pc->errlen, fmt, ap);
+    dance_vset_err(pc->err, pc->errlen, fmt, ap);
     va_end(ap);
     return st;
 }

@@ -58,7 +58,7 @@ static dance_jws_status refuse(dance_jws_result *res, dance_jws_status st,
 
     res->status = st;
     va_start(ap, fmt);
-    vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+    dance_vset_err(res->reason, sizeof(res->reason), fmt, ap);
     va_end(ap);
     free(res->payload);
     res->payload = NULL;

@@ -30,22 +30,13 @@ static int is_ldh(char c)
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
 }
 
-/* show - a name made safe for a reason string: at most 64 characters,
- * anything unprintable as '?', so a hostile name cannot forge log lines. */
+/* show - a name quoted into a reason: escaped (dance_escape), at most 64
+ * characters, so a hostile name cannot forge log lines nor fill the reason. */
 #define SHOW_MAX 64
 
 static const char *show(const char *name, char *buf, size_t buflen)
 {
-    size_t i;
-
-    for (i = 0; name[i] != '\0' && i + 1 < buflen && i < SHOW_MAX; i++) {
-        unsigned char c = (unsigned char)name[i];
-        buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    if (name[i] != '\0' && i >= 3 && i + 1 <= buflen)
-        memcpy(buf + i - 3, "...", 3);
-    buf[i] = '\0';
-    return buf;
+    return dance_escape(name, strlen(name), buf, buflen);
 }
 
 /* dance_name_normalize - validate, lowercase, strip one trailing dot */

@@ -115,7 +115,7 @@ static dance_token_status refuse(dance_token_result *res, dance_token_status st,
 
     res->status = st;
     va_start(ap, fmt);
-    vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+    dance_vset_err(res->reason, sizeof(res->reason), fmt, ap);
     va_end(ap);
     return st;
 }
@@ -326,16 +326,13 @@ static dance_token_status check_username(const dance_token *tok, const char *use
                                          dance_token_result *res)
 {
     char name[DANCE_NAME_MAX + 1], why[DANCE_REASON_MAX], safe[96];
-    size_t i;
 
     if (username == NULL || username[0] == '\0')
         return refuse(res, DANCE_TOKEN_IDENTITY, "no username: with a token as "
                       "password the username must be the identity the token names "
                       "(%s)", tok->identity);
     if (dance_name_normalize(username, name, sizeof(name), why, sizeof(why)) != 0) {
-        for (i = 0; username[i] != '\0' && i + 1 < sizeof(safe); i++)
-            safe[i] = (username[i] >= 0x20 && username[i] < 0x7f) ? username[i] : '?';
-        safe[i] = '\0';
+        dance_escape(username, strlen(username), safe, sizeof(safe));
         return refuse(res, DANCE_TOKEN_IDENTITY, "username '%s' is not a DNS name (%s); "
                       "it must be the identity the token names (%s)", safe, why,
                       tok->identity);

@@ -39,14 +39,9 @@
 
 const char *dance_log_safe(const char *s, char *buf, size_t buflen)
 {
-    size_t i = 0;
-
     if (s == NULL)
         s = "-";
-    for (; *s != '\0' && i + 1 < buflen; s++, i++)
-        buf[i] = (isprint((unsigned char)*s) && *s != '"') ? *s : '?';
-    buf[i] = '\0';
-    return buf;
+    return dance_escape(s, strlen(s), buf, buflen);
 }
 
 /* A decision in the making: what the log line and counters need. */
@@ -65,7 +60,7 @@ typedef struct auth_ctx {
  * accepted: MOSQ_ERR_SUCCESS; deferred: MOSQ_ERR_PLUGIN_DEFER; else AUTH. */
 static int finish(auth_ctx *a, const dance_verdict *v, bool defer)
 {
-    char cid[128], addr[64];
+    char cid[128], addr[64], record[sizeof(v->record)], why[sizeof(v->reason)];
     const char *verdict = v->code == DANCE_V_ACCEPTED ? "accepted"
                         : defer ? "deferred" : "refused";
     int level = v->code == DANCE_V_ACCEPTED ? MOSQ_LOG_INFO
@@ -77,7 +72,9 @@ static int finish(auth_ctx *a, const dance_verdict *v, bool defer)
         verdict, a->identity[0] ? a->identity : "-",
         dance_log_safe(a->client_id, cid, sizeof(cid)),
         dance_log_safe(a->address, addr, sizeof(addr)),
-        dance_verdict_name(v->code), v->record, v->reason);
+        dance_verdict_name(v->code),
+        dance_escape(v->record, strlen(v->record), record, sizeof(record)),
+        dance_escape_text(v->reason, strlen(v->reason), why, sizeof(why)));
 
     if (v->code == DANCE_V_ACCEPTED) {
         a->p->stats.accepted++;
@@ -102,7 +99,7 @@ static int refuse(auth_ctx *a, dance_verdict_code code, const char *fmt, ...)
     memset(&v, 0, sizeof(v));
     v.code = code;
     va_start(ap, fmt);
-    vsnprintf(v.reason, sizeof(v.reason), fmt, ap);
+    dance_vset_err(v.reason, sizeof(v.reason), fmt, ap);
     va_end(ap);
     return finish(a, &v, false);
 }

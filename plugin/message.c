@@ -57,7 +57,7 @@ void dance_log_limited(struct dance_plugin *p, int level, const char *fmt, ...)
     }
     p->log_lines++;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    dance_vset_err(line, sizeof(line), fmt, ap);   /* escaped: one safe line */
     va_end(ap);
     mosquitto_log_printf(level, "%s", line);
 }
@@ -89,12 +89,7 @@ static const char *prefixed(struct dance_plugin *p, const char *prefix, size_t p
  * diagnostic must stay valid UTF-8 JSON. */
 static const char *printable(const char *s, char *buf, size_t buflen)
 {
-    size_t i = 0;
-
-    for (; *s != '\0' && i + 1 < buflen; s++, i++)
-        buf[i] = isprint((unsigned char)*s) ? *s : '?';
-    buf[i] = '\0';
-    return buf;
+    return dance_escape_text(s, strlen(s), buf, buflen);
 }
 
 /* diagnose - publish {topic, sender, reason, reason_code, detail} under

@@ -19,6 +19,7 @@
 
 #include "dance/cache.h"
 #include "dance/dane.h"
+#include "dance/error.h"
 #include "dance/jws.h"
 #include "dance/token.h"
 #include "clients.h"
@@ -128,8 +129,8 @@ void dance_log_limited(struct dance_plugin *p, int level, const char *fmt, ...)
 /* auth.c: the MOSQ_EVT_BASIC_AUTH callback. */
 int dance_auth_basic_cb(int event, void *event_data, void *userdata);
 
-/* auth.c: copy s into buf with anything unprintable replaced, for logs
- * (client ids and usernames are client-controlled). Returns buf. */
+/* auth.c: s escaped for a quoted log field (dance_escape; NULL as "-"):
+ * client ids, usernames and topics are client-controlled. Returns buf. */
 const char *dance_log_safe(const char *s, char *buf, size_t buflen);
 
 /* message.c: message verification. start builds the caches and the

@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "cli_io.h"
 #include "cli_util.h"
+#include "dance/error.h"
 #include "dance/provision.h"
 #include "dance/token.h"
 
@@ -139,6 +140,7 @@ static int verify_token(const char *cmd, const token_args *a)
     unsigned char *input = NULL;
     size_t inlen = 0;
     char err[CLI_ERR_MAX];
+    char identity[DANCE_ESCAPE_SIZE(sizeof(res.identity))], why[sizeof(res.reason)];
     int rc = CLI_USAGE;
 
     memset(&rc_cfg, 0, sizeof(rc_cfg));
@@ -206,14 +208,18 @@ static int verify_token(const char *cmd, const token_args *a)
     memset(&src, 0, sizeof(src));
     src.resolver = resolver;
     dance_token_verify_password(input, inlen, a->name, &pol, &src, &res);
+    /* The identity and the reason quote what the token says: escaped
+     * (dance/error.h), so a token cannot write to the terminal. */
+    dance_escape(res.identity, strlen(res.identity), identity, sizeof(identity));
+    dance_escape_text(res.reason, strlen(res.reason), why, sizeof(why));
     if (res.status == DANCE_TOKEN_OK) {
-        printf("valid: identity %s, alg %s, key %s, expires in %lld s\n", res.identity,
+        printf("valid: identity %s, alg %s, key %s, expires in %lld s\n", identity,
                dance_jws_alg_name(res.alg), res.key_source,
                (long long)(res.exp - (int64_t)time(NULL)));
         rc = CLI_OK;
     } else {
         printf("not valid (%s%s%s): %s\n", dance_token_status_name(res.status),
-               res.identity[0] ? ", identity " : "", res.identity, res.reason);
+               identity[0] ? ", identity " : "", identity, why);
         rc = res.status == DANCE_TOKEN_LOOKUP_FAILED ? CLI_LOOKUP_FAILED : CLI_NEGATIVE;
     }
     if (fflush(stdout) != 0) {

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "cli_io.h"
 #include "cli_util.h"
+#include "dance/error.h"
 #include "dance/jws.h"
 #include "dance/provision.h"
 
@@ -75,8 +76,16 @@ static int exit_for(dance_jws_status st)
     return CLI_NEGATIVE;
 }
 
+/* report - the verdict on stderr, the payload on stdout. The sender and the
+ * reason may quote header strings the signer chose: they are printed
+ * escaped (dance/error.h), so a message cannot write to the terminal. */
 static int report(const char *cmd, const dance_jws_result *res)
 {
+    char sender[DANCE_ESCAPE_SIZE(sizeof(res->sender))];
+    char why[sizeof(res->reason)];
+
+    dance_escape(res->sender, strlen(res->sender), sender, sizeof(sender));
+    dance_escape_text(res->reason, strlen(res->reason), why, sizeof(why));
     if (res->status == DANCE_JWS_OK) {
         if (fwrite(res->payload, 1, res->payload_len, stdout) != res->payload_len
             || fflush(stdout) != 0) {
@@ -84,15 +93,15 @@ static int report(const char *cmd, const dance_jws_result *res)
             return CLI_USAGE;
         }
         fprintf(stderr, "dance %s: verified: sender %s, alg %s, key %s\n", cmd,
-                res->sender, dance_jws_alg_name(res->alg), res->key_source);
+                sender, dance_jws_alg_name(res->alg), res->key_source);
         return CLI_OK;
     }
     if (res->sender[0] != '\0')
         fprintf(stderr, "dance %s: not verified (%s, sender %s): %s\n", cmd,
-                dance_jws_status_name(res->status), res->sender, res->reason);
+                dance_jws_status_name(res->status), sender, why);
     else
         fprintf(stderr, "dance %s: not verified (%s): %s\n", cmd,
-                dance_jws_status_name(res->status), res->reason);
+                dance_jws_status_name(res->status), why);
     return exit_for(res->status);
 }
 
