@@ -232,7 +232,8 @@ static void env_free(env *e)
 static dance_pipeline_submit_result submit(env *e, const char *topic, const char *msg,
                                            dance_jws_result *refusal)
 {
-    return dance_pipeline_submit(e->pl, topic, msg, strlen(msg), 1, false, refusal);
+    return dance_pipeline_submit(e->pl, NULL, topic, msg, strlen(msg), 1, false, refusal,
+                                 NULL);
 }
 
 /* Two warm senders on two verify threads: every message verified, each
@@ -256,8 +257,9 @@ static void test_warm_senders_in_order(void **state)
         msgs[1][i] = sign(e->k2, WARM2, body, NULL);
     }
     for (int i = 0; i < PER; i++) {
-        assert_int_equal(dance_pipeline_submit(e->pl, TOPIC, msgs[0][i], strlen(msgs[0][i]),
-                                               i % 3, i % 2 == 0, &r),
+        assert_int_equal(dance_pipeline_submit(e->pl, NULL, TOPIC, msgs[0][i],
+                                               strlen(msgs[0][i]), i % 3, i % 2 == 0,
+                                               &r, NULL),
                          DANCE_PIPELINE_QUEUED);
         assert_int_equal(submit(e, "sensors/y", msgs[1][i], &r), DANCE_PIPELINE_QUEUED);
     }
