@@ -156,6 +156,7 @@ static dance_token_status from_jws(dance_jws_status st)
     case DANCE_JWS_KEY_MISMATCH:     return DANCE_TOKEN_KEY_MISMATCH;
     case DANCE_JWS_BAD_SIGNATURE:    return DANCE_TOKEN_BAD_SIGNATURE;
     case DANCE_JWS_REPLAY:           return DANCE_TOKEN_UNSUPPORTED;
+    case DANCE_JWS_RATE_LIMITED:     return DANCE_TOKEN_LOOKUP_FAILED;
     case DANCE_JWS_INTERNAL:         return DANCE_TOKEN_INTERNAL;
     case DANCE_JWS_STATUS_COUNT:     break;
     }

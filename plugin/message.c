@@ -215,10 +215,58 @@ void dance_messages_tick(struct dance_plugin *p)
         dance_pipeline_drain(p->pipeline, outcome_cb, p);
 }
 
+/* publisher_of - whose lookup budget a message is charged to: the
+ * identity the plugin authenticated (so that reconnecting or a second
+ * client id does not buy another budget), else the client id. */
+static void publisher_of(struct dance_plugin *p, struct mosquitto *client,
+                         dance_pipeline_publisher *out)
+{
+    const dance_client *e = client != NULL ? dance_clients_find(p->clients, client) : NULL;
+
+    if (e != NULL && e->dane && e->identity != NULL) {
+        out->name = e->identity;
+        out->authenticated = true;
+    } else {
+        out->name = client != NULL ? mosquitto_client_id(client) : NULL;
+        out->authenticated = false;
+    }
+}
+
+/* dropped - log a message dropped from verification, with the bound that
+ * was hit. The message itself goes on under its own topic; only the
+ * verified copy (or diagnostic) is not made. */
+static void dropped(struct dance_plugin *p, const struct mosquitto_evt_message *ed,
+                    dance_pipeline_drop why)
+{
+    char t[128], cid[128];
+    const char *bound;
+
+    switch (why) {
+    case DANCE_PIPELINE_DROP_QUEUE_FULL:
+        bound = "the verification queue holds plugin_opt_verify_queue_size messages";
+        break;
+    case DANCE_PIPELINE_DROP_QUEUE_BYTES:
+        bound = "the verification queue holds plugin_opt_verify_queue_bytes bytes";
+        break;
+    case DANCE_PIPELINE_DROP_NO_MEMORY:
+    case DANCE_PIPELINE_DROP_COUNT:
+    default:
+        bound = "out of memory";
+        break;
+    }
+    dance_log_limited(p, MOSQ_LOG_WARNING, "dance: message on topic \"%s\" from client_id=\"%s\" "
+            "not verified (delivered unverified on its own topic, no verified copy) "
+            "reason=%s: %s", dance_log_safe(ed->topic, t, sizeof(t)),
+            dance_log_safe(ed->client ? mosquitto_client_id(ed->client) : NULL,
+                           cid, sizeof(cid)),
+            dance_pipeline_drop_name(why), bound);
+}
+
 int dance_messages_on_message(struct dance_plugin *p, const struct mosquitto_evt_message *ed)
 {
     dance_jws_result r;
-    char t[128];
+    dance_pipeline_publisher pub;
+    dance_pipeline_drop drop = DANCE_PIPELINE_DROP_NO_MEMORY;
 
     if (!p->verifying || ed->topic == NULL)
         return MOSQ_ERR_SUCCESS;
@@ -226,8 +274,9 @@ int dance_messages_on_message(struct dance_plugin *p, const struct mosquitto_evt
         return MOSQ_ERR_SUCCESS;
 
     memset(&r, 0, sizeof(r));
-    switch (dance_pipeline_submit(p->pipeline, ed->topic, ed->payload, ed->payloadlen,
-                                  ed->qos, ed->retain, &r)) {
+    publisher_of(p, ed->client, &pub);
+    switch (dance_pipeline_submit(p->pipeline, &pub, ed->topic, ed->payload,
+                                  ed->payloadlen, ed->qos, ed->retain, &r, &drop)) {
     case DANCE_PIPELINE_QUEUED:
         break;
     case DANCE_PIPELINE_REFUSED:
@@ -235,10 +284,7 @@ int dance_messages_on_message(struct dance_plugin *p, const struct mosquitto_evt
         break;
     case DANCE_PIPELINE_DROPPED:
     case DANCE_PIPELINE_SUBMIT_COUNT:
-        dance_log_limited(p, MOSQ_LOG_WARNING, "dance: message on topic \"%s\" dropped "
-                "unverified: the verification queue is full "
-                "(plugin_opt_verify_queue_size %zu) or memory is short",
-                dance_log_safe(ed->topic, t, sizeof(t)), p->cfg.verify_queue_size);
+        dropped(p, ed, drop);
         break;
     }
     dance_jws_result_clear(&r);
@@ -280,8 +326,18 @@ int dance_messages_start(struct dance_plugin *p, char *err, size_t errlen)
     pc.cache = p->cache;
     pc.workers = p->workers;
     pc.dns_reserve = p->cfg.queue_size / 2;     /* as for re-checks */
+    pc.queue_bytes = p->cfg.verify_queue_bytes;
+    pc.lookup_rate = p->cfg.sender_lookup_rate;
+    pc.lookup_burst = p->cfg.sender_lookup_burst;
     p->pipeline = dance_pipeline_start(&pc, err, errlen);
-    return p->pipeline != NULL ? 0 : -1;
+    if (p->pipeline == NULL)
+        return -1;
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: message flood bounds: "
+                         "verify_queue_size=%zu verify_queue_bytes=%zu "
+                         "sender_lookups_per_client=%u/%u", p->cfg.verify_queue_size,
+                         p->cfg.verify_queue_bytes, p->cfg.sender_lookup_rate,
+                         p->cfg.sender_lookup_burst);
+    return 0;
 }
 
 void dance_messages_stop(struct dance_plugin *p)

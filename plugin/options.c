@@ -31,6 +31,7 @@ typedef enum opt_kind {
     OPT_PREFIX,         /* topic prefix ending in '/' */
     OPT_ONOFF,          /* on|off (true|false also taken) */
     OPT_AUDIENCE,       /* a token audience: 1-256 printable characters */
+    OPT_RATE,           /* RATE/BURST, each within [min, max] */
     OPT_KIND_COUNT
 } opt_kind;
 
@@ -49,7 +50,7 @@ typedef enum opt_id {
     O_VERIFY_TOPICS, O_VERIFIED_PREFIX, O_REJECTED_PREFIX, O_MAX_PAYLOAD,
     O_REQUIRE_IAT, O_MAX_SKEW, O_REPLAY_WINDOW, O_REQUIRE_JTI,
     O_REQUIRE_TOPIC_BINDING, O_VERIFY_THREADS, O_VERIFY_QUEUE_SIZE,
-    O_KEY_CACHE_SIZE,
+    O_KEY_CACHE_SIZE, O_VERIFY_QUEUE_BYTES, O_SENDER_LOOKUPS_PER_CLIENT,
     O_COUNT
 } opt_id;
 
@@ -61,6 +62,9 @@ typedef struct opt_def {
 } opt_def;
 
 #define WEEK 604800ul
+#define QUEUE_BYTES_MIN 1048576ul
+#define QUEUE_BYTES_MAX 68719476736ul
+#define BURST_MAX 100000ul
 
 /* Indexed by opt_id. Bounds keep values sane rather than merely
  * representable: a connect budget of minutes would stall the broker,
@@ -137,6 +141,12 @@ static const opt_def opt_table[O_COUNT] = {
         "a number of messages from 1 to 1000000"},
     [O_KEY_CACHE_SIZE] = {"key_cache_size", OPT_UINT, 1, 10000000,
         "a number of keys from 1 to 10000000"},
+    [O_VERIFY_QUEUE_BYTES] = {"verify_queue_bytes", OPT_UINT, QUEUE_BYTES_MIN,
+        QUEUE_BYTES_MAX, "bytes from 1048576 (1 MiB) to 68719476736 (64 GiB)"},
+    /* min/max bound the rate; the burst goes up to BURST_MAX */
+    [O_SENDER_LOOKUPS_PER_CLIENT] = {"sender_lookups_per_client", OPT_RATE, 1, 1000,
+        "RATE/BURST: cold sender lookups per second (1-1000) and at once "
+        "(1-100000) per publishing client, e.g. 10/50"},
 };
 
 /* dance_plugin_option_name - table order, NULL past the end. */
@@ -318,6 +328,9 @@ static void set_defaults(dance_plugin_config *c)
     c->verify_threads = DANCE_OPT_DEFAULT_VERIFY_THREADS;
     c->verify_queue_size = DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE;
     c->key_cache_size = DANCE_OPT_DEFAULT_KEY_CACHE_SIZE;
+    c->verify_queue_bytes = DANCE_OPT_DEFAULT_VERIFY_QUEUE_BYTES;
+    c->sender_lookup_rate = DANCE_OPT_DEFAULT_SENDER_LOOKUP_RATE;
+    c->sender_lookup_burst = DANCE_OPT_DEFAULT_SENDER_LOOKUP_BURST;
     c->token_max_lifetime = DANCE_OPT_DEFAULT_TOKEN_MAX_LIFETIME;
 }
 
@@ -342,6 +355,7 @@ static void store_uint(dance_plugin_config *c, opt_id id, unsigned long v)
     case O_VERIFY_THREADS: c->verify_threads = (unsigned)v; break;
     case O_VERIFY_QUEUE_SIZE: c->verify_queue_size = (size_t)v; break;
     case O_KEY_CACHE_SIZE: c->key_cache_size = (size_t)v; break;
+    case O_VERIFY_QUEUE_BYTES: c->verify_queue_bytes = (size_t)v; break;
     case O_TOKEN_MAX_LIFETIME: c->token_max_lifetime = (uint32_t)v; break;
     default: break;
     }
@@ -481,6 +495,23 @@ static int apply(dance_plugin_config *c, opt_id id, const char *value,
             goto nomem;
         return 0;
     }
+    case OPT_RATE: {
+        /* "RATE/BURST": two strict decimals around one slash */
+        const char *slash = strchr(value, '/');
+        unsigned long rate, burst;
+        char num[16];
+        size_t n = slash != NULL ? (size_t)(slash - value) : 0;
+        if (slash == NULL || n == 0 || n >= sizeof(num))
+            return bad_value(d, value, NULL, err, errlen);
+        memcpy(num, value, n);
+        num[n] = '\0';
+        if (parse_uint(num, d->min, d->max, &rate) != 0 ||
+            parse_uint(slash + 1, 1, BURST_MAX, &burst) != 0)
+            return bad_value(d, value, NULL, err, errlen);
+        c->sender_lookup_rate = (unsigned)rate;
+        c->sender_lookup_burst = (unsigned)burst;
+        return 0;
+    }
     case OPT_KIND_COUNT:
         break;
     }
@@ -543,6 +574,24 @@ static int cross_check_messages(dance_plugin_config *c, const bool *seen,
                       "contain the other, or diagnostics would pass for verified "
                       "messages)", c->rejected_prefix, c->verified_prefix);
         return -1;
+    }
+    /* One message of max_payload must fit (twice the payload, the topic,
+     * overhead: 4 x max_payload, or 1 MiB, covers it); the default grows
+     * with a large max_payload rather than refuse a configuration that
+     * never named the byte bound. */
+    {
+        size_t need = c->max_payload > QUEUE_BYTES_MIN / 4 ? 4 * c->max_payload
+                                                           : QUEUE_BYTES_MIN;
+        if (c->verify_queue_bytes < need) {
+            if (seen[O_VERIFY_QUEUE_BYTES]) {
+                dance_set_err(err, errlen, "plugin_opt_verify_queue_bytes '%zu': "
+                              "expected at least %zu (4 x plugin_opt_max_payload %zu, "
+                              "so that a message of the largest size fits)",
+                              c->verify_queue_bytes, need, c->max_payload);
+                return -1;
+            }
+            c->verify_queue_bytes = need;
+        }
     }
     if (c->require_jti && c->replay_window == 0) {
         dance_set_err(err, errlen, "plugin_opt_require_jti 'true': expected "

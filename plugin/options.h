@@ -84,6 +84,9 @@ typedef struct dance_plugin_config {
     unsigned verify_threads;
     size_t verify_queue_size;
     size_t key_cache_size;          /* decoded sender keys kept */
+    size_t verify_queue_bytes;      /* bytes held by the verify queue */
+    unsigned sender_lookup_rate;    /* cold sender lookups per second and */
+    unsigned sender_lookup_burst;   /*   burst, per publishing client */
     /* token authentication (MQTT password = JWS signed with the device's
      * DANE-bound key, see README.md) */
     bool token_auth;
@@ -110,6 +113,9 @@ typedef struct dance_plugin_config {
 #define DANCE_OPT_DEFAULT_VERIFY_THREADS      2u
 #define DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE   10000u
 #define DANCE_OPT_DEFAULT_KEY_CACHE_SIZE      1024u
+#define DANCE_OPT_DEFAULT_VERIFY_QUEUE_BYTES  (64u * 1024u * 1024u)
+#define DANCE_OPT_DEFAULT_SENDER_LOOKUP_RATE  10u
+#define DANCE_OPT_DEFAULT_SENDER_LOOKUP_BURST 50u
 #define DANCE_OPT_DEFAULT_TOKEN_MAX_LIFETIME  3600u
 
 /* Room for an error line. */

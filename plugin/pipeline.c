@@ -45,11 +45,36 @@
  * domains, and each new name costs a lookup before any signature can be
  * checked; so cold-sender lookups never take the DNS queue's last
  * dns_reserve slots, which stay for CONNECT lookups. A sender that finds
- * no room is refused as lookup_failure (try again later).
+ * no room is refused as lookup_failure (try again later). Depth is also
+ * bounded in bytes (queue_bytes, dance_pipeline_msg_cost per message), so
+ * many large messages parked behind one slow sender cannot take memory
+ * in proportion to queue_max x max_payload.
+ *
+ * Lookup budgets: one authenticated client can sign as any number of
+ * names under an allowed domain, each a cold lookup (several DNSSEC
+ * queries) answered "no such name". Without a bound per publisher it
+ * could fill the DNS queue ahead of everyone else's senders and make the
+ * broker a query amplifier. So each publisher (its authenticated identity,
+ * or its client id) has a budget of lookup_rate cold lookups per second
+ * with bursts of lookup_burst, charged only when a lookup is really
+ * started (park): messages of warm senders, of senders with a cached
+ * negative answer, and of a sender whose lookup is already pending cost
+ * nothing. A cold lookup over budget is refused as rate_limited. The
+ * budget is a GCRA cell (a token bucket as one timestamp, tat_us): O(1),
+ * no allocation. Budgets live in a hash table keyed by publisher, built
+ * and swept on the broker thread only; a queued message holds a reference
+ * to its publisher's budget (counted on the broker thread: taken at
+ * submit, dropped at drain), so a verify thread can charge it without the
+ * table. A budget with nothing queued whose bucket has refilled is no
+ * different from a new one and is freed by the sweep in drain; a budget
+ * still refilling stays, so reconnecting does not buy a fresh burst. At
+ * most DANCE_PIPELINE_PUBLISHERS_MAX budgets exist; a publisher that finds
+ * the table full gets no cold lookups until it drains (fail closed).
  *
  * Locks: each shard's `lock` guards its queue, its groups and `stop`; the
  * verify thread holds it only to take work, never while verifying.
- * `done_lock` guards the completion list. Ownership: a message belongs to
+ * `done_lock` guards the completion list. `pub_lock` guards every budget's
+ * tat_us and the rate_limited count (held for a charge, and by the sweep). Ownership: a message belongs to
  * its shard queue, then to the verify thread (or a group), then to the
  * completion list, then to drain, which frees it.
  */
@@ -60,6 +85,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+/* Budget sweep period (drain), milliseconds. */
+#define PUB_SWEEP_MS 1000u
+#define PUB_BUCKETS_MIN 64u
+
+/* Publisher kinds: never the same budget across kinds. */
+enum { PUB_SHARED, PUB_CLIENT_ID, PUB_IDENTITY };
+
+/* One publisher's lookup budget. */
+struct pl_pub {
+    struct pl_pub *next;            /* hash chain (broker thread) */
+    uint32_t hash;
+    unsigned kind;
+    size_t refs;                    /* queued messages (broker thread) */
+    uint64_t tat_us;                /* GCRA theoretical arrival time (pub_lock) */
+    char name[];                    /* at most DANCE_PIPELINE_PUBLISHER_KEY_MAX */
+};
 
 struct pl_job {
     struct pl_job *next;
@@ -69,6 +113,10 @@ struct pl_job {
     size_t payload_len;
     int qos;
     bool retain;
+    size_t cost;                    /* against queue_bytes */
+    struct pl_pub *pub;             /* lookup budget (a reference); NULL:
+                                       none (limit off, or no_budget) */
+    bool no_budget;                 /* table full: no cold lookup */
     char owner[DANCE_NAME_MAX + 1];
     dance_jws_result res;
 };
@@ -101,14 +149,46 @@ struct dance_pipeline {
     bool stopped;
 
     /* broker thread only */
-    size_t depth;
-    uint64_t submitted, dropped;
+    size_t depth, bytes;
+    uint64_t submitted;
+    uint64_t dropped_by[DANCE_PIPELINE_DROP_COUNT];
+    struct pl_pub **pubs;           /* budget table: chains */
+    size_t pub_buckets, pub_count;
+    uint32_t pub_seed;
+    uint64_t next_sweep_ms;
 
     pthread_mutex_t done_lock;
     struct pl_job *done_head, *done_tail;
     uint64_t lookups;               /* under done_lock */
+
+    pthread_mutex_t pub_lock;
+    uint64_t rate_limited;          /* under pub_lock */
 };
 
+const char *dance_pipeline_drop_name(dance_pipeline_drop d)
+{
+    switch (d) {
+    case DANCE_PIPELINE_DROP_QUEUE_FULL:  return "queue_full";
+    case DANCE_PIPELINE_DROP_QUEUE_BYTES: return "queue_bytes";
+    case DANCE_PIPELINE_DROP_NO_MEMORY:   return "out_of_memory";
+    case DANCE_PIPELINE_DROP_COUNT:       break;
+    }
+    return "unknown";
+}
+
+size_t dance_pipeline_msg_cost(size_t topic_len, size_t payload_len)
+{
+    return sizeof(struct pl_job) + topic_len + 1 + 2 * payload_len;
+}
+
+static uint64_t pl_now_ms(dance_pipeline *pl)
+{
+    return pl->cfg.clock != NULL ? pl->cfg.clock(pl->cfg.clock_ctx)
+                                 : dance_clock_monotonic_ms(NULL);
+}
+
+/* job_free - free j; its budget reference is dropped by the caller on
+ * the broker thread (unref_job), or with the whole table at free. */
 static void job_free(struct pl_job *j)
 {
     if (j == NULL)
@@ -252,15 +332,97 @@ static void run_group(dance_pipeline *pl, struct pl_group *g)
     group_free(g);
 }
 
+/* GCRA emission interval and tolerance, microseconds. */
+static uint64_t pub_interval_us(const dance_pipeline *pl)
+{
+    return 1000000u / pl->cfg.lookup_rate;
+}
+
+/* charge - take one cold lookup from j's budget (verify thread). true
+ * when allowed, or when the limit is off. */
+static bool charge(dance_pipeline *pl, struct pl_job *j)
+{
+    uint64_t t, tau, now, tat;
+    bool ok;
+
+    if (pl->cfg.lookup_rate == 0)
+        return true;
+    if (j->pub == NULL) {               /* no_budget */
+        pthread_mutex_lock(&pl->pub_lock);
+        pl->rate_limited++;
+        pthread_mutex_unlock(&pl->pub_lock);
+        return false;
+    }
+    t = pub_interval_us(pl);
+    tau = (uint64_t)(pl->cfg.lookup_burst - 1) * t;
+    now = pl_now_ms(pl) * 1000u;
+    pthread_mutex_lock(&pl->pub_lock);
+    tat = j->pub->tat_us > now ? j->pub->tat_us : now;
+    ok = tat - now <= tau;
+    if (ok)
+        j->pub->tat_us = tat + t;
+    else
+        pl->rate_limited++;
+    pthread_mutex_unlock(&pl->pub_lock);
+    return ok;
+}
+
+/* refund - give back a charge whose lookup could not be queued. */
+static void refund(dance_pipeline *pl, struct pl_job *j)
+{
+    uint64_t t;
+
+    if (pl->cfg.lookup_rate == 0 || j->pub == NULL)
+        return;
+    t = pub_interval_us(pl);
+    pthread_mutex_lock(&pl->pub_lock);
+    j->pub->tat_us = j->pub->tat_us > t ? j->pub->tat_us - t : 0;
+    pthread_mutex_unlock(&pl->pub_lock);
+}
+
+/* rate_limited_reason - the refusal text, naming j's publisher (a client
+ * id is client-chosen: the plugin filters reasons before logging them). */
+static void rate_limited_reason(const dance_pipeline *pl, const struct pl_job *j,
+                                char *buf, size_t buflen)
+{
+    if (j->pub == NULL)
+        snprintf(buf, buflen, "no TLSA lookup made for %s: %u publishers already "
+                 "hold lookup budgets (the most the plugin keeps); warm senders "
+                 "still verify, try again later", j->owner,
+                 DANCE_PIPELINE_PUBLISHERS_MAX);
+    else
+        snprintf(buf, buflen, "no TLSA lookup made for %s: %s%.64s%s has used its "
+                 "budget of cold sender lookups (plugin_opt_sender_lookups_per_client "
+                 "%u/%u); warm senders still verify, try again later", j->owner,
+                 j->pub->kind == PUB_IDENTITY ? "identity " :
+                 j->pub->kind == PUB_CLIENT_ID ? "client id \"" : "the shared publisher",
+                 j->pub->name, j->pub->kind == PUB_CLIENT_ID ? "\"" : "",
+                 pl->cfg.lookup_rate, pl->cfg.lookup_burst);
+}
+
 /* park - start a group for j's cold sender and ask the DNS workers. */
 static void park(struct pl_shard *sh, struct pl_job *j)
 {
     dance_pipeline *pl = sh->pl;
-    struct pl_group *g = calloc(1, sizeof(*g));
+    struct pl_group *g;
     dance_submit_result rc;
+    bool charged = false;
     char why[DANCE_REASON_MAX + DANCE_NAME_MAX];
 
+    /* Before the DNS queue room: a flood must not even take slots. */
+    if (dance_workers_room(pl->cfg.workers) > pl->cfg.dns_reserve) {
+        if (!charge(pl, j)) {
+            rate_limited_reason(pl, j, why, sizeof(why));
+            fail_job(pl, j, DANCE_JWS_RATE_LIMITED, why);
+            complete(pl, j);
+            return;
+        }
+        charged = true;
+    }
+    g = calloc(1, sizeof(*g));
     if (g == NULL) {
+        if (charged)
+            refund(pl, j);
         fail_job(pl, j, DANCE_JWS_INTERNAL, "out of memory waiting for the "
                  "sender's TLSA records");
         complete(pl, j);
@@ -276,7 +438,7 @@ static void park(struct pl_shard *sh, struct pl_job *j)
 
     /* Only this thread adds to groups, so until the submit returns the
      * group holds j alone; answer_cb only marks it ready. */
-    if (dance_workers_room(pl->cfg.workers) > pl->cfg.dns_reserve)
+    if (charged)
         rc = dance_workers_submit_sender_fetch(pl->cfg.workers, g->owner, answer_cb, sh);
     else
         rc = DANCE_SUBMIT_FULL;
@@ -286,6 +448,8 @@ static void park(struct pl_shard *sh, struct pl_job *j)
         pthread_mutex_unlock(&pl->done_lock);
         return;
     }
+    if (charged)
+        refund(pl, j);
     pthread_mutex_lock(&sh->lock);
     unlink_group(sh, g);
     pthread_mutex_unlock(&sh->lock);
@@ -367,28 +531,143 @@ static void *shard_main(void *arg)
 
 /* ------------------------------------------------------- broker thread */
 
-static dance_pipeline_submit_result drop(dance_pipeline *pl, struct pl_job *j)
+/* pub_hash - seeded FNV-1a over kind and name (names may be client
+ * chosen: the seed keeps chains from being aimed at). */
+static uint32_t pub_hash(uint32_t seed, unsigned kind, const char *name, size_t n)
 {
+    uint32_t h = 2166136261u ^ seed;
+
+    h ^= (unsigned char)kind;
+    h *= 16777619u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)name[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* pub_grow - double the chains when as many budgets as chains are held;
+ * on allocation failure chains just get longer. */
+static void pub_grow(dance_pipeline *pl)
+{
+    size_t n = pl->pub_buckets * 2;
+    struct pl_pub **b;
+
+    if (pl->pub_count < pl->pub_buckets || n > DANCE_PIPELINE_PUBLISHERS_MAX)
+        return;
+    b = calloc(n, sizeof(*b));
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < pl->pub_buckets; i++)
+        while (pl->pubs[i] != NULL) {
+            struct pl_pub *p = pl->pubs[i];
+            pl->pubs[i] = p->next;
+            p->next = b[p->hash & (n - 1)];
+            b[p->hash & (n - 1)] = p;
+        }
+    free(pl->pubs);
+    pl->pubs = b;
+    pl->pub_buckets = n;
+}
+
+/* pub_ref - a reference to who's budget, made when missing. NULL with
+ * *full set when the table is full, NULL alone on allocation failure. */
+static struct pl_pub *pub_ref(dance_pipeline *pl, const dance_pipeline_publisher *who,
+                              bool *full)
+{
+    unsigned kind = who == NULL || who->name == NULL ? PUB_SHARED
+                  : who->authenticated ? PUB_IDENTITY : PUB_CLIENT_ID;
+    const char *name = kind == PUB_SHARED ? "" : who->name;
+    size_t n = strnlen(name, DANCE_PIPELINE_PUBLISHER_KEY_MAX);
+    uint32_t h = pub_hash(pl->pub_seed, kind, name, n);
+    struct pl_pub **slot = &pl->pubs[h & (pl->pub_buckets - 1)];
+    struct pl_pub *p;
+
+    *full = false;
+    for (p = *slot; p != NULL; p = p->next)
+        if (p->hash == h && p->kind == kind && strncmp(p->name, name, n) == 0 &&
+            p->name[n] == '\0') {
+            p->refs++;
+            return p;
+        }
+    if (pl->pub_count >= DANCE_PIPELINE_PUBLISHERS_MAX) {
+        *full = true;
+        return NULL;
+    }
+    p = malloc(sizeof(*p) + n + 1);
+    if (p == NULL)
+        return NULL;
+    p->hash = h;
+    p->kind = kind;
+    p->refs = 1;
+    p->tat_us = 0;
+    memcpy(p->name, name, n);
+    p->name[n] = '\0';
+    p->next = *slot;
+    *slot = p;
+    pl->pub_count++;
+    pub_grow(pl);
+    return p;
+}
+
+/* pub_sweep - free budgets with nothing queued that have fully refilled
+ * (no different from a new one). About once per PUB_SWEEP_MS. */
+static void pub_sweep(dance_pipeline *pl)
+{
+    uint64_t now = pl_now_ms(pl);
+
+    if (pl->pub_count == 0 || now < pl->next_sweep_ms)
+        return;
+    pl->next_sweep_ms = now + PUB_SWEEP_MS;
+    pthread_mutex_lock(&pl->pub_lock);
+    for (size_t i = 0; i < pl->pub_buckets; i++)
+        for (struct pl_pub **pp = &pl->pubs[i]; *pp != NULL;) {
+            struct pl_pub *p = *pp;
+            if (p->refs == 0 && p->tat_us <= now * 1000u) {
+                *pp = p->next;
+                free(p);
+                pl->pub_count--;
+            } else {
+                pp = &p->next;
+            }
+        }
+    pthread_mutex_unlock(&pl->pub_lock);
+}
+
+static dance_pipeline_submit_result drop(dance_pipeline *pl, struct pl_job *j,
+                                         dance_pipeline_drop reason,
+                                         dance_pipeline_drop *why)
+{
+    if (j != NULL && j->pub != NULL)
+        j->pub->refs--;
     job_free(j);
-    pl->dropped++;
+    pl->dropped_by[reason]++;
+    if (why != NULL)
+        *why = reason;
     return DANCE_PIPELINE_DROPPED;
 }
 
-dance_pipeline_submit_result dance_pipeline_submit(dance_pipeline *pl, const char *topic,
+dance_pipeline_submit_result dance_pipeline_submit(dance_pipeline *pl,
+                                                   const dance_pipeline_publisher *pub,
+                                                   const char *topic,
                                                    const void *payload, size_t len,
                                                    int qos, bool retain,
-                                                   dance_jws_result *refusal)
+                                                   dance_jws_result *refusal,
+                                                   dance_pipeline_drop *dropped)
 {
     dance_jws_policy pol = pl->cfg.policy;
     struct pl_job *j;
     struct pl_shard *sh;
     dance_jws *jws = NULL;
     dance_jws_status st;
+    size_t cost = dance_pipeline_msg_cost(strlen(topic), len);
     char why[DANCE_REASON_MAX];
 
-    /* Over the cap nothing is even parsed: overload must stay cheap. */
+    /* Over a cap nothing is even parsed: overload must stay cheap. */
     if (pl->depth >= pl->cfg.queue_max)
-        return drop(pl, NULL);
+        return drop(pl, NULL, DANCE_PIPELINE_DROP_QUEUE_FULL, dropped);
+    if (pl->cfg.queue_bytes > 0 && cost > pl->cfg.queue_bytes - pl->bytes)
+        return drop(pl, NULL, DANCE_PIPELINE_DROP_QUEUE_BYTES, dropped);
 
     dance_jws_result_clear(refusal);
     st = dance_jws_parse(payload, len, pl->cfg.max_payload, &jws, refusal->sender,
@@ -406,7 +685,7 @@ dance_pipeline_submit_result dance_pipeline_submit(dance_pipeline *pl, const cha
     j = calloc(1, sizeof(*j));
     if (j == NULL) {
         dance_jws_free(jws);
-        return drop(pl, NULL);
+        return drop(pl, NULL, DANCE_PIPELINE_DROP_NO_MEMORY, dropped);
     }
     j->jws = jws;
     if (dance_owner_name(dance_jws_get_header(jws)->sender, pol.service_label,
@@ -417,14 +696,20 @@ dance_pipeline_submit_result dance_pipeline_submit(dance_pipeline *pl, const cha
         job_free(j);
         return DANCE_PIPELINE_REFUSED;
     }
+    if (pl->cfg.lookup_rate > 0) {
+        j->pub = pub_ref(pl, pub, &j->no_budget);
+        if (j->pub == NULL && !j->no_budget)
+            return drop(pl, j, DANCE_PIPELINE_DROP_NO_MEMORY, dropped);
+    }
     j->topic = strdup(topic);
     j->payload = malloc(len > 0 ? len : 1);
     if (j->topic == NULL || j->payload == NULL)
-        return drop(pl, j);
+        return drop(pl, j, DANCE_PIPELINE_DROP_NO_MEMORY, dropped);
     memcpy(j->payload, payload, len);
     j->payload_len = len;
     j->qos = qos;
     j->retain = retain;
+    j->cost = cost;
 
     sh = &pl->shards[owner_hash(j->owner) % pl->cfg.threads];
     pthread_mutex_lock(&sh->lock);
@@ -436,6 +721,7 @@ dance_pipeline_submit_result dance_pipeline_submit(dance_pipeline *pl, const cha
     pthread_cond_signal(&sh->cond);
     pthread_mutex_unlock(&sh->lock);
     pl->depth++;
+    pl->bytes += cost;
     pl->submitted++;
     return DANCE_PIPELINE_QUEUED;
 }
@@ -462,10 +748,14 @@ size_t dance_pipeline_drain(dance_pipeline *pl, dance_msg_outcome_fn fn, void *c
         o.result = &list->res;
         if (fn != NULL)
             fn(ctx, &o);
+        if (list->pub != NULL)
+            list->pub->refs--;
+        pl->bytes -= list->cost;
         job_free(list);
         pl->depth--;
         n++;
     }
+    pub_sweep(pl);
     return n;
 }
 
@@ -473,11 +763,19 @@ void dance_pipeline_get_stats(dance_pipeline *pl, dance_pipeline_stats *out)
 {
     memset(out, 0, sizeof(*out));
     out->depth = pl->depth;
+    out->bytes = pl->bytes;
+    out->publishers = pl->pub_count;
     out->submitted = pl->submitted;
-    out->dropped = pl->dropped;
+    for (int d = 0; d < DANCE_PIPELINE_DROP_COUNT; d++) {
+        out->dropped_by[d] = pl->dropped_by[d];
+        out->dropped += pl->dropped_by[d];
+    }
     pthread_mutex_lock(&pl->done_lock);
     out->lookups = pl->lookups;
     pthread_mutex_unlock(&pl->done_lock);
+    pthread_mutex_lock(&pl->pub_lock);
+    out->rate_limited = pl->rate_limited;
+    pthread_mutex_unlock(&pl->pub_lock);
 }
 
 void dance_pipeline_stop(dance_pipeline *pl)
@@ -516,7 +814,15 @@ void dance_pipeline_free(dance_pipeline *pl)
         pthread_cond_destroy(&sh->cond);
     }
     job_list_free(pl->done_head);
+    for (size_t i = 0; i < pl->pub_buckets; i++)
+        while (pl->pubs[i] != NULL) {
+            struct pl_pub *p = pl->pubs[i];
+            pl->pubs[i] = p->next;
+            free(p);
+        }
+    free(pl->pubs);
     pthread_mutex_destroy(&pl->done_lock);
+    pthread_mutex_destroy(&pl->pub_lock);
     free(pl->shards);
     free(pl);
 }
@@ -529,18 +835,28 @@ dance_pipeline *dance_pipeline_start(const dance_pipeline_config *cfg,
     int rc = 0;
 
     if (cfg->threads == 0 || cfg->queue_max == 0 || cfg->cache == NULL ||
-        cfg->workers == NULL) {
+        cfg->workers == NULL || cfg->lookup_rate > 1000000u ||
+        (cfg->lookup_rate > 0 && cfg->lookup_burst == 0)) {
         snprintf(err, errlen, "message pipeline: invalid configuration");
         return NULL;
     }
     pl = calloc(1, sizeof(*pl));
-    if (pl == NULL || (pl->shards = calloc(cfg->threads, sizeof(*pl->shards))) == NULL) {
+    if (pl == NULL || (pl->shards = calloc(cfg->threads, sizeof(*pl->shards))) == NULL ||
+        (pl->pubs = calloc(PUB_BUCKETS_MIN, sizeof(*pl->pubs))) == NULL) {
+        if (pl != NULL)
+            free(pl->shards);
         free(pl);
         snprintf(err, errlen, "message pipeline: out of memory");
         return NULL;
     }
     pl->cfg = *cfg;
+    pl->pub_buckets = PUB_BUCKETS_MIN;
+    /* Unpredictable chains; a weak seed only costs chain length. */
+    if (getrandom(&pl->pub_seed, sizeof(pl->pub_seed), GRND_NONBLOCK) !=
+        (ssize_t)sizeof(pl->pub_seed))
+        pl->pub_seed = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)pl;
     pthread_mutex_init(&pl->done_lock, NULL);
+    pthread_mutex_init(&pl->pub_lock, NULL);
     for (unsigned i = 0; i < cfg->threads; i++) {
         pl->shards[i].pl = pl;
         pthread_mutex_init(&pl->shards[i].lock, NULL);

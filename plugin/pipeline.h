@@ -33,7 +33,31 @@ typedef struct dance_pipeline_config {
                                        (CONNECT lookups): a cold sender's
                                        lookup is only queued while more
                                        than this many are free */
+    size_t queue_bytes;             /* bytes held between submit and drain
+                                       (dance_pipeline_msg_cost each); 0:
+                                       no byte bound */
+    unsigned lookup_rate;           /* cold-sender lookups per second per
+                                       publisher; 0: no limit */
+    unsigned lookup_burst;          /* lookups a rested publisher may start
+                                       at once (>= 1 with lookup_rate) */
+    dance_clock_fn clock;           /* monotonic ms; NULL: the real one */
+    void *clock_ctx;
 } dance_pipeline_config;
+
+/* At most this many publishers have lookup budgets at once (see
+ * pipeline.c, "Lookup budgets"); a new publisher beyond it gets no cold
+ * lookups (rate_limited) until budgets are reclaimed. */
+#define DANCE_PIPELINE_PUBLISHERS_MAX 65536u
+/* Longest publisher key kept; longer ones share a budget by prefix. */
+#define DANCE_PIPELINE_PUBLISHER_KEY_MAX 256u
+
+/* Who published a message, for the lookup budget. name is the identity
+ * the plugin authenticated (authenticated true) or else the client id;
+ * the two never share a budget. NULL name: one shared budget. */
+typedef struct dance_pipeline_publisher {
+    const char *name;
+    bool authenticated;
+} dance_pipeline_publisher;
 
 /* One finished message, as dance_pipeline_drain reports it. Pointers are
  * valid during the callback only. */
@@ -52,16 +76,38 @@ typedef void (*dance_msg_outcome_fn)(void *ctx, const dance_msg_outcome *o);
 typedef enum dance_pipeline_submit_result {
     DANCE_PIPELINE_QUEUED,          /* comes back from drain */
     DANCE_PIPELINE_REFUSED,         /* refused on the spot, refusal filled */
-    DANCE_PIPELINE_DROPPED,         /* queue full or out of memory; counted */
+    DANCE_PIPELINE_DROPPED,         /* not verified (dance_pipeline_drop
+                                       says why); counted */
     DANCE_PIPELINE_SUBMIT_COUNT
 } dance_pipeline_submit_result;
 
+/* Why a message was dropped from verification. */
+typedef enum dance_pipeline_drop {
+    DANCE_PIPELINE_DROP_QUEUE_FULL,     /* "queue_full": queue_max messages held */
+    DANCE_PIPELINE_DROP_QUEUE_BYTES,    /* "queue_bytes": queue_bytes would be passed */
+    DANCE_PIPELINE_DROP_NO_MEMORY,      /* "out_of_memory" */
+    DANCE_PIPELINE_DROP_COUNT
+} dance_pipeline_drop;
+
+/* "queue_full", "queue_bytes", "out_of_memory"; "unknown" out of range. */
+const char *dance_pipeline_drop_name(dance_pipeline_drop d);
+
 typedef struct dance_pipeline_stats {
     size_t depth;                   /* submitted, not yet drained */
+    size_t bytes;                   /* their cost (dance_pipeline_msg_cost) */
+    size_t publishers;              /* lookup budgets held now */
     uint64_t submitted;             /* queued for verification */
-    uint64_t dropped;               /* queue full or out of memory */
+    uint64_t dropped;               /* all drops (sum of dropped_by) */
+    uint64_t dropped_by[DANCE_PIPELINE_DROP_COUNT];
     uint64_t lookups;               /* DNS lookups queued for cold senders */
+    uint64_t rate_limited;          /* cold lookups refused: budget used up */
 } dance_pipeline_stats;
+
+/* dance_pipeline_msg_cost - the bytes a message of topic_len and
+ * payload_len is counted as against queue_bytes: twice the payload (the
+ * copy kept for publishing and the parsed copy), the topic and a fixed
+ * per-message overhead. Cannot fail. */
+size_t dance_pipeline_msg_cost(size_t topic_len, size_t payload_len);
 
 /* dance_pipeline_start - start cfg->threads verify threads. cfg is copied.
  * Returns NULL with a reason in err. */
@@ -74,17 +120,24 @@ dance_pipeline *dance_pipeline_start(const dance_pipeline_config *cfg,
  * message that fails is REFUSED with *refusal filled (refusal must start
  * zeroed or be a previously used result; its payload stays NULL); no DNS
  * query is made for it. Otherwise the message (topic and payload copied)
- * joins the queue of its sender's verify thread and is QUEUED. DROPPED
- * when queue_max messages are already between submit and drain, or on
- * allocation failure. */
-dance_pipeline_submit_result dance_pipeline_submit(dance_pipeline *pl, const char *topic,
+ * joins the queue of its sender's verify thread and is QUEUED; if its
+ * sender is cold, the lookup is charged to pub's budget (NULL: the shared
+ * one) and refused as rate_limited when that is used up. DROPPED, with
+ * the reason in *why when why is not NULL, when queue_max messages or
+ * queue_bytes are already held between submit and drain, or on allocation
+ * failure. */
+dance_pipeline_submit_result dance_pipeline_submit(dance_pipeline *pl,
+                                                   const dance_pipeline_publisher *pub,
+                                                   const char *topic,
                                                    const void *payload, size_t len,
                                                    int qos, bool retain,
-                                                   dance_jws_result *refusal);
+                                                   dance_jws_result *refusal,
+                                                   dance_pipeline_drop *why);
 
 /* dance_pipeline_drain - hand every finished message to fn, in the order
  * they finished (per sender: the order they were submitted), and free
- * them. Returns how many. */
+ * them; about once a second also frees the lookup budgets of publishers
+ * that have nothing queued and a full budget. Returns how many messages. */
 size_t dance_pipeline_drain(dance_pipeline *pl, dance_msg_outcome_fn fn, void *ctx);
 
 void dance_pipeline_get_stats(dance_pipeline *pl, dance_pipeline_stats *out);

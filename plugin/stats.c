@@ -22,7 +22,9 @@
  *   $SYS/broker/dance/messages/verified
  *   $SYS/broker/dance/messages/refused/<reason>  (dance_jws_status_name tokens)
  *   $SYS/broker/dance/messages/queued, dropped, denied, lookups,
- *   $SYS/broker/dance/messages/publish_failures
+ *   $SYS/broker/dance/messages/publish_failures, queued_bytes
+ *   $SYS/broker/dance/messages/dropped/<reason>  (dance_pipeline_drop_name)
+ *   $SYS/broker/dance/messages/lookup_budgets
  */
 #include "plugin.h"
 
@@ -107,7 +109,14 @@ void dance_stats_publish(struct dance_plugin *p)
             pub(tail, m->refused[st]);
         }
         pub("messages/queued", ps.depth);
+        pub("messages/queued_bytes", ps.bytes);
         pub("messages/dropped", ps.dropped);
+        for (int d = 0; d < DANCE_PIPELINE_DROP_COUNT; d++) {
+            snprintf(tail, sizeof(tail), "messages/dropped/%s",
+                     dance_pipeline_drop_name((dance_pipeline_drop)d));
+            pub(tail, ps.dropped_by[d]);
+        }
+        pub("messages/lookup_budgets", ps.publishers);
         /* the guard's count, kept under its first name */
         pub("messages/denied", p->reserved_denied[DANCE_GUARD_PUBLISH] +
                                p->reserved_denied[DANCE_GUARD_BRIDGE]);

@@ -79,6 +79,8 @@ typedef enum dance_jws_status {
     DANCE_JWS_KEY_MISMATCH,     /* "key_mismatch": key type/curve/size does not fit alg */
     DANCE_JWS_BAD_SIGNATURE,    /* "bad_signature" */
     DANCE_JWS_REPLAY,           /* "replay": jti seen before, or missing when required */
+    DANCE_JWS_RATE_LIMITED,     /* "rate_limited": host refused a cold lookup (publisher
+                                   over its lookup budget; plugin only, try later) */
     DANCE_JWS_INTERNAL,         /* "internal": allocation or OpenSSL failure */
     DANCE_JWS_STATUS_COUNT
 } dance_jws_status;

@@ -94,6 +94,9 @@ static void test_defaults(void **state)
     assert_int_equal(c.verify_threads, DANCE_OPT_DEFAULT_VERIFY_THREADS);
     assert_int_equal(c.verify_queue_size, DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE);
     assert_int_equal(c.key_cache_size, DANCE_OPT_DEFAULT_KEY_CACHE_SIZE);
+    assert_int_equal(c.verify_queue_bytes, 64u * 1024u * 1024u);
+    assert_int_equal(c.sender_lookup_rate, 10);
+    assert_int_equal(c.sender_lookup_burst, 50);
     dance_plugin_config_clear(&c);
     assert_null(c.allowlist);
     assert_null(c.verified_prefix);
@@ -115,6 +118,8 @@ static void test_message_options(void **state)
         {"verify_threads", "3"},
         {"verify_queue_size", "77"},
         {"key_cache_size", "5"},
+        {"verify_queue_bytes", "2097152"},
+        {"sender_lookups_per_client", "5/20"},
     };
     dance_plugin_opt off[] = {{"allowed_domains", "acme.example"},
                               {"verify_topics", " "}, {"require_iat", "false"}};
@@ -139,6 +144,9 @@ static void test_message_options(void **state)
     assert_int_equal(c.verify_threads, 3);
     assert_int_equal(c.verify_queue_size, 77);
     assert_int_equal(c.key_cache_size, 5);
+    assert_int_equal(c.verify_queue_bytes, 2097152);
+    assert_int_equal(c.sender_lookup_rate, 5);
+    assert_int_equal(c.sender_lookup_burst, 20);
     dance_plugin_config_clear(&c);
     assert_null(c.topics);
 
@@ -266,7 +274,15 @@ static void test_required_and_unknown(void **state)
     dance_plugin_config_clear(&c);
     expect_error(unknown, N(unknown), "plugin_opt_resolvers '1.1.1.1': unknown option");
     assert_non_null(strstr(err, "resolver"));      /* lists the known ones, */
-    assert_non_null(strstr(err, "key_cache_size)"));    /* all of them */
+    {
+        /* all of them: the list ends with the table's last option */
+        size_t last = 0;
+        char tail[128];
+        while (dance_plugin_option_name(last + 1) != NULL)
+            last++;
+        snprintf(tail, sizeof(tail), "%s)", dance_plugin_option_name(last));
+        assert_non_null(strstr(err, tail));
+    }
     expect_error(twice, N(twice), "plugin_opt_min_ttl '2': given twice");
 }
 
@@ -348,6 +364,44 @@ static void test_bad_values(void **state)
     one_bad("verify_queue_size", "1000001");
     one_bad("key_cache_size", "0");
     one_bad("key_cache_size", "10000001");
+    one_bad("verify_queue_bytes", "1048575");
+    one_bad("verify_queue_bytes", "68719476737");
+    one_bad("verify_queue_bytes", "64M");
+    one_bad("sender_lookups_per_client", "10");
+    one_bad("sender_lookups_per_client", "10/");
+    one_bad("sender_lookups_per_client", "/50");
+    one_bad("sender_lookups_per_client", "0/50");
+    one_bad("sender_lookups_per_client", "1001/50");
+    one_bad("sender_lookups_per_client", "10/0");
+    one_bad("sender_lookups_per_client", "10/100001");
+    one_bad("sender_lookups_per_client", "10/5/5");
+    one_bad("sender_lookups_per_client", "-1/5");
+    one_bad("sender_lookups_per_client", "10 / 50");
+}
+
+/* The byte bound fits a message of max_payload: an explicit value that
+ * does not is refused, the default grows to fit. */
+static void test_queue_bytes_fits_max_payload(void **state)
+{
+    dance_plugin_opt small[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+                                {"max_payload", "1000000"},
+                                {"verify_queue_bytes", "3999999"}};
+    dance_plugin_opt big[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+                              {"max_payload", "100000000"}};
+    dance_plugin_opt fits[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+                               {"max_payload", "1000000"},
+                               {"verify_queue_bytes", "4000000"}};
+    dance_plugin_config c;
+
+    (void)state;
+    expect_error(small, N(small), "plugin_opt_verify_queue_bytes '3999999': expected at "
+                 "least 4000000");
+    assert_int_equal(parse(big, N(big), &c), 0);
+    assert_int_equal(c.verify_queue_bytes, 400000000u);
+    dance_plugin_config_clear(&c);
+    assert_int_equal(parse(fits, N(fits), &c), 0);
+    assert_int_equal(c.verify_queue_bytes, 4000000u);
+    dance_plugin_config_clear(&c);
 }
 
 static void test_reasons_name_the_part(void **state)
@@ -452,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_reasons_name_the_part),
         cmocka_unit_test(test_cross_rules),
+        cmocka_unit_test(test_queue_bytes_fits_max_payload),
         cmocka_unit_test(test_owner_identity_resets),
         cmocka_unit_test(test_check_resolver_names_trust_anchor),
         cmocka_unit_test(test_documented),

@@ -3,9 +3,11 @@
  * (plugin/pipeline.c) with real threads, a real TLSA cache, the real
  * worker pool and libdance's JWS code: warm senders verified in
  * per-sender order across verify threads, refusals on the spot (nothing
- * queued, no lookup), the queue cap, a cold sender parked behind one DNS
- * lookup while a warm sender on the same thread goes on, and stopping
- * with messages in flight (checked by ASan/LSan in sanitizer builds).
+ * queued, no lookup), the queue cap in messages and in bytes, a cold
+ * sender parked behind one DNS lookup while a warm sender on the same
+ * thread goes on, lookup budgets per publisher (rate_limited), and
+ * stopping with messages in flight (checked by ASan/LSan in sanitizer
+ * builds).
  *
  * Records are put into the cache directly; "DNS" for cold senders is a
  * UDP socket that never answers, so their lookups fail after the timeout
@@ -60,9 +62,15 @@ typedef struct env {
     dance_allowlist *allow;
     dance_pipeline *pl;
     EVP_PKEY *k1, *k2, *kcold;
+    uint64_t now_ms;            /* the pipeline's clock (env_new_limits) */
     outcome out[MAX_OUT];
     size_t n_out;
 } env;
+
+static uint64_t env_clock(void *ctx)
+{
+    return ((env *)ctx)->now_ms;
+}
 
 static void on_outcome(void *ctx, const dance_msg_outcome *o)
 {
@@ -151,7 +159,14 @@ static int blackhole_udp(int *port)
     return s;
 }
 
-static env *env_new(unsigned threads, size_t queue_max, size_t dns_reserve)
+/* Bounds beyond env_new's: bytes, lookup budget (with env's clock). */
+typedef struct limits {
+    size_t queue_bytes;
+    unsigned rate, burst;
+} limits;
+
+static env *env_new_limits(unsigned threads, size_t queue_max, size_t dns_reserve,
+                           const limits *lim)
 {
     env *e = calloc(1, sizeof(*e));
     dance_workers_config wc;
@@ -206,10 +221,23 @@ static env *env_new(unsigned threads, size_t queue_max, size_t dns_reserve)
     pc.cache = e->cache;
     pc.workers = e->workers;
     pc.dns_reserve = dns_reserve;
+    if (lim != NULL) {
+        pc.queue_bytes = lim->queue_bytes;
+        pc.lookup_rate = lim->rate;
+        pc.lookup_burst = lim->burst;
+        pc.clock = env_clock;
+        pc.clock_ctx = e;
+        e->now_ms = 1000000;
+    }
     e->pl = dance_pipeline_start(&pc, err, sizeof(err));
     if (e->pl == NULL)
         fail_msg("pipeline: %s", err);
     return e;
+}
+
+static env *env_new(unsigned threads, size_t queue_max, size_t dns_reserve)
+{
+    return env_new_limits(threads, queue_max, dns_reserve, NULL);
 }
 
 /* env_free - in the plugin's order: verify threads, DNS workers, rest. */
@@ -232,7 +260,8 @@ static void env_free(env *e)
 static dance_pipeline_submit_result submit(env *e, const char *topic, const char *msg,
                                            dance_jws_result *refusal)
 {
-    return dance_pipeline_submit(e->pl, topic, msg, strlen(msg), 1, false, refusal);
+    return dance_pipeline_submit(e->pl, NULL, topic, msg, strlen(msg), 1, false, refusal,
+                                 NULL);
 }
 
 /* Two warm senders on two verify threads: every message verified, each
@@ -256,8 +285,9 @@ static void test_warm_senders_in_order(void **state)
         msgs[1][i] = sign(e->k2, WARM2, body, NULL);
     }
     for (int i = 0; i < PER; i++) {
-        assert_int_equal(dance_pipeline_submit(e->pl, TOPIC, msgs[0][i], strlen(msgs[0][i]),
-                                               i % 3, i % 2 == 0, &r),
+        assert_int_equal(dance_pipeline_submit(e->pl, NULL, TOPIC, msgs[0][i],
+                                               strlen(msgs[0][i]), i % 3, i % 2 == 0,
+                                               &r, NULL),
                          DANCE_PIPELINE_QUEUED);
         assert_int_equal(submit(e, "sensors/y", msgs[1][i], &r), DANCE_PIPELINE_QUEUED);
     }
@@ -368,6 +398,174 @@ static void test_queue_cap(void **state)
     assert_int_equal(submit(e, TOPIC, m, &r), DANCE_PIPELINE_QUEUED);
     drain_until(e, 4);
     free(m);
+    env_free(e);
+}
+
+/* The byte bound: messages count dance_pipeline_msg_cost from submit to
+ * drain; one that would pass queue_bytes is dropped (reason queue_bytes)
+ * before it is parsed, and counted apart from queue_full; a small one
+ * still fits; drain gives the bytes back. */
+static void test_queue_bytes(void **state)
+{
+    char body[1500];
+    char *big, *small;
+    size_t big_cost, small_cost;
+    limits lim;
+    env *e;
+    dance_jws_result r;
+    dance_pipeline_stats st;
+    dance_pipeline_drop why = DANCE_PIPELINE_DROP_COUNT;
+
+    (void)state;
+    memset(body, 'b', sizeof(body) - 1);
+    body[sizeof(body) - 1] = '\0';
+    memset(&lim, 0, sizeof(lim));
+    {
+        EVP_PKEY *k = ec_key();
+        big = sign(k, WARM1, body, NULL);          /* only for its size */
+        small = sign(k, WARM1, "s", NULL);
+        EVP_PKEY_free(k);
+    }
+    big_cost = dance_pipeline_msg_cost(strlen(TOPIC), strlen(big));
+    small_cost = dance_pipeline_msg_cost(strlen(TOPIC), strlen(small));
+    assert_true(big_cost > 2 * strlen(big));       /* payload twice, + more */
+    assert_true(small_cost < big_cost);
+    /* room for two big ones and one small one, not three big ones */
+    lim.queue_bytes = 2 * big_cost + small_cost;
+    e = env_new_limits(1, 100, 0, &lim);
+    free(big);
+    free(small);
+    big = sign(e->k1, WARM1, body, NULL);
+    small = sign(e->k1, WARM1, "s", NULL);
+    assert_int_equal(dance_pipeline_msg_cost(strlen(TOPIC), strlen(big)), big_cost);
+
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(submit(e, TOPIC, big, &r), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(submit(e, TOPIC, big, &r), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(dance_pipeline_submit(e->pl, NULL, TOPIC, big, strlen(big), 1, false,
+                                           &r, &why), DANCE_PIPELINE_DROPPED);
+    assert_int_equal(why, DANCE_PIPELINE_DROP_QUEUE_BYTES);
+    /* over the byte bound nothing is parsed either */
+    memset(body, '!', sizeof(body) - 1);
+    assert_int_equal(dance_pipeline_submit(e->pl, NULL, TOPIC, body, strlen(body), 1,
+                                           false, &r, &why), DANCE_PIPELINE_DROPPED);
+    assert_int_equal(why, DANCE_PIPELINE_DROP_QUEUE_BYTES);
+    assert_int_equal(submit(e, TOPIC, small, &r), DANCE_PIPELINE_QUEUED);
+    dance_pipeline_get_stats(e->pl, &st);
+    assert_int_equal(st.depth, 3);
+    assert_int_equal(st.bytes, 2 * big_cost + small_cost);
+    assert_int_equal(st.dropped, 2);
+    assert_int_equal(st.dropped_by[DANCE_PIPELINE_DROP_QUEUE_BYTES], 2);
+    assert_int_equal(st.dropped_by[DANCE_PIPELINE_DROP_QUEUE_FULL], 0);
+    assert_string_equal(dance_pipeline_drop_name(DANCE_PIPELINE_DROP_QUEUE_BYTES),
+                        "queue_bytes");
+
+    drain_until(e, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(e->out[i].status, DANCE_JWS_OK);
+    dance_pipeline_get_stats(e->pl, &st);
+    assert_int_equal(st.depth, 0);
+    assert_int_equal(st.bytes, 0);
+    assert_int_equal(submit(e, TOPIC, big, &r), DANCE_PIPELINE_QUEUED);
+    drain_until(e, 4);
+    free(big);
+    free(small);
+    env_free(e);
+}
+
+/* count_status - outcomes with status st (and sender prefix, if given). */
+static size_t count_status(const env *e, dance_jws_status st, const char *prefix)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < e->n_out; i++)
+        if (e->out[i].status == st &&
+            (prefix == NULL || strncmp(e->out[i].sender, prefix, strlen(prefix)) == 0))
+            n++;
+    return n;
+}
+
+/* Lookup budgets: a publisher naming many cold senders starts at most
+ * its burst of lookups, the rest are refused as rate_limited without a
+ * lookup; a second message of a sender already waiting costs nothing; its
+ * warm senders still verify; another publisher (and the same name as a
+ * client id rather than an identity) has its own budget; time refills the
+ * budget; idle, refilled budgets are freed. */
+static void test_lookup_budget(void **state)
+{
+    limits lim = {0, 1, 3};         /* 1 per second, burst 3 */
+    env *e = env_new_limits(1, 100, 0, &lim);
+    dance_pipeline_publisher flood = {"flood._device.acme.example", true};
+    dance_pipeline_publisher same_as_id = {"flood._device.acme.example", false};
+    dance_pipeline_publisher other = {"other._device.acme.example", true};
+    char *m[8], *again, *warm, *o1, *o2, *late;
+    dance_jws_result r;
+    dance_pipeline_stats st;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    for (int i = 0; i < 8; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "n%d._device.acme.example", i);
+        m[i] = sign(e->kcold, name, "x", NULL);
+    }
+    again = sign(e->kcold, "n0._device.acme.example", "again", NULL);
+    warm = sign(e->k1, WARM1, "w", NULL);
+    o1 = sign(e->kcold, "o1._device.acme.example", "x", NULL);
+    o2 = sign(e->kcold, "o2._device.acme.example", "x", NULL);
+    late = sign(e->kcold, "late._device.acme.example", "x", NULL);
+
+#define SUBMIT_AS(pub, msg) dance_pipeline_submit(e->pl, &(pub), TOPIC, (msg), \
+                                                  strlen(msg), 1, false, &r, NULL)
+    assert_int_equal(SUBMIT_AS(flood, m[0]), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(SUBMIT_AS(flood, again), DANCE_PIPELINE_QUEUED);
+    for (int i = 1; i < 8; i++)
+        assert_int_equal(SUBMIT_AS(flood, m[i]), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(SUBMIT_AS(flood, warm), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(SUBMIT_AS(other, o1), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(SUBMIT_AS(same_as_id, o2), DANCE_PIPELINE_QUEUED);
+    dance_pipeline_get_stats(e->pl, &st);
+    assert_int_equal(st.publishers, 3);
+    drain_until(e, 12);
+
+    /* n0 (twice: one lookup), n1, n2 looked up (and failed: no DNS here);
+     * n3..n7 refused on the budget */
+    assert_int_equal(count_status(e, DANCE_JWS_LOOKUP_FAILED, "n"), 4);
+    assert_int_equal(count_status(e, DANCE_JWS_RATE_LIMITED, "n"), 5);
+    assert_int_equal(count_status(e, DANCE_JWS_RATE_LIMITED, NULL), 5);
+    assert_int_equal(count_status(e, DANCE_JWS_OK, WARM1), 1);
+    assert_int_equal(count_status(e, DANCE_JWS_LOOKUP_FAILED, "o"), 2);
+    for (size_t i = 0; i < e->n_out; i++)
+        if (e->out[i].status == DANCE_JWS_RATE_LIMITED)
+            assert_string_equal(e->out[i].sender + 2, "._device.acme.example");
+    dance_pipeline_get_stats(e->pl, &st);
+    assert_int_equal(st.lookups, 5);
+    assert_int_equal(st.rate_limited, 5);
+    assert_string_equal(dance_jws_status_name(DANCE_JWS_RATE_LIMITED), "rate_limited");
+
+    /* still spent at the same time; one second later, one more lookup */
+    assert_int_equal(SUBMIT_AS(flood, late), DANCE_PIPELINE_QUEUED);
+    drain_until(e, 13);
+    assert_int_equal(e->out[12].status, DANCE_JWS_RATE_LIMITED);
+    e->now_ms += 1000;
+    assert_int_equal(SUBMIT_AS(flood, late), DANCE_PIPELINE_QUEUED);
+    drain_until(e, 14);
+    assert_int_equal(e->out[13].status, DANCE_JWS_LOOKUP_FAILED);
+
+    /* nothing queued and refilled: the sweep in drain frees the budgets */
+    e->now_ms += 10000;
+    dance_pipeline_drain(e->pl, on_outcome, e);
+    dance_pipeline_get_stats(e->pl, &st);
+    assert_int_equal(st.publishers, 0);
+#undef SUBMIT_AS
+
+    for (int i = 0; i < 8; i++)
+        free(m[i]);
+    free(again);
+    free(warm);
+    free(o1);
+    free(o2);
+    free(late);
     env_free(e);
 }
 
@@ -510,6 +708,8 @@ int main(void)
         cmocka_unit_test(test_warm_senders_in_order),
         cmocka_unit_test(test_refused_on_the_spot),
         cmocka_unit_test(test_queue_cap),
+        cmocka_unit_test(test_queue_bytes),
+        cmocka_unit_test(test_lookup_budget),
         cmocka_unit_test(test_bad_signature),
         cmocka_unit_test(test_cold_sender_parked),
         cmocka_unit_test(test_dns_reserve),
