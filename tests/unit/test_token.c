@@ -440,11 +440,14 @@ static void test_lifetime(void **state)
     assert_non_null(strstr(res.reason, "601 s"));
     /* a lifetime over the maximum is refused even long before exp */
     assert_int_equal(verify(zero, JT_NAME, &set, &pol, &res), DANCE_TOKEN_LIFETIME);
-    /* the default maximum is an hour */
+    /* the default maximum is five minutes */
     pol.max_lifetime = 0;
     free(longer);
-    longer = make(fx.ec256, JT_NAME, AUD, 3601, NULL, NULL);
+    free(ok);
+    longer = make(fx.ec256, JT_NAME, AUD, 301, NULL, NULL);
+    ok = make(fx.ec256, JT_NAME, AUD, 300, NULL, NULL);
     assert_int_equal(verify(longer, JT_NAME, &set, &pol, &res), DANCE_TOKEN_LIFETIME);
+    assert_int_equal(verify(ok, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
     free(ok);
     free(longer);
     free(c);
