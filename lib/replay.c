@@ -522,7 +522,9 @@ int dance_replay_save(dance_replay *rp, const char *path, char *err, size_t errl
         goto unlink_tmp;
     }
     /* Written to the stdio buffer and the page cache under the lock (fast,
-     * no fsync); the slow fsync comes after the lock is released. */
+     * no fsync); the slow fsync comes after the lock is released. A larger
+     * buffer means fewer write calls while the lock is held. */
+    setvbuf(f, NULL, _IOFBF, 1u << 16);
     pthread_mutex_lock(&rp->mu);
     now = rp->clock(rp->clock_ctx);
     wall = wall_s(rp);
