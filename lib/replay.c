@@ -1,45 +1,104 @@
 /*
- * replay.c - the bounded jti replay cache of message verification (jws.h).
+ * replay.c - the bounded replay cache of message verification and token
+ * logins (jws.h): a set of (sender, key) pairs seen during the last
+ * `window` seconds, where key is a jti or a digest of a signature.
  *
- * A set of (sender, jti) pairs seen during the last `window` seconds of a
- * monotonic clock. Entries sit in one FIFO list in arrival order, which is
- * also expiry order (one window for all), so expiry is popping from the
- * head; a seeded hash table finds them. When the set is full the oldest
- * pair goes early and is counted, so memory stays bounded under any rate;
- * the jws.h comment says how to size it and why iat should back it up.
+ * Entries sit in one FIFO list in arrival order, which is also expiry
+ * order (one window for all), so expiry is popping from the head; a seeded
+ * hash table finds them. Each sender also keeps its own FIFO of its
+ * entries and a count, and senders sit in lists by count, so that the
+ * sender holding the most entries is found in O(1). Evicting an entry
+ * before its window ends lets that pair be accepted again, so evictions
+ * are chosen to hurt only who caused them:
+ *
+ *   - a sender at its share (dance_replay_set_share) loses its own oldest
+ *     entry (evicted_share): its logins can never push out anyone else's;
+ *   - when the whole cache is full, the oldest entry of the sender holding
+ *     the most entries goes (evicted_full), the adding sender's own when it
+ *     is one of the largest. An identity holding few entries loses one only
+ *     when every identity holds as few, i.e. when capacity is too small for
+ *     the number of identities.
+ *
+ * Both are counted, so memory stays bounded under any rate and an operator
+ * can see when the capacity is too small.
+ *
+ * Persistence (dance_replay_save / _load): entries live on a monotonic
+ * clock, which does not survive a restart, so the file holds wall-clock
+ * expiry times. Format, line-based ASCII, version 1:
+ *
+ *   dance-replay 1
+ *   <expiry> <sender-hex> <key-hex>        one line per entry, oldest first
+ *   end <count>
+ *
+ * expiry: seconds since 1970 (decimal) at which the pair may be forgotten;
+ * sender and key: lowercase hex of their bytes (keys may hold any byte but
+ * NUL). The trailer catches a truncated file. Saving writes a temporary
+ * file in the same directory, fsyncs it, renames it over the old one and
+ * fsyncs the directory, so a crash leaves either the old or the new file.
  *
  * The verifier only adds a pair after the signature checked out, so
  * forgeries cannot evict real pairs or block a sender's next jti.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
+#include "dance/error.h"
 #include "dance/jws.h"
 
 #define REPLAY_CAPACITY_DEFAULT 100000
 #define REPLAY_WINDOW_DEFAULT 600
+#define REPLAY_FILE_MAGIC "dance-replay 1"
+#define REPLAY_PART_MAX 4096        /* bytes of a sender or key in a file */
+
+typedef struct rp_sender rp_sender;
 
 typedef struct rp_entry {
     uint64_t hash;
     uint64_t expires_ms;
-    struct rp_entry *hnext;     /* bucket chain */
-    struct rp_entry *next;      /* FIFO, oldest first */
-    size_t klen;
-    char key[];                 /* sender '\0' jti */
+    struct rp_entry *hnext;         /* bucket chain */
+    struct rp_entry *prev, *next;   /* global FIFO, oldest first */
+    struct rp_entry *snext;         /* the sender's FIFO, oldest first */
+    rp_sender *sender;
+    size_t slen, klen;              /* key = sender '\0' key */
+    char key[];
 } rp_entry;
+
+struct rp_sender {
+    uint64_t hash;
+    rp_sender *hnext;               /* bucket chain */
+    rp_sender *cprev, *cnext;       /* list of senders with this count */
+    rp_entry *oldest, *newest;
+    size_t count;                   /* >= 1 while it exists */
+    size_t nlen;
+    char name[];
+};
 
 struct dance_replay {
     pthread_mutex_t mu;
-    size_t capacity, count, nbuckets;
+    pthread_mutex_t save_mu;        /* one writer of the file at a time */
+    size_t capacity, share, count, nbuckets;
     rp_entry **buckets;
+    rp_sender **sbuckets;
+    rp_sender **by_count;           /* [1..share]: senders holding that many */
+    size_t max_count;               /* largest count held; 0 when empty */
     rp_entry *head, *tail;
     uint64_t window_ms, seed;
+    uint64_t changes, saved_changes;
     dance_clock_fn clock;
     void *clock_ctx;
+    dance_wallclock_fn wall;
+    void *wall_ctx;
     dance_replay_stats stats;
 };
 
@@ -52,7 +111,12 @@ static uint64_t mono_ms(void *ctx)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* FNV-1a, seeded: keys are short (a name and a jti) */
+static int64_t wall_s(const dance_replay *rp)
+{
+    return rp->wall ? rp->wall(rp->wall_ctx) : (int64_t)time(NULL);
+}
+
+/* FNV-1a, seeded: keys are short (a name and a jti or digest) */
 static uint64_t rp_hash(uint64_t seed, const char *k, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325ull ^ seed;
@@ -74,14 +138,20 @@ dance_replay *dance_replay_new(size_t capacity, uint32_t window_s,
     if (rp == NULL)
         return NULL;
     rp->capacity = capacity ? capacity : REPLAY_CAPACITY_DEFAULT;
+    rp->share = rp->capacity;
     while (nb < rp->capacity && nb < ((size_t)1 << 30))
         nb <<= 1;
     rp->nbuckets = nb;
     rp->buckets = calloc(nb, sizeof(*rp->buckets));
-    if (rp->buckets == NULL || pthread_mutex_init(&rp->mu, NULL) != 0) {
-        free(rp->buckets);
-        free(rp);
-        return NULL;
+    rp->sbuckets = calloc(nb, sizeof(*rp->sbuckets));
+    rp->by_count = calloc(rp->share + 1, sizeof(*rp->by_count));
+    if (rp->buckets == NULL || rp->sbuckets == NULL || rp->by_count == NULL)
+        goto fail;
+    if (pthread_mutex_init(&rp->mu, NULL) != 0)
+        goto fail;
+    if (pthread_mutex_init(&rp->save_mu, NULL) != 0) {
+        pthread_mutex_destroy(&rp->mu);
+        goto fail;
     }
     rp->window_ms = (uint64_t)(window_s ? window_s : REPLAY_WINDOW_DEFAULT) * 1000u;
     rp->clock = clock ? clock : mono_ms;
@@ -89,11 +159,52 @@ dance_replay *dance_replay_new(size_t capacity, uint32_t window_s,
     if (RAND_bytes((unsigned char *)&rp->seed, sizeof(rp->seed)) != 1)
         rp->seed = (uint64_t)time(NULL) ^ (uintptr_t)rp;
     return rp;
+fail:
+    free(rp->buckets);
+    free(rp->sbuckets);
+    free(rp->by_count);
+    free(rp);
+    return NULL;
+}
+
+int dance_replay_set_share(dance_replay *rp, size_t per_sender)
+{
+    rp_sender **bc;
+    int rc = -1;
+
+    if (rp == NULL)
+        return -1;
+    if (per_sender == 0 || per_sender > rp->capacity)
+        per_sender = rp->capacity;
+    pthread_mutex_lock(&rp->mu);
+    /* the count lists are sized by the share: only change it while empty */
+    if (rp->count == 0) {
+        bc = calloc(per_sender + 1, sizeof(*bc));
+        if (bc != NULL) {
+            free(rp->by_count);
+            rp->by_count = bc;
+            rp->share = per_sender;
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&rp->mu);
+    return rc;
+}
+
+void dance_replay_set_wallclock(dance_replay *rp, dance_wallclock_fn now, void *ctx)
+{
+    if (rp == NULL)
+        return;
+    pthread_mutex_lock(&rp->mu);
+    rp->wall = now;
+    rp->wall_ctx = ctx;
+    pthread_mutex_unlock(&rp->mu);
 }
 
 void dance_replay_free(dance_replay *rp)
 {
     rp_entry *e, *next;
+    size_t i;
 
     if (rp == NULL)
         return;
@@ -101,80 +212,227 @@ void dance_replay_free(dance_replay *rp)
         next = e->next;
         free(e);
     }
+    for (i = 0; i < rp->nbuckets; i++) {
+        rp_sender *s, *sn;
+        for (s = rp->sbuckets[i]; s != NULL; s = sn) {
+            sn = s->hnext;
+            free(s);
+        }
+    }
     pthread_mutex_destroy(&rp->mu);
+    pthread_mutex_destroy(&rp->save_mu);
     free(rp->buckets);
+    free(rp->sbuckets);
+    free(rp->by_count);
     free(rp);
 }
 
-/* pop_oldest - drop the FIFO head from its bucket and free it (locked) */
-static void pop_oldest(dance_replay *rp)
+/* ---------------------------------------------------- senders (locked) */
+
+static rp_sender *sender_find(dance_replay *rp, const char *name, size_t nlen, uint64_t h)
 {
-    rp_entry *e = rp->head, **pp;
+    rp_sender *s;
+
+    for (s = rp->sbuckets[h & (rp->nbuckets - 1)]; s != NULL; s = s->hnext)
+        if (s->hash == h && s->nlen == nlen && memcmp(s->name, name, nlen) == 0)
+            return s;
+    return NULL;
+}
+
+static void count_unlink(dance_replay *rp, rp_sender *s)
+{
+    if (s->cprev != NULL)
+        s->cprev->cnext = s->cnext;
+    else
+        rp->by_count[s->count] = s->cnext;
+    if (s->cnext != NULL)
+        s->cnext->cprev = s->cprev;
+    s->cprev = s->cnext = NULL;
+}
+
+static void count_link(dance_replay *rp, rp_sender *s)
+{
+    s->cprev = NULL;
+    s->cnext = rp->by_count[s->count];
+    if (s->cnext != NULL)
+        s->cnext->cprev = s;
+    rp->by_count[s->count] = s;
+}
+
+/* sender_drop_oldest - unlink and free s's oldest entry (also the oldest
+ * of its entries in the global FIFO); frees s when it held only that one.
+ * s must not be used afterwards. */
+static void sender_drop_oldest(dance_replay *rp, rp_sender *s)
+{
+    rp_entry *e = s->oldest, **pp;
 
     pp = &rp->buckets[e->hash & (rp->nbuckets - 1)];
     while (*pp != NULL && *pp != e)
         pp = &(*pp)->hnext;
     if (*pp == e)
         *pp = e->hnext;
-    rp->head = e->next;
-    if (rp->head == NULL)
-        rp->tail = NULL;
+    if (e->prev != NULL)
+        e->prev->next = e->next;
+    else
+        rp->head = e->next;
+    if (e->next != NULL)
+        e->next->prev = e->prev;
+    else
+        rp->tail = e->prev;
     rp->count--;
+    s->oldest = e->snext;
+    if (s->oldest == NULL)
+        s->newest = NULL;
     free(e);
+
+    count_unlink(rp, s);
+    s->count--;
+    if (s->count > 0) {
+        count_link(rp, s);
+    } else {
+        rp_sender **sp = &rp->sbuckets[s->hash & (rp->nbuckets - 1)];
+        while (*sp != NULL && *sp != s)
+            sp = &(*sp)->hnext;
+        if (*sp == s)
+            *sp = s->hnext;
+        free(s);
+    }
+    while (rp->max_count > 0 && rp->by_count[rp->max_count] == NULL)
+        rp->max_count--;
 }
 
-int dance_replay_check_add(dance_replay *rp, const char *sender, const char *jti)
+static void expire(dance_replay *rp, uint64_t now)
 {
-    size_t sl, jl, klen;
-    uint64_t now, h;
+    while (rp->head != NULL && rp->head->expires_ms <= now)
+        sender_drop_oldest(rp, rp->head->sender);
+}
+
+static rp_entry *entry_find(dance_replay *rp, const rp_entry *e)
+{
+    rp_entry *f;
+
+    for (f = rp->buckets[e->hash & (rp->nbuckets - 1)]; f != NULL; f = f->hnext)
+        if (f->hash == e->hash && f->klen == e->klen && memcmp(f->key, e->key, e->klen) == 0)
+            return f;
+    return NULL;
+}
+
+/* make_room - evict before adding an entry for (name, nlen, h): first the
+ * sender's own oldest at its share, then, while the cache is full, from the
+ * largest holder (see the file comment). Counted. */
+static void make_room(dance_replay *rp, const char *name, size_t nlen, uint64_t h)
+{
+    rp_sender *s = sender_find(rp, name, nlen, h);
+
+    if (s != NULL && s->count >= rp->share) {
+        sender_drop_oldest(rp, s);
+        rp->stats.evicted_share++;
+        rp->stats.evicted_early++;
+    }
+    while (rp->count >= rp->capacity && rp->head != NULL) {
+        rp_sender *victim;
+
+        s = sender_find(rp, name, nlen, h);
+        victim = (s != NULL && s->count >= rp->max_count) ? s : rp->by_count[rp->max_count];
+        sender_drop_oldest(rp, victim);
+        rp->stats.evicted_full++;
+        rp->stats.evicted_early++;
+    }
+}
+
+/* insert - append e (hash and key filled) for its sender, expiring at
+ * expires_ms, after make_room. -1 on ENOMEM (e not taken). */
+static int insert(dance_replay *rp, rp_entry *e, uint64_t h_sender, uint64_t expires_ms)
+{
+    rp_sender *s = sender_find(rp, e->key, e->slen, h_sender);
+
+    if (s == NULL) {
+        s = calloc(1, sizeof(*s) + e->slen + 1);
+        if (s == NULL)
+            return -1;
+        s->hash = h_sender;
+        s->nlen = e->slen;
+        memcpy(s->name, e->key, e->slen);
+        s->hnext = rp->sbuckets[h_sender & (rp->nbuckets - 1)];
+        rp->sbuckets[h_sender & (rp->nbuckets - 1)] = s;
+    } else {
+        count_unlink(rp, s);
+    }
+    s->count++;
+    count_link(rp, s);
+    if (s->count > rp->max_count)
+        rp->max_count = s->count;
+
+    e->sender = s;
+    e->snext = NULL;
+    if (s->newest != NULL)
+        s->newest->snext = e;
+    else
+        s->oldest = e;
+    s->newest = e;
+
+    e->expires_ms = expires_ms;
+    e->hnext = rp->buckets[e->hash & (rp->nbuckets - 1)];
+    rp->buckets[e->hash & (rp->nbuckets - 1)] = e;
+    e->next = NULL;
+    e->prev = rp->tail;
+    if (rp->tail != NULL)
+        rp->tail->next = e;
+    else
+        rp->head = e;
+    rp->tail = e;
+    rp->count++;
+    rp->changes++;
+    return 0;
+}
+
+/* entry_new - an unlinked entry for (sender, key), hashed */
+static rp_entry *entry_new(const dance_replay *rp, const char *sender, size_t sl,
+                           const char *key, size_t kl)
+{
+    rp_entry *e = malloc(sizeof(*e) + sl + 1 + kl + 1);
+
+    if (e == NULL)
+        return NULL;
+    memcpy(e->key, sender, sl);
+    e->key[sl] = '\0';
+    memcpy(e->key + sl + 1, key, kl);
+    e->key[sl + 1 + kl] = '\0';
+    e->slen = sl;
+    e->klen = sl + 1 + kl;
+    e->hash = rp_hash(rp->seed, e->key, e->klen);
+    e->hnext = e->prev = e->next = e->snext = NULL;
+    e->sender = NULL;
+    return e;
+}
+
+int dance_replay_check_add(dance_replay *rp, const char *sender, const char *key)
+{
+    size_t sl;
+    uint64_t now, hs;
     rp_entry *e;
-    char *key;
     int rc = 0;
 
-    if (rp == NULL || sender == NULL || jti == NULL)
+    if (rp == NULL || sender == NULL || key == NULL)
         return -1;
     sl = strlen(sender);
-    jl = strlen(jti);
-    klen = sl + 1 + jl;
-    e = malloc(sizeof(*e) + klen + 1);
+    e = entry_new(rp, sender, sl, key, strlen(key));
     if (e == NULL)
         return -1;
-    key = e->key;
-    memcpy(key, sender, sl + 1);
-    memcpy(key + sl + 1, jti, jl + 1);
-    e->klen = klen;
-    e->hash = h = rp_hash(rp->seed, key, klen);
-    e->hnext = e->next = NULL;
+    hs = rp_hash(rp->seed, sender, sl);
 
     pthread_mutex_lock(&rp->mu);
     now = rp->clock(rp->clock_ctx);
-    while (rp->head != NULL && rp->head->expires_ms <= now)
-        pop_oldest(rp);
-    {
-        rp_entry *f;
-        for (f = rp->buckets[h & (rp->nbuckets - 1)]; f != NULL; f = f->hnext)
-            if (f->hash == h && f->klen == klen && memcmp(f->key, key, klen) == 0)
-                break;
-        if (f != NULL) {
-            rp->stats.replays++;
-            rc = 1;
-        }
-    }
-    if (rc == 0) {
-        while (rp->count >= rp->capacity && rp->head != NULL) {
-            pop_oldest(rp);
-            rp->stats.evicted_early++;
-        }
-        e->expires_ms = now + rp->window_ms;
-        e->hnext = rp->buckets[h & (rp->nbuckets - 1)];
-        rp->buckets[h & (rp->nbuckets - 1)] = e;
-        if (rp->tail != NULL)
-            rp->tail->next = e;
+    expire(rp, now);
+    if (entry_find(rp, e) != NULL) {
+        rp->stats.replays++;
+        rc = 1;
+    } else {
+        make_room(rp, sender, sl, hs);
+        if (insert(rp, e, hs, now + rp->window_ms) == 0)
+            e = NULL;
         else
-            rp->head = e;
-        rp->tail = e;
-        rp->count++;
-        e = NULL;
+            rc = -1;
     }
     pthread_mutex_unlock(&rp->mu);
     free(e);
@@ -190,4 +448,335 @@ void dance_replay_get_stats(dance_replay *rp, dance_replay_stats *out)
     *out = rp->stats;
     out->entries = rp->count;
     pthread_mutex_unlock(&rp->mu);
+}
+
+bool dance_replay_dirty(dance_replay *rp)
+{
+    bool d;
+
+    if (rp == NULL)
+        return false;
+    pthread_mutex_lock(&rp->mu);
+    d = rp->changes != rp->saved_changes;
+    pthread_mutex_unlock(&rp->mu);
+    return d;
+}
+
+/* ---------------------------------------------------------- persistence */
+
+static int put_hex(FILE *f, const char *s, size_t n)
+{
+    static const char hx[] = "0123456789abcdef";
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (putc(hx[c >> 4], f) == EOF || putc(hx[c & 15], f) == EOF)
+            return -1;
+    }
+    return 0;
+}
+
+/* dir_of - the directory part of path ("." when none) into buf */
+static void dir_of(const char *path, char *buf, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL)
+        snprintf(buf, len, ".");
+    else if (slash == path)
+        snprintf(buf, len, "/");
+    else
+        snprintf(buf, len, "%.*s", (int)(slash - path), path);
+}
+
+int dance_replay_save(dance_replay *rp, const char *path, char *err, size_t errlen)
+{
+    char tmp[PATH_MAX], dir[PATH_MAX];
+    uint64_t now, changes = 0;
+    int64_t wall;
+    size_t n = 0;
+    FILE *f = NULL;
+    int fd, dfd, rc = -1, werr = 0;
+    rp_entry *e;
+
+    if (rp == NULL || path == NULL || path[0] == '\0') {
+        dance_set_err(err, errlen, "no replay cache or file name");
+        return -1;
+    }
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
+        dance_set_err(err, errlen, "%s: path too long", path);
+        return -1;
+    }
+    pthread_mutex_lock(&rp->save_mu);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        dance_set_err(err, errlen, "cannot create a temporary file beside %s: %s",
+                      path, strerror(errno));
+        goto out;
+    }
+    f = fdopen(fd, "w");
+    if (f == NULL) {
+        dance_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
+        close(fd);
+        goto unlink_tmp;
+    }
+    /* Written to the stdio buffer and the page cache under the lock (fast,
+     * no fsync); the slow fsync comes after the lock is released. A larger
+     * buffer means fewer write calls while the lock is held. */
+    setvbuf(f, NULL, _IOFBF, 1u << 16);
+    pthread_mutex_lock(&rp->mu);
+    now = rp->clock(rp->clock_ctx);
+    wall = wall_s(rp);
+    expire(rp, now);
+    changes = rp->changes;
+    if (fprintf(f, REPLAY_FILE_MAGIC "\n") < 0)
+        werr = errno ? errno : EIO;
+    for (e = rp->head; e != NULL && werr == 0; e = e->next) {
+        /* rounded up: a pair is never forgotten early */
+        int64_t exp = wall + (int64_t)((e->expires_ms - now + 999u) / 1000u);
+        if (e->slen > REPLAY_PART_MAX || e->klen - e->slen - 1 > REPLAY_PART_MAX)
+            continue;           /* longer than any jti or digest: not kept */
+        if (fprintf(f, "%" PRId64 " ", exp) < 0 || put_hex(f, e->key, e->slen) != 0
+            || putc(' ', f) == EOF
+            || put_hex(f, e->key + e->slen + 1, e->klen - e->slen - 1) != 0
+            || putc('\n', f) == EOF)
+            werr = errno ? errno : EIO;
+        n++;
+    }
+    pthread_mutex_unlock(&rp->mu);
+    if (werr == 0 && fprintf(f, "end %zu\n", n) < 0)
+        werr = errno ? errno : EIO;
+    if (werr == 0 && fflush(f) != 0)
+        werr = errno ? errno : EIO;
+    if (werr == 0 && fsync(fileno(f)) != 0)
+        werr = errno ? errno : EIO;
+    if (fclose(f) != 0 && werr == 0)
+        werr = errno ? errno : EIO;
+    if (werr != 0) {
+        dance_set_err(err, errlen, "cannot write %s: %s", tmp, strerror(werr));
+        goto unlink_tmp;
+    }
+    if (rename(tmp, path) != 0) {
+        dance_set_err(err, errlen, "cannot rename %s to %s: %s", tmp, path,
+                      strerror(errno));
+        goto unlink_tmp;
+    }
+    /* the rename itself is durable once the directory is synced */
+    dir_of(path, dir, sizeof(dir));
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) != 0) {
+        dance_set_err(err, errlen, "cannot sync the directory %s: %s", dir,
+                      strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
+        goto out;
+    }
+    close(dfd);
+    pthread_mutex_lock(&rp->mu);
+    rp->saved_changes = changes;
+    pthread_mutex_unlock(&rp->mu);
+    rc = 0;
+    goto out;
+unlink_tmp:
+    unlink(tmp);
+out:
+    pthread_mutex_unlock(&rp->save_mu);
+    return rc;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* unhex - decode n hex digits at s into out (n/2 bytes); -1 when not
+ * lowercase hex of an even length, or when a byte is NUL */
+static int unhex(const char *s, size_t n, char *out)
+{
+    size_t i;
+
+    if (n == 0 || n % 2 != 0)
+        return -1;
+    for (i = 0; i < n; i += 2) {
+        int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+            return -1;
+        out[i / 2] = (char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/* parse_entry - "<expiry> <hex> <hex>" into its parts; -1 when malformed */
+static int parse_entry(char *line, int64_t *exp, char *sender, size_t *sl,
+                       char *key, size_t *kl)
+{
+    char *sp1, *sp2, *end;
+    long long v;
+
+    sp1 = strchr(line, ' ');
+    if (sp1 == NULL || sp1 == line)
+        return -1;
+    sp2 = strchr(sp1 + 1, ' ');
+    if (sp2 == NULL || strchr(sp2 + 1, ' ') != NULL)
+        return -1;
+    if (line[0] < '0' || line[0] > '9')
+        return -1;
+    errno = 0;
+    v = strtoll(line, &end, 10);
+    if (errno != 0 || end != sp1 || v < 0)
+        return -1;
+    *exp = v;
+    if ((size_t)(sp2 - sp1 - 1) > 2 * REPLAY_PART_MAX
+        || strlen(sp2 + 1) > 2 * REPLAY_PART_MAX)
+        return -1;
+    *sl = (size_t)(sp2 - sp1 - 1) / 2;
+    *kl = strlen(sp2 + 1) / 2;
+    if (unhex(sp1 + 1, (size_t)(sp2 - sp1 - 1), sender) != 0
+        || unhex(sp2 + 1, strlen(sp2 + 1), key) != 0)
+        return -1;
+    return 0;
+}
+
+int dance_replay_load(dance_replay *rp, const char *path, dance_replay_load_info *info,
+                      char *err, size_t errlen)
+{
+    char *line = NULL, *sender = NULL, *key = NULL;
+    size_t cap = 0, lineno = 0, sl, kl, count = 0;
+    uint64_t now, last = 0;
+    int64_t wall, exp;
+    ssize_t len;
+    bool ended = false;
+    FILE *f;
+    int rc = -1;
+
+    if (info != NULL)
+        memset(info, 0, sizeof(*info));
+    if (rp == NULL || path == NULL || path[0] == '\0') {
+        dance_set_err(err, errlen, "no replay cache or file name");
+        return -1;
+    }
+    f = fopen(path, "re");
+    if (f == NULL) {
+        if (errno == ENOENT) {
+            if (info != NULL)
+                info->missing = true;
+            return 0;
+        }
+        dance_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    sender = malloc(REPLAY_PART_MAX + 1);
+    key = malloc(REPLAY_PART_MAX + 1);
+    if (sender == NULL || key == NULL) {
+        dance_set_err(err, errlen, "out of memory loading %s", path);
+        goto out;
+    }
+    pthread_mutex_lock(&rp->mu);
+    now = rp->clock(rp->clock_ctx);
+    wall = wall_s(rp);
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if (len == 0 || line[len - 1] != '\n') {
+            dance_set_err(err, errlen, "%s line %zu: truncated (no newline)", path, lineno);
+            goto unlock;
+        }
+        line[--len] = '\0';
+        if (strlen(line) != (size_t)len) {
+            dance_set_err(err, errlen, "%s line %zu: NUL byte", path, lineno);
+            goto unlock;
+        }
+        if (lineno == 1) {
+            if (strcmp(line, REPLAY_FILE_MAGIC) != 0) {
+                dance_set_err(err, errlen, "%s line 1: not a replay cache file (expected "
+                              "'" REPLAY_FILE_MAGIC "')", path);
+                goto unlock;
+            }
+            continue;
+        }
+        if (ended) {
+            dance_set_err(err, errlen, "%s line %zu: text after the end line", path,
+                          lineno);
+            goto unlock;
+        }
+        if (strncmp(line, "end ", 4) == 0) {
+            char *end;
+            unsigned long long c;
+            errno = 0;
+            c = strtoull(line + 4, &end, 10);
+            if (errno != 0 || *end != '\0' || line[4] < '0' || line[4] > '9'
+                || c != count) {
+                dance_set_err(err, errlen, "%s line %zu: end line does not match the %zu "
+                              "entries read", path, lineno, count);
+                goto unlock;
+            }
+            ended = true;
+            continue;
+        }
+        if (parse_entry(line, &exp, sender, &sl, key, &kl) != 0) {
+            dance_set_err(err, errlen, "%s line %zu: expected '<expiry> <sender-hex> "
+                          "<key-hex>'", path, lineno);
+            goto unlock;
+        }
+        count++;
+        if (exp <= wall) {
+            if (info != NULL)
+                info->expired++;
+            continue;
+        }
+        {
+            /* Capped at one window from now (never past what this policy
+             * needs) and kept in order, so the FIFO stays in expiry order. */
+            uint64_t left = (uint64_t)(exp - wall) * 1000u;
+            uint64_t at = now + (left < rp->window_ms ? left : rp->window_ms);
+            rp_entry *e;
+            uint64_t hs;
+
+            if (at < last)
+                at = last;
+            last = at;
+            e = entry_new(rp, sender, sl, key, kl);
+            if (e == NULL) {
+                dance_set_err(err, errlen, "out of memory loading %s", path);
+                goto unlock;
+            }
+            if (entry_find(rp, e) != NULL) {
+                free(e);
+                continue;
+            }
+            hs = rp_hash(rp->seed, sender, sl);
+            make_room(rp, sender, sl, hs);
+            if (insert(rp, e, hs, at) != 0) {
+                free(e);
+                dance_set_err(err, errlen, "out of memory loading %s", path);
+                goto unlock;
+            }
+            if (info != NULL)
+                info->loaded++;
+        }
+    }
+    if (ferror(f)) {
+        dance_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        goto unlock;
+    }
+    if (lineno == 0 || !ended) {
+        dance_set_err(err, errlen, "%s: %s", path, lineno == 0 ? "empty file"
+                      : "truncated (no end line)");
+        goto unlock;
+    }
+    rc = 0;
+unlock:
+    if (info != NULL && rc == 0)
+        info->loaded = info->loaded > rp->count ? rp->count : info->loaded;
+    pthread_mutex_unlock(&rp->mu);
+out:
+    fclose(f);
+    free(line);
+    free(sender);
+    free(key);
+    return rc;
 }

@@ -477,9 +477,16 @@ dance_token_status dance_token_check(const dance_token *tok, const dance_token_p
 /* -------------------------------------------------------------- verify */
 
 /* signature - key from the records (or x5c) and the signature, through the
- * message verifier; no replay cache (jti here is a claim, keyed below) */
+ * message verifier; no replay cache (jti here is a claim, keyed below).
+ * times false (re-checks): an iat in the protected header is not held to
+ * the skew. The message verifier checks a header iat whenever one is
+ * present, so the bound is set wider than any clock can move between the
+ * login (where it was checked) and a re-check: a connected client is only
+ * asked whether its key is still in DNS; its expiry is the business of
+ * token_disconnect_on_expiry. */
 static dance_token_status signature(const dance_token *tok, const dance_tlsa_rrset *tlsa,
-                                    const dance_token_policy *pol, dance_token_result *res)
+                                    const dance_token_policy *pol, bool times,
+                                    dance_token_result *res)
 {
     dance_jws_policy jp;
     dance_jws_result jr;
@@ -490,7 +497,7 @@ static dance_token_status signature(const dance_token *tok, const dance_tlsa_rrs
     jp.service_label = pol->service_label;
     jp.matcher = pol->matcher;
     jp.keys = pol->keys;
-    jp.max_skew = pol_skew(pol);
+    jp.max_skew = times ? pol_skew(pol) : UINT32_MAX;
     jp.now = pol->now;
     jp.now_ctx = pol->now_ctx;
     memset(&jr, 0, sizeof(jr));
@@ -510,7 +517,7 @@ static dance_token_status verify_secure(const dance_token *tok,
 {
     int rc;
 
-    if (signature(tok, tlsa, pol, res) != DANCE_TOKEN_OK)
+    if (signature(tok, tlsa, pol, true, res) != DANCE_TOKEN_OK)
         return res->status;
     if (pol->replay != NULL) {
         rc = dance_replay_check_add(pol->replay, tok->identity, tok->jti);
@@ -590,7 +597,7 @@ dance_token_status dance_token_recheck(const dance_token *tok, dance_dns_status 
                       "allowed domain", tok->identity);
     if (st != DANCE_DNS_SECURE)
         return dns_refusal(tok, st, dns_reason, res);
-    if (signature(tok, records ? records : &empty, pol, res) != DANCE_TOKEN_OK)
+    if (signature(tok, records ? records : &empty, pol, false, res) != DANCE_TOKEN_OK)
         return res->status;
     res->status = DANCE_TOKEN_OK;
     dance_set_err(res->reason, sizeof(res->reason), "the records of %s still give the "

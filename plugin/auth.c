@@ -17,7 +17,8 @@
  * with the key in the identity's TLSA records. Same shape: the cheap
  * checks (syntax, username == kid, allow-list, audience, times) first and
  * without DNS, then the records from the cache or a worker within the
- * budget, then the signature and the jti replay cache (libdance's token.c).
+ * budget, then the signature and the jti replay cache (libdance's token.c),
+ * which plugin_opt_token_replay_file keeps across restarts (replayfile.h).
  * A client that presents a certificate is always judged by it: the TLS
  * handshake proved it holds the key, which a bearer token cannot.
  *
@@ -378,6 +379,14 @@ static int token_authenticate(auth_ctx *a, const char *username, const char *pas
         != DANCE_TOKEN_OK)
         return token_refuse(a, &tr);
     snprintf(a->identity, sizeof(a->identity), "%s", dance_token_identity(tok));
+    /* Fail closed: a jti accepted while its file cannot be written would be
+     * forgotten at the next restart. */
+    if (p->token_replay_unsaved) {
+        rc = refuse(a, DANCE_V_INTERNAL, "the token replay file %s cannot be written "
+                    "(see the error above); token logins are refused until it can",
+                    p->cfg.token_replay_file);
+        goto out;
+    }
     /* allow-list (no DNS for names outside it), audience, times */
     if (dance_token_check(tok, &p->token_policy, &tr) != DANCE_TOKEN_OK) {
         rc = token_refuse(a, &tr);

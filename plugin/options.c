@@ -44,7 +44,7 @@ typedef enum opt_id {
     /* token authentication: every option after O_TOKEN_AUTH up to
      * O_VERIFY_TOPICS belongs to it (cross_check_tokens relies on it) */
     O_TOKEN_AUTH, O_TOKEN_AUDIENCE, O_TOKEN_MAX_LIFETIME,
-    O_TOKEN_DISCONNECT_ON_EXPIRY,
+    O_TOKEN_DISCONNECT_ON_EXPIRY, O_TOKEN_REPLAY_FILE, O_TOKEN_REPLAY_PER_IDENTITY,
     /* message verification: every option from O_VERIFY_TOPICS on belongs
      * to it (cross_check relies on the order) */
     O_VERIFY_TOPICS, O_VERIFIED_PREFIX, O_REJECTED_PREFIX, O_MAX_PAYLOAD,
@@ -118,6 +118,11 @@ static const opt_def opt_table[O_COUNT] = {
         "seconds from 1 to 86400"},
     [O_TOKEN_DISCONNECT_ON_EXPIRY] = {"token_disconnect_on_expiry", OPT_ONOFF, 0, 0,
         "on or off"},
+    [O_TOKEN_REPLAY_FILE] = {"token_replay_file", OPT_STRING, 0, 0,
+        "the absolute path of a file the broker may create and replace "
+        "(e.g. /var/lib/mosquitto/dance-jti.db)"},
+    [O_TOKEN_REPLAY_PER_IDENTITY] = {"token_replay_per_identity", OPT_UINT, 1,
+        DANCE_OPT_TOKEN_REPLAY_CAPACITY, "a number of token ids from 1 to 100000"},
     [O_VERIFY_TOPICS] = {"verify_topics", OPT_TOPICS, 0, 0,
         "a comma list of MQTT topic filters (e.g. sensors/#,gw/+/data), or "
         "nothing to switch message verification off"},
@@ -332,6 +337,7 @@ static void set_defaults(dance_plugin_config *c)
     c->sender_lookup_rate = DANCE_OPT_DEFAULT_SENDER_LOOKUP_RATE;
     c->sender_lookup_burst = DANCE_OPT_DEFAULT_SENDER_LOOKUP_BURST;
     c->token_max_lifetime = DANCE_OPT_DEFAULT_TOKEN_MAX_LIFETIME;
+    c->token_replay_per_identity = DANCE_OPT_DEFAULT_TOKEN_REPLAY_PER_IDENTITY;
 }
 
 /* store_uint - put an already range-checked number where it belongs. */
@@ -357,6 +363,7 @@ static void store_uint(dance_plugin_config *c, opt_id id, unsigned long v)
     case O_KEY_CACHE_SIZE: c->key_cache_size = (size_t)v; break;
     case O_VERIFY_QUEUE_BYTES: c->verify_queue_bytes = (size_t)v; break;
     case O_TOKEN_MAX_LIFETIME: c->token_max_lifetime = (uint32_t)v; break;
+    case O_TOKEN_REPLAY_PER_IDENTITY: c->token_replay_per_identity = (size_t)v; break;
     default: break;
     }
 }
@@ -379,8 +386,12 @@ static int apply(dance_plugin_config *c, opt_id id, const char *value,
     case OPT_STRING: {
         char **slot = id == O_TRUST_ANCHOR ? &c->trust_anchor
                     : id == O_TLS_AUTH_NAME ? &c->tls_auth_name
+                    : id == O_TOKEN_REPLAY_FILE ? &c->token_replay_file
                     : &c->cafile;
         if (value[0] == '\0')
+            return bad_value(d, value, NULL, err, errlen);
+        /* Mosquitto may run as a daemon from another directory */
+        if (id == O_TOKEN_REPLAY_FILE && value[0] != '/')
             return bad_value(d, value, NULL, err, errlen);
         if (set_string(slot, value) != 0)
             goto nomem;
@@ -728,6 +739,7 @@ void dance_plugin_config_clear(dance_plugin_config *cfg)
     free(cfg->verified_prefix);
     free(cfg->rejected_prefix);
     free(cfg->token_audience);
+    free(cfg->token_replay_file);
     memset(cfg, 0, sizeof(*cfg));
 }
 

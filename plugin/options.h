@@ -93,6 +93,9 @@ typedef struct dance_plugin_config {
     char *token_audience;           /* required when token_auth */
     uint32_t token_max_lifetime;    /* seconds */
     bool token_disconnect_on_expiry;
+    char *token_replay_file;        /* NULL: the jti cache is not kept
+                                       across restarts */
+    size_t token_replay_per_identity; /* jtis one identity may hold */
 } dance_plugin_config;
 
 /* Defaults (also documented in README.md). */
@@ -116,7 +119,9 @@ typedef struct dance_plugin_config {
 #define DANCE_OPT_DEFAULT_VERIFY_QUEUE_BYTES  (64u * 1024u * 1024u)
 #define DANCE_OPT_DEFAULT_SENDER_LOOKUP_RATE  10u
 #define DANCE_OPT_DEFAULT_SENDER_LOOKUP_BURST 50u
-#define DANCE_OPT_DEFAULT_TOKEN_MAX_LIFETIME  3600u
+#define DANCE_OPT_DEFAULT_TOKEN_MAX_LIFETIME  300u
+#define DANCE_OPT_TOKEN_REPLAY_CAPACITY       100000u /* jtis kept, all identities */
+#define DANCE_OPT_DEFAULT_TOKEN_REPLAY_PER_IDENTITY 1000u
 
 /* Room for an error line. */
 #define DANCE_OPT_ERR_MAX 1024

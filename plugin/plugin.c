@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "confscan.h"
 
 #define EVENT_BIT(ev) (1u << (unsigned)(ev))
@@ -209,6 +210,27 @@ static void expire_tokens(struct dance_plugin *p)
         p->next_token_expiry = now;     /* a kick could not be queued */
 }
 
+/* watch_token_saver - report the token replay file's writes: each new
+ * failure (at most one line per write interval), and the recovery. Token
+ * logins are refused while the last write failed (auth.c). */
+static void watch_token_saver(struct dance_plugin *p)
+{
+    dance_replay_saver_status st;
+
+    if (p->token_saver == NULL)
+        return;
+    dance_replay_saver_get_status(p->token_saver, &st);
+    if (!st.ok && st.failures != p->token_save_failures_seen)
+        mosquitto_log_printf(MOSQ_LOG_ERR, "dance: cannot write the token replay "
+            "file: %s; token logins are refused until it can be written (used "
+            "token ids would be forgotten at a restart)", st.err);
+    else if (st.ok && p->token_replay_unsaved)
+        mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: token replay file %s written "
+            "again; token logins accepted", p->cfg.token_replay_file);
+    p->token_save_failures_seen = st.failures;
+    p->token_replay_unsaved = !st.ok;
+}
+
 static int tick_cb(int event, void *event_data, void *userdata)
 {
     struct dance_plugin *p = userdata;
@@ -223,6 +245,7 @@ static int tick_cb(int event, void *event_data, void *userdata)
     dance_workers_drain(p->workers);
     dance_messages_tick(p);
     expire_tokens(p);
+    watch_token_saver(p);
     run_kicks(p);
     schedule_rechecks(p, now);
     if (p->cfg.stats_interval > 0 && now >= p->next_stats_ms) {
@@ -315,6 +338,18 @@ static void plugin_free(struct dance_plugin *p)
     dance_workers_stop(p->workers);
     dance_messages_free(p);
     dance_jws_keycache_free(p->token_keys);
+    if (p->token_saver != NULL) {
+        char err[DANCE_REASON_MAX];
+        if (dance_replay_saver_stop(p->token_saver, err, sizeof(err)) != 0)
+            mosquitto_log_printf(MOSQ_LOG_ERR, "dance: could not write the token "
+                "replay file at shutdown: %s; tokens accepted in the last %u s may "
+                "be accepted once more after the restart", err,
+                DANCE_REPLAY_SAVE_INTERVAL_MS / 1000u);
+        else
+            mosquitto_log_printf(MOSQ_LOG_INFO, "dance: token replay file %s written",
+                                 p->cfg.token_replay_file);
+        p->token_saver = NULL;
+    }
     dance_replay_free(p->token_replay);
     for (size_t i = 0; i < p->kick_count; i++)
         free(p->kicks[i].client_id);
@@ -495,11 +530,56 @@ int mosquitto_plugin_version(int supported_version_count, const int *supported_v
     return -1;
 }
 
+/* open_token_replay_file - load the jti cache's file, write it back at
+ * once (which proves that this process, already running as the user
+ * Mosquitto drops to, can replace it: Mosquitto 2.0 initialises plugins
+ * after dropping privileges) and start the thread that keeps it. -1 with
+ * a reason naming the file and what to do. */
+static int open_token_replay_file(struct dance_plugin *p, char *err, size_t errlen)
+{
+    const char *path = p->cfg.token_replay_file;
+    dance_replay_load_info info;
+    char why[DANCE_REASON_MAX];
+
+    if (dance_replay_load(p->token_replay, path, &info, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "plugin_opt_token_replay_file: %s. The file holds the "
+                 "token ids already used; restore it, or remove it to start with an "
+                 "empty cache (tokens used before, still within their lifetime, "
+                 "could then be used once more)", why);
+        return -1;
+    }
+    if (dance_replay_save(p->token_replay, path, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "plugin_opt_token_replay_file %s cannot be written by "
+                 "the broker (uid %u): %s. The broker replaces it with a new file in "
+                 "the same directory: make that directory writable by the user "
+                 "Mosquitto runs as (e.g. /var/lib/mosquitto, owned by mosquitto)",
+                 path, (unsigned)geteuid(), why);
+        return -1;
+    }
+    p->token_saver = dance_replay_saver_start(p->token_replay, path,
+                                              DANCE_REPLAY_SAVE_INTERVAL_MS, why,
+                                              sizeof(why));
+    if (p->token_saver == NULL) {
+        snprintf(err, errlen, "plugin_opt_token_replay_file: %s", why);
+        return -1;
+    }
+    if (info.missing)
+        mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: token replay file %s created "
+                             "(first start)", path);
+    else
+        mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: token replay file %s: %zu used "
+                             "token ids loaded, %zu past their time dropped", path,
+                             info.loaded, info.expired);
+    return 0;
+}
+
 /* start_tokens - the token policy and its caches. The replay cache keeps
  * a jti for the longest time a token can stay acceptable (token.h), so
  * every token is accepted at most once; its capacity bounds memory under
- * a login flood (the oldest entries go first, counted). -1 on ENOMEM. */
-static int start_tokens(struct dance_plugin *p)
+ * a login flood, and the per-identity share keeps one identity's logins
+ * from evicting another's jtis (evictions are counted). With
+ * token_replay_file the cache survives restarts. -1 with a reason. */
+static int start_tokens(struct dance_plugin *p, char *err, size_t errlen)
 {
     dance_token_policy *tp = &p->token_policy;
 
@@ -510,11 +590,22 @@ static int start_tokens(struct dance_plugin *p)
     tp->service_label = p->cfg.tlsa_owner_label;
     tp->matcher = p->matcher;
     p->token_keys = dance_jws_keycache_new(p->cfg.key_cache_size);
-    p->token_replay = dance_replay_new(0, dance_token_replay_window(tp), NULL, NULL);
-    if (p->token_keys == NULL || p->token_replay == NULL)
+    p->token_replay = dance_replay_new(DANCE_OPT_TOKEN_REPLAY_CAPACITY,
+                                       dance_token_replay_window(tp), NULL, NULL);
+    if (p->token_keys == NULL || p->token_replay == NULL
+        || dance_replay_set_share(p->token_replay, p->cfg.token_replay_per_identity) != 0) {
+        snprintf(err, errlen, "out of memory setting up token authentication");
         return -1;
+    }
     tp->keys = p->token_keys;
     tp->replay = p->token_replay;
+    if (p->cfg.token_replay_file != NULL)
+        return open_token_replay_file(p, err, errlen);
+    mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: warning: plugin_opt_token_replay_file "
+        "is not set, so token replay protection does not survive a restart: a token "
+        "used before a restart can be used once more after it, within its lifetime. "
+        "Set it to a file beside Mosquitto's persistence, e.g. "
+        "plugin_opt_token_replay_file /var/lib/mosquitto/dance-jti.db");
     return 0;
 }
 
@@ -585,8 +676,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     p->clients = dance_clients_new();
     if (p->cache == NULL || p->clients == NULL)
         return fail_init(p, "out of memory");
-    if (p->cfg.token_auth && start_tokens(p) != 0)
-        return fail_init(p, "out of memory setting up token authentication");
+    if (p->cfg.token_auth && start_tokens(p, err, sizeof(err)) != 0)
+        return fail_init(p, err);
 
     memset(&wc, 0, sizeof(wc));
     wc.threads = p->cfg.worker_threads;
@@ -657,10 +748,13 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     if (p->cfg.token_auth)
         mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: token authentication ready: "
             "token_audience=%s token_max_lifetime=%u token_disconnect_on_expiry=%s "
-            "replay_window=%u (clients without a certificate whose password is a "
-            "token)", p->cfg.token_audience, (unsigned)p->cfg.token_max_lifetime,
+            "replay_window=%u token_replay_file=%s token_replay_per_identity=%zu "
+            "(clients without a certificate whose password is a token)",
+            p->cfg.token_audience, (unsigned)p->cfg.token_max_lifetime,
             p->cfg.token_disconnect_on_expiry ? "on" : "off",
-            (unsigned)dance_token_replay_window(&p->token_policy));
+            (unsigned)dance_token_replay_window(&p->token_policy),
+            p->cfg.token_replay_file ? p->cfg.token_replay_file : "none",
+            p->cfg.token_replay_per_identity);
     *userdata = p;
     return MOSQ_ERR_SUCCESS;
 }

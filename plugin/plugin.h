@@ -27,6 +27,7 @@
 #include "guard.h"
 #include "options.h"
 #include "pipeline.h"
+#include "replayfile.h"
 #include "waitbudget.h"
 #include "workers.h"
 
@@ -111,6 +112,13 @@ struct dance_plugin {
     dance_jws_keycache *token_keys;
     dance_replay *token_replay;
     int64_t next_token_expiry;      /* wall clock; 0: none to watch */
+    /* the jti cache's file (plugin_opt_token_replay_file); NULL when not
+     * kept. While its last write failed, token logins are refused
+     * (token_replay_unsaved, set at TICK from the saver's status): a jti
+     * accepted then could be accepted again after a restart. */
+    dance_replay_saver *token_saver;
+    bool token_replay_unsaved;
+    uint64_t token_save_failures_seen;  /* failures already logged */
 };
 
 /* Monotonic milliseconds. */

@@ -14,6 +14,8 @@
  *   with token authentication on:
  *   $SYS/broker/dance/auth/token/accepted, .../auth/token/expired
  *   $SYS/broker/dance/clients/token
+ *   $SYS/broker/dance/auth/token/replay/entries, .../evicted, .../evicted_full,
+ *   $SYS/broker/dance/auth/token/replay/save_failures
  *   $SYS/broker/dance/revalidate/checks, .../revalidate/failures
  *   $SYS/broker/dance/cache/hits, misses, entries, evictions
  *   $SYS/broker/dance/dns/queries, failures
@@ -48,6 +50,25 @@ static void pub(const char *topic_tail, uint64_t value)
         mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: cannot publish %s", topic);
 }
 
+/* publish_token_replay - the jti cache: evicted counts every jti forgotten
+ * before its time (such a token could be used again), evicted_full those
+ * taken because the whole cache was full (from the identity holding the
+ * most), save_failures the failed writes of token_replay_file. */
+static void publish_token_replay(struct dance_plugin *p)
+{
+    dance_replay_stats rs;
+    dance_replay_saver_status ss;
+
+    dance_replay_get_stats(p->token_replay, &rs);
+    pub("auth/token/replay/entries", rs.entries);
+    pub("auth/token/replay/evicted", rs.evicted_early);
+    pub("auth/token/replay/evicted_full", rs.evicted_full);
+    memset(&ss, 0, sizeof(ss));
+    if (p->token_saver != NULL)
+        dance_replay_saver_get_status(p->token_saver, &ss);
+    pub("auth/token/replay/save_failures", ss.failures);
+}
+
 void dance_stats_publish(struct dance_plugin *p)
 {
     const dance_stats *s = &p->stats;
@@ -77,6 +98,7 @@ void dance_stats_publish(struct dance_plugin *p)
         pub("auth/token/accepted", s->token_accepted);
         pub("auth/token/expired", s->token_expiries);
         pub("clients/token", dance_clients_token_count(p->clients));
+        publish_token_replay(p);
     }
     pub("revalidate/checks", s->rechecks);
     pub("revalidate/failures", s->recheck_failures);

@@ -11,3 +11,14 @@ set_target_properties(test_token PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BIN
 
 add_test(NAME unit.token COMMAND test_token)
 set_tests_properties(unit.token PROPERTIES TIMEOUT 60 LABELS unit)
+
+# Unit tests for the replay cache (lib/replay.c): per-sender share and the
+# choice of evictions (a flood never evicts another sender's pair), their
+# counters, and persistence (save/load, wall-clock expiry, damaged files
+# refused, atomic replacement).
+add_executable(test_replay ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_replay.c)
+target_link_libraries(test_replay PRIVATE dance PkgConfig::CMOCKA Threads::Threads)
+set_target_properties(test_replay PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+
+add_test(NAME unit.replay COMMAND test_replay)
+set_tests_properties(unit.replay PROPERTIES TIMEOUT 60 LABELS unit)

@@ -87,7 +87,8 @@ const char *dance_token_status_name(dance_token_status st);
 /* Largest token accepted (bytes of the password): room for an x5c chain of
  * a few RSA certificates; MQTT itself allows 65535. */
 #define DANCE_TOKEN_MAX_SIZE            16384u
-#define DANCE_TOKEN_MAX_LIFETIME_DEFAULT 3600u   /* seconds */
+#define DANCE_TOKEN_MAX_LIFETIME_DEFAULT  300u   /* seconds: a captured token
+                                                    is worth little for long */
 #define DANCE_TOKEN_MAX_SKEW_DEFAULT      60u    /* seconds */
 #define DANCE_TOKEN_LIFETIME_DEFAULT     300u    /* seconds, for signing */
 #define DANCE_TOKEN_AUDIENCE_MAX         256     /* octets of an aud value */

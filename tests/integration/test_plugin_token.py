@@ -142,6 +142,7 @@ class TokenTest(PluginTestCase):
             "bystander": Device(devdir, ident("bystander"), "rsa2048", record="311"),
             "plain": Device(devdir, ident("plain"), "ec384"),
             "keeps": Device(devdir, ident("keeps"), "ec256"),
+            "hdriat": Device(devdir, ident("hdriat"), "ec256"),
             "outsider": Device(devdir, ident("outsider", "evil.example"), "ec256"),
         }
         for label, d in cls.dev.items():
@@ -376,6 +377,42 @@ class TokenTest(PluginTestCase):
         time.sleep(4)
         self.assertFalse(s.disconnected.is_set())
 
+    def test_header_iat_client_kept_by_rechecks(self):
+        """A token with iat in its protected header stays connected through
+        re-checks long after that iat is older than the skew (60 s): a
+        re-check only asks whether the key is still in DNS. Removing the
+        record still disconnects it."""
+        d = self.dev["hdriat"]
+        now = int(time.time())
+        # 55 s old at login: within the skew then, beyond it 5 s later
+        iat = now - 55
+        token = d.craft({"alg": "ES256", "kid": d.name, "typ": "JWT", "iat": iat},
+                        {"aud": AUD, "iat": iat, "exp": now + 300,
+                         "jti": "hdr-%d" % time.monotonic_ns()})
+        s = self.session(d.name, token, client_id="hdriat")
+        start = self.broker.log_size()
+        # several re-check rounds (INTERVAL 1 s) past iat + 60 s
+        deadline = iat + 60 + 6 * INTERVAL + 2
+        while time.time() < deadline:
+            self.assertFalse(s.disconnected.is_set(), "re-check disconnected a token "
+                             "client with a header iat:\n" + self.broker.log()[start:])
+            time.sleep(0.5)
+        rounds = self.broker.log()[start:]
+        self.assertNotIn("revoked identity=%s " % d.name, rounds)
+        self.assertFalse(s.disconnected.is_set())
+        # the key question still counts
+        self.tb.remove_records(d.name, "TLSA")
+        self.tb.publish()
+        self.assertTrue(s.disconnected.wait(BOUND), "not disconnected after its record went")
+        line = decision_line(self.broker, "revoked", d.name, start)
+        self.assertIn("reason=no_record", line)
+
+    def test_replay_not_kept_is_warned_about(self):
+        log = self.broker.log()
+        self.assertIn("dance: warning: plugin_opt_token_replay_file is not set, so token "
+                      "replay protection does not survive a restart", log)
+        self.assertIn("token_replay_file=none token_replay_per_identity=1000", log)
+
     def test_metrics(self):
         d = self.dev["raw"]
         self.session(d.name, d.token(), client_id="metrics-1")
@@ -397,6 +434,9 @@ class TokenTest(PluginTestCase):
         self.assertGreaterEqual(int(got.get(want[1], "0")), 1, got)
         self.assertGreaterEqual(int(got.get(want[2], "0")), 2, got)
         self.assertIn("$SYS/broker/dance/auth/token/expired", got)
+        for tail in ("entries", "evicted", "evicted_full", "save_failures"):
+            self.assertIn("$SYS/broker/dance/auth/token/replay/" + tail, got)
+        self.assertGreaterEqual(int(got["$SYS/broker/dance/auth/token/replay/entries"]), 2)
 
 
 class ExpiryTest(PluginTestCase):
@@ -437,7 +477,7 @@ class ExpiryTest(PluginTestCase):
         self.assertTrue(short.result.accepted, short.result)
         self.addCleanup(short.close)
         longer = token_connect(self.broker, self.broker.token_port, self.dev.name,
-                               self.dev.token("--lifetime", "600"), client_id="longer",
+                               self.dev.token("--lifetime", "300"), client_id="longer",
                                keep=True)
         self.assertTrue(longer.result.accepted, longer.result)
         self.addCleanup(longer.close)
@@ -447,6 +487,110 @@ class ExpiryTest(PluginTestCase):
         self.assertFalse(longer.disconnected.is_set())
         # no warning: the only listeners here use TLS
         self.assertNotIn("listener has no certfile", self.broker.log())
+
+
+class ReplayFileTest(PluginTestCase):
+    """token_replay_file: the used token ids survive a restart of the real
+    broker (clean, and SIGKILL after the 2 s write interval); a damaged file
+    or one the broker cannot write stops it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.wd = workdir("token-replay")
+        cls.tb = Testbed(os.path.join(cls.wd, "dns"))
+        pkidir = os.path.join(cls.wd, "pki")
+        os.makedirs(pkidir)
+        cls.pki = Pki(pkidir)
+        cls.dev = Device(pkidir, ident("restart"), "ec256")
+        cls.tb.set_records(cls.dev.name, "TLSA", [cls.dev.tlsa])
+        cls.tb.publish()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tb.close()
+        cleanup_workdir(cls.wd)
+
+    def setUp(self):
+        self.dir = os.path.join(self.wd, self.id().rsplit(".", 1)[-1])
+        os.makedirs(self.dir)
+        self.file = os.path.join(self.dir, "dance-jti.db")
+        self.broker = None
+
+    def tearDown(self):
+        if self.broker is not None:
+            self.broker.stop()
+
+    def make_broker(self, path=None):
+        return TokenBroker(self.dir, self.pki, {
+            "resolver": self.tb.upstream,
+            "trust_anchor": self.tb.trust_anchor,
+            "allowed_domains": "acme.example",
+            "connect_budget_ms": "5000",
+            "token_auth": "on",
+            "token_audience": AUD,
+            "token_replay_file": path or self.file,
+        })
+
+    def login(self, token):
+        return token_connect(self.broker, self.broker.token_port, self.dev.name, token).result
+
+    def refused_as_replay(self, token):
+        start = self.broker.log_size()
+        res = self.login(token)
+        self.assertEqual(res.outcome, "refused", res)
+        line = decision_line(self.broker, "refused", self.dev.name, start)
+        self.assertIn("reason=token_replay ", line)
+
+    def test_captured_token_refused_after_restart(self):
+        self.broker = self.make_broker().start()
+        self.assertIn("dance: token replay file %s created (first start)" % self.file,
+                      self.broker.log())
+        captured = self.dev.token()
+        self.assertTrue(self.login(captured).accepted)
+        self.refused_as_replay(captured)
+        # a clean restart of the real broker with the same file
+        self.broker.stop()
+        with open(self.file) as f:
+            text = f.read()
+        self.assertTrue(text.startswith("dance-replay 1\n"), text)
+        self.assertTrue(text.endswith("end 1\n"), text)
+        self.broker.start()
+        self.assertIn("token ids loaded", self.broker.log())
+        self.refused_as_replay(captured)
+        # a new token is fine
+        self.assertTrue(self.login(self.dev.token()).accepted)
+
+    def test_kept_through_a_crash_after_the_write_interval(self):
+        self.broker = self.make_broker().start()
+        captured = self.dev.token()
+        self.assertTrue(self.login(captured).accepted)
+        time.sleep(3.5)         # the file is rewritten every 2 s when needed
+        self.broker.proc.kill()
+        self.broker.proc.wait()
+        self.broker.stop()
+        self.broker.start()
+        self.refused_as_replay(captured)
+
+    def refused_start(self, needle, path=None):
+        self.broker = self.make_broker(path).start(wait=False)
+        rc = self.broker.wait_exit()
+        self.assertIsNotNone(rc, "the broker kept running")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("dance: refusing to start: " + needle, self.broker.all_output())
+
+    def test_damaged_file_stops_the_broker(self):
+        with open(self.file, "w") as f:
+            f.write("dance-replay 1\n1999999999 6162 zz\nend 1\n")
+        self.refused_start("plugin_opt_token_replay_file: %s line 2: expected "
+                           "'<expiry> <sender-hex> <key-hex>'" % self.file)
+        # and the file is left as it was, for the operator to look at
+        with open(self.file) as f:
+            self.assertIn("zz", f.read())
+
+    def test_unwritable_place_stops_the_broker(self):
+        path = os.path.join(self.dir, "missing-dir", "dance-jti.db")
+        self.refused_start("plugin_opt_token_replay_file %s cannot be written by the "
+                           "broker" % path, path=path)
 
 
 class ConfigTest(PluginTestCase):

@@ -60,8 +60,11 @@ static void test_token_option_defaults(void **state)
     assert_int_equal(parse(o, N(o), &c), 0);
     assert_false(c.token_auth);
     assert_null(c.token_audience);
-    assert_int_equal(c.token_max_lifetime, 3600);
+    /* five minutes: a captured token is worth little for long */
+    assert_int_equal(c.token_max_lifetime, 300);
     assert_false(c.token_disconnect_on_expiry);
+    assert_null(c.token_replay_file);
+    assert_int_equal(c.token_replay_per_identity, 1000);
     dance_plugin_config_clear(&c);
 }
 
@@ -71,6 +74,8 @@ static void test_token_options_set(void **state)
         {"allowed_domains", "acme.example"}, {"token_auth", "on"},
         {"token_audience", "broker.acme.example"}, {"token_max_lifetime", "600"},
         {"token_disconnect_on_expiry", "true"},
+        {"token_replay_file", "/var/lib/mosquitto/dance-jti.db"},
+        {"token_replay_per_identity", "50"},
     };
     dance_plugin_opt off[] = {
         {"allowed_domains", "acme.example"}, {"token_auth", "off"},
@@ -83,8 +88,11 @@ static void test_token_options_set(void **state)
     assert_string_equal(c.token_audience, "broker.acme.example");
     assert_int_equal(c.token_max_lifetime, 600);
     assert_true(c.token_disconnect_on_expiry);
+    assert_string_equal(c.token_replay_file, "/var/lib/mosquitto/dance-jti.db");
+    assert_int_equal(c.token_replay_per_identity, 50);
     dance_plugin_config_clear(&c);
     assert_null(c.token_audience);      /* cleared */
+    assert_null(c.token_replay_file);
     assert_int_equal(parse(off, N(off), &c), 0);
     assert_false(c.token_auth);
     dance_plugin_config_clear(&c);
@@ -119,6 +127,28 @@ static void test_token_option_errors(void **state)
         dance_plugin_opt o[] = { {"allowed_domains", "acme.example"},
                                  {"token_disconnect_on_expiry", "on"} };
         expect_error(o, N(o), "plugin_opt_token_disconnect_on_expiry is set but");
+    }
+    {
+        dance_plugin_opt o[] = { {"allowed_domains", "acme.example"},
+                                 {"token_replay_file", "/tmp/jti.db"} };
+        expect_error(o, N(o), "plugin_opt_token_replay_file is set but");
+    }
+    {
+        /* relative to whatever directory the daemon runs in: refused */
+        dance_plugin_opt o[] = { {"allowed_domains", "acme.example"},
+                                 {"token_auth", "on"}, {"token_audience", "b"},
+                                 {"token_replay_file", "dance-jti.db"} };
+        expect_error(o, N(o), "plugin_opt_token_replay_file 'dance-jti.db': expected "
+                     "the absolute path");
+    }
+    {
+        static const char *bad_share[] = { "0", "100001", "-1", "x" };
+        for (size_t i = 0; i < N(bad_share); i++) {
+            dance_plugin_opt o[] = { {"allowed_domains", "acme.example"},
+                                     {"token_auth", "on"}, {"token_audience", "b"},
+                                     {"token_replay_per_identity", bad_share[i]} };
+            expect_error(o, N(o), "plugin_opt_token_replay_per_identity '");
+        }
     }
     {
         static const char *bad_aud[] = { "", "two words", "tab\tbed", "\x7f" };

@@ -440,11 +440,14 @@ static void test_lifetime(void **state)
     assert_non_null(strstr(res.reason, "601 s"));
     /* a lifetime over the maximum is refused even long before exp */
     assert_int_equal(verify(zero, JT_NAME, &set, &pol, &res), DANCE_TOKEN_LIFETIME);
-    /* the default maximum is an hour */
+    /* the default maximum is five minutes */
     pol.max_lifetime = 0;
     free(longer);
-    longer = make(fx.ec256, JT_NAME, AUD, 3601, NULL, NULL);
+    free(ok);
+    longer = make(fx.ec256, JT_NAME, AUD, 301, NULL, NULL);
+    ok = make(fx.ec256, JT_NAME, AUD, 300, NULL, NULL);
     assert_int_equal(verify(longer, JT_NAME, &set, &pol, &res), DANCE_TOKEN_LIFETIME);
+    assert_int_equal(verify(ok, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
     free(ok);
     free(longer);
     free(c);
@@ -722,6 +725,46 @@ static void test_recheck(void **state)
     dance_tlsa_rrset_clear(&x5cset);
 }
 
+/* A token with iat in its protected header: the login holds that iat to
+ * the skew, a re-check does not (it only asks whether the key is still in
+ * DNS), so such a client is not "revoked" once the skew has passed. */
+static void test_recheck_ignores_header_iat(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL }, changed = { 0, NULL };
+    dance_token_result res;
+    dance_token *tok = NULL;
+    char hdr[256];
+    char *c = claims_json(AUD, NOW, NOW + 300, "hdr-iat");
+    char *t;
+
+    (void)state;
+    snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"iat\":%d}",
+             NOW);
+    t = crafted(hdr, c, fx.ec256, "ES256");
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    jt_add(&changed, 3, 1, 0, fx.c_ec256b);
+    assert_int_equal(dance_token_parse(t, strlen(t), JT_NAME, &tok, &res), DANCE_TOKEN_OK);
+    assert_int_equal(dance_token_verify(tok, &set, &pol, &res), DANCE_TOKEN_OK);
+    /* past the skew (30 s here): a login would be refused for it now ... */
+    fx.now = NOW + 31;
+    assert_int_equal(dance_token_verify(tok, &set, &pol, &res), DANCE_TOKEN_EXPIRED);
+    /* ... a re-check is not, at any later time, even past exp */
+    for (int64_t later = 31; later < 100000; later *= 3) {
+        fx.now = NOW + later;
+        assert_int_equal(dance_token_recheck(tok, DANCE_DNS_SECURE, &set, NULL, &pol, &res),
+                         DANCE_TOKEN_OK);
+    }
+    /* and a changed key still ends it */
+    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_SECURE, &changed, NULL, &pol, &res),
+                     DANCE_TOKEN_BAD_SIGNATURE);
+    dance_token_free(tok);
+    free(t);
+    free(c);
+    dance_tlsa_rrset_clear(&set);
+    dance_tlsa_rrset_clear(&changed);
+}
+
 static void test_accessors_and_keycache(void **state)
 {
     dance_token_policy pol = policy();
@@ -830,6 +873,7 @@ int main(void)
         cmocka_unit_test_setup(test_malformed, reset_clock),
         cmocka_unit_test_setup(test_dns_outcomes, reset_clock),
         cmocka_unit_test_setup(test_recheck, reset_clock),
+        cmocka_unit_test_setup(test_recheck_ignores_header_iat, reset_clock),
         cmocka_unit_test_setup(test_accessors_and_keycache, reset_clock),
         cmocka_unit_test_setup(test_sign_refusals, reset_clock),
     };

@@ -1,0 +1,145 @@
+/*
+ * plugin/replayfile.c - the thread that keeps the token jti cache in its
+ * file (replayfile.h says why a thread and what a crash loses).
+ *
+ * Locks: mu guards stop and the status; the cache has its own lock, which
+ * dance_replay_save holds only while copying the pairs into the file's
+ * buffer, so a login on the broker thread waits at most that long.
+ */
+#include "replayfile.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct dance_replay_saver {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;              /* signalled on stop */
+    pthread_t thread;
+    bool stop;
+    dance_replay *rp;
+    const char *path;
+    unsigned interval_ms;
+    dance_replay_saver_status st;
+};
+
+/* save_once - write the file and record the outcome */
+static int save_once(dance_replay_saver *s)
+{
+    char err[DANCE_REASON_MAX];
+    int rc;
+
+    err[0] = '\0';
+    rc = dance_replay_save(s->rp, s->path, err, sizeof(err));
+    pthread_mutex_lock(&s->mu);
+    if (rc == 0) {
+        s->st.ok = true;
+        s->st.saves++;
+        s->st.err[0] = '\0';
+    } else {
+        s->st.ok = false;
+        s->st.failures++;
+        memcpy(s->st.err, err, sizeof(s->st.err));
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static void *saver_main(void *arg)
+{
+    dance_replay_saver *s = arg;
+    struct timespec until;
+    bool retry;
+
+    pthread_mutex_lock(&s->mu);
+    while (!s->stop) {
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += s->interval_ms / 1000u;
+        until.tv_nsec += (long)(s->interval_ms % 1000u) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &until) != ETIMEDOUT)
+            ;
+        if (s->stop)
+            break;
+        retry = !s->st.ok;
+        pthread_mutex_unlock(&s->mu);
+        if (retry || dance_replay_dirty(s->rp))
+            save_once(s);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+dance_replay_saver *dance_replay_saver_start(dance_replay *rp, const char *path,
+                                             unsigned interval_ms, char *err, size_t errlen)
+{
+    dance_replay_saver *s = calloc(1, sizeof(*s));
+    pthread_condattr_t ca;
+    int rc;
+
+    if (s == NULL) {
+        dance_set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->rp = rp;
+    s->path = path;
+    s->interval_ms = interval_ms ? interval_ms : DANCE_REPLAY_SAVE_INTERVAL_MS;
+    s->st.ok = true;
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        free(s);
+        dance_set_err(err, errlen, "cannot create a mutex");
+        return NULL;
+    }
+    if (pthread_condattr_init(&ca) != 0
+        || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0
+        || pthread_cond_init(&s->cv, &ca) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        dance_set_err(err, errlen, "cannot create a condition variable");
+        return NULL;
+    }
+    pthread_condattr_destroy(&ca);
+    rc = pthread_create(&s->thread, NULL, saver_main, s);
+    if (rc != 0) {
+        pthread_cond_destroy(&s->cv);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        dance_set_err(err, errlen, "cannot start the thread that writes %s: %s", path,
+                      strerror(rc));
+        return NULL;
+    }
+    return s;
+}
+
+void dance_replay_saver_get_status(dance_replay_saver *s, dance_replay_saver_status *out)
+{
+    pthread_mutex_lock(&s->mu);
+    *out = s->st;
+    pthread_mutex_unlock(&s->mu);
+}
+
+int dance_replay_saver_stop(dance_replay_saver *s, char *err, size_t errlen)
+{
+    int rc;
+
+    if (s == NULL)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    rc = save_once(s);
+    if (rc != 0)
+        dance_set_err(err, errlen, "%s", s->st.err);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+    return rc;
+}
