@@ -186,6 +186,85 @@ static void test_confscan_text(void **state)
     assert_false(s.per_listener_settings);
 }
 
+/* Mosquitto's own boolean spellings (conf__parse_bool), plugin lines in
+ * order, acl_file. */
+static void test_confscan_spellings_and_plugins(void **state)
+{
+    const char *conf =
+        "listener 8883\n"
+        "use_identity_as_username 1\n"
+        "use_subject_as_username 0\n"
+        "plugin /usr/lib/x/mosquitto_dynamic_security.so\n"
+        "auth_plugin /opt/my plugins/dance.so  \n"
+        "acl_file /etc/mosquitto/acl\n"
+        "per_listener_settings 1\n";
+    dance_confscan s;
+
+    (void)state;
+    assert_int_equal(dance_confscan_bool("true", 4), 1);
+    assert_int_equal(dance_confscan_bool("1", 1), 1);
+    assert_int_equal(dance_confscan_bool("false", 5), 0);
+    assert_int_equal(dance_confscan_bool("0", 1), 0);
+    assert_int_equal(dance_confscan_bool("yes", 3), -1);
+    assert_int_equal(dance_confscan_bool("True", 4), -1);   /* Mosquitto refuses it */
+
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(dance_confscan_text(conf, "m.conf", &s, NULL), 0);
+    assert_true(s.identity_as_username.found);
+    assert_int_equal(s.identity_as_username.line, 2);
+    assert_false(s.subject_as_username.found);
+    assert_true(s.per_listener_settings);
+    assert_true(s.acl_file.found);
+    assert_int_equal(s.acl_file.line, 6);
+    assert_int_equal(s.plugin_count, 2);
+    assert_string_equal(s.plugins[0].path, "/usr/lib/x/mosquitto_dynamic_security.so");
+    assert_int_equal(s.plugins[0].where.line, 4);
+    assert_string_equal(s.plugins[1].path, "/opt/my plugins/dance.so");
+
+    /* a later false does not hide an earlier true: fail closed */
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(dance_confscan_text("use_subject_as_username true\n"
+                                         "use_subject_as_username false\n", "x", &s, NULL), 0);
+    assert_true(s.subject_as_username.found);
+}
+
+static void test_reserved_prefix_and_client_ids(void **state)
+{
+    char why[256];
+    dance_allowlist *al = dance_allowlist_parse("acme.example", why, sizeof(why));
+
+    (void)state;
+    assert_true(dance_topic_under_prefix("verified/a/b", "verified/", 9));
+    assert_true(dance_topic_under_prefix("verified/", "verified/", 9));
+    assert_true(dance_topic_under_prefix("verified", "verified/", 9));     /* bare level */
+    assert_true(dance_topic_under_prefix("verified//x", "verified/", 9));
+    assert_false(dance_topic_under_prefix("verifiedx", "verified/", 9));
+    assert_false(dance_topic_under_prefix("verifie", "verified/", 9));
+    assert_false(dance_topic_under_prefix("/verified/a", "verified/", 9));
+    assert_false(dance_topic_under_prefix("x/verified", "verified/", 9));
+    assert_false(dance_topic_under_prefix("verified", NULL, 0));
+    assert_true(dance_topic_under_prefix("a/b", "a/b/", 4));
+    assert_false(dance_topic_under_prefix("a", "a/b/", 4));
+
+    assert_true(dance_client_id_bound("d1._device.acme.example", "d1._device.acme.example"));
+    assert_true(dance_client_id_bound("D1._Device.acme.example/2", "d1._device.acme.example"));
+    assert_false(dance_client_id_bound("d1._device.acme.example/", "d1._device.acme.example"));
+    assert_false(dance_client_id_bound("d1._device.acme.examplex", "d1._device.acme.example"));
+    assert_false(dance_client_id_bound("d1._device.acme.example.", "d1._device.acme.example"));
+    assert_false(dance_client_id_bound("d2._device.acme.example", "d1._device.acme.example"));
+    assert_false(dance_client_id_bound("x/d1._device.acme.example", "d1._device.acme.example"));
+    assert_false(dance_client_id_bound(NULL, "d1._device.acme.example"));
+
+    assert_non_null(al);
+    assert_true(dance_client_id_claims_identity("d1._device.acme.example", al));
+    assert_true(dance_client_id_claims_identity("D1._device.ACME.example/x", al));
+    assert_false(dance_client_id_claims_identity("alice", al));
+    assert_false(dance_client_id_claims_identity("d1.other.example/x", al));
+    assert_false(dance_client_id_claims_identity("/d1._device.acme.example", al));
+    assert_false(dance_client_id_claims_identity(NULL, al));
+    dance_allowlist_free(al);
+}
+
 static void test_confscan_cmdline(void **state)
 {
     const char a1[] = "/usr/sbin/mosquitto\0-v\0-c\0/etc/m.conf\0";
@@ -226,9 +305,9 @@ static void test_confscan_include_dir(void **state)
     snprintf(f1, sizeof(f1), "%s/a.conf", sub);
     snprintf(f2, sizeof(f2), "%s/b.conf", sub);
     snprintf(f3, sizeof(f3), "%s/c.conf.bak", sub);
-    snprintf(text, sizeof(text), "listener 1883\ninclude_dir %s\n", sub);
+    snprintf(text, sizeof(text), "listener 1883\ninclude_dir %s\nplugin /main.so\n", sub);
     write_file(conf, text);
-    write_file(f1, "# nothing\n");
+    write_file(f1, "plugin /included.so\n");
     write_file(f2, "listener 8883\nuse_identity_as_username true\n");
     write_file(f3, "per_listener_settings true\n");   /* not *.conf: ignored */
 
@@ -239,6 +318,10 @@ static void test_confscan_include_dir(void **state)
     assert_true(s.identity_as_username.found);
     assert_string_equal(s.identity_as_username.file, f2);
     assert_int_equal(s.identity_as_username.line, 2);
+    /* include_dir files are read where their line stands */
+    assert_int_equal(s.plugin_count, 2);
+    assert_string_equal(s.plugins[0].path, "/included.so");
+    assert_string_equal(s.plugins[1].path, "/main.so");
 
     memset(&s, 0, sizeof(s));
     assert_int_equal(dance_confscan_file("/nonexistent/dance.conf", &s, err, sizeof(err)), -1);
@@ -579,6 +662,8 @@ int main(void)
         cmocka_unit_test(test_rounds),
         cmocka_unit_test(test_confscan_text),
         cmocka_unit_test(test_confscan_cmdline),
+        cmocka_unit_test(test_confscan_spellings_and_plugins),
+        cmocka_unit_test(test_reserved_prefix_and_client_ids),
         cmocka_unit_test(test_confscan_include_dir),
         cmocka_unit_test(test_verdict_names_and_dns),
         cmocka_unit_test(test_topic_filter_matching),
