@@ -398,6 +398,75 @@ static void test_x5c_chain_dane_ta(void **state)
     EVP_PKEY_free(leaf_key);
 }
 
+/* An identity is one exact name: with a DANE-TA record of the CA at the
+ * sender's name, a leaf from that CA whose only name is a wildcard covering
+ * the sender must not sign as the sender (OpenSSL's host check alone lets
+ * "*.acme.example" stand for victim.acme.example). The exact-name leaf from
+ * the same CA, same key, same record is the control. */
+#define VICTIM "victim.acme.example"
+
+static void test_x5c_wildcard_leaf_refused(void **state)
+{
+    tc_spec ca_spec = { .cn = "Acme Device CA", .ca = true, .not_before = -60,
+                        .not_after = 86400 };
+    tc_spec wild_spec = { .san = "DNS:*.acme.example", .eku = "clientAuth",
+                          .not_before = -60, .not_after = 86400 };
+    tc_spec exact_spec = wild_spec;
+    EVP_PKEY *ca_key = jt_key("ec256"), *leaf_key = jt_key("ec256");
+    X509 *ca, *wild, *exact;
+    dance_jws_sign_opts as_victim;
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    char *msg;
+    int with_cache;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    memset(&as_victim, 0, sizeof(as_victim));
+    as_victim.name = VICTIM;
+    exact_spec.san = "DNS:" VICTIM;
+    ca = tc_cert(&ca_spec, ca_key, NULL, NULL);
+    assert_non_null(ca);
+    wild = tc_cert(&wild_spec, leaf_key, ca, ca_key);
+    exact = tc_cert(&exact_spec, leaf_key, ca, ca_key);
+    assert_non_null(wild);
+    assert_non_null(exact);
+    jt_add(&set, 2, 0, 1, ca);
+
+    for (with_cache = 0; with_cache < 2; with_cache++) {
+        if (with_cache) {
+            pol.keys = dance_jws_keycache_new(16);
+            assert_non_null(pol.keys);
+        }
+        {
+            X509 *x5c[] = { wild, ca, NULL };
+            msg = sign(leaf_key, NULL, "as victim", x5c, &as_victim);
+            assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+            assert_non_null(strstr(res.reason, VICTIM));
+            /* a second time (from the cache when there is one): still refused */
+            assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+            free(msg);
+        }
+        {
+            X509 *x5c[] = { exact, ca, NULL };
+            msg = sign(leaf_key, NULL, "as itself", x5c, &as_victim);
+            if (verify(msg, &set, &pol, &res) != DANCE_JWS_OK)
+                fail_msg("exact-name leaf: %s", res.reason);
+            assert_string_equal(res.key_source, "x5c+tlsa 2 0 1");
+            free(msg);
+        }
+    }
+    dance_jws_keycache_free(pol.keys);
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+    X509_free(ca);
+    X509_free(wild);
+    X509_free(exact);
+    EVP_PKEY_free(ca_key);
+    EVP_PKEY_free(leaf_key);
+}
+
 /* x5c_b64 - standard base64 of the certificate's DER */
 static char *x5c_b64(X509 *c)
 {
@@ -1184,6 +1253,7 @@ int main(void)
         cmocka_unit_test(test_prototype_format),
         cmocka_unit_test(test_binary_payload),
         cmocka_unit_test(test_x5c_chain_dane_ta),
+        cmocka_unit_test(test_x5c_wildcard_leaf_refused),
         cmocka_unit_test(test_x5c_refusals),
         cmocka_unit_test(test_curve_alg_mismatch),
         cmocka_unit_test(test_rsa_1024_refused),

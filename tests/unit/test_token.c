@@ -231,6 +231,85 @@ static void test_valid_311_x5c(void **state)
     dance_tlsa_rrset_clear(&set);
 }
 
+/* make_chain - a token for name with x5c [leaf, ca] */
+static char *make_chain(EVP_PKEY *key, const char *name, X509 *leaf, X509 *ca)
+{
+    dance_token_sign_opts o;
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    char *out = NULL, err[DANCE_REASON_MAX];
+
+    assert_non_null(chain);
+    assert_true(sk_X509_push(chain, leaf) > 0);
+    assert_true(sk_X509_push(chain, ca) > 0);
+    memset(&o, 0, sizeof(o));
+    o.key = key;
+    o.name = name;
+    o.audience = AUD;
+    o.lifetime = 60;
+    o.now = fake_now;
+    o.now_ctx = &fx.now;
+    o.x5c = chain;
+    if (dance_token_sign(&o, &out, NULL, err, sizeof(err)) != 0)
+        fail_msg("token sign: %s", err);
+    sk_X509_free(chain);
+    return out;
+}
+
+/* An identity is one exact name for token logins too: under a DANE-TA
+ * record of the CA at the identity, a token whose x5c leaf (from that CA)
+ * names only "*.acme.example" is refused, at login and at the re-check
+ * (OpenSSL's host check alone would take it for victim.acme.example); the
+ * exact-name leaf of the same CA and key is accepted. */
+#define VICTIM "victim.acme.example"
+
+static void test_x5c_wildcard_leaf_refused(void **state)
+{
+    tc_spec ca_spec = { .cn = "Acme Device CA", .ca = true, .not_before = -60,
+                        .not_after = 86400 };
+    tc_spec wild_spec = { .san = "DNS:*.acme.example", .eku = "clientAuth",
+                          .not_before = -60, .not_after = 86400 };
+    tc_spec exact_spec = wild_spec;
+    EVP_PKEY *ca_key = jt_key("ec256");
+    X509 *ca, *wild, *exact;
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    dance_token *tok = NULL;
+    char *t_wild, *t_exact;
+
+    (void)state;
+    exact_spec.san = "DNS:" VICTIM;
+    ca = tc_cert(&ca_spec, ca_key, NULL, NULL);
+    assert_non_null(ca);
+    wild = tc_cert(&wild_spec, fx.ec256, ca, ca_key);
+    exact = tc_cert(&exact_spec, fx.ec256, ca, ca_key);
+    assert_non_null(wild);
+    assert_non_null(exact);
+    jt_add(&set, 2, 0, 1, ca);
+    t_wild = make_chain(fx.ec256, VICTIM, wild, ca);
+    t_exact = make_chain(fx.ec256, VICTIM, exact, ca);
+
+    assert_int_equal(verify(t_wild, VICTIM, &set, &pol, &res), DANCE_TOKEN_CERT_MISMATCH);
+    assert_non_null(strstr(res.reason, VICTIM));
+    assert_int_equal(dance_token_parse(t_wild, strlen(t_wild), VICTIM, &tok, &res),
+                     DANCE_TOKEN_OK);
+    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_SECURE, &set, NULL, &pol, &res),
+                     DANCE_TOKEN_CERT_MISMATCH);
+    dance_token_free(tok);
+    /* positive control */
+    if (verify(t_exact, VICTIM, &set, &pol, &res) != DANCE_TOKEN_OK)
+        fail_msg("exact-name leaf: %s", res.reason);
+    assert_string_equal(res.key_source, "x5c+tlsa 2 0 1");
+
+    free(t_wild);
+    free(t_exact);
+    dance_tlsa_rrset_clear(&set);
+    X509_free(ca);
+    X509_free(wild);
+    X509_free(exact);
+    EVP_PKEY_free(ca_key);
+}
+
 static void test_valid_300_rsa_and_aud_array(void **state)
 {
     dance_token_policy pol = policy();
@@ -817,6 +896,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_valid_310, reset_clock),
         cmocka_unit_test_setup(test_valid_311_x5c, reset_clock),
+        cmocka_unit_test_setup(test_x5c_wildcard_leaf_refused, reset_clock),
         cmocka_unit_test_setup(test_valid_300_rsa_and_aud_array, reset_clock),
         cmocka_unit_test_setup(test_expired, reset_clock),
         cmocka_unit_test_setup(test_wrong_audience, reset_clock),
