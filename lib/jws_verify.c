@@ -80,11 +80,23 @@ static int64_t wall_now(const dance_jws_policy *pol)
     return pol->now ? pol->now(pol->now_ctx) : (int64_t)time(NULL);
 }
 
-/* header_checks - everything that needs no key: allow-list first (it must
- * stop a sender before any DNS query), then iat, topic, jti presence */
+/* What is being verified: a signed message, or a login token (token.c),
+ * which goes through the same key and signature checks. */
+typedef enum verify_kind { AS_MESSAGE, AS_TOKEN } verify_kind;
+
+/* header_checks - everything that needs no key: what it is (a JWT is a
+ * login token, never a message: without this a captured token published
+ * as a message would verify as one from its device), the allow-list (it
+ * must stop a sender before any DNS query), then iat, topic, jti presence */
 static dance_jws_status header_checks(const dance_jws *jws, const dance_jws_policy *pol,
-                                      dance_jws_result *res)
+                                      verify_kind kind, dance_jws_result *res)
 {
+    jws_typ_kind tk = jws_typ_kind_of(jws->typ);
+
+    if (kind == AS_MESSAGE && (tk == JWS_TYP_JWT || tk == JWS_TYP_JWT_KIND))
+        return refuse(res, DANCE_JWS_TYP, "typ '%.40s' marks a JWT (a login token), not "
+                      "a signed message: tokens are never accepted as messages",
+                      jws->typ);
     if (pol->allow != NULL && !dance_allowlist_match(pol->allow, jws->sender))
         return refuse(res, DANCE_JWS_NOT_ALLOWED, "sender %s is not under an allowed "
                       "domain", jws->sender);
@@ -127,7 +139,7 @@ dance_jws_status dance_jws_check(const dance_jws *jws, const dance_jws_policy *p
         return refuse(res, DANCE_JWS_INTERNAL, "no message");
     }
     res_begin(jws, res);
-    if (header_checks(jws, pol ? pol : &default_policy, res) != DANCE_JWS_OK)
+    if (header_checks(jws, pol ? pol : &default_policy, AS_MESSAGE, res) != DANCE_JWS_OK)
         return res->status;
     res->status = DANCE_JWS_OK;
     dance_set_err(res->reason, sizeof(res->reason), "header acceptable");
@@ -574,8 +586,9 @@ static dance_jws_status verify_x5c(const dance_jws *jws, const dance_tlsa_rrset 
 
 /* ------------------------------------------------------------- entries */
 
-dance_jws_status dance_jws_verify(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
-                                  const dance_jws_policy *pol, dance_jws_result *res)
+static dance_jws_status verify_as(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                                   const dance_jws_policy *pol, verify_kind kind,
+                                   dance_jws_result *res)
 {
     static const dance_tlsa_rrset empty;
 
@@ -588,11 +601,23 @@ dance_jws_status dance_jws_verify(const dance_jws *jws, const dance_tlsa_rrset *
     if (tlsa == NULL)
         tlsa = &empty;
     res_begin(jws, res);
-    if (header_checks(jws, pol, res) != DANCE_JWS_OK)
+    if (header_checks(jws, pol, kind, res) != DANCE_JWS_OK)
         return res->status;
     if (jws->h.x5c_count > 0)
         return verify_x5c(jws, tlsa, pol, res);
     return verify_direct(jws, tlsa, pol, res);
+}
+
+dance_jws_status dance_jws_verify(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                                  const dance_jws_policy *pol, dance_jws_result *res)
+{
+    return verify_as(jws, tlsa, pol, AS_MESSAGE, res);
+}
+
+dance_jws_status jws_verify_token(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                                  const dance_jws_policy *pol, dance_jws_result *res)
+{
+    return verify_as(jws, tlsa, pol, AS_TOKEN, res);
 }
 
 dance_jws_status dance_jws_verify_dns(const dance_jws *jws, dance_dns_status st,
@@ -634,7 +659,7 @@ dance_jws_status dance_jws_verify_key(const dance_jws *jws, EVP_PKEY *key,
     if (pol == NULL)
         pol = &default_policy;
     res_begin(jws, res);
-    if (header_checks(jws, pol, res) != DANCE_JWS_OK)
+    if (header_checks(jws, pol, AS_MESSAGE, res) != DANCE_JWS_OK)
         return res->status;
     st = check_with_key(jws, key, jws_key_alg_mask(key), why, sizeof(why));
     if (st == DANCE_JWS_KEY_MISMATCH)

@@ -8,7 +8,7 @@
  *   dance_jws_parse    cheap, no crypto, no DNS, no X.509 parsing: checks the
  *                      structure and the protected header and names the
  *                      sender. Safe on the broker thread.
- *   dance_jws_check    header-only policy (allow-list, iat window, topic);
+ *   dance_jws_check    header-only policy (typ, allow-list, iat window, topic);
  *                      also cheap. dance_jws_verify repeats it.
  *   dance_jws_verify   given the sender's secure TLSA RRset: key from the
  *                      records (or x5c matched to them), algorithm/key fit,
@@ -79,6 +79,7 @@ typedef enum dance_jws_status {
     DANCE_JWS_KEY_MISMATCH,     /* "key_mismatch": key type/curve/size does not fit alg */
     DANCE_JWS_BAD_SIGNATURE,    /* "bad_signature" */
     DANCE_JWS_REPLAY,           /* "replay": jti seen before, or missing when required */
+    DANCE_JWS_TYP,              /* "typ": typ names a JWT (a login token), not a message */
     DANCE_JWS_INTERNAL,         /* "internal": allocation or OpenSSL failure */
     DANCE_JWS_STATUS_COUNT
 } dance_jws_status;
@@ -218,8 +219,10 @@ void dance_jws_result_clear(dance_jws_result *res);
 
 /* --------------------------------------------------------------- verify */
 
-/* dance_jws_check - header-only policy: allow-list (NOT_ALLOWED), iat
- * (STALE), topic binding (TOPIC_MISMATCH); no crypto, no DNS, no replay
+/* dance_jws_check - header-only policy: typ (TYP: a protected typ of "JWT",
+ * "application/jwt" or any "+jwt" type, any case, marks a login token or
+ * another JWT, never a message), allow-list (NOT_ALLOWED), iat (STALE),
+ * topic binding (TOPIC_MISMATCH); no crypto, no DNS, no replay
  * cache. Fills res (cleared first: sender, alg, status, reason) and returns
  * its status. */
 dance_jws_status dance_jws_check(const dance_jws *jws, const dance_jws_policy *pol,
@@ -329,7 +332,8 @@ typedef struct dance_jws_sign_opts {
 
 /* dance_jws_sign - sign len bytes of payload. *out is a NUL-terminated
  * string (compact, or flattened JSON without a newline) of *outlen bytes,
- * freed with free(). Returns 0, or -1 with a reason (unfit key for the
+ * freed with free(). Never writes a typ (a message with typ JWT would be
+ * refused as a token). Returns 0, or -1 with a reason (unfit key for the
  * algorithm, x5c leaf not matching the key, invalid name, ...). */
 int dance_jws_sign(const dance_jws_sign_opts *o, const void *payload, size_t len,
                    char **out, size_t *outlen, char *err, size_t errlen);

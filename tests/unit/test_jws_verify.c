@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 
 #include "dance/jws.h"
+#include "dance/token.h"
 #include "jwstest.h"
 #include "testcerts.h"
 
@@ -1071,6 +1072,109 @@ static void test_verify_key(void **state)
     dance_jws_result_clear(&res);
 }
 
+/* ------------------------------------------------------------- typ */
+
+/* header_text - the decoded protected header of a compact JWS, into buf */
+static void header_text(const char *jws, char *buf, size_t buflen)
+{
+    const char *dot = strchr(jws, '.');
+    char b64[1024];
+    size_t hl, i;
+    int n;
+
+    assert_non_null(dot);
+    hl = (size_t)(dot - jws);
+    assert_true(hl + 4 < sizeof(b64) && buflen > hl);
+    for (i = 0; i < hl; i++)
+        b64[i] = jws[i] == '-' ? '+' : jws[i] == '_' ? '/' : jws[i];
+    while (i % 4 != 0)
+        b64[i++] = '=';
+    b64[i] = '\0';
+    n = EVP_DecodeBlock((unsigned char *)buf, (const unsigned char *)b64, (int)i);
+    assert_true(n > 0);
+    buf[n] = '\0';
+}
+
+/* Messages are not tokens: a protected typ naming a JWT ("JWT",
+ * "application/jwt", any case, or a "+jwt" type) is refused as "typ" by
+ * every entry that checks headers, before any key is looked at; a real
+ * login token published as a message is refused; other typ values and
+ * none verify; the library's signer never writes typ. */
+static void test_typ_jwt_refused(void **state)
+{
+    static const char *const jwt_typs[] = {
+        "JWT", "jwt", "application/jwt", "APPLICATION/JWT", "at+jwt",
+        "application/secevent+jwt",
+    };
+    static const char *const fine_typs[] = { "JOSE", "application/jose", "jwt2", "" };
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    char hdr[256], text[1024], *msg, err[DANCE_REASON_MAX];
+    dance_token_sign_opts to;
+    dance_jws *jws = NULL;
+    size_t i;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_string_equal(dance_jws_status_name(DANCE_JWS_TYP), "typ");
+    for (i = 0; i < sizeof(jwt_typs) / sizeof(jwt_typs[0]); i++) {
+        snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\","
+                 "\"typ\":\"%s\"}", jwt_typs[i]);
+        msg = jt_jws(hdr, "{\"t\":21.5}", fx.ec256, jt_signer_for("ES256"));
+        if (verify(msg, &set, &pol, &res) != DANCE_JWS_TYP)
+            fail_msg("typ %s: got %s (%s)", jwt_typs[i],
+                     dance_jws_status_name(res.status), res.reason);
+        assert_non_null(strstr(res.reason, "token"));
+        assert_int_equal(dance_jws_parse(msg, strlen(msg), 0, &jws, NULL, err,
+                                         sizeof(err)), DANCE_JWS_OK);
+        assert_int_equal(dance_jws_check(jws, &pol, &res), DANCE_JWS_TYP);
+        assert_int_equal(dance_jws_verify_key(jws, fx.ec256, NULL, &pol, &res),
+                         DANCE_JWS_TYP);
+        assert_int_equal(dance_jws_verify_dns(jws, DANCE_DNS_FAILURE, NULL, NULL, &pol,
+                                              &res), DANCE_JWS_TYP);
+        assert_null(res.payload);
+        dance_jws_free(jws);
+        jws = NULL;
+        free(msg);
+    }
+    for (i = 0; i < sizeof(fine_typs) / sizeof(fine_typs[0]); i++) {
+        snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\","
+                 "\"typ\":\"%s\"}", fine_typs[i]);
+        msg = jt_jws(hdr, "x", fx.ec256, jt_signer_for("ES256"));
+        if (verify(msg, &set, &pol, &res) != DANCE_JWS_OK)
+            fail_msg("typ '%s': %s", fine_typs[i], res.reason);
+        free(msg);
+    }
+    /* a real login token, published as a message */
+    memset(&to, 0, sizeof(to));
+    to.key = fx.ec256;
+    to.name = JT_NAME;
+    to.audience = "broker.acme.example";
+    assert_int_equal(dance_token_sign(&to, &msg, NULL, err, sizeof(err)), 0);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_TYP);
+    free(msg);
+    /* the message signer writes no typ at all (flattened: and no unprotected
+     * header that could hold one) */
+    msg = sign(fx.ec256, NULL, "x", NULL, NULL);
+    header_text(msg, text, sizeof(text));
+    assert_null(strstr(text, "typ"));
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+    free(msg);
+    {
+        dance_jws_sign_opts o;
+        memset(&o, 0, sizeof(o));
+        o.serialization = DANCE_JWS_FLATTENED;
+        msg = sign(fx.ec256, NULL, "x", NULL, &o);
+        assert_null(strstr(msg, "\"header\""));
+        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+        free(msg);
+    }
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+}
+
 /* ------------------------------------------------------------- caches */
 
 static void test_keycache(void **state)
@@ -1255,6 +1359,7 @@ int main(void)
         cmocka_unit_test(test_x5c_chain_dane_ta),
         cmocka_unit_test(test_x5c_wildcard_leaf_refused),
         cmocka_unit_test(test_x5c_refusals),
+        cmocka_unit_test(test_typ_jwt_refused),
         cmocka_unit_test(test_curve_alg_mismatch),
         cmocka_unit_test(test_rsa_1024_refused),
         cmocka_unit_test(test_record_selection),

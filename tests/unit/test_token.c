@@ -175,7 +175,7 @@ static char *claims_json(const char *aud, int64_t iat, int64_t exp, const char *
     return s;
 }
 
-#define HDR_ES256 "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\"}"
+#define HDR_ES256 "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"typ\":\"JWT\"}"
 
 /* ----------------------------------------------------------- successes */
 
@@ -326,7 +326,8 @@ static void test_valid_300_rsa_and_aud_array(void **state)
     assert_string_equal(res.key_source, "tlsa 3 0 0");
     snprintf(arrclaims, sizeof(arrclaims), "{\"aud\":[\"other\",\"%s\"],\"iat\":%d,"
              "\"exp\":%d,\"jti\":\"j2\",\"sub\":\"ignored\"}", AUD, NOW, NOW + 100);
-    arr = crafted("{\"alg\":\"RS256\",\"kid\":\"" JT_NAME "\"}", arrclaims, fx.rsa, "RS256");
+    arr = crafted("{\"alg\":\"RS256\",\"kid\":\"" JT_NAME "\",\"typ\":\"JWT\"}",
+                  arrclaims, fx.rsa, "RS256");
     assert_int_equal(verify(arr, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
     free(c);
     free(t);
@@ -430,8 +431,8 @@ static void test_wrong_key(void **state)
     dance_token_result res;
     char *t = make(fx.ec256b, JT_NAME, AUD, 300, NULL, NULL);
     char *c = claims_json(AUD, NOW, NOW + 10, "j");
-    char *mismatch = crafted("{\"alg\":\"ES384\",\"kid\":\"" JT_NAME "\"}", c, fx.ec256,
-                             "ES384");
+    char *mismatch = crafted("{\"alg\":\"ES384\",\"kid\":\"" JT_NAME "\",\"typ\":\"JWT\"}",
+                             c, fx.ec256, "ES384");
     char *good, *tampered;
 
     (void)state;
@@ -690,9 +691,9 @@ static void test_malformed(void **state)
         char *typnum = crafted("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"typ\":1}",
                                c, fx.ec256, "ES256");
         char *crit = crafted("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"crit\":[\"exp\"],"
-                             "\"exp\":1}", c, fx.ec256, "ES256");
+                             "\"exp\":1,\"typ\":\"JWT\"}", c, fx.ec256, "ES256");
         char *b64 = crafted("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"b64\":false,"
-                            "\"crit\":[\"b64\"]}", c, fx.ec256, "ES256");
+                            "\"crit\":[\"b64\"],\"typ\":\"JWT\"}", c, fx.ec256, "ES256");
         char *unknown = crafted("{\"alg\":\"ES257\",\"kid\":\"" JT_NAME "\"}", c, fx.ec256,
                                 "ES256");
         expect_malformed(typ, DANCE_TOKEN_UNSUPPORTED, "typ at+jwt");
@@ -709,6 +710,71 @@ static void test_malformed(void **state)
     }
     free(good);
     free(flat);
+}
+
+/* Tokens are not messages: a token must say typ JWT ("application/jwt" and
+ * any case too), so a signed message (dance sign writes no typ) carrying
+ * token-shaped claims is no password; dance_token_sign writes typ JWT. */
+static void test_typ_required(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    dance_jws_sign_opts mo;
+    char *c = claims_json(AUD, NOW, NOW + 100, "typ-1");
+    char *notyp = crafted("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\"}", c, fx.ec256,
+                          "ES256");
+    char *media = crafted("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\","
+                          "\"typ\":\"Application/JWT\"}", c, fx.ec256, "ES256");
+    char *jose = crafted("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"typ\":\"JOSE\"}",
+                         c, fx.ec256, "ES256");
+    char *msg = NULL, *tok, err[DANCE_REASON_MAX];
+    size_t len = 0;
+
+    (void)state;
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(verify(notyp, JT_NAME, &set, &pol, &res), DANCE_TOKEN_UNSUPPORTED);
+    assert_non_null(strstr(res.reason, "typ"));
+    assert_int_equal(verify(jose, JT_NAME, &set, &pol, &res), DANCE_TOKEN_UNSUPPORTED);
+    assert_non_null(strstr(res.reason, "JOSE"));
+    assert_int_equal(verify(media, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    /* the library's message signer, claims as payload: not a token */
+    memset(&mo, 0, sizeof(mo));
+    mo.key = fx.ec256;
+    mo.name = JT_NAME;
+    assert_int_equal(dance_jws_sign(&mo, c, strlen(c), &msg, &len, err, sizeof(err)), 0);
+    assert_int_equal(verify(msg, JT_NAME, &set, &pol, &res), DANCE_TOKEN_UNSUPPORTED);
+    assert_non_null(strstr(res.reason, "typ"));
+    /* the token signer says JWT in the protected header */
+    tok = make(fx.ec256, JT_NAME, AUD, 60, NULL, NULL);
+    {
+        const char *dot = strchr(tok, '.');
+        unsigned char raw[800];
+        char b64[700];
+        size_t hl, i;
+        int n;
+
+        assert_non_null(dot);
+        hl = (size_t)(dot - tok);
+        assert_true(hl < sizeof(b64) - 4);
+        /* base64url -> base64 for EVP_DecodeBlock */
+        for (i = 0; i < hl; i++)
+            b64[i] = tok[i] == '-' ? '+' : tok[i] == '_' ? '/' : tok[i];
+        while (i % 4 != 0)
+            b64[i++] = '=';
+        b64[i] = '\0';
+        n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)i);
+        assert_true(n > 0);
+        raw[n] = '\0';
+        assert_non_null(strstr((const char *)raw, "\"typ\":\"JWT\""));
+    }
+    free(tok);
+    free(msg);
+    free(c);
+    free(notyp);
+    free(media);
+    free(jose);
+    dance_tlsa_rrset_clear(&set);
 }
 
 static void test_dns_outcomes(void **state)
@@ -908,6 +974,7 @@ int main(void)
         cmocka_unit_test_setup(test_identity, reset_clock),
         cmocka_unit_test_setup(test_outside_allow_list, reset_clock),
         cmocka_unit_test_setup(test_malformed, reset_clock),
+        cmocka_unit_test_setup(test_typ_required, reset_clock),
         cmocka_unit_test_setup(test_dns_outcomes, reset_clock),
         cmocka_unit_test_setup(test_recheck, reset_clock),
         cmocka_unit_test_setup(test_accessors_and_keycache, reset_clock),
