@@ -1221,6 +1221,99 @@ static void test_keycache(void **state)
     dance_jws_result_clear(&res);
 }
 
+/* Forged x5c messages must not occupy the key cache: a message carrying the
+ * real certificate but signed by another key leaves no entry; a flood of
+ * chains that do not match stays inside the refusals' share and never
+ * evicts the real sender's key (its next message is a hit), nor a direct
+ * record's key; a remembered refusal is still a refusal. */
+static void test_keycache_forgeries(void **state)
+{
+    enum { FLOOD = 24 };
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_jws_keycache_stats ks, before;
+    dance_tlsa_rrset set = { 0, NULL }, direct = { 0, NULL };
+    dance_jws_sign_opts other_name;
+    X509 *x5c_real[] = { fx.c_ec256, NULL };
+    EVP_PKEY *forger = jt_key("ec256");
+    EVP_PKEY *fkeys[FLOOD];
+    X509 *fcerts[FLOOD];
+    char *good, *forged, *direct_msg, *flood[FLOOD];
+    int i;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    pol.keys = dance_jws_keycache_new(4);      /* 4 keys, 4 / 4 + 1 = 2 refusals */
+    assert_non_null(pol.keys);
+    jt_add(&set, 3, 1, 1, fx.c_ec256);
+    memset(&other_name, 0, sizeof(other_name));
+    other_name.name = "dev9._device.acme.example";
+    jt_add(&direct, 3, 1, 0, fx.c_rsa);
+    good = sign(fx.ec256, NULL, "real", x5c_real, NULL);
+    direct_msg = sign(fx.rsa, NULL, "direct", NULL, &other_name);
+
+    /* the real certificate (public: anyone has it) over a forger's signature */
+    {
+        char hdr[4096], *b64 = x5c_b64(fx.c_ec256);
+        snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\","
+                 "\"x5c\":[\"%s\"]}", b64);
+        forged = jt_jws(hdr, "forged", forger, jt_signer_for("ES256"));
+        free(b64);
+    }
+    for (i = 0; i < 3; i++)
+        assert_int_equal(verify(forged, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+    dance_jws_keycache_get_stats(pol.keys, &ks);
+    assert_int_equal(ks.entries, 0);            /* nothing pinned */
+    assert_int_equal(ks.hits, 0);
+
+    /* the real sender and a direct-record sender fill two key entries */
+    assert_int_equal(verify(good, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(direct_msg, &direct, &pol, &res), DANCE_JWS_OK);
+    dance_jws_keycache_get_stats(pol.keys, &ks);
+    assert_int_equal(ks.entries, 2);
+    assert_int_equal(ks.refusals, 0);
+    /* and the forgery still does not verify, the real key is not disturbed */
+    assert_int_equal(verify(forged, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+
+    /* a flood of chains the records do not vouch for */
+    for (i = 0; i < FLOOD; i++) {
+        X509 *x5c[] = { NULL, NULL };
+        fkeys[i] = jt_key("ec256");
+        fcerts[i] = jt_cert(fkeys[i], JT_NAME);
+        x5c[0] = fcerts[i];
+        flood[i] = sign(fkeys[i], NULL, "flood", x5c, NULL);
+        assert_int_equal(verify(flood[i], &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+    }
+    dance_jws_keycache_get_stats(pol.keys, &before);
+    assert_int_equal(before.refusals, 2);       /* bounded by their own share */
+    assert_int_equal(before.entries, 4);        /* 2 keys + 2 refusals */
+    assert_int_equal(before.evictions, FLOOD - 2);
+    /* both keys survived: their messages are hits, not misses */
+    assert_int_equal(verify(good, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(direct_msg, &direct, &pol, &res), DANCE_JWS_OK);
+    dance_jws_keycache_get_stats(pol.keys, &ks);
+    assert_int_equal(ks.hits, before.hits + 2);
+    assert_int_equal(ks.misses, before.misses);
+    /* the newest refusal is remembered, and still a refusal */
+    assert_int_equal(verify(flood[FLOOD - 1], &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+    dance_jws_keycache_get_stats(pol.keys, &ks);
+    assert_int_equal(ks.hits, before.hits + 3);
+
+    for (i = 0; i < FLOOD; i++) {
+        free(flood[i]);
+        X509_free(fcerts[i]);
+        EVP_PKEY_free(fkeys[i]);
+    }
+    free(good);
+    free(forged);
+    free(direct_msg);
+    EVP_PKEY_free(forger);
+    dance_jws_keycache_free(pol.keys);
+    dance_tlsa_rrset_clear(&set);
+    dance_tlsa_rrset_clear(&direct);
+    dance_jws_result_clear(&res);
+}
+
 /* Several threads verify with one key cache and one replay cache. */
 typedef struct worker_arg {
     const dance_jws_policy *pol;
@@ -1373,6 +1466,7 @@ int main(void)
         cmocka_unit_test(test_dns_outcomes),
         cmocka_unit_test(test_verify_key),
         cmocka_unit_test(test_keycache),
+        cmocka_unit_test(test_keycache_forgeries),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_sign_options),
     };
