@@ -58,6 +58,7 @@ struct dance_cache_entry {
     uint64_t hash;
     atomic_uint refs;
     uint32_t ttl;                           /* as fetched */
+    uint32_t sig_ttl;                       /* as fetched */
     uint8_t status;                         /* dance_dns_status */
     uint16_t key_len;
     const char *key;                        /* points into this allocation */
@@ -188,6 +189,7 @@ static void result_fail(dance_tlsa_result *out, const char *fmt, ...)
 
     out->status = DANCE_DNS_FAILURE;
     out->ttl = 0;
+    out->sig_ttl = 0;
     out->records.count = 0;
     out->records.rr = NULL;
     va_start(ap, fmt);
@@ -199,6 +201,7 @@ static void result_reset(dance_tlsa_result *out)
 {
     out->status = DANCE_DNS_FAILURE;
     out->ttl = 0;
+    out->sig_ttl = 0;
     out->records.count = 0;
     out->records.rr = NULL;
     out->reason[0] = '\0';
@@ -241,6 +244,7 @@ static dance_cache_entry *entry_new(const char *key, size_t key_len, uint64_t ha
     e->hash = hash;
     atomic_init(&e->refs, 1);
     e->ttl = (st == DANCE_DNS_SECURE || st == DANCE_DNS_SECURE_NEGATIVE) ? r->ttl : 0;
+    e->sig_ttl = st == DANCE_DNS_SECURE ? r->sig_ttl : 0;
     e->status = (uint8_t)st;
     e->key_len = (uint16_t)key_len;
     p = (char *)&e->rr[count];
@@ -278,13 +282,20 @@ static void entry_unref(dance_cache_entry *e)
         free(e);
 }
 
-/* lifetime_s - how long an answer may be served, per the TTL rules */
-static uint32_t lifetime_s(const dance_cache *c, dance_dns_status st, uint32_t ttl)
+/* lifetime_s - how long an answer may be served, per the TTL rules.
+ * min_ttl raises a short TTL only as far as the answer's signatures last
+ * (sig_ttl): a record whose RRSIG has expired is no longer proven, however
+ * much DNS traffic a longer cache would save. Unknown (0): no raising. */
+static uint32_t lifetime_s(const dance_cache *c, dance_dns_status st, uint32_t ttl,
+                           uint32_t sig_ttl)
 {
+    uint32_t floor;
+
     switch (st) {
     case DANCE_DNS_SECURE:
-        if (ttl < c->min_ttl)
-            ttl = c->min_ttl;
+        floor = c->min_ttl < sig_ttl ? c->min_ttl : sig_ttl;
+        if (ttl < floor)
+            ttl = floor;
         if (ttl > c->max_ttl)
             ttl = c->max_ttl;
         return ttl;
@@ -630,6 +641,7 @@ int dance_cache_entry_to_result(const dance_cache_entry *e, dance_tlsa_result *o
     }
     out->status = (dance_dns_status)e->status;
     out->ttl = e->ttl;
+    out->sig_ttl = e->sig_ttl;
     memcpy(out->reason, e->reason, strlen(e->reason) + 1);
     return 0;
 }
@@ -736,9 +748,10 @@ int dance_cache_fetch(dance_cache *c, const char *owner,
         dance_tlsa_rrset_clear(&out->records);
         if (st != DANCE_DNS_SECURE_NEGATIVE)
             out->ttl = 0;
+        out->sig_ttl = 0;
     }
     now = c->clock(c->clock_ctx);
-    life = lifetime_s(c, st, out->ttl);
+    life = lifetime_s(c, st, out->ttl, out->sig_ttl);
     e = entry_new(key, len, hash, out, now + (uint64_t)life * 1000u);
 
     pthread_mutex_lock(&c->lock);
@@ -861,7 +874,7 @@ int dance_cache_put(dance_cache *c, const char *owner, const dance_tlsa_result *
         return -1;
     hash = cache_hash(c->seed, key, len);
     now = c->clock(c->clock_ctx);
-    life = lifetime_s(c, entry_status(r), r->ttl);
+    life = lifetime_s(c, entry_status(r), r->ttl, r->sig_ttl);
     e = entry_new(key, len, hash, r, now + (uint64_t)life * 1000u);
     if (e == NULL)
         return -1;

@@ -280,10 +280,14 @@ static int match_once(const dance_matcher *m, const dance_match_input *in,
     if (in->no_ee_namechecks)
         SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
     /* Identities are exact names in dNSName subjectAltNames: no fallback to
-     * the subject CN, no "dev*.example.com" style partial wildcards. */
+     * the subject CN, and no wildcards at all. OpenSSL's default host check
+     * lets "*.example.com" stand for "victim.example.com", so one CA-issued
+     * wildcard certificate under a DANE-TA record would speak for every
+     * device below it; NO_WILDCARDS makes "*" an ordinary (never matching)
+     * character. */
     X509_VERIFY_PARAM_set_hostflags(SSL_get0_param(ssl),
                                     X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
-                                    | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+                                    | X509_CHECK_FLAG_NO_WILDCARDS);
 
     for (i = 0; i < in->tlsa->count; i++) {
         const dance_tlsa_rr *rr = &in->tlsa->rr[i];

@@ -90,6 +90,7 @@ const char *dance_jws_status_name(dance_jws_status st)
     case DANCE_JWS_BAD_SIGNATURE:    return "bad_signature";
     case DANCE_JWS_REPLAY:           return "replay";
     case DANCE_JWS_RATE_LIMITED:     return "rate_limited";
+    case DANCE_JWS_TYP:              return "typ";
     case DANCE_JWS_INTERNAL:         return "internal";
     case DANCE_JWS_STATUS_COUNT:     break;
     }

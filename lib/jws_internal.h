@@ -95,6 +95,23 @@ char *jws_b64url_encode(const unsigned char *data, size_t len, size_t *outlen);
 struct cJSON *jws_json_parse(const char *s, size_t len);
 bool jws_json_object_unique(const struct cJSON *obj, int max);
 
+/* jws_typ_kind - what a protected header's typ says (RFC 8725 3.11
+ * explicit typing; media type names compared case-insensitively, with or
+ * without "application/", RFC 7515 4.1.9): JWS_TYP_NONE for no typ (NULL),
+ * JWS_TYP_JWT for "JWT" / "application/jwt" (a login token), JWS_TYP_JWT_
+ * KIND for any other JWT type ("at+jwt", "application/secevent+jwt"),
+ * JWS_TYP_OTHER for the rest ("JOSE", "", ...). */
+typedef enum jws_typ_kind {
+    JWS_TYP_NONE, JWS_TYP_JWT, JWS_TYP_JWT_KIND, JWS_TYP_OTHER
+} jws_typ_kind;
+jws_typ_kind jws_typ_kind_of(const char *typ);
+
+/* jws_verify_token - dance_jws_verify for a login token (token.c): the same
+ * checks, except that typ JWT, which a message may never carry, is what a
+ * token must carry (token.c checks that itself). */
+dance_jws_status jws_verify_token(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                                  const dance_jws_policy *pol, dance_jws_result *res);
+
 /* jws_sign_typed - dance_jws_sign with a "typ" member in the protected
  * header (NULL: none), for tokens (token.c). */
 int jws_sign_typed(const dance_jws_sign_opts *o, const char *typ,

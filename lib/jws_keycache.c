@@ -4,10 +4,20 @@
  * signature check instead of DER decoding (and, for x5c, a DANE match).
  *
  * Keys of the map are exact byte strings built by the verifier (record
- * usage/selector/mtype/data, or sender + records + x5c DER); a record that
- * changes or goes away simply stops being asked for, and its entry ages out
- * of the LRU. The hash is seeded at random and every hit is confirmed with
- * memcmp, so crafted x5c chains cannot pile up in one bucket predictably.
+ * usage/selector/mtype/data, or a SHA-256 digest of sender + records + x5c
+ * DER); a record that changes or goes away simply stops being asked for,
+ * and its entry ages out of the LRU. The hash is seeded at random and every
+ * hit is confirmed with memcmp, so crafted keys cannot pile up in one
+ * bucket predictably.
+ *
+ * Two partitions, each its own LRU: keys (values with a pkey) and
+ * remembered refusals (x5c chains that did not DANE-match, pkey NULL).
+ * Anyone can send a message with any x5c, so refusals are attacker-chosen:
+ * they live in a small share of their own (a quarter of the capacity, at
+ * least one entry, on top of it) and only ever evict each other, so no
+ * amount of forged chains can push out the key a real sender needs. A key
+ * only enters after its record or chain was vouched for by DNS (and, for
+ * x5c, the message's signature checked: jws_verify.c).
  *
  * Values hold an EVP_PKEY reference; a hit hands out another reference
  * (EVP_PKEY_up_ref is atomic), so the lock covers only the map.
@@ -29,15 +39,23 @@ typedef struct kc_entry {
     size_t klen;
     jws_key_value v;
     uint64_t expires_ms;                /* 0: never */
+    int part;                           /* KC_KEYS or KC_REFUSALS */
     struct kc_entry *hnext;             /* bucket chain */
-    struct kc_entry *prev, *next;       /* LRU list, head = most recent */
+    struct kc_entry *prev, *next;       /* its partition's LRU list */
 } kc_entry;
+
+enum { KC_KEYS, KC_REFUSALS, KC_PARTS };
+
+typedef struct kc_lru {
+    kc_entry *head, *tail;              /* head = most recent */
+    size_t count, capacity;
+} kc_lru;
 
 struct dance_jws_keycache {
     pthread_mutex_t mu;
-    size_t capacity, count, nbuckets;
+    size_t nbuckets;
     kc_entry **buckets;
-    kc_entry *head, *tail;
+    kc_lru lru[KC_PARTS];
     uint64_t seed;
     dance_jws_keycache_stats stats;
 };
@@ -77,12 +95,14 @@ static uint64_t kc_hash(uint64_t seed, const unsigned char *p, size_t n)
 dance_jws_keycache *dance_jws_keycache_new(size_t capacity)
 {
     dance_jws_keycache *kc = calloc(1, sizeof(*kc));
-    size_t nb = 16;
+    size_t nb = 16, total;
 
     if (kc == NULL)
         return NULL;
-    kc->capacity = capacity ? capacity : KC_CAPACITY_DEFAULT;
-    while (nb < 2 * kc->capacity && nb < ((size_t)1 << 30))
+    kc->lru[KC_KEYS].capacity = capacity ? capacity : KC_CAPACITY_DEFAULT;
+    kc->lru[KC_REFUSALS].capacity = kc->lru[KC_KEYS].capacity / 4 + 1;
+    total = kc->lru[KC_KEYS].capacity + kc->lru[KC_REFUSALS].capacity;
+    while (nb < 2 * total && nb < ((size_t)1 << 30))
         nb <<= 1;
     kc->nbuckets = nb;
     kc->buckets = calloc(nb, sizeof(*kc->buckets));
@@ -109,9 +129,11 @@ void dance_jws_keycache_free(dance_jws_keycache *kc)
 
     if (kc == NULL)
         return;
-    for (e = kc->head; e != NULL; e = next) {
-        next = e->next;
-        entry_free(e);
+    for (int part = 0; part < KC_PARTS; part++) {
+        for (e = kc->lru[part].head; e != NULL; e = next) {
+            next = e->next;
+            entry_free(e);
+        }
     }
     pthread_mutex_destroy(&kc->mu);
     free(kc->buckets);
@@ -120,17 +142,21 @@ void dance_jws_keycache_free(dance_jws_keycache *kc)
 
 static void lru_unlink(dance_jws_keycache *kc, kc_entry *e)
 {
-    if (e->prev) e->prev->next = e->next; else kc->head = e->next;
-    if (e->next) e->next->prev = e->prev; else kc->tail = e->prev;
+    kc_lru *l = &kc->lru[e->part];
+
+    if (e->prev) e->prev->next = e->next; else l->head = e->next;
+    if (e->next) e->next->prev = e->prev; else l->tail = e->prev;
     e->prev = e->next = NULL;
 }
 
 static void lru_push_front(dance_jws_keycache *kc, kc_entry *e)
 {
+    kc_lru *l = &kc->lru[e->part];
+
     e->prev = NULL;
-    e->next = kc->head;
-    if (kc->head) kc->head->prev = e; else kc->tail = e;
-    kc->head = e;
+    e->next = l->head;
+    if (l->head) l->head->prev = e; else l->tail = e;
+    l->head = e;
 }
 
 /* remove - take e out of its bucket and the LRU and free it (locked) */
@@ -143,7 +169,7 @@ static void remove_entry(dance_jws_keycache *kc, kc_entry *e)
     if (*pp == e)
         *pp = e->hnext;
     lru_unlink(kc, e);
-    kc->count--;
+    kc->lru[e->part].count--;
     entry_free(e);
 }
 
@@ -190,6 +216,7 @@ void jws_keycache_put(dance_jws_keycache *kc, const unsigned char *k, size_t kle
                       const jws_key_value *v, uint64_t max_age_ms)
 {
     kc_entry *e, *old;
+    kc_lru *l;
     size_t b;
 
     if (kc == NULL)
@@ -208,19 +235,22 @@ void jws_keycache_put(dance_jws_keycache *kc, const unsigned char *k, size_t kle
     e->v = *v;
     e->hash = kc_hash(kc->seed, k, klen);
     e->expires_ms = max_age_ms ? now_ms() + max_age_ms : 0;
+    e->part = v->pkey != NULL ? KC_KEYS : KC_REFUSALS;
+    l = &kc->lru[e->part];
     pthread_mutex_lock(&kc->mu);
     old = find(kc, e->hash, k, klen);
     if (old != NULL)
         remove_entry(kc, old);      /* two threads decoded the same record */
-    while (kc->count >= kc->capacity && kc->tail != NULL) {
-        remove_entry(kc, kc->tail);
+    /* only the entry's own partition makes room: refusals never evict keys */
+    while (l->count >= l->capacity && l->tail != NULL) {
+        remove_entry(kc, l->tail);
         kc->stats.evictions++;
     }
     b = e->hash & (kc->nbuckets - 1);
     e->hnext = kc->buckets[b];
     kc->buckets[b] = e;
     lru_push_front(kc, e);
-    kc->count++;
+    l->count++;
     pthread_mutex_unlock(&kc->mu);
 }
 
@@ -231,6 +261,7 @@ void dance_jws_keycache_get_stats(dance_jws_keycache *kc, dance_jws_keycache_sta
         return;
     pthread_mutex_lock(&kc->mu);
     *out = kc->stats;
-    out->entries = kc->count;
+    out->entries = kc->lru[KC_KEYS].count + kc->lru[KC_REFUSALS].count;
+    out->refusals = kc->lru[KC_REFUSALS].count;
     pthread_mutex_unlock(&kc->mu);
 }

@@ -499,9 +499,9 @@ static dance_jws_status parse_header(parse_ctx *pc, const char *json, size_t len
     }
     if (x5c != NULL && (st = parse_x5c(pc, x5c)) != DANCE_JWS_OK)
         goto out;
-    /* typ is ignored for messages; tokens (token.c) check it. Kept as ""
-     * when present but not a string, so that such a header is not taken
-     * for one without typ. */
+    /* typ is judged later (jws_typ_kind): messages must not say JWT, tokens
+     * must. Kept as "" when present but not a string, so that such a header
+     * is not taken for one without typ. */
     if (typ != NULL
         && (jws->typ = strdup(cJSON_IsString(typ) ? typ->valuestring : "")) == NULL) {
         st = fail(pc, DANCE_JWS_INTERNAL, "out of memory");
@@ -729,4 +729,21 @@ dance_jws_status dance_jws_parse(const void *data, size_t len, size_t max_size,
     jws->h.topic = jws->topic;
     *out = jws;
     return DANCE_JWS_OK;
+}
+
+/* jws_typ_kind_of - see jws_internal.h */
+jws_typ_kind jws_typ_kind_of(const char *typ)
+{
+    size_t n;
+
+    if (typ == NULL)
+        return JWS_TYP_NONE;
+    if (strncasecmp(typ, "application/", 12) == 0)
+        typ += 12;
+    if (strcasecmp(typ, "jwt") == 0)
+        return JWS_TYP_JWT;
+    n = strlen(typ);
+    if (n > 4 && strcasecmp(typ + n - 4, "+jwt") == 0)
+        return JWS_TYP_JWT_KIND;
+    return JWS_TYP_OTHER;
 }

@@ -80,11 +80,23 @@ static int64_t wall_now(const dance_jws_policy *pol)
     return pol->now ? pol->now(pol->now_ctx) : (int64_t)time(NULL);
 }
 
-/* header_checks - everything that needs no key: allow-list first (it must
- * stop a sender before any DNS query), then iat, topic, jti presence */
+/* What is being verified: a signed message, or a login token (token.c),
+ * which goes through the same key and signature checks. */
+typedef enum verify_kind { AS_MESSAGE, AS_TOKEN } verify_kind;
+
+/* header_checks - everything that needs no key: what it is (a JWT is a
+ * login token, never a message: without this a captured token published
+ * as a message would verify as one from its device), the allow-list (it
+ * must stop a sender before any DNS query), then iat, topic, jti presence */
 static dance_jws_status header_checks(const dance_jws *jws, const dance_jws_policy *pol,
-                                      dance_jws_result *res)
+                                      verify_kind kind, dance_jws_result *res)
 {
+    jws_typ_kind tk = jws_typ_kind_of(jws->typ);
+
+    if (kind == AS_MESSAGE && (tk == JWS_TYP_JWT || tk == JWS_TYP_JWT_KIND))
+        return refuse(res, DANCE_JWS_TYP, "typ '%.40s' marks a JWT (a login token), not "
+                      "a signed message: tokens are never accepted as messages",
+                      jws->typ);
     if (pol->allow != NULL && !dance_allowlist_match(pol->allow, jws->sender))
         return refuse(res, DANCE_JWS_NOT_ALLOWED, "sender %s is not under an allowed "
                       "domain", jws->sender);
@@ -127,7 +139,7 @@ dance_jws_status dance_jws_check(const dance_jws *jws, const dance_jws_policy *p
         return refuse(res, DANCE_JWS_INTERNAL, "no message");
     }
     res_begin(jws, res);
-    if (header_checks(jws, pol ? pol : &default_policy, res) != DANCE_JWS_OK)
+    if (header_checks(jws, pol ? pol : &default_policy, AS_MESSAGE, res) != DANCE_JWS_OK)
         return res->status;
     res->status = DANCE_JWS_OK;
     dance_set_err(res->reason, sizeof(res->reason), "header acceptable");
@@ -406,56 +418,56 @@ static dance_jws_status verify_direct(const dance_jws *jws, const dance_tlsa_rrs
 
 /* ---------------------------------------------------------------- x5c */
 
-static void put_u32(unsigned char *p, size_t v)
+static int digest_u32(EVP_MD_CTX *md, size_t v)
 {
+    unsigned char p[4];
+
     p[0] = (unsigned char)(v >> 24);
     p[1] = (unsigned char)(v >> 16);
     p[2] = (unsigned char)(v >> 8);
     p[3] = (unsigned char)v;
+    return EVP_DigestUpdate(md, p, 4);
 }
 
-/* x5c_cache_key - everything the match outcome depends on: matcher,
- * sender (reference name), records, certificates; length-prefixed */
-static unsigned char *x5c_cache_key(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
-                                    const dance_jws_policy *pol, size_t *klen)
-{
-    size_t n = 1 + sizeof(void *) + strlen(jws->sender) + 1 + 4, i, o;
-    unsigned char *k;
-    const void *m = pol->matcher;
+#define X5C_KEY_LEN (1 + 32)
 
-    for (i = 0; i < tlsa->count; i++)
-        n += 3 + 4 + tlsa->rr[i].len;
-    for (i = 0; i < jws->h.x5c_count; i++)
-        n += 4 + jws->x5c_len[i];
-    k = malloc(n);
-    if (k == NULL)
-        return NULL;
-    o = 0;
-    k[o++] = 'X';
-    memcpy(k + o, &m, sizeof(m));
-    o += sizeof(m);
-    memcpy(k + o, jws->sender, strlen(jws->sender) + 1);
-    o += strlen(jws->sender) + 1;
-    put_u32(k + o, tlsa->count);
-    o += 4;
-    for (i = 0; i < tlsa->count; i++) {
-        k[o++] = tlsa->rr[i].usage;
-        k[o++] = tlsa->rr[i].selector;
-        k[o++] = tlsa->rr[i].mtype;
-        put_u32(k + o, tlsa->rr[i].len);
-        o += 4;
-        if (tlsa->rr[i].len > 0)
-            memcpy(k + o, tlsa->rr[i].data, tlsa->rr[i].len);
-        o += tlsa->rr[i].len;
+/* x5c_cache_key - 'X' and the SHA-256 of everything the match outcome
+ * depends on: matcher, sender (reference name), records, certificates,
+ * each length-prefixed. A digest and not the bytes themselves: the chain
+ * is the sender's choice, so its entry costs the cache a fixed 33 bytes
+ * whatever it holds. 0, or -1 when OpenSSL fails (then nothing is cached). */
+static int x5c_cache_key(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                         const dance_jws_policy *pol, unsigned char k[X5C_KEY_LEN])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    const void *m = pol->matcher;
+    unsigned int dlen = 0;
+    size_t i;
+    int ok;
+
+    if (md == NULL)
+        return -1;
+    ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL)
+         && EVP_DigestUpdate(md, &m, sizeof(m))
+         && EVP_DigestUpdate(md, jws->sender, strlen(jws->sender) + 1)
+         && digest_u32(md, tlsa->count);
+    for (i = 0; ok && i < tlsa->count; i++) {
+        unsigned char usm[3] = { tlsa->rr[i].usage, tlsa->rr[i].selector,
+                                 tlsa->rr[i].mtype };
+        ok = EVP_DigestUpdate(md, usm, 3) && digest_u32(md, tlsa->rr[i].len)
+             && (tlsa->rr[i].len == 0
+                 || EVP_DigestUpdate(md, tlsa->rr[i].data, tlsa->rr[i].len));
     }
-    for (i = 0; i < jws->h.x5c_count; i++) {
-        put_u32(k + o, jws->x5c_len[i]);
-        o += 4;
-        memcpy(k + o, jws->x5c_der[i], jws->x5c_len[i]);
-        o += jws->x5c_len[i];
-    }
-    *klen = o;
-    return k;
+    ok = ok && digest_u32(md, jws->h.x5c_count);
+    for (i = 0; ok && i < jws->h.x5c_count; i++)
+        ok = digest_u32(md, jws->x5c_len[i])
+             && EVP_DigestUpdate(md, jws->x5c_der[i], jws->x5c_len[i]);
+    k[0] = 'X';
+    ok = ok && EVP_DigestFinal_ex(md, k + 1, &dlen) && dlen == 32;
+    EVP_MD_CTX_free(md);
+    if (!ok)
+        ERR_clear_error();
+    return ok ? 0 : -1;
 }
 
 /* x5c_match - parse x5c and DANE-match it; fills v (key or refusal) */
@@ -530,8 +542,8 @@ out:
 static dance_jws_status verify_x5c(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
                                    const dance_jws_policy *pol, dance_jws_result *res)
 {
-    unsigned char *k = NULL;
-    size_t klen = 0;
+    unsigned char k[X5C_KEY_LEN];
+    bool have_key = false, hit = false;
     jws_key_value v;
     char why[DANCE_REASON_MAX];
     dance_jws_status st;
@@ -543,20 +555,28 @@ static dance_jws_status verify_x5c(const dance_jws *jws, const dance_tlsa_rrset 
         return refuse(res, DANCE_JWS_NO_USABLE_RECORD, "no TLSA records for %s",
                       jws->sender);
     if (pol->keys != NULL)
-        k = x5c_cache_key(jws, tlsa, pol, &klen);
-    if (k == NULL || !jws_keycache_get(pol->keys, k, klen, &v)) {
+        have_key = x5c_cache_key(jws, tlsa, pol, k) == 0;
+    if (have_key)
+        hit = jws_keycache_get(pol->keys, k, sizeof(k), &v);
+    if (!hit) {
         x5c_match(jws, tlsa, pol, &v);
-        /* remember keys and mismatches, not our own failures; briefly,
-         * because certificate dates matter for DANE-TA */
-        if (k != NULL && (v.status == DANCE_JWS_OK || v.status == DANCE_JWS_CERT_MISMATCH))
-            jws_keycache_put(pol->keys, k, klen, &v,
+        /* A chain the records refuse is remembered (in the cache's share
+         * for refusals, which never evicts keys); our own failures are not.
+         * Briefly either way: certificate dates matter for DANE-TA. */
+        if (have_key && v.status == DANCE_JWS_CERT_MISMATCH)
+            jws_keycache_put(pol->keys, k, sizeof(k), &v,
                              (uint64_t)DANCE_JWS_X5C_CACHE_SECONDS * 1000u);
     }
-    free(k);
     if (v.pkey == NULL)
         return refuse(res, v.status == DANCE_JWS_OK ? DANCE_JWS_INTERNAL : v.status,
                       "%s", v.reason);
     st = check_with_key(jws, v.pkey, v.alg_mask, why, sizeof(why));
+    /* A matched chain's key is kept only once a signature verified with
+     * it: a message that merely carries someone's certificate (public, so
+     * anyone can) signs nothing, and must not place entries in the cache. */
+    if (st == DANCE_JWS_OK && have_key && !hit)
+        jws_keycache_put(pol->keys, k, sizeof(k), &v,
+                         (uint64_t)DANCE_JWS_X5C_CACHE_SECONDS * 1000u);
     EVP_PKEY_free(v.pkey);
     if (st == DANCE_JWS_KEY_MISMATCH)
         return refuse(res, st, "%s does not fit the x5c certificate's key: %s",
@@ -574,8 +594,9 @@ static dance_jws_status verify_x5c(const dance_jws *jws, const dance_tlsa_rrset 
 
 /* ------------------------------------------------------------- entries */
 
-dance_jws_status dance_jws_verify(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
-                                  const dance_jws_policy *pol, dance_jws_result *res)
+static dance_jws_status verify_as(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                                   const dance_jws_policy *pol, verify_kind kind,
+                                   dance_jws_result *res)
 {
     static const dance_tlsa_rrset empty;
 
@@ -588,11 +609,23 @@ dance_jws_status dance_jws_verify(const dance_jws *jws, const dance_tlsa_rrset *
     if (tlsa == NULL)
         tlsa = &empty;
     res_begin(jws, res);
-    if (header_checks(jws, pol, res) != DANCE_JWS_OK)
+    if (header_checks(jws, pol, kind, res) != DANCE_JWS_OK)
         return res->status;
     if (jws->h.x5c_count > 0)
         return verify_x5c(jws, tlsa, pol, res);
     return verify_direct(jws, tlsa, pol, res);
+}
+
+dance_jws_status dance_jws_verify(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                                  const dance_jws_policy *pol, dance_jws_result *res)
+{
+    return verify_as(jws, tlsa, pol, AS_MESSAGE, res);
+}
+
+dance_jws_status jws_verify_token(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                                  const dance_jws_policy *pol, dance_jws_result *res)
+{
+    return verify_as(jws, tlsa, pol, AS_TOKEN, res);
 }
 
 dance_jws_status dance_jws_verify_dns(const dance_jws *jws, dance_dns_status st,
@@ -634,7 +667,7 @@ dance_jws_status dance_jws_verify_key(const dance_jws *jws, EVP_PKEY *key,
     if (pol == NULL)
         pol = &default_policy;
     res_begin(jws, res);
-    if (header_checks(jws, pol, res) != DANCE_JWS_OK)
+    if (header_checks(jws, pol, AS_MESSAGE, res) != DANCE_JWS_OK)
         return res->status;
     st = check_with_key(jws, key, jws_key_alg_mask(key), why, sizeof(why));
     if (st == DANCE_JWS_KEY_MISMATCH)

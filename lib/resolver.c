@@ -42,6 +42,7 @@
 
 #include "dance/error.h"
 #include "dance/resolver.h"
+#include "resolver_internal.h"
 
 #define RESOLVER_DEFAULT_TIMEOUT_MS 2000u
 #define RESOLVER_MAX_TIMEOUT_MS 600000u
@@ -672,7 +673,8 @@ static uint32_t negative_ttl(getdns_dict *reply)
  * the RRset may be cached (RFC 4035 section 5.3.3): no longer than the
  * signed original TTL nor past the signature's expiration. Returns the
  * smaller of cap and that; cap unchanged for other RRSIGs. */
-static uint32_t rrsig_ttl_cap(getdns_dict *rr, const char *target, uint32_t cap)
+static uint32_t rrsig_ttl_cap(getdns_dict *rr, const char *target, uint32_t now,
+                              uint32_t cap)
 {
     getdns_bindata *name = NULL;
     uint32_t covered = 0, orig = 0, expires = 0;
@@ -689,7 +691,7 @@ static uint32_t rrsig_ttl_cap(getdns_dict *rr, const char *target, uint32_t cap)
     if (orig < cap)
         cap = orig;
     /* RRSIG times are serial numbers (RFC 4034 section 3.1.5) */
-    left = (int32_t)(expires - (uint32_t)time(NULL));
+    left = (int32_t)(expires - now);
     if (left < 0)
         left = 0;
     if ((uint32_t)left < cap)
@@ -697,13 +699,29 @@ static uint32_t rrsig_ttl_cap(getdns_dict *rr, const char *target, uint32_t cap)
     return cap;
 }
 
+/* rrsig_left - seconds until this RRSIG expires (0 when it has), or -1 when
+ * rr is not an RRSIG with an expiration. Serial arithmetic as above. */
+static int64_t rrsig_left(getdns_dict *rr, uint32_t now)
+{
+    uint32_t expires = 0;
+    int32_t left;
+
+    if (getdns_dict_get_int(rr, "/rdata/signature_expiration", &expires)
+        != GETDNS_RETURN_GOOD)
+        return -1;
+    left = (int32_t)(expires - now);
+    return left < 0 ? 0 : left;
+}
+
 /* collect_tlsa - copy the TLSA records at the reply's canonical name (the
  * owner, or the end of a CNAME chain from it) into out->records and set
  * out->ttl to the smallest TTL of that RRset and of any CNAME leading to it,
- * capped by its signature (rrsig_ttl_cap).
+ * capped by its signature (rrsig_ttl_cap); out->sig_ttl to the time left of
+ * the earliest-expiring RRSIG in the answer (the TLSA RRset's and the
+ * CNAMEs': the section holds nothing else), 0 when there is none to read.
  * Returns the number of records seen (usable or not) or -1 on allocation
  * failure. *bad counts records getdns could not parse as TLSA. */
-static int collect_tlsa(getdns_dict *reply, const char *owner,
+static int collect_tlsa(getdns_dict *reply, const char *owner, uint32_t now,
                         dance_tlsa_result *out, size_t *bad)
 {
     getdns_list *answer = NULL;
@@ -712,6 +730,7 @@ static int collect_tlsa(getdns_dict *reply, const char *owner,
     size_t n = 0, i;
     int seen = 0, rc = 0;
     uint32_t min_ttl = UINT32_MAX, sig_ttl = UINT32_MAX;
+    int64_t sig_left = -1;
 
     *bad = 0;
     if (getdns_dict_get_list(reply, "answer", &answer) != GETDNS_RETURN_GOOD)
@@ -736,7 +755,11 @@ static int collect_tlsa(getdns_dict *reply, const char *owner,
             continue;
         }
         if (type == GETDNS_RRTYPE_RRSIG) {
-            sig_ttl = rrsig_ttl_cap(rr, target != NULL ? target : owner, sig_ttl);
+            int64_t left = rrsig_left(rr, now);
+
+            if (left >= 0 && (sig_left < 0 || left < sig_left))
+                sig_left = left;
+            sig_ttl = rrsig_ttl_cap(rr, target != NULL ? target : owner, now, sig_ttl);
             continue;
         }
         if (type != GETDNS_RRTYPE_TLSA
@@ -765,15 +788,27 @@ static int collect_tlsa(getdns_dict *reply, const char *owner,
         return -1;
     if (sig_ttl < min_ttl)
         min_ttl = sig_ttl;
+    /* nor past a CNAME's signature: the whole answer is the proof */
+    if (sig_left >= 0 && (uint64_t)sig_left < min_ttl)
+        min_ttl = (uint32_t)sig_left;
     out->ttl = seen > 0 ? min_ttl : 0;
+    out->sig_ttl = seen > 0 && sig_left > 0 ? (uint32_t)sig_left : 0;
     return seen;
 }
 
 /* ------------------------------------------------- the one status mapping */
 
+/* What classifying needs besides the response: names for reasons, and the
+ * wall clock (serial seconds) that RRSIG expirations are read against. */
+typedef struct classify_ctx {
+    const char *servers;
+    unsigned timeout_ms;
+    uint32_t now;
+} classify_ctx;
+
 /* resolver_classify_reply - one reply of a validated response into out.
  * Records are only ever kept for a reply getdns marked DNSSEC-SECURE. */
-static void resolver_classify_reply(const dance_resolver *r, const char *owner,
+static void resolver_classify_reply(const classify_ctx *r, const char *owner,
                                     getdns_dict *reply, dance_tlsa_result *out)
 {
     uint32_t rcode = 0, dnssec = 0;
@@ -806,7 +841,7 @@ static void resolver_classify_reply(const dance_resolver *r, const char *owner,
                      "the name does not exist (secure NXDOMAIN)", owner);
             return;
         }
-        seen = collect_tlsa(reply, owner, out, &bad);
+        seen = collect_tlsa(reply, owner, r->now, out, &bad);
         if (seen < 0) {
             dance_tlsa_result_clear(out);
             snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s "
@@ -860,7 +895,7 @@ static void resolver_classify_reply(const dance_resolver *r, const char *owner,
 
 /* resolver_classify - a getdns response into out (cleared). Several replies
  * (not expected for one TLSA query) give the least proven outcome. */
-static void resolver_classify(const dance_resolver *r, const char *owner,
+static void resolver_classify(const classify_ctx *r, const char *owner,
                               getdns_dict *resp, dance_tlsa_result *out)
 {
     getdns_list *replies = NULL;
@@ -921,6 +956,15 @@ static void resolver_classify(const dance_resolver *r, const char *owner,
             dance_tlsa_result_clear(&tmp);
         }
     }
+}
+
+/* resolver_classify_response - see resolver_internal.h */
+void resolver_classify_response(const char *servers, uint32_t now, const char *owner,
+                                getdns_dict *resp, dance_tlsa_result *out)
+{
+    classify_ctx cc = { servers, 0, now };
+
+    resolver_classify(&cc, owner, resp, out);
 }
 
 /* ------------------------------------------------------------- lookups */
@@ -1018,7 +1062,9 @@ static void resolver_lookup_once(dance_resolver *r, const char *owner,
     switch (st.type) {
     case GETDNS_CALLBACK_COMPLETE:
         if (st.response != NULL) {
-            resolver_classify(r, owner, st.response, out);
+            classify_ctx cc = { r->servers, r->timeout_ms, (uint32_t)time(NULL) };
+
+            resolver_classify(&cc, owner, st.response, out);
             break;
         }
         /* fall through */

@@ -41,6 +41,7 @@ void dance_tlsa_result_clear(dance_tlsa_result *r)
     dance_tlsa_rrset_clear(&r->records);
     r->status = DANCE_DNS_FAILURE;
     r->ttl = 0;
+    r->sig_ttl = 0;
     r->reason[0] = '\0';
 }
 
@@ -53,6 +54,7 @@ int dance_tlsa_result_copy(dance_tlsa_result *dst, const dance_tlsa_result *src)
     }
     dst->status = src->status;
     dst->ttl = src->ttl;
+    dst->sig_ttl = src->sig_ttl;
     memcpy(dst->reason, src->reason, sizeof(dst->reason));
     return 0;
 }

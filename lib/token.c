@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -157,6 +156,7 @@ static dance_token_status from_jws(dance_jws_status st)
     case DANCE_JWS_BAD_SIGNATURE:    return DANCE_TOKEN_BAD_SIGNATURE;
     case DANCE_JWS_REPLAY:           return DANCE_TOKEN_UNSUPPORTED;
     case DANCE_JWS_RATE_LIMITED:     return DANCE_TOKEN_LOOKUP_FAILED;
+    case DANCE_JWS_TYP:              return DANCE_TOKEN_UNSUPPORTED;
     case DANCE_JWS_INTERNAL:         return DANCE_TOKEN_INTERNAL;
     case DANCE_JWS_STATUS_COUNT:     break;
     }
@@ -386,9 +386,16 @@ dance_token_status dance_token_parse(const void *password, size_t len,
                     "(the identity, a DNS name)");
         goto fail;
     }
-    /* explicit typing (RFC 8725 3.11): "JWT" or nothing; anything else is
-     * some other kind of JWT that must not pass as a login token */
-    if (tok->jws->typ != NULL && strcasecmp(tok->jws->typ, "JWT") != 0) {
+    /* explicit typing (RFC 8725 3.11): a token says typ JWT, and a message
+     * never may (jws_verify.c refuses it), so neither passes for the other.
+     * A JWS without typ is what `dance sign` makes: a message, not a login. */
+    if (tok->jws->typ == NULL) {
+        st = refuse(res, DANCE_TOKEN_UNSUPPORTED, "the token's protected header has no "
+                    "typ: a login token must say \"typ\":\"JWT\" (as `dance token` "
+                    "writes it); a signed message is not a token");
+        goto fail;
+    }
+    if (jws_typ_kind_of(tok->jws->typ) != JWS_TYP_JWT) {
         st = refuse(res, DANCE_TOKEN_UNSUPPORTED, "the token's typ '%.40s' is not JWT",
                     tok->jws->typ);
         goto fail;
@@ -501,7 +508,7 @@ static dance_token_status signature(const dance_token *tok, const dance_tlsa_rrs
     jp.now = pol->now;
     jp.now_ctx = pol->now_ctx;
     memset(&jr, 0, sizeof(jr));
-    st = from_jws(dance_jws_verify(tok->jws, tlsa, &jp, &jr));
+    st = from_jws(jws_verify_token(tok->jws, tlsa, &jp, &jr));
     if (st == DANCE_TOKEN_OK)
         memcpy(res->key_source, jr.key_source, sizeof(res->key_source));
     else

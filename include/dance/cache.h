@@ -2,6 +2,8 @@
  * dance/cache.h - thread-safe TLSA answer cache with single flight.
  *
  * Keyed by owner name. Positive answers live clamp(TTL, min_ttl, max_ttl),
+ * except that min_ttl never raises the TTL past the answer's sig_ttl (the
+ * time left until its first RRSIG expires; unknown, 0: not raised at all),
  * secure negatives negative_ttl, insecure/bogus/failure failure_ttl (so a
  * dead or broken server is not hammered). Bounded: least recently used
  * entries are evicted. Concurrent misses for one name make one DNS query:
@@ -49,7 +51,8 @@ uint64_t dance_clock_monotonic_ms(void *ctx);
 
 typedef struct dance_cache_config {
     size_t capacity;            /* max entries; 0: default 10000 */
-    uint32_t min_ttl;           /* seconds; default 0 given as 0 */
+    uint32_t min_ttl;           /* seconds; default 0 given as 0; capped per
+                                   answer by its sig_ttl (resolver.h) */
     uint32_t max_ttl;           /* seconds; 0: default 3600; wins over min_ttl */
     uint32_t negative_ttl;      /* seconds for secure negatives */
     uint32_t failure_ttl;       /* seconds for failure/bogus/insecure; 0: not cached */

@@ -63,8 +63,9 @@ typedef struct dance_match_result {
  * DANE-TA, wrong name, purpose), out->depth and out->matched name that record
  * and out->reason says what failed; out->authenticated stays false.
  * in->name is normalised first (trailing dot, case); names are taken from the
- * certificate's dNSName subjectAltNames only (no CN fallback, no partial
- * wildcards). Leaves OpenSSL's error queue as it found it. Thread-safe. */
+ * certificate's dNSName subjectAltNames only and compared exactly (no CN
+ * fallback, no wildcards: "*.example.com" never stands for a name).
+ * Leaves OpenSSL's error queue as it found it. Thread-safe. */
 int dance_match(const dance_matcher *m, const dance_match_input *in,
                 dance_match_result *out);
 

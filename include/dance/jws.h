@@ -8,7 +8,7 @@
  *   dance_jws_parse    cheap, no crypto, no DNS, no X.509 parsing: checks the
  *                      structure and the protected header and names the
  *                      sender. Safe on the broker thread.
- *   dance_jws_check    header-only policy (allow-list, iat window, topic);
+ *   dance_jws_check    header-only policy (typ, allow-list, iat window, topic);
  *                      also cheap. dance_jws_verify repeats it.
  *   dance_jws_verify   given the sender's secure TLSA RRset: key from the
  *                      records (or x5c matched to them), algorithm/key fit,
@@ -81,6 +81,7 @@ typedef enum dance_jws_status {
     DANCE_JWS_REPLAY,           /* "replay": jti seen before, or missing when required */
     DANCE_JWS_RATE_LIMITED,     /* "rate_limited": host refused a cold lookup (publisher
                                    over its lookup budget; plugin only, try later) */
+    DANCE_JWS_TYP,              /* "typ": typ names a JWT (a login token), not a message */
     DANCE_JWS_INTERNAL,         /* "internal": allocation or OpenSSL failure */
     DANCE_JWS_STATUS_COUNT
 } dance_jws_status;
@@ -220,8 +221,10 @@ void dance_jws_result_clear(dance_jws_result *res);
 
 /* --------------------------------------------------------------- verify */
 
-/* dance_jws_check - header-only policy: allow-list (NOT_ALLOWED), iat
- * (STALE), topic binding (TOPIC_MISMATCH); no crypto, no DNS, no replay
+/* dance_jws_check - header-only policy: typ (TYP: a protected typ of "JWT",
+ * "application/jwt" or any "+jwt" type, any case, marks a login token or
+ * another JWT, never a message), allow-list (NOT_ALLOWED), iat (STALE),
+ * topic binding (TOPIC_MISMATCH); no crypto, no DNS, no replay
  * cache. Fills res (cleared first: sender, alg, status, reason) and returns
  * its status. */
 dance_jws_status dance_jws_check(const dance_jws *jws, const dance_jws_policy *pol,
@@ -278,16 +281,23 @@ dance_jws_status dance_jws_verify_message(const void *data, size_t len, size_t m
 
 /* A bounded, thread-safe LRU of public keys decoded from TLSA record data
  * (and of x5c match outcomes), so that a warm sender costs one signature
- * check and a hash lookup. Keys are looked up by the exact record bytes, so
- * a changed or removed record can never reuse an old key. x5c outcomes are
- * kept at most DANCE_JWS_X5C_CACHE_SECONDS (certificate dates matter for
- * DANE-TA). capacity 0: 1024. */
+ * check and a hash lookup. Keys are looked up by the exact record bytes (x5c
+ * outcomes by a SHA-256 digest of sender, records and chain), so a changed
+ * or removed record can never reuse an old key. An x5c key is kept only
+ * after a message's signature verified with it; x5c chains that did not
+ * match are remembered in a separate share (capacity / 4 + 1 entries on top
+ * of capacity) that never evicts keys, so forged messages cannot push out
+ * or shadow the keys real senders need. x5c outcomes are kept at most
+ * DANCE_JWS_X5C_CACHE_SECONDS (certificate dates matter for DANE-TA).
+ * capacity 0: 1024 keys. */
 #define DANCE_JWS_X5C_CACHE_SECONDS 60
 dance_jws_keycache *dance_jws_keycache_new(size_t capacity);
 void dance_jws_keycache_free(dance_jws_keycache *kc);
 
 typedef struct dance_jws_keycache_stats {
-    uint64_t hits, misses, evictions, entries;
+    uint64_t hits, misses, evictions;
+    uint64_t entries;               /* keys and remembered refusals */
+    uint64_t refusals;              /* of which remembered x5c refusals */
 } dance_jws_keycache_stats;
 void dance_jws_keycache_get_stats(dance_jws_keycache *kc, dance_jws_keycache_stats *out);
 
@@ -379,7 +389,8 @@ typedef struct dance_jws_sign_opts {
 
 /* dance_jws_sign - sign len bytes of payload. *out is a NUL-terminated
  * string (compact, or flattened JSON without a newline) of *outlen bytes,
- * freed with free(). Returns 0, or -1 with a reason (unfit key for the
+ * freed with free(). Never writes a typ (a message with typ JWT would be
+ * refused as a token). Returns 0, or -1 with a reason (unfit key for the
  * algorithm, x5c leaf not matching the key, invalid name, ...). */
 int dance_jws_sign(const dance_jws_sign_opts *o, const void *payload, size_t len,
                    char **out, size_t *outlen, char *err, size_t errlen);

@@ -63,6 +63,12 @@ typedef struct dance_tlsa_result {
     uint32_t ttl;                /* SECURE: min TTL of the RRset;
                                     SECURE_NEGATIVE: negative TTL from the SOA;
                                     otherwise 0 */
+    uint32_t sig_ttl;            /* SECURE: seconds from the lookup until the
+                                    first RRSIG of the answer's RRsets (TLSA
+                                    and any CNAME to it) expires: the proof's
+                                    life. A cache's min_ttl never raises ttl
+                                    past it. 0: not known (or expired), and
+                                    then min_ttl does not raise ttl at all */
     dance_tlsa_rrset records;    /* only for SECURE */
     char reason[DANCE_REASON_MAX]; /* e.g. "TLSA lookup for X was bogus (DNSSEC)";
                                     empty for SECURE */
@@ -93,7 +99,7 @@ void dance_resolver_free(dance_resolver *r);
  * and validate. Always fills out (out must be cleared or zeroed); never
  * blocks longer than about the configured timeout. A SECURE answer's ttl
  * is the smallest TTL of the RRset, capped by its signature's original TTL
- * and expiry. */
+ * and expiry; its sig_ttl is what is left of the earliest signature. */
 void dance_resolver_lookup_tlsa(dance_resolver *r, const char *owner,
                                 dance_tlsa_result *out);
 

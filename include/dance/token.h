@@ -5,8 +5,9 @@
  * key), which stock Mosquitto cannot authenticate by TLS client certificate.
  *
  * Token format (README.md, "Reference: token authentication"):
- *   compact JWS, protected header {"alg", "kid": IDENTITY, optional "typ":
- *   "JWT", optional "x5c"}, payload = JSON claims {"aud", "iat", "exp",
+ *   compact JWS, protected header {"alg", "kid": IDENTITY, "typ": "JWT"
+ *   (required: a signed message never carries it, so neither passes for the
+ *   other), optional "x5c"}, payload = JSON claims {"aud", "iat", "exp",
  *   "jti"} (all four required; "nbf" honoured when present; other claims
  *   ignored). The MQTT username must name the same identity as kid.
  *
@@ -56,7 +57,7 @@ typedef enum dance_token_status {
     DANCE_TOKEN_MALFORMED,          /* "malformed": not a compact JWS, claims not a
                                        JSON object, claim types, too large */
     DANCE_TOKEN_BAD_ALG,            /* "bad_alg": none, HS*, unknown or missing */
-    DANCE_TOKEN_UNSUPPORTED,        /* "unsupported": typ other than JWT, unknown
+    DANCE_TOKEN_UNSUPPORTED,        /* "unsupported": typ missing or not JWT, unknown
                                        crit, b64:false */
     DANCE_TOKEN_IDENTITY,           /* "identity_mismatch": no kid, no or invalid
                                        username, username differs from kid */
@@ -136,9 +137,11 @@ typedef struct dance_token_result {
 
 /* dance_token_parse - parse the password (len bytes, not NUL-terminated;
  * surrounding whitespace ignored) given the MQTT username. Checks: compact
- * JWS of at most DANCE_TOKEN_MAX_SIZE bytes, alg, kid present, typ absent
- * or "JWT", username a DNS name equal to kid (both normalised), claims a
- * JSON object with aud, iat, exp, jti of the right types. No policy, no
+ * JWS of at most DANCE_TOKEN_MAX_SIZE bytes, alg, kid present, typ "JWT"
+ * (or "application/jwt", any case; absent or another type is refused as
+ * DANCE_TOKEN_UNSUPPORTED), username a DNS name equal to kid (both
+ * normalised), claims a JSON object with aud, iat, exp, jti of the right
+ * types. No policy, no
  * crypto. Returns DANCE_TOKEN_OK with *out, or a refusal with *out NULL.
  * Fills res (identity as soon as kid is known, iat/exp when read). */
 dance_token_status dance_token_parse(const void *password, size_t len,

@@ -154,6 +154,21 @@ class Verified(BedCase):
 class Refused(BedCase):
     """Revoked, forged, unsigned, unreachable, not allowed."""
 
+    def test_login_token_is_not_a_message(self):
+        # a token made by `dance token` (typ JWT) with the device's own key and
+        # published record is refused as a message, before any DNS query
+        name, key, cert = self.identity("ec256")
+        self.publish(name, self.tlsa(cert, 3, 1, 0))
+        tok = run("token", "--key", key, "--name", name, "--aud", "broker.acme.example",
+                  check=0).stdout.strip()
+        p = self.verify(tok, check=1)
+        self.assertEqual(p.stdout, b"")
+        self.assertIn("typ", p.stderr.decode())
+        self.assertIn("token", p.stderr.decode())
+        # the same device's signed message verifies
+        p = self.verify(self.sign(key, name, b"x"), check=0)
+        self.assertEqual(p.stdout, b"x")
+
     def test_record_removed(self):
         name, key, cert = self.identity("ec256")
         self.publish(name, self.tlsa(cert, 3, 1, 0))

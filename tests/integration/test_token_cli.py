@@ -303,7 +303,7 @@ class Verify(Work):
         self.publish(name, self.tlsa("--usage", "3", "--selector", "1", "--mtype", "0",
                                      "--key", key))
         now = int(time.time())
-        good_hdr = {"alg": "ES256", "kid": name}
+        good_hdr = {"alg": "ES256", "kid": name, "typ": "JWT"}
 
         def claims(**kw):
             c = {"aud": AUD, "iat": now, "exp": now + 120, "jti": "j"}
@@ -329,6 +329,8 @@ class Verify(Work):
             ("identity_mismatch", self.token(key, name), "dev99._device.acme.example"),
             ("malformed", "secret-password", name),
             ("unsupported", craft(key, dict(good_hdr, typ="at+jwt"), claims()), name),
+            # no typ: a signed message (dance sign writes none) is not a token
+            ("unsupported", craft(key, {"alg": "ES256", "kid": name}, claims()), name),
         ]
         for reason, token, user in cases:
             with self.subTest(reason=reason):

@@ -105,6 +105,11 @@ static dance_cache *new_cache(size_t cap, uint32_t min_ttl, uint32_t max_ttl,
 
 /* --- answers --- */
 
+/* What the fixtures' answers say is left of their signatures (a day), so
+ * that min_ttl may raise their TTLs; test_min_ttl_capped_by_signature
+ * varies it. */
+#define SIG_TTL 86400
+
 static void make_answer(dance_tlsa_result *r, dance_dns_status st, uint32_t ttl,
                         unsigned char marker)
 {
@@ -113,6 +118,8 @@ static void make_answer(dance_tlsa_result *r, dance_dns_status st, uint32_t ttl,
     memset(r, 0, sizeof(*r));
     r->status = st;
     r->ttl = ttl;
+    if (st == DANCE_DNS_SECURE)
+        r->sig_ttl = SIG_TTL;
     if (st == DANCE_DNS_SECURE) {
         memset(data, marker, sizeof(data));
         assert_int_equal(dance_tlsa_rrset_add(&r->records, 3, 1, 1, data, sizeof(data)), 0);
@@ -228,6 +235,7 @@ static void test_fetch(void *ctx, const char *owner, dance_tlsa_result *out)
 
     out->status = f->status;
     out->ttl = f->ttl;
+    out->sig_ttl = f->status == DANCE_DNS_SECURE ? SIG_TTL : 0;
     snprintf(out->reason, sizeof(out->reason), "fetched %s", owner);
     if (f->status == DANCE_DNS_SECURE) {
         memset(data, f->marker, sizeof(data));
@@ -281,6 +289,63 @@ static void test_clamp_min(void **state)
     assert_int_equal(has(c, "min.example"), 1);
     advance_ms(1);
     assert_int_equal(has(c, "min.example"), -1);
+    dance_cache_free(c);
+}
+
+/* min_ttl raises a short TTL only as far as the answer's signatures last
+ * (sig_ttl); when that is unknown (0) it does not raise it at all; a copy
+ * handed out carries sig_ttl as fetched. */
+static void test_min_ttl_capped_by_signature(void **state)
+{
+    dance_cache *c = new_cache(0, 300, 3600, 0, 0);
+    dance_tlsa_result r;
+
+    (void)state;
+    /* TTL 10, min_ttl 300, signature expires in 50 s: served 50 s */
+    make_answer(&r, DANCE_DNS_SECURE, 10, 1);
+    r.sig_ttl = 50;
+    assert_int_equal(dance_cache_put(c, "sig.example", &r), 0);
+    dance_tlsa_result_clear(&r);
+    advance_ms(49999);
+    assert_int_equal(has(c, "sig.example"), 1);
+    memset(&r, 0, sizeof(r));
+    assert_true(dance_cache_get(c, "sig.example", &r));
+    assert_int_equal(r.ttl, 10);
+    assert_int_equal(r.sig_ttl, 50);
+    dance_tlsa_result_clear(&r);
+    advance_ms(1);
+    assert_int_equal(has(c, "sig.example"), -1);
+
+    /* unknown signature life: the TTL is not raised */
+    make_answer(&r, DANCE_DNS_SECURE, 10, 2);
+    r.sig_ttl = 0;
+    assert_int_equal(dance_cache_put(c, "nosig.example", &r), 0);
+    dance_tlsa_result_clear(&r);
+    advance_ms(9999);
+    assert_int_equal(has(c, "nosig.example"), 2);
+    advance_ms(1);
+    assert_int_equal(has(c, "nosig.example"), -1);
+
+    /* a signature that outlives min_ttl: min_ttl applies as before */
+    make_answer(&r, DANCE_DNS_SECURE, 10, 3);
+    r.sig_ttl = 1000;
+    assert_int_equal(dance_cache_put(c, "long.example", &r), 0);
+    dance_tlsa_result_clear(&r);
+    advance_ms(299999);
+    assert_int_equal(has(c, "long.example"), 3);
+    advance_ms(1);
+    assert_int_equal(has(c, "long.example"), -1);
+
+    /* a TTL already longer than the signature (hand-made answer) is not
+     * cut by this rule: it only limits what min_ttl adds */
+    make_answer(&r, DANCE_DNS_SECURE, 100, 4);
+    r.sig_ttl = 20;
+    assert_int_equal(dance_cache_put(c, "ttl.example", &r), 0);
+    dance_tlsa_result_clear(&r);
+    advance_ms(99999);
+    assert_int_equal(has(c, "ttl.example"), 4);
+    advance_ms(1);
+    assert_int_equal(has(c, "ttl.example"), -1);
     dance_cache_free(c);
 }
 
@@ -1313,6 +1378,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_positive_ttl),
         cmocka_unit_test(test_clamp_min),
+        cmocka_unit_test(test_min_ttl_capped_by_signature),
         cmocka_unit_test(test_clamp_max),
         cmocka_unit_test(test_default_max_ttl),
         cmocka_unit_test(test_max_wins_over_min),

@@ -219,6 +219,71 @@ static void test_wrong_name(void **state)
     dance_tlsa_rrset_clear(&ee);
 }
 
+/* An identity is one exact name: under a DANE-TA record of the CA, a leaf
+ * from that CA whose only name is a wildcard must not stand for a name the
+ * wildcard covers (OpenSSL's host check would allow whole-label wildcards),
+ * with or without DANE-EE name checks, for any purpose. This is the
+ * connect-time check as the plugin makes it (bare leaf, CA file, clientAuth)
+ * and the x5c one (chain, no purpose). The exact-name leaf from the same CA
+ * is the positive control. */
+static void test_wildcard_never_an_identity(void **state)
+{
+    tc_spec wild = { .cn = "wild", .san = "DNS:*.example.com", .eku = "clientAuth",
+                     .not_before = -3600, .not_after = 86400 };
+    tc_spec wild_dev = wild, exact = wild;
+    dance_tlsa_rrset ta = { 0, NULL }, ta_key = { 0, NULL };
+    dance_match_result res;
+    X509 *leaf_wild, *leaf_wild_dev, *leaf_exact;
+
+    (void)state;
+    wild_dev.san = "DNS:*._device.example.com";
+    exact.san = "DNS:victim.example.com";
+    leaf_wild = tc_cert(&wild, fx.key, fx.ca, fx.ca_key);
+    leaf_wild_dev = tc_cert(&wild_dev, fx.key, fx.ca, fx.ca_key);
+    leaf_exact = tc_cert(&exact, fx.key, fx.ca, fx.ca_key);
+    assert_non_null(leaf_wild);
+    assert_non_null(leaf_wild_dev);
+    assert_non_null(leaf_exact);
+    assert_int_equal(tc_tlsa_add(&ta, 2, 0, 1, fx.ca, 0), 0);
+    assert_int_equal(tc_tlsa_add(&ta_key, 2, 1, 1, fx.ca, 0), 0);
+
+    /* positive control: the exact name from the same CA */
+    assert_int_equal(match(fx.plain, leaf_exact, fx.chain, "victim.example.com",
+                           DANCE_PURPOSE_CLIENT, false, &ta, &res), 0);
+    /* the bare leaf with the CA from the CA file (the plugin's case) */
+    assert_int_equal(match(fx.with_ca, leaf_exact, NULL, "victim.example.com",
+                           DANCE_PURPOSE_CLIENT, false, &ta_key, &res), 0);
+
+    /* the wildcard leaf: the record matches (depth 1), the name does not */
+    assert_int_equal(match(fx.plain, leaf_wild, fx.chain, "victim.example.com",
+                           DANCE_PURPOSE_CLIENT, false, &ta, &res), 1);
+    assert_false(res.authenticated);
+    assert_int_equal(res.x509_error, X509_V_ERR_HOSTNAME_MISMATCH);
+    assert_int_equal(res.depth, 1);
+    assert_int_equal(match(fx.with_ca, leaf_wild, NULL, "victim.example.com",
+                           DANCE_PURPOSE_CLIENT, false, &ta_key, &res), 1);
+    assert_int_equal(res.x509_error, X509_V_ERR_HOSTNAME_MISMATCH);
+    /* as for x5c messages and tokens: no purpose, DANE-EE name checks off */
+    assert_int_equal(match(fx.plain, leaf_wild, fx.chain, "victim.example.com",
+                           DANCE_PURPOSE_NONE, true, &ta, &res), 1);
+    assert_int_equal(res.x509_error, X509_V_ERR_HOSTNAME_MISMATCH);
+    /* a DevID-form name under a wildcard of its parent (OpenSSL already
+     * refuses a pattern with an underscore label; kept to catch a change) */
+    assert_int_equal(match(fx.plain, leaf_wild_dev, fx.chain, NAME,
+                           DANCE_PURPOSE_CLIENT, false, &ta, &res), 1);
+    assert_int_equal(res.x509_error, X509_V_ERR_HOSTNAME_MISMATCH);
+    /* nor does the wildcard string itself name anything */
+    assert_int_equal(match(fx.plain, leaf_wild, fx.chain, "*.example.com",
+                           DANCE_PURPOSE_CLIENT, false, &ta, &res), 1);
+    assert_reason(&res, "invalid reference name");
+
+    dance_tlsa_rrset_clear(&ta);
+    dance_tlsa_rrset_clear(&ta_key);
+    X509_free(leaf_wild);
+    X509_free(leaf_wild_dev);
+    X509_free(leaf_exact);
+}
+
 static void test_digest_agility(void **state)
 {
     dance_tlsa_rrset set = { 0, NULL };
@@ -591,6 +656,7 @@ int main(void)
         cmocka_unit_test(test_dane_ee_ignores_expiry),
         cmocka_unit_test(test_dane_ta_rejects_expired_leaf),
         cmocka_unit_test(test_wrong_name),
+        cmocka_unit_test(test_wildcard_never_an_identity),
         cmocka_unit_test(test_digest_agility),
         cmocka_unit_test(test_unknown_records_ignored),
         cmocka_unit_test(test_no_pkix_fallback),

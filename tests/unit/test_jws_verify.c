@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 
 #include "dance/jws.h"
+#include "dance/token.h"
 #include "jwstest.h"
 #include "testcerts.h"
 
@@ -394,6 +395,75 @@ static void test_x5c_chain_dane_ta(void **state)
     X509_free(leaf);
     X509_free(other);
     X509_free(expired);
+    EVP_PKEY_free(ca_key);
+    EVP_PKEY_free(leaf_key);
+}
+
+/* An identity is one exact name: with a DANE-TA record of the CA at the
+ * sender's name, a leaf from that CA whose only name is a wildcard covering
+ * the sender must not sign as the sender (OpenSSL's host check alone lets
+ * "*.acme.example" stand for victim.acme.example). The exact-name leaf from
+ * the same CA, same key, same record is the control. */
+#define VICTIM "victim.acme.example"
+
+static void test_x5c_wildcard_leaf_refused(void **state)
+{
+    tc_spec ca_spec = { .cn = "Acme Device CA", .ca = true, .not_before = -60,
+                        .not_after = 86400 };
+    tc_spec wild_spec = { .san = "DNS:*.acme.example", .eku = "clientAuth",
+                          .not_before = -60, .not_after = 86400 };
+    tc_spec exact_spec = wild_spec;
+    EVP_PKEY *ca_key = jt_key("ec256"), *leaf_key = jt_key("ec256");
+    X509 *ca, *wild, *exact;
+    dance_jws_sign_opts as_victim;
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    char *msg;
+    int with_cache;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    memset(&as_victim, 0, sizeof(as_victim));
+    as_victim.name = VICTIM;
+    exact_spec.san = "DNS:" VICTIM;
+    ca = tc_cert(&ca_spec, ca_key, NULL, NULL);
+    assert_non_null(ca);
+    wild = tc_cert(&wild_spec, leaf_key, ca, ca_key);
+    exact = tc_cert(&exact_spec, leaf_key, ca, ca_key);
+    assert_non_null(wild);
+    assert_non_null(exact);
+    jt_add(&set, 2, 0, 1, ca);
+
+    for (with_cache = 0; with_cache < 2; with_cache++) {
+        if (with_cache) {
+            pol.keys = dance_jws_keycache_new(16);
+            assert_non_null(pol.keys);
+        }
+        {
+            X509 *x5c[] = { wild, ca, NULL };
+            msg = sign(leaf_key, NULL, "as victim", x5c, &as_victim);
+            assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+            assert_non_null(strstr(res.reason, VICTIM));
+            /* a second time (from the cache when there is one): still refused */
+            assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+            free(msg);
+        }
+        {
+            X509 *x5c[] = { exact, ca, NULL };
+            msg = sign(leaf_key, NULL, "as itself", x5c, &as_victim);
+            if (verify(msg, &set, &pol, &res) != DANCE_JWS_OK)
+                fail_msg("exact-name leaf: %s", res.reason);
+            assert_string_equal(res.key_source, "x5c+tlsa 2 0 1");
+            free(msg);
+        }
+    }
+    dance_jws_keycache_free(pol.keys);
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+    X509_free(ca);
+    X509_free(wild);
+    X509_free(exact);
     EVP_PKEY_free(ca_key);
     EVP_PKEY_free(leaf_key);
 }
@@ -1002,6 +1072,109 @@ static void test_verify_key(void **state)
     dance_jws_result_clear(&res);
 }
 
+/* ------------------------------------------------------------- typ */
+
+/* header_text - the decoded protected header of a compact JWS, into buf */
+static void header_text(const char *jws, char *buf, size_t buflen)
+{
+    const char *dot = strchr(jws, '.');
+    char b64[1024];
+    size_t hl, i;
+    int n;
+
+    assert_non_null(dot);
+    hl = (size_t)(dot - jws);
+    assert_true(hl + 4 < sizeof(b64) && buflen > hl);
+    for (i = 0; i < hl; i++)
+        b64[i] = jws[i] == '-' ? '+' : jws[i] == '_' ? '/' : jws[i];
+    while (i % 4 != 0)
+        b64[i++] = '=';
+    b64[i] = '\0';
+    n = EVP_DecodeBlock((unsigned char *)buf, (const unsigned char *)b64, (int)i);
+    assert_true(n > 0);
+    buf[n] = '\0';
+}
+
+/* Messages are not tokens: a protected typ naming a JWT ("JWT",
+ * "application/jwt", any case, or a "+jwt" type) is refused as "typ" by
+ * every entry that checks headers, before any key is looked at; a real
+ * login token published as a message is refused; other typ values and
+ * none verify; the library's signer never writes typ. */
+static void test_typ_jwt_refused(void **state)
+{
+    static const char *const jwt_typs[] = {
+        "JWT", "jwt", "application/jwt", "APPLICATION/JWT", "at+jwt",
+        "application/secevent+jwt",
+    };
+    static const char *const fine_typs[] = { "JOSE", "application/jose", "jwt2", "" };
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    char hdr[256], text[1024], *msg, err[DANCE_REASON_MAX];
+    dance_token_sign_opts to;
+    dance_jws *jws = NULL;
+    size_t i;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_string_equal(dance_jws_status_name(DANCE_JWS_TYP), "typ");
+    for (i = 0; i < sizeof(jwt_typs) / sizeof(jwt_typs[0]); i++) {
+        snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\","
+                 "\"typ\":\"%s\"}", jwt_typs[i]);
+        msg = jt_jws(hdr, "{\"t\":21.5}", fx.ec256, jt_signer_for("ES256"));
+        if (verify(msg, &set, &pol, &res) != DANCE_JWS_TYP)
+            fail_msg("typ %s: got %s (%s)", jwt_typs[i],
+                     dance_jws_status_name(res.status), res.reason);
+        assert_non_null(strstr(res.reason, "token"));
+        assert_int_equal(dance_jws_parse(msg, strlen(msg), 0, &jws, NULL, err,
+                                         sizeof(err)), DANCE_JWS_OK);
+        assert_int_equal(dance_jws_check(jws, &pol, &res), DANCE_JWS_TYP);
+        assert_int_equal(dance_jws_verify_key(jws, fx.ec256, NULL, &pol, &res),
+                         DANCE_JWS_TYP);
+        assert_int_equal(dance_jws_verify_dns(jws, DANCE_DNS_FAILURE, NULL, NULL, &pol,
+                                              &res), DANCE_JWS_TYP);
+        assert_null(res.payload);
+        dance_jws_free(jws);
+        jws = NULL;
+        free(msg);
+    }
+    for (i = 0; i < sizeof(fine_typs) / sizeof(fine_typs[0]); i++) {
+        snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\","
+                 "\"typ\":\"%s\"}", fine_typs[i]);
+        msg = jt_jws(hdr, "x", fx.ec256, jt_signer_for("ES256"));
+        if (verify(msg, &set, &pol, &res) != DANCE_JWS_OK)
+            fail_msg("typ '%s': %s", fine_typs[i], res.reason);
+        free(msg);
+    }
+    /* a real login token, published as a message */
+    memset(&to, 0, sizeof(to));
+    to.key = fx.ec256;
+    to.name = JT_NAME;
+    to.audience = "broker.acme.example";
+    assert_int_equal(dance_token_sign(&to, &msg, NULL, err, sizeof(err)), 0);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_TYP);
+    free(msg);
+    /* the message signer writes no typ at all (flattened: and no unprotected
+     * header that could hold one) */
+    msg = sign(fx.ec256, NULL, "x", NULL, NULL);
+    header_text(msg, text, sizeof(text));
+    assert_null(strstr(text, "typ"));
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+    free(msg);
+    {
+        dance_jws_sign_opts o;
+        memset(&o, 0, sizeof(o));
+        o.serialization = DANCE_JWS_FLATTENED;
+        msg = sign(fx.ec256, NULL, "x", NULL, &o);
+        assert_null(strstr(msg, "\"header\""));
+        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+        free(msg);
+    }
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+}
+
 /* ------------------------------------------------------------- caches */
 
 static void test_keycache(void **state)
@@ -1045,6 +1218,99 @@ static void test_keycache(void **state)
     EVP_PKEY_free(k2);
     dance_tlsa_rrset_clear(&set);
     dance_tlsa_rrset_clear(&set2);
+    dance_jws_result_clear(&res);
+}
+
+/* Forged x5c messages must not occupy the key cache: a message carrying the
+ * real certificate but signed by another key leaves no entry; a flood of
+ * chains that do not match stays inside the refusals' share and never
+ * evicts the real sender's key (its next message is a hit), nor a direct
+ * record's key; a remembered refusal is still a refusal. */
+static void test_keycache_forgeries(void **state)
+{
+    enum { FLOOD = 24 };
+    dance_jws_policy pol = base_policy();
+    dance_jws_result res;
+    dance_jws_keycache_stats ks, before;
+    dance_tlsa_rrset set = { 0, NULL }, direct = { 0, NULL };
+    dance_jws_sign_opts other_name;
+    X509 *x5c_real[] = { fx.c_ec256, NULL };
+    EVP_PKEY *forger = jt_key("ec256");
+    EVP_PKEY *fkeys[FLOOD];
+    X509 *fcerts[FLOOD];
+    char *good, *forged, *direct_msg, *flood[FLOOD];
+    int i;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    pol.keys = dance_jws_keycache_new(4);      /* 4 keys, 4 / 4 + 1 = 2 refusals */
+    assert_non_null(pol.keys);
+    jt_add(&set, 3, 1, 1, fx.c_ec256);
+    memset(&other_name, 0, sizeof(other_name));
+    other_name.name = "dev9._device.acme.example";
+    jt_add(&direct, 3, 1, 0, fx.c_rsa);
+    good = sign(fx.ec256, NULL, "real", x5c_real, NULL);
+    direct_msg = sign(fx.rsa, NULL, "direct", NULL, &other_name);
+
+    /* the real certificate (public: anyone has it) over a forger's signature */
+    {
+        char hdr[4096], *b64 = x5c_b64(fx.c_ec256);
+        snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\","
+                 "\"x5c\":[\"%s\"]}", b64);
+        forged = jt_jws(hdr, "forged", forger, jt_signer_for("ES256"));
+        free(b64);
+    }
+    for (i = 0; i < 3; i++)
+        assert_int_equal(verify(forged, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+    dance_jws_keycache_get_stats(pol.keys, &ks);
+    assert_int_equal(ks.entries, 0);            /* nothing pinned */
+    assert_int_equal(ks.hits, 0);
+
+    /* the real sender and a direct-record sender fill two key entries */
+    assert_int_equal(verify(good, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(direct_msg, &direct, &pol, &res), DANCE_JWS_OK);
+    dance_jws_keycache_get_stats(pol.keys, &ks);
+    assert_int_equal(ks.entries, 2);
+    assert_int_equal(ks.refusals, 0);
+    /* and the forgery still does not verify, the real key is not disturbed */
+    assert_int_equal(verify(forged, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+
+    /* a flood of chains the records do not vouch for */
+    for (i = 0; i < FLOOD; i++) {
+        X509 *x5c[] = { NULL, NULL };
+        fkeys[i] = jt_key("ec256");
+        fcerts[i] = jt_cert(fkeys[i], JT_NAME);
+        x5c[0] = fcerts[i];
+        flood[i] = sign(fkeys[i], NULL, "flood", x5c, NULL);
+        assert_int_equal(verify(flood[i], &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+    }
+    dance_jws_keycache_get_stats(pol.keys, &before);
+    assert_int_equal(before.refusals, 2);       /* bounded by their own share */
+    assert_int_equal(before.entries, 4);        /* 2 keys + 2 refusals */
+    assert_int_equal(before.evictions, FLOOD - 2);
+    /* both keys survived: their messages are hits, not misses */
+    assert_int_equal(verify(good, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(direct_msg, &direct, &pol, &res), DANCE_JWS_OK);
+    dance_jws_keycache_get_stats(pol.keys, &ks);
+    assert_int_equal(ks.hits, before.hits + 2);
+    assert_int_equal(ks.misses, before.misses);
+    /* the newest refusal is remembered, and still a refusal */
+    assert_int_equal(verify(flood[FLOOD - 1], &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+    dance_jws_keycache_get_stats(pol.keys, &ks);
+    assert_int_equal(ks.hits, before.hits + 3);
+
+    for (i = 0; i < FLOOD; i++) {
+        free(flood[i]);
+        X509_free(fcerts[i]);
+        EVP_PKEY_free(fkeys[i]);
+    }
+    free(good);
+    free(forged);
+    free(direct_msg);
+    EVP_PKEY_free(forger);
+    dance_jws_keycache_free(pol.keys);
+    dance_tlsa_rrset_clear(&set);
+    dance_tlsa_rrset_clear(&direct);
     dance_jws_result_clear(&res);
 }
 
@@ -1184,7 +1450,9 @@ int main(void)
         cmocka_unit_test(test_prototype_format),
         cmocka_unit_test(test_binary_payload),
         cmocka_unit_test(test_x5c_chain_dane_ta),
+        cmocka_unit_test(test_x5c_wildcard_leaf_refused),
         cmocka_unit_test(test_x5c_refusals),
+        cmocka_unit_test(test_typ_jwt_refused),
         cmocka_unit_test(test_curve_alg_mismatch),
         cmocka_unit_test(test_rsa_1024_refused),
         cmocka_unit_test(test_record_selection),
@@ -1198,6 +1466,7 @@ int main(void)
         cmocka_unit_test(test_dns_outcomes),
         cmocka_unit_test(test_verify_key),
         cmocka_unit_test(test_keycache),
+        cmocka_unit_test(test_keycache_forgeries),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_sign_options),
     };

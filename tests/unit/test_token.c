@@ -175,7 +175,7 @@ static char *claims_json(const char *aud, int64_t iat, int64_t exp, const char *
     return s;
 }
 
-#define HDR_ES256 "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\"}"
+#define HDR_ES256 "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"typ\":\"JWT\"}"
 
 /* ----------------------------------------------------------- successes */
 
@@ -231,6 +231,85 @@ static void test_valid_311_x5c(void **state)
     dance_tlsa_rrset_clear(&set);
 }
 
+/* make_chain - a token for name with x5c [leaf, ca] */
+static char *make_chain(EVP_PKEY *key, const char *name, X509 *leaf, X509 *ca)
+{
+    dance_token_sign_opts o;
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    char *out = NULL, err[DANCE_REASON_MAX];
+
+    assert_non_null(chain);
+    assert_true(sk_X509_push(chain, leaf) > 0);
+    assert_true(sk_X509_push(chain, ca) > 0);
+    memset(&o, 0, sizeof(o));
+    o.key = key;
+    o.name = name;
+    o.audience = AUD;
+    o.lifetime = 60;
+    o.now = fake_now;
+    o.now_ctx = &fx.now;
+    o.x5c = chain;
+    if (dance_token_sign(&o, &out, NULL, err, sizeof(err)) != 0)
+        fail_msg("token sign: %s", err);
+    sk_X509_free(chain);
+    return out;
+}
+
+/* An identity is one exact name for token logins too: under a DANE-TA
+ * record of the CA at the identity, a token whose x5c leaf (from that CA)
+ * names only "*.acme.example" is refused, at login and at the re-check
+ * (OpenSSL's host check alone would take it for victim.acme.example); the
+ * exact-name leaf of the same CA and key is accepted. */
+#define VICTIM "victim.acme.example"
+
+static void test_x5c_wildcard_leaf_refused(void **state)
+{
+    tc_spec ca_spec = { .cn = "Acme Device CA", .ca = true, .not_before = -60,
+                        .not_after = 86400 };
+    tc_spec wild_spec = { .san = "DNS:*.acme.example", .eku = "clientAuth",
+                          .not_before = -60, .not_after = 86400 };
+    tc_spec exact_spec = wild_spec;
+    EVP_PKEY *ca_key = jt_key("ec256");
+    X509 *ca, *wild, *exact;
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    dance_token *tok = NULL;
+    char *t_wild, *t_exact;
+
+    (void)state;
+    exact_spec.san = "DNS:" VICTIM;
+    ca = tc_cert(&ca_spec, ca_key, NULL, NULL);
+    assert_non_null(ca);
+    wild = tc_cert(&wild_spec, fx.ec256, ca, ca_key);
+    exact = tc_cert(&exact_spec, fx.ec256, ca, ca_key);
+    assert_non_null(wild);
+    assert_non_null(exact);
+    jt_add(&set, 2, 0, 1, ca);
+    t_wild = make_chain(fx.ec256, VICTIM, wild, ca);
+    t_exact = make_chain(fx.ec256, VICTIM, exact, ca);
+
+    assert_int_equal(verify(t_wild, VICTIM, &set, &pol, &res), DANCE_TOKEN_CERT_MISMATCH);
+    assert_non_null(strstr(res.reason, VICTIM));
+    assert_int_equal(dance_token_parse(t_wild, strlen(t_wild), VICTIM, &tok, &res),
+                     DANCE_TOKEN_OK);
+    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_SECURE, &set, NULL, &pol, &res),
+                     DANCE_TOKEN_CERT_MISMATCH);
+    dance_token_free(tok);
+    /* positive control */
+    if (verify(t_exact, VICTIM, &set, &pol, &res) != DANCE_TOKEN_OK)
+        fail_msg("exact-name leaf: %s", res.reason);
+    assert_string_equal(res.key_source, "x5c+tlsa 2 0 1");
+
+    free(t_wild);
+    free(t_exact);
+    dance_tlsa_rrset_clear(&set);
+    X509_free(ca);
+    X509_free(wild);
+    X509_free(exact);
+    EVP_PKEY_free(ca_key);
+}
+
 static void test_valid_300_rsa_and_aud_array(void **state)
 {
     dance_token_policy pol = policy();
@@ -247,7 +326,8 @@ static void test_valid_300_rsa_and_aud_array(void **state)
     assert_string_equal(res.key_source, "tlsa 3 0 0");
     snprintf(arrclaims, sizeof(arrclaims), "{\"aud\":[\"other\",\"%s\"],\"iat\":%d,"
              "\"exp\":%d,\"jti\":\"j2\",\"sub\":\"ignored\"}", AUD, NOW, NOW + 100);
-    arr = crafted("{\"alg\":\"RS256\",\"kid\":\"" JT_NAME "\"}", arrclaims, fx.rsa, "RS256");
+    arr = crafted("{\"alg\":\"RS256\",\"kid\":\"" JT_NAME "\",\"typ\":\"JWT\"}",
+                  arrclaims, fx.rsa, "RS256");
     assert_int_equal(verify(arr, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
     free(c);
     free(t);
@@ -351,8 +431,8 @@ static void test_wrong_key(void **state)
     dance_token_result res;
     char *t = make(fx.ec256b, JT_NAME, AUD, 300, NULL, NULL);
     char *c = claims_json(AUD, NOW, NOW + 10, "j");
-    char *mismatch = crafted("{\"alg\":\"ES384\",\"kid\":\"" JT_NAME "\"}", c, fx.ec256,
-                             "ES384");
+    char *mismatch = crafted("{\"alg\":\"ES384\",\"kid\":\"" JT_NAME "\",\"typ\":\"JWT\"}",
+                             c, fx.ec256, "ES384");
     char *good, *tampered;
 
     (void)state;
@@ -614,9 +694,9 @@ static void test_malformed(void **state)
         char *typnum = crafted("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"typ\":1}",
                                c, fx.ec256, "ES256");
         char *crit = crafted("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"crit\":[\"exp\"],"
-                             "\"exp\":1}", c, fx.ec256, "ES256");
+                             "\"exp\":1,\"typ\":\"JWT\"}", c, fx.ec256, "ES256");
         char *b64 = crafted("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"b64\":false,"
-                            "\"crit\":[\"b64\"]}", c, fx.ec256, "ES256");
+                            "\"crit\":[\"b64\"],\"typ\":\"JWT\"}", c, fx.ec256, "ES256");
         char *unknown = crafted("{\"alg\":\"ES257\",\"kid\":\"" JT_NAME "\"}", c, fx.ec256,
                                 "ES256");
         expect_malformed(typ, DANCE_TOKEN_UNSUPPORTED, "typ at+jwt");
@@ -633,6 +713,71 @@ static void test_malformed(void **state)
     }
     free(good);
     free(flat);
+}
+
+/* Tokens are not messages: a token must say typ JWT ("application/jwt" and
+ * any case too), so a signed message (dance sign writes no typ) carrying
+ * token-shaped claims is no password; dance_token_sign writes typ JWT. */
+static void test_typ_required(void **state)
+{
+    dance_token_policy pol = policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_token_result res;
+    dance_jws_sign_opts mo;
+    char *c = claims_json(AUD, NOW, NOW + 100, "typ-1");
+    char *notyp = crafted("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\"}", c, fx.ec256,
+                          "ES256");
+    char *media = crafted("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\","
+                          "\"typ\":\"Application/JWT\"}", c, fx.ec256, "ES256");
+    char *jose = crafted("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"typ\":\"JOSE\"}",
+                         c, fx.ec256, "ES256");
+    char *msg = NULL, *tok, err[DANCE_REASON_MAX];
+    size_t len = 0;
+
+    (void)state;
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    assert_int_equal(verify(notyp, JT_NAME, &set, &pol, &res), DANCE_TOKEN_UNSUPPORTED);
+    assert_non_null(strstr(res.reason, "typ"));
+    assert_int_equal(verify(jose, JT_NAME, &set, &pol, &res), DANCE_TOKEN_UNSUPPORTED);
+    assert_non_null(strstr(res.reason, "JOSE"));
+    assert_int_equal(verify(media, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    /* the library's message signer, claims as payload: not a token */
+    memset(&mo, 0, sizeof(mo));
+    mo.key = fx.ec256;
+    mo.name = JT_NAME;
+    assert_int_equal(dance_jws_sign(&mo, c, strlen(c), &msg, &len, err, sizeof(err)), 0);
+    assert_int_equal(verify(msg, JT_NAME, &set, &pol, &res), DANCE_TOKEN_UNSUPPORTED);
+    assert_non_null(strstr(res.reason, "typ"));
+    /* the token signer says JWT in the protected header */
+    tok = make(fx.ec256, JT_NAME, AUD, 60, NULL, NULL);
+    {
+        const char *dot = strchr(tok, '.');
+        unsigned char raw[800];
+        char b64[700];
+        size_t hl, i;
+        int n;
+
+        assert_non_null(dot);
+        hl = (size_t)(dot - tok);
+        assert_true(hl < sizeof(b64) - 4);
+        /* base64url -> base64 for EVP_DecodeBlock */
+        for (i = 0; i < hl; i++)
+            b64[i] = tok[i] == '-' ? '+' : tok[i] == '_' ? '/' : tok[i];
+        while (i % 4 != 0)
+            b64[i++] = '=';
+        b64[i] = '\0';
+        n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)i);
+        assert_true(n > 0);
+        raw[n] = '\0';
+        assert_non_null(strstr((const char *)raw, "\"typ\":\"JWT\""));
+    }
+    free(tok);
+    free(msg);
+    free(c);
+    free(notyp);
+    free(media);
+    free(jose);
+    dance_tlsa_rrset_clear(&set);
 }
 
 static void test_dns_outcomes(void **state)
@@ -860,6 +1005,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_valid_310, reset_clock),
         cmocka_unit_test_setup(test_valid_311_x5c, reset_clock),
+        cmocka_unit_test_setup(test_x5c_wildcard_leaf_refused, reset_clock),
         cmocka_unit_test_setup(test_valid_300_rsa_and_aud_array, reset_clock),
         cmocka_unit_test_setup(test_expired, reset_clock),
         cmocka_unit_test_setup(test_wrong_audience, reset_clock),
@@ -871,6 +1017,7 @@ int main(void)
         cmocka_unit_test_setup(test_identity, reset_clock),
         cmocka_unit_test_setup(test_outside_allow_list, reset_clock),
         cmocka_unit_test_setup(test_malformed, reset_clock),
+        cmocka_unit_test_setup(test_typ_required, reset_clock),
         cmocka_unit_test_setup(test_dns_outcomes, reset_clock),
         cmocka_unit_test_setup(test_recheck, reset_clock),
         cmocka_unit_test_setup(test_recheck_ignores_header_iat, reset_clock),
