@@ -180,6 +180,7 @@ static void build_pool(const char *file, size_t per_sender, size_t min_total)
         o.key = keys[s];
         o.name = names[s];
         o.iat = true;
+        o.topic = g_topics[s];      /* published there: bound to it */
         if (dance_jws_sign(&o, payload, (size_t)n, &g_pool[i].data, &g_pool[i].len,
                            err, sizeof(err)) != 0)
             bu_die("dance_jws_sign: %s", err);

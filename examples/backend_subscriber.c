@@ -3,9 +3,11 @@
  * broker: it subscribes (by default to verified/#, where the broker's DANCE
  * plugin republishes messages it verified) and verifies every payload again
  * end to end with libdance: the JWS's sender (kid/x5u), that sender's TLSA
- * records fetched with DNSSEC validation, the signature, iat, jti (replay)
- * and the topic the device bound the message to. A broker that forged,
- * altered or re-routed a message is caught here.
+ * records fetched with DNSSEC validation, the signature, iat, the topic the
+ * device bound the message to (both required unless --compat, as the
+ * plugin's strict profile does) and replay (a copy of a message already
+ * verified, by jti or by a digest of what was signed). A broker that forged,
+ * altered, re-routed or repeated a message is caught here.
  *
  * One line per message on stdout:
  *     VERIFIED <sender> <topic> <payload>
@@ -77,8 +79,12 @@ static void usage(FILE *f)
 "  --issuers F         CA certificates for x5c chains with PKIX records\n"
 "  --service-label L   TLSA records at L.<sender> instead of <sender>\n"
 "  --max-skew S        allowed |now - iat| (default 300)\n"
-"  --require-iat       refuse messages without iat\n"
-"  --replay-window S   refuse a (sender, jti) seen within S seconds (default\n"
+"  --compat            accept messages without iat or without a topic header\n"
+"                      (by default both are required, as by the plugin's\n"
+"                      strict message profile)\n"
+"  --require-iat       refuse messages without iat (also with --compat)\n"
+"  --replay-window S   refuse a copy of a message verified within S seconds\n"
+"                      (same jti, or same signed header and payload; default\n"
 "                      600; 0: off). Subscribe to one copy of each message\n"
 "                      only (not both devices/# and verified/#)\n"
 "  --max-ttl S         cache DNS answers at most S seconds (default 300)\n"
@@ -201,6 +207,7 @@ int main(int argc, char **argv)
         { "service-label", required_argument, NULL, 'L' },
         { "max-skew", required_argument, NULL, 's' },
         { "require-iat", no_argument, NULL, 'q' },
+        { "compat", no_argument, NULL, 'Q' },
         { "replay-window", required_argument, NULL, 'w' },
         { "max-ttl", required_argument, NULL, 'm' },
         { "count", required_argument, NULL, 'N' },
@@ -215,6 +222,7 @@ int main(int argc, char **argv)
     const char *domains = NULL, *issuers = NULL, *transport = NULL, *label = NULL;
     unsigned long port, count = 0, timeout_s = 0, skew = 0, window = 600, max_ttl = 300;
     unsigned long dns_timeout = 0;
+    bool compat = false, iat_asked = false;
     char err[512], idbuf[320];
     dance_allowlist *allow = NULL;
     dance_matcher *matcher = NULL;
@@ -266,7 +274,8 @@ int main(int argc, char **argv)
             if (ex_parse_ulong(prog, "max-skew", optarg, 1, 86400 * 365, &skew))
                 return EX_USAGE;
             break;
-        case 'q': b.policy.require_iat = true; break;
+        case 'q': iat_asked = true; break;
+        case 'Q': compat = true; break;
         case 'w':
             if (ex_parse_ulong(prog, "replay-window", optarg, 0, 86400, &window))
                 return EX_USAGE;
@@ -343,6 +352,8 @@ int main(int argc, char **argv)
     b.policy.keys = keys;
     b.policy.replay = replay;
     b.policy.max_skew = (uint32_t)skew;
+    b.policy.require_iat = !compat || iat_asked;
+    b.policy.require_topic = !compat;
     b.source.cache = cache;
     b.source.resolver = resolver;
 

@@ -18,6 +18,9 @@
  *     leaf's.
  *   - A usage 2/0/1 record is never used as the signing key itself: it names
  *     a trust anchor or a PKIX certificate, not the sender's key.
+ * Replay: with a replay cache every verified message is remembered for the
+ * window, by its jti or else by a digest of what was signed (replay_key),
+ * so a copy is caught whether or not the sender sends a jti.
  * When x5c is present only the x5c path is taken: the message says which
  * key signed it, and that key must be vouched for by the records.
  *
@@ -146,21 +149,75 @@ dance_jws_status dance_jws_check(const dance_jws *jws, const dance_jws_policy *p
     return DANCE_JWS_OK;
 }
 
+/* Replay cache keys. A prefix keeps the two kinds apart, so that a jti
+ * chosen to look like a digest cannot collide with one. */
+#define REPLAY_KEY_JTI      "jti:"
+#define REPLAY_KEY_DIGEST   "sha256:"
+#define REPLAY_KEY_MAX      (sizeof(REPLAY_KEY_JTI) + DANCE_JWS_JTI_MAX + 1)
+
+/* replay_key - what identifies this message in the replay cache: its jti
+ * when it has one (a copy carries the same jti, and so does any other
+ * message the sender tried to pass off under it), otherwise a SHA-256
+ * digest of what was signed, the JWS signing input (ASCII(protected) '.'
+ * ASCII(payload)), which is the same for every encoding of the message
+ * (compact or flattened JSON, any unprotected header). Never a digest of
+ * the signature: ECDSA signatures are malleable ((r, s) and (r, n - s)
+ * both verify) and a re-signature by the sender is a new signature, so a
+ * signature digest would let anyone holding one copy make a "new" one.
+ * 0, or -1 when OpenSSL fails. */
+static int replay_key(const dance_jws *jws, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    size_t i, o;
+
+    if (jws->jti != NULL) {
+        dance_set_err(out, outlen, REPLAY_KEY_JTI "%s", jws->jti);
+        return 0;
+    }
+    if (EVP_Digest(jws->signing_input, jws->signing_input_len, md, &mdlen,
+                   EVP_sha256(), NULL) != 1 || mdlen != sizeof(md)) {
+        ERR_clear_error();
+        return -1;
+    }
+    o = strlen(REPLAY_KEY_DIGEST);
+    if (outlen < o + 2 * sizeof(md) + 1)
+        return -1;
+    memcpy(out, REPLAY_KEY_DIGEST, o);
+    for (i = 0; i < sizeof(md); i++) {
+        out[o++] = hex[md[i] >> 4];
+        out[o++] = hex[md[i] & 15];
+    }
+    out[o] = '\0';
+    return 0;
+}
+
 /* finish - signature good: decode the payload, then (last, so that nothing
- * unverified enters it) the replay cache */
+ * unverified enters it) the replay cache. The check and the insertion are
+ * one locked step in the cache, so of two copies verified at once on two
+ * threads exactly one passes. */
 static dance_jws_status finish(const dance_jws *jws, const dance_jws_policy *pol,
                               dance_jws_result *res)
 {
+    char key[REPLAY_KEY_MAX];
     int rc;
 
     if (jws_b64url_decode(jws->payload_b64, jws->payload_b64_len,
                           &res->payload, &res->payload_len) != 0)
         return refuse(res, DANCE_JWS_INTERNAL, "out of memory decoding the payload");
-    if (jws->jti != NULL && pol->replay != NULL) {
-        rc = dance_replay_check_add(pol->replay, jws->sender, jws->jti);
+    if (pol->replay != NULL) {
+        if (replay_key(jws, key, sizeof(key)) != 0)
+            return refuse(res, DANCE_JWS_INTERNAL, "OpenSSL failed to digest the message "
+                          "for the replay check");
+        rc = dance_replay_check_add(pol->replay, jws->sender, key);
+        if (rc == 1 && jws->jti != NULL)
+            return refuse(res, DANCE_JWS_REPLAY, "jti '%.64s' from %s was already used by "
+                          "a verified message (this is a copy of it, or reuses its jti)",
+                          jws->jti, jws->sender);
         if (rc == 1)
-            return refuse(res, DANCE_JWS_REPLAY, "jti '%.64s' from %s was seen before "
-                          "(replay)", jws->jti, jws->sender);
+            return refuse(res, DANCE_JWS_REPLAY, "a copy of a message from %s already "
+                          "verified (same signed header and payload)", jws->sender);
         if (rc != 0)
             return refuse(res, DANCE_JWS_INTERNAL, "out of memory in the replay cache");
     }

@@ -32,6 +32,7 @@ typedef enum opt_kind {
     OPT_ONOFF,          /* on|off (true|false also taken) */
     OPT_AUDIENCE,       /* a token audience: 1-256 printable characters */
     OPT_RATE,           /* RATE/BURST, each within [min, max] */
+    OPT_PROFILE,        /* strict|compat */
     OPT_KIND_COUNT
 } opt_kind;
 
@@ -49,7 +50,7 @@ typedef enum opt_id {
      * to it (cross_check relies on the order) */
     O_VERIFY_TOPICS, O_VERIFIED_PREFIX, O_REJECTED_PREFIX, O_MAX_PAYLOAD,
     O_REQUIRE_IAT, O_MAX_SKEW, O_REPLAY_WINDOW, O_REQUIRE_JTI,
-    O_REQUIRE_TOPIC_BINDING, O_VERIFY_THREADS, O_VERIFY_QUEUE_SIZE,
+    O_REQUIRE_TOPIC_BINDING, O_MESSAGE_PROFILE, O_VERIFY_THREADS, O_VERIFY_QUEUE_SIZE,
     O_KEY_CACHE_SIZE, O_VERIFY_QUEUE_BYTES, O_SENDER_LOOKUPS_PER_CLIENT,
     O_COUNT
 } opt_id;
@@ -140,6 +141,9 @@ static const opt_def opt_table[O_COUNT] = {
     [O_REQUIRE_JTI] = {"require_jti", OPT_BOOL, 0, 0, "true or false"},
     [O_REQUIRE_TOPIC_BINDING] = {"require_topic_binding", OPT_BOOL, 0, 0,
         "true or false"},
+    [O_MESSAGE_PROFILE] = {"message_profile", OPT_PROFILE, 0, 0,
+        "strict (iat, topic binding and a replay window required) or compat "
+        "(for senders that cannot: each check as configured)"},
     [O_VERIFY_THREADS] = {"verify_threads", OPT_UINT, 1, 64,
         "a number of threads from 1 to 64"},
     [O_VERIFY_QUEUE_SIZE] = {"verify_queue_size", OPT_UINT, 1, 1000000,
@@ -176,6 +180,16 @@ const char *dance_fallback_name(dance_fallback f)
     case DANCE_FALLBACK_DENY: return "deny";
     case DANCE_FALLBACK_DEFER: return "defer";
     case DANCE_FALLBACK_COUNT: break;
+    }
+    return "unknown";
+}
+
+const char *dance_message_profile_name(dance_message_profile m)
+{
+    switch (m) {
+    case DANCE_PROFILE_STRICT: return "strict";
+    case DANCE_PROFILE_COMPAT: return "compat";
+    case DANCE_PROFILE_COUNT: break;
     }
     return "unknown";
 }
@@ -330,6 +344,11 @@ static void set_defaults(dance_plugin_config *c)
     c->queue_size = DANCE_OPT_DEFAULT_QUEUE_SIZE;
     c->max_payload = DANCE_OPT_DEFAULT_MAX_PAYLOAD;
     c->max_skew = DANCE_OPT_DEFAULT_MAX_SKEW;
+    /* strict profile; compat and the replay window's default are settled
+     * in cross_check_messages, once max_skew and the profile are known */
+    c->message_profile = DANCE_PROFILE_STRICT;
+    c->require_iat = true;
+    c->require_topic_binding = true;
     c->verify_threads = DANCE_OPT_DEFAULT_VERIFY_THREADS;
     c->verify_queue_size = DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE;
     c->key_cache_size = DANCE_OPT_DEFAULT_KEY_CACHE_SIZE;
@@ -523,6 +542,14 @@ static int apply(dance_plugin_config *c, opt_id id, const char *value,
         c->sender_lookup_burst = (unsigned)burst;
         return 0;
     }
+    case OPT_PROFILE:
+        if (strcmp(value, "strict") == 0)
+            c->message_profile = DANCE_PROFILE_STRICT;
+        else if (strcmp(value, "compat") == 0)
+            c->message_profile = DANCE_PROFILE_COMPAT;
+        else
+            return bad_value(d, value, NULL, err, errlen);
+        return 0;
     case OPT_KIND_COUNT:
         break;
     }
@@ -551,6 +578,60 @@ static void list_known(char *buf, size_t buflen)
 static bool starts_with(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* message_profile_check - settle the profile's defaults and refuse what
+ * strict does not allow. Strict: iat and topic binding required, a replay
+ * window of DANCE_OPT_DEFAULT_REPLAY_WINDOW or 2 x max_skew, whichever is
+ * more, unless given; weakening any of them needs compat, so that the one
+ * switch (and its warning at start) is where the holes are. Compat: what
+ * is not given is off (today's prototype behaviour). */
+static int message_profile_check(dance_plugin_config *c, const bool *seen,
+                                 char *err, size_t errlen)
+{
+    if (c->message_profile == DANCE_PROFILE_COMPAT) {
+        if (!seen[O_REQUIRE_IAT])
+            c->require_iat = false;
+        if (!seen[O_REQUIRE_TOPIC_BINDING])
+            c->require_topic_binding = false;
+        if (!seen[O_REPLAY_WINDOW])
+            c->replay_window = 0;
+        return 0;
+    }
+    if (!seen[O_REPLAY_WINDOW]) {
+        uint64_t w = 2 * (uint64_t)c->max_skew;
+        c->replay_window = w > DANCE_OPT_DEFAULT_REPLAY_WINDOW
+                         ? (uint32_t)w : DANCE_OPT_DEFAULT_REPLAY_WINDOW;
+    }
+    /* a blank verify_topics (verification off) may keep the other options */
+    if (!dance_plugin_config_verifying(c))
+        return 0;
+    if (!c->require_iat) {
+        dance_set_err(err, errlen, "plugin_opt_require_iat 'false': refused by "
+                      "plugin_opt_message_profile strict (the default): without iat a "
+                      "captured message is accepted again once it has left the replay "
+                      "cache; sign messages with iat (dance sign does by default), or set "
+                      "plugin_opt_message_profile compat for senders that cannot");
+        return -1;
+    }
+    if (!c->require_topic_binding) {
+        dance_set_err(err, errlen, "plugin_opt_require_topic_binding 'false': refused by "
+                      "plugin_opt_message_profile strict (the default): a message without "
+                      "a topic header can be republished on any topic; sign messages with "
+                      "their topic (dance sign --topic), or set plugin_opt_message_profile "
+                      "compat for senders that cannot");
+        return -1;
+    }
+    if (c->replay_window == 0) {
+        dance_set_err(err, errlen, "plugin_opt_replay_window '0': refused by "
+                      "plugin_opt_message_profile strict (the default): without a replay "
+                      "cache every copy of a signed message is verified again (a QoS 2 "
+                      "resend, a replay); give a window of at least twice "
+                      "plugin_opt_max_skew (%u s), or set plugin_opt_message_profile "
+                      "compat", (unsigned)c->max_skew);
+        return -1;
+    }
+    return 0;
 }
 
 /* cross_check_messages - the message verification options. They need
@@ -604,17 +685,29 @@ static int cross_check_messages(dance_plugin_config *c, const bool *seen,
             c->verify_queue_bytes = need;
         }
     }
+    if (message_profile_check(c, seen, err, errlen) != 0)
+        return -1;
     if (c->require_jti && c->replay_window == 0) {
         dance_set_err(err, errlen, "plugin_opt_require_jti 'true': expected "
                       "plugin_opt_replay_window too (message ids are only checked "
                       "against a replay cache)");
         return -1;
     }
-    if (c->replay_window > 0 && c->replay_window < 2 * c->max_skew) {
+    if (c->require_jti && !c->require_iat) {
+        dance_set_err(err, errlen, "plugin_opt_require_jti 'true': expected "
+                      "plugin_opt_require_iat true too (a jti leaves the replay cache "
+                      "after plugin_opt_replay_window %u s, and a message without iat "
+                      "would then be accepted again)", (unsigned)c->replay_window);
+        return -1;
+    }
+    if (c->require_iat && c->replay_window > 0 &&
+        (uint64_t)c->replay_window < 2 * (uint64_t)c->max_skew) {
         dance_set_err(err, errlen, "plugin_opt_replay_window '%u': expected at least "
-                      "twice plugin_opt_max_skew (%u s), so that a message whose jti "
-                      "has left the replay cache is too old to pass its iat check",
-                      (unsigned)c->replay_window, (unsigned)c->max_skew);
+                      "twice plugin_opt_max_skew (%u s), so that a message that has left "
+                      "the replay cache is too old to pass its iat check%s",
+                      (unsigned)c->replay_window, (unsigned)c->max_skew,
+                      c->message_profile == DANCE_PROFILE_STRICT
+                      ? "" : " (with plugin_opt_require_iat true)");
         return -1;
     }
     return 0;

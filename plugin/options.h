@@ -11,6 +11,13 @@
  * allowed_domains is required. The message verification options need
  * verify_topics (empty or absent: verification off).
  *
+ * Message defaults are the strict profile: require_iat true, max_skew 300,
+ * require_topic_binding true, replay_window 600 (or 2 x max_skew if more).
+ * message_profile compat drops those defaults to what senders without iat
+ * or topic can meet (require_iat false, no topic binding, replay_window 0)
+ * while each stays settable; strict refuses settings that weaken them.
+ * Combinations that leave a replay hole are refused in either profile.
+ *
  * Ownership: dance_plugin_config owns its strings and its allow-list; free
  * it with dance_plugin_config_clear. The resolver/cache views it fills point
  * into the config and live as long as it does.
@@ -40,6 +47,13 @@ typedef enum dance_fallback {
     DANCE_FALLBACK_DEFER,   /* MOSQ_ERR_PLUGIN_DEFER: let other auth decide */
     DANCE_FALLBACK_COUNT
 } dance_fallback;
+
+/* How much a signed message must prove besides its signature. */
+typedef enum dance_message_profile {
+    DANCE_PROFILE_STRICT,   /* iat, topic binding and a replay window required */
+    DANCE_PROFILE_COMPAT,   /* prototype-style messages: each check as configured */
+    DANCE_PROFILE_COUNT
+} dance_message_profile;
 
 typedef struct dance_plugin_opt {
     const char *key;        /* without the "plugin_opt_" prefix */
@@ -81,6 +95,7 @@ typedef struct dance_plugin_config {
     uint32_t replay_window;         /* seconds; 0: no replay cache */
     bool require_jti;
     bool require_topic_binding;
+    dance_message_profile message_profile;
     unsigned verify_threads;
     size_t verify_queue_size;
     size_t key_cache_size;          /* decoded sender keys kept */
@@ -113,6 +128,7 @@ typedef struct dance_plugin_config {
 #define DANCE_OPT_DEFAULT_VERIFIED_PREFIX     "verified/"
 #define DANCE_OPT_DEFAULT_MAX_PAYLOAD         65536u
 #define DANCE_OPT_DEFAULT_MAX_SKEW            300u
+#define DANCE_OPT_DEFAULT_REPLAY_WINDOW       600u  /* strict; at least 2 x max_skew */
 #define DANCE_OPT_DEFAULT_VERIFY_THREADS      2u
 #define DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE   10000u
 #define DANCE_OPT_DEFAULT_KEY_CACHE_SIZE      1024u
@@ -164,5 +180,6 @@ const char *dance_plugin_option_name(size_t i);
 
 const char *dance_identity_source_name(dance_identity_source s);
 const char *dance_fallback_name(dance_fallback f);
+const char *dance_message_profile_name(dance_message_profile m);
 
 #endif

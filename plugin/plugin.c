@@ -609,6 +609,28 @@ static int start_tokens(struct dance_plugin *p, char *err, size_t errlen)
     return 0;
 }
 
+/* log_compat_warning - what plugin_opt_message_profile compat leaves open
+ * in this configuration, said once at start. */
+static void log_compat_warning(const dance_plugin_config *cfg)
+{
+    char holes[512] = "";
+    size_t n = 0;
+
+    if (!cfg->require_iat)
+        n += (size_t)snprintf(holes + n, sizeof(holes) - n, "; messages without iat are "
+                              "accepted, again once they have left the replay cache");
+    if (!cfg->require_topic_binding && n < sizeof(holes))
+        n += (size_t)snprintf(holes + n, sizeof(holes) - n, "; a message without a topic "
+                              "header verifies on any topic it is republished on");
+    if (cfg->replay_window == 0 && n < sizeof(holes))
+        snprintf(holes + n, sizeof(holes) - n, "; no replay window: every copy of a "
+                 "message (a QoS 2 resend, a replay) is verified again");
+    mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: WARNING: plugin_opt_message_profile "
+                         "compat%s; use it only for senders that cannot sign iat and "
+                         "topic (the default, strict, requires both and a replay window)",
+                         holes[0] ? holes : " (every check configured on)");
+}
+
 static int fail_init(struct dance_plugin *p, const char *msg)
 {
     mosquitto_log_printf(MOSQ_LOG_ERR, "dance: refusing to start: %s", msg);
@@ -730,19 +752,23 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
             "plugin_opt_client_id_binding off: a device may connect with any client "
             "id, including another device's, and so disconnect it (Mosquitto's "
             "session takeover). Turn it on unless devices cannot choose their id.");
-    if (p->verifying)
+    if (p->verifying) {
         mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: message verification ready: "
             "verify_topics=%s verified_prefix=%s rejected_prefix=%s max_payload=%zu "
-            "require_iat=%s max_skew=%u replay_window=%u require_jti=%s "
-            "require_topic_binding=%s verify_threads=%u verify_queue_size=%zu",
+            "message_profile=%s require_iat=%s max_skew=%u replay_window=%u "
+            "require_jti=%s require_topic_binding=%s verify_threads=%u "
+            "verify_queue_size=%zu",
             p->cfg.verify_topics, p->cfg.verified_prefix,
             p->cfg.rejected_prefix ? p->cfg.rejected_prefix : "none",
-            p->cfg.max_payload, p->cfg.require_iat ? "true" : "false",
+            p->cfg.max_payload, dance_message_profile_name(p->cfg.message_profile),
+            p->cfg.require_iat ? "true" : "false",
             (unsigned)p->cfg.max_skew, (unsigned)p->cfg.replay_window,
             p->cfg.require_jti ? "true" : "false",
             p->cfg.require_topic_binding ? "true" : "false",
             p->cfg.verify_threads, p->cfg.verify_queue_size);
-    else
+        if (p->cfg.message_profile == DANCE_PROFILE_COMPAT)
+            log_compat_warning(&p->cfg);
+    } else
         mosquitto_log_printf(MOSQ_LOG_INFO, "dance: message verification off "
                              "(no plugin_opt_verify_topics)");
     if (p->cfg.token_auth)

@@ -2,6 +2,11 @@
  * cmd_sign.c - `dance sign`: sign stdin as a JWS whose protected header names
  * the sender's DNS identity (kid), for `dance verify`, the plugin and any
  * subscriber to check against the sender's TLSA records.
+ *
+ * iat is written by default (the plugin's strict profile requires it);
+ * --no-iat leaves it out, --iat is still taken (it was the way to ask for
+ * it). The topic cannot be guessed: without --topic a note on stderr says
+ * that strict verifiers will refuse the message.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +26,7 @@ static void sign_usage(FILE *f)
 {
     fprintf(f,
 "usage: dance sign --key KEY.pem --name NAME [--alg ALG] [--x5c CERT.pem]\n"
-"                  [--iat] [--jti] [--topic TOPIC] [--x5u] [--json]\n"
+"                  [--topic TOPIC] [--jti] [--no-iat] [--x5u] [--json]\n"
 "\n"
 "Read the payload from stdin and write a JWS signed with KEY.pem to stdout\n"
 "(one line). The protected header carries alg, kid = NAME and what the\n"
@@ -34,10 +39,13 @@ static void sign_usage(FILE *f)
 "                 P-384 ES384, P-521 ES512, RSA RS256, Ed25519 EdDSA\n"
 "  --x5c FILE     certificate (chain, leaf first) to send in x5c: needed\n"
 "                 when DNS holds only a digest (3 1 1, 2 0 1, ...)\n"
-"  --iat          add iat = now (verifiers check it against their clock)\n"
-"  --jti          add a random jti (verifiers with a replay cache refuse\n"
-"                 the same message twice)\n"
 "  --topic TOPIC  bind the message to the MQTT topic it will be published on\n"
+"                 (brokers with the default strict profile require it)\n"
+"  --jti          add a random jti (verifiers with a replay cache refuse\n"
+"                 the same message twice; they do without one too)\n"
+"  --no-iat       leave out iat, which is otherwise set to now (verifiers\n"
+"                 check it against their clock; strict brokers require it)\n"
+"  --iat          add iat (the default; kept for older scripts)\n"
 "  --x5u          also add x5u = dns:NAME?type=TLSA (implied by --json)\n"
 "  --json         flattened JSON serialization instead of compact\n"
 "  --help         show this help\n"
@@ -54,6 +62,7 @@ int cmd_sign(int argc, char **argv)
         { "alg",   required_argument, NULL, 'a' },
         { "x5c",   required_argument, NULL, 'c' },
         { "iat",   no_argument,       NULL, 'i' },
+        { "no-iat", no_argument,      NULL, 'I' },
         { "jti",   no_argument,       NULL, 'j' },
         { "topic", required_argument, NULL, 't' },
         { "x5u",   no_argument,       NULL, 'u' },
@@ -63,7 +72,8 @@ int cmd_sign(int argc, char **argv)
     };
     const char *cmd = argv[0], *keyfile = NULL, *name = NULL, *alg = NULL;
     const char *x5cfile = NULL, *topic = NULL;
-    bool iat = false, jti = false, x5u = false, json = false;
+    bool iat = true, iat_given = false, no_iat = false;
+    bool jti = false, x5u = false, json = false;
     dance_jws_sign_opts so;
     char err[CLI_ERR_MAX], jtibuf[32];
     EVP_PKEY *key = NULL;
@@ -80,7 +90,8 @@ int cmd_sign(int argc, char **argv)
         case 'a': if (cli_set_once(cmd, "alg", &alg, optarg)) return CLI_USAGE; break;
         case 'c': if (cli_set_once(cmd, "x5c", &x5cfile, optarg)) return CLI_USAGE; break;
         case 't': if (cli_set_once(cmd, "topic", &topic, optarg)) return CLI_USAGE; break;
-        case 'i': iat = true; break;
+        case 'i': iat_given = true; break;
+        case 'I': no_iat = true; break;
         case 'j': jti = true; break;
         case 'u': x5u = true; break;
         case 'J': json = true; break;
@@ -97,6 +108,15 @@ int cmd_sign(int argc, char **argv)
         cli_usage_error(cmd, "--key FILE and --name NAME are required");
         return CLI_USAGE;
     }
+    if (iat_given && no_iat) {
+        cli_usage_error(cmd, "--iat and --no-iat contradict each other");
+        return CLI_USAGE;
+    }
+    iat = !no_iat;
+    if (topic == NULL)
+        fprintf(stderr, "dance %s: note: no --topic: the message is not bound to a "
+                "topic, and brokers with the default strict message profile refuse it "
+                "(topic_mismatch)\n", cmd);
     if (isatty(STDIN_FILENO))
         fprintf(stderr, "dance %s: reading the payload from stdin (end with Ctrl-D)\n",
                 cmd);

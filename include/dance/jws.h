@@ -12,8 +12,9 @@
  *                      also cheap. dance_jws_verify repeats it.
  *   dance_jws_verify   given the sender's secure TLSA RRset: key from the
  *                      records (or x5c matched to them), algorithm/key fit,
- *                      signature, then the replay cache. Thread-safe; the
- *                      parsed message is only read.
+ *                      signature, then the replay cache (one verified copy
+ *                      per message). Thread-safe; the parsed message is only
+ *                      read.
  *
  * dance_jws_verify_message chains parse -> allow-list -> cache/resolver ->
  * verify for the CLI and end-to-end subscribers.
@@ -78,7 +79,8 @@ typedef enum dance_jws_status {
     DANCE_JWS_CERT_MISMATCH,    /* "cert_mismatch": x5c does not DANE-match the records */
     DANCE_JWS_KEY_MISMATCH,     /* "key_mismatch": key type/curve/size does not fit alg */
     DANCE_JWS_BAD_SIGNATURE,    /* "bad_signature" */
-    DANCE_JWS_REPLAY,           /* "replay": jti seen before, or missing when required */
+    DANCE_JWS_REPLAY,           /* "replay": a copy of a verified message, its jti
+                                   seen before, or jti missing when required */
     DANCE_JWS_RATE_LIMITED,     /* "rate_limited": host refused a cold lookup (publisher
                                    over its lookup budget; plugin only, try later) */
     DANCE_JWS_TYP,              /* "typ": typ names a JWT (a login token), not a message */
@@ -184,7 +186,13 @@ typedef struct dance_jws_policy {
                                        _x.<sender> (dance_owner_name) */
     const dance_matcher *matcher;   /* for x5c; NULL: x5c messages refused */
     dance_jws_keycache *keys;       /* NULL: keys decoded per message */
-    dance_replay *replay;           /* NULL: jti not checked */
+    dance_replay *replay;           /* NULL: no replay check. Otherwise
+                                       every verified message is remembered
+                                       for the cache's window, by its jti or,
+                                       without one, by a SHA-256 digest of its
+                                       signing input, and a second copy is
+                                       refused (REPLAY) however it is encoded
+                                       and whatever its signature bytes */
     bool require_jti;               /* missing jti refused (needs replay) */
     bool require_iat;               /* missing iat refused */
     uint32_t max_skew;              /* |now - iat| bound, seconds, checked
@@ -235,8 +243,8 @@ dance_jws_status dance_jws_check(const dance_jws *jws, const dance_jws_policy *p
  * Runs dance_jws_check, finds the key (direct DANE-EE record, or x5c
  * matched with pol->matcher: DANE-EE without a name check, other usages
  * with the sender as reference name), checks the algorithm fits the key,
- * checks the signature, and last records the jti (so that forgeries cannot
- * fill the replay cache). Fills res (cleared first); the payload only when
+ * checks the signature, and last records the message in the replay cache
+ * (so that forgeries cannot fill it; see dance_jws_policy.replay). Fills res (cleared first); the payload only when
  * verified. Returns res->status. Thread-safe for concurrent calls. */
 dance_jws_status dance_jws_verify(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
                                   const dance_jws_policy *pol, dance_jws_result *res);

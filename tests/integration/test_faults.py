@@ -588,7 +588,11 @@ class MessageFaultCase(FaultCase):
 
     devices = {"gateway": 300, "backend": 300}
     extra_conf = "max_queued_messages 100000"
-    base_options = {"verify_topics": "sensors/#"}
+    # compat: these tests send unbound messages (no topic header) and the
+    # same message many times (a flood, an overflowing queue) to exercise
+    # input handling and queue bounds, not the strict profile, which
+    # test_plugin_messages.py covers.
+    base_options = {"verify_topics": "sensors/#", "message_profile": "compat"}
     SENDERS = ["s0"]
 
     @classmethod

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 from jwcrypto import jwk, jws
@@ -178,6 +179,32 @@ class ToJwcrypto(unittest.TestCase):
                     r = run("verify", "--key", KEYS.pub[alg], "--topic", "sensors/x",
                             stdin=p.stdout, check=0)
                     self.assertEqual(r.stdout, payload)
+
+    def test_default_header_has_iat(self):
+        # iat = now unless --no-iat; topic only when given, with a note on
+        # stderr when it is not (strict brokers refuse unbound messages).
+        def header(*extra):
+            p = run("sign", "--key", KEYS.priv["ES256"], "--name", NAME, *extra,
+                    stdin=b"x", check=0)
+            h = p.stdout.decode().split(".")[0]
+            return json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4))), p.stderr
+        now = int(time.time())
+        hdr, err = header()
+        self.assertLessEqual(abs(hdr["iat"] - now), 5)
+        self.assertNotIn("topic", hdr)
+        self.assertNotIn("jti", hdr)
+        self.assertIn(b"no --topic", err)
+        hdr, err = header("--topic", "sensors/x")
+        self.assertEqual(hdr["topic"], "sensors/x")
+        self.assertIn("iat", hdr)
+        self.assertEqual(err, b"")
+        hdr, _ = header("--iat", "--topic", "t")        # the old spelling still works
+        self.assertIn("iat", hdr)
+        hdr, _ = header("--no-iat", "--topic", "t")
+        self.assertEqual(sorted(hdr), ["alg", "kid", "topic"])
+        r = run("sign", "--key", KEYS.priv["ES256"], "--name", NAME, "--iat", "--no-iat",
+                stdin=b"x", check=2)
+        self.assertIn(b"contradict", r.stderr)
 
     def test_default_algorithm_follows_key(self):
         for alg in ("ES256", "ES384", "ES512", "RS256", "EdDSA"):

@@ -181,6 +181,7 @@ class ConfigTest(PluginTestCase):
             ("replay_window", "86401", "expected seconds from 0 (off) to 86400"),
             ("require_jti", "1", "expected true or false"),
             ("require_topic_binding", "on", "expected true or false"),
+            ("message_profile", "lax", "expected strict"),
             ("verify_threads", "0", "expected a number of threads from 1 to 64"),
             ("verify_queue_size", "0", "expected a number of messages from 1 to 1000000"),
         ]
@@ -203,10 +204,20 @@ class ConfigTest(PluginTestCase):
             ({"rejected_prefix": "verified/rejected/"},
              "plugin_opt_rejected_prefix 'verified/rejected/': expected a topic tree apart "
              "from plugin_opt_verified_prefix 'verified/'"),
-            ({"require_jti": "true"},
+            ({"message_profile": "compat", "require_iat": "true", "require_jti": "true"},
              "plugin_opt_require_jti 'true': expected plugin_opt_replay_window too"),
+            ({"message_profile": "compat", "replay_window": "600", "require_jti": "true"},
+             "plugin_opt_require_jti 'true': expected plugin_opt_require_iat true too"),
             ({"replay_window": "300"},
              "plugin_opt_replay_window '300': expected at least twice plugin_opt_max_skew"),
+            # the strict profile (default) refuses what would weaken it
+            ({"require_iat": "false"},
+             "plugin_opt_require_iat 'false': refused by plugin_opt_message_profile strict"),
+            ({"require_topic_binding": "false"},
+             "plugin_opt_require_topic_binding 'false': refused by "
+             "plugin_opt_message_profile strict"),
+            ({"replay_window": "0"},
+             "plugin_opt_replay_window '0': refused by plugin_opt_message_profile strict"),
         ]
         for extra, needle in cases:
             with self.subTest(extra=extra):

@@ -84,14 +84,16 @@ class Sender:
         if publish:
             TB.set_records(self.name, "TLSA", [rdata], ttl=ttl)
 
-    def sign(self, payload, topic=None, iat=False, jti=False, json_form=False):
+    def sign(self, payload, topic=None, iat=True, jti=False, json_form=False):
+        """`dance sign`: iat by default (as the tool does), topic when given
+        (the broker's default strict profile requires both)."""
         argv = [DANCE, "sign", "--key", self.key, "--name", self.name]
         if self.x5c:
             argv += ["--x5c", self.cert]
         if topic is not None:
             argv += ["--topic", topic]
-        if iat:
-            argv.append("--iat")
+        if not iat:
+            argv.append("--no-iat")
         if jti:
             argv.append("--jti")
         if json_form:
@@ -199,6 +201,7 @@ class VerifiedCopyTest(MessageBrokerCase):
         cls.sub = cls.client("backend", ["verified/#", "sensors/#", "rejected/#", "other/#"])
 
     def roundtrip(self, sender, topic, payload, qos=1, retain=False, **sign):
+        sign.setdefault("topic", topic)
         msg = sender.sign(payload, **sign)
         self.gw.publish(topic, msg, qos=qos, retain=retain)
         return msg
@@ -258,7 +261,7 @@ class VerifiedCopyTest(MessageBrokerCase):
                                          "dance-key": ["tlsa 3 0 0"]})
 
     def test_tampered_message_is_diagnosed_never_verified(self):
-        good = self.s1.sign("genuine")
+        good = self.s1.sign("genuine", topic="sensors/s1/forged")
         self.gw.publish("sensors/s1/forged", tamper(good))
         diag = self.sub.wait(lambda m: m["topic"] == "rejected/sensors/s1/forged")[0]
         d = json.loads(diag["payload"])
@@ -326,7 +329,7 @@ class VerifiedCopyTest(MessageBrokerCase):
     def test_cold_key_first_message_is_verified(self):
         # Nothing has looked this sender up yet: the verify thread parks
         # the message while a DNS worker fetches the records.
-        msgs = [self.cold.sign("cold %d" % i) for i in range(3)]
+        msgs = [self.cold.sign("cold %d" % i, topic="sensors/cold") for i in range(3)]
         for m in msgs:
             self.gw.publish("sensors/cold", m)
         copies = self.sub.wait(lambda m: m["topic"] == "verified/sensors/cold", count=3)
@@ -340,13 +343,16 @@ class VerifiedCopyTest(MessageBrokerCase):
         # jwcrypto (an independent implementation, and fast enough here).
         per = 100
         sub = self.client("backend", ["verified/sensors/burst/#"])
-        signed = {s.name: [s.sign_jwcrypto("%s #%d" % (s.name, i)) for i in range(per)]
+        def topic(s):
+            return "sensors/burst/" + s.name.split(".")[0]
+        now = int(time.time())
+        signed = {s.name: [s.sign_jwcrypto("%s #%d" % (s.name, i), iat=now, topic=topic(s))
+                           for i in range(per)]
                   for s in self.order}
         pending = []
         for i in range(per):
             for s in self.order:
-                pending.append(self.gw.c.publish("sensors/burst/" + s.name.split(".")[0],
-                                                 signed[s.name][i], qos=1))
+                pending.append(self.gw.c.publish(topic(s), signed[s.name][i], qos=1))
         for info in pending:
             info.wait_for_publish(WAIT)
             self.assertTrue(info.is_published())
@@ -415,7 +421,7 @@ class VerifiedCopyTest(MessageBrokerCase):
 
     def test_sys_counters(self):
         self.roundtrip(self.s1, "sensors/s1/count", "c")
-        self.gw.publish("sensors/s1/count", tamper(self.s1.sign("x")))
+        self.gw.publish("sensors/s1/count", tamper(self.s1.sign("x", topic="sensors/s1/count")))
         self.sub.wait(lambda m: m["topic"] == "rejected/sensors/s1/count")
         self.assertGreaterEqual(wait_sys(self.broker, "messages/verified", lambda v: v >= 1), 1)
         self.assertGreaterEqual(wait_sys(self.broker, "messages/refused/bad_signature",
@@ -424,6 +430,116 @@ class VerifiedCopyTest(MessageBrokerCase):
         self.assertEqual(wait_sys(self.broker, "messages/queued", lambda v: v == 0), 0)
         # Every refusal reason has a counter.
         self.assertEqual(sys_value(self.broker, "messages/refused/replay"), 0)
+
+
+class OneCopyTest(MessageBrokerCase):
+    """Default options (the strict profile): one signed message gives one
+    verified copy, however often it is published; a message must carry iat
+    and the topic it is published on."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.s = Sender("once")
+        TB.publish()
+        cls.gw = cls.client("gateway")
+        cls.sub = cls.client("backend", ["verified/#", "rejected/#"])
+
+    def drained(self, topic):
+        """A fresh message from the same sender (whose messages come out in
+        order) has come through: everything before it was decided."""
+        marker = self.s.sign("marker %f" % time.time(), topic=topic + "/marker")
+        self.gw.publish(topic + "/marker", marker)
+        self.sub.wait(lambda m: m["topic"] == "verified/" + topic + "/marker"
+                      and m["payload"] == marker)
+
+    def test_startup_line_shows_the_strict_defaults(self):
+        self.assertIn("message_profile=strict require_iat=true max_skew=300 "
+                      "replay_window=600 require_jti=false require_topic_binding=true",
+                      self.broker.log())
+        self.assertNotIn("message_profile compat", self.broker.log())
+
+    def test_same_message_twice_gives_one_copy(self):
+        for qos in (0, 1, 2):
+            with self.subTest(qos=qos):
+                t = "sensors/once/q%d" % qos
+                msg = self.s.sign("reading at qos %d" % qos, topic=t)
+                self.gw.publish(t, msg, qos=qos)
+                self.gw.publish(t, msg, qos=qos)
+                diag = self.sub.wait(lambda m, t=t: m["topic"] == "rejected/" + t)[0]
+                d = json.loads(diag["payload"])
+                self.assertEqual((d["reason"], d["sender"]), ("replay", self.s.name))
+                self.assertIn("copy of a message", d["detail"])
+                self.drained(t)
+                copies = self.sub.on("verified/" + t)
+                self.assertEqual([c["payload"] for c in copies], [msg])
+                self.assertEqual(copies[0]["qos"], min(qos, 1))     # subscribed at QoS 1
+                self.assertEqual(len(self.sub.on("rejected/" + t)), 1)
+
+    def test_reencoded_copy_is_still_a_copy(self):
+        # The same signed message in flattened JSON form, with an
+        # unprotected header added: what was signed is the same.
+        t = "sensors/once/reencoded"
+        msg = self.s.sign("reencoded", topic=t)
+        self.gw.publish(t, msg)
+        self.sub.wait(lambda m: m["topic"] == "verified/" + t)
+        head, payload, sig = msg.decode().split(".")
+        flat = json.dumps({"header": {"note": "new"}, "protected": head,
+                           "payload": payload, "signature": sig}).encode()
+        self.gw.publish(t, flat)
+        d = json.loads(self.sub.wait(lambda m: m["topic"] == "rejected/" + t)[0]["payload"])
+        self.assertEqual(d["reason"], "replay")
+        self.drained(t)
+        self.assertEqual(len(self.sub.on("verified/" + t)), 1)
+
+    def test_iat_and_topic_are_required(self):
+        t = "sensors/once/defaults"
+        self.gw.publish(t, self.s.sign("no topic"))
+        self.gw.publish(t, self.s.sign("no iat", topic=t, iat=False))
+        self.gw.publish(t, self.s.sign("elsewhere", topic="sensors/once/other"))
+        got = self.sub.wait(lambda m: m["topic"] == "rejected/" + t, count=3)
+        self.assertEqual(sorted(json.loads(g["payload"])["reason"] for g in got),
+                         ["stale", "topic_mismatch", "topic_mismatch"])
+        self.drained(t)
+        self.assertEqual(self.sub.on("verified/" + t), [])
+
+
+class CompatProfileTest(MessageBrokerCase):
+    """message_profile compat: prototype-style messages (no iat, no topic)
+    verify, a warning says what stays open, and with a replay window a copy
+    is still caught without a jti."""
+
+    options = {"message_profile": "compat", "replay_window": "600"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.s = Sender("compat")
+        TB.publish()
+        cls.gw = cls.client("gateway")
+        cls.sub = cls.client("backend", ["verified/#", "rejected/#"])
+
+    def test_warning_at_start(self):
+        log = self.broker.log()
+        self.assertIn("dance: WARNING: plugin_opt_message_profile compat", log)
+        self.assertIn("messages without iat are accepted", log)
+        self.assertIn("verifies on any topic", log)
+        self.assertIn("message_profile=compat require_iat=false", log)
+
+    def test_unbound_message_verifies_once(self):
+        t = "sensors/compat/plain"
+        msg = self.s.sign("prototype", iat=False, json_form=True)
+        self.gw.publish(t, msg)
+        self.gw.publish(t, msg)
+        copy = self.sub.wait(lambda m: m["topic"] == "verified/" + t)[0]
+        self.assertEqual(copy["payload"], msg)
+        d = json.loads(self.sub.wait(lambda m: m["topic"] == "rejected/" + t)[0]["payload"])
+        self.assertEqual(d["reason"], "replay")
+        # a signed topic is still checked when present
+        self.gw.publish(t, self.s.sign("bound", topic="sensors/compat/other", iat=False))
+        got = self.sub.wait(lambda m: m["topic"] == "rejected/" + t, count=2)
+        self.assertEqual(json.loads(got[1]["payload"])["reason"], "topic_mismatch")
+        self.assertEqual(len(self.sub.on("verified/" + t)), 1)
 
 
 class PolicyTest(MessageBrokerCase):
@@ -463,7 +579,8 @@ class PolicyTest(MessageBrokerCase):
 
     def test_missing_or_old_iat(self):
         t = "sensors/policy/iat"
-        self.assertEqual(self.reason(t, self.s.sign("x", topic=t, jti=True)), "stale")
+        self.assertEqual(self.reason(t, self.s.sign("x", topic=t, iat=False, jti=True)),
+                         "stale")
         old = self.s.sign_jwcrypto("old", iat=int(time.time()) - 3600, jti="old-1", topic=t)
         self.assertEqual(self.reason(t, old), "stale")
         future = self.s.sign_jwcrypto("f", iat=int(time.time()) + 3600, jti="fut-1", topic=t)
@@ -569,13 +686,13 @@ class SlowDnsTest(MessageBrokerCase):
             cls.dns.close()
 
     def test_slow_sender_does_not_hold_up_others(self):
-        self.gw.publish("sensors/warm", self.warm.sign("warm-up"))
+        self.gw.publish("sensors/warm", self.warm.sign("warm-up", topic="sensors/warm"))
         self.sub.wait(lambda m: m["topic"] == "verified/sensors/warm")
         delayed = self.dns.delayed
 
-        slow_msg = self.slow.sign("slow one")
+        slow_msg = self.slow.sign("slow one", topic="sensors/slow")
         self.gw.publish("sensors/slow", slow_msg)
-        warm_msgs = [self.warm.sign("warm %d" % i) for i in range(5)]
+        warm_msgs = [self.warm.sign("warm %d" % i, topic="sensors/warm") for i in range(5)]
         for m in warm_msgs:
             self.gw.publish("sensors/warm", m)
         self.gw.publish("plain/ping", b"ping")

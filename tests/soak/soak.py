@@ -68,8 +68,9 @@ def rss_kb(pid):
     return -1
 
 
-def sign(key, name, cert, payload):
-    p = subprocess.run([DANCE, "sign", "--key", key, "--name", name, "--x5c", cert],
+def sign(key, name, cert, payload, topic):
+    p = subprocess.run([DANCE, "sign", "--key", key, "--name", name, "--x5c", cert,
+                        "--topic", topic],
                        input=payload.encode(), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=30)
     if p.returncode != 0:
@@ -222,16 +223,16 @@ class Soak:
             topic = "devices/%s/data" % label
             if kind < 0.7:
                 t = time.monotonic()
-                msg = sign(key, ident(label), cert, payload)
+                msg = sign(key, ident(label), cert, payload, topic)
                 with self.lock:
                     self.valid[msg] = (label, t)
             elif kind < 0.8:
-                msg = tamper(sign(key, ident(label), cert, payload))
+                msg = tamper(sign(key, ident(label), cert, payload, topic))
                 with self.lock:
                     self.invalid[msg] = "tampered"
             elif kind < 0.9:
                 gcert, gkey = self.ghost
-                msg = sign(gkey, ident("ghost"), gcert, payload)
+                msg = sign(gkey, ident("ghost"), gcert, payload, topic)
                 with self.lock:
                     self.invalid[msg] = "unknown-sender"
             else:

@@ -6,7 +6,7 @@
  * 3 0 0, 3 1 1 + x5c, 2 0 1 + x5c chain); messages the library's own signer
  * refuses to make (ES384 with a P-256 key, RSA-1024, the prototype format)
  * come from the independent signer in jwstest.c. Policy (iat window on an
- * injected clock, jti replay, topic binding, allow-list), the DNS outcome
+ * injected clock, jti and digest replay, topic binding, allow-list), the DNS outcome
  * mapping, the caches and concurrent use are covered too.
  */
 #include <pthread.h>
@@ -19,6 +19,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -897,6 +898,153 @@ static void test_jti_replay(void **state)
     dance_jws_result_clear(&res);
 }
 
+/* b64url_decode - for the tests below (no padding, no whitespace) */
+static unsigned char *b64url_decode(const char *in, size_t n, size_t *outlen)
+{
+    char *t = malloc(n + 4);
+    unsigned char *out = malloc(n + 4);
+    size_t i, m = n;
+    int len;
+
+    assert_non_null(t);
+    assert_non_null(out);
+    for (i = 0; i < n; i++)
+        t[i] = in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i];
+    while (m % 4)
+        t[m++] = '=';
+    len = EVP_DecodeBlock(out, (const unsigned char *)t, (int)m);
+    assert_true(len >= 0);
+    *outlen = (size_t)len - (m - n);    /* DecodeBlock counts padding bytes */
+    free(t);
+    return out;
+}
+
+/* malleate_es256 - the same compact ES256 message with (r, n - s) as its
+ * signature: a different, equally valid signature anyone can compute. */
+static char *malleate_es256(const char *msg)
+{
+    const char *dot = strrchr(msg, '.');
+    unsigned char *sig, s2[32];
+    size_t siglen = 0;
+    BIGNUM *n = NULL, *s = NULL;
+    char *sig_b64, *out;
+    size_t head = (size_t)(dot - msg) + 1;
+
+    sig = b64url_decode(dot + 1, strlen(dot + 1), &siglen);
+    assert_int_equal(siglen, 64);
+    assert_true(BN_hex2bn(&n, "FFFFFFFF00000000FFFFFFFFFFFFFFFF"
+                              "BCE6FAADA7179E84F3B9CAC2FC632551") > 0);
+    s = BN_bin2bn(sig + 32, 32, NULL);
+    assert_non_null(s);
+    assert_int_equal(BN_sub(s, n, s), 1);
+    assert_int_equal(BN_bn2binpad(s, s2, 32), 32);
+    memcpy(sig + 32, s2, 32);
+    sig_b64 = jt_b64url(sig, 64);
+    out = malloc(head + strlen(sig_b64) + 1);
+    assert_non_null(out);
+    memcpy(out, msg, head);
+    strcpy(out + head, sig_b64);
+    assert_string_not_equal(out, msg);
+    free(sig_b64);
+    free(sig);
+    BN_free(n);
+    BN_free(s);
+    return out;
+}
+
+/* A replay cache catches a copy without any help from the sender: no jti,
+ * re-encoded, with a malleated signature; different messages still pass. */
+static void test_digest_replay(void **state)
+{
+    dance_jws_sign_opts o;
+    dance_jws_policy pol = base_policy(), fresh = base_policy();
+    dance_jws_result res;
+    dance_tlsa_rrset set = { 0, NULL };
+    dance_replay_stats rs;
+    char *m1, *m2, *m3, *bound, *flat, *flat_hdr, *mall, *tampered, *spoof;
+    char jti[80];
+    unsigned char md[32];
+    const char *dot;
+    size_t i;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    mono_now = 5000000;
+    pol.replay = dance_replay_new(0, 60, fake_mono, NULL);
+    fresh.replay = dance_replay_new(0, 60, fake_mono, NULL);
+    assert_non_null(pol.replay);
+    assert_non_null(fresh.replay);
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    m1 = sign(fx.ec256, NULL, "21.5", NULL, NULL);
+    m2 = sign(fx.ec256, NULL, "21.6", NULL, NULL);
+    memset(&o, 0, sizeof(o));
+    o.topic = "sensors/a";
+    bound = sign(fx.ec256, NULL, "21.5", NULL, &o);     /* same payload, other header */
+
+    /* the same bytes twice: one verified copy */
+    assert_int_equal(verify(m1, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(m1, &set, &pol, &res), DANCE_JWS_REPLAY);
+    assert_non_null(strstr(res.reason, "copy of a message"));
+    assert_non_null(strstr(res.reason, JT_NAME));
+    /* re-encoded as flattened JSON, with or without an unprotected header */
+    flat = jt_flattened(m1, NULL);
+    flat_hdr = jt_flattened(m1, "\"header\":{\"note\":\"new\"},");
+    assert_int_equal(verify(flat, &set, &fresh, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(flat, &set, &pol, &res), DANCE_JWS_REPLAY);
+    assert_int_equal(verify(flat_hdr, &set, &pol, &res), DANCE_JWS_REPLAY);
+    /* (r, n - s): valid on its own (a fresh cache takes it) ... */
+    mall = malleate_es256(m1);
+    dance_replay_free(fresh.replay);
+    fresh.replay = dance_replay_new(0, 60, fake_mono, NULL);
+    assert_non_null(fresh.replay);
+    assert_int_equal(verify(mall, &set, &fresh, &res), DANCE_JWS_OK);
+    /* ... and still the same message */
+    assert_int_equal(verify(mall, &set, &pol, &res), DANCE_JWS_REPLAY);
+    /* other messages pass, the same payload under another header too */
+    assert_int_equal(verify(m2, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_JWS_REPLAY);
+    /* a forgery is not remembered: the genuine message still passes */
+    m3 = sign(fx.ec256, NULL, "21.7", NULL, NULL);
+    tampered = strdup(m3);
+    assert_non_null(tampered);
+    tampered[strlen(tampered) - 2] = tampered[strlen(tampered) - 2] == 'A' ? 'B' : 'A';
+    assert_int_equal(verify(tampered, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+    /* a jti spelled like m3's digest does not collide with it */
+    dot = strrchr(m3, '.');
+    assert_int_equal(EVP_Digest(m3, (size_t)(dot - m3), md, NULL, EVP_sha256(), NULL), 1);
+    strcpy(jti, "sha256:");
+    for (i = 0; i < sizeof(md); i++)
+        snprintf(jti + 7 + 2 * i, 3, "%02x", md[i]);
+    o.topic = NULL;
+    o.jti = jti;
+    spoof = sign(fx.ec256, NULL, "spoof", NULL, &o);
+    assert_int_equal(verify(spoof, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(m3, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(m3, &set, &pol, &res), DANCE_JWS_REPLAY);
+    dance_replay_get_stats(pol.replay, &rs);
+    assert_int_equal(rs.entries, 5);        /* m1, m2, bound, spoof, m3 */
+    /* after the window the copy is forgotten */
+    mono_now += 61000;
+    assert_int_equal(verify(m1, &set, &pol, &res), DANCE_JWS_OK);
+    /* without a replay cache nothing is remembered */
+    fresh = base_policy();
+    assert_int_equal(verify(m1, &set, &fresh, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(m1, &set, &fresh, &res), DANCE_JWS_OK);
+    free(m1);
+    free(m2);
+    free(m3);
+    free(bound);
+    free(flat);
+    free(flat_hdr);
+    free(mall);
+    free(tampered);
+    free(spoof);
+    dance_replay_free(pol.replay);
+    dance_tlsa_rrset_clear(&set);
+    dance_jws_result_clear(&res);
+}
+
 static void test_replay_bounded(void **state)
 {
     dance_replay *rp = dance_replay_new(3, 600, fake_mono, NULL);
@@ -1393,6 +1541,47 @@ static void test_threads(void **state)
     dance_tlsa_rrset_clear(&set);
 }
 
+/* The same messages (no jti) verified at once on several threads: each
+ * passes exactly once in all, because check and insertion are one step. */
+static void test_threads_same_copies(void **state)
+{
+    enum { THREADS = 4, PER = 40 };
+    dance_jws_policy pol = base_policy();
+    dance_tlsa_rrset set = { 0, NULL };
+    pthread_t th[THREADS];
+    worker_arg wa[THREADS];
+    char *msgs[PER], payload[32];
+    int t, i, total = 0, round;
+
+    (void)state;
+    pol.keys = dance_jws_keycache_new(0);
+    assert_non_null(pol.keys);
+    jt_add(&set, 3, 1, 0, fx.c_ec256);
+    for (i = 0; i < PER; i++) {
+        snprintf(payload, sizeof(payload), "reading %d", i);
+        msgs[i] = sign(fx.ec256, NULL, payload, NULL, NULL);
+    }
+    for (round = 0; round < 5; round++) {
+        pol.replay = dance_replay_new(0, 0, NULL, NULL);
+        assert_non_null(pol.replay);
+        total = 0;
+        for (t = 0; t < THREADS; t++) {
+            wa[t] = (worker_arg){ &pol, &set, msgs, PER, 0 };
+            assert_int_equal(pthread_create(&th[t], NULL, worker, &wa[t]), 0);
+        }
+        for (t = 0; t < THREADS; t++) {
+            pthread_join(th[t], NULL);
+            total += wa[t].ok;
+        }
+        assert_int_equal(total, PER);
+        dance_replay_free(pol.replay);
+    }
+    for (i = 0; i < PER; i++)
+        free(msgs[i]);
+    dance_jws_keycache_free(pol.keys);
+    dance_tlsa_rrset_clear(&set);
+}
+
 /* ---------------------------------------------------------------- misc */
 
 static void test_sign_options(void **state)
@@ -1460,6 +1649,7 @@ int main(void)
         cmocka_unit_test(test_header_tamper),
         cmocka_unit_test(test_iat_window),
         cmocka_unit_test(test_jti_replay),
+        cmocka_unit_test(test_digest_replay),
         cmocka_unit_test(test_replay_bounded),
         cmocka_unit_test(test_topic_binding),
         cmocka_unit_test(test_allowlist_and_check),
@@ -1468,6 +1658,7 @@ int main(void)
         cmocka_unit_test(test_keycache),
         cmocka_unit_test(test_keycache_forgeries),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_threads_same_copies),
         cmocka_unit_test(test_sign_options),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -86,11 +86,13 @@ static void test_defaults(void **state)
     assert_string_equal(c.verified_prefix, "verified/");
     assert_null(c.rejected_prefix);
     assert_int_equal(c.max_payload, 65536);
-    assert_false(c.require_iat);
+    /* the strict profile's defaults */
+    assert_int_equal(c.message_profile, DANCE_PROFILE_STRICT);
+    assert_true(c.require_iat);
     assert_int_equal(c.max_skew, 300);
-    assert_int_equal(c.replay_window, 0);
+    assert_int_equal(c.replay_window, DANCE_OPT_DEFAULT_REPLAY_WINDOW);
     assert_false(c.require_jti);
-    assert_false(c.require_topic_binding);
+    assert_true(c.require_topic_binding);
     assert_int_equal(c.verify_threads, DANCE_OPT_DEFAULT_VERIFY_THREADS);
     assert_int_equal(c.verify_queue_size, DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE);
     assert_int_equal(c.key_cache_size, DANCE_OPT_DEFAULT_KEY_CACHE_SIZE);
@@ -169,6 +171,7 @@ static void test_message_cross_rules(void **state)
     dance_plugin_opt same[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
                                {"rejected_prefix", "verified/"}};
     dance_plugin_opt jti[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+                              {"message_profile", "compat"}, {"require_iat", "true"},
                               {"require_jti", "true"}};
     dance_plugin_opt window[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
                                  {"replay_window", "599"}};
@@ -191,6 +194,111 @@ static void test_message_cross_rules(void **state)
                  "twice plugin_opt_max_skew (300 s)");
     assert_int_equal(parse(window_ok, N(window_ok), &c), 0);
     dance_plugin_config_clear(&c);
+}
+
+/* Secure message defaults, the compat profile, and the combinations that
+ * leave a replay or topic hole. */
+static void test_message_profile(void **state)
+{
+#define V {"allowed_domains", "a.example"}, {"verify_topics", "s/#"}
+    dance_plugin_opt strict[] = {V};
+    dance_plugin_opt strict_named[] = {V, {"message_profile", "strict"}};
+    dance_plugin_opt wide_skew[] = {V, {"max_skew", "400"}};
+    dance_plugin_opt narrow_skew[] = {V, {"max_skew", "10"}};
+    dance_plugin_opt no_iat[] = {V, {"require_iat", "false"}};
+    dance_plugin_opt no_topic[] = {V, {"require_topic_binding", "false"}};
+    dance_plugin_opt no_window[] = {V, {"replay_window", "0"}};
+    dance_plugin_opt short_window[] = {V, {"max_skew", "100"}, {"replay_window", "199"}};
+    dance_plugin_opt jti_ok[] = {V, {"require_jti", "true"}};
+    dance_plugin_opt compat[] = {V, {"message_profile", "compat"}};
+    dance_plugin_opt compat_window[] = {V, {"message_profile", "compat"},
+                                        {"replay_window", "60"}};
+    dance_plugin_opt compat_iat_short[] = {V, {"message_profile", "compat"},
+                                           {"require_iat", "true"},
+                                           {"replay_window", "60"}};
+    dance_plugin_opt compat_jti_hole[] = {V, {"message_profile", "compat"},
+                                          {"replay_window", "600"},
+                                          {"require_jti", "true"}};
+    dance_plugin_opt compat_jti_ok[] = {V, {"message_profile", "compat"},
+                                        {"replay_window", "600"}, {"require_jti", "true"},
+                                        {"require_iat", "true"}};
+    dance_plugin_opt compat_mixed[] = {V, {"message_profile", "compat"},
+                                       {"require_topic_binding", "true"},
+                                       {"require_iat", "false"}};
+    dance_plugin_opt profile_alone[] = {{"allowed_domains", "a.example"},
+                                        {"message_profile", "compat"}};
+#undef V
+    dance_plugin_config c;
+
+    (void)state;
+    assert_int_equal(parse(strict, N(strict), &c), 0);
+    assert_int_equal(c.message_profile, DANCE_PROFILE_STRICT);
+    assert_string_equal(dance_message_profile_name(c.message_profile), "strict");
+    assert_true(c.require_iat);
+    assert_true(c.require_topic_binding);
+    assert_int_equal(c.max_skew, 300);
+    assert_int_equal(c.replay_window, 600);
+    assert_false(c.require_jti);
+    dance_plugin_config_clear(&c);
+    assert_int_equal(parse(strict_named, N(strict_named), &c), 0);
+    assert_int_equal(c.replay_window, 600);
+    dance_plugin_config_clear(&c);
+    /* the default window grows with max_skew, never below 600 s */
+    assert_int_equal(parse(wide_skew, N(wide_skew), &c), 0);
+    assert_int_equal(c.replay_window, 800);
+    dance_plugin_config_clear(&c);
+    assert_int_equal(parse(narrow_skew, N(narrow_skew), &c), 0);
+    assert_int_equal(c.replay_window, 600);
+    dance_plugin_config_clear(&c);
+    assert_int_equal(parse(jti_ok, N(jti_ok), &c), 0);
+    assert_true(c.require_jti);
+    dance_plugin_config_clear(&c);
+
+    /* strict refuses what weakens it, and says how to get it */
+    expect_error(no_iat, N(no_iat), "plugin_opt_require_iat 'false': refused by "
+                 "plugin_opt_message_profile strict (the default)");
+    assert_non_null(strstr(err, "plugin_opt_message_profile compat"));
+    expect_error(no_topic, N(no_topic), "plugin_opt_require_topic_binding 'false': "
+                 "refused by plugin_opt_message_profile strict");
+    assert_non_null(strstr(err, "compat"));
+    expect_error(no_window, N(no_window), "plugin_opt_replay_window '0': refused by "
+                 "plugin_opt_message_profile strict");
+    expect_error(short_window, N(short_window), "plugin_opt_replay_window '199': "
+                 "expected at least twice plugin_opt_max_skew (100 s)");
+
+    /* compat: today's prototype behaviour unless configured */
+    assert_int_equal(parse(compat, N(compat), &c), 0);
+    assert_int_equal(c.message_profile, DANCE_PROFILE_COMPAT);
+    assert_string_equal(dance_message_profile_name(c.message_profile), "compat");
+    assert_false(c.require_iat);
+    assert_false(c.require_topic_binding);
+    assert_int_equal(c.replay_window, 0);
+    dance_plugin_config_clear(&c);
+    /* a short window only drops duplicates when iat is not required */
+    assert_int_equal(parse(compat_window, N(compat_window), &c), 0);
+    assert_int_equal(c.replay_window, 60);
+    dance_plugin_config_clear(&c);
+    expect_error(compat_iat_short, N(compat_iat_short), "plugin_opt_replay_window '60': "
+                 "expected at least twice plugin_opt_max_skew (300 s)");
+    /* a jti leaves the cache after the window: without iat it works again */
+    expect_error(compat_jti_hole, N(compat_jti_hole), "plugin_opt_require_jti 'true': "
+                 "expected plugin_opt_require_iat true too");
+    assert_int_equal(parse(compat_jti_ok, N(compat_jti_ok), &c), 0);
+    assert_true(c.require_jti);
+    assert_true(c.require_iat);
+    assert_false(c.require_topic_binding);
+    dance_plugin_config_clear(&c);
+    assert_int_equal(parse(compat_mixed, N(compat_mixed), &c), 0);
+    assert_false(c.require_iat);
+    assert_true(c.require_topic_binding);
+    dance_plugin_config_clear(&c);
+
+    expect_error(profile_alone, N(profile_alone), "plugin_opt_message_profile is set but "
+                 "plugin_opt_verify_topics is not");
+    one_bad("message_profile", "STRICT");
+    one_bad("message_profile", "");
+    one_bad("message_profile", "off");
+    assert_string_equal(dance_message_profile_name(DANCE_PROFILE_COUNT), "unknown");
 }
 
 static void test_every_option(void **state)
@@ -502,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_every_option),
         cmocka_unit_test(test_message_options),
         cmocka_unit_test(test_message_cross_rules),
+        cmocka_unit_test(test_message_profile),
         cmocka_unit_test(test_required_and_unknown),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_reasons_name_the_part),
