@@ -142,9 +142,9 @@ class EscapeTest(PluginTestCase):
         valid = self.token({"alg": "ES256", "kid": self.dev.name, "typ": "JWT"},
                            {"aud": AUD, "iat": int(time.time()),
                             "exp": int(time.time()) + 120, "jti": "ok"})
-        self.assertTrue(self.login(valid, "esc-ok").accepted)
-        self.broker.wait_log('dance: accepted identity=%s client_id="esc-ok"'
-                             % self.dev.name, start=0)
+        self.assertTrue(self.login(valid, self.dev.name + "/esc-ok").accepted)
+        self.broker.wait_log('dance: accepted identity=%s client_id="%s/esc-ok"'
+                             % (self.dev.name, self.dev.name), start=0)
         data = self.raw_log(start)
         self.assertLogClean(data)
         self.assertGreaterEqual(data.count(b"dance: refused identity="), refused, data)
