@@ -90,12 +90,13 @@ static void *worker(void *arg)
 {
     long t = (long)arg;
     unsigned long n = 0;
-    char cid[64];
+    char cid[600];
     int i = (int)(t % g_ndev);
 
     while (bu_now_ns() < g_deadline_ns) {
         int r;
-        snprintf(cid, sizeof(cid), "bc%ld-%lu", t, n++);
+        /* client ids bound to the identity, as the plugin requires */
+        snprintf(cid, sizeof(cid), "%s/bc%ld-%lu", g_dev[i].name, t, n++);
         r = one_connection(&g_dev[i], cid);
         if (r == 0)
             atomic_fetch_add(&g_ok, 1);
@@ -112,12 +113,12 @@ static void *worker(void *arg)
 static void warm(int retries)
 {
     uint64_t t0 = bu_now_ns();
-    char cid[64];
+    char cid[600];
 
     for (int i = 0; i < g_ndev; i++) {
         int r = -1;
         for (int a = 0; a <= retries; a++) {
-            snprintf(cid, sizeof(cid), "bw%d-%d", i, a);
+            snprintf(cid, sizeof(cid), "%s/bw%d-%d", g_dev[i].name, i, a);
             r = one_connection(&g_dev[i], cid);
             if (r == 0)
                 break;

@@ -50,7 +50,9 @@
 
 #include "bench_mqtt.h"
 #include "bench_util.h"
+#include <openssl/pem.h>
 #include "dance/jws.h"
+#include "dance/name.h"
 #include "dance/provision.h"
 
 enum mode { M_PASSTHROUGH, M_PIPELINE, M_LATENCY, M_COUNT };
@@ -195,11 +197,32 @@ static void build_pool(const char *file, size_t per_sender, size_t min_total)
     free(names);
 }
 
-static void open_client(bm_conn *c, const char *cid)
+/* g_identity - the --client certificate's one dNSName: client ids are
+ * "<identity>/<suffix>", as the plugin requires (client_id_binding). */
+static char g_identity[DANCE_NAME_MAX + 1];
+
+static void load_identity(const char *cert_file)
 {
+    FILE *f = fopen(cert_file, "r");
+    X509 *cert = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    char **names = NULL;
+
+    if (f != NULL)
+        fclose(f);
+    if (cert == NULL || dance_cert_dnsnames(cert, &names) != 1)
+        bu_die("%s: expected a certificate with one DNS name", cert_file);
+    snprintf(g_identity, sizeof(g_identity), "%s", names[0]);
+    dance_names_free(names);
+    X509_free(cert);
+}
+
+static void open_client(bm_conn *c, const char *suffix)
+{
+    char cid[sizeof(g_identity) + 64];
     char err[256];
     int rc = -1;
 
+    snprintf(cid, sizeof(cid), "%s/%s", g_identity, suffix);
     /* the identity may be cold on a fresh broker: retry a refusal */
     for (int a = 0; a < 50; a++) {
         if (bm_open(c, g_ctx, g_port, 30000, err, sizeof(err)) != 0)
@@ -429,6 +452,7 @@ int main(int argc, char **argv)
 
     bm_init();
     g_ctx = bm_tls_ctx(cert, key);
+    load_identity(cert);
     if (g_mode != M_PASSTHROUGH)
         build_pool(senders, (size_t)g_per_sender,
                    g_mode == M_LATENCY ? (size_t)(g_seconds * g_rate) : 1);

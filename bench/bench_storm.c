@@ -202,10 +202,11 @@ static void *storm_worker(void *arg)
 
     while (next_job(&job)) {
         const device *d = &g_dev[g_first + job.dev];
-        char cid[64];
+        char cid[600];
         int r;
 
-        snprintf(cid, sizeof(cid), "storm-%d-%d", job.dev, job.attempt);
+        /* client ids bound to the identity, as the plugin requires */
+        snprintf(cid, sizeof(cid), "%s/storm-%d", d->name, job.attempt);
         atomic_fetch_add(&g_attempts, 1);
         r = try_connect(d->ctx, cid, &g_conns[job.dev]);
         if (r == 0) {
@@ -393,8 +394,13 @@ int main(int argc, char **argv)
     /* the probe: connected (and its identity cached) before the storm */
     pctx = bm_tls_ctx(g_dev[g_probe].cert, g_dev[g_probe].key);
     memset(&pr, 0, sizeof(pr));
-    probe_connect(&pr.sub, pctx, "storm-probe-sub");
-    probe_connect(&pr.pub, pctx, "storm-probe-pub");
+    {
+        char cid[600];
+        snprintf(cid, sizeof(cid), "%s/probe-sub", g_dev[g_probe].name);
+        probe_connect(&pr.sub, pctx, cid);
+        snprintf(cid, sizeof(cid), "%s/probe-pub", g_dev[g_probe].name);
+        probe_connect(&pr.pub, pctx, cid);
+    }
     snprintf(pr.topic, sizeof(pr.topic), "bench/rtt/%s", g_dev[g_probe].name);
     if (bm_subscribe(&pr.sub, pr.topic, 0) != 0)
         bu_die("probe cannot subscribe");
