@@ -171,11 +171,13 @@ class EscapeTest(PluginTestCase):
             with self.subTest(user=user):
                 self.assertFalse(self.login(wrong_aud, "cid-user", username=user).accepted)
         self.assertFalse(self.login(wrong_aud, "cid-last").accepted)
-        self.broker.wait_log('client_id="cid-last"', start=0)
+        self.broker.wait_log('client_id="%s/cid-last"' % self.dev.name, start=0)
         data = self.raw_log(start)
         self.assertLogClean(data)
         # the one quoted field stays one field: its quote is escaped
-        self.assertIn(b'client_id="cid\\" address=1.2.3.4 x=\\"\\\\\\xc3\\xa9" '
+        # (the fixture binds the client id to the identity: "<name>/<id>")
+        self.assertIn(b'client_id="' + self.dev.name.encode() +
+                      b'/cid\\" address=1.2.3.4 x=\\"\\\\\\xc3\\xa9" '
                       b'address=127.0.0.1 ', data)
         self.assertIn(b"username 'u\\\" \\\\\\xc3\\xa9' is not a DNS name", data)
 

@@ -133,6 +133,9 @@ class FloodTest(PluginTestCase):
         sub = self.client("backend", ["verified/#", "rejected/#"])
         flooder = self.client("flooder", client_id="flooder-1")
         gateway = self.client("gateway")
+        # The counters are published every stats_interval: let the three
+        # clients' own CONNECT lookups reach them before taking the base.
+        time.sleep(2.5)
         lookups0 = self.sys("messages/lookups")
         queries0 = self.sys("dns/queries")
 

@@ -273,7 +273,7 @@ class TokenTest(PluginTestCase):
     def test_refusals(self):
         d, other = self.dev["refused"], self.dev["raw"]
         now = int(time.time())
-        hdr = {"alg": "ES256", "kid": d.name}
+        hdr = {"alg": "ES256", "kid": d.name, "typ": "JWT"}
 
         def claims(**kw):
             c = {"aud": AUD, "iat": now, "exp": now + 120, "jti": "j-%d" % time.monotonic_ns()}
