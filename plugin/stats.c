@@ -143,6 +143,13 @@ void dance_stats_publish(struct dance_plugin *p)
         pub("messages/denied", p->reserved_denied[DANCE_GUARD_PUBLISH] +
                                p->reserved_denied[DANCE_GUARD_BRIDGE]);
         pub("messages/lookups", ps.lookups);
+        if (p->replay != NULL) {
+            /* an evicted message could be verified again within the window */
+            dance_replay_stats rs;
+            dance_replay_get_stats(p->replay, &rs);
+            pub("messages/replay/entries", rs.entries);
+            pub("messages/replay/evicted", rs.evicted_early);
+        }
         pub("messages/publish_failures", m->publish_failures);
     }
 }

@@ -313,7 +313,7 @@ void dance_jws_keycache_get_stats(dance_jws_keycache *kc, dance_jws_keycache_sta
 
 /* A bounded, thread-safe set of (sender, key) pairs seen in the last window
  * seconds (monotonic clock, injectable); key is a jti, or for messages
- * without one a digest of the signature (hex). Size capacity for the
+ * without one a digest of what was signed (hex). Size capacity for the
  * expected rate x window. Pair it with require_iat and max_skew <= window /
  * 2 so that a message older than the window is refused by its iat instead.
  * capacity 0: 100000; window 0: 600 s.

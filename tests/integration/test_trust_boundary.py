@@ -592,10 +592,13 @@ class ConfigurationTest(PluginTestCase):
 
     @unittest.skipUnless(os.geteuid() == 0, "needs root (as Debian's service)")
     def test_root_only_include_file_stops_the_broker(self):
-        self.start_expect_refusal(
-            "include_dir @DIR@/conf.d", "cannot check the broker configuration",
-            {"conf.d/secret.conf": ("use_identity_as_username 1\n", 0o600)},
-            as_mosquitto=True)
+        for key in ("use_identity_as_username", "use_subject_as_username"):
+            for value in ("true", "1"):
+                with self.subTest(key=key, value=value):
+                    self.start_expect_refusal(
+                        "include_dir @DIR@/conf.d", "cannot check the broker configuration",
+                        {"conf.d/secret.conf": ("%s %s\n" % (key, value), 0o600)},
+                        as_mosquitto=True)
 
     def test_plugin_loaded_before_ours(self):
         dynsec = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
