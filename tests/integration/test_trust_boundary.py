@@ -92,8 +92,10 @@ def sign(label, payload, topic):
     """A message signed by label's key with the headers the default
     options require (iat, topic)."""
     cert, key = files(label)
-    p = subprocess.run([DANCE, "sign", "--key", key, "--name", ident(label),
-                        "--iat", "--topic", topic], input=payload.encode(),
+    argv = [DANCE, "sign", "--key", key, "--name", ident(label), "--iat"]
+    if topic is not None:
+        argv += ["--topic", topic]
+    p = subprocess.run(argv, input=payload.encode(),
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
     if p.returncode != 0:
         raise RuntimeError("dance sign failed: %s" % p.stderr.decode())
@@ -392,11 +394,16 @@ class OneCopyTest(BoundaryCase):
         gw = self.client("attacker")
         topic = "devices/%s/a" % ident("sensor")
         other = "devices/%s/b" % ident("sensor")
-        msg = sign("sensor", "moved", topic)
-        gw.publish(other, msg, qos=1)
-        self.watch.wait(lambda m: m["topic"] == "rejected/" + other)
+        unbound = "devices/%s/c" % ident("sensor")
+        gw.publish(other, sign("sensor", "moved", topic), qos=1)
+        # without a topic header a message would fit any topic: refused by default
+        gw.publish(unbound, sign("sensor", "no topic header", None), qos=1)
+        for t in (other, unbound):
+            d = self.watch.wait(lambda m, t=t: m["topic"] == "rejected/" + t)[0]
+            self.assertIn(b"topic_mismatch", d["payload"])
         time.sleep(QUIET)
         self.assertEqual(self.watch.on("verified/" + other), [])
+        self.assertEqual(self.watch.on("verified/" + unbound), [])
 
     def test_token_published_as_message_is_refused(self):
         gw = self.client("attacker")
