@@ -59,12 +59,12 @@ static char *escape(const char *s, size_t n, char *buf, size_t buflen,
         if (o + ELLIPSIS_LEN <= limit)
             keep = o;
     }
-    if (cut) {
+    /* A buffer too small for the ellipsis keeps the whole units that fit:
+     * a reason is never emptied by its cut. */
+    if (cut && limit >= ELLIPSIS_LEN) {
         o = keep;
-        if (o + ELLIPSIS_LEN <= limit) {
-            memcpy(buf + o, ELLIPSIS, ELLIPSIS_LEN);
-            o += ELLIPSIS_LEN;
-        }
+        memcpy(buf + o, ELLIPSIS, ELLIPSIS_LEN);
+        o += ELLIPSIS_LEN;
     }
     buf[o] = '\0';
     return buf;

@@ -1,6 +1,7 @@
 # Conformance: OpenSSL's DANE test vectors through dance_match (lib/dane.c).
-# The vectors live beside the checkout in ${DANCE_SHARED_DIR} (present in CI).
-set(DANCE_DANE_VECTORS ${DANCE_SHARED_DIR}/conformance/openssl-dane)
+# The vectors are kept in tests/conformance/openssl-dane/ (Apache-2.0, see its
+# README.md), so that a plain clone runs them.
+set(DANCE_DANE_VECTORS ${CMAKE_CURRENT_SOURCE_DIR}/conformance/openssl-dane)
 
 add_executable(dane_conformance ${CMAKE_CURRENT_SOURCE_DIR}/conformance/dane_conformance.c)
 target_link_libraries(dane_conformance PRIVATE dance)
@@ -18,7 +19,7 @@ endforeach()
 if(DANCE_DANE_MISSING)
   # The build must still work without the vectors; the tests fail loudly.
   set(DANCE_DANE_MSG
-      "OpenSSL DANE conformance vectors missing in ${DANCE_DANE_VECTORS}: ${DANCE_DANE_MISSING}. Check out the shared directory beside the project or configure with -DDANCE_SHARED_DIR=/path/to/shared.")
+      "OpenSSL DANE conformance vectors missing in ${DANCE_DANE_VECTORS}: ${DANCE_DANE_MISSING}. They belong in tests/conformance/openssl-dane/.")
   message(WARNING "${DANCE_DANE_MSG}")
   file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/dane_vectors_missing.cmake
        "message(FATAL_ERROR \"${DANCE_DANE_MSG}\")\n")

@@ -90,6 +90,15 @@ static void escape_truncation(void **state)
             len -= 3;
         assert_int_equal(len % 4, 0);
     }
+    /* a buffer too small for the ellipsis keeps what fits, never nothing */
+    assert_string_equal(dance_escape("abcdef", 6, buf, 2), "a");
+    assert_string_equal(dance_escape("abcdef", 6, buf, 3), "ab");
+    assert_string_equal(dance_escape("abcdef", 6, buf, 4), "...");
+    {
+        char two[2];
+        dance_set_err(two, sizeof(two), "plugin_opt_%s", "x");
+        assert_string_equal(two, "p");
+    }
     /* buflen 0 writes nothing */
     buf[0] = 'Z';
     dance_escape("abc", 3, buf, 0);

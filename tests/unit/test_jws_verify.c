@@ -1041,6 +1041,7 @@ static void test_digest_replay(void **state)
     free(tampered);
     free(spoof);
     dance_replay_free(pol.replay);
+    dance_replay_free(fresh.replay);
     dance_tlsa_rrset_clear(&set);
     dance_jws_result_clear(&res);
 }
