@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -65,6 +66,22 @@ class TokenBroker(Broker):
             lines.append("listener %d 127.0.0.1" % self.plain_port)
         with open(self.conf, "a") as f:
             f.write("\n".join(lines) + "\n")
+
+    def start(self, wait=True):
+        """As the fixture's, and with wait also until the token listener
+        accepts (the fixture waits for the first listener only)."""
+        super().start(wait)
+        deadline = time.monotonic() + 20
+        while wait:
+            try:
+                with socket.create_connection(("127.0.0.1", self.token_port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("the token listener did not open:\n"
+                                       + self.all_output())
+                time.sleep(0.05)
+        return self
 
 
 class Device:
