@@ -79,9 +79,11 @@ static int finish(auth_ctx *a, const dance_verdict *v, bool defer)
 
     if (v->code == DANCE_V_ACCEPTED) {
         a->p->stats.accepted++;
+        a->p->last_admitted = a->client;    /* a takeover's will follows (guard.c) */
         return MOSQ_ERR_SUCCESS;
     }
     if (defer) {
+        a->p->last_admitted = a->client;
         a->p->stats.deferred[v->code]++;
         return MOSQ_ERR_PLUGIN_DEFER;
     }

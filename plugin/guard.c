@@ -73,6 +73,19 @@ static void bypass(struct dance_plugin *p, struct mosquitto *client, const char 
                              "disconnect of client_id=\"%s\"; denying it", cid);
 }
 
+/* taken_over - client (entry e) has the client id of the connection that
+ * passed BASIC_AUTH just now: Mosquitto is replacing it. */
+static bool taken_over(struct dance_plugin *p, const void *client, const dance_client *e)
+{
+    const dance_client *n;
+
+    if (p->last_admitted == NULL || p->last_admitted == client || e == NULL)
+        return false;
+    n = dance_clients_find(p->clients, p->last_admitted);
+    return n != NULL && n->client_id != NULL && e->client_id != NULL &&
+           strcmp(n->client_id, e->client_id) == 0;
+}
+
 int dance_guard_acl_cb(int event, void *event_data, void *userdata)
 {
     struct mosquitto_evt_acl_check *ed = event_data;
@@ -86,8 +99,11 @@ int dance_guard_acl_cb(int event, void *event_data, void *userdata)
         e = dance_clients_find(p->clients, ed->client);
         if (ed->access == MOSQ_ACL_WRITE && reserved(p, ed->topic)) {
             /* A will comes after the client's DISCONNECT (its entry is
-             * gone), or during the DISCONNECT call itself. */
-            bool gone = e == NULL || ed->client == p->last_disconnected;
+             * gone), during the DISCONNECT call itself, or at a takeover:
+             * right after the newcomer with the same client id passed
+             * BASIC_AUTH, before the old connection's DISCONNECT. */
+            bool gone = e == NULL || ed->client == p->last_disconnected ||
+                        taken_over(p, ed->client, e);
             deny(p, gone ? DANCE_GUARD_WILL : DANCE_GUARD_PUBLISH, ed->client,
                  ed->topic);
             return MOSQ_ERR_ACL_DENIED;
@@ -139,6 +155,8 @@ int dance_guard_on_message(struct dance_plugin *p, const struct mosquitto_evt_me
 void dance_guard_disconnected(struct dance_plugin *p, const void *client)
 {
     p->last_disconnected = client;
+    if (p->last_admitted == client)
+        p->last_admitted = NULL;
     if (p->acl_write_client == client)
         p->acl_write_client = NULL;
 }
@@ -146,5 +164,6 @@ void dance_guard_disconnected(struct dance_plugin *p, const void *client)
 void dance_guard_tick(struct dance_plugin *p)
 {
     p->last_disconnected = NULL;
+    p->last_admitted = NULL;
     p->acl_write_client = NULL;
 }

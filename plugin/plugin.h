@@ -90,6 +90,7 @@ struct dance_plugin {
     size_t verified_prefix_len, rejected_prefix_len;
     bool acl_defer;                 /* an ACL decider follows: defer to it */
     const void *last_disconnected;  /* DISCONNECT seen this loop iteration */
+    const void *last_admitted;      /* BASIC_AUTH passed this loop iteration */
     const void *acl_write_client;   /* unregistered client of the last ACL
                                        WRITE; MESSAGE tells PUBLISH from bridge */
     uint64_t reserved_denied[DANCE_GUARD_PATH_COUNT];

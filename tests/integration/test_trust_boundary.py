@@ -331,6 +331,7 @@ class ReservedTreesTest(BoundaryCase):
     def test_will_at_session_takeover(self):
         # The same device connects again with the same client id: Mosquitto
         # sends the old connection's will at the takeover.
+        start = self.sys("reserved/denied/will")
         cert, key = files("attacker")
         cid = bound_client_id("takeover-will", cert)
         old = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
@@ -343,6 +344,8 @@ class ReservedTreesTest(BoundaryCase):
         old.loop_stop()
         new.close()
         self.assert_nothing_reserved("forged will takeover")
+        self.assertGreaterEqual(
+            self.wait_sys("reserved/denied/will", lambda v: v >= start + 1), start + 1)
 
     def test_will_on_normal_topic_still_sent(self):
         # control: wills outside the reserved trees are not affected
