@@ -580,6 +580,7 @@ class ConfigurationTest(PluginTestCase):
             b.write_conf = lambda: None
             os.chmod(d, 0o777)
         b.start(wait=False)
+        self.addCleanup(b.stop)         # a broker that kept running is stopped
         rc = b.wait_exit()
         self.assertIsNotNone(rc, "the broker kept running")
         self.assertNotEqual(rc, 0)
@@ -627,6 +628,7 @@ class ConfigurationTest(PluginTestCase):
             f.write(text)
         b.write_conf = lambda: None
         b.start(wait=False)
+        self.addCleanup(b.stop)
         rc = b.wait_exit()
         self.assertIsNotNone(rc, "the broker kept running")
         self.assertIn("before this plugin", b.all_output())
