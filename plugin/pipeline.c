@@ -74,9 +74,10 @@
  * Locks: each shard's `lock` guards its queue, its groups and `stop`; the
  * verify thread holds it only to take work, never while verifying.
  * `done_lock` guards the completion list. `pub_lock` guards every budget's
- * tat_us and the rate_limited count (held for a charge, and by the sweep). Ownership: a message belongs to
- * its shard queue, then to the verify thread (or a group), then to the
- * completion list, then to drain, which frees it.
+ * tat_us and the rate_limited count (held for a charge, and by the sweep).
+ * Ownership: a message belongs to its shard queue, then to the verify
+ * thread (or a group), then to the completion list, then to drain, which
+ * frees it.
  */
 #include "pipeline.h"
 

@@ -746,7 +746,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         p->cfg.resolver ? p->cfg.resolver : "system",
         p->cfg.trust_anchor ? p->cfg.trust_anchor : "system",
         p->cfg.cafile ? p->cfg.cafile : "none", dance_fallback_name(p->cfg.fallback),
-        p->cfg.client_id_binding ? "on" : "off", p->cfg.connect_budget_ms, p->cfg.revalidate_interval, p->cfg.worker_threads);
+        p->cfg.client_id_binding ? "on" : "off", p->cfg.connect_budget_ms,
+        p->cfg.revalidate_interval, p->cfg.worker_threads);
     if (!p->cfg.client_id_binding)
         mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: warning: "
             "plugin_opt_client_id_binding off: a device may connect with any client "

@@ -244,8 +244,9 @@ dance_jws_status dance_jws_check(const dance_jws *jws, const dance_jws_policy *p
  * matched with pol->matcher: DANE-EE without a name check, other usages
  * with the sender as reference name), checks the algorithm fits the key,
  * checks the signature, and last records the message in the replay cache
- * (so that forgeries cannot fill it; see dance_jws_policy.replay). Fills res (cleared first); the payload only when
- * verified. Returns res->status. Thread-safe for concurrent calls. */
+ * (so that forgeries cannot fill it; see dance_jws_policy.replay). Fills
+ * res (cleared first); the payload only when verified. Returns
+ * res->status. Thread-safe for concurrent calls. */
 dance_jws_status dance_jws_verify(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
                                   const dance_jws_policy *pol, dance_jws_result *res);
 

@@ -884,7 +884,8 @@ static void test_recheck_ignores_header_iat(void **state)
     char *t;
 
     (void)state;
-    snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"typ\":\"JWT\",\"iat\":%d}",
+    snprintf(hdr, sizeof(hdr),
+             "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"typ\":\"JWT\",\"iat\":%d}",
              NOW);
     t = crafted(hdr, c, fx.ec256, "ES256");
     jt_add(&set, 3, 1, 0, fx.c_ec256);
