@@ -1,6 +1,6 @@
 /*
  * bench/bench_mqtt.h - a minimal MQTT 3.1.1 client over TLS (raw sockets +
- * OpenSSL) for the load generators. Owner: the benchmark helper.
+ * OpenSSL) for the load generators.
  *
  * Why not libmosquitto: the load generators must cost the client side as
  * little as possible on this 2-core machine, batch many PUBLISH packets

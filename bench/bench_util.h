@@ -1,7 +1,7 @@
 /*
  * bench/bench_util.h - small helpers shared by the benchmark programs:
  * clocks, sorting and percentiles, base64url, process memory, and a
- * fatal-error exit. Owner: the benchmark helper.
+ * fatal-error exit.
  *
  * The benchmark programs are measuring tools, not library code: on any
  * unexpected failure they print one line saying what failed and exit with

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """dnsdelay.py - a DNS proxy on 127.0.0.1 that delays every answer.
 
-Owner: the benchmark helper. Used by the cold-storm figure to put a slow
+Used by the cold-storm figure to put a slow
 DNS server in front of the test bed's knotd without touching knotd itself
 (its query counters keep working):
 

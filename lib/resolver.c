@@ -2,7 +2,7 @@
  * resolver.c - DNSSEC-validated TLSA lookups with getdns 1.6 in stub mode
  * (implements dance/resolver.h).
  *
- * Owner: the resolver helper. One getdns context per dance_resolver; a
+ * One getdns context per dance_resolver; a
  * resolver is used by one thread at a time. Result values (dance_tlsa_result)
  * belong to the caller; this file only fills them.
  *

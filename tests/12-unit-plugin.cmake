@@ -1,6 +1,5 @@
 # Unit tests for the plugin's Mosquitto-free parts (plugin/options.c,
 # clients.c, confscan.c, decide.c, topics.c, workers.c, pipeline.c).
-# Owner: the plugin helper.
 if(DANCE_BUILD_PLUGIN)
   foreach(t test_plugin_options test_plugin_core test_plugin_pipeline)
     add_executable(${t} ${CMAKE_CURRENT_SOURCE_DIR}/unit/${t}.c)

@@ -3,7 +3,7 @@
 # tests/testbed/dnstestbed.py) serves the TLSA records, real clients
 # (paho-mqtt, mosquitto_pub/sub) connect with certificates made by the
 # tests. One ctest test per file; each file shares one test bed and picks
-# free ports, so ctest -j2 runs them side by side. Owner: the plugin helper.
+# free ports, so ctest -j2 runs them side by side.
 if(DANCE_BUILD_PLUGIN)
   find_program(DANCE_MOSQUITTO_BROKER mosquitto PATHS /usr/sbin NO_DEFAULT_PATH)
   set(_dance_plugin_env

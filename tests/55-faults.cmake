@@ -6,7 +6,6 @@
 # with signed-message floods (10,000 malformed payloads, a verification
 # queue overflowing, clocks skewed beyond max_skew). One ctest test per
 # class, each with its own test bed and broker on free ports.
-# Owner: the hardening helper.
 if(DANCE_BUILD_PLUGIN)
   find_program(DANCE_MOSQUITTO_BROKER mosquitto PATHS /usr/sbin NO_DEFAULT_PATH)
   set(_dance_faults_env

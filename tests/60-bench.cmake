@@ -3,7 +3,7 @@
 # is missing or could not be measured. No benchmark figure or ratio is ever
 # asserted here: speed is for the benchmarks, not for the test suite.
 # RUN_SERIAL: it starts brokers and load generators that would slow down
-# (and be slowed by) tests running beside it. Owner: the benchmark helper.
+# (and be slowed by) tests running beside it.
 if(DANCE_BUILD_PLUGIN)
   add_test(NAME bench.quick
            COMMAND ${PROJECT_SOURCE_DIR}/scripts/bench --quick)

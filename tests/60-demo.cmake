@@ -1,4 +1,4 @@
-# The demo and the docker-compose file. Owner: the demo helper.
+# The demo and the docker-compose file.
 #
 # demo: scripts/demo runs the whole chain (DNSSEC test bed, unbound over
 # DNS over TLS, mosquitto with the plugin, the example programs) and exits

@@ -6,7 +6,7 @@
 # in all. A crash, sanitizer report, leak or broken invariant fails the
 # test; the input is left in fuzz-clang/fuzz-work/<harness>/. Without clang
 # the tests are skipped (exit 77). Not registered in the sanitizer build:
-# the fuzzers already run under ASan and UBSan. Owner: the hardening helper.
+# the fuzzers already run under ASan and UBSan.
 if(NOT DANCE_SANITIZE AND NOT DANCE_FUZZ)
   set(_dance_fuzz_dir ${CMAKE_BINARY_DIR}/fuzz-clang)
   add_test(NAME fuzz.build

@@ -11,7 +11,7 @@
 # naming the tests and showing the reports, when any file is there.
 # The broker keeps its own options (the plugin fixture sets them and checks
 # the broker's output itself). This file sorts last so that it sees every
-# test the other fragments registered. Owner: the hardening helper.
+# test the other fragments registered.
 if(DANCE_SANITIZE)
   # The benchmark smoke run (tests/60-bench.cmake) measures speed, which
   # means nothing under the sanitizers, and starts brokers of its own without

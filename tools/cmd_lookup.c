@@ -2,7 +2,7 @@
  * cmd_lookup.c - `dance lookup`: fetch an identity's TLSA RRset with DNSSEC
  * validation and say what DNS proved (see lib/resolver.c).
  *
- * Owner: the resolver helper. Uses the same library calls as the plugin, so
+ * Uses the same library calls as the plugin, so
  * what this prints is what the broker would see (minus its cache).
  */
 #include <stdio.h>

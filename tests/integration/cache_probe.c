@@ -2,7 +2,7 @@
  * cache_probe.c - drive dance_resolver + dance_cache from a script, for the
  * integration tests (tests/integration/test_resolver.py).
  *
- * Owner: the resolver helper. Reads one command per line on stdin and
+ * Reads one command per line on stdin and
  * answers each with one JSON line on stdout:
  *
  *   lookup NAME          through the cache (dance_cache_fetch)

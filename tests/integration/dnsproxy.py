@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """dnsproxy - a DNS forwarder with switchable faults, for the fault-injection
-tests (tests/integration/test_faults.py). Owner: the hardening helper.
+tests (tests/integration/test_faults.py).
 
 It sits between the resolver under test and the test bed's knotd, on a free
 loopback port, over UDP and TCP, and answers each query according to its

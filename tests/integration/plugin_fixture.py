@@ -2,7 +2,7 @@
 """plugin_fixture - real broker, real certificates and real clients for the
 plugin's integration tests (tests/integration/test_plugin_*.py).
 
-Owner: the plugin helper. Nothing is mocked:
+Nothing is mocked:
 
   * Pki makes a CA and device certificates with the project's own `dance`
     CLI (keygen, cert, tlsa); the broker's server certificate and the odd

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """test_compose - docker-compose.yml is valid and everything it refers to exists.
 
-Owner: the demo helper. There is no Docker engine on the test machines, so
+There is no Docker engine on the test machines, so
 this cannot start the services; it checks what can be checked without one:
 
   * `docker-compose config` (Debian's docker-compose) accepts the file;

@@ -2,7 +2,7 @@
 """The example programs (examples/device_publisher, examples/backend_subscriber)
 against a real broker with the plugin and a real DNSSEC test bed.
 
-Owner: the demo helper. scripts/demo runs the examples through the whole
+scripts/demo runs the examples through the whole
 story; this file pins down what the demo does not reach: usage errors and
 exit statuses, a refused connection, a broker-side dance-sender property
 that disagrees with the signature (sender_mismatch), a tampered payload

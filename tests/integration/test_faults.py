@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Fault injection: the broker with the plugin under DNS faults, reloads,
-floods and hostile payloads. Owner: the hardening helper.
+floods and hostile payloads.
 
 Real processes only: /usr/sbin/mosquitto with the built plugin, knotd
 serving a signed fake root (tests/testbed/dnstestbed.py), a DNS proxy with

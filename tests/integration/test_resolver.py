@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Integration tests: DNSSEC-validated TLSA lookups against a real signed tree.
 
-Owner: the resolver helper. Real parts only: knotd serving zones signed at
+Real parts only: knotd serving zones signed at
 test time (tests/testbed/dnstestbed.py), getdns validating from the fake
 root, `dance lookup` and tests/integration/cache_probe.c (resolver + cache).
 

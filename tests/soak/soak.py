@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """soak - a long-running load test of the plugin (scripts/soak); not in CI.
 
-Owner: the hardening helper. Reuses the integration fixtures
+Reuses the integration fixtures
 (tests/integration/plugin_fixture.py: Testbed, Pki, Broker, connect) so the
 parts are the real ones: knotd serving a signed fake root on 127.0.0.1,
 /usr/sbin/mosquitto with the build's mosquitto_dance.so, paho clients with
