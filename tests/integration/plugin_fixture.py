@@ -178,6 +178,11 @@ class Pki:
     def path(self, name):
         return os.path.join(self.dir, name)
 
+    def files(self, label, zone=ORG):
+        """(cert, key) of the device certificate made by device() for label."""
+        stem = self.path(ident(label, zone).replace(".", "_"))
+        return stem + ".pem", stem + ".key"
+
     def _openssl_cert(self, cn, key, out, extensions, days):
         csr = out + ".csr"
         ext = out + ".ext"
@@ -217,6 +222,48 @@ class Pki:
         """'U S M HEX' for cert, from `dance tlsa`."""
         return run([DANCE, "tlsa", "--usage", str(usage), "--selector", str(selector),
                     "--mtype", str(mtype), cert]).strip()
+
+
+class Bed:
+    """A test file's world: a work directory, the DNSSEC test bed and a PKI,
+    plus DANE-checked client certificates for labels, published with the
+    records of the given (usage, selector, mtype) forms. close() stops the
+    test bed and removes the directory."""
+
+    def __init__(self, prefix, labels=(), records=((3, 1, 1),), ttl=300,
+                 default_ttl=None, negative_ttl=None):
+        self.dir = workdir(prefix)
+        kw = {}
+        if default_ttl is not None:
+            kw["default_ttl"] = default_ttl
+        if negative_ttl is not None:
+            kw["negative_ttl"] = negative_ttl
+        self.tb = Testbed(os.path.join(self.dir, "dns"), **kw)
+        os.makedirs(os.path.join(self.dir, "pki"))
+        self.pki = Pki(os.path.join(self.dir, "pki"))
+        for label in labels:
+            cert, _ = self.pki.device(ident(label))
+            self.tb.set_records(ident(label), "TLSA",
+                                [self.pki.tlsa(cert, *r) for r in records], ttl=ttl)
+        self.tb.publish()
+
+    def close(self):
+        self.tb.close()
+        cleanup_workdir(self.dir)
+
+
+def sign_message(key, name, payload, topic=None, iat=True):
+    """A message signed by `dance sign` with key as name, bound to topic
+    when given; iat as the default options require."""
+    argv = [DANCE, "sign", "--key", key, "--name", name]
+    argv.append("--iat" if iat else "--no-iat")
+    if topic is not None:
+        argv += ["--topic", topic]
+    p = subprocess.run(argv, input=payload.encode(), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    if p.returncode != 0:
+        raise RuntimeError("dance sign failed: %s" % p.stderr.decode())
+    return p.stdout.strip()
 
 
 class Broker:

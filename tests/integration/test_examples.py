@@ -15,7 +15,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import bound_client_id, cid_args  # noqa: E402
+from plugin_fixture import cid_args  # noqa: E402
 from plugin_fixture import (BUILD_DIR, DANCE, Broker, Pki, PluginTestCase, Testbed,  # noqa: E402
                             cleanup_workdir, ident, run, workdir)
 

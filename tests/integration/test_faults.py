@@ -38,7 +38,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import bound_client_id, cid_args  # noqa: E402
+from plugin_fixture import cid_args  # noqa: E402
 from plugin_fixture import (DANCE, PRELOAD, Broker, Pki, PluginTestCase,  # noqa: E402
                             MqttClient, Testbed, cleanup_workdir, connect, ident,
                             sys_value, wait_sys, workdir)

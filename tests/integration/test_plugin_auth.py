@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import bound_client_id, cid_args  # noqa: E402
+from plugin_fixture import bound_client_id  # noqa: E402
 from plugin_fixture import (Broker, Pki, PluginTestCase, Testbed, cleanup_workdir,  # noqa: E402
                             connect, ident, workdir)
 

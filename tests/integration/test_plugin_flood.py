@@ -18,15 +18,14 @@ flooder a fresh budget (budgets follow the authenticated identity).
 
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import (DANCE, Broker, MqttClient, Pki, PluginTestCase,  # noqa: E402
-                            Testbed, cleanup_workdir, ident, workdir)
+from plugin_fixture import (Bed, Broker, MqttClient, PluginTestCase,  # noqa: E402
+                            ident, sign_message)
 from plugin_fixture import sys_value as fixture_sys_value  # noqa: E402
 from plugin_fixture import wait_sys as fixture_wait_sys  # noqa: E402
 
@@ -39,40 +38,27 @@ SECOND = 30             # and after reconnecting
 WD = None
 TB = None
 PKI = None
+BED = None
 
 
 def setUpModule():
-    global WD, TB, PKI
-    WD = workdir("flood")
-    TB = Testbed(os.path.join(WD, "dns"), default_ttl=300, negative_ttl=300)
-    os.makedirs(os.path.join(WD, "pki"))
-    PKI = Pki(os.path.join(WD, "pki"))
-    for label in ("flooder", "gateway", "backend"):
-        cert, _ = PKI.device(ident(label))
-        TB.set_records(ident(label), "TLSA", [PKI.tlsa(cert, 3, 1, 1)], ttl=300)
-    TB.publish()
+    global WD, TB, PKI, BED
+    BED = Bed("flood", ("flooder", "gateway", "backend"), negative_ttl=300)
+    WD, TB, PKI = BED.dir, BED.tb, BED.pki
 
 
 def tearDownModule():
-    if TB is not None:
-        TB.close()
-    if WD is not None:
-        cleanup_workdir(WD)
+    if BED is not None:
+        BED.close()
 
 
 def client_files(label):
-    stem = PKI.path(ident(label).replace(".", "_"))
-    return stem + ".pem", stem + ".key"
+    return PKI.files(label)
 
 
 def sign(key, name, payload, topic):
     """A signed message as `dance sign` makes it (iat and topic bound)."""
-    p = subprocess.run([DANCE, "sign", "--key", key, "--name", name, "--topic", topic,
-                        "--iat"], input=payload.encode(), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=30)
-    if p.returncode != 0:
-        raise RuntimeError("dance sign failed: %s" % p.stderr.decode())
-    return p.stdout.strip()
+    return sign_message(key, name, payload, topic)
 
 
 class FloodTest(PluginTestCase):

@@ -24,9 +24,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import bound_client_id, cid_args  # noqa: E402
-from plugin_fixture import (DANCE, Broker, MqttClient, Pki, PluginTestCase,  # noqa: E402
-                            Testbed, cleanup_workdir, ident, run, tamper, workdir)
+from plugin_fixture import cid_args  # noqa: E402
+from plugin_fixture import (DANCE, Bed, Broker, MqttClient, PluginTestCase,  # noqa: E402
+                            ident, run, tamper)
 from plugin_fixture import sys_value as fixture_sys_value  # noqa: E402
 from plugin_fixture import wait_sys as fixture_wait_sys  # noqa: E402
 
@@ -37,31 +37,23 @@ WAIT = 20               # generous bound for anything to arrive on a loaded CI b
 WD = None
 TB = None
 PKI = None
+BED = None
 
 
 def setUpModule():
-    global WD, TB, PKI
-    WD = workdir("messages")
-    TB = Testbed(os.path.join(WD, "dns"), default_ttl=TTL, negative_ttl=TTL)
-    os.makedirs(os.path.join(WD, "pki"))
-    PKI = Pki(os.path.join(WD, "pki"))
+    global WD, TB, PKI, BED
     # MQTT clients: connect with DANE-checked certificates.
-    for label in ("gateway", "backend"):
-        cert, _ = PKI.device(ident(label))
-        TB.set_records(ident(label), "TLSA", [PKI.tlsa(cert, 3, 1, 1)], ttl=300)
-    TB.publish()
+    BED = Bed("messages", ("gateway", "backend"), default_ttl=TTL, negative_ttl=TTL)
+    WD, TB, PKI = BED.dir, BED.tb, BED.pki
 
 
 def tearDownModule():
-    if TB is not None:
-        TB.close()
-    if WD is not None:
-        cleanup_workdir(WD)
+    if BED is not None:
+        BED.close()
 
 
 def client_files(label):
-    stem = PKI.path(ident(label).replace(".", "_"))
-    return stem + ".pem", stem + ".key"
+    return PKI.files(label)
 
 
 class Sender:

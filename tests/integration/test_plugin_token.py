@@ -27,7 +27,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import bound_client_id, cid_args  # noqa: E402
+from plugin_fixture import bound_client_id  # noqa: E402
 from plugin_fixture import (DANCE, Broker, Pki, PluginTestCase, Testbed,  # noqa: E402
                             cleanup_workdir, connect, free_port, ident, run, workdir)
 

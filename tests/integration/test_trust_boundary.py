@@ -28,9 +28,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import (BUILD_DIR, DANCE, MOSQUITTO, Broker, MqttClient,  # noqa: E402
-                            Pki, PluginTestCase, Testbed, bound_client_id,
-                            cleanup_workdir, free_port, ident, run, workdir)
+from plugin_fixture import (BUILD_DIR, DANCE, MOSQUITTO, Bed, Broker,  # noqa: E402
+                            MqttClient, PluginTestCase, bound_client_id, free_port,
+                            ident, run, sign_message)
 from plugin_fixture import sys_value as fixture_sys_value  # noqa: E402
 
 import paho.mqtt.client as mqtt  # noqa: E402
@@ -44,34 +44,26 @@ QUIET = 2.0     # how long "nothing arrives" is watched for
 WD = None
 TB = None
 PKI = None
+BED = None
 
 
 def setUpModule():
-    global WD, TB, PKI
-    WD = workdir("trust")
-    TB = Testbed(os.path.join(WD, "dns"), default_ttl=300, negative_ttl=2)
-    os.makedirs(os.path.join(WD, "pki"))
-    PKI = Pki(os.path.join(WD, "pki"))
-    for label in ("attacker", "backend", "victim", "sensor"):
-        cert, _ = PKI.device(ident(label))
-        # 3 1 1 for CONNECT, 3 1 0 so that messages signed by the key verify
-        TB.set_records(ident(label), "TLSA", [PKI.tlsa(cert, 3, 1, 1),
-                                              PKI.tlsa(cert, 3, 1, 0)])
+    global WD, TB, PKI, BED
+    # 3 1 1 for CONNECT, 3 1 0 so that messages signed by the key verify
+    BED = Bed("trust", ("attacker", "backend", "victim", "sensor"),
+              records=((3, 1, 1), (3, 1, 0)), negative_ttl=2)
+    WD, TB, PKI = BED.dir, BED.tb, BED.pki
     # a CA-issued certificate with no TLSA record anywhere
     PKI.device(ident("unlisted"))
-    TB.publish()
 
 
 def tearDownModule():
-    if TB is not None:
-        TB.close()
-    if WD is not None:
-        cleanup_workdir(WD)
+    if BED is not None:
+        BED.close()
 
 
 def files(label):
-    stem = PKI.path(ident(label).replace(".", "_"))
-    return stem + ".pem", stem + ".key"
+    return PKI.files(label)
 
 
 def base_options():
@@ -89,17 +81,8 @@ def base_options():
 
 
 def sign(label, payload, topic):
-    """A message signed by label's key with the headers the default
-    options require (iat, topic)."""
-    cert, key = files(label)
-    argv = [DANCE, "sign", "--key", key, "--name", ident(label), "--iat"]
-    if topic is not None:
-        argv += ["--topic", topic]
-    p = subprocess.run(argv, input=payload.encode(),
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
-    if p.returncode != 0:
-        raise RuntimeError("dance sign failed: %s" % p.stderr.decode())
-    return p.stdout.strip()
+    """A message signed by label's key with iat and, when given, topic."""
+    return sign_message(files(label)[1], ident(label), payload, topic)
 
 
 # A child that connects with a will and waits to be killed: SIGKILL drops
