@@ -50,7 +50,6 @@
 
 #include "bench_mqtt.h"
 #include "bench_util.h"
-#include <openssl/pem.h>
 #include "dance/jws.h"
 #include "dance/name.h"
 #include "dance/provision.h"
@@ -203,17 +202,11 @@ static char g_identity[DANCE_NAME_MAX + 1];
 
 static void load_identity(const char *cert_file)
 {
-    FILE *f = fopen(cert_file, "r");
-    X509 *cert = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-    char **names = NULL;
+    char err[512];
 
-    if (f != NULL)
-        fclose(f);
-    if (cert == NULL || dance_cert_dnsnames(cert, &names) != 1)
-        bu_die("%s: expected a certificate with one DNS name", cert_file);
-    snprintf(g_identity, sizeof(g_identity), "%s", names[0]);
-    dance_names_free(names);
-    X509_free(cert);
+    if (dance_cert_file_identity(cert_file, g_identity, sizeof(g_identity), err,
+                                 sizeof(err)) != 0)
+        bu_die("%s", err);
 }
 
 static void open_client(bm_conn *c, const char *suffix)

@@ -90,26 +90,12 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int rc,
 /* identity_from_cert - the certificate's single dNSName, normalised. */
 static int identity_from_cert(const char *certfile, char *out, size_t outlen)
 {
-    char err[256];
-    char **names = NULL;
-    X509 *cert = dance_cert_load(certfile, err, sizeof(err));
-    int n, rc = -1;
+    char err[512];
 
-    if (cert == NULL) {
-        fprintf(stderr, "%s: %s\n", prog, err);
-        return -1;
-    }
-    n = dance_cert_dnsnames(cert, &names);
-    if (n == 1 && strlen(names[0]) < outlen) {
-        memcpy(out, names[0], strlen(names[0]) + 1);
-        rc = 0;
-    } else {
-        fprintf(stderr, "%s: %s has %d dNSName subjectAltNames; give --name\n", prog,
-                certfile, n < 0 ? 0 : n);
-    }
-    dance_names_free(names);
-    X509_free(cert);
-    return rc;
+    if (dance_cert_file_identity(certfile, out, outlen, err, sizeof(err)) == 0)
+        return 0;
+    fprintf(stderr, "%s: %s; give --name\n", prog, err);
+    return -1;
 }
 
 /* make_reading - a plausible, deterministic reading: a temperature that

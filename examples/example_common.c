@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <openssl/pem.h>
 #include "dance/name.h"
+#include "dance/provision.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -221,17 +221,12 @@ void ex_session_free(ex_session *s)
 const char *ex_bound_client_id(const char *cert_file, const char *suffix,
                                char *buf, size_t buflen)
 {
-    FILE *f = fopen(cert_file, "r");
-    X509 *cert = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-    char **names = NULL;
+    char identity[DANCE_NAME_MAX + 1], err[512];
 
-    if (f != NULL)
-        fclose(f);
-    if (cert != NULL && dance_cert_dnsnames(cert, &names) == 1)
-        snprintf(buf, buflen, "%s/%s", names[0], suffix);
+    if (dance_cert_file_identity(cert_file, identity, sizeof(identity), err,
+                                 sizeof(err)) == 0)
+        snprintf(buf, buflen, "%s/%s", identity, suffix);
     else
         snprintf(buf, buflen, "%s", suffix);
-    dance_names_free(names);
-    X509_free(cert);
     return buf;
 }

@@ -451,6 +451,30 @@ X509 *dance_cert_load(const char *path, char *err, size_t errlen)
     return first;
 }
 
+int dance_cert_file_identity(const char *path, char *out, size_t outlen,
+                             char *err, size_t errlen)
+{
+    X509 *cert = dance_cert_load(path, err, errlen);
+    char **names = NULL;
+    int n, rc = -1;
+
+    if (cert == NULL)
+        return -1;
+    n = dance_cert_dnsnames(cert, &names);
+    if (n == 1 && strlen(names[0]) < outlen) {
+        memcpy(out, names[0], strlen(names[0]) + 1);
+        rc = 0;
+    } else if (n < 0) {
+        dance_set_err(err, errlen, "out of memory reading the names of %s", path);
+    } else {
+        dance_set_err(err, errlen, "%s has %d usable dNSName subjectAltNames, not one",
+                      path, n);
+    }
+    dance_names_free(names);
+    X509_free(cert);
+    return rc;
+}
+
 /* dance_key_matches_cert - private key belongs to the certificate */
 bool dance_key_matches_cert(EVP_PKEY *key, X509 *cert)
 {

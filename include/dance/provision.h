@@ -72,6 +72,14 @@ X509 *dance_cert_load(const char *path, char *err, size_t errlen);
  * error. Returns NULL with a reason on failure. */
 STACK_OF(X509) *dance_certs_load(const char *path, char *err, size_t errlen);
 
+/* dance_cert_file_identity - the one dNSName (normalised) of the first
+ * certificate of a PEM file: the identity a client with that certificate
+ * has, and so the start of its client id. 0, or -1 with a reason (the file
+ * cannot be read, the certificate has no or several usable names, or the
+ * name does not fit in out). */
+int dance_cert_file_identity(const char *path, char *out, size_t outlen,
+                             char *err, size_t errlen);
+
 /* dance_cert_write - write cert as PEM (mode 0644 before the umask), with
  * the same overwrite rule and atomic replacement as dance_key_write. */
 int dance_cert_write(const char *path, X509 *cert, bool overwrite,

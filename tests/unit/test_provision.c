@@ -370,6 +370,17 @@ static void test_cert_files(void **state)
     assert_non_null(loaded);
     assert_int_equal(X509_cmp(loaded, x1), 0);
     X509_free(loaded);
+    /* the identity a client with the file's certificate has */
+    {
+        char id[64], tiny[4];
+        assert_int_equal(dance_cert_file_identity(a, id, sizeof(id), err, sizeof(err)), 0);
+        assert_string_equal(id, "one.example");
+        assert_int_equal(dance_cert_file_identity(a, tiny, sizeof(tiny), err,
+                                                  sizeof(err)), -1);
+        assert_int_equal(dance_cert_file_identity("/nonexistent.pem", id, sizeof(id),
+                                                  err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "/nonexistent.pem"));
+    }
 
     /* a chain file: text between blocks is ignored, order kept */
     tmp_path(chain, sizeof(chain), "chain.pem");
