@@ -200,13 +200,15 @@ class GettingStarted(unittest.TestCase):
                 if broker_pid is None:
                     broker_pid = self.read_broker_pid()
                 time.sleep(0.1)
-            if proc.poll() is None:
+            timed_out = proc.poll() is None
+            if timed_out:
                 proc.kill()
                 proc.wait()
         with open(outfile) as f:
             stdout = f.read()
         shown = "\n----- output -----\n%s\n----- broker log -----\n%s" % (
             stdout[-20000:], self.broker_log()[-20000:])
+        self.assertFalse(timed_out, "the page's commands ran over %d s" % RUN_TIMEOUT + shown)
         self.assertEqual(proc.returncode, 0, "the page's commands failed" + shown)
 
         # the page's last block stops the broker and the test bed
