@@ -2,7 +2,7 @@
 """bench.py - run the mosquitto-dance benchmarks and print one line per figure.
 
 Run it through scripts/bench (which finds the build directory); the
-README's Benchmarks section says what every figure means.
+bench/README.md says what every figure means.
 
 Every figure is measured side by side with its baseline in the same run:
 the two are run alternately (A B, B A, A B, ...) and each side's median is

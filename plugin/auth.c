@@ -13,7 +13,7 @@
  * the client's retry finds the answer cached.
  *
  * Clients without a certificate may log in with a token instead (option
- * token_auth, README.md): username = identity, password = a JWS signed
+ * token_auth, mosquitto-dance(5)): username = identity, password = a JWS signed
  * with the key in the identity's TLSA records. Same shape: the cheap
  * checks (syntax, username == kid, allow-list, audience, times) first and
  * without DNS, then the records from the cache or a worker within the

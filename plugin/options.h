@@ -84,7 +84,7 @@ typedef struct dance_plugin_config {
     unsigned stats_interval;        /* seconds; 0: off */
     unsigned worker_threads;
     size_t queue_size;
-    /* message verification (signed payloads, see README.md) */
+    /* message verification (signed payloads, see mosquitto-dance(5)) */
     char *verify_topics;            /* as given; NULL: not given */
     dance_topics *topics;           /* compiled; empty: verification off */
     char *verified_prefix;          /* set after a successful parse */
@@ -103,7 +103,7 @@ typedef struct dance_plugin_config {
     unsigned sender_lookup_rate;    /* cold sender lookups per second and */
     unsigned sender_lookup_burst;   /*   burst, per publishing client */
     /* token authentication (MQTT password = JWS signed with the device's
-     * DANE-bound key, see README.md) */
+     * DANE-bound key, see mosquitto-dance(5)) */
     bool token_auth;
     char *token_audience;           /* required when token_auth */
     uint32_t token_max_lifetime;    /* seconds */
@@ -113,7 +113,7 @@ typedef struct dance_plugin_config {
     size_t token_replay_per_identity; /* jtis one identity may hold */
 } dance_plugin_config;
 
-/* Defaults (also documented in README.md). */
+/* Defaults (also documented in man/mosquitto-dance.5.scd). */
 #define DANCE_OPT_DEFAULT_LOOKUP_TIMEOUT_MS   2000u
 #define DANCE_OPT_DEFAULT_CONNECT_BUDGET_MS   500u
 #define DANCE_OPT_DEFAULT_CACHE_SIZE          10000u

@@ -7,7 +7,7 @@ if(DANCE_BUILD_PLUGIN)
     set_target_properties(${t} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   endforeach()
   target_compile_definitions(test_plugin_options PRIVATE
-      DANCE_PLUGIN_DOC="${PROJECT_SOURCE_DIR}/README.md")
+      DANCE_PLUGIN_DOC="${PROJECT_SOURCE_DIR}/man/mosquitto-dance.5.scd")
 
   add_test(NAME unit.plugin_options COMMAND test_plugin_options)
   add_test(NAME unit.plugin_core COMMAND test_plugin_core)

@@ -19,7 +19,7 @@
  * dance_jws_verify_message chains parse -> allow-list -> cache/resolver ->
  * verify for the CLI and end-to-end subscribers.
  *
- * Conventions (README.md, "Reference: signed messages"):
+ * Conventions (doc/formats.md, "Signed messages"):
  *   - Serializations: compact, and flattened JSON ({"protected","payload",
  *     "signature"} plus an optional unprotected "header", which is never used
  *     for the sender, the algorithm or any policy).

@@ -4,7 +4,7 @@
  * published in DNS (DANE-EE with a self-signed certificate or a raw public
  * key), which stock Mosquitto cannot authenticate by TLS client certificate.
  *
- * Token format (README.md, "Reference: token authentication"):
+ * Token format (doc/formats.md, "Tokens"):
  *   compact JWS, protected header {"alg", "kid": IDENTITY, "typ": "JWT"
  *   (required: a signed message never carries it, so neither passes for the
  *   other), optional "x5c"}, payload = JSON claims {"aud", "iat", "exp",

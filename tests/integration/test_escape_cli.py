@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """test_escape_cli.py - `dance verify` and `dance token --verify` print what a
-signer chose only escaped (include/dance/error.h, README "Security model").
+signer chose only escaped (include/dance/error.h, doc/security-model.md).
 
 Hostile values (newline, CR, ESC [2J, DEL, UTF-8, a backslash, a forged
 "dance: accepted identity=..." line; separately a \\u0000 escape) go through

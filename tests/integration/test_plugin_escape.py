@@ -9,7 +9,7 @@ a newline, CR, ESC [2J, DEL, UTF-8 and a complete forged
 typ, jti, topic and aud (and a \\u0000 escape); client ids carry control
 characters. The broker log (read as bytes) must keep one timestamped line
 per log call, hold no raw control byte or ESC, and show the hostile values
-escaped (README.md, "Security model and limits").
+escaped (doc/security-model.md, "What a client writes into logs and terminals").
 """
 
 import base64

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Plugin integration: token authentication (README.md: token authentication, plugin reference).
+"""Plugin integration: token authentication (doc/formats.md "Tokens", mosquitto-dance(5)).
 
 Real parts only: /usr/sbin/mosquitto with the built plugin, the DNSSEC test
 bed (knotd), devices provisioned with the `dance` CLI (keygen, self-signed

@@ -276,11 +276,11 @@ class Verify(Work):
         self.assertIn("valid: identity", self.check(t, name, check=0))
 
     def test_openssl_snippet_of_the_docs(self):
-        """The shell + OpenSSL token maker in README.md makes valid tokens."""
-        with open(os.path.join(HERE, "..", "..", "README.md")) as f:
+        """The shell + OpenSSL token maker in doc/formats.md makes valid tokens."""
+        with open(os.path.join(HERE, "..", "..", "doc", "formats.md")) as f:
             doc = f.read()
         m = re.search(r"<!-- snippet: openssl-token -->\n```sh\n(.*?)```", doc, re.S)
-        self.assertIsNotNone(m, "snippet markers missing in README.md")
+        self.assertIsNotNone(m, "snippet markers missing in doc/formats.md")
         name, key, _ = self.device("ed25519")
         script = m.group(1)
         self.assertIn("NAME=dev1._device.acme.example", script)
