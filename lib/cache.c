@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "dance/cache.h"
+#include "dance/clock.h"
 #include "dance/error.h"
 
 #define CACHE_DEFAULT_CAPACITY 10000
@@ -99,16 +100,6 @@ struct dance_cache {
 
     uint64_t hits, misses, queries, failures, evictions;
 };
-
-/* dance_clock_monotonic_ms - default clock; cannot fail on Linux */
-uint64_t dance_clock_monotonic_ms(void *ctx)
-{
-    struct timespec ts;
-
-    (void)ctx;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /*
  * SipHash-1-3, keyed per cache with random bytes. Owner names come from
@@ -776,27 +767,12 @@ int dance_cache_fetch(dance_cache *c, const char *owner,
     return 0;
 }
 
-/* deadline_after - CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait */
-static struct timespec deadline_after(unsigned ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(ms / 1000u);
-    ts.tv_nsec += (long)(ms % 1000u) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 bool dance_cache_wait(dance_cache *c, const char *owner, unsigned timeout_ms,
                       dance_tlsa_result *out)
 {
     char key[DANCE_CACHE_OWNER_MAX + 1];
     size_t len = cache_key(owner, key);
-    struct timespec deadline = deadline_after(timeout_ms);
+    struct timespec deadline = dance_clock_deadline_after(timeout_ms);
     uint64_t hash, now;
     dance_cache_entry *e;
     cache_flight *f;

@@ -29,6 +29,7 @@
 
 #include <openssl/rand.h>
 
+#include "dance/clock.h"
 #include "jws_internal.h"
 
 #define KC_CAPACITY_DEFAULT 1024
@@ -59,14 +60,6 @@ struct dance_jws_keycache {
     uint64_t seed;
     dance_jws_keycache_stats stats;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* kc_hash - word-at-a-time multiply/rotate mix with a splitmix64 finish:
  * fast over a few KiB of certificate data, seeded per process */
@@ -195,7 +188,7 @@ bool jws_keycache_get(dance_jws_keycache *kc, const unsigned char *k, size_t kle
     h = kc_hash(kc->seed, k, klen);
     pthread_mutex_lock(&kc->mu);
     e = find(kc, h, k, klen);
-    if (e != NULL && e->expires_ms != 0 && now_ms() >= e->expires_ms) {
+    if (e != NULL && e->expires_ms != 0 && dance_clock_monotonic_ms(NULL) >= e->expires_ms) {
         remove_entry(kc, e);
         e = NULL;
     }
@@ -234,7 +227,7 @@ void jws_keycache_put(dance_jws_keycache *kc, const unsigned char *k, size_t kle
     e->klen = klen;
     e->v = *v;
     e->hash = kc_hash(kc->seed, k, klen);
-    e->expires_ms = max_age_ms ? now_ms() + max_age_ms : 0;
+    e->expires_ms = max_age_ms ? dance_clock_monotonic_ms(NULL) + max_age_ms : 0;
     e->part = v->pkey != NULL ? KC_KEYS : KC_REFUSALS;
     l = &kc->lru[e->part];
     pthread_mutex_lock(&kc->mu);

@@ -53,6 +53,7 @@
 
 #include <openssl/rand.h>
 
+#include "dance/clock.h"
 #include "dance/error.h"
 #include "dance/jws.h"
 
@@ -102,15 +103,6 @@ struct dance_replay {
     dance_replay_stats stats;
 };
 
-static uint64_t mono_ms(void *ctx)
-{
-    struct timespec ts;
-
-    (void)ctx;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static int64_t wall_s(const dance_replay *rp)
 {
     return rp->wall ? rp->wall(rp->wall_ctx) : (int64_t)time(NULL);
@@ -154,7 +146,7 @@ dance_replay *dance_replay_new(size_t capacity, uint32_t window_s,
         goto fail;
     }
     rp->window_ms = (uint64_t)(window_s ? window_s : REPLAY_WINDOW_DEFAULT) * 1000u;
-    rp->clock = clock ? clock : mono_ms;
+    rp->clock = clock ? clock : dance_clock_monotonic_ms;
     rp->clock_ctx = clock_ctx;
     if (RAND_bytes((unsigned char *)&rp->seed, sizeof(rp->seed)) != 1)
         rp->seed = (uint64_t)time(NULL) ^ (uintptr_t)rp;
