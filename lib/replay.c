@@ -6,8 +6,8 @@
  * Entries sit in one FIFO list in arrival order, which is also expiry
  * order (one window for all), so expiry is popping from the head; hash
  * tables with a random key (hashtab.h: senders and jtis are the clients'
- * choice) find entries and senders. Each sender also keeps its own FIFO of its
- * entries and a count, and senders sit in lists by count, so that the
+ * choice) find entries and senders. Each sender also keeps its own FIFO
+ * of its entries and a count, and senders sit in lists by count, so that the
  * sender holding the most entries is found in O(1). Evicting an entry
  * before its window ends lets that pair be accepted again, so evictions
  * are chosen to hurt only who caused them:
