@@ -9,7 +9,10 @@
  * list of flights and the counters. It is held only for O(1) work (hash
  * lookup, list moves, refcount changes) and for freeing entries that leave
  * the table; fetch functions, copies into callers' results and building
- * new entries all run with it released.
+ * new entries all run with it released. The table (hashtab.h) hashes with
+ * a random key: owner names come from certificates and message headers,
+ * i.e. from whoever connects, and must not be able to pile up in one chain
+ * on the broker thread.
  *
  * Ownership. An entry is one allocation (header, record array, key, reason
  * and record data) and never changes after it is built, apart from the
@@ -41,21 +44,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "dance/cache.h"
+#include "dance/clock.h"
 #include "dance/error.h"
+#include "dance/hashtab.h"
 
 #define CACHE_DEFAULT_CAPACITY 10000
 #define CACHE_DEFAULT_MAX_TTL  3600
 #define CACHE_MIN_BUCKETS      64
-#define CACHE_MAX_BUCKETS      ((size_t)1 << 30)
 
 struct dance_cache_entry {
-    struct dance_cache_entry *hnext;        /* bucket chain (mutex) */
+    dance_hashtab_node hnode;               /* table link and hash (mutex) */
     struct dance_cache_entry *prev, *next;  /* LRU list, head newest (mutex) */
     uint64_t expires_ms;
-    uint64_t hash;
     atomic_uint refs;
     uint32_t ttl;                           /* as fetched */
     uint32_t sig_ttl;                       /* as fetched */
@@ -83,14 +85,11 @@ typedef struct cache_flight {
 struct dance_cache {
     pthread_mutex_t lock;
     pthread_condattr_t cv_attr;             /* monotonic clock for waits */
-    dance_cache_entry **buckets;
-    size_t nbuckets;                        /* power of two */
-    size_t max_buckets;
+    dance_hashtab table;                    /* entries by key; buckets grow
+                                               to one per entry at most */
     dance_cache_entry *lru_head, *lru_tail;
-    size_t count;
     cache_flight *flights;
     uint64_t generation;
-    uint64_t seed[2];
 
     size_t capacity;
     uint32_t min_ttl, max_ttl, negative_ttl, failure_ttl;
@@ -99,63 +98,6 @@ struct dance_cache {
 
     uint64_t hits, misses, queries, failures, evictions;
 };
-
-/* dance_clock_monotonic_ms - default clock; cannot fail on Linux */
-uint64_t dance_clock_monotonic_ms(void *ctx)
-{
-    struct timespec ts;
-
-    (void)ctx;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/*
- * SipHash-1-3, keyed per cache with random bytes. Owner names come from
- * certificates and message headers, i.e. from whoever connects, so a fixed
- * hash would let a client pick colliding names and turn lookups into list
- * walks on the broker thread. Hand-written because OpenSSL offers SipHash
- * only through EVP_MAC, which allocates a context per call: too heavy for
- * the hit path.
- */
-#define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIP_ROUND                                                          \
-    do {                                                                   \
-        v0 += v1; v1 = SIP_ROTL(v1, 13); v1 ^= v0; v0 = SIP_ROTL(v0, 32);  \
-        v2 += v3; v3 = SIP_ROTL(v3, 16); v3 ^= v2;                         \
-        v0 += v3; v3 = SIP_ROTL(v3, 21); v3 ^= v0;                         \
-        v2 += v1; v1 = SIP_ROTL(v1, 17); v1 ^= v2; v2 = SIP_ROTL(v2, 32);  \
-    } while (0)
-
-static uint64_t cache_hash(const uint64_t k[2], const char *key, size_t len)
-{
-    const unsigned char *in = (const unsigned char *)key;
-    uint64_t v0 = 0x736f6d6570736575ULL ^ k[0];
-    uint64_t v1 = 0x646f72616e646f6dULL ^ k[1];
-    uint64_t v2 = 0x6c7967656e657261ULL ^ k[0];
-    uint64_t v3 = 0x7465646279746573ULL ^ k[1];
-    uint64_t b = (uint64_t)len << 56;
-    size_t i, full = len - len % 8;
-
-    for (i = 0; i < full; i += 8) {
-        uint64_t m = 0;
-        for (int j = 7; j >= 0; j--)
-            m = (m << 8) | in[i + (size_t)j];
-        v3 ^= m;
-        SIP_ROUND;
-        v0 ^= m;
-    }
-    for (i = len % 8; i > 0; i--)
-        b |= (uint64_t)in[full + i - 1] << (8 * (i - 1));
-    v3 ^= b;
-    SIP_ROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIP_ROUND;
-    SIP_ROUND;
-    SIP_ROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
-}
 
 /* cache_key - fold ASCII case and strip one trailing dot into key.
  * Returns the length, or 0 for a NULL, empty or too long owner. */
@@ -239,9 +181,10 @@ static dance_cache_entry *entry_new(const char *key, size_t key_len, uint64_t ha
     e = malloc(size);
     if (e == NULL)
         return NULL;
-    e->hnext = e->prev = e->next = NULL;
+    e->hnode.next = NULL;
+    e->hnode.hash = hash;
+    e->prev = e->next = NULL;
     e->expires_ms = expires_ms;
-    e->hash = hash;
     atomic_init(&e->refs, 1);
     e->ttl = (st == DANCE_DNS_SECURE || st == DANCE_DNS_SECURE_NEGATIVE) ? r->ttl : 0;
     e->sig_ttl = st == DANCE_DNS_SECURE ? r->sig_ttl : 0;
@@ -313,15 +256,26 @@ static uint32_t lifetime_s(const dance_cache *c, dance_dns_status st, uint32_t t
 
 /* --- table and LRU list; all with c->lock held --- */
 
+typedef struct cache_key_ref {
+    const char *key;
+    size_t len;
+} cache_key_ref;
+
+static bool entry_has_key(const dance_hashtab_node *n, const void *ctx)
+{
+    const dance_cache_entry *e = DANCE_HASHTAB_ENTRY(n, const dance_cache_entry, hnode);
+    const cache_key_ref *k = ctx;
+
+    return e->key_len == k->len && memcmp(e->key, k->key, k->len) == 0;
+}
+
 static dance_cache_entry *table_find(dance_cache *c, const char *key, size_t len,
                                      uint64_t hash)
 {
-    dance_cache_entry *e = c->buckets[hash & (c->nbuckets - 1)];
+    cache_key_ref k = { key, len };
+    dance_hashtab_node *n = dance_hashtab_find(&c->table, hash, entry_has_key, &k);
 
-    for (; e != NULL; e = e->hnext)
-        if (e->hash == hash && e->key_len == len && memcmp(e->key, key, len) == 0)
-            return e;
-    return NULL;
+    return n != NULL ? DANCE_HASHTAB_ENTRY(n, dance_cache_entry, hnode) : NULL;
 }
 
 static void lru_remove(dance_cache *c, dance_cache_entry *e)
@@ -351,40 +305,9 @@ static void lru_push_head(dance_cache *c, dance_cache_entry *e)
 /* table_unlink - take e out of the table and drop the table's reference */
 static void table_unlink(dance_cache *c, dance_cache_entry *e)
 {
-    dance_cache_entry **pp = &c->buckets[e->hash & (c->nbuckets - 1)];
-
-    while (*pp != e)
-        pp = &(*pp)->hnext;
-    *pp = e->hnext;
-    e->hnext = NULL;
+    dance_hashtab_remove(&c->table, &e->hnode);
     lru_remove(c, e);
-    c->count--;
     entry_unref(e);
-}
-
-/* table_grow - double the buckets while under capacity; on ENOMEM keep the
- * old table (chains just get longer) */
-static void table_grow(dance_cache *c)
-{
-    size_t n = c->nbuckets * 2, i;
-    dance_cache_entry **nb;
-
-    if (c->count <= c->nbuckets || c->nbuckets >= c->max_buckets)
-        return;
-    nb = calloc(n, sizeof(*nb));
-    if (nb == NULL)
-        return;
-    for (i = 0; i < c->nbuckets; i++) {
-        dance_cache_entry *e = c->buckets[i], *next;
-        for (; e != NULL; e = next) {
-            next = e->hnext;
-            e->hnext = nb[e->hash & (n - 1)];
-            nb[e->hash & (n - 1)] = e;
-        }
-    }
-    free(c->buckets);
-    c->buckets = nb;
-    c->nbuckets = n;
 }
 
 /* table_store - link e (taking a new reference), replacing any entry for the
@@ -392,22 +315,19 @@ static void table_grow(dance_cache *c)
  * recently used ones while the cache is full */
 static void table_store(dance_cache *c, dance_cache_entry *e, uint64_t now)
 {
-    dance_cache_entry *old = table_find(c, e->key, e->key_len, e->hash);
+    dance_cache_entry *old = table_find(c, e->key, e->key_len, e->hnode.hash);
 
     if (old != NULL)
         table_unlink(c, old);
     while (c->lru_tail != NULL && c->lru_tail->expires_ms <= now)
         table_unlink(c, c->lru_tail);
-    while (c->count >= c->capacity) {
+    while (dance_hashtab_count(&c->table) >= c->capacity) {
         c->evictions++;
         table_unlink(c, c->lru_tail);
     }
     entry_ref(e);
-    e->hnext = c->buckets[e->hash & (c->nbuckets - 1)];
-    c->buckets[e->hash & (c->nbuckets - 1)] = e;
+    dance_hashtab_insert(&c->table, &e->hnode, e->hnode.hash);
     lru_push_head(c, e);
-    c->count++;
-    table_grow(c);
 }
 
 /* table_forget - the newest answer for key is not storable: drop the old */
@@ -534,20 +454,8 @@ dance_cache *dance_cache_new(const dance_cache_config *cfg)
     c->clock_ctx = cfg->clock_ctx;
 
     /* buckets: start small, grow to one per entry at most */
-    c->max_buckets = CACHE_MIN_BUCKETS;
-    while (c->max_buckets < c->capacity && c->max_buckets < CACHE_MAX_BUCKETS)
-        c->max_buckets *= 2;
-    c->nbuckets = CACHE_MIN_BUCKETS;
-    c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
-    if (c->buckets == NULL)
+    if (dance_hashtab_init(&c->table, CACHE_MIN_BUCKETS, c->capacity) != 0)
         goto fail_buckets;
-
-    /* Without entropy the table still works; only collision resistance
-     * against chosen names is lost, so fall back rather than refuse. */
-    if (getentropy(c->seed, sizeof(c->seed)) != 0) {
-        c->seed[0] = dance_clock_monotonic_ms(NULL) ^ (uint64_t)(uintptr_t)c;
-        c->seed[1] = (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15ULL;
-    }
 
     if (pthread_condattr_init(&c->cv_attr) != 0)
         goto fail_attr;
@@ -560,7 +468,7 @@ dance_cache *dance_cache_new(const dance_cache_config *cfg)
 fail_mutex:
     pthread_condattr_destroy(&c->cv_attr);
 fail_attr:
-    free(c->buckets);
+    dance_hashtab_destroy(&c->table);
 fail_buckets:
     free(c);
     return NULL;
@@ -574,7 +482,7 @@ void dance_cache_free(dance_cache *c)
         table_unlink(c, c->lru_head);
     /* Flights left here mean a caller broke the contract; their waiters
      * still point at them, so leaking beats freeing under their feet. */
-    free(c->buckets);
+    dance_hashtab_destroy(&c->table);
     pthread_mutex_destroy(&c->lock);
     pthread_condattr_destroy(&c->cv_attr);
     free(c);
@@ -589,7 +497,7 @@ const dance_cache_entry *dance_cache_acquire(dance_cache *c, const char *owner)
 
     if (c == NULL || len == 0)
         return NULL;
-    hash = cache_hash(c->seed, key, len);
+    hash = dance_hashtab_hash(&c->table, key, len);
     now = c->clock(c->clock_ctx);
     pthread_mutex_lock(&c->lock);
     e = lookup_fresh(c, key, len, hash, now);
@@ -699,7 +607,7 @@ int dance_cache_fetch(dance_cache *c, const char *owner,
                     owner ? owner : "(null)");
         return -1;
     }
-    hash = cache_hash(c->seed, key, len);
+    hash = dance_hashtab_hash(&c->table, key, len);
     now = c->clock(c->clock_ctx);
 
     pthread_mutex_lock(&c->lock);
@@ -776,27 +684,12 @@ int dance_cache_fetch(dance_cache *c, const char *owner,
     return 0;
 }
 
-/* deadline_after - CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait */
-static struct timespec deadline_after(unsigned ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(ms / 1000u);
-    ts.tv_nsec += (long)(ms % 1000u) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 bool dance_cache_wait(dance_cache *c, const char *owner, unsigned timeout_ms,
                       dance_tlsa_result *out)
 {
     char key[DANCE_CACHE_OWNER_MAX + 1];
     size_t len = cache_key(owner, key);
-    struct timespec deadline = deadline_after(timeout_ms);
+    struct timespec deadline = dance_clock_deadline_after(timeout_ms);
     uint64_t hash, now;
     dance_cache_entry *e;
     cache_flight *f;
@@ -807,7 +700,7 @@ bool dance_cache_wait(dance_cache *c, const char *owner, unsigned timeout_ms,
                     owner ? owner : "(null)");
         return false;
     }
-    hash = cache_hash(c->seed, key, len);
+    hash = dance_hashtab_hash(&c->table, key, len);
     now = c->clock(c->clock_ctx);
 
     pthread_mutex_lock(&c->lock);
@@ -855,7 +748,7 @@ bool dance_cache_in_flight(dance_cache *c, const char *owner)
     if (c == NULL || len == 0)
         return false;
     pthread_mutex_lock(&c->lock);
-    f = flight_find(c, key, len, cache_hash(c->seed, key, len));
+    f = flight_find(c, key, len, dance_hashtab_hash(&c->table, key, len));
     running = f != NULL && f->fetching;
     pthread_mutex_unlock(&c->lock);
     return running;
@@ -872,7 +765,7 @@ int dance_cache_put(dance_cache *c, const char *owner, const dance_tlsa_result *
 
     if (c == NULL || r == NULL || len == 0)
         return -1;
-    hash = cache_hash(c->seed, key, len);
+    hash = dance_hashtab_hash(&c->table, key, len);
     now = c->clock(c->clock_ctx);
     life = lifetime_s(c, entry_status(r), r->ttl, r->sig_ttl);
     e = entry_new(key, len, hash, r, now + (uint64_t)life * 1000u);
@@ -916,6 +809,6 @@ void dance_cache_get_stats(dance_cache *c, dance_cache_stats *out)
     out->queries = c->queries;
     out->failures = c->failures;
     out->evictions = c->evictions;
-    out->entries = c->count;
+    out->entries = dance_hashtab_count(&c->table);
     pthread_mutex_unlock(&c->lock);
 }

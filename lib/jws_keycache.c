@@ -6,9 +6,10 @@
  * Keys of the map are exact byte strings built by the verifier (record
  * usage/selector/mtype/data, or a SHA-256 digest of sender + records + x5c
  * DER); a record that changes or goes away simply stops being asked for,
- * and its entry ages out of the LRU. The hash is seeded at random and every
- * hit is confirmed with memcmp, so crafted keys cannot pile up in one
- * bucket predictably.
+ * and its entry ages out of the LRU. The table (hashtab.h) hashes with a
+ * random key and every hit is confirmed with memcmp, so crafted keys (x5c
+ * chains and records are the sender's choice) cannot pile up in one bucket
+ * predictably.
  *
  * Two partitions, each its own LRU: keys (values with a pkey) and
  * remembered refusals (x5c chains that did not DANE-match, pkey NULL).
@@ -25,22 +26,20 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <openssl/rand.h>
-
+#include "dance/clock.h"
+#include "dance/hashtab.h"
 #include "jws_internal.h"
 
 #define KC_CAPACITY_DEFAULT 1024
 
 typedef struct kc_entry {
-    uint64_t hash;
+    dance_hashtab_node hnode;           /* table link and hash */
     unsigned char *key;
     size_t klen;
     jws_key_value v;
     uint64_t expires_ms;                /* 0: never */
     int part;                           /* KC_KEYS or KC_REFUSALS */
-    struct kc_entry *hnext;             /* bucket chain */
     struct kc_entry *prev, *next;       /* its partition's LRU list */
 } kc_entry;
 
@@ -53,66 +52,31 @@ typedef struct kc_lru {
 
 struct dance_jws_keycache {
     pthread_mutex_t mu;
-    size_t nbuckets;
-    kc_entry **buckets;
+    dance_hashtab table;                /* fixed size: two buckets per entry */
     kc_lru lru[KC_PARTS];
-    uint64_t seed;
     dance_jws_keycache_stats stats;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* kc_hash - word-at-a-time multiply/rotate mix with a splitmix64 finish:
- * fast over a few KiB of certificate data, seeded per process */
-static uint64_t kc_hash(uint64_t seed, const unsigned char *p, size_t n)
-{
-    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ull), w;
-    size_t i = 0;
-
-    for (; i + 8 <= n; i += 8) {
-        memcpy(&w, p + i, 8);
-        h ^= w * 0xbf58476d1ce4e5b9ull;
-        h = ((h << 31) | (h >> 33)) * 0x94d049bb133111ebull;
-    }
-    w = 0;
-    if (i < n)
-        memcpy(&w, p + i, n - i);
-    h ^= w * 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebull;
-    h ^= h >> 31;
-    return h;
-}
 
 dance_jws_keycache *dance_jws_keycache_new(size_t capacity)
 {
     dance_jws_keycache *kc = calloc(1, sizeof(*kc));
-    size_t nb = 16, total;
+    size_t nb, total;
 
     if (kc == NULL)
         return NULL;
     kc->lru[KC_KEYS].capacity = capacity ? capacity : KC_CAPACITY_DEFAULT;
     kc->lru[KC_REFUSALS].capacity = kc->lru[KC_KEYS].capacity / 4 + 1;
     total = kc->lru[KC_KEYS].capacity + kc->lru[KC_REFUSALS].capacity;
-    while (nb < 2 * total && nb < ((size_t)1 << 30))
-        nb <<= 1;
-    kc->nbuckets = nb;
-    kc->buckets = calloc(nb, sizeof(*kc->buckets));
-    if (kc->buckets == NULL || pthread_mutex_init(&kc->mu, NULL) != 0) {
-        free(kc->buckets);
+    nb = 2 * total > 16 ? 2 * total : 16;    /* rounded up to a power of two */
+    if (dance_hashtab_init(&kc->table, nb, nb) != 0) {
         free(kc);
         return NULL;
     }
-    if (RAND_bytes((unsigned char *)&kc->seed, sizeof(kc->seed)) != 1)
-        kc->seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uintptr_t)kc;
+    if (pthread_mutex_init(&kc->mu, NULL) != 0) {
+        dance_hashtab_destroy(&kc->table);
+        free(kc);
+        return NULL;
+    }
     return kc;
 }
 
@@ -136,7 +100,7 @@ void dance_jws_keycache_free(dance_jws_keycache *kc)
         }
     }
     pthread_mutex_destroy(&kc->mu);
-    free(kc->buckets);
+    dance_hashtab_destroy(&kc->table);
     free(kc);
 }
 
@@ -162,25 +126,31 @@ static void lru_push_front(dance_jws_keycache *kc, kc_entry *e)
 /* remove - take e out of its bucket and the LRU and free it (locked) */
 static void remove_entry(dance_jws_keycache *kc, kc_entry *e)
 {
-    kc_entry **pp = &kc->buckets[e->hash & (kc->nbuckets - 1)];
-
-    while (*pp != NULL && *pp != e)
-        pp = &(*pp)->hnext;
-    if (*pp == e)
-        *pp = e->hnext;
+    dance_hashtab_remove(&kc->table, &e->hnode);
     lru_unlink(kc, e);
     kc->lru[e->part].count--;
     entry_free(e);
 }
 
+typedef struct kc_key_ref {
+    const unsigned char *key;
+    size_t len;
+} kc_key_ref;
+
+static bool entry_has_key(const dance_hashtab_node *n, const void *ctx)
+{
+    const kc_entry *e = DANCE_HASHTAB_ENTRY(n, const kc_entry, hnode);
+    const kc_key_ref *k = ctx;
+
+    return e->klen == k->len && memcmp(e->key, k->key, k->len) == 0;
+}
+
 static kc_entry *find(dance_jws_keycache *kc, uint64_t h, const unsigned char *k, size_t klen)
 {
-    kc_entry *e;
+    kc_key_ref ref = { k, klen };
+    dance_hashtab_node *n = dance_hashtab_find(&kc->table, h, entry_has_key, &ref);
 
-    for (e = kc->buckets[h & (kc->nbuckets - 1)]; e != NULL; e = e->hnext)
-        if (e->hash == h && e->klen == klen && memcmp(e->key, k, klen) == 0)
-            return e;
-    return NULL;
+    return n != NULL ? DANCE_HASHTAB_ENTRY(n, kc_entry, hnode) : NULL;
 }
 
 bool jws_keycache_get(dance_jws_keycache *kc, const unsigned char *k, size_t klen,
@@ -192,10 +162,10 @@ bool jws_keycache_get(dance_jws_keycache *kc, const unsigned char *k, size_t kle
 
     if (kc == NULL)
         return false;
-    h = kc_hash(kc->seed, k, klen);
+    h = dance_hashtab_hash(&kc->table, k, klen);
     pthread_mutex_lock(&kc->mu);
     e = find(kc, h, k, klen);
-    if (e != NULL && e->expires_ms != 0 && now_ms() >= e->expires_ms) {
+    if (e != NULL && e->expires_ms != 0 && dance_clock_monotonic_ms(NULL) >= e->expires_ms) {
         remove_entry(kc, e);
         e = NULL;
     }
@@ -217,7 +187,7 @@ void jws_keycache_put(dance_jws_keycache *kc, const unsigned char *k, size_t kle
 {
     kc_entry *e, *old;
     kc_lru *l;
-    size_t b;
+    uint64_t h;
 
     if (kc == NULL)
         return;
@@ -233,12 +203,12 @@ void jws_keycache_put(dance_jws_keycache *kc, const unsigned char *k, size_t kle
     memcpy(e->key, k, klen);
     e->klen = klen;
     e->v = *v;
-    e->hash = kc_hash(kc->seed, k, klen);
-    e->expires_ms = max_age_ms ? now_ms() + max_age_ms : 0;
+    h = dance_hashtab_hash(&kc->table, k, klen);
+    e->expires_ms = max_age_ms ? dance_clock_monotonic_ms(NULL) + max_age_ms : 0;
     e->part = v->pkey != NULL ? KC_KEYS : KC_REFUSALS;
     l = &kc->lru[e->part];
     pthread_mutex_lock(&kc->mu);
-    old = find(kc, e->hash, k, klen);
+    old = find(kc, h, k, klen);
     if (old != NULL)
         remove_entry(kc, old);      /* two threads decoded the same record */
     /* only the entry's own partition makes room: refusals never evict keys */
@@ -246,9 +216,7 @@ void jws_keycache_put(dance_jws_keycache *kc, const unsigned char *k, size_t kle
         remove_entry(kc, l->tail);
         kc->stats.evictions++;
     }
-    b = e->hash & (kc->nbuckets - 1);
-    e->hnext = kc->buckets[b];
-    kc->buckets[b] = e;
+    dance_hashtab_insert(&kc->table, &e->hnode, h);
     lru_push_front(kc, e);
     l->count++;
     pthread_mutex_unlock(&kc->mu);

@@ -4,9 +4,10 @@
  * `window` seconds, where key is a jti or a digest of a signature.
  *
  * Entries sit in one FIFO list in arrival order, which is also expiry
- * order (one window for all), so expiry is popping from the head; a seeded
- * hash table finds them. Each sender also keeps its own FIFO of its
- * entries and a count, and senders sit in lists by count, so that the
+ * order (one window for all), so expiry is popping from the head; hash
+ * tables with a random key (hashtab.h: senders and jtis are the clients'
+ * choice) find entries and senders. Each sender also keeps its own FIFO
+ * of its entries and a count, and senders sit in lists by count, so that the
  * sender holding the most entries is found in O(1). Evicting an entry
  * before its window ends lets that pair be accepted again, so evictions
  * are chosen to hurt only who caused them:
@@ -51,9 +52,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
-
+#include "dance/clock.h"
 #include "dance/error.h"
+#include "dance/hashtab.h"
 #include "dance/jws.h"
 
 #define REPLAY_CAPACITY_DEFAULT 100000
@@ -64,9 +65,8 @@
 typedef struct rp_sender rp_sender;
 
 typedef struct rp_entry {
-    uint64_t hash;
+    dance_hashtab_node hnode;       /* in entries; hash of key[0..klen) */
     uint64_t expires_ms;
-    struct rp_entry *hnext;         /* bucket chain */
     struct rp_entry *prev, *next;   /* global FIFO, oldest first */
     struct rp_entry *snext;         /* the sender's FIFO, oldest first */
     rp_sender *sender;
@@ -75,8 +75,7 @@ typedef struct rp_entry {
 } rp_entry;
 
 struct rp_sender {
-    uint64_t hash;
-    rp_sender *hnext;               /* bucket chain */
+    dance_hashtab_node hnode;       /* in senders */
     rp_sender *cprev, *cnext;       /* list of senders with this count */
     rp_entry *oldest, *newest;
     size_t count;                   /* >= 1 while it exists */
@@ -87,13 +86,12 @@ struct rp_sender {
 struct dance_replay {
     pthread_mutex_t mu;
     pthread_mutex_t save_mu;        /* one writer of the file at a time */
-    size_t capacity, share, count, nbuckets;
-    rp_entry **buckets;
-    rp_sender **sbuckets;
+    size_t capacity, share, count;
+    dance_hashtab entries, senders; /* fixed size: a bucket per entry */
     rp_sender **by_count;           /* [1..share]: senders holding that many */
     size_t max_count;               /* largest count held; 0 when empty */
     rp_entry *head, *tail;
-    uint64_t window_ms, seed;
+    uint64_t window_ms;
     uint64_t changes, saved_changes;
     dance_clock_fn clock;
     void *clock_ctx;
@@ -102,50 +100,30 @@ struct dance_replay {
     dance_replay_stats stats;
 };
 
-static uint64_t mono_ms(void *ctx)
-{
-    struct timespec ts;
-
-    (void)ctx;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static int64_t wall_s(const dance_replay *rp)
 {
     return rp->wall ? rp->wall(rp->wall_ctx) : (int64_t)time(NULL);
-}
-
-/* FNV-1a, seeded: keys are short (a name and a jti or digest) */
-static uint64_t rp_hash(uint64_t seed, const char *k, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull ^ seed;
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        h ^= (unsigned char)k[i];
-        h *= 0x100000001b3ull;
-    }
-    return h ^ (h >> 29);
 }
 
 dance_replay *dance_replay_new(size_t capacity, uint32_t window_s,
                                dance_clock_fn clock, void *clock_ctx)
 {
     dance_replay *rp = calloc(1, sizeof(*rp));
-    size_t nb = 16;
+    size_t nb;
 
     if (rp == NULL)
         return NULL;
     rp->capacity = capacity ? capacity : REPLAY_CAPACITY_DEFAULT;
     rp->share = rp->capacity;
-    while (nb < rp->capacity && nb < ((size_t)1 << 30))
-        nb <<= 1;
-    rp->nbuckets = nb;
-    rp->buckets = calloc(nb, sizeof(*rp->buckets));
-    rp->sbuckets = calloc(nb, sizeof(*rp->sbuckets));
+    nb = rp->capacity > 16 ? rp->capacity : 16;   /* rounded up to a power of two */
+    if (dance_hashtab_init(&rp->entries, nb, nb) != 0) {
+        free(rp);
+        return NULL;
+    }
+    if (dance_hashtab_init(&rp->senders, nb, nb) != 0)
+        goto fail;
     rp->by_count = calloc(rp->share + 1, sizeof(*rp->by_count));
-    if (rp->buckets == NULL || rp->sbuckets == NULL || rp->by_count == NULL)
+    if (rp->by_count == NULL)
         goto fail;
     if (pthread_mutex_init(&rp->mu, NULL) != 0)
         goto fail;
@@ -154,14 +132,12 @@ dance_replay *dance_replay_new(size_t capacity, uint32_t window_s,
         goto fail;
     }
     rp->window_ms = (uint64_t)(window_s ? window_s : REPLAY_WINDOW_DEFAULT) * 1000u;
-    rp->clock = clock ? clock : mono_ms;
+    rp->clock = clock ? clock : dance_clock_monotonic_ms;
     rp->clock_ctx = clock_ctx;
-    if (RAND_bytes((unsigned char *)&rp->seed, sizeof(rp->seed)) != 1)
-        rp->seed = (uint64_t)time(NULL) ^ (uintptr_t)rp;
     return rp;
 fail:
-    free(rp->buckets);
-    free(rp->sbuckets);
+    dance_hashtab_destroy(&rp->entries);
+    dance_hashtab_destroy(&rp->senders);
     free(rp->by_count);
     free(rp);
     return NULL;
@@ -203,8 +179,9 @@ void dance_replay_set_wallclock(dance_replay *rp, dance_wallclock_fn now, void *
 
 void dance_replay_free(dance_replay *rp)
 {
+    dance_hashtab_iter it;
+    dance_hashtab_node *n;
     rp_entry *e, *next;
-    size_t i;
 
     if (rp == NULL)
         return;
@@ -212,31 +189,38 @@ void dance_replay_free(dance_replay *rp)
         next = e->next;
         free(e);
     }
-    for (i = 0; i < rp->nbuckets; i++) {
-        rp_sender *s, *sn;
-        for (s = rp->sbuckets[i]; s != NULL; s = sn) {
-            sn = s->hnext;
-            free(s);
-        }
-    }
+    dance_hashtab_iter_init(&it, &rp->senders);
+    while ((n = dance_hashtab_iter_next(&it)) != NULL)
+        free(DANCE_HASHTAB_ENTRY(n, rp_sender, hnode));
     pthread_mutex_destroy(&rp->mu);
     pthread_mutex_destroy(&rp->save_mu);
-    free(rp->buckets);
-    free(rp->sbuckets);
+    dance_hashtab_destroy(&rp->entries);
+    dance_hashtab_destroy(&rp->senders);
     free(rp->by_count);
     free(rp);
 }
 
 /* ---------------------------------------------------- senders (locked) */
 
+typedef struct rp_bytes {
+    const char *p;
+    size_t len;
+} rp_bytes;
+
+static bool sender_is(const dance_hashtab_node *n, const void *ctx)
+{
+    const rp_sender *s = DANCE_HASHTAB_ENTRY(n, const rp_sender, hnode);
+    const rp_bytes *name = ctx;
+
+    return s->nlen == name->len && memcmp(s->name, name->p, name->len) == 0;
+}
+
 static rp_sender *sender_find(dance_replay *rp, const char *name, size_t nlen, uint64_t h)
 {
-    rp_sender *s;
+    rp_bytes ref = { name, nlen };
+    dance_hashtab_node *n = dance_hashtab_find(&rp->senders, h, sender_is, &ref);
 
-    for (s = rp->sbuckets[h & (rp->nbuckets - 1)]; s != NULL; s = s->hnext)
-        if (s->hash == h && s->nlen == nlen && memcmp(s->name, name, nlen) == 0)
-            return s;
-    return NULL;
+    return n != NULL ? DANCE_HASHTAB_ENTRY(n, rp_sender, hnode) : NULL;
 }
 
 static void count_unlink(dance_replay *rp, rp_sender *s)
@@ -264,13 +248,9 @@ static void count_link(dance_replay *rp, rp_sender *s)
  * s must not be used afterwards. */
 static void sender_drop_oldest(dance_replay *rp, rp_sender *s)
 {
-    rp_entry *e = s->oldest, **pp;
+    rp_entry *e = s->oldest;
 
-    pp = &rp->buckets[e->hash & (rp->nbuckets - 1)];
-    while (*pp != NULL && *pp != e)
-        pp = &(*pp)->hnext;
-    if (*pp == e)
-        *pp = e->hnext;
+    dance_hashtab_remove(&rp->entries, &e->hnode);
     if (e->prev != NULL)
         e->prev->next = e->next;
     else
@@ -290,11 +270,7 @@ static void sender_drop_oldest(dance_replay *rp, rp_sender *s)
     if (s->count > 0) {
         count_link(rp, s);
     } else {
-        rp_sender **sp = &rp->sbuckets[s->hash & (rp->nbuckets - 1)];
-        while (*sp != NULL && *sp != s)
-            sp = &(*sp)->hnext;
-        if (*sp == s)
-            *sp = s->hnext;
+        dance_hashtab_remove(&rp->senders, &s->hnode);
         free(s);
     }
     while (rp->max_count > 0 && rp->by_count[rp->max_count] == NULL)
@@ -307,14 +283,20 @@ static void expire(dance_replay *rp, uint64_t now)
         sender_drop_oldest(rp, rp->head->sender);
 }
 
+static bool entry_is(const dance_hashtab_node *n, const void *ctx)
+{
+    const rp_entry *f = DANCE_HASHTAB_ENTRY(n, const rp_entry, hnode);
+    const rp_entry *e = ctx;
+
+    return f->klen == e->klen && memcmp(f->key, e->key, e->klen) == 0;
+}
+
+/* entry_find - the linked entry with e's key (e is hashed, not linked) */
 static rp_entry *entry_find(dance_replay *rp, const rp_entry *e)
 {
-    rp_entry *f;
+    dance_hashtab_node *n = dance_hashtab_find(&rp->entries, e->hnode.hash, entry_is, e);
 
-    for (f = rp->buckets[e->hash & (rp->nbuckets - 1)]; f != NULL; f = f->hnext)
-        if (f->hash == e->hash && f->klen == e->klen && memcmp(f->key, e->key, e->klen) == 0)
-            return f;
-    return NULL;
+    return n != NULL ? DANCE_HASHTAB_ENTRY(n, rp_entry, hnode) : NULL;
 }
 
 /* make_room - evict before adding an entry for (name, nlen, h): first the
@@ -350,11 +332,9 @@ static int insert(dance_replay *rp, rp_entry *e, uint64_t h_sender, uint64_t exp
         s = calloc(1, sizeof(*s) + e->slen + 1);
         if (s == NULL)
             return -1;
-        s->hash = h_sender;
         s->nlen = e->slen;
         memcpy(s->name, e->key, e->slen);
-        s->hnext = rp->sbuckets[h_sender & (rp->nbuckets - 1)];
-        rp->sbuckets[h_sender & (rp->nbuckets - 1)] = s;
+        dance_hashtab_insert(&rp->senders, &s->hnode, h_sender);
     } else {
         count_unlink(rp, s);
     }
@@ -372,8 +352,7 @@ static int insert(dance_replay *rp, rp_entry *e, uint64_t h_sender, uint64_t exp
     s->newest = e;
 
     e->expires_ms = expires_ms;
-    e->hnext = rp->buckets[e->hash & (rp->nbuckets - 1)];
-    rp->buckets[e->hash & (rp->nbuckets - 1)] = e;
+    dance_hashtab_insert(&rp->entries, &e->hnode, e->hnode.hash);
     e->next = NULL;
     e->prev = rp->tail;
     if (rp->tail != NULL)
@@ -400,8 +379,9 @@ static rp_entry *entry_new(const dance_replay *rp, const char *sender, size_t sl
     e->key[sl + 1 + kl] = '\0';
     e->slen = sl;
     e->klen = sl + 1 + kl;
-    e->hash = rp_hash(rp->seed, e->key, e->klen);
-    e->hnext = e->prev = e->next = e->snext = NULL;
+    e->hnode.hash = dance_hashtab_hash(&rp->entries, e->key, e->klen);
+    e->hnode.next = NULL;
+    e->prev = e->next = e->snext = NULL;
     e->sender = NULL;
     return e;
 }
@@ -419,7 +399,7 @@ int dance_replay_check_add(dance_replay *rp, const char *sender, const char *key
     e = entry_new(rp, sender, sl, key, strlen(key));
     if (e == NULL)
         return -1;
-    hs = rp_hash(rp->seed, sender, sl);
+    hs = dance_hashtab_hash(&rp->senders, sender, sl);
 
     pthread_mutex_lock(&rp->mu);
     now = rp->clock(rp->clock_ctx);
@@ -748,7 +728,7 @@ int dance_replay_load(dance_replay *rp, const char *path, dance_replay_load_info
                 free(e);
                 continue;
             }
-            hs = rp_hash(rp->seed, sender, sl);
+            hs = dance_hashtab_hash(&rp->senders, sender, sl);
             make_room(rp, sender, sl, hs);
             if (insert(rp, e, hs, at) != 0) {
                 free(e);

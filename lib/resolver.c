@@ -40,6 +40,7 @@
 #include <getdns/getdns.h>
 #include <getdns/getdns_extra.h>
 
+#include "dance/clock.h"
 #include "dance/error.h"
 #include "dance/resolver.h"
 #include "resolver_internal.h"
@@ -998,14 +999,6 @@ static void deadline_cb(void *userarg)
     st->deadline_hit = 1;
 }
 
-static uint64_t resolver_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* resolver_lookup_once - one query (plus getdns' DNSSEC chain queries),
  * cut off after limit_ms */
 static void resolver_lookup_once(dance_resolver *r, const char *owner,
@@ -1106,12 +1099,12 @@ void dance_resolver_lookup_tlsa(dance_resolver *r, const char *owner,
                  "TLSA lookup failed: no resolver or no owner name");
         return;
     }
-    start = resolver_now_ms();
+    start = dance_clock_monotonic_ms(NULL);
     end = start + r->timeout_ms + RESOLVER_DEADLINE_GRACE_MS;
     for (attempt = 0; attempt < r->nservers; attempt++) {
         uint64_t limit = (uint64_t)r->attempt_ms + RESOLVER_DEADLINE_GRACE_MS;
 
-        now = resolver_now_ms();
+        now = dance_clock_monotonic_ms(NULL);
         if (attempt > 0 && now + RESOLVER_DEADLINE_GRACE_MS >= end)
             break;
         if (now + limit > end)

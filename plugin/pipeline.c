@@ -86,8 +86,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
+
+#include "dance/hashtab.h"
 
 /* Budget sweep period (drain), milliseconds. */
 #define PUB_SWEEP_MS 1000u
@@ -98,8 +98,7 @@ enum { PUB_SHARED, PUB_CLIENT_ID, PUB_IDENTITY };
 
 /* One publisher's lookup budget. */
 struct pl_pub {
-    struct pl_pub *next;            /* hash chain (broker thread) */
-    uint32_t hash;
+    dance_hashtab_node hnode;       /* in pubs (broker thread) */
     unsigned kind;
     size_t refs;                    /* queued messages (broker thread) */
     uint64_t tat_us;                /* GCRA theoretical arrival time (pub_lock) */
@@ -153,9 +152,7 @@ struct dance_pipeline {
     size_t depth, bytes;
     uint64_t submitted;
     uint64_t dropped_by[DANCE_PIPELINE_DROP_COUNT];
-    struct pl_pub **pubs;           /* budget table: chains */
-    size_t pub_buckets, pub_count;
-    uint32_t pub_seed;
+    dance_hashtab pubs;             /* budget table */
     uint64_t next_sweep_ms;
 
     pthread_mutex_t done_lock;
@@ -532,43 +529,32 @@ static void *shard_main(void *arg)
 
 /* ------------------------------------------------------- broker thread */
 
-/* pub_hash - seeded FNV-1a over kind and name (names may be client
- * chosen: the seed keeps chains from being aimed at). */
-static uint32_t pub_hash(uint32_t seed, unsigned kind, const char *name, size_t n)
+/* pub_hash - the table's keyed hash over kind and name (names may be
+ * client chosen: the key keeps chains from being aimed at); n is at most
+ * DANCE_PIPELINE_PUBLISHER_KEY_MAX. */
+static uint64_t pub_hash(const dance_pipeline *pl, unsigned kind, const char *name,
+                         size_t n)
 {
-    uint32_t h = 2166136261u ^ seed;
+    char key[1 + DANCE_PIPELINE_PUBLISHER_KEY_MAX];
 
-    h ^= (unsigned char)kind;
-    h *= 16777619u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)name[i];
-        h *= 16777619u;
-    }
-    return h;
+    key[0] = (char)kind;
+    memcpy(key + 1, name, n);
+    return dance_hashtab_hash(&pl->pubs, key, n + 1);
 }
 
-/* pub_grow - double the chains when as many budgets as chains are held;
- * on allocation failure chains just get longer. */
-static void pub_grow(dance_pipeline *pl)
-{
-    size_t n = pl->pub_buckets * 2;
-    struct pl_pub **b;
+typedef struct pub_key {
+    unsigned kind;
+    const char *name;
+    size_t n;
+} pub_key;
 
-    if (pl->pub_count < pl->pub_buckets || n > DANCE_PIPELINE_PUBLISHERS_MAX)
-        return;
-    b = calloc(n, sizeof(*b));
-    if (b == NULL)
-        return;
-    for (size_t i = 0; i < pl->pub_buckets; i++)
-        while (pl->pubs[i] != NULL) {
-            struct pl_pub *p = pl->pubs[i];
-            pl->pubs[i] = p->next;
-            p->next = b[p->hash & (n - 1)];
-            b[p->hash & (n - 1)] = p;
-        }
-    free(pl->pubs);
-    pl->pubs = b;
-    pl->pub_buckets = n;
+static bool pub_is(const dance_hashtab_node *node, const void *ctx)
+{
+    const struct pl_pub *p = DANCE_HASHTAB_ENTRY(node, const struct pl_pub, hnode);
+    const pub_key *k = ctx;
+
+    return p->kind == k->kind && strncmp(p->name, k->name, k->n) == 0 &&
+           p->name[k->n] == '\0';
 }
 
 /* pub_ref - a reference to who's budget, made when missing. NULL with
@@ -580,34 +566,32 @@ static struct pl_pub *pub_ref(dance_pipeline *pl, const dance_pipeline_publisher
                   : who->authenticated ? PUB_IDENTITY : PUB_CLIENT_ID;
     const char *name = kind == PUB_SHARED ? "" : who->name;
     size_t n = strnlen(name, DANCE_PIPELINE_PUBLISHER_KEY_MAX);
-    uint32_t h = pub_hash(pl->pub_seed, kind, name, n);
-    struct pl_pub **slot = &pl->pubs[h & (pl->pub_buckets - 1)];
+    uint64_t h = pub_hash(pl, kind, name, n);
+    pub_key k = { kind, name, n };
+    dance_hashtab_node *node = dance_hashtab_find(&pl->pubs, h, pub_is, &k);
     struct pl_pub *p;
 
     *full = false;
-    for (p = *slot; p != NULL; p = p->next)
-        if (p->hash == h && p->kind == kind && strncmp(p->name, name, n) == 0 &&
-            p->name[n] == '\0') {
-            p->refs++;
-            return p;
-        }
-    if (pl->pub_count >= DANCE_PIPELINE_PUBLISHERS_MAX) {
+    if (node != NULL) {
+        p = DANCE_HASHTAB_ENTRY(node, struct pl_pub, hnode);
+        p->refs++;
+        return p;
+    }
+    if (dance_hashtab_count(&pl->pubs) >= DANCE_PIPELINE_PUBLISHERS_MAX) {
         *full = true;
         return NULL;
     }
     p = malloc(sizeof(*p) + n + 1);
     if (p == NULL)
         return NULL;
-    p->hash = h;
     p->kind = kind;
     p->refs = 1;
     p->tat_us = 0;
     memcpy(p->name, name, n);
     p->name[n] = '\0';
-    p->next = *slot;
-    *slot = p;
-    pl->pub_count++;
-    pub_grow(pl);
+    /* the table doubles its chains as budgets come, up to one chain per
+     * budget; when it cannot, chains just get longer */
+    dance_hashtab_insert(&pl->pubs, &p->hnode, h);
     return p;
 }
 
@@ -616,22 +600,21 @@ static struct pl_pub *pub_ref(dance_pipeline *pl, const dance_pipeline_publisher
 static void pub_sweep(dance_pipeline *pl)
 {
     uint64_t now = pl_now_ms(pl);
+    dance_hashtab_iter it;
+    dance_hashtab_node *node;
 
-    if (pl->pub_count == 0 || now < pl->next_sweep_ms)
+    if (dance_hashtab_count(&pl->pubs) == 0 || now < pl->next_sweep_ms)
         return;
     pl->next_sweep_ms = now + PUB_SWEEP_MS;
     pthread_mutex_lock(&pl->pub_lock);
-    for (size_t i = 0; i < pl->pub_buckets; i++)
-        for (struct pl_pub **pp = &pl->pubs[i]; *pp != NULL;) {
-            struct pl_pub *p = *pp;
-            if (p->refs == 0 && p->tat_us <= now * 1000u) {
-                *pp = p->next;
-                free(p);
-                pl->pub_count--;
-            } else {
-                pp = &p->next;
-            }
+    dance_hashtab_iter_init(&it, &pl->pubs);
+    while ((node = dance_hashtab_iter_next(&it)) != NULL) {
+        struct pl_pub *p = DANCE_HASHTAB_ENTRY(node, struct pl_pub, hnode);
+        if (p->refs == 0 && p->tat_us <= now * 1000u) {
+            dance_hashtab_remove(&pl->pubs, node);
+            free(p);
         }
+    }
     pthread_mutex_unlock(&pl->pub_lock);
 }
 
@@ -765,7 +748,7 @@ void dance_pipeline_get_stats(dance_pipeline *pl, dance_pipeline_stats *out)
     memset(out, 0, sizeof(*out));
     out->depth = pl->depth;
     out->bytes = pl->bytes;
-    out->publishers = pl->pub_count;
+    out->publishers = dance_hashtab_count(&pl->pubs);
     out->submitted = pl->submitted;
     for (int d = 0; d < DANCE_PIPELINE_DROP_COUNT; d++) {
         out->dropped_by[d] = pl->dropped_by[d];
@@ -800,6 +783,9 @@ void dance_pipeline_stop(dance_pipeline *pl)
 
 void dance_pipeline_free(dance_pipeline *pl)
 {
+    dance_hashtab_iter it;
+    dance_hashtab_node *node;
+
     if (pl == NULL)
         return;
     dance_pipeline_stop(pl);
@@ -815,13 +801,10 @@ void dance_pipeline_free(dance_pipeline *pl)
         pthread_cond_destroy(&sh->cond);
     }
     job_list_free(pl->done_head);
-    for (size_t i = 0; i < pl->pub_buckets; i++)
-        while (pl->pubs[i] != NULL) {
-            struct pl_pub *p = pl->pubs[i];
-            pl->pubs[i] = p->next;
-            free(p);
-        }
-    free(pl->pubs);
+    dance_hashtab_iter_init(&it, &pl->pubs);
+    while ((node = dance_hashtab_iter_next(&it)) != NULL)
+        free(DANCE_HASHTAB_ENTRY(node, struct pl_pub, hnode));
+    dance_hashtab_destroy(&pl->pubs);
     pthread_mutex_destroy(&pl->done_lock);
     pthread_mutex_destroy(&pl->pub_lock);
     free(pl->shards);
@@ -843,7 +826,7 @@ dance_pipeline *dance_pipeline_start(const dance_pipeline_config *cfg,
     }
     pl = calloc(1, sizeof(*pl));
     if (pl == NULL || (pl->shards = calloc(cfg->threads, sizeof(*pl->shards))) == NULL ||
-        (pl->pubs = calloc(PUB_BUCKETS_MIN, sizeof(*pl->pubs))) == NULL) {
+        dance_hashtab_init(&pl->pubs, PUB_BUCKETS_MIN, DANCE_PIPELINE_PUBLISHERS_MAX) != 0) {
         if (pl != NULL)
             free(pl->shards);
         free(pl);
@@ -851,11 +834,6 @@ dance_pipeline *dance_pipeline_start(const dance_pipeline_config *cfg,
         return NULL;
     }
     pl->cfg = *cfg;
-    pl->pub_buckets = PUB_BUCKETS_MIN;
-    /* Unpredictable chains; a weak seed only costs chain length. */
-    if (getrandom(&pl->pub_seed, sizeof(pl->pub_seed), GRND_NONBLOCK) !=
-        (ssize_t)sizeof(pl->pub_seed))
-        pl->pub_seed = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)pl;
     pthread_mutex_init(&pl->done_lock, NULL);
     pthread_mutex_init(&pl->pub_lock, NULL);
     for (unsigned i = 0; i < cfg->threads; i++) {

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "dance/clock.h"
+
 struct dance_replay_saver {
     pthread_mutex_t mu;
     pthread_cond_t cv;              /* signalled on stop */
@@ -55,13 +57,7 @@ static void *saver_main(void *arg)
 
     pthread_mutex_lock(&s->mu);
     while (!s->stop) {
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += s->interval_ms / 1000u;
-        until.tv_nsec += (long)(s->interval_ms % 1000u) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        until = dance_clock_deadline_after(s->interval_ms);
         while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &until) != ETIMEDOUT)
             ;
         if (s->stop)

@@ -36,15 +36,12 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "dance/clock.h"
 #include "dance/resolver.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Monotonic clock in milliseconds; injectable for tests. */
-typedef uint64_t (*dance_clock_fn)(void *ctx);
-uint64_t dance_clock_monotonic_ms(void *ctx);
 
 /* Longest owner name accepted as a key (a DNS name in text form). */
 #define DANCE_CACHE_OWNER_MAX 253
