@@ -54,7 +54,7 @@
 #include <openssl/rand.h>
 
 #include "dance/error.h"
-#include "dance/jws.h"
+#include "dance/replay.h"
 
 #define REPLAY_CAPACITY_DEFAULT 100000
 #define REPLAY_WINDOW_DEFAULT 600
