@@ -7,7 +7,8 @@
  * parsed by dance_jws_parse (structure, alg, kid, x5c, crit), the key is
  * found and the signature checked by dance_jws_verify (direct DANE-EE
  * records, x5c through the DANE matcher, algorithm/key fit, key cache), the
- * claims go through the same strict JSON reader as headers. What is added
+ * claims go through the same strict JSON reader as headers; refusals,
+ * DNS refusals and the lookup are the ones of sender.c. What is added
  * here is what makes a JWS a login token: the claims (aud, iat, exp, nbf,
  * jti), username == kid, and the jti replay cache keyed by identity.
  *
