@@ -5,16 +5,20 @@
  *
  * Every refusal has its own code, so that hosts can count refusals by
  * reason; dance_status_name gives each a stable token (lowercase with
- * underscores) for logs, CLI output and counter names. The numbers are
- * stable too (the plugin publishes them as "reason_code"): new codes are
- * added before DANCE_STATUS_COUNT, never in between.
+ * underscores) for logs, CLI output and counter names.
+ *
+ * Order: DANCE_OK (0), the refusals a signed message can get, then those
+ * only login tokens get (from DANCE_MESSAGE_STATUS_END). The numbers are
+ * stable (the plugin publishes them as "reason_code"): new codes go just
+ * before DANCE_STATUS_COUNT. A zeroed status reads DANCE_OK: a result is
+ * read only after a call filled it, and clear functions reset to a refusal.
  *
  * A DNS answer is one of DANCE_OK (secure records), DANCE_NO_RECORD,
  * DANCE_INSECURE, DANCE_BOGUS or DANCE_LOOKUP_FAILED ("could not ask", the
  * only one worth retrying); resolver.h words and ranks them for DNS output.
  *
- * Reasons: one printable line, lowercase, no final period, naming the value
- * at fault; written only through dance_set_err (error.h), which escapes it.
+ * Reasons: one printable line without a final period, naming the value at
+ * fault; written only through dance_set_err (error.h), which escapes it.
  */
 #ifndef DANCE_STATUS_H
 #define DANCE_STATUS_H
