@@ -37,6 +37,7 @@
 #include "bench_util.h"
 #include "dance/cache.h"
 #include "dance/jws.h"
+#include "dance/keycache.h"
 #include "dance/provision.h"
 #include "options.h"           /* DANCE_OPT_DEFAULT_KEY_CACHE_SIZE */
 
@@ -141,7 +142,7 @@ int main(int argc, char **argv)
         dance_tlsa_result tr;
 
         memset(&tr, 0, sizeof(tr));
-        tr.status = DANCE_DNS_SECURE;
+        tr.status = DANCE_OK;
         tr.ttl = 3600;
         if (dance_tlsa_rrset_add(&tr.records, 3, 1, 0, spki[i], 91) != 0)
             bu_die("out of memory");
@@ -156,13 +157,13 @@ int main(int argc, char **argv)
         dance_jws *msg = NULL;
         const dance_cache_entry *e;
 
-        if (dance_jws_parse(jws[i], jws_len[i], 0, &msg, NULL, err, sizeof(err)) != DANCE_JWS_OK)
+        if (dance_jws_parse(jws[i], jws_len[i], 0, &msg, NULL, err, sizeof(err)) != DANCE_OK)
             bu_die("dance_jws_parse: %s", err);
         sender_name(i, name, sizeof(name));
         e = dance_cache_acquire(cache, name);
         if (e == NULL)
             bu_die("identity %zu fell out of the TLSA cache", i);
-        if (dance_jws_verify(msg, dance_cache_entry_records(e), &pol, &res) != DANCE_JWS_OK)
+        if (dance_jws_verify(msg, dance_cache_entry_records(e), &pol, &res) != DANCE_OK)
             bu_die("verification failed: %s", res.reason);
         dance_cache_entry_release(e);
         dance_jws_free(msg);

@@ -33,7 +33,9 @@
 #include "dance/cache.h"
 #include "dance/dane.h"
 #include "dance/jws.h"
+#include "dance/keycache.h"
 #include "dance/name.h"
+#include "dance/replay.h"
 #include "dance/resolver.h"
 #include "example_common.h"
 
@@ -147,7 +149,7 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
                              0, &pol, &b->source, &res);
     claimed_by_broker = broker_sender(props);
     b->seen++;
-    if (res.status == DANCE_JWS_OK && claimed_by_broker != NULL
+    if (res.status == DANCE_OK && claimed_by_broker != NULL
         && strcasecmp(claimed_by_broker, res.sender) != 0) {
         /* The signature is good, but the broker says it came from someone
          * else: report the broker, not the device. */
@@ -157,14 +159,14 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         ex_print_safe(stdout, (const unsigned char *)claimed_by_broker,
                       strlen(claimed_by_broker), 253);
         printf("\n");
-    } else if (res.status == DANCE_JWS_OK) {
+    } else if (res.status == DANCE_OK) {
         b->verified++;
         printf("VERIFIED %s %s ", res.sender, msg->topic);
         ex_print_safe(stdout, res.payload, res.payload_len, 400);
         printf("\n");
     } else {
         b->refused++;
-        printf("REFUSED %s %s claimed=%s %s\n", dance_jws_status_name(res.status),
+        printf("REFUSED %s %s claimed=%s %s\n", dance_status_name(res.status),
                msg->topic, res.sender[0] ? res.sender : "-", res.reason);
     }
     free(claimed_by_broker);

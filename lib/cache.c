@@ -61,7 +61,7 @@ struct dance_cache_entry {
     atomic_uint refs;
     uint32_t ttl;                           /* as fetched */
     uint32_t sig_ttl;                       /* as fetched */
-    uint8_t status;                         /* dance_dns_status */
+    uint8_t status;                         /* dance_status */
     uint16_t key_len;
     const char *key;                        /* points into this allocation */
     const char *reason;                     /* likewise; "" when none */
@@ -122,14 +122,14 @@ static size_t cache_key(const char *owner, char key[DANCE_CACHE_OWNER_MAX + 1])
     return n;
 }
 
-/* result_fail - out becomes a FAILURE answer with a reason (cut to fit:
+/* result_fail - out becomes a LOOKUP_FAILED answer with a reason (cut to fit:
  * names are at most 253 octets, so the point is always kept); no freeing */
 __attribute__((format(printf, 2, 3)))
 static void result_fail(dance_tlsa_result *out, const char *fmt, ...)
 {
     va_list ap;
 
-    out->status = DANCE_DNS_FAILURE;
+    out->status = DANCE_LOOKUP_FAILED;
     out->ttl = 0;
     out->sig_ttl = 0;
     out->records.count = 0;
@@ -141,7 +141,7 @@ static void result_fail(dance_tlsa_result *out, const char *fmt, ...)
 
 static void result_reset(dance_tlsa_result *out)
 {
-    out->status = DANCE_DNS_FAILURE;
+    out->status = DANCE_LOOKUP_FAILED;
     out->ttl = 0;
     out->sig_ttl = 0;
     out->records.count = 0;
@@ -149,22 +149,22 @@ static void result_reset(dance_tlsa_result *out)
     out->reason[0] = '\0';
 }
 
-/* entry_status - the status an answer is stored under: anything outside the
- * enum is a failure (fail closed) */
-static dance_dns_status entry_status(const dance_tlsa_result *r)
+/* entry_status - the status an answer is stored under: anything a DNS
+ * answer cannot say is a failure (fail closed) */
+static dance_status entry_status(const dance_tlsa_result *r)
 {
-    if ((unsigned)r->status >= (unsigned)DANCE_DNS_STATUS_COUNT)
-        return DANCE_DNS_FAILURE;
+    if (dance_dns_answer_rank(r->status) < 0)
+        return DANCE_LOOKUP_FAILED;
     return r->status;
 }
 
-/* entry_new - one allocation holding r (records only for SECURE, as
+/* entry_new - one allocation holding r (records only for a secure one, as
  * resolver.h promises); one reference for the caller. NULL on ENOMEM. */
 static dance_cache_entry *entry_new(const char *key, size_t key_len, uint64_t hash,
                                     const dance_tlsa_result *r, uint64_t expires_ms)
 {
-    dance_dns_status st = entry_status(r);
-    size_t count = (st == DANCE_DNS_SECURE) ? r->records.count : 0;
+    dance_status st = entry_status(r);
+    size_t count = (st == DANCE_OK) ? r->records.count : 0;
     size_t reason_len = strnlen(r->reason, sizeof(r->reason) - 1);
     size_t size = sizeof(dance_cache_entry), i;
     dance_cache_entry *e;
@@ -186,8 +186,8 @@ static dance_cache_entry *entry_new(const char *key, size_t key_len, uint64_t ha
     e->prev = e->next = NULL;
     e->expires_ms = expires_ms;
     atomic_init(&e->refs, 1);
-    e->ttl = (st == DANCE_DNS_SECURE || st == DANCE_DNS_SECURE_NEGATIVE) ? r->ttl : 0;
-    e->sig_ttl = st == DANCE_DNS_SECURE ? r->sig_ttl : 0;
+    e->ttl = (st == DANCE_OK || st == DANCE_NO_RECORD) ? r->ttl : 0;
+    e->sig_ttl = st == DANCE_OK ? r->sig_ttl : 0;
     e->status = (uint8_t)st;
     e->key_len = (uint16_t)key_len;
     p = (char *)&e->rr[count];
@@ -229,26 +229,26 @@ static void entry_unref(dance_cache_entry *e)
  * min_ttl raises a short TTL only as far as the answer's signatures last
  * (sig_ttl): a record whose RRSIG has expired is no longer proven, however
  * much DNS traffic a longer cache would save. Unknown (0): no raising. */
-static uint32_t lifetime_s(const dance_cache *c, dance_dns_status st, uint32_t ttl,
+static uint32_t lifetime_s(const dance_cache *c, dance_status st, uint32_t ttl,
                            uint32_t sig_ttl)
 {
     uint32_t floor;
 
     switch (st) {
-    case DANCE_DNS_SECURE:
+    case DANCE_OK:
         floor = c->min_ttl < sig_ttl ? c->min_ttl : sig_ttl;
         if (ttl < floor)
             ttl = floor;
         if (ttl > c->max_ttl)
             ttl = c->max_ttl;
         return ttl;
-    case DANCE_DNS_SECURE_NEGATIVE:
+    case DANCE_NO_RECORD:
         return c->negative_ttl;
-    case DANCE_DNS_FAILURE:
-    case DANCE_DNS_BOGUS:
-    case DANCE_DNS_INSECURE:
+    case DANCE_LOOKUP_FAILED:
+    case DANCE_BOGUS:
+    case DANCE_INSECURE:
         return c->failure_ttl;
-    case DANCE_DNS_STATUS_COUNT:
+    default:                    /* not a DNS answer: entry_status filters */
         break;
     }
     return 0;
@@ -515,9 +515,9 @@ void dance_cache_entry_release(const dance_cache_entry *e)
     entry_unref((dance_cache_entry *)(uintptr_t)e);
 }
 
-dance_dns_status dance_cache_entry_status(const dance_cache_entry *e)
+dance_status dance_cache_entry_status(const dance_cache_entry *e)
 {
-    return (dance_dns_status)e->status;
+    return (dance_status)e->status;
 }
 
 uint32_t dance_cache_entry_ttl(const dance_cache_entry *e)
@@ -547,7 +547,7 @@ int dance_cache_entry_to_result(const dance_cache_entry *e, dance_tlsa_result *o
         result_fail(out, "out of memory copying the cached TLSA answer for %s", e->key);
         return -1;
     }
-    out->status = (dance_dns_status)e->status;
+    out->status = (dance_status)e->status;
     out->ttl = e->ttl;
     out->sig_ttl = e->sig_ttl;
     memcpy(out->reason, e->reason, strlen(e->reason) + 1);
@@ -598,7 +598,7 @@ int dance_cache_fetch(dance_cache *c, const char *owner,
     uint64_t hash, now;
     dance_cache_entry *e;
     cache_flight *f;
-    dance_dns_status st;
+    dance_status st;
     uint32_t life;
 
     result_reset(out);
@@ -650,11 +650,11 @@ int dance_cache_fetch(dance_cache *c, const char *owner,
     if (st != out->status) {
         dance_tlsa_rrset_clear(&out->records);
         result_fail(out, "TLSA lookup for %s returned an invalid status", key);
-    } else if (st != DANCE_DNS_SECURE) {
+    } else if (st != DANCE_OK) {
         /* records and a TTL count only for secure answers (resolver.h); the
          * fetcher gets exactly what its waiters get from the entry */
         dance_tlsa_rrset_clear(&out->records);
-        if (st != DANCE_DNS_SECURE_NEGATIVE)
+        if (st != DANCE_NO_RECORD)
             out->ttl = 0;
         out->sig_ttl = 0;
     }
@@ -663,7 +663,7 @@ int dance_cache_fetch(dance_cache *c, const char *owner,
     e = entry_new(key, len, hash, out, now + (uint64_t)life * 1000u);
 
     pthread_mutex_lock(&c->lock);
-    if (st == DANCE_DNS_FAILURE)
+    if (st == DANCE_LOOKUP_FAILED)
         c->failures++;
     if (e != NULL && f->generation == c->generation) {
         if (life > 0)

@@ -67,36 +67,6 @@ int dance_jws_alg_parse(const char *name, dance_jws_alg *out)
     return -1;
 }
 
-const char *dance_jws_status_name(dance_jws_status st)
-{
-    switch (st) {
-    case DANCE_JWS_OK:               return "verified";
-    case DANCE_JWS_MALFORMED:        return "malformed";
-    case DANCE_JWS_TOO_LARGE:        return "too_large";
-    case DANCE_JWS_BAD_ALG:          return "bad_alg";
-    case DANCE_JWS_UNSUPPORTED:      return "unsupported";
-    case DANCE_JWS_NO_SENDER:        return "no_sender";
-    case DANCE_JWS_BAD_SENDER:       return "bad_sender";
-    case DANCE_JWS_NOT_ALLOWED:      return "outside_allowed_domains";
-    case DANCE_JWS_STALE:            return "stale";
-    case DANCE_JWS_TOPIC_MISMATCH:   return "topic_mismatch";
-    case DANCE_JWS_LOOKUP_FAILED:    return "lookup_failure";
-    case DANCE_JWS_NO_RECORD:        return "no_record";
-    case DANCE_JWS_DNS_INSECURE:     return "insecure";
-    case DANCE_JWS_DNS_BOGUS:        return "bogus";
-    case DANCE_JWS_NO_USABLE_RECORD: return "no_usable_record";
-    case DANCE_JWS_CERT_MISMATCH:    return "cert_mismatch";
-    case DANCE_JWS_KEY_MISMATCH:     return "key_mismatch";
-    case DANCE_JWS_BAD_SIGNATURE:    return "bad_signature";
-    case DANCE_JWS_REPLAY:           return "replay";
-    case DANCE_JWS_RATE_LIMITED:     return "rate_limited";
-    case DANCE_JWS_TYP:              return "typ";
-    case DANCE_JWS_INTERNAL:         return "internal";
-    case DANCE_JWS_STATUS_COUNT:     break;
-    }
-    return "unknown";
-}
-
 /* key_curve_nid - NID of a named EC key's curve, NID_undef otherwise */
 static int key_curve_nid(EVP_PKEY *key)
 {

@@ -1,7 +1,8 @@
 /*
  * jws_internal.h - what the lib/jws*.c files share and nobody else sees:
  * the parsed message, the algorithm table, the signature primitives and
- * the key cache's lookup/insert calls.
+ * the key cache's lookup/insert calls. What token.c also needs is in
+ * sender.h.
  */
 #ifndef DANCE_JWS_INTERNAL_H
 #define DANCE_JWS_INTERNAL_H
@@ -13,6 +14,7 @@
 
 #include "dance/error.h"
 #include "dance/jws.h"
+#include "sender.h"
 
 struct cJSON;
 
@@ -95,29 +97,6 @@ char *jws_b64url_encode(const unsigned char *data, size_t len, size_t *outlen);
 struct cJSON *jws_json_parse(const char *s, size_t len);
 bool jws_json_object_unique(const struct cJSON *obj, int max);
 
-/* jws_typ_kind - what a protected header's typ says (RFC 8725 3.11
- * explicit typing; media type names compared case-insensitively, with or
- * without "application/", RFC 7515 4.1.9): JWS_TYP_NONE for no typ (NULL),
- * JWS_TYP_JWT for "JWT" / "application/jwt" (a login token), JWS_TYP_JWT_
- * KIND for any other JWT type ("at+jwt", "application/secevent+jwt"),
- * JWS_TYP_OTHER for the rest ("JOSE", "", ...). */
-typedef enum jws_typ_kind {
-    JWS_TYP_NONE, JWS_TYP_JWT, JWS_TYP_JWT_KIND, JWS_TYP_OTHER
-} jws_typ_kind;
-jws_typ_kind jws_typ_kind_of(const char *typ);
-
-/* jws_verify_token - dance_jws_verify for a login token (token.c): the same
- * checks, except that typ JWT, which a message may never carry, is what a
- * token must carry (token.c checks that itself). */
-dance_jws_status jws_verify_token(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
-                                  const dance_jws_policy *pol, dance_jws_result *res);
-
-/* jws_sign_typed - dance_jws_sign with a "typ" member in the protected
- * header (NULL: none), for tokens (token.c). */
-int jws_sign_typed(const dance_jws_sign_opts *o, const char *typ,
-                   const void *payload, size_t len,
-                   char **out, size_t *outlen, char *err, size_t errlen);
-
 /* Key cache entries (jws_keycache.c). A value is either a key (pkey, the
  * record it came from) or, for x5c, a remembered refusal (pkey NULL,
  * status and reason). */
@@ -125,7 +104,7 @@ typedef struct jws_key_value {
     EVP_PKEY *pkey;                 /* a reference, or NULL */
     uint32_t alg_mask;              /* jws_key_alg_mask(pkey) */
     uint8_t usage, selector, mtype; /* record the key came from / matched */
-    dance_jws_status status;        /* for refusals */
+    dance_status status;            /* for refusals */
     char reason[DANCE_REASON_MAX];
 } jws_key_value;
 

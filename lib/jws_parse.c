@@ -1,7 +1,8 @@
 /*
  * jws_parse.c - the cheap first step of message verification: JWS compact
  * and flattened JSON serializations, the protected header, and the
- * sender's DNS name (kid, or an RFC 4501 DNS URI in x5u).
+ * sender's DNS name (kid, or an RFC 4501 DNS URI in x5u, read by
+ * dance_dns_uri_name in name.c).
  *
  * No crypto, no DNS, no X.509 parsing happens here, so hosts may call it on
  * a latency-sensitive thread. The result owns a copy of the input.
@@ -27,148 +28,6 @@
 #include "jws_internal.h"
 
 #define HEADER_MEMBERS_MAX 64   /* a sane header has about ten */
-
-/* ------------------------------------------------------------ DNS URIs */
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* pct_decode - %XX-decode s[0..len) into out (NUL-terminated). -1 when an
- * escape is broken, decodes to NUL, or out is too small. */
-static int pct_decode(const char *s, size_t len, char *out, size_t outlen)
-{
-    size_t i, o = 0;
-    int hi, lo;
-
-    for (i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '%') {
-            if (i + 2 >= len)
-                return -1;
-            hi = hexval((unsigned char)s[i + 1]);
-            lo = hexval((unsigned char)s[i + 2]);
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return -1;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (o + 1 >= outlen)
-            return -1;
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    return 0;
-}
-
-/* uri_query_ok - RFC 4501 dnsquery: ";"-separated TYPE=/CLASS= elements,
- * case-insensitive; we need type TLSA (or its number 52), class IN if any. */
-static int uri_query_ok(const char *q, char *err, size_t errlen)
-{
-    bool have_type = false;
-    const char *p = q;
-
-    while (*p != '\0') {
-        const char *e = strchr(p, ';');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n > 5 && strncasecmp(p, "type=", 5) == 0) {
-            if (!((n - 5 == 4 && strncasecmp(p + 5, "TLSA", 4) == 0)
-                  || (n - 5 == 2 && strncmp(p + 5, "52", 2) == 0))) {
-                dance_set_err(err, errlen, "DNS URI asks for type %.*s, not TLSA",
-                              (int)(n - 5 > 20 ? 20 : n - 5), p + 5);
-                return -1;
-            }
-            have_type = true;
-        } else if (n > 6 && strncasecmp(p, "class=", 6) == 0) {
-            if (!((n - 6 == 2 && strncasecmp(p + 6, "IN", 2) == 0)
-                  || (n - 6 == 1 && p[6] == '1'))) {
-                dance_set_err(err, errlen, "DNS URI asks for class %.*s, not IN",
-                              (int)(n - 6 > 20 ? 20 : n - 6), p + 6);
-                return -1;
-            }
-        } else {
-            dance_set_err(err, errlen, "DNS URI query element '%.*s' is not TYPE= or CLASS=",
-                          (int)(n > 40 ? 40 : n), p);
-            return -1;
-        }
-        if (e == NULL)
-            break;
-        p = e + 1;
-    }
-    if (!have_type) {
-        dance_set_err(err, errlen, "DNS URI does not say type=TLSA");
-        return -1;
-    }
-    return 0;
-}
-
-int dance_dns_uri_name(const char *uri, char *out, size_t outlen,
-                       char *err, size_t errlen)
-{
-    char name[4 * DANCE_NAME_MAX];
-    char nerr[DANCE_REASON_MAX];
-    const char *p, *q, *name_start, *name_end;
-
-    if (uri == NULL || strncasecmp(uri, "dns:", 4) != 0) {
-        dance_set_err(err, errlen, "not a DNS URI (RFC 4501 dns:NAME?type=TLSA)");
-        return -1;
-    }
-    p = uri + 4;
-    if (strchr(p, '#') != NULL) {
-        dance_set_err(err, errlen, "DNS URI has a fragment");
-        return -1;
-    }
-    q = strchr(p, '?');
-    if (q == NULL) {
-        dance_set_err(err, errlen, "DNS URI has no query: add ?type=TLSA");
-        return -1;
-    }
-    if (p[0] == '/' && p[1] == '/') {
-        /* dns://authority/name: the authority (the DNS server to ask) is
-         * ignored, we ask our own validating resolver. dns://name (no path)
-         * is what existing DANCE prototypes emit for the name itself. */
-        const char *auth = p + 2;
-        const char *slash = memchr(auth, '/', (size_t)(q - auth));
-        if (slash != NULL) {
-            name_start = slash + 1;
-        } else {
-            if (memchr(auth, ':', (size_t)(q - auth)) != NULL
-                || memchr(auth, '@', (size_t)(q - auth)) != NULL) {
-                dance_set_err(err, errlen, "DNS URI dns://%.*s names a server, not a DNS name "
-                              "(use dns://SERVER/NAME?type=TLSA)",
-                              (int)((q - auth) > 60 ? 60 : (q - auth)), auth);
-                return -1;
-            }
-            name_start = auth;
-        }
-    } else {
-        name_start = p;
-    }
-    name_end = q;
-    if (name_end == name_start) {
-        dance_set_err(err, errlen, "DNS URI has no DNS name");
-        return -1;
-    }
-    if (memchr(name_start, '/', (size_t)(name_end - name_start)) != NULL) {
-        dance_set_err(err, errlen, "DNS URI name contains '/'");
-        return -1;
-    }
-    if (pct_decode(name_start, (size_t)(name_end - name_start), name, sizeof(name)) != 0) {
-        dance_set_err(err, errlen, "DNS URI name has a bad %%-escape or is too long");
-        return -1;
-    }
-    if (uri_query_ok(q + 1, err, errlen) != 0)
-        return -1;
-    if (dance_name_normalize(name, out, outlen, nerr, sizeof(nerr)) != 0) {
-        dance_set_err(err, errlen, "DNS URI name is not a valid DNS name: %s", nerr);
-        return -1;
-    }
-    return 0;
-}
 
 /* ------------------------------------------------------------- helpers */
 
@@ -212,8 +71,8 @@ static bool json_has_nul_escape(const char *s, size_t len)
     return false;
 }
 
-/* jws_json_parse - strict JSON value (jws_internal.h); shared with the
- * token claims (token.c) */
+/* jws_json_parse - strict JSON value (jws_internal.h); token claims too,
+ * through jws_payload_object */
 cJSON *jws_json_parse(const char *s, size_t len)
 {
     const char *end = NULL;
@@ -265,10 +124,10 @@ typedef struct parse_ctx {
     char *sender_out;
 } parse_ctx;
 
-static dance_jws_status fail(parse_ctx *pc, dance_jws_status st, const char *fmt, ...)
+static dance_status fail(parse_ctx *pc, dance_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static dance_jws_status fail(parse_ctx *pc, dance_jws_status st, const char *fmt, ...)
+static dance_status fail(parse_ctx *pc, dance_status st, const char *fmt, ...)
 {
     va_list ap;
 
@@ -309,67 +168,67 @@ static char *dup_string(const cJSON *item)
 
 /* parse_x5c - the standard-base64 (not base64url: RFC 7515 4.1.6) DER
  * certificates; parsed as X.509 only at verification */
-static dance_jws_status parse_x5c(parse_ctx *pc, const cJSON *x5c)
+static dance_status parse_x5c(parse_ctx *pc, const cJSON *x5c)
 {
     dance_jws *jws = pc->jws;
     const cJSON *it;
     size_t n = 0;
 
     if (!cJSON_IsArray(x5c) || x5c->child == NULL)
-        return fail(pc, DANCE_JWS_MALFORMED, "x5c must be a non-empty array of "
+        return fail(pc, DANCE_MALFORMED, "x5c must be a non-empty array of "
                     "base64 certificates");
     for (it = x5c->child; it != NULL; it = it->next) {
         unsigned char *der = NULL;
         size_t derlen = 0;
         if (n >= DANCE_JWS_X5C_MAX)
-            return fail(pc, DANCE_JWS_MALFORMED, "x5c holds more than %d certificates",
+            return fail(pc, DANCE_MALFORMED, "x5c holds more than %d certificates",
                         DANCE_JWS_X5C_MAX);
         if (!cJSON_IsString(it))
-            return fail(pc, DANCE_JWS_MALFORMED, "x5c entry %zu is not a string", n);
+            return fail(pc, DANCE_MALFORMED, "x5c entry %zu is not a string", n);
         /* jws_alg.c says why not cjose_base64_decode (it aborts on bad input) */
         if (jws_b64_decode(it->valuestring, strlen(it->valuestring), &der, &derlen) != 0
             || derlen == 0) {
             free(der);
-            return fail(pc, DANCE_JWS_MALFORMED, "x5c entry %zu is not valid base64", n);
+            return fail(pc, DANCE_MALFORMED, "x5c entry %zu is not valid base64", n);
         }
         jws->x5c_der[n] = der;
         jws->x5c_len[n] = derlen;
         n++;
     }
     jws->h.x5c_count = n;
-    return DANCE_JWS_OK;
+    return DANCE_OK;
 }
 
 /* parse_crit - RFC 7515 4.1.11: a non-empty array of unique names, each
  * present in the protected header, none of the registered ones, all ones
  * we understand; crit itself must be protected (checked by the caller) */
-static dance_jws_status parse_crit(parse_ctx *pc, const cJSON *hdr, const cJSON *crit)
+static dance_status parse_crit(parse_ctx *pc, const cJSON *hdr, const cJSON *crit)
 {
     const cJSON *it, *other;
     size_t i;
 
     if (!cJSON_IsArray(crit) || crit->child == NULL)
-        return fail(pc, DANCE_JWS_MALFORMED, "crit must be a non-empty array of names");
+        return fail(pc, DANCE_MALFORMED, "crit must be a non-empty array of names");
     for (it = crit->child; it != NULL; it = it->next) {
         bool known = false;
         if (!cJSON_IsString(it))
-            return fail(pc, DANCE_JWS_MALFORMED, "crit holds a non-string");
+            return fail(pc, DANCE_MALFORMED, "crit holds a non-string");
         for (other = it->next; other != NULL; other = other->next)
             if (cJSON_IsString(other) && strcmp(other->valuestring, it->valuestring) == 0)
-                return fail(pc, DANCE_JWS_MALFORMED, "crit names '%.40s' twice",
+                return fail(pc, DANCE_MALFORMED, "crit names '%.40s' twice",
                             it->valuestring);
         for (i = 0; i < sizeof(registered_names) / sizeof(registered_names[0]); i++)
             if (strcmp(it->valuestring, registered_names[i]) == 0)
-                return fail(pc, DANCE_JWS_MALFORMED, "crit names the standard header "
+                return fail(pc, DANCE_MALFORMED, "crit names the standard header "
                             "'%s'", registered_names[i]);
         for (i = 0; i < sizeof(understood_crit) / sizeof(understood_crit[0]); i++)
             if (strcmp(it->valuestring, understood_crit[i]) == 0)
                 known = true;
         if (!known)
-            return fail(pc, DANCE_JWS_UNSUPPORTED, "critical header '%.40s' is not "
+            return fail(pc, DANCE_UNSUPPORTED, "critical header '%.40s' is not "
                         "understood (known: b64, iat, jti, topic)", it->valuestring);
         if (cJSON_GetObjectItemCaseSensitive(hdr, it->valuestring) == NULL)
-            return fail(pc, DANCE_JWS_MALFORMED, "crit names '%s', which the protected "
+            return fail(pc, DANCE_MALFORMED, "crit names '%s', which the protected "
                         "header does not carry", it->valuestring);
         if (strcmp(it->valuestring, "iat") == 0)
             pc->jws->crit_iat = true;
@@ -378,27 +237,27 @@ static dance_jws_status parse_crit(parse_ctx *pc, const cJSON *hdr, const cJSON 
         else if (strcmp(it->valuestring, "topic") == 0)
             pc->jws->crit_topic = true;
     }
-    return DANCE_JWS_OK;
+    return DANCE_OK;
 }
 
 /* parse_header - the decoded protected header. Order of checks: the sender
  * is worked out first (so refusals can say who claimed to send), then the
  * algorithm, crit and b64 (the most telling refusals), then the sender's
  * own errors, then the types of the optional members. */
-static dance_jws_status parse_header(parse_ctx *pc, const char *json, size_t len)
+static dance_status parse_header(parse_ctx *pc, const char *json, size_t len)
 {
     dance_jws *jws = pc->jws;
     cJSON *hdr, *alg, *kid, *x5u, *x5c, *crit, *b64, *iat, *jti, *topic, *typ;
     char kid_name[DANCE_NAME_MAX + 1] = "", x5u_name[DANCE_NAME_MAX + 1] = "";
     char kid_err[DANCE_REASON_MAX] = "", x5u_err[DANCE_REASON_MAX] = "";
-    dance_jws_status st = DANCE_JWS_OK;
+    dance_status st = DANCE_OK;
     int kid_rc = 1, x5u_rc = 1;   /* 1: absent, 0: good, -1: bad */
 
     hdr = jws_json_parse(json, len);
     if (hdr == NULL)
-        return fail(pc, DANCE_JWS_MALFORMED, "protected header is not valid JSON");
+        return fail(pc, DANCE_MALFORMED, "protected header is not valid JSON");
     if (!jws_json_object_unique(hdr, HEADER_MEMBERS_MAX)) {
-        st = fail(pc, DANCE_JWS_MALFORMED, "protected header is not a JSON object with "
+        st = fail(pc, DANCE_MALFORMED, "protected header is not a JSON object with "
                   "unique member names (at most %d)", HEADER_MEMBERS_MAX);
         goto out;
     }
@@ -437,35 +296,35 @@ static dance_jws_status parse_header(parse_ctx *pc, const char *json, size_t len
 
     /* algorithm */
     if (alg == NULL || !cJSON_IsString(alg)) {
-        st = fail(pc, DANCE_JWS_BAD_ALG, "protected header has no alg string");
+        st = fail(pc, DANCE_BAD_ALG, "protected header has no alg string");
         goto out;
     }
     if (strcmp(alg->valuestring, "none") == 0) {
-        st = fail(pc, DANCE_JWS_BAD_ALG, "alg none (unsigned message) is refused");
+        st = fail(pc, DANCE_BAD_ALG, "alg none (unsigned message) is refused");
         goto out;
     }
     if (strncmp(alg->valuestring, "HS", 2) == 0) {
-        st = fail(pc, DANCE_JWS_BAD_ALG, "alg %.20s (shared-secret MAC) is refused: "
+        st = fail(pc, DANCE_BAD_ALG, "alg %.20s (shared-secret MAC) is refused: "
                   "senders must sign with a key published in DNS", alg->valuestring);
         goto out;
     }
     if (dance_jws_alg_parse(alg->valuestring, &jws->h.alg) != 0) {
-        st = fail(pc, DANCE_JWS_BAD_ALG, "alg '%.20s' is not supported (ES256, ES384, "
+        st = fail(pc, DANCE_BAD_ALG, "alg '%.20s' is not supported (ES256, ES384, "
                   "ES512, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA)",
                   alg->valuestring);
         goto out;
     }
 
     /* crit and b64 */
-    if (crit != NULL && (st = parse_crit(pc, hdr, crit)) != DANCE_JWS_OK)
+    if (crit != NULL && (st = parse_crit(pc, hdr, crit)) != DANCE_OK)
         goto out;
     if (b64 != NULL) {
         if (!cJSON_IsBool(b64)) {
-            st = fail(pc, DANCE_JWS_MALFORMED, "b64 is not a boolean");
+            st = fail(pc, DANCE_MALFORMED, "b64 is not a boolean");
             goto out;
         }
         if (cJSON_IsFalse(b64)) {
-            st = fail(pc, DANCE_JWS_UNSUPPORTED, "b64:false (unencoded payload, RFC 7797) "
+            st = fail(pc, DANCE_UNSUPPORTED, "b64:false (unencoded payload, RFC 7797) "
                       "is not supported");
             goto out;
         }
@@ -473,20 +332,20 @@ static dance_jws_status parse_header(parse_ctx *pc, const char *json, size_t len
 
     /* sender errors */
     if (kid_rc == -1) {
-        st = fail(pc, DANCE_JWS_BAD_SENDER, "%s", kid_err);
+        st = fail(pc, DANCE_BAD_SENDER, "%s", kid_err);
         goto out;
     }
     if (x5u_rc == -1) {
-        st = fail(pc, DANCE_JWS_BAD_SENDER, "%s", x5u_err);
+        st = fail(pc, DANCE_BAD_SENDER, "%s", x5u_err);
         goto out;
     }
     if (kid_rc == 0 && x5u_rc == 0 && strcmp(kid_name, x5u_name) != 0) {
-        st = fail(pc, DANCE_JWS_BAD_SENDER, "kid names %s but x5u names %s: they must "
+        st = fail(pc, DANCE_BAD_SENDER, "kid names %s but x5u names %s: they must "
                   "agree", kid_name, x5u_name);
         goto out;
     }
     if (jws->sender[0] == '\0') {
-        st = fail(pc, DANCE_JWS_NO_SENDER, "protected header names no sender (kid with "
+        st = fail(pc, DANCE_NO_SENDER, "protected header names no sender (kid with "
                   "a DNS name, or x5u dns:NAME?type=TLSA)");
         goto out;
     }
@@ -494,17 +353,17 @@ static dance_jws_status parse_header(parse_ctx *pc, const char *json, size_t len
     /* optional members */
     if ((kid != NULL && (jws->kid = dup_string(kid)) == NULL)
         || (x5u != NULL && (jws->x5u = dup_string(x5u)) == NULL)) {
-        st = fail(pc, DANCE_JWS_INTERNAL, "out of memory");
+        st = fail(pc, DANCE_INTERNAL, "out of memory");
         goto out;
     }
-    if (x5c != NULL && (st = parse_x5c(pc, x5c)) != DANCE_JWS_OK)
+    if (x5c != NULL && (st = parse_x5c(pc, x5c)) != DANCE_OK)
         goto out;
     /* typ is judged later (jws_typ_kind): messages must not say JWT, tokens
      * must. Kept as "" when present but not a string, so that such a header
      * is not taken for one without typ. */
     if (typ != NULL
         && (jws->typ = strdup(cJSON_IsString(typ) ? typ->valuestring : "")) == NULL) {
-        st = fail(pc, DANCE_JWS_INTERNAL, "out of memory");
+        st = fail(pc, DANCE_INTERNAL, "out of memory");
         goto out;
     }
     if (iat != NULL) {
@@ -512,7 +371,7 @@ static dance_jws_status parse_header(parse_ctx *pc, const char *json, size_t len
          * beyond exact doubles is nonsense here */
         if (!cJSON_IsNumber(iat) || !isfinite(iat->valuedouble) || iat->valuedouble < 0
             || iat->valuedouble > 9007199254740992.0) {
-            st = fail(pc, DANCE_JWS_MALFORMED, "iat is not a NumericDate (seconds since "
+            st = fail(pc, DANCE_MALFORMED, "iat is not a NumericDate (seconds since "
                       "1970)");
             goto out;
         }
@@ -523,12 +382,12 @@ static dance_jws_status parse_header(parse_ctx *pc, const char *json, size_t len
         size_t n;
         if (!cJSON_IsString(jti) || (n = strlen(jti->valuestring)) == 0
             || n > DANCE_JWS_JTI_MAX) {
-            st = fail(pc, DANCE_JWS_MALFORMED, "jti must be a string of 1 to %d octets",
+            st = fail(pc, DANCE_MALFORMED, "jti must be a string of 1 to %d octets",
                       DANCE_JWS_JTI_MAX);
             goto out;
         }
         if ((jws->jti = dup_string(jti)) == NULL) {
-            st = fail(pc, DANCE_JWS_INTERNAL, "out of memory");
+            st = fail(pc, DANCE_INTERNAL, "out of memory");
             goto out;
         }
     }
@@ -536,11 +395,11 @@ static dance_jws_status parse_header(parse_ctx *pc, const char *json, size_t len
         size_t n;
         if (!cJSON_IsString(topic) || (n = strlen(topic->valuestring)) == 0
             || n > DANCE_JWS_TOPIC_MAX) {
-            st = fail(pc, DANCE_JWS_MALFORMED, "topic must be a non-empty string");
+            st = fail(pc, DANCE_MALFORMED, "topic must be a non-empty string");
             goto out;
         }
         if ((jws->topic = dup_string(topic)) == NULL) {
-            st = fail(pc, DANCE_JWS_INTERNAL, "out of memory");
+            st = fail(pc, DANCE_INTERNAL, "out of memory");
             goto out;
         }
     }
@@ -550,32 +409,32 @@ out:
 }
 
 /* decode_header_and_sig - shared tail of both serializations */
-static dance_jws_status decode_parts(parse_ctx *pc, const char *prot, size_t prot_len,
-                                     const char *sig, size_t sig_len)
+static dance_status decode_parts(parse_ctx *pc, const char *prot, size_t prot_len,
+                                 const char *sig, size_t sig_len)
 {
     dance_jws *jws = pc->jws;
     unsigned char *hdr = NULL;
     size_t hdr_len = 0;
-    dance_jws_status st;
+    dance_status st;
 
     if (prot_len == 0)
-        return fail(pc, DANCE_JWS_MALFORMED, "protected header is empty");
+        return fail(pc, DANCE_MALFORMED, "protected header is empty");
     if (jws_b64url_decode(prot, prot_len, &hdr, &hdr_len) != 0)
-        return fail(pc, DANCE_JWS_MALFORMED, "protected header is not valid base64url");
+        return fail(pc, DANCE_MALFORMED, "protected header is not valid base64url");
     st = parse_header(pc, (const char *)hdr, hdr_len);
     free(hdr);
-    if (st != DANCE_JWS_OK)
+    if (st != DANCE_OK)
         return st;
     if (!jws_b64url_valid(jws->payload_b64, jws->payload_b64_len))
-        return fail(pc, DANCE_JWS_MALFORMED, "payload is not valid base64url");
+        return fail(pc, DANCE_MALFORMED, "payload is not valid base64url");
     if (sig_len == 0)
-        return fail(pc, DANCE_JWS_MALFORMED, "signature is empty");
+        return fail(pc, DANCE_MALFORMED, "signature is empty");
     if (jws_b64url_decode(sig, sig_len, &jws->sig, &jws->sig_len) != 0)
-        return fail(pc, DANCE_JWS_MALFORMED, "signature is not valid base64url");
-    return DANCE_JWS_OK;
+        return fail(pc, DANCE_MALFORMED, "signature is not valid base64url");
+    return DANCE_OK;
 }
 
-static dance_jws_status parse_compact(parse_ctx *pc, char *s, size_t len)
+static dance_status parse_compact(parse_ctx *pc, char *s, size_t len)
 {
     dance_jws *jws = pc->jws;
     char *dot1, *dot2;
@@ -584,7 +443,7 @@ static dance_jws_status parse_compact(parse_ctx *pc, char *s, size_t len)
     dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - s)) : NULL;
     if (dot1 == NULL || dot2 == NULL
         || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - s)) != NULL)
-        return fail(pc, DANCE_JWS_MALFORMED, "not a JWS: compact form has three "
+        return fail(pc, DANCE_MALFORMED, "not a JWS: compact form has three "
                     "base64url parts separated by dots (five parts would be JWE)");
     jws->h.serialization = DANCE_JWS_COMPACT;
     jws->signing_input = s;
@@ -600,25 +459,25 @@ static const cJSON *json_string_member(const cJSON *obj, const char *name)
     return cJSON_IsString(it) ? it : NULL;
 }
 
-static dance_jws_status parse_flattened(parse_ctx *pc, const char *s, size_t len)
+static dance_status parse_flattened(parse_ctx *pc, const char *s, size_t len)
 {
     dance_jws *jws = pc->jws;
     cJSON *doc;
     const cJSON *prot, *payload, *sig, *unprot;
     size_t plen, ylen;
-    dance_jws_status st;
+    dance_status st;
 
     doc = jws_json_parse(s, len);
     if (doc == NULL)
-        return fail(pc, DANCE_JWS_MALFORMED, "not a JWS: starts with '{' but is not "
+        return fail(pc, DANCE_MALFORMED, "not a JWS: starts with '{' but is not "
                     "valid JSON");
     if (!jws_json_object_unique(doc, HEADER_MEMBERS_MAX)) {
-        st = fail(pc, DANCE_JWS_MALFORMED, "JWS JSON is not an object with unique "
+        st = fail(pc, DANCE_MALFORMED, "JWS JSON is not an object with unique "
                   "member names");
         goto out;
     }
     if (cJSON_GetObjectItemCaseSensitive(doc, "signatures") != NULL) {
-        st = fail(pc, DANCE_JWS_UNSUPPORTED, "general JSON serialization (signatures "
+        st = fail(pc, DANCE_UNSUPPORTED, "general JSON serialization (signatures "
                   "array) is not supported: use the flattened or compact form");
         goto out;
     }
@@ -627,12 +486,12 @@ static dance_jws_status parse_flattened(parse_ctx *pc, const char *s, size_t len
     sig = json_string_member(doc, "signature");
     unprot = cJSON_GetObjectItemCaseSensitive(doc, "header");
     if (prot == NULL || sig == NULL) {
-        st = fail(pc, DANCE_JWS_MALFORMED, "JWS JSON needs \"protected\" and \"signature\" "
+        st = fail(pc, DANCE_MALFORMED, "JWS JSON needs \"protected\" and \"signature\" "
                   "strings (the sender must be in the protected header)");
         goto out;
     }
     if (payload == NULL) {
-        st = fail(pc, DANCE_JWS_MALFORMED, "JWS JSON has no \"payload\" string "
+        st = fail(pc, DANCE_MALFORMED, "JWS JSON has no \"payload\" string "
                   "(detached payloads are not supported)");
         goto out;
     }
@@ -640,13 +499,13 @@ static dance_jws_status parse_flattened(parse_ctx *pc, const char *s, size_t len
         /* ignored for everything, but it must not try to carry what has to
          * be integrity protected (RFC 7515 4.1.11, RFC 7797 3) */
         if (!jws_json_object_unique(unprot, HEADER_MEMBERS_MAX)) {
-            st = fail(pc, DANCE_JWS_MALFORMED, "unprotected header is not a JSON object "
+            st = fail(pc, DANCE_MALFORMED, "unprotected header is not a JSON object "
                       "with unique member names");
             goto out;
         }
         if (cJSON_GetObjectItemCaseSensitive(unprot, "crit") != NULL
             || cJSON_GetObjectItemCaseSensitive(unprot, "b64") != NULL) {
-            st = fail(pc, DANCE_JWS_MALFORMED, "crit and b64 must be in the protected "
+            st = fail(pc, DANCE_MALFORMED, "crit and b64 must be in the protected "
                       "header, not the unprotected one");
             goto out;
         }
@@ -656,7 +515,7 @@ static dance_jws_status parse_flattened(parse_ctx *pc, const char *s, size_t len
     ylen = strlen(payload->valuestring);
     jws->si_owned = malloc(plen + 1 + ylen + 1);
     if (jws->si_owned == NULL) {
-        st = fail(pc, DANCE_JWS_INTERNAL, "out of memory");
+        st = fail(pc, DANCE_INTERNAL, "out of memory");
         goto out;
     }
     memcpy(jws->si_owned, prot->valuestring, plen);
@@ -674,15 +533,15 @@ out:
     return st;
 }
 
-dance_jws_status dance_jws_parse(const void *data, size_t len, size_t max_size,
-                                 dance_jws **out, char *sender_out,
-                                 char *err, size_t errlen)
+dance_status dance_jws_parse(const void *data, size_t len, size_t max_size,
+                             dance_jws **out, char *sender_out,
+                             char *err, size_t errlen)
 {
     parse_ctx pc = { NULL, err, errlen, sender_out };
     dance_jws *jws;
     char *s;
     size_t b, e;
-    dance_jws_status st;
+    dance_status st;
 
     *out = NULL;
     if (sender_out != NULL)
@@ -692,14 +551,14 @@ dance_jws_status dance_jws_parse(const void *data, size_t len, size_t max_size,
     if (max_size == 0)
         max_size = DANCE_JWS_MAX_SIZE_DEFAULT;
     if (len > max_size)
-        return fail(&pc, DANCE_JWS_TOO_LARGE, "message of %zu bytes is over the %zu-byte "
+        return fail(&pc, DANCE_TOO_LARGE, "message of %zu bytes is over the %zu-byte "
                     "limit", len, max_size);
     if (data == NULL || len == 0)
-        return fail(&pc, DANCE_JWS_MALFORMED, "empty message");
+        return fail(&pc, DANCE_MALFORMED, "empty message");
     jws = calloc(1, sizeof(*jws));
     if (jws == NULL || (jws->buf = malloc(len + 1)) == NULL) {
         free(jws);
-        return fail(&pc, DANCE_JWS_INTERNAL, "out of memory");
+        return fail(&pc, DANCE_INTERNAL, "out of memory");
     }
     pc.jws = jws;
     memcpy(jws->buf, data, len);
@@ -714,12 +573,12 @@ dance_jws_status dance_jws_parse(const void *data, size_t len, size_t max_size,
         ;
     s[e] = '\0';
     if (b == e)
-        st = fail(&pc, DANCE_JWS_MALFORMED, "empty message");
+        st = fail(&pc, DANCE_MALFORMED, "empty message");
     else if (s[b] == '{')
         st = parse_flattened(&pc, s + b, e - b);
     else
         st = parse_compact(&pc, s + b, e - b);
-    if (st != DANCE_JWS_OK) {
+    if (st != DANCE_OK) {
         dance_jws_free(jws);
         return st;
     }
@@ -728,10 +587,10 @@ dance_jws_status dance_jws_parse(const void *data, size_t len, size_t max_size,
     jws->h.jti = jws->jti;
     jws->h.topic = jws->topic;
     *out = jws;
-    return DANCE_JWS_OK;
+    return DANCE_OK;
 }
 
-/* jws_typ_kind_of - see jws_internal.h */
+/* jws_typ_kind_of - see sender.h */
 jws_typ_kind jws_typ_kind_of(const char *typ)
 {
     size_t n;
@@ -746,4 +605,30 @@ jws_typ_kind jws_typ_kind_of(const char *typ)
     if (n > 4 && strcasecmp(typ + n - 4, "+jwt") == 0)
         return JWS_TYP_JWT_KIND;
     return JWS_TYP_OTHER;
+}
+
+/* jws_typ - see sender.h */
+const char *jws_typ(const dance_jws *jws)
+{
+    return jws->typ;
+}
+
+/* jws_payload_object - see sender.h */
+int jws_payload_object(const dance_jws *jws, int max, cJSON **out)
+{
+    unsigned char *text = NULL;
+    size_t len = 0;
+    cJSON *c;
+
+    *out = NULL;
+    if (jws_b64url_decode(jws->payload_b64, jws->payload_b64_len, &text, &len) != 0)
+        return -1;
+    c = jws_json_parse((const char *)text, len);
+    free(text);
+    if (c == NULL || !jws_json_object_unique(c, max)) {
+        cJSON_Delete(c);
+        return 1;
+    }
+    *out = c;
+    return 0;
 }

@@ -26,11 +26,9 @@
  *
  * The payload is decoded and handed out only after every check passed.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -48,39 +46,17 @@ void dance_jws_result_clear(dance_jws_result *res)
         return;
     free(res->payload);
     memset(res, 0, sizeof(*res));
-    res->status = DANCE_JWS_INTERNAL;
+    res->status = DANCE_INTERNAL;
 }
 
-static dance_jws_status refuse(dance_jws_result *res, dance_jws_status st,
-                               const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static dance_jws_status refuse(dance_jws_result *res, dance_jws_status st,
-                               const char *fmt, ...)
-{
-    va_list ap;
-
-    res->status = st;
-    va_start(ap, fmt);
-    dance_vset_err(res->reason, sizeof(res->reason), fmt, ap);
-    va_end(ap);
-    free(res->payload);
-    res->payload = NULL;
-    res->payload_len = 0;
-    return st;
-}
+/* refuse(res, st, fmt, ...) - the refusal writer of sender.h into res */
+#define refuse SENDER_REFUSE
 
 /* res_begin - reset res and note what the header says */
 static void res_begin(const dance_jws *jws, dance_jws_result *res)
 {
     dance_jws_result_clear(res);
-    memcpy(res->sender, jws->sender, sizeof(res->sender));
-    res->alg = jws->h.alg;
-    res->has_alg = true;
-}
-
-static int64_t wall_now(const dance_jws_policy *pol)
-{
-    return pol->now ? pol->now(pol->now_ctx) : (int64_t)time(NULL);
+    sender_note(jws, res->sender, &res->alg, &res->has_alg);
 }
 
 /* What is being verified: a signed message, or a login token (token.c),
@@ -91,62 +67,62 @@ typedef enum verify_kind { AS_MESSAGE, AS_TOKEN } verify_kind;
  * login token, never a message: without this a captured token published
  * as a message would verify as one from its device), the allow-list (it
  * must stop a sender before any DNS query), then iat, topic, jti presence */
-static dance_jws_status header_checks(const dance_jws *jws, const dance_jws_policy *pol,
-                                      verify_kind kind, dance_jws_result *res)
+static dance_status header_checks(const dance_jws *jws, const dance_jws_policy *pol,
+                                  verify_kind kind, dance_jws_result *res)
 {
     jws_typ_kind tk = jws_typ_kind_of(jws->typ);
 
     if (kind == AS_MESSAGE && (tk == JWS_TYP_JWT || tk == JWS_TYP_JWT_KIND))
-        return refuse(res, DANCE_JWS_TYP, "typ '%.40s' marks a JWT (a login token), not "
+        return refuse(res, DANCE_TYP, "typ '%.40s' marks a JWT (a login token), not "
                       "a signed message: tokens are never accepted as messages",
                       jws->typ);
     if (pol->allow != NULL && !dance_allowlist_match(pol->allow, jws->sender))
-        return refuse(res, DANCE_JWS_NOT_ALLOWED, "sender %s is not under an allowed "
+        return refuse(res, DANCE_NOT_ALLOWED, "sender %s is not under an allowed "
                       "domain", jws->sender);
     if (jws->h.has_iat) {
-        int64_t now = wall_now(pol);
+        int64_t now = sender_now(pol->now, pol->now_ctx);
         int64_t skew = pol->max_skew ? pol->max_skew : DANCE_JWS_MAX_SKEW_DEFAULT;
         if (jws->h.iat < now - skew)
-            return refuse(res, DANCE_JWS_STALE, "iat is %lld s in the past (allowed "
+            return refuse(res, DANCE_STALE, "iat is %lld s in the past (allowed "
                           "skew %lld s)", (long long)(now - jws->h.iat), (long long)skew);
         if (jws->h.iat > now + skew)
-            return refuse(res, DANCE_JWS_STALE, "iat is %lld s in the future (allowed "
+            return refuse(res, DANCE_STALE, "iat is %lld s in the future (allowed "
                           "skew %lld s)", (long long)(jws->h.iat - now), (long long)skew);
     } else if (pol->require_iat) {
-        return refuse(res, DANCE_JWS_STALE, "no iat header (required)");
+        return refuse(res, DANCE_STALE, "no iat header (required)");
     }
     if (jws->topic != NULL && pol->topic != NULL && strcmp(jws->topic, pol->topic) != 0)
-        return refuse(res, DANCE_JWS_TOPIC_MISMATCH, "signed for topic '%.100s', "
+        return refuse(res, DANCE_TOPIC_MISMATCH, "signed for topic '%.100s', "
                       "published on '%.100s'", jws->topic, pol->topic);
     if (pol->require_topic || jws->crit_topic) {
         if (pol->topic == NULL)
-            return refuse(res, DANCE_JWS_TOPIC_MISMATCH, "%s: the publish topic is "
+            return refuse(res, DANCE_TOPIC_MISMATCH, "%s: the publish topic is "
                           "unknown here", pol->require_topic
                           ? "topic binding is required" : "topic header is critical");
         if (jws->topic == NULL)
-            return refuse(res, DANCE_JWS_TOPIC_MISMATCH, "no topic header (required)");
+            return refuse(res, DANCE_TOPIC_MISMATCH, "no topic header (required)");
     }
     if (jws->jti == NULL && pol->require_jti)
-        return refuse(res, DANCE_JWS_REPLAY, "no jti header (required)");
+        return refuse(res, DANCE_REPLAY, "no jti header (required)");
     if (jws->jti != NULL && jws->crit_jti && pol->replay == NULL)
-        return refuse(res, DANCE_JWS_REPLAY, "jti header is critical but no replay "
+        return refuse(res, DANCE_REPLAY, "jti header is critical but no replay "
                       "cache is configured");
-    return DANCE_JWS_OK;
+    return DANCE_OK;
 }
 
-dance_jws_status dance_jws_check(const dance_jws *jws, const dance_jws_policy *pol,
-                                 dance_jws_result *res)
+dance_status dance_jws_check(const dance_jws *jws, const dance_jws_policy *pol,
+                             dance_jws_result *res)
 {
     if (jws == NULL) {
         dance_jws_result_clear(res);
-        return refuse(res, DANCE_JWS_INTERNAL, "no message");
+        return refuse(res, DANCE_INTERNAL, "no message");
     }
     res_begin(jws, res);
-    if (header_checks(jws, pol ? pol : &default_policy, AS_MESSAGE, res) != DANCE_JWS_OK)
+    if (header_checks(jws, pol ? pol : &default_policy, AS_MESSAGE, res) != DANCE_OK)
         return res->status;
-    res->status = DANCE_JWS_OK;
+    res->status = DANCE_OK;
     dance_set_err(res->reason, sizeof(res->reason), "header acceptable");
-    return DANCE_JWS_OK;
+    return DANCE_OK;
 }
 
 /* Replay cache keys. A prefix keeps the two kinds apart, so that a jti
@@ -197,58 +173,65 @@ static int replay_key(const dance_jws *jws, char *out, size_t outlen)
  * unverified enters it) the replay cache. The check and the insertion are
  * one locked step in the cache, so of two copies verified at once on two
  * threads exactly one passes. */
-static dance_jws_status finish(const dance_jws *jws, const dance_jws_policy *pol,
-                              dance_jws_result *res)
+static dance_status finish(const dance_jws *jws, const dance_jws_policy *pol,
+                           dance_jws_result *res)
 {
     char key[REPLAY_KEY_MAX];
-    int rc;
+    unsigned char *payload = NULL;
+    size_t payload_len = 0;
+    int rc = 0;
 
-    if (jws_b64url_decode(jws->payload_b64, jws->payload_b64_len,
-                          &res->payload, &res->payload_len) != 0)
-        return refuse(res, DANCE_JWS_INTERNAL, "out of memory decoding the payload");
+    if (jws_b64url_decode(jws->payload_b64, jws->payload_b64_len, &payload, &payload_len) != 0)
+        return refuse(res, DANCE_INTERNAL, "out of memory decoding the payload");
     if (pol->replay != NULL) {
-        if (replay_key(jws, key, sizeof(key)) != 0)
-            return refuse(res, DANCE_JWS_INTERNAL, "OpenSSL failed to digest the message "
+        if (replay_key(jws, key, sizeof(key)) != 0) {
+            free(payload);
+            return refuse(res, DANCE_INTERNAL, "OpenSSL failed to digest the message "
                           "for the replay check");
+        }
         rc = dance_replay_check_add(pol->replay, jws->sender, key);
+        if (rc != 0)
+            free(payload);
         if (rc == 1 && jws->jti != NULL)
-            return refuse(res, DANCE_JWS_REPLAY, "jti '%.64s' from %s was already used by "
+            return refuse(res, DANCE_REPLAY, "jti '%.64s' from %s was already used by "
                           "a verified message (this is a copy of it, or reuses its jti)",
                           jws->jti, jws->sender);
         if (rc == 1)
-            return refuse(res, DANCE_JWS_REPLAY, "a copy of a message from %s already "
+            return refuse(res, DANCE_REPLAY, "a copy of a message from %s already "
                           "verified (same signed header and payload)", jws->sender);
         if (rc != 0)
-            return refuse(res, DANCE_JWS_INTERNAL, "out of memory in the replay cache");
+            return refuse(res, DANCE_INTERNAL, "out of memory in the replay cache");
     }
-    res->status = DANCE_JWS_OK;
+    res->payload = payload;
+    res->payload_len = payload_len;
+    res->status = DANCE_OK;
     dance_set_err(res->reason, sizeof(res->reason), "verified: sender %s, alg %s, key %s",
                   jws->sender, dance_jws_alg_name(jws->h.alg), res->key_source);
-    return DANCE_JWS_OK;
+    return DANCE_OK;
 }
 
 /* check_with_key - fit (alg_mask from jws_key_alg_mask), then signature.
  * Returns OK, KEY_MISMATCH, BAD_SIGNATURE or INTERNAL, with a reason in why. */
-static dance_jws_status check_with_key(const dance_jws *jws, EVP_PKEY *key,
-                                       uint32_t alg_mask, char *why, size_t whylen)
+static dance_status check_with_key(const dance_jws *jws, EVP_PKEY *key,
+                                   uint32_t alg_mask, char *why, size_t whylen)
 {
     int rc;
 
     if ((alg_mask & (1u << jws->h.alg)) == 0) {
         if (dance_jws_key_fits(jws->h.alg, key, why, whylen) == 0)
             dance_set_err(why, whylen, "key does not fit %s", dance_jws_alg_name(jws->h.alg));
-        return DANCE_JWS_KEY_MISMATCH;
+        return DANCE_KEY_MISMATCH;
     }
     rc = jws_sig_verify(jws->h.alg, key, (const unsigned char *)jws->signing_input,
                         jws->signing_input_len, jws->sig, jws->sig_len);
     if (rc == 1)
-        return DANCE_JWS_OK;
+        return DANCE_OK;
     if (rc == 0) {
         dance_set_err(why, whylen, "signature does not verify");
-        return DANCE_JWS_BAD_SIGNATURE;
+        return DANCE_BAD_SIGNATURE;
     }
     dance_set_err(why, whylen, "OpenSSL failed while checking the signature");
-    return DANCE_JWS_INTERNAL;
+    return DANCE_INTERNAL;
 }
 
 /* ------------------------------------------------------ direct records */
@@ -403,8 +386,8 @@ static void records_summary(const dance_tlsa_rrset *set, char *buf, size_t len)
         dance_set_err(buf + o, len - o, ", ...");
 }
 
-static dance_jws_status verify_direct(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
-                                      const dance_jws_policy *pol, dance_jws_result *res)
+static dance_status verify_direct(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                                  const dance_jws_policy *pol, dance_jws_result *res)
 {
     char why[DANCE_REASON_MAX], first_mismatch[DANCE_REASON_MAX] = "";
     char recs[96];
@@ -415,7 +398,7 @@ static dance_jws_status verify_direct(const dance_jws *jws, const dance_tlsa_rrs
         const dance_tlsa_rr *rr = &tlsa->rr[i];
         EVP_PKEY *key;
         uint32_t mask = 0;
-        dance_jws_status st;
+        dance_status st;
 
         if (rr->usage != 3 || rr->mtype != 0 || rr->selector > 1 || rr->data == NULL)
             continue;
@@ -428,14 +411,14 @@ static dance_jws_status verify_direct(const dance_jws *jws, const dance_tlsa_rrs
         }
         st = check_with_key(jws, key, mask, why, sizeof(why));
         EVP_PKEY_free(key);
-        if (st == DANCE_JWS_OK) {
+        if (st == DANCE_OK) {
             dance_set_err(res->key_source, sizeof(res->key_source), "tlsa %u %u %u",
                           rr->usage, rr->selector, rr->mtype);
             return finish(jws, pol, res);
         }
-        if (st == DANCE_JWS_INTERNAL)
+        if (st == DANCE_INTERNAL)
             return refuse(res, st, "%s", why);
-        if (st == DANCE_JWS_KEY_MISMATCH) {
+        if (st == DANCE_KEY_MISMATCH) {
             if (mismatched++ == 0) {
                 mismatch_rr = rr;
                 dance_set_err(first_mismatch, sizeof(first_mismatch), "%s", why);
@@ -447,28 +430,28 @@ static dance_jws_status verify_direct(const dance_jws *jws, const dance_tlsa_rrs
     }
     if (bad_sig > 0) {
         if (bad_sig == 1)
-            return refuse(res, DANCE_JWS_BAD_SIGNATURE, "signature does not verify with "
+            return refuse(res, DANCE_BAD_SIGNATURE, "signature does not verify with "
                           "the key in TLSA %u %u %u of %s", bad_sig_rr->usage,
                           bad_sig_rr->selector, bad_sig_rr->mtype, jws->sender);
-        return refuse(res, DANCE_JWS_BAD_SIGNATURE, "signature does not verify with any "
+        return refuse(res, DANCE_BAD_SIGNATURE, "signature does not verify with any "
                       "of the %zu keys in the TLSA records of %s", bad_sig, jws->sender);
     }
     if (mismatched > 0)
-        return refuse(res, DANCE_JWS_KEY_MISMATCH, "%s does not fit the key in TLSA "
+        return refuse(res, DANCE_KEY_MISMATCH, "%s does not fit the key in TLSA "
                       "%u %u %u of %s: %s", dance_jws_alg_name(jws->h.alg),
                       mismatch_rr->usage, mismatch_rr->selector, mismatch_rr->mtype,
                       jws->sender, first_mismatch);
     if (bad_data > 0)
-        return refuse(res, DANCE_JWS_NO_USABLE_RECORD, "TLSA %u %u %u record of %s does "
+        return refuse(res, DANCE_NO_USABLE_RECORD, "TLSA %u %u %u record of %s does "
                       "not hold a valid %s", bad_data_rr->usage, bad_data_rr->selector,
                       bad_data_rr->mtype, jws->sender,
                       bad_data_rr->selector ? "public key" : "certificate");
     (void)candidates;
     if (tlsa->count == 0)
-        return refuse(res, DANCE_JWS_NO_USABLE_RECORD, "no TLSA records for %s",
+        return refuse(res, DANCE_NO_USABLE_RECORD, "no TLSA records for %s",
                       jws->sender);
     records_summary(tlsa, recs, sizeof(recs));
-    return refuse(res, DANCE_JWS_NO_USABLE_RECORD, "the TLSA records of %s (%s) do not "
+    return refuse(res, DANCE_NO_USABLE_RECORD, "the TLSA records of %s (%s) do not "
                   "hold the key itself (3 1 0 or 3 0 0): the message must carry the "
                   "certificate in x5c", jws->sender, recs);
 }
@@ -544,7 +527,7 @@ static void x5c_match(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
         X509 *c = d2i_X509(NULL, &p, (long)jws->x5c_len[i]);
         if (c == NULL || p != jws->x5c_der[i] + jws->x5c_len[i]) {
             X509_free(c);
-            v->status = DANCE_JWS_MALFORMED;
+            v->status = DANCE_MALFORMED;
             dance_set_err(v->reason, sizeof(v->reason), "x5c entry %zu is not a DER "
                           "certificate", i);
             goto out;
@@ -556,7 +539,7 @@ static void x5c_match(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
         if ((chain == NULL && (chain = sk_X509_new_null()) == NULL)
             || sk_X509_push(chain, c) == 0) {
             X509_free(c);
-            v->status = DANCE_JWS_INTERNAL;
+            v->status = DANCE_INTERNAL;
             dance_set_err(v->reason, sizeof(v->reason), "out of memory");
             goto out;
         }
@@ -572,22 +555,22 @@ static void x5c_match(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
     if (rc == 0) {
         v->pkey = X509_get_pubkey(leaf);
         if (v->pkey == NULL) {
-            v->status = DANCE_JWS_NO_USABLE_RECORD;
+            v->status = DANCE_NO_USABLE_RECORD;
             dance_set_err(v->reason, sizeof(v->reason), "x5c certificate of %s has a public "
                           "key OpenSSL cannot use", jws->sender);
             goto out;
         }
-        v->status = DANCE_JWS_OK;
+        v->status = DANCE_OK;
         v->alg_mask = jws_key_alg_mask(v->pkey);
         v->usage = mr.matched.usage;
         v->selector = mr.matched.selector;
         v->mtype = mr.matched.mtype;
     } else if (rc == 1) {
-        v->status = DANCE_JWS_CERT_MISMATCH;
+        v->status = DANCE_CERT_MISMATCH;
         dance_set_err(v->reason, sizeof(v->reason), "x5c certificate does not match the TLSA "
                       "records of %s: %s", jws->sender, mr.reason);
     } else {
-        v->status = DANCE_JWS_INTERNAL;
+        v->status = DANCE_INTERNAL;
         dance_set_err(v->reason, sizeof(v->reason), "DANE matching failed: %s", mr.reason);
     }
 out:
@@ -596,20 +579,20 @@ out:
     ERR_clear_error();
 }
 
-static dance_jws_status verify_x5c(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
-                                   const dance_jws_policy *pol, dance_jws_result *res)
+static dance_status verify_x5c(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                               const dance_jws_policy *pol, dance_jws_result *res)
 {
     unsigned char k[X5C_KEY_LEN];
     bool have_key = false, hit = false;
     jws_key_value v;
     char why[DANCE_REASON_MAX];
-    dance_jws_status st;
+    dance_status st;
 
     if (pol->matcher == NULL)
-        return refuse(res, DANCE_JWS_INTERNAL, "message carries x5c but this verifier "
+        return refuse(res, DANCE_INTERNAL, "message carries x5c but this verifier "
                       "has no DANE matcher configured");
     if (tlsa->count == 0)
-        return refuse(res, DANCE_JWS_NO_USABLE_RECORD, "no TLSA records for %s",
+        return refuse(res, DANCE_NO_USABLE_RECORD, "no TLSA records for %s",
                       jws->sender);
     if (pol->keys != NULL)
         have_key = x5c_cache_key(jws, tlsa, pol, k) == 0;
@@ -620,29 +603,29 @@ static dance_jws_status verify_x5c(const dance_jws *jws, const dance_tlsa_rrset 
         /* A chain the records refuse is remembered (in the cache's share
          * for refusals, which never evicts keys); our own failures are not.
          * Briefly either way: certificate dates matter for DANE-TA. */
-        if (have_key && v.status == DANCE_JWS_CERT_MISMATCH)
+        if (have_key && v.status == DANCE_CERT_MISMATCH)
             jws_keycache_put(pol->keys, k, sizeof(k), &v,
                              (uint64_t)DANCE_JWS_X5C_CACHE_SECONDS * 1000u);
     }
     if (v.pkey == NULL)
-        return refuse(res, v.status == DANCE_JWS_OK ? DANCE_JWS_INTERNAL : v.status,
+        return refuse(res, v.status == DANCE_OK ? DANCE_INTERNAL : v.status,
                       "%s", v.reason);
     st = check_with_key(jws, v.pkey, v.alg_mask, why, sizeof(why));
     /* A matched chain's key is kept only once a signature verified with
      * it: a message that merely carries someone's certificate (public, so
      * anyone can) signs nothing, and must not place entries in the cache. */
-    if (st == DANCE_JWS_OK && have_key && !hit)
+    if (st == DANCE_OK && have_key && !hit)
         jws_keycache_put(pol->keys, k, sizeof(k), &v,
                          (uint64_t)DANCE_JWS_X5C_CACHE_SECONDS * 1000u);
     EVP_PKEY_free(v.pkey);
-    if (st == DANCE_JWS_KEY_MISMATCH)
+    if (st == DANCE_KEY_MISMATCH)
         return refuse(res, st, "%s does not fit the x5c certificate's key: %s",
                       dance_jws_alg_name(jws->h.alg), why);
-    if (st == DANCE_JWS_BAD_SIGNATURE)
+    if (st == DANCE_BAD_SIGNATURE)
         return refuse(res, st, "signature does not verify with the x5c certificate "
                       "of %s (matched TLSA %u %u %u)", jws->sender, v.usage, v.selector,
                       v.mtype);
-    if (st != DANCE_JWS_OK)
+    if (st != DANCE_OK)
         return refuse(res, st, "%s", why);
     dance_set_err(res->key_source, sizeof(res->key_source), "x5c+tlsa %u %u %u",
                   v.usage, v.selector, v.mtype);
@@ -651,7 +634,7 @@ static dance_jws_status verify_x5c(const dance_jws *jws, const dance_tlsa_rrset 
 
 /* ------------------------------------------------------------- entries */
 
-static dance_jws_status verify_as(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+static dance_status verify_as(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
                                    const dance_jws_policy *pol, verify_kind kind,
                                    dance_jws_result *res)
 {
@@ -659,126 +642,104 @@ static dance_jws_status verify_as(const dance_jws *jws, const dance_tlsa_rrset *
 
     if (jws == NULL) {
         dance_jws_result_clear(res);
-        return refuse(res, DANCE_JWS_INTERNAL, "no message");
+        return refuse(res, DANCE_INTERNAL, "no message");
     }
     if (pol == NULL)
         pol = &default_policy;
     if (tlsa == NULL)
         tlsa = &empty;
     res_begin(jws, res);
-    if (header_checks(jws, pol, kind, res) != DANCE_JWS_OK)
+    if (header_checks(jws, pol, kind, res) != DANCE_OK)
         return res->status;
     if (jws->h.x5c_count > 0)
         return verify_x5c(jws, tlsa, pol, res);
     return verify_direct(jws, tlsa, pol, res);
 }
 
-dance_jws_status dance_jws_verify(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
-                                  const dance_jws_policy *pol, dance_jws_result *res)
+dance_status dance_jws_verify(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                              const dance_jws_policy *pol, dance_jws_result *res)
 {
     return verify_as(jws, tlsa, pol, AS_MESSAGE, res);
 }
 
-dance_jws_status jws_verify_token(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
-                                  const dance_jws_policy *pol, dance_jws_result *res)
+dance_status jws_verify_token(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                              const dance_jws_policy *pol, dance_jws_result *res)
 {
     return verify_as(jws, tlsa, pol, AS_TOKEN, res);
 }
 
-dance_jws_status dance_jws_verify_dns(const dance_jws *jws, dance_dns_status st,
-                                      const dance_tlsa_rrset *records,
-                                      const char *dns_reason,
-                                      const dance_jws_policy *pol,
-                                      dance_jws_result *res)
+dance_status dance_jws_verify_dns(const dance_jws *jws, dance_status st,
+                                  const dance_tlsa_rrset *records,
+                                  const char *dns_reason,
+                                  const dance_jws_policy *pol,
+                                  dance_jws_result *res)
 {
-    dance_jws_status js;
-
-    if (st == DANCE_DNS_SECURE)
+    if (st == DANCE_OK)
         return dance_jws_verify(jws, records, pol, res);
-    if (dance_jws_check(jws, pol, res) != DANCE_JWS_OK)
+    if (dance_jws_check(jws, pol, res) != DANCE_OK)
         return res->status;
-    switch (st) {
-    case DANCE_DNS_SECURE_NEGATIVE: js = DANCE_JWS_NO_RECORD; break;
-    case DANCE_DNS_INSECURE:        js = DANCE_JWS_DNS_INSECURE; break;
-    case DANCE_DNS_BOGUS:           js = DANCE_JWS_DNS_BOGUS; break;
-    default:                        js = DANCE_JWS_LOOKUP_FAILED; break;
-    }
-    if (dns_reason != NULL && dns_reason[0] != '\0')
-        return refuse(res, js, "%s", dns_reason);
-    return refuse(res, js, "TLSA lookup for %s: %s", jws->sender,
-                  dance_dns_status_name(st));
+    return sender_dns_refusal(&res->status, res->reason, sizeof(res->reason), jws->sender,
+                              st, dns_reason);
 }
 
-dance_jws_status dance_jws_verify_key(const dance_jws *jws, EVP_PKEY *key,
-                                      const char *key_source,
-                                      const dance_jws_policy *pol,
-                                      dance_jws_result *res)
+dance_status dance_jws_verify_key(const dance_jws *jws, EVP_PKEY *key,
+                                  const char *key_source,
+                                  const dance_jws_policy *pol,
+                                  dance_jws_result *res)
 {
     char why[DANCE_REASON_MAX];
-    dance_jws_status st;
+    dance_status st;
 
     if (jws == NULL || key == NULL) {
         dance_jws_result_clear(res);
-        return refuse(res, DANCE_JWS_INTERNAL, "no message or no key");
+        return refuse(res, DANCE_INTERNAL, "no message or no key");
     }
     if (pol == NULL)
         pol = &default_policy;
     res_begin(jws, res);
-    if (header_checks(jws, pol, AS_MESSAGE, res) != DANCE_JWS_OK)
+    if (header_checks(jws, pol, AS_MESSAGE, res) != DANCE_OK)
         return res->status;
     st = check_with_key(jws, key, jws_key_alg_mask(key), why, sizeof(why));
-    if (st == DANCE_JWS_KEY_MISMATCH)
+    if (st == DANCE_KEY_MISMATCH)
         return refuse(res, st, "%s does not fit the given key: %s",
                       dance_jws_alg_name(jws->h.alg), why);
-    if (st == DANCE_JWS_BAD_SIGNATURE)
+    if (st == DANCE_BAD_SIGNATURE)
         return refuse(res, st, "signature does not verify with the given key");
-    if (st != DANCE_JWS_OK)
+    if (st != DANCE_OK)
         return refuse(res, st, "%s", why);
     dance_set_err(res->key_source, sizeof(res->key_source), "%s",
                   key_source ? key_source : "key");
     return finish(jws, pol, res);
 }
 
-static void resolver_fetch(void *ctx, const char *owner, dance_tlsa_result *out)
-{
-    dance_resolver_lookup_tlsa((dance_resolver *)ctx, owner, out);
-}
-
-dance_jws_status dance_jws_verify_message(const void *data, size_t len, size_t max_size,
+dance_status dance_jws_verify_message(const void *data, size_t len, size_t max_size,
                                           const dance_jws_policy *pol,
                                           const dance_jws_source *src,
                                           dance_jws_result *res)
 {
     dance_jws *jws = NULL;
     dance_tlsa_result tr;
-    char owner[DANCE_NAME_MAX + 1], why[DANCE_REASON_MAX];
-    dance_jws_status st;
+    char why[DANCE_REASON_MAX];
+    dance_status st;
+    int rc;
 
     dance_jws_result_clear(res);
     if (pol == NULL)
         pol = &default_policy;
     st = dance_jws_parse(data, len, max_size, &jws, res->sender, res->reason,
                          sizeof(res->reason));
-    if (st != DANCE_JWS_OK) {
+    if (st != DANCE_OK) {
         res->status = st;
         return st;
     }
-    if (dance_jws_check(jws, pol, res) != DANCE_JWS_OK)
+    if (dance_jws_check(jws, pol, res) != DANCE_OK)
         goto out;
-    if (src == NULL || src->resolver == NULL) {
-        refuse(res, DANCE_JWS_INTERNAL, "no resolver to look up %s", jws->sender);
-        goto out;
-    }
-    if (dance_owner_name(jws->sender, pol->service_label, owner, sizeof(owner),
-                         why, sizeof(why)) != 0) {
-        refuse(res, DANCE_JWS_BAD_SENDER, "no TLSA owner name for %s: %s", jws->sender, why);
-        goto out;
-    }
     memset(&tr, 0, sizeof(tr));
-    if (src->cache != NULL)
-        dance_cache_fetch(src->cache, owner, resolver_fetch, src->resolver, &tr);
-    else
-        dance_resolver_lookup_tlsa(src->resolver, owner, &tr);
+    rc = sender_fetch(src, jws->sender, pol->service_label, &tr, why, sizeof(why));
+    if (rc != 0) {
+        refuse(res, rc == -1 ? DANCE_INTERNAL : DANCE_BAD_SENDER, "%s", why);
+        goto out;
+    }
     dance_jws_verify_dns(jws, tr.status, &tr.records, tr.reason, pol, res);
     dance_tlsa_result_clear(&tr);
 out:

@@ -1,6 +1,7 @@
 /*
  * name.c - DNS names as identities: normalisation, allow-lists, TLSA owner
- * names and dNSName extraction from certificates (see dance/name.h).
+ * names, dNSName extraction from certificates and the names of RFC 4501 DNS
+ * URIs (see dance/name.h).
  *
  * Owns: nothing global. An allow-list owns its entries; the array returned
  * by dance_cert_dnsnames belongs to the caller (dance_names_free).
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/x509v3.h>
 
@@ -370,4 +372,146 @@ int dance_cert_dnsnames(X509 *cert, char ***names)
     GENERAL_NAMES_free(gens);
     *names = list;
     return count;
+}
+
+/* ------------------------------------------------------------ DNS URIs */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* pct_decode - %XX-decode s[0..len) into out (NUL-terminated). -1 when an
+ * escape is broken, decodes to NUL, or out is too small. */
+static int pct_decode(const char *s, size_t len, char *out, size_t outlen)
+{
+    size_t i, o = 0;
+    int hi, lo;
+
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '%') {
+            if (i + 2 >= len)
+                return -1;
+            hi = hexval((unsigned char)s[i + 1]);
+            lo = hexval((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (o + 1 >= outlen)
+            return -1;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* uri_query_ok - RFC 4501 dnsquery: ";"-separated TYPE=/CLASS= elements,
+ * case-insensitive; we need type TLSA (or its number 52), class IN if any. */
+static int uri_query_ok(const char *q, char *err, size_t errlen)
+{
+    bool have_type = false;
+    const char *p = q;
+
+    while (*p != '\0') {
+        const char *e = strchr(p, ';');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n > 5 && strncasecmp(p, "type=", 5) == 0) {
+            if (!((n - 5 == 4 && strncasecmp(p + 5, "TLSA", 4) == 0)
+                  || (n - 5 == 2 && strncmp(p + 5, "52", 2) == 0))) {
+                dance_set_err(err, errlen, "DNS URI asks for type %.*s, not TLSA",
+                              (int)(n - 5 > 20 ? 20 : n - 5), p + 5);
+                return -1;
+            }
+            have_type = true;
+        } else if (n > 6 && strncasecmp(p, "class=", 6) == 0) {
+            if (!((n - 6 == 2 && strncasecmp(p + 6, "IN", 2) == 0)
+                  || (n - 6 == 1 && p[6] == '1'))) {
+                dance_set_err(err, errlen, "DNS URI asks for class %.*s, not IN",
+                              (int)(n - 6 > 20 ? 20 : n - 6), p + 6);
+                return -1;
+            }
+        } else {
+            dance_set_err(err, errlen, "DNS URI query element '%.*s' is not TYPE= or CLASS=",
+                          (int)(n > 40 ? 40 : n), p);
+            return -1;
+        }
+        if (e == NULL)
+            break;
+        p = e + 1;
+    }
+    if (!have_type) {
+        dance_set_err(err, errlen, "DNS URI does not say type=TLSA");
+        return -1;
+    }
+    return 0;
+}
+
+int dance_dns_uri_name(const char *uri, char *out, size_t outlen,
+                       char *err, size_t errlen)
+{
+    char name[4 * DANCE_NAME_MAX];
+    char nerr[DANCE_REASON_MAX];
+    const char *p, *q, *name_start, *name_end;
+
+    if (uri == NULL || strncasecmp(uri, "dns:", 4) != 0) {
+        dance_set_err(err, errlen, "not a DNS URI (RFC 4501 dns:NAME?type=TLSA)");
+        return -1;
+    }
+    p = uri + 4;
+    if (strchr(p, '#') != NULL) {
+        dance_set_err(err, errlen, "DNS URI has a fragment");
+        return -1;
+    }
+    q = strchr(p, '?');
+    if (q == NULL) {
+        dance_set_err(err, errlen, "DNS URI has no query: add ?type=TLSA");
+        return -1;
+    }
+    if (p[0] == '/' && p[1] == '/') {
+        /* dns://authority/name: the authority (the DNS server to ask) is
+         * ignored, we ask our own validating resolver. dns://name (no path)
+         * is what existing DANCE prototypes emit for the name itself. */
+        const char *auth = p + 2;
+        const char *slash = memchr(auth, '/', (size_t)(q - auth));
+        if (slash != NULL) {
+            name_start = slash + 1;
+        } else {
+            if (memchr(auth, ':', (size_t)(q - auth)) != NULL
+                || memchr(auth, '@', (size_t)(q - auth)) != NULL) {
+                dance_set_err(err, errlen, "DNS URI dns://%.*s names a server, not a DNS name "
+                              "(use dns://SERVER/NAME?type=TLSA)",
+                              (int)((q - auth) > 60 ? 60 : (q - auth)), auth);
+                return -1;
+            }
+            name_start = auth;
+        }
+    } else {
+        name_start = p;
+    }
+    name_end = q;
+    if (name_end == name_start) {
+        dance_set_err(err, errlen, "DNS URI has no DNS name");
+        return -1;
+    }
+    if (memchr(name_start, '/', (size_t)(name_end - name_start)) != NULL) {
+        dance_set_err(err, errlen, "DNS URI name contains '/'");
+        return -1;
+    }
+    if (pct_decode(name_start, (size_t)(name_end - name_start), name, sizeof(name)) != 0) {
+        dance_set_err(err, errlen, "DNS URI name has a bad %%-escape or is too long");
+        return -1;
+    }
+    if (uri_query_ok(q + 1, err, errlen) != 0)
+        return -1;
+    if (dance_name_normalize(name, out, outlen, nerr, sizeof(nerr)) != 0) {
+        dance_set_err(err, errlen, "DNS URI name is not a valid DNS name: %s", nerr);
+        return -1;
+    }
+    return 0;
 }

@@ -1,6 +1,6 @@
 /*
  * replay.c - the bounded replay cache of message verification and token
- * logins (jws.h): a set of (sender, key) pairs seen during the last
+ * logins (replay.h): a set of (sender, key) pairs seen during the last
  * `window` seconds, where key is a jti or a digest of a signature.
  *
  * Entries sit in one FIFO list in arrival order, which is also expiry
@@ -55,7 +55,7 @@
 #include "dance/clock.h"
 #include "dance/error.h"
 #include "dance/hashtab.h"
-#include "dance/jws.h"
+#include "dance/replay.h"
 
 #define REPLAY_CAPACITY_DEFAULT 100000
 #define REPLAY_WINDOW_DEFAULT 600

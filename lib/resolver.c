@@ -7,7 +7,7 @@
  * belong to the caller; this file only fills them.
  *
  * How an answer is classified (all in resolver_classify(), the one place
- * where getdns codes become dance_dns_status):
+ * where getdns codes become dance_status):
  *   - We ask with the "dnssec_return_all_statuses" extension and read the
  *     per-reply "dnssec_status". We do NOT use "dnssec_return_status" or
  *     "dnssec_return_only_secure" to decide: with those getdns 1.6 reports a
@@ -817,17 +817,17 @@ static void resolver_classify_reply(const classify_ctx *r, const char *owner,
     int seen;
 
     if (getdns_dict_get_int(reply, "/header/rcode", &rcode) != GETDNS_RETURN_GOOD) {
-        out->status = DANCE_DNS_FAILURE;
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
-                 "malformed reply from %s", owner, r->servers);
+        out->status = DANCE_LOOKUP_FAILED;
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
+                      "malformed reply from %s", owner, r->servers);
         return;
     }
     if (rcode != GETDNS_RCODE_NOERROR && rcode != GETDNS_RCODE_NXDOMAIN) {
         /* A validating upstream answers SERVFAIL for bogus data too; we
          * cannot tell that apart from an outage, so it is a failure. */
-        out->status = DANCE_DNS_FAILURE;
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
-                 "%s answered %s", owner, r->servers, rcode_name(rcode));
+        out->status = DANCE_LOOKUP_FAILED;
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
+                      "%s answered %s", owner, r->servers, rcode_name(rcode));
         return;
     }
     if (getdns_dict_get_int(reply, "dnssec_status", &dnssec) != GETDNS_RETURN_GOOD)
@@ -836,60 +836,60 @@ static void resolver_classify_reply(const classify_ctx *r, const char *owner,
     switch (dnssec) {
     case GETDNS_DNSSEC_SECURE:
         if (rcode == GETDNS_RCODE_NXDOMAIN) {
-            out->status = DANCE_DNS_SECURE_NEGATIVE;
+            out->status = DANCE_NO_RECORD;
             out->ttl = negative_ttl(reply);
-            snprintf(out->reason, sizeof(out->reason), "no TLSA record for %s: "
-                     "the name does not exist (secure NXDOMAIN)", owner);
+            dance_set_err(out->reason, sizeof(out->reason), "no TLSA record for %s: "
+                          "the name does not exist (secure NXDOMAIN)", owner);
             return;
         }
         seen = collect_tlsa(reply, owner, r->now, out, &bad);
         if (seen < 0) {
             dance_tlsa_result_clear(out);
-            snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s "
-                     "failed: out of memory", owner);
+            dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s "
+                          "failed: out of memory", owner);
             return;
         }
         if (seen == 0) {
-            out->status = DANCE_DNS_SECURE_NEGATIVE;
+            out->status = DANCE_NO_RECORD;
             out->ttl = negative_ttl(reply);
-            snprintf(out->reason, sizeof(out->reason), "no TLSA record for %s: "
-                     "the name exists but has no TLSA records (secure NODATA)",
-                     owner);
+            dance_set_err(out->reason, sizeof(out->reason), "no TLSA record for %s: "
+                          "the name exists but has no TLSA records (secure NODATA)",
+                          owner);
             return;
         }
         if (out->records.count == 0) {
             dance_tlsa_result_clear(out);
-            snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s "
-                     "failed: all %zu TLSA records are malformed", owner, bad);
+            dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s "
+                          "failed: all %zu TLSA records are malformed", owner, bad);
             return;
         }
-        out->status = DANCE_DNS_SECURE;
+        out->status = DANCE_OK;
         out->reason[0] = '\0';
         return;
     case GETDNS_DNSSEC_BOGUS:
-        out->status = DANCE_DNS_BOGUS;
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s was "
-                 "bogus (DNSSEC): the answer does not validate from the trust "
-                 "anchor (bad or expired signatures, wrong DS, or wrong trust "
-                 "anchor)", owner);
+        out->status = DANCE_BOGUS;
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s was "
+                      "bogus (DNSSEC): the answer does not validate from the trust "
+                      "anchor (bad or expired signatures, wrong DS, or wrong trust "
+                      "anchor)", owner);
         return;
     case GETDNS_DNSSEC_INSECURE:
-        out->status = DANCE_DNS_INSECURE;
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s was "
-                 "insecure: the zone is not DNSSEC-signed (unsigned "
-                 "delegation), so its records cannot be used for DANE", owner);
+        out->status = DANCE_INSECURE;
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s was "
+                      "insecure: the zone is not DNSSEC-signed (unsigned "
+                      "delegation), so its records cannot be used for DANE", owner);
         return;
     case GETDNS_DNSSEC_INDETERMINATE:
         /* No chain to any configured anchor: as unusable as bogus. */
-        out->status = DANCE_DNS_BOGUS;
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s was "
-                 "bogus (DNSSEC indeterminate): no configured trust anchor "
-                 "covers the name", owner);
+        out->status = DANCE_BOGUS;
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s was "
+                      "bogus (DNSSEC indeterminate): no configured trust anchor "
+                      "covers the name", owner);
         return;
     default:
-        out->status = DANCE_DNS_FAILURE;
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
-                 "the answer was not DNSSEC-validated", owner);
+        out->status = DANCE_LOOKUP_FAILED;
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
+                      "the answer was not DNSSEC-validated", owner);
         return;
     }
 }
@@ -904,8 +904,8 @@ static void resolver_classify(const classify_ctx *r, const char *owner,
     size_t n = 0, i;
 
     if (getdns_dict_get_int(resp, "status", &status) != GETDNS_RETURN_GOOD) {
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
-                 "malformed response from getdns", owner);
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
+                      "malformed response from getdns", owner);
         return;
     }
     switch (status) {
@@ -913,29 +913,29 @@ static void resolver_classify(const classify_ctx *r, const char *owner,
     case GETDNS_RESPSTATUS_NO_NAME:
         break;          /* decided per reply below */
     case GETDNS_RESPSTATUS_ALL_TIMEOUT:
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
-                 "no answer from %s within %u ms", owner, r->servers,
-                 r->timeout_ms);
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
+                      "no answer from %s within %u ms", owner, r->servers,
+                      r->timeout_ms);
         return;
     case GETDNS_RESPSTATUS_ALL_BOGUS_ANSWERS:   /* only_secure; not used */
-        out->status = DANCE_DNS_BOGUS;
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s was "
-                 "bogus (DNSSEC)", owner);
+        out->status = DANCE_BOGUS;
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s was "
+                      "bogus (DNSSEC)", owner);
         return;
     case GETDNS_RESPSTATUS_NO_SECURE_ANSWERS:   /* only_secure; not used */
-        out->status = DANCE_DNS_INSECURE;
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s was "
-                 "insecure (not DNSSEC-signed)", owner);
+        out->status = DANCE_INSECURE;
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s was "
+                      "insecure (not DNSSEC-signed)", owner);
         return;
     default:
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
-                 "unexpected getdns status %u", owner, (unsigned)status);
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
+                      "unexpected getdns status %u", owner, (unsigned)status);
         return;
     }
     if (getdns_dict_get_list(resp, "replies_tree", &replies) != GETDNS_RETURN_GOOD
         || getdns_list_get_length(replies, &n) != GETDNS_RETURN_GOOD || n == 0) {
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
-                 "no usable reply from %s", owner, r->servers);
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
+                      "no usable reply from %s", owner, r->servers);
         return;
     }
     for (i = 0; i < n; i++) {
@@ -945,12 +945,12 @@ static void resolver_classify(const classify_ctx *r, const char *owner,
         memset(&tmp, 0, sizeof(tmp));
         dance_tlsa_result_clear(&tmp);
         if (getdns_list_get_dict(replies, i, &reply) != GETDNS_RETURN_GOOD) {
-            snprintf(tmp.reason, sizeof(tmp.reason), "TLSA lookup for %s "
-                     "failed: malformed reply list", owner);
+            dance_set_err(tmp.reason, sizeof(tmp.reason), "TLSA lookup for %s "
+                          "failed: malformed reply list", owner);
         } else {
             resolver_classify_reply(r, owner, reply, &tmp);
         }
-        if (i == 0 || tmp.status < out->status) {
+        if (i == 0 || dance_dns_answer_rank(tmp.status) < dance_dns_answer_rank(out->status)) {
             dance_tlsa_result_clear(out);
             *out = tmp;             /* moves the records */
         } else {
@@ -1017,25 +1017,25 @@ static void resolver_lookup_once(dance_resolver *r, const char *owner,
 
     if (getdns_context_get_eventloop(r->ctx, &loop) != GETDNS_RETURN_GOOD
         || loop == NULL) {
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
-                 "getdns has no event loop", owner);
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
+                      "getdns has no event loop", owner);
         return;
     }
     rc = getdns_general(r->ctx, owner, GETDNS_RRTYPE_TLSA, r->extensions,
                         &st, &tid, lookup_cb);
     if (rc != GETDNS_RETURN_GOOD) {
         const char *why = getdns_get_errorstr_by_id((uint16_t)rc);
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
-                 "could not query %s (%s)", owner, r->servers,
-                 why ? why : "getdns error");
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
+                      "could not query %s (%s)", owner, r->servers,
+                      why ? why : "getdns error");
         return;
     }
     if (!st.done) {
         if (loop->vmt->schedule(loop, -1, limit_ms, &deadline)
             != GETDNS_RETURN_GOOD) {
             (void)getdns_cancel_callback(r->ctx, tid);
-            snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s "
-                     "failed: cannot schedule the timeout", owner);
+            dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s "
+                          "failed: cannot schedule the timeout", owner);
             goto out;
         }
         while (!st.done && !st.deadline_hit)
@@ -1046,9 +1046,9 @@ static void resolver_lookup_once(dance_resolver *r, const char *owner,
             /* Our bound passed (a chain of slow answers): give up. The
              * cancel callback may or may not run; either way we are done. */
             (void)getdns_cancel_callback(r->ctx, tid);
-            snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s "
-                     "failed: no complete answer from %s within %u ms", owner,
-                     r->servers, r->timeout_ms);
+            dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s "
+                          "failed: no complete answer from %s within %u ms", owner,
+                          r->servers, r->timeout_ms);
             goto out;
         }
     }
@@ -1063,23 +1063,23 @@ static void resolver_lookup_once(dance_resolver *r, const char *owner,
         /* fall through */
     case GETDNS_CALLBACK_ERROR:
         if (r->tls_auth_name != NULL)
-            snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s "
-                     "failed: could not reach %s over TLS as '%s' (server "
-                     "down, or its certificate is not trusted or not for "
-                     "that name)", owner, r->servers, r->tls_auth_name);
+            dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s "
+                          "failed: could not reach %s over TLS as '%s' (server "
+                          "down, or its certificate is not trusted or not for "
+                          "that name)", owner, r->servers, r->tls_auth_name);
         else
-            snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s "
-                     "failed: could not reach %s", owner, r->servers);
+            dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s "
+                          "failed: could not reach %s", owner, r->servers);
         break;
     case GETDNS_CALLBACK_TIMEOUT:
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
-                 "no answer from %s within %u ms", owner, r->servers,
-                 r->timeout_ms);
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
+                      "no answer from %s within %u ms", owner, r->servers,
+                      r->timeout_ms);
         break;
     case GETDNS_CALLBACK_CANCEL:
     default:
-        snprintf(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
-                 "the query was cancelled", owner);
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
+                      "the query was cancelled", owner);
         break;
     }
 out:
@@ -1095,8 +1095,8 @@ void dance_resolver_lookup_tlsa(dance_resolver *r, const char *owner,
 
     dance_tlsa_result_clear(out);
     if (r == NULL || owner == NULL || owner[0] == '\0') {
-        snprintf(out->reason, sizeof(out->reason),
-                 "TLSA lookup failed: no resolver or no owner name");
+        dance_set_err(out->reason, sizeof(out->reason),
+                      "TLSA lookup failed: no resolver or no owner name");
         return;
     }
     start = dance_clock_monotonic_ms(NULL);
@@ -1113,7 +1113,7 @@ void dance_resolver_lookup_tlsa(dance_resolver *r, const char *owner,
         resolver_lookup_once(r, owner, limit, out);
         /* Only "could not ask" is worth another upstream; an answer, even
          * a bogus one, is final. */
-        if (out->status != DANCE_DNS_FAILURE)
+        if (out->status != DANCE_LOOKUP_FAILED)
             return;
     }
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dance/error.h"
 #include "dance/tlsa.h"
 
 /* dance_tlsa_rrset_add - append a deep copy of one record */
@@ -112,19 +113,19 @@ int dance_tlsa_parse(dance_tlsa_rrset *set, const char *text,
     int hi = -1, rc;
 
     if (text == NULL) {
-        snprintf(err, errlen, "empty TLSA record");
+        dance_set_err(err, errlen, "empty TLSA record");
         return -1;
     }
     if (parse_field(&p, &u) != 0 || parse_field(&p, &s) != 0
         || parse_field(&p, &m) != 0) {
-        snprintf(err, errlen, "TLSA record \"%.40s\" must start with three numbers "
-                 "0-255 (usage selector matching-type)", text);
+        dance_set_err(err, errlen, "TLSA record \"%.40s\" must start with three numbers "
+                      "0-255 (usage selector matching-type)", text);
         return -1;
     }
     cap = strlen(p) / 2 + 1;
     buf = malloc(cap);
     if (buf == NULL) {
-        snprintf(err, errlen, "out of memory");
+        dance_set_err(err, errlen, "out of memory");
         return -1;
     }
     for (; *p != '\0'; p++) {
@@ -133,7 +134,7 @@ int dance_tlsa_parse(dance_tlsa_rrset *set, const char *text,
             continue;
         v = hexval((unsigned char)*p);
         if (v < 0) {
-            snprintf(err, errlen, "TLSA record data has a non-hex character '%c'", *p);
+            dance_set_err(err, errlen, "TLSA record data has a non-hex character '%c'", *p);
             free(buf);
             return -1;
         }
@@ -145,7 +146,7 @@ int dance_tlsa_parse(dance_tlsa_rrset *set, const char *text,
         }
     }
     if (hi >= 0 || n == 0) {
-        snprintf(err, errlen, n == 0 ? "TLSA record has no data"
+        dance_set_err(err, errlen, n == 0 ? "TLSA record has no data"
                                      : "TLSA record data has an odd number of hex digits");
         free(buf);
         return -1;
@@ -153,7 +154,7 @@ int dance_tlsa_parse(dance_tlsa_rrset *set, const char *text,
     rc = dance_tlsa_rrset_add(set, u, s, m, buf, n);
     free(buf);
     if (rc != 0)
-        snprintf(err, errlen, n > DANCE_TLSA_DATA_MAX ? "TLSA record data too long"
+        dance_set_err(err, errlen, n > DANCE_TLSA_DATA_MAX ? "TLSA record data too long"
                                                       : "out of memory");
     return rc;
 }

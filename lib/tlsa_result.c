@@ -1,21 +1,31 @@
 /*
- * tlsa_result.c - lifetime of dance_tlsa_result values (see resolver.h).
+ * tlsa_result.c - DNS answers (see resolver.h): how their statuses are
+ * worded and ranked, and the lifetime of dance_tlsa_result values.
  */
 #include <string.h>
 
 #include "dance/resolver.h"
 
-const char *dance_dns_status_name(dance_dns_status st)
+const char *dance_dns_answer_name(dance_status st)
 {
     switch (st) {
-    case DANCE_DNS_FAILURE:         return "failure";
-    case DANCE_DNS_BOGUS:           return "bogus";
-    case DANCE_DNS_INSECURE:        return "insecure";
-    case DANCE_DNS_SECURE_NEGATIVE: return "secure negative";
-    case DANCE_DNS_SECURE:          return "secure";
-    case DANCE_DNS_STATUS_COUNT:    break;
+    case DANCE_LOOKUP_FAILED:   return "failure";
+    case DANCE_NO_RECORD:       return "secure negative";
+    case DANCE_OK:              return "secure";
+    default:                    return dance_status_name(st);
     }
-    return "unknown";
+}
+
+int dance_dns_answer_rank(dance_status st)
+{
+    switch (st) {
+    case DANCE_LOOKUP_FAILED:   return 0;
+    case DANCE_BOGUS:           return 1;
+    case DANCE_INSECURE:        return 2;
+    case DANCE_NO_RECORD:       return 3;
+    case DANCE_OK:              return 4;
+    default:                    return -1;
+    }
 }
 
 int dance_dns_transport_parse(const char *s, dance_dns_transport *out)
@@ -39,7 +49,7 @@ void dance_tlsa_result_clear(dance_tlsa_result *r)
     if (r == NULL)
         return;
     dance_tlsa_rrset_clear(&r->records);
-    r->status = DANCE_DNS_FAILURE;
+    r->status = DANCE_LOOKUP_FAILED;
     r->ttl = 0;
     r->sig_ttl = 0;
     r->reason[0] = '\0';

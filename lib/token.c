@@ -7,7 +7,8 @@
  * parsed by dance_jws_parse (structure, alg, kid, x5c, crit), the key is
  * found and the signature checked by dance_jws_verify (direct DANE-EE
  * records, x5c through the DANE matcher, algorithm/key fit, key cache), the
- * claims go through the same strict JSON reader as headers. What is added
+ * claims go through the same strict JSON reader as headers; refusals,
+ * DNS refusals and the lookup are the ones of sender.c. What is added
  * here is what makes a JWS a login token: the claims (aud, iat, exp, nbf,
  * jti), username == kid, and the jti replay cache keyed by identity.
  *
@@ -15,7 +16,6 @@
  * password) and its claim strings. Results are plain data.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +23,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "dance/error.h"
+#include "dance/replay.h"
 #include "dance/token.h"
-#include "jws_internal.h"
+#include "sender.h"
 
 #define CLAIMS_MEMBERS_MAX 64   /* a sane token has four to eight */
 #define AUD_VALUES_MAX     16
@@ -40,36 +42,6 @@ struct dance_token {
 };
 
 static const dance_token_policy default_policy;
-
-static const char *const status_names[DANCE_TOKEN_STATUS_COUNT] = {
-    [DANCE_TOKEN_OK] = "valid",
-    [DANCE_TOKEN_MALFORMED] = "malformed",
-    [DANCE_TOKEN_BAD_ALG] = "bad_alg",
-    [DANCE_TOKEN_UNSUPPORTED] = "unsupported",
-    [DANCE_TOKEN_IDENTITY] = "identity_mismatch",
-    [DANCE_TOKEN_NOT_ALLOWED] = "outside_allowed_domains",
-    [DANCE_TOKEN_WRONG_AUDIENCE] = "wrong_audience",
-    [DANCE_TOKEN_EXPIRED] = "expired",
-    [DANCE_TOKEN_NOT_YET_VALID] = "not_yet_valid",
-    [DANCE_TOKEN_LIFETIME] = "lifetime_too_long",
-    [DANCE_TOKEN_REPLAY] = "replay",
-    [DANCE_TOKEN_LOOKUP_FAILED] = "lookup_failure",
-    [DANCE_TOKEN_NO_RECORD] = "no_record",
-    [DANCE_TOKEN_DNS_INSECURE] = "insecure",
-    [DANCE_TOKEN_DNS_BOGUS] = "bogus",
-    [DANCE_TOKEN_NO_USABLE_RECORD] = "no_usable_record",
-    [DANCE_TOKEN_CERT_MISMATCH] = "cert_mismatch",
-    [DANCE_TOKEN_KEY_MISMATCH] = "key_mismatch",
-    [DANCE_TOKEN_BAD_SIGNATURE] = "bad_signature",
-    [DANCE_TOKEN_INTERNAL] = "internal",
-};
-
-const char *dance_token_status_name(dance_token_status st)
-{
-    if ((unsigned)st >= DANCE_TOKEN_STATUS_COUNT || status_names[st] == NULL)
-        return "unknown";
-    return status_names[st];
-}
 
 static uint32_t pol_lifetime(const dance_token_policy *pol)
 {
@@ -91,89 +63,42 @@ uint32_t dance_token_replay_window(const dance_token_policy *pol)
     return w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
 }
 
-static int64_t wall_now(const dance_token_policy *pol)
-{
-    return pol->now ? pol->now(pol->now_ctx) : (int64_t)time(NULL);
-}
-
 /* ------------------------------------------------------------- results */
 
 static void res_reset(dance_token_result *res)
 {
     memset(res, 0, sizeof(*res));
-    res->status = DANCE_TOKEN_INTERNAL;
+    res->status = DANCE_INTERNAL;
 }
 
-static dance_token_status refuse(dance_token_result *res, dance_token_status st,
-                                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static dance_token_status refuse(dance_token_result *res, dance_token_status st,
-                                 const char *fmt, ...)
-{
-    va_list ap;
-
-    res->status = st;
-    va_start(ap, fmt);
-    dance_vset_err(res->reason, sizeof(res->reason), fmt, ap);
-    va_end(ap);
-    return st;
-}
+/* refuse(res, st, fmt, ...) - the refusal writer of sender.h into res */
+#define refuse SENDER_REFUSE
 
 /* res_begin - reset res and note what the token says */
 static void res_begin(const dance_token *tok, dance_token_result *res)
 {
     res_reset(res);
-    memcpy(res->identity, tok->identity, sizeof(res->identity));
+    sender_note(tok->jws, res->identity, &res->alg, &res->has_alg);
     res->iat = tok->iat;
     res->exp = tok->exp;
-    res->alg = dance_jws_get_header(tok->jws)->alg;
-    res->has_alg = true;
 }
 
-/* from_jws - the token verdict for a message verdict. Header-level iat,
- * topic and jti only matter when a token carries them in its protected
- * header (which our tokens never do). */
-static dance_token_status from_jws(dance_jws_status st)
+/* token_status - the token verdict for a message verdict, where a token
+ * names it otherwise. Header-level iat, topic and jti only matter when a
+ * token carries them in its protected header (which our tokens never do). */
+static dance_status token_status(dance_status st)
 {
     switch (st) {
-    case DANCE_JWS_OK:               return DANCE_TOKEN_OK;
-    case DANCE_JWS_MALFORMED:        return DANCE_TOKEN_MALFORMED;
-    case DANCE_JWS_TOO_LARGE:        return DANCE_TOKEN_MALFORMED;
-    case DANCE_JWS_BAD_ALG:          return DANCE_TOKEN_BAD_ALG;
-    case DANCE_JWS_UNSUPPORTED:      return DANCE_TOKEN_UNSUPPORTED;
-    case DANCE_JWS_NO_SENDER:        return DANCE_TOKEN_IDENTITY;
-    case DANCE_JWS_BAD_SENDER:       return DANCE_TOKEN_IDENTITY;
-    case DANCE_JWS_NOT_ALLOWED:      return DANCE_TOKEN_NOT_ALLOWED;
-    case DANCE_JWS_STALE:            return DANCE_TOKEN_EXPIRED;
-    case DANCE_JWS_TOPIC_MISMATCH:   return DANCE_TOKEN_UNSUPPORTED;
-    case DANCE_JWS_LOOKUP_FAILED:    return DANCE_TOKEN_LOOKUP_FAILED;
-    case DANCE_JWS_NO_RECORD:        return DANCE_TOKEN_NO_RECORD;
-    case DANCE_JWS_DNS_INSECURE:     return DANCE_TOKEN_DNS_INSECURE;
-    case DANCE_JWS_DNS_BOGUS:        return DANCE_TOKEN_DNS_BOGUS;
-    case DANCE_JWS_NO_USABLE_RECORD: return DANCE_TOKEN_NO_USABLE_RECORD;
-    case DANCE_JWS_CERT_MISMATCH:    return DANCE_TOKEN_CERT_MISMATCH;
-    case DANCE_JWS_KEY_MISMATCH:     return DANCE_TOKEN_KEY_MISMATCH;
-    case DANCE_JWS_BAD_SIGNATURE:    return DANCE_TOKEN_BAD_SIGNATURE;
-    case DANCE_JWS_REPLAY:           return DANCE_TOKEN_UNSUPPORTED;
-    case DANCE_JWS_RATE_LIMITED:     return DANCE_TOKEN_LOOKUP_FAILED;
-    case DANCE_JWS_TYP:              return DANCE_TOKEN_UNSUPPORTED;
-    case DANCE_JWS_INTERNAL:         return DANCE_TOKEN_INTERNAL;
-    case DANCE_JWS_STATUS_COUNT:     break;
+    case DANCE_TOO_LARGE:           return DANCE_MALFORMED;
+    case DANCE_NO_SENDER:
+    case DANCE_BAD_SENDER:          return DANCE_IDENTITY_MISMATCH;
+    case DANCE_STALE:               return DANCE_EXPIRED;
+    case DANCE_TOPIC_MISMATCH:
+    case DANCE_REPLAY:
+    case DANCE_TYP:                 return DANCE_UNSUPPORTED;
+    case DANCE_RATE_LIMITED:        return DANCE_LOOKUP_FAILED;
+    default:                        return st;
     }
-    return DANCE_TOKEN_INTERNAL;
-}
-
-static dance_token_status from_dns(dance_dns_status st)
-{
-    switch (st) {
-    case DANCE_DNS_SECURE:          return DANCE_TOKEN_OK;
-    case DANCE_DNS_SECURE_NEGATIVE: return DANCE_TOKEN_NO_RECORD;
-    case DANCE_DNS_INSECURE:        return DANCE_TOKEN_DNS_INSECURE;
-    case DANCE_DNS_BOGUS:           return DANCE_TOKEN_DNS_BOGUS;
-    case DANCE_DNS_FAILURE:
-    case DANCE_DNS_STATUS_COUNT:    break;
-    }
-    return DANCE_TOKEN_LOOKUP_FAILED;
 }
 
 /* --------------------------------------------------------------- parse */
@@ -224,82 +149,80 @@ static int numeric_date(const cJSON *it, int64_t *out)
 }
 
 /* add_aud - one aud value: a string of 1 to DANCE_TOKEN_AUDIENCE_MAX octets */
-static dance_token_status add_aud(dance_token *tok, const cJSON *it,
-                                  dance_token_result *res)
+static dance_status add_aud(dance_token *tok, const cJSON *it,
+                            dance_token_result *res)
 {
     size_t len;
 
     if (tok->aud_count >= AUD_VALUES_MAX)
-        return refuse(res, DANCE_TOKEN_MALFORMED, "the token's aud array has more "
+        return refuse(res, DANCE_MALFORMED, "the token's aud array has more "
                       "than %d values", AUD_VALUES_MAX);
     if (!cJSON_IsString(it) || (len = strlen(it->valuestring)) == 0
         || len > DANCE_TOKEN_AUDIENCE_MAX)
-        return refuse(res, DANCE_TOKEN_MALFORMED, "the token's aud values must be "
+        return refuse(res, DANCE_MALFORMED, "the token's aud values must be "
                       "strings of 1 to %d octets", DANCE_TOKEN_AUDIENCE_MAX);
     if ((tok->aud[tok->aud_count] = strdup(it->valuestring)) == NULL)
-        return refuse(res, DANCE_TOKEN_INTERNAL, "out of memory");
+        return refuse(res, DANCE_INTERNAL, "out of memory");
     tok->aud_count++;
-    return DANCE_TOKEN_OK;
+    return DANCE_OK;
 }
 
 /* parse_aud - a string, or a non-empty array of strings (RFC 7519 4.1.3) */
-static dance_token_status parse_aud(dance_token *tok, const cJSON *aud,
-                                    dance_token_result *res)
+static dance_status parse_aud(dance_token *tok, const cJSON *aud,
+                              dance_token_result *res)
 {
     const cJSON *it;
-    dance_token_status st;
+    dance_status st;
 
     if (aud == NULL)
-        return refuse(res, DANCE_TOKEN_MALFORMED, "the token has no aud claim (the "
+        return refuse(res, DANCE_MALFORMED, "the token has no aud claim (the "
                       "broker it is meant for)");
     if (cJSON_IsString(aud))
         return add_aud(tok, aud, res);
     if (!cJSON_IsArray(aud) || aud->child == NULL)
-        return refuse(res, DANCE_TOKEN_MALFORMED, "the token's aud claim must be a "
+        return refuse(res, DANCE_MALFORMED, "the token's aud claim must be a "
                       "string or a non-empty array of strings");
     for (it = aud->child; it != NULL; it = it->next)
-        if ((st = add_aud(tok, it, res)) != DANCE_TOKEN_OK)
+        if ((st = add_aud(tok, it, res)) != DANCE_OK)
             return st;
-    return DANCE_TOKEN_OK;
+    return DANCE_OK;
 }
 
 /* parse_claims - the payload: a JSON object with aud, iat, exp, jti
  * (required), nbf (optional); other claims are ignored */
-static dance_token_status parse_claims(dance_token *tok, dance_token_result *res)
+static dance_status parse_claims(dance_token *tok, dance_token_result *res)
 {
-    const dance_jws *jws = tok->jws;
-    unsigned char *text = NULL;
-    size_t len = 0, n;
+    size_t n;
     cJSON *c = NULL;
     const cJSON *iat, *exp, *nbf, *jti;
-    dance_token_status st;
+    dance_status st;
+    int rc;
 
-    if (jws_b64url_decode(jws->payload_b64, jws->payload_b64_len, &text, &len) != 0)
-        return refuse(res, DANCE_TOKEN_INTERNAL, "out of memory");
-    c = jws_json_parse((const char *)text, len);
-    free(text);
-    if (c == NULL || !jws_json_object_unique(c, CLAIMS_MEMBERS_MAX)) {
-        st = refuse(res, DANCE_TOKEN_MALFORMED, "the token's payload is not a JSON "
+    rc = jws_payload_object(tok->jws, CLAIMS_MEMBERS_MAX, &c);
+    if (rc < 0)
+        return refuse(res, DANCE_INTERNAL, "out of memory");
+    if (rc > 0) {
+        st = refuse(res, DANCE_MALFORMED, "the token's payload is not a JSON "
                     "object of claims with unique names (at most %d)",
                     CLAIMS_MEMBERS_MAX);
         goto out;
     }
     if ((st = parse_aud(tok, cJSON_GetObjectItemCaseSensitive(c, "aud"), res))
-        != DANCE_TOKEN_OK)
+        != DANCE_OK)
         goto out;
     iat = cJSON_GetObjectItemCaseSensitive(c, "iat");
     exp = cJSON_GetObjectItemCaseSensitive(c, "exp");
     nbf = cJSON_GetObjectItemCaseSensitive(c, "nbf");
     jti = cJSON_GetObjectItemCaseSensitive(c, "jti");
     if (iat == NULL || exp == NULL || jti == NULL) {
-        st = refuse(res, DANCE_TOKEN_MALFORMED, "the token lacks the %s claim (aud, iat, "
+        st = refuse(res, DANCE_MALFORMED, "the token lacks the %s claim (aud, iat, "
                     "exp and jti are required)", iat == NULL ? "iat"
                     : exp == NULL ? "exp" : "jti");
         goto out;
     }
     if (numeric_date(iat, &tok->iat) != 0 || numeric_date(exp, &tok->exp) != 0
         || (nbf != NULL && numeric_date(nbf, &tok->nbf) != 0)) {
-        st = refuse(res, DANCE_TOKEN_MALFORMED, "the token's iat, exp and nbf must be "
+        st = refuse(res, DANCE_MALFORMED, "the token's iat, exp and nbf must be "
                     "NumericDates (seconds since 1970)");
         goto out;
     }
@@ -308,66 +231,66 @@ static dance_token_status parse_claims(dance_token *tok, dance_token_result *res
     res->exp = tok->exp;
     if (!cJSON_IsString(jti) || (n = strlen(jti->valuestring)) == 0
         || n > DANCE_JWS_JTI_MAX) {
-        st = refuse(res, DANCE_TOKEN_MALFORMED, "the token's jti must be a string of 1 "
+        st = refuse(res, DANCE_MALFORMED, "the token's jti must be a string of 1 "
                     "to %d octets", DANCE_JWS_JTI_MAX);
         goto out;
     }
     if ((tok->jti = strdup(jti->valuestring)) == NULL) {
-        st = refuse(res, DANCE_TOKEN_INTERNAL, "out of memory");
+        st = refuse(res, DANCE_INTERNAL, "out of memory");
         goto out;
     }
-    st = DANCE_TOKEN_OK;
+    st = DANCE_OK;
 out:
     cJSON_Delete(c);
     return st;
 }
 
 /* check_username - the username names the identity the token was made for */
-static dance_token_status check_username(const dance_token *tok, const char *username,
-                                         dance_token_result *res)
+static dance_status check_username(const dance_token *tok, const char *username,
+                                   dance_token_result *res)
 {
     char name[DANCE_NAME_MAX + 1], why[DANCE_REASON_MAX], safe[96];
 
     if (username == NULL || username[0] == '\0')
-        return refuse(res, DANCE_TOKEN_IDENTITY, "no username: with a token as "
+        return refuse(res, DANCE_IDENTITY_MISMATCH, "no username: with a token as "
                       "password the username must be the identity the token names "
                       "(%s)", tok->identity);
     if (dance_name_normalize(username, name, sizeof(name), why, sizeof(why)) != 0) {
         dance_escape(username, strlen(username), safe, sizeof(safe));
-        return refuse(res, DANCE_TOKEN_IDENTITY, "username '%s' is not a DNS name (%s); "
+        return refuse(res, DANCE_IDENTITY_MISMATCH, "username '%s' is not a DNS name (%s); "
                       "it must be the identity the token names (%s)", safe, why,
                       tok->identity);
     }
     if (strcmp(name, tok->identity) != 0)
-        return refuse(res, DANCE_TOKEN_IDENTITY, "username %s does not match the "
+        return refuse(res, DANCE_IDENTITY_MISMATCH, "username %s does not match the "
                       "token's kid %s", name, tok->identity);
-    return DANCE_TOKEN_OK;
+    return DANCE_OK;
 }
 
-dance_token_status dance_token_parse(const void *password, size_t len,
-                                     const char *username, dance_token **out,
-                                     dance_token_result *res)
+dance_status dance_token_parse(const void *password, size_t len,
+                               const char *username, dance_token **out,
+                               dance_token_result *res)
 {
     dance_token *tok = NULL;
     const dance_jws_header *h;
-    dance_jws_status js;
-    dance_token_status st;
+    dance_status js;
+    dance_status st;
 
     *out = NULL;
     res_reset(res);
     if (password == NULL || len == 0)
-        return refuse(res, DANCE_TOKEN_MALFORMED, "no password: the token goes in the "
+        return refuse(res, DANCE_MALFORMED, "no password: the token goes in the "
                       "MQTT password");
     if (len > DANCE_TOKEN_MAX_SIZE)
-        return refuse(res, DANCE_TOKEN_MALFORMED, "a token of %zu bytes is over the "
+        return refuse(res, DANCE_MALFORMED, "a token of %zu bytes is over the "
                       "%u-byte limit", len, DANCE_TOKEN_MAX_SIZE);
     tok = calloc(1, sizeof(*tok));
     if (tok == NULL)
-        return refuse(res, DANCE_TOKEN_INTERNAL, "out of memory");
+        return refuse(res, DANCE_INTERNAL, "out of memory");
     js = dance_jws_parse(password, len, DANCE_TOKEN_MAX_SIZE, &tok->jws, res->identity,
                          res->reason, sizeof(res->reason));
-    if (js != DANCE_JWS_OK) {
-        st = from_jws(js);
+    if (js != DANCE_OK) {
+        st = token_status(js);
         res->status = st;
         goto fail;
     }
@@ -377,37 +300,37 @@ dance_token_status dance_token_parse(const void *password, size_t len,
     res->alg = h->alg;
     res->has_alg = true;
     if (h->serialization != DANCE_JWS_COMPACT) {
-        st = refuse(res, DANCE_TOKEN_MALFORMED, "a token must be a compact JWS "
+        st = refuse(res, DANCE_MALFORMED, "a token must be a compact JWS "
                     "(header.payload.signature), not JSON");
         goto fail;
     }
     if (h->kid == NULL) {
-        st = refuse(res, DANCE_TOKEN_IDENTITY, "the token's protected header has no kid "
+        st = refuse(res, DANCE_IDENTITY_MISMATCH, "the token's protected header has no kid "
                     "(the identity, a DNS name)");
         goto fail;
     }
     /* explicit typing (RFC 8725 3.11): a token says typ JWT, and a message
      * never may (jws_verify.c refuses it), so neither passes for the other.
      * A JWS without typ is what `dance sign` makes: a message, not a login. */
-    if (tok->jws->typ == NULL) {
-        st = refuse(res, DANCE_TOKEN_UNSUPPORTED, "the token's protected header has no "
+    if (jws_typ(tok->jws) == NULL) {
+        st = refuse(res, DANCE_UNSUPPORTED, "the token's protected header has no "
                     "typ: a login token must say \"typ\":\"JWT\" (as `dance token` "
                     "writes it); a signed message is not a token");
         goto fail;
     }
-    if (jws_typ_kind_of(tok->jws->typ) != JWS_TYP_JWT) {
-        st = refuse(res, DANCE_TOKEN_UNSUPPORTED, "the token's typ '%.40s' is not JWT",
-                    tok->jws->typ);
+    if (jws_typ_kind_of(jws_typ(tok->jws)) != JWS_TYP_JWT) {
+        st = refuse(res, DANCE_UNSUPPORTED, "the token's typ '%.40s' is not JWT",
+                    jws_typ(tok->jws));
         goto fail;
     }
-    if ((st = check_username(tok, username, res)) != DANCE_TOKEN_OK)
+    if ((st = check_username(tok, username, res)) != DANCE_OK)
         goto fail;
-    if ((st = parse_claims(tok, res)) != DANCE_TOKEN_OK)
+    if ((st = parse_claims(tok, res)) != DANCE_OK)
         goto fail;
-    res->status = DANCE_TOKEN_OK;
+    res->status = DANCE_OK;
     dance_set_err(res->reason, sizeof(res->reason), "token for %s parsed", tok->identity);
     *out = tok;
-    return DANCE_TOKEN_OK;
+    return DANCE_OK;
 fail:
     dance_token_free(tok);
     return st;
@@ -426,59 +349,59 @@ static bool aud_holds(const dance_token *tok, const char *audience)
 }
 
 /* checks - the cheap policy, res already begun */
-static dance_token_status checks(const dance_token *tok, const dance_token_policy *pol,
-                                 dance_token_result *res)
+static dance_status checks(const dance_token *tok, const dance_token_policy *pol,
+                           dance_token_result *res)
 {
     int64_t now, life;
     uint32_t max = pol_lifetime(pol), skew = pol_skew(pol);
 
     /* the allow-list first: it must stop a name before any DNS query */
     if (pol->allow != NULL && !dance_allowlist_match(pol->allow, tok->identity))
-        return refuse(res, DANCE_TOKEN_NOT_ALLOWED, "identity %s is not under an "
+        return refuse(res, DANCE_NOT_ALLOWED, "identity %s is not under an "
                       "allowed domain", tok->identity);
     if (pol->audience == NULL || pol->audience[0] == '\0')
-        return refuse(res, DANCE_TOKEN_INTERNAL, "no audience configured to check "
+        return refuse(res, DANCE_INTERNAL, "no audience configured to check "
                       "tokens against");
     if (!aud_holds(tok, pol->audience))
-        return refuse(res, DANCE_TOKEN_WRONG_AUDIENCE, "the token is for '%.80s'%s, "
+        return refuse(res, DANCE_WRONG_AUDIENCE, "the token is for '%.80s'%s, "
                       "not for '%.80s'", tok->aud[0],
                       tok->aud_count > 1 ? " (and others)" : "", pol->audience);
     if (tok->exp <= tok->iat)
-        return refuse(res, DANCE_TOKEN_LIFETIME, "the token's exp (%lld) is not after "
+        return refuse(res, DANCE_LIFETIME, "the token's exp (%lld) is not after "
                       "its iat (%lld)", (long long)tok->exp, (long long)tok->iat);
     life = tok->exp - tok->iat;
     if (life > (int64_t)max)
-        return refuse(res, DANCE_TOKEN_LIFETIME, "the token lives %lld s (exp - iat), "
+        return refuse(res, DANCE_LIFETIME, "the token lives %lld s (exp - iat), "
                       "more than the allowed %u s", (long long)life, max);
-    now = wall_now(pol);
+    now = sender_now(pol->now, pol->now_ctx);
     if (now >= tok->exp)
-        return refuse(res, DANCE_TOKEN_EXPIRED, "the token expired %lld s ago",
+        return refuse(res, DANCE_EXPIRED, "the token expired %lld s ago",
                       (long long)(now - tok->exp));
     if (tok->iat > now + (int64_t)skew)
-        return refuse(res, DANCE_TOKEN_NOT_YET_VALID, "the token's iat is %lld s in the "
+        return refuse(res, DANCE_NOT_YET_VALID, "the token's iat is %lld s in the "
                       "future (allowed skew %u s): check the device's clock",
                       (long long)(tok->iat - now), skew);
     if (tok->has_nbf && tok->nbf > now + (int64_t)skew)
-        return refuse(res, DANCE_TOKEN_NOT_YET_VALID, "the token is not valid before "
+        return refuse(res, DANCE_NOT_YET_VALID, "the token is not valid before "
                       "%lld s from now (nbf; allowed skew %u s)",
                       (long long)(tok->nbf - now), skew);
-    return DANCE_TOKEN_OK;
+    return DANCE_OK;
 }
 
-dance_token_status dance_token_check(const dance_token *tok, const dance_token_policy *pol,
-                                     dance_token_result *res)
+dance_status dance_token_check(const dance_token *tok, const dance_token_policy *pol,
+                               dance_token_result *res)
 {
     if (tok == NULL) {
         res_reset(res);
-        return refuse(res, DANCE_TOKEN_INTERNAL, "no token");
+        return refuse(res, DANCE_INTERNAL, "no token");
     }
     res_begin(tok, res);
-    if (checks(tok, pol ? pol : &default_policy, res) != DANCE_TOKEN_OK)
+    if (checks(tok, pol ? pol : &default_policy, res) != DANCE_OK)
         return res->status;
-    res->status = DANCE_TOKEN_OK;
+    res->status = DANCE_OK;
     dance_set_err(res->reason, sizeof(res->reason), "token acceptable before the signature "
                   "check");
-    return DANCE_TOKEN_OK;
+    return DANCE_OK;
 }
 
 /* -------------------------------------------------------------- verify */
@@ -491,13 +414,13 @@ dance_token_status dance_token_check(const dance_token *tok, const dance_token_p
  * login (where it was checked) and a re-check: a connected client is only
  * asked whether its key is still in DNS; its expiry is the business of
  * token_disconnect_on_expiry. */
-static dance_token_status signature(const dance_token *tok, const dance_tlsa_rrset *tlsa,
-                                    const dance_token_policy *pol, bool times,
-                                    dance_token_result *res)
+static dance_status signature(const dance_token *tok, const dance_tlsa_rrset *tlsa,
+                              const dance_token_policy *pol, bool times,
+                              dance_token_result *res)
 {
     dance_jws_policy jp;
     dance_jws_result jr;
-    dance_token_status st;
+    dance_status st;
 
     memset(&jp, 0, sizeof(jp));
     jp.allow = pol->allow;
@@ -508,8 +431,8 @@ static dance_token_status signature(const dance_token *tok, const dance_tlsa_rrs
     jp.now = pol->now;
     jp.now_ctx = pol->now_ctx;
     memset(&jr, 0, sizeof(jr));
-    st = from_jws(jws_verify_token(tok->jws, tlsa, &jp, &jr));
-    if (st == DANCE_TOKEN_OK)
+    st = token_status(jws_verify_token(tok->jws, tlsa, &jp, &jr));
+    if (st == DANCE_OK)
         memcpy(res->key_source, jr.key_source, sizeof(res->key_source));
     else
         refuse(res, st, "%s", jr.reason);
@@ -517,107 +440,100 @@ static dance_token_status signature(const dance_token *tok, const dance_tlsa_rrs
     return st;
 }
 
-static dance_token_status verify_secure(const dance_token *tok,
-                                        const dance_tlsa_rrset *tlsa,
-                                        const dance_token_policy *pol,
-                                        dance_token_result *res)
+static dance_status verify_secure(const dance_token *tok,
+                                  const dance_tlsa_rrset *tlsa,
+                                  const dance_token_policy *pol,
+                                  dance_token_result *res)
 {
     int rc;
 
-    if (signature(tok, tlsa, pol, true, res) != DANCE_TOKEN_OK)
+    if (signature(tok, tlsa, pol, true, res) != DANCE_OK)
         return res->status;
     if (pol->replay != NULL) {
         rc = dance_replay_check_add(pol->replay, tok->identity, tok->jti);
         if (rc == 1)
-            return refuse(res, DANCE_TOKEN_REPLAY, "jti '%.64s' of %s was used before "
+            return refuse(res, DANCE_REPLAY, "jti '%.64s' of %s was used before "
                           "(replay): make a new token for each connection", tok->jti,
                           tok->identity);
         if (rc != 0)
-            return refuse(res, DANCE_TOKEN_INTERNAL, "out of memory in the replay cache");
+            return refuse(res, DANCE_INTERNAL, "out of memory in the replay cache");
     }
-    res->status = DANCE_TOKEN_OK;
+    res->status = DANCE_OK;
     dance_set_err(res->reason, sizeof(res->reason), "valid token: identity %s, alg %s, key "
                   "%s, expires in %lld s", tok->identity,
                   dance_jws_alg_name(res->alg), res->key_source,
-                  (long long)(tok->exp - wall_now(pol)));
-    return DANCE_TOKEN_OK;
+                  (long long)(tok->exp - sender_now(pol->now, pol->now_ctx)));
+    return DANCE_OK;
 }
 
-dance_token_status dance_token_verify(const dance_token *tok, const dance_tlsa_rrset *tlsa,
-                                      const dance_token_policy *pol,
-                                      dance_token_result *res)
+dance_status dance_token_verify(const dance_token *tok, const dance_tlsa_rrset *tlsa,
+                                const dance_token_policy *pol,
+                                dance_token_result *res)
 {
     static const dance_tlsa_rrset empty;
 
     if (tok == NULL) {
         res_reset(res);
-        return refuse(res, DANCE_TOKEN_INTERNAL, "no token");
+        return refuse(res, DANCE_INTERNAL, "no token");
     }
     if (pol == NULL)
         pol = &default_policy;
     res_begin(tok, res);
-    if (checks(tok, pol, res) != DANCE_TOKEN_OK)
+    if (checks(tok, pol, res) != DANCE_OK)
         return res->status;
     return verify_secure(tok, tlsa ? tlsa : &empty, pol, res);
 }
 
 /* dns_refusal - the refusal for a non-secure answer */
-static dance_token_status dns_refusal(const dance_token *tok, dance_dns_status st,
-                                      const char *dns_reason, dance_token_result *res)
+static dance_status dns_refusal(const dance_token *tok, dance_status st,
+                                const char *dns_reason, dance_token_result *res)
 {
-    if (dns_reason != NULL && dns_reason[0] != '\0')
-        return refuse(res, from_dns(st), "%s", dns_reason);
-    return refuse(res, from_dns(st), "TLSA lookup for %s: %s", tok->identity,
-                  dance_dns_status_name(st));
+    return sender_dns_refusal(&res->status, res->reason, sizeof(res->reason),
+                              tok->identity, st, dns_reason);
 }
 
-dance_token_status dance_token_verify_dns(const dance_token *tok, dance_dns_status st,
-                                          const dance_tlsa_rrset *records,
-                                          const char *dns_reason,
-                                          const dance_token_policy *pol,
-                                          dance_token_result *res)
+dance_status dance_token_verify_dns(const dance_token *tok, dance_status st,
+                                    const dance_tlsa_rrset *records,
+                                    const char *dns_reason,
+                                    const dance_token_policy *pol,
+                                    dance_token_result *res)
 {
-    if (st == DANCE_DNS_SECURE)
+    if (st == DANCE_OK)
         return dance_token_verify(tok, records, pol, res);
-    if (dance_token_check(tok, pol, res) != DANCE_TOKEN_OK)
+    if (dance_token_check(tok, pol, res) != DANCE_OK)
         return res->status;
     return dns_refusal(tok, st, dns_reason, res);
 }
 
-dance_token_status dance_token_recheck(const dance_token *tok, dance_dns_status st,
-                                       const dance_tlsa_rrset *records,
-                                       const char *dns_reason,
-                                       const dance_token_policy *pol,
-                                       dance_token_result *res)
+dance_status dance_token_recheck(const dance_token *tok, dance_status st,
+                                 const dance_tlsa_rrset *records,
+                                 const char *dns_reason,
+                                 const dance_token_policy *pol,
+                                 dance_token_result *res)
 {
     static const dance_tlsa_rrset empty;
 
     if (tok == NULL) {
         res_reset(res);
-        return refuse(res, DANCE_TOKEN_INTERNAL, "no token");
+        return refuse(res, DANCE_INTERNAL, "no token");
     }
     if (pol == NULL)
         pol = &default_policy;
     res_begin(tok, res);
     if (pol->allow != NULL && !dance_allowlist_match(pol->allow, tok->identity))
-        return refuse(res, DANCE_TOKEN_NOT_ALLOWED, "identity %s is not under an "
+        return refuse(res, DANCE_NOT_ALLOWED, "identity %s is not under an "
                       "allowed domain", tok->identity);
-    if (st != DANCE_DNS_SECURE)
+    if (st != DANCE_OK)
         return dns_refusal(tok, st, dns_reason, res);
-    if (signature(tok, records ? records : &empty, pol, false, res) != DANCE_TOKEN_OK)
+    if (signature(tok, records ? records : &empty, pol, false, res) != DANCE_OK)
         return res->status;
-    res->status = DANCE_TOKEN_OK;
+    res->status = DANCE_OK;
     dance_set_err(res->reason, sizeof(res->reason), "the records of %s still give the "
                   "token's key (%s)", tok->identity, res->key_source);
-    return DANCE_TOKEN_OK;
+    return DANCE_OK;
 }
 
-static void resolver_fetch(void *ctx, const char *owner, dance_tlsa_result *out)
-{
-    dance_resolver_lookup_tlsa((dance_resolver *)ctx, owner, out);
-}
-
-dance_token_status dance_token_verify_password(const void *password, size_t len,
+dance_status dance_token_verify_password(const void *password, size_t len,
                                                const char *username,
                                                const dance_token_policy *pol,
                                                const dance_jws_source *src,
@@ -625,29 +541,21 @@ dance_token_status dance_token_verify_password(const void *password, size_t len,
 {
     dance_token *tok = NULL;
     dance_tlsa_result tr;
-    char owner[DANCE_NAME_MAX + 1], why[DANCE_REASON_MAX];
+    char why[DANCE_REASON_MAX];
+    int rc;
 
     if (pol == NULL)
         pol = &default_policy;
-    if (dance_token_parse(password, len, username, &tok, res) != DANCE_TOKEN_OK)
+    if (dance_token_parse(password, len, username, &tok, res) != DANCE_OK)
         return res->status;
-    if (dance_token_check(tok, pol, res) != DANCE_TOKEN_OK)
+    if (dance_token_check(tok, pol, res) != DANCE_OK)
         goto out;
-    if (src == NULL || src->resolver == NULL) {
-        refuse(res, DANCE_TOKEN_INTERNAL, "no resolver to look up %s", tok->identity);
-        goto out;
-    }
-    if (dance_owner_name(tok->identity, pol->service_label, owner, sizeof(owner),
-                         why, sizeof(why)) != 0) {
-        refuse(res, DANCE_TOKEN_IDENTITY, "no TLSA owner name for %s: %s", tok->identity,
-               why);
-        goto out;
-    }
     memset(&tr, 0, sizeof(tr));
-    if (src->cache != NULL)
-        dance_cache_fetch(src->cache, owner, resolver_fetch, src->resolver, &tr);
-    else
-        dance_resolver_lookup_tlsa(src->resolver, owner, &tr);
+    rc = sender_fetch(src, tok->identity, pol->service_label, &tr, why, sizeof(why));
+    if (rc != 0) {
+        refuse(res, rc == -1 ? DANCE_INTERNAL : DANCE_IDENTITY_MISMATCH, "%s", why);
+        goto out;
+    }
     dance_token_verify_dns(tok, tr.status, &tr.records, tr.reason, pol, res);
     dance_tlsa_result_clear(&tr);
 out:

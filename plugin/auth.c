@@ -353,12 +353,12 @@ static bool looks_like_token(const char *password)
  * follows plugin_opt_fallback as for certificates */
 static int token_refuse(auth_ctx *a, const dance_token_result *tr)
 {
-    dance_verdict_code code = dance_verdict_from_token(tr->status);
+    dance_verdict_code code = dance_verdict_of(tr->status);
     char r[DANCE_REASON_MAX + 64];
 
     if (a->identity[0] == '\0' && tr->identity[0] != '\0')
         snprintf(a->identity, sizeof(a->identity), "%s", tr->identity);
-    snprintf(r, sizeof(r), "token %s: %s", dance_token_status_name(tr->status),
+    snprintf(r, sizeof(r), "token %s: %s", dance_status_name(tr->status),
              tr->reason);
     if (code == DANCE_V_OUTSIDE)
         return fallback(a, code, r);
@@ -378,7 +378,7 @@ static int token_authenticate(auth_ctx *a, const char *username, const char *pas
     int rc;
 
     if (dance_token_parse(password, strlen(password), username, &tok, &tr)
-        != DANCE_TOKEN_OK)
+        != DANCE_OK)
         return token_refuse(a, &tr);
     snprintf(a->identity, sizeof(a->identity), "%s", dance_token_identity(tok));
     /* Fail closed: a jti accepted while its file cannot be written would be
@@ -390,7 +390,7 @@ static int token_authenticate(auth_ctx *a, const char *username, const char *pas
         goto out;
     }
     /* allow-list (no DNS for names outside it), audience, times */
-    if (dance_token_check(tok, &p->token_policy, &tr) != DANCE_TOKEN_OK) {
+    if (dance_token_check(tok, &p->token_policy, &tr) != DANCE_OK) {
         rc = token_refuse(a, &tr);
         goto out;
     }
@@ -412,7 +412,7 @@ static int token_authenticate(auth_ctx *a, const char *username, const char *pas
     dance_token_verify_dns(tok, res.status, &res.records, res.reason,
                            &p->token_policy, &tr);
     dance_tlsa_result_clear(&res);
-    if (tr.status != DANCE_TOKEN_OK) {
+    if (tr.status != DANCE_OK) {
         rc = token_refuse(a, &tr);
         goto out;
     }

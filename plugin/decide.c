@@ -2,77 +2,79 @@
  * plugin/decide.c - the DANE verdict for one certificate (see decide.h).
  *
  * All X.509 and DANE work is libdance's (dance_match over OpenSSL's DANE
- * code, dance_cert_dnsnames); this file only maps outcomes to verdicts and
- * applies the plugin's rule for identities named by the MQTT username.
+ * code, dance_cert_dnsnames); this file only maps library statuses to
+ * verdicts (dance_verdict_of, the one mapping) and applies the plugin's
+ * rule for identities named by the MQTT username.
  */
 #include "decide.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include "dance/error.h"
 #include "dance/name.h"
 
 const char *dance_verdict_name(dance_verdict_code code)
 {
+    if ((int)code >= 0 && (int)code < DANCE_STATUS_COUNT)
+        return dance_status_name((dance_status)code);
     switch (code) {
     case DANCE_V_ACCEPTED: return "accepted";
     case DANCE_V_NO_CERTIFICATE: return "no_certificate";
     case DANCE_V_IDENTITY: return "identity";
-    case DANCE_V_OUTSIDE: return "outside_allowed_domains";
     case DANCE_V_PENDING: return "pending";
-    case DANCE_V_LOOKUP_FAILURE: return "lookup_failure";
-    case DANCE_V_BOGUS: return "bogus";
-    case DANCE_V_INSECURE: return "insecure";
-    case DANCE_V_NO_RECORD: return "no_record";
     case DANCE_V_NO_MATCH: return "no_match";
     case DANCE_V_TOKEN_INVALID: return "token_invalid";
     case DANCE_V_TOKEN_AUDIENCE: return "token_audience";
     case DANCE_V_TOKEN_EXPIRED: return "token_expired";
     case DANCE_V_TOKEN_REPLAY: return "token_replay";
     case DANCE_V_CLIENT_ID: return "client_id";
-    case DANCE_V_INTERNAL: return "internal";
-    case DANCE_V_COUNT: break;
+    default: break;             /* library codes, above */
     }
     return "unknown";
 }
 
-dance_verdict_code dance_verdict_from_dns(dance_dns_status st)
+bool dance_verdict_is_code(int code)
 {
-    switch (st) {
-    case DANCE_DNS_FAILURE: return DANCE_V_LOOKUP_FAILURE;
-    case DANCE_DNS_BOGUS: return DANCE_V_BOGUS;
-    case DANCE_DNS_INSECURE: return DANCE_V_INSECURE;
-    case DANCE_DNS_SECURE_NEGATIVE: return DANCE_V_NO_RECORD;
-    case DANCE_DNS_SECURE: return DANCE_V_NO_MATCH;   /* caller matches first */
-    case DANCE_DNS_STATUS_COUNT: break;
-    }
-    return DANCE_V_LOOKUP_FAILURE;
+    if (code >= DANCE_STATUS_COUNT)
+        return code < DANCE_V_COUNT;
+    /* a library code is one when no group takes it in */
+    return code >= 0 && (int)dance_verdict_of((dance_status)code) == code;
 }
 
-dance_verdict_code dance_verdict_from_token(dance_token_status st)
+/* A switch without default: the compiler names a status added without a
+ * verdict. */
+dance_verdict_code dance_verdict_of(dance_status st)
 {
     switch (st) {
-    case DANCE_TOKEN_OK: return DANCE_V_ACCEPTED;
-    case DANCE_TOKEN_MALFORMED:
-    case DANCE_TOKEN_BAD_ALG:
-    case DANCE_TOKEN_UNSUPPORTED: return DANCE_V_TOKEN_INVALID;
-    case DANCE_TOKEN_IDENTITY: return DANCE_V_IDENTITY;
-    case DANCE_TOKEN_NOT_ALLOWED: return DANCE_V_OUTSIDE;
-    case DANCE_TOKEN_WRONG_AUDIENCE: return DANCE_V_TOKEN_AUDIENCE;
-    case DANCE_TOKEN_EXPIRED:
-    case DANCE_TOKEN_NOT_YET_VALID:
-    case DANCE_TOKEN_LIFETIME: return DANCE_V_TOKEN_EXPIRED;
-    case DANCE_TOKEN_REPLAY: return DANCE_V_TOKEN_REPLAY;
-    case DANCE_TOKEN_LOOKUP_FAILED: return DANCE_V_LOOKUP_FAILURE;
-    case DANCE_TOKEN_NO_RECORD: return DANCE_V_NO_RECORD;
-    case DANCE_TOKEN_DNS_INSECURE: return DANCE_V_INSECURE;
-    case DANCE_TOKEN_DNS_BOGUS: return DANCE_V_BOGUS;
-    case DANCE_TOKEN_NO_USABLE_RECORD:
-    case DANCE_TOKEN_CERT_MISMATCH:
-    case DANCE_TOKEN_KEY_MISMATCH:
-    case DANCE_TOKEN_BAD_SIGNATURE: return DANCE_V_NO_MATCH;
-    case DANCE_TOKEN_INTERNAL:
-    case DANCE_TOKEN_STATUS_COUNT: break;
+    case DANCE_OK: return DANCE_V_ACCEPTED;
+    case DANCE_MALFORMED:
+    case DANCE_TOO_LARGE:
+    case DANCE_BAD_ALG:
+    case DANCE_UNSUPPORTED:
+    case DANCE_TOPIC_MISMATCH:
+    case DANCE_TYP: return DANCE_V_TOKEN_INVALID;
+    case DANCE_NO_SENDER:
+    case DANCE_BAD_SENDER:
+    case DANCE_IDENTITY_MISMATCH: return DANCE_V_IDENTITY;
+    case DANCE_NOT_ALLOWED: return DANCE_V_OUTSIDE;
+    case DANCE_WRONG_AUDIENCE: return DANCE_V_TOKEN_AUDIENCE;
+    case DANCE_STALE:
+    case DANCE_EXPIRED:
+    case DANCE_NOT_YET_VALID:
+    case DANCE_LIFETIME: return DANCE_V_TOKEN_EXPIRED;
+    case DANCE_REPLAY: return DANCE_V_TOKEN_REPLAY;
+    case DANCE_LOOKUP_FAILED:
+    case DANCE_RATE_LIMITED: return DANCE_V_LOOKUP_FAILURE;
+    case DANCE_NO_RECORD: return DANCE_V_NO_RECORD;
+    case DANCE_INSECURE: return DANCE_V_INSECURE;
+    case DANCE_BOGUS: return DANCE_V_BOGUS;
+    case DANCE_NO_USABLE_RECORD:
+    case DANCE_CERT_MISMATCH:
+    case DANCE_KEY_MISMATCH:
+    case DANCE_BAD_SIGNATURE: return DANCE_V_NO_MATCH;
+    case DANCE_INTERNAL:
+    case DANCE_STATUS_COUNT: break;
     }
     return DANCE_V_INTERNAL;
 }
@@ -113,11 +115,11 @@ void dance_decide(const dance_matcher *m, X509 *leaf, const char *identity,
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (answer->status != DANCE_DNS_SECURE) {
-        out->code = dance_verdict_from_dns(answer->status);
-        snprintf(out->reason, sizeof(out->reason), "%s",
-                 answer->reason[0] != '\0' ? answer->reason
-                                          : dance_dns_status_name(answer->status));
+    if (answer->status != DANCE_OK) {
+        out->code = dance_verdict_of(answer->status);
+        dance_set_err(out->reason, sizeof(out->reason), "%s",
+                      answer->reason[0] != '\0' ? answer->reason
+                                          : dance_dns_answer_name(answer->status));
         return;
     }
 
@@ -136,13 +138,13 @@ void dance_decide(const dance_matcher *m, X509 *leaf, const char *identity,
     rc = dance_match(m, &in, &mr);
     if (rc < 0) {
         out->code = DANCE_V_INTERNAL;
-        snprintf(out->reason, sizeof(out->reason), "DANE check failed: %s",
-                 mr.reason);
+        dance_set_err(out->reason, sizeof(out->reason), "DANE check failed: %s",
+                      mr.reason);
         return;
     }
     if (rc != 0 || !mr.authenticated) {
         out->code = DANCE_V_NO_MATCH;
-        snprintf(out->reason, sizeof(out->reason), "%s", mr.reason);
+        dance_set_err(out->reason, sizeof(out->reason), "%s", mr.reason);
         if (mr.depth >= 0)
             record_text(&in, &mr, out->record, sizeof(out->record));
         return;
@@ -153,19 +155,19 @@ void dance_decide(const dance_matcher *m, X509 *leaf, const char *identity,
         int has = cert_has_name(leaf, identity);
         if (has < 0) {
             out->code = DANCE_V_INTERNAL;
-            snprintf(out->reason, sizeof(out->reason), "out of memory");
+            dance_set_err(out->reason, sizeof(out->reason), "out of memory");
             return;
         }
         if (has == 0) {
             out->code = DANCE_V_NO_MATCH;
-            snprintf(out->reason, sizeof(out->reason), "record %s matched but "
-                     "%s is not a dNSName of the certificate (required for "
-                     "usages other than DANE-EE)", out->record, identity);
+            dance_set_err(out->reason, sizeof(out->reason), "record %s matched but "
+                          "%s is not a dNSName of the certificate (required for "
+                          "usages other than DANE-EE)", out->record, identity);
             return;
         }
     }
     out->code = DANCE_V_ACCEPTED;
-    snprintf(out->reason, sizeof(out->reason), "%s", mr.reason);
+    dance_set_err(out->reason, sizeof(out->reason), "%s", mr.reason);
 }
 
 bool dance_client_id_bound(const char *client_id, const char *identity)

@@ -14,37 +14,45 @@
 #include <openssl/x509.h>
 #include "dance/dane.h"
 #include "dance/resolver.h"
-#include "dance/token.h"
+#include "dance/status.h"
 #include "options.h"
 
-/* Outcomes of an authentication decision. The names are the metric and
- * log names; keep dance_verdict_name in step. */
+/* Outcomes of an authentication decision; their names are the metric and
+ * log names. A refusal the library names (status.h) keeps its code and its
+ * name; the plugin's own outcomes come after DANCE_STATUS_COUNT, among them
+ * the groups the metrics count several library refusals under (no_match,
+ * token_*: see dance_verdict_of). */
 typedef enum dance_verdict_code {
-    DANCE_V_ACCEPTED,
-    DANCE_V_NO_CERTIFICATE,     /* client sent no certificate */
-    DANCE_V_IDENTITY,           /* no single usable identity (SANs, username) */
-    DANCE_V_OUTSIDE,            /* identity outside allowed_domains */
-    DANCE_V_PENDING,            /* cold lookup not done within the budget */
-    DANCE_V_LOOKUP_FAILURE,     /* DNS timeout, SERVFAIL, network */
-    DANCE_V_BOGUS,              /* DNSSEC validation failed */
-    DANCE_V_INSECURE,           /* zone not signed */
-    DANCE_V_NO_RECORD,          /* secure NXDOMAIN/NODATA */
-    DANCE_V_NO_MATCH,           /* records there, certificate (or the token's
-                                   key) does not match */
-    DANCE_V_TOKEN_INVALID,      /* token: malformed, alg none/HS*, unsupported */
-    DANCE_V_TOKEN_AUDIENCE,     /* token for another broker */
-    DANCE_V_TOKEN_EXPIRED,      /* token expired, not yet valid, or too long-lived */
-    DANCE_V_TOKEN_REPLAY,       /* token's jti used before */
-    DANCE_V_CLIENT_ID,          /* client id not bound to the identity */
-    DANCE_V_INTERNAL,           /* allocation or OpenSSL failure */
+    DANCE_V_OUTSIDE = DANCE_NOT_ALLOWED,        /* identity outside allowed_domains */
+    DANCE_V_LOOKUP_FAILURE = DANCE_LOOKUP_FAILED, /* DNS timeout, SERVFAIL, network */
+    DANCE_V_NO_RECORD = DANCE_NO_RECORD,        /* secure NXDOMAIN/NODATA */
+    DANCE_V_INSECURE = DANCE_INSECURE,          /* zone not signed */
+    DANCE_V_BOGUS = DANCE_BOGUS,                /* DNSSEC validation failed */
+    DANCE_V_INTERNAL = DANCE_INTERNAL,          /* allocation or OpenSSL failure */
+    DANCE_V_ACCEPTED = DANCE_STATUS_COUNT,      /* "accepted" */
+    DANCE_V_NO_CERTIFICATE,     /* "no_certificate": client sent no certificate */
+    DANCE_V_IDENTITY,           /* "identity": no single usable identity (SANs,
+                                   username, the token's kid) */
+    DANCE_V_PENDING,            /* "pending": cold lookup not done within the budget */
+    DANCE_V_NO_MATCH,           /* "no_match": records there, certificate (or the
+                                   token's key) does not match */
+    DANCE_V_TOKEN_INVALID,      /* "token_invalid": malformed, alg none/HS*,
+                                   unsupported */
+    DANCE_V_TOKEN_AUDIENCE,     /* "token_audience": token for another broker */
+    DANCE_V_TOKEN_EXPIRED,      /* "token_expired": expired, not yet valid, or too
+                                   long-lived */
+    DANCE_V_TOKEN_REPLAY,       /* "token_replay": token's jti used before */
+    DANCE_V_CLIENT_ID,          /* "client_id": client id not bound to the identity */
     DANCE_V_COUNT
 } dance_verdict_code;
 
-/* "accepted", "no_certificate", "identity", "outside_allowed_domains",
- * "pending", "lookup_failure", "bogus", "insecure", "no_record",
- * "no_match", "token_invalid", "token_audience", "token_expired",
- * "token_replay", "client_id", "internal". */
+/* dance_verdict_name - the name above, dance_status_name for the library's
+ * codes; "unknown" out of range. */
 const char *dance_verdict_name(dance_verdict_code code);
+
+/* dance_verdict_is_code - whether code is one a decision can end in (the
+ * library codes above and the plugin's own), for walking the metrics. */
+bool dance_verdict_is_code(int code);
 
 #define DANCE_RECORD_TEXT_MAX 64
 
@@ -54,17 +62,14 @@ typedef struct dance_verdict {
     char record[DANCE_RECORD_TEXT_MAX];     /* "" when none matched */
 } dance_verdict;
 
-/* dance_verdict_from_dns - map a non-SECURE DNS status to its refusal.
- * Cannot fail. */
-dance_verdict_code dance_verdict_from_dns(dance_dns_status st);
-
-/* dance_verdict_from_token - the verdict for a token outcome (token.h):
- * the DNS and key refusals share the certificate path's names (no_record,
- * no_match, ...), the token's own get token_*. Cannot fail. */
-dance_verdict_code dance_verdict_from_token(dance_token_status st);
+/* dance_verdict_of - the verdict for a library outcome: a DNS answer that
+ * is not secure, or a login token's status (token.h). The DNS and key
+ * refusals share the certificate path's names (no_record, no_match, ...),
+ * the token's own get token_*; DANCE_OK is accepted. Cannot fail. */
+dance_verdict_code dance_verdict_of(dance_status st);
 
 /* dance_decide - the verdict for leaf as identity given the DNS answer.
- * SECURE answers go to dance_match (purpose client, names checked except
+ * Secure answers go to dance_match (purpose client, names checked except
  * for DANE-EE when idsrc is username); every other status is a refusal
  * named after it. With idsrc username a match by a usage other than
  * DANE-EE additionally needs identity among the certificate's dNSNames.

@@ -110,7 +110,7 @@ static void diagnose(struct dance_plugin *p, const char *topic, const dance_jws_
         (r->sender[0] != '\0'
              ? cJSON_AddStringToObject(o, "sender", r->sender)
              : cJSON_AddNullToObject(o, "sender")) == NULL ||
-        cJSON_AddStringToObject(o, "reason", dance_jws_status_name(r->status)) == NULL ||
+        cJSON_AddStringToObject(o, "reason", dance_status_name(r->status)) == NULL ||
         cJSON_AddNumberToObject(o, "reason_code", (double)r->status) == NULL ||
         cJSON_AddStringToObject(o, "detail", printable(r->reason, detail,
                                                        sizeof(detail))) == NULL ||
@@ -142,15 +142,15 @@ static void diagnose(struct dance_plugin *p, const char *topic, const dance_jws_
 static void refused(struct dance_plugin *p, const char *topic, const dance_jws_result *r)
 {
     char t[128], why[sizeof(r->reason)];
-    dance_jws_status st = r->status;
+    dance_status st = r->status;
 
-    if ((int)st < 0 || st >= DANCE_JWS_STATUS_COUNT || st == DANCE_JWS_OK)
-        st = DANCE_JWS_INTERNAL;
+    if ((int)st < 0 || st >= DANCE_MESSAGE_STATUS_END || st == DANCE_OK)
+        st = DANCE_INTERNAL;
     p->mstats.refused[st]++;
-    dance_log_limited(p, st == DANCE_JWS_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
+    dance_log_limited(p, st == DANCE_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
             "dance: message refused topic=\"%s\" sender=%s reason=%s: %s",
             dance_log_safe(topic, t, sizeof(t)), r->sender[0] ? r->sender : "-",
-            dance_jws_status_name(st), printable(r->reason, why, sizeof(why)));
+            dance_status_name(st), printable(r->reason, why, sizeof(why)));
     diagnose(p, topic, r);
 }
 
@@ -203,7 +203,7 @@ static void outcome_cb(void *ctx, const dance_msg_outcome *o)
 {
     struct dance_plugin *p = ctx;
 
-    if (o->result->status == DANCE_JWS_OK)
+    if (o->result->status == DANCE_OK)
         publish_verified(p, o);
     else
         refused(p, o->topic, o->result);

@@ -241,7 +241,7 @@ static void complete(dance_pipeline *pl, struct pl_job *j)
 
 /* verify_job - the signature check (and replay cache) with a DNS answer in
  * any state; dance_jws_verify_dns maps non-secure answers to refusals. */
-static void verify_job(dance_pipeline *pl, struct pl_job *j, dance_dns_status st,
+static void verify_job(dance_pipeline *pl, struct pl_job *j, dance_status st,
                        const dance_tlsa_rrset *records, const char *dns_reason)
 {
     dance_jws_policy pol = pl->cfg.policy;
@@ -250,7 +250,7 @@ static void verify_job(dance_pipeline *pl, struct pl_job *j, dance_dns_status st
     dance_jws_verify_dns(j->jws, st, records, dns_reason, &pol, &j->res);
 }
 
-static void fail_job(dance_pipeline *pl, struct pl_job *j, dance_jws_status st,
+static void fail_job(dance_pipeline *pl, struct pl_job *j, dance_status st,
                      const char *reason)
 {
     dance_jws_policy pol = pl->cfg.policy;
@@ -411,7 +411,7 @@ static void park(struct pl_shard *sh, struct pl_job *j)
     if (dance_workers_room(pl->cfg.workers) > pl->cfg.dns_reserve) {
         if (!charge(pl, j)) {
             rate_limited_reason(pl, j, why, sizeof(why));
-            fail_job(pl, j, DANCE_JWS_RATE_LIMITED, why);
+            fail_job(pl, j, DANCE_RATE_LIMITED, why);
             complete(pl, j);
             return;
         }
@@ -421,7 +421,7 @@ static void park(struct pl_shard *sh, struct pl_job *j)
     if (g == NULL) {
         if (charged)
             refund(pl, j);
-        fail_job(pl, j, DANCE_JWS_INTERNAL, "out of memory waiting for the "
+        fail_job(pl, j, DANCE_INTERNAL, "out of memory waiting for the "
                  "sender's TLSA records");
         complete(pl, j);
         return;
@@ -454,7 +454,7 @@ static void park(struct pl_shard *sh, struct pl_job *j)
     snprintf(why, sizeof(why), "TLSA lookup for %s could not be queued: the DNS "
              "worker queue is full (plugin_opt_queue_size); try again later", g->owner);
     g->head = NULL;
-    fail_job(pl, j, DANCE_JWS_LOOKUP_FAILED, why);
+    fail_job(pl, j, DANCE_LOOKUP_FAILED, why);
     complete(pl, j);
     group_free(g);
 }
@@ -643,7 +643,7 @@ dance_pipeline_submit_result dance_pipeline_submit(dance_pipeline *pl,
     struct pl_job *j;
     struct pl_shard *sh;
     dance_jws *jws = NULL;
-    dance_jws_status st;
+    dance_status st;
     size_t cost = dance_pipeline_msg_cost(strlen(topic), len);
     char why[DANCE_REASON_MAX];
 
@@ -656,12 +656,12 @@ dance_pipeline_submit_result dance_pipeline_submit(dance_pipeline *pl,
     dance_jws_result_clear(refusal);
     st = dance_jws_parse(payload, len, pl->cfg.max_payload, &jws, refusal->sender,
                          refusal->reason, sizeof(refusal->reason));
-    if (st != DANCE_JWS_OK) {
+    if (st != DANCE_OK) {
         refusal->status = st;
         return DANCE_PIPELINE_REFUSED;
     }
     pol.topic = topic;
-    if (dance_jws_check(jws, &pol, refusal) != DANCE_JWS_OK) {
+    if (dance_jws_check(jws, &pol, refusal) != DANCE_OK) {
         dance_jws_free(jws);
         return DANCE_PIPELINE_REFUSED;
     }
@@ -674,7 +674,7 @@ dance_pipeline_submit_result dance_pipeline_submit(dance_pipeline *pl,
     j->jws = jws;
     if (dance_owner_name(dance_jws_get_header(jws)->sender, pol.service_label,
                          j->owner, sizeof(j->owner), why, sizeof(why)) != 0) {
-        refusal->status = DANCE_JWS_BAD_SENDER;
+        refusal->status = DANCE_BAD_SENDER;
         snprintf(refusal->reason, sizeof(refusal->reason), "no TLSA owner name "
                  "for %.100s: %.100s", dance_jws_get_header(jws)->sender, why);
         job_free(j);

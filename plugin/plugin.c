@@ -50,9 +50,9 @@ static void fetch_done_hook(void *ctx, const dance_fetch_done *d)
     (void)ctx;
     /* A failed background lookup explains later "lookup pending" or
      * "lookup_failure" refusals; successes are logged per decision. */
-    if (d->status < DANCE_DNS_SECURE_NEGATIVE)
+    if (dance_dns_answer_rank(d->status) < dance_dns_answer_rank(DANCE_NO_RECORD))
         mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: TLSA lookup for %s: %s: %s",
-                             d->owner, dance_dns_status_name(d->status), d->reason);
+                             d->owner, dance_dns_answer_name(d->status), d->reason);
 }
 
 int dance_kick_queue(struct dance_plugin *p, const dance_client *e, bool expiry)

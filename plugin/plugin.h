@@ -21,6 +21,8 @@
 #include "dance/dane.h"
 #include "dance/error.h"
 #include "dance/jws.h"
+#include "dance/keycache.h"
+#include "dance/replay.h"
 #include "dance/token.h"
 #include "clients.h"
 #include "decide.h"
@@ -49,7 +51,7 @@ typedef struct dance_stats {
  * thread only; the pipeline counts its queue and drops itself. */
 typedef struct dance_msg_stats {
     uint64_t verified;
-    uint64_t refused[DANCE_JWS_STATUS_COUNT];   /* by dance_jws_status */
+    uint64_t refused[DANCE_STATUS_COUNT];   /* by dance_status */
     uint64_t publish_failures;  /* copies/diagnostics Mosquitto did not take */
 } dance_msg_stats;
 

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "dance/error.h"
-#include "dance/jws.h"
+#include "dance/replay.h"
 
 #define DANCE_REPLAY_SAVE_INTERVAL_MS 2000u
 

@@ -22,7 +22,7 @@
  *   $SYS/broker/dance/workers/queued, dropped
  *   with message verification on:
  *   $SYS/broker/dance/messages/verified
- *   $SYS/broker/dance/messages/refused/<reason>  (dance_jws_status_name tokens)
+ *   $SYS/broker/dance/messages/refused/<reason>  (dance_status_name tokens)
  *   $SYS/broker/dance/messages/queued, dropped, denied, lookups,
  *   $SYS/broker/dance/messages/publish_failures, queued_bytes
  *   $SYS/broker/dance/messages/dropped/<reason>  (dance_pipeline_drop_name)
@@ -78,7 +78,7 @@ void dance_stats_publish(struct dance_plugin *p)
 
     pub("auth/accepted", s->accepted);
     for (int v = 0; v < DANCE_V_COUNT; v++) {
-        if (v == DANCE_V_ACCEPTED)
+        if (v == DANCE_V_ACCEPTED || !dance_verdict_is_code(v))
             continue;
         snprintf(tail, sizeof(tail), "auth/refused/%s",
                  dance_verdict_name((dance_verdict_code)v));
@@ -123,11 +123,11 @@ void dance_stats_publish(struct dance_plugin *p)
 
         dance_pipeline_get_stats(p->pipeline, &ps);
         pub("messages/verified", m->verified);
-        for (int st = 0; st < DANCE_JWS_STATUS_COUNT; st++) {
-            if (st == DANCE_JWS_OK)
+        for (int st = 0; st < DANCE_MESSAGE_STATUS_END; st++) {
+            if (st == DANCE_OK)
                 continue;
             snprintf(tail, sizeof(tail), "messages/refused/%s",
-                     dance_jws_status_name((dance_jws_status)st));
+                     dance_status_name((dance_status)st));
             pub(tail, m->refused[st]);
         }
         pub("messages/queued", ps.depth);

@@ -60,7 +60,7 @@ struct dance_job {
     X509 *leaf;                     /* one reference (certificate clients) */
     char *password;                 /* the token (token clients) */
     /* results */
-    dance_dns_status status;
+    dance_status status;
     char reason[DANCE_REASON_MAX];
     dance_verdict verdict;
 };
@@ -135,13 +135,13 @@ static void recheck_token(const dance_workers *w, struct dance_job *j,
         return;
     }
     if (dance_token_parse(j->password, strlen(j->password), j->identity, &tok, &tr)
-        == DANCE_TOKEN_OK)
+        == DANCE_OK)
         dance_token_recheck(tok, res->status, &res->records, res->reason,
                             w->cfg.token_policy, &tr);
     dance_token_free(tok);
-    v->code = dance_verdict_from_token(tr.status);
+    v->code = dance_verdict_of(tr.status);
     snprintf(v->reason, sizeof(v->reason), "token %s: %s",
-             dance_token_status_name(tr.status), tr.reason);
+             dance_status_name(tr.status), tr.reason);
     snprintf(v->record, sizeof(v->record), "%s", tr.key_source);
 }
 

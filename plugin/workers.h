@@ -45,7 +45,7 @@ typedef struct dance_workers_config {
 /* What a finished FETCH reports (pointers valid during the hook only). */
 typedef struct dance_fetch_done {
     const char *owner;
-    dance_dns_status status;
+    dance_status status;
     const char *reason;
 } dance_fetch_done;
 
@@ -55,7 +55,7 @@ typedef struct dance_revalidate_done {
     uint64_t token;                 /* as submitted */
     const char *identity;
     const char *owner;
-    dance_dns_status status;        /* of the DNS answer used */
+    dance_status status;            /* of the DNS answer used */
     const dance_verdict *verdict;
 } dance_revalidate_done;
 

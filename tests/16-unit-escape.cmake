@@ -1,4 +1,5 @@
-# Unit tests of the escaping rule and the reason writer (lib/error.c).
+# Unit tests of the escaping rule and the reason writer (lib/error.c), and of
+# the status names (lib/status.c).
 add_executable(test_escape ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_escape.c)
 target_link_libraries(test_escape PRIVATE dance PkgConfig::CMOCKA)
 set_target_properties(test_escape PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)

@@ -162,7 +162,7 @@ int cmd_lookup(int argc, char **argv)
     dance_resolver_lookup_tlsa(res, owner, &result);
     dance_resolver_free(res);
 
-    if (result.status == DANCE_DNS_SECURE) {
+    if (result.status == DANCE_OK) {
         if (print_records(owner, &result) != 0) {
             cli_error(cmd, "out of memory");
             dance_tlsa_result_clear(&result);
@@ -172,10 +172,10 @@ int cmd_lookup(int argc, char **argv)
                result.records.count == 1 ? "" : "s");
         rc = CLI_OK;
     } else {
-        printf("; DNSSEC: %s: %s\n", dance_dns_status_name(result.status),
+        printf("; DNSSEC: %s: %s\n", dance_dns_answer_name(result.status),
                result.reason);
         cli_error(cmd, "%s", result.reason);
-        rc = result.status == DANCE_DNS_FAILURE ? CLI_LOOKUP_FAILED : CLI_NEGATIVE;
+        rc = result.status == DANCE_LOOKUP_FAILED ? CLI_LOOKUP_FAILED : CLI_NEGATIVE;
     }
     dance_tlsa_result_clear(&result);
     if (fflush(stdout) != 0 || ferror(stdout)) {

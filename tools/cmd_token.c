@@ -212,15 +212,15 @@ static int verify_token(const char *cmd, const token_args *a)
      * (dance/error.h), so a token cannot write to the terminal. */
     dance_escape(res.identity, strlen(res.identity), identity, sizeof(identity));
     dance_escape_text(res.reason, strlen(res.reason), why, sizeof(why));
-    if (res.status == DANCE_TOKEN_OK) {
+    if (res.status == DANCE_OK) {
         printf("valid: identity %s, alg %s, key %s, expires in %lld s\n", identity,
                dance_jws_alg_name(res.alg), res.key_source,
                (long long)(res.exp - (int64_t)time(NULL)));
         rc = CLI_OK;
     } else {
-        printf("not valid (%s%s%s): %s\n", dance_token_status_name(res.status),
+        printf("not valid (%s%s%s): %s\n", dance_status_name(res.status),
                identity[0] ? ", identity " : "", identity, why);
-        rc = res.status == DANCE_TOKEN_LOOKUP_FAILED ? CLI_LOOKUP_FAILED : CLI_NEGATIVE;
+        rc = res.status == DANCE_LOOKUP_FAILED ? CLI_LOOKUP_FAILED : CLI_NEGATIVE;
     }
     if (fflush(stdout) != 0) {
         cli_error(cmd, "cannot write to stdout");

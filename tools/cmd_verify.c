@@ -67,11 +67,11 @@ static void verify_usage(FILE *f)
 "3 DNS lookup failure (the verdict is unknown; try again).\n");
 }
 
-static int exit_for(dance_jws_status st)
+static int exit_for(dance_status st)
 {
-    if (st == DANCE_JWS_OK)
+    if (st == DANCE_OK)
         return CLI_OK;
-    if (st == DANCE_JWS_LOOKUP_FAILED)
+    if (st == DANCE_LOOKUP_FAILED)
         return CLI_LOOKUP_FAILED;
     return CLI_NEGATIVE;
 }
@@ -86,7 +86,7 @@ static int report(const char *cmd, const dance_jws_result *res)
 
     dance_escape(res->sender, strlen(res->sender), sender, sizeof(sender));
     dance_escape_text(res->reason, strlen(res->reason), why, sizeof(why));
-    if (res->status == DANCE_JWS_OK) {
+    if (res->status == DANCE_OK) {
         if (fwrite(res->payload, 1, res->payload_len, stdout) != res->payload_len
             || fflush(stdout) != 0) {
             cli_error(cmd, "cannot write the payload to stdout");
@@ -98,10 +98,10 @@ static int report(const char *cmd, const dance_jws_result *res)
     }
     if (res->sender[0] != '\0')
         fprintf(stderr, "dance %s: not verified (%s, sender %s): %s\n", cmd,
-                dance_jws_status_name(res->status), sender, why);
+                dance_status_name(res->status), sender, why);
     else
         fprintf(stderr, "dance %s: not verified (%s): %s\n", cmd,
-                dance_jws_status_name(res->status), why);
+                dance_status_name(res->status), why);
     return exit_for(res->status);
 }
 
@@ -256,9 +256,9 @@ int cmd_verify(int argc, char **argv)
     }
 
     if (key != NULL) {
-        dance_jws_status st = dance_jws_parse(input, inlen, max_size, &jws, res.sender,
-                                              res.reason, sizeof(res.reason));
-        if (st != DANCE_JWS_OK)
+        dance_status st = dance_jws_parse(input, inlen, max_size, &jws, res.sender,
+                                          res.reason, sizeof(res.reason));
+        if (st != DANCE_OK)
             res.status = st;
         else
             dance_jws_verify_key(jws, key, label_src, &pol, &res);

@@ -60,7 +60,7 @@ typedef struct dance_cache_config {
 typedef struct dance_cache_stats {
     uint64_t hits, misses;      /* lookups by get/acquire/fetch */
     uint64_t queries;           /* calls of a fetch function */
-    uint64_t failures;          /* fetched answers with status FAILURE */
+    uint64_t failures;          /* fetched answers with status LOOKUP_FAILED */
     uint64_t evictions;         /* unexpired entries dropped for room */
     uint64_t entries;           /* held now (expired ones go lazily) */
 } dance_cache_stats;
@@ -77,14 +77,14 @@ void dance_cache_free(dance_cache *c);
 
 /* dance_cache_get - copy a fresh entry into out (cleared). Counts a hit or a
  * miss. Returns true on a hit; never waits, never fetches. When the copy
- * cannot be allocated it returns false with out saying FAILURE. */
+ * cannot be allocated it returns false with out saying LOOKUP_FAILED. */
 bool dance_cache_get(dance_cache *c, const char *owner, dance_tlsa_result *out);
 
 /* dance_cache_fetch - fresh entry, or wait for a fetch already in flight,
  * or call fetch(ctx, owner, ...) and store its answer. Always fills out.
  * Counts a hit (fresh entry) or a miss, like dance_cache_get; fetch is
  * called with the cache's key (folded owner). Returns 0, or -1 on
- * allocation failure or an unusable owner (out then says FAILURE). */
+ * allocation failure or an unusable owner (out then says LOOKUP_FAILED). */
 int dance_cache_fetch(dance_cache *c, const char *owner,
                       dance_fetch_fn fetch, void *ctx, dance_tlsa_result *out);
 
@@ -92,7 +92,7 @@ int dance_cache_fetch(dance_cache *c, const char *owner,
  * for the answer of a fetch for owner that is running or starts while we
  * wait (so it works even when the worker has not picked the job up yet).
  * Returns true and fills out when an answer is there in time; false with
- * out cleared (FAILURE) otherwise. Does not count hits/misses and does not
+ * out cleared (LOOKUP_FAILED) otherwise. Does not count hits/misses and does not
  * fetch. */
 bool dance_cache_wait(dance_cache *c, const char *owner, unsigned timeout_ms,
                       dance_tlsa_result *out);
@@ -124,15 +124,15 @@ const dance_cache_entry *dance_cache_acquire(dance_cache *c, const char *owner);
 /* dance_cache_entry_release - drop a reference; NULL-safe. */
 void dance_cache_entry_release(const dance_cache_entry *e);
 
-dance_dns_status dance_cache_entry_status(const dance_cache_entry *e);
+dance_status dance_cache_entry_status(const dance_cache_entry *e);
 uint32_t dance_cache_entry_ttl(const dance_cache_entry *e);      /* as fetched */
-/* Records of a SECURE answer (empty set otherwise); owned by the entry. */
+/* Records of a secure (DANCE_OK) answer (empty set otherwise); owned by the entry. */
 const dance_tlsa_rrset *dance_cache_entry_records(const dance_cache_entry *e);
 const char *dance_cache_entry_reason(const dance_cache_entry *e); /* never NULL */
 const char *dance_cache_entry_owner(const dance_cache_entry *e);  /* the key */
 
 /* dance_cache_entry_to_result - deep copy into out (cleared or zeroed).
- * Returns 0, or -1 on allocation failure (out then says FAILURE). */
+ * Returns 0, or -1 on allocation failure (out then says LOOKUP_FAILED). */
 int dance_cache_entry_to_result(const dance_cache_entry *e, dance_tlsa_result *out);
 
 #ifdef __cplusplus

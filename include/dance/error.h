@@ -23,6 +23,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "dance/status.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

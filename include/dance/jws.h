@@ -35,6 +35,10 @@
  *     needs the certificate (chain) in the protected "x5c", DANE-matched to
  *     the records.
  *
+ * Verdicts are dance_status codes (status.h). A policy may point to a key
+ * cache (keycache.h) and a replay cache (replay.h); sender URIs are read by
+ * dance_dns_uri_name (name.h).
+ *
  * Ownership: a dance_jws owns a copy of the input; a dance_jws_result owns
  * its payload (free with dance_jws_result_clear). Every free is NULL-safe.
  */
@@ -49,47 +53,16 @@
 
 #include "dance/cache.h"
 #include "dance/dane.h"
+#include "dance/keycache.h"
 #include "dance/name.h"
+#include "dance/replay.h"
 #include "dance/resolver.h"
+#include "dance/status.h"
 #include "dance/tlsa.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Verdicts. Every refusal has its own code so that hosts can count refusals
- * by reason; dance_jws_status_name gives a stable token for that (lowercase
- * with underscores, like the plugin's connect-time reasons). */
-typedef enum dance_jws_status {
-    DANCE_JWS_OK = 0,           /* "verified" */
-    DANCE_JWS_MALFORMED,        /* "malformed": structure, base64url, JSON, header types */
-    DANCE_JWS_TOO_LARGE,        /* "too_large": input over the configured size */
-    DANCE_JWS_BAD_ALG,          /* "bad_alg": none, HS*, unknown or missing alg */
-    DANCE_JWS_UNSUPPORTED,      /* "unsupported": unknown crit, b64:false, general JSON */
-    DANCE_JWS_NO_SENDER,        /* "no_sender": neither kid nor x5u */
-    DANCE_JWS_BAD_SENDER,       /* "bad_sender": invalid name/URI, kid and x5u disagree */
-    DANCE_JWS_NOT_ALLOWED,      /* "outside_allowed_domains" (no DNS query made) */
-    DANCE_JWS_STALE,            /* "stale": iat missing (required) or outside the window */
-    DANCE_JWS_TOPIC_MISMATCH,   /* "topic_mismatch": topic header differs or is missing */
-    DANCE_JWS_LOOKUP_FAILED,    /* "lookup_failure": DNS could not be asked (try later) */
-    DANCE_JWS_NO_RECORD,        /* "no_record": secure NXDOMAIN/NODATA (unknown, revoked) */
-    DANCE_JWS_DNS_INSECURE,     /* "insecure": unsigned answer, not usable */
-    DANCE_JWS_DNS_BOGUS,        /* "bogus": DNSSEC validation failed */
-    DANCE_JWS_NO_USABLE_RECORD, /* "no_usable_record": no key from them (digest, no x5c) */
-    DANCE_JWS_CERT_MISMATCH,    /* "cert_mismatch": x5c does not DANE-match the records */
-    DANCE_JWS_KEY_MISMATCH,     /* "key_mismatch": key type/curve/size does not fit alg */
-    DANCE_JWS_BAD_SIGNATURE,    /* "bad_signature" */
-    DANCE_JWS_REPLAY,           /* "replay": a copy of a verified message, its jti
-                                   seen before, or jti missing when required */
-    DANCE_JWS_RATE_LIMITED,     /* "rate_limited": host refused a cold lookup (publisher
-                                   over its lookup budget; plugin only, try later) */
-    DANCE_JWS_TYP,              /* "typ": typ names a JWT (a login token), not a message */
-    DANCE_JWS_INTERNAL,         /* "internal": allocation or OpenSSL failure */
-    DANCE_JWS_STATUS_COUNT
-} dance_jws_status;
-
-/* "verified", "malformed", ... (the tokens above); "unknown" out of range. */
-const char *dance_jws_status_name(dance_jws_status st);
 
 typedef enum dance_jws_alg {
     DANCE_JWS_ES256, DANCE_JWS_ES384, DANCE_JWS_ES512,
@@ -119,13 +92,6 @@ typedef enum dance_jws_serialization {
     DANCE_JWS_SERIALIZATION_COUNT
 } dance_jws_serialization;
 
-/* dance_dns_uri_name - the DNS name of an RFC 4501 URI naming a TLSA RRset
- * (forms above; query "type=TLSA" or "type=52" required, "class=IN"/"class=1"
- * allowed, case-insensitive; %XX escapes decoded), normalised into out
- * (DANCE_NAME_MAX + 1 bytes). 0, or -1 with a reason. */
-int dance_dns_uri_name(const char *uri, char *out, size_t outlen,
-                       char *err, size_t errlen);
-
 /* ---------------------------------------------------------------- parse */
 
 /* Default and bound for the input size (the whole MQTT payload). */
@@ -152,15 +118,15 @@ typedef struct dance_jws_header {
 } dance_jws_header;
 
 /* dance_jws_parse - parse len bytes of data (not NUL-terminated; a copy is
- * kept). max_size 0 means DANCE_JWS_MAX_SIZE_DEFAULT. Returns DANCE_JWS_OK
+ * kept). max_size 0 means DANCE_JWS_MAX_SIZE_DEFAULT. Returns DANCE_OK
  * and *out, or a refusal (MALFORMED, TOO_LARGE, BAD_ALG, UNSUPPORTED,
  * NO_SENDER, BAD_SENDER, INTERNAL) with *out NULL and a reason in err.
  * When the refusal comes after the sender was known (BAD_ALG for a good
  * kid, say) the sender is written to sender_out if given (DANCE_NAME_MAX + 1
  * bytes; "" otherwise) so that hosts can report who it claimed to be. */
-dance_jws_status dance_jws_parse(const void *data, size_t len, size_t max_size,
-                                 dance_jws **out, char *sender_out,
-                                 char *err, size_t errlen);
+dance_status dance_jws_parse(const void *data, size_t len, size_t max_size,
+                             dance_jws **out, char *sender_out,
+                             char *err, size_t errlen);
 void dance_jws_free(dance_jws *jws);
 
 /* dance_jws_get_header - the parsed header; never NULL for a parsed jws. */
@@ -168,13 +134,7 @@ const dance_jws_header *dance_jws_get_header(const dance_jws *jws);
 
 /* -------------------------------------------------------------- policy */
 
-/* Wall clock in seconds since the epoch; injectable for tests. */
-typedef int64_t (*dance_wallclock_fn)(void *ctx);
-
 #define DANCE_JWS_MAX_SKEW_DEFAULT 300u   /* seconds */
-
-typedef struct dance_jws_keycache dance_jws_keycache;
-typedef struct dance_replay dance_replay;
 
 /* Read-only during calls; the objects it points to are shared and
  * thread-safe. Hosts verifying many topics copy it per message to set
@@ -209,7 +169,7 @@ typedef struct dance_jws_policy {
 #define DANCE_JWS_KEY_SOURCE_MAX 64
 
 typedef struct dance_jws_result {
-    dance_jws_status status;        /* DANCE_JWS_OK only when verified */
+    dance_status status;            /* DANCE_OK only when verified */
     char sender[DANCE_NAME_MAX + 1];/* claimed sender, "" when unknown */
     dance_jws_alg alg;              /* valid when has_alg */
     bool has_alg;
@@ -235,8 +195,8 @@ void dance_jws_result_clear(dance_jws_result *res);
  * topic binding (TOPIC_MISMATCH); no crypto, no DNS, no replay
  * cache. Fills res (cleared first: sender, alg, status, reason) and returns
  * its status. */
-dance_jws_status dance_jws_check(const dance_jws *jws, const dance_jws_policy *pol,
-                                 dance_jws_result *res);
+dance_status dance_jws_check(const dance_jws *jws, const dance_jws_policy *pol,
+                             dance_jws_result *res);
 
 /* dance_jws_verify - full verification against the sender's records, which
  * must come from a DNSSEC-secure answer for the sender's owner name.
@@ -247,27 +207,27 @@ dance_jws_status dance_jws_check(const dance_jws *jws, const dance_jws_policy *p
  * (so that forgeries cannot fill it; see dance_jws_policy.replay). Fills
  * res (cleared first); the payload only when verified. Returns
  * res->status. Thread-safe for concurrent calls. */
-dance_jws_status dance_jws_verify(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
-                                  const dance_jws_policy *pol, dance_jws_result *res);
+dance_status dance_jws_verify(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
+                              const dance_jws_policy *pol, dance_jws_result *res);
 
 /* dance_jws_verify_dns - as dance_jws_verify, from a DNS answer in any
- * state: SECURE verifies against records; FAILURE gives LOOKUP_FAILED,
- * SECURE_NEGATIVE NO_RECORD, INSECURE DNS_INSECURE and BOGUS DNS_BOGUS, each
+ * state: DANCE_OK verifies against records; LOOKUP_FAILED, NO_RECORD,
+ * INSECURE and BOGUS (any other code: LOOKUP_FAILED) are refusals, each
  * with dns_reason (may be NULL) in res->reason. Header checks run first, so
  * a stale or misbound message is refused for that even while DNS fails. */
-dance_jws_status dance_jws_verify_dns(const dance_jws *jws, dance_dns_status st,
-                                      const dance_tlsa_rrset *records,
-                                      const char *dns_reason,
-                                      const dance_jws_policy *pol,
-                                      dance_jws_result *res);
+dance_status dance_jws_verify_dns(const dance_jws *jws, dance_status st,
+                                  const dance_tlsa_rrset *records,
+                                  const char *dns_reason,
+                                  const dance_jws_policy *pol,
+                                  dance_jws_result *res);
 
 /* dance_jws_verify_key - verify against a key the caller vouches for (the
  * CLI's offline mode); no DNS, the sender name is not tied to the key.
  * key_source labels it in res ("key" when NULL). */
-dance_jws_status dance_jws_verify_key(const dance_jws *jws, EVP_PKEY *key,
-                                      const char *key_source,
-                                      const dance_jws_policy *pol,
-                                      dance_jws_result *res);
+dance_status dance_jws_verify_key(const dance_jws *jws, EVP_PKEY *key,
+                                  const char *key_source,
+                                  const dance_jws_policy *pol,
+                                  dance_jws_result *res);
 
 /* Where dance_jws_verify_message gets records: the cache when given
  * (dance_cache_fetch, single flight), else the resolver directly. The
@@ -281,103 +241,10 @@ typedef struct dance_jws_source {
  * header policy (the allow-list before any DNS query), fetch the sender's
  * TLSA RRset at its owner name and verify. Fills res and returns its
  * status. */
-dance_jws_status dance_jws_verify_message(const void *data, size_t len, size_t max_size,
-                                          const dance_jws_policy *pol,
-                                          const dance_jws_source *src,
-                                          dance_jws_result *res);
-
-/* ------------------------------------------------------------ key cache */
-
-/* A bounded, thread-safe LRU of public keys decoded from TLSA record data
- * (and of x5c match outcomes), so that a warm sender costs one signature
- * check and a hash lookup. Keys are looked up by the exact record bytes (x5c
- * outcomes by a SHA-256 digest of sender, records and chain), so a changed
- * or removed record can never reuse an old key. An x5c key is kept only
- * after a message's signature verified with it; x5c chains that did not
- * match are remembered in a separate share (capacity / 4 + 1 entries on top
- * of capacity) that never evicts keys, so forged messages cannot push out
- * or shadow the keys real senders need. x5c outcomes are kept at most
- * DANCE_JWS_X5C_CACHE_SECONDS (certificate dates matter for DANE-TA).
- * capacity 0: 1024 keys. */
-#define DANCE_JWS_X5C_CACHE_SECONDS 60
-dance_jws_keycache *dance_jws_keycache_new(size_t capacity);
-void dance_jws_keycache_free(dance_jws_keycache *kc);
-
-typedef struct dance_jws_keycache_stats {
-    uint64_t hits, misses, evictions;
-    uint64_t entries;               /* keys and remembered refusals */
-    uint64_t refusals;              /* of which remembered x5c refusals */
-} dance_jws_keycache_stats;
-void dance_jws_keycache_get_stats(dance_jws_keycache *kc, dance_jws_keycache_stats *out);
-
-/* --------------------------------------------------------- replay cache */
-
-/* A bounded, thread-safe set of (sender, key) pairs seen in the last window
- * seconds (monotonic clock, injectable); key is a jti, or for messages
- * without one a digest of what was signed (hex). Size capacity for the
- * expected rate x window. Pair it with require_iat and max_skew <= window /
- * 2 so that a message older than the window is refused by its iat instead.
- * capacity 0: 100000; window 0: 600 s.
- *
- * Evictions (an evicted pair can be accepted again, so they are counted):
- * a sender holding its share (dance_replay_set_share; default the whole
- * capacity) loses its own oldest pair (evicted_share); when the cache is
- * full the sender holding the most pairs loses its oldest (evicted_full),
- * so one sender's flood never evicts another sender's pairs. */
-dance_replay *dance_replay_new(size_t capacity, uint32_t window_s,
-                               dance_clock_fn clock, void *clock_ctx);
-void dance_replay_free(dance_replay *rp);
-
-/* dance_replay_set_share - at most per_sender pairs per sender (0 or more
- * than the capacity: the capacity). Only while the cache is empty: 0, or
- * -1 when it is not (or on ENOMEM). */
-int dance_replay_set_share(dance_replay *rp, size_t per_sender);
-
-/* dance_replay_set_wallclock - the wall clock that dance_replay_save and
- * dance_replay_load convert expiry times with (NULL: time(NULL)). */
-void dance_replay_set_wallclock(dance_replay *rp, dance_wallclock_fn now, void *ctx);
-
-/* dance_replay_check_add - 0 when (sender, key) is new (now recorded),
- * 1 when seen within the window, -1 on allocation failure (not recorded). */
-int dance_replay_check_add(dance_replay *rp, const char *sender, const char *key);
-
-typedef struct dance_replay_stats {
-    uint64_t entries, replays;
-    uint64_t evicted_early;         /* all pairs forgotten before their window
-                                       ended: evicted_share + evicted_full */
-    uint64_t evicted_share;         /* a sender's own, at its share */
-    uint64_t evicted_full;          /* the largest holder's, cache full */
-} dance_replay_stats;
-void dance_replay_get_stats(dance_replay *rp, dance_replay_stats *out);
-
-/* Persistence, so that a restart does not forget which pairs were seen.
- * The file (format in lib/replay.c) holds each pair with a wall-clock
- * expiry time; pairs longer than 4096 bytes (no jti or digest is) are not
- * written. */
-
-/* dance_replay_save - write the pairs to path atomically: a temporary file
- * in the same directory (mode 0600), fsync, rename over path, fsync of the
- * directory. 0, or -1 with a reason naming the file (path is unchanged
- * then). Thread-safe; checks and adds wait only while the pairs are copied
- * into the file's buffer, not for the disk. */
-int dance_replay_save(dance_replay *rp, const char *path, char *err, size_t errlen);
-
-/* dance_replay_dirty - pairs were added since the last successful save. */
-bool dance_replay_dirty(dance_replay *rp);
-
-typedef struct dance_replay_load_info {
-    bool missing;                   /* no file at path (a first start) */
-    size_t loaded;                  /* pairs taken */
-    size_t expired;                 /* pairs in the file whose time had passed */
-} dance_replay_load_info;
-
-/* dance_replay_load - add the pairs of the file at path whose expiry has
- * not passed (each kept at most one window from now). A missing file is
- * not an error (info->missing). An unreadable, truncated or malformed file
- * is: -1 with a reason naming the file and line; the cache may then hold
- * part of the file and should be discarded. info may be NULL. */
-int dance_replay_load(dance_replay *rp, const char *path, dance_replay_load_info *info,
-                      char *err, size_t errlen);
+dance_status dance_jws_verify_message(const void *data, size_t len, size_t max_size,
+                                      const dance_jws_policy *pol,
+                                      const dance_jws_source *src,
+                                      dance_jws_result *res);
 
 /* ----------------------------------------------------------------- sign */
 

@@ -54,6 +54,15 @@ void dance_allowlist_free(dance_allowlist *al);
 int dance_owner_name(const char *identity, const char *service_label,
                      char *out, size_t outlen, char *err, size_t errlen);
 
+/* dance_dns_uri_name - the DNS name of an RFC 4501 URI naming a TLSA RRset
+ * (dns:NAME?type=TLSA, dns://AUTHORITY/NAME?type=TLSA with the authority
+ * ignored, or dns://NAME?type=TLSA; query "type=TLSA" or "type=52"
+ * required, "class=IN"/"class=1" allowed, case-insensitive; %XX escapes
+ * decoded), normalised into out (DANCE_NAME_MAX + 1 bytes). 0, or -1 with
+ * a reason. */
+int dance_dns_uri_name(const char *uri, char *out, size_t outlen,
+                       char *err, size_t errlen);
+
 /* dance_cert_dnsnames - the certificate's dNSName subjectAltNames,
  * normalised; names that fail validation are skipped. *names is a
  * NULL-terminated array the caller frees with dance_names_free.

@@ -13,24 +13,28 @@
 #define DANCE_RESOLVER_H
 
 #include <stdint.h>
+#include "dance/status.h"
 #include "dance/tlsa.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Ordered from "learnt nothing" to "proven": compare with < and >=. */
-typedef enum dance_dns_status {
-    DANCE_DNS_FAILURE,          /* timeout, SERVFAIL, network error */
-    DANCE_DNS_BOGUS,            /* DNSSEC validation failed */
-    DANCE_DNS_INSECURE,         /* provably unsigned: not usable for DANE */
-    DANCE_DNS_SECURE_NEGATIVE,  /* secure NXDOMAIN or NODATA */
-    DANCE_DNS_SECURE,           /* secure TLSA records */
-    DANCE_DNS_STATUS_COUNT
-} dance_dns_status;
+/* The status of an answer is a dance_status (status.h): DANCE_OK (secure
+ * records), DANCE_NO_RECORD (secure NXDOMAIN or NODATA), DANCE_INSECURE
+ * (provably unsigned: not usable for DANE), DANCE_BOGUS (DNSSEC validation
+ * failed) or DANCE_LOOKUP_FAILED (timeout, SERVFAIL, network error). */
 
-/* "failure", "bogus", "insecure", "secure negative", "secure". */
-const char *dance_dns_status_name(dance_dns_status st);
+/* dance_dns_answer_name - how DNS output (`dance lookup`, resolver log
+ * lines, reasons) words an answer's status: "secure", "secure negative",
+ * "insecure", "bogus", "failure"; dance_status_name for any other code. */
+const char *dance_dns_answer_name(dance_status st);
+
+/* dance_dns_answer_rank - how much an answer with this status proves, from
+ * "learnt nothing" to "proven" (compare ranks with < and >=):
+ * LOOKUP_FAILED 0, BOGUS 1, INSECURE 2, NO_RECORD 3, OK 4; -1 for codes a
+ * DNS answer never has. */
+int dance_dns_answer_rank(dance_status st);
 
 typedef enum dance_dns_transport {
     DANCE_TRANSPORT_UDP,        /* UDP with TCP fallback on truncation */
@@ -59,22 +63,22 @@ typedef struct dance_resolver_config {
 } dance_resolver_config;
 
 typedef struct dance_tlsa_result {
-    dance_dns_status status;
-    uint32_t ttl;                /* SECURE: min TTL of the RRset;
-                                    SECURE_NEGATIVE: negative TTL from the SOA;
+    dance_status status;
+    uint32_t ttl;                /* OK: min TTL of the RRset;
+                                    NO_RECORD: negative TTL from the SOA;
                                     otherwise 0 */
-    uint32_t sig_ttl;            /* SECURE: seconds from the lookup until the
+    uint32_t sig_ttl;            /* OK: seconds from the lookup until the
                                     first RRSIG of the answer's RRsets (TLSA
                                     and any CNAME to it) expires: the proof's
                                     life. A cache's min_ttl never raises ttl
                                     past it. 0: not known (or expired), and
                                     then min_ttl does not raise ttl at all */
-    dance_tlsa_rrset records;    /* only for SECURE */
+    dance_tlsa_rrset records;    /* only for OK */
     char reason[DANCE_REASON_MAX]; /* e.g. "TLSA lookup for X was bogus (DNSSEC)";
-                                    empty for SECURE */
+                                    empty for OK */
 } dance_tlsa_result;
 
-/* dance_tlsa_result_clear - free records, reset to FAILURE with empty reason. */
+/* dance_tlsa_result_clear - free records, reset to LOOKUP_FAILED with empty reason. */
 void dance_tlsa_result_clear(dance_tlsa_result *r);
 
 /* dance_tlsa_result_copy - deep copy; dst must be cleared or zeroed.
@@ -97,7 +101,7 @@ void dance_resolver_free(dance_resolver *r);
 
 /* dance_resolver_lookup_tlsa - query TLSA at owner (a normalised name)
  * and validate. Always fills out (out must be cleared or zeroed); never
- * blocks longer than about the configured timeout. A SECURE answer's ttl
+ * blocks longer than about the configured timeout. A secure answer's ttl
  * is the smallest TTL of the RRset, capped by its signature's original TTL
  * and expiry; its sig_ttl is what is left of the earliest signature. */
 void dance_resolver_lookup_tlsa(dance_resolver *r, const char *owner,

@@ -12,12 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dance/status.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Room for a human-readable reason in every result struct. */
-#define DANCE_REASON_MAX 256
 
 /* Largest TLSA rdata we accept (certificate data). 64 KiB is the DNS limit. */
 #define DANCE_TLSA_DATA_MAX 65535

@@ -32,6 +32,11 @@
  *
  * dance_token_verify_password chains them with a DNS lookup (CLI).
  *
+ * Verdicts are dance_status codes (status.h); a token never gets the
+ * codes only messages have (TOO_LARGE is MALFORMED here, a missing or
+ * non-JWT typ UNSUPPORTED, a bad kid IDENTITY_MISMATCH, RATE_LIMITED
+ * LOOKUP_FAILED), and the codes from DANCE_MESSAGE_STATUS_END on are its own.
+ *
  * Ownership: a dance_token owns a copy of the password. A dance_token_result
  * owns nothing (plain data; no clear call needed). Every free is NULL-safe.
  */
@@ -49,41 +54,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Verdicts; dance_token_status_name gives a stable lowercase token for logs
- * and counters. */
-typedef enum dance_token_status {
-    DANCE_TOKEN_OK = 0,             /* "valid" */
-    DANCE_TOKEN_MALFORMED,          /* "malformed": not a compact JWS, claims not a
-                                       JSON object, claim types, too large */
-    DANCE_TOKEN_BAD_ALG,            /* "bad_alg": none, HS*, unknown or missing */
-    DANCE_TOKEN_UNSUPPORTED,        /* "unsupported": typ missing or not JWT, unknown
-                                       crit, b64:false */
-    DANCE_TOKEN_IDENTITY,           /* "identity_mismatch": no kid, no or invalid
-                                       username, username differs from kid */
-    DANCE_TOKEN_NOT_ALLOWED,        /* "outside_allowed_domains" (no DNS query) */
-    DANCE_TOKEN_WRONG_AUDIENCE,     /* "wrong_audience" */
-    DANCE_TOKEN_EXPIRED,            /* "expired": exp not in the future */
-    DANCE_TOKEN_NOT_YET_VALID,      /* "not_yet_valid": iat or nbf in the future
-                                       beyond the allowed skew */
-    DANCE_TOKEN_LIFETIME,           /* "lifetime_too_long": exp - iat over the
-                                       maximum, or exp not after iat */
-    DANCE_TOKEN_REPLAY,             /* "replay": jti used before */
-    DANCE_TOKEN_LOOKUP_FAILED,      /* "lookup_failure": DNS could not be asked */
-    DANCE_TOKEN_NO_RECORD,          /* "no_record": secure NXDOMAIN/NODATA */
-    DANCE_TOKEN_DNS_INSECURE,       /* "insecure" */
-    DANCE_TOKEN_DNS_BOGUS,          /* "bogus" */
-    DANCE_TOKEN_NO_USABLE_RECORD,   /* "no_usable_record": digest records, no x5c */
-    DANCE_TOKEN_CERT_MISMATCH,      /* "cert_mismatch": x5c not vouched for */
-    DANCE_TOKEN_KEY_MISMATCH,       /* "key_mismatch": key does not fit alg */
-    DANCE_TOKEN_BAD_SIGNATURE,      /* "bad_signature": wrong key or tampered */
-    DANCE_TOKEN_INTERNAL,           /* "internal": allocation or OpenSSL failure,
-                                       no DANE matcher for x5c, no audience */
-    DANCE_TOKEN_STATUS_COUNT
-} dance_token_status;
-
-/* "valid", "malformed", ... (above); "unknown" out of range. */
-const char *dance_token_status_name(dance_token_status st);
 
 /* Largest token accepted (bytes of the password): room for an x5c chain of
  * a few RSA certificates; MQTT itself allows 65535. */
@@ -125,7 +95,7 @@ typedef struct dance_token_policy {
 uint32_t dance_token_replay_window(const dance_token_policy *pol);
 
 typedef struct dance_token_result {
-    dance_token_status status;      /* DANCE_TOKEN_OK only when verified */
+    dance_status status;            /* DANCE_OK only when verified */
     char identity[DANCE_NAME_MAX + 1]; /* claimed identity (kid), normalised;
                                        "" when unknown */
     int64_t iat, exp;               /* claims, 0 when unknown */
@@ -139,14 +109,14 @@ typedef struct dance_token_result {
  * surrounding whitespace ignored) given the MQTT username. Checks: compact
  * JWS of at most DANCE_TOKEN_MAX_SIZE bytes, alg, kid present, typ "JWT"
  * (or "application/jwt", any case; absent or another type is refused as
- * DANCE_TOKEN_UNSUPPORTED), username a DNS name equal to kid (both
+ * DANCE_UNSUPPORTED), username a DNS name equal to kid (both
  * normalised), claims a JSON object with aud, iat, exp, jti of the right
  * types. No policy, no
- * crypto. Returns DANCE_TOKEN_OK with *out, or a refusal with *out NULL.
+ * crypto. Returns DANCE_OK with *out, or a refusal with *out NULL.
  * Fills res (identity as soon as kid is known, iat/exp when read). */
-dance_token_status dance_token_parse(const void *password, size_t len,
-                                     const char *username, dance_token **out,
-                                     dance_token_result *res);
+dance_status dance_token_parse(const void *password, size_t len,
+                               const char *username, dance_token **out,
+                               dance_token_result *res);
 void dance_token_free(dance_token *tok);
 
 /* Accessors; valid until dance_token_free. */
@@ -161,27 +131,27 @@ const dance_jws *dance_token_jws(const dance_token *tok);
  * none), exp after iat and exp - iat <= max_lifetime (LIFETIME), exp in
  * the future (EXPIRED), iat and nbf at most max_skew in the future
  * (NOT_YET_VALID). Fills res; returns its status. */
-dance_token_status dance_token_check(const dance_token *tok, const dance_token_policy *pol,
-                                     dance_token_result *res);
+dance_status dance_token_check(const dance_token *tok, const dance_token_policy *pol,
+                               dance_token_result *res);
 
 /* dance_token_verify - dance_token_check, then the key from the identity's
  * records (which must come from a DNSSEC-secure answer for its owner name)
  * as dance_jws_verify finds it, the signature, and last the jti in the
  * replay cache (so that forgeries cannot use up jtis). Fills res; returns
  * its status. Thread-safe. */
-dance_token_status dance_token_verify(const dance_token *tok, const dance_tlsa_rrset *tlsa,
-                                      const dance_token_policy *pol,
-                                      dance_token_result *res);
+dance_status dance_token_verify(const dance_token *tok, const dance_tlsa_rrset *tlsa,
+                                const dance_token_policy *pol,
+                                dance_token_result *res);
 
 /* dance_token_verify_dns - as dance_token_verify from a DNS answer in any
- * state (SECURE verifies; the others give LOOKUP_FAILED, NO_RECORD,
- * DNS_INSECURE, DNS_BOGUS with dns_reason, may be NULL). The cheap checks
+ * state (DANCE_OK verifies; the others give LOOKUP_FAILED, NO_RECORD,
+ * INSECURE, BOGUS with dns_reason, may be NULL). The cheap checks
  * come first, so an expired token is refused for that while DNS fails. */
-dance_token_status dance_token_verify_dns(const dance_token *tok, dance_dns_status st,
-                                          const dance_tlsa_rrset *records,
-                                          const char *dns_reason,
-                                          const dance_token_policy *pol,
-                                          dance_token_result *res);
+dance_status dance_token_verify_dns(const dance_token *tok, dance_status st,
+                                    const dance_tlsa_rrset *records,
+                                    const char *dns_reason,
+                                    const dance_token_policy *pol,
+                                    dance_token_result *res);
 
 /* dance_token_recheck - for a client admitted with tok: do these records
  * (from a DNS answer in any state) still give the key that signed it?
@@ -189,20 +159,20 @@ dance_token_status dance_token_verify_dns(const dance_token *tok, dance_dns_stat
  * times, not the replay cache. OK when they do; otherwise the refusal
  * (NO_RECORD for removed records, BAD_SIGNATURE or CERT_MISMATCH for a
  * changed key, LOOKUP_FAILED when DNS could not say). */
-dance_token_status dance_token_recheck(const dance_token *tok, dance_dns_status st,
-                                       const dance_tlsa_rrset *records,
-                                       const char *dns_reason,
-                                       const dance_token_policy *pol,
-                                       dance_token_result *res);
+dance_status dance_token_recheck(const dance_token *tok, dance_status st,
+                                 const dance_tlsa_rrset *records,
+                                 const char *dns_reason,
+                                 const dance_token_policy *pol,
+                                 dance_token_result *res);
 
 /* dance_token_verify_password - parse, check (the allow-list before any DNS
  * query), fetch the TLSA RRset at the identity's owner name (src as in
  * dance_jws_verify_message) and verify. Fills res; returns its status. */
-dance_token_status dance_token_verify_password(const void *password, size_t len,
-                                               const char *username,
-                                               const dance_token_policy *pol,
-                                               const dance_jws_source *src,
-                                               dance_token_result *res);
+dance_status dance_token_verify_password(const void *password, size_t len,
+                                         const char *username,
+                                         const dance_token_policy *pol,
+                                         const dance_jws_source *src,
+                                         dance_token_result *res);
 
 /* ----------------------------------------------------------------- sign */
 

@@ -10,6 +10,7 @@
 
 #include <openssl/pem.h>
 
+#include "dance/keycache.h"
 #include "dance/provision.h"
 
 #ifndef DANCE_FUZZ_KEYS_DIR

@@ -17,6 +17,7 @@
 
 #include "dance/dane.h"
 #include "dance/jws.h"
+#include "dance/keycache.h"
 #include "dance/tlsa.h"
 
 /* The seeds' iat and the harnesses' clock (make-corpus.py FUZZ_NOW). */

@@ -1,6 +1,6 @@
 /*
  * fuzz_dns_uri.c - libFuzzer harness for RFC 4501 DNS URIs
- * (dance_dns_uri_name in lib/jws_parse.c), the x5u/kid sender form.
+ * (dance_dns_uri_name in lib/name.c), the x5u/kid sender form.
  *
  * Input: the URI (cut at the first NUL). Checked: an accepted URI gives a
  * normalised name (a fixed point of dance_name_normalize) that fits; a
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dance/jws.h"
+#include "dance/name.h"
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

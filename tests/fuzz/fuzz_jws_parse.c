@@ -61,7 +61,7 @@ static void check_policy(const dance_jws *jws)
 {
     dance_jws_policy pol;
     dance_jws_result res;
-    dance_jws_status st;
+    dance_status st;
 
     memset(&pol, 0, sizeof(pol));
     memset(&res, 0, sizeof(res));
@@ -72,11 +72,11 @@ static void check_policy(const dance_jws *jws)
     pol.require_topic = true;
     st = dance_jws_check(jws, &pol, &res);
     FZ_ASSERT(st == res.status);
-    FZ_ASSERT(st == DANCE_JWS_OK || st == DANCE_JWS_NOT_ALLOWED || st == DANCE_JWS_STALE
-              || st == DANCE_JWS_TOPIC_MISMATCH || st == DANCE_JWS_REPLAY);
+    FZ_ASSERT(st == DANCE_OK || st == DANCE_NOT_ALLOWED || st == DANCE_STALE
+              || st == DANCE_TOPIC_MISMATCH || st == DANCE_REPLAY);
     FZ_ASSERT(res.payload == NULL);
     FZ_ASSERT(strcmp(res.sender, dance_jws_get_header(jws)->sender) == 0);
-    if (st == DANCE_JWS_OK) {
+    if (st == DANCE_OK) {
         const dance_jws_header *h = dance_jws_get_header(jws);
         FZ_ASSERT(dance_allowlist_match(allow, h->sender));
         FZ_ASSERT(h->has_iat && h->iat >= FUZZ_NOW - DANCE_JWS_MAX_SKEW_DEFAULT
@@ -90,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char sender[DANCE_NAME_MAX + 1], err[DANCE_REASON_MAX], norm[DANCE_NAME_MAX + 1];
     dance_jws *jws = NULL, *again = NULL;
-    dance_jws_status st, st2;
+    dance_status st, st2;
     uint8_t *padded;
 
     if (allow == NULL) {
@@ -99,15 +99,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     err[0] = '\0';
     st = dance_jws_parse(data, size, 0, &jws, sender, err, sizeof(err));
-    FZ_ASSERT((unsigned)st < DANCE_JWS_STATUS_COUNT);
+    FZ_ASSERT((unsigned)st < DANCE_STATUS_COUNT);
     FZ_ASSERT(memchr(err, '\0', sizeof(err)) != NULL);
     FZ_ASSERT(memchr(sender, '\0', sizeof(sender)) != NULL);
-    if (st != DANCE_JWS_OK) {
+    if (st != DANCE_OK) {
         FZ_ASSERT(jws == NULL && err[0] != '\0');
-        FZ_ASSERT(st == DANCE_JWS_MALFORMED || st == DANCE_JWS_TOO_LARGE
-                  || st == DANCE_JWS_BAD_ALG || st == DANCE_JWS_UNSUPPORTED
-                  || st == DANCE_JWS_NO_SENDER || st == DANCE_JWS_BAD_SENDER
-                  || st == DANCE_JWS_INTERNAL);
+        FZ_ASSERT(st == DANCE_MALFORMED || st == DANCE_TOO_LARGE
+                  || st == DANCE_BAD_ALG || st == DANCE_UNSUPPORTED
+                  || st == DANCE_NO_SENDER || st == DANCE_BAD_SENDER
+                  || st == DANCE_INTERNAL);
         if (sender[0] != '\0') {
             FZ_ASSERT(dance_name_normalize(sender, norm, sizeof(norm), NULL, 0) == 0);
             FZ_ASSERT(strcmp(norm, sender) == 0);
@@ -125,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(padded, data, size);
     padded[size] = '\n';
     st2 = dance_jws_parse(padded, size + 1, size + 1, &again, NULL, NULL, 0);
-    FZ_ASSERT(st2 == DANCE_JWS_OK);
+    FZ_ASSERT(st2 == DANCE_OK);
     FZ_ASSERT(strcmp(dance_jws_get_header(again)->sender,
                      dance_jws_get_header(jws)->sender) == 0);
     FZ_ASSERT(dance_jws_get_header(again)->alg == dance_jws_get_header(jws)->alg);
@@ -134,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* one byte over the limit is refused before anything else */
     st2 = dance_jws_parse(data, size, size - 1, &again, NULL, NULL, 0);
-    FZ_ASSERT(st2 == DANCE_JWS_TOO_LARGE && again == NULL);
+    FZ_ASSERT(st2 == DANCE_TOO_LARGE && again == NULL);
 
     dance_jws_free(jws);
     return 0;

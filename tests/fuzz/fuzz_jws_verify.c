@@ -27,6 +27,8 @@
 #include <openssl/x509.h>
 
 #include "dance/jws.h"
+#include "dance/keycache.h"
+#include "dance/replay.h"
 #include "fuzz_common.h"
 
 static const fz_verify_env *env;
@@ -56,7 +58,7 @@ static void check_result(const dance_jws *jws, const dance_jws_result *res)
 {
     FZ_ASSERT(memchr(res->reason, '\0', sizeof(res->reason)) != NULL);
     FZ_ASSERT(strcmp(res->sender, dance_jws_get_header(jws)->sender) == 0);
-    if (res->status == DANCE_JWS_OK) {
+    if (res->status == DANCE_OK) {
         FZ_ASSERT(res->payload != NULL && res->payload[res->payload_len] == '\0');
         FZ_ASSERT(res->key_source[0] != '\0');
         FZ_ASSERT(dance_allowlist_match(env->allow, res->sender));
@@ -72,11 +74,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dance_jws_policy pol_cached, pol_plain;
     dance_jws_result a, b, c;
     dance_replay *rp_a, *rp_b, *rp_c;
-    dance_jws_status st;
+    dance_status st;
 
     init();
     ERR_clear_error();
-    if (dance_jws_parse(data, size, 0, &jws, NULL, NULL, 0) != DANCE_JWS_OK)
+    if (dance_jws_parse(data, size, 0, &jws, NULL, NULL, 0) != DANCE_OK)
         return 0;
     memset(&a, 0, sizeof(a));
     memset(&b, 0, sizeof(b));
@@ -94,29 +96,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dance_jws_verify(jws, &env->records, &pol_plain, &b);
     check_result(jws, &b);
     FZ_ASSERT(a.status == b.status);
-    if (a.status == DANCE_JWS_OK) {
+    if (a.status == DANCE_OK) {
         FZ_ASSERT(a.payload_len == b.payload_len
                   && memcmp(a.payload, b.payload, a.payload_len) == 0);
         FZ_ASSERT(strcmp(a.key_source, b.key_source) == 0);
         /* with or without a jti: one verified copy per message */
         dance_jws_verify(jws, &env->records, &pol_cached, &a);
-        FZ_ASSERT(a.status == DANCE_JWS_REPLAY && a.payload == NULL);
+        FZ_ASSERT(a.status == DANCE_REPLAY && a.payload == NULL);
     }
 
-    FZ_ASSERT(dance_jws_verify(jws, &empty, &pol_plain, &c) != DANCE_JWS_OK);
+    FZ_ASSERT(dance_jws_verify(jws, &empty, &pol_plain, &c) != DANCE_OK);
     check_result(jws, &c);
-    FZ_ASSERT(dance_jws_verify_dns(jws, DANCE_DNS_BOGUS, &env->records, "bogus", &pol_plain, &c)
-              != DANCE_JWS_OK);
+    FZ_ASSERT(dance_jws_verify_dns(jws, DANCE_BOGUS, &env->records, "bogus", &pol_plain, &c)
+              != DANCE_OK);
     check_result(jws, &c);
 
     if (dance_jws_get_header(jws)->x5c_count == 0) {
         policy(&pol_plain, NULL, rp_c);
         dance_jws_verify_key(jws, ec_pub, NULL, &pol_plain, &c);
         check_result(jws, &c);
-        if (c.status == DANCE_JWS_OK)
-            FZ_ASSERT(b.status == DANCE_JWS_OK);
-        if (b.status == DANCE_JWS_OK && strcmp(b.key_source, "tlsa 3 1 0") == 0)
-            FZ_ASSERT(c.status == DANCE_JWS_OK);
+        if (c.status == DANCE_OK)
+            FZ_ASSERT(b.status == DANCE_OK);
+        if (b.status == DANCE_OK && strcmp(b.key_source, "tlsa 3 1 0") == 0)
+            FZ_ASSERT(c.status == DANCE_OK);
     }
     FZ_ASSERT(ERR_peek_error() == 0);
 

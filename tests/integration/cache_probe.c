@@ -112,7 +112,7 @@ static void print_records(const dance_tlsa_rrset *set)
 static void print_result(const dance_tlsa_result *r, int hit, uint64_t elapsed)
 {
     printf("{\"status\":");
-    print_json_string(dance_dns_status_name(r->status));
+    print_json_string(dance_dns_answer_name(r->status));
     printf(",\"ttl\":%lu,\"records\":", (unsigned long)r->ttl);
     print_records(&r->records);
     printf(",\"reason\":");
@@ -185,7 +185,7 @@ static void cmd_concurrent(dance_cache *cache, unsigned n, const char *owner)
     for (i = 0; i < n; i++) {
         if (i > 0)
             putchar(',');
-        print_json_string(dance_dns_status_name(w[i].result.status));
+        print_json_string(dance_dns_answer_name(w[i].result.status));
     }
     printf("],\"records\":[");
     for (i = 0; i < n; i++) {

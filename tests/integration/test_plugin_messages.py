@@ -260,7 +260,7 @@ class VerifiedCopyTest(MessageBrokerCase):
         self.assertEqual(d["topic"], "sensors/s1/forged")
         self.assertEqual(d["sender"], self.s1.name)
         self.assertEqual(d["reason"], "bad_signature")
-        self.assertEqual(d["reason_code"], 17)      # DANCE_JWS_BAD_SIGNATURE
+        self.assertEqual(d["reason_code"], 17)      # DANCE_BAD_SIGNATURE
         self.assertEqual(d["alg"], "ES256")
         self.assertIn("signature", d["detail"])
         self.assertEqual(diag["qos"], 0)

@@ -110,7 +110,7 @@ static dance_cache *new_cache(size_t cap, uint32_t min_ttl, uint32_t max_ttl,
  * varies it. */
 #define SIG_TTL 86400
 
-static void make_answer(dance_tlsa_result *r, dance_dns_status st, uint32_t ttl,
+static void make_answer(dance_tlsa_result *r, dance_status st, uint32_t ttl,
                         unsigned char marker)
 {
     unsigned char data[32];
@@ -118,9 +118,9 @@ static void make_answer(dance_tlsa_result *r, dance_dns_status st, uint32_t ttl,
     memset(r, 0, sizeof(*r));
     r->status = st;
     r->ttl = ttl;
-    if (st == DANCE_DNS_SECURE)
+    if (st == DANCE_OK)
         r->sig_ttl = SIG_TTL;
-    if (st == DANCE_DNS_SECURE) {
+    if (st == DANCE_OK) {
         memset(data, marker, sizeof(data));
         assert_int_equal(dance_tlsa_rrset_add(&r->records, 3, 1, 1, data, sizeof(data)), 0);
         data[0] ^= 0xff;
@@ -129,7 +129,7 @@ static void make_answer(dance_tlsa_result *r, dance_dns_status st, uint32_t ttl,
     snprintf(r->reason, sizeof(r->reason), "answer %u", (unsigned)marker);
 }
 
-static int put(dance_cache *c, const char *owner, dance_dns_status st, uint32_t ttl,
+static int put(dance_cache *c, const char *owner, dance_status st, uint32_t ttl,
                unsigned char marker)
 {
     dance_tlsa_result r;
@@ -150,11 +150,11 @@ static int has(dance_cache *c, const char *owner)
 
     memset(&r, 0, sizeof(r));
     if (!dance_cache_get(c, owner, &r)) {
-        assert_int_equal(r.status, DANCE_DNS_FAILURE);
+        assert_int_equal(r.status, DANCE_LOOKUP_FAILED);
         assert_int_equal(r.records.count, 0);
         return -1;
     }
-    if (r.status == DANCE_DNS_SECURE) {
+    if (r.status == DANCE_OK) {
         assert_int_equal(r.records.count, 2);
         marker = r.records.rr[0].data[0];
     } else {
@@ -176,7 +176,7 @@ static dance_cache_stats stats(dance_cache *c)
 
 typedef struct fetch_ctx {
     atomic_int calls;
-    dance_dns_status status;
+    dance_status status;
     uint32_t ttl;
     unsigned char marker;
     unsigned sleep_ms;
@@ -186,7 +186,7 @@ typedef struct fetch_ctx {
     bool gated, open;
 } fetch_ctx;
 
-static void fetch_ctx_init(fetch_ctx *f, dance_dns_status st, uint32_t ttl,
+static void fetch_ctx_init(fetch_ctx *f, dance_status st, uint32_t ttl,
                            unsigned char marker)
 {
     memset(f, 0, sizeof(*f));
@@ -235,14 +235,14 @@ static void test_fetch(void *ctx, const char *owner, dance_tlsa_result *out)
 
     out->status = f->status;
     out->ttl = f->ttl;
-    out->sig_ttl = f->status == DANCE_DNS_SECURE ? SIG_TTL : 0;
+    out->sig_ttl = f->status == DANCE_OK ? SIG_TTL : 0;
     snprintf(out->reason, sizeof(out->reason), "fetched %s", owner);
-    if (f->status == DANCE_DNS_SECURE) {
+    if (f->status == DANCE_OK) {
         memset(data, f->marker, sizeof(data));
         if (dance_tlsa_rrset_add(&out->records, 3, 1, 1, data, sizeof(data)) != 0 ||
             dance_tlsa_rrset_add(&out->records, 3, 1, 2, data, 16) != 0) {
             dance_tlsa_rrset_clear(&out->records);
-            out->status = DANCE_DNS_FAILURE;
+            out->status = DANCE_LOOKUP_FAILED;
             snprintf(out->reason, sizeof(out->reason), "test fetch out of memory");
         }
     }
@@ -256,12 +256,12 @@ static void test_positive_ttl(void **state)
     dance_tlsa_result r;
 
     (void)state;
-    assert_int_equal(put(c, "a._device.example.com", DANCE_DNS_SECURE, 60, 7), 0);
+    assert_int_equal(put(c, "a._device.example.com", DANCE_OK, 60, 7), 0);
     assert_int_equal(has(c, "a._device.example.com"), 7);
     advance_ms(59999);
     memset(&r, 0, sizeof(r));
     assert_true(dance_cache_get(c, "a._device.example.com", &r));
-    assert_int_equal(r.status, DANCE_DNS_SECURE);
+    assert_int_equal(r.status, DANCE_OK);
     assert_int_equal(r.ttl, 60);                        /* TTL as fetched */
     assert_string_equal(r.reason, "answer 7");
     assert_int_equal(r.records.rr[0].usage, 3);
@@ -284,7 +284,7 @@ static void test_clamp_min(void **state)
     dance_cache *c = new_cache(0, 30, 600, 0, 0);
 
     (void)state;
-    assert_int_equal(put(c, "min.example", DANCE_DNS_SECURE, 5, 1), 0);
+    assert_int_equal(put(c, "min.example", DANCE_OK, 5, 1), 0);
     advance_ms(29999);
     assert_int_equal(has(c, "min.example"), 1);
     advance_ms(1);
@@ -302,7 +302,7 @@ static void test_min_ttl_capped_by_signature(void **state)
 
     (void)state;
     /* TTL 10, min_ttl 300, signature expires in 50 s: served 50 s */
-    make_answer(&r, DANCE_DNS_SECURE, 10, 1);
+    make_answer(&r, DANCE_OK, 10, 1);
     r.sig_ttl = 50;
     assert_int_equal(dance_cache_put(c, "sig.example", &r), 0);
     dance_tlsa_result_clear(&r);
@@ -317,7 +317,7 @@ static void test_min_ttl_capped_by_signature(void **state)
     assert_int_equal(has(c, "sig.example"), -1);
 
     /* unknown signature life: the TTL is not raised */
-    make_answer(&r, DANCE_DNS_SECURE, 10, 2);
+    make_answer(&r, DANCE_OK, 10, 2);
     r.sig_ttl = 0;
     assert_int_equal(dance_cache_put(c, "nosig.example", &r), 0);
     dance_tlsa_result_clear(&r);
@@ -327,7 +327,7 @@ static void test_min_ttl_capped_by_signature(void **state)
     assert_int_equal(has(c, "nosig.example"), -1);
 
     /* a signature that outlives min_ttl: min_ttl applies as before */
-    make_answer(&r, DANCE_DNS_SECURE, 10, 3);
+    make_answer(&r, DANCE_OK, 10, 3);
     r.sig_ttl = 1000;
     assert_int_equal(dance_cache_put(c, "long.example", &r), 0);
     dance_tlsa_result_clear(&r);
@@ -338,7 +338,7 @@ static void test_min_ttl_capped_by_signature(void **state)
 
     /* a TTL already longer than the signature (hand-made answer) is not
      * cut by this rule: it only limits what min_ttl adds */
-    make_answer(&r, DANCE_DNS_SECURE, 100, 4);
+    make_answer(&r, DANCE_OK, 100, 4);
     r.sig_ttl = 20;
     assert_int_equal(dance_cache_put(c, "ttl.example", &r), 0);
     dance_tlsa_result_clear(&r);
@@ -354,7 +354,7 @@ static void test_clamp_max(void **state)
     dance_cache *c = new_cache(0, 0, 100, 0, 0);
 
     (void)state;
-    assert_int_equal(put(c, "max.example", DANCE_DNS_SECURE, 86400, 2), 0);
+    assert_int_equal(put(c, "max.example", DANCE_OK, 86400, 2), 0);
     advance_ms(99999);
     assert_int_equal(has(c, "max.example"), 2);
     advance_ms(1);
@@ -367,7 +367,7 @@ static void test_default_max_ttl(void **state)
     dance_cache *c = new_cache(0, 0, 0, 0, 0);          /* max_ttl 0: 3600 */
 
     (void)state;
-    assert_int_equal(put(c, "d.example", DANCE_DNS_SECURE, 100000, 3), 0);
+    assert_int_equal(put(c, "d.example", DANCE_OK, 100000, 3), 0);
     advance_ms(3599999);
     assert_int_equal(has(c, "d.example"), 3);
     advance_ms(1);
@@ -380,7 +380,7 @@ static void test_max_wins_over_min(void **state)
     dance_cache *c = new_cache(0, 500, 50, 0, 0);
 
     (void)state;
-    assert_int_equal(put(c, "m.example", DANCE_DNS_SECURE, 10, 3), 0);
+    assert_int_equal(put(c, "m.example", DANCE_OK, 10, 3), 0);
     advance_ms(49999);
     assert_int_equal(has(c, "m.example"), 3);
     advance_ms(1);
@@ -393,13 +393,13 @@ static void test_ttl_zero_not_stored(void **state)
     dance_cache *c = new_cache(0, 0, 0, 0, 0);
 
     (void)state;
-    assert_int_equal(put(c, "z.example", DANCE_DNS_SECURE, 0, 3), 0);
+    assert_int_equal(put(c, "z.example", DANCE_OK, 0, 3), 0);
     assert_int_equal(has(c, "z.example"), -1);
     assert_int_equal(stats(c).entries, 0);
     /* and a newer unstorable answer removes an older stored one */
-    assert_int_equal(put(c, "z.example", DANCE_DNS_SECURE, 50, 4), 0);
+    assert_int_equal(put(c, "z.example", DANCE_OK, 50, 4), 0);
     assert_int_equal(has(c, "z.example"), 4);
-    assert_int_equal(put(c, "z.example", DANCE_DNS_FAILURE, 0, 0), 0);  /* failure_ttl 0 */
+    assert_int_equal(put(c, "z.example", DANCE_LOOKUP_FAILED, 0, 0), 0);  /* failure_ttl 0 */
     assert_int_equal(has(c, "z.example"), -1);
     dance_cache_free(c);
 }
@@ -411,10 +411,10 @@ static void test_negative_ttl(void **state)
 
     (void)state;
     /* the SOA TTL (300) and min_ttl do not apply: negative_ttl does */
-    assert_int_equal(put(c, "gone.example", DANCE_DNS_SECURE_NEGATIVE, 300, 0), 0);
+    assert_int_equal(put(c, "gone.example", DANCE_NO_RECORD, 300, 0), 0);
     memset(&r, 0, sizeof(r));
     assert_true(dance_cache_get(c, "gone.example", &r));
-    assert_int_equal(r.status, DANCE_DNS_SECURE_NEGATIVE);
+    assert_int_equal(r.status, DANCE_NO_RECORD);
     assert_int_equal(r.ttl, 300);
     assert_int_equal(r.records.count, 0);
     dance_tlsa_result_clear(&r);
@@ -425,15 +425,15 @@ static void test_negative_ttl(void **state)
     dance_cache_free(c);
 
     c = new_cache(0, 0, 0, 0, 0);                        /* negative_ttl 0 */
-    assert_int_equal(put(c, "gone.example", DANCE_DNS_SECURE_NEGATIVE, 300, 0), 0);
+    assert_int_equal(put(c, "gone.example", DANCE_NO_RECORD, 300, 0), 0);
     assert_int_equal(has(c, "gone.example"), -1);
     dance_cache_free(c);
 }
 
 static void test_failure_ttl(void **state)
 {
-    static const dance_dns_status bad[] = {
-        DANCE_DNS_FAILURE, DANCE_DNS_BOGUS, DANCE_DNS_INSECURE,
+    static const dance_status bad[] = {
+        DANCE_LOOKUP_FAILED, DANCE_BOGUS, DANCE_INSECURE,
     };
     size_t i;
 
@@ -469,13 +469,13 @@ static void test_records_only_when_secure(void **state)
     dance_tlsa_result r;
 
     (void)state;
-    make_answer(&r, DANCE_DNS_SECURE, 60, 9);
-    r.status = DANCE_DNS_BOGUS;
+    make_answer(&r, DANCE_OK, 60, 9);
+    r.status = DANCE_BOGUS;
     assert_int_equal(dance_cache_put(c, "b.example", &r), 0);
     dance_tlsa_result_clear(&r);
     memset(&r, 0, sizeof(r));
     assert_true(dance_cache_get(c, "b.example", &r));
-    assert_int_equal(r.status, DANCE_DNS_BOGUS);
+    assert_int_equal(r.status, DANCE_BOGUS);
     assert_int_equal(r.records.count, 0);
     assert_null(r.records.rr);
     dance_tlsa_result_clear(&r);
@@ -490,15 +490,15 @@ static void test_fetch_failure_cached(void **state)
     dance_cache_stats s;
 
     (void)state;
-    fetch_ctx_init(&f, DANCE_DNS_FAILURE, 0, 0);
+    fetch_ctx_init(&f, DANCE_LOOKUP_FAILED, 0, 0);
     memset(&r, 0, sizeof(r));
     assert_int_equal(dance_cache_fetch(c, "dead.example", test_fetch, &f, &r), 0);
-    assert_int_equal(r.status, DANCE_DNS_FAILURE);
+    assert_int_equal(r.status, DANCE_LOOKUP_FAILED);
     assert_string_equal(r.reason, "fetched dead.example");
     dance_tlsa_result_clear(&r);
     advance_ms(4999);
     assert_int_equal(dance_cache_fetch(c, "dead.example", test_fetch, &f, &r), 0);
-    assert_int_equal(r.status, DANCE_DNS_FAILURE);
+    assert_int_equal(r.status, DANCE_LOOKUP_FAILED);
     assert_int_equal(atomic_load(&f.calls), 1);          /* not hammered */
     advance_ms(1);
     assert_int_equal(dance_cache_fetch(c, "dead.example", test_fetch, &f, &r), 0);
@@ -515,9 +515,9 @@ static void test_fetch_failure_cached(void **state)
     assert_int_equal(dance_cache_fetch(c, "dead.example", test_fetch, &f, &r), 0);
     assert_int_equal(dance_cache_fetch(c, "dead.example", test_fetch, &f, &r), 0);
     assert_int_equal(atomic_load(&f.calls), 4);
-    f.status = DANCE_DNS_BOGUS;
+    f.status = DANCE_BOGUS;
     assert_int_equal(dance_cache_fetch(c, "dead.example", test_fetch, &f, &r), 0);
-    assert_int_equal(r.status, DANCE_DNS_BOGUS);
+    assert_int_equal(r.status, DANCE_BOGUS);
     s = stats(c);
     assert_int_equal(s.queries, 3);
     assert_int_equal(s.failures, 2);
@@ -533,10 +533,10 @@ static void test_fetch_secure_then_expiry(void **state)
     dance_tlsa_result r;
 
     (void)state;
-    fetch_ctx_init(&f, DANCE_DNS_SECURE, 30, 5);
+    fetch_ctx_init(&f, DANCE_OK, 30, 5);
     memset(&r, 0, sizeof(r));
     assert_int_equal(dance_cache_fetch(c, "Dev.Example.", test_fetch, &f, &r), 0);
-    assert_int_equal(r.status, DANCE_DNS_SECURE);
+    assert_int_equal(r.status, DANCE_OK);
     assert_string_equal(r.reason, "fetched dev.example");   /* fetch sees the key */
     assert_int_equal(r.records.count, 2);
     dance_tlsa_result_clear(&r);
@@ -563,7 +563,7 @@ static void bad_status_fetch(void *ctx, const char *owner, dance_tlsa_result *ou
     (void)ctx;
     (void)owner;
     assert_int_equal(dance_tlsa_rrset_add(&out->records, 3, 1, 1, d, sizeof(d)), 0);
-    out->status = (dance_dns_status)42;
+    out->status = (dance_status)42;
     out->ttl = 100;
 }
 
@@ -575,7 +575,7 @@ static void bogus_with_records_fetch(void *ctx, const char *owner, dance_tlsa_re
     (void)ctx;
     (void)owner;
     assert_int_equal(dance_tlsa_rrset_add(&out->records, 3, 1, 1, d, sizeof(d)), 0);
-    out->status = DANCE_DNS_BOGUS;
+    out->status = DANCE_BOGUS;
     out->ttl = 100;
 }
 
@@ -587,13 +587,13 @@ static void test_fetch_invalid_status(void **state)
     (void)state;
     memset(&r, 0, sizeof(r));
     assert_int_equal(dance_cache_fetch(c, "x.example", bad_status_fetch, NULL, &r), 0);
-    assert_int_equal(r.status, DANCE_DNS_FAILURE);
+    assert_int_equal(r.status, DANCE_LOOKUP_FAILED);
     assert_int_equal(r.records.count, 0);
     assert_non_null(strstr(r.reason, "invalid status"));
     assert_int_equal(has(c, "x.example"), 0);
     assert_int_equal(stats(c).failures, 1);
     assert_int_equal(dance_cache_fetch(c, "y.example", bogus_with_records_fetch, NULL, &r), 0);
-    assert_int_equal(r.status, DANCE_DNS_BOGUS);
+    assert_int_equal(r.status, DANCE_BOGUS);
     assert_int_equal(r.records.count, 0);
     assert_int_equal(r.ttl, 0);
     dance_tlsa_result_clear(&r);
@@ -611,11 +611,11 @@ static void test_lru_order(void **state)
     dance_cache_stats s;
 
     (void)state;
-    assert_int_equal(put(c, "a.example", DANCE_DNS_SECURE, 60, 1), 0);
-    assert_int_equal(put(c, "b.example", DANCE_DNS_SECURE, 60, 2), 0);
-    assert_int_equal(put(c, "c.example", DANCE_DNS_SECURE, 60, 3), 0);
+    assert_int_equal(put(c, "a.example", DANCE_OK, 60, 1), 0);
+    assert_int_equal(put(c, "b.example", DANCE_OK, 60, 2), 0);
+    assert_int_equal(put(c, "c.example", DANCE_OK, 60, 3), 0);
     assert_int_equal(has(c, "a.example"), 1);                 /* a is now newest */
-    assert_int_equal(put(c, "d.example", DANCE_DNS_SECURE, 60, 4), 0);  /* evicts b */
+    assert_int_equal(put(c, "d.example", DANCE_OK, 60, 4), 0);          /* evicts b */
     s = stats(c);
     assert_int_equal(s.evictions, 1);
     assert_int_equal(s.entries, 3);
@@ -624,13 +624,13 @@ static void test_lru_order(void **state)
     assert_int_equal(has(c, "c.example"), 3);
     assert_int_equal(has(c, "a.example"), 1);
     assert_int_equal(has(c, "d.example"), 4);
-    assert_int_equal(put(c, "e.example", DANCE_DNS_SECURE, 60, 5), 0);
+    assert_int_equal(put(c, "e.example", DANCE_OK, 60, 5), 0);
     assert_int_equal(has(c, "c.example"), -1);
     assert_int_equal(has(c, "a.example"), 1);
     assert_int_equal(has(c, "d.example"), 4);
     assert_int_equal(has(c, "e.example"), 5);
     /* replacing an existing name evicts nothing */
-    assert_int_equal(put(c, "a.example", DANCE_DNS_SECURE, 60, 9), 0);
+    assert_int_equal(put(c, "a.example", DANCE_OK, 60, 9), 0);
     assert_int_equal(has(c, "a.example"), 9);
     s = stats(c);
     assert_int_equal(s.evictions, 2);
@@ -643,11 +643,11 @@ static void test_capacity_one(void **state)
     dance_cache *c = new_cache(1, 0, 0, 0, 0);
 
     (void)state;
-    assert_int_equal(put(c, "a.example", DANCE_DNS_SECURE, 60, 1), 0);
-    assert_int_equal(put(c, "b.example", DANCE_DNS_SECURE, 60, 2), 0);
+    assert_int_equal(put(c, "a.example", DANCE_OK, 60, 1), 0);
+    assert_int_equal(put(c, "b.example", DANCE_OK, 60, 2), 0);
     assert_int_equal(has(c, "a.example"), -1);
     assert_int_equal(has(c, "b.example"), 2);
-    assert_int_equal(put(c, "b.example", DANCE_DNS_SECURE, 60, 3), 0);
+    assert_int_equal(put(c, "b.example", DANCE_OK, 60, 3), 0);
     assert_int_equal(has(c, "b.example"), 3);
     assert_int_equal(stats(c).evictions, 1);
     assert_int_equal(stats(c).entries, 1);
@@ -660,10 +660,10 @@ static void test_expired_not_evicted(void **state)
     dance_cache *c = new_cache(2, 0, 0, 0, 0);
 
     (void)state;
-    assert_int_equal(put(c, "a.example", DANCE_DNS_SECURE, 1, 1), 0);
-    assert_int_equal(put(c, "b.example", DANCE_DNS_SECURE, 100, 2), 0);
+    assert_int_equal(put(c, "a.example", DANCE_OK, 1, 1), 0);
+    assert_int_equal(put(c, "b.example", DANCE_OK, 100, 2), 0);
     advance_ms(2000);
-    assert_int_equal(put(c, "c.example", DANCE_DNS_SECURE, 100, 3), 0);
+    assert_int_equal(put(c, "c.example", DANCE_OK, 100, 3), 0);
     assert_int_equal(stats(c).evictions, 0);
     assert_int_equal(stats(c).entries, 2);
     assert_int_equal(has(c, "b.example"), 2);
@@ -681,7 +681,7 @@ static void test_many_entries(void **state)
     (void)state;
     for (i = 0; i < 6000; i++) {
         snprintf(name, sizeof(name), "d%d._device.example.org", i);
-        assert_int_equal(put(c, name, DANCE_DNS_SECURE, 60, (unsigned char)(i & 0x7f) + 1), 0);
+        assert_int_equal(put(c, name, DANCE_OK, 60, (unsigned char)(i & 0x7f) + 1), 0);
     }
     assert_int_equal(stats(c).entries, 5000);
     assert_int_equal(stats(c).evictions, 1000);
@@ -699,15 +699,15 @@ static void test_flush(void **state)
     dance_tlsa_result r;
 
     (void)state;
-    assert_int_equal(put(c, "a.example", DANCE_DNS_SECURE, 60, 1), 0);
-    assert_int_equal(put(c, "b.example", DANCE_DNS_SECURE_NEGATIVE, 60, 0), 0);
+    assert_int_equal(put(c, "a.example", DANCE_OK, 60, 1), 0);
+    assert_int_equal(put(c, "b.example", DANCE_NO_RECORD, 60, 0), 0);
     dance_cache_flush(c);
     assert_int_equal(stats(c).entries, 0);
     assert_int_equal(stats(c).evictions, 0);
     assert_int_equal(has(c, "a.example"), -1);
     assert_int_equal(has(c, "b.example"), -1);
     /* and it works as before afterwards */
-    fetch_ctx_init(&f, DANCE_DNS_SECURE, 60, 8);
+    fetch_ctx_init(&f, DANCE_OK, 60, 8);
     memset(&r, 0, sizeof(r));
     assert_int_equal(dance_cache_fetch(c, "a.example", test_fetch, &f, &r), 0);
     dance_tlsa_result_clear(&r);
@@ -730,7 +730,7 @@ static void test_stats(void **state)
     (void)state;
     s = stats(c);
     assert_int_equal(s.hits + s.misses + s.queries + s.failures + s.evictions + s.entries, 0);
-    fetch_ctx_init(&f, DANCE_DNS_SECURE, 60, 1);
+    fetch_ctx_init(&f, DANCE_OK, 60, 1);
     memset(&r, 0, sizeof(r));
     assert_false(dance_cache_get(c, "a.example", &r));          /* miss */
     assert_int_equal(dance_cache_fetch(c, "a.example", test_fetch, &f, &r), 0); /* miss+query */
@@ -768,7 +768,7 @@ static void test_owner_keys(void **state)
     char longname[300];
 
     (void)state;
-    assert_int_equal(put(c, "Dev.Example.COM.", DANCE_DNS_SECURE, 60, 1), 0);
+    assert_int_equal(put(c, "Dev.Example.COM.", DANCE_OK, 60, 1), 0);
     assert_int_equal(has(c, "dev.example.com"), 1);
     assert_int_equal(has(c, "DEV.EXAMPLE.COM"), 1);
     assert_int_equal(has(c, "dev.example.com."), 1);
@@ -796,7 +796,7 @@ static void test_owner_keys(void **state)
     assert_false(dance_cache_get(c, longname, &r));
     assert_false(dance_cache_get(c, NULL, &r));
     assert_int_equal(dance_cache_fetch(c, NULL, test_fetch, NULL, &r), -1);
-    assert_int_equal(r.status, DANCE_DNS_FAILURE);
+    assert_int_equal(r.status, DANCE_LOOKUP_FAILED);
     assert_non_null(strstr(r.reason, "not a usable owner name"));
     assert_int_equal(dance_cache_fetch(c, "", test_fetch, NULL, &r), -1);
     assert_int_equal(dance_cache_fetch(c, "a.example", NULL, NULL, &r), -1);
@@ -815,7 +815,7 @@ static void test_deep_copies(void **state)
     dance_tlsa_result in, out;
 
     (void)state;
-    make_answer(&in, DANCE_DNS_SECURE, 60, 0x11);
+    make_answer(&in, DANCE_OK, 60, 0x11);
     assert_int_equal(dance_cache_put(c, "a.example", &in), 0);
     /* the cache copied what it was given */
     in.records.rr[0].data[0] = 0x99;
@@ -849,10 +849,10 @@ static void test_entry_handles(void **state)
 
     (void)state;
     assert_null(dance_cache_acquire(c, "a.example"));
-    assert_int_equal(put(c, "a.example", DANCE_DNS_SECURE, 60, 0x21), 0);
+    assert_int_equal(put(c, "a.example", DANCE_OK, 60, 0x21), 0);
     e = dance_cache_acquire(c, "a.example");
     assert_non_null(e);
-    assert_int_equal(dance_cache_entry_status(e), DANCE_DNS_SECURE);
+    assert_int_equal(dance_cache_entry_status(e), DANCE_OK);
     assert_int_equal(dance_cache_entry_ttl(e), 60);
     assert_string_equal(dance_cache_entry_reason(e), "answer 33");
     set = dance_cache_entry_records(e);
@@ -862,10 +862,10 @@ static void test_entry_handles(void **state)
     assert_int_equal(set->rr[1].len, 16);
 
     /* replaced, evicted, flushed, cache freed: the handle stays valid */
-    assert_int_equal(put(c, "a.example", DANCE_DNS_SECURE, 60, 0x22), 0);
+    assert_int_equal(put(c, "a.example", DANCE_OK, 60, 0x22), 0);
     e2 = dance_cache_acquire(c, "a.example");
     assert_int_equal(dance_cache_entry_records(e2)->rr[0].data[0], 0x22);
-    assert_int_equal(put(c, "b.example", DANCE_DNS_SECURE, 60, 0x23), 0);
+    assert_int_equal(put(c, "b.example", DANCE_OK, 60, 0x23), 0);
     dance_cache_flush(c);
     dance_cache_free(c);
     assert_int_equal(set->rr[0].data[0], 0x21);
@@ -879,10 +879,10 @@ static void test_entry_handles(void **state)
 
     /* a non-secure entry has an empty record set and a reason */
     c = new_cache(0, 0, 0, 0, 30);
-    assert_int_equal(put(c, "a.example", DANCE_DNS_BOGUS, 0, 0), 0);
+    assert_int_equal(put(c, "a.example", DANCE_BOGUS, 0, 0), 0);
     e = dance_cache_acquire(c, "a.example");
     assert_non_null(e);
-    assert_int_equal(dance_cache_entry_status(e), DANCE_DNS_BOGUS);
+    assert_int_equal(dance_cache_entry_status(e), DANCE_BOGUS);
     assert_int_equal(dance_cache_entry_records(e)->count, 0);
     assert_null(dance_cache_entry_records(e)->rr);
     assert_string_equal(dance_cache_entry_reason(e), "answer 0");
@@ -938,7 +938,7 @@ static void test_single_flight(void **state)
     int i;
 
     (void)state;
-    fetch_ctx_init(&f, DANCE_DNS_SECURE, 60, 0x42);
+    fetch_ctx_init(&f, DANCE_OK, 60, 0x42);
     f.sleep_ms = 100;
     pthread_barrier_init(&barrier, NULL, SF_THREADS);
     for (i = 0; i < SF_THREADS; i++) {
@@ -951,7 +951,7 @@ static void test_single_flight(void **state)
     assert_int_equal(atomic_load(&f.calls), 1);
     for (i = 0; i < SF_THREADS; i++) {
         assert_int_equal(arg[i].rc, 0);
-        assert_int_equal(arg[i].r.status, DANCE_DNS_SECURE);
+        assert_int_equal(arg[i].r.status, DANCE_OK);
         assert_int_equal(arg[i].r.records.count, 2);
         assert_int_equal(arg[i].r.records.rr[0].data[5], 0x42);
         assert_string_equal(arg[i].r.reason, "fetched sf._device.example.com");
@@ -990,7 +990,7 @@ static void test_single_flight_unstorable(void **state)
     int i;
 
     (void)state;
-    fetch_ctx_init(&f, DANCE_DNS_FAILURE, 0, 0);
+    fetch_ctx_init(&f, DANCE_LOOKUP_FAILED, 0, 0);
     f.gated = true;
     for (i = 0; i < 4; i++) {
         arg[i] = (sf_arg){ .c = c, .f = &f, .owner = "down.example" };
@@ -1006,7 +1006,7 @@ static void test_single_flight_unstorable(void **state)
     assert_int_equal(atomic_load(&f.calls), 1);
     for (i = 0; i < 4; i++) {
         assert_int_equal(arg[i].rc, 0);
-        assert_int_equal(arg[i].r.status, DANCE_DNS_FAILURE);
+        assert_int_equal(arg[i].r.status, DANCE_LOOKUP_FAILED);
         assert_string_equal(arg[i].r.reason, "fetched down.example");
     }
     assert_false(dance_cache_in_flight(c, "down.example"));
@@ -1026,9 +1026,9 @@ static void test_flush_during_fetch(void **state)
     int i;
 
     (void)state;
-    fetch_ctx_init(&f, DANCE_DNS_SECURE, 60, 0x33);
+    fetch_ctx_init(&f, DANCE_OK, 60, 0x33);
     f.gated = true;
-    assert_int_equal(put(c, "other.example", DANCE_DNS_SECURE, 60, 1), 0);
+    assert_int_equal(put(c, "other.example", DANCE_OK, 60, 1), 0);
     for (i = 0; i < 3; i++) {
         arg[i] = (sf_arg){ .c = c, .f = &f, .owner = "flushed.example" };
         assert_int_equal(pthread_create(&th[i], NULL, fetch_thread, &arg[i]), 0);
@@ -1041,7 +1041,7 @@ static void test_flush_during_fetch(void **state)
         pthread_join(th[i], NULL);
     for (i = 0; i < 3; i++) {
         assert_int_equal(arg[i].rc, 0);
-        assert_int_equal(arg[i].r.status, DANCE_DNS_SECURE);
+        assert_int_equal(arg[i].r.status, DANCE_OK);
         assert_int_equal(arg[i].r.records.rr[0].data[0], 0x33);
         dance_tlsa_result_clear(&arg[i].r);
     }
@@ -1068,14 +1068,14 @@ static void test_answer_after_eviction(void **state)
     fetch_ctx f;
 
     (void)state;
-    fetch_ctx_init(&f, DANCE_DNS_SECURE, 60, 0x44);
+    fetch_ctx_init(&f, DANCE_OK, 60, 0x44);
     f.gated = true;
-    assert_int_equal(put(c, "a.example", DANCE_DNS_SECURE, 1, 1), 0);
+    assert_int_equal(put(c, "a.example", DANCE_OK, 1, 1), 0);
     advance_ms(1000);                                    /* a expired */
     arg = (sf_arg){ .c = c, .f = &f, .owner = "a.example" };
     assert_int_equal(pthread_create(&th, NULL, fetch_thread, &arg), 0);
     wait_for_misses(c, 1);
-    assert_int_equal(put(c, "b.example", DANCE_DNS_SECURE, 60, 2), 0);  /* a gone */
+    assert_int_equal(put(c, "b.example", DANCE_OK, 60, 2), 0);          /* a gone */
     assert_int_equal(has(c, "a.example"), -1);
     fetch_ctx_open(&f);
     pthread_join(th, NULL);
@@ -1097,12 +1097,12 @@ static void test_last_answer_wins(void **state)
     fetch_ctx f;
 
     (void)state;
-    fetch_ctx_init(&f, DANCE_DNS_SECURE, 60, 0x71);
+    fetch_ctx_init(&f, DANCE_OK, 60, 0x71);
     f.gated = true;
     arg = (sf_arg){ .c = c, .f = &f, .owner = "l.example" };
     assert_int_equal(pthread_create(&th, NULL, fetch_thread, &arg), 0);
     wait_for_misses(c, 1);
-    assert_int_equal(put(c, "l.example", DANCE_DNS_SECURE, 60, 0x70), 0);
+    assert_int_equal(put(c, "l.example", DANCE_OK, 60, 0x70), 0);
     assert_int_equal(has(c, "l.example"), 0x70);
     fetch_ctx_open(&f);
     pthread_join(th, NULL);
@@ -1111,16 +1111,16 @@ static void test_last_answer_wins(void **state)
 
     /* an unstorable answer removes what was put meanwhile */
     advance_ms(60000);
-    f.status = DANCE_DNS_FAILURE;
+    f.status = DANCE_LOOKUP_FAILED;
     f.open = false;
     arg = (sf_arg){ .c = c, .f = &f, .owner = "l.example" };
     assert_int_equal(pthread_create(&th, NULL, fetch_thread, &arg), 0);
     wait_for_misses(c, 2);
-    assert_int_equal(put(c, "l.example", DANCE_DNS_SECURE, 60, 0x72), 0);
+    assert_int_equal(put(c, "l.example", DANCE_OK, 60, 0x72), 0);
     assert_int_equal(has(c, "l.example"), 0x72);
     fetch_ctx_open(&f);
     pthread_join(th, NULL);
-    assert_int_equal(arg.r.status, DANCE_DNS_FAILURE);
+    assert_int_equal(arg.r.status, DANCE_LOOKUP_FAILED);
     assert_int_equal(has(c, "l.example"), -1);
     assert_int_equal(atomic_load(&f.calls), 2);
     dance_cache_free(c);
@@ -1139,25 +1139,25 @@ static void test_wait_timeout(void **state)
     memset(&r, 0, sizeof(r));
     /* nothing cached, nobody fetching */
     assert_false(dance_cache_wait(c, "slow.example", 50, &r));
-    assert_int_equal(r.status, DANCE_DNS_FAILURE);
+    assert_int_equal(r.status, DANCE_LOOKUP_FAILED);
     assert_int_equal(r.records.count, 0);
     assert_string_equal(r.reason, "no TLSA answer for slow.example within 50 ms");
     assert_false(dance_cache_in_flight(c, "slow.example"));  /* wait left no mark */
     assert_false(dance_cache_wait(c, "slow.example", 0, &r));
 
     /* a fetch that is stuck: the wait gives up, the fetch carries on */
-    fetch_ctx_init(&f, DANCE_DNS_SECURE, 60, 0x55);
+    fetch_ctx_init(&f, DANCE_OK, 60, 0x55);
     f.gated = true;
     arg = (sf_arg){ .c = c, .f = &f, .owner = "slow.example" };
     assert_int_equal(pthread_create(&th, NULL, fetch_thread, &arg), 0);
     wait_for_misses(c, 1);
     assert_false(dance_cache_wait(c, "slow.example", 30, &r));
-    assert_int_equal(r.status, DANCE_DNS_FAILURE);
+    assert_int_equal(r.status, DANCE_LOOKUP_FAILED);
     assert_true(dance_cache_in_flight(c, "slow.example"));
     fetch_ctx_open(&f);
     pthread_join(th, NULL);
     assert_int_equal(arg.rc, 0);
-    assert_int_equal(arg.r.status, DANCE_DNS_SECURE);
+    assert_int_equal(arg.r.status, DANCE_OK);
     dance_tlsa_result_clear(&arg.r);
     /* now cached: wait returns at once, even with no time to spare */
     assert_true(dance_cache_wait(c, "slow.example", 0, &r));
@@ -1178,7 +1178,7 @@ static void test_wait_for_fetch(void **state)
     sf_arg arg;
 
     (void)state;
-    fetch_ctx_init(&f, DANCE_DNS_FAILURE, 0, 0);
+    fetch_ctx_init(&f, DANCE_LOOKUP_FAILED, 0, 0);
     f.sleep_ms = 100;
     arg = (sf_arg){ .c = c, .f = &f, .owner = "w.example" };
     assert_int_equal(pthread_create(&th, NULL, fetch_thread, &arg), 0);
@@ -1193,7 +1193,7 @@ static void test_wait_for_fetch(void **state)
         dance_tlsa_result_clear(&arg.r);
         assert_int_equal(pthread_create(&th, NULL, fetch_thread, &arg), 0);
     }
-    assert_int_equal(r.status, DANCE_DNS_FAILURE);
+    assert_int_equal(r.status, DANCE_LOOKUP_FAILED);
     assert_string_equal(r.reason, "fetched w.example");
     pthread_join(th, NULL);
     assert_int_equal(arg.rc, 0);
@@ -1216,11 +1216,11 @@ static void test_wait_before_fetch(void **state)
     assert_int_equal(pthread_create(&th, NULL, wait_thread, &arg), 0);
     /* put (not storable here) completes the waiter's flight; repeat in case
      * the waiter was not registered yet */
-    fetch_ctx_init(&f, DANCE_DNS_BOGUS, 0, 0);
+    fetch_ctx_init(&f, DANCE_BOGUS, 0, 0);
     do {
         sleep_ms(20);
         memset(&r, 0, sizeof(r));
-        make_answer(&r, DANCE_DNS_BOGUS, 0, 0x66);
+        make_answer(&r, DANCE_BOGUS, 0, 0x66);
         assert_int_equal(dance_cache_put(c, "early.example", &r), 0);
         dance_tlsa_result_clear(&r);
         rounds++;
@@ -1228,7 +1228,7 @@ static void test_wait_before_fetch(void **state)
     pthread_join(th, NULL);
     assert_true(rounds < 1000);
     assert_true(arg.waited);
-    assert_int_equal(arg.r.status, DANCE_DNS_BOGUS);
+    assert_int_equal(arg.r.status, DANCE_BOGUS);
     assert_string_equal(arg.r.reason, "answer 102");
     assert_int_equal(stats(c).entries, 0);
 
@@ -1240,14 +1240,14 @@ static void test_wait_before_fetch(void **state)
         sleep_ms(20);
         memset(&r, 0, sizeof(r));
         assert_int_equal(dance_cache_fetch(c, "early.example", test_fetch, &f, &r), 0);
-        assert_int_equal(r.status, DANCE_DNS_BOGUS);
+        assert_int_equal(r.status, DANCE_BOGUS);
         dance_tlsa_result_clear(&r);
         rounds++;
     } while (rounds < 1000 && !atomic_load(&arg.finished));
     pthread_join(th, NULL);
     assert_true(rounds < 1000);
     assert_true(arg.waited);
-    assert_int_equal(arg.r.status, DANCE_DNS_BOGUS);
+    assert_int_equal(arg.r.status, DANCE_BOGUS);
     assert_string_equal(arg.r.reason, "fetched early.example");
     assert_false(dance_cache_in_flight(c, "early.example"));
     dance_cache_free(c);
@@ -1283,9 +1283,9 @@ static void test_alloc_put_get(void **state)
     int n;
 
     (void)state;
-    assert_int_equal(put(c, "a.example", DANCE_DNS_SECURE, 60, 1), 0);
+    assert_int_equal(put(c, "a.example", DANCE_OK, 60, 1), 0);
     /* put fails cleanly: the old entry stays */
-    make_answer(&r, DANCE_DNS_SECURE, 60, 2);
+    make_answer(&r, DANCE_OK, 60, 2);
     atomic_store(&fail_in, 0);
     assert_int_equal(dance_cache_put(c, "a.example", &r), -1);
     assert_true(injected());
@@ -1305,7 +1305,7 @@ static void test_alloc_put_get(void **state)
             break;
         }
         assert_false(hit);
-        assert_int_equal(r.status, DANCE_DNS_FAILURE);
+        assert_int_equal(r.status, DANCE_LOOKUP_FAILED);
         assert_int_equal(r.records.count, 0);
         assert_null(r.records.rr);
         assert_non_null(strstr(r.reason, "out of memory"));
@@ -1321,7 +1321,7 @@ static void test_alloc_fetch(void **state)
     int n;
 
     (void)state;
-    fetch_ctx_init(&f, DANCE_DNS_SECURE, 60, 3);
+    fetch_ctx_init(&f, DANCE_OK, 60, 3);
     for (n = 0; n < 40; n++) {
         dance_cache *c = new_cache(0, 0, 0, 0, 0);
         dance_tlsa_result r;
@@ -1332,13 +1332,13 @@ static void test_alloc_fetch(void **state)
         rc = dance_cache_fetch(c, "a.example", test_fetch, &f, &r);
         if (!injected()) {
             assert_int_equal(rc, 0);
-            assert_int_equal(r.status, DANCE_DNS_SECURE);
+            assert_int_equal(r.status, DANCE_OK);
             dance_tlsa_result_clear(&r);
             dance_cache_free(c);
             break;
         }
         /* either the cache failed (-1) or the fetch function reported it */
-        assert_int_equal(r.status, DANCE_DNS_FAILURE);
+        assert_int_equal(r.status, DANCE_LOOKUP_FAILED);
         assert_int_equal(r.records.count, 0);
         assert_true(rc == -1 || strcmp(r.reason, "test fetch out of memory") == 0);
         if (rc == -1)
@@ -1362,7 +1362,7 @@ static void test_alloc_grow(void **state)
     atomic_store(&fail_all_calloc, true);      /* the table cannot grow */
     for (i = 0; i < 500; i++) {
         snprintf(name, sizeof(name), "g%d.example", i);
-        assert_int_equal(put(c, name, DANCE_DNS_SECURE, 60, (unsigned char)(i % 100) + 1), 0);
+        assert_int_equal(put(c, name, DANCE_OK, 60, (unsigned char)(i % 100) + 1), 0);
     }
     atomic_store(&fail_all_calloc, false);
     for (i = 0; i < 500; i++) {

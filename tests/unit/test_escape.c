@@ -1,7 +1,8 @@
 /*
  * test_escape.c - unit tests for the escaping rule and the reason writer
  * (lib/error.c): what a client chose never reaches a log line or a
- * terminal as a raw control byte, and cut output never splits an escape.
+ * terminal as a raw control byte, and cut output never splits an escape;
+ * and the names of the statuses reasons go with (lib/status.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "dance/error.h"
+#include "dance/status.h"
 
 /* only_printable - every byte of s is 0x20-0x7e */
 static void only_printable(const char *s)
@@ -172,6 +174,26 @@ static void set_err_truncation(void **state)
     }
 }
 
+/* status_names - every status has its own name, usable as a counter name
+ * (lowercase letters and underscores) */
+static void status_names(void **state)
+{
+    (void)state;
+    for (int i = 0; i < DANCE_STATUS_COUNT; i++) {
+        const char *name = dance_status_name((dance_status)i);
+
+        assert_non_null(name);
+        assert_true(name[0] != '\0');
+        assert_string_not_equal(name, "unknown");
+        for (const char *c = name; *c != '\0'; c++)
+            if (!((*c >= 'a' && *c <= 'z') || *c == '_'))
+                fail_msg("status %d: name \"%s\" is not a counter name", i, name);
+        for (int j = i + 1; j < DANCE_STATUS_COUNT; j++)
+            assert_string_not_equal(name, dance_status_name((dance_status)j));
+    }
+    assert_string_equal(dance_status_name(DANCE_STATUS_COUNT), "unknown");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +202,7 @@ int main(void)
         cmocka_unit_test(escape_truncation),
         cmocka_unit_test(set_err_escapes),
         cmocka_unit_test(set_err_truncation),
+        cmocka_unit_test(status_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,6 +25,8 @@
 #include <openssl/x509.h>
 
 #include "dance/jws.h"
+#include "dance/keycache.h"
+#include "dance/replay.h"
 #include "dance/token.h"
 #include "jwstest.h"
 #include "testcerts.h"
@@ -118,22 +120,22 @@ static char *sign(EVP_PKEY *key, const char *alg, const char *payload,
 }
 
 /* verify - parse + verify; the result is left in res for the caller */
-static dance_jws_status verify(const char *msg, const dance_tlsa_rrset *set,
-                               const dance_jws_policy *pol, dance_jws_result *res)
+static dance_status verify(const char *msg, const dance_tlsa_rrset *set,
+                           const dance_jws_policy *pol, dance_jws_result *res)
 {
     dance_jws *jws = NULL;
-    dance_jws_status st;
+    dance_status st;
 
     dance_jws_result_clear(res);
     st = dance_jws_parse(msg, strlen(msg), 0, &jws, res->sender, res->reason,
                          sizeof(res->reason));
-    if (st != DANCE_JWS_OK) {
+    if (st != DANCE_OK) {
         res->status = st;
         return st;
     }
     st = dance_jws_verify(jws, set, pol, res);
     dance_jws_free(jws);
-    if (st != DANCE_JWS_OK) {
+    if (st != DANCE_OK) {
         assert_null(res->payload);          /* fail closed: nothing to use */
         assert_true(res->reason[0] != '\0');
     }
@@ -185,7 +187,7 @@ static void round_trip(int u, int s, int m, bool with_x5c, const char *want_sour
         char *bad;
 
         jt_add(&set, u, s, m, *ac->cert);
-        if (verify(msg, &set, &pol, &res) != DANCE_JWS_OK)
+        if (verify(msg, &set, &pol, &res) != DANCE_OK)
             fail_msg("%s with %d %d %d: %s", ac->alg, u, s, m, res.reason);
         assert_string_equal(res.sender, JT_NAME);
         assert_string_equal(dance_jws_alg_name(res.alg), ac->alg);
@@ -200,7 +202,7 @@ static void round_trip(int u, int s, int m, bool with_x5c, const char *want_sour
             char *sig = strrchr(bad, '.') + 1;
             sig[0] = sig[0] == 'A' ? 'B' : 'A';
         }
-        assert_int_equal(verify(bad, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+        assert_int_equal(verify(bad, &set, &pol, &res), DANCE_BAD_SIGNATURE);
         free(bad);
         /* tampered payload */
         bad = strdup(msg);
@@ -209,7 +211,7 @@ static void round_trip(int u, int s, int m, bool with_x5c, const char *want_sour
             char *p = strchr(bad, '.') + 1;
             p[0] = p[0] == 'c' ? 'd' : 'c';
         }
-        assert_int_equal(verify(bad, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+        assert_int_equal(verify(bad, &set, &pol, &res), DANCE_BAD_SIGNATURE);
         free(bad);
         free(msg);
         dance_tlsa_rrset_clear(&set);
@@ -254,12 +256,12 @@ static void test_flattened_roundtrip(void **state)
     msg = sign(fx.ec256, NULL, "{\"t\":1}", NULL, &o);
     assert_true(msg[0] == '{');
     assert_int_equal(dance_jws_parse(msg, strlen(msg), 0, &jws, NULL, err, sizeof(err)),
-                     DANCE_JWS_OK);
+                     DANCE_OK);
     assert_string_equal(dance_jws_get_header(jws)->x5u, "dns:" JT_NAME "?type=TLSA");
     assert_int_equal(dance_jws_get_header(jws)->serialization, DANCE_JWS_FLATTENED);
     dance_jws_free(jws);
     jt_add(&set, 3, 1, 0, fx.c_ec256);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_OK);
     assert_string_equal((char *)res.payload, "{\"t\":1}");
     free(msg);
     dance_tlsa_rrset_clear(&set);
@@ -280,12 +282,12 @@ static void test_prototype_format(void **state)
     (void)state;
     memset(&res, 0, sizeof(res));
     jt_add(&set, 3, 0, 0, fx.c_rsa);
-    assert_int_equal(verify(f, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(f, &set, &pol, &res), DANCE_OK);
     assert_string_equal(res.sender, JT_NAME);
     assert_string_equal(res.key_source, "tlsa 3 0 0");
     assert_string_equal((char *)res.payload, "{\"temp\":21.5}");
     /* the compact form of the same message too */
-    assert_int_equal(verify(c, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(c, &set, &pol, &res), DANCE_OK);
     free(c);
     free(f);
     dance_tlsa_rrset_clear(&set);
@@ -311,7 +313,7 @@ static void test_binary_payload(void **state)
     o.name = JT_NAME;
     assert_int_equal(dance_jws_sign(&o, bytes, sizeof(bytes), &out, &len, err, sizeof(err)), 0);
     jt_add(&set, 3, 1, 0, fx.c_ed25519);
-    assert_int_equal(verify(out, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(out, &set, &pol, &res), DANCE_OK);
     assert_int_equal(res.payload_len, sizeof(bytes));
     assert_memory_equal(res.payload, bytes, sizeof(bytes));
     free(out);
@@ -353,7 +355,7 @@ static void test_x5c_chain_dane_ta(void **state)
     {
         X509 *x5c[] = { leaf, ca, NULL };
         msg = sign(leaf_key, NULL, "via CA", x5c, NULL);
-        if (verify(msg, &set, &pol, &res) != DANCE_JWS_OK)
+        if (verify(msg, &set, &pol, &res) != DANCE_OK)
             fail_msg("2 0 1: %s", res.reason);
         assert_string_equal(res.key_source, "x5c+tlsa 2 0 1");
         assert_string_equal(dance_jws_alg_name(res.alg), "ES384");
@@ -364,21 +366,21 @@ static void test_x5c_chain_dane_ta(void **state)
     {
         X509 *x5c[] = { other, ca, NULL };
         msg = sign(leaf_key, NULL, "wrong name", x5c, NULL);
-        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_CERT_MISMATCH);
         free(msg);
     }
     /* DANE-TA checks dates */
     {
         X509 *x5c[] = { expired, ca, NULL };
         msg = sign(leaf_key, NULL, "expired", x5c, NULL);
-        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_CERT_MISMATCH);
         free(msg);
     }
     /* the leaf alone cannot reach a 2 0 1 record */
     {
         X509 *x5c[] = { leaf, NULL };
         msg = sign(leaf_key, NULL, "no chain", x5c, NULL);
-        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_CERT_MISMATCH);
         free(msg);
     }
     /* no matcher configured: refused, never accepted unchecked */
@@ -387,7 +389,7 @@ static void test_x5c_chain_dane_ta(void **state)
         dance_jws_policy nomatch = base_policy();
         nomatch.matcher = NULL;
         msg = sign(leaf_key, NULL, "x", x5c, NULL);
-        assert_int_equal(verify(msg, &set, &nomatch, &res), DANCE_JWS_INTERNAL);
+        assert_int_equal(verify(msg, &set, &nomatch, &res), DANCE_INTERNAL);
         free(msg);
     }
     dance_tlsa_rrset_clear(&set);
@@ -444,16 +446,16 @@ static void test_x5c_wildcard_leaf_refused(void **state)
         {
             X509 *x5c[] = { wild, ca, NULL };
             msg = sign(leaf_key, NULL, "as victim", x5c, &as_victim);
-            assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+            assert_int_equal(verify(msg, &set, &pol, &res), DANCE_CERT_MISMATCH);
             assert_non_null(strstr(res.reason, VICTIM));
             /* a second time (from the cache when there is one): still refused */
-            assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+            assert_int_equal(verify(msg, &set, &pol, &res), DANCE_CERT_MISMATCH);
             free(msg);
         }
         {
             X509 *x5c[] = { exact, ca, NULL };
             msg = sign(leaf_key, NULL, "as itself", x5c, &as_victim);
-            if (verify(msg, &set, &pol, &res) != DANCE_JWS_OK)
+            if (verify(msg, &set, &pol, &res) != DANCE_OK)
                 fail_msg("exact-name leaf: %s", res.reason);
             assert_string_equal(res.key_source, "x5c+tlsa 2 0 1");
             free(msg);
@@ -498,33 +500,33 @@ static void test_x5c_refusals(void **state)
     jt_add(&set, 3, 1, 1, fx.c_ec256);
     /* digest record, no x5c: the key is not in DNS */
     msg = sign(fx.ec256, NULL, "x", NULL, NULL);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_NO_USABLE_RECORD);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_NO_USABLE_RECORD);
     assert_non_null(strstr(res.reason, "x5c"));
     free(msg);
     /* x5c with another certificate than the records name */
     msg = sign(fx.rsa, NULL, "x", x5c_rsa, NULL);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_CERT_MISMATCH);
     /* again, now answered from the key cache: still refused */
     pol.keys = dance_jws_keycache_new(8);
     assert_non_null(pol.keys);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_CERT_MISMATCH);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_CERT_MISMATCH);
     free(msg);
     /* x5c that matches, signature by another key under the same header */
     msg = sign(fx.ec256, NULL, "x", x5c_ec, NULL);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);   /* cached */
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_OK);       /* cached */
     {
         EVP_PKEY *k2 = jt_key("ec256");
         char hdr[4096], *b64 = x5c_b64(fx.c_ec256);
         snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\","
                  "\"x5c\":[\"%s\"]}", b64);
         m2 = jt_jws(hdr, "x", k2, jt_signer_for("ES256"));
-        assert_int_equal(verify(m2, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+        assert_int_equal(verify(m2, &set, &pol, &res), DANCE_BAD_SIGNATURE);
         free(m2);
         /* and the real key under that hand-made header verifies */
         m2 = jt_jws(hdr, "x", fx.ec256, jt_signer_for("ES256"));
-        assert_int_equal(verify(m2, &set, &pol, &res), DANCE_JWS_OK);
+        assert_int_equal(verify(m2, &set, &pol, &res), DANCE_OK);
         assert_string_equal(res.key_source, "x5c+tlsa 3 1 1");
         free(m2);
         free(b64);
@@ -534,7 +536,7 @@ static void test_x5c_refusals(void **state)
     /* x5c whose DER is not a certificate */
     msg = jt_jws("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"x5c\":[\"AAAA\"]}", "x",
                  fx.ec256, jt_signer_for("ES256"));
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_MALFORMED);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_MALFORMED);
     free(msg);
     dance_jws_keycache_free(pol.keys);
     dance_tlsa_rrset_clear(&set);
@@ -559,7 +561,7 @@ static void test_curve_alg_mismatch(void **state)
     (void)state;
     memset(&res, 0, sizeof(res));
     jt_add(&set, 3, 1, 0, fx.c_ec256);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_KEY_MISMATCH);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_KEY_MISMATCH);
     assert_non_null(strstr(res.reason, "P-384"));
     free(msg);
     /* ES256 header on a P-384 record */
@@ -567,18 +569,18 @@ static void test_curve_alg_mismatch(void **state)
                  (jt_signer){ "SHA256", 0, 48 });
     dance_tlsa_rrset_clear(&set);
     jt_add(&set, 3, 1, 0, fx.c_ec384);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_KEY_MISMATCH);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_KEY_MISMATCH);
     free(msg);
     /* RS256 header on an EC record, EdDSA on an RSA record */
     msg = jt_jws("{\"alg\":\"RS256\",\"kid\":\"" JT_NAME "\"}", "x", fx.rsa,
                  jt_signer_for("RS256"));
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_KEY_MISMATCH);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_KEY_MISMATCH);
     free(msg);
     dance_tlsa_rrset_clear(&set);
     jt_add(&set, 3, 1, 0, fx.c_rsa);
     msg = jt_jws("{\"alg\":\"EdDSA\",\"kid\":\"" JT_NAME "\"}", "x", fx.ed25519,
                  jt_signer_for("EdDSA"));
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_KEY_MISMATCH);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_KEY_MISMATCH);
     free(msg);
     /* Ed448 is not EdDSA here */
     {
@@ -590,7 +592,7 @@ static void test_curve_alg_mismatch(void **state)
         OPENSSL_free(der);
         msg = jt_jws("{\"alg\":\"EdDSA\",\"kid\":\"" JT_NAME "\"}", "x", fx.ed448,
                      jt_signer_for("EdDSA"));
-        assert_int_equal(verify(msg, &s448, &pol, &res), DANCE_JWS_KEY_MISMATCH);
+        assert_int_equal(verify(msg, &s448, &pol, &res), DANCE_KEY_MISMATCH);
         free(msg);
         dance_tlsa_rrset_clear(&s448);
     }
@@ -628,15 +630,15 @@ static void test_rsa_1024_refused(void **state)
     (void)state;
     memset(&res, 0, sizeof(res));
     jt_add(&set, 3, 1, 0, fx.c_rsa1024);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_KEY_MISMATCH);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_KEY_MISMATCH);
     assert_non_null(strstr(res.reason, "1024"));
     /* also offline */
     {
         dance_jws *jws = NULL;
         assert_int_equal(dance_jws_parse(msg, strlen(msg), 0, &jws, NULL, err, sizeof(err)),
-                         DANCE_JWS_OK);
+                         DANCE_OK);
         assert_int_equal(dance_jws_verify_key(jws, fx.rsa1024, NULL, &pol, &res),
-                         DANCE_JWS_KEY_MISMATCH);
+                         DANCE_KEY_MISMATCH);
         dance_jws_free(jws);
     }
     memset(&o, 0, sizeof(o));
@@ -661,20 +663,20 @@ static void test_record_selection(void **state)
     memset(&res, 0, sizeof(res));
     memset(junk, 0x30, sizeof(junk));
     /* no records at all */
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_NO_USABLE_RECORD);
-    assert_int_equal(verify(msg, NULL, &pol, &res), DANCE_JWS_NO_USABLE_RECORD);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_NO_USABLE_RECORD);
+    assert_int_equal(verify(msg, NULL, &pol, &res), DANCE_NO_USABLE_RECORD);
     /* another key's record: bad signature */
     jt_add(&set, 3, 1, 0, fx.c_ec384);
     jt_add(&set, 3, 1, 0, fx.c_rsa);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_KEY_MISMATCH);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_KEY_MISMATCH);
     {
         EVP_PKEY *k2 = jt_key("ec256");
         X509 *c2 = jt_cert(k2, JT_NAME);
         jt_add(&set, 3, 1, 0, c2);
-        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_BAD_SIGNATURE);
         /* rollover: old and new key published, the right one is found */
         jt_add(&set, 3, 0, 0, fx.c_ec256);
-        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_OK);
         assert_string_equal(res.key_source, "tlsa 3 0 0");
         X509_free(c2);
         EVP_PKEY_free(k2);
@@ -682,12 +684,12 @@ static void test_record_selection(void **state)
     dance_tlsa_rrset_clear(&set);
     /* garbage record data */
     assert_int_equal(dance_tlsa_rrset_add(&set, 3, 1, 0, junk, sizeof(junk)), 0);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_NO_USABLE_RECORD);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_NO_USABLE_RECORD);
     /* a DANE-TA full record is a trust anchor, never the signing key */
     dance_tlsa_rrset_clear(&set);
     jt_add(&set, 2, 1, 0, fx.c_ec256);
     jt_add(&set, 1, 1, 0, fx.c_ec256);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_NO_USABLE_RECORD);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_NO_USABLE_RECORD);
     free(msg);
     dance_tlsa_rrset_clear(&set);
     dance_jws_result_clear(&res);
@@ -713,24 +715,24 @@ static void test_spki_forms(void **state)
     memcpy(buf, der, (size_t)n);
     /* canonical form: the fast path */
     assert_int_equal(dance_tlsa_rrset_add(&set, 3, 1, 0, buf, (size_t)n), 0);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_OK);
     dance_tlsa_rrset_clear(&set);
     /* a point off the curve: no key */
     buf[n - 1] ^= 0x01;
     assert_int_equal(dance_tlsa_rrset_add(&set, 3, 1, 0, buf, (size_t)n), 0);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_NO_USABLE_RECORD);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_NO_USABLE_RECORD);
     dance_tlsa_rrset_clear(&set);
     buf[n - 1] ^= 0x01;
     /* a trailing byte: not a DER SPKI, no key */
     buf[n] = 0x00;
     assert_int_equal(dance_tlsa_rrset_add(&set, 3, 1, 0, buf, (size_t)n + 1), 0);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_NO_USABLE_RECORD);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_NO_USABLE_RECORD);
     dance_tlsa_rrset_clear(&set);
     /* not an uncompressed point (form byte 0x05, no such form): the
      * general path, which refuses it too */
     buf[26] = 0x05;
     assert_int_equal(dance_tlsa_rrset_add(&set, 3, 1, 0, buf, (size_t)n), 0);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_NO_USABLE_RECORD);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_NO_USABLE_RECORD);
     dance_tlsa_rrset_clear(&set);
     OPENSSL_free(der);
     der = NULL;
@@ -742,7 +744,7 @@ static void test_spki_forms(void **state)
     n = i2d_PUBKEY(comp, &der);
     assert_int_equal(n, 59);
     assert_int_equal(dance_tlsa_rrset_add(&set, 3, 1, 0, der, (size_t)n), 0);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_OK);
     dance_tlsa_rrset_clear(&set);
     OPENSSL_free(der);
     EVP_PKEY_free(comp);
@@ -762,8 +764,8 @@ static void test_header_tamper(void **state)
     (void)state;
     memset(&res, 0, sizeof(res));
     jt_add(&set, 3, 1, 0, fx.c_ec256);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
-    assert_int_equal(verify(other, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(verify(other, &set, &pol, &res), DANCE_BAD_SIGNATURE);
     free(msg);
     free(other);
     dance_tlsa_rrset_clear(&set);
@@ -792,25 +794,25 @@ static void test_iat_window(void **state)
     jt_add(&set, 3, 1, 0, fx.c_ec256);
     pol.now = fake_now;
     pol.now_ctx = &now;
-    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_OK);
     now = NOW + 300;                                 /* default skew 300 s */
-    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_OK);
     now = NOW + 301;
-    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_JWS_STALE);
+    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_STALE);
     assert_non_null(strstr(res.reason, "past"));
     now = NOW - 301;
-    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_JWS_STALE);
+    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_STALE);
     assert_non_null(strstr(res.reason, "future"));
     pol.max_skew = 10;
     now = NOW + 11;
-    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_JWS_STALE);
+    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_STALE);
     now = NOW + 10;
-    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_OK);
     /* without iat: fine unless required */
-    assert_int_equal(verify(without, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(without, &set, &pol, &res), DANCE_OK);
     pol.require_iat = true;
-    assert_int_equal(verify(without, &set, &pol, &res), DANCE_JWS_STALE);
-    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(without, &set, &pol, &res), DANCE_STALE);
+    assert_int_equal(verify(with_iat, &set, &pol, &res), DANCE_OK);
     free(with_iat);
     free(without);
     dance_tlsa_rrset_clear(&set);
@@ -849,42 +851,42 @@ static void test_jti_replay(void **state)
     forged = sign(k2, NULL, "forged", NULL, &o);       /* wrong key, jti msg-3 */
     jt_add(&set, 3, 1, 0, fx.c_ec256);
 
-    assert_int_equal(verify(a, &set, &pol, &res), DANCE_JWS_OK);
-    assert_int_equal(verify(a, &set, &pol, &res), DANCE_JWS_REPLAY);
+    assert_int_equal(verify(a, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(verify(a, &set, &pol, &res), DANCE_REPLAY);
     assert_non_null(strstr(res.reason, "msg-1"));
-    assert_int_equal(verify(b, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(b, &set, &pol, &res), DANCE_OK);
     /* a forgery does not burn the jti for the real sender */
-    assert_int_equal(verify(forged, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+    assert_int_equal(verify(forged, &set, &pol, &res), DANCE_BAD_SIGNATURE);
     o.jti = "msg-3";
     free(forged);
     forged = sign(fx.ec256, NULL, "real", NULL, &o);
-    assert_int_equal(verify(forged, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(forged, &set, &pol, &res), DANCE_OK);
     /* the same jti from another sender is another message */
     o.name = "dev2._device.acme.example";
     o.jti = "msg-1";
     other_sender = sign(fx.ec256, NULL, "x", NULL, &o);
-    assert_int_equal(verify(other_sender, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(other_sender, &set, &pol, &res), DANCE_OK);
     /* after the window the pair is forgotten */
     mono_now += 61000;
-    assert_int_equal(verify(a, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(a, &set, &pol, &res), DANCE_OK);
     dance_replay_get_stats(pol.replay, &rs);
     assert_int_equal(rs.replays, 1);
     assert_int_equal(rs.entries, 1);
     /* required jti */
     no_jti = sign(fx.ec256, NULL, "x", NULL, NULL);
-    assert_int_equal(verify(no_jti, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(no_jti, &set, &pol, &res), DANCE_OK);
     pol.require_jti = true;
-    assert_int_equal(verify(no_jti, &set, &pol, &res), DANCE_JWS_REPLAY);
+    assert_int_equal(verify(no_jti, &set, &pol, &res), DANCE_REPLAY);
     dance_replay_free(pol.replay);
     /* a critical jti needs a replay cache */
     pol = base_policy();
     {
         char *crit = jt_jws("{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\",\"jti\":\"j\","
                             "\"crit\":[\"jti\"]}", "x", fx.ec256, jt_signer_for("ES256"));
-        assert_int_equal(verify(crit, &set, &pol, &res), DANCE_JWS_REPLAY);
+        assert_int_equal(verify(crit, &set, &pol, &res), DANCE_REPLAY);
         pol.replay = dance_replay_new(0, 0, NULL, NULL);
-        assert_int_equal(verify(crit, &set, &pol, &res), DANCE_JWS_OK);
-        assert_int_equal(verify(crit, &set, &pol, &res), DANCE_JWS_REPLAY);
+        assert_int_equal(verify(crit, &set, &pol, &res), DANCE_OK);
+        assert_int_equal(verify(crit, &set, &pol, &res), DANCE_REPLAY);
         dance_replay_free(pol.replay);
         free(crit);
     }
@@ -982,34 +984,34 @@ static void test_digest_replay(void **state)
     bound = sign(fx.ec256, NULL, "21.5", NULL, &o);     /* same payload, other header */
 
     /* the same bytes twice: one verified copy */
-    assert_int_equal(verify(m1, &set, &pol, &res), DANCE_JWS_OK);
-    assert_int_equal(verify(m1, &set, &pol, &res), DANCE_JWS_REPLAY);
+    assert_int_equal(verify(m1, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(verify(m1, &set, &pol, &res), DANCE_REPLAY);
     assert_non_null(strstr(res.reason, "copy of a message"));
     assert_non_null(strstr(res.reason, JT_NAME));
     /* re-encoded as flattened JSON, with or without an unprotected header */
     flat = jt_flattened(m1, NULL);
     flat_hdr = jt_flattened(m1, "\"header\":{\"note\":\"new\"},");
-    assert_int_equal(verify(flat, &set, &fresh, &res), DANCE_JWS_OK);
-    assert_int_equal(verify(flat, &set, &pol, &res), DANCE_JWS_REPLAY);
-    assert_int_equal(verify(flat_hdr, &set, &pol, &res), DANCE_JWS_REPLAY);
+    assert_int_equal(verify(flat, &set, &fresh, &res), DANCE_OK);
+    assert_int_equal(verify(flat, &set, &pol, &res), DANCE_REPLAY);
+    assert_int_equal(verify(flat_hdr, &set, &pol, &res), DANCE_REPLAY);
     /* (r, n - s): valid on its own (a fresh cache takes it) ... */
     mall = malleate_es256(m1);
     dance_replay_free(fresh.replay);
     fresh.replay = dance_replay_new(0, 60, fake_mono, NULL);
     assert_non_null(fresh.replay);
-    assert_int_equal(verify(mall, &set, &fresh, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(mall, &set, &fresh, &res), DANCE_OK);
     /* ... and still the same message */
-    assert_int_equal(verify(mall, &set, &pol, &res), DANCE_JWS_REPLAY);
+    assert_int_equal(verify(mall, &set, &pol, &res), DANCE_REPLAY);
     /* other messages pass, the same payload under another header too */
-    assert_int_equal(verify(m2, &set, &pol, &res), DANCE_JWS_OK);
-    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_JWS_OK);
-    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_JWS_REPLAY);
+    assert_int_equal(verify(m2, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_REPLAY);
     /* a forgery is not remembered: the genuine message still passes */
     m3 = sign(fx.ec256, NULL, "21.7", NULL, NULL);
     tampered = strdup(m3);
     assert_non_null(tampered);
     tampered[strlen(tampered) - 2] = tampered[strlen(tampered) - 2] == 'A' ? 'B' : 'A';
-    assert_int_equal(verify(tampered, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+    assert_int_equal(verify(tampered, &set, &pol, &res), DANCE_BAD_SIGNATURE);
     /* a jti spelled like m3's digest does not collide with it */
     dot = strrchr(m3, '.');
     assert_int_equal(EVP_Digest(m3, (size_t)(dot - m3), md, NULL, EVP_sha256(), NULL), 1);
@@ -1019,19 +1021,19 @@ static void test_digest_replay(void **state)
     o.topic = NULL;
     o.jti = jti;
     spoof = sign(fx.ec256, NULL, "spoof", NULL, &o);
-    assert_int_equal(verify(spoof, &set, &pol, &res), DANCE_JWS_OK);
-    assert_int_equal(verify(m3, &set, &pol, &res), DANCE_JWS_OK);
-    assert_int_equal(verify(m3, &set, &pol, &res), DANCE_JWS_REPLAY);
+    assert_int_equal(verify(spoof, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(verify(m3, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(verify(m3, &set, &pol, &res), DANCE_REPLAY);
     dance_replay_get_stats(pol.replay, &rs);
     assert_int_equal(rs.entries, 5);        /* m1, m2, bound, spoof, m3 */
     /* after the window the copy is forgotten */
     mono_now += 61000;
-    assert_int_equal(verify(m1, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(m1, &set, &pol, &res), DANCE_OK);
     /* without a replay cache nothing is remembered */
     dance_replay_free(fresh.replay);
     fresh = base_policy();
-    assert_int_equal(verify(m1, &set, &fresh, &res), DANCE_JWS_OK);
-    assert_int_equal(verify(m1, &set, &fresh, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(m1, &set, &fresh, &res), DANCE_OK);
+    assert_int_equal(verify(m1, &set, &fresh, &res), DANCE_OK);
     free(m1);
     free(m2);
     free(m3);
@@ -1091,24 +1093,24 @@ static void test_topic_binding(void **state)
     jt_add(&set, 3, 1, 0, fx.c_ec256);
 
     pol.topic = "sensors/x";
-    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_JWS_OK);
-    assert_int_equal(verify(crit, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(verify(crit, &set, &pol, &res), DANCE_OK);
     pol.topic = "sensors/y";
-    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_JWS_TOPIC_MISMATCH);
+    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_TOPIC_MISMATCH);
     assert_non_null(strstr(res.reason, "sensors/y"));
     pol.topic = "sensors/x/";
-    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_JWS_TOPIC_MISMATCH);
+    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_TOPIC_MISMATCH);
     /* unknown publish topic: a topic header cannot be checked */
     pol.topic = NULL;
-    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_JWS_OK);
-    assert_int_equal(verify(crit, &set, &pol, &res), DANCE_JWS_TOPIC_MISMATCH);
+    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(verify(crit, &set, &pol, &res), DANCE_TOPIC_MISMATCH);
     /* required binding */
     pol.require_topic = true;
     pol.topic = "sensors/x";
-    assert_int_equal(verify(unbound, &set, &pol, &res), DANCE_JWS_TOPIC_MISMATCH);
-    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(unbound, &set, &pol, &res), DANCE_TOPIC_MISMATCH);
+    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_OK);
     pol.topic = NULL;
-    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_JWS_TOPIC_MISMATCH);
+    assert_int_equal(verify(bound, &set, &pol, &res), DANCE_TOPIC_MISMATCH);
     free(bound);
     free(unbound);
     free(crit);
@@ -1134,20 +1136,20 @@ static void test_allowlist_and_check(void **state)
     assert_non_null(other);
     jt_add(&set, 3, 1, 0, fx.c_ec256);
     assert_int_equal(dance_jws_parse(msg, strlen(msg), 0, &jws, NULL, err, sizeof(err)),
-                     DANCE_JWS_OK);
+                     DANCE_OK);
     pol.allow = al;
-    assert_int_equal(dance_jws_check(jws, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(dance_jws_check(jws, &pol, &res), DANCE_OK);
     assert_string_equal(res.sender, JT_NAME);
     assert_true(res.has_alg);
-    assert_int_equal(dance_jws_verify(jws, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(dance_jws_verify(jws, &set, &pol, &res), DANCE_OK);
     pol.allow = other;
-    assert_int_equal(dance_jws_check(jws, &pol, &res), DANCE_JWS_NOT_ALLOWED);
+    assert_int_equal(dance_jws_check(jws, &pol, &res), DANCE_NOT_ALLOWED);
     assert_string_equal(res.sender, JT_NAME);
-    assert_int_equal(dance_jws_verify(jws, &set, &pol, &res), DANCE_JWS_NOT_ALLOWED);
+    assert_int_equal(dance_jws_verify(jws, &set, &pol, &res), DANCE_NOT_ALLOWED);
     assert_null(res.payload);
     /* the DNS outcome does not matter for a sender outside the list */
-    assert_int_equal(dance_jws_verify_dns(jws, DANCE_DNS_FAILURE, NULL, "timeout", &pol,
-                                          &res), DANCE_JWS_NOT_ALLOWED);
+    assert_int_equal(dance_jws_verify_dns(jws, DANCE_LOOKUP_FAILED, NULL, "timeout", &pol,
+                                          &res), DANCE_NOT_ALLOWED);
     dance_jws_free(jws);
     free(msg);
     dance_allowlist_free(al);
@@ -1163,11 +1165,11 @@ static void test_dns_outcomes(void **state)
     dance_tlsa_rrset set = { 0, NULL };
     char *msg = sign(fx.ec256, NULL, "x", NULL, NULL), err[DANCE_REASON_MAX];
     dance_jws *jws = NULL;
-    static const struct { dance_dns_status dns; dance_jws_status want; } cases[] = {
-        { DANCE_DNS_FAILURE, DANCE_JWS_LOOKUP_FAILED },
-        { DANCE_DNS_BOGUS, DANCE_JWS_DNS_BOGUS },
-        { DANCE_DNS_INSECURE, DANCE_JWS_DNS_INSECURE },
-        { DANCE_DNS_SECURE_NEGATIVE, DANCE_JWS_NO_RECORD },
+    static const struct { dance_status dns; dance_status want; } cases[] = {
+        { DANCE_LOOKUP_FAILED, DANCE_LOOKUP_FAILED },
+        { DANCE_BOGUS, DANCE_BOGUS },
+        { DANCE_INSECURE, DANCE_INSECURE },
+        { DANCE_NO_RECORD, DANCE_NO_RECORD },
     };
     size_t i;
 
@@ -1175,7 +1177,7 @@ static void test_dns_outcomes(void **state)
     memset(&res, 0, sizeof(res));
     jt_add(&set, 3, 1, 0, fx.c_ec256);
     assert_int_equal(dance_jws_parse(msg, strlen(msg), 0, &jws, NULL, err, sizeof(err)),
-                     DANCE_JWS_OK);
+                     DANCE_OK);
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         /* records passed along with a non-secure status are never used */
         assert_int_equal(dance_jws_verify_dns(jws, cases[i].dns, &set, "TLSA lookup for X "
@@ -1186,8 +1188,8 @@ static void test_dns_outcomes(void **state)
                          cases[i].want);
         assert_non_null(strstr(res.reason, JT_NAME));
     }
-    assert_int_equal(dance_jws_verify_dns(jws, DANCE_DNS_SECURE, &set, "", &pol, &res),
-                     DANCE_JWS_OK);
+    assert_int_equal(dance_jws_verify_dns(jws, DANCE_OK, &set, "", &pol, &res),
+                     DANCE_OK);
     dance_jws_free(jws);
     free(msg);
     dance_tlsa_rrset_clear(&set);
@@ -1203,17 +1205,17 @@ static void test_verify_key(void **state)
     (void)state;
     memset(&res, 0, sizeof(res));
     assert_int_equal(dance_jws_parse(msg, strlen(msg), 0, &jws, NULL, err, sizeof(err)),
-                     DANCE_JWS_OK);
+                     DANCE_OK);
     assert_int_equal(dance_jws_verify_key(jws, fx.ed25519, "given", NULL, &res),
-                     DANCE_JWS_OK);
+                     DANCE_OK);
     assert_string_equal(res.key_source, "given");
     assert_string_equal((char *)res.payload, "offline");
     assert_int_equal(dance_jws_verify_key(jws, fx.ec256, NULL, NULL, &res),
-                     DANCE_JWS_KEY_MISMATCH);
+                     DANCE_KEY_MISMATCH);
     {
         EVP_PKEY *k2 = jt_key("ed25519");
         assert_int_equal(dance_jws_verify_key(jws, k2, NULL, NULL, &res),
-                         DANCE_JWS_BAD_SIGNATURE);
+                         DANCE_BAD_SIGNATURE);
         EVP_PKEY_free(k2);
     }
     dance_jws_free(jws);
@@ -1267,22 +1269,22 @@ static void test_typ_jwt_refused(void **state)
     (void)state;
     memset(&res, 0, sizeof(res));
     jt_add(&set, 3, 1, 0, fx.c_ec256);
-    assert_string_equal(dance_jws_status_name(DANCE_JWS_TYP), "typ");
+    assert_string_equal(dance_status_name(DANCE_TYP), "typ");
     for (i = 0; i < sizeof(jwt_typs) / sizeof(jwt_typs[0]); i++) {
         snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\","
                  "\"typ\":\"%s\"}", jwt_typs[i]);
         msg = jt_jws(hdr, "{\"t\":21.5}", fx.ec256, jt_signer_for("ES256"));
-        if (verify(msg, &set, &pol, &res) != DANCE_JWS_TYP)
+        if (verify(msg, &set, &pol, &res) != DANCE_TYP)
             fail_msg("typ %s: got %s (%s)", jwt_typs[i],
-                     dance_jws_status_name(res.status), res.reason);
+                     dance_status_name(res.status), res.reason);
         assert_non_null(strstr(res.reason, "token"));
         assert_int_equal(dance_jws_parse(msg, strlen(msg), 0, &jws, NULL, err,
-                                         sizeof(err)), DANCE_JWS_OK);
-        assert_int_equal(dance_jws_check(jws, &pol, &res), DANCE_JWS_TYP);
+                                         sizeof(err)), DANCE_OK);
+        assert_int_equal(dance_jws_check(jws, &pol, &res), DANCE_TYP);
         assert_int_equal(dance_jws_verify_key(jws, fx.ec256, NULL, &pol, &res),
-                         DANCE_JWS_TYP);
-        assert_int_equal(dance_jws_verify_dns(jws, DANCE_DNS_FAILURE, NULL, NULL, &pol,
-                                              &res), DANCE_JWS_TYP);
+                         DANCE_TYP);
+        assert_int_equal(dance_jws_verify_dns(jws, DANCE_LOOKUP_FAILED, NULL, NULL, &pol,
+                                              &res), DANCE_TYP);
         assert_null(res.payload);
         dance_jws_free(jws);
         jws = NULL;
@@ -1292,7 +1294,7 @@ static void test_typ_jwt_refused(void **state)
         snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"kid\":\"" JT_NAME "\","
                  "\"typ\":\"%s\"}", fine_typs[i]);
         msg = jt_jws(hdr, "x", fx.ec256, jt_signer_for("ES256"));
-        if (verify(msg, &set, &pol, &res) != DANCE_JWS_OK)
+        if (verify(msg, &set, &pol, &res) != DANCE_OK)
             fail_msg("typ '%s': %s", fine_typs[i], res.reason);
         free(msg);
     }
@@ -1302,14 +1304,14 @@ static void test_typ_jwt_refused(void **state)
     to.name = JT_NAME;
     to.audience = "broker.acme.example";
     assert_int_equal(dance_token_sign(&to, &msg, NULL, err, sizeof(err)), 0);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_TYP);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_TYP);
     free(msg);
     /* the message signer writes no typ at all (flattened: and no unprotected
      * header that could hold one) */
     msg = sign(fx.ec256, NULL, "x", NULL, NULL);
     header_text(msg, text, sizeof(text));
     assert_null(strstr(text, "typ"));
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_OK);
     free(msg);
     {
         dance_jws_sign_opts o;
@@ -1317,7 +1319,7 @@ static void test_typ_jwt_refused(void **state)
         o.serialization = DANCE_JWS_FLATTENED;
         msg = sign(fx.ec256, NULL, "x", NULL, &o);
         assert_null(strstr(msg, "\"header\""));
-        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_OK);
         free(msg);
     }
     dance_tlsa_rrset_clear(&set);
@@ -1343,7 +1345,7 @@ static void test_keycache(void **state)
     assert_non_null(pol.keys);
     jt_add(&set, 3, 1, 0, fx.c_ec256);
     for (i = 0; i < 5; i++)
-        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+        assert_int_equal(verify(msg, &set, &pol, &res), DANCE_OK);
     dance_jws_keycache_get_stats(pol.keys, &ks);
     assert_int_equal(ks.misses, 1);
     assert_int_equal(ks.hits, 4);
@@ -1351,15 +1353,15 @@ static void test_keycache(void **state)
     /* the record changed (key rolled, old one gone): the cached key is not
      * used for the new record */
     jt_add(&set2, 3, 1, 0, c2);
-    assert_int_equal(verify(msg, &set2, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+    assert_int_equal(verify(msg, &set2, &pol, &res), DANCE_BAD_SIGNATURE);
     /* bounded: a third record evicts the least recently used */
     dance_tlsa_rrset_clear(&set2);
     jt_add(&set2, 3, 0, 0, c2);
-    assert_int_equal(verify(msg, &set2, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+    assert_int_equal(verify(msg, &set2, &pol, &res), DANCE_BAD_SIGNATURE);
     dance_jws_keycache_get_stats(pol.keys, &ks);
     assert_int_equal(ks.entries, 2);
     assert_int_equal(ks.evictions, 1);
-    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(msg, &set, &pol, &res), DANCE_OK);
     dance_jws_keycache_free(pol.keys);
     dance_jws_keycache_free(NULL);
     free(msg);
@@ -1410,19 +1412,19 @@ static void test_keycache_forgeries(void **state)
         free(b64);
     }
     for (i = 0; i < 3; i++)
-        assert_int_equal(verify(forged, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+        assert_int_equal(verify(forged, &set, &pol, &res), DANCE_BAD_SIGNATURE);
     dance_jws_keycache_get_stats(pol.keys, &ks);
     assert_int_equal(ks.entries, 0);            /* nothing pinned */
     assert_int_equal(ks.hits, 0);
 
     /* the real sender and a direct-record sender fill two key entries */
-    assert_int_equal(verify(good, &set, &pol, &res), DANCE_JWS_OK);
-    assert_int_equal(verify(direct_msg, &direct, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(good, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(verify(direct_msg, &direct, &pol, &res), DANCE_OK);
     dance_jws_keycache_get_stats(pol.keys, &ks);
     assert_int_equal(ks.entries, 2);
     assert_int_equal(ks.refusals, 0);
     /* and the forgery still does not verify, the real key is not disturbed */
-    assert_int_equal(verify(forged, &set, &pol, &res), DANCE_JWS_BAD_SIGNATURE);
+    assert_int_equal(verify(forged, &set, &pol, &res), DANCE_BAD_SIGNATURE);
 
     /* a flood of chains the records do not vouch for */
     for (i = 0; i < FLOOD; i++) {
@@ -1431,20 +1433,20 @@ static void test_keycache_forgeries(void **state)
         fcerts[i] = jt_cert(fkeys[i], JT_NAME);
         x5c[0] = fcerts[i];
         flood[i] = sign(fkeys[i], NULL, "flood", x5c, NULL);
-        assert_int_equal(verify(flood[i], &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+        assert_int_equal(verify(flood[i], &set, &pol, &res), DANCE_CERT_MISMATCH);
     }
     dance_jws_keycache_get_stats(pol.keys, &before);
     assert_int_equal(before.refusals, 2);       /* bounded by their own share */
     assert_int_equal(before.entries, 4);        /* 2 keys + 2 refusals */
     assert_int_equal(before.evictions, FLOOD - 2);
     /* both keys survived: their messages are hits, not misses */
-    assert_int_equal(verify(good, &set, &pol, &res), DANCE_JWS_OK);
-    assert_int_equal(verify(direct_msg, &direct, &pol, &res), DANCE_JWS_OK);
+    assert_int_equal(verify(good, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(verify(direct_msg, &direct, &pol, &res), DANCE_OK);
     dance_jws_keycache_get_stats(pol.keys, &ks);
     assert_int_equal(ks.hits, before.hits + 2);
     assert_int_equal(ks.misses, before.misses);
     /* the newest refusal is remembered, and still a refusal */
-    assert_int_equal(verify(flood[FLOOD - 1], &set, &pol, &res), DANCE_JWS_CERT_MISMATCH);
+    assert_int_equal(verify(flood[FLOOD - 1], &set, &pol, &res), DANCE_CERT_MISMATCH);
     dance_jws_keycache_get_stats(pol.keys, &ks);
     assert_int_equal(ks.hits, before.hits + 3);
 
@@ -1482,8 +1484,8 @@ static void *worker(void *p)
         dance_jws *jws = NULL;
         char err[DANCE_REASON_MAX];
         if (dance_jws_parse(wa->msgs[i], strlen(wa->msgs[i]), 0, &jws, NULL, err,
-                            sizeof(err)) == DANCE_JWS_OK
-            && dance_jws_verify(jws, wa->set, wa->pol, &res) == DANCE_JWS_OK)
+                            sizeof(err)) == DANCE_OK
+            && dance_jws_verify(jws, wa->set, wa->pol, &res) == DANCE_OK)
             wa->ok++;
         dance_jws_free(jws);
     }

@@ -341,15 +341,15 @@ static void test_verdict_names_and_dns(void **state)
     for (int i = 0; i < DANCE_V_COUNT; i++)
         assert_string_not_equal(dance_verdict_name((dance_verdict_code)i), "unknown");
     assert_string_equal(dance_verdict_name(DANCE_V_OUTSIDE), "outside_allowed_domains");
-    assert_int_equal(dance_verdict_from_dns(DANCE_DNS_FAILURE), DANCE_V_LOOKUP_FAILURE);
-    assert_int_equal(dance_verdict_from_dns(DANCE_DNS_BOGUS), DANCE_V_BOGUS);
-    assert_int_equal(dance_verdict_from_dns(DANCE_DNS_INSECURE), DANCE_V_INSECURE);
-    assert_int_equal(dance_verdict_from_dns(DANCE_DNS_SECURE_NEGATIVE), DANCE_V_NO_RECORD);
+    assert_int_equal(dance_verdict_of(DANCE_LOOKUP_FAILED), DANCE_V_LOOKUP_FAILURE);
+    assert_int_equal(dance_verdict_of(DANCE_BOGUS), DANCE_V_BOGUS);
+    assert_int_equal(dance_verdict_of(DANCE_INSECURE), DANCE_V_INSECURE);
+    assert_int_equal(dance_verdict_of(DANCE_NO_RECORD), DANCE_V_NO_RECORD);
 
     /* A non-secure answer is refused before any certificate is looked at
      * (so no leaf is needed) and keeps the resolver's reason. */
     memset(&res, 0, sizeof(res));
-    res.status = DANCE_DNS_BOGUS;
+    res.status = DANCE_BOGUS;
     snprintf(res.reason, sizeof(res.reason), "TLSA lookup for x was bogus");
     dance_decide(NULL, NULL, "x.example", DANCE_IDSRC_SAN, &res, &v);
     assert_int_equal(v.code, DANCE_V_BOGUS);
@@ -361,7 +361,7 @@ static void test_verdict_names_and_dns(void **state)
 
 typedef struct hook_log {
     int fetches;
-    dance_dns_status last;
+    dance_status last;
 } hook_log;
 
 static void on_fetch(void *ctx, const dance_fetch_done *d)
@@ -401,7 +401,7 @@ static void test_workers_fetch_failure_and_bounds(void **state)
     dance_workers_hooks hooks;
     dance_workers *w;
     dance_workers_stats st;
-    hook_log h = {0, DANCE_DNS_SECURE};
+    hook_log h = {0, DANCE_OK};
     int fd, port, hole;
 
     (void)state;
@@ -448,7 +448,7 @@ static void test_workers_fetch_failure_and_bounds(void **state)
         dance_tlsa_result res;
         memset(&res, 0, sizeof(res));
         assert_true(dance_cache_wait(cache, "dev._device.acme.example", 10000, &res));
-        assert_int_equal(res.status, DANCE_DNS_FAILURE);
+        assert_int_equal(res.status, DANCE_LOOKUP_FAILED);
         dance_tlsa_result_clear(&res);
     }
     /* The completion reaches the host only through drain. */
@@ -458,7 +458,7 @@ static void test_workers_fetch_failure_and_bounds(void **state)
             nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     }
     assert_int_equal(h.fetches, 1);
-    assert_int_equal(h.last, DANCE_DNS_FAILURE);
+    assert_int_equal(h.last, DANCE_LOOKUP_FAILED);
     dance_workers_get_stats(w, &st);
     assert_int_equal(st.submitted, 1);
     assert_int_equal(st.completed, 1);

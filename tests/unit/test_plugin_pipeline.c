@@ -42,7 +42,7 @@
 
 /* What drain reported, copied out of the callback. */
 typedef struct outcome {
-    dance_jws_status status;
+    dance_status status;
     char sender[DANCE_NAME_MAX + 1];
     char key_source[DANCE_JWS_KEY_SOURCE_MAX];
     char payload[512];          /* the JWS as published */
@@ -119,7 +119,7 @@ static void put_key(dance_cache *c, const char *owner, EVP_PKEY *key)
 
     assert_true(len > 0);
     memset(&r, 0, sizeof(r));
-    r.status = DANCE_DNS_SECURE;
+    r.status = DANCE_OK;
     r.ttl = 600;
     assert_int_equal(dance_tlsa_rrset_add(&r.records, 3, 1, 0, der, (size_t)len), 0);
     assert_int_equal(dance_cache_put(c, owner, &r), 0);
@@ -298,7 +298,7 @@ static void test_warm_senders_in_order(void **state)
         outcome *o = &e->out[i];
         int s = strcmp(o->sender, WARM1) == 0 ? 0 : 1;
 
-        assert_int_equal(o->status, DANCE_JWS_OK);
+        assert_int_equal(o->status, DANCE_OK);
         assert_string_equal(o->key_source, "tlsa 3 1 0");
         assert_true(next[s] < PER);
         assert_string_equal(o->payload, msgs[s][next[s]]);     /* in order */
@@ -339,16 +339,16 @@ static void test_refused_on_the_spot(void **state)
     (void)state;
     memset(&r, 0, sizeof(r));
     assert_int_equal(submit(e, TOPIC, "21.5", &r), DANCE_PIPELINE_REFUSED);
-    assert_int_equal(r.status, DANCE_JWS_MALFORMED);
+    assert_int_equal(r.status, DANCE_MALFORMED);
     assert_string_equal(r.sender, "");
     assert_true(r.reason[0] != '\0');
 
     assert_int_equal(submit(e, TOPIC, outside, &r), DANCE_PIPELINE_REFUSED);
-    assert_int_equal(r.status, DANCE_JWS_NOT_ALLOWED);
+    assert_int_equal(r.status, DANCE_NOT_ALLOWED);
     assert_string_equal(r.sender, "dev._device.other.example");
 
     assert_int_equal(submit(e, TOPIC, bound, &r), DANCE_PIPELINE_REFUSED);
-    assert_int_equal(r.status, DANCE_JWS_TOPIC_MISMATCH);
+    assert_int_equal(r.status, DANCE_TOPIC_MISMATCH);
     assert_string_equal(r.sender, WARM1);
     assert_true(r.has_alg);
     assert_int_equal(r.alg, DANCE_JWS_ES256);
@@ -358,11 +358,11 @@ static void test_refused_on_the_spot(void **state)
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     assert_int_equal(submit(e, TOPIC, big, &r), DANCE_PIPELINE_REFUSED);
-    assert_int_equal(r.status, DANCE_JWS_TOO_LARGE);
+    assert_int_equal(r.status, DANCE_TOO_LARGE);
     assert_null(r.payload);
 
     drain_until(e, 1);
-    assert_int_equal(e->out[0].status, DANCE_JWS_OK);
+    assert_int_equal(e->out[0].status, DANCE_OK);
     dance_pipeline_get_stats(e->pl, &st);
     assert_int_equal(st.submitted, 1);
     assert_int_equal(st.lookups, 0);
@@ -462,7 +462,7 @@ static void test_queue_bytes(void **state)
 
     drain_until(e, 3);
     for (size_t i = 0; i < 3; i++)
-        assert_int_equal(e->out[i].status, DANCE_JWS_OK);
+        assert_int_equal(e->out[i].status, DANCE_OK);
     dance_pipeline_get_stats(e->pl, &st);
     assert_int_equal(st.depth, 0);
     assert_int_equal(st.bytes, 0);
@@ -474,7 +474,7 @@ static void test_queue_bytes(void **state)
 }
 
 /* count_status - outcomes with status st (and sender prefix, if given). */
-static size_t count_status(const env *e, dance_jws_status st, const char *prefix)
+static size_t count_status(const env *e, dance_status st, const char *prefix)
 {
     size_t n = 0;
 
@@ -530,27 +530,27 @@ static void test_lookup_budget(void **state)
 
     /* n0 (twice: one lookup), n1, n2 looked up (and failed: no DNS here);
      * n3..n7 refused on the budget */
-    assert_int_equal(count_status(e, DANCE_JWS_LOOKUP_FAILED, "n"), 4);
-    assert_int_equal(count_status(e, DANCE_JWS_RATE_LIMITED, "n"), 5);
-    assert_int_equal(count_status(e, DANCE_JWS_RATE_LIMITED, NULL), 5);
-    assert_int_equal(count_status(e, DANCE_JWS_OK, WARM1), 1);
-    assert_int_equal(count_status(e, DANCE_JWS_LOOKUP_FAILED, "o"), 2);
+    assert_int_equal(count_status(e, DANCE_LOOKUP_FAILED, "n"), 4);
+    assert_int_equal(count_status(e, DANCE_RATE_LIMITED, "n"), 5);
+    assert_int_equal(count_status(e, DANCE_RATE_LIMITED, NULL), 5);
+    assert_int_equal(count_status(e, DANCE_OK, WARM1), 1);
+    assert_int_equal(count_status(e, DANCE_LOOKUP_FAILED, "o"), 2);
     for (size_t i = 0; i < e->n_out; i++)
-        if (e->out[i].status == DANCE_JWS_RATE_LIMITED)
+        if (e->out[i].status == DANCE_RATE_LIMITED)
             assert_string_equal(e->out[i].sender + 2, "._device.acme.example");
     dance_pipeline_get_stats(e->pl, &st);
     assert_int_equal(st.lookups, 5);
     assert_int_equal(st.rate_limited, 5);
-    assert_string_equal(dance_jws_status_name(DANCE_JWS_RATE_LIMITED), "rate_limited");
+    assert_string_equal(dance_status_name(DANCE_RATE_LIMITED), "rate_limited");
 
     /* still spent at the same time; one second later, one more lookup */
     assert_int_equal(SUBMIT_AS(flood, late), DANCE_PIPELINE_QUEUED);
     drain_until(e, 13);
-    assert_int_equal(e->out[12].status, DANCE_JWS_RATE_LIMITED);
+    assert_int_equal(e->out[12].status, DANCE_RATE_LIMITED);
     e->now_ms += 1000;
     assert_int_equal(SUBMIT_AS(flood, late), DANCE_PIPELINE_QUEUED);
     drain_until(e, 14);
-    assert_int_equal(e->out[13].status, DANCE_JWS_LOOKUP_FAILED);
+    assert_int_equal(e->out[13].status, DANCE_LOOKUP_FAILED);
 
     /* nothing queued and refilled: the sweep in drain frees the budgets */
     e->now_ms += 10000;
@@ -582,9 +582,9 @@ static void test_bad_signature(void **state)
     assert_int_equal(submit(e, TOPIC, forged, &r), DANCE_PIPELINE_QUEUED);
     assert_int_equal(submit(e, TOPIC, m, &r), DANCE_PIPELINE_QUEUED);
     drain_until(e, 2);
-    assert_int_equal(e->out[0].status, DANCE_JWS_BAD_SIGNATURE);
+    assert_int_equal(e->out[0].status, DANCE_BAD_SIGNATURE);
     assert_string_equal(e->out[0].sender, WARM1);
-    assert_int_equal(e->out[1].status, DANCE_JWS_OK);
+    assert_int_equal(e->out[1].status, DANCE_OK);
     free(m);
     free(forged);
     env_free(e);
@@ -623,12 +623,12 @@ static void test_cold_sender_parked(void **state)
         outcome *o = &e->out[i];
         if (strcmp(o->sender, WARM1) == 0) {
             assert_int_equal(nc, 0);            /* all warm ones first */
-            assert_int_equal(o->status, DANCE_JWS_OK);
+            assert_int_equal(o->status, DANCE_OK);
             assert_string_equal(o->payload, warm[nw]);
             nw++;
         } else {
             assert_string_equal(o->sender, COLD);
-            assert_int_equal(o->status, DANCE_JWS_LOOKUP_FAILED);
+            assert_int_equal(o->status, DANCE_LOOKUP_FAILED);
             assert_string_equal(o->payload, cold[nc]);
             nc++;
         }
@@ -661,9 +661,9 @@ static void test_dns_reserve(void **state)
     assert_int_equal(submit(e, TOPIC, cold, &r), DANCE_PIPELINE_QUEUED);
     assert_int_equal(submit(e, TOPIC, warm, &r), DANCE_PIPELINE_QUEUED);
     drain_until(e, 2);
-    assert_int_equal(e->out[0].status, DANCE_JWS_LOOKUP_FAILED);
+    assert_int_equal(e->out[0].status, DANCE_LOOKUP_FAILED);
     assert_string_equal(e->out[0].sender, COLD);
-    assert_int_equal(e->out[1].status, DANCE_JWS_OK);
+    assert_int_equal(e->out[1].status, DANCE_OK);
     dance_pipeline_get_stats(e->pl, &st);
     assert_int_equal(st.lookups, 0);
     free(cold);

@@ -192,26 +192,26 @@ static void test_token_option_errors(void **state)
 static void test_verdicts_for_tokens(void **state)
 {
     (void)state;
-    for (int st = 0; st < DANCE_TOKEN_STATUS_COUNT; st++) {
-        dance_verdict_code v = dance_verdict_from_token((dance_token_status)st);
+    for (int st = 0; st < DANCE_STATUS_COUNT; st++) {
+        dance_verdict_code v = dance_verdict_of((dance_status)st);
         assert_true(v < DANCE_V_COUNT);
         assert_string_not_equal(dance_verdict_name(v), "unknown");
         /* only a valid token is accepted */
-        assert_true((v == DANCE_V_ACCEPTED) == (st == DANCE_TOKEN_OK));
+        assert_true((v == DANCE_V_ACCEPTED) == (st == DANCE_OK));
     }
-    assert_int_equal(dance_verdict_from_token(DANCE_TOKEN_BAD_ALG), DANCE_V_TOKEN_INVALID);
-    assert_int_equal(dance_verdict_from_token(DANCE_TOKEN_WRONG_AUDIENCE),
+    assert_int_equal(dance_verdict_of(DANCE_BAD_ALG), DANCE_V_TOKEN_INVALID);
+    assert_int_equal(dance_verdict_of(DANCE_WRONG_AUDIENCE),
                      DANCE_V_TOKEN_AUDIENCE);
-    assert_int_equal(dance_verdict_from_token(DANCE_TOKEN_EXPIRED), DANCE_V_TOKEN_EXPIRED);
-    assert_int_equal(dance_verdict_from_token(DANCE_TOKEN_LIFETIME), DANCE_V_TOKEN_EXPIRED);
-    assert_int_equal(dance_verdict_from_token(DANCE_TOKEN_REPLAY), DANCE_V_TOKEN_REPLAY);
-    assert_int_equal(dance_verdict_from_token(DANCE_TOKEN_NOT_ALLOWED), DANCE_V_OUTSIDE);
-    assert_int_equal(dance_verdict_from_token(DANCE_TOKEN_IDENTITY), DANCE_V_IDENTITY);
-    assert_int_equal(dance_verdict_from_token(DANCE_TOKEN_BAD_SIGNATURE), DANCE_V_NO_MATCH);
-    assert_int_equal(dance_verdict_from_token(DANCE_TOKEN_NO_RECORD), DANCE_V_NO_RECORD);
-    assert_int_equal(dance_verdict_from_token(DANCE_TOKEN_LOOKUP_FAILED),
+    assert_int_equal(dance_verdict_of(DANCE_EXPIRED), DANCE_V_TOKEN_EXPIRED);
+    assert_int_equal(dance_verdict_of(DANCE_LIFETIME), DANCE_V_TOKEN_EXPIRED);
+    assert_int_equal(dance_verdict_of(DANCE_REPLAY), DANCE_V_TOKEN_REPLAY);
+    assert_int_equal(dance_verdict_of(DANCE_NOT_ALLOWED), DANCE_V_OUTSIDE);
+    assert_int_equal(dance_verdict_of(DANCE_IDENTITY_MISMATCH), DANCE_V_IDENTITY);
+    assert_int_equal(dance_verdict_of(DANCE_BAD_SIGNATURE), DANCE_V_NO_MATCH);
+    assert_int_equal(dance_verdict_of(DANCE_NO_RECORD), DANCE_V_NO_RECORD);
+    assert_int_equal(dance_verdict_of(DANCE_LOOKUP_FAILED),
                      DANCE_V_LOOKUP_FAILURE);
-    assert_int_equal(dance_verdict_from_token(DANCE_TOKEN_STATUS_COUNT), DANCE_V_INTERNAL);
+    assert_int_equal(dance_verdict_of(DANCE_STATUS_COUNT), DANCE_V_INTERNAL);
     assert_string_equal(dance_verdict_name(DANCE_V_TOKEN_REPLAY), "token_replay");
 }
 
@@ -362,7 +362,7 @@ static void spki_record(EVP_PKEY *key, dance_tlsa_result *r)
 
     assert_true(n > 0);
     memset(r, 0, sizeof(*r));
-    r->status = DANCE_DNS_SECURE;
+    r->status = DANCE_OK;
     r->ttl = 300;
     assert_int_equal(dance_tlsa_rrset_add(&r->records, 3, 1, 0, der, (size_t)n), 0);
     OPENSSL_free(der);
@@ -438,7 +438,7 @@ static void test_worker_token_recheck(void **state)
     spki_record(key, &good);
     spki_record(key2, &other);
     memset(&gone, 0, sizeof(gone));
-    gone.status = DANCE_DNS_SECURE_NEGATIVE;
+    gone.status = DANCE_NO_RECORD;
     snprintf(gone.reason, sizeof(gone.reason), "no TLSA record (secure NXDOMAIN)");
 
     memset(&pol, 0, sizeof(pol));

@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "dance/jws.h"
+#include "dance/replay.h"
 
 static uint64_t mono;
 static int64_t wall;

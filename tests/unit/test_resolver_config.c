@@ -244,16 +244,16 @@ static void test_lookup_unreachable_is_failure(void **state)
     assert_non_null(r);
     memset(&res, 0, sizeof(res));
     dance_resolver_lookup_tlsa(r, "dev1._device.example.com", &res);
-    assert_int_equal(res.status, DANCE_DNS_FAILURE);
+    assert_int_equal(res.status, DANCE_LOOKUP_FAILED);
     assert_int_equal(res.records.count, 0);
     assert_int_equal(res.ttl, 0);
     assert_non_null(strstr(res.reason, "dev1._device.example.com"));
     assert_non_null(strstr(res.reason, "127.0.0.1@9"));
     dance_resolver_lookup_tlsa(r, "", &res);
-    assert_int_equal(res.status, DANCE_DNS_FAILURE);
+    assert_int_equal(res.status, DANCE_LOOKUP_FAILED);
     assert_true(res.reason[0] != '\0');
     dance_resolver_lookup_tlsa(r, NULL, &res);
-    assert_int_equal(res.status, DANCE_DNS_FAILURE);
+    assert_int_equal(res.status, DANCE_LOOKUP_FAILED);
     dance_tlsa_result_clear(&res);
     dance_resolver_free(r);
 }

@@ -21,6 +21,8 @@
 #include <openssl/hmac.h>
 #include <openssl/x509.h>
 
+#include "dance/keycache.h"
+#include "dance/replay.h"
 #include "dance/token.h"
 #include "jwstest.h"
 #include "testcerts.h"
@@ -140,15 +142,15 @@ static char *make(EVP_PKEY *key, const char *name, const char *aud, uint32_t lif
 }
 
 /* verify - parse + verify with the username; result left in res */
-static dance_token_status verify(const char *token, const char *username,
-                                 const dance_tlsa_rrset *set,
-                                 const dance_token_policy *pol, dance_token_result *res)
+static dance_status verify(const char *token, const char *username,
+                           const dance_tlsa_rrset *set,
+                           const dance_token_policy *pol, dance_token_result *res)
 {
     dance_token *tok = NULL;
-    dance_token_status st;
+    dance_status st;
 
     st = dance_token_parse(token, strlen(token), username, &tok, res);
-    if (st != DANCE_TOKEN_OK) {
+    if (st != DANCE_OK) {
         assert_null(tok);
         assert_true(res->reason[0] != '\0');
         return st;
@@ -188,17 +190,17 @@ static void test_valid_310(void **state)
 
     (void)state;
     jt_add(&set, 3, 1, 0, fx.c_ec256);
-    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_OK);
     assert_string_equal(res.identity, JT_NAME);
     assert_int_equal(res.iat, NOW);
     assert_int_equal(res.exp, NOW + 300);
     assert_true(res.has_alg);
     assert_string_equal(dance_jws_alg_name(res.alg), "ES256");
     assert_string_equal(res.key_source, "tlsa 3 1 0");
-    assert_string_equal(dance_token_status_name(res.status), "valid");
+    assert_string_equal(dance_status_name(res.status), "verified");
     /* the username is normalised before the comparison */
     assert_int_equal(verify(t, "DEV1._device.ACME.example.", &set, &pol, &res),
-                     DANCE_TOKEN_OK);
+                     DANCE_OK);
     free(t);
     dance_tlsa_rrset_clear(&set);
 }
@@ -214,17 +216,17 @@ static void test_valid_311_x5c(void **state)
 
     (void)state;
     jt_add(&set, 3, 1, 1, fx.c_ed25519);
-    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_OK);
     assert_string_equal(res.key_source, "x5c+tlsa 3 1 1");
     assert_string_equal(dance_jws_alg_name(res.alg), "EdDSA");
     /* a digest gives no key without x5c */
-    assert_int_equal(verify(bare, JT_NAME, &set, &pol, &res), DANCE_TOKEN_NO_USABLE_RECORD);
+    assert_int_equal(verify(bare, JT_NAME, &set, &pol, &res), DANCE_NO_USABLE_RECORD);
     /* x5c of another key: the records do not vouch for it */
-    assert_int_equal(verify(other, JT_NAME, &set, &pol, &res), DANCE_TOKEN_CERT_MISMATCH);
-    assert_string_equal(dance_token_status_name(res.status), "cert_mismatch");
+    assert_int_equal(verify(other, JT_NAME, &set, &pol, &res), DANCE_CERT_MISMATCH);
+    assert_string_equal(dance_status_name(res.status), "cert_mismatch");
     /* x5c without a matcher: refused, never trusted */
     pol.matcher = NULL;
-    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_INTERNAL);
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_INTERNAL);
     free(t);
     free(bare);
     free(other);
@@ -289,15 +291,15 @@ static void test_x5c_wildcard_leaf_refused(void **state)
     t_wild = make_chain(fx.ec256, VICTIM, wild, ca);
     t_exact = make_chain(fx.ec256, VICTIM, exact, ca);
 
-    assert_int_equal(verify(t_wild, VICTIM, &set, &pol, &res), DANCE_TOKEN_CERT_MISMATCH);
+    assert_int_equal(verify(t_wild, VICTIM, &set, &pol, &res), DANCE_CERT_MISMATCH);
     assert_non_null(strstr(res.reason, VICTIM));
     assert_int_equal(dance_token_parse(t_wild, strlen(t_wild), VICTIM, &tok, &res),
-                     DANCE_TOKEN_OK);
-    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_SECURE, &set, NULL, &pol, &res),
-                     DANCE_TOKEN_CERT_MISMATCH);
+                     DANCE_OK);
+    assert_int_equal(dance_token_recheck(tok, DANCE_OK, &set, NULL, &pol, &res),
+                     DANCE_CERT_MISMATCH);
     dance_token_free(tok);
     /* positive control */
-    if (verify(t_exact, VICTIM, &set, &pol, &res) != DANCE_TOKEN_OK)
+    if (verify(t_exact, VICTIM, &set, &pol, &res) != DANCE_OK)
         fail_msg("exact-name leaf: %s", res.reason);
     assert_string_equal(res.key_source, "x5c+tlsa 2 0 1");
 
@@ -322,13 +324,13 @@ static void test_valid_300_rsa_and_aud_array(void **state)
     jt_add(&set, 3, 0, 0, fx.c_rsa);
     t = crafted("{\"alg\":\"PS256\",\"kid\":\"" JT_NAME "\",\"typ\":\"jwt\"}", c,
                 fx.rsa, "PS256");
-    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_OK);
     assert_string_equal(res.key_source, "tlsa 3 0 0");
     snprintf(arrclaims, sizeof(arrclaims), "{\"aud\":[\"other\",\"%s\"],\"iat\":%d,"
              "\"exp\":%d,\"jti\":\"j2\",\"sub\":\"ignored\"}", AUD, NOW, NOW + 100);
     arr = crafted("{\"alg\":\"RS256\",\"kid\":\"" JT_NAME "\",\"typ\":\"JWT\"}",
                   arrclaims, fx.rsa, "RS256");
-    assert_int_equal(verify(arr, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(verify(arr, JT_NAME, &set, &pol, &res), DANCE_OK);
     free(c);
     free(t);
     free(arr);
@@ -347,15 +349,15 @@ static void test_expired(void **state)
     (void)state;
     jt_add(&set, 3, 1, 0, fx.c_ec256);
     fx.now = NOW + 299;
-    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_OK);
     fx.now = NOW + 300;             /* exp itself is too late */
-    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_EXPIRED);
-    assert_string_equal(dance_token_status_name(res.status), "expired");
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_EXPIRED);
+    assert_string_equal(dance_status_name(res.status), "expired");
     assert_string_equal(res.identity, JT_NAME);
     assert_int_equal(res.exp, NOW + 300);
     assert_non_null(strstr(res.reason, "expired 0 s ago"));
     fx.now = NOW + 100000;
-    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_EXPIRED);
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_EXPIRED);
     free(t);
     dance_tlsa_rrset_clear(&set);
 }
@@ -371,14 +373,14 @@ static void test_wrong_audience(void **state)
 
     (void)state;
     jt_add(&set, 3, 1, 0, fx.c_ec256);
-    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_WRONG_AUDIENCE);
-    assert_string_equal(dance_token_status_name(res.status), "wrong_audience");
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_WRONG_AUDIENCE);
+    assert_string_equal(dance_status_name(res.status), "wrong_audience");
     assert_non_null(strstr(res.reason, "other-broker.example"));
     /* audiences compare exactly (RFC 7519 StringOrURI) */
-    assert_int_equal(verify(u, JT_NAME, &set, &pol, &res), DANCE_TOKEN_WRONG_AUDIENCE);
+    assert_int_equal(verify(u, JT_NAME, &set, &pol, &res), DANCE_WRONG_AUDIENCE);
     /* a verifier without an audience accepts nothing */
     pol.audience = NULL;
-    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_INTERNAL);
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_INTERNAL);
     free(t);
     free(c);
     free(u);
@@ -401,18 +403,18 @@ static void test_replay(void **state)
     pol.replay = dance_replay_new(100, dance_token_replay_window(&pol), fake_mono, NULL);
     assert_non_null(pol.replay);
     jt_add(&set, 3, 1, 0, fx.c_ec256);
-    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
-    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_REPLAY);
-    assert_string_equal(dance_token_status_name(res.status), "replay");
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_REPLAY);
+    assert_string_equal(dance_status_name(res.status), "replay");
     assert_non_null(strstr(res.reason, "jti-1"));
     /* a fresh jti is fine */
-    assert_int_equal(verify(t2, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(verify(t2, JT_NAME, &set, &pol, &res), DANCE_OK);
     /* a forgery does not use up the jti it names */
-    assert_int_equal(verify(forged, JT_NAME, &set, &pol, &res), DANCE_TOKEN_BAD_SIGNATURE);
-    assert_int_equal(verify(real3, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(verify(forged, JT_NAME, &set, &pol, &res), DANCE_BAD_SIGNATURE);
+    assert_int_equal(verify(real3, JT_NAME, &set, &pol, &res), DANCE_OK);
     /* an expired token is refused before it reaches the cache */
     fx.now = NOW + 400;
-    assert_int_equal(verify(t2, JT_NAME, &set, &pol, &res), DANCE_TOKEN_EXPIRED);
+    assert_int_equal(verify(t2, JT_NAME, &set, &pol, &res), DANCE_EXPIRED);
     dance_replay_get_stats(pol.replay, &rs);
     assert_int_equal(rs.entries, 3);
     assert_int_equal(rs.replays, 1);
@@ -437,11 +439,11 @@ static void test_wrong_key(void **state)
 
     (void)state;
     jt_add(&set, 3, 1, 0, fx.c_ec256);
-    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_TOKEN_BAD_SIGNATURE);
-    assert_string_equal(dance_token_status_name(res.status), "bad_signature");
+    assert_int_equal(verify(t, JT_NAME, &set, &pol, &res), DANCE_BAD_SIGNATURE);
+    assert_string_equal(dance_status_name(res.status), "bad_signature");
     assert_string_equal(res.identity, JT_NAME);
     /* ES384 over a P-256 key never reaches the signature check */
-    assert_int_equal(verify(mismatch, JT_NAME, &set, &pol, &res), DANCE_TOKEN_KEY_MISMATCH);
+    assert_int_equal(verify(mismatch, JT_NAME, &set, &pol, &res), DANCE_KEY_MISMATCH);
     /* changed claims under a good signature */
     good = make(fx.ec256, JT_NAME, AUD, 300, NULL, NULL);
     tampered = strdup(good);
@@ -450,8 +452,8 @@ static void test_wrong_key(void **state)
         char *p = strchr(tampered, '.') + 1;
         p[3] = p[3] == 'a' ? 'b' : 'a';
     }
-    assert_int_not_equal(verify(tampered, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
-    assert_int_equal(verify(good, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_not_equal(verify(tampered, JT_NAME, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(verify(good, JT_NAME, &set, &pol, &res), DANCE_OK);
     free(t);
     free(c);
     free(mismatch);
@@ -477,9 +479,9 @@ static void test_alg_none_and_hs256(void **state)
 
     (void)state;
     jt_add(&set, 3, 1, 0, fx.c_ec256);
-    assert_int_equal(verify(none, JT_NAME, &set, &pol, &res), DANCE_TOKEN_BAD_ALG);
-    assert_int_equal(verify(none_sig, JT_NAME, &set, &pol, &res), DANCE_TOKEN_BAD_ALG);
-    assert_string_equal(dance_token_status_name(res.status), "bad_alg");
+    assert_int_equal(verify(none, JT_NAME, &set, &pol, &res), DANCE_BAD_ALG);
+    assert_int_equal(verify(none_sig, JT_NAME, &set, &pol, &res), DANCE_BAD_ALG);
+    assert_string_equal(dance_status_name(res.status), "bad_alg");
     assert_string_equal(res.identity, JT_NAME);     /* who it claimed to be */
     /* HS256 keyed with the published public key: the key-confusion attack */
     spkilen = i2d_PUBKEY(fx.ec256, &spki);
@@ -489,7 +491,7 @@ static void test_alg_none_and_hs256(void **state)
                          mac, &maclen));
     mac64 = jt_b64url(mac, maclen);
     hs = jt_jws_sig(hs_hdr, c, mac64);
-    assert_int_equal(verify(hs, JT_NAME, &set, &pol, &res), DANCE_TOKEN_BAD_ALG);
+    assert_int_equal(verify(hs, JT_NAME, &set, &pol, &res), DANCE_BAD_ALG);
     assert_non_null(strstr(res.reason, "HS256"));
     OPENSSL_free(spki);
     free(c);
@@ -514,20 +516,20 @@ static void test_lifetime(void **state)
 
     (void)state;
     jt_add(&set, 3, 1, 0, fx.c_ec256);
-    assert_int_equal(verify(ok, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
-    assert_int_equal(verify(longer, JT_NAME, &set, &pol, &res), DANCE_TOKEN_LIFETIME);
-    assert_string_equal(dance_token_status_name(res.status), "lifetime_too_long");
+    assert_int_equal(verify(ok, JT_NAME, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(verify(longer, JT_NAME, &set, &pol, &res), DANCE_LIFETIME);
+    assert_string_equal(dance_status_name(res.status), "lifetime_too_long");
     assert_non_null(strstr(res.reason, "601 s"));
     /* a lifetime over the maximum is refused even long before exp */
-    assert_int_equal(verify(zero, JT_NAME, &set, &pol, &res), DANCE_TOKEN_LIFETIME);
+    assert_int_equal(verify(zero, JT_NAME, &set, &pol, &res), DANCE_LIFETIME);
     /* the default maximum is five minutes */
     pol.max_lifetime = 0;
     free(longer);
     free(ok);
     longer = make(fx.ec256, JT_NAME, AUD, 301, NULL, NULL);
     ok = make(fx.ec256, JT_NAME, AUD, 300, NULL, NULL);
-    assert_int_equal(verify(longer, JT_NAME, &set, &pol, &res), DANCE_TOKEN_LIFETIME);
-    assert_int_equal(verify(ok, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(verify(longer, JT_NAME, &set, &pol, &res), DANCE_LIFETIME);
+    assert_int_equal(verify(ok, JT_NAME, &set, &pol, &res), DANCE_OK);
     free(ok);
     free(longer);
     free(c);
@@ -548,15 +550,15 @@ static void test_not_yet_valid(void **state)
 
     (void)state;
     jt_add(&set, 3, 1, 0, fx.c_ec256);
-    assert_int_equal(verify(ok, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
-    assert_int_equal(verify(future, JT_NAME, &set, &pol, &res), DANCE_TOKEN_NOT_YET_VALID);
-    assert_string_equal(dance_token_status_name(res.status), "not_yet_valid");
+    assert_int_equal(verify(ok, JT_NAME, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(verify(future, JT_NAME, &set, &pol, &res), DANCE_NOT_YET_VALID);
+    assert_string_equal(dance_status_name(res.status), "not_yet_valid");
     snprintf(nbfc, sizeof(nbfc), "{\"aud\":\"%s\",\"iat\":%d,\"exp\":%d,\"nbf\":%d,"
              "\"jti\":\"c\"}", AUD, NOW, NOW + 90, NOW + 60);
     nbf = crafted(HDR_ES256, nbfc, fx.ec256, "ES256");
-    assert_int_equal(verify(nbf, JT_NAME, &set, &pol, &res), DANCE_TOKEN_NOT_YET_VALID);
+    assert_int_equal(verify(nbf, JT_NAME, &set, &pol, &res), DANCE_NOT_YET_VALID);
     fx.now = NOW + 30;
-    assert_int_equal(verify(nbf, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(verify(nbf, JT_NAME, &set, &pol, &res), DANCE_OK);
     free(c_ok);
     free(c_future);
     free(ok);
@@ -581,17 +583,17 @@ static void test_identity(void **state)
     (void)state;
     jt_add(&set, 3, 1, 0, fx.c_ec256);
     assert_int_equal(verify(t, "dev2._device.acme.example", &set, &pol, &res),
-                     DANCE_TOKEN_IDENTITY);
-    assert_string_equal(dance_token_status_name(res.status), "identity_mismatch");
+                     DANCE_IDENTITY_MISMATCH);
+    assert_string_equal(dance_status_name(res.status), "identity_mismatch");
     assert_string_equal(res.identity, JT_NAME);
     assert_non_null(strstr(res.reason, "dev2._device.acme.example"));
-    assert_int_equal(verify(t, NULL, &set, &pol, &res), DANCE_TOKEN_IDENTITY);
-    assert_int_equal(verify(t, "", &set, &pol, &res), DANCE_TOKEN_IDENTITY);
-    assert_int_equal(verify(t, "bad name\x01", &set, &pol, &res), DANCE_TOKEN_IDENTITY);
+    assert_int_equal(verify(t, NULL, &set, &pol, &res), DANCE_IDENTITY_MISMATCH);
+    assert_int_equal(verify(t, "", &set, &pol, &res), DANCE_IDENTITY_MISMATCH);
+    assert_int_equal(verify(t, "bad name\x01", &set, &pol, &res), DANCE_IDENTITY_MISMATCH);
     assert_null(strchr(res.reason, '\x01'));        /* log-safe */
-    assert_int_equal(verify(nokid, JT_NAME, &set, &pol, &res), DANCE_TOKEN_IDENTITY);
-    assert_int_equal(verify(nosender, JT_NAME, &set, &pol, &res), DANCE_TOKEN_IDENTITY);
-    assert_int_equal(verify(badkid, "not a name", &set, &pol, &res), DANCE_TOKEN_IDENTITY);
+    assert_int_equal(verify(nokid, JT_NAME, &set, &pol, &res), DANCE_IDENTITY_MISMATCH);
+    assert_int_equal(verify(nosender, JT_NAME, &set, &pol, &res), DANCE_IDENTITY_MISMATCH);
+    assert_int_equal(verify(badkid, "not a name", &set, &pol, &res), DANCE_IDENTITY_MISMATCH);
     free(t);
     free(c);
     free(nokid);
@@ -610,33 +612,33 @@ static void test_outside_allow_list(void **state)
     dance_jws_source src = { NULL, NULL };
 
     (void)state;
-    assert_int_equal(dance_token_parse(t, strlen(t), name, &tok, &res), DANCE_TOKEN_OK);
-    assert_int_equal(dance_token_check(tok, &pol, &res), DANCE_TOKEN_NOT_ALLOWED);
-    assert_string_equal(dance_token_status_name(res.status), "outside_allowed_domains");
-    assert_int_equal(dance_token_verify(tok, NULL, &pol, &res), DANCE_TOKEN_NOT_ALLOWED);
-    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_SECURE, NULL, NULL, &pol, &res),
-                     DANCE_TOKEN_NOT_ALLOWED);
+    assert_int_equal(dance_token_parse(t, strlen(t), name, &tok, &res), DANCE_OK);
+    assert_int_equal(dance_token_check(tok, &pol, &res), DANCE_NOT_ALLOWED);
+    assert_string_equal(dance_status_name(res.status), "outside_allowed_domains");
+    assert_int_equal(dance_token_verify(tok, NULL, &pol, &res), DANCE_NOT_ALLOWED);
+    assert_int_equal(dance_token_recheck(tok, DANCE_OK, NULL, NULL, &pol, &res),
+                     DANCE_NOT_ALLOWED);
     /* the chained call refuses before it would need a resolver */
     assert_int_equal(dance_token_verify_password(t, strlen(t), name, &pol, &src, &res),
-                     DANCE_TOKEN_NOT_ALLOWED);
+                     DANCE_NOT_ALLOWED);
     /* a name under the list gets as far as wanting DNS */
     free(t);
     t = make(fx.ec256, JT_NAME, AUD, 300, NULL, NULL);
     assert_int_equal(dance_token_verify_password(t, strlen(t), JT_NAME, &pol, &src, &res),
-                     DANCE_TOKEN_INTERNAL);
+                     DANCE_INTERNAL);
     assert_non_null(strstr(res.reason, "no resolver"));
     dance_token_free(tok);
     free(t);
 }
 
-static void expect_malformed(const char *token, dance_token_status want, const char *why)
+static void expect_malformed(const char *token, dance_status want, const char *why)
 {
     dance_token_result res;
     dance_token *tok = (dance_token *)0x1;
 
     if (dance_token_parse(token, strlen(token), JT_NAME, &tok, &res) != want)
-        fail_msg("%s: got %s (%s), want %s", why, dance_token_status_name(res.status),
-                 res.reason, dance_token_status_name(want));
+        fail_msg("%s: got %s (%s), want %s", why, dance_status_name(res.status),
+                 res.reason, dance_status_name(want));
     assert_null(tok);
     assert_int_equal(res.status, want);
     assert_true(res.reason[0] != '\0');
@@ -675,16 +677,16 @@ static void test_malformed(void **state)
     size_t i;
 
     (void)state;
-    expect_malformed("", DANCE_TOKEN_MALFORMED, "empty");
-    expect_malformed("secret-password", DANCE_TOKEN_MALFORMED, "plain password");
-    expect_malformed("a.b.c.d.e", DANCE_TOKEN_MALFORMED, "JWE");
-    expect_malformed(flat, DANCE_TOKEN_MALFORMED, "flattened JSON");
+    expect_malformed("", DANCE_MALFORMED, "empty");
+    expect_malformed("secret-password", DANCE_MALFORMED, "plain password");
+    expect_malformed("a.b.c.d.e", DANCE_MALFORMED, "JWE");
+    expect_malformed(flat, DANCE_MALFORMED, "flattened JSON");
     memset(big, 'A', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    expect_malformed(big, DANCE_TOKEN_MALFORMED, "too large");
+    expect_malformed(big, DANCE_MALFORMED, "too large");
     for (i = 0; i < sizeof(bad_claims) / sizeof(bad_claims[0]); i++) {
         char *t = crafted(HDR_ES256, bad_claims[i].claims, fx.ec256, "ES256");
-        expect_malformed(t, DANCE_TOKEN_MALFORMED, bad_claims[i].why);
+        expect_malformed(t, DANCE_MALFORMED, bad_claims[i].why);
         free(t);
     }
     {
@@ -699,11 +701,11 @@ static void test_malformed(void **state)
                             "\"crit\":[\"b64\"],\"typ\":\"JWT\"}", c, fx.ec256, "ES256");
         char *unknown = crafted("{\"alg\":\"ES257\",\"kid\":\"" JT_NAME "\"}", c, fx.ec256,
                                 "ES256");
-        expect_malformed(typ, DANCE_TOKEN_UNSUPPORTED, "typ at+jwt");
-        expect_malformed(typnum, DANCE_TOKEN_UNSUPPORTED, "typ not a string");
-        expect_malformed(crit, DANCE_TOKEN_UNSUPPORTED, "unknown crit");
-        expect_malformed(b64, DANCE_TOKEN_UNSUPPORTED, "b64 false");
-        expect_malformed(unknown, DANCE_TOKEN_BAD_ALG, "unknown alg");
+        expect_malformed(typ, DANCE_UNSUPPORTED, "typ at+jwt");
+        expect_malformed(typnum, DANCE_UNSUPPORTED, "typ not a string");
+        expect_malformed(crit, DANCE_UNSUPPORTED, "unknown crit");
+        expect_malformed(b64, DANCE_UNSUPPORTED, "b64 false");
+        expect_malformed(unknown, DANCE_BAD_ALG, "unknown alg");
         free(c);
         free(typ);
         free(typnum);
@@ -736,17 +738,17 @@ static void test_typ_required(void **state)
 
     (void)state;
     jt_add(&set, 3, 1, 0, fx.c_ec256);
-    assert_int_equal(verify(notyp, JT_NAME, &set, &pol, &res), DANCE_TOKEN_UNSUPPORTED);
+    assert_int_equal(verify(notyp, JT_NAME, &set, &pol, &res), DANCE_UNSUPPORTED);
     assert_non_null(strstr(res.reason, "typ"));
-    assert_int_equal(verify(jose, JT_NAME, &set, &pol, &res), DANCE_TOKEN_UNSUPPORTED);
+    assert_int_equal(verify(jose, JT_NAME, &set, &pol, &res), DANCE_UNSUPPORTED);
     assert_non_null(strstr(res.reason, "JOSE"));
-    assert_int_equal(verify(media, JT_NAME, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(verify(media, JT_NAME, &set, &pol, &res), DANCE_OK);
     /* the library's message signer, claims as payload: not a token */
     memset(&mo, 0, sizeof(mo));
     mo.key = fx.ec256;
     mo.name = JT_NAME;
     assert_int_equal(dance_jws_sign(&mo, c, strlen(c), &msg, &len, err, sizeof(err)), 0);
-    assert_int_equal(verify(msg, JT_NAME, &set, &pol, &res), DANCE_TOKEN_UNSUPPORTED);
+    assert_int_equal(verify(msg, JT_NAME, &set, &pol, &res), DANCE_UNSUPPORTED);
     assert_non_null(strstr(res.reason, "typ"));
     /* the token signer says JWT in the protected header */
     tok = make(fx.ec256, JT_NAME, AUD, 60, NULL, NULL);
@@ -782,11 +784,11 @@ static void test_typ_required(void **state)
 
 static void test_dns_outcomes(void **state)
 {
-    static const struct { dance_dns_status dns; dance_token_status want; } cases[] = {
-        { DANCE_DNS_FAILURE, DANCE_TOKEN_LOOKUP_FAILED },
-        { DANCE_DNS_BOGUS, DANCE_TOKEN_DNS_BOGUS },
-        { DANCE_DNS_INSECURE, DANCE_TOKEN_DNS_INSECURE },
-        { DANCE_DNS_SECURE_NEGATIVE, DANCE_TOKEN_NO_RECORD },
+    static const struct { dance_status dns; dance_status want; } cases[] = {
+        { DANCE_LOOKUP_FAILED, DANCE_LOOKUP_FAILED },
+        { DANCE_BOGUS, DANCE_BOGUS },
+        { DANCE_INSECURE, DANCE_INSECURE },
+        { DANCE_NO_RECORD, DANCE_NO_RECORD },
     };
     dance_token_policy pol = policy();
     dance_tlsa_rrset set = { 0, NULL };
@@ -797,7 +799,7 @@ static void test_dns_outcomes(void **state)
 
     (void)state;
     jt_add(&set, 3, 1, 0, fx.c_ec256);
-    assert_int_equal(dance_token_parse(t, strlen(t), JT_NAME, &tok, &res), DANCE_TOKEN_OK);
+    assert_int_equal(dance_token_parse(t, strlen(t), JT_NAME, &tok, &res), DANCE_OK);
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         assert_int_equal(dance_token_verify_dns(tok, cases[i].dns, NULL, "dns says no",
                                                 &pol, &res), cases[i].want);
@@ -806,18 +808,18 @@ static void test_dns_outcomes(void **state)
                          cases[i].want);
         assert_non_null(strstr(res.reason, JT_NAME));
     }
-    assert_int_equal(dance_token_verify_dns(tok, DANCE_DNS_SECURE, &set, NULL, &pol, &res),
-                     DANCE_TOKEN_OK);
+    assert_int_equal(dance_token_verify_dns(tok, DANCE_OK, &set, NULL, &pol, &res),
+                     DANCE_OK);
     /* secure but empty */
     {
         dance_tlsa_rrset empty = { 0, NULL };
-        assert_int_equal(dance_token_verify_dns(tok, DANCE_DNS_SECURE, &empty, NULL, &pol,
-                                                &res), DANCE_TOKEN_NO_USABLE_RECORD);
+        assert_int_equal(dance_token_verify_dns(tok, DANCE_OK, &empty, NULL, &pol,
+                                                &res), DANCE_NO_USABLE_RECORD);
     }
     /* an expired token is refused as expired while DNS fails */
     fx.now = NOW + 1000;
-    assert_int_equal(dance_token_verify_dns(tok, DANCE_DNS_FAILURE, NULL, NULL, &pol, &res),
-                     DANCE_TOKEN_EXPIRED);
+    assert_int_equal(dance_token_verify_dns(tok, DANCE_LOOKUP_FAILED, NULL, NULL, &pol, &res),
+                     DANCE_EXPIRED);
     dance_token_free(tok);
     free(t);
     dance_tlsa_rrset_clear(&set);
@@ -838,28 +840,28 @@ static void test_recheck(void **state)
     jt_add(&set, 3, 1, 0, fx.c_ec256);
     jt_add(&changed, 3, 1, 0, fx.c_ec256b);
     jt_add(&x5cset, 3, 1, 1, fx.c_ed25519);
-    assert_int_equal(dance_token_parse(t, strlen(t), JT_NAME, &tok, &res), DANCE_TOKEN_OK);
-    assert_int_equal(dance_token_parse(x, strlen(x), JT_NAME, &xtok, &res), DANCE_TOKEN_OK);
-    assert_int_equal(dance_token_verify(tok, &set, &pol, &res), DANCE_TOKEN_OK);
-    assert_int_equal(dance_token_verify(xtok, &x5cset, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(dance_token_parse(t, strlen(t), JT_NAME, &tok, &res), DANCE_OK);
+    assert_int_equal(dance_token_parse(x, strlen(x), JT_NAME, &xtok, &res), DANCE_OK);
+    assert_int_equal(dance_token_verify(tok, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(dance_token_verify(xtok, &x5cset, &pol, &res), DANCE_OK);
     /* long after expiry, with the jti used: the key question only */
     fx.now = NOW + 100000;
-    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_SECURE, &set, NULL, &pol, &res),
-                     DANCE_TOKEN_OK);
+    assert_int_equal(dance_token_recheck(tok, DANCE_OK, &set, NULL, &pol, &res),
+                     DANCE_OK);
     assert_string_equal(res.key_source, "tlsa 3 1 0");
-    assert_int_equal(dance_token_recheck(xtok, DANCE_DNS_SECURE, &x5cset, NULL, &pol, &res),
-                     DANCE_TOKEN_OK);
+    assert_int_equal(dance_token_recheck(xtok, DANCE_OK, &x5cset, NULL, &pol, &res),
+                     DANCE_OK);
     /* records removed, changed, bogus, or DNS down */
-    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_SECURE_NEGATIVE, NULL, NULL, &pol,
-                                         &res), DANCE_TOKEN_NO_RECORD);
-    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_SECURE, &changed, NULL, &pol, &res),
-                     DANCE_TOKEN_BAD_SIGNATURE);
-    assert_int_equal(dance_token_recheck(xtok, DANCE_DNS_SECURE, &changed, NULL, &pol, &res),
-                     DANCE_TOKEN_CERT_MISMATCH);
-    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_BOGUS, NULL, "bogus!", &pol, &res),
-                     DANCE_TOKEN_DNS_BOGUS);
-    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_FAILURE, NULL, NULL, &pol, &res),
-                     DANCE_TOKEN_LOOKUP_FAILED);
+    assert_int_equal(dance_token_recheck(tok, DANCE_NO_RECORD, NULL, NULL, &pol,
+                                         &res), DANCE_NO_RECORD);
+    assert_int_equal(dance_token_recheck(tok, DANCE_OK, &changed, NULL, &pol, &res),
+                     DANCE_BAD_SIGNATURE);
+    assert_int_equal(dance_token_recheck(xtok, DANCE_OK, &changed, NULL, &pol, &res),
+                     DANCE_CERT_MISMATCH);
+    assert_int_equal(dance_token_recheck(tok, DANCE_BOGUS, NULL, "bogus!", &pol, &res),
+                     DANCE_BOGUS);
+    assert_int_equal(dance_token_recheck(tok, DANCE_LOOKUP_FAILED, NULL, NULL, &pol, &res),
+                     DANCE_LOOKUP_FAILED);
     dance_replay_free(pol.replay);
     dance_token_free(tok);
     dance_token_free(xtok);
@@ -890,20 +892,20 @@ static void test_recheck_ignores_header_iat(void **state)
     t = crafted(hdr, c, fx.ec256, "ES256");
     jt_add(&set, 3, 1, 0, fx.c_ec256);
     jt_add(&changed, 3, 1, 0, fx.c_ec256b);
-    assert_int_equal(dance_token_parse(t, strlen(t), JT_NAME, &tok, &res), DANCE_TOKEN_OK);
-    assert_int_equal(dance_token_verify(tok, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(dance_token_parse(t, strlen(t), JT_NAME, &tok, &res), DANCE_OK);
+    assert_int_equal(dance_token_verify(tok, &set, &pol, &res), DANCE_OK);
     /* past the skew (30 s here): a login would be refused for it now ... */
     fx.now = NOW + 31;
-    assert_int_equal(dance_token_verify(tok, &set, &pol, &res), DANCE_TOKEN_EXPIRED);
+    assert_int_equal(dance_token_verify(tok, &set, &pol, &res), DANCE_EXPIRED);
     /* ... a re-check is not, at any later time, even past exp */
     for (int64_t later = 31; later < 100000; later *= 3) {
         fx.now = NOW + later;
-        assert_int_equal(dance_token_recheck(tok, DANCE_DNS_SECURE, &set, NULL, &pol, &res),
-                         DANCE_TOKEN_OK);
+        assert_int_equal(dance_token_recheck(tok, DANCE_OK, &set, NULL, &pol, &res),
+                         DANCE_OK);
     }
     /* and a changed key still ends it */
-    assert_int_equal(dance_token_recheck(tok, DANCE_DNS_SECURE, &changed, NULL, &pol, &res),
-                     DANCE_TOKEN_BAD_SIGNATURE);
+    assert_int_equal(dance_token_recheck(tok, DANCE_OK, &changed, NULL, &pol, &res),
+                     DANCE_BAD_SIGNATURE);
     dance_token_free(tok);
     free(t);
     free(c);
@@ -922,7 +924,7 @@ static void test_accessors_and_keycache(void **state)
     const dance_jws_header *h;
 
     (void)state;
-    assert_int_equal(dance_token_parse(t, strlen(t), JT_NAME, &tok, &res), DANCE_TOKEN_OK);
+    assert_int_equal(dance_token_parse(t, strlen(t), JT_NAME, &tok, &res), DANCE_OK);
     assert_string_equal(dance_token_identity(tok), JT_NAME);
     assert_int_equal(dance_token_exp(tok), NOW + 120);
     assert_string_equal(dance_token_jti(tok), "my-jti");
@@ -931,15 +933,15 @@ static void test_accessors_and_keycache(void **state)
     assert_string_equal(h->kid, JT_NAME);
     assert_int_equal(h->x5c_count, 0);
     assert_null(dance_token_identity(NULL));
-    assert_string_equal(dance_token_status_name(DANCE_TOKEN_STATUS_COUNT), "unknown");
+    assert_string_equal(dance_status_name(DANCE_STATUS_COUNT), "unknown");
     pol.keys = dance_jws_keycache_new(16);
     assert_non_null(pol.keys);
     jt_add(&set, 3, 1, 0, fx.c_ec256);
-    assert_int_equal(dance_token_verify(tok, &set, &pol, &res), DANCE_TOKEN_OK);
-    assert_int_equal(dance_token_verify(tok, &set, &pol, &res), DANCE_TOKEN_OK);
+    assert_int_equal(dance_token_verify(tok, &set, &pol, &res), DANCE_OK);
+    assert_int_equal(dance_token_verify(tok, &set, &pol, &res), DANCE_OK);
     dance_jws_keycache_get_stats(pol.keys, &ks);
     assert_int_equal(ks.hits, 1);
-    assert_int_equal(dance_token_check(NULL, &pol, &res), DANCE_TOKEN_INTERNAL);
+    assert_int_equal(dance_token_check(NULL, &pol, &res), DANCE_INTERNAL);
     dance_jws_keycache_free(pol.keys);
     dance_token_free(tok);
     dance_token_free(NULL);
