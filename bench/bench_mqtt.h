@@ -2,9 +2,9 @@
  * bench/bench_mqtt.h - a minimal MQTT 3.1.1 client over TLS (raw sockets +
  * OpenSSL) for the load generators.
  *
- * Why not libmosquitto: the load generators must cost the client side as
- * little as possible on this 2-core machine, batch many PUBLISH packets
- * into one TLS record, and make full TLS handshakes on many threads
+ * Why not libmosquitto: the load generators share the CPU with the broker
+ * they measure, so they must cost as little as possible, batch many
+ * PUBLISH packets into one TLS record, and make full TLS handshakes on many threads
  * without a network thread per connection. This client does just that:
  * blocking sockets with timeouts, one connection per thread, no session
  * resumption (every handshake is a full one, as for a device that just

@@ -188,7 +188,31 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_cou
     b->subacks++;
 }
 
-int main(int argc, char **argv)
+/* What parse_options returns when the program goes on (else: the exit
+ * status). */
+#define PARSED (-1)
+
+/* The command line; the topic filters and the verified prefix go to the
+ * backend itself. */
+typedef struct sub_options {
+    ex_tls tls;
+    dance_resolver_config rcfg;
+    const char *issuers, *label;
+    dance_allowlist *allow;         /* main frees it */
+    unsigned long count, timeout_s, skew, window, max_ttl;
+    bool compat, iat_asked;
+} sub_options;
+
+/* The verification machinery, owned by main. */
+typedef struct verifier {
+    dance_matcher *matcher;
+    dance_jws_keycache *keys;
+    dance_replay *replay;
+    dance_cache *cache;
+    dance_resolver *resolver;
+} verifier;
+
+static int parse_options(int argc, char **argv, sub_options *o, backend *b)
 {
     static const struct option opts[] = {
         { "host", required_argument, NULL, 'H' },
@@ -217,191 +241,189 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    ex_tls tls = { .host = "localhost", .port = 8883 };
-    backend b;
-    dance_resolver_config rcfg;
-    dance_cache_config ccfg;
-    const char *domains = NULL, *issuers = NULL, *transport = NULL, *label = NULL;
-    unsigned long port, count = 0, timeout_s = 0, skew = 0, window = 600, max_ttl = 300;
-    unsigned long dns_timeout = 0;
-    bool compat = false, iat_asked = false;
-    char err[512], idbuf[320];
-    dance_allowlist *allow = NULL;
-    dance_matcher *matcher = NULL;
-    dance_jws_keycache *keys = NULL;
-    dance_replay *replay = NULL;
-    dance_cache *cache = NULL;
-    dance_resolver *resolver = NULL;
-    ex_session *s = NULL;
-    unsigned long long deadline = 0;
-    size_t i;
-    int c, rc = EX_USAGE;
+    const char *transport = NULL, *domains = NULL;
+    unsigned long port, dns_timeout = 0;
+    char err[512];
+    int c;
 
-    memset(&b, 0, sizeof(b));
-    memset(&rcfg, 0, sizeof(rcfg));
-    memset(&ccfg, 0, sizeof(ccfg));
-    b.verified_prefix = "verified/";
+    memset(o, 0, sizeof(*o));
+    o->tls.host = "localhost";
+    o->tls.port = 8883;
+    o->window = 600;
+    o->max_ttl = 300;
+    b->verified_prefix = "verified/";
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': tls.host = optarg; break;
+        case 'H': o->tls.host = optarg; break;
         case 'p':
             if (ex_parse_ulong(prog, "port", optarg, 1, 65535, &port))
                 return EX_USAGE;
-            tls.port = (int)port;
+            o->tls.port = (int)port;
             break;
-        case 'C': tls.cafile = optarg; break;
-        case 'c': tls.cert = optarg; break;
-        case 'k': tls.key = optarg; break;
-        case 'i': tls.client_id = optarg; break;
+        case 'C': o->tls.cafile = optarg; break;
+        case 'c': o->tls.cert = optarg; break;
+        case 'k': o->tls.key = optarg; break;
+        case 'i': o->tls.client_id = optarg; break;
         case 't':
-            if (b.nfilters == MAX_FILTERS) {
+            if (b->nfilters == MAX_FILTERS) {
                 fprintf(stderr, "%s: at most %d --topic filters\n", prog, MAX_FILTERS);
                 return EX_USAGE;
             }
-            b.filters[b.nfilters++] = optarg;
+            b->filters[b->nfilters++] = optarg;
             break;
-        case 'V': b.verified_prefix = optarg; break;
-        case 'r': rcfg.upstreams = optarg; break;
-        case 'T': rcfg.trust_anchor_file = optarg; break;
+        case 'V': b->verified_prefix = optarg; break;
+        case 'r': o->rcfg.upstreams = optarg; break;
+        case 'T': o->rcfg.trust_anchor_file = optarg; break;
         case 'D': transport = optarg; break;
-        case 'A': rcfg.tls_auth_name = optarg; break;
+        case 'A': o->rcfg.tls_auth_name = optarg; break;
         case 'o':
             if (ex_parse_ulong(prog, "dns-timeout", optarg, 1, 600000, &dns_timeout))
                 return EX_USAGE;
             break;
         case 'd': domains = optarg; break;
-        case 'X': issuers = optarg; break;
-        case 'L': label = optarg; break;
+        case 'X': o->issuers = optarg; break;
+        case 'L': o->label = optarg; break;
         case 's':
-            if (ex_parse_ulong(prog, "max-skew", optarg, 1, 86400 * 365, &skew))
+            if (ex_parse_ulong(prog, "max-skew", optarg, 1, 86400 * 365, &o->skew))
                 return EX_USAGE;
             break;
-        case 'q': iat_asked = true; break;
-        case 'Q': compat = true; break;
+        case 'q': o->iat_asked = true; break;
+        case 'Q': o->compat = true; break;
         case 'w':
-            if (ex_parse_ulong(prog, "replay-window", optarg, 0, 86400, &window))
+            if (ex_parse_ulong(prog, "replay-window", optarg, 0, 86400, &o->window))
                 return EX_USAGE;
             break;
         case 'm':
-            if (ex_parse_ulong(prog, "max-ttl", optarg, 1, 604800, &max_ttl))
+            if (ex_parse_ulong(prog, "max-ttl", optarg, 1, 604800, &o->max_ttl))
                 return EX_USAGE;
             break;
         case 'N':
-            if (ex_parse_ulong(prog, "count", optarg, 1, 100000000, &count))
+            if (ex_parse_ulong(prog, "count", optarg, 1, 100000000, &o->count))
                 return EX_USAGE;
             break;
         case 'W':
-            if (ex_parse_ulong(prog, "timeout", optarg, 1, 86400, &timeout_s))
+            if (ex_parse_ulong(prog, "timeout", optarg, 1, 86400, &o->timeout_s))
                 return EX_USAGE;
             break;
         case 'h': usage(stdout); return EX_OK;
         default: usage(stderr); return EX_USAGE;
         }
     }
-    if (optind < argc || tls.cafile == NULL || tls.cert == NULL || tls.key == NULL) {
+    if (optind < argc || o->tls.cafile == NULL || o->tls.cert == NULL || o->tls.key == NULL) {
         fprintf(stderr, "%s: %s\n", prog, optind < argc ? "unexpected argument"
                 : "--cafile, --cert and --key are required");
         usage(stderr);
         return EX_USAGE;
     }
-    if (b.nfilters == 0)
-        b.filters[b.nfilters++] = "verified/#";
-    if (transport != NULL && dance_dns_transport_parse(transport, &rcfg.transport) != 0) {
+    if (b->nfilters == 0)
+        b->filters[b->nfilters++] = "verified/#";
+    if (transport != NULL && dance_dns_transport_parse(transport, &o->rcfg.transport) != 0) {
         fprintf(stderr, "%s: --dns-transport '%.40s': expected udp, tcp or tls\n", prog,
                 transport);
         return EX_USAGE;
     }
-    if (label != NULL && label[0] != '_') {
+    if (o->label != NULL && o->label[0] != '_') {
         fprintf(stderr, "%s: --service-label must start with '_' (e.g. _mqtt)\n", prog);
         return EX_USAGE;
     }
-    rcfg.timeout_ms = (unsigned)dns_timeout;
-    if (dance_resolver_config_check(&rcfg, err, sizeof(err)) != 0) {
+    o->rcfg.timeout_ms = (unsigned)dns_timeout;
+    if (dance_resolver_config_check(&o->rcfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         return EX_USAGE;
     }
-    if (domains != NULL && (allow = dance_allowlist_parse(domains, err, sizeof(err))) == NULL) {
+    if (domains != NULL
+        && (o->allow = dance_allowlist_parse(domains, err, sizeof(err))) == NULL) {
         fprintf(stderr, "%s: --allowed-domains: %s\n", prog, err);
         return EX_USAGE;
     }
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    ex_install_signals();
+    return PARSED;
+}
 
-    /* The verification machinery: the same library calls as the broker's
-     * plugin and `dance verify`. */
-    ccfg.max_ttl = (uint32_t)max_ttl;
+/* verifier_init - the verification machinery, the same library calls as the
+ * broker's plugin and `dance verify`, set into the backend's policy and
+ * source: 0, or -1 after printing why (*v holds what was made) */
+static int verifier_init(const sub_options *o, verifier *v, backend *b)
+{
+    dance_cache_config ccfg;
+    char err[512];
+
+    memset(v, 0, sizeof(*v));
+    memset(&ccfg, 0, sizeof(ccfg));
+    ccfg.max_ttl = (uint32_t)o->max_ttl;
     ccfg.negative_ttl = 5;
     ccfg.failure_ttl = 1;
-    if ((matcher = dance_matcher_new(issuers, err, sizeof(err))) == NULL) {
+    if ((v->matcher = dance_matcher_new(o->issuers, err, sizeof(err))) == NULL) {
         fprintf(stderr, "%s: %s\n", prog, err);
-        goto out;
+        return -1;
     }
-    if ((resolver = dance_resolver_new(&rcfg, err, sizeof(err))) == NULL) {
+    if ((v->resolver = dance_resolver_new(&o->rcfg, err, sizeof(err))) == NULL) {
         fprintf(stderr, "%s: %s\n", prog, err);
-        goto out;
+        return -1;
     }
-    keys = dance_jws_keycache_new(0);
-    cache = dance_cache_new(&ccfg);
-    if (window > 0)
-        replay = dance_replay_new(0, (uint32_t)window, NULL, NULL);
-    if (keys == NULL || cache == NULL || (window > 0 && replay == NULL)) {
+    v->keys = dance_jws_keycache_new(0);
+    v->cache = dance_cache_new(&ccfg);
+    if (o->window > 0)
+        v->replay = dance_replay_new(0, (uint32_t)o->window, NULL, NULL);
+    if (v->keys == NULL || v->cache == NULL || (o->window > 0 && v->replay == NULL)) {
         fprintf(stderr, "%s: out of memory\n", prog);
-        goto out;
+        return -1;
     }
-    b.policy.allow = allow;
-    b.policy.service_label = label;
-    b.policy.matcher = matcher;
-    b.policy.keys = keys;
-    b.policy.replay = replay;
-    b.policy.max_skew = (uint32_t)skew;
-    b.policy.require_iat = !compat || iat_asked;
-    b.policy.require_topic = !compat;
-    b.source.cache = cache;
-    b.source.resolver = resolver;
+    b->policy.allow = o->allow;
+    b->policy.service_label = o->label;
+    b->policy.matcher = v->matcher;
+    b->policy.keys = v->keys;
+    b->policy.replay = v->replay;
+    b->policy.max_skew = (uint32_t)o->skew;
+    b->policy.require_iat = !o->compat || o->iat_asked;
+    b->policy.require_topic = !o->compat;
+    b->source.cache = v->cache;
+    b->source.resolver = v->resolver;
+    return 0;
+}
 
-    if (tls.client_id == NULL) {
-        char suffix[32];
-        snprintf(suffix, sizeof(suffix), "backend-%ld", (long)getpid());
-        tls.client_id = ex_bound_client_id(tls.cert, suffix, idbuf, sizeof(idbuf));
-    }
-    mosquitto_lib_init();
-    s = ex_session_new(prog, &tls, &b);
-    if (s == NULL)
-        goto out;
-    mosquitto_message_v5_callback_set(s->mosq, on_message);
-    mosquitto_subscribe_v5_callback_set(s->mosq, on_subscribe);
-    if (ex_session_connect(s, &tls, 10000) != 0) {
-        rc = EX_LOST;
-        goto out;
-    }
-    for (i = 0; i < b.nfilters; i++) {
-        int src = mosquitto_subscribe_v5(s->mosq, NULL, b.filters[i], 1, 0, NULL);
+static void verifier_free(verifier *v)
+{
+    dance_resolver_free(v->resolver);
+    dance_cache_free(v->cache);
+    dance_replay_free(v->replay);
+    dance_jws_keycache_free(v->keys);
+    dance_matcher_free(v->matcher);
+}
+
+/* receive - subscribe, then verify messages (on_message prints each) until
+ * --count, --timeout, a stop signal or a lost connection; the exit status */
+static int receive(ex_session *s, backend *b, const sub_options *o)
+{
+    unsigned long long deadline = 0;
+    size_t i;
+    int rc = EX_OK;
+
+    for (i = 0; i < b->nfilters; i++) {
+        int src = mosquitto_subscribe_v5(s->mosq, NULL, b->filters[i], 1, 0, NULL);
         if (src != MOSQ_ERR_SUCCESS) {
-            fprintf(stderr, "%s: cannot subscribe to %s: %s\n", prog, b.filters[i],
+            fprintf(stderr, "%s: cannot subscribe to %s: %s\n", prog, b->filters[i],
                     mosquitto_strerror(src));
-            rc = EX_USAGE;
-            goto out;
+            return EX_USAGE;
         }
     }
-    if (timeout_s > 0)
-        deadline = ex_now_ms() + timeout_s * 1000ull;
-    rc = EX_OK;
+    if (o->timeout_s > 0)
+        deadline = ex_now_ms() + o->timeout_s * 1000ull;
     for (;;) {
-        if (!b.subscribed_reported && b.subacks == b.nfilters) {
+        if (!b->subscribed_reported && b->subacks == b->nfilters) {
             printf("SUBSCRIBED");
-            for (i = 0; i < b.nfilters; i++)
-                printf(" %s", b.filters[i]);
+            for (i = 0; i < b->nfilters; i++)
+                printf(" %s", b->filters[i]);
             printf("\n");
-            b.subscribed_reported = true;
+            b->subscribed_reported = true;
         }
-        if (count > 0 && b.seen >= count)
+        if (o->count > 0 && b->seen >= o->count)
             break;
         if (ex_stop_requested())
             break;
         if (deadline && ex_now_ms() >= deadline) {
-            if (count > 0) {
-                fprintf(stderr, "%s: %lu of %lu messages within %lu s\n", prog, b.seen,
-                        count, timeout_s);
+            if (o->count > 0) {
+                fprintf(stderr, "%s: %lu of %lu messages within %lu s\n", prog, b->seen,
+                        o->count, o->timeout_s);
                 rc = EX_FAILED;
             }
             break;
@@ -413,16 +435,50 @@ int main(int argc, char **argv)
             break;
         }
     }
-    fprintf(stderr, "%s: %lu messages, %lu verified, %lu refused\n", prog, b.seen,
-            b.verified, b.refused);
+    fprintf(stderr, "%s: %lu messages, %lu verified, %lu refused\n", prog, b->seen,
+            b->verified, b->refused);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    sub_options o;
+    backend b;
+    verifier v;
+    char idbuf[320];
+    ex_session *s = NULL;
+    int rc;
+
+    memset(&b, 0, sizeof(b));
+    rc = parse_options(argc, argv, &o, &b);
+    if (rc != PARSED)
+        return rc;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    ex_install_signals();
+
+    rc = EX_USAGE;
+    if (verifier_init(&o, &v, &b) != 0)
+        goto out;
+    if (o.tls.client_id == NULL) {
+        char suffix[32];
+        snprintf(suffix, sizeof(suffix), "backend-%ld", (long)getpid());
+        o.tls.client_id = ex_bound_client_id(o.tls.cert, suffix, idbuf, sizeof(idbuf));
+    }
+    mosquitto_lib_init();
+    s = ex_session_new(prog, &o.tls, &b);
+    if (s == NULL)
+        goto out;
+    mosquitto_message_v5_callback_set(s->mosq, on_message);
+    mosquitto_subscribe_v5_callback_set(s->mosq, on_subscribe);
+    if (ex_session_connect(s, &o.tls, 10000) != 0) {
+        rc = EX_LOST;
+        goto out;
+    }
+    rc = receive(s, &b, &o);
 out:
     ex_session_free(s);
     mosquitto_lib_cleanup();
-    dance_resolver_free(resolver);
-    dance_cache_free(cache);
-    dance_replay_free(replay);
-    dance_jws_keycache_free(keys);
-    dance_matcher_free(matcher);
-    dance_allowlist_free(allow);
+    verifier_free(&v);
+    dance_allowlist_free(o.allow);
     return rc;
 }

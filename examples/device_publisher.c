@@ -111,7 +111,28 @@ static void make_reading(char *buf, size_t len, const char *signer, unsigned lon
              18.0 + (double)(h % 60u) / 10.0 + sin((double)seq / 3.0));
 }
 
-int main(int argc, char **argv)
+/* What parse_options returns when the program goes on (else: the exit
+ * status). */
+#define PARSED (-1)
+
+/* The command line. */
+typedef struct pub_options {
+    ex_tls tls;
+    const char *name_opt, *topic_opt, *for_name, *for_key, *x5c_file, *payload_opt;
+    unsigned long count, interval;
+    bool bind_topic;
+} pub_options;
+
+/* Who publishes what, made from the options. */
+typedef struct publisher {
+    char identity[DANCE_NAME_MAX + 1];      /* the connection's */
+    char signer[DANCE_NAME_MAX + 1];        /* the messages' (identity, or --for) */
+    char topic[512];
+    EVP_PKEY *sign_key;
+    STACK_OF(X509) *x5c;
+} publisher;
+
+static int parse_options(int argc, char **argv, pub_options *o)
 {
     static const struct option opts[] = {
         { "host", required_argument, NULL, 'H' },
@@ -132,167 +153,208 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    ex_tls tls = { .host = "localhost", .port = 8883 };
-    const char *name_opt = NULL, *topic_opt = NULL, *for_name = NULL, *for_key = NULL;
-    const char *x5c_file = NULL, *payload_opt = NULL;
-    unsigned long count = 5, interval = 1000, port = 8883, i;
-    bool bind_topic = true;
-    char identity[DANCE_NAME_MAX + 1], signer[DANCE_NAME_MAX + 1];
-    char err[512], topic[512], reading[256], jti[32];
-    EVP_PKEY *sign_key = NULL;
-    STACK_OF(X509) *x5c = NULL;
-    ex_session *s = NULL;
-    pub_state ps;
-    int c, rc = EX_USAGE;
+    unsigned long port = 8883;
+    int c;
 
+    memset(o, 0, sizeof(*o));
+    o->tls.host = "localhost";
+    o->tls.port = 8883;
+    o->count = 5;
+    o->interval = 1000;
+    o->bind_topic = true;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': tls.host = optarg; break;
+        case 'H': o->tls.host = optarg; break;
         case 'p':
             if (ex_parse_ulong(prog, "port", optarg, 1, 65535, &port))
                 return EX_USAGE;
-            tls.port = (int)port;
+            o->tls.port = (int)port;
             break;
-        case 'C': tls.cafile = optarg; break;
-        case 'c': tls.cert = optarg; break;
-        case 'k': tls.key = optarg; break;
-        case 'n': name_opt = optarg; break;
-        case 'i': tls.client_id = optarg; break;
-        case 't': topic_opt = optarg; break;
+        case 'C': o->tls.cafile = optarg; break;
+        case 'c': o->tls.cert = optarg; break;
+        case 'k': o->tls.key = optarg; break;
+        case 'n': o->name_opt = optarg; break;
+        case 'i': o->tls.client_id = optarg; break;
+        case 't': o->topic_opt = optarg; break;
         case 'N':
-            if (ex_parse_ulong(prog, "count", optarg, 0, 100000000, &count))
+            if (ex_parse_ulong(prog, "count", optarg, 0, 100000000, &o->count))
                 return EX_USAGE;
             break;
         case 'I':
-            if (ex_parse_ulong(prog, "interval", optarg, 0, 3600000, &interval))
+            if (ex_parse_ulong(prog, "interval", optarg, 0, 3600000, &o->interval))
                 return EX_USAGE;
             break;
-        case 'f': for_name = optarg; break;
-        case 'K': for_key = optarg; break;
-        case 'x': x5c_file = optarg; break;
-        case 'P': payload_opt = optarg; break;
-        case 'B': bind_topic = false; break;
+        case 'f': o->for_name = optarg; break;
+        case 'K': o->for_key = optarg; break;
+        case 'x': o->x5c_file = optarg; break;
+        case 'P': o->payload_opt = optarg; break;
+        case 'B': o->bind_topic = false; break;
         case 'h': usage(stdout); return EX_OK;
         default: usage(stderr); return EX_USAGE;
         }
     }
-    if (optind < argc || tls.cafile == NULL || tls.cert == NULL || tls.key == NULL
-        || (for_name == NULL) != (for_key == NULL)) {
+    if (optind < argc || o->tls.cafile == NULL || o->tls.cert == NULL || o->tls.key == NULL
+        || (o->for_name == NULL) != (o->for_key == NULL)) {
         fprintf(stderr, "%s: %s\n", prog, optind < argc ? "unexpected argument"
-                : (for_name == NULL) != (for_key == NULL) ? "--for and --for-key go together"
+                : (o->for_name == NULL) != (o->for_key == NULL)
+                ? "--for and --for-key go together"
                 : "--cafile, --cert and --key are required");
         usage(stderr);
         return EX_USAGE;
     }
+    return PARSED;
+}
+
+/* publisher_init - who we are (the connection) and who signs (us, or the
+ * sensor), the signing key and the topic: 0, or -1 after printing why */
+static int publisher_init(pub_options *o, publisher *p)
+{
+    char err[512];
+
+    memset(p, 0, sizeof(*p));
+    if (o->name_opt != NULL) {
+        if (dance_name_normalize(o->name_opt, p->identity, sizeof(p->identity), err,
+                                 sizeof(err))) {
+            fprintf(stderr, "%s: --name: %s\n", prog, err);
+            return -1;
+        }
+    } else if (identity_from_cert(o->tls.cert, p->identity, sizeof(p->identity)) != 0) {
+        return -1;
+    }
+    if (o->for_name != NULL
+        && dance_name_normalize(o->for_name, p->signer, sizeof(p->signer), err,
+                                sizeof(err))) {
+        fprintf(stderr, "%s: --for: %s\n", prog, err);
+        return -1;
+    }
+    if (o->for_name == NULL)
+        memcpy(p->signer, p->identity, sizeof(p->identity));
+    p->sign_key = dance_key_load(o->for_key ? o->for_key : o->tls.key, err, sizeof(err));
+    if (p->sign_key == NULL) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return -1;
+    }
+    if (o->x5c_file != NULL
+        && (p->x5c = dance_certs_load(o->x5c_file, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "%s: --x5c: %s\n", prog, err);
+        return -1;
+    }
+    if (o->topic_opt != NULL)
+        snprintf(p->topic, sizeof(p->topic), "%s", o->topic_opt);
+    else
+        snprintf(p->topic, sizeof(p->topic), "devices/%s/reading", p->identity);
+    if (o->tls.client_id == NULL)
+        o->tls.client_id = p->identity;
+    return 0;
+}
+
+static void publisher_clear(publisher *p)
+{
+    EVP_PKEY_free(p->sign_key);
+    sk_X509_pop_free(p->x5c, X509_free);
+}
+
+/* publish_reading - sign reading number seq (or --payload), publish it at
+ * QoS 1 and wait for the PUBACK; prints SENT, DISCONNECTED or REFUSED.
+ * EX_OK, or the exit status to stop with. */
+static int publish_reading(ex_session *s, pub_state *ps, const pub_options *o,
+                           const publisher *p, unsigned long seq)
+{
+    dance_jws_sign_opts so;
+    char *jws = NULL, err[512], reading[256], jti[32];
+    size_t jws_len = 0;
+    const char *payload = o->payload_opt;
+    unsigned long long deadline;
+    int prc;
+
+    if (payload == NULL) {
+        make_reading(reading, sizeof(reading), p->signer, seq);
+        payload = reading;
+    }
+    if (dance_jws_random_jti(jti, sizeof(jti)) != 0) {
+        fprintf(stderr, "%s: no random bytes for a jti\n", prog);
+        return EX_FAILED;
+    }
+    memset(&so, 0, sizeof(so));
+    so.key = p->sign_key;
+    so.name = p->signer;
+    so.x5c = p->x5c;
+    so.iat = true;
+    so.jti = jti;
+    so.topic = o->bind_topic ? p->topic : NULL;
+    so.serialization = DANCE_JWS_COMPACT;
+    if (dance_jws_sign(&so, payload, strlen(payload), &jws, &jws_len, err, sizeof(err))) {
+        fprintf(stderr, "%s: cannot sign: %s\n", prog, err);
+        return EX_USAGE;
+    }
+    ps->acked = false;
+    prc = mosquitto_publish_v5(s->mosq, &ps->pending_mid, p->topic, (int)jws_len, jws, 1,
+                               false, NULL);
+    free(jws);
+    if (prc != MOSQ_ERR_SUCCESS) {
+        printf("DISCONNECTED %s\n", mosquitto_strerror(prc));
+        return EX_LOST;
+    }
+    /* Wait for the PUBACK: the broker has taken the message. */
+    deadline = ex_now_ms() + 10000;
+    while (!ps->acked && !s->disconnected && ex_now_ms() < deadline)
+        ex_session_pump(s, 100);
+    if (!ps->acked) {
+        printf("DISCONNECTED %s\n", s->disconnected
+               ? "by the broker (revoked, or the connection was lost)"
+               : "no acknowledgement within 10 s");
+        return EX_LOST;
+    }
+    if (ps->ack_rc >= 0x80) {
+        printf("REFUSED publish to %s: %s\n", p->topic, mosquitto_reason_string(ps->ack_rc));
+        return EX_LOST;
+    }
+    printf("SENT %s %s\n", p->topic, payload);
+    return EX_OK;
+}
+
+int main(int argc, char **argv)
+{
+    pub_options o;
+    publisher p;
+    ex_session *s = NULL;
+    pub_state ps;
+    unsigned long i;
+    int rc = parse_options(argc, argv, &o);
+
+    if (rc != PARSED)
+        return rc;
     setvbuf(stdout, NULL, _IOLBF, 0);
     ex_install_signals();
-
-    /* Who we are (the connection) and who signs (us, or the sensor). */
-    if (name_opt != NULL) {
-        if (dance_name_normalize(name_opt, identity, sizeof(identity), err, sizeof(err))) {
-            fprintf(stderr, "%s: --name: %s\n", prog, err);
-            return EX_USAGE;
-        }
-    } else if (identity_from_cert(tls.cert, identity, sizeof(identity)) != 0) {
+    if (publisher_init(&o, &p) != 0) {
+        publisher_clear(&p);
         return EX_USAGE;
     }
-    if (for_name != NULL
-        && dance_name_normalize(for_name, signer, sizeof(signer), err, sizeof(err))) {
-        fprintf(stderr, "%s: --for: %s\n", prog, err);
-        return EX_USAGE;
-    }
-    if (for_name == NULL)
-        memcpy(signer, identity, sizeof(identity));
-    sign_key = dance_key_load(for_key ? for_key : tls.key, err, sizeof(err));
-    if (sign_key == NULL) {
-        fprintf(stderr, "%s: %s\n", prog, err);
-        return EX_USAGE;
-    }
-    if (x5c_file != NULL && (x5c = dance_certs_load(x5c_file, err, sizeof(err))) == NULL) {
-        fprintf(stderr, "%s: --x5c: %s\n", prog, err);
-        goto out;
-    }
-    if (topic_opt != NULL)
-        snprintf(topic, sizeof(topic), "%s", topic_opt);
-    else
-        snprintf(topic, sizeof(topic), "devices/%s/reading", identity);
-    if (tls.client_id == NULL)
-        tls.client_id = identity;
 
     memset(&ps, 0, sizeof(ps));
     mosquitto_lib_init();
-    s = ex_session_new(prog, &tls, &ps);
-    if (s == NULL)
+    s = ex_session_new(prog, &o.tls, &ps);
+    if (s == NULL) {
+        rc = EX_USAGE;
         goto out;
+    }
     mosquitto_publish_v5_callback_set(s->mosq, on_publish);
-    if (ex_session_connect(s, &tls, 10000) != 0) {
+    if (ex_session_connect(s, &o.tls, 10000) != 0) {
         rc = EX_FAILED;
         goto out;
     }
-    printf("CONNECTED %s as %s%s%s\n", tls.host, identity,
-           for_name ? ", forwarding for " : "", for_name ? signer : "");
+    printf("CONNECTED %s as %s%s%s\n", o.tls.host, p.identity,
+           o.for_name ? ", forwarding for " : "", o.for_name ? p.signer : "");
 
     rc = EX_OK;
-    for (i = 1; count == 0 || i <= count; i++) {
-        dance_jws_sign_opts so;
-        char *jws = NULL;
-        size_t jws_len = 0;
-        const char *payload = payload_opt;
-        unsigned long long deadline;
-        int prc;
-
+    for (i = 1; o.count == 0 || i <= o.count; i++) {
         if (ex_stop_requested())
             break;
-        if (payload == NULL) {
-            make_reading(reading, sizeof(reading), signer, i);
-            payload = reading;
-        }
-        if (dance_jws_random_jti(jti, sizeof(jti)) != 0) {
-            fprintf(stderr, "%s: no random bytes for a jti\n", prog);
-            rc = EX_FAILED;
+        rc = publish_reading(s, &ps, &o, &p, i);
+        if (rc != EX_OK)
             break;
-        }
-        memset(&so, 0, sizeof(so));
-        so.key = sign_key;
-        so.name = signer;
-        so.x5c = x5c;
-        so.iat = true;
-        so.jti = jti;
-        so.topic = bind_topic ? topic : NULL;
-        so.serialization = DANCE_JWS_COMPACT;
-        if (dance_jws_sign(&so, payload, strlen(payload), &jws, &jws_len, err, sizeof(err))) {
-            fprintf(stderr, "%s: cannot sign: %s\n", prog, err);
-            rc = EX_USAGE;
-            break;
-        }
-        ps.acked = false;
-        prc = mosquitto_publish_v5(s->mosq, &ps.pending_mid, topic, (int)jws_len, jws, 1,
-                                   false, NULL);
-        free(jws);
-        if (prc != MOSQ_ERR_SUCCESS) {
-            printf("DISCONNECTED %s\n", mosquitto_strerror(prc));
-            rc = EX_LOST;
-            break;
-        }
-        /* Wait for the PUBACK: the broker has taken the message. */
-        deadline = ex_now_ms() + 10000;
-        while (!ps.acked && !s->disconnected && ex_now_ms() < deadline)
-            ex_session_pump(s, 100);
-        if (!ps.acked) {
-            printf("DISCONNECTED %s\n", s->disconnected
-                   ? "by the broker (revoked, or the connection was lost)"
-                   : "no acknowledgement within 10 s");
-            rc = EX_LOST;
-            break;
-        }
-        if (ps.ack_rc >= 0x80) {
-            printf("REFUSED publish to %s: %s\n", topic, mosquitto_reason_string(ps.ack_rc));
-            rc = EX_LOST;
-            break;
-        }
-        printf("SENT %s %s\n", topic, payload);
-        if ((count == 0 || i < count) && interval > 0
-            && ex_session_pump(s, (unsigned)interval) != 0) {
+        if ((o.count == 0 || i < o.count) && o.interval > 0
+            && ex_session_pump(s, (unsigned)o.interval) != 0) {
             printf("DISCONNECTED by the broker (revoked, or the connection was lost)\n");
             rc = EX_LOST;
             break;
@@ -300,8 +362,7 @@ int main(int argc, char **argv)
     }
 out:
     ex_session_free(s);
-    EVP_PKEY_free(sign_key);
-    sk_X509_pop_free(x5c, X509_free);
+    publisher_clear(&p);
     mosquitto_lib_cleanup();
     return rc;
 }

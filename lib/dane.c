@@ -16,7 +16,7 @@
  * written, so threads may share one matcher: SSL_new and X509_STORE lookups
  * are thread-safe in OpenSSL 3. The caller keeps ownership of every input.
  *
- * Traps handled here (DESIGN.md section 3):
+ * OpenSSL DANE traps handled here:
  * - With no usable record OpenSSL silently falls back to plain PKIX; only
  *   SSL_get0_dane_authority() >= 0 after a passing check counts as DANE.
  * - X509_STORE_CTX_init needs a non-NULL untrusted stack, or OpenSSL 3.0

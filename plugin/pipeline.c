@@ -259,7 +259,10 @@ static void fail_job(dance_pipeline *pl, struct pl_job *j, dance_status st,
     pol.topic = j->topic;
     dance_jws_check(j->jws, &pol, &j->res);
     j->res.status = st;
-    snprintf(j->res.reason, sizeof(j->res.reason), "%s", reason);
+    /* A longer reason is cut at the buffer's end (checking the result
+     * tells gcc the cut is meant). */
+    if (snprintf(j->res.reason, sizeof(j->res.reason), "%s", reason) < 0)
+        j->res.reason[0] = '\0';
 }
 
 static struct pl_group *find_group(struct pl_shard *sh, const char *owner)

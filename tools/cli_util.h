@@ -13,6 +13,10 @@
 /* Room for an error message: a reason plus a path or two. */
 #define CLI_ERR_MAX 8192
 
+/* What a command's option parser returns when the command goes on; any
+ * other value is the exit status (after --help, or a usage error). */
+#define CLI_PARSED (-1)
+
 /* cli_error - "dance <cmd>: <message>" on stderr */
 void cli_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

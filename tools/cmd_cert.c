@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include <openssl/evp.h>
@@ -47,7 +48,17 @@ static void cert_usage(FILE *f)
             DANCE_CERT_DAYS_MAX, DANCE_CERT_DAYS_DEFAULT);
 }
 
-int cmd_cert(int argc, char **argv)
+/* The command line, checked. */
+struct cert_args {
+    const char *key_path, *name, *ca_path, *ca_key_path, *out;
+    bool force, is_ca;
+    unsigned long days;
+    char normal[DANCE_NAME_MAX + 1];    /* name normalised (not for --is-ca) */
+};
+
+/* cert_parse - the options into *a: CLI_PARSED, or the exit status (help
+ * printed, or the error) */
+static int cert_parse(int argc, char **argv, struct cert_args *a)
 {
     static const struct option opts[] = {
         { "key",    required_argument, NULL, 'k' },
@@ -61,31 +72,25 @@ int cmd_cert(int argc, char **argv)
         { "help",   no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    const char *cmd = argv[0];
-    const char *key_path = NULL, *name = NULL, *days_s = NULL, *ca_path = NULL;
-    const char *ca_key_path = NULL, *out = NULL;
-    bool force = false, is_ca = false;
-    unsigned long days = DANCE_CERT_DAYS_DEFAULT;
-    char normal[DANCE_NAME_MAX + 1];
+    const char *cmd = argv[0], *days_s = NULL;
     char err[CLI_ERR_MAX];
-    EVP_PKEY *key = NULL, *ca_key = NULL;
-    X509 *ca = NULL, *cert = NULL;
-    dance_cert_request req;
     struct stat st;
-    int c, rc = CLI_USAGE;
+    int c;
 
+    memset(a, 0, sizeof(*a));
+    a->days = DANCE_CERT_DAYS_DEFAULT;
     while ((c = cli_getopt(cmd, argc, argv, opts)) != -1) {
         const char **dst = NULL;
         const char *opt = NULL;
         switch (c) {
-        case 'k': dst = &key_path;    opt = "key";    break;
-        case 'n': dst = &name;        opt = "name";   break;
-        case 'd': dst = &days_s;      opt = "days";   break;
-        case 'c': dst = &ca_path;     opt = "ca";     break;
-        case 'K': dst = &ca_key_path; opt = "ca-key"; break;
-        case 'o': dst = &out;         opt = "out";    break;
-        case 'C': is_ca = true; break;
-        case 'f': force = true; break;
+        case 'k': dst = &a->key_path;    opt = "key";    break;
+        case 'n': dst = &a->name;        opt = "name";   break;
+        case 'd': dst = &days_s;         opt = "days";   break;
+        case 'c': dst = &a->ca_path;     opt = "ca";     break;
+        case 'K': dst = &a->ca_key_path; opt = "ca-key"; break;
+        case 'o': dst = &a->out;         opt = "out";    break;
+        case 'C': a->is_ca = true; break;
+        case 'f': a->force = true; break;
         case 'h':
             cert_usage(stdout);
             return CLI_OK;
@@ -99,59 +104,71 @@ int cmd_cert(int argc, char **argv)
         cli_usage_error(cmd, "unexpected argument '%.80s'", argv[optind]);
         return CLI_USAGE;
     }
-    if (key_path == NULL || name == NULL || out == NULL) {
+    if (a->key_path == NULL || a->name == NULL || a->out == NULL) {
         cli_usage_error(cmd, "--key, --name and --out are required");
         return CLI_USAGE;
     }
-    if (*out == '\0') {
+    if (*a->out == '\0') {
         cli_usage_error(cmd, "--out needs a file name");
         return CLI_USAGE;
     }
-    if ((ca_path == NULL) != (ca_key_path == NULL)) {
+    if ((a->ca_path == NULL) != (a->ca_key_path == NULL)) {
         cli_usage_error(cmd, "--ca and --ca-key go together (the CA's certificate "
                         "and its private key)");
         return CLI_USAGE;
     }
     if (days_s != NULL && cli_parse_uint(cmd, "days", days_s, 1,
-                                         DANCE_CERT_DAYS_MAX, &days) != 0)
+                                         DANCE_CERT_DAYS_MAX, &a->days) != 0)
         return CLI_USAGE;
-    if (!is_ca && dance_name_normalize(name, normal, sizeof(normal),
-                                       err, sizeof(err)) != 0) {
-        cli_usage_error(cmd, "--name '%.80s' is not a valid DNS name: %s", name, err);
-        return CLI_USAGE;
-    }
-    if (!force && lstat(out, &st) == 0) {
-        cli_error(cmd, "%s exists; use --force to replace it", out);
+    if (!a->is_ca && dance_name_normalize(a->name, a->normal, sizeof(a->normal),
+                                          err, sizeof(err)) != 0) {
+        cli_usage_error(cmd, "--name '%.80s' is not a valid DNS name: %s", a->name, err);
         return CLI_USAGE;
     }
+    if (!a->force && lstat(a->out, &st) == 0) {
+        cli_error(cmd, "%s exists; use --force to replace it", a->out);
+        return CLI_USAGE;
+    }
+    return CLI_PARSED;
+}
 
-    key = dance_key_load(key_path, err, sizeof(err));
+/* cert_write - load the keys (and the CA), issue the certificate and write
+ * it; the exit status */
+static int cert_write(const char *cmd, const struct cert_args *a)
+{
+    char err[CLI_ERR_MAX];
+    EVP_PKEY *key = NULL, *ca_key = NULL;
+    X509 *ca = NULL, *cert = NULL;
+    dance_cert_request req;
+    int rc = CLI_USAGE;
+
+    key = dance_key_load(a->key_path, err, sizeof(err));
     if (key == NULL) {
         cli_error(cmd, "%s", err);
         goto done;
     }
-    if (ca_path != NULL) {
-        ca = dance_cert_load(ca_path, err, sizeof(err));
+    if (a->ca_path != NULL) {
+        ca = dance_cert_load(a->ca_path, err, sizeof(err));
         if (ca == NULL) {
             cli_error(cmd, "%s", err);
             goto done;
         }
-        ca_key = dance_key_load(ca_key_path, err, sizeof(err));
+        ca_key = dance_key_load(a->ca_key_path, err, sizeof(err));
         if (ca_key == NULL) {
             cli_error(cmd, "%s", err);
             goto done;
         }
         if (!dance_key_matches_cert(ca_key, ca)) {
             cli_error(cmd, "the key in %s does not belong to the CA certificate in %s",
-                      ca_key_path, ca_path);
+                      a->ca_key_path, a->ca_path);
             goto done;
         }
     }
     req = (dance_cert_request){
         .key = key,
-        .name = is_ca ? name : normal,
-        .days = (int)days,
-        .is_ca = is_ca,
+        .name = a->is_ca ? a->name : a->normal,
+        .days = (int)a->days,
+        .is_ca = a->is_ca,
         .issuer_cert = ca,
         .issuer_key = ca_key,
     };
@@ -160,7 +177,7 @@ int cmd_cert(int argc, char **argv)
         cli_error(cmd, "%s", err);
         goto done;
     }
-    if (dance_cert_write(out, cert, force, err, sizeof(err)) != 0) {
+    if (dance_cert_write(a->out, cert, a->force, err, sizeof(err)) != 0) {
         cli_error(cmd, "%s", err);
         goto done;
     }
@@ -171,4 +188,12 @@ done:
     EVP_PKEY_free(ca_key);
     EVP_PKEY_free(key);
     return rc;
+}
+
+int cmd_cert(int argc, char **argv)
+{
+    struct cert_args a;
+    int rc = cert_parse(argc, argv, &a);
+
+    return rc == CLI_PARSED ? cert_write(argv[0], &a) : rc;
 }

@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "cli_util.h"
@@ -69,7 +70,15 @@ static int print_records(const char *owner, const dance_tlsa_result *res)
     return 0;
 }
 
-int cmd_lookup(int argc, char **argv)
+/* The command line, checked. */
+struct lookup_args {
+    dance_resolver_config cfg;
+    char owner[DANCE_NAME_MAX + 1];     /* the name to ask for */
+};
+
+/* lookup_parse - the options into *a: CLI_PARSED, or the exit status (help
+ * printed, or the error) */
+static int lookup_parse(int argc, char **argv, struct lookup_args *a)
 {
     static const struct option opts[] = {
         { "resolver",      required_argument, NULL, 'r' },
@@ -84,14 +93,13 @@ int cmd_lookup(int argc, char **argv)
     const char *cmd = argv[0];
     const char *resolver_s = NULL, *anchor = NULL, *timeout_s = NULL;
     const char *transport_s = NULL, *auth_name = NULL, *prefix = NULL;
-    char name[DANCE_NAME_MAX + 1], owner[DANCE_NAME_MAX + 1];
+    char name[DANCE_NAME_MAX + 1];
     char err[CLI_ERR_MAX];
-    dance_resolver_config cfg = { 0 };
-    dance_resolver *res;
-    dance_tlsa_result result = { 0 };
+    dance_resolver_config *cfg = &a->cfg;
     unsigned long timeout = 0;
-    int c, rc;
+    int c;
 
+    memset(a, 0, sizeof(*a));
     while ((c = cli_getopt(cmd, argc, argv, opts)) != -1) {
         const char **dst = NULL;
         const char *opt = NULL;
@@ -126,7 +134,7 @@ int cmd_lookup(int argc, char **argv)
         cli_usage_error(cmd, "'%s' is not a valid DNS name: %s", argv[optind], err);
         return CLI_USAGE;
     }
-    if (dance_owner_name(name, prefix, owner, sizeof(owner), err, sizeof(err)) != 0) {
+    if (dance_owner_name(name, prefix, a->owner, sizeof(a->owner), err, sizeof(err)) != 0) {
         cli_usage_error(cmd, "--owner-prefix '%s': %s", prefix ? prefix : "", err);
         return CLI_USAGE;
     }
@@ -134,36 +142,49 @@ int cmd_lookup(int argc, char **argv)
         && cli_parse_uint(cmd, "timeout", timeout_s, 1, LOOKUP_TIMEOUT_MAX,
                           &timeout) != 0)
         return CLI_USAGE;
-    cfg.transport = DANCE_TRANSPORT_UDP;
+    cfg->transport = DANCE_TRANSPORT_UDP;
     if (transport_s != NULL
-        && dance_dns_transport_parse(transport_s, &cfg.transport) != 0) {
+        && dance_dns_transport_parse(transport_s, &cfg->transport) != 0) {
         cli_usage_error(cmd, "--transport '%s': expected udp, tcp or tls",
                         transport_s);
         return CLI_USAGE;
     }
-    if (auth_name != NULL && cfg.transport != DANCE_TRANSPORT_TLS) {
+    if (auth_name != NULL && cfg->transport != DANCE_TRANSPORT_TLS) {
         cli_usage_error(cmd, "--tls-auth-name only applies to --transport tls");
         return CLI_USAGE;
     }
-    cfg.upstreams = resolver_s;
-    cfg.trust_anchor_file = anchor;
-    cfg.timeout_ms = (unsigned)timeout;
-    cfg.tls_auth_name = auth_name;
-    if (dance_resolver_config_check(&cfg, err, sizeof(err)) != 0) {
+    cfg->upstreams = resolver_s;
+    cfg->trust_anchor_file = anchor;
+    cfg->timeout_ms = (unsigned)timeout;
+    cfg->tls_auth_name = auth_name;
+    if (dance_resolver_config_check(cfg, err, sizeof(err)) != 0) {
         cli_usage_error(cmd, "%s", err);
         return CLI_USAGE;
     }
+    return CLI_PARSED;
+}
 
-    res = dance_resolver_new(&cfg, err, sizeof(err));
+int cmd_lookup(int argc, char **argv)
+{
+    const char *cmd = argv[0];
+    struct lookup_args a;
+    char err[CLI_ERR_MAX];
+    dance_resolver *res;
+    dance_tlsa_result result = { 0 };
+    int rc = lookup_parse(argc, argv, &a);
+
+    if (rc != CLI_PARSED)
+        return rc;
+    res = dance_resolver_new(&a.cfg, err, sizeof(err));
     if (res == NULL) {
         cli_error(cmd, "%s", err);
         return CLI_LOOKUP_FAILED;
     }
-    dance_resolver_lookup_tlsa(res, owner, &result);
+    dance_resolver_lookup_tlsa(res, a.owner, &result);
     dance_resolver_free(res);
 
     if (result.status == DANCE_OK) {
-        if (print_records(owner, &result) != 0) {
+        if (print_records(a.owner, &result) != 0) {
             cli_error(cmd, "out of memory");
             dance_tlsa_result_clear(&result);
             return CLI_LOOKUP_FAILED;

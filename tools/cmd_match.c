@@ -54,7 +54,18 @@ static void match_usage(FILE *f)
 "usable), 2 bad usage or unreadable input.\n");
 }
 
-int cmd_match(int argc, char **argv)
+/* The command line, checked. */
+struct match_args {
+    const char *cert_path, *chain_path, *cafile, *name;    /* name: normalised or NULL */
+    bool no_ee_namechecks;
+    dance_purpose purpose;
+    dance_tlsa_rrset tlsa;              /* the caller clears it */
+    char norm[DANCE_NAME_MAX + 1];
+};
+
+/* match_parse - the options into *a: CLI_PARSED, or the exit status (help
+ * printed, or the error) */
+static int match_parse(int argc, char **argv, struct match_args *a)
 {
     static const struct option opts[] = {
         { "cert",             required_argument, NULL, 'c' },
@@ -67,92 +78,95 @@ int cmd_match(int argc, char **argv)
         { "help",             no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    const char *cmd = argv[0];
-    const char *cert_path = NULL, *chain_path = NULL, *cafile = NULL;
-    const char *name = NULL, *purpose_s = NULL;
-    bool no_ee_namechecks = false;
-    dance_purpose purpose = DANCE_PURPOSE_CLIENT;
-    dance_tlsa_rrset tlsa = { 0, NULL };
-    char norm[DANCE_NAME_MAX + 1];
+    const char *cmd = argv[0], *purpose_s = NULL;
+    char err[CLI_ERR_MAX];
+    int c;
+
+    memset(a, 0, sizeof(*a));
+    a->purpose = DANCE_PURPOSE_CLIENT;
+    while ((c = cli_getopt(cmd, argc, argv, opts)) != -1) {
+        const char **dst = NULL;
+        const char *opt = NULL;
+        switch (c) {
+        case 'c': dst = &a->cert_path;  opt = "cert";    break;
+        case 'C': dst = &a->chain_path; opt = "chain";   break;
+        case 'A': dst = &a->cafile;     opt = "cafile";  break;
+        case 'n': dst = &a->name;       opt = "name";    break;
+        case 'p': dst = &purpose_s;     opt = "purpose"; break;
+        case 'E':
+            a->no_ee_namechecks = true;
+            break;
+        case 't':
+            if (dance_tlsa_parse(&a->tlsa, optarg, err, sizeof(err)) != 0) {
+                cli_usage_error(cmd, "--tlsa \"%.80s\": %s", optarg, err);
+                return CLI_USAGE;
+            }
+            break;
+        case 'h':
+            match_usage(stdout);
+            return CLI_OK;
+        default:
+            return CLI_USAGE;
+        }
+        if (dst != NULL && cli_set_once(cmd, opt, dst, optarg) != 0)
+            return CLI_USAGE;
+    }
+    if (optind < argc) {
+        cli_usage_error(cmd, "unexpected argument '%.80s' (the certificate goes after "
+                        "--cert)", argv[optind]);
+        return CLI_USAGE;
+    }
+    if (a->cert_path == NULL) {
+        cli_usage_error(cmd, "--cert LEAF.pem is required");
+        return CLI_USAGE;
+    }
+    if (a->tlsa.count == 0) {
+        cli_usage_error(cmd, "at least one --tlsa \"U S M HEX\" record is required");
+        return CLI_USAGE;
+    }
+    if (purpose_s != NULL) {
+        if (strcmp(purpose_s, "client") == 0) {
+            a->purpose = DANCE_PURPOSE_CLIENT;
+        } else if (strcmp(purpose_s, "server") == 0) {
+            a->purpose = DANCE_PURPOSE_SERVER;
+        } else if (strcmp(purpose_s, "none") == 0) {
+            a->purpose = DANCE_PURPOSE_NONE;
+        } else {
+            cli_usage_error(cmd, "--purpose must be client, server or none, not '%.80s'",
+                            purpose_s);
+            return CLI_USAGE;
+        }
+    }
+    if (a->name != NULL) {
+        if (dance_name_normalize(a->name, a->norm, sizeof(a->norm), err, sizeof(err)) != 0) {
+            cli_usage_error(cmd, "--name '%.80s' is not a valid DNS name: %s", a->name, err);
+            return CLI_USAGE;
+        }
+        a->name = a->norm;
+    }
+    return CLI_PARSED;
+}
+
+/* match_files - load the certificates and the CA file, and DANE-match: the
+ * exit status, with the verdict (authenticated or not) in *res */
+static int match_files(const char *cmd, const struct match_args *a, dance_match_result *res)
+{
     char err[CLI_ERR_MAX];
     STACK_OF(X509) *leaf_file = NULL, *chain = NULL;
     X509 *leaf = NULL;
     dance_matcher *m = NULL;
     dance_match_input in;
-    dance_match_result res;
-    int c, r, rc = CLI_USAGE;
-
-    while ((c = cli_getopt(cmd, argc, argv, opts)) != -1) {
-        const char **dst = NULL;
-        const char *opt = NULL;
-        switch (c) {
-        case 'c': dst = &cert_path;  opt = "cert";    break;
-        case 'C': dst = &chain_path; opt = "chain";   break;
-        case 'A': dst = &cafile;     opt = "cafile";  break;
-        case 'n': dst = &name;       opt = "name";    break;
-        case 'p': dst = &purpose_s;  opt = "purpose"; break;
-        case 'E':
-            no_ee_namechecks = true;
-            break;
-        case 't':
-            if (dance_tlsa_parse(&tlsa, optarg, err, sizeof(err)) != 0) {
-                cli_usage_error(cmd, "--tlsa \"%.80s\": %s", optarg, err);
-                goto done;
-            }
-            break;
-        case 'h':
-            match_usage(stdout);
-            rc = CLI_OK;
-            goto done;
-        default:
-            goto done;
-        }
-        if (dst != NULL && cli_set_once(cmd, opt, dst, optarg) != 0)
-            goto done;
-    }
-    if (optind < argc) {
-        cli_usage_error(cmd, "unexpected argument '%.80s' (the certificate goes after "
-                        "--cert)", argv[optind]);
-        goto done;
-    }
-    if (cert_path == NULL) {
-        cli_usage_error(cmd, "--cert LEAF.pem is required");
-        goto done;
-    }
-    if (tlsa.count == 0) {
-        cli_usage_error(cmd, "at least one --tlsa \"U S M HEX\" record is required");
-        goto done;
-    }
-    if (purpose_s != NULL) {
-        if (strcmp(purpose_s, "client") == 0) {
-            purpose = DANCE_PURPOSE_CLIENT;
-        } else if (strcmp(purpose_s, "server") == 0) {
-            purpose = DANCE_PURPOSE_SERVER;
-        } else if (strcmp(purpose_s, "none") == 0) {
-            purpose = DANCE_PURPOSE_NONE;
-        } else {
-            cli_usage_error(cmd, "--purpose must be client, server or none, not '%.80s'",
-                            purpose_s);
-            goto done;
-        }
-    }
-    if (name != NULL) {
-        if (dance_name_normalize(name, norm, sizeof(norm), err, sizeof(err)) != 0) {
-            cli_usage_error(cmd, "--name '%.80s' is not a valid DNS name: %s", name, err);
-            goto done;
-        }
-        name = norm;
-    }
+    int r, rc = CLI_USAGE;
 
     /* Inputs: every failure here is "unreadable input", exit 2. */
-    leaf_file = dance_certs_load(cert_path, err, sizeof(err));
+    leaf_file = dance_certs_load(a->cert_path, err, sizeof(err));
     if (leaf_file == NULL) {
         cli_error(cmd, "%s", err);
         goto done;
     }
     leaf = sk_X509_shift(leaf_file);
-    if (chain_path != NULL) {
-        chain = dance_certs_load(chain_path, err, sizeof(err));
+    if (a->chain_path != NULL) {
+        chain = dance_certs_load(a->chain_path, err, sizeof(err));
         if (chain == NULL) {
             cli_error(cmd, "%s", err);
             goto done;
@@ -174,7 +188,7 @@ int cmd_match(int argc, char **argv)
             goto done;
         }
     }
-    m = dance_matcher_new(cafile, err, sizeof(err));
+    m = dance_matcher_new(a->cafile, err, sizeof(err));
     if (m == NULL) {
         cli_error(cmd, "%s", err);
         goto done;
@@ -183,32 +197,49 @@ int cmd_match(int argc, char **argv)
     in = (dance_match_input){
         .leaf = leaf,
         .chain = chain,
-        .name = name,
-        .no_ee_namechecks = no_ee_namechecks,
-        .purpose = purpose,
-        .tlsa = &tlsa,
+        .name = a->name,
+        .no_ee_namechecks = a->no_ee_namechecks,
+        .purpose = a->purpose,
+        .tlsa = &a->tlsa,
     };
-    r = dance_match(m, &in, &res);
+    r = dance_match(m, &in, res);
     /* Fail closed: only 0 with authenticated set counts. An internal error
      * (-1, e.g. out of memory) is reported as not authenticated. */
-    if (r == 0 && res.authenticated) {
-        printf("authenticated: %s\n", res.reason);
-        rc = CLI_OK;
-    } else {
-        printf("not authenticated: %s\n", res.reason[0] != '\0' ? res.reason
-                                                                : "unknown reason");
-        rc = CLI_NEGATIVE;
-    }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        cli_error(cmd, "cannot write to standard output");
-        rc = CLI_USAGE;
-    }
-
+    rc = r == 0 && res->authenticated ? CLI_OK : CLI_NEGATIVE;
 done:
     dance_matcher_free(m);
     sk_X509_pop_free(chain, X509_free);
     sk_X509_pop_free(leaf_file, X509_free);
     X509_free(leaf);
-    dance_tlsa_rrset_clear(&tlsa);
+    return rc;
+}
+
+/* match_print - the one line of the verdict; the exit status */
+static int match_print(const char *cmd, int rc, const dance_match_result *res)
+{
+    if (rc == CLI_OK)
+        printf("authenticated: %s\n", res->reason);
+    else
+        printf("not authenticated: %s\n", res->reason[0] != '\0' ? res->reason
+                                                                 : "unknown reason");
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error(cmd, "cannot write to standard output");
+        return CLI_USAGE;
+    }
+    return rc;
+}
+
+int cmd_match(int argc, char **argv)
+{
+    struct match_args a;
+    dance_match_result res;
+    int rc = match_parse(argc, argv, &a);
+
+    if (rc == CLI_PARSED) {
+        rc = match_files(argv[0], &a, &res);
+        if (rc != CLI_USAGE)
+            rc = match_print(argv[0], rc, &res);
+    }
+    dance_tlsa_rrset_clear(&a.tlsa);
     return rc;
 }

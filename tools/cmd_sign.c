@@ -54,7 +54,15 @@ static void sign_usage(FILE *f)
 "key that does not fit the algorithm.\n");
 }
 
-int cmd_sign(int argc, char **argv)
+/* The command line, checked. */
+struct sign_args {
+    const char *keyfile, *name, *alg, *x5cfile, *topic;
+    bool iat, jti, x5u, json;
+};
+
+/* sign_parse - the options into *a: CLI_PARSED, or the exit status (help
+ * printed, or the error) */
+static int sign_parse(int argc, char **argv, struct sign_args *a)
 {
     static const struct option opts[] = {
         { "key",   required_argument, NULL, 'k' },
@@ -70,31 +78,23 @@ int cmd_sign(int argc, char **argv)
         { "help",  no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    const char *cmd = argv[0], *keyfile = NULL, *name = NULL, *alg = NULL;
-    const char *x5cfile = NULL, *topic = NULL;
-    bool iat = true, iat_given = false, no_iat = false;
-    bool jti = false, x5u = false, json = false;
-    dance_jws_sign_opts so;
-    char err[CLI_ERR_MAX], jtibuf[32];
-    EVP_PKEY *key = NULL;
-    STACK_OF(X509) *chain = NULL;
-    unsigned char *payload = NULL;
-    size_t plen = 0, outlen = 0;
-    char *out = NULL;
-    int c, rc = CLI_USAGE;
+    const char *cmd = argv[0];
+    bool iat_given = false, no_iat = false;
+    int c;
 
+    memset(a, 0, sizeof(*a));
     while ((c = cli_getopt(cmd, argc, argv, opts)) != -1) {
         switch (c) {
-        case 'k': if (cli_set_once(cmd, "key", &keyfile, optarg)) return CLI_USAGE; break;
-        case 'n': if (cli_set_once(cmd, "name", &name, optarg)) return CLI_USAGE; break;
-        case 'a': if (cli_set_once(cmd, "alg", &alg, optarg)) return CLI_USAGE; break;
-        case 'c': if (cli_set_once(cmd, "x5c", &x5cfile, optarg)) return CLI_USAGE; break;
-        case 't': if (cli_set_once(cmd, "topic", &topic, optarg)) return CLI_USAGE; break;
+        case 'k': if (cli_set_once(cmd, "key", &a->keyfile, optarg)) return CLI_USAGE; break;
+        case 'n': if (cli_set_once(cmd, "name", &a->name, optarg)) return CLI_USAGE; break;
+        case 'a': if (cli_set_once(cmd, "alg", &a->alg, optarg)) return CLI_USAGE; break;
+        case 'c': if (cli_set_once(cmd, "x5c", &a->x5cfile, optarg)) return CLI_USAGE; break;
+        case 't': if (cli_set_once(cmd, "topic", &a->topic, optarg)) return CLI_USAGE; break;
         case 'i': iat_given = true; break;
         case 'I': no_iat = true; break;
-        case 'j': jti = true; break;
-        case 'u': x5u = true; break;
-        case 'J': json = true; break;
+        case 'j': a->jti = true; break;
+        case 'u': a->x5u = true; break;
+        case 'J': a->json = true; break;
         case 'h': sign_usage(stdout); return CLI_OK;
         default: return CLI_USAGE;
         }
@@ -104,7 +104,7 @@ int cmd_sign(int argc, char **argv)
                         "stdin)", argv[optind]);
         return CLI_USAGE;
     }
-    if (keyfile == NULL || name == NULL) {
+    if (a->keyfile == NULL || a->name == NULL) {
         cli_usage_error(cmd, "--key FILE and --name NAME are required");
         return CLI_USAGE;
     }
@@ -112,25 +112,34 @@ int cmd_sign(int argc, char **argv)
         cli_usage_error(cmd, "--iat and --no-iat contradict each other");
         return CLI_USAGE;
     }
-    iat = !no_iat;
-    if (topic == NULL)
-        fprintf(stderr, "dance %s: note: no --topic: the message is not bound to a "
-                "topic, and brokers with the default strict message profile refuse it "
-                "(topic_mismatch)\n", cmd);
-    if (isatty(STDIN_FILENO))
-        fprintf(stderr, "dance %s: reading the payload from stdin (end with Ctrl-D)\n",
-                cmd);
+    a->iat = !no_iat;
+    return CLI_PARSED;
+}
 
-    key = dance_key_load(keyfile, err, sizeof(err));
+/* sign_input - read the payload from stdin and sign it as *a says into
+ * *out (malloc'd, *outlen bytes): 0, or -1 after printing why */
+static int sign_input(const char *cmd, const struct sign_args *a, char **out,
+                      size_t *outlen)
+{
+    dance_jws_sign_opts so;
+    char err[CLI_ERR_MAX], jtibuf[32];
+    EVP_PKEY *key = NULL;
+    STACK_OF(X509) *chain = NULL;
+    unsigned char *payload = NULL;
+    size_t plen = 0;
+    int rc = -1;
+
+    key = dance_key_load(a->keyfile, err, sizeof(err));
     if (key == NULL) {
         cli_error(cmd, "%s", err);
         goto out;
     }
-    if (x5cfile != NULL && (chain = dance_certs_load(x5cfile, err, sizeof(err))) == NULL) {
+    if (a->x5cfile != NULL
+        && (chain = dance_certs_load(a->x5cfile, err, sizeof(err))) == NULL) {
         cli_error(cmd, "%s", err);
         goto out;
     }
-    if (jti && dance_jws_random_jti(jtibuf, sizeof(jtibuf)) != 0) {
+    if (a->jti && dance_jws_random_jti(jtibuf, sizeof(jtibuf)) != 0) {
         cli_error(cmd, "cannot make a random jti (RNG failure)");
         goto out;
     }
@@ -140,28 +149,53 @@ int cmd_sign(int argc, char **argv)
     }
     memset(&so, 0, sizeof(so));
     so.key = key;
-    so.name = name;
-    so.alg = alg;
+    so.name = a->name;
+    so.alg = a->alg;
     so.x5c = chain;
-    so.x5u = x5u || json;
-    so.iat = iat;
-    so.jti = jti ? jtibuf : NULL;
-    so.topic = topic;
-    so.serialization = json ? DANCE_JWS_FLATTENED : DANCE_JWS_COMPACT;
-    if (dance_jws_sign(&so, payload, plen, &out, &outlen, err, sizeof(err)) != 0) {
+    so.x5u = a->x5u || a->json;
+    so.iat = a->iat;
+    so.jti = a->jti ? jtibuf : NULL;
+    so.topic = a->topic;
+    so.serialization = a->json ? DANCE_JWS_FLATTENED : DANCE_JWS_COMPACT;
+    if (dance_jws_sign(&so, payload, plen, out, outlen, err, sizeof(err)) != 0) {
         cli_error(cmd, "%s", err);
         goto out;
     }
-    if (fwrite(out, 1, outlen, stdout) != outlen || fputc('\n', stdout) == EOF
-        || fflush(stdout) != 0) {
-        cli_error(cmd, "cannot write to stdout");
-        goto out;
-    }
-    rc = CLI_OK;
+    rc = 0;
 out:
-    free(out);
     free(payload);
     sk_X509_pop_free(chain, X509_free);
     EVP_PKEY_free(key);
+    return rc;
+}
+
+int cmd_sign(int argc, char **argv)
+{
+    const char *cmd = argv[0];
+    struct sign_args a;
+    size_t outlen = 0;
+    char *out = NULL;
+    int rc = sign_parse(argc, argv, &a);
+
+    if (rc != CLI_PARSED)
+        return rc;
+    if (a.topic == NULL)
+        fprintf(stderr, "dance %s: note: no --topic: the message is not bound to a "
+                "topic, and brokers with the default strict message profile refuse it "
+                "(topic_mismatch)\n", cmd);
+    if (isatty(STDIN_FILENO))
+        fprintf(stderr, "dance %s: reading the payload from stdin (end with Ctrl-D)\n",
+                cmd);
+    if (sign_input(cmd, &a, &out, &outlen) != 0) {
+        free(out);
+        return CLI_USAGE;
+    }
+    rc = CLI_OK;
+    if (fwrite(out, 1, outlen, stdout) != outlen || fputc('\n', stdout) == EOF
+        || fflush(stdout) != 0) {
+        cli_error(cmd, "cannot write to stdout");
+        rc = CLI_USAGE;
+    }
+    free(out);
     return rc;
 }

@@ -78,7 +78,16 @@ static int tlsa_from_key(EVP_PKEY *key, uint8_t mtype, dance_tlsa_rrset *set,
     return rc;
 }
 
-int cmd_tlsa(int argc, char **argv)
+/* The command line, checked. */
+struct tlsa_args {
+    unsigned long usage, selector, mtype, ttl;
+    const char *owner, *keyfile, *path;     /* path: the certificate file */
+    char owner_n[DANCE_NAME_MAX + 1];       /* owner normalised */
+};
+
+/* tlsa_parse - the options into *a: CLI_PARSED, or the exit status (help
+ * printed, or the error) */
+static int tlsa_parse(int argc, char **argv, struct tlsa_args *a)
 {
     static const struct option opts[] = {
         { "usage",    required_argument, NULL, 'u' },
@@ -91,17 +100,12 @@ int cmd_tlsa(int argc, char **argv)
         { NULL, 0, NULL, 0 }
     };
     const char *cmd = argv[0];
-    const char *usage_s = NULL, *selector_s = NULL, *mtype_s = NULL;
-    const char *owner = NULL, *ttl_s = NULL, *path, *keyfile = NULL;
-    unsigned long usage, selector, mtype, ttl = TLSA_TTL_DEFAULT;
-    char owner_n[DANCE_NAME_MAX + 1];
+    const char *usage_s = NULL, *selector_s = NULL, *mtype_s = NULL, *ttl_s = NULL;
     char err[CLI_ERR_MAX];
-    dance_tlsa_rrset set = { 0, NULL };
-    X509 *cert;
-    char *line;
-    size_t linelen;
     int c;
 
+    memset(a, 0, sizeof(*a));
+    a->ttl = TLSA_TTL_DEFAULT;
     while ((c = cli_getopt(cmd, argc, argv, opts)) != -1) {
         const char **dst = NULL;
         const char *opt = NULL;
@@ -109,9 +113,9 @@ int cmd_tlsa(int argc, char **argv)
         case 'u': dst = &usage_s;    opt = "usage";    break;
         case 's': dst = &selector_s; opt = "selector"; break;
         case 'm': dst = &mtype_s;    opt = "mtype";    break;
-        case 'O': dst = &owner;      opt = "owner";    break;
+        case 'O': dst = &a->owner;   opt = "owner";    break;
         case 'T': dst = &ttl_s;      opt = "ttl";      break;
-        case 'k': dst = &keyfile;    opt = "key";      break;
+        case 'k': dst = &a->keyfile; opt = "key";      break;
         case 'h':
             tlsa_usage(stdout);
             return CLI_OK;
@@ -125,46 +129,34 @@ int cmd_tlsa(int argc, char **argv)
         cli_usage_error(cmd, "--usage, --selector and --mtype are required");
         return CLI_USAGE;
     }
-    if (cli_parse_uint(cmd, "usage", usage_s, 0, 3, &usage) != 0
-        || cli_parse_uint(cmd, "selector", selector_s, 0, 1, &selector) != 0
-        || cli_parse_uint(cmd, "mtype", mtype_s, 0, 2, &mtype) != 0)
+    if (cli_parse_uint(cmd, "usage", usage_s, 0, 3, &a->usage) != 0
+        || cli_parse_uint(cmd, "selector", selector_s, 0, 1, &a->selector) != 0
+        || cli_parse_uint(cmd, "mtype", mtype_s, 0, 2, &a->mtype) != 0)
         return CLI_USAGE;
     if (ttl_s != NULL) {
-        if (owner == NULL) {
+        if (a->owner == NULL) {
             cli_usage_error(cmd, "--ttl only applies to the zone-file line: give --owner too");
             return CLI_USAGE;
         }
-        if (cli_parse_uint(cmd, "ttl", ttl_s, 0, TLSA_TTL_MAX, &ttl) != 0)
+        if (cli_parse_uint(cmd, "ttl", ttl_s, 0, TLSA_TTL_MAX, &a->ttl) != 0)
             return CLI_USAGE;
     }
-    if (owner != NULL && dance_name_normalize(owner, owner_n, sizeof(owner_n),
-                                              err, sizeof(err)) != 0) {
-        cli_usage_error(cmd, "--owner '%.80s' is not a valid DNS name: %s", owner, err);
+    if (a->owner != NULL && dance_name_normalize(a->owner, a->owner_n, sizeof(a->owner_n),
+                                                 err, sizeof(err)) != 0) {
+        cli_usage_error(cmd, "--owner '%.80s' is not a valid DNS name: %s", a->owner, err);
         return CLI_USAGE;
     }
-    if (keyfile != NULL) {
-        EVP_PKEY *key;
-        int krc;
+    if (a->keyfile != NULL) {
         if (optind < argc) {
             cli_usage_error(cmd, "give --key KEY.pem or CERT.pem, not both");
             return CLI_USAGE;
         }
-        if (usage != 3 || selector != 1) {
+        if (a->usage != 3 || a->selector != 1) {
             cli_usage_error(cmd, "a raw public key is published as DANE-EE SPKI: --key "
                             "needs --usage 3 --selector 1");
             return CLI_USAGE;
         }
-        if ((key = cli_load_pubkey(keyfile, err, sizeof(err))) == NULL) {
-            cli_error(cmd, "%s", err);
-            return CLI_USAGE;
-        }
-        krc = tlsa_from_key(key, (uint8_t)mtype, &set, err, sizeof(err));
-        EVP_PKEY_free(key);
-        if (krc != 0) {
-            cli_error(cmd, "%s: %s", keyfile, err);
-            return CLI_USAGE;
-        }
-        goto print;
+        return CLI_PARSED;
     }
     if (optind >= argc) {
         cli_usage_error(cmd, "which certificate? Give CERT.pem after the options "
@@ -176,39 +168,81 @@ int cmd_tlsa(int argc, char **argv)
                         argv[optind], argv[optind + 1]);
         return CLI_USAGE;
     }
-    path = argv[optind];
+    a->path = argv[optind];
+    return CLI_PARSED;
+}
 
-    cert = dance_cert_load(path, err, sizeof(err));
+/* tlsa_record - the record for the key or certificate file into *set: 0,
+ * or -1 after printing why */
+static int tlsa_record(const char *cmd, const struct tlsa_args *a, dance_tlsa_rrset *set)
+{
+    char err[CLI_ERR_MAX];
+    X509 *cert;
+
+    if (a->keyfile != NULL) {
+        EVP_PKEY *key;
+        int krc;
+        if ((key = cli_load_pubkey(a->keyfile, err, sizeof(err))) == NULL) {
+            cli_error(cmd, "%s", err);
+            return -1;
+        }
+        krc = tlsa_from_key(key, (uint8_t)a->mtype, set, err, sizeof(err));
+        EVP_PKEY_free(key);
+        if (krc != 0) {
+            cli_error(cmd, "%s: %s", a->keyfile, err);
+            return -1;
+        }
+        return 0;
+    }
+    cert = dance_cert_load(a->path, err, sizeof(err));
     if (cert == NULL) {
         cli_error(cmd, "%s", err);
-        return CLI_USAGE;
+        return -1;
     }
-    if (dance_tlsa_from_cert(cert, (uint8_t)usage, (uint8_t)selector, (uint8_t)mtype,
-                             &set, err, sizeof(err)) != 0) {
-        cli_error(cmd, "%s: %s", path, err);
+    if (dance_tlsa_from_cert(cert, (uint8_t)a->usage, (uint8_t)a->selector,
+                             (uint8_t)a->mtype, set, err, sizeof(err)) != 0) {
+        cli_error(cmd, "%s: %s", a->path, err);
         X509_free(cert);
-        return CLI_USAGE;
+        return -1;
     }
     X509_free(cert);
-print:
+    return 0;
+}
+
+/* tlsa_print - the record as "U S M HEX", or a zone-file line with --owner;
+ * the exit status */
+static int tlsa_print(const char *cmd, const struct tlsa_args *a, const dance_tlsa_rr *rr)
+{
     /* "255 255 255 " + two hex digits per byte + NUL */
-    linelen = 16 + 2 * set.rr[0].len;
-    line = malloc(linelen);
+    size_t linelen = 16 + 2 * rr->len;
+    char *line = malloc(linelen);
+
     if (line == NULL) {
         cli_error(cmd, "out of memory");
-        dance_tlsa_rrset_clear(&set);
         return CLI_USAGE;
     }
-    dance_tlsa_format(&set.rr[0], 0, line, linelen);
-    if (owner != NULL)
-        printf("%s. %lu IN TLSA %s\n", owner_n, ttl, line);
+    dance_tlsa_format(rr, 0, line, linelen);
+    if (a->owner != NULL)
+        printf("%s. %lu IN TLSA %s\n", a->owner_n, a->ttl, line);
     else
         printf("%s\n", line);
     free(line);
-    dance_tlsa_rrset_clear(&set);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         cli_error(cmd, "cannot write to standard output");
         return CLI_USAGE;
     }
     return CLI_OK;
+}
+
+int cmd_tlsa(int argc, char **argv)
+{
+    struct tlsa_args a;
+    dance_tlsa_rrset set = { 0, NULL };
+    int rc = tlsa_parse(argc, argv, &a);
+
+    if (rc != CLI_PARSED)
+        return rc;
+    rc = tlsa_record(argv[0], &a, &set) == 0 ? tlsa_print(argv[0], &a, &set.rr[0]) : CLI_USAGE;
+    dance_tlsa_rrset_clear(&set);
+    return rc;
 }

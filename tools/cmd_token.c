@@ -65,23 +65,22 @@ static void token_usage(FILE *f)
             DANCE_TOKEN_MAX_LIFETIME_DEFAULT, DANCE_TOKEN_MAX_SKEW_DEFAULT);
 }
 
+/* The command line: the options as given, then what token_parse made of
+ * them for the mode (verify, or make). */
 typedef struct token_args {
     const char *key, *name, *aud, *lifetime, *x5c, *alg;
     const char *max_lifetime, *max_skew, *resolver, *anchor, *timeout, *transport;
     const char *tls_name, *label, *domains, *cafile;
     bool verify;
+    unsigned long lifetime_s;                   /* make */
+    unsigned long max_life, skew;               /* verify */
+    dance_resolver_config rc_cfg;               /* verify */
+    dance_allowlist *allow;                     /* verify; the caller frees it */
 } token_args;
 
-static int make_token(const char *cmd, const token_args *a)
+/* make_args - the checks of the options for making a token */
+static int make_args(const char *cmd, token_args *a)
 {
-    dance_token_sign_opts so;
-    unsigned long lifetime = DANCE_TOKEN_LIFETIME_DEFAULT;
-    char err[CLI_ERR_MAX], *out = NULL;
-    EVP_PKEY *key = NULL;
-    STACK_OF(X509) *chain = NULL;
-    size_t outlen = 0;
-    int rc = CLI_USAGE;
-
     if (a->max_lifetime || a->max_skew || a->resolver || a->anchor || a->timeout
         || a->transport || a->tls_name || a->label || a->domains || a->cafile) {
         cli_usage_error(cmd, "DNS and policy options only apply with --verify");
@@ -91,9 +90,134 @@ static int make_token(const char *cmd, const token_args *a)
         cli_usage_error(cmd, "--key FILE, --name NAME and --aud BROKER are required");
         return CLI_USAGE;
     }
+    a->lifetime_s = DANCE_TOKEN_LIFETIME_DEFAULT;
     if (a->lifetime != NULL
-        && cli_parse_uint(cmd, "lifetime", a->lifetime, 1, TOKEN_LIFETIME_MAX, &lifetime))
+        && cli_parse_uint(cmd, "lifetime", a->lifetime, 1, TOKEN_LIFETIME_MAX,
+                          &a->lifetime_s))
         return CLI_USAGE;
+    return CLI_PARSED;
+}
+
+/* verify_args - the checks of the options for verifying a token */
+static int verify_args(const char *cmd, token_args *a)
+{
+    unsigned long timeout_ms = 0;
+    char err[CLI_ERR_MAX];
+
+    if (a->key || a->lifetime || a->x5c || a->alg) {
+        cli_usage_error(cmd, "--key, --lifetime, --x5c and --alg make tokens: they do "
+                        "not apply with --verify");
+        return CLI_USAGE;
+    }
+    if (a->name == NULL || a->aud == NULL) {
+        cli_usage_error(cmd, "--verify needs --name NAME (the MQTT username) and --aud "
+                        "BROKER");
+        return CLI_USAGE;
+    }
+    if ((a->max_lifetime && cli_parse_uint(cmd, "max-lifetime", a->max_lifetime, 1,
+                                           0xffffffffUL, &a->max_life))
+        || (a->max_skew && cli_parse_uint(cmd, "max-skew", a->max_skew, 1, 0xffffffffUL,
+                                          &a->skew))
+        || (a->timeout && cli_parse_uint(cmd, "timeout", a->timeout, 1, 600000,
+                                         &timeout_ms)))
+        return CLI_USAGE;
+    if (a->transport != NULL
+        && dance_dns_transport_parse(a->transport, &a->rc_cfg.transport)) {
+        cli_usage_error(cmd, "unknown transport '%.40s' (udp, tcp or tls)", a->transport);
+        return CLI_USAGE;
+    }
+    if (a->label != NULL && a->label[0] != '_') {
+        cli_usage_error(cmd, "--service-label must start with '_' (e.g. _mqtt)");
+        return CLI_USAGE;
+    }
+    if (a->domains != NULL
+        && (a->allow = dance_allowlist_parse(a->domains, err, sizeof(err))) == NULL) {
+        cli_usage_error(cmd, "--allowed-domains: %s", err);
+        return CLI_USAGE;
+    }
+    a->rc_cfg.upstreams = a->resolver;
+    a->rc_cfg.trust_anchor_file = a->anchor;
+    a->rc_cfg.timeout_ms = (unsigned)timeout_ms;
+    a->rc_cfg.tls_auth_name = a->tls_name;
+    if (dance_resolver_config_check(&a->rc_cfg, err, sizeof(err)) != 0) {
+        cli_usage_error(cmd, "%s", err);
+        return CLI_USAGE;
+    }
+    return CLI_PARSED;
+}
+
+/* token_parse - the options into *a: CLI_PARSED, or the exit status (help
+ * printed, or the error) */
+static int token_parse(int argc, char **argv, token_args *a)
+{
+    static const struct option opts[] = {
+        { "key",             required_argument, NULL, 'k' },
+        { "name",            required_argument, NULL, 'n' },
+        { "aud",             required_argument, NULL, 'a' },
+        { "lifetime",        required_argument, NULL, 'l' },
+        { "x5c",             required_argument, NULL, 'c' },
+        { "alg",             required_argument, NULL, 'g' },
+        { "verify",          no_argument,       NULL, 'V' },
+        { "max-lifetime",    required_argument, NULL, 'L' },
+        { "max-skew",        required_argument, NULL, 's' },
+        { "resolver",        required_argument, NULL, 'r' },
+        { "trust-anchor",    required_argument, NULL, 'T' },
+        { "timeout",         required_argument, NULL, 'o' },
+        { "transport",       required_argument, NULL, 'p' },
+        { "tls-auth-name",   required_argument, NULL, 'A' },
+        { "service-label",   required_argument, NULL, 'S' },
+        { "allowed-domains", required_argument, NULL, 'd' },
+        { "cafile",          required_argument, NULL, 'C' },
+        { "help",            no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *cmd = argv[0];
+    int c;
+
+    memset(a, 0, sizeof(*a));
+    while ((c = cli_getopt(cmd, argc, argv, opts)) != -1) {
+        const char **dst = NULL, *name = NULL;
+        switch (c) {
+        case 'k': dst = &a->key; name = "key"; break;
+        case 'n': dst = &a->name; name = "name"; break;
+        case 'a': dst = &a->aud; name = "aud"; break;
+        case 'l': dst = &a->lifetime; name = "lifetime"; break;
+        case 'c': dst = &a->x5c; name = "x5c"; break;
+        case 'g': dst = &a->alg; name = "alg"; break;
+        case 'L': dst = &a->max_lifetime; name = "max-lifetime"; break;
+        case 's': dst = &a->max_skew; name = "max-skew"; break;
+        case 'r': dst = &a->resolver; name = "resolver"; break;
+        case 'T': dst = &a->anchor; name = "trust-anchor"; break;
+        case 'o': dst = &a->timeout; name = "timeout"; break;
+        case 'p': dst = &a->transport; name = "transport"; break;
+        case 'A': dst = &a->tls_name; name = "tls-auth-name"; break;
+        case 'S': dst = &a->label; name = "service-label"; break;
+        case 'd': dst = &a->domains; name = "allowed-domains"; break;
+        case 'C': dst = &a->cafile; name = "cafile"; break;
+        case 'V': a->verify = true; break;
+        case 'h': token_usage(stdout); return CLI_OK;
+        default: return CLI_USAGE;
+        }
+        if (dst != NULL && cli_set_once(cmd, name, dst, optarg) != 0)
+            return CLI_USAGE;
+    }
+    if (optind < argc) {
+        cli_usage_error(cmd, "unexpected argument '%.80s'", argv[optind]);
+        return CLI_USAGE;
+    }
+    return a->verify ? verify_args(cmd, a) : make_args(cmd, a);
+}
+
+/* make_token - sign a token and print it; the exit status */
+static int make_token(const char *cmd, const token_args *a)
+{
+    dance_token_sign_opts so;
+    char err[CLI_ERR_MAX], *out = NULL;
+    EVP_PKEY *key = NULL;
+    STACK_OF(X509) *chain = NULL;
+    size_t outlen = 0;
+    int rc = CLI_USAGE;
+
     key = dance_key_load(a->key, err, sizeof(err));
     if (key == NULL) {
         cli_error(cmd, "%s", err);
@@ -107,7 +231,7 @@ static int make_token(const char *cmd, const token_args *a)
     so.key = key;
     so.name = a->name;
     so.audience = a->aud;
-    so.lifetime = (uint32_t)lifetime;
+    so.lifetime = (uint32_t)a->lifetime_s;
     so.alg = a->alg;
     so.x5c = chain;
     if (dance_token_sign(&so, &out, &outlen, err, sizeof(err)) != 0) {
@@ -127,12 +251,11 @@ out:
     return rc;
 }
 
+/* verify_token - read the token from stdin, verify it and print the
+ * verdict; the exit status */
 static int verify_token(const char *cmd, const token_args *a)
 {
-    unsigned long max_life = 0, skew = 0, timeout_ms = 0;
-    dance_resolver_config rc_cfg;
     dance_resolver *resolver = NULL;
-    dance_allowlist *allow = NULL;
     dance_matcher *matcher = NULL;
     dance_token_policy pol;
     dance_token_result res;
@@ -143,45 +266,6 @@ static int verify_token(const char *cmd, const token_args *a)
     char identity[DANCE_ESCAPE_SIZE(sizeof(res.identity))], why[sizeof(res.reason)];
     int rc = CLI_USAGE;
 
-    memset(&rc_cfg, 0, sizeof(rc_cfg));
-    if (a->key || a->lifetime || a->x5c || a->alg) {
-        cli_usage_error(cmd, "--key, --lifetime, --x5c and --alg make tokens: they do "
-                        "not apply with --verify");
-        return CLI_USAGE;
-    }
-    if (a->name == NULL || a->aud == NULL) {
-        cli_usage_error(cmd, "--verify needs --name NAME (the MQTT username) and --aud "
-                        "BROKER");
-        return CLI_USAGE;
-    }
-    if ((a->max_lifetime && cli_parse_uint(cmd, "max-lifetime", a->max_lifetime, 1,
-                                           0xffffffffUL, &max_life))
-        || (a->max_skew && cli_parse_uint(cmd, "max-skew", a->max_skew, 1, 0xffffffffUL,
-                                          &skew))
-        || (a->timeout && cli_parse_uint(cmd, "timeout", a->timeout, 1, 600000,
-                                         &timeout_ms)))
-        return CLI_USAGE;
-    if (a->transport != NULL && dance_dns_transport_parse(a->transport, &rc_cfg.transport)) {
-        cli_usage_error(cmd, "unknown transport '%.40s' (udp, tcp or tls)", a->transport);
-        return CLI_USAGE;
-    }
-    if (a->label != NULL && a->label[0] != '_') {
-        cli_usage_error(cmd, "--service-label must start with '_' (e.g. _mqtt)");
-        return CLI_USAGE;
-    }
-    if (a->domains != NULL
-        && (allow = dance_allowlist_parse(a->domains, err, sizeof(err))) == NULL) {
-        cli_usage_error(cmd, "--allowed-domains: %s", err);
-        return CLI_USAGE;
-    }
-    rc_cfg.upstreams = a->resolver;
-    rc_cfg.trust_anchor_file = a->anchor;
-    rc_cfg.timeout_ms = (unsigned)timeout_ms;
-    rc_cfg.tls_auth_name = a->tls_name;
-    if (dance_resolver_config_check(&rc_cfg, err, sizeof(err)) != 0) {
-        cli_usage_error(cmd, "%s", err);
-        goto out;
-    }
     matcher = dance_matcher_new(a->cafile, err, sizeof(err));
     if (matcher == NULL) {
         cli_error(cmd, "%s", err);
@@ -193,16 +277,16 @@ static int verify_token(const char *cmd, const token_args *a)
         cli_error(cmd, "cannot read the token from stdin: %s", err);
         goto out;
     }
-    resolver = dance_resolver_new(&rc_cfg, err, sizeof(err));
+    resolver = dance_resolver_new(&a->rc_cfg, err, sizeof(err));
     if (resolver == NULL) {
         cli_error(cmd, "%s", err);
         goto out;
     }
     memset(&pol, 0, sizeof(pol));
     pol.audience = a->aud;
-    pol.max_lifetime = (uint32_t)max_life;
-    pol.max_skew = (uint32_t)skew;
-    pol.allow = allow;
+    pol.max_lifetime = (uint32_t)a->max_life;
+    pol.max_skew = (uint32_t)a->skew;
+    pol.allow = a->allow;
     pol.service_label = a->label;
     pol.matcher = matcher;
     memset(&src, 0, sizeof(src));
@@ -230,67 +314,16 @@ out:
     free(input);
     dance_resolver_free(resolver);
     dance_matcher_free(matcher);
-    dance_allowlist_free(allow);
     return rc;
 }
 
 int cmd_token(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "key",             required_argument, NULL, 'k' },
-        { "name",            required_argument, NULL, 'n' },
-        { "aud",             required_argument, NULL, 'a' },
-        { "lifetime",        required_argument, NULL, 'l' },
-        { "x5c",             required_argument, NULL, 'c' },
-        { "alg",             required_argument, NULL, 'g' },
-        { "verify",          no_argument,       NULL, 'V' },
-        { "max-lifetime",    required_argument, NULL, 'L' },
-        { "max-skew",        required_argument, NULL, 's' },
-        { "resolver",        required_argument, NULL, 'r' },
-        { "trust-anchor",    required_argument, NULL, 'T' },
-        { "timeout",         required_argument, NULL, 'o' },
-        { "transport",       required_argument, NULL, 'p' },
-        { "tls-auth-name",   required_argument, NULL, 'A' },
-        { "service-label",   required_argument, NULL, 'S' },
-        { "allowed-domains", required_argument, NULL, 'd' },
-        { "cafile",          required_argument, NULL, 'C' },
-        { "help",            no_argument,       NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
-    const char *cmd = argv[0];
     token_args a;
-    int c;
+    int rc = token_parse(argc, argv, &a);
 
-    memset(&a, 0, sizeof(a));
-    while ((c = cli_getopt(cmd, argc, argv, opts)) != -1) {
-        const char **dst = NULL, *name = NULL;
-        switch (c) {
-        case 'k': dst = &a.key; name = "key"; break;
-        case 'n': dst = &a.name; name = "name"; break;
-        case 'a': dst = &a.aud; name = "aud"; break;
-        case 'l': dst = &a.lifetime; name = "lifetime"; break;
-        case 'c': dst = &a.x5c; name = "x5c"; break;
-        case 'g': dst = &a.alg; name = "alg"; break;
-        case 'L': dst = &a.max_lifetime; name = "max-lifetime"; break;
-        case 's': dst = &a.max_skew; name = "max-skew"; break;
-        case 'r': dst = &a.resolver; name = "resolver"; break;
-        case 'T': dst = &a.anchor; name = "trust-anchor"; break;
-        case 'o': dst = &a.timeout; name = "timeout"; break;
-        case 'p': dst = &a.transport; name = "transport"; break;
-        case 'A': dst = &a.tls_name; name = "tls-auth-name"; break;
-        case 'S': dst = &a.label; name = "service-label"; break;
-        case 'd': dst = &a.domains; name = "allowed-domains"; break;
-        case 'C': dst = &a.cafile; name = "cafile"; break;
-        case 'V': a.verify = true; break;
-        case 'h': token_usage(stdout); return CLI_OK;
-        default: return CLI_USAGE;
-        }
-        if (dst != NULL && cli_set_once(cmd, name, dst, optarg) != 0)
-            return CLI_USAGE;
-    }
-    if (optind < argc) {
-        cli_usage_error(cmd, "unexpected argument '%.80s'", argv[optind]);
-        return CLI_USAGE;
-    }
-    return a.verify ? verify_token(cmd, &a) : make_token(cmd, &a);
+    if (rc == CLI_PARSED)
+        rc = a.verify ? verify_token(argv[0], &a) : make_token(argv[0], &a);
+    dance_allowlist_free(a.allow);
+    return rc;
 }

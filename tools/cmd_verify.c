@@ -105,7 +105,18 @@ static int report(const char *cmd, const dance_jws_result *res)
     return exit_for(res->status);
 }
 
-int cmd_verify(int argc, char **argv)
+/* The command line, checked. */
+struct verify_args {
+    const char *resolver, *anchor, *tls_name, *label, *cafile, *topic, *keyfile, *certfile;
+    bool require_topic, require_iat;
+    unsigned long timeout_ms, skew, max_size;
+    dance_resolver_config rc_cfg;       /* transport set; the rest by verify_input */
+    dance_allowlist *allow;             /* the caller frees it */
+};
+
+/* verify_parse - the options into *a: CLI_PARSED, or the exit status (help
+ * printed, or the error) */
+static int verify_parse(int argc, char **argv, struct verify_args *a)
 {
     static const struct option opts[] = {
         { "resolver",        required_argument, NULL, 'r' },
@@ -127,47 +138,30 @@ int cmd_verify(int argc, char **argv)
         { NULL, 0, NULL, 0 }
     };
     const char *cmd = argv[0];
-    const char *resolver = NULL, *anchor = NULL, *timeout_s = NULL, *transport_s = NULL;
-    const char *tls_name = NULL, *label = NULL, *domains = NULL, *cafile = NULL;
-    const char *topic = NULL, *skew_s = NULL, *size_s = NULL, *keyfile = NULL;
-    const char *certfile = NULL;
-    bool require_topic = false, require_iat = false;
-    unsigned long timeout_ms = 0, skew = 0, max_size = 0;
-    dance_resolver_config rc_cfg;
-    dance_resolver *res_dns = NULL;
-    dance_allowlist *allow = NULL;
-    dance_matcher *matcher = NULL;
-    dance_jws_policy pol;
-    dance_jws_source src;
-    dance_jws_result res;
-    dance_jws *jws = NULL;
-    EVP_PKEY *key = NULL;
-    X509 *cert = NULL;
-    unsigned char *input = NULL;
-    size_t inlen = 0;
-    char err[CLI_ERR_MAX], label_src[DANCE_JWS_KEY_SOURCE_MAX];
-    int c, rc = CLI_USAGE;
+    const char *timeout_s = NULL, *transport_s = NULL, *domains = NULL;
+    const char *skew_s = NULL, *size_s = NULL;
+    char err[CLI_ERR_MAX];
+    int c;
 
-    memset(&res, 0, sizeof(res));
-    memset(&rc_cfg, 0, sizeof(rc_cfg));
+    memset(a, 0, sizeof(*a));
     while ((c = cli_getopt(cmd, argc, argv, opts)) != -1) {
         const char **dst = NULL, *name = NULL;
         switch (c) {
-        case 'r': dst = &resolver; name = "resolver"; break;
-        case 'T': dst = &anchor; name = "trust-anchor"; break;
+        case 'r': dst = &a->resolver; name = "resolver"; break;
+        case 'T': dst = &a->anchor; name = "trust-anchor"; break;
         case 'o': dst = &timeout_s; name = "timeout"; break;
         case 'p': dst = &transport_s; name = "transport"; break;
-        case 'A': dst = &tls_name; name = "tls-auth-name"; break;
-        case 'L': dst = &label; name = "service-label"; break;
+        case 'A': dst = &a->tls_name; name = "tls-auth-name"; break;
+        case 'L': dst = &a->label; name = "service-label"; break;
         case 'd': dst = &domains; name = "allowed-domains"; break;
-        case 'C': dst = &cafile; name = "cafile"; break;
-        case 't': dst = &topic; name = "topic"; break;
+        case 'C': dst = &a->cafile; name = "cafile"; break;
+        case 't': dst = &a->topic; name = "topic"; break;
         case 's': dst = &skew_s; name = "max-skew"; break;
         case 'm': dst = &size_s; name = "max-size"; break;
-        case 'k': dst = &keyfile; name = "key"; break;
-        case 'c': dst = &certfile; name = "cert"; break;
-        case 'R': require_topic = true; break;
-        case 'I': require_iat = true; break;
+        case 'k': dst = &a->keyfile; name = "key"; break;
+        case 'c': dst = &a->certfile; name = "cert"; break;
+        case 'R': a->require_topic = true; break;
+        case 'I': a->require_iat = true; break;
         case 'h': verify_usage(stdout); return CLI_OK;
         default: return CLI_USAGE;
         }
@@ -179,68 +173,89 @@ int cmd_verify(int argc, char **argv)
                         argv[optind]);
         return CLI_USAGE;
     }
-    if (keyfile != NULL && certfile != NULL) {
+    if (a->keyfile != NULL && a->certfile != NULL) {
         cli_usage_error(cmd, "give --key or --cert, not both");
         return CLI_USAGE;
     }
-    if ((keyfile != NULL || certfile != NULL)
-        && (resolver || anchor || timeout_s || transport_s || tls_name || label)) {
+    if ((a->keyfile != NULL || a->certfile != NULL)
+        && (a->resolver || a->anchor || timeout_s || transport_s || a->tls_name || a->label)) {
         cli_usage_error(cmd, "--key/--cert verify offline: DNS options do not apply");
         return CLI_USAGE;
     }
-    if (require_topic && topic == NULL) {
+    if (a->require_topic && a->topic == NULL) {
         cli_usage_error(cmd, "--require-topic needs --topic TOPIC (the publish topic)");
         return CLI_USAGE;
     }
-    if ((timeout_s && cli_parse_uint(cmd, "timeout", timeout_s, 1, 600000, &timeout_ms))
-        || (skew_s && cli_parse_uint(cmd, "max-skew", skew_s, 1, 0xffffffffUL, &skew))
+    if ((timeout_s && cli_parse_uint(cmd, "timeout", timeout_s, 1, 600000, &a->timeout_ms))
+        || (skew_s && cli_parse_uint(cmd, "max-skew", skew_s, 1, 0xffffffffUL, &a->skew))
         || (size_s && cli_parse_uint(cmd, "max-size", size_s, 1, VERIFY_READ_MAX,
-                                     &max_size)))
+                                     &a->max_size)))
         return CLI_USAGE;
-    if (transport_s != NULL && dance_dns_transport_parse(transport_s, &rc_cfg.transport)) {
+    if (transport_s != NULL && dance_dns_transport_parse(transport_s, &a->rc_cfg.transport)) {
         cli_usage_error(cmd, "unknown transport '%.40s' (udp, tcp or tls)", transport_s);
         return CLI_USAGE;
     }
-    if (label != NULL && label[0] != '_') {
+    if (a->label != NULL && a->label[0] != '_') {
         cli_usage_error(cmd, "--service-label must start with '_' (e.g. _mqtt)");
         return CLI_USAGE;
     }
-    if (domains != NULL && (allow = dance_allowlist_parse(domains, err, sizeof(err))) == NULL) {
+    if (domains != NULL
+        && (a->allow = dance_allowlist_parse(domains, err, sizeof(err))) == NULL) {
         cli_usage_error(cmd, "--allowed-domains: %s", err);
         return CLI_USAGE;
     }
+    return CLI_PARSED;
+}
+
+/* verify_input - read the JWS from stdin and verify it as *a says, the
+ * verdict in *res: CLI_PARSED, or the exit status after an error (printed)
+ * that left no verdict */
+static int verify_input(const char *cmd, struct verify_args *a, dance_jws_result *res)
+{
+    dance_resolver_config *rc_cfg = &a->rc_cfg;
+    dance_resolver *res_dns = NULL;
+    dance_matcher *matcher = NULL;
+    dance_jws_policy pol;
+    dance_jws_source src;
+    dance_jws *jws = NULL;
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    unsigned char *input = NULL;
+    size_t inlen = 0;
+    char err[CLI_ERR_MAX], label_src[DANCE_JWS_KEY_SOURCE_MAX];
+    int rc = CLI_USAGE;
 
     memset(&pol, 0, sizeof(pol));
-    pol.allow = allow;
-    pol.service_label = label;
-    pol.topic = topic;
-    pol.require_topic = require_topic;
-    pol.require_iat = require_iat;
-    pol.max_skew = (uint32_t)skew;
+    pol.allow = a->allow;
+    pol.service_label = a->label;
+    pol.topic = a->topic;
+    pol.require_topic = a->require_topic;
+    pol.require_iat = a->require_iat;
+    pol.max_skew = (uint32_t)a->skew;
 
-    if (keyfile != NULL) {
-        if ((key = cli_load_pubkey(keyfile, err, sizeof(err))) == NULL) {
+    if (a->keyfile != NULL) {
+        if ((key = cli_load_pubkey(a->keyfile, err, sizeof(err))) == NULL) {
             cli_error(cmd, "%s", err);
             goto out;
         }
         snprintf(label_src, sizeof(label_src), "offline key");
-    } else if (certfile != NULL) {
-        if ((cert = dance_cert_load(certfile, err, sizeof(err))) == NULL
+    } else if (a->certfile != NULL) {
+        if ((cert = dance_cert_load(a->certfile, err, sizeof(err))) == NULL
             || (key = X509_get_pubkey(cert)) == NULL) {
             cli_error(cmd, "%s", cert ? "certificate has an unusable key" : err);
             goto out;
         }
         snprintf(label_src, sizeof(label_src), "offline certificate");
     } else {
-        rc_cfg.upstreams = resolver;
-        rc_cfg.trust_anchor_file = anchor;
-        rc_cfg.timeout_ms = (unsigned)timeout_ms;
-        rc_cfg.tls_auth_name = tls_name;
-        if (dance_resolver_config_check(&rc_cfg, err, sizeof(err)) != 0) {
+        rc_cfg->upstreams = a->resolver;
+        rc_cfg->trust_anchor_file = a->anchor;
+        rc_cfg->timeout_ms = (unsigned)a->timeout_ms;
+        rc_cfg->tls_auth_name = a->tls_name;
+        if (dance_resolver_config_check(rc_cfg, err, sizeof(err)) != 0) {
             cli_usage_error(cmd, "%s", err);
             goto out;
         }
-        matcher = dance_matcher_new(cafile, err, sizeof(err));
+        matcher = dance_matcher_new(a->cafile, err, sizeof(err));
         if (matcher == NULL) {
             cli_error(cmd, "%s", err);
             goto out;
@@ -256,32 +271,48 @@ int cmd_verify(int argc, char **argv)
     }
 
     if (key != NULL) {
-        dance_status st = dance_jws_parse(input, inlen, max_size, &jws, res.sender,
-                                          res.reason, sizeof(res.reason));
+        dance_status st = dance_jws_parse(input, inlen, a->max_size, &jws, res->sender,
+                                          res->reason, sizeof(res->reason));
         if (st != DANCE_OK)
-            res.status = st;
+            res->status = st;
         else
-            dance_jws_verify_key(jws, key, label_src, &pol, &res);
-        rc = report(cmd, &res);
+            dance_jws_verify_key(jws, key, label_src, &pol, res);
+        rc = CLI_PARSED;
         goto out;
     }
-    res_dns = dance_resolver_new(&rc_cfg, err, sizeof(err));
+    res_dns = dance_resolver_new(rc_cfg, err, sizeof(err));
     if (res_dns == NULL) {
         cli_error(cmd, "%s", err);
         goto out;
     }
     memset(&src, 0, sizeof(src));
     src.resolver = res_dns;
-    dance_jws_verify_message(input, inlen, max_size, &pol, &src, &res);
-    rc = report(cmd, &res);
+    dance_jws_verify_message(input, inlen, a->max_size, &pol, &src, res);
+    rc = CLI_PARSED;
 out:
-    dance_jws_result_clear(&res);
     dance_jws_free(jws);
     dance_resolver_free(res_dns);
     dance_matcher_free(matcher);
-    dance_allowlist_free(allow);
     EVP_PKEY_free(key);
     X509_free(cert);
     free(input);
+    return rc;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    struct verify_args a;
+    dance_jws_result res;
+    int rc;
+
+    memset(&res, 0, sizeof(res));
+    rc = verify_parse(argc, argv, &a);
+    if (rc == CLI_PARSED) {
+        rc = verify_input(argv[0], &a, &res);
+        if (rc == CLI_PARSED)
+            rc = report(argv[0], &res);
+    }
+    dance_jws_result_clear(&res);
+    dance_allowlist_free(a.allow);
     return rc;
 }

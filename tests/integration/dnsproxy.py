@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """dnsproxy - a DNS forwarder with switchable faults, for the fault-injection
-tests (tests/integration/test_faults.py).
+and message tests (tests/integration/test_faults.py, test_plugin_messages.py)
+and the benchmarks' slow DNS server (bench/dnsdelay.py).
 
 It sits between the resolver under test and the test bed's knotd, on a free
 loopback port, over UDP and TCP, and answers each query according to its
@@ -14,9 +15,10 @@ mode, which a test may change at any time:
 
 Each query is handled on a thread of its own, so a held-back answer does not
 hold up others. Counters: `queries` (received, every mode), `by_name`
-(received, per lowercased query name), `held` (answers currently held
-back), and `released` (monotonic times at which held-back answers were
-sent), so tests can order events without timing assertions.
+(received, per lowercased query name), `delayed` (received in delay mode,
+counted on arrival), `held` (answers currently held back), and `released`
+(monotonic times at which held-back answers were sent), so tests can order
+events without timing assertions.
 Standard library only.
 """
 
@@ -28,30 +30,34 @@ import time
 
 class DnsProxy:
 
-    def __init__(self, upstream_port, mode="pass", delay=5.0):
-        self.upstream = ("127.0.0.1", upstream_port)
+    def __init__(self, upstream_port, mode="pass", delay=5.0, match=None,
+                 upstream_host="127.0.0.1", port=0):
+        """Forward to upstream_host:upstream_port; listen on port (0: a
+        free one). mode, delay and match as for set_mode()."""
+        self.upstream = (upstream_host, upstream_port)
         self.mode = mode
-        self.match = None
+        self.match = match
         self.delay = delay
         self.lock = threading.Lock()
         self.queries = 0
         self.by_name = {}
+        self.delayed = 0
         self.held = 0
         self.released = []
         self._closed = False
-        self.udp, self.tcp = self._bind_pair()
+        self.udp, self.tcp = self._bind_pair(port)
         self.port = self.udp.getsockname()[1]
         threading.Thread(target=self._serve_udp, daemon=True).start()
         threading.Thread(target=self._serve_tcp, daemon=True).start()
 
     @staticmethod
-    def _bind_pair():
-        """A UDP and a TCP socket on the same free port number (resolvers
-        fall back to TCP on the port they were given); the TCP port may be
-        taken when the UDP one is not, so try a few."""
-        for _ in range(50):
+    def _bind_pair(port=0):
+        """A UDP and a TCP socket on the same port number (resolvers fall
+        back to TCP on the port they were given); for a free port, the TCP
+        port may be taken when the UDP one is not, so try a few."""
+        for _ in range(1 if port else 50):
             udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            udp.bind(("127.0.0.1", 0))
+            udp.bind(("127.0.0.1", port))
             tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
                 tcp.bind(("127.0.0.1", udp.getsockname()[1]))
@@ -153,6 +159,8 @@ class DnsProxy:
             mode, delay = self.mode, self.delay
             if self.match is not None and self.match not in name:
                 mode = "pass"
+            if mode == "delay":
+                self.delayed += 1
         if mode == "servfail":
             return self.servfail(query)
         if mode == "drop":

@@ -17,8 +17,8 @@ Nothing is mocked:
     signed fake root).
 
 Environment: DANCE_BUILD_DIR (the CMake build directory; default: ./build),
-DANCE_MOSQUITTO (default /usr/sbin/mosquitto), DANCE_KEEP_WORKDIR=1 keeps
-work directories for post-mortem reading.
+DANCE_MOSQUITTO (default /usr/sbin/mosquitto), DANCE_KEEP_WORKDIR=1 (or
+DANCE_KEEP_TESTBED=1) keeps work directories for post-mortem reading.
 """
 
 import base64
@@ -48,7 +48,7 @@ BUILD_DIR = os.path.abspath(os.environ.get("DANCE_BUILD_DIR", os.path.join(REPO,
 PLUGIN = os.path.join(BUILD_DIR, "mosquitto_dance.so")
 DANCE = os.environ.get("DANCE_CLI", os.path.join(BUILD_DIR, "dance"))
 MOSQUITTO = os.environ.get("DANCE_MOSQUITTO", "/usr/sbin/mosquitto")
-KEEP = os.environ.get("DANCE_KEEP_WORKDIR") == "1"
+KEEP = "1" in (os.environ.get("DANCE_KEEP_WORKDIR"), os.environ.get("DANCE_KEEP_TESTBED"))
 # Sanitizer builds: the ASan runtime to preload into the (uninstrumented)
 # broker, and the ASAN_OPTIONS for it (set by tests/50-integration-plugin.cmake).
 PRELOAD = os.environ.get("DANCE_MOSQUITTO_PRELOAD", "")
@@ -227,28 +227,45 @@ class Pki:
 class Bed:
     """A test file's world: a work directory, the DNSSEC test bed and a PKI,
     plus DANE-checked client certificates for labels, published with the
-    records of the given (usage, selector, mtype) forms. close() stops the
-    test bed and removes the directory."""
+    records of the given (usage, selector, mtype) forms. Testbed options
+    (default_ttl, negative_ttl, sig_validity) go to the test bed; with
+    dns=False there is none, with pki=False no PKI. close() stops the test
+    bed and removes the directory; a constructor that fails half-way does
+    that itself, so no knotd outlives it."""
 
     def __init__(self, prefix, labels=(), records=((3, 1, 1),), ttl=300,
-                 default_ttl=None, negative_ttl=None):
+                 dns=True, pki=True, **testbed_options):
         self.dir = workdir(prefix)
-        kw = {}
-        if default_ttl is not None:
-            kw["default_ttl"] = default_ttl
-        if negative_ttl is not None:
-            kw["negative_ttl"] = negative_ttl
-        self.tb = Testbed(os.path.join(self.dir, "dns"), **kw)
-        os.makedirs(os.path.join(self.dir, "pki"))
-        self.pki = Pki(os.path.join(self.dir, "pki"))
-        for label in labels:
-            cert, _ = self.pki.device(ident(label))
-            self.tb.set_records(ident(label), "TLSA",
-                                [self.pki.tlsa(cert, *r) for r in records], ttl=ttl)
-        self.tb.publish()
+        self.tb = None
+        self.pki = None
+        try:
+            if dns:
+                self.tb = Testbed(os.path.join(self.dir, "dns"), **testbed_options)
+            if pki:
+                os.makedirs(os.path.join(self.dir, "pki"))
+                self.pki = Pki(os.path.join(self.dir, "pki"))
+            for label in labels:
+                cert, _ = self.pki.device(ident(label))
+                self.tb.set_records(ident(label), "TLSA",
+                                    [self.pki.tlsa(cert, *r) for r in records], ttl=ttl)
+            if self.tb is not None:
+                self.tb.publish()
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def for_class(cls, test_class, prefix, **kw):
+        """A Bed for test_class's setUpClass, closed by a class cleanup: it
+        goes after tearDownClass, and also when setUpClass fails after
+        making it (unittest then skips tearDownClass)."""
+        bed = cls(prefix, **kw)
+        test_class.addClassCleanup(bed.close)
+        return bed
 
     def close(self):
-        self.tb.close()
+        if self.tb is not None:
+            self.tb.close()
         cleanup_workdir(self.dir)
 
 

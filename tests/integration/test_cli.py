@@ -21,7 +21,9 @@ import sys
 import tempfile
 import unittest
 
-DANCE = None        # path of the dance binary, set in main
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dance_cli  # noqa: E402
+
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 
 KEY_TYPES = {
@@ -35,20 +37,10 @@ KEY_TYPES = {
 }
 
 
-def run(*args, check=None, stdin=None):
-    """Run dance with args; fail the calling test on a crash."""
-    p = subprocess.run([DANCE, *args], capture_output=True, text=True,
-                       timeout=60, stdin=subprocess.DEVNULL if stdin is None else stdin)
-    if p.returncode < 0:
-        raise AssertionError(f"dance {' '.join(args)} died by signal {-p.returncode}\n"
-                             f"stderr: {p.stderr}")
-    for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-        if marker in p.stderr:
-            raise AssertionError(f"dance {' '.join(args)}: sanitizer report\n{p.stderr}")
-    if check is not None and p.returncode != check:
-        raise AssertionError(f"dance {' '.join(args)}: exit {p.returncode}, expected "
-                             f"{check}\nstdout: {p.stdout}\nstderr: {p.stderr}")
-    return p
+def run(*args, check=None):
+    """Run dance with args (text output, no input); fail the calling test
+    on a crash or, with check, on another exit status."""
+    return dance_cli.run(*args, check=check, stdin=None, text=True)
 
 
 def openssl(*args, data=None):
@@ -772,16 +764,15 @@ class DispatchTests(unittest.TestCase):
 
 
 def main():
-    global DANCE
     argv = sys.argv[1:]
     build = os.environ.get("DANCE_BUILD_DIR")
     if len(argv) >= 2 and argv[0] == "--build-dir":
         build, argv = argv[1], argv[2:]
     if not build:
         sys.exit("usage: test_cli.py --build-dir BUILD [unittest args]")
-    DANCE = os.path.join(build, "dance")
-    if not os.access(DANCE, os.X_OK):
-        sys.exit(f"test_cli.py: {DANCE} is not an executable; build first")
+    dance = dance_cli.use_build_dir(build)
+    if not os.access(dance, os.X_OK):
+        sys.exit(f"test_cli.py: {dance} is not an executable; build first")
     unittest.main(argv=[sys.argv[0], "-v", *argv])
 
 

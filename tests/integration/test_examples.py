@@ -16,8 +16,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_fixture import cid_args  # noqa: E402
-from plugin_fixture import (BUILD_DIR, DANCE, Broker, Pki, PluginTestCase, Testbed,  # noqa: E402
-                            cleanup_workdir, ident, run, workdir)
+from plugin_fixture import (BUILD_DIR, DANCE, Bed, Broker, PluginTestCase,  # noqa: E402
+                            ident, run)
 
 PUB = os.path.join(BUILD_DIR, "examples", "device_publisher")
 SUB = os.path.join(BUILD_DIR, "examples", "backend_subscriber")
@@ -28,10 +28,9 @@ class ExamplesTest(PluginTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.wd = workdir("examples")
-        cls.tb = Testbed(os.path.join(cls.wd, "dns"), default_ttl=300, negative_ttl=30)
-        os.makedirs(os.path.join(cls.wd, "pki"))
-        cls.pki = pki = Pki(os.path.join(cls.wd, "pki"))
+        bed = Bed.for_class(cls, "examples", default_ttl=300, negative_ttl=30)
+        cls.wd, cls.tb, cls.pki = bed.dir, bed.tb, bed.pki
+        pki = cls.pki
         cls.dev = {}
         for label, rec in (("dev1", (3, 1, 0)), ("gw", (3, 1, 1)), ("norecord", None),
                            ("backend", (3, 1, 1))):
@@ -58,11 +57,7 @@ class ExamplesTest(PluginTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.broker.stop()
-        finally:
-            cls.tb.close()
-            cleanup_workdir(cls.wd)
+        cls.broker.stop()
 
     # -- helpers --
 

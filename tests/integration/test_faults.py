@@ -38,10 +38,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dance_cli  # noqa: E402
 from plugin_fixture import cid_args  # noqa: E402
-from plugin_fixture import (DANCE, PRELOAD, Broker, Pki, PluginTestCase,  # noqa: E402
-                            MqttClient, Testbed, cleanup_workdir, connect, ident,
-                            sys_value, wait_sys, workdir)
+from plugin_fixture import (PRELOAD, Bed, Broker, PluginTestCase,  # noqa: E402
+                            MqttClient, connect, ident, sys_value, wait_sys)
 from dnsproxy import DnsProxy  # noqa: E402
 
 
@@ -121,57 +121,42 @@ class FaultCase(PluginTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.wd = workdir("faults-" + cls.__name__.lower())
-        cls.tb = Testbed(os.path.join(cls.wd, "dns"), default_ttl=cls.ttl,
-                         negative_ttl=cls.ttl)
+        bed = Bed.for_class(cls, "faults-" + cls.__name__.lower(), default_ttl=cls.ttl,
+                            negative_ttl=cls.ttl)
+        cls.wd, cls.tb, cls.pki = bed.dir, bed.tb, bed.pki
         cls.dns = None
-        try:
-            os.makedirs(os.path.join(cls.wd, "pki"))
-            cls.pki = Pki(os.path.join(cls.wd, "pki"))
-            cls.dev = {}
-            for label, ttl in dict(cls.devices, monitor=300).items():
-                zone = "evil.example" if label.startswith("evil") else ORG
-                cls.dev[label] = cls.pki.device(ident(label, zone))
-                if ttl != "none" and zone == ORG:
-                    cls.tb.set_records(ident(label), "TLSA",
-                                       [cls.pki.tlsa(cls.dev[label][0], 3, 1, 1)], ttl=ttl)
-            cls.tb.publish()
-            if cls.proxy:
-                cls.dns = DnsProxy(cls.tb.port)
-            opts = {
-                "resolver": cls.dns.address if cls.dns else cls.tb.upstream,
-                "trust_anchor": cls.tb.trust_anchor,
-                "allowed_domains": ORG,
-                "cafile": cls.pki.ca,
-                "connect_budget_ms": "5000",
-                "revalidate_interval": "0",
-                "stats_interval": "1",
-            }
-            opts.update(cls.options)
-            cls.broker = Broker(cls.wd, cls.pki, opts, extra_conf=cls.extra_conf).start()
-            cls.pid = cls.broker.proc.pid
-            # "monitor" reads $SYS counters: cache its answer before any fault
-            res = connect(cls.broker, *cls.dev["monitor"])
-            if not res.accepted:
-                cls.broker.stop()
-                raise RuntimeError("monitor could not connect: %r" % res)
-        except Exception:
-            cls._close_dns_and_bed()
-            raise
-
-    @classmethod
-    def _close_dns_and_bed(cls):
-        if cls.dns is not None:
-            cls.dns.close()
-        cls.tb.close()
-        cleanup_workdir(cls.wd)
+        cls.dev = {}
+        for label, ttl in dict(cls.devices, monitor=300).items():
+            zone = "evil.example" if label.startswith("evil") else ORG
+            cls.dev[label] = cls.pki.device(ident(label, zone))
+            if ttl != "none" and zone == ORG:
+                cls.tb.set_records(ident(label), "TLSA",
+                                   [cls.pki.tlsa(cls.dev[label][0], 3, 1, 1)], ttl=ttl)
+        cls.tb.publish()
+        if cls.proxy:
+            cls.dns = DnsProxy(cls.tb.port)
+            cls.addClassCleanup(cls.dns.close)
+        opts = {
+            "resolver": cls.dns.address if cls.dns else cls.tb.upstream,
+            "trust_anchor": cls.tb.trust_anchor,
+            "allowed_domains": ORG,
+            "cafile": cls.pki.ca,
+            "connect_budget_ms": "5000",
+            "revalidate_interval": "0",
+            "stats_interval": "1",
+        }
+        opts.update(cls.options)
+        cls.broker = Broker(cls.wd, cls.pki, opts, extra_conf=cls.extra_conf).start()
+        cls.pid = cls.broker.proc.pid
+        # "monitor" reads $SYS counters: cache its answer before any fault
+        res = connect(cls.broker, *cls.dev["monitor"])
+        if not res.accepted:
+            cls.broker.stop()
+            raise RuntimeError("monitor could not connect: %r" % res)
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.broker.stop()
-        finally:
-            cls._close_dns_and_bed()
+        cls.broker.stop()
 
     # ------------------------------------------------------------ helpers
 
@@ -617,12 +602,8 @@ class MessageFaultCase(FaultCase):
 
     def sign(self, sender, payload):
         name, _, key = self.senders[sender]
-        p = subprocess.run([DANCE, "sign", "--key", key, "--name", name],
-                           input=payload, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=30)
-        if p.returncode != 0:
-            raise AssertionError("dance sign: %s" % p.stderr.decode())
-        return p.stdout.strip()
+        return dance_cli.run("sign", "--key", key, "--name", name, stdin=payload,
+                             check=0).stdout.strip()
 
     def sign_header(self, sender, payload, **header):
         """Compact JWS with extra protected header members (jwcrypto)."""

@@ -14,33 +14,13 @@ own knotd on a free port). DANCE_KEEP_TESTBED=1 keeps the work directories.
 
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "testbed"))
-from dnstestbed import Testbed  # noqa: E402
-
-BUILD = os.environ.get("DANCE_BUILD_DIR", os.path.join(HERE, "..", "..", "build"))
-DANCE = os.path.join(BUILD, "dance")
-
-
-def run(*args, stdin=b"", check=None):
-    """Run dance; fail on a crash or a sanitizer report."""
-    p = subprocess.run([DANCE, *args], input=stdin, capture_output=True, timeout=60)
-    err = p.stderr.decode(errors="replace")
-    if p.returncode < 0:
-        raise AssertionError(f"dance {' '.join(args)} died by signal {-p.returncode}\n{err}")
-    for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-        if marker in err:
-            raise AssertionError(f"dance {' '.join(args)}: sanitizer report\n{err}")
-    if check is not None and p.returncode != check:
-        raise AssertionError(f"dance {' '.join(args)}: exit {p.returncode}, expected {check}\n"
-                             f"stdout: {p.stdout!r}\nstderr: {err}")
-    return p
+sys.path.insert(0, HERE)
+from dance_cli import run  # noqa: E402
+from plugin_fixture import Bed  # noqa: E402
 
 
 class BedCase(unittest.TestCase):
@@ -49,16 +29,10 @@ class BedCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="dance-jws-cli-")
-        cls.tb = Testbed(os.path.join(cls.tmp, "dns"), default_ttl=cls.default_ttl,
-                         negative_ttl=cls.negative_ttl)
+        bed = Bed.for_class(cls, "jws-cli", pki=False, default_ttl=cls.default_ttl,
+                            negative_ttl=cls.negative_ttl)
+        cls.tmp, cls.tb = bed.dir, bed.tb
         cls.n = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tb.close()
-        if not os.environ.get("DANCE_KEEP_TESTBED"):
-            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def identity(self, keytype, domain="acme.example"):
         """A fresh device: (name, key path, cert path)."""

@@ -12,7 +12,6 @@ included.
 import base64
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,7 +19,9 @@ import unittest
 
 from jwcrypto import jwk, jws
 
-DANCE = None
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dance_cli import run, use_build_dir  # noqa: E402
+
 NAME = "dev1._device.acme.example"
 
 # alg -> jwcrypto key generation parameters
@@ -40,20 +41,6 @@ ALGS = {
 
 def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def run(*args, stdin=b"", check=None):
-    p = subprocess.run([DANCE, *args], input=stdin, capture_output=True, timeout=60)
-    err = p.stderr.decode(errors="replace")
-    if p.returncode < 0:
-        raise AssertionError(f"dance {' '.join(args)} died by signal {-p.returncode}\n{err}")
-    for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-        if marker in err:
-            raise AssertionError(f"dance {' '.join(args)}: sanitizer report\n{err}")
-    if check is not None and p.returncode != check:
-        raise AssertionError(f"dance {' '.join(args)}: exit {p.returncode}, expected {check}\n"
-                             f"stdout: {p.stdout!r}\nstderr: {err}")
-    return p
 
 
 class Keys:
@@ -251,12 +238,12 @@ class Usage(unittest.TestCase):
 
 
 def main():
-    global DANCE, KEYS
+    global KEYS
     argv = sys.argv[1:]
     if len(argv) < 2 or argv[0] != "--build-dir":
         print(__doc__, file=sys.stderr)
         return 2
-    DANCE = os.path.join(argv[1], "dance")
+    use_build_dir(argv[1])
     with tempfile.TemporaryDirectory(prefix="dance-jws-interop-") as tmp:
         KEYS = Keys(tmp)
         prog = unittest.main(argv=[sys.argv[0], *argv[2:]], exit=False, verbosity=2)

@@ -16,8 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_fixture import bound_client_id  # noqa: E402
-from plugin_fixture import (Broker, Pki, PluginTestCase, Testbed, cleanup_workdir,  # noqa: E402
-                            connect, ident, workdir)
+from plugin_fixture import Bed, Broker, PluginTestCase, connect, ident  # noqa: E402
 
 ORG = "acme.example"
 
@@ -26,10 +25,9 @@ class AuthTest(PluginTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.wd = workdir("auth")
-        cls.tb = Testbed(os.path.join(cls.wd, "dns"), default_ttl=300, negative_ttl=30)
-        os.makedirs(os.path.join(cls.wd, "pki"))
-        cls.pki = pki = Pki(os.path.join(cls.wd, "pki"))
+        bed = Bed.for_class(cls, "auth", default_ttl=300, negative_ttl=30)
+        cls.wd, cls.tb, cls.pki = bed.dir, bed.tb, bed.pki
+        pki = cls.pki
         cls.dev = {}
 
         def device(label, zone=ORG, records=(), openssl_sans=None, days=30):
@@ -99,8 +97,6 @@ class AuthTest(PluginTestCase):
             cls.broker.stop()
         finally:
             s.close()
-            cls.tb.close()
-            cleanup_workdir(cls.wd)
 
     # -- helpers --
 

@@ -12,7 +12,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import Broker, Pki, PluginTestCase, cleanup_workdir, workdir  # noqa: E402
+from plugin_fixture import Bed, Broker, PluginTestCase  # noqa: E402
 
 # A syntactically valid root DS (IANA's KSK-2017); nothing is queried.
 ROOT_DS = (". IN DS 20326 8 2 "
@@ -23,17 +23,12 @@ class ConfigTest(PluginTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.wd = workdir("config")
-        os.makedirs(os.path.join(cls.wd, "pki"))
-        cls.pki = Pki(os.path.join(cls.wd, "pki"))
+        bed = Bed.for_class(cls, "config", dns=False)
+        cls.wd, cls.pki = bed.dir, bed.pki
         cls.ta = os.path.join(cls.wd, "root.ds")
         with open(cls.ta, "w") as f:
             f.write(ROOT_DS)
         cls.n = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cleanup_workdir(cls.wd)
 
     def setUp(self):
         self.broker = None

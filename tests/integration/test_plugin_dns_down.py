@@ -14,18 +14,16 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import (Broker, Pki, PluginTestCase, Testbed, cleanup_workdir,  # noqa: E402
-                            connect, ident, workdir)
+from plugin_fixture import Bed, Broker, PluginTestCase, connect, ident  # noqa: E402
 
 
 class DnsDownTest(PluginTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.wd = workdir("dnsdown")
-        cls.tb = Testbed(os.path.join(cls.wd, "dns"), default_ttl=300, negative_ttl=30)
-        os.makedirs(os.path.join(cls.wd, "pki"))
-        cls.pki = pki = Pki(os.path.join(cls.wd, "pki"))
+        bed = Bed.for_class(cls, "dnsdown", default_ttl=300, negative_ttl=30)
+        cls.wd, cls.tb, cls.pki = bed.dir, bed.tb, bed.pki
+        pki = cls.pki
         cls.warm = pki.device(ident("warm"))
         cls.cold = pki.device(ident("cold"))
         cls.tb.set_records(ident("warm"), "TLSA", [pki.tlsa(cls.warm[0], 3, 1, 1)])
@@ -44,11 +42,7 @@ class DnsDownTest(PluginTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.broker.stop()
-        finally:
-            cls.tb.close()
-            cleanup_workdir(cls.wd)
+        cls.broker.stop()
 
     def line(self, needle, start):
         text = self.broker.wait_log(needle, start=start)

@@ -21,8 +21,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import (PluginTestCase, Pki, Testbed, cleanup_workdir,  # noqa: E402
-                            ident, workdir)
+from plugin_fixture import Bed, PluginTestCase, ident  # noqa: E402
 from test_plugin_token import AUD, Device, TokenBroker, token_connect  # noqa: E402
 
 from jwcrypto import jwk, jws  # noqa: E402
@@ -43,11 +42,8 @@ class EscapeTest(PluginTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.wd = workdir("escape")
-        cls.tb = Testbed(os.path.join(cls.wd, "dns"))
-        pkidir = os.path.join(cls.wd, "pki")
-        os.makedirs(pkidir)
-        cls.pki = Pki(pkidir)
+        bed = Bed.for_class(cls, "escape")
+        cls.wd, cls.tb, cls.pki = bed.dir, bed.tb, bed.pki
         devdir = os.path.join(cls.wd, "devices")
         os.makedirs(devdir)
         cls.dev = Device(devdir, ident("esc"), "ec256")
@@ -67,11 +63,7 @@ class EscapeTest(PluginTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.broker.stop()
-        finally:
-            cls.tb.close()
-            cleanup_workdir(cls.wd)
+        cls.broker.stop()
 
     def raw_log(self, start):
         with open(self.broker.logfile, "rb") as f:

@@ -16,10 +16,8 @@ identities whose TLSA records hold their signing keys.
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 import unittest
 
@@ -29,6 +27,7 @@ from plugin_fixture import (DANCE, Bed, Broker, MqttClient, PluginTestCase,  # n
                             ident, run, tamper)
 from plugin_fixture import sys_value as fixture_sys_value  # noqa: E402
 from plugin_fixture import wait_sys as fixture_wait_sys  # noqa: E402
+from dnsproxy import DnsProxy  # noqa: E402
 
 ORG = "acme.example"
 TTL = 2                 # seconds: revocation tests wait for it
@@ -597,56 +596,6 @@ class PolicyTest(MessageBrokerCase):
                          "replay")
 
 
-class DelayingDns:
-    """A UDP forwarder in front of the test bed that holds back answers to
-    queries whose name contains `slow` for `delay` seconds (each query on
-    its own thread, so other names are answered at once)."""
-
-    def __init__(self, upstream_port, delay):
-        self.upstream = ("127.0.0.1", upstream_port)
-        self.delay = delay
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.delayed = 0
-        self._stop = False
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    @staticmethod
-    def qname(packet):
-        labels, i = [], 12
-        while i < len(packet) and packet[i] != 0:
-            n = packet[i]
-            labels.append(packet[i + 1:i + 1 + n].decode(errors="replace"))
-            i += 1 + n
-        return ".".join(labels).lower()
-
-    def _serve(self):
-        while not self._stop:
-            try:
-                data, addr = self.sock.recvfrom(65535)
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(data, addr), daemon=True).start()
-
-    def _answer(self, data, addr):
-        if "slow" in self.qname(data):
-            self.delayed += 1
-            time.sleep(self.delay)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
-            up.settimeout(5)
-            try:
-                up.sendto(data, self.upstream)
-                reply, _ = up.recvfrom(65535)
-                self.sock.sendto(reply, addr)
-            except OSError:
-                pass
-
-    def close(self):
-        self._stop = True
-        self.sock.close()
-
-
 class SlowDnsTest(MessageBrokerCase):
     """A sender whose DNS answer is slow holds up only its own messages:
     a warm sender on the same (single) verify thread goes on, and plain
@@ -657,25 +606,16 @@ class SlowDnsTest(MessageBrokerCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.dns = DelayingDns(TB.port, cls.DELAY)
-        cls.resolver = "127.0.0.1@%d" % cls.dns.port
-        try:
-            super().setUpClass()
-        except Exception:
-            cls.dns.close()
-            raise
+        # answers for names with "slow" held back DELAY seconds, others at once
+        cls.dns = DnsProxy(TB.port, mode="delay", delay=cls.DELAY, match="slow")
+        cls.addClassCleanup(cls.dns.close)
+        cls.resolver = cls.dns.address
+        super().setUpClass()
         cls.warm = Sender("warm")
         cls.slow = Sender("slow")
         TB.publish()
         cls.gw = cls.client("gateway")
         cls.sub = cls.client("backend", ["verified/#", "plain/#"])
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.dns.close()
 
     def test_slow_sender_does_not_hold_up_others(self):
         self.gw.publish("sensors/warm", self.warm.sign("warm-up", topic="sensors/warm"))

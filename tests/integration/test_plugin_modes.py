@@ -15,23 +15,21 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import (Broker, Pki, PluginTestCase, Testbed, cleanup_workdir,  # noqa: E402
-                            connect, free_port, ident, workdir)
+from plugin_fixture import (Bed, Broker, PluginTestCase, connect, free_port,  # noqa: E402
+                            ident)
 
 
 class ModesBase(PluginTestCase):
     """Shared test bed and PKI for the mode classes of this file."""
 
+    bed = None
     tb = None
 
     @classmethod
     def shared(cls):
-        if ModesBase.tb is None:
-            ModesBase.wd = workdir("modes")
-            ModesBase.tb = Testbed(os.path.join(ModesBase.wd, "dns"), default_ttl=300,
-                                   negative_ttl=30)
-            os.makedirs(os.path.join(ModesBase.wd, "pki"))
-            ModesBase.pki = Pki(os.path.join(ModesBase.wd, "pki"))
+        if ModesBase.bed is None:
+            bed = ModesBase.bed = Bed("modes", default_ttl=300, negative_ttl=30)
+            ModesBase.wd, ModesBase.tb, ModesBase.pki = bed.dir, bed.tb, bed.pki
         return ModesBase.tb, ModesBase.pki
 
     @classmethod
@@ -205,9 +203,8 @@ class FallbackDeferTest(ModesBase):
 
 
 def tearDownModule():
-    if ModesBase.tb is not None:
-        ModesBase.tb.close()
-        cleanup_workdir(ModesBase.wd)
+    if ModesBase.bed is not None:
+        ModesBase.bed.close()
 
 
 if __name__ == "__main__":

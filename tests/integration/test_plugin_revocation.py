@@ -14,8 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import (Broker, Pki, PluginTestCase, Testbed, cleanup_workdir,  # noqa: E402
-                            connect, ident, workdir)
+from plugin_fixture import Bed, Broker, PluginTestCase, connect, ident  # noqa: E402
 
 TTL = 2
 INTERVAL = 1
@@ -26,10 +25,9 @@ class RevocationTest(PluginTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.wd = workdir("revocation")
-        cls.tb = Testbed(os.path.join(cls.wd, "dns"), default_ttl=TTL, negative_ttl=TTL)
-        os.makedirs(os.path.join(cls.wd, "pki"))
-        cls.pki = pki = Pki(os.path.join(cls.wd, "pki"))
+        bed = Bed.for_class(cls, "revocation", default_ttl=TTL, negative_ttl=TTL)
+        cls.wd, cls.tb, cls.pki = bed.dir, bed.tb, bed.pki
+        pki = cls.pki
         cls.dev = {}
         for label in ("revoked", "bystander", "changed", "bogus", "takeover", "reload"):
             cert, key = pki.device(ident(label))
@@ -51,11 +49,7 @@ class RevocationTest(PluginTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.broker.stop()
-        finally:
-            cls.tb.close()
-            cleanup_workdir(cls.wd)
+        cls.broker.stop()
 
     @classmethod
     def tlsa(cls, label):

@@ -28,8 +28,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_fixture import bound_client_id  # noqa: E402
-from plugin_fixture import (DANCE, Broker, Pki, PluginTestCase, Testbed,  # noqa: E402
-                            cleanup_workdir, connect, free_port, ident, run, workdir)
+from plugin_fixture import (DANCE, Bed, Broker, PluginTestCase,  # noqa: E402
+                            connect, free_port, ident, run)
 
 from jwcrypto import jwk, jws  # noqa: E402
 
@@ -142,11 +142,8 @@ class TokenTest(PluginTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.wd = workdir("token")
-        cls.tb = Testbed(os.path.join(cls.wd, "dns"), default_ttl=TTL, negative_ttl=TTL)
-        pkidir = os.path.join(cls.wd, "pki")
-        os.makedirs(pkidir)
-        cls.pki = Pki(pkidir)
+        bed = Bed.for_class(cls, "token", default_ttl=TTL, negative_ttl=TTL)
+        cls.wd, cls.tb, cls.pki = bed.dir, bed.tb, bed.pki
         devdir = os.path.join(cls.wd, "devices")
         os.makedirs(devdir)
         cls.dev = {
@@ -190,11 +187,7 @@ class TokenTest(PluginTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.broker.stop()
-        finally:
-            cls.tb.close()
-            cleanup_workdir(cls.wd)
+        cls.broker.stop()
 
     def connect(self, username, password, **kw):
         return token_connect(self.broker, self.broker.token_port, username, password, **kw)
@@ -461,12 +454,9 @@ class ExpiryTest(PluginTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.wd = workdir("token-expiry")
-        cls.tb = Testbed(os.path.join(cls.wd, "dns"))
-        pkidir = os.path.join(cls.wd, "pki")
-        os.makedirs(pkidir)
-        cls.pki = Pki(pkidir)
-        cls.dev = Device(pkidir, ident("short"), "ec256", record="311")
+        bed = Bed.for_class(cls, "token-expiry")
+        cls.wd, cls.tb, cls.pki = bed.dir, bed.tb, bed.pki
+        cls.dev = Device(cls.pki.dir, ident("short"), "ec256", record="311")
         cls.tb.set_records(cls.dev.name, "TLSA", [cls.dev.tlsa])
         cls.tb.publish()
         cls.broker = TokenBroker(cls.wd, cls.pki, {
@@ -482,11 +472,7 @@ class ExpiryTest(PluginTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.broker.stop()
-        finally:
-            cls.tb.close()
-            cleanup_workdir(cls.wd)
+        cls.broker.stop()
 
     def test_disconnected_at_expiry(self):
         short = token_connect(self.broker, self.broker.token_port, self.dev.name,
@@ -513,19 +499,11 @@ class ReplayFileTest(PluginTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.wd = workdir("token-replay")
-        cls.tb = Testbed(os.path.join(cls.wd, "dns"))
-        pkidir = os.path.join(cls.wd, "pki")
-        os.makedirs(pkidir)
-        cls.pki = Pki(pkidir)
-        cls.dev = Device(pkidir, ident("restart"), "ec256")
+        bed = Bed.for_class(cls, "token-replay")
+        cls.wd, cls.tb, cls.pki = bed.dir, bed.tb, bed.pki
+        cls.dev = Device(cls.pki.dir, ident("restart"), "ec256")
         cls.tb.set_records(cls.dev.name, "TLSA", [cls.dev.tlsa])
         cls.tb.publish()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tb.close()
-        cleanup_workdir(cls.wd)
 
     def setUp(self):
         self.dir = os.path.join(self.wd, self.id().rsplit(".", 1)[-1])
@@ -614,14 +592,14 @@ class ConfigTest(PluginTestCase):
     """Token options the broker refuses to start with."""
 
     def setUp(self):
-        self.wd = workdir("token-config")
-        self.pki = Pki(self.wd)
+        bed = Bed("token-config", dns=False)
+        self.addCleanup(bed.close)
+        self.wd, self.pki = bed.dir, bed.pki
         self.broker = None
 
     def tearDown(self):
         if self.broker is not None:
             self.broker.stop()
-        cleanup_workdir(self.wd)
 
     def refused(self, options, needle):
         opts = {"allowed_domains": "acme.example"}

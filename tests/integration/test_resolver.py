@@ -23,7 +23,9 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "testbed"))
-from dnstestbed import Testbed, pid_alive  # noqa: E402
+from dnstestbed import pid_alive  # noqa: E402
+sys.path.insert(0, HERE)
+from plugin_fixture import Bed  # noqa: E402
 
 BUILD = os.environ.get("DANCE_BUILD_DIR", os.path.join(HERE, "..", "..", "build"))
 DANCE = os.path.join(BUILD, "dance")
@@ -51,15 +53,9 @@ class BedCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="dance-resolver-")
-        cls.tb = Testbed(os.path.join(cls.tmp, "dns"), default_ttl=cls.default_ttl,
-                         negative_ttl=cls.negative_ttl, sig_validity=cls.sig_validity)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tb.close()
-        if not os.environ.get("DANCE_KEEP_TESTBED"):
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        bed = Bed.for_class(cls, "resolver", pki=False, default_ttl=cls.default_ttl,
+                            negative_ttl=cls.negative_ttl, sig_validity=cls.sig_validity)
+        cls.tmp, cls.tb = bed.dir, bed.tb
 
     def lookup(self, name, *args, timeout=2000, anchor=None, upstream=None):
         """Run `dance lookup`; returns (exit code, stdout lines, stderr, seconds)."""

@@ -25,7 +25,6 @@ import hmac
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,27 +34,11 @@ import unittest
 from jwcrypto import jwk, jws
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "testbed"))
-from dnstestbed import Testbed  # noqa: E402
+sys.path.insert(0, HERE)
+from dance_cli import run  # noqa: E402
+from plugin_fixture import Bed  # noqa: E402
 
-BUILD = os.environ.get("DANCE_BUILD_DIR", os.path.join(HERE, "..", "..", "build"))
-DANCE = os.path.join(BUILD, "dance")
 AUD = "broker.acme.example"
-
-
-def run(*args, stdin=b"", check=None):
-    """Run dance; fail on a crash or a sanitizer report."""
-    p = subprocess.run([DANCE, *args], input=stdin, capture_output=True, timeout=60)
-    err = p.stderr.decode(errors="replace")
-    if p.returncode < 0:
-        raise AssertionError(f"dance {' '.join(args)} died by signal {-p.returncode}\n{err}")
-    for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-        if marker in err:
-            raise AssertionError(f"dance {' '.join(args)}: sanitizer report\n{err}")
-    if check is not None and p.returncode != check:
-        raise AssertionError(f"dance {' '.join(args)}: exit {p.returncode}, expected {check}\n"
-                             f"stdout: {p.stdout!r}\nstderr: {err}")
-    return p
 
 
 def b64url(data):
@@ -84,15 +67,13 @@ def craft(key_path, header, claims):
 
 
 class Work(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="dance-token-cli-")
-        cls.n = 0
+    dns = False         # True: a DNSSEC test bed in self.tb
 
     @classmethod
-    def tearDownClass(cls):
-        if not os.environ.get("DANCE_KEEP_TESTBED"):
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+    def setUpClass(cls):
+        bed = Bed.for_class(cls, "token-cli", dns=cls.dns, pki=False)
+        cls.tmp, cls.tb = bed.dir, bed.tb
+        cls.n = 0
 
     def device(self, keytype="ec256", domain="acme.example"):
         """A fresh device: (name, key path, self-signed cert path)."""
@@ -220,15 +201,7 @@ class Make(Work):
 class Verify(Work):
     """`dance token --verify` against the signed test bed."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.tb = Testbed(os.path.join(cls.tmp, "dns"))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tb.close()
-        super().tearDownClass()
+    dns = True
 
     def publish(self, owner, *records):
         self.tb.set_records(owner, "TLSA", list(records))

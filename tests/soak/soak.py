@@ -30,7 +30,6 @@ import os
 import random
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -39,8 +38,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
-from plugin_fixture import (DANCE, Broker, MqttClient, Pki, Testbed, cleanup_workdir,  # noqa: E402
-                            connect, ident, tamper, workdir)
+import dance_cli  # noqa: E402
+from plugin_fixture import (Bed, Broker, MqttClient, cleanup_workdir,  # noqa: E402
+                            connect, ident, tamper)
 
 ORG = "acme.example"
 TTL = 3                 # seconds: device TLSA TTL and negative TTL
@@ -69,13 +69,8 @@ def rss_kb(pid):
 
 
 def sign(key, name, cert, payload, topic):
-    p = subprocess.run([DANCE, "sign", "--key", key, "--name", name, "--x5c", cert,
-                        "--topic", topic],
-                       input=payload.encode(), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=30)
-    if p.returncode != 0:
-        raise RuntimeError("dance sign failed: %s" % p.stderr.decode())
-    return p.stdout.strip()
+    return dance_cli.run("sign", "--key", key, "--name", name, "--x5c", cert,
+                         "--topic", topic, stdin=payload.encode(), check=0).stdout.strip()
 
 
 class Soak:
@@ -97,10 +92,8 @@ class Soak:
     # --- set-up -------------------------------------------------------
 
     def provision(self):
-        self.wd = workdir("soak")
-        self.tb = Testbed(os.path.join(self.wd, "dns"), default_ttl=TTL, negative_ttl=TTL)
-        os.makedirs(os.path.join(self.wd, "pki"))
-        self.pki = Pki(os.path.join(self.wd, "pki"))
+        bed = Bed("soak", default_ttl=TTL, negative_ttl=TTL)
+        self.wd, self.tb, self.pki = bed.dir, bed.tb, bed.pki
         self.devices = {}
         for i in range(self.args.devices):
             label = "dev%02d" % i

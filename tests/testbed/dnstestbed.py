@@ -1,10 +1,9 @@
 #!/usr/bin/python3
 """dnstestbed - a real, signed DNSSEC chain on 127.0.0.1 for tests and the demo.
 
-Owner: the resolver/test-bed helper (tests/testbed/). Everything here uses only
-the Python standard library and Debian tools: knotd/knotc (package knot) serve
-the zones, ldns-keygen/ldns-signzone/ldns-key2ds (package ldnsutils) make keys
-and signatures. Nothing is mocked: the resolver under test talks real DNS to a
+Everything here uses only the Python standard library and Debian tools:
+knotd/knotc (package knot) serve the zones, ldns-keygen/ldns-signzone/
+ldns-key2ds (package ldnsutils) make keys and signatures. Nothing is mocked: the resolver under test talks real DNS to a
 real authoritative server and validates real signatures from a fake root.
 
 The tree it builds (all under one work directory, keys generated at start-up,

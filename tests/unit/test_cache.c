@@ -106,11 +106,10 @@ static dance_cache *new_cache(size_t cap, uint32_t min_ttl, uint32_t max_ttl,
 /* --- answers --- */
 
 /* What the fixtures' answers say is left of their signatures (a day), so
- * that min_ttl may raise their TTLs; test_min_ttl_capped_by_signature
- * varies it. */
+ * that min_ttl may raise their TTLs; expiry_cases vary it. */
 #define SIG_TTL 86400
 
-static void make_answer(dance_tlsa_result *r, dance_status st, uint32_t ttl,
+static void make_answer(dance_tlsa_result *r, dance_dns_status st, uint32_t ttl,
                         unsigned char marker)
 {
     unsigned char data[32];
@@ -129,7 +128,7 @@ static void make_answer(dance_tlsa_result *r, dance_status st, uint32_t ttl,
     snprintf(r->reason, sizeof(r->reason), "answer %u", (unsigned)marker);
 }
 
-static int put(dance_cache *c, const char *owner, dance_status st, uint32_t ttl,
+static int put(dance_cache *c, const char *owner, dance_dns_status st, uint32_t ttl,
                unsigned char marker)
 {
     dance_tlsa_result r;
@@ -176,7 +175,7 @@ static dance_cache_stats stats(dance_cache *c)
 
 typedef struct fetch_ctx {
     atomic_int calls;
-    dance_status status;
+    dance_dns_status status;
     uint32_t ttl;
     unsigned char marker;
     unsigned sleep_ms;
@@ -186,7 +185,7 @@ typedef struct fetch_ctx {
     bool gated, open;
 } fetch_ctx;
 
-static void fetch_ctx_init(fetch_ctx *f, dance_status st, uint32_t ttl,
+static void fetch_ctx_init(fetch_ctx *f, dance_dns_status st, uint32_t ttl,
                            unsigned char marker)
 {
     memset(f, 0, sizeof(*f));
@@ -279,187 +278,95 @@ static void test_positive_ttl(void **state)
     dance_cache_free(c);
 }
 
-static void test_clamp_min(void **state)
-{
-    dance_cache *c = new_cache(0, 30, 600, 0, 0);
+/* One answer put into a fresh cache: handed out as fetched (status, TTL,
+ * signature life, reason) and served for served_ms, gone 1 ms later;
+ * served_ms 0: never stored. */
+typedef struct expiry_case {
+    const char *what;
+    uint32_t min_ttl, max_ttl, negative_ttl, failure_ttl;
+    dance_dns_status status;
+    uint32_t ttl, sig_ttl;
+    uint64_t served_ms;
+} expiry_case;
 
-    (void)state;
-    assert_int_equal(put(c, "min.example", DANCE_OK, 5, 1), 0);
-    advance_ms(29999);
-    assert_int_equal(has(c, "min.example"), 1);
-    advance_ms(1);
-    assert_int_equal(has(c, "min.example"), -1);
-    dance_cache_free(c);
-}
+#define SECURE DANCE_OK
+#define NEGATIVE DANCE_NO_RECORD
 
-/* min_ttl raises a short TTL only as far as the answer's signatures last
- * (sig_ttl); when that is unknown (0) it does not raise it at all; a copy
- * handed out carries sig_ttl as fetched. */
-static void test_min_ttl_capped_by_signature(void **state)
-{
-    dance_cache *c = new_cache(0, 300, 3600, 0, 0);
-    dance_tlsa_result r;
-
-    (void)state;
-    /* TTL 10, min_ttl 300, signature expires in 50 s: served 50 s */
-    make_answer(&r, DANCE_OK, 10, 1);
-    r.sig_ttl = 50;
-    assert_int_equal(dance_cache_put(c, "sig.example", &r), 0);
-    dance_tlsa_result_clear(&r);
-    advance_ms(49999);
-    assert_int_equal(has(c, "sig.example"), 1);
-    memset(&r, 0, sizeof(r));
-    assert_true(dance_cache_get(c, "sig.example", &r));
-    assert_int_equal(r.ttl, 10);
-    assert_int_equal(r.sig_ttl, 50);
-    dance_tlsa_result_clear(&r);
-    advance_ms(1);
-    assert_int_equal(has(c, "sig.example"), -1);
-
-    /* unknown signature life: the TTL is not raised */
-    make_answer(&r, DANCE_OK, 10, 2);
-    r.sig_ttl = 0;
-    assert_int_equal(dance_cache_put(c, "nosig.example", &r), 0);
-    dance_tlsa_result_clear(&r);
-    advance_ms(9999);
-    assert_int_equal(has(c, "nosig.example"), 2);
-    advance_ms(1);
-    assert_int_equal(has(c, "nosig.example"), -1);
-
-    /* a signature that outlives min_ttl: min_ttl applies as before */
-    make_answer(&r, DANCE_OK, 10, 3);
-    r.sig_ttl = 1000;
-    assert_int_equal(dance_cache_put(c, "long.example", &r), 0);
-    dance_tlsa_result_clear(&r);
-    advance_ms(299999);
-    assert_int_equal(has(c, "long.example"), 3);
-    advance_ms(1);
-    assert_int_equal(has(c, "long.example"), -1);
-
+static const expiry_case expiry_cases[] = {
+    /* what                                 min   max  neg fail status   ttl   sig  served */
+    { "min_ttl raises a short TTL",          30,  600,  0, 0, SECURE,     5, SIG_TTL, 30000 },
+    { "max_ttl cuts a long TTL",              0,  100,  0, 0, SECURE, 86400, SIG_TTL, 100000 },
+    { "max_ttl 0 means 3600",                 0,    0,  0, 0, SECURE, 100000, SIG_TTL, 3600000 },
+    { "max_ttl wins over min_ttl",          500,   50,  0, 0, SECURE,    10, SIG_TTL, 50000 },
+    /* min_ttl raises a short TTL only as far as the answer's signatures
+     * last (sig_ttl); when that is unknown (0) it does not raise it */
+    { "min_ttl stops at the signature",     300, 3600,  0, 0, SECURE,    10,  50, 50000 },
+    { "unknown signature life",             300, 3600,  0, 0, SECURE,    10,   0, 10000 },
+    { "signature outlives min_ttl",         300, 3600,  0, 0, SECURE,    10, 1000, 300000 },
     /* a TTL already longer than the signature (hand-made answer) is not
      * cut by this rule: it only limits what min_ttl adds */
-    make_answer(&r, DANCE_OK, 100, 4);
-    r.sig_ttl = 20;
-    assert_int_equal(dance_cache_put(c, "ttl.example", &r), 0);
+    { "TTL longer than the signature",      300, 3600,  0, 0, SECURE,   100,  20, 100000 },
+    { "TTL 0 is not stored",                  0,    0,  0, 0, SECURE,     0, SIG_TTL, 0 },
+    /* the SOA TTL (300) and min_ttl do not apply: negative_ttl does */
+    { "negative answer: negative_ttl",      100, 3600, 10, 0, NEGATIVE, 300,   0, 10000 },
+    { "negative_ttl 0",                       0,    0,  0, 0, NEGATIVE, 300,   0, 0 },
+    { "failure: failure_ttl",               100, 3600, 600, 5, DANCE_LOOKUP_FAILED,  0, 0, 5000 },
+    { "bogus: failure_ttl",                 100, 3600, 600, 5, DANCE_BOGUS,    0, 0, 5000 },
+    { "insecure: failure_ttl",              100, 3600, 600, 5, DANCE_INSECURE, 0, 0, 5000 },
+    { "failure_ttl 0: failure",               0,    0,  0, 0, DANCE_LOOKUP_FAILED,  0, 0, 0 },
+    { "failure_ttl 0: bogus",                 0,    0,  0, 0, DANCE_BOGUS,    0, 0, 0 },
+    { "failure_ttl 0: insecure",              0,    0,  0, 0, DANCE_INSECURE, 0, 0, 0 },
+};
+
+#undef SECURE
+#undef NEGATIVE
+
+static void test_expiry(void **state)
+{
+    const expiry_case *t = *state;
+    unsigned char marker = (unsigned char)(t - expiry_cases + 1);
+    dance_cache *c = new_cache(0, t->min_ttl, t->max_ttl, t->negative_ttl, t->failure_ttl);
+    const char *owner = "expiry.example";
+    char reason[32];
+    dance_tlsa_result r;
+
+    make_answer(&r, t->status, t->ttl, marker);
+    r.sig_ttl = t->sig_ttl;
+    assert_int_equal(dance_cache_put(c, owner, &r), 0);
     dance_tlsa_result_clear(&r);
-    advance_ms(99999);
-    assert_int_equal(has(c, "ttl.example"), 4);
+    if (t->served_ms == 0) {
+        assert_int_equal(has(c, owner), -1);
+        assert_int_equal(stats(c).entries, 0);
+        dance_cache_free(c);
+        return;
+    }
+    memset(&r, 0, sizeof(r));
+    assert_true(dance_cache_get(c, owner, &r));
+    assert_int_equal(r.status, t->status);
+    assert_int_equal(r.ttl, t->ttl);                    /* TTL as fetched */
+    assert_int_equal(r.sig_ttl, t->sig_ttl);
+    assert_int_equal(r.records.count, t->status == DANCE_OK ? 2 : 0);
+    snprintf(reason, sizeof(reason), "answer %u", (unsigned)marker);
+    assert_string_equal(r.reason, reason);
+    dance_tlsa_result_clear(&r);
+    advance_ms(t->served_ms - 1);
+    assert_int_equal(has(c, owner), t->status == DANCE_OK ? marker : 0);
     advance_ms(1);
-    assert_int_equal(has(c, "ttl.example"), -1);
+    assert_int_equal(has(c, owner), -1);
     dance_cache_free(c);
 }
 
-static void test_clamp_max(void **state)
-{
-    dance_cache *c = new_cache(0, 0, 100, 0, 0);
-
-    (void)state;
-    assert_int_equal(put(c, "max.example", DANCE_OK, 86400, 2), 0);
-    advance_ms(99999);
-    assert_int_equal(has(c, "max.example"), 2);
-    advance_ms(1);
-    assert_int_equal(has(c, "max.example"), -1);
-    dance_cache_free(c);
-}
-
-static void test_default_max_ttl(void **state)
-{
-    dance_cache *c = new_cache(0, 0, 0, 0, 0);          /* max_ttl 0: 3600 */
-
-    (void)state;
-    assert_int_equal(put(c, "d.example", DANCE_OK, 100000, 3), 0);
-    advance_ms(3599999);
-    assert_int_equal(has(c, "d.example"), 3);
-    advance_ms(1);
-    assert_int_equal(has(c, "d.example"), -1);
-    dance_cache_free(c);
-}
-
-static void test_max_wins_over_min(void **state)
-{
-    dance_cache *c = new_cache(0, 500, 50, 0, 0);
-
-    (void)state;
-    assert_int_equal(put(c, "m.example", DANCE_OK, 10, 3), 0);
-    advance_ms(49999);
-    assert_int_equal(has(c, "m.example"), 3);
-    advance_ms(1);
-    assert_int_equal(has(c, "m.example"), -1);
-    dance_cache_free(c);
-}
-
-static void test_ttl_zero_not_stored(void **state)
+/* a newer unstorable answer removes an older stored one */
+static void test_unstorable_replaces_stored(void **state)
 {
     dance_cache *c = new_cache(0, 0, 0, 0, 0);
 
     (void)state;
-    assert_int_equal(put(c, "z.example", DANCE_OK, 0, 3), 0);
-    assert_int_equal(has(c, "z.example"), -1);
-    assert_int_equal(stats(c).entries, 0);
-    /* and a newer unstorable answer removes an older stored one */
     assert_int_equal(put(c, "z.example", DANCE_OK, 50, 4), 0);
     assert_int_equal(has(c, "z.example"), 4);
     assert_int_equal(put(c, "z.example", DANCE_LOOKUP_FAILED, 0, 0), 0);  /* failure_ttl 0 */
     assert_int_equal(has(c, "z.example"), -1);
     dance_cache_free(c);
-}
-
-static void test_negative_ttl(void **state)
-{
-    dance_cache *c = new_cache(0, 100, 3600, 10, 0);
-    dance_tlsa_result r;
-
-    (void)state;
-    /* the SOA TTL (300) and min_ttl do not apply: negative_ttl does */
-    assert_int_equal(put(c, "gone.example", DANCE_NO_RECORD, 300, 0), 0);
-    memset(&r, 0, sizeof(r));
-    assert_true(dance_cache_get(c, "gone.example", &r));
-    assert_int_equal(r.status, DANCE_NO_RECORD);
-    assert_int_equal(r.ttl, 300);
-    assert_int_equal(r.records.count, 0);
-    dance_tlsa_result_clear(&r);
-    advance_ms(9999);
-    assert_int_equal(has(c, "gone.example"), 0);
-    advance_ms(1);
-    assert_int_equal(has(c, "gone.example"), -1);
-    dance_cache_free(c);
-
-    c = new_cache(0, 0, 0, 0, 0);                        /* negative_ttl 0 */
-    assert_int_equal(put(c, "gone.example", DANCE_NO_RECORD, 300, 0), 0);
-    assert_int_equal(has(c, "gone.example"), -1);
-    dance_cache_free(c);
-}
-
-static void test_failure_ttl(void **state)
-{
-    static const dance_status bad[] = {
-        DANCE_LOOKUP_FAILED, DANCE_BOGUS, DANCE_INSECURE,
-    };
-    size_t i;
-
-    (void)state;
-    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        dance_cache *c = new_cache(0, 100, 3600, 600, 5);
-        dance_tlsa_result r;
-
-        assert_int_equal(put(c, "bad.example", bad[i], 0, 0), 0);
-        memset(&r, 0, sizeof(r));
-        assert_true(dance_cache_get(c, "bad.example", &r));
-        assert_int_equal(r.status, bad[i]);
-        assert_int_equal(r.ttl, 0);
-        assert_string_equal(r.reason, "answer 0");
-        dance_tlsa_result_clear(&r);
-        advance_ms(4999);
-        assert_int_equal(has(c, "bad.example"), 0);
-        advance_ms(1);
-        assert_int_equal(has(c, "bad.example"), -1);
-        dance_cache_free(c);
-
-        c = new_cache(0, 0, 0, 0, 0);                    /* failure_ttl 0 */
-        assert_int_equal(put(c, "bad.example", bad[i], 0, 0), 0);
-        assert_int_equal(has(c, "bad.example"), -1);
-        dance_cache_free(c);
-    }
 }
 
 /* records handed in with a non-secure status are never served */
@@ -563,7 +470,7 @@ static void bad_status_fetch(void *ctx, const char *owner, dance_tlsa_result *ou
     (void)ctx;
     (void)owner;
     assert_int_equal(dance_tlsa_rrset_add(&out->records, 3, 1, 1, d, sizeof(d)), 0);
-    out->status = (dance_status)42;
+    out->status = (dance_dns_status)42;
     out->ttl = 100;
 }
 
@@ -615,7 +522,7 @@ static void test_lru_order(void **state)
     assert_int_equal(put(c, "b.example", DANCE_OK, 60, 2), 0);
     assert_int_equal(put(c, "c.example", DANCE_OK, 60, 3), 0);
     assert_int_equal(has(c, "a.example"), 1);                 /* a is now newest */
-    assert_int_equal(put(c, "d.example", DANCE_OK, 60, 4), 0);          /* evicts b */
+    assert_int_equal(put(c, "d.example", DANCE_OK, 60, 4), 0);  /* evicts b */
     s = stats(c);
     assert_int_equal(s.evictions, 1);
     assert_int_equal(s.entries, 3);
@@ -1075,7 +982,7 @@ static void test_answer_after_eviction(void **state)
     arg = (sf_arg){ .c = c, .f = &f, .owner = "a.example" };
     assert_int_equal(pthread_create(&th, NULL, fetch_thread, &arg), 0);
     wait_for_misses(c, 1);
-    assert_int_equal(put(c, "b.example", DANCE_OK, 60, 2), 0);          /* a gone */
+    assert_int_equal(put(c, "b.example", DANCE_OK, 60, 2), 0);  /* a gone */
     assert_int_equal(has(c, "a.example"), -1);
     fetch_ctx_open(&f);
     pthread_join(th, NULL);
@@ -1375,16 +1282,22 @@ static void test_alloc_grow(void **state)
 
 int main(void)
 {
+    struct CMUnitTest expiry[sizeof(expiry_cases) / sizeof(expiry_cases[0])];
+    size_t i;
+    int failed;
+
+    for (i = 0; i < sizeof(expiry) / sizeof(expiry[0]); i++) {
+        struct CMUnitTest t = {
+            .name = expiry_cases[i].what, .test_func = test_expiry,
+            .initial_state = (void *)&expiry_cases[i],
+        };
+        expiry[i] = t;
+    }
+    failed = cmocka_run_group_tests_name("cache expiry", expiry, NULL, NULL);
+
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_positive_ttl),
-        cmocka_unit_test(test_clamp_min),
-        cmocka_unit_test(test_min_ttl_capped_by_signature),
-        cmocka_unit_test(test_clamp_max),
-        cmocka_unit_test(test_default_max_ttl),
-        cmocka_unit_test(test_max_wins_over_min),
-        cmocka_unit_test(test_ttl_zero_not_stored),
-        cmocka_unit_test(test_negative_ttl),
-        cmocka_unit_test(test_failure_ttl),
+        cmocka_unit_test(test_unstorable_replaces_stored),
         cmocka_unit_test(test_records_only_when_secure),
         cmocka_unit_test(test_fetch_failure_cached),
         cmocka_unit_test(test_fetch_secure_then_expiry),
@@ -1412,5 +1325,5 @@ int main(void)
         cmocka_unit_test(test_alloc_grow),
     };
 
-    return cmocka_run_group_tests_name("cache", tests, NULL, NULL);
+    return failed + cmocka_run_group_tests_name("cache", tests, NULL, NULL);
 }
