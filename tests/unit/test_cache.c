@@ -109,7 +109,7 @@ static dance_cache *new_cache(size_t cap, uint32_t min_ttl, uint32_t max_ttl,
  * that min_ttl may raise their TTLs; expiry_cases vary it. */
 #define SIG_TTL 86400
 
-static void make_answer(dance_tlsa_result *r, dance_dns_status st, uint32_t ttl,
+static void make_answer(dance_tlsa_result *r, dance_status st, uint32_t ttl,
                         unsigned char marker)
 {
     unsigned char data[32];
@@ -128,7 +128,7 @@ static void make_answer(dance_tlsa_result *r, dance_dns_status st, uint32_t ttl,
     snprintf(r->reason, sizeof(r->reason), "answer %u", (unsigned)marker);
 }
 
-static int put(dance_cache *c, const char *owner, dance_dns_status st, uint32_t ttl,
+static int put(dance_cache *c, const char *owner, dance_status st, uint32_t ttl,
                unsigned char marker)
 {
     dance_tlsa_result r;
@@ -175,7 +175,7 @@ static dance_cache_stats stats(dance_cache *c)
 
 typedef struct fetch_ctx {
     atomic_int calls;
-    dance_dns_status status;
+    dance_status status;
     uint32_t ttl;
     unsigned char marker;
     unsigned sleep_ms;
@@ -185,7 +185,7 @@ typedef struct fetch_ctx {
     bool gated, open;
 } fetch_ctx;
 
-static void fetch_ctx_init(fetch_ctx *f, dance_dns_status st, uint32_t ttl,
+static void fetch_ctx_init(fetch_ctx *f, dance_status st, uint32_t ttl,
                            unsigned char marker)
 {
     memset(f, 0, sizeof(*f));
@@ -284,7 +284,7 @@ static void test_positive_ttl(void **state)
 typedef struct expiry_case {
     const char *what;
     uint32_t min_ttl, max_ttl, negative_ttl, failure_ttl;
-    dance_dns_status status;
+    dance_status status;
     uint32_t ttl, sig_ttl;
     uint64_t served_ms;
 } expiry_case;
@@ -470,7 +470,7 @@ static void bad_status_fetch(void *ctx, const char *owner, dance_tlsa_result *ou
     (void)ctx;
     (void)owner;
     assert_int_equal(dance_tlsa_rrset_add(&out->records, 3, 1, 1, d, sizeof(d)), 0);
-    out->status = (dance_dns_status)42;
+    out->status = (dance_status)42;
     out->ttl = 100;
 }
 
