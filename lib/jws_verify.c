@@ -387,7 +387,8 @@ static void records_summary(const dance_tlsa_rrset *set, char *buf, size_t len)
 }
 
 static dance_status verify_direct(const dance_jws *jws, const dance_tlsa_rrset *tlsa,
-                                  const dance_jws_policy *pol, dance_jws_result *res)
+                                  const dance_jws_policy *pol,
+                                  verify_kind kind, dance_jws_result *res)
 {
     char why[DANCE_REASON_MAX], first_mismatch[DANCE_REASON_MAX] = "";
     char recs[96];
@@ -452,8 +453,9 @@ static dance_status verify_direct(const dance_jws *jws, const dance_tlsa_rrset *
                       jws->sender);
     records_summary(tlsa, recs, sizeof(recs));
     return refuse(res, DANCE_NO_USABLE_RECORD, "the TLSA records of %s (%s) do not "
-                  "hold the key itself (3 1 0 or 3 0 0): the message must carry the "
-                  "certificate in x5c", jws->sender, recs);
+                  "hold the key itself (3 1 0 or 3 0 0): %s must carry the "
+                  "certificate in x5c", jws->sender, recs,
+                  kind == AS_TOKEN ? "the token" : "the message");
 }
 
 /* ---------------------------------------------------------------- x5c */
@@ -653,7 +655,7 @@ static dance_status verify_as(const dance_jws *jws, const dance_tlsa_rrset *tlsa
         return res->status;
     if (jws->h.x5c_count > 0)
         return verify_x5c(jws, tlsa, pol, res);
-    return verify_direct(jws, tlsa, pol, res);
+    return verify_direct(jws, tlsa, pol, kind, res);
 }
 
 dance_status dance_jws_verify(const dance_jws *jws, const dance_tlsa_rrset *tlsa,

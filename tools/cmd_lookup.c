@@ -21,7 +21,7 @@ static void lookup_usage(FILE *f)
     fprintf(f,
 "usage: dance lookup NAME [--resolver IP[@PORT][,...]] [--trust-anchor FILE]\n"
 "                         [--timeout MS] [--transport udp|tcp|tls]\n"
-"                         [--tls-auth-name NAME] [--owner-prefix _LABEL]\n"
+"                         [--tls-auth-name NAME] [--service-label _LABEL]\n"
 "\n"
 "Look up the TLSA records of NAME (a device identity) with DNSSEC validation.\n"
 "Prints each record as a zone-file line, then the verdict:\n"
@@ -39,8 +39,11 @@ static void lookup_usage(FILE *f)
 "  --transport T         udp (TCP on truncation, the default), tcp, or tls\n"
 "                        (DNS over TLS, port 853 unless given)\n"
 "  --tls-auth-name NAME  the resolver's name in its TLS certificate (tls)\n"
-"  --owner-prefix _LABEL look up _LABEL.NAME (service form, e.g. _mqtt)\n"
-"                        instead of NAME itself (DevID form)\n"
+"  --service-label _LABEL\n"
+"                        look up _LABEL.NAME (service form, e.g. _mqtt)\n"
+"                        instead of NAME itself (DevID form), as the same flag\n"
+"                        of dance verify and dance token does\n"
+"  --owner-prefix _LABEL the older spelling of --service-label\n"
 "  --help                show this help\n"
 "\n"
 "Example: dance lookup dev1._device.example.com --resolver 127.0.0.1@5353 \\\n"
@@ -86,7 +89,8 @@ static int lookup_parse(int argc, char **argv, struct lookup_args *a)
         { "timeout",       required_argument, NULL, 't' },
         { "transport",     required_argument, NULL, 'T' },
         { "tls-auth-name", required_argument, NULL, 'n' },
-        { "owner-prefix",  required_argument, NULL, 'p' },
+        { "service-label", required_argument, NULL, 'p' },
+        { "owner-prefix",  required_argument, NULL, 'p' },   /* older spelling */
         { "help",          no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -109,7 +113,7 @@ static int lookup_parse(int argc, char **argv, struct lookup_args *a)
         case 't': dst = &timeout_s;   opt = "timeout";       break;
         case 'T': dst = &transport_s; opt = "transport";     break;
         case 'n': dst = &auth_name;   opt = "tls-auth-name"; break;
-        case 'p': dst = &prefix;      opt = "owner-prefix";  break;
+        case 'p': dst = &prefix;      opt = "service-label"; break;
         case 'h':
             lookup_usage(stdout);
             return CLI_OK;
@@ -135,7 +139,7 @@ static int lookup_parse(int argc, char **argv, struct lookup_args *a)
         return CLI_USAGE;
     }
     if (dance_owner_name(name, prefix, a->owner, sizeof(a->owner), err, sizeof(err)) != 0) {
-        cli_usage_error(cmd, "--owner-prefix '%s': %s", prefix ? prefix : "", err);
+        cli_usage_error(cmd, "--service-label '%s': %s", prefix ? prefix : "", err);
         return CLI_USAGE;
     }
     if (timeout_s != NULL

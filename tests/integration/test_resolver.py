@@ -99,7 +99,7 @@ class Lookup(BedCase):
     def test_service_form_owner_prefix(self):
         self.tb.set_records("_mqtt.sensor.acme.example", "TLSA", ["3 1 1 " + HEX3])
         self.tb.publish()
-        rc, out, err, _ = self.lookup("sensor.acme.example", "--owner-prefix", "_mqtt")
+        rc, out, err, _ = self.lookup("sensor.acme.example", "--service-label", "_mqtt")
         self.assertEqual(rc, 0, err)
         self.assertEqual(out[0], "_mqtt.sensor.acme.example. 300 IN TLSA 3 1 1 " + HEX3)
         # the identity itself holds nothing: DevID form finds no record
@@ -174,7 +174,7 @@ class Lookup(BedCase):
                            text=True)
         self.assertEqual(p.returncode, 0)
         for opt in ("--resolver", "--trust-anchor", "--timeout", "--transport",
-                    "--tls-auth-name", "--owner-prefix"):
+                    "--tls-auth-name", "--service-label", "--owner-prefix"):
             self.assertIn(opt, p.stdout)
 
 
