@@ -35,7 +35,7 @@ static void test_registry_basics(void **state)
 {
     dance_clients *r = dance_clients_new();
     uint64_t t1, t2;
-    dance_client *e;
+    const dance_client *e;
 
     (void)state;
     assert_non_null(r);
@@ -88,7 +88,7 @@ static void test_registry_grows(void **state)
     assert_int_equal(dance_clients_count(r), 5000);
     assert_int_equal(dance_clients_dane_count(r), 2500);
     for (int i = 0; i < 5000; i++) {
-        dance_client *e = dance_clients_find(r, block + i);
+        const dance_client *e = dance_clients_find(r, block + i);
         snprintf(id, sizeof(id), "c%d", i);
         assert_non_null(e);
         assert_string_equal(e->client_id, id);
@@ -103,7 +103,7 @@ static void test_registry_grows(void **state)
 static void test_rounds(void **state)
 {
     dance_clients *r = dance_clients_new();
-    dance_client *e, *got[4];
+    const dance_client *e, *got[4];
     uint64_t t3;
     size_t n = 0;
 
