@@ -3,18 +3,22 @@
  * modules together, the event callbacks dispatch into them, cleanup takes
  * them apart. No module depends on this file.
  *
- * Modules (an arrow: "uses"; every module also uses log.c, the clock and
- * log helpers, and options.h, the configuration):
+ * Modules, each with its own state behind its functions (an arrow: "uses";
+ * every module also uses log.c, the clock and log helpers, and options.h,
+ * the configuration; none uses plugin.c):
  *
- *   plugin.c --> stats --> auth, guard, kicks, rechecks, tokens, messages
- *   auth ------> tokens, guard, workers, clients, decide, waitbudget
- *   messages --> pipeline --> workers --> threadpool
- *   pipeline --> threadpool
- *   rechecks --> kicks, workers, clients
- *   tokens ----> kicks, clients, replayfile
- *   guard -----> kicks, clients, topics
- *   kicks -----> clients
- *   environment --> confscan
+ *   plugin.c ---> all of them: creates, wires, dispatches callbacks
+ *   stats ------> auth, guard, kicks, rechecks, tokens, messages, clients,
+ *                 workers (their counters)
+ *   auth -------> tokens, guard, workers, clients, decide, waitbudget
+ *   messages ---> pipeline, clients
+ *   pipeline ---> workers, threadpool
+ *   workers ----> threadpool, decide
+ *   rechecks ---> kicks, workers, clients
+ *   tokens -----> kicks, clients, replayfile
+ *   guard ------> kicks, clients, topics
+ *   kicks ------> clients
+ *   environment -> confscan
  *
  * init: options -> environment checks (environment.c) -> matcher, cache,
  * registry, kick queue, re-checks, tokens, workers, messages, guard, auth
@@ -291,7 +295,9 @@ static int fail_init(struct dance_plugin *p, const char *msg)
 }
 
 /* The init steps: each returns 0, or -1 with the reason in err (for the
- * "refusing to start" line). */
+ * "refusing to start" line). Option errors are cut at DANCE_OPT_ERR_MAX;
+ * err has room for a prefix before one. */
+#define INIT_ERR_MAX (DANCE_OPT_ERR_MAX + 128)
 
 /* parse_options - Mosquitto's key/value pairs into p->cfg. */
 static int parse_options(struct dance_plugin *p, const struct mosquitto_opt *options,
@@ -322,7 +328,8 @@ static int start_dane(struct dance_plugin *p, char *err, size_t errlen)
     dance_cache_config cc;
     char why[DANCE_OPT_ERR_MAX];
 
-    if (dance_plugin_options_check_resolver(&p->cfg, err, errlen) != 0)
+    if (dance_plugin_options_check_resolver(&p->cfg, err, errlen < DANCE_OPT_ERR_MAX
+                                                        ? errlen : DANCE_OPT_ERR_MAX) != 0)
         return -1;
     dance_plugin_config_resolver(&p->cfg, &p->resolver_cfg);
     p->matcher = dance_matcher_new(p->cfg.cafile, why, sizeof(why));
@@ -470,7 +477,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                           struct mosquitto_opt *options, int option_count)
 {
     struct dance_plugin *p;
-    char err[DANCE_OPT_ERR_MAX + 128], why[DANCE_OPT_ERR_MAX];
+    char err[INIT_ERR_MAX], why[DANCE_OPT_ERR_MAX];
     bool acl_defer = false;
 
     *userdata = NULL;
@@ -483,7 +490,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     p->started_ms = dance_plugin_now_ms();
     pin_module();
 
-    if (parse_options(p, options, option_count, err, sizeof(err)) != 0)
+    if (parse_options(p, options, option_count, err, DANCE_OPT_ERR_MAX) != 0)
         return fail_init(p, err);
     if (dance_environment_check(identifier, &p->cfg, &acl_defer) != 0) {
         plugin_free(p);
@@ -493,7 +500,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         return fail_init(p, err);
     if (p->cfg.token_auth) {
         p->tokens = dance_tokens_start(&p->cfg, p->matcher, p->clients, p->kicks,
-                                       err, sizeof(err));
+                                       err, DANCE_OPT_ERR_MAX);
         if (p->tokens == NULL)
             return fail_init(p, err);
     }
