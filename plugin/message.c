@@ -245,9 +245,9 @@ static void dropped(dance_messages *p, const struct mosquitto_evt_message *ed,
         bound = "out of memory";
         break;
     }
-    dance_log_limited(p->log, MOSQ_LOG_WARNING, "dance: message on topic \"%s\" from client_id=\"%s\" "
-            "not verified (delivered unverified on its own topic, no verified copy) "
-            "reason=%s: %s", dance_log_safe(ed->topic, t, sizeof(t)),
+    dance_log_limited(p->log, MOSQ_LOG_WARNING, "dance: message on topic \"%s\" from "
+            "client_id=\"%s\" not verified (delivered unverified on its own topic, "
+            "no verified copy) reason=%s: %s", dance_log_safe(ed->topic, t, sizeof(t)),
             dance_log_safe(ed->client ? mosquitto_client_id(ed->client) : NULL,
                            cid, sizeof(cid)),
             dance_pipeline_drop_name(why), bound);
