@@ -99,9 +99,10 @@ bool dance_clients_round_active(const dance_clients *r);
  * the round is over (it then ends). */
 const dance_client *dance_clients_round_next(dance_clients *r);
 
-/* dance_clients_check_done - a re-check for (key, token) finished: clear
- * the mark and return the entry, or NULL when that entry is gone or was
- * replaced meanwhile (then the result must be ignored). */
+/* dance_clients_check_done - a re-check for (key, token) finished (or
+ * could not be queued): clear the mark and return the entry, or NULL when
+ * that entry is gone or was replaced meanwhile (then the result must be
+ * ignored). */
 const dance_client *dance_clients_check_done(dance_clients *r, const void *key,
                                              uint64_t token);
 
