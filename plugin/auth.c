@@ -28,26 +28,82 @@
  * has just been flushed: re-deciding on the spot would refuse every device
  * as "lookup pending". Their records are re-checked on the workers instead.
  */
-#include "plugin.h"
+#include "auth.h"
 
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <openssl/x509.h>
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+#include "dance/error.h"
 #include "dance/name.h"
+#include "decide.h"
+#include "log.h"
+#include "waitbudget.h"
 
-const char *dance_log_safe(const char *s, char *buf, size_t buflen)
+struct dance_auth {
+    const dance_plugin_config *cfg;
+    const dance_matcher *matcher;
+    dance_cache *cache;
+    dance_workers *workers;
+    dance_clients *clients;
+    dance_tokens *tokens;           /* NULL: token logins off */
+    dance_guard *guard;
+    dance_wait_budget wait_budget;  /* the broker thread's waiting on DNS */
+    dance_auth_counters counters;
+    uint64_t first_auth_ms;         /* first BASIC_AUTH, for the TICK watchdog */
+    bool tick_seen;                 /* TICK arrives: global plugin, good */
+    bool warned_no_tick;
+    bool reload_window;             /* from RELOAD to the next TICK */
+};
+
+dance_auth *dance_auth_new(const dance_auth_config *c)
 {
-    if (s == NULL)
-        s = "-";
-    return dance_escape(s, strlen(s), buf, buflen);
+    dance_auth *a = calloc(1, sizeof(*a));
+
+    if (a == NULL)
+        return NULL;
+    a->cfg = c->cfg;
+    a->matcher = c->matcher;
+    a->cache = c->cache;
+    a->workers = c->workers;
+    a->clients = c->clients;
+    a->tokens = c->tokens;
+    a->guard = c->guard;
+    dance_wait_budget_init(&a->wait_budget, c->cfg->connect_budget_ms,
+                           dance_plugin_now_ms());
+    return a;
+}
+
+void dance_auth_free(dance_auth *a)
+{
+    free(a);
+}
+
+void dance_auth_tick(dance_auth *a)
+{
+    a->tick_seen = true;
+    a->reload_window = false;
+}
+
+void dance_auth_reload(dance_auth *a)
+{
+    a->reload_window = true;
+}
+
+void dance_auth_get_counters(const dance_auth *a, dance_auth_counters *out)
+{
+    *out = a->counters;
 }
 
 /* A decision in the making: what the log line and counters need. */
 typedef struct auth_ctx {
-    struct dance_plugin *p;
+    dance_auth *p;
     struct mosquitto *client;
     const char *client_id;
     const char *address;
@@ -78,16 +134,16 @@ static int finish(auth_ctx *a, const dance_verdict *v, bool defer)
         dance_escape_text(v->reason, strlen(v->reason), why, sizeof(why)));
 
     if (v->code == DANCE_V_ACCEPTED) {
-        a->p->stats.accepted++;
-        a->p->last_admitted = a->client;    /* a takeover's will follows (guard.c) */
+        a->p->counters.accepted++;
+        dance_guard_admitted(a->p->guard, a->client);  /* a takeover's will follows */
         return MOSQ_ERR_SUCCESS;
     }
     if (defer) {
-        a->p->last_admitted = a->client;
-        a->p->stats.deferred[v->code]++;
+        dance_guard_admitted(a->p->guard, a->client);
+        a->p->counters.deferred[v->code]++;
         return MOSQ_ERR_PLUGIN_DEFER;
     }
-    a->p->stats.refused[v->code]++;
+    a->p->counters.refused[v->code]++;
     return MOSQ_ERR_AUTH;
 }
 
@@ -114,11 +170,11 @@ static int refuse(auth_ctx *a, dance_verdict_code code, const char *fmt, ...)
 static int fallback(auth_ctx *a, dance_verdict_code code, const char *reason)
 {
     dance_verdict v;
-    bool defer = a->p->cfg.fallback == DANCE_FALLBACK_DEFER;
+    bool defer = a->p->cfg->fallback == DANCE_FALLBACK_DEFER;
 
     memset(&v, 0, sizeof(v));
-    if (defer && a->p->cfg.client_id_binding &&
-        dance_client_id_claims_identity(a->client_id, a->p->cfg.allowlist)) {
+    if (defer && a->p->cfg->client_id_binding &&
+        dance_client_id_claims_identity(a->client_id, a->p->cfg->allowlist)) {
         char cid[128];
         v.code = DANCE_V_CLIENT_ID;
         snprintf(v.reason, sizeof(v.reason), "%s; the client id \"%s\" names a device "
@@ -148,7 +204,7 @@ static int check_client_id(auth_ctx *a, int *rc)
 {
     char cid[128];
 
-    if (!a->p->cfg.client_id_binding || dance_client_id_bound(a->client_id, a->identity))
+    if (!a->p->cfg->client_id_binding || dance_client_id_bound(a->client_id, a->identity))
         return 0;
     *rc = refuse(a, DANCE_V_CLIENT_ID, "client id \"%s\" is not bound to identity %s: "
                  "connect with the client id %s or %s/<suffix> "
@@ -214,7 +270,7 @@ static int identity_from_username(auth_ctx *a, const char *username, dance_verdi
 /* recheck_after_reload - Mosquitto re-runs BASIC_AUTH for connected
  * clients after SIGHUP. Answer as before; the workers re-check DANE
  * clients against DNS at the next TICK (revalidate_now). */
-static int recheck_after_reload(struct dance_plugin *p, dance_client *e)
+static int recheck_after_reload(dance_auth *p, const dance_client *e)
 {
     (void)p;
     return e->dane ? MOSQ_ERR_SUCCESS : MOSQ_ERR_PLUGIN_DEFER;
@@ -226,7 +282,7 @@ static int recheck_after_reload(struct dance_plugin *p, dance_client *e)
  * true with *res filled; false when the lookup is still pending. */
 static bool lookup(auth_ctx *a, dance_tlsa_result *res)
 {
-    struct dance_plugin *p = a->p;
+    dance_auth *p = a->p;
     uint64_t t0;
     unsigned allow;
     bool answered;
@@ -264,31 +320,31 @@ static bool lookup(auth_ctx *a, dance_tlsa_result *res)
  * allowed this time */
 static int refuse_pending(auth_ctx *a)
 {
-    struct dance_plugin *p = a->p;
+    dance_auth *p = a->p;
 
     if (a->queue_full)
         return refuse(a, DANCE_V_PENDING, "TLSA lookup for %s could not be "
                       "queued: the worker queue is full (plugin_opt_queue_size "
-                      "%zu); retry later", a->owner, p->cfg.queue_size);
+                      "%zu); retry later", a->owner, p->cfg->queue_size);
     return refuse(a, DANCE_V_PENDING, "TLSA lookup for %s still pending "
                   "after %llu ms (the broker waits at most "
                   "plugin_opt_connect_budget_ms %u on one connect and %u%% of "
                   "its time in all); it goes on in the background and a retry "
                   "will use its answer", a->owner,
-                  (unsigned long long)a->waited_ms, p->cfg.connect_budget_ms,
+                  (unsigned long long)a->waited_ms, p->cfg->connect_budget_ms,
                   DANCE_WAIT_SHARE_PERMILLE / 10u);
 }
 
 static int authenticate(auth_ctx *a, X509 *leaf, const char *username)
 {
-    struct dance_plugin *p = a->p;
+    dance_auth *p = a->p;
     dance_tlsa_result res;
     dance_verdict v;
     char why[DANCE_REASON_MAX];
     int rc;
 
     memset(&v, 0, sizeof(v));
-    if (p->cfg.identity_source == DANCE_IDSRC_SAN)
+    if (p->cfg->identity_source == DANCE_IDSRC_SAN)
         rc = identity_from_san(a, leaf, &v);
     else
         rc = identity_from_username(a, username, &v);
@@ -296,17 +352,17 @@ static int authenticate(auth_ctx *a, X509 *leaf, const char *username)
         return finish(a, &v, false);
 
     /* Allow-list before any DNS: names outside never cause a query. */
-    if (!dance_allowlist_match(p->cfg.allowlist, a->identity)) {
+    if (!dance_allowlist_match(p->cfg->allowlist, a->identity)) {
         char r[DANCE_REASON_MAX + 64];
         snprintf(r, sizeof(r), "%s is not under plugin_opt_allowed_domains (%s)",
-                 a->identity, p->cfg.allowed_domains);
+                 a->identity, p->cfg->allowed_domains);
         return fallback(a, DANCE_V_OUTSIDE, r);
     }
     /* before DNS: a mismatch costs no query */
     if (check_client_id(a, &rc) != 0)
         return rc;
 
-    if (dance_owner_name(a->identity, p->cfg.tlsa_owner_label, a->owner,
+    if (dance_owner_name(a->identity, p->cfg->tlsa_owner_label, a->owner,
                          sizeof(a->owner), why, sizeof(why)) != 0)
         return refuse(a, DANCE_V_IDENTITY, "no TLSA owner name for %s: %s",
                       a->identity, why);
@@ -316,7 +372,7 @@ static int authenticate(auth_ctx *a, X509 *leaf, const char *username)
         dance_tlsa_result_clear(&res);
         return refuse_pending(a);
     }
-    dance_decide(p->matcher, leaf, a->identity, p->cfg.identity_source, &res, &v);
+    dance_decide(p->matcher, leaf, a->identity, p->cfg->identity_source, &res, &v);
     dance_tlsa_result_clear(&res);
     if (v.code != DANCE_V_ACCEPTED)
         return finish(a, &v, false);
@@ -369,7 +425,7 @@ static int token_refuse(auth_ctx *a, const dance_token_result *tr)
  * token (see the file comment) */
 static int token_authenticate(auth_ctx *a, const char *username, const char *password)
 {
-    struct dance_plugin *p = a->p;
+    dance_auth *p = a->p;
     dance_token *tok = NULL;
     dance_token_result tr;
     dance_tlsa_result res;
@@ -383,21 +439,21 @@ static int token_authenticate(auth_ctx *a, const char *username, const char *pas
     snprintf(a->identity, sizeof(a->identity), "%s", dance_token_identity(tok));
     /* Fail closed: a jti accepted while its file cannot be written would be
      * forgotten at the next restart. */
-    if (p->token_replay_unsaved) {
+    if (dance_tokens_replay_unsaved(p->tokens)) {
         rc = refuse(a, DANCE_V_INTERNAL, "the token replay file %s cannot be written "
                     "(see the error above); token logins are refused until it can",
-                    p->cfg.token_replay_file);
+                    p->cfg->token_replay_file);
         goto out;
     }
     /* allow-list (no DNS for names outside it), audience, times */
-    if (dance_token_check(tok, &p->token_policy, &tr) != DANCE_OK) {
+    if (dance_token_check(tok, dance_tokens_policy(p->tokens), &tr) != DANCE_OK) {
         rc = token_refuse(a, &tr);
         goto out;
     }
     /* before DNS and before the jti is spent */
     if (check_client_id(a, &rc) != 0)
         goto out;
-    if (dance_owner_name(a->identity, p->cfg.tlsa_owner_label, a->owner,
+    if (dance_owner_name(a->identity, p->cfg->tlsa_owner_label, a->owner,
                          sizeof(a->owner), why, sizeof(why)) != 0) {
         rc = refuse(a, DANCE_V_IDENTITY, "no TLSA owner name for %s: %s",
                     a->identity, why);
@@ -410,7 +466,7 @@ static int token_authenticate(auth_ctx *a, const char *username, const char *pas
         goto out;
     }
     dance_token_verify_dns(tok, res.status, &res.records, res.reason,
-                           &p->token_policy, &tr);
+                           dance_tokens_policy(p->tokens), &tr);
     dance_tlsa_result_clear(&res);
     if (tr.status != DANCE_OK) {
         rc = token_refuse(a, &tr);
@@ -429,10 +485,8 @@ static int token_authenticate(auth_ctx *a, const char *username, const char *pas
         rc = refuse(a, DANCE_V_INTERNAL, "out of memory registering the client");
         goto out;
     }
-    if (p->cfg.token_disconnect_on_expiry
-        && (p->next_token_expiry == 0 || tr.exp < p->next_token_expiry))
-        p->next_token_expiry = tr.exp;
-    p->stats.token_accepted++;
+    dance_tokens_admitted(p->tokens, tr.exp);
+    p->counters.token_accepted++;
     memset(&v, 0, sizeof(v));
     v.code = DANCE_V_ACCEPTED;
     snprintf(v.record, sizeof(v.record), "%s", tr.key_source);
@@ -445,16 +499,13 @@ out:
     return rc;
 }
 
-int dance_auth_basic_cb(int event, void *event_data, void *userdata)
+int dance_auth_on_basic_auth(dance_auth *p, const struct mosquitto_evt_basic_auth *ed)
 {
-    struct mosquitto_evt_basic_auth *ed = event_data;
-    struct dance_plugin *p = userdata;
     auth_ctx a;
-    dance_client *e;
+    const dance_client *e;
     X509 *leaf;
     int rc;
 
-    (void)event;
     memset(&a, 0, sizeof(a));
     a.p = p;
     a.client = ed->client;
@@ -474,7 +525,7 @@ int dance_auth_basic_cb(int event, void *event_data, void *userdata)
     if (leaf == NULL && p->reload_window)
         return MOSQ_ERR_PLUGIN_DEFER;   /* offline session or not ours */
 
-    /* TICK never arriving means a per-listener plugin (see plugin.c):
+    /* TICK never arriving means a per-listener plugin (see environment.c):
      * revocation and metrics would be dead, so refuse loudly. A global
      * plugin gets TICK at the end of the broker loop iteration that
      * handled the first CONNECT; 30 s leaves room for iterations slowed
@@ -496,9 +547,9 @@ int dance_auth_basic_cb(int event, void *event_data, void *userdata)
     }
 
     if (leaf == NULL) {
-        if (p->cfg.token_auth && looks_like_token(ed->password))
+        if (p->cfg->token_auth && looks_like_token(ed->password))
             return token_authenticate(&a, ed->username, ed->password);
-        if (p->cfg.token_auth)
+        if (p->cfg->token_auth)
             return fallback(&a, DANCE_V_NO_CERTIFICATE, "the client sent neither a "
                             "certificate nor a token as password");
         return fallback(&a, DANCE_V_NO_CERTIFICATE, "the client sent no "

@@ -106,12 +106,18 @@ static void grow(dance_clients *r)
     free(old);
 }
 
-dance_client *dance_clients_find(dance_clients *r, const void *key)
+/* find - key's entry, writable (this module only) */
+static dance_client *find(const dance_clients *r, const void *key)
 {
     for (dance_client *e = r->buckets[bucket_of(r, key)]; e != NULL; e = e->next)
         if (e->key == key)
             return e;
     return NULL;
+}
+
+const dance_client *dance_clients_find(const dance_clients *r, const void *key)
+{
+    return find(r, key);
 }
 
 bool dance_clients_remove(dance_clients *r, const void *key)
@@ -190,6 +196,23 @@ uint64_t dance_clients_add(dance_clients *r, const void *key,
     return insert(r, e);
 }
 
+uint64_t dance_clients_add_bypass(dance_clients *r, const void *key, const char *client_id)
+{
+    dance_client *e = calloc(1, sizeof(*e));
+    bool fail = false;
+
+    if (e == NULL)
+        return 0;
+    e->key = key;
+    e->bypass = true;
+    e->client_id = dup_or_null(client_id != NULL ? client_id : "", &fail);
+    if (fail) {
+        entry_free(e);
+        return 0;
+    }
+    return insert(r, e);
+}
+
 uint64_t dance_clients_add_token(dance_clients *r, const void *key,
                                  const char *client_id, const char *identity,
                                  const char *owner, const char *password,
@@ -229,8 +252,8 @@ size_t dance_clients_token_count(const dance_clients *r)
     return r->token_count;
 }
 
-int64_t dance_clients_expired(dance_clients *r, int64_t now,
-                              void (*fn)(void *ctx, dance_client *e), void *ctx)
+int64_t dance_clients_expired(const dance_clients *r, int64_t now,
+                              void (*fn)(void *ctx, const dance_client *e), void *ctx)
 {
     int64_t next = 0;
 
@@ -279,11 +302,11 @@ bool dance_clients_round_active(const dance_clients *r)
     return r->round_active;
 }
 
-dance_client *dance_clients_round_next(dance_clients *r)
+const dance_client *dance_clients_round_next(dance_clients *r)
 {
     while (r->round_active && r->round_pos < r->round_len) {
         round_item *it = &r->round[r->round_pos++];
-        dance_client *e = dance_clients_find(r, it->key);
+        dance_client *e = find(r, it->key);
 
         if (e != NULL && e->token == it->token && e->dane && !e->checking) {
             e->checking = true;
@@ -294,10 +317,10 @@ dance_client *dance_clients_round_next(dance_clients *r)
     return NULL;
 }
 
-dance_client *dance_clients_check_done(dance_clients *r, const void *key,
-                                       uint64_t token)
+const dance_client *dance_clients_check_done(dance_clients *r, const void *key,
+                                             uint64_t token)
 {
-    dance_client *e = dance_clients_find(r, key);
+    dance_client *e = find(r, key);
 
     if (e == NULL || e->token != token)
         return NULL;

@@ -2,6 +2,8 @@
  * plugin/clients.h - registry of the clients the plugin let in, and the
  * bookkeeping of revalidation rounds over them.
  *
+ * Entries are read through const pointers; only this module writes them.
+ *
  * Broker thread only (no locks). Pure: no Mosquitto headers; the key is
  * the broker's client pointer, used as an opaque value and never
  * dereferenced here.
@@ -61,11 +63,16 @@ uint64_t dance_clients_add_token(dance_clients *r, const void *key,
                                  const char *owner, const char *password,
                                  int64_t expires);
 
+/* dance_clients_add_bypass - register a client that acted without the
+ * plugin's BASIC_AUTH (guard.h): denied until it disconnects. Returns the
+ * token, or 0 on ENOMEM. */
+uint64_t dance_clients_add_bypass(dance_clients *r, const void *key, const char *client_id);
+
 /* dance_clients_remove - drop key's entry; false when there was none. */
 bool dance_clients_remove(dance_clients *r, const void *key);
 
 /* dance_clients_find - key's entry or NULL; valid until the next change. */
-dance_client *dance_clients_find(dance_clients *r, const void *key);
+const dance_client *dance_clients_find(const dance_clients *r, const void *key);
 
 size_t dance_clients_count(const dance_clients *r);
 size_t dance_clients_dane_count(const dance_clients *r);     /* both kinds */
@@ -74,8 +81,8 @@ size_t dance_clients_token_count(const dance_clients *r);
 /* dance_clients_expired - call fn for every token entry whose expires is
  * at or before now (fn must not change the registry) and return the
  * earliest expires still ahead of now, or 0 when none is. */
-int64_t dance_clients_expired(dance_clients *r, int64_t now,
-                              void (*fn)(void *ctx, dance_client *e), void *ctx);
+int64_t dance_clients_expired(const dance_clients *r, int64_t now,
+                              void (*fn)(void *ctx, const dance_client *e), void *ctx);
 
 /* Revalidation rounds: a round is a snapshot of the DANE entries that
  * were registered when it started; entries are handed out one at a time
@@ -90,12 +97,13 @@ bool dance_clients_round_active(const dance_clients *r);
 /* dance_clients_round_next - the next entry of the round that is still
  * registered and not already being checked, marked as checking; NULL when
  * the round is over (it then ends). */
-dance_client *dance_clients_round_next(dance_clients *r);
+const dance_client *dance_clients_round_next(dance_clients *r);
 
-/* dance_clients_check_done - a re-check for (key, token) finished: clear
- * the mark and return the entry, or NULL when that entry is gone or was
- * replaced meanwhile (then the result must be ignored). */
-dance_client *dance_clients_check_done(dance_clients *r, const void *key,
-                                       uint64_t token);
+/* dance_clients_check_done - a re-check for (key, token) finished (or
+ * could not be queued): clear the mark and return the entry, or NULL when
+ * that entry is gone or was replaced meanwhile (then the result must be
+ * ignored). */
+const dance_client *dance_clients_check_done(dance_clients *r, const void *key,
+                                             uint64_t token);
 
 #endif

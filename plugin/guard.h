@@ -24,7 +24,7 @@
  * defer, access is denied. So outside the reserved trees the guard defers
  * when something after it decides (acl_file, another plugin) and allows
  * otherwise; plugins loaded before this one are refused at start (see
- * plugin.c) because their answers would come first.
+ * environment.c) because their answers would come first.
  *
  * Bypass: every client the broker admits passes BASIC_AUTH, where the
  * plugin registers it (clients.h) or refuses it. A client that subscribes
@@ -41,7 +41,14 @@
 #ifndef DANCE_PLUGIN_GUARD_H
 #define DANCE_PLUGIN_GUARD_H
 
-struct dance_plugin;
+#include <stdbool.h>
+#include <stdint.h>
+#include "clients.h"
+#include "kicks.h"
+#include "log.h"
+#include "options.h"
+
+struct mosquitto_evt_acl_check;
 struct mosquitto_evt_message;
 
 /* How a write into a reserved tree tried to come in ($SYS names). */
@@ -54,19 +61,43 @@ typedef enum dance_guard_path {
 
 const char *dance_guard_path_name(dance_guard_path path);
 
-/* dance_guard_acl_cb - the MOSQ_EVT_ACL_CHECK callback. */
-int dance_guard_acl_cb(int event, void *event_data, void *userdata);
+typedef struct dance_guard dance_guard;
+
+/* The guard's counters ($SYS auth/bypass, reserved/denied/<path>). */
+typedef struct dance_guard_counters {
+    uint64_t bypass;                /* clients acting without our decision */
+    uint64_t reserved_denied[DANCE_GUARD_PATH_COUNT];
+} dance_guard_counters;
+
+/* dance_guard_new - the guard of cfg's reserved trees. acl_defer: an ACL
+ * decider follows this plugin (acl_file, later plugins), so ACL checks
+ * outside the trees defer to it. Bypassing clients are registered in
+ * clients and queued on kicks; denials are logged under log's cap. NULL
+ * on ENOMEM. */
+dance_guard *dance_guard_new(const dance_plugin_config *cfg, bool acl_defer,
+                             dance_clients *clients, dance_kicks *kicks,
+                             dance_log_limiter *log);
+void dance_guard_free(dance_guard *g);      /* NULL-safe */
+
+/* dance_guard_on_acl_check - the MOSQ_EVT_ACL_CHECK answer. */
+int dance_guard_on_acl_check(dance_guard *g, const struct mosquitto_evt_acl_check *ed);
 
 /* dance_guard_on_message - the guard's part of MESSAGE: MOSQ_ERR_ACL_DENIED
  * for a write into a reserved tree or from a bypassing client, else
  * MOSQ_ERR_SUCCESS. */
-int dance_guard_on_message(struct dance_plugin *p, const struct mosquitto_evt_message *ed);
+int dance_guard_on_message(dance_guard *g, const struct mosquitto_evt_message *ed);
+
+/* dance_guard_admitted - client passed BASIC_AUTH (accepted or deferred):
+ * a will of the connection it takes over may follow. */
+void dance_guard_admitted(dance_guard *g, const void *client);
 
 /* dance_guard_disconnected - DISCONNECT of client: its will, if any,
  * follows in the same broker call. */
-void dance_guard_disconnected(struct dance_plugin *p, const void *client);
+void dance_guard_disconnected(dance_guard *g, const void *client);
 
 /* dance_guard_tick - forget per-iteration state. */
-void dance_guard_tick(struct dance_plugin *p);
+void dance_guard_tick(dance_guard *g);
+
+void dance_guard_get_counters(const dance_guard *g, dance_guard_counters *out);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * plugin/message.c - Mosquitto glue for signed messages: the MESSAGE hook,
- * publication of verified copies and diagnostics at TICK, the guard on the
- * reserved topic trees.
+ * plugin/message.c - Mosquitto glue for signed messages: the MESSAGE hook's
+ * verification, publication of verified copies and diagnostics at TICK
+ * (the guard on the reserved topic trees is guard.c's).
  *
  * MESSAGE (broker thread, every message the broker receives):
  *   - verification off: return at once.
@@ -19,7 +19,7 @@
  * Ownership: the property list handed to Mosquitto belongs to it once the
  * publish call succeeds; on failure we free it.
  */
-#include "plugin.h"
+#include "message.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -27,44 +27,34 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
 #include <mqtt_protocol.h>
+#include "dance/error.h"
+#include "pipeline.h"
+#include "topics.h"
 
-/* Per-message log lines (refusals, drops, denials) are capped so that a
- * flood of bad messages cannot flood the log; counters see everything. */
-#define MSG_LOG_PER_SECOND 20
 /* MQTT topics are at most 65535 bytes (a 16-bit length). */
 #define MQTT_TOPIC_MAX 65535u
 
-void dance_log_limited(struct dance_plugin *p, int level, const char *fmt, ...)
-{
-    uint64_t now = dance_plugin_now_ms();
-    char line[1024];
-    va_list ap;
-
-    if (now - p->log_window_ms >= 1000) {
-        if (p->log_suppressed > 0)
-            mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: %llu message log lines "
-                                 "suppressed (more than %d per second)",
-                                 (unsigned long long)p->log_suppressed,
-                                 MSG_LOG_PER_SECOND);
-        p->log_window_ms = now;
-        p->log_lines = 0;
-        p->log_suppressed = 0;
-    }
-    if (p->log_lines >= MSG_LOG_PER_SECOND) {
-        p->log_suppressed++;
-        return;
-    }
-    p->log_lines++;
-    va_start(ap, fmt);
-    dance_vset_err(line, sizeof(line), fmt, ap);   /* escaped: one safe line */
-    va_end(ap);
-    mosquitto_log_printf(level, "%s", line);
-}
+struct dance_messages {
+    const dance_plugin_config *cfg;
+    dance_clients *clients;         /* whose budget a message is charged to */
+    dance_log_limiter *log;         /* per-message lines; the guard's too */
+    size_t verified_prefix_len, rejected_prefix_len;
+    /* NULL when verification is off */
+    dance_pipeline *pipeline;
+    dance_jws_keycache *keycache;
+    dance_replay *replay;
+    dance_msg_stats mstats;
+    char *topic_buf;                /* "<prefix><topic>" is built here */
+    size_t topic_buf_cap;
+};
 
 /* prefixed - "<prefix><topic>" in the plugin's reusable buffer, or NULL
  * when it would exceed the MQTT limit or memory is short. */
-static const char *prefixed(struct dance_plugin *p, const char *prefix, size_t plen,
+static const char *prefixed(dance_messages *p, const char *prefix, size_t plen,
                             const char *topic)
 {
     size_t tlen = strlen(topic);
@@ -94,7 +84,7 @@ static const char *printable(const char *s, char *buf, size_t buflen)
 
 /* diagnose - publish {topic, sender, reason, reason_code, detail} under
  * rejected_prefix (QoS 0, not retained). */
-static void diagnose(struct dance_plugin *p, const char *topic, const dance_jws_result *r)
+static void diagnose(dance_messages *p, const char *topic, const dance_jws_result *r)
 {
     cJSON *o;
     char *json = NULL;
@@ -102,7 +92,7 @@ static void diagnose(struct dance_plugin *p, const char *topic, const dance_jws_
     char detail[sizeof(r->reason)];
     int rc;
 
-    if (p->cfg.rejected_prefix == NULL)
+    if (p->cfg->rejected_prefix == NULL)
         return;
     o = cJSON_CreateObject();
     if (o == NULL ||
@@ -119,27 +109,27 @@ static void diagnose(struct dance_plugin *p, const char *topic, const dance_jws_
         (json = cJSON_PrintUnformatted(o)) == NULL) {
         cJSON_Delete(o);
         p->mstats.publish_failures++;
-        dance_log_limited(p, MOSQ_LOG_ERR, "dance: out of memory building a diagnostic");
+        dance_log_limited(p->log, MOSQ_LOG_ERR, "dance: out of memory building a diagnostic");
         return;
     }
     cJSON_Delete(o);
-    dtopic = prefixed(p, p->cfg.rejected_prefix, p->rejected_prefix_len, topic);
+    dtopic = prefixed(p, p->cfg->rejected_prefix, p->rejected_prefix_len, topic);
     rc = dtopic == NULL ? MOSQ_ERR_NOMEM
        : mosquitto_broker_publish_copy(NULL, dtopic, (int)strlen(json), json, 0,
                                        false, NULL);
     if (rc != MOSQ_ERR_SUCCESS) {
         char t[128];
         p->mstats.publish_failures++;
-        dance_log_limited(p, MOSQ_LOG_WARNING, "dance: cannot publish the diagnostic for "
+        dance_log_limited(p->log, MOSQ_LOG_WARNING, "dance: cannot publish the diagnostic for "
                 "topic \"%s\" under %s: %s", dance_log_safe(topic, t, sizeof(t)),
-                p->cfg.rejected_prefix, dtopic == NULL ? "topic too long or out "
+                p->cfg->rejected_prefix, dtopic == NULL ? "topic too long or out "
                 "of memory" : mosquitto_strerror(rc));
     }
     cJSON_free(json);
 }
 
 /* refused - count, log and diagnose one refused message. */
-static void refused(struct dance_plugin *p, const char *topic, const dance_jws_result *r)
+static void refused(dance_messages *p, const char *topic, const dance_jws_result *r)
 {
     char t[128], why[sizeof(r->reason)];
     dance_status st = r->status;
@@ -147,7 +137,7 @@ static void refused(struct dance_plugin *p, const char *topic, const dance_jws_r
     if ((int)st < 0 || st >= DANCE_MESSAGE_STATUS_END || st == DANCE_OK)
         st = DANCE_INTERNAL;
     p->mstats.refused[st]++;
-    dance_log_limited(p, st == DANCE_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
+    dance_log_limited(p->log, st == DANCE_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
             "dance: message refused topic=\"%s\" sender=%s reason=%s: %s",
             dance_log_safe(topic, t, sizeof(t)), r->sender[0] ? r->sender : "-",
             dance_status_name(st), printable(r->reason, why, sizeof(why)));
@@ -159,7 +149,7 @@ static void refused(struct dance_plugin *p, const char *topic, const dance_jws_r
  * dance-key (MQTT v5 subscribers see them; v3 subscribers get the copy
  * without). The publisher's own properties are not copied: it could
  * otherwise add a dance-sender of its choosing. */
-static void publish_verified(struct dance_plugin *p, const dance_msg_outcome *o)
+static void publish_verified(dance_messages *p, const dance_msg_outcome *o)
 {
     const dance_jws_result *r = o->result;
     mosquitto_property *props = NULL;
@@ -168,7 +158,7 @@ static void publish_verified(struct dance_plugin *p, const dance_msg_outcome *o)
     int rc;
 
     p->mstats.verified++;
-    vtopic = prefixed(p, p->cfg.verified_prefix, p->verified_prefix_len, o->topic);
+    vtopic = prefixed(p, p->cfg->verified_prefix, p->verified_prefix_len, o->topic);
     if (vtopic == NULL) {
         rc = MOSQ_ERR_NOMEM;
         goto fail;
@@ -185,7 +175,7 @@ static void publish_verified(struct dance_plugin *p, const dance_msg_outcome *o)
         rc = mosquitto_broker_publish_copy(NULL, vtopic, (int)o->payload_len, o->payload,
                                            o->qos, o->retain, props);
     if (rc == MOSQ_ERR_SUCCESS) {
-        dance_log_limited(p, MOSQ_LOG_DEBUG, "dance: message verified topic=\"%s\" sender=%s "
+        dance_log_limited(p->log, MOSQ_LOG_DEBUG, "dance: message verified topic=\"%s\" sender=%s "
                 "alg=%s key=\"%s\"", dance_log_safe(o->topic, t, sizeof(t)), r->sender,
                 dance_jws_alg_name(r->alg), r->key_source);
         return;
@@ -193,15 +183,15 @@ static void publish_verified(struct dance_plugin *p, const dance_msg_outcome *o)
     mosquitto_property_free_all(&props);
 fail:
     p->mstats.publish_failures++;
-    dance_log_limited(p, MOSQ_LOG_WARNING, "dance: verified message from %s on topic \"%s\" "
+    dance_log_limited(p->log, MOSQ_LOG_WARNING, "dance: verified message from %s on topic \"%s\" "
             "could not be republished under %s: %s", r->sender,
-            dance_log_safe(o->topic, t, sizeof(t)), p->cfg.verified_prefix,
+            dance_log_safe(o->topic, t, sizeof(t)), p->cfg->verified_prefix,
             vtopic == NULL ? "topic too long or out of memory" : mosquitto_strerror(rc));
 }
 
 static void outcome_cb(void *ctx, const dance_msg_outcome *o)
 {
-    struct dance_plugin *p = ctx;
+    dance_messages *p = ctx;
 
     if (o->result->status == DANCE_OK)
         publish_verified(p, o);
@@ -209,7 +199,7 @@ static void outcome_cb(void *ctx, const dance_msg_outcome *o)
         refused(p, o->topic, o->result);
 }
 
-void dance_messages_tick(struct dance_plugin *p)
+void dance_messages_tick(dance_messages *p)
 {
     if (p->pipeline != NULL)
         dance_pipeline_drain(p->pipeline, outcome_cb, p);
@@ -218,10 +208,11 @@ void dance_messages_tick(struct dance_plugin *p)
 /* publisher_of - whose lookup budget a message is charged to: the
  * identity the plugin authenticated (so that reconnecting or a second
  * client id does not buy another budget), else the client id. */
-static void publisher_of(struct dance_plugin *p, struct mosquitto *client,
+static void publisher_of(dance_messages *p, struct mosquitto *client,
                          dance_pipeline_publisher *out)
 {
-    const dance_client *e = client != NULL ? dance_clients_find(p->clients, client) : NULL;
+    const dance_client *e = client != NULL ? dance_clients_find(p->clients, client)
+                                           : NULL;
 
     if (e != NULL && e->dane && e->identity != NULL) {
         out->name = e->identity;
@@ -235,7 +226,7 @@ static void publisher_of(struct dance_plugin *p, struct mosquitto *client,
 /* dropped - log a message dropped from verification, with the bound that
  * was hit. The message itself goes on under its own topic; only the
  * verified copy (or diagnostic) is not made. */
-static void dropped(struct dance_plugin *p, const struct mosquitto_evt_message *ed,
+static void dropped(dance_messages *p, const struct mosquitto_evt_message *ed,
                     dance_pipeline_drop why)
 {
     char t[128], cid[128];
@@ -254,23 +245,23 @@ static void dropped(struct dance_plugin *p, const struct mosquitto_evt_message *
         bound = "out of memory";
         break;
     }
-    dance_log_limited(p, MOSQ_LOG_WARNING, "dance: message on topic \"%s\" from client_id=\"%s\" "
-            "not verified (delivered unverified on its own topic, no verified copy) "
-            "reason=%s: %s", dance_log_safe(ed->topic, t, sizeof(t)),
+    dance_log_limited(p->log, MOSQ_LOG_WARNING, "dance: message on topic \"%s\" from "
+            "client_id=\"%s\" not verified (delivered unverified on its own topic, "
+            "no verified copy) reason=%s: %s", dance_log_safe(ed->topic, t, sizeof(t)),
             dance_log_safe(ed->client ? mosquitto_client_id(ed->client) : NULL,
                            cid, sizeof(cid)),
             dance_pipeline_drop_name(why), bound);
 }
 
-int dance_messages_on_message(struct dance_plugin *p, const struct mosquitto_evt_message *ed)
+int dance_messages_on_message(dance_messages *p, const struct mosquitto_evt_message *ed)
 {
     dance_jws_result r;
     dance_pipeline_publisher pub;
     dance_pipeline_drop drop = DANCE_PIPELINE_DROP_NO_MEMORY;
 
-    if (!p->verifying || ed->topic == NULL)
+    if (p->pipeline == NULL || ed->topic == NULL)
         return MOSQ_ERR_SUCCESS;
-    if (!dance_topics_match(p->cfg.topics, ed->topic))
+    if (!dance_topics_match(p->cfg->topics, ed->topic))
         return MOSQ_ERR_SUCCESS;
 
     memset(&r, 0, sizeof(r));
@@ -291,69 +282,114 @@ int dance_messages_on_message(struct dance_plugin *p, const struct mosquitto_evt
     return MOSQ_ERR_SUCCESS;
 }
 
-int dance_messages_start(struct dance_plugin *p, char *err, size_t errlen)
+/* start_pipeline - the key and replay caches and the verify threads. */
+static int start_pipeline(dance_messages *p, const dance_matcher *matcher,
+                          dance_cache *cache, dance_workers *workers,
+                          char *err, size_t errlen)
 {
     dance_pipeline_config pc;
 
-    p->verifying = dance_plugin_config_verifying(&p->cfg);
-    if (!p->verifying)
-        return 0;
-    p->keycache = dance_jws_keycache_new(p->cfg.key_cache_size);
+    p->keycache = dance_jws_keycache_new(p->cfg->key_cache_size);
     if (p->keycache == NULL) {
         snprintf(err, errlen, "out of memory creating the key cache");
         return -1;
     }
-    if (p->cfg.replay_window > 0) {
-        p->replay = dance_replay_new(0, p->cfg.replay_window, NULL, NULL);
+    if (p->cfg->replay_window > 0) {
+        p->replay = dance_replay_new(0, p->cfg->replay_window, NULL, NULL);
         if (p->replay == NULL) {
             snprintf(err, errlen, "out of memory creating the replay cache");
             return -1;
         }
     }
     memset(&pc, 0, sizeof(pc));
-    pc.threads = p->cfg.verify_threads;
-    pc.queue_max = p->cfg.verify_queue_size;
-    pc.max_payload = p->cfg.max_payload;
-    pc.policy.allow = p->cfg.allowlist;
-    pc.policy.service_label = p->cfg.tlsa_owner_label;
-    pc.policy.matcher = p->matcher;
+    pc.threads = p->cfg->verify_threads;
+    pc.queue_max = p->cfg->verify_queue_size;
+    pc.max_payload = p->cfg->max_payload;
+    pc.policy.allow = p->cfg->allowlist;
+    pc.policy.service_label = p->cfg->tlsa_owner_label;
+    pc.policy.matcher = matcher;
     pc.policy.keys = p->keycache;
     pc.policy.replay = p->replay;
-    pc.policy.require_jti = p->cfg.require_jti;
-    pc.policy.require_iat = p->cfg.require_iat;
-    pc.policy.max_skew = p->cfg.max_skew;
-    pc.policy.require_topic = p->cfg.require_topic_binding;
-    pc.cache = p->cache;
-    pc.workers = p->workers;
-    pc.dns_reserve = p->cfg.queue_size / 2;     /* as for re-checks */
-    pc.queue_bytes = p->cfg.verify_queue_bytes;
-    pc.lookup_rate = p->cfg.sender_lookup_rate;
-    pc.lookup_burst = p->cfg.sender_lookup_burst;
+    pc.policy.require_jti = p->cfg->require_jti;
+    pc.policy.require_iat = p->cfg->require_iat;
+    pc.policy.max_skew = p->cfg->max_skew;
+    pc.policy.require_topic = p->cfg->require_topic_binding;
+    pc.cache = cache;
+    pc.workers = workers;
+    pc.dns_reserve = p->cfg->queue_size / 2;     /* as for re-checks */
+    pc.queue_bytes = p->cfg->verify_queue_bytes;
+    pc.lookup_rate = p->cfg->sender_lookup_rate;
+    pc.lookup_burst = p->cfg->sender_lookup_burst;
     p->pipeline = dance_pipeline_start(&pc, err, errlen);
     if (p->pipeline == NULL)
         return -1;
     mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: message flood bounds: "
                          "verify_queue_size=%zu verify_queue_bytes=%zu "
-                         "sender_lookups_per_client=%u/%u", p->cfg.verify_queue_size,
-                         p->cfg.verify_queue_bytes, p->cfg.sender_lookup_rate,
-                         p->cfg.sender_lookup_burst);
+                         "sender_lookups_per_client=%u/%u", p->cfg->verify_queue_size,
+                         p->cfg->verify_queue_bytes, p->cfg->sender_lookup_rate,
+                         p->cfg->sender_lookup_burst);
     return 0;
 }
 
-void dance_messages_stop(struct dance_plugin *p)
+dance_messages *dance_messages_start(const dance_plugin_config *cfg,
+                                     const dance_matcher *matcher, dance_cache *cache,
+                                     dance_workers *workers, dance_clients *clients,
+                                     char *err, size_t errlen)
 {
-    dance_pipeline_stop(p->pipeline);
+    dance_messages *p = calloc(1, sizeof(*p));
+
+    if (p == NULL || (p->log = dance_log_limiter_new()) == NULL) {
+        free(p);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->cfg = cfg;
+    p->clients = clients;
+    p->verified_prefix_len = strlen(cfg->verified_prefix);
+    p->rejected_prefix_len = cfg->rejected_prefix ? strlen(cfg->rejected_prefix) : 0;
+    if (dance_plugin_config_verifying(cfg) &&
+        start_pipeline(p, matcher, cache, workers, err, errlen) != 0) {
+        dance_messages_free(p);
+        return NULL;
+    }
+    return p;
 }
 
-void dance_messages_free(struct dance_plugin *p)
+bool dance_messages_verifying(const dance_messages *p)
 {
+    return p->pipeline != NULL;
+}
+
+dance_log_limiter *dance_messages_log(dance_messages *p)
+{
+    return p->log;
+}
+
+void dance_messages_get_counters(const dance_messages *p, dance_messages_counters *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->msg = p->mstats;
+    if (p->pipeline != NULL)
+        dance_pipeline_get_stats(p->pipeline, &out->pipeline);
+    out->has_replay = p->replay != NULL;
+    if (p->replay != NULL)
+        dance_replay_get_stats(p->replay, &out->replay);
+}
+
+void dance_messages_stop(dance_messages *p)
+{
+    if (p != NULL)
+        dance_pipeline_stop(p->pipeline);
+}
+
+void dance_messages_free(dance_messages *p)
+{
+    if (p == NULL)
+        return;
     dance_pipeline_free(p->pipeline);
-    p->pipeline = NULL;
     dance_replay_free(p->replay);
-    p->replay = NULL;
     dance_jws_keycache_free(p->keycache);
-    p->keycache = NULL;
     free(p->topic_buf);
-    p->topic_buf = NULL;
-    p->topic_buf_cap = 0;
+    dance_log_limiter_free(p->log);
+    free(p);
 }

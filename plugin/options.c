@@ -387,176 +387,245 @@ static void store_uint(dance_plugin_config *c, opt_id id, unsigned long v)
     }
 }
 
-/* apply - validate one value for option id and store it. */
+/* The apply_ steps: validate one value of their option kind and store it.
+ * 0, or -1 with the error line in err (bad_value, or out_of_memory). */
+
+static int out_of_memory(const opt_def *d, char *err, size_t errlen)
+{
+    dance_set_err(err, errlen, "plugin_opt_%s: out of memory", d->name);
+    return -1;
+}
+
+/* set_checked - store value in *slot, naming the option when memory is
+ * short. */
+static int set_checked(const opt_def *d, char **slot, const char *value,
+                       char *err, size_t errlen)
+{
+    return set_string(slot, value) != 0 ? out_of_memory(d, err, errlen) : 0;
+}
+
+/* parse_word - the index of value in words (n of them), or -1. */
+static int parse_word(const char *value, const char *const *words, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(value, words[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int apply_uint(dance_plugin_config *c, const opt_def *d, opt_id id,
+                      const char *value, char *err, size_t errlen)
+{
+    unsigned long v;
+
+    if (parse_uint(value, d->min, d->max, &v) != 0)
+        return bad_value(d, value, NULL, err, errlen);
+    store_uint(c, id, v);
+    return 0;
+}
+
+static int apply_string(dance_plugin_config *c, const opt_def *d, opt_id id,
+                        const char *value, char *err, size_t errlen)
+{
+    char **slot = id == O_TRUST_ANCHOR ? &c->trust_anchor
+                : id == O_TLS_AUTH_NAME ? &c->tls_auth_name
+                : id == O_TOKEN_REPLAY_FILE ? &c->token_replay_file
+                : &c->cafile;
+
+    if (value[0] == '\0')
+        return bad_value(d, value, NULL, err, errlen);
+    /* Mosquitto may run as a daemon from another directory */
+    if (id == O_TOKEN_REPLAY_FILE && value[0] != '/')
+        return bad_value(d, value, NULL, err, errlen);
+    return set_checked(d, slot, value, err, errlen);
+}
+
+static int apply_resolver(dance_plugin_config *c, const opt_def *d,
+                          const char *value, char *err, size_t errlen)
+{
+    char why[DANCE_REASON_MAX];
+
+    why[0] = '\0';
+    if (check_resolver_list(value, why, sizeof(why)) != 0)
+        return bad_value(d, value, why, err, errlen);
+    return set_checked(d, &c->resolver, value, err, errlen);
+}
+
+static int apply_domains(dance_plugin_config *c, const opt_def *d,
+                         const char *value, char *err, size_t errlen)
+{
+    char why[DANCE_REASON_MAX];
+    dance_allowlist *al;
+
+    why[0] = '\0';
+    al = dance_allowlist_parse(value, why, sizeof(why));
+    if (al == NULL)
+        return bad_value(d, value, why, err, errlen);
+    dance_allowlist_free(c->allowlist);
+    c->allowlist = al;
+    return set_checked(d, &c->allowed_domains, value, err, errlen);
+}
+
+static int apply_owner(dance_plugin_config *c, const opt_def *d,
+                       const char *value, char *err, size_t errlen)
+{
+    if (strcmp(value, "identity") == 0) {
+        free(c->tlsa_owner_label);
+        c->tlsa_owner_label = NULL;
+        return 0;
+    }
+    if (check_owner_label(value) != 0)
+        return bad_value(d, value, NULL, err, errlen);
+    return set_checked(d, &c->tlsa_owner_label, value, err, errlen);
+}
+
+/* apply_choice - the keyword kinds: identity source, fallback, message
+ * profile, the true|false and on|off switches. */
+static int apply_choice(dance_plugin_config *c, const opt_def *d, opt_id id,
+                        const char *value, char *err, size_t errlen)
+{
+    static const char *const idsrc[] = {"san", "username"};
+    static const char *const fallback[] = {"deny", "defer"};
+    static const char *const profile[] = {"strict", "compat"};
+    static const char *const boolean[] = {"false", "true"};
+    static const char *const onoff[] = {"off", "on", "false", "true"};
+    int w;
+
+    switch (d->kind) {
+    case OPT_IDSRC:
+        if ((w = parse_word(value, idsrc, 2)) < 0)
+            break;
+        c->identity_source = w == 0 ? DANCE_IDSRC_SAN : DANCE_IDSRC_USERNAME;
+        return 0;
+    case OPT_FALLBACK:
+        if ((w = parse_word(value, fallback, 2)) < 0)
+            break;
+        c->fallback = w == 0 ? DANCE_FALLBACK_DENY : DANCE_FALLBACK_DEFER;
+        return 0;
+    case OPT_PROFILE:
+        if ((w = parse_word(value, profile, 2)) < 0)
+            break;
+        c->message_profile = w == 0 ? DANCE_PROFILE_STRICT : DANCE_PROFILE_COMPAT;
+        return 0;
+    case OPT_BOOL:
+        if ((w = parse_word(value, boolean, 2)) < 0)
+            break;
+        if (id == O_REQUIRE_IAT)
+            c->require_iat = w == 1;
+        else if (id == O_REQUIRE_JTI)
+            c->require_jti = w == 1;
+        else
+            c->require_topic_binding = w == 1;
+        return 0;
+    case OPT_ONOFF:
+        if ((w = parse_word(value, onoff, 4)) < 0)
+            break;
+        if (id == O_TOKEN_AUTH)
+            c->token_auth = w % 2 == 1;
+        else if (id == O_CLIENT_ID_BINDING)
+            c->client_id_binding = w % 2 == 1;
+        else
+            c->token_disconnect_on_expiry = w % 2 == 1;
+        return 0;
+    default:
+        break;
+    }
+    return bad_value(d, value, NULL, err, errlen);
+}
+
+static int apply_topics(dance_plugin_config *c, const opt_def *d,
+                        const char *value, char *err, size_t errlen)
+{
+    char why[DANCE_REASON_MAX];
+    dance_topics *t;
+
+    why[0] = '\0';
+    t = dance_topics_parse(value, why, sizeof(why));
+    if (t == NULL)
+        return bad_value(d, value, why, err, errlen);
+    dance_topics_free(c->topics);
+    c->topics = t;
+    return set_checked(d, &c->verify_topics, value, err, errlen);
+}
+
+static int apply_prefix(dance_plugin_config *c, const opt_def *d, opt_id id,
+                        const char *value, char *err, size_t errlen)
+{
+    char why[DANCE_REASON_MAX];
+
+    why[0] = '\0';
+    if (dance_topic_prefix_check(value, why, sizeof(why)) != 0)
+        return bad_value(d, value, why, err, errlen);
+    return set_checked(d, id == O_VERIFIED_PREFIX ? &c->verified_prefix
+                                                  : &c->rejected_prefix,
+                       value, err, errlen);
+}
+
+/* apply_audience - compared byte for byte with the tokens' aud: keep it
+ * to something that cannot hide a difference in a log line */
+static int apply_audience(dance_plugin_config *c, const opt_def *d,
+                          const char *value, char *err, size_t errlen)
+{
+    size_t n = strlen(value);
+
+    if (n == 0 || n > 256)
+        return bad_value(d, value, NULL, err, errlen);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)value[i] <= ' ' || (unsigned char)value[i] >= 0x7f)
+            return bad_value(d, value, NULL, err, errlen);
+    return set_checked(d, &c->token_audience, value, err, errlen);
+}
+
+/* apply_rate - "RATE/BURST": two strict decimals around one slash */
+static int apply_rate(dance_plugin_config *c, const opt_def *d,
+                      const char *value, char *err, size_t errlen)
+{
+    const char *slash = strchr(value, '/');
+    unsigned long rate, burst;
+    char num[16];
+    size_t n = slash != NULL ? (size_t)(slash - value) : 0;
+
+    if (slash == NULL || n == 0 || n >= sizeof(num))
+        return bad_value(d, value, NULL, err, errlen);
+    memcpy(num, value, n);
+    num[n] = '\0';
+    if (parse_uint(num, d->min, d->max, &rate) != 0 ||
+        parse_uint(slash + 1, 1, BURST_MAX, &burst) != 0)
+        return bad_value(d, value, NULL, err, errlen);
+    c->sender_lookup_rate = (unsigned)rate;
+    c->sender_lookup_burst = (unsigned)burst;
+    return 0;
+}
+
+/* apply - validate one value for option id and store it: the step for
+ * its kind. */
 static int apply(dance_plugin_config *c, opt_id id, const char *value,
                  char *err, size_t errlen)
 {
     const opt_def *d = &opt_table[id];
-    char why[DANCE_REASON_MAX];
-    unsigned long v;
 
-    why[0] = '\0';
     switch (d->kind) {
-    case OPT_UINT:
-        if (parse_uint(value, d->min, d->max, &v) != 0)
-            return bad_value(d, value, NULL, err, errlen);
-        store_uint(c, id, v);
-        return 0;
-    case OPT_STRING: {
-        char **slot = id == O_TRUST_ANCHOR ? &c->trust_anchor
-                    : id == O_TLS_AUTH_NAME ? &c->tls_auth_name
-                    : id == O_TOKEN_REPLAY_FILE ? &c->token_replay_file
-                    : &c->cafile;
-        if (value[0] == '\0')
-            return bad_value(d, value, NULL, err, errlen);
-        /* Mosquitto may run as a daemon from another directory */
-        if (id == O_TOKEN_REPLAY_FILE && value[0] != '/')
-            return bad_value(d, value, NULL, err, errlen);
-        if (set_string(slot, value) != 0)
-            goto nomem;
-        return 0;
-    }
-    case OPT_RESOLVER:
-        if (check_resolver_list(value, why, sizeof(why)) != 0)
-            return bad_value(d, value, why, err, errlen);
-        if (set_string(&c->resolver, value) != 0)
-            goto nomem;
-        return 0;
+    case OPT_UINT: return apply_uint(c, d, id, value, err, errlen);
+    case OPT_STRING: return apply_string(c, d, id, value, err, errlen);
+    case OPT_RESOLVER: return apply_resolver(c, d, value, err, errlen);
     case OPT_TRANSPORT:
         if (dance_dns_transport_parse(value, &c->dns_transport) != 0)
             return bad_value(d, value, NULL, err, errlen);
         return 0;
-    case OPT_DOMAINS: {
-        dance_allowlist *al = dance_allowlist_parse(value, why, sizeof(why));
-        if (al == NULL)
-            return bad_value(d, value, why, err, errlen);
-        dance_allowlist_free(c->allowlist);
-        c->allowlist = al;
-        if (set_string(&c->allowed_domains, value) != 0)
-            goto nomem;
-        return 0;
-    }
+    case OPT_DOMAINS: return apply_domains(c, d, value, err, errlen);
+    case OPT_OWNER: return apply_owner(c, d, value, err, errlen);
     case OPT_IDSRC:
-        if (strcmp(value, "san") == 0)
-            c->identity_source = DANCE_IDSRC_SAN;
-        else if (strcmp(value, "username") == 0)
-            c->identity_source = DANCE_IDSRC_USERNAME;
-        else
-            return bad_value(d, value, NULL, err, errlen);
-        return 0;
-    case OPT_OWNER:
-        if (strcmp(value, "identity") == 0) {
-            free(c->tlsa_owner_label);
-            c->tlsa_owner_label = NULL;
-            return 0;
-        }
-        if (check_owner_label(value) != 0)
-            return bad_value(d, value, NULL, err, errlen);
-        if (set_string(&c->tlsa_owner_label, value) != 0)
-            goto nomem;
-        return 0;
     case OPT_FALLBACK:
-        if (strcmp(value, "deny") == 0)
-            c->fallback = DANCE_FALLBACK_DENY;
-        else if (strcmp(value, "defer") == 0)
-            c->fallback = DANCE_FALLBACK_DEFER;
-        else
-            return bad_value(d, value, NULL, err, errlen);
-        return 0;
-    case OPT_BOOL: {
-        bool b;
-        if (strcmp(value, "true") == 0)
-            b = true;
-        else if (strcmp(value, "false") == 0)
-            b = false;
-        else
-            return bad_value(d, value, NULL, err, errlen);
-        if (id == O_REQUIRE_IAT)
-            c->require_iat = b;
-        else if (id == O_REQUIRE_JTI)
-            c->require_jti = b;
-        else
-            c->require_topic_binding = b;
-        return 0;
-    }
-    case OPT_TOPICS: {
-        dance_topics *t = dance_topics_parse(value, why, sizeof(why));
-        if (t == NULL)
-            return bad_value(d, value, why, err, errlen);
-        dance_topics_free(c->topics);
-        c->topics = t;
-        if (set_string(&c->verify_topics, value) != 0)
-            goto nomem;
-        return 0;
-    }
-    case OPT_PREFIX:
-        if (dance_topic_prefix_check(value, why, sizeof(why)) != 0)
-            return bad_value(d, value, why, err, errlen);
-        if (set_string(id == O_VERIFIED_PREFIX ? &c->verified_prefix
-                                               : &c->rejected_prefix, value) != 0)
-            goto nomem;
-        return 0;
-    case OPT_ONOFF: {
-        bool b;
-        if (strcmp(value, "on") == 0 || strcmp(value, "true") == 0)
-            b = true;
-        else if (strcmp(value, "off") == 0 || strcmp(value, "false") == 0)
-            b = false;
-        else
-            return bad_value(d, value, NULL, err, errlen);
-        if (id == O_TOKEN_AUTH)
-            c->token_auth = b;
-        else if (id == O_CLIENT_ID_BINDING)
-            c->client_id_binding = b;
-        else
-            c->token_disconnect_on_expiry = b;
-        return 0;
-    }
-    case OPT_AUDIENCE: {
-        /* compared byte for byte with the tokens' aud: keep it to
-         * something that cannot hide a difference in a log line */
-        size_t n = strlen(value);
-        if (n == 0 || n > 256)
-            return bad_value(d, value, NULL, err, errlen);
-        for (size_t i = 0; i < n; i++)
-            if ((unsigned char)value[i] <= ' ' || (unsigned char)value[i] >= 0x7f)
-                return bad_value(d, value, NULL, err, errlen);
-        if (set_string(&c->token_audience, value) != 0)
-            goto nomem;
-        return 0;
-    }
-    case OPT_RATE: {
-        /* "RATE/BURST": two strict decimals around one slash */
-        const char *slash = strchr(value, '/');
-        unsigned long rate, burst;
-        char num[16];
-        size_t n = slash != NULL ? (size_t)(slash - value) : 0;
-        if (slash == NULL || n == 0 || n >= sizeof(num))
-            return bad_value(d, value, NULL, err, errlen);
-        memcpy(num, value, n);
-        num[n] = '\0';
-        if (parse_uint(num, d->min, d->max, &rate) != 0 ||
-            parse_uint(slash + 1, 1, BURST_MAX, &burst) != 0)
-            return bad_value(d, value, NULL, err, errlen);
-        c->sender_lookup_rate = (unsigned)rate;
-        c->sender_lookup_burst = (unsigned)burst;
-        return 0;
-    }
-    case OPT_PROFILE:
-        if (strcmp(value, "strict") == 0)
-            c->message_profile = DANCE_PROFILE_STRICT;
-        else if (strcmp(value, "compat") == 0)
-            c->message_profile = DANCE_PROFILE_COMPAT;
-        else
-            return bad_value(d, value, NULL, err, errlen);
-        return 0;
-    case OPT_KIND_COUNT:
-        break;
+    case OPT_BOOL:
+    case OPT_ONOFF:
+    case OPT_PROFILE: return apply_choice(c, d, id, value, err, errlen);
+    case OPT_TOPICS: return apply_topics(c, d, value, err, errlen);
+    case OPT_PREFIX: return apply_prefix(c, d, id, value, err, errlen);
+    case OPT_AUDIENCE: return apply_audience(c, d, value, err, errlen);
+    case OPT_RATE: return apply_rate(c, d, value, err, errlen);
+    case OPT_KIND_COUNT: break;
     }
     dance_set_err(err, errlen, "plugin_opt_%s: internal error (unknown kind)", d->name);
-    return -1;
-nomem:
-    dance_set_err(err, errlen, "plugin_opt_%s: out of memory", d->name);
     return -1;
 }
 

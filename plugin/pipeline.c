@@ -11,7 +11,9 @@
  * Stages and threads:
  *   broker thread   submit: parse + header checks; refusals reported at
  *                   once. The message goes to the queue of verify thread
- *                   hash(owner name) % threads ("shard").
+ *                   hash(owner name) % threads ("shard"); the threads, their
+ *                   queues and the completion list are a dance_pool
+ *                   (threadpool.h) with one queue per thread.
  *   verify thread   takes its queue in FIFO order. Warm key (fresh cache
  *                   entry, dance_cache_acquire: no copy, no DNS): verify
  *                   and complete. Cold key: the message is parked in a
@@ -22,9 +24,9 @@
  *                   go on. So a slow DNS answer for one sender holds up
  *                   only that sender.
  *   DNS worker      fetches, then hands the answer to the shard
- *                   (answer_cb): the group is marked ready and the verify
- *                   thread runs its messages, oldest first, before taking
- *                   its queue again.
+ *                   (answer_cb): the group is marked ready and put first
+ *                   in the shard's queue, so the verify thread runs its
+ *                   messages, oldest first, before the rest of its queue.
  *   broker thread   TICK: dance_pipeline_drain swaps the completion list
  *                   out and reports each message (the plugin publishes the
  *                   verified copy; Mosquitto's publish calls are not
@@ -71,9 +73,9 @@
  * most DANCE_PIPELINE_PUBLISHERS_MAX budgets exist; a publisher that finds
  * the table full gets no cold lookups until it drains (fail closed).
  *
- * Locks: each shard's `lock` guards its queue, its groups and `stop`; the
- * verify thread holds it only to take work, never while verifying.
- * `done_lock` guards the completion list. `pub_lock` guards every budget's
+ * Locks: the pool's own guard the queues and the completion list; each
+ * shard's `lock` guards its groups; none is held while verifying.
+ * `count_lock` guards the lookups count. `pub_lock` guards every budget's
  * tat_us and the rate_limited count (held for a charge, and by the sweep).
  * Ownership: a message belongs to its shard queue, then to the verify
  * thread (or a group), then to the completion list, then to drain, which
@@ -82,12 +84,12 @@
 #include "pipeline.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dance/hashtab.h"
+#include "threadpool.h"
 
 /* Budget sweep period (drain), milliseconds. */
 #define PUB_SWEEP_MS 1000u
@@ -105,8 +107,15 @@ struct pl_pub {
     char name[];                    /* at most DANCE_PIPELINE_PUBLISHER_KEY_MAX */
 };
 
+/* What a shard's queue holds: a message, or a group whose answer came. */
+struct pl_item {
+    dance_pool_item link;           /* first: the pool's item is the pl_item */
+    bool group;
+};
+
 struct pl_job {
-    struct pl_job *next;
+    struct pl_item it;              /* first */
+    struct pl_job *next;            /* in a group */
     dance_jws *jws;                 /* freed once verified */
     char *topic;
     unsigned char *payload;
@@ -123,6 +132,7 @@ struct pl_job {
 
 /* Messages of one cold sender, waiting for its DNS answer. */
 struct pl_group {
+    struct pl_item it;              /* first; queued once ready */
     struct pl_group *next;
     char owner[DANCE_NAME_MAX + 1];
     struct pl_job *head, *tail;
@@ -132,21 +142,15 @@ struct pl_group {
 
 struct pl_shard {
     dance_pipeline *pl;
-    pthread_t thread;
-    bool started;
-
+    unsigned index;                 /* its queue and thread in the pool */
     pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct pl_job *head, *tail;
     struct pl_group *groups;
-    size_t ready;                   /* groups with ready set */
-    bool stop;
 };
 
 struct dance_pipeline {
     dance_pipeline_config cfg;
     struct pl_shard *shards;
-    bool stopped;
+    dance_pool *threads;
 
     /* broker thread only */
     size_t depth, bytes;
@@ -155,9 +159,8 @@ struct dance_pipeline {
     dance_hashtab pubs;             /* budget table */
     uint64_t next_sweep_ms;
 
-    pthread_mutex_t done_lock;
-    struct pl_job *done_head, *done_tail;
-    uint64_t lookups;               /* under done_lock */
+    pthread_mutex_t count_lock;
+    uint64_t lookups;               /* under count_lock */
 
     pthread_mutex_t pub_lock;
     uint64_t rate_limited;          /* under pub_lock */
@@ -230,13 +233,7 @@ static void complete(dance_pipeline *pl, struct pl_job *j)
     dance_jws_free(j->jws);
     j->jws = NULL;
     j->next = NULL;
-    pthread_mutex_lock(&pl->done_lock);
-    if (pl->done_tail != NULL)
-        pl->done_tail->next = j;
-    else
-        pl->done_head = j;
-    pl->done_tail = j;
-    pthread_mutex_unlock(&pl->done_lock);
+    dance_pool_done(pl->threads, &j->it.link);
 }
 
 /* verify_job - the signature check (and replay cache) with a DNS answer in
@@ -311,11 +308,15 @@ static void answer_cb(void *ctx, const char *owner, const dance_tlsa_result *ans
         g->answer = copy;           /* moved */
         memset(&copy, 0, sizeof(copy));
         g->ready = true;
-        sh->ready++;
-        pthread_cond_signal(&sh->cond);
+    } else {
+        g = NULL;
     }
     pthread_mutex_unlock(&sh->lock);
     dance_tlsa_result_clear(&copy);
+    /* Only the shard's thread unlinks groups, and not before it takes
+     * this item: g stays valid until then. */
+    if (g != NULL)
+        dance_pool_push_front(sh->pl->threads, sh->index, &g->it.link);
 }
 
 /* run_group - a parked sender's messages, oldest first, with its answer. */
@@ -421,6 +422,8 @@ static void park(struct pl_shard *sh, struct pl_job *j)
         charged = true;
     }
     g = calloc(1, sizeof(*g));
+    if (g != NULL)
+        g->it.group = true;
     if (g == NULL) {
         if (charged)
             refund(pl, j);
@@ -444,9 +447,9 @@ static void park(struct pl_shard *sh, struct pl_job *j)
     else
         rc = DANCE_SUBMIT_FULL;
     if (rc == DANCE_SUBMIT_QUEUED) {
-        pthread_mutex_lock(&pl->done_lock);
+        pthread_mutex_lock(&pl->count_lock);
         pl->lookups++;
-        pthread_mutex_unlock(&pl->done_lock);
+        pthread_mutex_unlock(&pl->count_lock);
         return;
     }
     if (charged)
@@ -477,57 +480,38 @@ static void run_job(struct pl_shard *sh, struct pl_job *j)
     complete(pl, j);
 }
 
-/* take_ready - unlink the first ready group (lock held). */
-static struct pl_group *take_ready(struct pl_shard *sh)
+/* run_item - a verify thread's next item: a group whose answer came in
+ * (unlinked now; later messages of its sender no longer join it), or a
+ * message, which waits in its sender's group when one is parked. */
+static void run_item(void *ctx, unsigned thread, dance_pool_item *item)
 {
-    for (struct pl_group *g = sh->groups; g != NULL; g = g->next)
-        if (g->ready) {
-            unlink_group(sh, g);
-            sh->ready--;
-            return g;
-        }
-    return NULL;
-}
+    dance_pipeline *pl = ctx;
+    struct pl_shard *sh = &pl->shards[thread];
+    struct pl_item *it = (struct pl_item *)(void *)item;
+    struct pl_job *j;
+    struct pl_group *waiting;
 
-static void *shard_main(void *arg)
-{
-    struct pl_shard *sh = arg;
-
-    for (;;) {
-        struct pl_group *g = NULL;
-        struct pl_job *j = NULL;
-
+    if (it->group) {
+        struct pl_group *g = (struct pl_group *)(void *)it;
         pthread_mutex_lock(&sh->lock);
-        while (!sh->stop && sh->head == NULL && sh->ready == 0)
-            pthread_cond_wait(&sh->cond, &sh->lock);
-        if (sh->stop) {
-            pthread_mutex_unlock(&sh->lock);
-            return NULL;
-        }
-        if (sh->ready > 0) {
-            g = take_ready(sh);
-        } else {
-            struct pl_group *waiting;
-            j = sh->head;
-            sh->head = j->next;
-            if (sh->head == NULL)
-                sh->tail = NULL;
-            j->next = NULL;
-            /* Behind a parked message of the same sender: wait with it. */
-            waiting = find_group(sh, j->owner);
-            if (waiting != NULL) {
-                waiting->tail->next = j;
-                waiting->tail = j;
-                j = NULL;
-            }
-        }
+        unlink_group(sh, g);
         pthread_mutex_unlock(&sh->lock);
-
-        if (g != NULL)
-            run_group(sh->pl, g);
-        else if (j != NULL)
-            run_job(sh, j);
+        run_group(pl, g);
+        return;
     }
+    j = (struct pl_job *)(void *)it;
+    j->next = NULL;
+    pthread_mutex_lock(&sh->lock);
+    /* Behind a parked message of the same sender: wait with it. */
+    waiting = find_group(sh, j->owner);
+    if (waiting != NULL) {
+        waiting->tail->next = j;
+        waiting->tail = j;
+        j = NULL;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    if (j != NULL)
+        run_job(sh, j);
 }
 
 /* ------------------------------------------------------- broker thread */
@@ -644,7 +628,6 @@ dance_pipeline_submit_result dance_pipeline_submit(dance_pipeline *pl,
 {
     dance_jws_policy pol = pl->cfg.policy;
     struct pl_job *j;
-    struct pl_shard *sh;
     dance_jws *jws = NULL;
     dance_status st;
     size_t cost = dance_pipeline_msg_cost(strlen(topic), len);
@@ -698,15 +681,8 @@ dance_pipeline_submit_result dance_pipeline_submit(dance_pipeline *pl,
     j->retain = retain;
     j->cost = cost;
 
-    sh = &pl->shards[owner_hash(j->owner) % pl->cfg.threads];
-    pthread_mutex_lock(&sh->lock);
-    if (sh->tail != NULL)
-        sh->tail->next = j;
-    else
-        sh->head = j;
-    sh->tail = j;
-    pthread_cond_signal(&sh->cond);
-    pthread_mutex_unlock(&sh->lock);
+    (void)dance_pool_push(pl->threads, owner_hash(j->owner) % pl->cfg.threads,
+                          &j->it.link, 0);     /* unbounded: depth bounds it */
     pl->depth++;
     pl->bytes += cost;
     pl->submitted++;
@@ -715,18 +691,14 @@ dance_pipeline_submit_result dance_pipeline_submit(dance_pipeline *pl,
 
 size_t dance_pipeline_drain(dance_pipeline *pl, dance_msg_outcome_fn fn, void *ctx)
 {
-    struct pl_job *list, *next;
+    dance_pool_item *item = dance_pool_take_done(pl->threads), *next_item;
     size_t n = 0;
 
-    pthread_mutex_lock(&pl->done_lock);
-    list = pl->done_head;
-    pl->done_head = pl->done_tail = NULL;
-    pthread_mutex_unlock(&pl->done_lock);
-
-    for (; list != NULL; list = next) {
+    for (; item != NULL; item = next_item) {
+        struct pl_job *list = (struct pl_job *)(void *)item;
         dance_msg_outcome o;
 
-        next = list->next;
+        next_item = item->next;
         o.topic = list->topic;
         o.payload = list->payload;
         o.payload_len = list->payload_len;
@@ -757,9 +729,9 @@ void dance_pipeline_get_stats(dance_pipeline *pl, dance_pipeline_stats *out)
         out->dropped_by[d] = pl->dropped_by[d];
         out->dropped += pl->dropped_by[d];
     }
-    pthread_mutex_lock(&pl->done_lock);
+    pthread_mutex_lock(&pl->count_lock);
     out->lookups = pl->lookups;
-    pthread_mutex_unlock(&pl->done_lock);
+    pthread_mutex_unlock(&pl->count_lock);
     pthread_mutex_lock(&pl->pub_lock);
     out->rate_limited = pl->rate_limited;
     pthread_mutex_unlock(&pl->pub_lock);
@@ -767,21 +739,20 @@ void dance_pipeline_get_stats(dance_pipeline *pl, dance_pipeline_stats *out)
 
 void dance_pipeline_stop(dance_pipeline *pl)
 {
-    if (pl == NULL || pl->stopped)
+    if (pl == NULL)
         return;
-    for (unsigned i = 0; i < pl->cfg.threads; i++) {
-        struct pl_shard *sh = &pl->shards[i];
-        pthread_mutex_lock(&sh->lock);
-        sh->stop = true;
-        pthread_cond_broadcast(&sh->cond);
-        pthread_mutex_unlock(&sh->lock);
-    }
-    for (unsigned i = 0; i < pl->cfg.threads; i++)
-        if (pl->shards[i].started) {
-            pthread_join(pl->shards[i].thread, NULL);
-            pl->shards[i].started = false;
-        }
-    pl->stopped = true;
+    dance_pool_stop(pl->threads);
+}
+
+/* free_item - a message still queued or completed; a queued group is
+ * freed with its shard's groups. */
+static void free_item(void *ctx, dance_pool_item *item)
+{
+    struct pl_item *it = (struct pl_item *)(void *)item;
+
+    (void)ctx;
+    if (!it->group)
+        job_free((struct pl_job *)(void *)it);
 }
 
 void dance_pipeline_free(dance_pipeline *pl)
@@ -791,24 +762,21 @@ void dance_pipeline_free(dance_pipeline *pl)
 
     if (pl == NULL)
         return;
-    dance_pipeline_stop(pl);
+    dance_pool_free(pl->threads, free_item, NULL);
     for (unsigned i = 0; i < pl->cfg.threads; i++) {
         struct pl_shard *sh = &pl->shards[i];
-        job_list_free(sh->head);
         while (sh->groups != NULL) {
             struct pl_group *g = sh->groups;
             sh->groups = g->next;
             group_free(g);
         }
         pthread_mutex_destroy(&sh->lock);
-        pthread_cond_destroy(&sh->cond);
     }
-    job_list_free(pl->done_head);
     dance_hashtab_iter_init(&it, &pl->pubs);
     while ((node = dance_hashtab_iter_next(&it)) != NULL)
         free(DANCE_HASHTAB_ENTRY(node, struct pl_pub, hnode));
     dance_hashtab_destroy(&pl->pubs);
-    pthread_mutex_destroy(&pl->done_lock);
+    pthread_mutex_destroy(&pl->count_lock);
     pthread_mutex_destroy(&pl->pub_lock);
     free(pl->shards);
     free(pl);
@@ -818,8 +786,7 @@ dance_pipeline *dance_pipeline_start(const dance_pipeline_config *cfg,
                                      char *err, size_t errlen)
 {
     dance_pipeline *pl;
-    sigset_t all, old;
-    int rc = 0;
+    dance_pool_config pc;
 
     if (cfg->threads == 0 || cfg->queue_max == 0 || cfg->cache == NULL ||
         cfg->workers == NULL || cfg->lookup_rate > 1000000u ||
@@ -837,27 +804,23 @@ dance_pipeline *dance_pipeline_start(const dance_pipeline_config *cfg,
         return NULL;
     }
     pl->cfg = *cfg;
-    pthread_mutex_init(&pl->done_lock, NULL);
+    pthread_mutex_init(&pl->count_lock, NULL);
     pthread_mutex_init(&pl->pub_lock, NULL);
     for (unsigned i = 0; i < cfg->threads; i++) {
         pl->shards[i].pl = pl;
+        pl->shards[i].index = i;
         pthread_mutex_init(&pl->shards[i].lock, NULL);
-        pthread_cond_init(&pl->shards[i].cond, NULL);
     }
 
-    /* Verify threads block every signal: Mosquitto's handlers must run on
-     * the broker thread (as for the DNS workers). */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    for (unsigned i = 0; i < cfg->threads; i++) {
-        rc = pthread_create(&pl->shards[i].thread, NULL, shard_main, &pl->shards[i]);
-        if (rc != 0)
-            break;
-        pl->shards[i].started = true;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
-        snprintf(err, errlen, "message pipeline: cannot start a thread: %s", strerror(rc));
+    /* one queue per verify thread: a sender always goes to one thread */
+    memset(&pc, 0, sizeof(pc));
+    pc.threads = cfg->threads;
+    pc.queues = cfg->threads;
+    pc.run = run_item;
+    pc.ctx = pl;
+    pc.name = "message pipeline";
+    pl->threads = dance_pool_start(&pc, err, errlen);
+    if (pl->threads == NULL) {
         dance_pipeline_free(pl);
         return NULL;
     }

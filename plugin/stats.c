@@ -28,11 +28,13 @@
  *   $SYS/broker/dance/messages/dropped/<reason>  (dance_pipeline_drop_name)
  *   $SYS/broker/dance/messages/lookup_budgets
  */
-#include "plugin.h"
+#include "stats.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
 
 #define SYS_PREFIX "$SYS/broker/dance/"
 
@@ -54,27 +56,32 @@ static void pub(const char *topic_tail, uint64_t value)
  * before its time (such a token could be used again), evicted_full those
  * taken because the whole cache was full (from the identity holding the
  * most), save_failures the failed writes of token_replay_file. */
-static void publish_token_replay(struct dance_plugin *p)
+static void publish_token_replay(const dance_tokens *t)
 {
-    dance_replay_stats rs;
-    dance_replay_saver_status ss;
+    dance_tokens_counters tc;
 
-    dance_replay_get_stats(p->token_replay, &rs);
-    pub("auth/token/replay/entries", rs.entries);
-    pub("auth/token/replay/evicted", rs.evicted_early);
-    pub("auth/token/replay/evicted_full", rs.evicted_full);
-    memset(&ss, 0, sizeof(ss));
-    if (p->token_saver != NULL)
-        dance_replay_saver_get_status(p->token_saver, &ss);
-    pub("auth/token/replay/save_failures", ss.failures);
+    dance_tokens_get_counters(t, &tc);
+    pub("auth/token/replay/entries", tc.replay.entries);
+    pub("auth/token/replay/evicted", tc.replay.evicted_early);
+    pub("auth/token/replay/evicted_full", tc.replay.evicted_full);
+    pub("auth/token/replay/save_failures", tc.save_failures);
 }
 
-void dance_stats_publish(struct dance_plugin *p)
+void dance_stats_publish(const dance_stats_sources *src)
 {
-    const dance_stats *s = &p->stats;
+    dance_auth_counters ac;
+    const dance_auth_counters *s = &ac;
+    dance_kicks_counters kc;
+    dance_guard_counters gc;
+    dance_rechecks_counters rc;
     dance_cache_stats cs;
     dance_workers_stats ws;
     char tail[96];
+
+    dance_auth_get_counters(src->auth, &ac);
+    dance_kicks_get_counters(src->kicks, &kc);
+    dance_guard_get_counters(src->guard, &gc);
+    dance_rechecks_get_counters(src->rechecks, &rc);
 
     pub("auth/accepted", s->accepted);
     for (int v = 0; v < DANCE_V_COUNT; v++) {
@@ -86,25 +93,25 @@ void dance_stats_publish(struct dance_plugin *p)
     }
     pub("auth/deferred/no_certificate", s->deferred[DANCE_V_NO_CERTIFICATE]);
     pub("auth/deferred/outside_allowed_domains", s->deferred[DANCE_V_OUTSIDE]);
-    pub("auth/revocations", s->revocations);
-    pub("auth/bypass", s->bypass);
+    pub("auth/revocations", kc.revocations);
+    pub("auth/bypass", gc.bypass);
     for (int g = 0; g < DANCE_GUARD_PATH_COUNT; g++) {
         snprintf(tail, sizeof(tail), "reserved/denied/%s",
                  dance_guard_path_name((dance_guard_path)g));
-        pub(tail, p->reserved_denied[g]);
+        pub(tail, gc.reserved_denied[g]);
     }
-    pub("clients/connected", dance_clients_dane_count(p->clients));
-    if (p->cfg.token_auth) {
+    pub("clients/connected", dance_clients_dane_count(src->clients));
+    if (src->tokens != NULL) {
         pub("auth/token/accepted", s->token_accepted);
-        pub("auth/token/expired", s->token_expiries);
-        pub("clients/token", dance_clients_token_count(p->clients));
-        publish_token_replay(p);
+        pub("auth/token/expired", kc.token_expiries);
+        pub("clients/token", dance_clients_token_count(src->clients));
+        publish_token_replay(src->tokens);
     }
-    pub("revalidate/checks", s->rechecks);
-    pub("revalidate/failures", s->recheck_failures);
+    pub("revalidate/checks", rc.rechecks);
+    pub("revalidate/failures", rc.recheck_failures);
 
     memset(&cs, 0, sizeof(cs));
-    dance_cache_get_stats(p->cache, &cs);
+    dance_cache_get_stats(src->cache, &cs);
     pub("cache/hits", cs.hits);
     pub("cache/misses", cs.misses);
     pub("cache/entries", cs.entries);
@@ -113,15 +120,16 @@ void dance_stats_publish(struct dance_plugin *p)
     pub("dns/failures", cs.failures);
 
     memset(&ws, 0, sizeof(ws));
-    dance_workers_get_stats(p->workers, &ws);
+    dance_workers_get_stats(src->workers, &ws);
     pub("workers/queued", ws.queued);
     pub("workers/dropped", ws.dropped);
 
-    if (p->pipeline != NULL) {
-        const dance_msg_stats *m = &p->mstats;
-        dance_pipeline_stats ps;
+    if (dance_messages_verifying(src->messages)) {
+        dance_messages_counters mc;
+        const dance_msg_stats *m = &mc.msg;
+        const dance_pipeline_stats *pst = &mc.pipeline;
 
-        dance_pipeline_get_stats(p->pipeline, &ps);
+        dance_messages_get_counters(src->messages, &mc);
         pub("messages/verified", m->verified);
         for (int st = 0; st < DANCE_MESSAGE_STATUS_END; st++) {
             if (st == DANCE_OK)
@@ -130,25 +138,23 @@ void dance_stats_publish(struct dance_plugin *p)
                      dance_status_name((dance_status)st));
             pub(tail, m->refused[st]);
         }
-        pub("messages/queued", ps.depth);
-        pub("messages/queued_bytes", ps.bytes);
-        pub("messages/dropped", ps.dropped);
+        pub("messages/queued", pst->depth);
+        pub("messages/queued_bytes", pst->bytes);
+        pub("messages/dropped", pst->dropped);
         for (int d = 0; d < DANCE_PIPELINE_DROP_COUNT; d++) {
             snprintf(tail, sizeof(tail), "messages/dropped/%s",
                      dance_pipeline_drop_name((dance_pipeline_drop)d));
-            pub(tail, ps.dropped_by[d]);
+            pub(tail, pst->dropped_by[d]);
         }
-        pub("messages/lookup_budgets", ps.publishers);
+        pub("messages/lookup_budgets", pst->publishers);
         /* the guard's count, kept under its first name */
-        pub("messages/denied", p->reserved_denied[DANCE_GUARD_PUBLISH] +
-                               p->reserved_denied[DANCE_GUARD_BRIDGE]);
-        pub("messages/lookups", ps.lookups);
-        if (p->replay != NULL) {
+        pub("messages/denied", gc.reserved_denied[DANCE_GUARD_PUBLISH] +
+                               gc.reserved_denied[DANCE_GUARD_BRIDGE]);
+        pub("messages/lookups", pst->lookups);
+        if (mc.has_replay) {
             /* an evicted message could be verified again within the window */
-            dance_replay_stats rs;
-            dance_replay_get_stats(p->replay, &rs);
-            pub("messages/replay/entries", rs.entries);
-            pub("messages/replay/evicted", rs.evicted_early);
+            pub("messages/replay/entries", mc.replay.entries);
+            pub("messages/replay/evicted", mc.replay.evicted_early);
         }
         pub("messages/publish_failures", m->publish_failures);
     }

@@ -7,10 +7,11 @@
  * either would stall every client. So the broker thread only queues jobs,
  * and N worker threads do them (the same shape as Redis' bio.c).
  *
- * Threads and ownership:
+ * Threads and ownership (the threads, their queue and the completion list
+ * are a dance_pool, threadpool.h, with one shared queue):
  *  - The host (broker) thread calls drain, start and stop; submit, room
  *    and stats may come from any thread (the message pipeline's verify
- *    threads submit SENDER_FETCH jobs): they only take `lock`.
+ *    threads submit SENDER_FETCH jobs).
  *  - Each worker thread owns one dance_resolver (getdns contexts are
  *    not thread-safe), built by start so that a broken resolver
  *    configuration stops the broker at start-up rather than failing later.
@@ -19,12 +20,12 @@
  *    while it runs, then to the completion list, then to drain, which frees
  *    it after running its hook.
  *
- * Locks: `lock` guards the queue and the counters; the worker holds it only
- * to take a job and to account for it, never while resolving or matching.
- * `done_lock` guards the completion list. Mosquitto gives plugins no
- * wake-up pipe, so the host polls: TICK calls dance_workers_drain, which
- * swaps the completion list out under done_lock and runs the hooks after
- * releasing it (hooks may submit new jobs).
+ * Locks: the pool's own guard the queue and the completion list; no lock
+ * is held while resolving or matching. `count_lock` guards the submitted
+ * and dropped counters. Mosquitto gives plugins no wake-up pipe, so the
+ * host polls: TICK calls dance_workers_drain, which takes the completion
+ * list whole and runs the hooks without a lock (hooks may submit new
+ * jobs).
  *
  * Order: jobs start in FIFO order; with several threads they may finish in
  * any order, and drain runs completions in the order they finished.
@@ -41,14 +42,15 @@
 #include "workers.h"
 
 #include <pthread.h>
-#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "threadpool.h"
 
 struct dance_job {
     dance_job_type type;            /* first, as in Redis' bio jobs */
-    struct dance_job *next;
+    dance_pool_item item;           /* queue and completion list link */
     char *owner;                    /* FETCH, REVALIDATE, SENDER_FETCH */
     /* SENDER_FETCH */
     dance_answer_fn answer_fn;
@@ -67,26 +69,23 @@ struct dance_job {
 
 struct dance_worker {
     dance_workers *pool;
-    dance_resolver *resolver;
-    pthread_t thread;
-    bool started;
+    dance_resolver *resolver;       /* this thread's own */
 };
 
 struct dance_workers {
     dance_workers_config cfg;
     dance_workers_hooks hooks;
-    struct dance_worker *workers;
+    struct dance_worker *workers;   /* one per pool thread */
+    dance_pool *threads;
 
-    pthread_mutex_t lock;
-    pthread_cond_t work_cond;
-    struct dance_job *head, *tail;
-    size_t queued, running;
-    uint64_t submitted, dropped, completed;
-    bool stop;
-
-    pthread_mutex_t done_lock;
-    struct dance_job *done_head, *done_tail;
+    pthread_mutex_t count_lock;
+    uint64_t submitted, dropped;
 };
+
+static struct dance_job *job_of(dance_pool_item *it)
+{
+    return (struct dance_job *)(void *)((char *)it - offsetof(struct dance_job, item));
+}
 
 static void job_free(struct dance_job *j)
 {
@@ -210,93 +209,58 @@ static void job_complete(dance_workers *w, struct dance_job *j)
     }
 }
 
-static void *worker_main(void *arg)
+/* run_item - a pool thread runs one job, then hands it to drain. */
+static void run_item(void *ctx, unsigned thread, dance_pool_item *it)
 {
-    struct dance_worker *wk = arg;
-    dance_workers *w = wk->pool;
+    dance_workers *w = ctx;
+    struct dance_job *j = job_of(it);
 
-    for (;;) {
-        struct dance_job *j;
-
-        pthread_mutex_lock(&w->lock);
-        while (!w->stop && w->head == NULL)
-            pthread_cond_wait(&w->work_cond, &w->lock);
-        if (w->stop) {
-            pthread_mutex_unlock(&w->lock);
-            return NULL;
-        }
-        j = w->head;
-        w->head = j->next;
-        if (w->head == NULL)
-            w->tail = NULL;
-        j->next = NULL;
-        w->queued--;
-        w->running++;
-        pthread_mutex_unlock(&w->lock);
-
-        job_run(wk, j);        /* unlocked: DNS and OpenSSL take their time */
-
-        pthread_mutex_lock(&w->done_lock);
-        if (w->done_tail != NULL)
-            w->done_tail->next = j;
-        else
-            w->done_head = j;
-        w->done_tail = j;
-        pthread_mutex_unlock(&w->done_lock);
-
-        pthread_mutex_lock(&w->lock);
-        w->running--;
-        w->completed++;
-        pthread_mutex_unlock(&w->lock);
-    }
+    job_run(&w->workers[thread], j);   /* unlocked: DNS and OpenSSL take their time */
+    dance_pool_done(w->threads, &j->item);
 }
 
 /* enqueue - append j, or drop it when the queue is full. Takes j. */
 static dance_submit_result enqueue(dance_workers *w, struct dance_job *j)
 {
-    pthread_mutex_lock(&w->lock);
-    if (w->queued >= w->cfg.queue_max) {
-        w->dropped++;
-        pthread_mutex_unlock(&w->lock);
-        job_free(j);
-        return DANCE_SUBMIT_FULL;
-    }
-    if (w->tail != NULL)
-        w->tail->next = j;
-    else
-        w->head = j;
-    w->tail = j;
-    w->queued++;
+    /* counted first: a fast worker may finish j before push returns */
+    pthread_mutex_lock(&w->count_lock);
     w->submitted++;
-    pthread_cond_signal(&w->work_cond);
-    pthread_mutex_unlock(&w->lock);
-    return DANCE_SUBMIT_QUEUED;
+    pthread_mutex_unlock(&w->count_lock);
+    if (dance_pool_push(w->threads, 0, &j->item, w->cfg.queue_max))
+        return DANCE_SUBMIT_QUEUED;
+    pthread_mutex_lock(&w->count_lock);
+    w->submitted--;
+    w->dropped++;
+    pthread_mutex_unlock(&w->count_lock);
+    job_free(j);
+    return DANCE_SUBMIT_FULL;
 }
 
 static dance_submit_result count_nomem(dance_workers *w, struct dance_job *j)
 {
     job_free(j);
-    pthread_mutex_lock(&w->lock);
+    pthread_mutex_lock(&w->count_lock);
     w->dropped++;
-    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->count_lock);
     return DANCE_SUBMIT_NOMEM;
+}
+
+/* same_fetch - a waiting FETCH job for the owner name ctx */
+static bool same_fetch(void *ctx, const dance_pool_item *it)
+{
+    const struct dance_job *q = job_of((dance_pool_item *)it);
+
+    return q->type == DANCE_JOB_FETCH && strcmp(q->owner, (const char *)ctx) == 0;
 }
 
 dance_submit_result dance_workers_submit_fetch(dance_workers *w, const char *owner)
 {
     struct dance_job *j;
-    bool queued_already = false;
 
     /* Linear scan: the queue is bounded and fetches are only queued on
      * cache misses, so it stays short in practice. */
-    pthread_mutex_lock(&w->lock);
-    for (struct dance_job *q = w->head; q != NULL; q = q->next)
-        if (q->type == DANCE_JOB_FETCH && strcmp(q->owner, owner) == 0) {
-            queued_already = true;
-            break;
-        }
-    pthread_mutex_unlock(&w->lock);
-    if (queued_already || dance_cache_in_flight(w->cfg.cache, owner))
+    if (dance_pool_find(w->threads, same_fetch, (void *)owner) ||
+        dance_cache_in_flight(w->cfg.cache, owner))
         return DANCE_SUBMIT_DUPLICATE;
 
     j = calloc(1, sizeof(*j));
@@ -382,18 +346,15 @@ dance_submit_result dance_workers_submit_sender_fetch(dance_workers *w, const ch
 
 size_t dance_workers_drain(dance_workers *w)
 {
-    struct dance_job *list, *next;
+    dance_pool_item *list = dance_pool_take_done(w->threads), *next;
     size_t n = 0;
 
-    pthread_mutex_lock(&w->done_lock);
-    list = w->done_head;
-    w->done_head = w->done_tail = NULL;
-    pthread_mutex_unlock(&w->done_lock);
-
     for (; list != NULL; list = next) {
+        struct dance_job *j = job_of(list);
+
         next = list->next;
-        job_complete(w, list);
-        job_free(list);
+        job_complete(w, j);
+        job_free(j);
         n++;
     }
     return n;
@@ -401,53 +362,38 @@ size_t dance_workers_drain(dance_workers *w)
 
 size_t dance_workers_room(dance_workers *w)
 {
-    size_t room;
-
-    pthread_mutex_lock(&w->lock);
-    room = w->queued < w->cfg.queue_max ? w->cfg.queue_max - w->queued : 0;
-    pthread_mutex_unlock(&w->lock);
-    return room;
+    return dance_pool_room(w->threads, w->cfg.queue_max);
 }
 
 void dance_workers_get_stats(dance_workers *w, dance_workers_stats *out)
 {
-    pthread_mutex_lock(&w->lock);
+    dance_pool_stats ps;
+
+    dance_pool_get_stats(w->threads, &ps);
+    pthread_mutex_lock(&w->count_lock);
     out->submitted = w->submitted;
     out->dropped = w->dropped;
-    out->completed = w->completed;
-    out->queued = w->queued;
-    out->running = w->running;
-    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->count_lock);
+    out->completed = ps.completed;
+    out->queued = ps.queued;
+    out->running = ps.running;
 }
 
-static void free_list(struct dance_job *j)
+static void free_item(void *ctx, dance_pool_item *it)
 {
-    while (j != NULL) {
-        struct dance_job *next = j->next;
-        job_free(j);
-        j = next;
-    }
+    (void)ctx;
+    job_free(job_of(it));
 }
 
 void dance_workers_stop(dance_workers *w)
 {
     if (w == NULL)
         return;
-    pthread_mutex_lock(&w->lock);
-    w->stop = true;
-    pthread_cond_broadcast(&w->work_cond);
-    pthread_mutex_unlock(&w->lock);
-
-    for (unsigned i = 0; i < w->cfg.threads; i++) {
-        if (w->workers[i].started)
-            pthread_join(w->workers[i].thread, NULL);
+    /* joins the threads first: they use the resolvers */
+    dance_pool_free(w->threads, free_item, NULL);
+    for (unsigned i = 0; i < w->cfg.threads; i++)
         dance_resolver_free(w->workers[i].resolver);
-    }
-    free_list(w->head);
-    free_list(w->done_head);
-    pthread_mutex_destroy(&w->lock);
-    pthread_cond_destroy(&w->work_cond);
-    pthread_mutex_destroy(&w->done_lock);
+    pthread_mutex_destroy(&w->count_lock);
     free(w->workers);
     free(w);
 }
@@ -457,8 +403,7 @@ dance_workers *dance_workers_start(const dance_workers_config *cfg,
                                    char *err, size_t errlen)
 {
     dance_workers *w;
-    sigset_t all, old;
-    int rc = 0;
+    dance_pool_config pc;
 
     if (cfg->threads == 0 || cfg->queue_max == 0 || cfg->cache == NULL ||
         cfg->matcher == NULL || cfg->resolver == NULL) {
@@ -479,9 +424,7 @@ dance_workers *dance_workers_start(const dance_workers_config *cfg,
         snprintf(err, errlen, "worker pool: out of memory");
         return NULL;
     }
-    pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->work_cond, NULL);
-    pthread_mutex_init(&w->done_lock, NULL);
+    pthread_mutex_init(&w->count_lock, NULL);
 
     for (unsigned i = 0; i < cfg->threads; i++) {
         w->workers[i].pool = w;
@@ -491,20 +434,14 @@ dance_workers *dance_workers_start(const dance_workers_config *cfg,
             return NULL;
         }
     }
-
-    /* Workers block every signal: Mosquitto's handlers (SIGHUP reload,
-     * SIGINT/SIGTERM stop, SIGUSR1...) must run on the broker thread. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    for (unsigned i = 0; i < cfg->threads; i++) {
-        rc = pthread_create(&w->workers[i].thread, NULL, worker_main, &w->workers[i]);
-        if (rc != 0)
-            break;
-        w->workers[i].started = true;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
-        snprintf(err, errlen, "worker pool: cannot start a thread: %s", strerror(rc));
+    memset(&pc, 0, sizeof(pc));
+    pc.threads = cfg->threads;
+    pc.queues = 1;
+    pc.run = run_item;
+    pc.ctx = w;
+    pc.name = "worker pool";
+    w->threads = dance_pool_start(&pc, err, errlen);
+    if (w->threads == NULL) {
         dance_workers_stop(w);
         return NULL;
     }

@@ -2,9 +2,9 @@
  * tests/unit/test_plugin_core.c - the plugin's Mosquitto-free parts:
  * the client registry and revalidation rounds (plugin/clients.c), the
  * broker config scan (plugin/confscan.c), verdict mapping (plugin/decide.c),
- * topic filters (plugin/topics.c), the wait budget (plugin/waitbudget.c)
- * and the worker pool (plugin/workers.c)
- * against a DNS server that is not there.
+ * topic filters (plugin/topics.c), the wait budget (plugin/waitbudget.c),
+ * the thread pool (plugin/threadpool.c) and the worker pool
+ * (plugin/workers.c) against a DNS server that is not there.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -23,6 +24,7 @@
 #include "clients.h"
 #include "confscan.h"
 #include "decide.h"
+#include "threadpool.h"
 #include "topics.h"
 #include "waitbudget.h"
 #include "workers.h"
@@ -35,7 +37,7 @@ static void test_registry_basics(void **state)
 {
     dance_clients *r = dance_clients_new();
     uint64_t t1, t2;
-    dance_client *e;
+    const dance_client *e;
 
     (void)state;
     assert_non_null(r);
@@ -88,7 +90,7 @@ static void test_registry_grows(void **state)
     assert_int_equal(dance_clients_count(r), 5000);
     assert_int_equal(dance_clients_dane_count(r), 2500);
     for (int i = 0; i < 5000; i++) {
-        dance_client *e = dance_clients_find(r, block + i);
+        const dance_client *e = dance_clients_find(r, block + i);
         snprintf(id, sizeof(id), "c%d", i);
         assert_non_null(e);
         assert_string_equal(e->client_id, id);
@@ -103,7 +105,7 @@ static void test_registry_grows(void **state)
 static void test_rounds(void **state)
 {
     dance_clients *r = dance_clients_new();
-    dance_client *e, *got[4];
+    const dance_client *e, *got[4];
     uint64_t t3;
     size_t n = 0;
 
@@ -355,6 +357,166 @@ static void test_verdict_names_and_dns(void **state)
     assert_int_equal(v.code, DANCE_V_BOGUS);
     assert_string_equal(v.reason, "TLSA lookup for x was bogus");
     assert_string_equal(v.record, "");
+}
+
+/* ---- thread pool ---- */
+
+typedef struct pool_job {
+    dance_pool_item item;           /* first */
+    unsigned queue, seq;
+    int ran_on;                     /* thread index, -1 before */
+} pool_job;
+
+typedef struct pool_ctx {
+    dance_pool *pool;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool gate_closed;               /* run waits while set */
+    unsigned running;               /* runs that reached the gate */
+} pool_ctx;
+
+static void pool_run(void *ctx, unsigned thread, dance_pool_item *item)
+{
+    pool_ctx *c = ctx;
+    pool_job *j = (pool_job *)(void *)item;
+
+    pthread_mutex_lock(&c->lock);
+    c->running++;
+    pthread_cond_broadcast(&c->cond);
+    while (c->gate_closed)
+        pthread_cond_wait(&c->cond, &c->lock);
+    pthread_mutex_unlock(&c->lock);
+    j->ran_on = (int)thread;
+    dance_pool_done(c->pool, &j->item);
+}
+
+static void pool_count_free(void *ctx, dance_pool_item *item)
+{
+    (void)item;
+    (*(unsigned *)ctx)++;
+}
+
+/* take_done_n - collect n completions in order, waiting up to 5 s. */
+static size_t take_done_n(dance_pool *pool, pool_job **out, size_t n)
+{
+    size_t got = 0;
+
+    for (int tries = 0; got < n && tries < 5000; tries++) {
+        dance_pool_item *it = dance_pool_take_done(pool);
+        struct timespec ms = {0, 1000000};
+        for (; it != NULL && got < n; it = it->next)
+            out[got++] = (pool_job *)(void *)it;
+        if (got < n)
+            nanosleep(&ms, NULL);
+    }
+    return got;
+}
+
+static pool_ctx *pool_ctx_new(unsigned threads, unsigned queues)
+{
+    pool_ctx *c = calloc(1, sizeof(*c));
+    dance_pool_config pc = {threads, queues, pool_run, NULL, "test pool"};
+    char err[128];
+
+    assert_non_null(c);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    pc.ctx = c;
+    c->pool = dance_pool_start(&pc, err, sizeof(err));
+    assert_non_null(c->pool);
+    return c;
+}
+
+static void pool_ctx_free(pool_ctx *c, unsigned *freed)
+{
+    dance_pool_free(c->pool, pool_count_free, freed);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* one queue per thread: each item runs on its queue's thread, and each
+ * queue's items complete in the order they were pushed */
+static void test_threadpool_queues_in_order(void **state)
+{
+    enum { N = 200 };
+    pool_ctx *c = pool_ctx_new(2, 2);
+    pool_job jobs[N], *done[N];
+    unsigned last[2] = {0, 0}, freed = 0;
+    dance_pool_stats st;
+
+    (void)state;
+    for (unsigned i = 0; i < N; i++) {
+        jobs[i].queue = i % 2;
+        jobs[i].seq = i + 1;
+        jobs[i].ran_on = -1;
+        assert_true(dance_pool_push(c->pool, jobs[i].queue, &jobs[i].item, 0));
+    }
+    assert_int_equal(take_done_n(c->pool, done, N), N);
+    for (unsigned i = 0; i < N; i++) {
+        assert_int_equal(done[i]->ran_on, (int)done[i]->queue);
+        assert_true(done[i]->seq > last[done[i]->queue]);
+        last[done[i]->queue] = done[i]->seq;
+    }
+    dance_pool_get_stats(c->pool, &st);
+    assert_int_equal(st.queued, 0);
+    assert_null(dance_pool_take_done(c->pool));
+    pool_ctx_free(c, &freed);
+    assert_int_equal(freed, 0);
+}
+
+/* the bound, push_front, and what free hands back */
+static void test_threadpool_bound_front_and_free(void **state)
+{
+    pool_ctx *c = pool_ctx_new(1, 1);
+    pool_job j[5], *done[5];
+    unsigned freed = 0;
+    char err[64];
+    dance_pool_config bad = {2, 3, pool_run, NULL, "bad pool"};
+
+    (void)state;
+    assert_null(dance_pool_start(&bad, err, sizeof(err)));
+    assert_string_equal(err, "bad pool: invalid configuration");
+    memset(j, 0, sizeof(j));
+    for (unsigned i = 0; i < 5; i++)
+        j[i].seq = i;
+    /* j0 runs and waits at the gate; j1, j2 fill a bound of 2 */
+    c->gate_closed = true;
+    assert_true(dance_pool_push(c->pool, 0, &j[0].item, 2));
+    pthread_mutex_lock(&c->lock);
+    while (c->running == 0)
+        pthread_cond_wait(&c->cond, &c->lock);
+    pthread_mutex_unlock(&c->lock);
+    assert_true(dance_pool_push(c->pool, 0, &j[1].item, 2));
+    assert_true(dance_pool_push(c->pool, 0, &j[2].item, 2));
+    assert_false(dance_pool_push(c->pool, 0, &j[3].item, 2));
+    assert_int_equal(dance_pool_room(c->pool, 2), 0);
+    assert_int_equal(dance_pool_room(c->pool, 5), 3);
+    dance_pool_push_front(c->pool, 0, &j[4].item);
+    pthread_mutex_lock(&c->lock);
+    c->gate_closed = false;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    /* j0, then the one put in front, then the rest in order */
+    assert_int_equal(take_done_n(c->pool, done, 4), 4);
+    assert_int_equal(done[0]->seq, 0);
+    assert_int_equal(done[1]->seq, 4);
+    assert_int_equal(done[2]->seq, 1);
+    assert_int_equal(done[3]->seq, 2);
+    /* a completion nobody took is handed to the free function */
+    assert_true(dance_pool_push(c->pool, 0, &j[3].item, 0));
+    for (int tries = 0; tries < 5000; tries++) {
+        dance_pool_stats st;
+        struct timespec ms = {0, 1000000};
+        dance_pool_get_stats(c->pool, &st);
+        if (st.completed == 5)
+            break;
+        nanosleep(&ms, NULL);
+    }
+    dance_pool_stop(c->pool);
+    dance_pool_stop(c->pool);          /* idempotent */
+    pool_ctx_free(c, &freed);
+    assert_int_equal(freed, 1);
 }
 
 /* ---- workers ---- */
@@ -668,6 +830,8 @@ int main(void)
         cmocka_unit_test(test_verdict_names_and_dns),
         cmocka_unit_test(test_topic_filter_matching),
         cmocka_unit_test(test_topic_filter_refusals),
+        cmocka_unit_test(test_threadpool_queues_in_order),
+        cmocka_unit_test(test_threadpool_bound_front_and_free),
         cmocka_unit_test(test_workers_fetch_failure_and_bounds),
         cmocka_unit_test(test_workers_bad_resolver_config),
     };

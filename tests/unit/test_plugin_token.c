@@ -219,7 +219,7 @@ static void test_verdicts_for_tokens(void **state)
 
 typedef struct seen { const char *ids[8]; size_t n; } seen;
 
-static void collect(void *ctx, dance_client *e)
+static void collect(void *ctx, const dance_client *e)
 {
     seen *s = ctx;
 
@@ -232,7 +232,7 @@ static void test_registry_token_entries(void **state)
     dance_clients *r = dance_clients_new();
     int k1, k2, k3;
     seen s;
-    dance_client *e;
+    const dance_client *e;
 
     (void)state;
     memset(&s, 0, sizeof(s));
