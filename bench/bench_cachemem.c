@@ -39,7 +39,7 @@
 #include "dance/jws.h"
 #include "dance/keycache.h"
 #include "dance/provision.h"
-#include "options.h"           /* DANCE_OPT_DEFAULT_KEY_CACHE_SIZE */
+#include "options.h"           /* MDP_OPT_DEFAULT_KEY_CACHE_SIZE */
 
 /* DER of a P-256 SubjectPublicKeyInfo up to the 65-byte uncompressed point */
 static const unsigned char p256_spki_prefix[26] = {
@@ -77,7 +77,7 @@ static void sender_name(size_t i, char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-    size_t n = 100000, data_bytes = 0, kcap = DANCE_OPT_DEFAULT_KEY_CACHE_SIZE;
+    size_t n = 100000, data_bytes = 0, kcap = MDP_OPT_DEFAULT_KEY_CACHE_SIZE;
     char err[DANCE_REASON_MAX], name[DANCE_NAME_MAX + 1];
     unsigned char **spki;
     char **jws;

@@ -46,25 +46,25 @@
 #include "log.h"
 #include "waitbudget.h"
 
-struct dance_auth {
-    const dance_plugin_config *cfg;
+struct mdp_auth {
+    const mdp_plugin_config *cfg;
     const dance_matcher *matcher;
     dance_cache *cache;
-    dance_workers *workers;
-    dance_clients *clients;
-    dance_tokens *tokens;           /* NULL: token logins off */
-    dance_guard *guard;
-    dance_wait_budget wait_budget;  /* the broker thread's waiting on DNS */
-    dance_auth_counters counters;
+    mdp_workers *workers;
+    mdp_clients *clients;
+    mdp_tokens *tokens;           /* NULL: token logins off */
+    mdp_guard *guard;
+    mdp_wait_budget wait_budget;  /* the broker thread's waiting on DNS */
+    mdp_auth_counters counters;
     uint64_t first_auth_ms;         /* first BASIC_AUTH, for the TICK watchdog */
     bool tick_seen;                 /* TICK arrives: global plugin, good */
     bool warned_no_tick;
     bool reload_window;             /* from RELOAD to the next TICK */
 };
 
-dance_auth *dance_auth_new(const dance_auth_config *c)
+mdp_auth *mdp_auth_new(const mdp_auth_config *c)
 {
-    dance_auth *a = calloc(1, sizeof(*a));
+    mdp_auth *a = calloc(1, sizeof(*a));
 
     if (a == NULL)
         return NULL;
@@ -75,35 +75,35 @@ dance_auth *dance_auth_new(const dance_auth_config *c)
     a->clients = c->clients;
     a->tokens = c->tokens;
     a->guard = c->guard;
-    dance_wait_budget_init(&a->wait_budget, c->cfg->connect_budget_ms,
-                           dance_plugin_now_ms());
+    mdp_wait_budget_init(&a->wait_budget, c->cfg->connect_budget_ms,
+                           mdp_plugin_now_ms());
     return a;
 }
 
-void dance_auth_free(dance_auth *a)
+void mdp_auth_free(mdp_auth *a)
 {
     free(a);
 }
 
-void dance_auth_tick(dance_auth *a)
+void mdp_auth_tick(mdp_auth *a)
 {
     a->tick_seen = true;
     a->reload_window = false;
 }
 
-void dance_auth_reload(dance_auth *a)
+void mdp_auth_reload(mdp_auth *a)
 {
     a->reload_window = true;
 }
 
-void dance_auth_get_counters(const dance_auth *a, dance_auth_counters *out)
+void mdp_auth_get_counters(const mdp_auth *a, mdp_auth_counters *out)
 {
     *out = a->counters;
 }
 
 /* A decision in the making: what the log line and counters need. */
 typedef struct auth_ctx {
-    dance_auth *p;
+    mdp_auth *p;
     struct mosquitto *client;
     const char *client_id;
     const char *address;
@@ -115,31 +115,31 @@ typedef struct auth_ctx {
 
 /* finish - log the decision, count it, and return the broker answer.
  * accepted: MOSQ_ERR_SUCCESS; deferred: MOSQ_ERR_PLUGIN_DEFER; else AUTH. */
-static int finish(auth_ctx *a, const dance_verdict *v, bool defer)
+static int finish(auth_ctx *a, const mdp_verdict *v, bool defer)
 {
     char cid[128], addr[64], record[sizeof(v->record)], why[sizeof(v->reason)];
-    const char *verdict = v->code == DANCE_V_ACCEPTED ? "accepted"
+    const char *verdict = v->code == MDP_V_ACCEPTED ? "accepted"
                         : defer ? "deferred" : "refused";
-    int level = v->code == DANCE_V_ACCEPTED ? MOSQ_LOG_INFO
-              : v->code == DANCE_V_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE;
+    int level = v->code == MDP_V_ACCEPTED ? MOSQ_LOG_INFO
+              : v->code == MDP_V_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE;
 
     mosquitto_log_printf(level,
         "dance: %s identity=%s client_id=\"%s\" address=%s reason=%s "
         "record=\"%s\": %s",
         verdict, a->identity[0] ? a->identity : "-",
-        dance_log_safe(a->client_id, cid, sizeof(cid)),
-        dance_log_safe(a->address, addr, sizeof(addr)),
-        dance_verdict_name(v->code),
+        mdp_log_safe(a->client_id, cid, sizeof(cid)),
+        mdp_log_safe(a->address, addr, sizeof(addr)),
+        mdp_verdict_name(v->code),
         dance_escape(v->record, strlen(v->record), record, sizeof(record)),
         dance_escape_text(v->reason, strlen(v->reason), why, sizeof(why)));
 
-    if (v->code == DANCE_V_ACCEPTED) {
+    if (v->code == MDP_V_ACCEPTED) {
         a->p->counters.accepted++;
-        dance_guard_admitted(a->p->guard, a->client);  /* a takeover's will follows */
+        mdp_guard_admitted(a->p->guard, a->client);  /* a takeover's will follows */
         return MOSQ_ERR_SUCCESS;
     }
     if (defer) {
-        dance_guard_admitted(a->p->guard, a->client);
+        mdp_guard_admitted(a->p->guard, a->client);
         a->p->counters.deferred[v->code]++;
         return MOSQ_ERR_PLUGIN_DEFER;
     }
@@ -147,12 +147,12 @@ static int finish(auth_ctx *a, const dance_verdict *v, bool defer)
     return MOSQ_ERR_AUTH;
 }
 
-static int refuse(auth_ctx *a, dance_verdict_code code, const char *fmt, ...)
+static int refuse(auth_ctx *a, mdp_verdict_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int refuse(auth_ctx *a, dance_verdict_code code, const char *fmt, ...)
+static int refuse(auth_ctx *a, mdp_verdict_code code, const char *fmt, ...)
 {
-    dance_verdict v;
+    mdp_verdict v;
     va_list ap;
 
     memset(&v, 0, sizeof(v));
@@ -167,29 +167,29 @@ static int refuse(auth_ctx *a, dance_verdict_code code, const char *fmt, ...)
  * (only for clients without a certificate or outside allowed_domains).
  * Deferred clients are registered so that DISCONNECT and the bypass check
  * recognise them. */
-static int fallback(auth_ctx *a, dance_verdict_code code, const char *reason)
+static int fallback(auth_ctx *a, mdp_verdict_code code, const char *reason)
 {
-    dance_verdict v;
-    bool defer = a->p->cfg->fallback == DANCE_FALLBACK_DEFER;
+    mdp_verdict v;
+    bool defer = a->p->cfg->fallback == MDP_FALLBACK_DEFER;
 
     memset(&v, 0, sizeof(v));
     if (defer && a->p->cfg->client_id_binding &&
-        dance_client_id_claims_identity(a->client_id, a->p->cfg->allowlist)) {
+        mdp_client_id_claims_identity(a->client_id, a->p->cfg->allowlist)) {
         char cid[128];
-        v.code = DANCE_V_CLIENT_ID;
+        v.code = MDP_V_CLIENT_ID;
         snprintf(v.reason, sizeof(v.reason), "%s; the client id \"%s\" names a device "
                  "identity under plugin_opt_allowed_domains, which only that device "
                  "may use (plugin_opt_client_id_binding on)", reason,
-                 dance_log_safe(a->client_id, cid, sizeof(cid)));
+                 mdp_log_safe(a->client_id, cid, sizeof(cid)));
         return finish(a, &v, false);
     }
     v.code = code;
     snprintf(v.reason, sizeof(v.reason), "%s%s", reason,
              defer ? "; deferring to other authentication (plugin_opt_fallback defer)"
                    : "");
-    if (defer && dance_clients_add(a->p->clients, a->client, a->client_id, false,
+    if (defer && mdp_clients_add(a->p->clients, a->client, a->client_id, false,
                                    NULL, NULL, NULL) == 0) {
-        v.code = DANCE_V_INTERNAL;
+        v.code = MDP_V_INTERNAL;
         snprintf(v.reason, sizeof(v.reason), "out of memory registering the client");
         return finish(a, &v, false);
     }
@@ -204,24 +204,24 @@ static int check_client_id(auth_ctx *a, int *rc)
 {
     char cid[128];
 
-    if (!a->p->cfg->client_id_binding || dance_client_id_bound(a->client_id, a->identity))
+    if (!a->p->cfg->client_id_binding || mdp_client_id_bound(a->client_id, a->identity))
         return 0;
-    *rc = refuse(a, DANCE_V_CLIENT_ID, "client id \"%s\" is not bound to identity %s: "
+    *rc = refuse(a, MDP_V_CLIENT_ID, "client id \"%s\" is not bound to identity %s: "
                  "connect with the client id %s or %s/<suffix> "
                  "(plugin_opt_client_id_binding on)",
-                 dance_log_safe(a->client_id, cid, sizeof(cid)), a->identity,
+                 mdp_log_safe(a->client_id, cid, sizeof(cid)), a->identity,
                  a->identity, a->identity);
     return -1;
 }
 
 /* identity_from_san - the certificate's one dNSName. */
-static int identity_from_san(auth_ctx *a, X509 *leaf, dance_verdict *v)
+static int identity_from_san(auth_ctx *a, X509 *leaf, mdp_verdict *v)
 {
     char **names = NULL;
     int n = dance_cert_dnsnames(leaf, &names);
 
     if (n < 0) {
-        v->code = DANCE_V_INTERNAL;
+        v->code = MDP_V_INTERNAL;
         snprintf(v->reason, sizeof(v->reason), "out of memory reading the certificate");
         return -1;
     }
@@ -230,7 +230,7 @@ static int identity_from_san(auth_ctx *a, X509 *leaf, dance_verdict *v)
         dance_names_free(names);
         return 0;
     }
-    v->code = DANCE_V_IDENTITY;
+    v->code = MDP_V_IDENTITY;
     if (n == 0) {
         snprintf(v->reason, sizeof(v->reason), "the certificate has no usable "
                  "dNSName subjectAltName to take the identity from");
@@ -245,12 +245,12 @@ static int identity_from_san(auth_ctx *a, X509 *leaf, dance_verdict *v)
 }
 
 /* identity_from_username - the MQTT username, normalised. */
-static int identity_from_username(auth_ctx *a, const char *username, dance_verdict *v)
+static int identity_from_username(auth_ctx *a, const char *username, mdp_verdict *v)
 {
     char why[DANCE_REASON_MAX], safe[128];
 
     if (username == NULL || username[0] == '\0') {
-        v->code = DANCE_V_IDENTITY;
+        v->code = MDP_V_IDENTITY;
         snprintf(v->reason, sizeof(v->reason), "no MQTT username: with "
                  "plugin_opt_identity_source username the username names the "
                  "identity");
@@ -259,9 +259,9 @@ static int identity_from_username(auth_ctx *a, const char *username, dance_verdi
     if (dance_name_normalize(username, a->identity, sizeof(a->identity),
                              why, sizeof(why)) != 0) {
         a->identity[0] = '\0';
-        v->code = DANCE_V_IDENTITY;
+        v->code = MDP_V_IDENTITY;
         snprintf(v->reason, sizeof(v->reason), "username \"%s\" is not a DNS "
-                 "name: %s", dance_log_safe(username, safe, sizeof(safe)), why);
+                 "name: %s", mdp_log_safe(username, safe, sizeof(safe)), why);
         return -1;
     }
     return 0;
@@ -270,7 +270,7 @@ static int identity_from_username(auth_ctx *a, const char *username, dance_verdi
 /* recheck_after_reload - Mosquitto re-runs BASIC_AUTH for connected
  * clients after SIGHUP. Answer as before; the workers re-check DANE
  * clients against DNS at the next TICK (revalidate_now). */
-static int recheck_after_reload(dance_auth *p, const dance_client *e)
+static int recheck_after_reload(mdp_auth *p, const mdp_client *e)
 {
     (void)p;
     return e->dane ? MOSQ_ERR_SUCCESS : MOSQ_ERR_PLUGIN_DEFER;
@@ -282,7 +282,7 @@ static int recheck_after_reload(dance_auth *p, const dance_client *e)
  * true with *res filled; false when the lookup is still pending. */
 static bool lookup(auth_ctx *a, dance_tlsa_result *res)
 {
-    dance_auth *p = a->p;
+    mdp_auth *p = a->p;
     uint64_t t0;
     unsigned allow;
     bool answered;
@@ -293,26 +293,26 @@ static bool lookup(auth_ctx *a, dance_tlsa_result *res)
     /* Queue the fetch before waiting: the wait also picks up an answer
      * from a fetch that starts while we wait. When the queue is full and
      * no fetch for this name runs, there is nothing to wait for. */
-    switch (dance_workers_submit_fetch(p->workers, a->owner)) {
-    case DANCE_SUBMIT_QUEUED:
-    case DANCE_SUBMIT_DUPLICATE:
+    switch (mdp_workers_submit_fetch(p->workers, a->owner)) {
+    case MDP_SUBMIT_QUEUED:
+    case MDP_SUBMIT_DUPLICATE:
         break;
-    case DANCE_SUBMIT_FULL:
-    case DANCE_SUBMIT_NOMEM:
-    case DANCE_SUBMIT_RESULT_COUNT:
+    case MDP_SUBMIT_FULL:
+    case MDP_SUBMIT_NOMEM:
+    case MDP_SUBMIT_RESULT_COUNT:
         if (!dance_cache_in_flight(p->cache, a->owner)) {
             a->queue_full = true;
             return false;
         }
         break;
     }
-    t0 = dance_plugin_now_ms();
-    allow = dance_wait_budget_allow(&p->wait_budget, t0);
+    t0 = mdp_plugin_now_ms();
+    allow = mdp_wait_budget_allow(&p->wait_budget, t0);
     if (allow == 0)
         return false;
     answered = dance_cache_wait(p->cache, a->owner, allow, res);
-    a->waited_ms = dance_plugin_now_ms() - t0;
-    dance_wait_budget_spend(&p->wait_budget, a->waited_ms);
+    a->waited_ms = mdp_plugin_now_ms() - t0;
+    mdp_wait_budget_spend(&p->wait_budget, a->waited_ms);
     return answered;
 }
 
@@ -320,31 +320,31 @@ static bool lookup(auth_ctx *a, dance_tlsa_result *res)
  * allowed this time */
 static int refuse_pending(auth_ctx *a)
 {
-    dance_auth *p = a->p;
+    mdp_auth *p = a->p;
 
     if (a->queue_full)
-        return refuse(a, DANCE_V_PENDING, "TLSA lookup for %s could not be "
+        return refuse(a, MDP_V_PENDING, "TLSA lookup for %s could not be "
                       "queued: the worker queue is full (plugin_opt_queue_size "
                       "%zu); retry later", a->owner, p->cfg->queue_size);
-    return refuse(a, DANCE_V_PENDING, "TLSA lookup for %s still pending "
+    return refuse(a, MDP_V_PENDING, "TLSA lookup for %s still pending "
                   "after %llu ms (the broker waits at most "
                   "plugin_opt_connect_budget_ms %u on one connect and %u%% of "
                   "its time in all); it goes on in the background and a retry "
                   "will use its answer", a->owner,
                   (unsigned long long)a->waited_ms, p->cfg->connect_budget_ms,
-                  DANCE_WAIT_SHARE_PERMILLE / 10u);
+                  MDP_WAIT_SHARE_PERMILLE / 10u);
 }
 
 static int authenticate(auth_ctx *a, X509 *leaf, const char *username)
 {
-    dance_auth *p = a->p;
+    mdp_auth *p = a->p;
     dance_tlsa_result res;
-    dance_verdict v;
+    mdp_verdict v;
     char why[DANCE_REASON_MAX];
     int rc;
 
     memset(&v, 0, sizeof(v));
-    if (p->cfg->identity_source == DANCE_IDSRC_SAN)
+    if (p->cfg->identity_source == MDP_IDSRC_SAN)
         rc = identity_from_san(a, leaf, &v);
     else
         rc = identity_from_username(a, username, &v);
@@ -356,7 +356,7 @@ static int authenticate(auth_ctx *a, X509 *leaf, const char *username)
         char r[DANCE_REASON_MAX + 64];
         snprintf(r, sizeof(r), "%s is not under plugin_opt_allowed_domains (%s)",
                  a->identity, p->cfg->allowed_domains);
-        return fallback(a, DANCE_V_OUTSIDE, r);
+        return fallback(a, MDP_V_OUTSIDE, r);
     }
     /* before DNS: a mismatch costs no query */
     if (check_client_id(a, &rc) != 0)
@@ -364,7 +364,7 @@ static int authenticate(auth_ctx *a, X509 *leaf, const char *username)
 
     if (dance_owner_name(a->identity, p->cfg->tlsa_owner_label, a->owner,
                          sizeof(a->owner), why, sizeof(why)) != 0)
-        return refuse(a, DANCE_V_IDENTITY, "no TLSA owner name for %s: %s",
+        return refuse(a, MDP_V_IDENTITY, "no TLSA owner name for %s: %s",
                       a->identity, why);
 
     memset(&res, 0, sizeof(res));
@@ -372,21 +372,21 @@ static int authenticate(auth_ctx *a, X509 *leaf, const char *username)
         dance_tlsa_result_clear(&res);
         return refuse_pending(a);
     }
-    dance_decide(p->matcher, leaf, a->identity, p->cfg->identity_source, &res, &v);
+    mdp_decide(p->matcher, leaf, a->identity, p->cfg->identity_source, &res, &v);
     dance_tlsa_result_clear(&res);
-    if (v.code != DANCE_V_ACCEPTED)
+    if (v.code != MDP_V_ACCEPTED)
         return finish(a, &v, false);
 
     if (mosquitto_set_username(a->client, a->identity) != MOSQ_ERR_SUCCESS)
-        return refuse(a, DANCE_V_INTERNAL, "cannot set the username to %s",
+        return refuse(a, MDP_V_INTERNAL, "cannot set the username to %s",
                       a->identity);
     /* Registry entry for DISCONNECT, revalidation and reload re-checks; it
      * takes its own reference on leaf. Without it the client could not be
      * revoked, so failing to make it refuses the client. */
     if (X509_up_ref(leaf) != 1 ||
-        dance_clients_add(p->clients, a->client, a->client_id, true,
+        mdp_clients_add(p->clients, a->client, a->client_id, true,
                           a->identity, a->owner, leaf) == 0)
-        return refuse(a, DANCE_V_INTERNAL, "out of memory registering the client");
+        return refuse(a, MDP_V_INTERNAL, "out of memory registering the client");
     return finish(a, &v, false);
 }
 
@@ -409,14 +409,14 @@ static bool looks_like_token(const char *password)
  * follows plugin_opt_fallback as for certificates */
 static int token_refuse(auth_ctx *a, const dance_token_result *tr)
 {
-    dance_verdict_code code = dance_verdict_of(tr->status);
+    mdp_verdict_code code = mdp_verdict_of(tr->status);
     char r[DANCE_REASON_MAX + 64];
 
     if (a->identity[0] == '\0' && tr->identity[0] != '\0')
         snprintf(a->identity, sizeof(a->identity), "%s", tr->identity);
     snprintf(r, sizeof(r), "token %s: %s", dance_status_name(tr->status),
              tr->reason);
-    if (code == DANCE_V_OUTSIDE)
+    if (code == MDP_V_OUTSIDE)
         return fallback(a, code, r);
     return refuse(a, code, "%s", r);
 }
@@ -425,11 +425,11 @@ static int token_refuse(auth_ctx *a, const dance_token_result *tr)
  * token (see the file comment) */
 static int token_authenticate(auth_ctx *a, const char *username, const char *password)
 {
-    dance_auth *p = a->p;
+    mdp_auth *p = a->p;
     dance_token *tok = NULL;
     dance_token_result tr;
     dance_tlsa_result res;
-    dance_verdict v;
+    mdp_verdict v;
     char why[DANCE_REASON_MAX];
     int rc;
 
@@ -439,14 +439,14 @@ static int token_authenticate(auth_ctx *a, const char *username, const char *pas
     snprintf(a->identity, sizeof(a->identity), "%s", dance_token_identity(tok));
     /* Fail closed: a jti accepted while its file cannot be written would be
      * forgotten at the next restart. */
-    if (dance_tokens_replay_unsaved(p->tokens)) {
-        rc = refuse(a, DANCE_V_INTERNAL, "the token replay file %s cannot be written "
+    if (mdp_tokens_replay_unsaved(p->tokens)) {
+        rc = refuse(a, MDP_V_INTERNAL, "the token replay file %s cannot be written "
                     "(see the error above); token logins are refused until it can",
                     p->cfg->token_replay_file);
         goto out;
     }
     /* allow-list (no DNS for names outside it), audience, times */
-    if (dance_token_check(tok, dance_tokens_policy(p->tokens), &tr) != DANCE_OK) {
+    if (dance_token_check(tok, mdp_tokens_policy(p->tokens), &tr) != DANCE_OK) {
         rc = token_refuse(a, &tr);
         goto out;
     }
@@ -455,7 +455,7 @@ static int token_authenticate(auth_ctx *a, const char *username, const char *pas
         goto out;
     if (dance_owner_name(a->identity, p->cfg->tlsa_owner_label, a->owner,
                          sizeof(a->owner), why, sizeof(why)) != 0) {
-        rc = refuse(a, DANCE_V_IDENTITY, "no TLSA owner name for %s: %s",
+        rc = refuse(a, MDP_V_IDENTITY, "no TLSA owner name for %s: %s",
                     a->identity, why);
         goto out;
     }
@@ -466,29 +466,29 @@ static int token_authenticate(auth_ctx *a, const char *username, const char *pas
         goto out;
     }
     dance_token_verify_dns(tok, res.status, &res.records, res.reason,
-                           dance_tokens_policy(p->tokens), &tr);
+                           mdp_tokens_policy(p->tokens), &tr);
     dance_tlsa_result_clear(&res);
     if (tr.status != DANCE_OK) {
         rc = token_refuse(a, &tr);
         goto out;
     }
     if (mosquitto_set_username(a->client, a->identity) != MOSQ_ERR_SUCCESS) {
-        rc = refuse(a, DANCE_V_INTERNAL, "cannot set the username to %s", a->identity);
+        rc = refuse(a, MDP_V_INTERNAL, "cannot set the username to %s", a->identity);
         goto out;
     }
     /* Registered like a certificate client: re-checked every round (the
      * records must still give the token's key) and, when configured,
      * disconnected at the token's exp. Unregistered it could not be
      * revoked, so failing to register refuses it. */
-    if (dance_clients_add_token(p->clients, a->client, a->client_id, a->identity,
+    if (mdp_clients_add_token(p->clients, a->client, a->client_id, a->identity,
                                 a->owner, password, tr.exp) == 0) {
-        rc = refuse(a, DANCE_V_INTERNAL, "out of memory registering the client");
+        rc = refuse(a, MDP_V_INTERNAL, "out of memory registering the client");
         goto out;
     }
-    dance_tokens_admitted(p->tokens, tr.exp);
+    mdp_tokens_admitted(p->tokens, tr.exp);
     p->counters.token_accepted++;
     memset(&v, 0, sizeof(v));
-    v.code = DANCE_V_ACCEPTED;
+    v.code = MDP_V_ACCEPTED;
     snprintf(v.record, sizeof(v.record), "%s", tr.key_source);
     snprintf(v.reason, sizeof(v.reason), "token valid: alg %s, key %s, expires in "
              "%lld s", dance_jws_alg_name(tr.alg), tr.key_source,
@@ -499,10 +499,10 @@ out:
     return rc;
 }
 
-int dance_auth_on_basic_auth(dance_auth *p, const struct mosquitto_evt_basic_auth *ed)
+int mdp_auth_on_basic_auth(mdp_auth *p, const struct mosquitto_evt_basic_auth *ed)
 {
     auth_ctx a;
-    const dance_client *e;
+    const mdp_client *e;
     X509 *leaf;
     int rc;
 
@@ -512,13 +512,13 @@ int dance_auth_on_basic_auth(dance_auth *p, const struct mosquitto_evt_basic_aut
     a.client_id = mosquitto_client_id(ed->client);
     a.address = mosquitto_client_address(ed->client);
 
-    e = dance_clients_find(p->clients, ed->client);
+    e = mdp_clients_find(p->clients, ed->client);
     if (e != NULL) {
         if (p->reload_window)
             return recheck_after_reload(p, e);
         /* Outside a reload a known pointer means a DISCONNECT we never
          * saw and a new connection at the same address: start afresh. */
-        dance_clients_remove(p->clients, ed->client);
+        mdp_clients_remove(p->clients, ed->client);
     }
 
     leaf = mosquitto_client_certificate(ed->client);
@@ -531,8 +531,8 @@ int dance_auth_on_basic_auth(dance_auth *p, const struct mosquitto_evt_basic_aut
      * handled the first CONNECT; 30 s leaves room for iterations slowed
      * by connect budgets. */
     if (p->first_auth_ms == 0)
-        p->first_auth_ms = dance_plugin_now_ms();
-    if (!p->tick_seen && dance_plugin_now_ms() - p->first_auth_ms > 30000) {
+        p->first_auth_ms = mdp_plugin_now_ms();
+    if (!p->tick_seen && mdp_plugin_now_ms() - p->first_auth_ms > 30000) {
         if (!p->warned_no_tick) {
             p->warned_no_tick = true;
             mosquitto_log_printf(MOSQ_LOG_ERR, "dance: no TICK event has "
@@ -542,7 +542,7 @@ int dance_auth_on_basic_auth(dance_auth *p, const struct mosquitto_evt_basic_aut
                 "per_listener_settings false.");
         }
         X509_free(leaf);
-        return refuse(&a, DANCE_V_INTERNAL, "plugin receives no TICK events "
+        return refuse(&a, MDP_V_INTERNAL, "plugin receives no TICK events "
                       "(per_listener_settings true?)");
     }
 
@@ -550,9 +550,9 @@ int dance_auth_on_basic_auth(dance_auth *p, const struct mosquitto_evt_basic_aut
         if (p->cfg->token_auth && looks_like_token(ed->password))
             return token_authenticate(&a, ed->username, ed->password);
         if (p->cfg->token_auth)
-            return fallback(&a, DANCE_V_NO_CERTIFICATE, "the client sent neither a "
+            return fallback(&a, MDP_V_NO_CERTIFICATE, "the client sent neither a "
                             "certificate nor a token as password");
-        return fallback(&a, DANCE_V_NO_CERTIFICATE, "the client sent no "
+        return fallback(&a, MDP_V_NO_CERTIFICATE, "the client sent no "
                         "certificate (DANE needs a TLS listener with require_certificate true)");
     }
 

@@ -15,8 +15,8 @@ typedef struct round_item {
     uint64_t token;
 } round_item;
 
-struct dance_clients {
-    dance_client **buckets;
+struct mdp_clients {
+    mdp_client **buckets;
     size_t nbuckets;            /* power of two */
     size_t count, dane_count, token_count;
     uint64_t next_token;
@@ -27,7 +27,7 @@ struct dance_clients {
 
 #define INITIAL_BUCKETS 64
 
-static size_t bucket_of(const dance_clients *r, const void *key)
+static size_t bucket_of(const mdp_clients *r, const void *key)
 {
     /* Fibonacci hashing of the pointer: allocator addresses share low
      * bits, the multiply spreads them. */
@@ -36,7 +36,7 @@ static size_t bucket_of(const dance_clients *r, const void *key)
     return (size_t)(h >> 32) & (r->nbuckets - 1);
 }
 
-static void entry_free(dance_client *e)
+static void entry_free(mdp_client *e)
 {
     if (e == NULL)
         return;
@@ -48,9 +48,9 @@ static void entry_free(dance_client *e)
     free(e);
 }
 
-dance_clients *dance_clients_new(void)
+mdp_clients *mdp_clients_new(void)
 {
-    dance_clients *r = calloc(1, sizeof(*r));
+    mdp_clients *r = calloc(1, sizeof(*r));
 
     if (r == NULL)
         return NULL;
@@ -64,14 +64,14 @@ dance_clients *dance_clients_new(void)
     return r;
 }
 
-void dance_clients_free(dance_clients *r)
+void mdp_clients_free(mdp_clients *r)
 {
     if (r == NULL)
         return;
     for (size_t i = 0; i < r->nbuckets; i++) {
-        dance_client *e = r->buckets[i];
+        mdp_client *e = r->buckets[i];
         while (e != NULL) {
-            dance_client *next = e->next;
+            mdp_client *next = e->next;
             entry_free(e);
             e = next;
         }
@@ -82,11 +82,11 @@ void dance_clients_free(dance_clients *r)
 }
 
 /* grow - double the table; on ENOMEM keep the old one (just slower). */
-static void grow(dance_clients *r)
+static void grow(mdp_clients *r)
 {
     size_t n = r->nbuckets * 2;
-    dance_client **nb = calloc(n, sizeof(*nb));
-    dance_client **old = r->buckets;
+    mdp_client **nb = calloc(n, sizeof(*nb));
+    mdp_client **old = r->buckets;
     size_t oldn = r->nbuckets;
 
     if (nb == NULL)
@@ -94,9 +94,9 @@ static void grow(dance_clients *r)
     r->buckets = nb;
     r->nbuckets = n;
     for (size_t i = 0; i < oldn; i++) {
-        dance_client *e = old[i];
+        mdp_client *e = old[i];
         while (e != NULL) {
-            dance_client *next = e->next;
+            mdp_client *next = e->next;
             size_t b = bucket_of(r, e->key);
             e->next = nb[b];
             nb[b] = e;
@@ -107,25 +107,25 @@ static void grow(dance_clients *r)
 }
 
 /* find - key's entry, writable (this module only) */
-static dance_client *find(const dance_clients *r, const void *key)
+static mdp_client *find(const mdp_clients *r, const void *key)
 {
-    for (dance_client *e = r->buckets[bucket_of(r, key)]; e != NULL; e = e->next)
+    for (mdp_client *e = r->buckets[bucket_of(r, key)]; e != NULL; e = e->next)
         if (e->key == key)
             return e;
     return NULL;
 }
 
-const dance_client *dance_clients_find(const dance_clients *r, const void *key)
+const mdp_client *mdp_clients_find(const mdp_clients *r, const void *key)
 {
     return find(r, key);
 }
 
-bool dance_clients_remove(dance_clients *r, const void *key)
+bool mdp_clients_remove(mdp_clients *r, const void *key)
 {
-    dance_client **pp = &r->buckets[bucket_of(r, key)];
+    mdp_client **pp = &r->buckets[bucket_of(r, key)];
 
     for (; *pp != NULL; pp = &(*pp)->next) {
-        dance_client *e = *pp;
+        mdp_client *e = *pp;
         if (e->key == key) {
             *pp = e->next;
             r->count--;
@@ -153,11 +153,11 @@ static char *dup_or_null(const char *s, bool *fail)
 }
 
 /* insert - put a filled entry in, replacing key's old one */
-static uint64_t insert(dance_clients *r, dance_client *e)
+static uint64_t insert(mdp_clients *r, mdp_client *e)
 {
     size_t b;
 
-    dance_clients_remove(r, e->key);
+    mdp_clients_remove(r, e->key);
     if (r->count >= r->nbuckets)
         grow(r);
     e->token = r->next_token++;
@@ -172,11 +172,11 @@ static uint64_t insert(dance_clients *r, dance_client *e)
     return e->token;
 }
 
-uint64_t dance_clients_add(dance_clients *r, const void *key,
+uint64_t mdp_clients_add(mdp_clients *r, const void *key,
                            const char *client_id, bool dane,
                            const char *identity, const char *owner, X509 *leaf)
 {
-    dance_client *e = calloc(1, sizeof(*e));
+    mdp_client *e = calloc(1, sizeof(*e));
     bool fail = false;
 
     if (e == NULL) {
@@ -196,9 +196,9 @@ uint64_t dance_clients_add(dance_clients *r, const void *key,
     return insert(r, e);
 }
 
-uint64_t dance_clients_add_bypass(dance_clients *r, const void *key, const char *client_id)
+uint64_t mdp_clients_add_bypass(mdp_clients *r, const void *key, const char *client_id)
 {
-    dance_client *e = calloc(1, sizeof(*e));
+    mdp_client *e = calloc(1, sizeof(*e));
     bool fail = false;
 
     if (e == NULL)
@@ -213,12 +213,12 @@ uint64_t dance_clients_add_bypass(dance_clients *r, const void *key, const char 
     return insert(r, e);
 }
 
-uint64_t dance_clients_add_token(dance_clients *r, const void *key,
+uint64_t mdp_clients_add_token(mdp_clients *r, const void *key,
                                  const char *client_id, const char *identity,
                                  const char *owner, const char *password,
                                  int64_t expires)
 {
-    dance_client *e = calloc(1, sizeof(*e));
+    mdp_client *e = calloc(1, sizeof(*e));
     bool fail = false;
 
     if (e == NULL)
@@ -237,30 +237,30 @@ uint64_t dance_clients_add_token(dance_clients *r, const void *key,
     return insert(r, e);
 }
 
-size_t dance_clients_count(const dance_clients *r)
+size_t mdp_clients_count(const mdp_clients *r)
 {
     return r->count;
 }
 
-size_t dance_clients_dane_count(const dance_clients *r)
+size_t mdp_clients_dane_count(const mdp_clients *r)
 {
     return r->dane_count;
 }
 
-size_t dance_clients_token_count(const dance_clients *r)
+size_t mdp_clients_token_count(const mdp_clients *r)
 {
     return r->token_count;
 }
 
-int64_t dance_clients_expired(const dance_clients *r, int64_t now,
-                              void (*fn)(void *ctx, const dance_client *e), void *ctx)
+int64_t mdp_clients_expired(const mdp_clients *r, int64_t now,
+                              void (*fn)(void *ctx, const mdp_client *e), void *ctx)
 {
     int64_t next = 0;
 
     if (r->token_count == 0)
         return 0;
     for (size_t i = 0; i < r->nbuckets; i++)
-        for (dance_client *e = r->buckets[i]; e != NULL; e = e->next) {
+        for (mdp_client *e = r->buckets[i]; e != NULL; e = e->next) {
             if (e->password == NULL)
                 continue;
             if (e->expires <= now)
@@ -271,7 +271,7 @@ int64_t dance_clients_expired(const dance_clients *r, int64_t now,
     return next;
 }
 
-int dance_clients_round_start(dance_clients *r)
+int mdp_clients_round_start(mdp_clients *r)
 {
     size_t n = 0;
 
@@ -285,7 +285,7 @@ int dance_clients_round_start(dance_clients *r)
         if (r->round == NULL)
             return -1;
         for (size_t i = 0; i < r->nbuckets; i++)
-            for (dance_client *e = r->buckets[i]; e != NULL; e = e->next)
+            for (mdp_client *e = r->buckets[i]; e != NULL; e = e->next)
                 if (e->dane && n < r->dane_count) {
                     r->round[n].key = e->key;
                     r->round[n].token = e->token;
@@ -297,16 +297,16 @@ int dance_clients_round_start(dance_clients *r)
     return 1;
 }
 
-bool dance_clients_round_active(const dance_clients *r)
+bool mdp_clients_round_active(const mdp_clients *r)
 {
     return r->round_active;
 }
 
-const dance_client *dance_clients_round_next(dance_clients *r)
+const mdp_client *mdp_clients_round_next(mdp_clients *r)
 {
     while (r->round_active && r->round_pos < r->round_len) {
         round_item *it = &r->round[r->round_pos++];
-        dance_client *e = find(r, it->key);
+        mdp_client *e = find(r, it->key);
 
         if (e != NULL && e->token == it->token && e->dane && !e->checking) {
             e->checking = true;
@@ -317,10 +317,10 @@ const dance_client *dance_clients_round_next(dance_clients *r)
     return NULL;
 }
 
-const dance_client *dance_clients_check_done(dance_clients *r, const void *key,
+const mdp_client *mdp_clients_check_done(mdp_clients *r, const void *key,
                                              uint64_t token)
 {
-    dance_client *e = find(r, key);
+    mdp_client *e = find(r, key);
 
     if (e == NULL || e->token != token)
         return NULL;

@@ -17,15 +17,15 @@
  * registry's life): a re-check result applies only to the entry it was
  * started for, not to a later one that reuses the same pointer.
  */
-#ifndef DANCE_PLUGIN_CLIENTS_H
-#define DANCE_PLUGIN_CLIENTS_H
+#ifndef MDP_CLIENTS_H
+#define MDP_CLIENTS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/x509.h>
 
-typedef struct dance_client {
+typedef struct mdp_client {
     const void *key;            /* broker client pointer (opaque) */
     uint64_t token;             /* unique per entry, never 0 */
     char *client_id;
@@ -39,71 +39,71 @@ typedef struct dance_client {
     bool checking;              /* a re-check is queued or running */
     bool bypass;                /* acted without our BASIC_AUTH (guard.c):
                                    denied until disconnected */
-    struct dance_client *next;  /* hash chain (private) */
-} dance_client;
+    struct mdp_client *next;  /* hash chain (private) */
+} mdp_client;
 
-typedef struct dance_clients dance_clients;
+typedef struct mdp_clients mdp_clients;
 
-dance_clients *dance_clients_new(void);              /* NULL on ENOMEM */
-void dance_clients_free(dance_clients *r);           /* NULL-safe */
+mdp_clients *mdp_clients_new(void);              /* NULL on ENOMEM */
+void mdp_clients_free(mdp_clients *r);           /* NULL-safe */
 
-/* dance_clients_add - register key, replacing any entry with that key.
+/* mdp_clients_add - register key, replacing any entry with that key.
  * Strings are copied; leaf (may be NULL) is taken over, also on failure.
  * identity and owner may be NULL for non-DANE entries. Returns the new
  * entry's token, or 0 on allocation failure (nothing registered). */
-uint64_t dance_clients_add(dance_clients *r, const void *key,
+uint64_t mdp_clients_add(mdp_clients *r, const void *key,
                            const char *client_id, bool dane,
                            const char *identity, const char *owner, X509 *leaf);
 
-/* dance_clients_add_token - register a client admitted by a token (a DANE
+/* mdp_clients_add_token - register a client admitted by a token (a DANE
  * entry without a certificate): the token text is kept for re-checks and
  * expires for the expiry disconnect. Returns the token, or 0 on ENOMEM. */
-uint64_t dance_clients_add_token(dance_clients *r, const void *key,
+uint64_t mdp_clients_add_token(mdp_clients *r, const void *key,
                                  const char *client_id, const char *identity,
                                  const char *owner, const char *password,
                                  int64_t expires);
 
-/* dance_clients_add_bypass - register a client that acted without the
+/* mdp_clients_add_bypass - register a client that acted without the
  * plugin's BASIC_AUTH (guard.h): denied until it disconnects. Returns the
  * token, or 0 on ENOMEM. */
-uint64_t dance_clients_add_bypass(dance_clients *r, const void *key, const char *client_id);
+uint64_t mdp_clients_add_bypass(mdp_clients *r, const void *key, const char *client_id);
 
-/* dance_clients_remove - drop key's entry; false when there was none. */
-bool dance_clients_remove(dance_clients *r, const void *key);
+/* mdp_clients_remove - drop key's entry; false when there was none. */
+bool mdp_clients_remove(mdp_clients *r, const void *key);
 
-/* dance_clients_find - key's entry or NULL; valid until the next change. */
-const dance_client *dance_clients_find(const dance_clients *r, const void *key);
+/* mdp_clients_find - key's entry or NULL; valid until the next change. */
+const mdp_client *mdp_clients_find(const mdp_clients *r, const void *key);
 
-size_t dance_clients_count(const dance_clients *r);
-size_t dance_clients_dane_count(const dance_clients *r);     /* both kinds */
-size_t dance_clients_token_count(const dance_clients *r);
+size_t mdp_clients_count(const mdp_clients *r);
+size_t mdp_clients_dane_count(const mdp_clients *r);     /* both kinds */
+size_t mdp_clients_token_count(const mdp_clients *r);
 
-/* dance_clients_expired - call fn for every token entry whose expires is
+/* mdp_clients_expired - call fn for every token entry whose expires is
  * at or before now (fn must not change the registry) and return the
  * earliest expires still ahead of now, or 0 when none is. */
-int64_t dance_clients_expired(const dance_clients *r, int64_t now,
-                              void (*fn)(void *ctx, const dance_client *e), void *ctx);
+int64_t mdp_clients_expired(const mdp_clients *r, int64_t now,
+                              void (*fn)(void *ctx, const mdp_client *e), void *ctx);
 
 /* Revalidation rounds: a round is a snapshot of the DANE entries that
  * were registered when it started; entries are handed out one at a time
  * so the host can pace submission to the worker queue. */
 
-/* dance_clients_round_start - begin a round unless one is still handing
+/* mdp_clients_round_start - begin a round unless one is still handing
  * out entries. Returns 1 when started, 0 when one is active, -1 ENOMEM. */
-int dance_clients_round_start(dance_clients *r);
+int mdp_clients_round_start(mdp_clients *r);
 
-bool dance_clients_round_active(const dance_clients *r);
+bool mdp_clients_round_active(const mdp_clients *r);
 
-/* dance_clients_round_next - the next entry of the round that is still
+/* mdp_clients_round_next - the next entry of the round that is still
  * registered and not already being checked, marked as checking; NULL when
  * the round is over (it then ends). */
-const dance_client *dance_clients_round_next(dance_clients *r);
+const mdp_client *mdp_clients_round_next(mdp_clients *r);
 
-/* dance_clients_check_done - a re-check for (key, token) finished (or
+/* mdp_clients_check_done - a re-check for (key, token) finished (or
  * could not be queued): clear the mark and return the entry, or NULL when
  * that entry is gone or was replaced meanwhile (then the result must be
  * ignored). */
-const dance_client *dance_clients_check_done(dance_clients *r, const void *key,
+const mdp_client *mdp_clients_check_done(mdp_clients *r, const void *key,
                                              uint64_t token);
 
 #endif

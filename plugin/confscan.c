@@ -13,7 +13,7 @@
 
 #define MAX_CONF_BYTES (4u << 20)   /* larger files are not configs */
 
-static void hit_set(dance_confscan_hit *h, const char *file, unsigned line)
+static void hit_set(mdp_confscan_hit *h, const char *file, unsigned line)
 {
     if (h->found)
         return;
@@ -42,7 +42,7 @@ static bool tok_is(const char *t, size_t n, const char *word)
 }
 
 /* close_listener - the listener being read ends: count it when plain */
-static void close_listener(dance_confscan *out)
+static void close_listener(mdp_confscan *out)
 {
     if (out->in_listener && !out->cur_tls && !out->cur_unix) {
         out->plain_listeners++;
@@ -52,14 +52,14 @@ static void close_listener(dance_confscan *out)
     out->in_listener = false;
 }
 
-void dance_confscan_finish(dance_confscan *out)
+void mdp_confscan_finish(mdp_confscan *out)
 {
     close_listener(out);
     out->default_listener_plain = (!out->any_listener || out->port_line)
                                   && !out->global_tls;
 }
 
-int dance_confscan_bool(const char *t, size_t n)
+int mdp_confscan_bool(const char *t, size_t n)
 {
     if (tok_is(t, n, "true") || tok_is(t, n, "1"))
         return 1;
@@ -102,12 +102,12 @@ static int dirs_append(char ***include_dir, const char *val, size_t n)
     return 0;
 }
 
-static void plugin_line(dance_confscan *out, const char *file, unsigned line,
+static void plugin_line(mdp_confscan *out, const char *file, unsigned line,
                         const char *val, size_t n)
 {
-    dance_confscan_plugin *pl;
+    mdp_confscan_plugin *pl;
 
-    if (out->plugin_count++ >= DANCE_CONFSCAN_PLUGINS_MAX)
+    if (out->plugin_count++ >= MDP_CONFSCAN_PLUGINS_MAX)
         return;
     pl = &out->plugins[out->plugin_count - 1];
     hit_set(&pl->where, file, line);
@@ -117,11 +117,11 @@ static void plugin_line(dance_confscan *out, const char *file, unsigned line,
     pl->path[n] = '\0';
 }
 
-static int scan_dir(const char *dir, dance_confscan *out, char *err, size_t errlen);
+static int scan_dir(const char *dir, mdp_confscan *out, char *err, size_t errlen);
 
 /* scan_text - one file's text. include_dir lines are appended to
  * *include_dir when it is given, else (err != NULL) read in place. */
-static int scan_text(const char *text, const char *file, dance_confscan *out,
+static int scan_text(const char *text, const char *file, mdp_confscan *out,
                      char ***include_dir, char *err, size_t errlen)
 {
     const char *p = text;
@@ -138,16 +138,16 @@ static int scan_text(const char *text, const char *file, dance_confscan *out,
         if (klen > 0 && key[0] != '#') {
             val = next_token(key + klen, end, &vlen);
             if (tok_is(key, klen, "per_listener_settings")) {
-                out->per_listener_settings = dance_confscan_bool(val, vlen) == 1;
+                out->per_listener_settings = mdp_confscan_bool(val, vlen) == 1;
                 if (out->per_listener_settings)
                     hit_set(&out->per_listener_true, file, line);
             } else if (tok_is(key, klen, "use_identity_as_username")) {
                 /* any true spelling anywhere counts, also when a later
                  * line says false: fail closed */
-                if (dance_confscan_bool(val, vlen) == 1)
+                if (mdp_confscan_bool(val, vlen) == 1)
                     hit_set(&out->identity_as_username, file, line);
             } else if (tok_is(key, klen, "use_subject_as_username")) {
-                if (dance_confscan_bool(val, vlen) == 1)
+                if (mdp_confscan_bool(val, vlen) == 1)
                     hit_set(&out->subject_as_username, file, line);
             } else if (tok_is(key, klen, "acl_file") && vlen > 0) {
                 hit_set(&out->acl_file, file, line);
@@ -178,7 +178,7 @@ static int scan_text(const char *text, const char *file, dance_confscan *out,
                     if (dirs_append(include_dir, val, n) != 0)
                         return -1;
                 } else if (err != NULL) {
-                    char dir[DANCE_CONFSCAN_PATH_MAX];
+                    char dir[MDP_CONFSCAN_PATH_MAX];
                     if (n >= sizeof(dir)) {
                         snprintf(err, errlen, "%s line %u: include_dir path too long",
                                  file, line);
@@ -198,8 +198,8 @@ static int scan_text(const char *text, const char *file, dance_confscan *out,
     return 0;
 }
 
-int dance_confscan_text(const char *text, const char *file,
-                        dance_confscan *out, char ***include_dir)
+int mdp_confscan_text(const char *text, const char *file,
+                        mdp_confscan *out, char ***include_dir)
 {
     return scan_text(text, file, out, include_dir, NULL, 0) == 0 ? 0 : -1;
 }
@@ -252,7 +252,7 @@ fail:
 
 /* scan_one - one file; with follow, its include_dir lines are read where
  * they stand (only the main file: Mosquitto refuses nested ones). */
-static int scan_one(const char *path, dance_confscan *out, bool follow,
+static int scan_one(const char *path, mdp_confscan *out, bool follow,
                     char *err, size_t errlen)
 {
     char *text = read_all(path, err, errlen);
@@ -264,7 +264,7 @@ static int scan_one(const char *path, dance_confscan *out, bool follow,
     out->files++;
     rc = scan_text(text, path, out, follow ? NULL : &ignored, err, errlen);
     free(text);
-    dance_confscan_dirs_free(ignored);
+    mdp_confscan_dirs_free(ignored);
     if (rc == -1)
         snprintf(err, errlen, "out of memory scanning %s", path);
     return rc == 0 ? 0 : -1;
@@ -284,7 +284,7 @@ static bool ends_with_conf(const char *name)
 
 /* scan_dir - the *.conf files of dir in sorted order, as Mosquitto does.
  * Nested include_dir lines are not followed (Mosquitto refuses them). */
-static int scan_dir(const char *dir, dance_confscan *out, char *err, size_t errlen)
+static int scan_dir(const char *dir, mdp_confscan *out, char *err, size_t errlen)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -322,7 +322,7 @@ static int scan_dir(const char *dir, dance_confscan *out, char *err, size_t errl
     if (rc == 0 && n > 0)
         qsort(names, n, sizeof(*names), cmp_str);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        char path[DANCE_CONFSCAN_PATH_MAX];
+        char path[MDP_CONFSCAN_PATH_MAX];
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= sizeof(path))
             continue;
         rc = scan_one(path, out, false, err, errlen);
@@ -333,7 +333,7 @@ static int scan_dir(const char *dir, dance_confscan *out, char *err, size_t errl
     return rc;
 }
 
-void dance_confscan_dirs_free(char **dirs)
+void mdp_confscan_dirs_free(char **dirs)
 {
     if (dirs == NULL)
         return;
@@ -342,17 +342,17 @@ void dance_confscan_dirs_free(char **dirs)
     free(dirs);
 }
 
-int dance_confscan_file(const char *path, dance_confscan *out,
+int mdp_confscan_file(const char *path, mdp_confscan *out,
                         char *err, size_t errlen)
 {
     int rc = scan_one(path, out, true, err, errlen);
 
     if (rc == 0)
-        dance_confscan_finish(out);
+        mdp_confscan_finish(out);
     return rc;
 }
 
-int dance_confscan_cmdline(const char *args, size_t len, char *path, size_t pathlen)
+int mdp_confscan_cmdline(const char *args, size_t len, char *path, size_t pathlen)
 {
     size_t i = 0;
 
@@ -375,10 +375,10 @@ int dance_confscan_cmdline(const char *args, size_t len, char *path, size_t path
     return -1;
 }
 
-int dance_confscan_self(dance_confscan *out, char *err, size_t errlen)
+int mdp_confscan_self(mdp_confscan *out, char *err, size_t errlen)
 {
     char buf[8192];
-    char path[DANCE_CONFSCAN_PATH_MAX];
+    char path[MDP_CONFSCAN_PATH_MAX];
     FILE *f;
     size_t len;
 
@@ -390,9 +390,9 @@ int dance_confscan_self(dance_confscan *out, char *err, size_t errlen)
     }
     len = fread(buf, 1, sizeof(buf), f);
     fclose(f);
-    if (dance_confscan_cmdline(buf, len, path, sizeof(path)) != 0)
+    if (mdp_confscan_cmdline(buf, len, path, sizeof(path)) != 0)
         return 0;
-    if (dance_confscan_file(path, out, err, errlen) != 0)
+    if (mdp_confscan_file(path, out, err, errlen) != 0)
         return -1;
     return 1;
 }

@@ -29,81 +29,81 @@
  *
  * Pure except for reading files; no Mosquitto headers.
  */
-#ifndef DANCE_PLUGIN_CONFSCAN_H
-#define DANCE_PLUGIN_CONFSCAN_H
+#ifndef MDP_CONFSCAN_H
+#define MDP_CONFSCAN_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#define DANCE_CONFSCAN_PATH_MAX 1024
+#define MDP_CONFSCAN_PATH_MAX 1024
 
-typedef struct dance_confscan_hit {
+typedef struct mdp_confscan_hit {
     bool found;
-    char file[DANCE_CONFSCAN_PATH_MAX];
+    char file[MDP_CONFSCAN_PATH_MAX];
     unsigned line;
-} dance_confscan_hit;
+} mdp_confscan_hit;
 
 /* Plugin lines kept (in load order); more are counted, not kept. */
-#define DANCE_CONFSCAN_PLUGINS_MAX 8
+#define MDP_CONFSCAN_PLUGINS_MAX 8
 
-typedef struct dance_confscan_plugin {
-    dance_confscan_hit where;
-    char path[DANCE_CONFSCAN_PATH_MAX];     /* as written */
-} dance_confscan_plugin;
+typedef struct mdp_confscan_plugin {
+    mdp_confscan_hit where;
+    char path[MDP_CONFSCAN_PATH_MAX];     /* as written */
+} mdp_confscan_plugin;
 
-typedef struct dance_confscan {
+typedef struct mdp_confscan {
     unsigned files;                         /* files read */
     bool per_listener_settings;             /* last value given */
-    dance_confscan_hit per_listener_true;   /* where it was set true */
-    dance_confscan_hit identity_as_username;   /* first "... true" or "... 1" */
-    dance_confscan_hit subject_as_username;
-    dance_confscan_hit acl_file;            /* first acl_file line */
+    mdp_confscan_hit per_listener_true;   /* where it was set true */
+    mdp_confscan_hit identity_as_username;   /* first "... true" or "... 1" */
+    mdp_confscan_hit subject_as_username;
+    mdp_confscan_hit acl_file;            /* first acl_file line */
     unsigned plugin_count;                  /* plugin + auth_plugin lines */
-    dance_confscan_plugin plugins[DANCE_CONFSCAN_PLUGINS_MAX];
+    mdp_confscan_plugin plugins[MDP_CONFSCAN_PLUGINS_MAX];
     /* listeners without TLS (no certfile or psk_hint; unix sockets, port 0,
-     * are local and not counted); set by dance_confscan_finish */
+     * are local and not counted); set by mdp_confscan_finish */
     unsigned plain_listeners;
-    dance_confscan_hit plain_listener;      /* the first one's listener line */
+    mdp_confscan_hit plain_listener;      /* the first one's listener line */
     bool default_listener_plain;            /* Mosquitto's default listener
                                                (no listener line, or a "port"
                                                line) without TLS */
     /* scan state (private) */
     bool in_listener, cur_tls, cur_unix, any_listener, global_tls, port_line;
-    dance_confscan_hit cur_listener;
-} dance_confscan;
+    mdp_confscan_hit cur_listener;
+} mdp_confscan;
 
-/* dance_confscan_bool - Mosquitto's boolean spellings: 1 for "true" or
+/* mdp_confscan_bool - Mosquitto's boolean spellings: 1 for "true" or
  * "1", 0 for "false" or "0", -1 for anything else (Mosquitto refuses to
  * start on those). */
-int dance_confscan_bool(const char *t, size_t n);
+int mdp_confscan_bool(const char *t, size_t n);
 
-/* dance_confscan_text - scan one file's text (file names it in hits).
+/* mdp_confscan_text - scan one file's text (file names it in hits).
  * Follows nothing; the directories of include_dir lines are appended to
  * *include_dir (a NULL-terminated array, NULL when none; free it with
- * dance_confscan_dirs_free; pass NULL to ignore them). 0, or -1 on ENOMEM. */
-int dance_confscan_text(const char *text, const char *file,
-                        dance_confscan *out, char ***include_dir);
-void dance_confscan_dirs_free(char **dirs);
+ * mdp_confscan_dirs_free; pass NULL to ignore them). 0, or -1 on ENOMEM. */
+int mdp_confscan_text(const char *text, const char *file,
+                        mdp_confscan *out, char ***include_dir);
+void mdp_confscan_dirs_free(char **dirs);
 
-/* dance_confscan_finish - close the last listener and work out the plain
- * ones after the last text; dance_confscan_file calls it. */
-void dance_confscan_finish(dance_confscan *out);
+/* mdp_confscan_finish - close the last listener and work out the plain
+ * ones after the last text; mdp_confscan_file calls it. */
+void mdp_confscan_finish(mdp_confscan *out);
 
-/* dance_confscan_file - scan path and the *.conf files of its include_dir
+/* mdp_confscan_file - scan path and the *.conf files of its include_dir
  * lines (sorted, read where the line is, as Mosquitto reads them). out
  * must be zeroed first. Returns 0, or -1 with a reason in err (a file or
  * directory that cannot be read, out of memory). */
-int dance_confscan_file(const char *path, dance_confscan *out,
+int mdp_confscan_file(const char *path, mdp_confscan *out,
                         char *err, size_t errlen);
 
-/* dance_confscan_cmdline - the -c/--config-file argument in a NUL
+/* mdp_confscan_cmdline - the -c/--config-file argument in a NUL
  * separated argument vector of len bytes, copied into path. Returns 0, or
  * -1 when there is none. */
-int dance_confscan_cmdline(const char *args, size_t len, char *path, size_t pathlen);
+int mdp_confscan_cmdline(const char *args, size_t len, char *path, size_t pathlen);
 
-/* dance_confscan_self - find this process's config file and scan it.
+/* mdp_confscan_self - find this process's config file and scan it.
  * Returns 1 when scanned, 0 when there is no config file to scan, -1 with
  * a reason in err when it cannot be read. out is zeroed first. */
-int dance_confscan_self(dance_confscan *out, char *err, size_t errlen);
+int mdp_confscan_self(mdp_confscan *out, char *err, size_t errlen);
 
 #endif

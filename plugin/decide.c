@@ -3,7 +3,7 @@
  *
  * All X.509 and DANE work is libdance's (dance_match over OpenSSL's DANE
  * code, dance_cert_dnsnames); this file only maps library statuses to
- * verdicts (dance_verdict_of, the one mapping) and applies the plugin's
+ * verdicts (mdp_verdict_of, the one mapping) and applies the plugin's
  * rule for identities named by the MQTT username.
  */
 #include "decide.h"
@@ -14,69 +14,69 @@
 #include "dance/error.h"
 #include "dance/name.h"
 
-const char *dance_verdict_name(dance_verdict_code code)
+const char *mdp_verdict_name(mdp_verdict_code code)
 {
     if ((int)code >= 0 && (int)code < DANCE_STATUS_COUNT)
         return dance_status_name((dance_status)code);
     switch (code) {
-    case DANCE_V_ACCEPTED: return "accepted";
-    case DANCE_V_NO_CERTIFICATE: return "no_certificate";
-    case DANCE_V_IDENTITY: return "identity";
-    case DANCE_V_PENDING: return "pending";
-    case DANCE_V_NO_MATCH: return "no_match";
-    case DANCE_V_TOKEN_INVALID: return "token_invalid";
-    case DANCE_V_TOKEN_AUDIENCE: return "token_audience";
-    case DANCE_V_TOKEN_EXPIRED: return "token_expired";
-    case DANCE_V_TOKEN_REPLAY: return "token_replay";
-    case DANCE_V_CLIENT_ID: return "client_id";
+    case MDP_V_ACCEPTED: return "accepted";
+    case MDP_V_NO_CERTIFICATE: return "no_certificate";
+    case MDP_V_IDENTITY: return "identity";
+    case MDP_V_PENDING: return "pending";
+    case MDP_V_NO_MATCH: return "no_match";
+    case MDP_V_TOKEN_INVALID: return "token_invalid";
+    case MDP_V_TOKEN_AUDIENCE: return "token_audience";
+    case MDP_V_TOKEN_EXPIRED: return "token_expired";
+    case MDP_V_TOKEN_REPLAY: return "token_replay";
+    case MDP_V_CLIENT_ID: return "client_id";
     default: break;             /* library codes, above */
     }
     return "unknown";
 }
 
-bool dance_verdict_is_code(int code)
+bool mdp_verdict_is_code(int code)
 {
     if (code >= DANCE_STATUS_COUNT)
-        return code < DANCE_V_COUNT;
+        return code < MDP_V_COUNT;
     /* a library code is one when no group takes it in */
-    return code >= 0 && (int)dance_verdict_of((dance_status)code) == code;
+    return code >= 0 && (int)mdp_verdict_of((dance_status)code) == code;
 }
 
 /* A switch without default: the compiler names a status added without a
  * verdict. */
-dance_verdict_code dance_verdict_of(dance_status st)
+mdp_verdict_code mdp_verdict_of(dance_status st)
 {
     switch (st) {
-    case DANCE_OK: return DANCE_V_ACCEPTED;
+    case DANCE_OK: return MDP_V_ACCEPTED;
     case DANCE_MALFORMED:
     case DANCE_TOO_LARGE:
     case DANCE_BAD_ALG:
     case DANCE_UNSUPPORTED:
     case DANCE_TOPIC_MISMATCH:
-    case DANCE_TYP: return DANCE_V_TOKEN_INVALID;
+    case DANCE_TYP: return MDP_V_TOKEN_INVALID;
     case DANCE_NO_SENDER:
     case DANCE_BAD_SENDER:
-    case DANCE_IDENTITY_MISMATCH: return DANCE_V_IDENTITY;
-    case DANCE_NOT_ALLOWED: return DANCE_V_OUTSIDE;
-    case DANCE_WRONG_AUDIENCE: return DANCE_V_TOKEN_AUDIENCE;
+    case DANCE_IDENTITY_MISMATCH: return MDP_V_IDENTITY;
+    case DANCE_NOT_ALLOWED: return MDP_V_OUTSIDE;
+    case DANCE_WRONG_AUDIENCE: return MDP_V_TOKEN_AUDIENCE;
     case DANCE_STALE:
     case DANCE_EXPIRED:
     case DANCE_NOT_YET_VALID:
-    case DANCE_LIFETIME: return DANCE_V_TOKEN_EXPIRED;
-    case DANCE_REPLAY: return DANCE_V_TOKEN_REPLAY;
+    case DANCE_LIFETIME: return MDP_V_TOKEN_EXPIRED;
+    case DANCE_REPLAY: return MDP_V_TOKEN_REPLAY;
     case DANCE_LOOKUP_FAILED:
-    case DANCE_RATE_LIMITED: return DANCE_V_LOOKUP_FAILURE;
-    case DANCE_NO_RECORD: return DANCE_V_NO_RECORD;
-    case DANCE_INSECURE: return DANCE_V_INSECURE;
-    case DANCE_BOGUS: return DANCE_V_BOGUS;
+    case DANCE_RATE_LIMITED: return MDP_V_LOOKUP_FAILURE;
+    case DANCE_NO_RECORD: return MDP_V_NO_RECORD;
+    case DANCE_INSECURE: return MDP_V_INSECURE;
+    case DANCE_BOGUS: return MDP_V_BOGUS;
     case DANCE_NO_USABLE_RECORD:
     case DANCE_CERT_MISMATCH:
     case DANCE_KEY_MISMATCH:
-    case DANCE_BAD_SIGNATURE: return DANCE_V_NO_MATCH;
+    case DANCE_BAD_SIGNATURE: return MDP_V_NO_MATCH;
     case DANCE_INTERNAL:
     case DANCE_STATUS_COUNT: break;
     }
-    return DANCE_V_INTERNAL;
+    return MDP_V_INTERNAL;
 }
 
 /* record_text - "u s m SHORTHEX" of the record that matched. */
@@ -106,9 +106,9 @@ static int cert_has_name(X509 *leaf, const char *identity)
     return found;
 }
 
-void dance_decide(const dance_matcher *m, X509 *leaf, const char *identity,
-                  dance_identity_source idsrc, const dance_tlsa_result *answer,
-                  dance_verdict *out)
+void mdp_decide(const dance_matcher *m, X509 *leaf, const char *identity,
+                  mdp_identity_source idsrc, const dance_tlsa_result *answer,
+                  mdp_verdict *out)
 {
     dance_match_input in;
     dance_match_result mr;
@@ -116,7 +116,7 @@ void dance_decide(const dance_matcher *m, X509 *leaf, const char *identity,
 
     memset(out, 0, sizeof(*out));
     if (answer->status != DANCE_OK) {
-        out->code = dance_verdict_of(answer->status);
+        out->code = mdp_verdict_of(answer->status);
         dance_set_err(out->reason, sizeof(out->reason), "%s",
                       answer->reason[0] != '\0' ? answer->reason
                                           : dance_dns_answer_name(answer->status));
@@ -130,20 +130,20 @@ void dance_decide(const dance_matcher *m, X509 *leaf, const char *identity,
     /* With a username-named identity the draft lets DANE-EE match without
      * the name in the certificate (the name is signalled separately); the
      * other usages still check it, and so do we below. */
-    in.no_ee_namechecks = idsrc == DANCE_IDSRC_USERNAME;
+    in.no_ee_namechecks = idsrc == MDP_IDSRC_USERNAME;
     in.purpose = DANCE_PURPOSE_CLIENT;
     in.tlsa = &answer->records;
 
     memset(&mr, 0, sizeof(mr));
     rc = dance_match(m, &in, &mr);
     if (rc < 0) {
-        out->code = DANCE_V_INTERNAL;
+        out->code = MDP_V_INTERNAL;
         dance_set_err(out->reason, sizeof(out->reason), "DANE check failed: %s",
                       mr.reason);
         return;
     }
     if (rc != 0 || !mr.authenticated) {
-        out->code = DANCE_V_NO_MATCH;
+        out->code = MDP_V_NO_MATCH;
         dance_set_err(out->reason, sizeof(out->reason), "%s", mr.reason);
         if (mr.depth >= 0)
             record_text(&in, &mr, out->record, sizeof(out->record));
@@ -151,26 +151,26 @@ void dance_decide(const dance_matcher *m, X509 *leaf, const char *identity,
     }
     record_text(&in, &mr, out->record, sizeof(out->record));
 
-    if (idsrc == DANCE_IDSRC_USERNAME && mr.matched.usage != 3) {
+    if (idsrc == MDP_IDSRC_USERNAME && mr.matched.usage != 3) {
         int has = cert_has_name(leaf, identity);
         if (has < 0) {
-            out->code = DANCE_V_INTERNAL;
+            out->code = MDP_V_INTERNAL;
             dance_set_err(out->reason, sizeof(out->reason), "out of memory");
             return;
         }
         if (has == 0) {
-            out->code = DANCE_V_NO_MATCH;
+            out->code = MDP_V_NO_MATCH;
             dance_set_err(out->reason, sizeof(out->reason), "record %s matched but "
                           "%s is not a dNSName of the certificate (required for "
                           "usages other than DANE-EE)", out->record, identity);
             return;
         }
     }
-    out->code = DANCE_V_ACCEPTED;
+    out->code = MDP_V_ACCEPTED;
     dance_set_err(out->reason, sizeof(out->reason), "%s", mr.reason);
 }
 
-bool dance_client_id_bound(const char *client_id, const char *identity)
+bool mdp_client_id_bound(const char *client_id, const char *identity)
 {
     size_t n = strlen(identity);
 
@@ -179,7 +179,7 @@ bool dance_client_id_bound(const char *client_id, const char *identity)
     return client_id[n] == '\0' || (client_id[n] == '/' && client_id[n + 1] != '\0');
 }
 
-bool dance_client_id_claims_identity(const char *client_id, const dance_allowlist *allow)
+bool mdp_client_id_claims_identity(const char *client_id, const dance_allowlist *allow)
 {
     char name[DANCE_NAME_MAX + 1], norm[DANCE_NAME_MAX + 1], why[DANCE_REASON_MAX];
     size_t n;

@@ -7,8 +7,8 @@
  * is a verdict code (which doubles as the metrics reason), a reason a user
  * can act on and the matched record in log form ("3 1 1 ABCD1234...").
  */
-#ifndef DANCE_PLUGIN_DECIDE_H
-#define DANCE_PLUGIN_DECIDE_H
+#ifndef MDP_DECIDE_H
+#define MDP_DECIDE_H
 
 #include <stdbool.h>
 #include <openssl/x509.h>
@@ -21,62 +21,62 @@
  * log names. A refusal the library names (status.h) keeps its code and its
  * name; the plugin's own outcomes come after DANCE_STATUS_COUNT, among them
  * the groups the metrics count several library refusals under (no_match,
- * token_*: see dance_verdict_of). */
-typedef enum dance_verdict_code {
-    DANCE_V_OUTSIDE = DANCE_NOT_ALLOWED,        /* identity outside allowed_domains */
-    DANCE_V_LOOKUP_FAILURE = DANCE_LOOKUP_FAILED, /* DNS timeout, SERVFAIL, network */
-    DANCE_V_NO_RECORD = DANCE_NO_RECORD,        /* secure NXDOMAIN/NODATA */
-    DANCE_V_INSECURE = DANCE_INSECURE,          /* zone not signed */
-    DANCE_V_BOGUS = DANCE_BOGUS,                /* DNSSEC validation failed */
-    DANCE_V_INTERNAL = DANCE_INTERNAL,          /* allocation or OpenSSL failure */
-    DANCE_V_ACCEPTED = DANCE_STATUS_COUNT,      /* "accepted" */
-    DANCE_V_NO_CERTIFICATE,     /* "no_certificate": client sent no certificate */
-    DANCE_V_IDENTITY,           /* "identity": no single usable identity (SANs,
+ * token_*: see mdp_verdict_of). */
+typedef enum mdp_verdict_code {
+    MDP_V_OUTSIDE = DANCE_NOT_ALLOWED,        /* identity outside allowed_domains */
+    MDP_V_LOOKUP_FAILURE = DANCE_LOOKUP_FAILED, /* DNS timeout, SERVFAIL, network */
+    MDP_V_NO_RECORD = DANCE_NO_RECORD,        /* secure NXDOMAIN/NODATA */
+    MDP_V_INSECURE = DANCE_INSECURE,          /* zone not signed */
+    MDP_V_BOGUS = DANCE_BOGUS,                /* DNSSEC validation failed */
+    MDP_V_INTERNAL = DANCE_INTERNAL,          /* allocation or OpenSSL failure */
+    MDP_V_ACCEPTED = DANCE_STATUS_COUNT,      /* "accepted" */
+    MDP_V_NO_CERTIFICATE,     /* "no_certificate": client sent no certificate */
+    MDP_V_IDENTITY,           /* "identity": no single usable identity (SANs,
                                    username, the token's kid) */
-    DANCE_V_PENDING,            /* "pending": cold lookup not done within the budget */
-    DANCE_V_NO_MATCH,           /* "no_match": records there, certificate (or the
+    MDP_V_PENDING,            /* "pending": cold lookup not done within the budget */
+    MDP_V_NO_MATCH,           /* "no_match": records there, certificate (or the
                                    token's key) does not match */
-    DANCE_V_TOKEN_INVALID,      /* "token_invalid": malformed, alg none/HS*,
+    MDP_V_TOKEN_INVALID,      /* "token_invalid": malformed, alg none/HS*,
                                    unsupported */
-    DANCE_V_TOKEN_AUDIENCE,     /* "token_audience": token for another broker */
-    DANCE_V_TOKEN_EXPIRED,      /* "token_expired": expired, not yet valid, or too
+    MDP_V_TOKEN_AUDIENCE,     /* "token_audience": token for another broker */
+    MDP_V_TOKEN_EXPIRED,      /* "token_expired": expired, not yet valid, or too
                                    long-lived */
-    DANCE_V_TOKEN_REPLAY,       /* "token_replay": token's jti used before */
-    DANCE_V_CLIENT_ID,          /* "client_id": client id not bound to the identity */
-    DANCE_V_COUNT
-} dance_verdict_code;
+    MDP_V_TOKEN_REPLAY,       /* "token_replay": token's jti used before */
+    MDP_V_CLIENT_ID,          /* "client_id": client id not bound to the identity */
+    MDP_V_COUNT
+} mdp_verdict_code;
 
-/* dance_verdict_name - the name above, dance_status_name for the library's
+/* mdp_verdict_name - the name above, dance_status_name for the library's
  * codes; "unknown" out of range. */
-const char *dance_verdict_name(dance_verdict_code code);
+const char *mdp_verdict_name(mdp_verdict_code code);
 
-/* dance_verdict_is_code - whether code is one a decision can end in (the
+/* mdp_verdict_is_code - whether code is one a decision can end in (the
  * library codes above and the plugin's own), for walking the metrics. */
-bool dance_verdict_is_code(int code);
+bool mdp_verdict_is_code(int code);
 
-#define DANCE_RECORD_TEXT_MAX 64
+#define MDP_RECORD_TEXT_MAX 64
 
-typedef struct dance_verdict {
-    dance_verdict_code code;
+typedef struct mdp_verdict {
+    mdp_verdict_code code;
     char reason[2 * DANCE_REASON_MAX];
-    char record[DANCE_RECORD_TEXT_MAX];     /* "" when none matched */
-} dance_verdict;
+    char record[MDP_RECORD_TEXT_MAX];     /* "" when none matched */
+} mdp_verdict;
 
-/* dance_verdict_of - the verdict for a library outcome: a DNS answer that
+/* mdp_verdict_of - the verdict for a library outcome: a DNS answer that
  * is not secure, or a login token's status (token.h). The DNS and key
  * refusals share the certificate path's names (no_record, no_match, ...),
  * the token's own get token_*; DANCE_OK is accepted. Cannot fail. */
-dance_verdict_code dance_verdict_of(dance_status st);
+mdp_verdict_code mdp_verdict_of(dance_status st);
 
-/* dance_decide - the verdict for leaf as identity given the DNS answer.
+/* mdp_decide - the verdict for leaf as identity given the DNS answer.
  * Secure answers go to dance_match (purpose client, names checked except
  * for DANE-EE when idsrc is username); every other status is a refusal
  * named after it. With idsrc username a match by a usage other than
  * DANE-EE additionally needs identity among the certificate's dNSNames.
- * Always fills out; out->code is DANCE_V_ACCEPTED only for a DANE match. */
-void dance_decide(const dance_matcher *m, X509 *leaf, const char *identity,
-                  dance_identity_source idsrc, const dance_tlsa_result *answer,
-                  dance_verdict *out);
+ * Always fills out; out->code is MDP_V_ACCEPTED only for a DANE match. */
+void mdp_decide(const dance_matcher *m, X509 *leaf, const char *identity,
+                  mdp_identity_source idsrc, const dance_tlsa_result *answer,
+                  mdp_verdict *out);
 
 /* Client ids bound to identities (plugin_opt_client_id_binding): a client
  * id names the identity, alone or followed by "/" and a suffix of the
@@ -84,13 +84,13 @@ void dance_decide(const dance_matcher *m, X509 *leaf, const char *identity,
  * DNS name, so no identity's ids overlap another's, and Mosquitto's
  * takeover by client id can only replace a session of the same device. */
 
-/* dance_client_id_bound - client_id is identity or identity "/" suffix
+/* mdp_client_id_bound - client_id is identity or identity "/" suffix
  * (suffix not empty; the identity part compared case-insensitively). */
-bool dance_client_id_bound(const char *client_id, const char *identity);
+bool mdp_client_id_bound(const char *client_id, const char *identity);
 
-/* dance_client_id_claims_identity - the part of client_id before any "/"
+/* mdp_client_id_claims_identity - the part of client_id before any "/"
  * is a DNS name under the allow-list: an id that only that device may use,
  * so a client admitted otherwise (fallback defer) may not. */
-bool dance_client_id_claims_identity(const char *client_id, const dance_allowlist *allow);
+bool mdp_client_id_claims_identity(const char *client_id, const dance_allowlist *allow);
 
 #endif

@@ -18,7 +18,7 @@
 /* warn_plain_listeners - token authentication works over plain TCP, but
  * a token read off the wire can be used by whoever reads it first (once,
  * within its lifetime): say so at start for each kind of plain listener. */
-static void warn_plain_listeners(const dance_confscan *scan)
+static void warn_plain_listeners(const mdp_confscan *scan)
 {
     if (scan->plain_listeners > 0)
         mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: warning: plugin_opt_token_auth "
@@ -52,14 +52,14 @@ static bool same_file(const char *a, const char *b)
  * the plugin's deferral outside the reserved trees; with nothing after
  * it, the plugin allows, because Mosquitto denies when every check defers.
  * Returns 0, or -1 (logged). */
-static int check_plugin_order(const dance_plugin_config *cfg, const dance_confscan *scan,
+static int check_plugin_order(const mdp_plugin_config *cfg, const mdp_confscan *scan,
                               bool *acl_defer)
 {
     Dl_info info;
     unsigned ours = scan->plugin_count, kept;
 
-    kept = scan->plugin_count < DANCE_CONFSCAN_PLUGINS_MAX ? scan->plugin_count
-                                                          : DANCE_CONFSCAN_PLUGINS_MAX;
+    kept = scan->plugin_count < MDP_CONFSCAN_PLUGINS_MAX ? scan->plugin_count
+                                                          : MDP_CONFSCAN_PLUGINS_MAX;
     if (dladdr((void *)check_plugin_order, &info) != 0 && info.dli_fname != NULL)
         for (unsigned i = 0; i < kept && ours == scan->plugin_count; i++)
             if (same_file(scan->plugins[i].path, info.dli_fname))
@@ -72,7 +72,7 @@ static int check_plugin_order(const dance_plugin_config *cfg, const dance_confsc
         return -1;
     }
     if (ours > 0) {
-        const dance_confscan_plugin *first = &scan->plugins[0];
+        const mdp_confscan_plugin *first = &scan->plugins[0];
         mosquitto_log_printf(MOSQ_LOG_ERR, "dance: refusing to start: %s line %u "
             "loads %s before this plugin (%s line %u); Mosquitto asks plugins in "
             "that order and takes the first answer, so that plugin could admit "
@@ -93,13 +93,13 @@ static int check_plugin_order(const dance_plugin_config *cfg, const dance_confsc
     return 0;
 }
 
-/* dance_environment_check - refuse broker settings under which the plugin would
+/* mdp_environment_check - refuse broker settings under which the plugin would
  * silently not protect anything; warn about plain listeners with tokens. */
-int dance_environment_check(mosquitto_plugin_id_t *identifier,
-                            const dance_plugin_config *cfg, bool *acl_defer)
+int mdp_environment_check(mosquitto_plugin_id_t *identifier,
+                            const mdp_plugin_config *cfg, bool *acl_defer)
 {
-    dance_confscan scan;
-    char err[DANCE_OPT_ERR_MAX];
+    mdp_confscan scan;
+    char err[MDP_OPT_ERR_MAX];
     int rc;
 
 #if LIBMOSQUITTO_MAJOR == 2 && LIBMOSQUITTO_MINOR == 0
@@ -119,7 +119,7 @@ int dance_environment_check(mosquitto_plugin_id_t *identifier,
 #endif
 
     err[0] = '\0';
-    rc = dance_confscan_self(&scan, err, sizeof(err));
+    rc = mdp_confscan_self(&scan, err, sizeof(err));
     if (rc < 0) {
         /* Mosquitto has dropped privileges by now: a file root can read and
          * we cannot may hold a setting that skips the plugin. */
@@ -142,7 +142,7 @@ int dance_environment_check(mosquitto_plugin_id_t *identifier,
         return -1;
     }
     if (scan.identity_as_username.found || scan.subject_as_username.found) {
-        const dance_confscan_hit *h = scan.identity_as_username.found
+        const mdp_confscan_hit *h = scan.identity_as_username.found
                                     ? &scan.identity_as_username
                                     : &scan.subject_as_username;
         mosquitto_log_printf(MOSQ_LOG_ERR, "dance: refusing to start: %s line %u "

@@ -38,8 +38,8 @@
  *
  * Broker thread only.
  */
-#ifndef DANCE_PLUGIN_GUARD_H
-#define DANCE_PLUGIN_GUARD_H
+#ifndef MDP_GUARD_H
+#define MDP_GUARD_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -52,52 +52,52 @@ struct mosquitto_evt_acl_check;
 struct mosquitto_evt_message;
 
 /* How a write into a reserved tree tried to come in ($SYS names). */
-typedef enum dance_guard_path {
-    DANCE_GUARD_PUBLISH,        /* "publish": a client's PUBLISH */
-    DANCE_GUARD_WILL,           /* "will": a will of a client that is gone */
-    DANCE_GUARD_BRIDGE,         /* "bridge": over an outgoing bridge */
-    DANCE_GUARD_PATH_COUNT
-} dance_guard_path;
+typedef enum mdp_guard_path {
+    MDP_GUARD_PUBLISH,        /* "publish": a client's PUBLISH */
+    MDP_GUARD_WILL,           /* "will": a will of a client that is gone */
+    MDP_GUARD_BRIDGE,         /* "bridge": over an outgoing bridge */
+    MDP_GUARD_PATH_COUNT
+} mdp_guard_path;
 
-const char *dance_guard_path_name(dance_guard_path path);
+const char *mdp_guard_path_name(mdp_guard_path path);
 
-typedef struct dance_guard dance_guard;
+typedef struct mdp_guard mdp_guard;
 
 /* The guard's counters ($SYS auth/bypass, reserved/denied/<path>). */
-typedef struct dance_guard_counters {
+typedef struct mdp_guard_counters {
     uint64_t bypass;                /* clients acting without our decision */
-    uint64_t reserved_denied[DANCE_GUARD_PATH_COUNT];
-} dance_guard_counters;
+    uint64_t reserved_denied[MDP_GUARD_PATH_COUNT];
+} mdp_guard_counters;
 
-/* dance_guard_new - the guard of cfg's reserved trees. acl_defer: an ACL
+/* mdp_guard_new - the guard of cfg's reserved trees. acl_defer: an ACL
  * decider follows this plugin (acl_file, later plugins), so ACL checks
  * outside the trees defer to it. Bypassing clients are registered in
  * clients and queued on kicks; denials are logged under log's cap. NULL
  * on ENOMEM. */
-dance_guard *dance_guard_new(const dance_plugin_config *cfg, bool acl_defer,
-                             dance_clients *clients, dance_kicks *kicks,
-                             dance_log_limiter *log);
-void dance_guard_free(dance_guard *g);      /* NULL-safe */
+mdp_guard *mdp_guard_new(const mdp_plugin_config *cfg, bool acl_defer,
+                             mdp_clients *clients, mdp_kicks *kicks,
+                             mdp_log_limiter *log);
+void mdp_guard_free(mdp_guard *g);      /* NULL-safe */
 
-/* dance_guard_on_acl_check - the MOSQ_EVT_ACL_CHECK answer. */
-int dance_guard_on_acl_check(dance_guard *g, const struct mosquitto_evt_acl_check *ed);
+/* mdp_guard_on_acl_check - the MOSQ_EVT_ACL_CHECK answer. */
+int mdp_guard_on_acl_check(mdp_guard *g, const struct mosquitto_evt_acl_check *ed);
 
-/* dance_guard_on_message - the guard's part of MESSAGE: MOSQ_ERR_ACL_DENIED
+/* mdp_guard_on_message - the guard's part of MESSAGE: MOSQ_ERR_ACL_DENIED
  * for a write into a reserved tree or from a bypassing client, else
  * MOSQ_ERR_SUCCESS. */
-int dance_guard_on_message(dance_guard *g, const struct mosquitto_evt_message *ed);
+int mdp_guard_on_message(mdp_guard *g, const struct mosquitto_evt_message *ed);
 
-/* dance_guard_admitted - client passed BASIC_AUTH (accepted or deferred):
+/* mdp_guard_admitted - client passed BASIC_AUTH (accepted or deferred):
  * a will of the connection it takes over may follow. */
-void dance_guard_admitted(dance_guard *g, const void *client);
+void mdp_guard_admitted(mdp_guard *g, const void *client);
 
-/* dance_guard_disconnected - DISCONNECT of client: its will, if any,
+/* mdp_guard_disconnected - DISCONNECT of client: its will, if any,
  * follows in the same broker call. */
-void dance_guard_disconnected(dance_guard *g, const void *client);
+void mdp_guard_disconnected(mdp_guard *g, const void *client);
 
-/* dance_guard_tick - forget per-iteration state. */
-void dance_guard_tick(dance_guard *g);
+/* mdp_guard_tick - forget per-iteration state. */
+void mdp_guard_tick(mdp_guard *g);
 
-void dance_guard_get_counters(const dance_guard *g, dance_guard_counters *out);
+void mdp_guard_get_counters(const mdp_guard *g, mdp_guard_counters *out);
 
 #endif

@@ -17,23 +17,23 @@ typedef struct kick {
     bool expiry;                    /* token expired (else: revoked) */
 } kick;
 
-struct dance_kicks {
-    dance_clients *clients;
+struct mdp_kicks {
+    mdp_clients *clients;
     kick *list;
     size_t count, cap;
-    dance_kicks_counters counters;
+    mdp_kicks_counters counters;
 };
 
-dance_kicks *dance_kicks_new(dance_clients *clients)
+mdp_kicks *mdp_kicks_new(mdp_clients *clients)
 {
-    dance_kicks *k = calloc(1, sizeof(*k));
+    mdp_kicks *k = calloc(1, sizeof(*k));
 
     if (k != NULL)
         k->clients = clients;
     return k;
 }
 
-void dance_kicks_free(dance_kicks *k)
+void mdp_kicks_free(mdp_kicks *k)
 {
     if (k == NULL)
         return;
@@ -43,7 +43,7 @@ void dance_kicks_free(dance_kicks *k)
     free(k);
 }
 
-int dance_kicks_queue(dance_kicks *k, const dance_client *e, bool expiry)
+int mdp_kicks_queue(mdp_kicks *k, const mdp_client *e, bool expiry)
 {
     if (k->count == k->cap) {
         size_t nc = k->cap ? k->cap * 2 : 16;
@@ -63,11 +63,11 @@ int dance_kicks_queue(dance_kicks *k, const dance_client *e, bool expiry)
     return 0;
 }
 
-void dance_kicks_run(dance_kicks *k)
+void mdp_kicks_run(mdp_kicks *k)
 {
     for (size_t i = 0; i < k->count; i++) {
         kick *q = &k->list[i];
-        const dance_client *e = dance_clients_find(k->clients, q->key);
+        const mdp_client *e = mdp_clients_find(k->clients, q->key);
 
         /* Only if the entry is still the one the verdict was for. */
         if (e != NULL && e->token == q->token) {
@@ -79,16 +79,16 @@ void dance_kicks_run(dance_kicks *k)
             }
             /* Whether or not Mosquitto still knew the id, the entry
              * must not be re-checked again. */
-            e = dance_clients_find(k->clients, q->key);
+            e = mdp_clients_find(k->clients, q->key);
             if (e != NULL && e->token == q->token)
-                dance_clients_remove(k->clients, q->key);
+                mdp_clients_remove(k->clients, q->key);
         }
         free(q->client_id);
     }
     k->count = 0;
 }
 
-void dance_kicks_get_counters(const dance_kicks *k, dance_kicks_counters *out)
+void mdp_kicks_get_counters(const mdp_kicks *k, mdp_kicks_counters *out)
 {
     *out = k->counters;
 }

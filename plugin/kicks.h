@@ -7,33 +7,33 @@
  * callback of the broker's runs) and carried out at TICK, outside any
  * walk. Broker thread only.
  */
-#ifndef DANCE_PLUGIN_KICKS_H
-#define DANCE_PLUGIN_KICKS_H
+#ifndef MDP_KICKS_H
+#define MDP_KICKS_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include "clients.h"
 
-typedef struct dance_kicks dance_kicks;
+typedef struct mdp_kicks mdp_kicks;
 
 /* Disconnects carried out, by cause ($SYS counters). */
-typedef struct dance_kicks_counters {
+typedef struct mdp_kicks_counters {
     uint64_t revocations;           /* connected clients disconnected */
     uint64_t token_expiries;        /* token clients disconnected at exp */
-} dance_kicks_counters;
+} mdp_kicks_counters;
 
-dance_kicks *dance_kicks_new(dance_clients *clients);  /* NULL on ENOMEM */
-void dance_kicks_free(dance_kicks *k);                  /* NULL-safe */
+mdp_kicks *mdp_kicks_new(mdp_clients *clients);  /* NULL on ENOMEM */
+void mdp_kicks_free(mdp_kicks *k);                  /* NULL-safe */
 
-/* dance_kicks_queue - queue the disconnect of e's client for the next
+/* mdp_kicks_queue - queue the disconnect of e's client for the next
  * TICK: for an expired token (expiry) or else a revocation. 0, or -1 on
  * ENOMEM. */
-int dance_kicks_queue(dance_kicks *k, const dance_client *e, bool expiry);
+int mdp_kicks_queue(mdp_kicks *k, const mdp_client *e, bool expiry);
 
-/* dance_kicks_run - disconnect the queued clients whose registry entry
+/* mdp_kicks_run - disconnect the queued clients whose registry entry
  * is still the one they were queued for, and drop those entries. */
-void dance_kicks_run(dance_kicks *k);
+void mdp_kicks_run(mdp_kicks *k);
 
-void dance_kicks_get_counters(const dance_kicks *k, dance_kicks_counters *out);
+void mdp_kicks_get_counters(const mdp_kicks *k, mdp_kicks_counters *out);
 
 #endif

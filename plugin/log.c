@@ -15,37 +15,37 @@
 /* Per-message log lines allowed per second. */
 #define MSG_LOG_PER_SECOND 20
 
-struct dance_log_limiter {
+struct mdp_log_limiter {
     uint64_t window_ms;         /* start of the current second */
     unsigned lines;             /* lines logged in it */
     uint64_t suppressed;        /* lines dropped in it */
 };
 
-uint64_t dance_plugin_now_ms(void)
+uint64_t mdp_plugin_now_ms(void)
 {
     return dance_clock_monotonic_ms(NULL);
 }
 
-const char *dance_log_safe(const char *s, char *buf, size_t buflen)
+const char *mdp_log_safe(const char *s, char *buf, size_t buflen)
 {
     if (s == NULL)
         s = "-";
     return dance_escape(s, strlen(s), buf, buflen);
 }
 
-dance_log_limiter *dance_log_limiter_new(void)
+mdp_log_limiter *mdp_log_limiter_new(void)
 {
-    return calloc(1, sizeof(dance_log_limiter));
+    return calloc(1, sizeof(mdp_log_limiter));
 }
 
-void dance_log_limiter_free(dance_log_limiter *l)
+void mdp_log_limiter_free(mdp_log_limiter *l)
 {
     free(l);
 }
 
-void dance_log_limited(dance_log_limiter *l, int level, const char *fmt, ...)
+void mdp_log_limited(mdp_log_limiter *l, int level, const char *fmt, ...)
 {
-    uint64_t now = dance_plugin_now_ms();
+    uint64_t now = mdp_plugin_now_ms();
     char line[1024];
     va_list ap;
 

@@ -38,23 +38,23 @@
 /* MQTT topics are at most 65535 bytes (a 16-bit length). */
 #define MQTT_TOPIC_MAX 65535u
 
-struct dance_messages {
-    const dance_plugin_config *cfg;
-    dance_clients *clients;         /* whose budget a message is charged to */
-    dance_log_limiter *log;         /* per-message lines; the guard's too */
+struct mdp_messages {
+    const mdp_plugin_config *cfg;
+    mdp_clients *clients;         /* whose budget a message is charged to */
+    mdp_log_limiter *log;         /* per-message lines; the guard's too */
     size_t verified_prefix_len, rejected_prefix_len;
     /* NULL when verification is off */
-    dance_pipeline *pipeline;
+    mdp_pipeline *pipeline;
     dance_jws_keycache *keycache;
     dance_replay *replay;
-    dance_msg_stats mstats;
+    mdp_msg_stats mstats;
     char *topic_buf;                /* "<prefix><topic>" is built here */
     size_t topic_buf_cap;
 };
 
 /* prefixed - "<prefix><topic>" in the plugin's reusable buffer, or NULL
  * when it would exceed the MQTT limit or memory is short. */
-static const char *prefixed(dance_messages *p, const char *prefix, size_t plen,
+static const char *prefixed(mdp_messages *p, const char *prefix, size_t plen,
                             const char *topic)
 {
     size_t tlen = strlen(topic);
@@ -84,7 +84,7 @@ static const char *printable(const char *s, char *buf, size_t buflen)
 
 /* diagnose - publish {topic, sender, reason, reason_code, detail} under
  * rejected_prefix (QoS 0, not retained). */
-static void diagnose(dance_messages *p, const char *topic, const dance_jws_result *r)
+static void diagnose(mdp_messages *p, const char *topic, const dance_jws_result *r)
 {
     cJSON *o;
     char *json = NULL;
@@ -109,7 +109,7 @@ static void diagnose(dance_messages *p, const char *topic, const dance_jws_resul
         (json = cJSON_PrintUnformatted(o)) == NULL) {
         cJSON_Delete(o);
         p->mstats.publish_failures++;
-        dance_log_limited(p->log, MOSQ_LOG_ERR, "dance: out of memory building a diagnostic");
+        mdp_log_limited(p->log, MOSQ_LOG_ERR, "dance: out of memory building a diagnostic");
         return;
     }
     cJSON_Delete(o);
@@ -120,8 +120,8 @@ static void diagnose(dance_messages *p, const char *topic, const dance_jws_resul
     if (rc != MOSQ_ERR_SUCCESS) {
         char t[128];
         p->mstats.publish_failures++;
-        dance_log_limited(p->log, MOSQ_LOG_WARNING, "dance: cannot publish the diagnostic for "
-                "topic \"%s\" under %s: %s", dance_log_safe(topic, t, sizeof(t)),
+        mdp_log_limited(p->log, MOSQ_LOG_WARNING, "dance: cannot publish the diagnostic for "
+                "topic \"%s\" under %s: %s", mdp_log_safe(topic, t, sizeof(t)),
                 p->cfg->rejected_prefix, dtopic == NULL ? "topic too long or out "
                 "of memory" : mosquitto_strerror(rc));
     }
@@ -129,7 +129,7 @@ static void diagnose(dance_messages *p, const char *topic, const dance_jws_resul
 }
 
 /* refused - count, log and diagnose one refused message. */
-static void refused(dance_messages *p, const char *topic, const dance_jws_result *r)
+static void refused(mdp_messages *p, const char *topic, const dance_jws_result *r)
 {
     char t[128], why[sizeof(r->reason)];
     dance_status st = r->status;
@@ -137,9 +137,9 @@ static void refused(dance_messages *p, const char *topic, const dance_jws_result
     if ((int)st < 0 || st >= DANCE_MESSAGE_STATUS_END || st == DANCE_OK)
         st = DANCE_INTERNAL;
     p->mstats.refused[st]++;
-    dance_log_limited(p->log, st == DANCE_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
+    mdp_log_limited(p->log, st == DANCE_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
             "dance: message refused topic=\"%s\" sender=%s reason=%s: %s",
-            dance_log_safe(topic, t, sizeof(t)), r->sender[0] ? r->sender : "-",
+            mdp_log_safe(topic, t, sizeof(t)), r->sender[0] ? r->sender : "-",
             dance_status_name(st), printable(r->reason, why, sizeof(why)));
     diagnose(p, topic, r);
 }
@@ -149,7 +149,7 @@ static void refused(dance_messages *p, const char *topic, const dance_jws_result
  * dance-key (MQTT v5 subscribers see them; v3 subscribers get the copy
  * without). The publisher's own properties are not copied: it could
  * otherwise add a dance-sender of its choosing. */
-static void publish_verified(dance_messages *p, const dance_msg_outcome *o)
+static void publish_verified(mdp_messages *p, const mdp_msg_outcome *o)
 {
     const dance_jws_result *r = o->result;
     mosquitto_property *props = NULL;
@@ -175,23 +175,23 @@ static void publish_verified(dance_messages *p, const dance_msg_outcome *o)
         rc = mosquitto_broker_publish_copy(NULL, vtopic, (int)o->payload_len, o->payload,
                                            o->qos, o->retain, props);
     if (rc == MOSQ_ERR_SUCCESS) {
-        dance_log_limited(p->log, MOSQ_LOG_DEBUG, "dance: message verified topic=\"%s\" sender=%s "
-                "alg=%s key=\"%s\"", dance_log_safe(o->topic, t, sizeof(t)), r->sender,
+        mdp_log_limited(p->log, MOSQ_LOG_DEBUG, "dance: message verified topic=\"%s\" sender=%s "
+                "alg=%s key=\"%s\"", mdp_log_safe(o->topic, t, sizeof(t)), r->sender,
                 dance_jws_alg_name(r->alg), r->key_source);
         return;
     }
     mosquitto_property_free_all(&props);
 fail:
     p->mstats.publish_failures++;
-    dance_log_limited(p->log, MOSQ_LOG_WARNING, "dance: verified message from %s on topic \"%s\" "
+    mdp_log_limited(p->log, MOSQ_LOG_WARNING, "dance: verified message from %s on topic \"%s\" "
             "could not be republished under %s: %s", r->sender,
-            dance_log_safe(o->topic, t, sizeof(t)), p->cfg->verified_prefix,
+            mdp_log_safe(o->topic, t, sizeof(t)), p->cfg->verified_prefix,
             vtopic == NULL ? "topic too long or out of memory" : mosquitto_strerror(rc));
 }
 
-static void outcome_cb(void *ctx, const dance_msg_outcome *o)
+static void outcome_cb(void *ctx, const mdp_msg_outcome *o)
 {
-    dance_messages *p = ctx;
+    mdp_messages *p = ctx;
 
     if (o->result->status == DANCE_OK)
         publish_verified(p, o);
@@ -199,19 +199,19 @@ static void outcome_cb(void *ctx, const dance_msg_outcome *o)
         refused(p, o->topic, o->result);
 }
 
-void dance_messages_tick(dance_messages *p)
+void mdp_messages_tick(mdp_messages *p)
 {
     if (p->pipeline != NULL)
-        dance_pipeline_drain(p->pipeline, outcome_cb, p);
+        mdp_pipeline_drain(p->pipeline, outcome_cb, p);
 }
 
 /* publisher_of - whose lookup budget a message is charged to: the
  * identity the plugin authenticated (so that reconnecting or a second
  * client id does not buy another budget), else the client id. */
-static void publisher_of(dance_messages *p, struct mosquitto *client,
-                         dance_pipeline_publisher *out)
+static void publisher_of(mdp_messages *p, struct mosquitto *client,
+                         mdp_pipeline_publisher *out)
 {
-    const dance_client *e = client != NULL ? dance_clients_find(p->clients, client)
+    const mdp_client *e = client != NULL ? mdp_clients_find(p->clients, client)
                                            : NULL;
 
     if (e != NULL && e->dane && e->identity != NULL) {
@@ -226,55 +226,55 @@ static void publisher_of(dance_messages *p, struct mosquitto *client,
 /* dropped - log a message dropped from verification, with the bound that
  * was hit. The message itself goes on under its own topic; only the
  * verified copy (or diagnostic) is not made. */
-static void dropped(dance_messages *p, const struct mosquitto_evt_message *ed,
-                    dance_pipeline_drop why)
+static void dropped(mdp_messages *p, const struct mosquitto_evt_message *ed,
+                    mdp_pipeline_drop why)
 {
     char t[128], cid[128];
     const char *bound;
 
     switch (why) {
-    case DANCE_PIPELINE_DROP_QUEUE_FULL:
+    case MDP_PIPELINE_DROP_QUEUE_FULL:
         bound = "the verification queue holds plugin_opt_verify_queue_size messages";
         break;
-    case DANCE_PIPELINE_DROP_QUEUE_BYTES:
+    case MDP_PIPELINE_DROP_QUEUE_BYTES:
         bound = "the verification queue holds plugin_opt_verify_queue_bytes bytes";
         break;
-    case DANCE_PIPELINE_DROP_NO_MEMORY:
-    case DANCE_PIPELINE_DROP_COUNT:
+    case MDP_PIPELINE_DROP_NO_MEMORY:
+    case MDP_PIPELINE_DROP_COUNT:
     default:
         bound = "out of memory";
         break;
     }
-    dance_log_limited(p->log, MOSQ_LOG_WARNING, "dance: message on topic \"%s\" from "
+    mdp_log_limited(p->log, MOSQ_LOG_WARNING, "dance: message on topic \"%s\" from "
             "client_id=\"%s\" not verified (delivered unverified on its own topic, "
-            "no verified copy) reason=%s: %s", dance_log_safe(ed->topic, t, sizeof(t)),
-            dance_log_safe(ed->client ? mosquitto_client_id(ed->client) : NULL,
+            "no verified copy) reason=%s: %s", mdp_log_safe(ed->topic, t, sizeof(t)),
+            mdp_log_safe(ed->client ? mosquitto_client_id(ed->client) : NULL,
                            cid, sizeof(cid)),
-            dance_pipeline_drop_name(why), bound);
+            mdp_pipeline_drop_name(why), bound);
 }
 
-int dance_messages_on_message(dance_messages *p, const struct mosquitto_evt_message *ed)
+int mdp_messages_on_message(mdp_messages *p, const struct mosquitto_evt_message *ed)
 {
     dance_jws_result r;
-    dance_pipeline_publisher pub;
-    dance_pipeline_drop drop = DANCE_PIPELINE_DROP_NO_MEMORY;
+    mdp_pipeline_publisher pub;
+    mdp_pipeline_drop drop = MDP_PIPELINE_DROP_NO_MEMORY;
 
     if (p->pipeline == NULL || ed->topic == NULL)
         return MOSQ_ERR_SUCCESS;
-    if (!dance_topics_match(p->cfg->topics, ed->topic))
+    if (!mdp_topics_match(p->cfg->topics, ed->topic))
         return MOSQ_ERR_SUCCESS;
 
     memset(&r, 0, sizeof(r));
     publisher_of(p, ed->client, &pub);
-    switch (dance_pipeline_submit(p->pipeline, &pub, ed->topic, ed->payload,
+    switch (mdp_pipeline_submit(p->pipeline, &pub, ed->topic, ed->payload,
                                   ed->payloadlen, ed->qos, ed->retain, &r, &drop)) {
-    case DANCE_PIPELINE_QUEUED:
+    case MDP_PIPELINE_QUEUED:
         break;
-    case DANCE_PIPELINE_REFUSED:
+    case MDP_PIPELINE_REFUSED:
         refused(p, ed->topic, &r);
         break;
-    case DANCE_PIPELINE_DROPPED:
-    case DANCE_PIPELINE_SUBMIT_COUNT:
+    case MDP_PIPELINE_DROPPED:
+    case MDP_PIPELINE_SUBMIT_COUNT:
         dropped(p, ed, drop);
         break;
     }
@@ -283,11 +283,11 @@ int dance_messages_on_message(dance_messages *p, const struct mosquitto_evt_mess
 }
 
 /* start_pipeline - the key and replay caches and the verify threads. */
-static int start_pipeline(dance_messages *p, const dance_matcher *matcher,
-                          dance_cache *cache, dance_workers *workers,
+static int start_pipeline(mdp_messages *p, const dance_matcher *matcher,
+                          dance_cache *cache, mdp_workers *workers,
                           char *err, size_t errlen)
 {
-    dance_pipeline_config pc;
+    mdp_pipeline_config pc;
 
     p->keycache = dance_jws_keycache_new(p->cfg->key_cache_size);
     if (p->keycache == NULL) {
@@ -320,7 +320,7 @@ static int start_pipeline(dance_messages *p, const dance_matcher *matcher,
     pc.queue_bytes = p->cfg->verify_queue_bytes;
     pc.lookup_rate = p->cfg->sender_lookup_rate;
     pc.lookup_burst = p->cfg->sender_lookup_burst;
-    p->pipeline = dance_pipeline_start(&pc, err, errlen);
+    p->pipeline = mdp_pipeline_start(&pc, err, errlen);
     if (p->pipeline == NULL)
         return -1;
     mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: message flood bounds: "
@@ -331,14 +331,14 @@ static int start_pipeline(dance_messages *p, const dance_matcher *matcher,
     return 0;
 }
 
-dance_messages *dance_messages_start(const dance_plugin_config *cfg,
+mdp_messages *mdp_messages_start(const mdp_plugin_config *cfg,
                                      const dance_matcher *matcher, dance_cache *cache,
-                                     dance_workers *workers, dance_clients *clients,
+                                     mdp_workers *workers, mdp_clients *clients,
                                      char *err, size_t errlen)
 {
-    dance_messages *p = calloc(1, sizeof(*p));
+    mdp_messages *p = calloc(1, sizeof(*p));
 
-    if (p == NULL || (p->log = dance_log_limiter_new()) == NULL) {
+    if (p == NULL || (p->log = mdp_log_limiter_new()) == NULL) {
         free(p);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -347,49 +347,49 @@ dance_messages *dance_messages_start(const dance_plugin_config *cfg,
     p->clients = clients;
     p->verified_prefix_len = strlen(cfg->verified_prefix);
     p->rejected_prefix_len = cfg->rejected_prefix ? strlen(cfg->rejected_prefix) : 0;
-    if (dance_plugin_config_verifying(cfg) &&
+    if (mdp_plugin_config_verifying(cfg) &&
         start_pipeline(p, matcher, cache, workers, err, errlen) != 0) {
-        dance_messages_free(p);
+        mdp_messages_free(p);
         return NULL;
     }
     return p;
 }
 
-bool dance_messages_verifying(const dance_messages *p)
+bool mdp_messages_verifying(const mdp_messages *p)
 {
     return p->pipeline != NULL;
 }
 
-dance_log_limiter *dance_messages_log(dance_messages *p)
+mdp_log_limiter *mdp_messages_log(mdp_messages *p)
 {
     return p->log;
 }
 
-void dance_messages_get_counters(const dance_messages *p, dance_messages_counters *out)
+void mdp_messages_get_counters(const mdp_messages *p, mdp_messages_counters *out)
 {
     memset(out, 0, sizeof(*out));
     out->msg = p->mstats;
     if (p->pipeline != NULL)
-        dance_pipeline_get_stats(p->pipeline, &out->pipeline);
+        mdp_pipeline_get_stats(p->pipeline, &out->pipeline);
     out->has_replay = p->replay != NULL;
     if (p->replay != NULL)
         dance_replay_get_stats(p->replay, &out->replay);
 }
 
-void dance_messages_stop(dance_messages *p)
+void mdp_messages_stop(mdp_messages *p)
 {
     if (p != NULL)
-        dance_pipeline_stop(p->pipeline);
+        mdp_pipeline_stop(p->pipeline);
 }
 
-void dance_messages_free(dance_messages *p)
+void mdp_messages_free(mdp_messages *p)
 {
     if (p == NULL)
         return;
-    dance_pipeline_free(p->pipeline);
+    mdp_pipeline_free(p->pipeline);
     dance_replay_free(p->replay);
     dance_jws_keycache_free(p->keycache);
     free(p->topic_buf);
-    dance_log_limiter_free(p->log);
+    mdp_log_limiter_free(p->log);
     free(p);
 }

@@ -5,7 +5,7 @@
  * key/value pairs Mosquitto hands over. Every error names the option, the
  * value and what was expected, because the broker refuses to start on it
  * and the log line is all the administrator gets. Nothing here reads files
- * or talks to the network except dance_plugin_options_check_resolver.
+ * or talks to the network except mdp_plugin_options_check_resolver.
  */
 #include "options.h"
 
@@ -123,7 +123,7 @@ static const opt_def opt_table[O_COUNT] = {
         "the absolute path of a file the broker may create and replace "
         "(e.g. /var/lib/mosquitto/dance-jti.db)"},
     [O_TOKEN_REPLAY_PER_IDENTITY] = {"token_replay_per_identity", OPT_UINT, 1,
-        DANCE_OPT_TOKEN_REPLAY_CAPACITY, "a number of token ids from 1 to 100000"},
+        MDP_OPT_TOKEN_REPLAY_CAPACITY, "a number of token ids from 1 to 100000"},
     [O_VERIFY_TOPICS] = {"verify_topics", OPT_TOPICS, 0, 0,
         "a comma list of MQTT topic filters (e.g. sensors/#,gw/+/data), or "
         "nothing to switch message verification off"},
@@ -158,38 +158,38 @@ static const opt_def opt_table[O_COUNT] = {
         "(1-100000) per publishing client, e.g. 10/50"},
 };
 
-/* dance_plugin_option_name - table order, NULL past the end. */
-const char *dance_plugin_option_name(size_t i)
+/* mdp_plugin_option_name - table order, NULL past the end. */
+const char *mdp_plugin_option_name(size_t i)
 {
     return i < O_COUNT ? opt_table[i].name : NULL;
 }
 
-const char *dance_identity_source_name(dance_identity_source s)
+const char *mdp_identity_source_name(mdp_identity_source s)
 {
     switch (s) {
-    case DANCE_IDSRC_SAN: return "san";
-    case DANCE_IDSRC_USERNAME: return "username";
-    case DANCE_IDSRC_COUNT: break;
+    case MDP_IDSRC_SAN: return "san";
+    case MDP_IDSRC_USERNAME: return "username";
+    case MDP_IDSRC_COUNT: break;
     }
     return "unknown";
 }
 
-const char *dance_fallback_name(dance_fallback f)
+const char *mdp_fallback_name(mdp_fallback f)
 {
     switch (f) {
-    case DANCE_FALLBACK_DENY: return "deny";
-    case DANCE_FALLBACK_DEFER: return "defer";
-    case DANCE_FALLBACK_COUNT: break;
+    case MDP_FALLBACK_DENY: return "deny";
+    case MDP_FALLBACK_DEFER: return "defer";
+    case MDP_FALLBACK_COUNT: break;
     }
     return "unknown";
 }
 
-const char *dance_message_profile_name(dance_message_profile m)
+const char *mdp_message_profile_name(mdp_message_profile m)
 {
     switch (m) {
-    case DANCE_PROFILE_STRICT: return "strict";
-    case DANCE_PROFILE_COMPAT: return "compat";
-    case DANCE_PROFILE_COUNT: break;
+    case MDP_PROFILE_STRICT: return "strict";
+    case MDP_PROFILE_COMPAT: return "compat";
+    case MDP_PROFILE_COUNT: break;
     }
     return "unknown";
 }
@@ -324,43 +324,43 @@ static int set_string(char **slot, const char *value)
     return 0;
 }
 
-static void set_defaults(dance_plugin_config *c)
+static void set_defaults(mdp_plugin_config *c)
 {
     memset(c, 0, sizeof(*c));
     c->dns_transport = DANCE_TRANSPORT_UDP;
-    c->lookup_timeout_ms = DANCE_OPT_DEFAULT_LOOKUP_TIMEOUT_MS;
-    c->identity_source = DANCE_IDSRC_SAN;
-    c->fallback = DANCE_FALLBACK_DENY;
+    c->lookup_timeout_ms = MDP_OPT_DEFAULT_LOOKUP_TIMEOUT_MS;
+    c->identity_source = MDP_IDSRC_SAN;
+    c->fallback = MDP_FALLBACK_DENY;
     c->client_id_binding = true;
-    c->connect_budget_ms = DANCE_OPT_DEFAULT_CONNECT_BUDGET_MS;
-    c->cache_size = DANCE_OPT_DEFAULT_CACHE_SIZE;
-    c->min_ttl = DANCE_OPT_DEFAULT_MIN_TTL;
-    c->max_ttl = DANCE_OPT_DEFAULT_MAX_TTL;
-    c->negative_ttl = DANCE_OPT_DEFAULT_NEGATIVE_TTL;
-    c->failure_ttl = DANCE_OPT_DEFAULT_FAILURE_TTL;
-    c->revalidate_interval = DANCE_OPT_DEFAULT_REVALIDATE_INTERVAL;
-    c->stats_interval = DANCE_OPT_DEFAULT_STATS_INTERVAL;
-    c->worker_threads = DANCE_OPT_DEFAULT_WORKER_THREADS;
-    c->queue_size = DANCE_OPT_DEFAULT_QUEUE_SIZE;
-    c->max_payload = DANCE_OPT_DEFAULT_MAX_PAYLOAD;
-    c->max_skew = DANCE_OPT_DEFAULT_MAX_SKEW;
+    c->connect_budget_ms = MDP_OPT_DEFAULT_CONNECT_BUDGET_MS;
+    c->cache_size = MDP_OPT_DEFAULT_CACHE_SIZE;
+    c->min_ttl = MDP_OPT_DEFAULT_MIN_TTL;
+    c->max_ttl = MDP_OPT_DEFAULT_MAX_TTL;
+    c->negative_ttl = MDP_OPT_DEFAULT_NEGATIVE_TTL;
+    c->failure_ttl = MDP_OPT_DEFAULT_FAILURE_TTL;
+    c->revalidate_interval = MDP_OPT_DEFAULT_REVALIDATE_INTERVAL;
+    c->stats_interval = MDP_OPT_DEFAULT_STATS_INTERVAL;
+    c->worker_threads = MDP_OPT_DEFAULT_WORKER_THREADS;
+    c->queue_size = MDP_OPT_DEFAULT_QUEUE_SIZE;
+    c->max_payload = MDP_OPT_DEFAULT_MAX_PAYLOAD;
+    c->max_skew = MDP_OPT_DEFAULT_MAX_SKEW;
     /* strict profile; compat and the replay window's default are settled
      * in cross_check_messages, once max_skew and the profile are known */
-    c->message_profile = DANCE_PROFILE_STRICT;
+    c->message_profile = MDP_PROFILE_STRICT;
     c->require_iat = true;
     c->require_topic_binding = true;
-    c->verify_threads = DANCE_OPT_DEFAULT_VERIFY_THREADS;
-    c->verify_queue_size = DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE;
-    c->key_cache_size = DANCE_OPT_DEFAULT_KEY_CACHE_SIZE;
-    c->verify_queue_bytes = DANCE_OPT_DEFAULT_VERIFY_QUEUE_BYTES;
-    c->sender_lookup_rate = DANCE_OPT_DEFAULT_SENDER_LOOKUP_RATE;
-    c->sender_lookup_burst = DANCE_OPT_DEFAULT_SENDER_LOOKUP_BURST;
-    c->token_max_lifetime = DANCE_OPT_DEFAULT_TOKEN_MAX_LIFETIME;
-    c->token_replay_per_identity = DANCE_OPT_DEFAULT_TOKEN_REPLAY_PER_IDENTITY;
+    c->verify_threads = MDP_OPT_DEFAULT_VERIFY_THREADS;
+    c->verify_queue_size = MDP_OPT_DEFAULT_VERIFY_QUEUE_SIZE;
+    c->key_cache_size = MDP_OPT_DEFAULT_KEY_CACHE_SIZE;
+    c->verify_queue_bytes = MDP_OPT_DEFAULT_VERIFY_QUEUE_BYTES;
+    c->sender_lookup_rate = MDP_OPT_DEFAULT_SENDER_LOOKUP_RATE;
+    c->sender_lookup_burst = MDP_OPT_DEFAULT_SENDER_LOOKUP_BURST;
+    c->token_max_lifetime = MDP_OPT_DEFAULT_TOKEN_MAX_LIFETIME;
+    c->token_replay_per_identity = MDP_OPT_DEFAULT_TOKEN_REPLAY_PER_IDENTITY;
 }
 
 /* store_uint - put an already range-checked number where it belongs. */
-static void store_uint(dance_plugin_config *c, opt_id id, unsigned long v)
+static void store_uint(mdp_plugin_config *c, opt_id id, unsigned long v)
 {
     switch (id) {
     case O_LOOKUP_TIMEOUT_MS: c->lookup_timeout_ms = (unsigned)v; break;
@@ -413,7 +413,7 @@ static int parse_word(const char *value, const char *const *words, int n)
     return -1;
 }
 
-static int apply_uint(dance_plugin_config *c, const opt_def *d, opt_id id,
+static int apply_uint(mdp_plugin_config *c, const opt_def *d, opt_id id,
                       const char *value, char *err, size_t errlen)
 {
     unsigned long v;
@@ -424,7 +424,7 @@ static int apply_uint(dance_plugin_config *c, const opt_def *d, opt_id id,
     return 0;
 }
 
-static int apply_string(dance_plugin_config *c, const opt_def *d, opt_id id,
+static int apply_string(mdp_plugin_config *c, const opt_def *d, opt_id id,
                         const char *value, char *err, size_t errlen)
 {
     char **slot = id == O_TRUST_ANCHOR ? &c->trust_anchor
@@ -440,7 +440,7 @@ static int apply_string(dance_plugin_config *c, const opt_def *d, opt_id id,
     return set_checked(d, slot, value, err, errlen);
 }
 
-static int apply_resolver(dance_plugin_config *c, const opt_def *d,
+static int apply_resolver(mdp_plugin_config *c, const opt_def *d,
                           const char *value, char *err, size_t errlen)
 {
     char why[DANCE_REASON_MAX];
@@ -451,7 +451,7 @@ static int apply_resolver(dance_plugin_config *c, const opt_def *d,
     return set_checked(d, &c->resolver, value, err, errlen);
 }
 
-static int apply_domains(dance_plugin_config *c, const opt_def *d,
+static int apply_domains(mdp_plugin_config *c, const opt_def *d,
                          const char *value, char *err, size_t errlen)
 {
     char why[DANCE_REASON_MAX];
@@ -466,7 +466,7 @@ static int apply_domains(dance_plugin_config *c, const opt_def *d,
     return set_checked(d, &c->allowed_domains, value, err, errlen);
 }
 
-static int apply_owner(dance_plugin_config *c, const opt_def *d,
+static int apply_owner(mdp_plugin_config *c, const opt_def *d,
                        const char *value, char *err, size_t errlen)
 {
     if (strcmp(value, "identity") == 0) {
@@ -481,7 +481,7 @@ static int apply_owner(dance_plugin_config *c, const opt_def *d,
 
 /* apply_choice - the keyword kinds: identity source, fallback, message
  * profile, the true|false and on|off switches. */
-static int apply_choice(dance_plugin_config *c, const opt_def *d, opt_id id,
+static int apply_choice(mdp_plugin_config *c, const opt_def *d, opt_id id,
                         const char *value, char *err, size_t errlen)
 {
     static const char *const idsrc[] = {"san", "username"};
@@ -495,17 +495,17 @@ static int apply_choice(dance_plugin_config *c, const opt_def *d, opt_id id,
     case OPT_IDSRC:
         if ((w = parse_word(value, idsrc, 2)) < 0)
             break;
-        c->identity_source = w == 0 ? DANCE_IDSRC_SAN : DANCE_IDSRC_USERNAME;
+        c->identity_source = w == 0 ? MDP_IDSRC_SAN : MDP_IDSRC_USERNAME;
         return 0;
     case OPT_FALLBACK:
         if ((w = parse_word(value, fallback, 2)) < 0)
             break;
-        c->fallback = w == 0 ? DANCE_FALLBACK_DENY : DANCE_FALLBACK_DEFER;
+        c->fallback = w == 0 ? MDP_FALLBACK_DENY : MDP_FALLBACK_DEFER;
         return 0;
     case OPT_PROFILE:
         if ((w = parse_word(value, profile, 2)) < 0)
             break;
-        c->message_profile = w == 0 ? DANCE_PROFILE_STRICT : DANCE_PROFILE_COMPAT;
+        c->message_profile = w == 0 ? MDP_PROFILE_STRICT : MDP_PROFILE_COMPAT;
         return 0;
     case OPT_BOOL:
         if ((w = parse_word(value, boolean, 2)) < 0)
@@ -533,28 +533,28 @@ static int apply_choice(dance_plugin_config *c, const opt_def *d, opt_id id,
     return bad_value(d, value, NULL, err, errlen);
 }
 
-static int apply_topics(dance_plugin_config *c, const opt_def *d,
+static int apply_topics(mdp_plugin_config *c, const opt_def *d,
                         const char *value, char *err, size_t errlen)
 {
     char why[DANCE_REASON_MAX];
-    dance_topics *t;
+    mdp_topics *t;
 
     why[0] = '\0';
-    t = dance_topics_parse(value, why, sizeof(why));
+    t = mdp_topics_parse(value, why, sizeof(why));
     if (t == NULL)
         return bad_value(d, value, why, err, errlen);
-    dance_topics_free(c->topics);
+    mdp_topics_free(c->topics);
     c->topics = t;
     return set_checked(d, &c->verify_topics, value, err, errlen);
 }
 
-static int apply_prefix(dance_plugin_config *c, const opt_def *d, opt_id id,
+static int apply_prefix(mdp_plugin_config *c, const opt_def *d, opt_id id,
                         const char *value, char *err, size_t errlen)
 {
     char why[DANCE_REASON_MAX];
 
     why[0] = '\0';
-    if (dance_topic_prefix_check(value, why, sizeof(why)) != 0)
+    if (mdp_topic_prefix_check(value, why, sizeof(why)) != 0)
         return bad_value(d, value, why, err, errlen);
     return set_checked(d, id == O_VERIFIED_PREFIX ? &c->verified_prefix
                                                   : &c->rejected_prefix,
@@ -563,7 +563,7 @@ static int apply_prefix(dance_plugin_config *c, const opt_def *d, opt_id id,
 
 /* apply_audience - compared byte for byte with the tokens' aud: keep it
  * to something that cannot hide a difference in a log line */
-static int apply_audience(dance_plugin_config *c, const opt_def *d,
+static int apply_audience(mdp_plugin_config *c, const opt_def *d,
                           const char *value, char *err, size_t errlen)
 {
     size_t n = strlen(value);
@@ -577,7 +577,7 @@ static int apply_audience(dance_plugin_config *c, const opt_def *d,
 }
 
 /* apply_rate - "RATE/BURST": two strict decimals around one slash */
-static int apply_rate(dance_plugin_config *c, const opt_def *d,
+static int apply_rate(mdp_plugin_config *c, const opt_def *d,
                       const char *value, char *err, size_t errlen)
 {
     const char *slash = strchr(value, '/');
@@ -599,7 +599,7 @@ static int apply_rate(dance_plugin_config *c, const opt_def *d,
 
 /* apply - validate one value for option id and store it: the step for
  * its kind. */
-static int apply(dance_plugin_config *c, opt_id id, const char *value,
+static int apply(mdp_plugin_config *c, opt_id id, const char *value,
                  char *err, size_t errlen)
 {
     const opt_def *d = &opt_table[id];
@@ -651,14 +651,14 @@ static bool starts_with(const char *s, const char *prefix)
 
 /* message_profile_check - settle the profile's defaults and refuse what
  * strict does not allow. Strict: iat and topic binding required, a replay
- * window of DANCE_OPT_DEFAULT_REPLAY_WINDOW or 2 x max_skew, whichever is
+ * window of MDP_OPT_DEFAULT_REPLAY_WINDOW or 2 x max_skew, whichever is
  * more, unless given; weakening any of them needs compat, so that the one
  * switch (and its warning at start) is where the holes are. Compat: what
  * is not given is off (today's prototype behaviour). */
-static int message_profile_check(dance_plugin_config *c, const bool *seen,
+static int message_profile_check(mdp_plugin_config *c, const bool *seen,
                                  char *err, size_t errlen)
 {
-    if (c->message_profile == DANCE_PROFILE_COMPAT) {
+    if (c->message_profile == MDP_PROFILE_COMPAT) {
         if (!seen[O_REQUIRE_IAT])
             c->require_iat = false;
         if (!seen[O_REQUIRE_TOPIC_BINDING])
@@ -669,11 +669,11 @@ static int message_profile_check(dance_plugin_config *c, const bool *seen,
     }
     if (!seen[O_REPLAY_WINDOW]) {
         uint64_t w = 2 * (uint64_t)c->max_skew;
-        c->replay_window = w > DANCE_OPT_DEFAULT_REPLAY_WINDOW
-                         ? (uint32_t)w : DANCE_OPT_DEFAULT_REPLAY_WINDOW;
+        c->replay_window = w > MDP_OPT_DEFAULT_REPLAY_WINDOW
+                         ? (uint32_t)w : MDP_OPT_DEFAULT_REPLAY_WINDOW;
     }
     /* a blank verify_topics (verification off) may keep the other options */
-    if (!dance_plugin_config_verifying(c))
+    if (!mdp_plugin_config_verifying(c))
         return 0;
     if (!c->require_iat) {
         dance_set_err(err, errlen, "plugin_opt_require_iat 'false': refused by "
@@ -708,7 +708,7 @@ static int message_profile_check(dance_plugin_config *c, const bool *seen,
  * like it verifies anything. (An empty verify_topics, which Mosquitto's
  * own configuration parser never passes on, also switches verification
  * off.) */
-static int cross_check_messages(dance_plugin_config *c, const bool *seen,
+static int cross_check_messages(mdp_plugin_config *c, const bool *seen,
                                 char *err, size_t errlen)
 {
     if (!seen[O_VERIFY_TOPICS]) {
@@ -723,7 +723,7 @@ static int cross_check_messages(dance_plugin_config *c, const bool *seen,
             }
     }
     if (c->verified_prefix == NULL &&
-        set_string(&c->verified_prefix, DANCE_OPT_DEFAULT_VERIFIED_PREFIX) != 0) {
+        set_string(&c->verified_prefix, MDP_OPT_DEFAULT_VERIFIED_PREFIX) != 0) {
         dance_set_err(err, errlen, "plugin_opt_verified_prefix: out of memory");
         return -1;
     }
@@ -775,7 +775,7 @@ static int cross_check_messages(dance_plugin_config *c, const bool *seen,
                       "twice plugin_opt_max_skew (%u s), so that a message that has left "
                       "the replay cache is too old to pass its iat check%s",
                       (unsigned)c->replay_window, (unsigned)c->max_skew,
-                      c->message_profile == DANCE_PROFILE_STRICT
+                      c->message_profile == MDP_PROFILE_STRICT
                       ? "" : " (with plugin_opt_require_iat true)");
         return -1;
     }
@@ -785,7 +785,7 @@ static int cross_check_messages(dance_plugin_config *c, const bool *seen,
 /* cross_check_tokens - token_audience is required with token_auth on (a
  * token for any broker must not be good here), and the other token options
  * without token_auth on would look like they do something. */
-static int cross_check_tokens(const dance_plugin_config *c, const bool *seen,
+static int cross_check_tokens(const mdp_plugin_config *c, const bool *seen,
                               char *err, size_t errlen)
 {
     if (c->token_auth && c->token_audience == NULL) {
@@ -808,7 +808,7 @@ static int cross_check_tokens(const dance_plugin_config *c, const bool *seen,
 }
 
 /* cross_check - rules between options, after every value is in. */
-static int cross_check(dance_plugin_config *c, const bool *seen,
+static int cross_check(mdp_plugin_config *c, const bool *seen,
                        const char *min_ttl_value, char *err, size_t errlen)
 {
     if (c->allowlist == NULL) {
@@ -844,9 +844,9 @@ static int cross_check(dance_plugin_config *c, const bool *seen,
     return cross_check_messages(c, seen, err, errlen);
 }
 
-/* dance_plugin_options_parse - see options.h. */
-int dance_plugin_options_parse(const dance_plugin_opt *opts, size_t count,
-                               dance_plugin_config *out,
+/* mdp_plugin_options_parse - see options.h. */
+int mdp_plugin_options_parse(const mdp_plugin_opt *opts, size_t count,
+                               mdp_plugin_config *out,
                                char *err, size_t errlen)
 {
     bool seen[O_COUNT] = {false};
@@ -865,7 +865,7 @@ int dance_plugin_options_parse(const dance_plugin_opt *opts, size_t count,
             if (strcmp(key, opt_table[id].name) == 0)
                 break;
         if (id == O_COUNT) {
-            char known[DANCE_OPT_ERR_MAX];
+            char known[MDP_OPT_ERR_MAX];
             list_known(known, sizeof(known));
             dance_set_err(err, errlen, "plugin_opt_%s '%s': unknown option "
                           "(known: %s)", key, value, known);
@@ -885,7 +885,7 @@ int dance_plugin_options_parse(const dance_plugin_opt *opts, size_t count,
     return cross_check(out, seen, min_ttl_value, err, errlen);
 }
 
-void dance_plugin_config_clear(dance_plugin_config *cfg)
+void mdp_plugin_config_clear(mdp_plugin_config *cfg)
 {
     if (cfg == NULL)
         return;
@@ -897,7 +897,7 @@ void dance_plugin_config_clear(dance_plugin_config *cfg)
     free(cfg->tlsa_owner_label);
     free(cfg->cafile);
     free(cfg->verify_topics);
-    dance_topics_free(cfg->topics);
+    mdp_topics_free(cfg->topics);
     free(cfg->verified_prefix);
     free(cfg->rejected_prefix);
     free(cfg->token_audience);
@@ -905,12 +905,12 @@ void dance_plugin_config_clear(dance_plugin_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
 }
 
-bool dance_plugin_config_verifying(const dance_plugin_config *cfg)
+bool mdp_plugin_config_verifying(const mdp_plugin_config *cfg)
 {
-    return dance_topics_count(cfg->topics) > 0;
+    return mdp_topics_count(cfg->topics) > 0;
 }
 
-void dance_plugin_config_resolver(const dance_plugin_config *cfg,
+void mdp_plugin_config_resolver(const mdp_plugin_config *cfg,
                                   dance_resolver_config *out)
 {
     memset(out, 0, sizeof(*out));
@@ -921,7 +921,7 @@ void dance_plugin_config_resolver(const dance_plugin_config *cfg,
     out->tls_auth_name = cfg->tls_auth_name;
 }
 
-void dance_plugin_config_cache(const dance_plugin_config *cfg,
+void mdp_plugin_config_cache(const mdp_plugin_config *cfg,
                                dance_cache_config *out)
 {
     memset(out, 0, sizeof(*out));
@@ -932,17 +932,17 @@ void dance_plugin_config_cache(const dance_plugin_config *cfg,
     out->failure_ttl = cfg->failure_ttl;
 }
 
-/* dance_plugin_options_check_resolver - the syntax of resolver and
+/* mdp_plugin_options_check_resolver - the syntax of resolver and
  * dns_transport is checked by the parser already, so what the library can
  * still object to is the trust anchor file (or, without one, the system
  * root key). */
-int dance_plugin_options_check_resolver(const dance_plugin_config *cfg,
+int mdp_plugin_options_check_resolver(const mdp_plugin_config *cfg,
                                         char *err, size_t errlen)
 {
     dance_resolver_config rc;
     char why[DANCE_REASON_MAX];
 
-    dance_plugin_config_resolver(cfg, &rc);
+    mdp_plugin_config_resolver(cfg, &rc);
     why[0] = '\0';
     if (dance_resolver_config_check(&rc, why, sizeof(why)) == 0)
         return 0;

@@ -5,7 +5,7 @@
  * Pure code with no Mosquitto headers, so that it can be unit-tested and
  * fuzzed: the input is an array of key/value pairs (the keys without the
  * "plugin_opt_" prefix, as Mosquitto hands them over), the output a filled
- * dance_plugin_config or one error line a user can act on, of the form
+ * mdp_plugin_config or one error line a user can act on, of the form
  *   plugin_opt_<name> '<value>': expected <what>
  * An unknown option, a repeated option or a bad value is an error;
  * allowed_domains is required. The message verification options need
@@ -18,12 +18,12 @@
  * while each stays settable; strict refuses settings that weaken them.
  * Combinations that leave a replay hole are refused in either profile.
  *
- * Ownership: dance_plugin_config owns its strings and its allow-list; free
- * it with dance_plugin_config_clear. The resolver/cache views it fills point
+ * Ownership: mdp_plugin_config owns its strings and its allow-list; free
+ * it with mdp_plugin_config_clear. The resolver/cache views it fills point
  * into the config and live as long as it does.
  */
-#ifndef DANCE_PLUGIN_OPTIONS_H
-#define DANCE_PLUGIN_OPTIONS_H
+#ifndef MDP_OPTIONS_H
+#define MDP_OPTIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -34,33 +34,33 @@
 #include "topics.h"
 
 /* Where the identity of a connecting client comes from. */
-typedef enum dance_identity_source {
-    DANCE_IDSRC_SAN,        /* the certificate's one dNSName */
-    DANCE_IDSRC_USERNAME,   /* the MQTT username names it */
-    DANCE_IDSRC_COUNT
-} dance_identity_source;
+typedef enum mdp_identity_source {
+    MDP_IDSRC_SAN,        /* the certificate's one dNSName */
+    MDP_IDSRC_USERNAME,   /* the MQTT username names it */
+    MDP_IDSRC_COUNT
+} mdp_identity_source;
 
 /* What to answer for clients the plugin does not handle (no certificate,
  * identity outside allowed_domains). */
-typedef enum dance_fallback {
-    DANCE_FALLBACK_DENY,    /* refuse */
-    DANCE_FALLBACK_DEFER,   /* MOSQ_ERR_PLUGIN_DEFER: let other auth decide */
-    DANCE_FALLBACK_COUNT
-} dance_fallback;
+typedef enum mdp_fallback {
+    MDP_FALLBACK_DENY,    /* refuse */
+    MDP_FALLBACK_DEFER,   /* MOSQ_ERR_PLUGIN_DEFER: let other auth decide */
+    MDP_FALLBACK_COUNT
+} mdp_fallback;
 
 /* How much a signed message must prove besides its signature. */
-typedef enum dance_message_profile {
-    DANCE_PROFILE_STRICT,   /* iat, topic binding and a replay window required */
-    DANCE_PROFILE_COMPAT,   /* prototype-style messages: each check as configured */
-    DANCE_PROFILE_COUNT
-} dance_message_profile;
+typedef enum mdp_message_profile {
+    MDP_PROFILE_STRICT,   /* iat, topic binding and a replay window required */
+    MDP_PROFILE_COMPAT,   /* prototype-style messages: each check as configured */
+    MDP_PROFILE_COUNT
+} mdp_message_profile;
 
-typedef struct dance_plugin_opt {
+typedef struct mdp_plugin_opt {
     const char *key;        /* without the "plugin_opt_" prefix */
     const char *value;
-} dance_plugin_opt;
+} mdp_plugin_opt;
 
-typedef struct dance_plugin_config {
+typedef struct mdp_plugin_config {
     /* DNS */
     char *resolver;                 /* NULL: system resolver */
     char *trust_anchor;             /* NULL: system root key */
@@ -70,10 +70,10 @@ typedef struct dance_plugin_config {
     /* who may be looked up, and how */
     char *allowed_domains;          /* as given */
     dance_allowlist *allowlist;     /* parsed */
-    dance_identity_source identity_source;
+    mdp_identity_source identity_source;
     char *tlsa_owner_label;         /* "_mqtt" for the service form; NULL: identity */
     char *cafile;                   /* NULL: none */
-    dance_fallback fallback;
+    mdp_fallback fallback;
     bool client_id_binding;         /* client id = identity[/suffix] */
     unsigned connect_budget_ms;
     /* cache */
@@ -86,7 +86,7 @@ typedef struct dance_plugin_config {
     size_t queue_size;
     /* message verification (signed payloads, see mosquitto-dance(5)) */
     char *verify_topics;            /* as given; NULL: not given */
-    dance_topics *topics;           /* compiled; empty: verification off */
+    mdp_topics *topics;           /* compiled; empty: verification off */
     char *verified_prefix;          /* set after a successful parse */
     char *rejected_prefix;          /* NULL: no diagnostics */
     size_t max_payload;
@@ -95,7 +95,7 @@ typedef struct dance_plugin_config {
     uint32_t replay_window;         /* seconds; 0: no replay cache */
     bool require_jti;
     bool require_topic_binding;
-    dance_message_profile message_profile;
+    mdp_message_profile message_profile;
     unsigned verify_threads;
     size_t verify_queue_size;
     size_t key_cache_size;          /* decoded sender keys kept */
@@ -111,75 +111,75 @@ typedef struct dance_plugin_config {
     char *token_replay_file;        /* NULL: the jti cache is not kept
                                        across restarts */
     size_t token_replay_per_identity; /* jtis one identity may hold */
-} dance_plugin_config;
+} mdp_plugin_config;
 
 /* Defaults (also documented in man/mosquitto-dance.5.scd). */
-#define DANCE_OPT_DEFAULT_LOOKUP_TIMEOUT_MS   2000u
-#define DANCE_OPT_DEFAULT_CONNECT_BUDGET_MS   500u
-#define DANCE_OPT_DEFAULT_CACHE_SIZE          10000u
-#define DANCE_OPT_DEFAULT_MIN_TTL             0u
-#define DANCE_OPT_DEFAULT_MAX_TTL             3600u
-#define DANCE_OPT_DEFAULT_NEGATIVE_TTL        60u
-#define DANCE_OPT_DEFAULT_FAILURE_TTL         5u
-#define DANCE_OPT_DEFAULT_REVALIDATE_INTERVAL 60u
-#define DANCE_OPT_DEFAULT_STATS_INTERVAL      10u
-#define DANCE_OPT_DEFAULT_WORKER_THREADS      8u
-#define DANCE_OPT_DEFAULT_QUEUE_SIZE          1024u
-#define DANCE_OPT_DEFAULT_VERIFIED_PREFIX     "verified/"
-#define DANCE_OPT_DEFAULT_MAX_PAYLOAD         65536u
-#define DANCE_OPT_DEFAULT_MAX_SKEW            300u
-#define DANCE_OPT_DEFAULT_REPLAY_WINDOW       600u  /* strict; at least 2 x max_skew */
-#define DANCE_OPT_DEFAULT_VERIFY_THREADS      2u
-#define DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE   10000u
-#define DANCE_OPT_DEFAULT_KEY_CACHE_SIZE      1024u
-#define DANCE_OPT_DEFAULT_VERIFY_QUEUE_BYTES  (64u * 1024u * 1024u)
-#define DANCE_OPT_DEFAULT_SENDER_LOOKUP_RATE  10u
-#define DANCE_OPT_DEFAULT_SENDER_LOOKUP_BURST 50u
-#define DANCE_OPT_DEFAULT_TOKEN_MAX_LIFETIME  300u
-#define DANCE_OPT_TOKEN_REPLAY_CAPACITY       100000u /* jtis kept, all identities */
-#define DANCE_OPT_DEFAULT_TOKEN_REPLAY_PER_IDENTITY 1000u
+#define MDP_OPT_DEFAULT_LOOKUP_TIMEOUT_MS   2000u
+#define MDP_OPT_DEFAULT_CONNECT_BUDGET_MS   500u
+#define MDP_OPT_DEFAULT_CACHE_SIZE          10000u
+#define MDP_OPT_DEFAULT_MIN_TTL             0u
+#define MDP_OPT_DEFAULT_MAX_TTL             3600u
+#define MDP_OPT_DEFAULT_NEGATIVE_TTL        60u
+#define MDP_OPT_DEFAULT_FAILURE_TTL         5u
+#define MDP_OPT_DEFAULT_REVALIDATE_INTERVAL 60u
+#define MDP_OPT_DEFAULT_STATS_INTERVAL      10u
+#define MDP_OPT_DEFAULT_WORKER_THREADS      8u
+#define MDP_OPT_DEFAULT_QUEUE_SIZE          1024u
+#define MDP_OPT_DEFAULT_VERIFIED_PREFIX     "verified/"
+#define MDP_OPT_DEFAULT_MAX_PAYLOAD         65536u
+#define MDP_OPT_DEFAULT_MAX_SKEW            300u
+#define MDP_OPT_DEFAULT_REPLAY_WINDOW       600u  /* strict; at least 2 x max_skew */
+#define MDP_OPT_DEFAULT_VERIFY_THREADS      2u
+#define MDP_OPT_DEFAULT_VERIFY_QUEUE_SIZE   10000u
+#define MDP_OPT_DEFAULT_KEY_CACHE_SIZE      1024u
+#define MDP_OPT_DEFAULT_VERIFY_QUEUE_BYTES  (64u * 1024u * 1024u)
+#define MDP_OPT_DEFAULT_SENDER_LOOKUP_RATE  10u
+#define MDP_OPT_DEFAULT_SENDER_LOOKUP_BURST 50u
+#define MDP_OPT_DEFAULT_TOKEN_MAX_LIFETIME  300u
+#define MDP_OPT_TOKEN_REPLAY_CAPACITY       100000u /* jtis kept, all identities */
+#define MDP_OPT_DEFAULT_TOKEN_REPLAY_PER_IDENTITY 1000u
 
 /* Room for an error line. */
-#define DANCE_OPT_ERR_MAX 1024
+#define MDP_OPT_ERR_MAX 1024
 
-/* dance_plugin_options_parse - validate opts[0..count) into out (which is
+/* mdp_plugin_options_parse - validate opts[0..count) into out (which is
  * overwritten; clear it afterwards either way). Returns 0, or -1 with one
  * error line in err ("plugin_opt_min_ttl 'x': expected ..."). Also -1
  * ("out of memory") on allocation failure. Does not touch the file system
  * or the network. */
-int dance_plugin_options_parse(const dance_plugin_opt *opts, size_t count,
-                               dance_plugin_config *out,
+int mdp_plugin_options_parse(const mdp_plugin_opt *opts, size_t count,
+                               mdp_plugin_config *out,
                                char *err, size_t errlen);
 
-/* dance_plugin_config_verifying - true when verify_topics names at least
+/* mdp_plugin_config_verifying - true when verify_topics names at least
  * one filter (message verification on). */
-bool dance_plugin_config_verifying(const dance_plugin_config *cfg);
+bool mdp_plugin_config_verifying(const mdp_plugin_config *cfg);
 
-/* dance_plugin_config_clear - free what cfg owns and zero it; NULL-safe. */
-void dance_plugin_config_clear(dance_plugin_config *cfg);
+/* mdp_plugin_config_clear - free what cfg owns and zero it; NULL-safe. */
+void mdp_plugin_config_clear(mdp_plugin_config *cfg);
 
-/* dance_plugin_config_resolver - the resolver configuration cfg describes
+/* mdp_plugin_config_resolver - the resolver configuration cfg describes
  * (strings borrowed from cfg). Cannot fail. */
-void dance_plugin_config_resolver(const dance_plugin_config *cfg,
+void mdp_plugin_config_resolver(const mdp_plugin_config *cfg,
                                   dance_resolver_config *out);
 
-/* dance_plugin_config_cache - the cache configuration cfg describes.
+/* mdp_plugin_config_cache - the cache configuration cfg describes.
  * Cannot fail. */
-void dance_plugin_config_cache(const dance_plugin_config *cfg,
+void mdp_plugin_config_cache(const mdp_plugin_config *cfg,
                                dance_cache_config *out);
 
-/* dance_plugin_options_check_resolver - run the library's resolver config
+/* mdp_plugin_options_check_resolver - run the library's resolver config
  * check (trust anchor readable and parseable, ...) and name the option at
  * fault in err. Returns 0 or -1. Reads files. */
-int dance_plugin_options_check_resolver(const dance_plugin_config *cfg,
+int mdp_plugin_options_check_resolver(const mdp_plugin_config *cfg,
                                         char *err, size_t errlen);
 
 /* The option table, for documentation checks: names without the prefix,
  * in table order; NULL past the end. */
-const char *dance_plugin_option_name(size_t i);
+const char *mdp_plugin_option_name(size_t i);
 
-const char *dance_identity_source_name(dance_identity_source s);
-const char *dance_fallback_name(dance_fallback f);
-const char *dance_message_profile_name(dance_message_profile m);
+const char *mdp_identity_source_name(mdp_identity_source s);
+const char *mdp_fallback_name(mdp_fallback f);
+const char *mdp_message_profile_name(mdp_message_profile m);
 
 #endif

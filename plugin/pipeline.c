@@ -5,14 +5,14 @@
  * Why: a signature check costs 15-60 us (ES256, Ed25519, RS256 on this
  * class of machine) and a cold key costs a DNSSEC-validated lookup of
  * milliseconds to seconds. Mosquitto runs the MESSAGE callback on its one
- * broker thread, so only the cheap steps happen there (dance_pipeline_
+ * broker thread, so only the cheap steps happen there (mdp_pipeline_
  * submit: parse, allow-list, header policy) and the rest here.
  *
  * Stages and threads:
  *   broker thread   submit: parse + header checks; refusals reported at
  *                   once. The message goes to the queue of verify thread
  *                   hash(owner name) % threads ("shard"); the threads, their
- *                   queues and the completion list are a dance_pool
+ *                   queues and the completion list are a mdp_pool
  *                   (threadpool.h) with one queue per thread.
  *   verify thread   takes its queue in FIFO order. Warm key (fresh cache
  *                   entry, dance_cache_acquire: no copy, no DNS): verify
@@ -27,7 +27,7 @@
  *                   (answer_cb): the group is marked ready and put first
  *                   in the shard's queue, so the verify thread runs its
  *                   messages, oldest first, before the rest of its queue.
- *   broker thread   TICK: dance_pipeline_drain swaps the completion list
+ *   broker thread   TICK: mdp_pipeline_drain swaps the completion list
  *                   out and reports each message (the plugin publishes the
  *                   verified copy; Mosquitto's publish calls are not
  *                   thread-safe).
@@ -48,7 +48,7 @@
  * checked; so cold-sender lookups never take the DNS queue's last
  * dns_reserve slots, which stay for CONNECT lookups. A sender that finds
  * no room is refused as lookup_failure (try again later). Depth is also
- * bounded in bytes (queue_bytes, dance_pipeline_msg_cost per message), so
+ * bounded in bytes (queue_bytes, mdp_pipeline_msg_cost per message), so
  * many large messages parked behind one slow sender cannot take memory
  * in proportion to queue_max x max_payload.
  *
@@ -70,7 +70,7 @@
  * table. A budget with nothing queued whose bucket has refilled is no
  * different from a new one and is freed by the sweep in drain; a budget
  * still refilling stays, so reconnecting does not buy a fresh burst. At
- * most DANCE_PIPELINE_PUBLISHERS_MAX budgets exist; a publisher that finds
+ * most MDP_PIPELINE_PUBLISHERS_MAX budgets exist; a publisher that finds
  * the table full gets no cold lookups until it drains (fail closed).
  *
  * Locks: the pool's own guard the queues and the completion list; each
@@ -104,12 +104,12 @@ struct pl_pub {
     unsigned kind;
     size_t refs;                    /* queued messages (broker thread) */
     uint64_t tat_us;                /* GCRA theoretical arrival time (pub_lock) */
-    char name[];                    /* at most DANCE_PIPELINE_PUBLISHER_KEY_MAX */
+    char name[];                    /* at most MDP_PIPELINE_PUBLISHER_KEY_MAX */
 };
 
 /* What a shard's queue holds: a message, or a group whose answer came. */
 struct pl_item {
-    dance_pool_item link;           /* first: the pool's item is the pl_item */
+    mdp_pool_item link;           /* first: the pool's item is the pl_item */
     bool group;
 };
 
@@ -141,21 +141,21 @@ struct pl_group {
 };
 
 struct pl_shard {
-    dance_pipeline *pl;
+    mdp_pipeline *pl;
     unsigned index;                 /* its queue and thread in the pool */
     pthread_mutex_t lock;
     struct pl_group *groups;
 };
 
-struct dance_pipeline {
-    dance_pipeline_config cfg;
+struct mdp_pipeline {
+    mdp_pipeline_config cfg;
     struct pl_shard *shards;
-    dance_pool *threads;
+    mdp_pool *threads;
 
     /* broker thread only */
     size_t depth, bytes;
     uint64_t submitted;
-    uint64_t dropped_by[DANCE_PIPELINE_DROP_COUNT];
+    uint64_t dropped_by[MDP_PIPELINE_DROP_COUNT];
     dance_hashtab pubs;             /* budget table */
     uint64_t next_sweep_ms;
 
@@ -166,23 +166,23 @@ struct dance_pipeline {
     uint64_t rate_limited;          /* under pub_lock */
 };
 
-const char *dance_pipeline_drop_name(dance_pipeline_drop d)
+const char *mdp_pipeline_drop_name(mdp_pipeline_drop d)
 {
     switch (d) {
-    case DANCE_PIPELINE_DROP_QUEUE_FULL:  return "queue_full";
-    case DANCE_PIPELINE_DROP_QUEUE_BYTES: return "queue_bytes";
-    case DANCE_PIPELINE_DROP_NO_MEMORY:   return "out_of_memory";
-    case DANCE_PIPELINE_DROP_COUNT:       break;
+    case MDP_PIPELINE_DROP_QUEUE_FULL:  return "queue_full";
+    case MDP_PIPELINE_DROP_QUEUE_BYTES: return "queue_bytes";
+    case MDP_PIPELINE_DROP_NO_MEMORY:   return "out_of_memory";
+    case MDP_PIPELINE_DROP_COUNT:       break;
     }
     return "unknown";
 }
 
-size_t dance_pipeline_msg_cost(size_t topic_len, size_t payload_len)
+size_t mdp_pipeline_msg_cost(size_t topic_len, size_t payload_len)
 {
     return sizeof(struct pl_job) + topic_len + 1 + 2 * payload_len;
 }
 
-static uint64_t pl_now_ms(dance_pipeline *pl)
+static uint64_t pl_now_ms(mdp_pipeline *pl)
 {
     return pl->cfg.clock != NULL ? pl->cfg.clock(pl->cfg.clock_ctx)
                                  : dance_clock_monotonic_ms(NULL);
@@ -224,7 +224,7 @@ static uint32_t owner_hash(const char *s)
 
 /* ------------------------------------------------------ verify threads */
 
-static void complete(dance_pipeline *pl, struct pl_job *j)
+static void complete(mdp_pipeline *pl, struct pl_job *j)
 {
     /* The verified payload is not needed: subscribers get the JWS. */
     free(j->res.payload);
@@ -233,12 +233,12 @@ static void complete(dance_pipeline *pl, struct pl_job *j)
     dance_jws_free(j->jws);
     j->jws = NULL;
     j->next = NULL;
-    dance_pool_done(pl->threads, &j->it.link);
+    mdp_pool_done(pl->threads, &j->it.link);
 }
 
 /* verify_job - the signature check (and replay cache) with a DNS answer in
  * any state; dance_jws_verify_dns maps non-secure answers to refusals. */
-static void verify_job(dance_pipeline *pl, struct pl_job *j, dance_status st,
+static void verify_job(mdp_pipeline *pl, struct pl_job *j, dance_status st,
                        const dance_tlsa_rrset *records, const char *dns_reason)
 {
     dance_jws_policy pol = pl->cfg.policy;
@@ -247,7 +247,7 @@ static void verify_job(dance_pipeline *pl, struct pl_job *j, dance_status st,
     dance_jws_verify_dns(j->jws, st, records, dns_reason, &pol, &j->res);
 }
 
-static void fail_job(dance_pipeline *pl, struct pl_job *j, dance_status st,
+static void fail_job(mdp_pipeline *pl, struct pl_job *j, dance_status st,
                      const char *reason)
 {
     dance_jws_policy pol = pl->cfg.policy;
@@ -316,11 +316,11 @@ static void answer_cb(void *ctx, const char *owner, const dance_tlsa_result *ans
     /* Only the shard's thread unlinks groups, and not before it takes
      * this item: g stays valid until then. */
     if (g != NULL)
-        dance_pool_push_front(sh->pl->threads, sh->index, &g->it.link);
+        mdp_pool_push_front(sh->pl->threads, sh->index, &g->it.link);
 }
 
 /* run_group - a parked sender's messages, oldest first, with its answer. */
-static void run_group(dance_pipeline *pl, struct pl_group *g)
+static void run_group(mdp_pipeline *pl, struct pl_group *g)
 {
     struct pl_job *j = g->head;
 
@@ -335,14 +335,14 @@ static void run_group(dance_pipeline *pl, struct pl_group *g)
 }
 
 /* GCRA emission interval and tolerance, microseconds. */
-static uint64_t pub_interval_us(const dance_pipeline *pl)
+static uint64_t pub_interval_us(const mdp_pipeline *pl)
 {
     return 1000000u / pl->cfg.lookup_rate;
 }
 
 /* charge - take one cold lookup from j's budget (verify thread). true
  * when allowed, or when the limit is off. */
-static bool charge(dance_pipeline *pl, struct pl_job *j)
+static bool charge(mdp_pipeline *pl, struct pl_job *j)
 {
     uint64_t t, tau, now, tat;
     bool ok;
@@ -370,7 +370,7 @@ static bool charge(dance_pipeline *pl, struct pl_job *j)
 }
 
 /* refund - give back a charge whose lookup could not be queued. */
-static void refund(dance_pipeline *pl, struct pl_job *j)
+static void refund(mdp_pipeline *pl, struct pl_job *j)
 {
     uint64_t t;
 
@@ -384,14 +384,14 @@ static void refund(dance_pipeline *pl, struct pl_job *j)
 
 /* rate_limited_reason - the refusal text, naming j's publisher (a client
  * id is client-chosen: the plugin filters reasons before logging them). */
-static void rate_limited_reason(const dance_pipeline *pl, const struct pl_job *j,
+static void rate_limited_reason(const mdp_pipeline *pl, const struct pl_job *j,
                                 char *buf, size_t buflen)
 {
     if (j->pub == NULL)
         snprintf(buf, buflen, "no TLSA lookup made for %s: %u publishers already "
                  "hold lookup budgets (the most the plugin keeps); warm senders "
                  "still verify, try again later", j->owner,
-                 DANCE_PIPELINE_PUBLISHERS_MAX);
+                 MDP_PIPELINE_PUBLISHERS_MAX);
     else
         snprintf(buf, buflen, "no TLSA lookup made for %s: %s%.64s%s has used its "
                  "budget of cold sender lookups (plugin_opt_sender_lookups_per_client "
@@ -405,14 +405,14 @@ static void rate_limited_reason(const dance_pipeline *pl, const struct pl_job *j
 /* park - start a group for j's cold sender and ask the DNS workers. */
 static void park(struct pl_shard *sh, struct pl_job *j)
 {
-    dance_pipeline *pl = sh->pl;
+    mdp_pipeline *pl = sh->pl;
     struct pl_group *g;
-    dance_submit_result rc;
+    mdp_submit_result rc;
     bool charged = false;
     char why[DANCE_REASON_MAX + DANCE_NAME_MAX];
 
     /* Before the DNS queue room: a flood must not even take slots. */
-    if (dance_workers_room(pl->cfg.workers) > pl->cfg.dns_reserve) {
+    if (mdp_workers_room(pl->cfg.workers) > pl->cfg.dns_reserve) {
         if (!charge(pl, j)) {
             rate_limited_reason(pl, j, why, sizeof(why));
             fail_job(pl, j, DANCE_RATE_LIMITED, why);
@@ -443,10 +443,10 @@ static void park(struct pl_shard *sh, struct pl_job *j)
     /* Only this thread adds to groups, so until the submit returns the
      * group holds j alone; answer_cb only marks it ready. */
     if (charged)
-        rc = dance_workers_submit_sender_fetch(pl->cfg.workers, g->owner, answer_cb, sh);
+        rc = mdp_workers_submit_sender_fetch(pl->cfg.workers, g->owner, answer_cb, sh);
     else
-        rc = DANCE_SUBMIT_FULL;
-    if (rc == DANCE_SUBMIT_QUEUED) {
+        rc = MDP_SUBMIT_FULL;
+    if (rc == MDP_SUBMIT_QUEUED) {
         pthread_mutex_lock(&pl->count_lock);
         pl->lookups++;
         pthread_mutex_unlock(&pl->count_lock);
@@ -467,7 +467,7 @@ static void park(struct pl_shard *sh, struct pl_job *j)
 
 static void run_job(struct pl_shard *sh, struct pl_job *j)
 {
-    dance_pipeline *pl = sh->pl;
+    mdp_pipeline *pl = sh->pl;
     const dance_cache_entry *e = dance_cache_acquire(pl->cfg.cache, j->owner);
 
     if (e == NULL) {
@@ -483,9 +483,9 @@ static void run_job(struct pl_shard *sh, struct pl_job *j)
 /* run_item - a verify thread's next item: a group whose answer came in
  * (unlinked now; later messages of its sender no longer join it), or a
  * message, which waits in its sender's group when one is parked. */
-static void run_item(void *ctx, unsigned thread, dance_pool_item *item)
+static void run_item(void *ctx, unsigned thread, mdp_pool_item *item)
 {
-    dance_pipeline *pl = ctx;
+    mdp_pipeline *pl = ctx;
     struct pl_shard *sh = &pl->shards[thread];
     struct pl_item *it = (struct pl_item *)(void *)item;
     struct pl_job *j;
@@ -518,11 +518,11 @@ static void run_item(void *ctx, unsigned thread, dance_pool_item *item)
 
 /* pub_hash - the table's keyed hash over kind and name (names may be
  * client chosen: the key keeps chains from being aimed at); n is at most
- * DANCE_PIPELINE_PUBLISHER_KEY_MAX. */
-static uint64_t pub_hash(const dance_pipeline *pl, unsigned kind, const char *name,
+ * MDP_PIPELINE_PUBLISHER_KEY_MAX. */
+static uint64_t pub_hash(const mdp_pipeline *pl, unsigned kind, const char *name,
                          size_t n)
 {
-    char key[1 + DANCE_PIPELINE_PUBLISHER_KEY_MAX];
+    char key[1 + MDP_PIPELINE_PUBLISHER_KEY_MAX];
 
     key[0] = (char)kind;
     memcpy(key + 1, name, n);
@@ -546,13 +546,13 @@ static bool pub_is(const dance_hashtab_node *node, const void *ctx)
 
 /* pub_ref - a reference to who's budget, made when missing. NULL with
  * *full set when the table is full, NULL alone on allocation failure. */
-static struct pl_pub *pub_ref(dance_pipeline *pl, const dance_pipeline_publisher *who,
+static struct pl_pub *pub_ref(mdp_pipeline *pl, const mdp_pipeline_publisher *who,
                               bool *full)
 {
     unsigned kind = who == NULL || who->name == NULL ? PUB_SHARED
                   : who->authenticated ? PUB_IDENTITY : PUB_CLIENT_ID;
     const char *name = kind == PUB_SHARED ? "" : who->name;
-    size_t n = strnlen(name, DANCE_PIPELINE_PUBLISHER_KEY_MAX);
+    size_t n = strnlen(name, MDP_PIPELINE_PUBLISHER_KEY_MAX);
     uint64_t h = pub_hash(pl, kind, name, n);
     pub_key k = { kind, name, n };
     dance_hashtab_node *node = dance_hashtab_find(&pl->pubs, h, pub_is, &k);
@@ -564,7 +564,7 @@ static struct pl_pub *pub_ref(dance_pipeline *pl, const dance_pipeline_publisher
         p->refs++;
         return p;
     }
-    if (dance_hashtab_count(&pl->pubs) >= DANCE_PIPELINE_PUBLISHERS_MAX) {
+    if (dance_hashtab_count(&pl->pubs) >= MDP_PIPELINE_PUBLISHERS_MAX) {
         *full = true;
         return NULL;
     }
@@ -584,7 +584,7 @@ static struct pl_pub *pub_ref(dance_pipeline *pl, const dance_pipeline_publisher
 
 /* pub_sweep - free budgets with nothing queued that have fully refilled
  * (no different from a new one). About once per PUB_SWEEP_MS. */
-static void pub_sweep(dance_pipeline *pl)
+static void pub_sweep(mdp_pipeline *pl)
 {
     uint64_t now = pl_now_ms(pl);
     dance_hashtab_iter it;
@@ -605,9 +605,9 @@ static void pub_sweep(dance_pipeline *pl)
     pthread_mutex_unlock(&pl->pub_lock);
 }
 
-static dance_pipeline_submit_result drop(dance_pipeline *pl, struct pl_job *j,
-                                         dance_pipeline_drop reason,
-                                         dance_pipeline_drop *why)
+static mdp_pipeline_submit_result drop(mdp_pipeline *pl, struct pl_job *j,
+                                         mdp_pipeline_drop reason,
+                                         mdp_pipeline_drop *why)
 {
     if (j != NULL && j->pub != NULL)
         j->pub->refs--;
@@ -615,47 +615,47 @@ static dance_pipeline_submit_result drop(dance_pipeline *pl, struct pl_job *j,
     pl->dropped_by[reason]++;
     if (why != NULL)
         *why = reason;
-    return DANCE_PIPELINE_DROPPED;
+    return MDP_PIPELINE_DROPPED;
 }
 
-dance_pipeline_submit_result dance_pipeline_submit(dance_pipeline *pl,
-                                                   const dance_pipeline_publisher *pub,
+mdp_pipeline_submit_result mdp_pipeline_submit(mdp_pipeline *pl,
+                                                   const mdp_pipeline_publisher *pub,
                                                    const char *topic,
                                                    const void *payload, size_t len,
                                                    int qos, bool retain,
                                                    dance_jws_result *refusal,
-                                                   dance_pipeline_drop *dropped)
+                                                   mdp_pipeline_drop *dropped)
 {
     dance_jws_policy pol = pl->cfg.policy;
     struct pl_job *j;
     dance_jws *jws = NULL;
     dance_status st;
-    size_t cost = dance_pipeline_msg_cost(strlen(topic), len);
+    size_t cost = mdp_pipeline_msg_cost(strlen(topic), len);
     char why[DANCE_REASON_MAX];
 
     /* Over a cap nothing is even parsed: overload must stay cheap. */
     if (pl->depth >= pl->cfg.queue_max)
-        return drop(pl, NULL, DANCE_PIPELINE_DROP_QUEUE_FULL, dropped);
+        return drop(pl, NULL, MDP_PIPELINE_DROP_QUEUE_FULL, dropped);
     if (pl->cfg.queue_bytes > 0 && cost > pl->cfg.queue_bytes - pl->bytes)
-        return drop(pl, NULL, DANCE_PIPELINE_DROP_QUEUE_BYTES, dropped);
+        return drop(pl, NULL, MDP_PIPELINE_DROP_QUEUE_BYTES, dropped);
 
     dance_jws_result_clear(refusal);
     st = dance_jws_parse(payload, len, pl->cfg.max_payload, &jws, refusal->sender,
                          refusal->reason, sizeof(refusal->reason));
     if (st != DANCE_OK) {
         refusal->status = st;
-        return DANCE_PIPELINE_REFUSED;
+        return MDP_PIPELINE_REFUSED;
     }
     pol.topic = topic;
     if (dance_jws_check(jws, &pol, refusal) != DANCE_OK) {
         dance_jws_free(jws);
-        return DANCE_PIPELINE_REFUSED;
+        return MDP_PIPELINE_REFUSED;
     }
 
     j = calloc(1, sizeof(*j));
     if (j == NULL) {
         dance_jws_free(jws);
-        return drop(pl, NULL, DANCE_PIPELINE_DROP_NO_MEMORY, dropped);
+        return drop(pl, NULL, MDP_PIPELINE_DROP_NO_MEMORY, dropped);
     }
     j->jws = jws;
     if (dance_owner_name(dance_jws_get_header(jws)->sender, pol.service_label,
@@ -664,39 +664,39 @@ dance_pipeline_submit_result dance_pipeline_submit(dance_pipeline *pl,
         snprintf(refusal->reason, sizeof(refusal->reason), "no TLSA owner name "
                  "for %.100s: %.100s", dance_jws_get_header(jws)->sender, why);
         job_free(j);
-        return DANCE_PIPELINE_REFUSED;
+        return MDP_PIPELINE_REFUSED;
     }
     if (pl->cfg.lookup_rate > 0) {
         j->pub = pub_ref(pl, pub, &j->no_budget);
         if (j->pub == NULL && !j->no_budget)
-            return drop(pl, j, DANCE_PIPELINE_DROP_NO_MEMORY, dropped);
+            return drop(pl, j, MDP_PIPELINE_DROP_NO_MEMORY, dropped);
     }
     j->topic = strdup(topic);
     j->payload = malloc(len > 0 ? len : 1);
     if (j->topic == NULL || j->payload == NULL)
-        return drop(pl, j, DANCE_PIPELINE_DROP_NO_MEMORY, dropped);
+        return drop(pl, j, MDP_PIPELINE_DROP_NO_MEMORY, dropped);
     memcpy(j->payload, payload, len);
     j->payload_len = len;
     j->qos = qos;
     j->retain = retain;
     j->cost = cost;
 
-    (void)dance_pool_push(pl->threads, owner_hash(j->owner) % pl->cfg.threads,
+    (void)mdp_pool_push(pl->threads, owner_hash(j->owner) % pl->cfg.threads,
                           &j->it.link, 0);     /* unbounded: depth bounds it */
     pl->depth++;
     pl->bytes += cost;
     pl->submitted++;
-    return DANCE_PIPELINE_QUEUED;
+    return MDP_PIPELINE_QUEUED;
 }
 
-size_t dance_pipeline_drain(dance_pipeline *pl, dance_msg_outcome_fn fn, void *ctx)
+size_t mdp_pipeline_drain(mdp_pipeline *pl, mdp_msg_outcome_fn fn, void *ctx)
 {
-    dance_pool_item *item = dance_pool_take_done(pl->threads), *next_item;
+    mdp_pool_item *item = mdp_pool_take_done(pl->threads), *next_item;
     size_t n = 0;
 
     for (; item != NULL; item = next_item) {
         struct pl_job *list = (struct pl_job *)(void *)item;
-        dance_msg_outcome o;
+        mdp_msg_outcome o;
 
         next_item = item->next;
         o.topic = list->topic;
@@ -718,14 +718,14 @@ size_t dance_pipeline_drain(dance_pipeline *pl, dance_msg_outcome_fn fn, void *c
     return n;
 }
 
-void dance_pipeline_get_stats(dance_pipeline *pl, dance_pipeline_stats *out)
+void mdp_pipeline_get_stats(mdp_pipeline *pl, mdp_pipeline_stats *out)
 {
     memset(out, 0, sizeof(*out));
     out->depth = pl->depth;
     out->bytes = pl->bytes;
     out->publishers = dance_hashtab_count(&pl->pubs);
     out->submitted = pl->submitted;
-    for (int d = 0; d < DANCE_PIPELINE_DROP_COUNT; d++) {
+    for (int d = 0; d < MDP_PIPELINE_DROP_COUNT; d++) {
         out->dropped_by[d] = pl->dropped_by[d];
         out->dropped += pl->dropped_by[d];
     }
@@ -737,16 +737,16 @@ void dance_pipeline_get_stats(dance_pipeline *pl, dance_pipeline_stats *out)
     pthread_mutex_unlock(&pl->pub_lock);
 }
 
-void dance_pipeline_stop(dance_pipeline *pl)
+void mdp_pipeline_stop(mdp_pipeline *pl)
 {
     if (pl == NULL)
         return;
-    dance_pool_stop(pl->threads);
+    mdp_pool_stop(pl->threads);
 }
 
 /* free_item - a message still queued or completed; a queued group is
  * freed with its shard's groups. */
-static void free_item(void *ctx, dance_pool_item *item)
+static void free_item(void *ctx, mdp_pool_item *item)
 {
     struct pl_item *it = (struct pl_item *)(void *)item;
 
@@ -755,14 +755,14 @@ static void free_item(void *ctx, dance_pool_item *item)
         job_free((struct pl_job *)(void *)it);
 }
 
-void dance_pipeline_free(dance_pipeline *pl)
+void mdp_pipeline_free(mdp_pipeline *pl)
 {
     dance_hashtab_iter it;
     dance_hashtab_node *node;
 
     if (pl == NULL)
         return;
-    dance_pool_free(pl->threads, free_item, NULL);
+    mdp_pool_free(pl->threads, free_item, NULL);
     for (unsigned i = 0; i < pl->cfg.threads; i++) {
         struct pl_shard *sh = &pl->shards[i];
         while (sh->groups != NULL) {
@@ -782,11 +782,11 @@ void dance_pipeline_free(dance_pipeline *pl)
     free(pl);
 }
 
-dance_pipeline *dance_pipeline_start(const dance_pipeline_config *cfg,
+mdp_pipeline *mdp_pipeline_start(const mdp_pipeline_config *cfg,
                                      char *err, size_t errlen)
 {
-    dance_pipeline *pl;
-    dance_pool_config pc;
+    mdp_pipeline *pl;
+    mdp_pool_config pc;
 
     if (cfg->threads == 0 || cfg->queue_max == 0 || cfg->cache == NULL ||
         cfg->workers == NULL || cfg->lookup_rate > 1000000u ||
@@ -796,7 +796,7 @@ dance_pipeline *dance_pipeline_start(const dance_pipeline_config *cfg,
     }
     pl = calloc(1, sizeof(*pl));
     if (pl == NULL || (pl->shards = calloc(cfg->threads, sizeof(*pl->shards))) == NULL ||
-        dance_hashtab_init(&pl->pubs, PUB_BUCKETS_MIN, DANCE_PIPELINE_PUBLISHERS_MAX) != 0) {
+        dance_hashtab_init(&pl->pubs, PUB_BUCKETS_MIN, MDP_PIPELINE_PUBLISHERS_MAX) != 0) {
         if (pl != NULL)
             free(pl->shards);
         free(pl);
@@ -819,9 +819,9 @@ dance_pipeline *dance_pipeline_start(const dance_pipeline_config *cfg,
     pc.run = run_item;
     pc.ctx = pl;
     pc.name = "message pipeline";
-    pl->threads = dance_pool_start(&pc, err, errlen);
+    pl->threads = mdp_pool_start(&pc, err, errlen);
     if (pl->threads == NULL) {
-        dance_pipeline_free(pl);
+        mdp_pipeline_free(pl);
         return NULL;
     }
     return pl;

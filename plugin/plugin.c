@@ -1,7 +1,8 @@
 /*
  * plugin/plugin.c - Mosquitto plugin entry points (API v5): init wires the
  * modules together, the event callbacks dispatch into them, cleanup takes
- * them apart. No module depends on this file.
+ * them apart. No module depends on this file. The plugin's own names start
+ * with mdp_ (MDP_ for macros); dance_ names are libdance's public API.
  *
  * Modules, each with its own state behind its functions (an arrow: "uses";
  * every module also uses log.c, the clock and log helpers, and options.h,
@@ -62,20 +63,20 @@
 
 /* The plugin: its configuration and its modules. Passed to Mosquitto as
  * userdata and to every callback; broker thread only. */
-struct dance_plugin {
+struct mdp_plugin {
     mosquitto_plugin_id_t *pid;
-    dance_plugin_config cfg;
+    mdp_plugin_config cfg;
     dance_resolver_config resolver_cfg;     /* views into cfg */
     dance_matcher *matcher;
     dance_cache *cache;
-    dance_clients *clients;
-    dance_kicks *kicks;
-    dance_rechecks *rechecks;
-    dance_tokens *tokens;           /* NULL: token logins off */
-    dance_workers *workers;
-    dance_messages *messages;
-    dance_guard *guard;
-    dance_auth *auth;
+    mdp_clients *clients;
+    mdp_kicks *kicks;
+    mdp_rechecks *rechecks;
+    mdp_tokens *tokens;           /* NULL: token logins off */
+    mdp_workers *workers;
+    mdp_messages *messages;
+    mdp_guard *guard;
+    mdp_auth *auth;
 
     unsigned registered;            /* bit (1 << event) per registered callback */
     uint64_t started_ms;
@@ -93,47 +94,47 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options,
 
 static int basic_auth_cb(int event, void *event_data, void *userdata)
 {
-    struct dance_plugin *p = userdata;
+    struct mdp_plugin *p = userdata;
 
     (void)event;
-    return dance_auth_on_basic_auth(p->auth, event_data);
+    return mdp_auth_on_basic_auth(p->auth, event_data);
 }
 
 static int acl_check_cb(int event, void *event_data, void *userdata)
 {
-    struct dance_plugin *p = userdata;
+    struct mdp_plugin *p = userdata;
 
     (void)event;
-    return dance_guard_on_acl_check(p->guard, event_data);
+    return mdp_guard_on_acl_check(p->guard, event_data);
 }
 
-static void publish_stats(struct dance_plugin *p)
+static void publish_stats(struct mdp_plugin *p)
 {
-    dance_stats_sources src = {
+    mdp_stats_sources src = {
         .auth = p->auth, .clients = p->clients, .cache = p->cache,
         .workers = p->workers, .guard = p->guard, .kicks = p->kicks,
         .rechecks = p->rechecks, .tokens = p->tokens, .messages = p->messages,
     };
 
-    dance_stats_publish(&src);
+    mdp_stats_publish(&src);
 }
 
 static int tick_cb(int event, void *event_data, void *userdata)
 {
-    struct dance_plugin *p = userdata;
-    uint64_t now = dance_plugin_now_ms();
+    struct mdp_plugin *p = userdata;
+    uint64_t now = mdp_plugin_now_ms();
 
     (void)event;
     (void)event_data;
-    dance_auth_tick(p->auth);
-    dance_guard_tick(p->guard);
+    mdp_auth_tick(p->auth);
+    mdp_guard_tick(p->guard);
 
-    dance_workers_drain(p->workers);
-    dance_messages_tick(p->messages);
+    mdp_workers_drain(p->workers);
+    mdp_messages_tick(p->messages);
     if (p->tokens != NULL)
-        dance_tokens_tick(p->tokens);
-    dance_kicks_run(p->kicks);
-    dance_rechecks_tick(p->rechecks, p->workers, now);
+        mdp_tokens_tick(p->tokens);
+    mdp_kicks_run(p->kicks);
+    mdp_rechecks_tick(p->rechecks, p->workers, now);
     if (p->cfg.stats_interval > 0 && now >= p->next_stats_ms) {
         publish_stats(p);
         p->next_stats_ms = now + (uint64_t)p->cfg.stats_interval * 1000u;
@@ -147,14 +148,14 @@ static int tick_cb(int event, void *event_data, void *userdata)
  * registry until the next TICK and the workers re-check them. */
 static int reload_cb(int event, void *event_data, void *userdata)
 {
-    struct dance_plugin *p = userdata;
+    struct mdp_plugin *p = userdata;
     bool recheck;
 
     (void)event;
     (void)event_data;
     dance_cache_flush(p->cache);
-    dance_auth_reload(p->auth);
-    recheck = dance_rechecks_reload(p->rechecks);
+    mdp_auth_reload(p->auth);
+    recheck = mdp_rechecks_reload(p->rechecks);
     mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: reload: TLSA cache flushed%s "
         "(plugin options are only read at start)",
         recheck ? ", re-checking connected clients" : "");
@@ -164,11 +165,11 @@ static int reload_cb(int event, void *event_data, void *userdata)
 static int disconnect_cb(int event, void *event_data, void *userdata)
 {
     struct mosquitto_evt_disconnect *ed = event_data;
-    struct dance_plugin *p = userdata;
+    struct mdp_plugin *p = userdata;
 
     (void)event;
-    dance_guard_disconnected(p->guard, ed->client);
-    dance_clients_remove(p->clients, ed->client);
+    mdp_guard_disconnected(p->guard, ed->client);
+    mdp_clients_remove(p->clients, ed->client);
     return MOSQ_ERR_SUCCESS;
 }
 
@@ -178,14 +179,14 @@ static int disconnect_cb(int event, void *event_data, void *userdata)
 static int message_cb(int event, void *event_data, void *userdata)
 {
     struct mosquitto_evt_message *ed = event_data;
-    struct dance_plugin *p = userdata;
+    struct mdp_plugin *p = userdata;
     int rc;
 
     (void)event;
-    rc = dance_guard_on_message(p->guard, ed);
+    rc = mdp_guard_on_message(p->guard, ed);
     if (rc != MOSQ_ERR_SUCCESS)
         return rc;
-    return dance_messages_on_message(p->messages, ed);
+    return mdp_messages_on_message(p->messages, ed);
 }
 
 /* ---- init / cleanup ---- */
@@ -203,7 +204,7 @@ static const struct {
     {MOSQ_EVT_ACL_CHECK, acl_check_cb, "ACL_CHECK"},
 };
 
-static void unregister_all(struct dance_plugin *p)
+static void unregister_all(struct mdp_plugin *p)
 {
     for (size_t i = 0; i < sizeof(callbacks) / sizeof(callbacks[0]); i++)
         if (p->registered & EVENT_BIT(callbacks[i].event)) {
@@ -213,7 +214,7 @@ static void unregister_all(struct dance_plugin *p)
         }
 }
 
-static void plugin_free(struct dance_plugin *p)
+static void plugin_free(struct mdp_plugin *p)
 {
     if (p == NULL)
         return;
@@ -221,18 +222,18 @@ static void plugin_free(struct dance_plugin *p)
     /* Verify threads first (they submit DNS jobs), then the DNS workers
      * (they use the cache and the matcher, and hand answers to the
      * pipeline), then the pipeline's memory. */
-    dance_messages_stop(p->messages);
-    dance_workers_stop(p->workers);
-    dance_messages_free(p->messages);
-    dance_auth_free(p->auth);
-    dance_guard_free(p->guard);
-    dance_tokens_free(p->tokens);
-    dance_rechecks_free(p->rechecks);
-    dance_kicks_free(p->kicks);
-    dance_clients_free(p->clients);
+    mdp_messages_stop(p->messages);
+    mdp_workers_stop(p->workers);
+    mdp_messages_free(p->messages);
+    mdp_auth_free(p->auth);
+    mdp_guard_free(p->guard);
+    mdp_tokens_free(p->tokens);
+    mdp_rechecks_free(p->rechecks);
+    mdp_kicks_free(p->kicks);
+    mdp_clients_free(p->clients);
     dance_cache_free(p->cache);
     dance_matcher_free(p->matcher);
-    dance_plugin_config_clear(&p->cfg);
+    mdp_plugin_config_clear(&p->cfg);
     free(p);
 }
 
@@ -267,7 +268,7 @@ int mosquitto_plugin_version(int supported_version_count, const int *supported_v
 
 /* log_compat_warning - what plugin_opt_message_profile compat leaves open
  * in this configuration, said once at start. */
-static void log_compat_warning(const dance_plugin_config *cfg)
+static void log_compat_warning(const mdp_plugin_config *cfg)
 {
     char holes[512] = "";
     size_t n = 0;
@@ -287,7 +288,7 @@ static void log_compat_warning(const dance_plugin_config *cfg)
                          holes[0] ? holes : " (every check configured on)");
 }
 
-static int fail_init(struct dance_plugin *p, const char *msg)
+static int fail_init(struct mdp_plugin *p, const char *msg)
 {
     mosquitto_log_printf(MOSQ_LOG_ERR, "dance: refusing to start: %s", msg);
     plugin_free(p);
@@ -295,15 +296,15 @@ static int fail_init(struct dance_plugin *p, const char *msg)
 }
 
 /* The init steps: each returns 0, or -1 with the reason in err (for the
- * "refusing to start" line). Option errors are cut at DANCE_OPT_ERR_MAX;
+ * "refusing to start" line). Option errors are cut at MDP_OPT_ERR_MAX;
  * err has room for a prefix before one. */
-#define INIT_ERR_MAX (DANCE_OPT_ERR_MAX + 128)
+#define INIT_ERR_MAX (MDP_OPT_ERR_MAX + 128)
 
 /* parse_options - Mosquitto's key/value pairs into p->cfg. */
-static int parse_options(struct dance_plugin *p, const struct mosquitto_opt *options,
+static int parse_options(struct mdp_plugin *p, const struct mosquitto_opt *options,
                          int option_count, char *err, size_t errlen)
 {
-    dance_plugin_opt *opts;
+    mdp_plugin_opt *opts;
     int rc;
 
     opts = calloc(option_count > 0 ? (size_t)option_count : 1, sizeof(*opts));
@@ -315,7 +316,7 @@ static int parse_options(struct dance_plugin *p, const struct mosquitto_opt *opt
         opts[i].key = options[i].key;
         opts[i].value = options[i].value;
     }
-    rc = dance_plugin_options_parse(opts, option_count > 0 ? (size_t)option_count : 0,
+    rc = mdp_plugin_options_parse(opts, option_count > 0 ? (size_t)option_count : 0,
                                     &p->cfg, err, errlen);
     free(opts);
     return rc;
@@ -323,15 +324,15 @@ static int parse_options(struct dance_plugin *p, const struct mosquitto_opt *opt
 
 /* start_dane - the matcher (with plugin_opt_cafile), the TLSA cache, the
  * registry of admitted clients and the queue of their disconnects. */
-static int start_dane(struct dance_plugin *p, char *err, size_t errlen)
+static int start_dane(struct mdp_plugin *p, char *err, size_t errlen)
 {
     dance_cache_config cc;
-    char why[DANCE_OPT_ERR_MAX];
+    char why[MDP_OPT_ERR_MAX];
 
-    if (dance_plugin_options_check_resolver(&p->cfg, err, errlen < DANCE_OPT_ERR_MAX
-                                                        ? errlen : DANCE_OPT_ERR_MAX) != 0)
+    if (mdp_plugin_options_check_resolver(&p->cfg, err, errlen < MDP_OPT_ERR_MAX
+                                                        ? errlen : MDP_OPT_ERR_MAX) != 0)
         return -1;
-    dance_plugin_config_resolver(&p->cfg, &p->resolver_cfg);
+    mdp_plugin_config_resolver(&p->cfg, &p->resolver_cfg);
     p->matcher = dance_matcher_new(p->cfg.cafile, why, sizeof(why));
     if (p->matcher == NULL) {
         if (p->cfg.cafile != NULL)
@@ -341,11 +342,11 @@ static int start_dane(struct dance_plugin *p, char *err, size_t errlen)
             snprintf(err, errlen, "cannot set up DANE matching: %s", why);
         return -1;
     }
-    dance_plugin_config_cache(&p->cfg, &cc);
+    mdp_plugin_config_cache(&p->cfg, &cc);
     p->cache = dance_cache_new(&cc);
-    p->clients = dance_clients_new();
-    p->kicks = p->clients != NULL ? dance_kicks_new(p->clients) : NULL;
-    p->rechecks = p->kicks != NULL ? dance_rechecks_new(&p->cfg, p->clients, p->kicks,
+    p->clients = mdp_clients_new();
+    p->kicks = p->clients != NULL ? mdp_kicks_new(p->clients) : NULL;
+    p->rechecks = p->kicks != NULL ? mdp_rechecks_new(&p->cfg, p->clients, p->kicks,
                                                         p->started_ms) : NULL;
     if (p->cache == NULL || p->rechecks == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -356,11 +357,11 @@ static int start_dane(struct dance_plugin *p, char *err, size_t errlen)
 
 /* start_workers - the DNS worker threads, whose completions go to the
  * re-checks. */
-static int start_workers(struct dance_plugin *p, char *err, size_t errlen)
+static int start_workers(struct mdp_plugin *p, char *err, size_t errlen)
 {
-    dance_workers_config wc;
-    dance_workers_hooks hooks;
-    char why[DANCE_OPT_ERR_MAX];
+    mdp_workers_config wc;
+    mdp_workers_hooks hooks;
+    char why[MDP_OPT_ERR_MAX];
 
     memset(&wc, 0, sizeof(wc));
     wc.threads = p->cfg.worker_threads;
@@ -369,9 +370,9 @@ static int start_workers(struct dance_plugin *p, char *err, size_t errlen)
     wc.cache = p->cache;
     wc.matcher = p->matcher;
     wc.idsrc = p->cfg.identity_source;
-    wc.token_policy = p->tokens != NULL ? dance_tokens_policy(p->tokens) : NULL;
-    dance_rechecks_hooks(p->rechecks, &hooks);
-    p->workers = dance_workers_start(&wc, &hooks, why, sizeof(why));
+    wc.token_policy = p->tokens != NULL ? mdp_tokens_policy(p->tokens) : NULL;
+    mdp_rechecks_hooks(p->rechecks, &hooks);
+    p->workers = mdp_workers_start(&wc, &hooks, why, sizeof(why));
     if (p->workers == NULL) {
         snprintf(err, errlen, "cannot start the DNS workers: %s", why);
         return -1;
@@ -381,13 +382,13 @@ static int start_workers(struct dance_plugin *p, char *err, size_t errlen)
 
 /* start_connect_checks - the guard and authentication, the modules the
  * broker's callbacks call first. */
-static int start_connect_checks(struct dance_plugin *p, bool acl_defer,
+static int start_connect_checks(struct mdp_plugin *p, bool acl_defer,
                                 char *err, size_t errlen)
 {
-    dance_auth_config ac;
+    mdp_auth_config ac;
 
-    p->guard = dance_guard_new(&p->cfg, acl_defer, p->clients, p->kicks,
-                               dance_messages_log(p->messages));
+    p->guard = mdp_guard_new(&p->cfg, acl_defer, p->clients, p->kicks,
+                               mdp_messages_log(p->messages));
     if (p->guard == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -400,7 +401,7 @@ static int start_connect_checks(struct dance_plugin *p, bool acl_defer,
     ac.clients = p->clients;
     ac.tokens = p->tokens;
     ac.guard = p->guard;
-    p->auth = dance_auth_new(&ac);
+    p->auth = mdp_auth_new(&ac);
     if (p->auth == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -408,7 +409,7 @@ static int start_connect_checks(struct dance_plugin *p, bool acl_defer,
     return 0;
 }
 
-static int register_callbacks(struct dance_plugin *p, char *err, size_t errlen)
+static int register_callbacks(struct mdp_plugin *p, char *err, size_t errlen)
 {
     for (size_t i = 0; i < sizeof(callbacks) / sizeof(callbacks[0]); i++) {
         int rc = mosquitto_callback_register(p->pid, callbacks[i].event,
@@ -424,17 +425,17 @@ static int register_callbacks(struct dance_plugin *p, char *err, size_t errlen)
 }
 
 /* log_ready - what the plugin runs with, said once at start. */
-static void log_ready(const struct dance_plugin *p)
+static void log_ready(const struct mdp_plugin *p)
 {
     mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: DANE client authentication "
         "ready: allowed_domains=%s identity_source=%s tlsa_owner=%s resolver=%s "
         "trust_anchor=%s cafile=%s fallback=%s client_id_binding=%s "
         "connect_budget_ms=%u revalidate_interval=%u worker_threads=%u",
-        p->cfg.allowed_domains, dance_identity_source_name(p->cfg.identity_source),
+        p->cfg.allowed_domains, mdp_identity_source_name(p->cfg.identity_source),
         p->cfg.tlsa_owner_label ? p->cfg.tlsa_owner_label : "identity",
         p->cfg.resolver ? p->cfg.resolver : "system",
         p->cfg.trust_anchor ? p->cfg.trust_anchor : "system",
-        p->cfg.cafile ? p->cfg.cafile : "none", dance_fallback_name(p->cfg.fallback),
+        p->cfg.cafile ? p->cfg.cafile : "none", mdp_fallback_name(p->cfg.fallback),
         p->cfg.client_id_binding ? "on" : "off", p->cfg.connect_budget_ms,
         p->cfg.revalidate_interval, p->cfg.worker_threads);
     if (!p->cfg.client_id_binding)
@@ -442,7 +443,7 @@ static void log_ready(const struct dance_plugin *p)
             "plugin_opt_client_id_binding off: a device may connect with any client "
             "id, including another device's, and so disconnect it (Mosquitto's "
             "session takeover). Turn it on unless devices cannot choose their id.");
-    if (dance_messages_verifying(p->messages)) {
+    if (mdp_messages_verifying(p->messages)) {
         mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: message verification ready: "
             "verify_topics=%s verified_prefix=%s rejected_prefix=%s max_payload=%zu "
             "message_profile=%s require_iat=%s max_skew=%u replay_window=%u "
@@ -450,13 +451,13 @@ static void log_ready(const struct dance_plugin *p)
             "verify_queue_size=%zu",
             p->cfg.verify_topics, p->cfg.verified_prefix,
             p->cfg.rejected_prefix ? p->cfg.rejected_prefix : "none",
-            p->cfg.max_payload, dance_message_profile_name(p->cfg.message_profile),
+            p->cfg.max_payload, mdp_message_profile_name(p->cfg.message_profile),
             p->cfg.require_iat ? "true" : "false",
             (unsigned)p->cfg.max_skew, (unsigned)p->cfg.replay_window,
             p->cfg.require_jti ? "true" : "false",
             p->cfg.require_topic_binding ? "true" : "false",
             p->cfg.verify_threads, p->cfg.verify_queue_size);
-        if (p->cfg.message_profile == DANCE_PROFILE_COMPAT)
+        if (p->cfg.message_profile == MDP_PROFILE_COMPAT)
             log_compat_warning(&p->cfg);
     } else
         mosquitto_log_printf(MOSQ_LOG_INFO, "dance: message verification off "
@@ -468,7 +469,7 @@ static void log_ready(const struct dance_plugin *p)
             "(clients without a certificate whose password is a token)",
             p->cfg.token_audience, (unsigned)p->cfg.token_max_lifetime,
             p->cfg.token_disconnect_on_expiry ? "on" : "off",
-            (unsigned)dance_token_replay_window(dance_tokens_policy(p->tokens)),
+            (unsigned)dance_token_replay_window(mdp_tokens_policy(p->tokens)),
             p->cfg.token_replay_file ? p->cfg.token_replay_file : "none",
             p->cfg.token_replay_per_identity);
 }
@@ -476,8 +477,8 @@ static void log_ready(const struct dance_plugin *p)
 int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                           struct mosquitto_opt *options, int option_count)
 {
-    struct dance_plugin *p;
-    char err[INIT_ERR_MAX], why[DANCE_OPT_ERR_MAX];
+    struct mdp_plugin *p;
+    char err[INIT_ERR_MAX], why[MDP_OPT_ERR_MAX];
     bool acl_defer = false;
 
     *userdata = NULL;
@@ -487,26 +488,26 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         return MOSQ_ERR_NOMEM;
     }
     p->pid = identifier;
-    p->started_ms = dance_plugin_now_ms();
+    p->started_ms = mdp_plugin_now_ms();
     pin_module();
 
-    if (parse_options(p, options, option_count, err, DANCE_OPT_ERR_MAX) != 0)
+    if (parse_options(p, options, option_count, err, MDP_OPT_ERR_MAX) != 0)
         return fail_init(p, err);
-    if (dance_environment_check(identifier, &p->cfg, &acl_defer) != 0) {
+    if (mdp_environment_check(identifier, &p->cfg, &acl_defer) != 0) {
         plugin_free(p);
         return MOSQ_ERR_INVAL;
     }
     if (start_dane(p, err, sizeof(err)) != 0)
         return fail_init(p, err);
     if (p->cfg.token_auth) {
-        p->tokens = dance_tokens_start(&p->cfg, p->matcher, p->clients, p->kicks,
-                                       err, DANCE_OPT_ERR_MAX);
+        p->tokens = mdp_tokens_start(&p->cfg, p->matcher, p->clients, p->kicks,
+                                       err, MDP_OPT_ERR_MAX);
         if (p->tokens == NULL)
             return fail_init(p, err);
     }
     if (start_workers(p, err, sizeof(err)) != 0)
         return fail_init(p, err);
-    p->messages = dance_messages_start(&p->cfg, p->matcher, p->cache, p->workers,
+    p->messages = mdp_messages_start(&p->cfg, p->matcher, p->cache, p->workers,
                                        p->clients, why, sizeof(why));
     if (p->messages == NULL) {
         snprintf(err, sizeof(err), "cannot start message verification: %s", why);

@@ -10,19 +10,19 @@
 #include "decide.h"
 #include "log.h"
 
-struct dance_rechecks {
-    const dance_plugin_config *cfg;
-    dance_clients *clients;
-    dance_kicks *kicks;
+struct mdp_rechecks {
+    const mdp_plugin_config *cfg;
+    mdp_clients *clients;
+    mdp_kicks *kicks;
     bool revalidate_now;            /* start a round at the next TICK */
     uint64_t next_round_ms;
-    dance_rechecks_counters counters;
+    mdp_rechecks_counters counters;
 };
 
-dance_rechecks *dance_rechecks_new(const dance_plugin_config *cfg, dance_clients *clients,
-                                   dance_kicks *kicks, uint64_t now_ms)
+mdp_rechecks *mdp_rechecks_new(const mdp_plugin_config *cfg, mdp_clients *clients,
+                                   mdp_kicks *kicks, uint64_t now_ms)
 {
-    dance_rechecks *r = calloc(1, sizeof(*r));
+    mdp_rechecks *r = calloc(1, sizeof(*r));
 
     if (r == NULL)
         return NULL;
@@ -33,13 +33,13 @@ dance_rechecks *dance_rechecks_new(const dance_plugin_config *cfg, dance_clients
     return r;
 }
 
-void dance_rechecks_free(dance_rechecks *r)
+void mdp_rechecks_free(mdp_rechecks *r)
 {
     free(r);
 }
 
 /* fetch_done_hook - a background lookup finished */
-static void fetch_done_hook(void *ctx, const dance_fetch_done *d)
+static void fetch_done_hook(void *ctx, const mdp_fetch_done *d)
 {
     (void)ctx;
     /* A failed background lookup explains later "lookup pending" or
@@ -49,87 +49,87 @@ static void fetch_done_hook(void *ctx, const dance_fetch_done *d)
                              d->owner, dance_dns_answer_name(d->status), d->reason);
 }
 
-static void revalidate_done_hook(void *ctx, const dance_revalidate_done *d)
+static void revalidate_done_hook(void *ctx, const mdp_revalidate_done *d)
 {
-    dance_rechecks *p = ctx;
-    const dance_verdict *v = d->verdict;
-    const dance_client *e = dance_clients_check_done(p->clients, d->client, d->token);
+    mdp_rechecks *p = ctx;
+    const mdp_verdict *v = d->verdict;
+    const mdp_client *e = mdp_clients_check_done(p->clients, d->client, d->token);
     char cid[128];
 
     if (e == NULL)
         return;                 /* disconnected or replaced meanwhile */
     p->counters.rechecks++;
     switch (v->code) {
-    case DANCE_V_ACCEPTED:
+    case MDP_V_ACCEPTED:
         return;
-    case DANCE_V_LOOKUP_FAILURE:
-    case DANCE_V_PENDING:
-    case DANCE_V_INTERNAL:
+    case MDP_V_LOOKUP_FAILURE:
+    case MDP_V_PENDING:
+    case MDP_V_INTERNAL:
         /* Could not decide: a temporary DNS failure is never read as
          * "no TLSA record". The client stays; the next round retries. */
         p->counters.recheck_failures++;
         mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: re-check of identity=%s "
             "client_id=\"%s\" undecided (%s): %s; keeping the client",
-            d->identity, dance_log_safe(e->client_id, cid, sizeof(cid)),
-            dance_verdict_name(v->code), v->reason);
+            d->identity, mdp_log_safe(e->client_id, cid, sizeof(cid)),
+            mdp_verdict_name(v->code), v->reason);
         return;
     default:
         break;
     }
     mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: revoked identity=%s "
         "client_id=\"%s\" reason=%s record=\"%s\": %s; disconnecting",
-        d->identity, dance_log_safe(e->client_id, cid, sizeof(cid)),
-        dance_verdict_name(v->code), v->record, v->reason);
-    if (dance_kicks_queue(p->kicks, e, false) != 0)
+        d->identity, mdp_log_safe(e->client_id, cid, sizeof(cid)),
+        mdp_verdict_name(v->code), v->record, v->reason);
+    if (mdp_kicks_queue(p->kicks, e, false) != 0)
         mosquitto_log_printf(MOSQ_LOG_ERR, "dance: out of memory queueing the "
                              "disconnect of %s; retrying next round", d->identity);
 }
 
-void dance_rechecks_hooks(dance_rechecks *r, dance_workers_hooks *out)
+void mdp_rechecks_hooks(mdp_rechecks *r, mdp_workers_hooks *out)
 {
     out->ctx = r;
     out->fetch_done = fetch_done_hook;
     out->revalidate_done = revalidate_done_hook;
 }
 
-void dance_rechecks_tick(dance_rechecks *p, dance_workers *workers, uint64_t now)
+void mdp_rechecks_tick(mdp_rechecks *p, mdp_workers *workers, uint64_t now)
 {
     size_t reserve = p->cfg->queue_size / 2;
 
     if (p->cfg->revalidate_interval == 0)
         return;
     if (p->revalidate_now || now >= p->next_round_ms) {
-        if (dance_clients_round_start(p->clients) >= 0) {
+        if (mdp_clients_round_start(p->clients) >= 0) {
             p->revalidate_now = false;
             p->next_round_ms = now + (uint64_t)p->cfg->revalidate_interval * 1000u;
         }
     }
-    while (dance_clients_round_active(p->clients) &&
-           dance_workers_room(workers) > reserve) {
-        const dance_client *e = dance_clients_round_next(p->clients);
-        dance_submit_result sr;
+    while (mdp_clients_round_active(p->clients) &&
+           mdp_workers_room(workers) > reserve) {
+        const mdp_client *e = mdp_clients_round_next(p->clients);
+        mdp_submit_result sr;
         if (e == NULL)
             break;
         if (e->password != NULL)
-            sr = dance_workers_submit_revalidate_token(workers, e->key, e->token,
+            sr = mdp_workers_submit_revalidate_token(workers, e->key, e->token,
                                                        e->identity, e->owner,
                                                        e->password);
         else
-            sr = dance_workers_submit_revalidate(workers, e->key, e->token,
+            sr = mdp_workers_submit_revalidate(workers, e->key, e->token,
                                                  e->identity, e->owner, e->leaf);
         /* not queued: the check is over before it began */
-        if (sr != DANCE_SUBMIT_QUEUED)
-            (void)dance_clients_check_done(p->clients, e->key, e->token);
+        if (sr != MDP_SUBMIT_QUEUED)
+            (void)mdp_clients_check_done(p->clients, e->key, e->token);
     }
 }
 
-bool dance_rechecks_reload(dance_rechecks *r)
+bool mdp_rechecks_reload(mdp_rechecks *r)
 {
     r->revalidate_now = r->cfg->revalidate_interval > 0;
     return r->revalidate_now;
 }
 
-void dance_rechecks_get_counters(const dance_rechecks *r, dance_rechecks_counters *out)
+void mdp_rechecks_get_counters(const mdp_rechecks *r, mdp_rechecks_counters *out)
 {
     *out = r->counters;
 }

@@ -16,7 +16,7 @@
 
 #include "dance/clock.h"
 
-struct dance_replay_saver {
+struct mdp_replay_saver {
     pthread_mutex_t mu;
     pthread_cond_t cv;              /* signalled on stop */
     pthread_t thread;
@@ -24,11 +24,11 @@ struct dance_replay_saver {
     dance_replay *rp;
     const char *path;
     unsigned interval_ms;
-    dance_replay_saver_status st;
+    mdp_replay_saver_status st;
 };
 
 /* save_once - write the file and record the outcome */
-static int save_once(dance_replay_saver *s)
+static int save_once(mdp_replay_saver *s)
 {
     char err[DANCE_REASON_MAX];
     int rc;
@@ -51,7 +51,7 @@ static int save_once(dance_replay_saver *s)
 
 static void *saver_main(void *arg)
 {
-    dance_replay_saver *s = arg;
+    mdp_replay_saver *s = arg;
     struct timespec until;
     bool retry;
 
@@ -72,10 +72,10 @@ static void *saver_main(void *arg)
     return NULL;
 }
 
-dance_replay_saver *dance_replay_saver_start(dance_replay *rp, const char *path,
+mdp_replay_saver *mdp_replay_saver_start(dance_replay *rp, const char *path,
                                              unsigned interval_ms, char *err, size_t errlen)
 {
-    dance_replay_saver *s = calloc(1, sizeof(*s));
+    mdp_replay_saver *s = calloc(1, sizeof(*s));
     pthread_condattr_t ca;
     int rc;
 
@@ -85,7 +85,7 @@ dance_replay_saver *dance_replay_saver_start(dance_replay *rp, const char *path,
     }
     s->rp = rp;
     s->path = path;
-    s->interval_ms = interval_ms ? interval_ms : DANCE_REPLAY_SAVE_INTERVAL_MS;
+    s->interval_ms = interval_ms ? interval_ms : MDP_REPLAY_SAVE_INTERVAL_MS;
     s->st.ok = true;
     if (pthread_mutex_init(&s->mu, NULL) != 0) {
         free(s);
@@ -113,14 +113,14 @@ dance_replay_saver *dance_replay_saver_start(dance_replay *rp, const char *path,
     return s;
 }
 
-void dance_replay_saver_get_status(dance_replay_saver *s, dance_replay_saver_status *out)
+void mdp_replay_saver_get_status(mdp_replay_saver *s, mdp_replay_saver_status *out)
 {
     pthread_mutex_lock(&s->mu);
     *out = s->st;
     pthread_mutex_unlock(&s->mu);
 }
 
-int dance_replay_saver_stop(dance_replay_saver *s, char *err, size_t errlen)
+int mdp_replay_saver_stop(mdp_replay_saver *s, char *err, size_t errlen)
 {
     int rc;
 

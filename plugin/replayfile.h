@@ -6,15 +6,15 @@
  * One thread of its own writes the file (dance_replay_save: temporary
  * file, fsync, rename) at most every interval, when tokens were accepted
  * since the last write or the last write failed; logins on the broker
- * thread never wait for the disk. dance_replay_saver_stop writes a last
+ * thread never wait for the disk. mdp_replay_saver_stop writes a last
  * time, so a clean shutdown loses nothing; a crash loses at most the
  * tokens of the last interval. The thread never logs (mosquitto_log_printf
  * is for the broker thread): TICK reads the status and reports changes.
  *
  * No Mosquitto headers, so it is part of dance_plugin_core.
  */
-#ifndef DANCE_PLUGIN_REPLAYFILE_H
-#define DANCE_PLUGIN_REPLAYFILE_H
+#ifndef MDP_REPLAYFILE_H
+#define MDP_REPLAYFILE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,28 +22,28 @@
 #include "dance/error.h"
 #include "dance/replay.h"
 
-#define DANCE_REPLAY_SAVE_INTERVAL_MS 2000u
+#define MDP_REPLAY_SAVE_INTERVAL_MS 2000u
 
-typedef struct dance_replay_saver dance_replay_saver;
+typedef struct mdp_replay_saver mdp_replay_saver;
 
-typedef struct dance_replay_saver_status {
+typedef struct mdp_replay_saver_status {
     bool ok;                        /* the last write succeeded */
     uint64_t saves, failures;       /* writes done, writes failed */
     char err[DANCE_REASON_MAX];     /* why the last write failed; "" when ok */
-} dance_replay_saver_status;
+} mdp_replay_saver_status;
 
-/* dance_replay_saver_start - write rp to path every interval_ms when
+/* mdp_replay_saver_start - write rp to path every interval_ms when
  * needed (rp and path must outlive the saver). NULL with a reason when the
  * thread cannot start. */
-dance_replay_saver *dance_replay_saver_start(dance_replay *rp, const char *path,
+mdp_replay_saver *mdp_replay_saver_start(dance_replay *rp, const char *path,
                                              unsigned interval_ms, char *err, size_t errlen);
 
-/* dance_replay_saver_get_status - a copy of the status. Cannot fail. */
-void dance_replay_saver_get_status(dance_replay_saver *s, dance_replay_saver_status *out);
+/* mdp_replay_saver_get_status - a copy of the status. Cannot fail. */
+void mdp_replay_saver_get_status(mdp_replay_saver *s, mdp_replay_saver_status *out);
 
-/* dance_replay_saver_stop - stop the thread, write the file a last time
+/* mdp_replay_saver_stop - stop the thread, write the file a last time
  * and free s. 0, or -1 with the reason of the last write's failure.
  * NULL-safe (0). */
-int dance_replay_saver_stop(dance_replay_saver *s, char *err, size_t errlen);
+int mdp_replay_saver_stop(mdp_replay_saver *s, char *err, size_t errlen);
 
 #endif

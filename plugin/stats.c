@@ -25,7 +25,7 @@
  *   $SYS/broker/dance/messages/refused/<reason>  (dance_status_name tokens)
  *   $SYS/broker/dance/messages/queued, dropped, denied, lookups,
  *   $SYS/broker/dance/messages/publish_failures, queued_bytes
- *   $SYS/broker/dance/messages/dropped/<reason>  (dance_pipeline_drop_name)
+ *   $SYS/broker/dance/messages/dropped/<reason>  (mdp_pipeline_drop_name)
  *   $SYS/broker/dance/messages/lookup_budgets
  */
 #include "stats.h"
@@ -56,55 +56,55 @@ static void pub(const char *topic_tail, uint64_t value)
  * before its time (such a token could be used again), evicted_full those
  * taken because the whole cache was full (from the identity holding the
  * most), save_failures the failed writes of token_replay_file. */
-static void publish_token_replay(const dance_tokens *t)
+static void publish_token_replay(const mdp_tokens *t)
 {
-    dance_tokens_counters tc;
+    mdp_tokens_counters tc;
 
-    dance_tokens_get_counters(t, &tc);
+    mdp_tokens_get_counters(t, &tc);
     pub("auth/token/replay/entries", tc.replay.entries);
     pub("auth/token/replay/evicted", tc.replay.evicted_early);
     pub("auth/token/replay/evicted_full", tc.replay.evicted_full);
     pub("auth/token/replay/save_failures", tc.save_failures);
 }
 
-void dance_stats_publish(const dance_stats_sources *src)
+void mdp_stats_publish(const mdp_stats_sources *src)
 {
-    dance_auth_counters ac;
-    const dance_auth_counters *s = &ac;
-    dance_kicks_counters kc;
-    dance_guard_counters gc;
-    dance_rechecks_counters rc;
+    mdp_auth_counters ac;
+    const mdp_auth_counters *s = &ac;
+    mdp_kicks_counters kc;
+    mdp_guard_counters gc;
+    mdp_rechecks_counters rc;
     dance_cache_stats cs;
-    dance_workers_stats ws;
+    mdp_workers_stats ws;
     char tail[96];
 
-    dance_auth_get_counters(src->auth, &ac);
-    dance_kicks_get_counters(src->kicks, &kc);
-    dance_guard_get_counters(src->guard, &gc);
-    dance_rechecks_get_counters(src->rechecks, &rc);
+    mdp_auth_get_counters(src->auth, &ac);
+    mdp_kicks_get_counters(src->kicks, &kc);
+    mdp_guard_get_counters(src->guard, &gc);
+    mdp_rechecks_get_counters(src->rechecks, &rc);
 
     pub("auth/accepted", s->accepted);
-    for (int v = 0; v < DANCE_V_COUNT; v++) {
-        if (v == DANCE_V_ACCEPTED || !dance_verdict_is_code(v))
+    for (int v = 0; v < MDP_V_COUNT; v++) {
+        if (v == MDP_V_ACCEPTED || !mdp_verdict_is_code(v))
             continue;
         snprintf(tail, sizeof(tail), "auth/refused/%s",
-                 dance_verdict_name((dance_verdict_code)v));
+                 mdp_verdict_name((mdp_verdict_code)v));
         pub(tail, s->refused[v]);
     }
-    pub("auth/deferred/no_certificate", s->deferred[DANCE_V_NO_CERTIFICATE]);
-    pub("auth/deferred/outside_allowed_domains", s->deferred[DANCE_V_OUTSIDE]);
+    pub("auth/deferred/no_certificate", s->deferred[MDP_V_NO_CERTIFICATE]);
+    pub("auth/deferred/outside_allowed_domains", s->deferred[MDP_V_OUTSIDE]);
     pub("auth/revocations", kc.revocations);
     pub("auth/bypass", gc.bypass);
-    for (int g = 0; g < DANCE_GUARD_PATH_COUNT; g++) {
+    for (int g = 0; g < MDP_GUARD_PATH_COUNT; g++) {
         snprintf(tail, sizeof(tail), "reserved/denied/%s",
-                 dance_guard_path_name((dance_guard_path)g));
+                 mdp_guard_path_name((mdp_guard_path)g));
         pub(tail, gc.reserved_denied[g]);
     }
-    pub("clients/connected", dance_clients_dane_count(src->clients));
+    pub("clients/connected", mdp_clients_dane_count(src->clients));
     if (src->tokens != NULL) {
         pub("auth/token/accepted", s->token_accepted);
         pub("auth/token/expired", kc.token_expiries);
-        pub("clients/token", dance_clients_token_count(src->clients));
+        pub("clients/token", mdp_clients_token_count(src->clients));
         publish_token_replay(src->tokens);
     }
     pub("revalidate/checks", rc.rechecks);
@@ -120,16 +120,16 @@ void dance_stats_publish(const dance_stats_sources *src)
     pub("dns/failures", cs.failures);
 
     memset(&ws, 0, sizeof(ws));
-    dance_workers_get_stats(src->workers, &ws);
+    mdp_workers_get_stats(src->workers, &ws);
     pub("workers/queued", ws.queued);
     pub("workers/dropped", ws.dropped);
 
-    if (dance_messages_verifying(src->messages)) {
-        dance_messages_counters mc;
-        const dance_msg_stats *m = &mc.msg;
-        const dance_pipeline_stats *pst = &mc.pipeline;
+    if (mdp_messages_verifying(src->messages)) {
+        mdp_messages_counters mc;
+        const mdp_msg_stats *m = &mc.msg;
+        const mdp_pipeline_stats *pst = &mc.pipeline;
 
-        dance_messages_get_counters(src->messages, &mc);
+        mdp_messages_get_counters(src->messages, &mc);
         pub("messages/verified", m->verified);
         for (int st = 0; st < DANCE_MESSAGE_STATUS_END; st++) {
             if (st == DANCE_OK)
@@ -141,15 +141,15 @@ void dance_stats_publish(const dance_stats_sources *src)
         pub("messages/queued", pst->depth);
         pub("messages/queued_bytes", pst->bytes);
         pub("messages/dropped", pst->dropped);
-        for (int d = 0; d < DANCE_PIPELINE_DROP_COUNT; d++) {
+        for (int d = 0; d < MDP_PIPELINE_DROP_COUNT; d++) {
             snprintf(tail, sizeof(tail), "messages/dropped/%s",
-                     dance_pipeline_drop_name((dance_pipeline_drop)d));
+                     mdp_pipeline_drop_name((mdp_pipeline_drop)d));
             pub(tail, pst->dropped_by[d]);
         }
         pub("messages/lookup_budgets", pst->publishers);
         /* the guard's count, kept under its first name */
-        pub("messages/denied", gc.reserved_denied[DANCE_GUARD_PUBLISH] +
-                               gc.reserved_denied[DANCE_GUARD_BRIDGE]);
+        pub("messages/denied", gc.reserved_denied[MDP_GUARD_PUBLISH] +
+                               gc.reserved_denied[MDP_GUARD_BRIDGE]);
         pub("messages/lookups", pst->lookups);
         if (mc.has_replay) {
             /* an evicted message could be verified again within the window */

@@ -15,19 +15,19 @@
 #include <string.h>
 
 struct pool_queue {
-    dance_pool_item *head, *tail;
+    mdp_pool_item *head, *tail;
     pthread_cond_t cond;
 };
 
 struct pool_thread {
-    dance_pool *pool;
+    mdp_pool *pool;
     unsigned index;
     pthread_t thread;
     bool started;
 };
 
-struct dance_pool {
-    dance_pool_config cfg;
+struct mdp_pool {
+    mdp_pool_config cfg;
     struct pool_queue *queues;
     struct pool_thread *threads;
     bool stopped;
@@ -38,17 +38,17 @@ struct dance_pool {
     bool stop;
 
     pthread_mutex_t done_lock;
-    dance_pool_item *done_head, *done_tail;
+    mdp_pool_item *done_head, *done_tail;
 };
 
 static void *pool_main(void *arg)
 {
     struct pool_thread *t = arg;
-    dance_pool *pool = t->pool;
+    mdp_pool *pool = t->pool;
     struct pool_queue *q = &pool->queues[t->index % pool->cfg.queues];
 
     for (;;) {
-        dance_pool_item *item;
+        mdp_pool_item *item;
 
         pthread_mutex_lock(&pool->lock);
         while (!pool->stop && q->head == NULL)
@@ -75,7 +75,7 @@ static void *pool_main(void *arg)
     }
 }
 
-bool dance_pool_push(dance_pool *pool, unsigned qi, dance_pool_item *item, size_t max)
+bool mdp_pool_push(mdp_pool *pool, unsigned qi, mdp_pool_item *item, size_t max)
 {
     struct pool_queue *q = &pool->queues[qi % pool->cfg.queues];
 
@@ -96,7 +96,7 @@ bool dance_pool_push(dance_pool *pool, unsigned qi, dance_pool_item *item, size_
     return true;
 }
 
-void dance_pool_push_front(dance_pool *pool, unsigned qi, dance_pool_item *item)
+void mdp_pool_push_front(mdp_pool *pool, unsigned qi, mdp_pool_item *item)
 {
     struct pool_queue *q = &pool->queues[qi % pool->cfg.queues];
 
@@ -110,13 +110,13 @@ void dance_pool_push_front(dance_pool *pool, unsigned qi, dance_pool_item *item)
     pthread_mutex_unlock(&pool->lock);
 }
 
-bool dance_pool_find(dance_pool *pool, dance_pool_match_fn match, void *ctx)
+bool mdp_pool_find(mdp_pool *pool, mdp_pool_match_fn match, void *ctx)
 {
     bool found = false;
 
     pthread_mutex_lock(&pool->lock);
     for (unsigned i = 0; i < pool->cfg.queues && !found; i++)
-        for (const dance_pool_item *it = pool->queues[i].head; it != NULL; it = it->next)
+        for (const mdp_pool_item *it = pool->queues[i].head; it != NULL; it = it->next)
             if (match(ctx, it)) {
                 found = true;
                 break;
@@ -125,7 +125,7 @@ bool dance_pool_find(dance_pool *pool, dance_pool_match_fn match, void *ctx)
     return found;
 }
 
-void dance_pool_done(dance_pool *pool, dance_pool_item *item)
+void mdp_pool_done(mdp_pool *pool, mdp_pool_item *item)
 {
     item->next = NULL;
     pthread_mutex_lock(&pool->done_lock);
@@ -137,9 +137,9 @@ void dance_pool_done(dance_pool *pool, dance_pool_item *item)
     pthread_mutex_unlock(&pool->done_lock);
 }
 
-dance_pool_item *dance_pool_take_done(dance_pool *pool)
+mdp_pool_item *mdp_pool_take_done(mdp_pool *pool)
 {
-    dance_pool_item *list;
+    mdp_pool_item *list;
 
     pthread_mutex_lock(&pool->done_lock);
     list = pool->done_head;
@@ -148,7 +148,7 @@ dance_pool_item *dance_pool_take_done(dance_pool *pool)
     return list;
 }
 
-size_t dance_pool_room(dance_pool *pool, size_t max)
+size_t mdp_pool_room(mdp_pool *pool, size_t max)
 {
     size_t room;
 
@@ -158,7 +158,7 @@ size_t dance_pool_room(dance_pool *pool, size_t max)
     return room;
 }
 
-void dance_pool_get_stats(dance_pool *pool, dance_pool_stats *out)
+void mdp_pool_get_stats(mdp_pool *pool, mdp_pool_stats *out)
 {
     pthread_mutex_lock(&pool->lock);
     out->queued = pool->queued;
@@ -167,7 +167,7 @@ void dance_pool_get_stats(dance_pool *pool, dance_pool_stats *out)
     pthread_mutex_unlock(&pool->lock);
 }
 
-void dance_pool_stop(dance_pool *pool)
+void mdp_pool_stop(mdp_pool *pool)
 {
     if (pool == NULL || pool->stopped)
         return;
@@ -184,21 +184,21 @@ void dance_pool_stop(dance_pool *pool)
     pool->stopped = true;
 }
 
-static void free_list(dance_pool_item *it, dance_pool_free_fn free_item, void *ctx)
+static void free_list(mdp_pool_item *it, mdp_pool_free_fn free_item, void *ctx)
 {
     while (it != NULL) {
-        dance_pool_item *next = it->next;
+        mdp_pool_item *next = it->next;
         if (free_item != NULL)
             free_item(ctx, it);
         it = next;
     }
 }
 
-void dance_pool_free(dance_pool *pool, dance_pool_free_fn free_item, void *ctx)
+void mdp_pool_free(mdp_pool *pool, mdp_pool_free_fn free_item, void *ctx)
 {
     if (pool == NULL)
         return;
-    dance_pool_stop(pool);
+    mdp_pool_stop(pool);
     for (unsigned i = 0; i < pool->cfg.queues; i++) {
         free_list(pool->queues[i].head, free_item, ctx);
         pthread_cond_destroy(&pool->queues[i].cond);
@@ -211,10 +211,10 @@ void dance_pool_free(dance_pool *pool, dance_pool_free_fn free_item, void *ctx)
     free(pool);
 }
 
-dance_pool *dance_pool_start(const dance_pool_config *cfg, char *err, size_t errlen)
+mdp_pool *mdp_pool_start(const mdp_pool_config *cfg, char *err, size_t errlen)
 {
     const char *name = cfg->name != NULL ? cfg->name : "thread pool";
-    dance_pool *pool;
+    mdp_pool *pool;
     sigset_t all, old;
     int rc = 0;
 
@@ -251,7 +251,7 @@ dance_pool *dance_pool_start(const dance_pool_config *cfg, char *err, size_t err
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         snprintf(err, errlen, "%s: cannot start a thread: %s", name, strerror(rc));
-        dance_pool_free(pool, NULL, NULL);
+        mdp_pool_free(pool, NULL, NULL);
         return NULL;
     }
     return pool;

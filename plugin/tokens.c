@@ -20,10 +20,10 @@
 #include "log.h"
 #include "replayfile.h"
 
-struct dance_tokens {
-    const dance_plugin_config *cfg;
-    dance_clients *clients;
-    dance_kicks *kicks;
+struct mdp_tokens {
+    const mdp_plugin_config *cfg;
+    mdp_clients *clients;
+    mdp_kicks *kicks;
     /* The policy points into cfg and at the caches below. */
     dance_token_policy policy;
     dance_jws_keycache *keys;
@@ -32,7 +32,7 @@ struct dance_tokens {
     /* the jti cache's file (plugin_opt_token_replay_file); NULL when not
      * kept. While its last write failed, token logins are refused
      * (replay_unsaved, set at TICK from the saver's status). */
-    dance_replay_saver *saver;
+    mdp_replay_saver *saver;
     bool replay_unsaved;
     uint64_t save_failures_seen;    /* failures already logged */
 };
@@ -42,7 +42,7 @@ struct dance_tokens {
  * drops to, can replace it: Mosquitto 2.0 initialises plugins after
  * dropping privileges) and start the thread that keeps it. -1 with a
  * reason naming the file and what to do. */
-static int open_replay_file(dance_tokens *t, char *err, size_t errlen)
+static int open_replay_file(mdp_tokens *t, char *err, size_t errlen)
 {
     const char *path = t->cfg->token_replay_file;
     dance_replay_load_info info;
@@ -63,7 +63,7 @@ static int open_replay_file(dance_tokens *t, char *err, size_t errlen)
                  path, (unsigned)geteuid(), why);
         return -1;
     }
-    t->saver = dance_replay_saver_start(t->replay, path, DANCE_REPLAY_SAVE_INTERVAL_MS,
+    t->saver = mdp_replay_saver_start(t->replay, path, MDP_REPLAY_SAVE_INTERVAL_MS,
                                         why, sizeof(why));
     if (t->saver == NULL) {
         snprintf(err, errlen, "plugin_opt_token_replay_file: %s", why);
@@ -79,11 +79,11 @@ static int open_replay_file(dance_tokens *t, char *err, size_t errlen)
     return 0;
 }
 
-dance_tokens *dance_tokens_start(const dance_plugin_config *cfg,
-                                 const dance_matcher *matcher, dance_clients *clients,
-                                 dance_kicks *kicks, char *err, size_t errlen)
+mdp_tokens *mdp_tokens_start(const mdp_plugin_config *cfg,
+                                 const dance_matcher *matcher, mdp_clients *clients,
+                                 mdp_kicks *kicks, char *err, size_t errlen)
 {
-    dance_tokens *t = calloc(1, sizeof(*t));
+    mdp_tokens *t = calloc(1, sizeof(*t));
     dance_token_policy *tp;
 
     if (t == NULL) {
@@ -100,19 +100,19 @@ dance_tokens *dance_tokens_start(const dance_plugin_config *cfg,
     tp->service_label = cfg->tlsa_owner_label;
     tp->matcher = matcher;
     t->keys = dance_jws_keycache_new(cfg->key_cache_size);
-    t->replay = dance_replay_new(DANCE_OPT_TOKEN_REPLAY_CAPACITY,
+    t->replay = dance_replay_new(MDP_OPT_TOKEN_REPLAY_CAPACITY,
                                  dance_token_replay_window(tp), NULL, NULL);
     if (t->keys == NULL || t->replay == NULL
         || dance_replay_set_share(t->replay, cfg->token_replay_per_identity) != 0) {
         snprintf(err, errlen, "out of memory setting up token authentication");
-        dance_tokens_free(t);
+        mdp_tokens_free(t);
         return NULL;
     }
     tp->keys = t->keys;
     tp->replay = t->replay;
     if (cfg->token_replay_file != NULL) {
         if (open_replay_file(t, err, errlen) != 0) {
-            dance_tokens_free(t);
+            mdp_tokens_free(t);
             return NULL;
         }
         return t;
@@ -125,18 +125,18 @@ dance_tokens *dance_tokens_start(const dance_plugin_config *cfg,
     return t;
 }
 
-void dance_tokens_free(dance_tokens *t)
+void mdp_tokens_free(mdp_tokens *t)
 {
     if (t == NULL)
         return;
     dance_jws_keycache_free(t->keys);
     if (t->saver != NULL) {
         char err[DANCE_REASON_MAX];
-        if (dance_replay_saver_stop(t->saver, err, sizeof(err)) != 0)
+        if (mdp_replay_saver_stop(t->saver, err, sizeof(err)) != 0)
             mosquitto_log_printf(MOSQ_LOG_ERR, "dance: could not write the token "
                 "replay file at shutdown: %s; tokens accepted in the last %u s may "
                 "be accepted once more after the restart", err,
-                DANCE_REPLAY_SAVE_INTERVAL_MS / 1000u);
+                MDP_REPLAY_SAVE_INTERVAL_MS / 1000u);
         else
             mosquitto_log_printf(MOSQ_LOG_INFO, "dance: token replay file %s written",
                                  t->cfg->token_replay_file);
@@ -146,17 +146,17 @@ void dance_tokens_free(dance_tokens *t)
     free(t);
 }
 
-const dance_token_policy *dance_tokens_policy(const dance_tokens *t)
+const dance_token_policy *mdp_tokens_policy(const mdp_tokens *t)
 {
     return &t->policy;
 }
 
-bool dance_tokens_replay_unsaved(const dance_tokens *t)
+bool mdp_tokens_replay_unsaved(const mdp_tokens *t)
 {
     return t->replay_unsaved;
 }
 
-void dance_tokens_admitted(dance_tokens *t, int64_t exp)
+void mdp_tokens_admitted(mdp_tokens *t, int64_t exp)
 {
     if (t->cfg->token_disconnect_on_expiry
         && (t->next_expiry == 0 || exp < t->next_expiry))
@@ -164,15 +164,15 @@ void dance_tokens_admitted(dance_tokens *t, int64_t exp)
 }
 
 /* expired_cb - a token client whose token's exp has passed */
-static void expired_cb(void *ctx, const dance_client *e)
+static void expired_cb(void *ctx, const mdp_client *e)
 {
-    dance_tokens *t = ctx;
+    mdp_tokens *t = ctx;
     char cid[128];
 
     mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: token expired identity=%s "
         "client_id=\"%s\"; disconnecting (plugin_opt_token_disconnect_on_expiry on)",
-        e->identity, dance_log_safe(e->client_id, cid, sizeof(cid)));
-    if (dance_kicks_queue(t->kicks, e, true) != 0) {
+        e->identity, mdp_log_safe(e->client_id, cid, sizeof(cid)));
+    if (mdp_kicks_queue(t->kicks, e, true) != 0) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "dance: out of memory queueing the "
                              "disconnect of %s; retrying", e->identity);
         t->next_expiry = -1;            /* look again at the next TICK */
@@ -183,7 +183,7 @@ static void expired_cb(void *ctx, const dance_client *e)
  * clients whose token has expired. The registry is only walked when the
  * earliest known expiry has come (next_expiry; lowered for each new token
  * client). */
-static void expire(dance_tokens *t)
+static void expire(mdp_tokens *t)
 {
     int64_t now, next;
 
@@ -195,7 +195,7 @@ static void expire(dance_tokens *t)
     if (now < t->next_expiry)
         return;
     t->next_expiry = 0;
-    next = dance_clients_expired(t->clients, now, expired_cb, t);
+    next = mdp_clients_expired(t->clients, now, expired_cb, t);
     if (t->next_expiry == 0)
         t->next_expiry = next;
     else
@@ -205,13 +205,13 @@ static void expire(dance_tokens *t)
 /* watch_saver - report the token replay file's writes: each new failure
  * (at most one line per write interval), and the recovery. Token logins
  * are refused while the last write failed (auth.c). */
-static void watch_saver(dance_tokens *t)
+static void watch_saver(mdp_tokens *t)
 {
-    dance_replay_saver_status st;
+    mdp_replay_saver_status st;
 
     if (t->saver == NULL)
         return;
-    dance_replay_saver_get_status(t->saver, &st);
+    mdp_replay_saver_get_status(t->saver, &st);
     if (!st.ok && st.failures != t->save_failures_seen)
         mosquitto_log_printf(MOSQ_LOG_ERR, "dance: cannot write the token replay "
             "file: %s; token logins are refused until it can be written (used "
@@ -223,20 +223,20 @@ static void watch_saver(dance_tokens *t)
     t->replay_unsaved = !st.ok;
 }
 
-void dance_tokens_tick(dance_tokens *t)
+void mdp_tokens_tick(mdp_tokens *t)
 {
     expire(t);
     watch_saver(t);
 }
 
-void dance_tokens_get_counters(const dance_tokens *t, dance_tokens_counters *out)
+void mdp_tokens_get_counters(const mdp_tokens *t, mdp_tokens_counters *out)
 {
-    dance_replay_saver_status ss;
+    mdp_replay_saver_status ss;
 
     memset(out, 0, sizeof(*out));
     dance_replay_get_stats(t->replay, &out->replay);
     memset(&ss, 0, sizeof(ss));
     if (t->saver != NULL)
-        dance_replay_saver_get_status(t->saver, &ss);
+        mdp_replay_saver_get_status(t->saver, &ss);
     out->save_failures = ss.failures;
 }

@@ -6,8 +6,8 @@
  *
  * Broker thread only, except the policy (read-only, shared).
  */
-#ifndef DANCE_PLUGIN_TOKENS_H
-#define DANCE_PLUGIN_TOKENS_H
+#ifndef MDP_TOKENS_H
+#define MDP_TOKENS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,42 +19,42 @@
 #include "kicks.h"
 #include "options.h"
 
-typedef struct dance_tokens dance_tokens;
+typedef struct mdp_tokens mdp_tokens;
 
 /* The jti cache's counters ($SYS auth/token/replay/...). */
-typedef struct dance_tokens_counters {
+typedef struct mdp_tokens_counters {
     dance_replay_stats replay;
     uint64_t save_failures;         /* failed writes of token_replay_file */
-} dance_tokens_counters;
+} mdp_tokens_counters;
 
-/* dance_tokens_start - the policy (pointing into cfg and at matcher) and
+/* mdp_tokens_start - the policy (pointing into cfg and at matcher) and
  * its caches; with token_replay_file, the file loaded, written once and
  * kept by a saver thread. Expired token clients of clients are queued on
  * kicks (token_disconnect_on_expiry). NULL with a reason in err. */
-dance_tokens *dance_tokens_start(const dance_plugin_config *cfg,
-                                 const dance_matcher *matcher, dance_clients *clients,
-                                 dance_kicks *kicks, char *err, size_t errlen);
+mdp_tokens *mdp_tokens_start(const mdp_plugin_config *cfg,
+                                 const dance_matcher *matcher, mdp_clients *clients,
+                                 mdp_kicks *kicks, char *err, size_t errlen);
 
-/* dance_tokens_free - write the replay file a last time (logged) and free
+/* mdp_tokens_free - write the replay file a last time (logged) and free
  * everything. NULL-safe. */
-void dance_tokens_free(dance_tokens *t);
+void mdp_tokens_free(mdp_tokens *t);
 
-const dance_token_policy *dance_tokens_policy(const dance_tokens *t);
+const dance_token_policy *mdp_tokens_policy(const mdp_tokens *t);
 
-/* dance_tokens_replay_unsaved - whether the replay file's last write
+/* mdp_tokens_replay_unsaved - whether the replay file's last write
  * failed: token logins are then refused (a jti accepted now could be
  * accepted again after a restart). */
-bool dance_tokens_replay_unsaved(const dance_tokens *t);
+bool mdp_tokens_replay_unsaved(const mdp_tokens *t);
 
-/* dance_tokens_admitted - a token client was registered whose token
+/* mdp_tokens_admitted - a token client was registered whose token
  * expires at exp (wall clock): watched when token_disconnect_on_expiry. */
-void dance_tokens_admitted(dance_tokens *t, int64_t exp);
+void mdp_tokens_admitted(mdp_tokens *t, int64_t exp);
 
-/* dance_tokens_tick - queue the disconnect of token clients whose token
+/* mdp_tokens_tick - queue the disconnect of token clients whose token
  * expired, and report the replay file's writes (each new failure, and the
  * recovery). */
-void dance_tokens_tick(dance_tokens *t);
+void mdp_tokens_tick(mdp_tokens *t);
 
-void dance_tokens_get_counters(const dance_tokens *t, dance_tokens_counters *out);
+void mdp_tokens_get_counters(const mdp_tokens *t, mdp_tokens_counters *out);
 
 #endif

@@ -16,14 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct dance_topics {
+struct mdp_topics {
     size_t count;
     char **filters;             /* count validated filters */
 };
 
-/* dance_topic_filter_matches - one pass over both strings. The filter is
+/* mdp_topic_filter_matches - one pass over both strings. The filter is
  * valid (see check_filter), so "#" only ever appears as the last level. */
-bool dance_topic_filter_matches(const char *f, const char *t)
+bool mdp_topic_filter_matches(const char *f, const char *t)
 {
     if (t[0] == '$' && (f[0] == '+' || f[0] == '#'))
         return false;
@@ -54,17 +54,17 @@ bool dance_topic_filter_matches(const char *f, const char *t)
     }
 }
 
-bool dance_topics_match(const dance_topics *t, const char *topic)
+bool mdp_topics_match(const mdp_topics *t, const char *topic)
 {
     if (t == NULL || topic == NULL)
         return false;
     for (size_t i = 0; i < t->count; i++)
-        if (dance_topic_filter_matches(t->filters[i], topic))
+        if (mdp_topic_filter_matches(t->filters[i], topic))
             return true;
     return false;
 }
 
-size_t dance_topics_count(const dance_topics *t)
+size_t mdp_topics_count(const mdp_topics *t)
 {
     return t != NULL ? t->count : 0;
 }
@@ -78,8 +78,8 @@ static int check_filter(const char *f, size_t n, char *why, size_t whylen)
         dance_set_err(why, whylen, "empty topic filter");
         return -1;
     }
-    if (n > DANCE_TOPIC_MAX) {
-        dance_set_err(why, whylen, "a topic filter is longer than %d bytes", DANCE_TOPIC_MAX);
+    if (n > MDP_TOPIC_MAX) {
+        dance_set_err(why, whylen, "a topic filter is longer than %d bytes", MDP_TOPIC_MAX);
         return -1;
     }
     for (size_t i = 0; i <= n; i++) {
@@ -105,7 +105,7 @@ static int check_filter(const char *f, size_t n, char *why, size_t whylen)
     return 0;
 }
 
-void dance_topics_free(dance_topics *t)
+void mdp_topics_free(mdp_topics *t)
 {
     if (t == NULL)
         return;
@@ -120,9 +120,9 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
-dance_topics *dance_topics_parse(const char *list, char *why, size_t whylen)
+mdp_topics *mdp_topics_parse(const char *list, char *why, size_t whylen)
 {
-    dance_topics *t = calloc(1, sizeof(*t));
+    mdp_topics *t = calloc(1, sizeof(*t));
     size_t items = 1;
     const char *p;
 
@@ -150,7 +150,7 @@ dance_topics *dance_topics_parse(const char *list, char *why, size_t whylen)
         while (end > s && is_blank(end[-1]))
             end--;
         if (check_filter(s, (size_t)(end - s), why, whylen) != 0) {
-            dance_topics_free(t);
+            mdp_topics_free(t);
             return NULL;
         }
         t->filters[t->count] = strndup(s, (size_t)(end - s));
@@ -162,12 +162,12 @@ dance_topics *dance_topics_parse(const char *list, char *why, size_t whylen)
         p = comma + 1;
     }
 nomem:
-    dance_topics_free(t);
+    mdp_topics_free(t);
     dance_set_err(why, whylen, "out of memory");
     return NULL;
 }
 
-int dance_topic_prefix_check(const char *prefix, char *why, size_t whylen)
+int mdp_topic_prefix_check(const char *prefix, char *why, size_t whylen)
 {
     size_t n = strlen(prefix);
 
@@ -191,7 +191,7 @@ int dance_topic_prefix_check(const char *prefix, char *why, size_t whylen)
     return 0;
 }
 
-bool dance_topic_under_prefix(const char *topic, const char *prefix, size_t plen)
+bool mdp_topic_under_prefix(const char *topic, const char *prefix, size_t plen)
 {
     if (prefix == NULL || plen == 0 || strncmp(topic, prefix, plen - 1) != 0)
         return false;

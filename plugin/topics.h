@@ -9,52 +9,52 @@
  * and topics starting with "$" never match a filter whose first level is
  * a wildcard.
  *
- * Ownership: a dance_topics owns copies of its filters; free it with
- * dance_topics_free (NULL-safe).
+ * Ownership: a mdp_topics owns copies of its filters; free it with
+ * mdp_topics_free (NULL-safe).
  */
-#ifndef DANCE_PLUGIN_TOPICS_H
-#define DANCE_PLUGIN_TOPICS_H
+#ifndef MDP_TOPICS_H
+#define MDP_TOPICS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef struct dance_topics dance_topics;
+typedef struct mdp_topics mdp_topics;
 
 /* Longest topic filter accepted (the MQTT limit). */
-#define DANCE_TOPIC_MAX 65535
+#define MDP_TOPIC_MAX 65535
 
-/* dance_topics_parse - compile a comma list of topic filters (blanks
+/* mdp_topics_parse - compile a comma list of topic filters (blanks
  * around items ignored). An empty or blank list gives an empty set (no
  * topic matches). Refuses empty items, "+"/"#" inside a level, "#" before
- * the last level, and filters over DANCE_TOPIC_MAX bytes: returns NULL
+ * the last level, and filters over MDP_TOPIC_MAX bytes: returns NULL
  * with a reason in why (NULL with "out of memory" on allocation failure). */
-dance_topics *dance_topics_parse(const char *list, char *why, size_t whylen);
+mdp_topics *mdp_topics_parse(const char *list, char *why, size_t whylen);
 
-void dance_topics_free(dance_topics *t);
+void mdp_topics_free(mdp_topics *t);
 
-/* dance_topics_count - how many filters; 0 for NULL. */
-size_t dance_topics_count(const dance_topics *t);
+/* mdp_topics_count - how many filters; 0 for NULL. */
+size_t mdp_topics_count(const mdp_topics *t);
 
-/* dance_topics_match - true when topic matches one of the filters; false
+/* mdp_topics_match - true when topic matches one of the filters; false
  * for NULL or an empty set. Cannot fail. */
-bool dance_topics_match(const dance_topics *t, const char *topic);
+bool mdp_topics_match(const mdp_topics *t, const char *topic);
 
-/* dance_topic_filter_matches - one filter against one topic (both valid);
+/* mdp_topic_filter_matches - one filter against one topic (both valid);
  * exposed for tests. */
-bool dance_topic_filter_matches(const char *filter, const char *topic);
+bool mdp_topic_filter_matches(const char *filter, const char *topic);
 
-/* dance_topic_prefix_check - whether prefix is a usable topic prefix for
+/* mdp_topic_prefix_check - whether prefix is a usable topic prefix for
  * plugin-published trees: non-empty, ends in "/", no "+", "#" or NUL, does
  * not start with "$" (subscribers to "#" would never see it), at most
  * 1024 bytes. 0, or
  * -1 with a reason in why. */
-int dance_topic_prefix_check(const char *prefix, char *why, size_t whylen);
+int mdp_topic_prefix_check(const char *prefix, char *why, size_t whylen);
 
-/* dance_topic_under_prefix - whether topic lies in the tree of prefix (a
- * prefix that passed dance_topic_prefix_check, so it ends in "/", of
+/* mdp_topic_under_prefix - whether topic lies in the tree of prefix (a
+ * prefix that passed mdp_topic_prefix_check, so it ends in "/", of
  * plen bytes): topic starts with prefix, or is the bare level prefix
  * without its "/" (the filter "verified/#" matches "verified" too).
  * false for a NULL prefix. Cannot fail. */
-bool dance_topic_under_prefix(const char *topic, const char *prefix, size_t plen);
+bool mdp_topic_under_prefix(const char *topic, const char *prefix, size_t plen);
 
 #endif

@@ -7,36 +7,36 @@
  * One device on a quiet broker should simply get in; a storm of cold
  * devices must not turn into one stall after another. So waiting draws on
  * a credit: it holds at most connect_budget_ms (one connect never waits
- * longer) and refills at DANCE_WAIT_SHARE_PERMILLE of elapsed time, which
+ * longer) and refills at MDP_WAIT_SHARE_PERMILLE of elapsed time, which
  * bounds the share of its time the broker thread spends waiting, however
  * many cold devices arrive. Pure code (no Mosquitto, no clock): the caller
  * passes monotonic milliseconds.
  */
-#ifndef DANCE_PLUGIN_WAITBUDGET_H
-#define DANCE_PLUGIN_WAITBUDGET_H
+#ifndef MDP_WAITBUDGET_H
+#define MDP_WAITBUDGET_H
 
 #include <stdint.h>
 
 /* At most 1/10 of the broker thread's time goes to waiting for DNS. */
-#define DANCE_WAIT_SHARE_PERMILLE 100u
+#define MDP_WAIT_SHARE_PERMILLE 100u
 
-typedef struct dance_wait_budget {
+typedef struct mdp_wait_budget {
     uint64_t cap_us;        /* connect_budget_ms, in microseconds */
     uint64_t credit_us;     /* waiting allowed now */
     uint64_t last_ms;       /* when credit was last refilled */
-} dance_wait_budget;
+} mdp_wait_budget;
 
-/* dance_wait_budget_init - full credit (the first cold device after a
+/* mdp_wait_budget_init - full credit (the first cold device after a
  * quiet spell may wait the whole budget). budget_ms 0: never wait. */
-void dance_wait_budget_init(dance_wait_budget *b, unsigned budget_ms, uint64_t now_ms);
+void mdp_wait_budget_init(mdp_wait_budget *b, unsigned budget_ms, uint64_t now_ms);
 
-/* dance_wait_budget_allow - refill for the time since the last call and
+/* mdp_wait_budget_allow - refill for the time since the last call and
  * return how many whole milliseconds the caller may wait now (0: do not
  * wait, refuse as pending). */
-unsigned dance_wait_budget_allow(dance_wait_budget *b, uint64_t now_ms);
+unsigned mdp_wait_budget_allow(mdp_wait_budget *b, uint64_t now_ms);
 
-/* dance_wait_budget_spend - take what was actually waited (the answer
+/* mdp_wait_budget_spend - take what was actually waited (the answer
  * may come before the allowance runs out). */
-void dance_wait_budget_spend(dance_wait_budget *b, uint64_t waited_ms);
+void mdp_wait_budget_spend(mdp_wait_budget *b, uint64_t waited_ms);
 
 #endif

@@ -8,7 +8,7 @@
  * and N worker threads do them (the same shape as Redis' bio.c).
  *
  * Threads and ownership (the threads, their queue and the completion list
- * are a dance_pool, threadpool.h, with one shared queue):
+ * are a mdp_pool, threadpool.h, with one shared queue):
  *  - The host (broker) thread calls drain, start and stop; submit, room
  *    and stats may come from any thread (the message pipeline's verify
  *    threads submit SENDER_FETCH jobs).
@@ -23,7 +23,7 @@
  * Locks: the pool's own guard the queue and the completion list; no lock
  * is held while resolving or matching. `count_lock` guards the submitted
  * and dropped counters. Mosquitto gives plugins no wake-up pipe, so the
- * host polls: TICK calls dance_workers_drain, which takes the completion
+ * host polls: TICK calls mdp_workers_drain, which takes the completion
  * list whole and runs the hooks without a lock (hooks may submit new
  * jobs).
  *
@@ -36,7 +36,7 @@
  * already queued or being fetched is not queued twice.
  *
  * Adding a job kind: add an enum value in workers.h, its fields to struct
- * dance_job, a constructor, a run_ function and a case in job_run,
+ * mdp_job, a constructor, a run_ function and a case in job_run,
  * job_complete and job_free.
  */
 #include "workers.h"
@@ -48,12 +48,12 @@
 #include <string.h>
 #include "threadpool.h"
 
-struct dance_job {
-    dance_job_type type;            /* first, as in Redis' bio jobs */
-    dance_pool_item item;           /* queue and completion list link */
+struct mdp_job {
+    mdp_job_type type;            /* first, as in Redis' bio jobs */
+    mdp_pool_item item;           /* queue and completion list link */
     char *owner;                    /* FETCH, REVALIDATE, SENDER_FETCH */
     /* SENDER_FETCH */
-    dance_answer_fn answer_fn;
+    mdp_answer_fn answer_fn;
     void *answer_ctx;
     /* REVALIDATE */
     const void *client;
@@ -64,30 +64,30 @@ struct dance_job {
     /* results */
     dance_status status;
     char reason[DANCE_REASON_MAX];
-    dance_verdict verdict;
+    mdp_verdict verdict;
 };
 
-struct dance_worker {
-    dance_workers *pool;
+struct mdp_worker {
+    mdp_workers *pool;
     dance_resolver *resolver;       /* this thread's own */
 };
 
-struct dance_workers {
-    dance_workers_config cfg;
-    dance_workers_hooks hooks;
-    struct dance_worker *workers;   /* one per pool thread */
-    dance_pool *threads;
+struct mdp_workers {
+    mdp_workers_config cfg;
+    mdp_workers_hooks hooks;
+    struct mdp_worker *workers;   /* one per pool thread */
+    mdp_pool *threads;
 
     pthread_mutex_t count_lock;
     uint64_t submitted, dropped;
 };
 
-static struct dance_job *job_of(dance_pool_item *it)
+static struct mdp_job *job_of(mdp_pool_item *it)
 {
-    return (struct dance_job *)(void *)((char *)it - offsetof(struct dance_job, item));
+    return (struct mdp_job *)(void *)((char *)it - offsetof(struct mdp_job, item));
 }
 
-static void job_free(struct dance_job *j)
+static void job_free(struct mdp_job *j)
 {
     if (j == NULL)
         return;
@@ -101,12 +101,12 @@ static void job_free(struct dance_job *j)
 /* fetch_cb - dance_fetch_fn run by the cache on a worker thread. */
 static void fetch_cb(void *ctx, const char *owner, dance_tlsa_result *out)
 {
-    struct dance_worker *wk = ctx;
+    struct mdp_worker *wk = ctx;
 
     dance_resolver_lookup_tlsa(wk->resolver, owner, out);
 }
 
-static void run_fetch(struct dance_worker *wk, struct dance_job *j)
+static void run_fetch(struct mdp_worker *wk, struct mdp_job *j)
 {
     dance_tlsa_result res;
 
@@ -120,16 +120,16 @@ static void run_fetch(struct dance_worker *wk, struct dance_job *j)
 /* recheck_token - the verdict for a token client against the answer:
  * the token is parsed again here (cheap) rather than shared with the
  * registry entry, which the broker thread may free at any time. */
-static void recheck_token(const dance_workers *w, struct dance_job *j,
+static void recheck_token(const mdp_workers *w, struct mdp_job *j,
                           const dance_tlsa_result *res)
 {
     dance_token *tok = NULL;
     dance_token_result tr;
-    dance_verdict *v = &j->verdict;
+    mdp_verdict *v = &j->verdict;
 
     memset(v, 0, sizeof(*v));
     if (w->cfg.token_policy == NULL) {
-        v->code = DANCE_V_INTERNAL;
+        v->code = MDP_V_INTERNAL;
         snprintf(v->reason, sizeof(v->reason), "token re-check without a token policy");
         return;
     }
@@ -138,7 +138,7 @@ static void recheck_token(const dance_workers *w, struct dance_job *j,
         dance_token_recheck(tok, res->status, &res->records, res->reason,
                             w->cfg.token_policy, &tr);
     dance_token_free(tok);
-    v->code = dance_verdict_of(tr.status);
+    v->code = mdp_verdict_of(tr.status);
     snprintf(v->reason, sizeof(v->reason), "token %s: %s",
              dance_status_name(tr.status), tr.reason);
     snprintf(v->record, sizeof(v->record), "%s", tr.key_source);
@@ -146,7 +146,7 @@ static void recheck_token(const dance_workers *w, struct dance_job *j,
 
 /* run_revalidate - through the cache, so a client is re-checked against
  * DNS at most once per TTL however often rounds run. */
-static void run_revalidate(struct dance_worker *wk, struct dance_job *j)
+static void run_revalidate(struct mdp_worker *wk, struct mdp_job *j)
 {
     dance_tlsa_result res;
 
@@ -156,7 +156,7 @@ static void run_revalidate(struct dance_worker *wk, struct dance_job *j)
     if (j->password != NULL)
         recheck_token(wk->pool, j, &res);
     else
-        dance_decide(wk->pool->cfg.matcher, j->leaf, j->identity,
+        mdp_decide(wk->pool->cfg.matcher, j->leaf, j->identity,
                      wk->pool->cfg.idsrc, &res, &j->verdict);
     dance_tlsa_result_clear(&res);
 }
@@ -164,7 +164,7 @@ static void run_revalidate(struct dance_worker *wk, struct dance_job *j)
 /* run_sender_fetch - as run_fetch, and the answer itself goes to the
  * requester at once: answers the cache does not store (a lifetime of 0)
  * reach it too, and it need not wait for the next TICK. */
-static void run_sender_fetch(struct dance_worker *wk, struct dance_job *j)
+static void run_sender_fetch(struct mdp_worker *wk, struct mdp_job *j)
 {
     dance_tlsa_result res;
 
@@ -176,97 +176,97 @@ static void run_sender_fetch(struct dance_worker *wk, struct dance_job *j)
     dance_tlsa_result_clear(&res);
 }
 
-static void job_run(struct dance_worker *wk, struct dance_job *j)
+static void job_run(struct mdp_worker *wk, struct mdp_job *j)
 {
     switch (j->type) {
-    case DANCE_JOB_FETCH: run_fetch(wk, j); return;
-    case DANCE_JOB_REVALIDATE: run_revalidate(wk, j); return;
-    case DANCE_JOB_SENDER_FETCH: run_sender_fetch(wk, j); return;
-    case DANCE_JOB_TYPE_COUNT: break;
+    case MDP_JOB_FETCH: run_fetch(wk, j); return;
+    case MDP_JOB_REVALIDATE: run_revalidate(wk, j); return;
+    case MDP_JOB_SENDER_FETCH: run_sender_fetch(wk, j); return;
+    case MDP_JOB_TYPE_COUNT: break;
     }
 }
 
 /* job_complete - host thread, from drain. */
-static void job_complete(dance_workers *w, struct dance_job *j)
+static void job_complete(mdp_workers *w, struct mdp_job *j)
 {
     switch (j->type) {
-    case DANCE_JOB_FETCH:
-    case DANCE_JOB_SENDER_FETCH:
+    case MDP_JOB_FETCH:
+    case MDP_JOB_SENDER_FETCH:
         if (w->hooks.fetch_done != NULL) {
-            dance_fetch_done d = {j->owner, j->status, j->reason};
+            mdp_fetch_done d = {j->owner, j->status, j->reason};
             w->hooks.fetch_done(w->hooks.ctx, &d);
         }
         return;
-    case DANCE_JOB_REVALIDATE:
+    case MDP_JOB_REVALIDATE:
         if (w->hooks.revalidate_done != NULL) {
-            dance_revalidate_done d = {j->client, j->token, j->identity,
+            mdp_revalidate_done d = {j->client, j->token, j->identity,
                                        j->owner, j->status, &j->verdict};
             w->hooks.revalidate_done(w->hooks.ctx, &d);
         }
         return;
-    case DANCE_JOB_TYPE_COUNT:
+    case MDP_JOB_TYPE_COUNT:
         break;
     }
 }
 
 /* run_item - a pool thread runs one job, then hands it to drain. */
-static void run_item(void *ctx, unsigned thread, dance_pool_item *it)
+static void run_item(void *ctx, unsigned thread, mdp_pool_item *it)
 {
-    dance_workers *w = ctx;
-    struct dance_job *j = job_of(it);
+    mdp_workers *w = ctx;
+    struct mdp_job *j = job_of(it);
 
     job_run(&w->workers[thread], j);   /* unlocked: DNS and OpenSSL take their time */
-    dance_pool_done(w->threads, &j->item);
+    mdp_pool_done(w->threads, &j->item);
 }
 
 /* enqueue - append j, or drop it when the queue is full. Takes j. */
-static dance_submit_result enqueue(dance_workers *w, struct dance_job *j)
+static mdp_submit_result enqueue(mdp_workers *w, struct mdp_job *j)
 {
     /* counted first: a fast worker may finish j before push returns */
     pthread_mutex_lock(&w->count_lock);
     w->submitted++;
     pthread_mutex_unlock(&w->count_lock);
-    if (dance_pool_push(w->threads, 0, &j->item, w->cfg.queue_max))
-        return DANCE_SUBMIT_QUEUED;
+    if (mdp_pool_push(w->threads, 0, &j->item, w->cfg.queue_max))
+        return MDP_SUBMIT_QUEUED;
     pthread_mutex_lock(&w->count_lock);
     w->submitted--;
     w->dropped++;
     pthread_mutex_unlock(&w->count_lock);
     job_free(j);
-    return DANCE_SUBMIT_FULL;
+    return MDP_SUBMIT_FULL;
 }
 
-static dance_submit_result count_nomem(dance_workers *w, struct dance_job *j)
+static mdp_submit_result count_nomem(mdp_workers *w, struct mdp_job *j)
 {
     job_free(j);
     pthread_mutex_lock(&w->count_lock);
     w->dropped++;
     pthread_mutex_unlock(&w->count_lock);
-    return DANCE_SUBMIT_NOMEM;
+    return MDP_SUBMIT_NOMEM;
 }
 
 /* same_fetch - a waiting FETCH job for the owner name ctx */
-static bool same_fetch(void *ctx, const dance_pool_item *it)
+static bool same_fetch(void *ctx, const mdp_pool_item *it)
 {
-    const struct dance_job *q = job_of((dance_pool_item *)it);
+    const struct mdp_job *q = job_of((mdp_pool_item *)it);
 
-    return q->type == DANCE_JOB_FETCH && strcmp(q->owner, (const char *)ctx) == 0;
+    return q->type == MDP_JOB_FETCH && strcmp(q->owner, (const char *)ctx) == 0;
 }
 
-dance_submit_result dance_workers_submit_fetch(dance_workers *w, const char *owner)
+mdp_submit_result mdp_workers_submit_fetch(mdp_workers *w, const char *owner)
 {
-    struct dance_job *j;
+    struct mdp_job *j;
 
     /* Linear scan: the queue is bounded and fetches are only queued on
      * cache misses, so it stays short in practice. */
-    if (dance_pool_find(w->threads, same_fetch, (void *)owner) ||
+    if (mdp_pool_find(w->threads, same_fetch, (void *)owner) ||
         dance_cache_in_flight(w->cfg.cache, owner))
-        return DANCE_SUBMIT_DUPLICATE;
+        return MDP_SUBMIT_DUPLICATE;
 
     j = calloc(1, sizeof(*j));
     if (j == NULL)
         return count_nomem(w, NULL);
-    j->type = DANCE_JOB_FETCH;
+    j->type = MDP_JOB_FETCH;
     j->owner = strdup(owner);
     if (j->owner == NULL)
         return count_nomem(w, j);
@@ -275,17 +275,17 @@ dance_submit_result dance_workers_submit_fetch(dance_workers *w, const char *own
 
 /* revalidate_job - a REVALIDATE job with the fields both kinds of client
  * share; NULL on ENOMEM (counted, nothing left allocated) */
-static struct dance_job *revalidate_job(dance_workers *w, const void *client,
+static struct mdp_job *revalidate_job(mdp_workers *w, const void *client,
                                         uint64_t token, const char *identity,
                                         const char *owner)
 {
-    struct dance_job *j = calloc(1, sizeof(*j));
+    struct mdp_job *j = calloc(1, sizeof(*j));
 
     if (j == NULL) {
         (void)count_nomem(w, NULL);
         return NULL;
     }
-    j->type = DANCE_JOB_REVALIDATE;
+    j->type = MDP_JOB_REVALIDATE;
     j->client = client;
     j->token = token;
     j->owner = strdup(owner);
@@ -297,45 +297,45 @@ static struct dance_job *revalidate_job(dance_workers *w, const void *client,
     return j;
 }
 
-dance_submit_result dance_workers_submit_revalidate(dance_workers *w,
+mdp_submit_result mdp_workers_submit_revalidate(mdp_workers *w,
                                                     const void *client, uint64_t token,
                                                     const char *identity,
                                                     const char *owner, X509 *leaf)
 {
-    struct dance_job *j = revalidate_job(w, client, token, identity, owner);
+    struct mdp_job *j = revalidate_job(w, client, token, identity, owner);
 
     if (j == NULL)
-        return DANCE_SUBMIT_NOMEM;
+        return MDP_SUBMIT_NOMEM;
     if (X509_up_ref(leaf) != 1)
         return count_nomem(w, j);
     j->leaf = leaf;
     return enqueue(w, j);
 }
 
-dance_submit_result dance_workers_submit_revalidate_token(dance_workers *w,
+mdp_submit_result mdp_workers_submit_revalidate_token(mdp_workers *w,
                                                           const void *client,
                                                           uint64_t token,
                                                           const char *identity,
                                                           const char *owner,
                                                           const char *password)
 {
-    struct dance_job *j = revalidate_job(w, client, token, identity, owner);
+    struct mdp_job *j = revalidate_job(w, client, token, identity, owner);
 
     if (j == NULL)
-        return DANCE_SUBMIT_NOMEM;
+        return MDP_SUBMIT_NOMEM;
     if ((j->password = strdup(password)) == NULL)
         return count_nomem(w, j);
     return enqueue(w, j);
 }
 
-dance_submit_result dance_workers_submit_sender_fetch(dance_workers *w, const char *owner,
-                                                      dance_answer_fn fn, void *ctx)
+mdp_submit_result mdp_workers_submit_sender_fetch(mdp_workers *w, const char *owner,
+                                                      mdp_answer_fn fn, void *ctx)
 {
-    struct dance_job *j = calloc(1, sizeof(*j));
+    struct mdp_job *j = calloc(1, sizeof(*j));
 
     if (j == NULL)
         return count_nomem(w, NULL);
-    j->type = DANCE_JOB_SENDER_FETCH;
+    j->type = MDP_JOB_SENDER_FETCH;
     j->answer_fn = fn;
     j->answer_ctx = ctx;
     j->owner = strdup(owner);
@@ -344,13 +344,13 @@ dance_submit_result dance_workers_submit_sender_fetch(dance_workers *w, const ch
     return enqueue(w, j);
 }
 
-size_t dance_workers_drain(dance_workers *w)
+size_t mdp_workers_drain(mdp_workers *w)
 {
-    dance_pool_item *list = dance_pool_take_done(w->threads), *next;
+    mdp_pool_item *list = mdp_pool_take_done(w->threads), *next;
     size_t n = 0;
 
     for (; list != NULL; list = next) {
-        struct dance_job *j = job_of(list);
+        struct mdp_job *j = job_of(list);
 
         next = list->next;
         job_complete(w, j);
@@ -360,16 +360,16 @@ size_t dance_workers_drain(dance_workers *w)
     return n;
 }
 
-size_t dance_workers_room(dance_workers *w)
+size_t mdp_workers_room(mdp_workers *w)
 {
-    return dance_pool_room(w->threads, w->cfg.queue_max);
+    return mdp_pool_room(w->threads, w->cfg.queue_max);
 }
 
-void dance_workers_get_stats(dance_workers *w, dance_workers_stats *out)
+void mdp_workers_get_stats(mdp_workers *w, mdp_workers_stats *out)
 {
-    dance_pool_stats ps;
+    mdp_pool_stats ps;
 
-    dance_pool_get_stats(w->threads, &ps);
+    mdp_pool_get_stats(w->threads, &ps);
     pthread_mutex_lock(&w->count_lock);
     out->submitted = w->submitted;
     out->dropped = w->dropped;
@@ -379,18 +379,18 @@ void dance_workers_get_stats(dance_workers *w, dance_workers_stats *out)
     out->running = ps.running;
 }
 
-static void free_item(void *ctx, dance_pool_item *it)
+static void free_item(void *ctx, mdp_pool_item *it)
 {
     (void)ctx;
     job_free(job_of(it));
 }
 
-void dance_workers_stop(dance_workers *w)
+void mdp_workers_stop(mdp_workers *w)
 {
     if (w == NULL)
         return;
     /* joins the threads first: they use the resolvers */
-    dance_pool_free(w->threads, free_item, NULL);
+    mdp_pool_free(w->threads, free_item, NULL);
     for (unsigned i = 0; i < w->cfg.threads; i++)
         dance_resolver_free(w->workers[i].resolver);
     pthread_mutex_destroy(&w->count_lock);
@@ -398,12 +398,12 @@ void dance_workers_stop(dance_workers *w)
     free(w);
 }
 
-dance_workers *dance_workers_start(const dance_workers_config *cfg,
-                                   const dance_workers_hooks *hooks,
+mdp_workers *mdp_workers_start(const mdp_workers_config *cfg,
+                                   const mdp_workers_hooks *hooks,
                                    char *err, size_t errlen)
 {
-    dance_workers *w;
-    dance_pool_config pc;
+    mdp_workers *w;
+    mdp_pool_config pc;
 
     if (cfg->threads == 0 || cfg->queue_max == 0 || cfg->cache == NULL ||
         cfg->matcher == NULL || cfg->resolver == NULL) {
@@ -430,7 +430,7 @@ dance_workers *dance_workers_start(const dance_workers_config *cfg,
         w->workers[i].pool = w;
         w->workers[i].resolver = dance_resolver_new(cfg->resolver, err, errlen);
         if (w->workers[i].resolver == NULL) {
-            dance_workers_stop(w);
+            mdp_workers_stop(w);
             return NULL;
         }
     }
@@ -440,9 +440,9 @@ dance_workers *dance_workers_start(const dance_workers_config *cfg,
     pc.run = run_item;
     pc.ctx = w;
     pc.name = "worker pool";
-    w->threads = dance_pool_start(&pc, err, errlen);
+    w->threads = mdp_pool_start(&pc, err, errlen);
     if (w->threads == NULL) {
-        dance_workers_stop(w);
+        mdp_workers_stop(w);
         return NULL;
     }
     return w;

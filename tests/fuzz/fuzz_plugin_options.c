@@ -22,7 +22,7 @@
 
 #define MAX_OPTS 40
 
-static void check_config(const dance_plugin_config *c)
+static void check_config(const mdp_plugin_config *c)
 {
     dance_resolver_config rc;
     dance_cache_config cc;
@@ -37,8 +37,8 @@ static void check_config(const dance_plugin_config *c)
     FZ_ASSERT(c->revalidate_interval <= 86400 && c->stats_interval <= 86400);
     FZ_ASSERT(c->worker_threads >= 1 && c->worker_threads <= 64);
     FZ_ASSERT(c->queue_size >= 1 && c->queue_size <= 1000000);
-    FZ_ASSERT((unsigned)c->identity_source < DANCE_IDSRC_COUNT);
-    FZ_ASSERT((unsigned)c->fallback < DANCE_FALLBACK_COUNT);
+    FZ_ASSERT((unsigned)c->identity_source < MDP_IDSRC_COUNT);
+    FZ_ASSERT((unsigned)c->fallback < MDP_FALLBACK_COUNT);
     FZ_ASSERT(c->tlsa_owner_label == NULL || (c->tlsa_owner_label[0] == '_'
                                               && strchr(c->tlsa_owner_label, '.') == NULL));
     if (c->dns_transport == DANCE_TRANSPORT_TLS)
@@ -47,9 +47,9 @@ static void check_config(const dance_plugin_config *c)
         FZ_ASSERT(c->tls_auth_name == NULL);
     /* message verification: prefixes usable and apart, replay rules */
     FZ_ASSERT(c->verified_prefix != NULL
-              && dance_topic_prefix_check(c->verified_prefix, NULL, 0) == 0);
+              && mdp_topic_prefix_check(c->verified_prefix, NULL, 0) == 0);
     if (c->rejected_prefix != NULL) {
-        FZ_ASSERT(dance_topic_prefix_check(c->rejected_prefix, NULL, 0) == 0);
+        FZ_ASSERT(mdp_topic_prefix_check(c->rejected_prefix, NULL, 0) == 0);
         FZ_ASSERT(strncmp(c->rejected_prefix, c->verified_prefix,
                           strlen(c->verified_prefix)) != 0
                   && strncmp(c->verified_prefix, c->rejected_prefix,
@@ -61,26 +61,26 @@ static void check_config(const dance_plugin_config *c)
     FZ_ASSERT(!c->require_jti || c->replay_window > 0);
     FZ_ASSERT(c->verify_threads >= 1 && c->verify_threads <= 64);
     FZ_ASSERT(c->verify_queue_size >= 1 && c->verify_queue_size <= 1000000);
-    FZ_ASSERT(c->verify_topics != NULL || dance_topics_count(c->topics) == 0);
+    FZ_ASSERT(c->verify_topics != NULL || mdp_topics_count(c->topics) == 0);
     /* tokens need an audience */
     FZ_ASSERT(!c->token_auth || (c->token_audience != NULL && c->token_audience[0] != '\0'));
-    dance_plugin_config_resolver(c, &rc);
+    mdp_plugin_config_resolver(c, &rc);
     FZ_ASSERT(rc.timeout_ms == c->lookup_timeout_ms);
-    dance_plugin_config_cache(c, &cc);
+    mdp_plugin_config_cache(c, &cc);
     FZ_ASSERT(cc.capacity == c->cache_size && cc.max_ttl == c->max_ttl);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    dance_plugin_opt opts[MAX_OPTS];
-    dance_plugin_config cfg, cfg2;
-    char *text, *line, *next, *err, err2[DANCE_OPT_ERR_MAX];
+    mdp_plugin_opt opts[MAX_OPTS];
+    mdp_plugin_config cfg, cfg2;
+    char *text, *line, *next, *err, err2[MDP_OPT_ERR_MAX];
     size_t n = 0, errlen;
     int rc, rc2;
 
     if (size < 1 || size > 8192)
         return 0;
-    errlen = data[0] & 0x80 ? (size_t)(data[0] & 0x7f) + 1 : DANCE_OPT_ERR_MAX;
+    errlen = data[0] & 0x80 ? (size_t)(data[0] & 0x7f) + 1 : MDP_OPT_ERR_MAX;
     text = fz_strndup0(data + 1, size - 1);
     for (line = text; line != NULL && n < MAX_OPTS; line = next) {
         char *eq;
@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     err = malloc(errlen);       /* exactly sized: ASan sees overruns */
     FZ_ASSERT(err != NULL);
-    rc = dance_plugin_options_parse(opts, n, &cfg, err, errlen);
+    rc = mdp_plugin_options_parse(opts, n, &cfg, err, errlen);
     FZ_ASSERT(rc == 0 || rc == -1);
     FZ_ASSERT(memchr(err, '\0', errlen) != NULL);
     if (rc == 0)
@@ -105,14 +105,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else
         FZ_ASSERT(errlen == 1 || err[0] != '\0');
 
-    rc2 = dance_plugin_options_parse(opts, n, &cfg2, err2, sizeof(err2));
+    rc2 = mdp_plugin_options_parse(opts, n, &cfg2, err2, sizeof(err2));
     FZ_ASSERT(rc2 == rc);
     if (rc != 0 && errlen >= sizeof(err2))
         FZ_ASSERT(strcmp(err, err2) == 0);
 
-    dance_plugin_config_clear(&cfg);
-    dance_plugin_config_clear(&cfg2);
-    dance_plugin_config_clear(NULL);
+    mdp_plugin_config_clear(&cfg);
+    mdp_plugin_config_clear(&cfg2);
+    mdp_plugin_config_clear(NULL);
     free(err);
     free(text);
     return 0;

@@ -8,8 +8,8 @@
  * further line a published topic. Checked against a plain reference
  * matcher written here from MQTT 3.1.1 section 4.7 (level by level, "+"
  * one level, "#" the rest including the parent, "$" topics never under a
- * leading wildcard): dance_topics_match must equal "some filter of the
- * list matches", filter by filter; dance_topic_prefix_check accepts only
+ * leading wildcard): mdp_topics_match must equal "some filter of the
+ * list matches", filter by filter; mdp_topic_prefix_check accepts only
  * prefixes ending in '/' without wildcards or a leading '$'.
  */
 #include <stdbool.h>
@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text, *line, *next, *copy, *filters[MAX_FILTERS];
     char why[256];
-    dance_topics *t;
+    mdp_topics *t;
     size_t nf, i, k = 0;
 
     if (size > 8192)
@@ -93,8 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (next != NULL)
         *next++ = '\0';
     why[0] = '\0';
-    t = dance_topics_parse(text, why, sizeof(why));
-    if (dance_topic_prefix_check(text, NULL, 0) == 0) {
+    t = mdp_topics_parse(text, why, sizeof(why));
+    if (mdp_topic_prefix_check(text, NULL, 0) == 0) {
         size_t n = strlen(text);
         FZ_ASSERT(n > 0 && text[n - 1] == '/' && text[0] != '$'
                   && strpbrk(text, "+#") == NULL);
@@ -107,10 +107,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     copy = strdup(text);
     FZ_ASSERT(copy != NULL);
     nf = split(copy, filters);
-    if (dance_topics_count(t) == 0)
+    if (mdp_topics_count(t) == 0)
         nf = 0;                         /* blank list: nothing matches */
     else
-        FZ_ASSERT(dance_topics_count(t) == nf || nf == MAX_FILTERS);
+        FZ_ASSERT(mdp_topics_count(t) == nf || nf == MAX_FILTERS);
 
     for (line = next; line != NULL && k < 64; line = next, k++) {
         bool any = false;
@@ -122,15 +122,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue;
         for (i = 0; i < nf; i++) {
             bool r = ref_match(filters[i], line);
-            FZ_ASSERT(dance_topic_filter_matches(filters[i], line) == r);
+            FZ_ASSERT(mdp_topic_filter_matches(filters[i], line) == r);
             any = any || r;
         }
         if (nf < MAX_FILTERS)
-            FZ_ASSERT(dance_topics_match(t, line) == any);
+            FZ_ASSERT(mdp_topics_match(t, line) == any);
         else if (any)
-            FZ_ASSERT(dance_topics_match(t, line));
+            FZ_ASSERT(mdp_topics_match(t, line));
     }
-    dance_topics_free(t);
+    mdp_topics_free(t);
     free(copy);
     free(text);
     return 0;

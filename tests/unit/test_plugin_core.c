@@ -35,28 +35,28 @@ static int keys[8];     /* addresses used as opaque client pointers */
 
 static void test_registry_basics(void **state)
 {
-    dance_clients *r = dance_clients_new();
+    mdp_clients *r = mdp_clients_new();
     uint64_t t1, t2;
-    const dance_client *e;
+    const mdp_client *e;
 
     (void)state;
     assert_non_null(r);
-    t1 = dance_clients_add(r, &keys[0], "id0", true, "d0.acme.example",
+    t1 = mdp_clients_add(r, &keys[0], "id0", true, "d0.acme.example",
                            "d0.acme.example", NULL);
-    t2 = dance_clients_add(r, &keys[1], "id1", false, NULL, NULL, NULL);
+    t2 = mdp_clients_add(r, &keys[1], "id1", false, NULL, NULL, NULL);
     assert_true(t1 != 0 && t2 != 0 && t1 != t2);
-    assert_int_equal(dance_clients_count(r), 2);
-    assert_int_equal(dance_clients_dane_count(r), 1);
-    e = dance_clients_find(r, &keys[0]);
+    assert_int_equal(mdp_clients_count(r), 2);
+    assert_int_equal(mdp_clients_dane_count(r), 1);
+    e = mdp_clients_find(r, &keys[0]);
     assert_non_null(e);
     assert_string_equal(e->client_id, "id0");
     assert_string_equal(e->identity, "d0.acme.example");
     assert_true(e->dane);
-    assert_null(dance_clients_find(r, &keys[2]));
-    assert_true(dance_clients_remove(r, &keys[1]));
-    assert_false(dance_clients_remove(r, &keys[1]));
-    assert_int_equal(dance_clients_count(r), 1);
-    dance_clients_free(r);
+    assert_null(mdp_clients_find(r, &keys[2]));
+    assert_true(mdp_clients_remove(r, &keys[1]));
+    assert_false(mdp_clients_remove(r, &keys[1]));
+    assert_int_equal(mdp_clients_count(r), 1);
+    mdp_clients_free(r);
 }
 
 /* A new connection taking over client id "x": the newcomer is registered
@@ -64,89 +64,89 @@ static void test_registry_basics(void **state)
  * must not remove the newcomer's entry. */
 static void test_registry_takeover(void **state)
 {
-    dance_clients *r = dance_clients_new();
+    mdp_clients *r = mdp_clients_new();
 
     (void)state;
-    dance_clients_add(r, &keys[0], "x", true, "a.acme.example", "a.acme.example", NULL);
-    dance_clients_add(r, &keys[1], "x", true, "a.acme.example", "a.acme.example", NULL);
-    assert_true(dance_clients_remove(r, &keys[0]));     /* old one's DISCONNECT */
-    assert_non_null(dance_clients_find(r, &keys[1]));
-    assert_int_equal(dance_clients_dane_count(r), 1);
-    dance_clients_free(r);
+    mdp_clients_add(r, &keys[0], "x", true, "a.acme.example", "a.acme.example", NULL);
+    mdp_clients_add(r, &keys[1], "x", true, "a.acme.example", "a.acme.example", NULL);
+    assert_true(mdp_clients_remove(r, &keys[0]));     /* old one's DISCONNECT */
+    assert_non_null(mdp_clients_find(r, &keys[1]));
+    assert_int_equal(mdp_clients_dane_count(r), 1);
+    mdp_clients_free(r);
 }
 
 static void test_registry_grows(void **state)
 {
-    dance_clients *r = dance_clients_new();
+    mdp_clients *r = mdp_clients_new();
     char *block = malloc(5000);
     char id[32];
 
     (void)state;
     for (int i = 0; i < 5000; i++) {
         snprintf(id, sizeof(id), "c%d", i);
-        assert_true(dance_clients_add(r, block + i, id, i % 2 == 0, "n.example",
+        assert_true(mdp_clients_add(r, block + i, id, i % 2 == 0, "n.example",
                                       "n.example", NULL) != 0);
     }
-    assert_int_equal(dance_clients_count(r), 5000);
-    assert_int_equal(dance_clients_dane_count(r), 2500);
+    assert_int_equal(mdp_clients_count(r), 5000);
+    assert_int_equal(mdp_clients_dane_count(r), 2500);
     for (int i = 0; i < 5000; i++) {
-        const dance_client *e = dance_clients_find(r, block + i);
+        const mdp_client *e = mdp_clients_find(r, block + i);
         snprintf(id, sizeof(id), "c%d", i);
         assert_non_null(e);
         assert_string_equal(e->client_id, id);
     }
     for (int i = 0; i < 5000; i += 3)
-        assert_true(dance_clients_remove(r, block + i));
-    assert_int_equal(dance_clients_count(r), 5000 - 1667);
-    dance_clients_free(r);
+        assert_true(mdp_clients_remove(r, block + i));
+    assert_int_equal(mdp_clients_count(r), 5000 - 1667);
+    mdp_clients_free(r);
     free(block);
 }
 
 static void test_rounds(void **state)
 {
-    dance_clients *r = dance_clients_new();
-    const dance_client *e, *got[4];
+    mdp_clients *r = mdp_clients_new();
+    const mdp_client *e, *got[4];
     uint64_t t3;
     size_t n = 0;
 
     (void)state;
-    dance_clients_add(r, &keys[0], "a", true, "a.example", "a.example", NULL);
-    dance_clients_add(r, &keys[1], "b", false, NULL, NULL, NULL);    /* not DANE */
-    dance_clients_add(r, &keys[2], "c", true, "c.example", "c.example", NULL);
-    t3 = dance_clients_add(r, &keys[3], "d", true, "d.example", "d.example", NULL);
+    mdp_clients_add(r, &keys[0], "a", true, "a.example", "a.example", NULL);
+    mdp_clients_add(r, &keys[1], "b", false, NULL, NULL, NULL);    /* not DANE */
+    mdp_clients_add(r, &keys[2], "c", true, "c.example", "c.example", NULL);
+    t3 = mdp_clients_add(r, &keys[3], "d", true, "d.example", "d.example", NULL);
 
-    assert_int_equal(dance_clients_round_start(r), 1);
-    assert_int_equal(dance_clients_round_start(r), 0);      /* one at a time */
-    assert_true(dance_clients_round_active(r));
+    assert_int_equal(mdp_clients_round_start(r), 1);
+    assert_int_equal(mdp_clients_round_start(r), 0);      /* one at a time */
+    assert_true(mdp_clients_round_active(r));
     /* Entries that leave or are replaced during the round are skipped. */
-    dance_clients_remove(r, &keys[2]);
-    dance_clients_add(r, &keys[3], "d", true, "d.example", "d.example", NULL);
-    while ((e = dance_clients_round_next(r)) != NULL) {
+    mdp_clients_remove(r, &keys[2]);
+    mdp_clients_add(r, &keys[3], "d", true, "d.example", "d.example", NULL);
+    while ((e = mdp_clients_round_next(r)) != NULL) {
         assert_true(n < 4);
         got[n++] = e;
         assert_true(e->checking);
     }
     assert_int_equal(n, 1);
     assert_string_equal(got[0]->client_id, "a");
-    assert_false(dance_clients_round_active(r));
+    assert_false(mdp_clients_round_active(r));
 
     /* Completion for a replaced entry is ignored; for the right one it
      * clears the mark. */
-    assert_null(dance_clients_check_done(r, &keys[3], t3));
-    e = dance_clients_check_done(r, &keys[0], got[0]->token);
+    assert_null(mdp_clients_check_done(r, &keys[3], t3));
+    e = mdp_clients_check_done(r, &keys[0], got[0]->token);
     assert_non_null(e);
     assert_false(e->checking);
 
     /* A new round hands out every DANE entry not being checked. */
-    assert_int_equal(dance_clients_round_start(r), 1);
+    assert_int_equal(mdp_clients_round_start(r), 1);
     n = 0;
-    while ((e = dance_clients_round_next(r)) != NULL)
+    while ((e = mdp_clients_round_next(r)) != NULL)
         n++;
     assert_int_equal(n, 2);
     /* ...and while they are being checked, the next round skips them. */
-    assert_int_equal(dance_clients_round_start(r), 1);
-    assert_null(dance_clients_round_next(r));
-    dance_clients_free(r);
+    assert_int_equal(mdp_clients_round_start(r), 1);
+    assert_null(mdp_clients_round_next(r));
+    mdp_clients_free(r);
 }
 
 /* ---- config scan ---- */
@@ -163,12 +163,12 @@ static void test_confscan_text(void **state)
         "include_dir /etc/mosquitto/conf.d \n"
         "include_dir /other dir\n"
         "per_listener_settings true";
-    dance_confscan s;
+    mdp_confscan s;
     char **dirs = NULL;
 
     (void)state;
     memset(&s, 0, sizeof(s));
-    assert_int_equal(dance_confscan_text(conf, "m.conf", &s, &dirs), 0);
+    assert_int_equal(mdp_confscan_text(conf, "m.conf", &s, &dirs), 0);
     assert_true(s.per_listener_settings);
     assert_true(s.per_listener_true.found);
     assert_int_equal(s.per_listener_true.line, 9);
@@ -180,10 +180,10 @@ static void test_confscan_text(void **state)
     assert_string_equal(dirs[0], "/etc/mosquitto/conf.d");
     assert_string_equal(dirs[1], "/other dir");
     assert_null(dirs[2]);
-    dance_confscan_dirs_free(dirs);
+    mdp_confscan_dirs_free(dirs);
 
     memset(&s, 0, sizeof(s));
-    assert_int_equal(dance_confscan_text("per_listener_settings true\n"
+    assert_int_equal(mdp_confscan_text("per_listener_settings true\n"
                                          "per_listener_settings false\n", "x", &s, NULL), 0);
     assert_false(s.per_listener_settings);
 }
@@ -200,18 +200,18 @@ static void test_confscan_spellings_and_plugins(void **state)
         "auth_plugin /opt/my plugins/dance.so  \n"
         "acl_file /etc/mosquitto/acl\n"
         "per_listener_settings 1\n";
-    dance_confscan s;
+    mdp_confscan s;
 
     (void)state;
-    assert_int_equal(dance_confscan_bool("true", 4), 1);
-    assert_int_equal(dance_confscan_bool("1", 1), 1);
-    assert_int_equal(dance_confscan_bool("false", 5), 0);
-    assert_int_equal(dance_confscan_bool("0", 1), 0);
-    assert_int_equal(dance_confscan_bool("yes", 3), -1);
-    assert_int_equal(dance_confscan_bool("True", 4), -1);   /* Mosquitto refuses it */
+    assert_int_equal(mdp_confscan_bool("true", 4), 1);
+    assert_int_equal(mdp_confscan_bool("1", 1), 1);
+    assert_int_equal(mdp_confscan_bool("false", 5), 0);
+    assert_int_equal(mdp_confscan_bool("0", 1), 0);
+    assert_int_equal(mdp_confscan_bool("yes", 3), -1);
+    assert_int_equal(mdp_confscan_bool("True", 4), -1);   /* Mosquitto refuses it */
 
     memset(&s, 0, sizeof(s));
-    assert_int_equal(dance_confscan_text(conf, "m.conf", &s, NULL), 0);
+    assert_int_equal(mdp_confscan_text(conf, "m.conf", &s, NULL), 0);
     assert_true(s.identity_as_username.found);
     assert_int_equal(s.identity_as_username.line, 2);
     assert_false(s.subject_as_username.found);
@@ -225,7 +225,7 @@ static void test_confscan_spellings_and_plugins(void **state)
 
     /* a later false does not hide an earlier true: fail closed */
     memset(&s, 0, sizeof(s));
-    assert_int_equal(dance_confscan_text("use_subject_as_username true\n"
+    assert_int_equal(mdp_confscan_text("use_subject_as_username true\n"
                                          "use_subject_as_username false\n", "x", &s, NULL), 0);
     assert_true(s.subject_as_username.found);
 }
@@ -236,34 +236,34 @@ static void test_reserved_prefix_and_client_ids(void **state)
     dance_allowlist *al = dance_allowlist_parse("acme.example", why, sizeof(why));
 
     (void)state;
-    assert_true(dance_topic_under_prefix("verified/a/b", "verified/", 9));
-    assert_true(dance_topic_under_prefix("verified/", "verified/", 9));
-    assert_true(dance_topic_under_prefix("verified", "verified/", 9));     /* bare level */
-    assert_true(dance_topic_under_prefix("verified//x", "verified/", 9));
-    assert_false(dance_topic_under_prefix("verifiedx", "verified/", 9));
-    assert_false(dance_topic_under_prefix("verifie", "verified/", 9));
-    assert_false(dance_topic_under_prefix("/verified/a", "verified/", 9));
-    assert_false(dance_topic_under_prefix("x/verified", "verified/", 9));
-    assert_false(dance_topic_under_prefix("verified", NULL, 0));
-    assert_true(dance_topic_under_prefix("a/b", "a/b/", 4));
-    assert_false(dance_topic_under_prefix("a", "a/b/", 4));
+    assert_true(mdp_topic_under_prefix("verified/a/b", "verified/", 9));
+    assert_true(mdp_topic_under_prefix("verified/", "verified/", 9));
+    assert_true(mdp_topic_under_prefix("verified", "verified/", 9));     /* bare level */
+    assert_true(mdp_topic_under_prefix("verified//x", "verified/", 9));
+    assert_false(mdp_topic_under_prefix("verifiedx", "verified/", 9));
+    assert_false(mdp_topic_under_prefix("verifie", "verified/", 9));
+    assert_false(mdp_topic_under_prefix("/verified/a", "verified/", 9));
+    assert_false(mdp_topic_under_prefix("x/verified", "verified/", 9));
+    assert_false(mdp_topic_under_prefix("verified", NULL, 0));
+    assert_true(mdp_topic_under_prefix("a/b", "a/b/", 4));
+    assert_false(mdp_topic_under_prefix("a", "a/b/", 4));
 
-    assert_true(dance_client_id_bound("d1._device.acme.example", "d1._device.acme.example"));
-    assert_true(dance_client_id_bound("D1._Device.acme.example/2", "d1._device.acme.example"));
-    assert_false(dance_client_id_bound("d1._device.acme.example/", "d1._device.acme.example"));
-    assert_false(dance_client_id_bound("d1._device.acme.examplex", "d1._device.acme.example"));
-    assert_false(dance_client_id_bound("d1._device.acme.example.", "d1._device.acme.example"));
-    assert_false(dance_client_id_bound("d2._device.acme.example", "d1._device.acme.example"));
-    assert_false(dance_client_id_bound("x/d1._device.acme.example", "d1._device.acme.example"));
-    assert_false(dance_client_id_bound(NULL, "d1._device.acme.example"));
+    assert_true(mdp_client_id_bound("d1._device.acme.example", "d1._device.acme.example"));
+    assert_true(mdp_client_id_bound("D1._Device.acme.example/2", "d1._device.acme.example"));
+    assert_false(mdp_client_id_bound("d1._device.acme.example/", "d1._device.acme.example"));
+    assert_false(mdp_client_id_bound("d1._device.acme.examplex", "d1._device.acme.example"));
+    assert_false(mdp_client_id_bound("d1._device.acme.example.", "d1._device.acme.example"));
+    assert_false(mdp_client_id_bound("d2._device.acme.example", "d1._device.acme.example"));
+    assert_false(mdp_client_id_bound("x/d1._device.acme.example", "d1._device.acme.example"));
+    assert_false(mdp_client_id_bound(NULL, "d1._device.acme.example"));
 
     assert_non_null(al);
-    assert_true(dance_client_id_claims_identity("d1._device.acme.example", al));
-    assert_true(dance_client_id_claims_identity("D1._device.ACME.example/x", al));
-    assert_false(dance_client_id_claims_identity("alice", al));
-    assert_false(dance_client_id_claims_identity("d1.other.example/x", al));
-    assert_false(dance_client_id_claims_identity("/d1._device.acme.example", al));
-    assert_false(dance_client_id_claims_identity(NULL, al));
+    assert_true(mdp_client_id_claims_identity("d1._device.acme.example", al));
+    assert_true(mdp_client_id_claims_identity("D1._device.ACME.example/x", al));
+    assert_false(mdp_client_id_claims_identity("alice", al));
+    assert_false(mdp_client_id_claims_identity("d1.other.example/x", al));
+    assert_false(mdp_client_id_claims_identity("/d1._device.acme.example", al));
+    assert_false(mdp_client_id_claims_identity(NULL, al));
     dance_allowlist_free(al);
 }
 
@@ -276,12 +276,12 @@ static void test_confscan_cmdline(void **state)
     char path[64];
 
     (void)state;
-    assert_int_equal(dance_confscan_cmdline(a1, sizeof(a1) - 1, path, sizeof(path)), 0);
+    assert_int_equal(mdp_confscan_cmdline(a1, sizeof(a1) - 1, path, sizeof(path)), 0);
     assert_string_equal(path, "/etc/m.conf");
-    assert_int_equal(dance_confscan_cmdline(a2, sizeof(a2) - 1, path, sizeof(path)), 0);
+    assert_int_equal(mdp_confscan_cmdline(a2, sizeof(a2) - 1, path, sizeof(path)), 0);
     assert_string_equal(path, "rel.conf");
-    assert_int_equal(dance_confscan_cmdline(a3, sizeof(a3) - 1, path, sizeof(path)), -1);
-    assert_int_equal(dance_confscan_cmdline(a4, sizeof(a4) - 1, path, sizeof(path)), -1);
+    assert_int_equal(mdp_confscan_cmdline(a3, sizeof(a3) - 1, path, sizeof(path)), -1);
+    assert_int_equal(mdp_confscan_cmdline(a4, sizeof(a4) - 1, path, sizeof(path)), -1);
 }
 
 static void write_file(const char *path, const char *text)
@@ -296,7 +296,7 @@ static void test_confscan_include_dir(void **state)
 {
     char dir[] = "/tmp/dance-confscan-XXXXXX";
     char conf[128], sub[128], f1[160], f2[160], f3[160], text[256];
-    dance_confscan s;
+    mdp_confscan s;
     char err[256];
 
     (void)state;
@@ -314,7 +314,7 @@ static void test_confscan_include_dir(void **state)
     write_file(f3, "per_listener_settings true\n");   /* not *.conf: ignored */
 
     memset(&s, 0, sizeof(s));
-    assert_int_equal(dance_confscan_file(conf, &s, err, sizeof(err)), 0);
+    assert_int_equal(mdp_confscan_file(conf, &s, err, sizeof(err)), 0);
     assert_int_equal(s.files, 3);
     assert_false(s.per_listener_settings);
     assert_true(s.identity_as_username.found);
@@ -326,7 +326,7 @@ static void test_confscan_include_dir(void **state)
     assert_string_equal(s.plugins[1].path, "/main.so");
 
     memset(&s, 0, sizeof(s));
-    assert_int_equal(dance_confscan_file("/nonexistent/dance.conf", &s, err, sizeof(err)), -1);
+    assert_int_equal(mdp_confscan_file("/nonexistent/dance.conf", &s, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "/nonexistent/dance.conf"));
 
     unlink(f1); unlink(f2); unlink(f3); unlink(conf); rmdir(sub); rmdir(dir);
@@ -337,24 +337,24 @@ static void test_confscan_include_dir(void **state)
 static void test_verdict_names_and_dns(void **state)
 {
     dance_tlsa_result res;
-    dance_verdict v;
+    mdp_verdict v;
 
     (void)state;
-    for (int i = 0; i < DANCE_V_COUNT; i++)
-        assert_string_not_equal(dance_verdict_name((dance_verdict_code)i), "unknown");
-    assert_string_equal(dance_verdict_name(DANCE_V_OUTSIDE), "outside_allowed_domains");
-    assert_int_equal(dance_verdict_of(DANCE_LOOKUP_FAILED), DANCE_V_LOOKUP_FAILURE);
-    assert_int_equal(dance_verdict_of(DANCE_BOGUS), DANCE_V_BOGUS);
-    assert_int_equal(dance_verdict_of(DANCE_INSECURE), DANCE_V_INSECURE);
-    assert_int_equal(dance_verdict_of(DANCE_NO_RECORD), DANCE_V_NO_RECORD);
+    for (int i = 0; i < MDP_V_COUNT; i++)
+        assert_string_not_equal(mdp_verdict_name((mdp_verdict_code)i), "unknown");
+    assert_string_equal(mdp_verdict_name(MDP_V_OUTSIDE), "outside_allowed_domains");
+    assert_int_equal(mdp_verdict_of(DANCE_LOOKUP_FAILED), MDP_V_LOOKUP_FAILURE);
+    assert_int_equal(mdp_verdict_of(DANCE_BOGUS), MDP_V_BOGUS);
+    assert_int_equal(mdp_verdict_of(DANCE_INSECURE), MDP_V_INSECURE);
+    assert_int_equal(mdp_verdict_of(DANCE_NO_RECORD), MDP_V_NO_RECORD);
 
     /* A non-secure answer is refused before any certificate is looked at
      * (so no leaf is needed) and keeps the resolver's reason. */
     memset(&res, 0, sizeof(res));
     res.status = DANCE_BOGUS;
     snprintf(res.reason, sizeof(res.reason), "TLSA lookup for x was bogus");
-    dance_decide(NULL, NULL, "x.example", DANCE_IDSRC_SAN, &res, &v);
-    assert_int_equal(v.code, DANCE_V_BOGUS);
+    mdp_decide(NULL, NULL, "x.example", MDP_IDSRC_SAN, &res, &v);
+    assert_int_equal(v.code, MDP_V_BOGUS);
     assert_string_equal(v.reason, "TLSA lookup for x was bogus");
     assert_string_equal(v.record, "");
 }
@@ -362,20 +362,20 @@ static void test_verdict_names_and_dns(void **state)
 /* ---- thread pool ---- */
 
 typedef struct pool_job {
-    dance_pool_item item;           /* first */
+    mdp_pool_item item;           /* first */
     unsigned queue, seq;
     int ran_on;                     /* thread index, -1 before */
 } pool_job;
 
 typedef struct pool_ctx {
-    dance_pool *pool;
+    mdp_pool *pool;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool gate_closed;               /* run waits while set */
     unsigned running;               /* runs that reached the gate */
 } pool_ctx;
 
-static void pool_run(void *ctx, unsigned thread, dance_pool_item *item)
+static void pool_run(void *ctx, unsigned thread, mdp_pool_item *item)
 {
     pool_ctx *c = ctx;
     pool_job *j = (pool_job *)(void *)item;
@@ -387,22 +387,22 @@ static void pool_run(void *ctx, unsigned thread, dance_pool_item *item)
         pthread_cond_wait(&c->cond, &c->lock);
     pthread_mutex_unlock(&c->lock);
     j->ran_on = (int)thread;
-    dance_pool_done(c->pool, &j->item);
+    mdp_pool_done(c->pool, &j->item);
 }
 
-static void pool_count_free(void *ctx, dance_pool_item *item)
+static void pool_count_free(void *ctx, mdp_pool_item *item)
 {
     (void)item;
     (*(unsigned *)ctx)++;
 }
 
 /* take_done_n - collect n completions in order, waiting up to 5 s. */
-static size_t take_done_n(dance_pool *pool, pool_job **out, size_t n)
+static size_t take_done_n(mdp_pool *pool, pool_job **out, size_t n)
 {
     size_t got = 0;
 
     for (int tries = 0; got < n && tries < 5000; tries++) {
-        dance_pool_item *it = dance_pool_take_done(pool);
+        mdp_pool_item *it = mdp_pool_take_done(pool);
         struct timespec ms = {0, 1000000};
         for (; it != NULL && got < n; it = it->next)
             out[got++] = (pool_job *)(void *)it;
@@ -415,21 +415,21 @@ static size_t take_done_n(dance_pool *pool, pool_job **out, size_t n)
 static pool_ctx *pool_ctx_new(unsigned threads, unsigned queues)
 {
     pool_ctx *c = calloc(1, sizeof(*c));
-    dance_pool_config pc = {threads, queues, pool_run, NULL, "test pool"};
+    mdp_pool_config pc = {threads, queues, pool_run, NULL, "test pool"};
     char err[128];
 
     assert_non_null(c);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
     pc.ctx = c;
-    c->pool = dance_pool_start(&pc, err, sizeof(err));
+    c->pool = mdp_pool_start(&pc, err, sizeof(err));
     assert_non_null(c->pool);
     return c;
 }
 
 static void pool_ctx_free(pool_ctx *c, unsigned *freed)
 {
-    dance_pool_free(c->pool, pool_count_free, freed);
+    mdp_pool_free(c->pool, pool_count_free, freed);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
     free(c);
@@ -443,14 +443,14 @@ static void test_threadpool_queues_in_order(void **state)
     pool_ctx *c = pool_ctx_new(2, 2);
     pool_job jobs[N], *done[N];
     unsigned last[2] = {0, 0}, freed = 0;
-    dance_pool_stats st;
+    mdp_pool_stats st;
 
     (void)state;
     for (unsigned i = 0; i < N; i++) {
         jobs[i].queue = i % 2;
         jobs[i].seq = i + 1;
         jobs[i].ran_on = -1;
-        assert_true(dance_pool_push(c->pool, jobs[i].queue, &jobs[i].item, 0));
+        assert_true(mdp_pool_push(c->pool, jobs[i].queue, &jobs[i].item, 0));
     }
     assert_int_equal(take_done_n(c->pool, done, N), N);
     for (unsigned i = 0; i < N; i++) {
@@ -458,9 +458,9 @@ static void test_threadpool_queues_in_order(void **state)
         assert_true(done[i]->seq > last[done[i]->queue]);
         last[done[i]->queue] = done[i]->seq;
     }
-    dance_pool_get_stats(c->pool, &st);
+    mdp_pool_get_stats(c->pool, &st);
     assert_int_equal(st.queued, 0);
-    assert_null(dance_pool_take_done(c->pool));
+    assert_null(mdp_pool_take_done(c->pool));
     pool_ctx_free(c, &freed);
     assert_int_equal(freed, 0);
 }
@@ -472,27 +472,27 @@ static void test_threadpool_bound_front_and_free(void **state)
     pool_job j[5], *done[5];
     unsigned freed = 0;
     char err[64];
-    dance_pool_config bad = {2, 3, pool_run, NULL, "bad pool"};
+    mdp_pool_config bad = {2, 3, pool_run, NULL, "bad pool"};
 
     (void)state;
-    assert_null(dance_pool_start(&bad, err, sizeof(err)));
+    assert_null(mdp_pool_start(&bad, err, sizeof(err)));
     assert_string_equal(err, "bad pool: invalid configuration");
     memset(j, 0, sizeof(j));
     for (unsigned i = 0; i < 5; i++)
         j[i].seq = i;
     /* j0 runs and waits at the gate; j1, j2 fill a bound of 2 */
     c->gate_closed = true;
-    assert_true(dance_pool_push(c->pool, 0, &j[0].item, 2));
+    assert_true(mdp_pool_push(c->pool, 0, &j[0].item, 2));
     pthread_mutex_lock(&c->lock);
     while (c->running == 0)
         pthread_cond_wait(&c->cond, &c->lock);
     pthread_mutex_unlock(&c->lock);
-    assert_true(dance_pool_push(c->pool, 0, &j[1].item, 2));
-    assert_true(dance_pool_push(c->pool, 0, &j[2].item, 2));
-    assert_false(dance_pool_push(c->pool, 0, &j[3].item, 2));
-    assert_int_equal(dance_pool_room(c->pool, 2), 0);
-    assert_int_equal(dance_pool_room(c->pool, 5), 3);
-    dance_pool_push_front(c->pool, 0, &j[4].item);
+    assert_true(mdp_pool_push(c->pool, 0, &j[1].item, 2));
+    assert_true(mdp_pool_push(c->pool, 0, &j[2].item, 2));
+    assert_false(mdp_pool_push(c->pool, 0, &j[3].item, 2));
+    assert_int_equal(mdp_pool_room(c->pool, 2), 0);
+    assert_int_equal(mdp_pool_room(c->pool, 5), 3);
+    mdp_pool_push_front(c->pool, 0, &j[4].item);
     pthread_mutex_lock(&c->lock);
     c->gate_closed = false;
     pthread_cond_broadcast(&c->cond);
@@ -504,17 +504,17 @@ static void test_threadpool_bound_front_and_free(void **state)
     assert_int_equal(done[2]->seq, 1);
     assert_int_equal(done[3]->seq, 2);
     /* a completion nobody took is handed to the free function */
-    assert_true(dance_pool_push(c->pool, 0, &j[3].item, 0));
+    assert_true(mdp_pool_push(c->pool, 0, &j[3].item, 0));
     for (int tries = 0; tries < 5000; tries++) {
-        dance_pool_stats st;
+        mdp_pool_stats st;
         struct timespec ms = {0, 1000000};
-        dance_pool_get_stats(c->pool, &st);
+        mdp_pool_get_stats(c->pool, &st);
         if (st.completed == 5)
             break;
         nanosleep(&ms, NULL);
     }
-    dance_pool_stop(c->pool);
-    dance_pool_stop(c->pool);          /* idempotent */
+    mdp_pool_stop(c->pool);
+    mdp_pool_stop(c->pool);          /* idempotent */
     pool_ctx_free(c, &freed);
     assert_int_equal(freed, 1);
 }
@@ -526,7 +526,7 @@ typedef struct hook_log {
     dance_status last;
 } hook_log;
 
-static void on_fetch(void *ctx, const dance_fetch_done *d)
+static void on_fetch(void *ctx, const mdp_fetch_done *d)
 {
     hook_log *h = ctx;
 
@@ -559,10 +559,10 @@ static void test_workers_fetch_failure_and_bounds(void **state)
     dance_cache_config cc;
     dance_cache *cache;
     dance_matcher *m;
-    dance_workers_config wc;
-    dance_workers_hooks hooks;
-    dance_workers *w;
-    dance_workers_stats st;
+    mdp_workers_config wc;
+    mdp_workers_hooks hooks;
+    mdp_workers *w;
+    mdp_workers_stats st;
     hook_log h = {0, DANCE_OK};
     int fd, port, hole;
 
@@ -598,12 +598,12 @@ static void test_workers_fetch_failure_and_bounds(void **state)
     hooks.ctx = &h;
     hooks.fetch_done = on_fetch;
     hooks.revalidate_done = NULL;
-    w = dance_workers_start(&wc, &hooks, err, sizeof(err));
+    w = mdp_workers_start(&wc, &hooks, err, sizeof(err));
     if (w == NULL)
         fail_msg("workers: %s", err);
 
-    assert_int_equal(dance_workers_submit_fetch(w, "dev._device.acme.example"),
-                     DANCE_SUBMIT_QUEUED);
+    assert_int_equal(mdp_workers_submit_fetch(w, "dev._device.acme.example"),
+                     MDP_SUBMIT_QUEUED);
     /* The answer arrives within about the lookup timeout; wait on the
      * cache as the CONNECT path does. */
     {
@@ -615,36 +615,36 @@ static void test_workers_fetch_failure_and_bounds(void **state)
     }
     /* The completion reaches the host only through drain. */
     for (int i = 0; i < 200 && h.fetches == 0; i++) {
-        dance_workers_drain(w);
+        mdp_workers_drain(w);
         if (h.fetches == 0)
             nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     }
     assert_int_equal(h.fetches, 1);
     assert_int_equal(h.last, DANCE_LOOKUP_FAILED);
-    dance_workers_get_stats(w, &st);
+    mdp_workers_get_stats(w, &st);
     assert_int_equal(st.submitted, 1);
     assert_int_equal(st.completed, 1);
     assert_int_equal(st.dropped, 0);
-    assert_int_equal(dance_workers_room(w), 2);
+    assert_int_equal(mdp_workers_room(w), 2);
 
     /* Bounds: one job running, two waiting, the next one dropped; a fetch
      * already waiting is not queued twice. */
-    assert_int_equal(dance_workers_submit_fetch(w, "a.acme.example"), DANCE_SUBMIT_QUEUED);
+    assert_int_equal(mdp_workers_submit_fetch(w, "a.acme.example"), MDP_SUBMIT_QUEUED);
     for (int i = 0; i < 500 && !dance_cache_in_flight(cache, "a.acme.example"); i++)
         nanosleep(&(struct timespec){0, 2 * 1000 * 1000}, NULL);
     assert_true(dance_cache_in_flight(cache, "a.acme.example"));
-    assert_int_equal(dance_workers_submit_fetch(w, "a.acme.example"), DANCE_SUBMIT_DUPLICATE);
-    assert_int_equal(dance_workers_submit_fetch(w, "b.acme.example"), DANCE_SUBMIT_QUEUED);
-    assert_int_equal(dance_workers_submit_fetch(w, "b.acme.example"), DANCE_SUBMIT_DUPLICATE);
-    assert_int_equal(dance_workers_submit_fetch(w, "c.acme.example"), DANCE_SUBMIT_QUEUED);
-    assert_int_equal(dance_workers_room(w), 0);
-    assert_int_equal(dance_workers_submit_fetch(w, "d.acme.example"), DANCE_SUBMIT_FULL);
-    dance_workers_get_stats(w, &st);
+    assert_int_equal(mdp_workers_submit_fetch(w, "a.acme.example"), MDP_SUBMIT_DUPLICATE);
+    assert_int_equal(mdp_workers_submit_fetch(w, "b.acme.example"), MDP_SUBMIT_QUEUED);
+    assert_int_equal(mdp_workers_submit_fetch(w, "b.acme.example"), MDP_SUBMIT_DUPLICATE);
+    assert_int_equal(mdp_workers_submit_fetch(w, "c.acme.example"), MDP_SUBMIT_QUEUED);
+    assert_int_equal(mdp_workers_room(w), 0);
+    assert_int_equal(mdp_workers_submit_fetch(w, "d.acme.example"), MDP_SUBMIT_FULL);
+    mdp_workers_get_stats(w, &st);
     assert_int_equal(st.dropped, 1);
     assert_int_equal(st.queued, 2);
 
     /* Stop finishes the running job and frees the waiting ones. */
-    dance_workers_stop(w);
+    mdp_workers_stop(w);
     close(hole);
     dance_matcher_free(m);
     dance_cache_free(cache);
@@ -657,7 +657,7 @@ static void test_workers_bad_resolver_config(void **state)
     dance_cache_config cc;
     dance_cache *cache;
     dance_matcher *m;
-    dance_workers_config wc;
+    mdp_workers_config wc;
     char err[256] = "";
 
     (void)state;
@@ -673,7 +673,7 @@ static void test_workers_bad_resolver_config(void **state)
     wc.resolver = &rc;
     wc.cache = cache;
     wc.matcher = m;
-    assert_null(dance_workers_start(&wc, NULL, err, sizeof(err)));
+    assert_null(mdp_workers_start(&wc, NULL, err, sizeof(err)));
     assert_true(err[0] != '\0');
     dance_matcher_free(m);
     dance_cache_free(cache);
@@ -720,33 +720,33 @@ static void test_topic_filter_matching(void **state)
         {"a/+/b", "a//b", true},
     };
     char why[256];
-    dance_topics *t;
+    mdp_topics *t;
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        if (dance_topic_filter_matches(cases[i].filter, cases[i].topic) != cases[i].match)
+        if (mdp_topic_filter_matches(cases[i].filter, cases[i].topic) != cases[i].match)
             fail_msg("filter '%s' topic '%s': expected %s", cases[i].filter,
                      cases[i].topic, cases[i].match ? "match" : "no match");
 
-    t = dance_topics_parse("sensors/#, gw/+/data ,exact", why, sizeof(why));
+    t = mdp_topics_parse("sensors/#, gw/+/data ,exact", why, sizeof(why));
     assert_non_null(t);
-    assert_int_equal(dance_topics_count(t), 3);
-    assert_true(dance_topics_match(t, "sensors"));
-    assert_true(dance_topics_match(t, "sensors/a/b"));
-    assert_true(dance_topics_match(t, "gw/7/data"));
-    assert_true(dance_topics_match(t, "exact"));
-    assert_false(dance_topics_match(t, "exact/no"));
-    assert_false(dance_topics_match(t, "gw/7/data/x"));
-    assert_false(dance_topics_match(t, "verified/sensors/a"));
-    assert_false(dance_topics_match(NULL, "sensors"));
-    dance_topics_free(t);
+    assert_int_equal(mdp_topics_count(t), 3);
+    assert_true(mdp_topics_match(t, "sensors"));
+    assert_true(mdp_topics_match(t, "sensors/a/b"));
+    assert_true(mdp_topics_match(t, "gw/7/data"));
+    assert_true(mdp_topics_match(t, "exact"));
+    assert_false(mdp_topics_match(t, "exact/no"));
+    assert_false(mdp_topics_match(t, "gw/7/data/x"));
+    assert_false(mdp_topics_match(t, "verified/sensors/a"));
+    assert_false(mdp_topics_match(NULL, "sensors"));
+    mdp_topics_free(t);
 
-    t = dance_topics_parse("  ", why, sizeof(why));
+    t = mdp_topics_parse("  ", why, sizeof(why));
     assert_non_null(t);
-    assert_int_equal(dance_topics_count(t), 0);
-    assert_false(dance_topics_match(t, "anything"));
-    dance_topics_free(t);
-    dance_topics_free(NULL);
+    assert_int_equal(mdp_topics_count(t), 0);
+    assert_false(mdp_topics_match(t, "anything"));
+    mdp_topics_free(t);
+    mdp_topics_free(NULL);
 }
 
 static void test_topic_filter_refusals(void **state)
@@ -761,14 +761,14 @@ static void test_topic_filter_refusals(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         why[0] = '\0';
-        if (dance_topics_parse(bad[i], why, sizeof(why)) != NULL)
+        if (mdp_topics_parse(bad[i], why, sizeof(why)) != NULL)
             fail_msg("'%s' accepted", bad[i]);
         assert_true(why[0] != '\0');
     }
     for (size_t i = 0; i < sizeof(good_prefix) / sizeof(good_prefix[0]); i++)
-        assert_int_equal(dance_topic_prefix_check(good_prefix[i], why, sizeof(why)), 0);
+        assert_int_equal(mdp_topic_prefix_check(good_prefix[i], why, sizeof(why)), 0);
     for (size_t i = 0; i < sizeof(bad_prefix) / sizeof(bad_prefix[0]); i++)
-        if (dance_topic_prefix_check(bad_prefix[i], why, sizeof(why)) != -1)
+        if (mdp_topic_prefix_check(bad_prefix[i], why, sizeof(why)) != -1)
             fail_msg("prefix '%s' accepted", bad_prefix[i]);
 }
 
@@ -776,42 +776,42 @@ static void test_topic_filter_refusals(void **state)
 
 static void test_wait_budget(void **state)
 {
-    dance_wait_budget b;
+    mdp_wait_budget b;
     uint64_t t = 1000;
 
     (void)state;
     /* a quiet broker: the first cold device may wait the whole budget */
-    dance_wait_budget_init(&b, 500, t);
-    assert_int_equal(dance_wait_budget_allow(&b, t), 500);
+    mdp_wait_budget_init(&b, 500, t);
+    assert_int_equal(mdp_wait_budget_allow(&b, t), 500);
     /* an answer after 30 ms takes only 30 ms */
-    dance_wait_budget_spend(&b, 30);
-    assert_int_equal(dance_wait_budget_allow(&b, t), 470);
+    mdp_wait_budget_spend(&b, 30);
+    assert_int_equal(mdp_wait_budget_allow(&b, t), 470);
     /* a storm: each cold device waits what is left, then nothing */
-    dance_wait_budget_spend(&b, 470);
-    assert_int_equal(dance_wait_budget_allow(&b, t), 0);
+    mdp_wait_budget_spend(&b, 470);
+    assert_int_equal(mdp_wait_budget_allow(&b, t), 0);
     /* refill at the share: 1 s of broker time buys 100 ms of waiting */
     t += 1000;
-    assert_int_equal(dance_wait_budget_allow(&b, t), 1000 * DANCE_WAIT_SHARE_PERMILLE / 1000);
+    assert_int_equal(mdp_wait_budget_allow(&b, t), 1000 * MDP_WAIT_SHARE_PERMILLE / 1000);
     /* so over 10 s of storm the broker waits at most budget + 10% */
     {
         uint64_t waited = 0;
-        dance_wait_budget_init(&b, 500, 0);
+        mdp_wait_budget_init(&b, 500, 0);
         for (uint64_t now = 0; now < 10000; now += 7) {
-            unsigned allow = dance_wait_budget_allow(&b, now);
+            unsigned allow = mdp_wait_budget_allow(&b, now);
             waited += allow;
-            dance_wait_budget_spend(&b, allow);
+            mdp_wait_budget_spend(&b, allow);
         }
-        assert_true(waited <= 500 + 10000 * DANCE_WAIT_SHARE_PERMILLE / 1000);
-        assert_true(waited >= 10000 * DANCE_WAIT_SHARE_PERMILLE / 1000 - 10);
+        assert_true(waited <= 500 + 10000 * MDP_WAIT_SHARE_PERMILLE / 1000);
+        assert_true(waited >= 10000 * MDP_WAIT_SHARE_PERMILLE / 1000 - 10);
     }
     /* a long quiet spell refills to the cap and no further */
-    assert_int_equal(dance_wait_budget_allow(&b, UINT64_C(1) << 40), 500);
+    assert_int_equal(mdp_wait_budget_allow(&b, UINT64_C(1) << 40), 500);
     /* the clock never goes back, but if it did nothing is refilled */
-    dance_wait_budget_spend(&b, 500);
-    assert_int_equal(dance_wait_budget_allow(&b, 5), 0);
+    mdp_wait_budget_spend(&b, 500);
+    assert_int_equal(mdp_wait_budget_allow(&b, 5), 0);
     /* budget 0: never wait */
-    dance_wait_budget_init(&b, 0, 0);
-    assert_int_equal(dance_wait_budget_allow(&b, 100000), 0);
+    mdp_wait_budget_init(&b, 0, 0);
+    assert_int_equal(mdp_wait_budget_allow(&b, 100000), 0);
 }
 
 int main(void)

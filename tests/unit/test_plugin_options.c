@@ -17,30 +17,30 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static char err[DANCE_OPT_ERR_MAX];
+static char err[MDP_OPT_ERR_MAX];
 
-static int parse(const dance_plugin_opt *o, size_t n, dance_plugin_config *c)
+static int parse(const mdp_plugin_opt *o, size_t n, mdp_plugin_config *c)
 {
     memset(err, 0, sizeof(err));
-    return dance_plugin_options_parse(o, n, c, err, sizeof(err));
+    return mdp_plugin_options_parse(o, n, c, err, sizeof(err));
 }
 
 /* expect_error - parsing fails and the error starts with prefix. */
-static void expect_error(const dance_plugin_opt *o, size_t n, const char *prefix)
+static void expect_error(const mdp_plugin_opt *o, size_t n, const char *prefix)
 {
-    dance_plugin_config c;
+    mdp_plugin_config c;
 
     assert_int_equal(parse(o, n, &c), -1);
     if (strncmp(err, prefix, strlen(prefix)) != 0)
         fail_msg("error \"%s\" does not start with \"%s\"", err, prefix);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
 }
 
 /* one_bad - allowed_domains plus key=value must fail with the standard
  * "plugin_opt_<key> '<value>': expected" line. */
 static void one_bad(const char *key, const char *value)
 {
-    dance_plugin_opt o[] = {{"allowed_domains", "acme.example"}, {key, value}};
+    mdp_plugin_opt o[] = {{"allowed_domains", "acme.example"}, {key, value}};
     char prefix[256];
 
     snprintf(prefix, sizeof(prefix), "plugin_opt_%s '%s': expected", key, value);
@@ -52,8 +52,8 @@ static void one_bad(const char *key, const char *value)
 
 static void test_defaults(void **state)
 {
-    dance_plugin_opt o[] = {{"allowed_domains", "acme.example"}};
-    dance_plugin_config c;
+    mdp_plugin_opt o[] = {{"allowed_domains", "acme.example"}};
+    mdp_plugin_config c;
 
     (void)state;
     assert_int_equal(parse(o, N(o), &c), 0);
@@ -61,52 +61,52 @@ static void test_defaults(void **state)
     assert_null(c.trust_anchor);
     assert_int_equal(c.dns_transport, DANCE_TRANSPORT_UDP);
     assert_null(c.tls_auth_name);
-    assert_int_equal(c.lookup_timeout_ms, DANCE_OPT_DEFAULT_LOOKUP_TIMEOUT_MS);
+    assert_int_equal(c.lookup_timeout_ms, MDP_OPT_DEFAULT_LOOKUP_TIMEOUT_MS);
     assert_string_equal(c.allowed_domains, "acme.example");
     assert_non_null(c.allowlist);
     assert_true(dance_allowlist_match(c.allowlist, "d._device.acme.example"));
     assert_false(dance_allowlist_match(c.allowlist, "d._device.badacme.example"));
-    assert_int_equal(c.identity_source, DANCE_IDSRC_SAN);
+    assert_int_equal(c.identity_source, MDP_IDSRC_SAN);
     assert_null(c.tlsa_owner_label);
     assert_null(c.cafile);
-    assert_int_equal(c.fallback, DANCE_FALLBACK_DENY);
-    assert_int_equal(c.connect_budget_ms, DANCE_OPT_DEFAULT_CONNECT_BUDGET_MS);
-    assert_int_equal(c.cache_size, DANCE_OPT_DEFAULT_CACHE_SIZE);
-    assert_int_equal(c.min_ttl, DANCE_OPT_DEFAULT_MIN_TTL);
-    assert_int_equal(c.max_ttl, DANCE_OPT_DEFAULT_MAX_TTL);
-    assert_int_equal(c.negative_ttl, DANCE_OPT_DEFAULT_NEGATIVE_TTL);
-    assert_int_equal(c.failure_ttl, DANCE_OPT_DEFAULT_FAILURE_TTL);
-    assert_int_equal(c.revalidate_interval, DANCE_OPT_DEFAULT_REVALIDATE_INTERVAL);
-    assert_int_equal(c.stats_interval, DANCE_OPT_DEFAULT_STATS_INTERVAL);
-    assert_int_equal(c.worker_threads, DANCE_OPT_DEFAULT_WORKER_THREADS);
-    assert_int_equal(c.queue_size, DANCE_OPT_DEFAULT_QUEUE_SIZE);
+    assert_int_equal(c.fallback, MDP_FALLBACK_DENY);
+    assert_int_equal(c.connect_budget_ms, MDP_OPT_DEFAULT_CONNECT_BUDGET_MS);
+    assert_int_equal(c.cache_size, MDP_OPT_DEFAULT_CACHE_SIZE);
+    assert_int_equal(c.min_ttl, MDP_OPT_DEFAULT_MIN_TTL);
+    assert_int_equal(c.max_ttl, MDP_OPT_DEFAULT_MAX_TTL);
+    assert_int_equal(c.negative_ttl, MDP_OPT_DEFAULT_NEGATIVE_TTL);
+    assert_int_equal(c.failure_ttl, MDP_OPT_DEFAULT_FAILURE_TTL);
+    assert_int_equal(c.revalidate_interval, MDP_OPT_DEFAULT_REVALIDATE_INTERVAL);
+    assert_int_equal(c.stats_interval, MDP_OPT_DEFAULT_STATS_INTERVAL);
+    assert_int_equal(c.worker_threads, MDP_OPT_DEFAULT_WORKER_THREADS);
+    assert_int_equal(c.queue_size, MDP_OPT_DEFAULT_QUEUE_SIZE);
     /* message verification: off */
     assert_null(c.verify_topics);
-    assert_false(dance_plugin_config_verifying(&c));
+    assert_false(mdp_plugin_config_verifying(&c));
     assert_string_equal(c.verified_prefix, "verified/");
     assert_null(c.rejected_prefix);
     assert_int_equal(c.max_payload, 65536);
     /* the strict profile's defaults */
-    assert_int_equal(c.message_profile, DANCE_PROFILE_STRICT);
+    assert_int_equal(c.message_profile, MDP_PROFILE_STRICT);
     assert_true(c.require_iat);
     assert_int_equal(c.max_skew, 300);
-    assert_int_equal(c.replay_window, DANCE_OPT_DEFAULT_REPLAY_WINDOW);
+    assert_int_equal(c.replay_window, MDP_OPT_DEFAULT_REPLAY_WINDOW);
     assert_false(c.require_jti);
     assert_true(c.require_topic_binding);
-    assert_int_equal(c.verify_threads, DANCE_OPT_DEFAULT_VERIFY_THREADS);
-    assert_int_equal(c.verify_queue_size, DANCE_OPT_DEFAULT_VERIFY_QUEUE_SIZE);
-    assert_int_equal(c.key_cache_size, DANCE_OPT_DEFAULT_KEY_CACHE_SIZE);
+    assert_int_equal(c.verify_threads, MDP_OPT_DEFAULT_VERIFY_THREADS);
+    assert_int_equal(c.verify_queue_size, MDP_OPT_DEFAULT_VERIFY_QUEUE_SIZE);
+    assert_int_equal(c.key_cache_size, MDP_OPT_DEFAULT_KEY_CACHE_SIZE);
     assert_int_equal(c.verify_queue_bytes, 64u * 1024u * 1024u);
     assert_int_equal(c.sender_lookup_rate, 10);
     assert_int_equal(c.sender_lookup_burst, 50);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
     assert_null(c.allowlist);
     assert_null(c.verified_prefix);
 }
 
 static void test_message_options(void **state)
 {
-    dance_plugin_opt o[] = {
+    mdp_plugin_opt o[] = {
         {"allowed_domains", "acme.example"},
         {"verify_topics", " sensors/# ,gw/+/data,$share-not/x"},
         {"verified_prefix", "v/"},
@@ -123,18 +123,18 @@ static void test_message_options(void **state)
         {"verify_queue_bytes", "2097152"},
         {"sender_lookups_per_client", "5/20"},
     };
-    dance_plugin_opt off[] = {{"allowed_domains", "acme.example"},
+    mdp_plugin_opt off[] = {{"allowed_domains", "acme.example"},
                               {"verify_topics", " "}, {"require_iat", "false"}};
-    dance_plugin_config c;
+    mdp_plugin_config c;
 
     (void)state;
     assert_int_equal(parse(o, N(o), &c), 0);
-    assert_true(dance_plugin_config_verifying(&c));
-    assert_int_equal(dance_topics_count(c.topics), 3);
-    assert_true(dance_topics_match(c.topics, "sensors/a/b"));
-    assert_true(dance_topics_match(c.topics, "gw/1/data"));
-    assert_false(dance_topics_match(c.topics, "gw/1/data/x"));
-    assert_false(dance_topics_match(c.topics, "other"));
+    assert_true(mdp_plugin_config_verifying(&c));
+    assert_int_equal(mdp_topics_count(c.topics), 3);
+    assert_true(mdp_topics_match(c.topics, "sensors/a/b"));
+    assert_true(mdp_topics_match(c.topics, "gw/1/data"));
+    assert_false(mdp_topics_match(c.topics, "gw/1/data/x"));
+    assert_false(mdp_topics_match(c.topics, "other"));
     assert_string_equal(c.verified_prefix, "v/");
     assert_string_equal(c.rejected_prefix, "rejected/msgs/");
     assert_int_equal(c.max_payload, 1024);
@@ -149,36 +149,36 @@ static void test_message_options(void **state)
     assert_int_equal(c.verify_queue_bytes, 2097152);
     assert_int_equal(c.sender_lookup_rate, 5);
     assert_int_equal(c.sender_lookup_burst, 20);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
     assert_null(c.topics);
 
     /* An empty (blank) list switches verification off; then the other
      * message options may stay. */
     assert_int_equal(parse(off, N(off), &c), 0);
-    assert_false(dance_plugin_config_verifying(&c));
-    dance_plugin_config_clear(&c);
+    assert_false(mdp_plugin_config_verifying(&c));
+    mdp_plugin_config_clear(&c);
 }
 
 static void test_message_cross_rules(void **state)
 {
-    dance_plugin_opt no_topics[] = {{"allowed_domains", "a.example"},
+    mdp_plugin_opt no_topics[] = {{"allowed_domains", "a.example"},
                                     {"rejected_prefix", "rejected/"}};
-    dance_plugin_opt nested[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+    mdp_plugin_opt nested[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
                                  {"rejected_prefix", "verified/rejected/"}};
-    dance_plugin_opt nested2[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+    mdp_plugin_opt nested2[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
                                   {"verified_prefix", "out/verified/"},
                                   {"rejected_prefix", "out/"}};
-    dance_plugin_opt same[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+    mdp_plugin_opt same[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
                                {"rejected_prefix", "verified/"}};
-    dance_plugin_opt jti[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+    mdp_plugin_opt jti[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
                               {"message_profile", "compat"}, {"require_iat", "true"},
                               {"require_jti", "true"}};
-    dance_plugin_opt window[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+    mdp_plugin_opt window[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
                                  {"replay_window", "599"}};
-    dance_plugin_opt window_ok[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+    mdp_plugin_opt window_ok[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
                                     {"replay_window", "20"}, {"max_skew", "10"},
                                     {"rejected_prefix", "verifiedx/"}};
-    dance_plugin_config c;
+    mdp_plugin_config c;
 
     (void)state;
     expect_error(no_topics, N(no_topics), "plugin_opt_rejected_prefix is set but "
@@ -193,7 +193,7 @@ static void test_message_cross_rules(void **state)
     expect_error(window, N(window), "plugin_opt_replay_window '599': expected at least "
                  "twice plugin_opt_max_skew (300 s)");
     assert_int_equal(parse(window_ok, N(window_ok), &c), 0);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
 }
 
 /* Secure message defaults, the compat profile, and the combinations that
@@ -201,58 +201,58 @@ static void test_message_cross_rules(void **state)
 static void test_message_profile(void **state)
 {
 #define V {"allowed_domains", "a.example"}, {"verify_topics", "s/#"}
-    dance_plugin_opt strict[] = {V};
-    dance_plugin_opt strict_named[] = {V, {"message_profile", "strict"}};
-    dance_plugin_opt wide_skew[] = {V, {"max_skew", "400"}};
-    dance_plugin_opt narrow_skew[] = {V, {"max_skew", "10"}};
-    dance_plugin_opt no_iat[] = {V, {"require_iat", "false"}};
-    dance_plugin_opt no_topic[] = {V, {"require_topic_binding", "false"}};
-    dance_plugin_opt no_window[] = {V, {"replay_window", "0"}};
-    dance_plugin_opt short_window[] = {V, {"max_skew", "100"}, {"replay_window", "199"}};
-    dance_plugin_opt jti_ok[] = {V, {"require_jti", "true"}};
-    dance_plugin_opt compat[] = {V, {"message_profile", "compat"}};
-    dance_plugin_opt compat_window[] = {V, {"message_profile", "compat"},
+    mdp_plugin_opt strict[] = {V};
+    mdp_plugin_opt strict_named[] = {V, {"message_profile", "strict"}};
+    mdp_plugin_opt wide_skew[] = {V, {"max_skew", "400"}};
+    mdp_plugin_opt narrow_skew[] = {V, {"max_skew", "10"}};
+    mdp_plugin_opt no_iat[] = {V, {"require_iat", "false"}};
+    mdp_plugin_opt no_topic[] = {V, {"require_topic_binding", "false"}};
+    mdp_plugin_opt no_window[] = {V, {"replay_window", "0"}};
+    mdp_plugin_opt short_window[] = {V, {"max_skew", "100"}, {"replay_window", "199"}};
+    mdp_plugin_opt jti_ok[] = {V, {"require_jti", "true"}};
+    mdp_plugin_opt compat[] = {V, {"message_profile", "compat"}};
+    mdp_plugin_opt compat_window[] = {V, {"message_profile", "compat"},
                                         {"replay_window", "60"}};
-    dance_plugin_opt compat_iat_short[] = {V, {"message_profile", "compat"},
+    mdp_plugin_opt compat_iat_short[] = {V, {"message_profile", "compat"},
                                            {"require_iat", "true"},
                                            {"replay_window", "60"}};
-    dance_plugin_opt compat_jti_hole[] = {V, {"message_profile", "compat"},
+    mdp_plugin_opt compat_jti_hole[] = {V, {"message_profile", "compat"},
                                           {"replay_window", "600"},
                                           {"require_jti", "true"}};
-    dance_plugin_opt compat_jti_ok[] = {V, {"message_profile", "compat"},
+    mdp_plugin_opt compat_jti_ok[] = {V, {"message_profile", "compat"},
                                         {"replay_window", "600"}, {"require_jti", "true"},
                                         {"require_iat", "true"}};
-    dance_plugin_opt compat_mixed[] = {V, {"message_profile", "compat"},
+    mdp_plugin_opt compat_mixed[] = {V, {"message_profile", "compat"},
                                        {"require_topic_binding", "true"},
                                        {"require_iat", "false"}};
-    dance_plugin_opt profile_alone[] = {{"allowed_domains", "a.example"},
+    mdp_plugin_opt profile_alone[] = {{"allowed_domains", "a.example"},
                                         {"message_profile", "compat"}};
 #undef V
-    dance_plugin_config c;
+    mdp_plugin_config c;
 
     (void)state;
     assert_int_equal(parse(strict, N(strict), &c), 0);
-    assert_int_equal(c.message_profile, DANCE_PROFILE_STRICT);
-    assert_string_equal(dance_message_profile_name(c.message_profile), "strict");
+    assert_int_equal(c.message_profile, MDP_PROFILE_STRICT);
+    assert_string_equal(mdp_message_profile_name(c.message_profile), "strict");
     assert_true(c.require_iat);
     assert_true(c.require_topic_binding);
     assert_int_equal(c.max_skew, 300);
     assert_int_equal(c.replay_window, 600);
     assert_false(c.require_jti);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
     assert_int_equal(parse(strict_named, N(strict_named), &c), 0);
     assert_int_equal(c.replay_window, 600);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
     /* the default window grows with max_skew, never below 600 s */
     assert_int_equal(parse(wide_skew, N(wide_skew), &c), 0);
     assert_int_equal(c.replay_window, 800);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
     assert_int_equal(parse(narrow_skew, N(narrow_skew), &c), 0);
     assert_int_equal(c.replay_window, 600);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
     assert_int_equal(parse(jti_ok, N(jti_ok), &c), 0);
     assert_true(c.require_jti);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
 
     /* strict refuses what weakens it, and says how to get it */
     expect_error(no_iat, N(no_iat), "plugin_opt_require_iat 'false': refused by "
@@ -268,16 +268,16 @@ static void test_message_profile(void **state)
 
     /* compat: today's prototype behaviour unless configured */
     assert_int_equal(parse(compat, N(compat), &c), 0);
-    assert_int_equal(c.message_profile, DANCE_PROFILE_COMPAT);
-    assert_string_equal(dance_message_profile_name(c.message_profile), "compat");
+    assert_int_equal(c.message_profile, MDP_PROFILE_COMPAT);
+    assert_string_equal(mdp_message_profile_name(c.message_profile), "compat");
     assert_false(c.require_iat);
     assert_false(c.require_topic_binding);
     assert_int_equal(c.replay_window, 0);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
     /* a short window only drops duplicates when iat is not required */
     assert_int_equal(parse(compat_window, N(compat_window), &c), 0);
     assert_int_equal(c.replay_window, 60);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
     expect_error(compat_iat_short, N(compat_iat_short), "plugin_opt_replay_window '60': "
                  "expected at least twice plugin_opt_max_skew (300 s)");
     /* a jti leaves the cache after the window: without iat it works again */
@@ -287,23 +287,23 @@ static void test_message_profile(void **state)
     assert_true(c.require_jti);
     assert_true(c.require_iat);
     assert_false(c.require_topic_binding);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
     assert_int_equal(parse(compat_mixed, N(compat_mixed), &c), 0);
     assert_false(c.require_iat);
     assert_true(c.require_topic_binding);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
 
     expect_error(profile_alone, N(profile_alone), "plugin_opt_message_profile is set but "
                  "plugin_opt_verify_topics is not");
     one_bad("message_profile", "STRICT");
     one_bad("message_profile", "");
     one_bad("message_profile", "off");
-    assert_string_equal(dance_message_profile_name(DANCE_PROFILE_COUNT), "unknown");
+    assert_string_equal(mdp_message_profile_name(MDP_PROFILE_COUNT), "unknown");
 }
 
 static void test_every_option(void **state)
 {
-    dance_plugin_opt o[] = {
+    mdp_plugin_opt o[] = {
         {"resolver", "127.0.0.1@5353, ::1,192.0.2.1@53"},
         {"trust_anchor", "/etc/root.ds"},
         {"dns_transport", "tls"},
@@ -325,7 +325,7 @@ static void test_every_option(void **state)
         {"worker_threads", "4"},
         {"queue_size", "9"},
     };
-    dance_plugin_config c;
+    mdp_plugin_config c;
     dance_resolver_config rc;
     dance_cache_config cc;
 
@@ -337,10 +337,10 @@ static void test_every_option(void **state)
     assert_string_equal(c.tls_auth_name, "dns.example");
     assert_int_equal(c.lookup_timeout_ms, 750);
     assert_true(dance_allowlist_match(c.allowlist, "x.other.example"));
-    assert_int_equal(c.identity_source, DANCE_IDSRC_USERNAME);
+    assert_int_equal(c.identity_source, MDP_IDSRC_USERNAME);
     assert_string_equal(c.tlsa_owner_label, "_mqtt");
     assert_string_equal(c.cafile, "/etc/ca.pem");
-    assert_int_equal(c.fallback, DANCE_FALLBACK_DEFER);
+    assert_int_equal(c.fallback, MDP_FALLBACK_DEFER);
     assert_int_equal(c.connect_budget_ms, 0);
     assert_int_equal(c.cache_size, 42);
     assert_int_equal(c.min_ttl, 5);
@@ -352,43 +352,43 @@ static void test_every_option(void **state)
     assert_int_equal(c.worker_threads, 4);
     assert_int_equal(c.queue_size, 9);
 
-    dance_plugin_config_resolver(&c, &rc);
+    mdp_plugin_config_resolver(&c, &rc);
     assert_string_equal(rc.upstreams, c.resolver);
     assert_string_equal(rc.trust_anchor_file, "/etc/root.ds");
     assert_int_equal(rc.timeout_ms, 750);
     assert_int_equal(rc.transport, DANCE_TRANSPORT_TLS);
     assert_string_equal(rc.tls_auth_name, "dns.example");
-    dance_plugin_config_cache(&c, &cc);
+    mdp_plugin_config_cache(&c, &cc);
     assert_int_equal(cc.capacity, 42);
     assert_int_equal(cc.min_ttl, 5);
     assert_int_equal(cc.max_ttl, 600);
     assert_int_equal(cc.negative_ttl, 7);
     assert_int_equal(cc.failure_ttl, 0);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
 }
 
 static void test_required_and_unknown(void **state)
 {
-    dance_plugin_opt none[] = {{"cafile", "/x"}};
-    dance_plugin_opt unknown[] = {{"allowed_domains", "a.example"}, {"resolvers", "1.1.1.1"}};
-    dance_plugin_opt twice[] = {{"allowed_domains", "a.example"}, {"min_ttl", "1"},
+    mdp_plugin_opt none[] = {{"cafile", "/x"}};
+    mdp_plugin_opt unknown[] = {{"allowed_domains", "a.example"}, {"resolvers", "1.1.1.1"}};
+    mdp_plugin_opt twice[] = {{"allowed_domains", "a.example"}, {"min_ttl", "1"},
                                 {"min_ttl", "2"}};
-    dance_plugin_config c;
+    mdp_plugin_config c;
 
     (void)state;
     expect_error(none, N(none), "plugin_opt_allowed_domains is required");
     assert_int_equal(parse(NULL, 0, &c), -1);
     assert_non_null(strstr(err, "plugin_opt_allowed_domains"));
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
     expect_error(unknown, N(unknown), "plugin_opt_resolvers '1.1.1.1': unknown option");
     assert_non_null(strstr(err, "resolver"));      /* lists the known ones, */
     {
         /* all of them: the list ends with the table's last option */
         size_t last = 0;
         char tail[128];
-        while (dance_plugin_option_name(last + 1) != NULL)
+        while (mdp_plugin_option_name(last + 1) != NULL)
             last++;
-        snprintf(tail, sizeof(tail), "%s)", dance_plugin_option_name(last));
+        snprintf(tail, sizeof(tail), "%s)", mdp_plugin_option_name(last));
         assert_non_null(strstr(err, tail));
     }
     expect_error(twice, N(twice), "plugin_opt_min_ttl '2': given twice");
@@ -491,25 +491,25 @@ static void test_bad_values(void **state)
  * does not is refused, the default grows to fit. */
 static void test_queue_bytes_fits_max_payload(void **state)
 {
-    dance_plugin_opt small[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+    mdp_plugin_opt small[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
                                 {"max_payload", "1000000"},
                                 {"verify_queue_bytes", "3999999"}};
-    dance_plugin_opt big[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+    mdp_plugin_opt big[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
                               {"max_payload", "100000000"}};
-    dance_plugin_opt fits[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
+    mdp_plugin_opt fits[] = {{"allowed_domains", "a.example"}, {"verify_topics", "s/#"},
                                {"max_payload", "1000000"},
                                {"verify_queue_bytes", "4000000"}};
-    dance_plugin_config c;
+    mdp_plugin_config c;
 
     (void)state;
     expect_error(small, N(small), "plugin_opt_verify_queue_bytes '3999999': expected at "
                  "least 4000000");
     assert_int_equal(parse(big, N(big), &c), 0);
     assert_int_equal(c.verify_queue_bytes, 400000000u);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
     assert_int_equal(parse(fits, N(fits), &c), 0);
     assert_int_equal(c.verify_queue_bytes, 4000000u);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
 }
 
 static void test_reasons_name_the_part(void **state)
@@ -531,17 +531,17 @@ static void test_reasons_name_the_part(void **state)
 
 static void test_cross_rules(void **state)
 {
-    dance_plugin_opt ttl[] = {{"allowed_domains", "a.example"}, {"min_ttl", "700"},
+    mdp_plugin_opt ttl[] = {{"allowed_domains", "a.example"}, {"min_ttl", "700"},
                               {"max_ttl", "600"}};
-    dance_plugin_opt tls[] = {{"allowed_domains", "a.example"}, {"resolver", "192.0.2.1@853"},
+    mdp_plugin_opt tls[] = {{"allowed_domains", "a.example"}, {"resolver", "192.0.2.1@853"},
                               {"dns_transport", "tls"}};
-    dance_plugin_opt tls_nores[] = {{"allowed_domains", "a.example"},
+    mdp_plugin_opt tls_nores[] = {{"allowed_domains", "a.example"},
                                     {"dns_transport", "tls"}, {"tls_auth_name", "d.example"}};
-    dance_plugin_opt name_only[] = {{"allowed_domains", "a.example"},
+    mdp_plugin_opt name_only[] = {{"allowed_domains", "a.example"},
                                     {"tls_auth_name", "d.example"}};
-    dance_plugin_opt ok[] = {{"allowed_domains", "a.example"}, {"min_ttl", "600"},
+    mdp_plugin_opt ok[] = {{"allowed_domains", "a.example"}, {"min_ttl", "600"},
                              {"max_ttl", "600"}};
-    dance_plugin_config c;
+    mdp_plugin_config c;
 
     (void)state;
     expect_error(ttl, N(ttl), "plugin_opt_min_ttl '700': expected at most plugin_opt_max_ttl (600)");
@@ -549,32 +549,32 @@ static void test_cross_rules(void **state)
     expect_error(tls_nores, N(tls_nores), "plugin_opt_dns_transport 'tls': expected plugin_opt_resolver");
     expect_error(name_only, N(name_only), "plugin_opt_tls_auth_name 'd.example': only used");
     assert_int_equal(parse(ok, N(ok), &c), 0);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
 }
 
 static void test_owner_identity_resets(void **state)
 {
-    dance_plugin_opt o[] = {{"allowed_domains", "a.example"}, {"tlsa_owner", "identity"}};
-    dance_plugin_config c;
+    mdp_plugin_opt o[] = {{"allowed_domains", "a.example"}, {"tlsa_owner", "identity"}};
+    mdp_plugin_config c;
 
     (void)state;
     assert_int_equal(parse(o, N(o), &c), 0);
     assert_null(c.tlsa_owner_label);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
 }
 
 static void test_check_resolver_names_trust_anchor(void **state)
 {
-    dance_plugin_opt o[] = {{"allowed_domains", "a.example"},
+    mdp_plugin_opt o[] = {{"allowed_domains", "a.example"},
                             {"trust_anchor", "/nonexistent/dance/root.ds"}};
-    dance_plugin_config c;
+    mdp_plugin_config c;
 
     (void)state;
     assert_int_equal(parse(o, N(o), &c), 0);
-    assert_int_equal(dance_plugin_options_check_resolver(&c, err, sizeof(err)), -1);
+    assert_int_equal(mdp_plugin_options_check_resolver(&c, err, sizeof(err)), -1);
     if (strncmp(err, "plugin_opt_trust_anchor '/nonexistent/dance/root.ds': expected", 62) != 0)
         fail_msg("unexpected error: %s", err);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
 }
 
 /* Every option in the table has its entry under OPTIONS in the plugin's
@@ -595,16 +595,16 @@ static void test_documented(void **state)
     assert_non_null(doc);
     assert_int_equal(fread(doc, 1, (size_t)len, f), (size_t)len);
     fclose(f);
-    for (size_t i = 0; dance_plugin_option_name(i) != NULL; i++) {
+    for (size_t i = 0; mdp_plugin_option_name(i) != NULL; i++) {
         char needle[96];
-        snprintf(needle, sizeof(needle), "\n*plugin_opt_%s*", dance_plugin_option_name(i));
+        snprintf(needle, sizeof(needle), "\n*plugin_opt_%s*", mdp_plugin_option_name(i));
         if (strstr(doc, needle) == NULL)
             fail_msg("the manual page source %s does not document plugin_opt_%s: add an "
                      "entry under OPTIONS (a line '*plugin_opt_%s* ...' with its default, "
-                     "range and meaning)", DANCE_PLUGIN_DOC, dance_plugin_option_name(i),
-                     dance_plugin_option_name(i));
+                     "range and meaning)", DANCE_PLUGIN_DOC, mdp_plugin_option_name(i),
+                     mdp_plugin_option_name(i));
     }
-    assert_null(dance_plugin_option_name(1000));
+    assert_null(mdp_plugin_option_name(1000));
     free(doc);
 }
 

@@ -58,9 +58,9 @@ typedef struct env {
     char upstream[64];
     dance_cache *cache;
     dance_matcher *matcher;
-    dance_workers *workers;
+    mdp_workers *workers;
     dance_allowlist *allow;
-    dance_pipeline *pl;
+    mdp_pipeline *pl;
     EVP_PKEY *k1, *k2, *kcold;
     uint64_t now_ms;            /* the pipeline's clock (env_new_limits) */
     outcome out[MAX_OUT];
@@ -72,7 +72,7 @@ static uint64_t env_clock(void *ctx)
     return ((env *)ctx)->now_ms;
 }
 
-static void on_outcome(void *ctx, const dance_msg_outcome *o)
+static void on_outcome(void *ctx, const mdp_msg_outcome *o)
 {
     env *e = ctx;
     outcome *d;
@@ -94,7 +94,7 @@ static void on_outcome(void *ctx, const dance_msg_outcome *o)
 static void drain_until(env *e, size_t n)
 {
     for (int i = 0; i < 2000 && e->n_out < n; i++) {
-        dance_pipeline_drain(e->pl, on_outcome, e);
+        mdp_pipeline_drain(e->pl, on_outcome, e);
         if (e->n_out < n)
             usleep(5000);
     }
@@ -169,8 +169,8 @@ static env *env_new_limits(unsigned threads, size_t queue_max, size_t dns_reserv
                            const limits *lim)
 {
     env *e = calloc(1, sizeof(*e));
-    dance_workers_config wc;
-    dance_pipeline_config pc;
+    mdp_workers_config wc;
+    mdp_pipeline_config pc;
     dance_cache_config cc;
     char err[256];
     int fd, port;
@@ -200,7 +200,7 @@ static env *env_new_limits(unsigned threads, size_t queue_max, size_t dns_reserv
     wc.resolver = &e->rc;
     wc.cache = e->cache;
     wc.matcher = e->matcher;
-    e->workers = dance_workers_start(&wc, NULL, err, sizeof(err));
+    e->workers = mdp_workers_start(&wc, NULL, err, sizeof(err));
     if (e->workers == NULL)
         fail_msg("workers: %s", err);
     e->allow = dance_allowlist_parse("acme.example", err, sizeof(err));
@@ -229,7 +229,7 @@ static env *env_new_limits(unsigned threads, size_t queue_max, size_t dns_reserv
         pc.clock_ctx = e;
         e->now_ms = 1000000;
     }
-    e->pl = dance_pipeline_start(&pc, err, sizeof(err));
+    e->pl = mdp_pipeline_start(&pc, err, sizeof(err));
     if (e->pl == NULL)
         fail_msg("pipeline: %s", err);
     return e;
@@ -243,9 +243,9 @@ static env *env_new(unsigned threads, size_t queue_max, size_t dns_reserve)
 /* env_free - in the plugin's order: verify threads, DNS workers, rest. */
 static void env_free(env *e)
 {
-    dance_pipeline_stop(e->pl);
-    dance_workers_stop(e->workers);
-    dance_pipeline_free(e->pl);
+    mdp_pipeline_stop(e->pl);
+    mdp_workers_stop(e->workers);
+    mdp_pipeline_free(e->pl);
     dance_allowlist_free(e->allow);
     dance_matcher_free(e->matcher);
     dance_cache_free(e->cache);
@@ -257,10 +257,10 @@ static void env_free(env *e)
     free(e);
 }
 
-static dance_pipeline_submit_result submit(env *e, const char *topic, const char *msg,
+static mdp_pipeline_submit_result submit(env *e, const char *topic, const char *msg,
                                            dance_jws_result *refusal)
 {
-    return dance_pipeline_submit(e->pl, NULL, topic, msg, strlen(msg), 1, false, refusal,
+    return mdp_pipeline_submit(e->pl, NULL, topic, msg, strlen(msg), 1, false, refusal,
                                  NULL);
 }
 
@@ -272,7 +272,7 @@ static void test_warm_senders_in_order(void **state)
     enum { PER = 60 };
     char *msgs[2][PER];
     dance_jws_result r;
-    dance_pipeline_stats st;
+    mdp_pipeline_stats st;
     size_t next[2] = {0, 0};
 
     (void)state;
@@ -285,13 +285,13 @@ static void test_warm_senders_in_order(void **state)
         msgs[1][i] = sign(e->k2, WARM2, body, NULL);
     }
     for (int i = 0; i < PER; i++) {
-        assert_int_equal(dance_pipeline_submit(e->pl, NULL, TOPIC, msgs[0][i],
+        assert_int_equal(mdp_pipeline_submit(e->pl, NULL, TOPIC, msgs[0][i],
                                                strlen(msgs[0][i]), i % 3, i % 2 == 0,
                                                &r, NULL),
-                         DANCE_PIPELINE_QUEUED);
-        assert_int_equal(submit(e, "sensors/y", msgs[1][i], &r), DANCE_PIPELINE_QUEUED);
+                         MDP_PIPELINE_QUEUED);
+        assert_int_equal(submit(e, "sensors/y", msgs[1][i], &r), MDP_PIPELINE_QUEUED);
     }
-    dance_pipeline_get_stats(e->pl, &st);
+    mdp_pipeline_get_stats(e->pl, &st);
     assert_int_equal(st.submitted, 2 * PER);
     drain_until(e, 2 * PER);
     for (size_t i = 0; i < e->n_out; i++) {
@@ -313,7 +313,7 @@ static void test_warm_senders_in_order(void **state)
     }
     assert_int_equal(next[0], PER);
     assert_int_equal(next[1], PER);
-    dance_pipeline_get_stats(e->pl, &st);
+    mdp_pipeline_get_stats(e->pl, &st);
     assert_int_equal(st.depth, 0);
     assert_int_equal(st.dropped, 0);
     assert_int_equal(st.lookups, 0);
@@ -334,36 +334,36 @@ static void test_refused_on_the_spot(void **state)
     char *bound = sign(e->k1, WARM1, "x", "sensors/elsewhere");
     char big[5000];
     dance_jws_result r;
-    dance_pipeline_stats st;
+    mdp_pipeline_stats st;
 
     (void)state;
     memset(&r, 0, sizeof(r));
-    assert_int_equal(submit(e, TOPIC, "21.5", &r), DANCE_PIPELINE_REFUSED);
+    assert_int_equal(submit(e, TOPIC, "21.5", &r), MDP_PIPELINE_REFUSED);
     assert_int_equal(r.status, DANCE_MALFORMED);
     assert_string_equal(r.sender, "");
     assert_true(r.reason[0] != '\0');
 
-    assert_int_equal(submit(e, TOPIC, outside, &r), DANCE_PIPELINE_REFUSED);
+    assert_int_equal(submit(e, TOPIC, outside, &r), MDP_PIPELINE_REFUSED);
     assert_int_equal(r.status, DANCE_NOT_ALLOWED);
     assert_string_equal(r.sender, "dev._device.other.example");
 
-    assert_int_equal(submit(e, TOPIC, bound, &r), DANCE_PIPELINE_REFUSED);
+    assert_int_equal(submit(e, TOPIC, bound, &r), MDP_PIPELINE_REFUSED);
     assert_int_equal(r.status, DANCE_TOPIC_MISMATCH);
     assert_string_equal(r.sender, WARM1);
     assert_true(r.has_alg);
     assert_int_equal(r.alg, DANCE_JWS_ES256);
     /* the same message on the topic it was signed for */
-    assert_int_equal(submit(e, "sensors/elsewhere", bound, &r), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(submit(e, "sensors/elsewhere", bound, &r), MDP_PIPELINE_QUEUED);
 
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    assert_int_equal(submit(e, TOPIC, big, &r), DANCE_PIPELINE_REFUSED);
+    assert_int_equal(submit(e, TOPIC, big, &r), MDP_PIPELINE_REFUSED);
     assert_int_equal(r.status, DANCE_TOO_LARGE);
     assert_null(r.payload);
 
     drain_until(e, 1);
     assert_int_equal(e->out[0].status, DANCE_OK);
-    dance_pipeline_get_stats(e->pl, &st);
+    mdp_pipeline_get_stats(e->pl, &st);
     assert_int_equal(st.submitted, 1);
     assert_int_equal(st.lookups, 0);
     dance_jws_result_clear(&r);
@@ -380,28 +380,28 @@ static void test_queue_cap(void **state)
     env *e = env_new(1, 3, 0);
     char *m = sign(e->k1, WARM1, "x", NULL);
     dance_jws_result r;
-    dance_pipeline_stats st;
+    mdp_pipeline_stats st;
 
     (void)state;
     memset(&r, 0, sizeof(r));
     for (int i = 0; i < 3; i++)
-        assert_int_equal(submit(e, TOPIC, m, &r), DANCE_PIPELINE_QUEUED);
-    assert_int_equal(submit(e, TOPIC, m, &r), DANCE_PIPELINE_DROPPED);
+        assert_int_equal(submit(e, TOPIC, m, &r), MDP_PIPELINE_QUEUED);
+    assert_int_equal(submit(e, TOPIC, m, &r), MDP_PIPELINE_DROPPED);
     /* even a message that would be refused is not parsed over the cap */
-    assert_int_equal(submit(e, TOPIC, "junk", &r), DANCE_PIPELINE_DROPPED);
-    dance_pipeline_get_stats(e->pl, &st);
+    assert_int_equal(submit(e, TOPIC, "junk", &r), MDP_PIPELINE_DROPPED);
+    mdp_pipeline_get_stats(e->pl, &st);
     assert_int_equal(st.depth, 3);
     assert_int_equal(st.dropped, 2);
     drain_until(e, 3);
-    dance_pipeline_get_stats(e->pl, &st);
+    mdp_pipeline_get_stats(e->pl, &st);
     assert_int_equal(st.depth, 0);
-    assert_int_equal(submit(e, TOPIC, m, &r), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(submit(e, TOPIC, m, &r), MDP_PIPELINE_QUEUED);
     drain_until(e, 4);
     free(m);
     env_free(e);
 }
 
-/* The byte bound: messages count dance_pipeline_msg_cost from submit to
+/* The byte bound: messages count mdp_pipeline_msg_cost from submit to
  * drain; one that would pass queue_bytes is dropped (reason queue_bytes)
  * before it is parsed, and counted apart from queue_full; a small one
  * still fits; drain gives the bytes back. */
@@ -413,8 +413,8 @@ static void test_queue_bytes(void **state)
     limits lim;
     env *e;
     dance_jws_result r;
-    dance_pipeline_stats st;
-    dance_pipeline_drop why = DANCE_PIPELINE_DROP_COUNT;
+    mdp_pipeline_stats st;
+    mdp_pipeline_drop why = MDP_PIPELINE_DROP_COUNT;
 
     (void)state;
     memset(body, 'b', sizeof(body) - 1);
@@ -426,8 +426,8 @@ static void test_queue_bytes(void **state)
         small = sign(k, WARM1, "s", NULL);
         EVP_PKEY_free(k);
     }
-    big_cost = dance_pipeline_msg_cost(strlen(TOPIC), strlen(big));
-    small_cost = dance_pipeline_msg_cost(strlen(TOPIC), strlen(small));
+    big_cost = mdp_pipeline_msg_cost(strlen(TOPIC), strlen(big));
+    small_cost = mdp_pipeline_msg_cost(strlen(TOPIC), strlen(small));
     assert_true(big_cost > 2 * strlen(big));       /* payload twice, + more */
     assert_true(small_cost < big_cost);
     /* room for two big ones and one small one, not three big ones */
@@ -437,36 +437,36 @@ static void test_queue_bytes(void **state)
     free(small);
     big = sign(e->k1, WARM1, body, NULL);
     small = sign(e->k1, WARM1, "s", NULL);
-    assert_int_equal(dance_pipeline_msg_cost(strlen(TOPIC), strlen(big)), big_cost);
+    assert_int_equal(mdp_pipeline_msg_cost(strlen(TOPIC), strlen(big)), big_cost);
 
     memset(&r, 0, sizeof(r));
-    assert_int_equal(submit(e, TOPIC, big, &r), DANCE_PIPELINE_QUEUED);
-    assert_int_equal(submit(e, TOPIC, big, &r), DANCE_PIPELINE_QUEUED);
-    assert_int_equal(dance_pipeline_submit(e->pl, NULL, TOPIC, big, strlen(big), 1, false,
-                                           &r, &why), DANCE_PIPELINE_DROPPED);
-    assert_int_equal(why, DANCE_PIPELINE_DROP_QUEUE_BYTES);
+    assert_int_equal(submit(e, TOPIC, big, &r), MDP_PIPELINE_QUEUED);
+    assert_int_equal(submit(e, TOPIC, big, &r), MDP_PIPELINE_QUEUED);
+    assert_int_equal(mdp_pipeline_submit(e->pl, NULL, TOPIC, big, strlen(big), 1, false,
+                                           &r, &why), MDP_PIPELINE_DROPPED);
+    assert_int_equal(why, MDP_PIPELINE_DROP_QUEUE_BYTES);
     /* over the byte bound nothing is parsed either */
     memset(body, '!', sizeof(body) - 1);
-    assert_int_equal(dance_pipeline_submit(e->pl, NULL, TOPIC, body, strlen(body), 1,
-                                           false, &r, &why), DANCE_PIPELINE_DROPPED);
-    assert_int_equal(why, DANCE_PIPELINE_DROP_QUEUE_BYTES);
-    assert_int_equal(submit(e, TOPIC, small, &r), DANCE_PIPELINE_QUEUED);
-    dance_pipeline_get_stats(e->pl, &st);
+    assert_int_equal(mdp_pipeline_submit(e->pl, NULL, TOPIC, body, strlen(body), 1,
+                                           false, &r, &why), MDP_PIPELINE_DROPPED);
+    assert_int_equal(why, MDP_PIPELINE_DROP_QUEUE_BYTES);
+    assert_int_equal(submit(e, TOPIC, small, &r), MDP_PIPELINE_QUEUED);
+    mdp_pipeline_get_stats(e->pl, &st);
     assert_int_equal(st.depth, 3);
     assert_int_equal(st.bytes, 2 * big_cost + small_cost);
     assert_int_equal(st.dropped, 2);
-    assert_int_equal(st.dropped_by[DANCE_PIPELINE_DROP_QUEUE_BYTES], 2);
-    assert_int_equal(st.dropped_by[DANCE_PIPELINE_DROP_QUEUE_FULL], 0);
-    assert_string_equal(dance_pipeline_drop_name(DANCE_PIPELINE_DROP_QUEUE_BYTES),
+    assert_int_equal(st.dropped_by[MDP_PIPELINE_DROP_QUEUE_BYTES], 2);
+    assert_int_equal(st.dropped_by[MDP_PIPELINE_DROP_QUEUE_FULL], 0);
+    assert_string_equal(mdp_pipeline_drop_name(MDP_PIPELINE_DROP_QUEUE_BYTES),
                         "queue_bytes");
 
     drain_until(e, 3);
     for (size_t i = 0; i < 3; i++)
         assert_int_equal(e->out[i].status, DANCE_OK);
-    dance_pipeline_get_stats(e->pl, &st);
+    mdp_pipeline_get_stats(e->pl, &st);
     assert_int_equal(st.depth, 0);
     assert_int_equal(st.bytes, 0);
-    assert_int_equal(submit(e, TOPIC, big, &r), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(submit(e, TOPIC, big, &r), MDP_PIPELINE_QUEUED);
     drain_until(e, 4);
     free(big);
     free(small);
@@ -495,12 +495,12 @@ static void test_lookup_budget(void **state)
 {
     limits lim = {0, 1, 3};         /* 1 per second, burst 3 */
     env *e = env_new_limits(1, 100, 0, &lim);
-    dance_pipeline_publisher flood = {"flood._device.acme.example", true};
-    dance_pipeline_publisher same_as_id = {"flood._device.acme.example", false};
-    dance_pipeline_publisher other = {"other._device.acme.example", true};
+    mdp_pipeline_publisher flood = {"flood._device.acme.example", true};
+    mdp_pipeline_publisher same_as_id = {"flood._device.acme.example", false};
+    mdp_pipeline_publisher other = {"other._device.acme.example", true};
     char *m[8], *again, *warm, *o1, *o2, *late;
     dance_jws_result r;
-    dance_pipeline_stats st;
+    mdp_pipeline_stats st;
 
     (void)state;
     memset(&r, 0, sizeof(r));
@@ -515,16 +515,16 @@ static void test_lookup_budget(void **state)
     o2 = sign(e->kcold, "o2._device.acme.example", "x", NULL);
     late = sign(e->kcold, "late._device.acme.example", "x", NULL);
 
-#define SUBMIT_AS(pub, msg) dance_pipeline_submit(e->pl, &(pub), TOPIC, (msg), \
+#define SUBMIT_AS(pub, msg) mdp_pipeline_submit(e->pl, &(pub), TOPIC, (msg), \
                                                   strlen(msg), 1, false, &r, NULL)
-    assert_int_equal(SUBMIT_AS(flood, m[0]), DANCE_PIPELINE_QUEUED);
-    assert_int_equal(SUBMIT_AS(flood, again), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(SUBMIT_AS(flood, m[0]), MDP_PIPELINE_QUEUED);
+    assert_int_equal(SUBMIT_AS(flood, again), MDP_PIPELINE_QUEUED);
     for (int i = 1; i < 8; i++)
-        assert_int_equal(SUBMIT_AS(flood, m[i]), DANCE_PIPELINE_QUEUED);
-    assert_int_equal(SUBMIT_AS(flood, warm), DANCE_PIPELINE_QUEUED);
-    assert_int_equal(SUBMIT_AS(other, o1), DANCE_PIPELINE_QUEUED);
-    assert_int_equal(SUBMIT_AS(same_as_id, o2), DANCE_PIPELINE_QUEUED);
-    dance_pipeline_get_stats(e->pl, &st);
+        assert_int_equal(SUBMIT_AS(flood, m[i]), MDP_PIPELINE_QUEUED);
+    assert_int_equal(SUBMIT_AS(flood, warm), MDP_PIPELINE_QUEUED);
+    assert_int_equal(SUBMIT_AS(other, o1), MDP_PIPELINE_QUEUED);
+    assert_int_equal(SUBMIT_AS(same_as_id, o2), MDP_PIPELINE_QUEUED);
+    mdp_pipeline_get_stats(e->pl, &st);
     assert_int_equal(st.publishers, 3);
     drain_until(e, 12);
 
@@ -538,24 +538,24 @@ static void test_lookup_budget(void **state)
     for (size_t i = 0; i < e->n_out; i++)
         if (e->out[i].status == DANCE_RATE_LIMITED)
             assert_string_equal(e->out[i].sender + 2, "._device.acme.example");
-    dance_pipeline_get_stats(e->pl, &st);
+    mdp_pipeline_get_stats(e->pl, &st);
     assert_int_equal(st.lookups, 5);
     assert_int_equal(st.rate_limited, 5);
     assert_string_equal(dance_status_name(DANCE_RATE_LIMITED), "rate_limited");
 
     /* still spent at the same time; one second later, one more lookup */
-    assert_int_equal(SUBMIT_AS(flood, late), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(SUBMIT_AS(flood, late), MDP_PIPELINE_QUEUED);
     drain_until(e, 13);
     assert_int_equal(e->out[12].status, DANCE_RATE_LIMITED);
     e->now_ms += 1000;
-    assert_int_equal(SUBMIT_AS(flood, late), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(SUBMIT_AS(flood, late), MDP_PIPELINE_QUEUED);
     drain_until(e, 14);
     assert_int_equal(e->out[13].status, DANCE_LOOKUP_FAILED);
 
     /* nothing queued and refilled: the sweep in drain frees the budgets */
     e->now_ms += 10000;
-    dance_pipeline_drain(e->pl, on_outcome, e);
-    dance_pipeline_get_stats(e->pl, &st);
+    mdp_pipeline_drain(e->pl, on_outcome, e);
+    mdp_pipeline_get_stats(e->pl, &st);
     assert_int_equal(st.publishers, 0);
 #undef SUBMIT_AS
 
@@ -579,8 +579,8 @@ static void test_bad_signature(void **state)
 
     (void)state;
     memset(&r, 0, sizeof(r));
-    assert_int_equal(submit(e, TOPIC, forged, &r), DANCE_PIPELINE_QUEUED);
-    assert_int_equal(submit(e, TOPIC, m, &r), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(submit(e, TOPIC, forged, &r), MDP_PIPELINE_QUEUED);
+    assert_int_equal(submit(e, TOPIC, m, &r), MDP_PIPELINE_QUEUED);
     drain_until(e, 2);
     assert_int_equal(e->out[0].status, DANCE_BAD_SIGNATURE);
     assert_string_equal(e->out[0].sender, WARM1);
@@ -598,7 +598,7 @@ static void test_cold_sender_parked(void **state)
     env *e = env_new(1, 100, 0);
     char *cold[3], *warm[5];
     dance_jws_result r;
-    dance_pipeline_stats st;
+    mdp_pipeline_stats st;
     size_t nc = 0, nw = 0;
 
     (void)state;
@@ -615,8 +615,8 @@ static void test_cold_sender_parked(void **state)
     }
     for (int i = 0; i < 5; i++) {
         if (i < 3)
-            assert_int_equal(submit(e, TOPIC, cold[i], &r), DANCE_PIPELINE_QUEUED);
-        assert_int_equal(submit(e, TOPIC, warm[i], &r), DANCE_PIPELINE_QUEUED);
+            assert_int_equal(submit(e, TOPIC, cold[i], &r), MDP_PIPELINE_QUEUED);
+        assert_int_equal(submit(e, TOPIC, warm[i], &r), MDP_PIPELINE_QUEUED);
     }
     drain_until(e, 8);
     for (size_t i = 0; i < e->n_out; i++) {
@@ -635,7 +635,7 @@ static void test_cold_sender_parked(void **state)
     }
     assert_int_equal(nw, 5);
     assert_int_equal(nc, 3);
-    dance_pipeline_get_stats(e->pl, &st);
+    mdp_pipeline_get_stats(e->pl, &st);
     assert_int_equal(st.lookups, 1);        /* one lookup for the three */
     for (int i = 0; i < 5; i++) {
         if (i < 3)
@@ -654,17 +654,17 @@ static void test_dns_reserve(void **state)
     char *cold = sign(e->kcold, COLD, "c", NULL);
     char *warm = sign(e->k1, WARM1, "w", NULL);
     dance_jws_result r;
-    dance_pipeline_stats st;
+    mdp_pipeline_stats st;
 
     (void)state;
     memset(&r, 0, sizeof(r));
-    assert_int_equal(submit(e, TOPIC, cold, &r), DANCE_PIPELINE_QUEUED);
-    assert_int_equal(submit(e, TOPIC, warm, &r), DANCE_PIPELINE_QUEUED);
+    assert_int_equal(submit(e, TOPIC, cold, &r), MDP_PIPELINE_QUEUED);
+    assert_int_equal(submit(e, TOPIC, warm, &r), MDP_PIPELINE_QUEUED);
     drain_until(e, 2);
     assert_int_equal(e->out[0].status, DANCE_LOOKUP_FAILED);
     assert_string_equal(e->out[0].sender, COLD);
     assert_int_equal(e->out[1].status, DANCE_OK);
-    dance_pipeline_get_stats(e->pl, &st);
+    mdp_pipeline_get_stats(e->pl, &st);
     assert_int_equal(st.lookups, 0);
     free(cold);
     free(warm);
@@ -683,14 +683,14 @@ static void test_stop_with_messages_in_flight(void **state)
     (void)state;
     memset(&r, 0, sizeof(r));
     for (int i = 0; i < 20; i++) {
-        assert_int_equal(submit(e, TOPIC, cold, &r), DANCE_PIPELINE_QUEUED);
-        assert_int_equal(submit(e, TOPIC, warm, &r), DANCE_PIPELINE_QUEUED);
+        assert_int_equal(submit(e, TOPIC, cold, &r), MDP_PIPELINE_QUEUED);
+        assert_int_equal(submit(e, TOPIC, warm, &r), MDP_PIPELINE_QUEUED);
     }
     /* stop only once the cold sender is parked on its lookup */
     {
-        dance_pipeline_stats st;
+        mdp_pipeline_stats st;
         for (int i = 0; i < 500; i++) {
-            dance_pipeline_get_stats(e->pl, &st);
+            mdp_pipeline_get_stats(e->pl, &st);
             if (st.lookups >= 1)
                 break;
             usleep(2000);

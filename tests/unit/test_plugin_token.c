@@ -31,30 +31,30 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static char err[DANCE_OPT_ERR_MAX];
+static char err[MDP_OPT_ERR_MAX];
 
-static int parse(const dance_plugin_opt *o, size_t n, dance_plugin_config *c)
+static int parse(const mdp_plugin_opt *o, size_t n, mdp_plugin_config *c)
 {
     memset(err, 0, sizeof(err));
-    return dance_plugin_options_parse(o, n, c, err, sizeof(err));
+    return mdp_plugin_options_parse(o, n, c, err, sizeof(err));
 }
 
-static void expect_error(const dance_plugin_opt *o, size_t n, const char *prefix)
+static void expect_error(const mdp_plugin_opt *o, size_t n, const char *prefix)
 {
-    dance_plugin_config c;
+    mdp_plugin_config c;
 
     assert_int_equal(parse(o, n, &c), -1);
     if (strncmp(err, prefix, strlen(prefix)) != 0)
         fail_msg("error '%s' does not start with '%s'", err, prefix);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
 }
 
 /* ------------------------------------------------------------- options */
 
 static void test_token_option_defaults(void **state)
 {
-    dance_plugin_opt o[] = { {"allowed_domains", "acme.example"} };
-    dance_plugin_config c;
+    mdp_plugin_opt o[] = { {"allowed_domains", "acme.example"} };
+    mdp_plugin_config c;
 
     (void)state;
     assert_int_equal(parse(o, N(o), &c), 0);
@@ -65,22 +65,22 @@ static void test_token_option_defaults(void **state)
     assert_false(c.token_disconnect_on_expiry);
     assert_null(c.token_replay_file);
     assert_int_equal(c.token_replay_per_identity, 1000);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
 }
 
 static void test_token_options_set(void **state)
 {
-    dance_plugin_opt o[] = {
+    mdp_plugin_opt o[] = {
         {"allowed_domains", "acme.example"}, {"token_auth", "on"},
         {"token_audience", "broker.acme.example"}, {"token_max_lifetime", "600"},
         {"token_disconnect_on_expiry", "true"},
         {"token_replay_file", "/var/lib/mosquitto/dance-jti.db"},
         {"token_replay_per_identity", "50"},
     };
-    dance_plugin_opt off[] = {
+    mdp_plugin_opt off[] = {
         {"allowed_domains", "acme.example"}, {"token_auth", "off"},
     };
-    dance_plugin_config c;
+    mdp_plugin_config c;
 
     (void)state;
     assert_int_equal(parse(o, N(o), &c), 0);
@@ -90,52 +90,52 @@ static void test_token_options_set(void **state)
     assert_true(c.token_disconnect_on_expiry);
     assert_string_equal(c.token_replay_file, "/var/lib/mosquitto/dance-jti.db");
     assert_int_equal(c.token_replay_per_identity, 50);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
     assert_null(c.token_audience);      /* cleared */
     assert_null(c.token_replay_file);
     assert_int_equal(parse(off, N(off), &c), 0);
     assert_false(c.token_auth);
-    dance_plugin_config_clear(&c);
+    mdp_plugin_config_clear(&c);
 }
 
 static void test_token_option_errors(void **state)
 {
     (void)state;
     {
-        dance_plugin_opt o[] = { {"allowed_domains", "acme.example"},
+        mdp_plugin_opt o[] = { {"allowed_domains", "acme.example"},
                                  {"token_auth", "yes"} };
         expect_error(o, N(o), "plugin_opt_token_auth 'yes': expected on or off");
     }
     {
-        dance_plugin_opt o[] = { {"allowed_domains", "acme.example"},
+        mdp_plugin_opt o[] = { {"allowed_domains", "acme.example"},
                                  {"token_auth", "on"} };
         expect_error(o, N(o), "plugin_opt_token_audience is required with "
                      "plugin_opt_token_auth on");
     }
     {
-        dance_plugin_opt o[] = { {"allowed_domains", "acme.example"},
+        mdp_plugin_opt o[] = { {"allowed_domains", "acme.example"},
                                  {"token_audience", "b"} };
         expect_error(o, N(o), "plugin_opt_token_audience is set but "
                      "plugin_opt_token_auth is not on");
     }
     {
-        dance_plugin_opt o[] = { {"allowed_domains", "acme.example"},
+        mdp_plugin_opt o[] = { {"allowed_domains", "acme.example"},
                                  {"token_auth", "off"}, {"token_max_lifetime", "60"} };
         expect_error(o, N(o), "plugin_opt_token_max_lifetime is set but");
     }
     {
-        dance_plugin_opt o[] = { {"allowed_domains", "acme.example"},
+        mdp_plugin_opt o[] = { {"allowed_domains", "acme.example"},
                                  {"token_disconnect_on_expiry", "on"} };
         expect_error(o, N(o), "plugin_opt_token_disconnect_on_expiry is set but");
     }
     {
-        dance_plugin_opt o[] = { {"allowed_domains", "acme.example"},
+        mdp_plugin_opt o[] = { {"allowed_domains", "acme.example"},
                                  {"token_replay_file", "/tmp/jti.db"} };
         expect_error(o, N(o), "plugin_opt_token_replay_file is set but");
     }
     {
         /* relative to whatever directory the daemon runs in: refused */
-        dance_plugin_opt o[] = { {"allowed_domains", "acme.example"},
+        mdp_plugin_opt o[] = { {"allowed_domains", "acme.example"},
                                  {"token_auth", "on"}, {"token_audience", "b"},
                                  {"token_replay_file", "dance-jti.db"} };
         expect_error(o, N(o), "plugin_opt_token_replay_file 'dance-jti.db': expected "
@@ -144,7 +144,7 @@ static void test_token_option_errors(void **state)
     {
         static const char *bad_share[] = { "0", "100001", "-1", "x" };
         for (size_t i = 0; i < N(bad_share); i++) {
-            dance_plugin_opt o[] = { {"allowed_domains", "acme.example"},
+            mdp_plugin_opt o[] = { {"allowed_domains", "acme.example"},
                                      {"token_auth", "on"}, {"token_audience", "b"},
                                      {"token_replay_per_identity", bad_share[i]} };
             expect_error(o, N(o), "plugin_opt_token_replay_per_identity '");
@@ -153,7 +153,7 @@ static void test_token_option_errors(void **state)
     {
         static const char *bad_aud[] = { "", "two words", "tab\tbed", "\x7f" };
         for (size_t i = 0; i < N(bad_aud); i++) {
-            dance_plugin_opt o[] = { {"allowed_domains", "acme.example"},
+            mdp_plugin_opt o[] = { {"allowed_domains", "acme.example"},
                                      {"token_auth", "on"}, {"token_audience", bad_aud[i]} };
             expect_error(o, N(o), "plugin_opt_token_audience '");
         }
@@ -162,25 +162,25 @@ static void test_token_option_errors(void **state)
         char longaud[258];
         memset(longaud, 'a', sizeof(longaud) - 1);
         longaud[sizeof(longaud) - 1] = '\0';
-        dance_plugin_opt o[] = { {"allowed_domains", "acme.example"},
+        mdp_plugin_opt o[] = { {"allowed_domains", "acme.example"},
                                  {"token_auth", "on"}, {"token_audience", longaud} };
         expect_error(o, N(o), "plugin_opt_token_audience 'aaa");
         longaud[256] = '\0';        /* 256 is fine */
-        dance_plugin_config c;
+        mdp_plugin_config c;
         assert_int_equal(parse(o, N(o), &c), 0);
-        dance_plugin_config_clear(&c);
+        mdp_plugin_config_clear(&c);
     }
     {
         static const char *bad_life[] = { "0", "86401", "-1", "1h", "" };
         for (size_t i = 0; i < N(bad_life); i++) {
-            dance_plugin_opt o[] = { {"allowed_domains", "acme.example"},
+            mdp_plugin_opt o[] = { {"allowed_domains", "acme.example"},
                                      {"token_auth", "on"}, {"token_audience", "b"},
                                      {"token_max_lifetime", bad_life[i]} };
             expect_error(o, N(o), "plugin_opt_token_max_lifetime '");
         }
     }
     {
-        dance_plugin_opt o[] = { {"allowed_domains", "acme.example"},
+        mdp_plugin_opt o[] = { {"allowed_domains", "acme.example"},
                                  {"token_auth", "on"}, {"token_audience", "b"},
                                  {"token_disconnect_on_expiry", "1"} };
         expect_error(o, N(o), "plugin_opt_token_disconnect_on_expiry '1': expected on or off");
@@ -193,33 +193,33 @@ static void test_verdicts_for_tokens(void **state)
 {
     (void)state;
     for (int st = 0; st < DANCE_STATUS_COUNT; st++) {
-        dance_verdict_code v = dance_verdict_of((dance_status)st);
-        assert_true(v < DANCE_V_COUNT);
-        assert_string_not_equal(dance_verdict_name(v), "unknown");
+        mdp_verdict_code v = mdp_verdict_of((dance_status)st);
+        assert_true(v < MDP_V_COUNT);
+        assert_string_not_equal(mdp_verdict_name(v), "unknown");
         /* only a valid token is accepted */
-        assert_true((v == DANCE_V_ACCEPTED) == (st == DANCE_OK));
+        assert_true((v == MDP_V_ACCEPTED) == (st == DANCE_OK));
     }
-    assert_int_equal(dance_verdict_of(DANCE_BAD_ALG), DANCE_V_TOKEN_INVALID);
-    assert_int_equal(dance_verdict_of(DANCE_WRONG_AUDIENCE),
-                     DANCE_V_TOKEN_AUDIENCE);
-    assert_int_equal(dance_verdict_of(DANCE_EXPIRED), DANCE_V_TOKEN_EXPIRED);
-    assert_int_equal(dance_verdict_of(DANCE_LIFETIME), DANCE_V_TOKEN_EXPIRED);
-    assert_int_equal(dance_verdict_of(DANCE_REPLAY), DANCE_V_TOKEN_REPLAY);
-    assert_int_equal(dance_verdict_of(DANCE_NOT_ALLOWED), DANCE_V_OUTSIDE);
-    assert_int_equal(dance_verdict_of(DANCE_IDENTITY_MISMATCH), DANCE_V_IDENTITY);
-    assert_int_equal(dance_verdict_of(DANCE_BAD_SIGNATURE), DANCE_V_NO_MATCH);
-    assert_int_equal(dance_verdict_of(DANCE_NO_RECORD), DANCE_V_NO_RECORD);
-    assert_int_equal(dance_verdict_of(DANCE_LOOKUP_FAILED),
-                     DANCE_V_LOOKUP_FAILURE);
-    assert_int_equal(dance_verdict_of(DANCE_STATUS_COUNT), DANCE_V_INTERNAL);
-    assert_string_equal(dance_verdict_name(DANCE_V_TOKEN_REPLAY), "token_replay");
+    assert_int_equal(mdp_verdict_of(DANCE_BAD_ALG), MDP_V_TOKEN_INVALID);
+    assert_int_equal(mdp_verdict_of(DANCE_WRONG_AUDIENCE),
+                     MDP_V_TOKEN_AUDIENCE);
+    assert_int_equal(mdp_verdict_of(DANCE_EXPIRED), MDP_V_TOKEN_EXPIRED);
+    assert_int_equal(mdp_verdict_of(DANCE_LIFETIME), MDP_V_TOKEN_EXPIRED);
+    assert_int_equal(mdp_verdict_of(DANCE_REPLAY), MDP_V_TOKEN_REPLAY);
+    assert_int_equal(mdp_verdict_of(DANCE_NOT_ALLOWED), MDP_V_OUTSIDE);
+    assert_int_equal(mdp_verdict_of(DANCE_IDENTITY_MISMATCH), MDP_V_IDENTITY);
+    assert_int_equal(mdp_verdict_of(DANCE_BAD_SIGNATURE), MDP_V_NO_MATCH);
+    assert_int_equal(mdp_verdict_of(DANCE_NO_RECORD), MDP_V_NO_RECORD);
+    assert_int_equal(mdp_verdict_of(DANCE_LOOKUP_FAILED),
+                     MDP_V_LOOKUP_FAILURE);
+    assert_int_equal(mdp_verdict_of(DANCE_STATUS_COUNT), MDP_V_INTERNAL);
+    assert_string_equal(mdp_verdict_name(MDP_V_TOKEN_REPLAY), "token_replay");
 }
 
 /* ------------------------------------------------------------ registry */
 
 typedef struct seen { const char *ids[8]; size_t n; } seen;
 
-static void collect(void *ctx, const dance_client *e)
+static void collect(void *ctx, const mdp_client *e)
 {
     seen *s = ctx;
 
@@ -229,49 +229,49 @@ static void collect(void *ctx, const dance_client *e)
 
 static void test_registry_token_entries(void **state)
 {
-    dance_clients *r = dance_clients_new();
+    mdp_clients *r = mdp_clients_new();
     int k1, k2, k3;
     seen s;
-    const dance_client *e;
+    const mdp_client *e;
 
     (void)state;
     memset(&s, 0, sizeof(s));
     assert_non_null(r);
-    assert_int_equal(dance_clients_expired(r, 100, collect, &s), 0);
-    assert_true(dance_clients_add_token(r, &k1, "t1", "a.acme.example", "a.acme.example",
+    assert_int_equal(mdp_clients_expired(r, 100, collect, &s), 0);
+    assert_true(mdp_clients_add_token(r, &k1, "t1", "a.acme.example", "a.acme.example",
                                         "eyJ.x.y", 1000) != 0);
-    assert_true(dance_clients_add_token(r, &k2, "t2", "b.acme.example", "b.acme.example",
+    assert_true(mdp_clients_add_token(r, &k2, "t2", "b.acme.example", "b.acme.example",
                                         "eyJ.z.w", 2000) != 0);
-    assert_true(dance_clients_add(r, &k3, "c3", true, "c.acme.example", "c.acme.example",
+    assert_true(mdp_clients_add(r, &k3, "c3", true, "c.acme.example", "c.acme.example",
                                   NULL) != 0);
-    assert_int_equal(dance_clients_count(r), 3);
-    assert_int_equal(dance_clients_dane_count(r), 3);
-    assert_int_equal(dance_clients_token_count(r), 2);
-    e = dance_clients_find(r, &k1);
+    assert_int_equal(mdp_clients_count(r), 3);
+    assert_int_equal(mdp_clients_dane_count(r), 3);
+    assert_int_equal(mdp_clients_token_count(r), 2);
+    e = mdp_clients_find(r, &k1);
     assert_non_null(e);
     assert_true(e->dane);
     assert_null(e->leaf);
     assert_string_equal(e->password, "eyJ.x.y");
     assert_int_equal(e->expires, 1000);
-    assert_null(dance_clients_find(r, &k3)->password);
+    assert_null(mdp_clients_find(r, &k3)->password);
 
     /* nothing expired yet: the earliest expiry comes back */
     memset(&s, 0, sizeof(s));
-    assert_int_equal(dance_clients_expired(r, 999, collect, &s), 1000);
+    assert_int_equal(mdp_clients_expired(r, 999, collect, &s), 1000);
     assert_int_equal(s.n, 0);
     /* at exp the first is due, the second is next */
-    assert_int_equal(dance_clients_expired(r, 1000, collect, &s), 2000);
+    assert_int_equal(mdp_clients_expired(r, 1000, collect, &s), 2000);
     assert_int_equal(s.n, 1);
     assert_string_equal(s.ids[0], "t1");
     memset(&s, 0, sizeof(s));
-    assert_int_equal(dance_clients_expired(r, 5000, collect, &s), 0);
+    assert_int_equal(mdp_clients_expired(r, 5000, collect, &s), 0);
     assert_int_equal(s.n, 2);
 
     /* token entries take part in revalidation rounds */
-    assert_int_equal(dance_clients_round_start(r), 1);
+    assert_int_equal(mdp_clients_round_start(r), 1);
     {
         size_t n = 0, tokens = 0;
-        while ((e = dance_clients_round_next(r)) != NULL) {
+        while ((e = mdp_clients_round_next(r)) != NULL) {
             n++;
             tokens += e->password != NULL;
         }
@@ -280,32 +280,32 @@ static void test_registry_token_entries(void **state)
     }
 
     /* replacing and removing keep the counts right */
-    assert_true(dance_clients_add(r, &k1, "t1", false, NULL, NULL, NULL) != 0);
-    assert_int_equal(dance_clients_token_count(r), 1);
-    assert_true(dance_clients_remove(r, &k2));
-    assert_int_equal(dance_clients_token_count(r), 0);
-    assert_int_equal(dance_clients_dane_count(r), 1);
+    assert_true(mdp_clients_add(r, &k1, "t1", false, NULL, NULL, NULL) != 0);
+    assert_int_equal(mdp_clients_token_count(r), 1);
+    assert_true(mdp_clients_remove(r, &k2));
+    assert_int_equal(mdp_clients_token_count(r), 0);
+    assert_int_equal(mdp_clients_dane_count(r), 1);
     memset(&s, 0, sizeof(s));
-    assert_int_equal(dance_clients_expired(r, 5000, collect, &s), 0);
+    assert_int_equal(mdp_clients_expired(r, 5000, collect, &s), 0);
     assert_int_equal(s.n, 0);
-    dance_clients_free(r);
+    mdp_clients_free(r);
 }
 
 /* ------------------------------------------------------------ confscan */
 
-static dance_confscan scan(const char *text)
+static mdp_confscan scan(const char *text)
 {
-    dance_confscan s;
+    mdp_confscan s;
 
     memset(&s, 0, sizeof(s));
-    assert_int_equal(dance_confscan_text(text, "test.conf", &s, NULL), 0);
-    dance_confscan_finish(&s);
+    assert_int_equal(mdp_confscan_text(text, "test.conf", &s, NULL), 0);
+    mdp_confscan_finish(&s);
     return s;
 }
 
 static void test_confscan_plain_listeners(void **state)
 {
-    dance_confscan s;
+    mdp_confscan s;
 
     (void)state;
     s = scan("listener 8883\ncertfile /s.pem\nkeyfile /s.key\n"
@@ -340,12 +340,12 @@ static void test_confscan_plain_listeners(void **state)
 
 typedef struct reval_log {
     int n;
-    dance_verdict_code code;
+    mdp_verdict_code code;
     char reason[2 * DANCE_REASON_MAX];
-    char record[DANCE_RECORD_TEXT_MAX];
+    char record[MDP_RECORD_TEXT_MAX];
 } reval_log;
 
-static void on_reval(void *ctx, const dance_revalidate_done *d)
+static void on_reval(void *ctx, const mdp_revalidate_done *d)
 {
     reval_log *l = ctx;
 
@@ -369,18 +369,18 @@ static void spki_record(EVP_PKEY *key, dance_tlsa_result *r)
 }
 
 /* recheck - put answer in the cache, run one token re-check, wait for it */
-static void recheck(dance_workers *w, dance_cache *cache, const dance_tlsa_result *answer,
+static void recheck(mdp_workers *w, dance_cache *cache, const dance_tlsa_result *answer,
                     const char *password, reval_log *l)
 {
     int before = l->n, dummy;
 
     dance_cache_flush(cache);
     assert_int_equal(dance_cache_put(cache, "dev1._device.acme.example", answer), 0);
-    assert_int_equal(dance_workers_submit_revalidate_token(w, &dummy, 7,
+    assert_int_equal(mdp_workers_submit_revalidate_token(w, &dummy, 7,
                          "dev1._device.acme.example", "dev1._device.acme.example",
-                         password), DANCE_SUBMIT_QUEUED);
+                         password), MDP_SUBMIT_QUEUED);
     for (int i = 0; i < 500 && l->n == before; i++) {
-        dance_workers_drain(w);
+        mdp_workers_drain(w);
         if (l->n == before)
             nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     }
@@ -394,9 +394,9 @@ static void test_worker_token_recheck(void **state)
     dance_cache_config cc;
     dance_cache *cache;
     dance_matcher *m;
-    dance_workers_config wc;
-    dance_workers_hooks hooks;
-    dance_workers *w;
+    mdp_workers_config wc;
+    mdp_workers_hooks hooks;
+    mdp_workers *w;
     dance_token_policy pol;
     dance_token_sign_opts so;
     dance_tlsa_result good, other, gone;
@@ -455,24 +455,24 @@ static void test_worker_token_recheck(void **state)
     hooks.ctx = &l;
     hooks.fetch_done = NULL;
     hooks.revalidate_done = on_reval;
-    w = dance_workers_start(&wc, &hooks, err2, sizeof(err2));
+    w = mdp_workers_start(&wc, &hooks, err2, sizeof(err2));
     if (w == NULL)
         fail_msg("workers: %s", err2);
 
     /* the key still published: kept, even though the token (1 s) may have
      * expired by now - re-checks ask about the key only */
     recheck(w, cache, &good, token, &l);
-    assert_int_equal(l.code, DANCE_V_ACCEPTED);
+    assert_int_equal(l.code, MDP_V_ACCEPTED);
     assert_string_equal(l.record, "tlsa 3 1 0");
     /* another key published: revoked */
     recheck(w, cache, &other, token, &l);
-    assert_int_equal(l.code, DANCE_V_NO_MATCH);
+    assert_int_equal(l.code, MDP_V_NO_MATCH);
     assert_non_null(strstr(l.reason, "bad_signature"));
     /* records removed: revoked */
     recheck(w, cache, &gone, token, &l);
-    assert_int_equal(l.code, DANCE_V_NO_RECORD);
+    assert_int_equal(l.code, MDP_V_NO_RECORD);
 
-    dance_workers_stop(w);
+    mdp_workers_stop(w);
     dance_tlsa_result_clear(&good);
     dance_tlsa_result_clear(&other);
     dance_tlsa_result_clear(&gone);
