@@ -240,18 +240,169 @@ static dance_status parse_crit(parse_ctx *pc, const cJSON *hdr, const cJSON *cri
     return DANCE_OK;
 }
 
+/* What kid and x5u claim as the sender, each worked out before any check
+ * can refuse, so refusals can say who claimed to send. rc: 1 absent,
+ * 0 good, -1 bad (err says why). */
+typedef struct sender_claims {
+    char kid_name[DANCE_NAME_MAX + 1], x5u_name[DANCE_NAME_MAX + 1];
+    char kid_err[DANCE_REASON_MAX], x5u_err[DANCE_REASON_MAX];
+    int kid_rc, x5u_rc;
+} sender_claims;
+
+/* claim_from - one of kid or x5u (NULL: absent) into name/err */
+static int claim_from(const char *what, const cJSON *item, bool is_uri,
+                      char *name, char *err, size_t errlen)
+{
+    if (item == NULL)
+        return 1;
+    if (!cJSON_IsString(item)) {
+        dance_set_err(err, errlen, "%s is not a string", what);
+        return -1;
+    }
+    return sender_from(what, item->valuestring, is_uri, name, err, errlen);
+}
+
+/* header_sender - the sender named by kid and x5u when they agree (or only
+ * one is there); jws->sender stays empty otherwise, and sender_checks says
+ * why later */
+static void header_sender(parse_ctx *pc, const cJSON *kid, const cJSON *x5u,
+                          sender_claims *c)
+{
+    dance_jws *jws = pc->jws;
+
+    memset(c, 0, sizeof(*c));
+    c->kid_rc = claim_from("kid", kid, false, c->kid_name, c->kid_err, sizeof(c->kid_err));
+    c->x5u_rc = claim_from("x5u", x5u, true, c->x5u_name, c->x5u_err, sizeof(c->x5u_err));
+    if (c->kid_rc == 0
+        && (c->x5u_rc == 1 || (c->x5u_rc == 0 && strcmp(c->kid_name, c->x5u_name) == 0)))
+        memcpy(jws->sender, c->kid_name, sizeof(c->kid_name));
+    else if (c->kid_rc == 1 && c->x5u_rc == 0)
+        memcpy(jws->sender, c->x5u_name, sizeof(c->x5u_name));
+    if (jws->sender[0] != '\0' && pc->sender_out != NULL)
+        memcpy(pc->sender_out, jws->sender, sizeof(jws->sender));
+}
+
+/* header_alg - alg: a signature algorithm we support; none and the
+ * shared-secret MACs refused by name */
+static dance_status header_alg(parse_ctx *pc, const cJSON *alg)
+{
+    if (alg == NULL || !cJSON_IsString(alg))
+        return fail(pc, DANCE_BAD_ALG, "protected header has no alg string");
+    if (strcmp(alg->valuestring, "none") == 0)
+        return fail(pc, DANCE_BAD_ALG, "alg none (unsigned message) is refused");
+    if (strncmp(alg->valuestring, "HS", 2) == 0)
+        return fail(pc, DANCE_BAD_ALG, "alg %.20s (shared-secret MAC) is refused: "
+                    "senders must sign with a key published in DNS", alg->valuestring);
+    if (dance_jws_alg_parse(alg->valuestring, &pc->jws->h.alg) != 0)
+        return fail(pc, DANCE_BAD_ALG, "alg '%.20s' is not supported (ES256, ES384, "
+                    "ES512, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA)",
+                    alg->valuestring);
+    return DANCE_OK;
+}
+
+/* header_b64 - RFC 7797 b64: only true (the default) is supported */
+static dance_status header_b64(parse_ctx *pc, const cJSON *b64)
+{
+    if (b64 == NULL)
+        return DANCE_OK;
+    if (!cJSON_IsBool(b64))
+        return fail(pc, DANCE_MALFORMED, "b64 is not a boolean");
+    if (cJSON_IsFalse(b64))
+        return fail(pc, DANCE_UNSUPPORTED, "b64:false (unencoded payload, RFC 7797) "
+                    "is not supported");
+    return DANCE_OK;
+}
+
+/* sender_checks - the sender's own errors, after the more telling ones */
+static dance_status sender_checks(parse_ctx *pc, const sender_claims *c)
+{
+    if (c->kid_rc == -1)
+        return fail(pc, DANCE_BAD_SENDER, "%s", c->kid_err);
+    if (c->x5u_rc == -1)
+        return fail(pc, DANCE_BAD_SENDER, "%s", c->x5u_err);
+    if (c->kid_rc == 0 && c->x5u_rc == 0 && strcmp(c->kid_name, c->x5u_name) != 0)
+        return fail(pc, DANCE_BAD_SENDER, "kid names %s but x5u names %s: they must "
+                    "agree", c->kid_name, c->x5u_name);
+    if (pc->jws->sender[0] == '\0')
+        return fail(pc, DANCE_NO_SENDER, "protected header names no sender (kid with "
+                    "a DNS name, or x5u dns:NAME?type=TLSA)");
+    return DANCE_OK;
+}
+
+/* header_iat - NumericDate: may carry a fraction; anything before the epoch
+ * or beyond exact doubles is nonsense here */
+static dance_status header_iat(parse_ctx *pc, const cJSON *iat)
+{
+    if (iat == NULL)
+        return DANCE_OK;
+    if (!cJSON_IsNumber(iat) || !isfinite(iat->valuedouble) || iat->valuedouble < 0
+        || iat->valuedouble > 9007199254740992.0)
+        return fail(pc, DANCE_MALFORMED, "iat is not a NumericDate (seconds since "
+                    "1970)");
+    pc->jws->h.has_iat = true;
+    pc->jws->h.iat = (int64_t)iat->valuedouble;   /* >= 0: truncation is floor */
+    return DANCE_OK;
+}
+
+/* header_string - an optional string member of 1 to max octets into *out */
+static dance_status header_string(parse_ctx *pc, const cJSON *item, size_t max,
+                                  const char *refusal, char **out)
+{
+    size_t n;
+
+    if (item == NULL)
+        return DANCE_OK;
+    if (!cJSON_IsString(item) || (n = strlen(item->valuestring)) == 0 || n > max)
+        return fail(pc, DANCE_MALFORMED, "%s", refusal);
+    if ((*out = dup_string(item)) == NULL)
+        return fail(pc, DANCE_INTERNAL, "out of memory");
+    return DANCE_OK;
+}
+
+/* header_optional - what the header may carry beyond alg and the sender:
+ * copies of kid and x5u, x5c, typ, iat, jti, topic */
+static dance_status header_optional(parse_ctx *pc, const cJSON *hdr)
+{
+    dance_jws *jws = pc->jws;
+    const cJSON *kid = cJSON_GetObjectItemCaseSensitive(hdr, "kid");
+    const cJSON *x5u = cJSON_GetObjectItemCaseSensitive(hdr, "x5u");
+    const cJSON *x5c = cJSON_GetObjectItemCaseSensitive(hdr, "x5c");
+    const cJSON *typ = cJSON_GetObjectItemCaseSensitive(hdr, "typ");
+    char jti_refusal[64];
+    dance_status st;
+
+    if ((kid != NULL && (jws->kid = dup_string(kid)) == NULL)
+        || (x5u != NULL && (jws->x5u = dup_string(x5u)) == NULL))
+        return fail(pc, DANCE_INTERNAL, "out of memory");
+    if (x5c != NULL && (st = parse_x5c(pc, x5c)) != DANCE_OK)
+        return st;
+    /* typ is judged later (jws_typ_kind): messages must not say JWT, tokens
+     * must. Kept as "" when present but not a string, so that such a header
+     * is not taken for one without typ. */
+    if (typ != NULL
+        && (jws->typ = strdup(cJSON_IsString(typ) ? typ->valuestring : "")) == NULL)
+        return fail(pc, DANCE_INTERNAL, "out of memory");
+    if ((st = header_iat(pc, cJSON_GetObjectItemCaseSensitive(hdr, "iat"))) != DANCE_OK)
+        return st;
+    dance_set_err(jti_refusal, sizeof(jti_refusal), "jti must be a string of 1 to %d octets",
+                  DANCE_JWS_JTI_MAX);
+    if ((st = header_string(pc, cJSON_GetObjectItemCaseSensitive(hdr, "jti"),
+                            DANCE_JWS_JTI_MAX, jti_refusal, &jws->jti)) != DANCE_OK)
+        return st;
+    return header_string(pc, cJSON_GetObjectItemCaseSensitive(hdr, "topic"),
+                         DANCE_JWS_TOPIC_MAX, "topic must be a non-empty string",
+                         &jws->topic);
+}
+
 /* parse_header - the decoded protected header. Order of checks: the sender
  * is worked out first (so refusals can say who claimed to send), then the
  * algorithm, crit and b64 (the most telling refusals), then the sender's
  * own errors, then the types of the optional members. */
 static dance_status parse_header(parse_ctx *pc, const char *json, size_t len)
 {
-    dance_jws *jws = pc->jws;
-    cJSON *hdr, *alg, *kid, *x5u, *x5c, *crit, *b64, *iat, *jti, *topic, *typ;
-    char kid_name[DANCE_NAME_MAX + 1] = "", x5u_name[DANCE_NAME_MAX + 1] = "";
-    char kid_err[DANCE_REASON_MAX] = "", x5u_err[DANCE_REASON_MAX] = "";
-    dance_status st = DANCE_OK;
-    int kid_rc = 1, x5u_rc = 1;   /* 1: absent, 0: good, -1: bad */
+    cJSON *hdr, *crit;
+    sender_claims claims;
+    dance_status st;
 
     hdr = jws_json_parse(json, len);
     if (hdr == NULL)
@@ -261,148 +412,15 @@ static dance_status parse_header(parse_ctx *pc, const char *json, size_t len)
                   "unique member names (at most %d)", HEADER_MEMBERS_MAX);
         goto out;
     }
-    alg = cJSON_GetObjectItemCaseSensitive(hdr, "alg");
-    kid = cJSON_GetObjectItemCaseSensitive(hdr, "kid");
-    x5u = cJSON_GetObjectItemCaseSensitive(hdr, "x5u");
-    x5c = cJSON_GetObjectItemCaseSensitive(hdr, "x5c");
+    header_sender(pc, cJSON_GetObjectItemCaseSensitive(hdr, "kid"),
+                  cJSON_GetObjectItemCaseSensitive(hdr, "x5u"), &claims);
     crit = cJSON_GetObjectItemCaseSensitive(hdr, "crit");
-    b64 = cJSON_GetObjectItemCaseSensitive(hdr, "b64");
-    iat = cJSON_GetObjectItemCaseSensitive(hdr, "iat");
-    jti = cJSON_GetObjectItemCaseSensitive(hdr, "jti");
-    topic = cJSON_GetObjectItemCaseSensitive(hdr, "topic");
-    typ = cJSON_GetObjectItemCaseSensitive(hdr, "typ");
-
-    /* sender */
-    if (kid != NULL) {
-        if (!cJSON_IsString(kid))
-            kid_rc = -1, dance_set_err(kid_err, sizeof(kid_err), "kid is not a string");
-        else
-            kid_rc = sender_from("kid", kid->valuestring, false, kid_name,
-                                 kid_err, sizeof(kid_err));
-    }
-    if (x5u != NULL) {
-        if (!cJSON_IsString(x5u))
-            x5u_rc = -1, dance_set_err(x5u_err, sizeof(x5u_err), "x5u is not a string");
-        else
-            x5u_rc = sender_from("x5u", x5u->valuestring, true, x5u_name,
-                                 x5u_err, sizeof(x5u_err));
-    }
-    if (kid_rc == 0 && (x5u_rc == 1 || (x5u_rc == 0 && strcmp(kid_name, x5u_name) == 0)))
-        memcpy(jws->sender, kid_name, sizeof(kid_name));
-    else if (kid_rc == 1 && x5u_rc == 0)
-        memcpy(jws->sender, x5u_name, sizeof(x5u_name));
-    if (jws->sender[0] != '\0' && pc->sender_out != NULL)
-        memcpy(pc->sender_out, jws->sender, sizeof(jws->sender));
-
-    /* algorithm */
-    if (alg == NULL || !cJSON_IsString(alg)) {
-        st = fail(pc, DANCE_BAD_ALG, "protected header has no alg string");
+    if ((st = header_alg(pc, cJSON_GetObjectItemCaseSensitive(hdr, "alg"))) != DANCE_OK
+        || (crit != NULL && (st = parse_crit(pc, hdr, crit)) != DANCE_OK)
+        || (st = header_b64(pc, cJSON_GetObjectItemCaseSensitive(hdr, "b64"))) != DANCE_OK
+        || (st = sender_checks(pc, &claims)) != DANCE_OK)
         goto out;
-    }
-    if (strcmp(alg->valuestring, "none") == 0) {
-        st = fail(pc, DANCE_BAD_ALG, "alg none (unsigned message) is refused");
-        goto out;
-    }
-    if (strncmp(alg->valuestring, "HS", 2) == 0) {
-        st = fail(pc, DANCE_BAD_ALG, "alg %.20s (shared-secret MAC) is refused: "
-                  "senders must sign with a key published in DNS", alg->valuestring);
-        goto out;
-    }
-    if (dance_jws_alg_parse(alg->valuestring, &jws->h.alg) != 0) {
-        st = fail(pc, DANCE_BAD_ALG, "alg '%.20s' is not supported (ES256, ES384, "
-                  "ES512, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA)",
-                  alg->valuestring);
-        goto out;
-    }
-
-    /* crit and b64 */
-    if (crit != NULL && (st = parse_crit(pc, hdr, crit)) != DANCE_OK)
-        goto out;
-    if (b64 != NULL) {
-        if (!cJSON_IsBool(b64)) {
-            st = fail(pc, DANCE_MALFORMED, "b64 is not a boolean");
-            goto out;
-        }
-        if (cJSON_IsFalse(b64)) {
-            st = fail(pc, DANCE_UNSUPPORTED, "b64:false (unencoded payload, RFC 7797) "
-                      "is not supported");
-            goto out;
-        }
-    }
-
-    /* sender errors */
-    if (kid_rc == -1) {
-        st = fail(pc, DANCE_BAD_SENDER, "%s", kid_err);
-        goto out;
-    }
-    if (x5u_rc == -1) {
-        st = fail(pc, DANCE_BAD_SENDER, "%s", x5u_err);
-        goto out;
-    }
-    if (kid_rc == 0 && x5u_rc == 0 && strcmp(kid_name, x5u_name) != 0) {
-        st = fail(pc, DANCE_BAD_SENDER, "kid names %s but x5u names %s: they must "
-                  "agree", kid_name, x5u_name);
-        goto out;
-    }
-    if (jws->sender[0] == '\0') {
-        st = fail(pc, DANCE_NO_SENDER, "protected header names no sender (kid with "
-                  "a DNS name, or x5u dns:NAME?type=TLSA)");
-        goto out;
-    }
-
-    /* optional members */
-    if ((kid != NULL && (jws->kid = dup_string(kid)) == NULL)
-        || (x5u != NULL && (jws->x5u = dup_string(x5u)) == NULL)) {
-        st = fail(pc, DANCE_INTERNAL, "out of memory");
-        goto out;
-    }
-    if (x5c != NULL && (st = parse_x5c(pc, x5c)) != DANCE_OK)
-        goto out;
-    /* typ is judged later (jws_typ_kind): messages must not say JWT, tokens
-     * must. Kept as "" when present but not a string, so that such a header
-     * is not taken for one without typ. */
-    if (typ != NULL
-        && (jws->typ = strdup(cJSON_IsString(typ) ? typ->valuestring : "")) == NULL) {
-        st = fail(pc, DANCE_INTERNAL, "out of memory");
-        goto out;
-    }
-    if (iat != NULL) {
-        /* NumericDate: may carry a fraction; anything before the epoch or
-         * beyond exact doubles is nonsense here */
-        if (!cJSON_IsNumber(iat) || !isfinite(iat->valuedouble) || iat->valuedouble < 0
-            || iat->valuedouble > 9007199254740992.0) {
-            st = fail(pc, DANCE_MALFORMED, "iat is not a NumericDate (seconds since "
-                      "1970)");
-            goto out;
-        }
-        jws->h.has_iat = true;
-        jws->h.iat = (int64_t)iat->valuedouble;   /* >= 0: truncation is floor */
-    }
-    if (jti != NULL) {
-        size_t n;
-        if (!cJSON_IsString(jti) || (n = strlen(jti->valuestring)) == 0
-            || n > DANCE_JWS_JTI_MAX) {
-            st = fail(pc, DANCE_MALFORMED, "jti must be a string of 1 to %d octets",
-                      DANCE_JWS_JTI_MAX);
-            goto out;
-        }
-        if ((jws->jti = dup_string(jti)) == NULL) {
-            st = fail(pc, DANCE_INTERNAL, "out of memory");
-            goto out;
-        }
-    }
-    if (topic != NULL) {
-        size_t n;
-        if (!cJSON_IsString(topic) || (n = strlen(topic->valuestring)) == 0
-            || n > DANCE_JWS_TOPIC_MAX) {
-            st = fail(pc, DANCE_MALFORMED, "topic must be a non-empty string");
-            goto out;
-        }
-        if ((jws->topic = dup_string(topic)) == NULL) {
-            st = fail(pc, DANCE_INTERNAL, "out of memory");
-            goto out;
-        }
-    }
+    st = header_optional(pc, hdr);
 out:
     cJSON_Delete(hdr);
     return st;
