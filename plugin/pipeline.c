@@ -88,6 +88,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dance/error.h"
 #include "dance/hashtab.h"
 #include "threadpool.h"
 
@@ -256,10 +257,7 @@ static void fail_job(mdp_pipeline *pl, struct pl_job *j, dance_status st,
     pol.topic = j->topic;
     dance_jws_check(j->jws, &pol, &j->res);
     j->res.status = st;
-    /* A longer reason is cut at the buffer's end (checking the result
-     * tells gcc the cut is meant). */
-    if (snprintf(j->res.reason, sizeof(j->res.reason), "%s", reason) < 0)
-        j->res.reason[0] = '\0';
+    dance_set_err(j->res.reason, sizeof(j->res.reason), "%s", reason);
 }
 
 static struct pl_group *find_group(struct pl_shard *sh, const char *owner)
@@ -299,7 +297,7 @@ static void answer_cb(void *ctx, const char *owner, const dance_tlsa_result *ans
     memset(&copy, 0, sizeof(copy));
     if (dance_tlsa_result_copy(&copy, answer) != 0) {
         dance_tlsa_result_clear(&copy);
-        snprintf(copy.reason, sizeof(copy.reason), "out of memory keeping the "
+        dance_set_err(copy.reason, sizeof(copy.reason), "out of memory keeping the "
                  "TLSA answer for %s", owner);
     }
     pthread_mutex_lock(&sh->lock);
@@ -388,12 +386,12 @@ static void rate_limited_reason(const mdp_pipeline *pl, const struct pl_job *j,
                                 char *buf, size_t buflen)
 {
     if (j->pub == NULL)
-        snprintf(buf, buflen, "no TLSA lookup made for %s: %u publishers already "
+        dance_set_err(buf, buflen, "no TLSA lookup made for %s: %u publishers already "
                  "hold lookup budgets (the most the plugin keeps); warm senders "
                  "still verify, try again later", j->owner,
                  MDP_PIPELINE_PUBLISHERS_MAX);
     else
-        snprintf(buf, buflen, "no TLSA lookup made for %s: %s%.64s%s has used its "
+        dance_set_err(buf, buflen, "no TLSA lookup made for %s: %s%.64s%s has used its "
                  "budget of cold sender lookups (plugin_opt_sender_lookups_per_client "
                  "%u/%u); warm senders still verify, try again later", j->owner,
                  j->pub->kind == PUB_IDENTITY ? "identity " :
@@ -457,7 +455,7 @@ static void park(struct pl_shard *sh, struct pl_job *j)
     pthread_mutex_lock(&sh->lock);
     unlink_group(sh, g);
     pthread_mutex_unlock(&sh->lock);
-    snprintf(why, sizeof(why), "TLSA lookup for %s could not be queued: the DNS "
+    dance_set_err(why, sizeof(why), "TLSA lookup for %s could not be queued: the DNS "
              "worker queue is full (plugin_opt_queue_size); try again later", g->owner);
     g->head = NULL;
     fail_job(pl, j, DANCE_LOOKUP_FAILED, why);
@@ -661,7 +659,7 @@ mdp_pipeline_submit_result mdp_pipeline_submit(mdp_pipeline *pl,
     if (dance_owner_name(dance_jws_get_header(jws)->sender, pol.service_label,
                          j->owner, sizeof(j->owner), why, sizeof(why)) != 0) {
         refusal->status = DANCE_BAD_SENDER;
-        snprintf(refusal->reason, sizeof(refusal->reason), "no TLSA owner name "
+        dance_set_err(refusal->reason, sizeof(refusal->reason), "no TLSA owner name "
                  "for %.100s: %.100s", dance_jws_get_header(jws)->sender, why);
         job_free(j);
         return MDP_PIPELINE_REFUSED;
