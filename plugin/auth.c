@@ -22,6 +22,14 @@
  * A client that presents a certificate is always judged by it: the TLS
  * handshake proved it holds the key, which a bearer token cannot.
  *
+ * A client may resume a TLS 1.3 session (doc/design.md, "TLS session
+ * resumption"): Mosquitto then hands us the certificate stored in the
+ * session ticket, which it verified at the session's first full handshake
+ * and never again. The decision below is the same either way - the leaf,
+ * the CA file and the records in DNS now -, plus a check of the leaf's
+ * validity period, the one thing a full handshake would check today that
+ * the ticket cannot.
+ *
  * Mosquitto 2.0 also calls BASIC_AUTH for every connected client after a
  * configuration reload (SIGHUP). Those re-checks are recognised (registry
  * entry + reload window) and answered from the registry, because the cache
@@ -214,6 +222,34 @@ static int check_client_id(auth_ctx *a, int *rc)
     return -1;
 }
 
+/* check_validity - the leaf must be within its validity period now. A
+ * full handshake gets this from Mosquitto's own chain check; a resumed
+ * TLS session does not: OpenSSL gives a resumed connection a fresh ticket
+ * with a fresh lifetime, so a device that reconnects often enough keeps
+ * the verdict of one full handshake forever. DANE-EE records ignore dates
+ * (RFC 7671), so the match would not notice either. 0 when valid; else
+ * the refusal's broker answer in *rc. */
+static int check_validity(auth_ctx *a, X509 *leaf, int *rc)
+{
+    int after = X509_cmp_current_time(X509_get0_notAfter(leaf));
+    int before = X509_cmp_current_time(X509_get0_notBefore(leaf));
+
+    if (after > 0 && before < 0)
+        return 0;
+    if (after == 0 || before == 0)
+        *rc = refuse(a, MDP_V_CERT_EXPIRED, "the client certificate's validity "
+                     "period cannot be read");
+    else if (after < 0)
+        *rc = refuse(a, MDP_V_CERT_EXPIRED, "the client certificate has expired "
+                     "(a resumed TLS session carries the certificate of its first "
+                     "handshake): the device needs a new certificate, then a full "
+                     "TLS handshake");
+    else
+        *rc = refuse(a, MDP_V_CERT_EXPIRED, "the client certificate is not valid "
+                     "yet: check the device's certificate and the broker's clock");
+    return -1;
+}
+
 /* identity_from_san - the certificate's one dNSName. */
 static int identity_from_san(auth_ctx *a, X509 *leaf, mdp_verdict *v)
 {
@@ -329,8 +365,9 @@ static int refuse_pending(auth_ctx *a)
     return refuse(a, MDP_V_PENDING, "TLSA lookup for %s still pending "
                   "after %llu ms (the broker waits at most "
                   "plugin_opt_connect_budget_ms %u on one connect and %u%% of "
-                  "its time in all); it goes on in the background and a retry "
-                  "will use its answer", a->owner,
+                  "its time in all); it goes on in the background: the device "
+                  "should retry in about 1 s, resuming its TLS session (Mosquitto "
+                  "2.0's CONNACK says only 'not authorized')", a->owner,
                   (unsigned long long)a->waited_ms, p->cfg->connect_budget_ms,
                   MDP_WAIT_SHARE_PERMILLE / 10u);
 }
@@ -350,6 +387,8 @@ static int authenticate(auth_ctx *a, X509 *leaf, const char *username)
         rc = identity_from_username(a, username, &v);
     if (rc != 0)
         return finish(a, &v, false);
+    if (check_validity(a, leaf, &rc) != 0)
+        return rc;
 
     /* Allow-list before any DNS: names outside never cause a query. */
     if (!dance_allowlist_match(p->cfg->allowlist, a->identity)) {

@@ -29,6 +29,7 @@ const char *mdp_verdict_name(mdp_verdict_code code)
     case MDP_V_TOKEN_EXPIRED: return "token_expired";
     case MDP_V_TOKEN_REPLAY: return "token_replay";
     case MDP_V_CLIENT_ID: return "client_id";
+    case MDP_V_CERT_EXPIRED: return "certificate_expired";
     default: break;             /* library codes, above */
     }
     return "unknown";

@@ -43,6 +43,9 @@ typedef enum mdp_verdict_code {
                                    long-lived */
     MDP_V_TOKEN_REPLAY,       /* "token_replay": token's jti used before */
     MDP_V_CLIENT_ID,          /* "client_id": client id not bound to the identity */
+    MDP_V_CERT_EXPIRED,       /* "certificate_expired": the client certificate is
+                                   outside its validity period now (a resumed
+                                   TLS session brings it unchecked) */
     MDP_V_COUNT
 } mdp_verdict_code;
 
