@@ -11,6 +11,14 @@
  * subscriber verifying end to end then trusts the sensor, not the gateway
  * and not the broker.
  *
+ * Refused as "not authorized", it retries after about a second, then after
+ * longer and longer pauses, at most --retries times: a broker with the
+ * DANCE plugin refuses a device whose TLSA lookup is still running
+ * ("pending") and admits it once the answer is in. Mosquitto 2.0's CONNACK
+ * cannot say which refusal it was, so every "not authorized" is retried.
+ * Each retry resumes the TLS session of the attempt before (see
+ * example_common.c), which spares the broker a full handshake.
+ *
  * Uses only libmosquitto and libdance (dance_key_load, dance_jws_sign,
  * dance_cert_dnsnames). Run with --help for the options.
  */
@@ -20,8 +28,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <mqtt_protocol.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "dance/jws.h"
@@ -63,13 +74,20 @@ static void usage(FILE *f)
 "  --payload TEXT    publish TEXT (signed) instead of generated readings\n"
 "  --no-topic-binding  leave the topic out of the signed header (brokers\n"
 "                    with the default strict message profile refuse it)\n"
+"  --retries N       when the broker refuses the connection as not\n"
+"                    authorized, try again up to N times (default 5, 0-100):\n"
+"                    after about 1 s, then 2, 4 and 8 s (each +-50%%),\n"
+"                    resuming the TLS session. A broker with the DANCE plugin\n"
+"                    refuses a device whose DNS lookup is still running\n"
+"                    and admits it on a retry.\n"
 "\n"
 "Each message is a compact JWS with kid = signer's identity, iat, a random\n"
 "jti and (unless --no-topic-binding) topic. One line per event on stdout:\n"
 "CONNECTED, SENT <topic> <payload>, DISCONNECTED <reason>.\n"
 "\n"
 "Exit status: 0 all readings published and acknowledged; 1 connection\n"
-"refused or failed (e.g. no TLSA record for the identity); 2 bad usage or\n"
+"refused (after the retries) or failed (e.g. no TLSA record for the\n"
+"identity); 2 bad usage or\n"
 "unreadable files; 3 disconnected by the broker while publishing (e.g.\n"
 "revoked) or a publish refused.\n", prog);
 }
@@ -119,7 +137,7 @@ static void make_reading(char *buf, size_t len, const char *signer, unsigned lon
 typedef struct pub_options {
     ex_tls tls;
     const char *name_opt, *topic_opt, *for_name, *for_key, *x5c_file, *payload_opt;
-    unsigned long count, interval;
+    unsigned long count, interval, retries;
     bool bind_topic;
 } pub_options;
 
@@ -150,6 +168,7 @@ static int parse_options(int argc, char **argv, pub_options *o)
         { "x5c", required_argument, NULL, 'x' },
         { "payload", required_argument, NULL, 'P' },
         { "no-topic-binding", no_argument, NULL, 'B' },
+        { "retries", required_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -161,6 +180,7 @@ static int parse_options(int argc, char **argv, pub_options *o)
     o->tls.port = 8883;
     o->count = 5;
     o->interval = 1000;
+    o->retries = 5;
     o->bind_topic = true;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -189,6 +209,10 @@ static int parse_options(int argc, char **argv, pub_options *o)
         case 'x': o->x5c_file = optarg; break;
         case 'P': o->payload_opt = optarg; break;
         case 'B': o->bind_topic = false; break;
+        case 'R':
+            if (ex_parse_ulong(prog, "retries", optarg, 0, 100, &o->retries))
+                return EX_USAGE;
+            break;
         case 'h': usage(stdout); return EX_OK;
         default: usage(stderr); return EX_USAGE;
         }
@@ -313,6 +337,63 @@ static int publish_reading(ex_session *s, pub_state *ps, const pub_options *o,
     return EX_OK;
 }
 
+/* retry_delay_ms - the pause before retry number n (1, 2, ...): 1 s
+ * doubling up to 8 s, each spread over +-50% so that devices refused
+ * together (a broker restart) do not all come back in the same instant. */
+static unsigned retry_delay_ms(unsigned long n)
+{
+    unsigned base = 1000u << (n > 4 ? 3 : n - 1);
+    uint32_t r = 0;
+
+    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+        r = (uint32_t)ex_now_ms() * 2654435761u;    /* jitter only, not secret */
+    return base / 2 + r % base;
+}
+
+/* pause_ms - sleep, cut short by SIGINT/SIGTERM: 0, or -1 when stopped */
+static int pause_ms(unsigned ms)
+{
+    unsigned long long end = ex_now_ms() + ms;
+
+    while (!ex_stop_requested()) {
+        unsigned long long now = ex_now_ms();
+        struct timespec ts = { 0, 50 * 1000000L };
+
+        if (now >= end)
+            return 0;
+        if (end - now < 50)
+            ts.tv_nsec = (long)(end - now) * 1000000L;
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+/* connect_with_retries - connect; refused as not authorized, retry up to
+ * o->retries times after retry_delay_ms, saying each time why. 0 when
+ * accepted, else -1 (ex_session_connect printed the last refusal). */
+static int connect_with_retries(ex_session *s, const pub_options *o)
+{
+    unsigned long n;
+
+    for (n = 1;; n++) {
+        unsigned ms;
+
+        if (ex_session_connect(s, &o->tls, 10000) == 0)
+            return 0;
+        if (!s->connack || s->connack_rc != MQTT_RC_NOT_AUTHORIZED || n > o->retries
+            || ex_stop_requested())
+            return -1;
+        ms = retry_delay_ms(n);
+        fprintf(stderr, "%s: retry %lu of %lu in %u ms%s: \"not authorized\" may "
+                "only mean that the broker is still looking up this device's TLSA "
+                "records (the DANCE plugin's \"pending\")\n", prog, n, o->retries, ms,
+                s->tls_session != NULL ? ", resuming the TLS session"
+                                       : ", with a full TLS handshake (no session kept)");
+        if (pause_ms(ms) != 0)
+            return -1;
+    }
+}
+
 int main(int argc, char **argv)
 {
     pub_options o;
@@ -339,12 +420,13 @@ int main(int argc, char **argv)
         goto out;
     }
     mosquitto_publish_v5_callback_set(s->mosq, on_publish);
-    if (ex_session_connect(s, &o.tls, 10000) != 0) {
+    if (connect_with_retries(s, &o) != 0) {
         rc = EX_FAILED;
         goto out;
     }
-    printf("CONNECTED %s as %s%s%s\n", o.tls.host, p.identity,
-           o.for_name ? ", forwarding for " : "", o.for_name ? p.signer : "");
+    printf("CONNECTED %s as %s%s%s%s\n", o.tls.host, p.identity,
+           o.for_name ? ", forwarding for " : "", o.for_name ? p.signer : "",
+           s->resumed ? " (TLS session resumed)" : "");
 
     rc = EX_OK;
     for (i = 1; o.count == 0 || i <= o.count; i++) {

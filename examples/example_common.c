@@ -6,15 +6,35 @@
  * than with mosquitto_loop_start: the examples are single-threaded, wait
  * for one event at a time with a deadline, and so need no locking between
  * callbacks and the main flow.
+ *
+ * TLS session resumption. A device that reconnects (after a refusal such
+ * as the DANCE plugin's "lookup pending", or a lost connection) should
+ * resume its TLS session: the broker then skips the certificate exchange
+ * and its signature checks. libmosquitto 2.0.11 has no call for it: it
+ * makes the SSL and starts the handshake inside mosquitto_connect, and
+ * OpenSSL clients resume only what SSL_set_session gave that SSL before
+ * its ClientHello. So the TLS context is ours (MOSQ_OPT_SSL_CTX): a
+ * new-session callback keeps the broker's newest ticket, and an info
+ * callback at SSL_CB_HANDSHAKE_START - after SSL_new, before the
+ * ClientHello is built - hands it to the SSL libmosquitto made. The
+ * context is configured completely here (CA, certificate, key, host name,
+ * TLS 1.2 minimum) with MOSQ_OPT_SSL_CTX_WITH_DEFAULTS off. That option is
+ * on by default and re-applies mosquitto_tls_set's settings (failing
+ * without them); and in 2.0.11 the SSL ex-data index its server
+ * certificate callback reads is set up only when libmosquitto makes the
+ * context itself (net__init_tls), so we leave that callback out.
  */
 #include "example_common.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include "dance/name.h"
 #include "dance/provision.h"
 
@@ -85,8 +105,12 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
                        const mosquitto_property *props)
 {
     ex_session *s = obj;
+    SSL *ssl = mosquitto_ssl_get(mosq);
 
-    (void)mosq; (void)flags; (void)props;
+    (void)flags; (void)props;
+    /* Now, while the connection still exists: libmosquitto closes it
+     * (and frees the SSL) right after a refusal. */
+    s->resumed = ssl != NULL && SSL_session_reused(ssl) == 1;
     s->connack = true;
     s->connack_rc = rc;
     s->connected = (rc == 0);
@@ -102,6 +126,124 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc,
         s->disconnect_rc = rc;
     s->disconnected = true;
     s->connected = false;
+}
+
+/* on_new_session - OpenSSL has a session ticket from the broker: keep a
+ * copy of the newest. A copy, because OpenSSL may later mark the live
+ * connection's own session object not resumable (a connection that ends
+ * without close_notify), which must not cost us the ticket. Returns 0:
+ * OpenSSL keeps its reference. */
+static int on_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    ex_session *s = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    SSL_SESSION *copy;
+
+    if (s == NULL || (copy = SSL_SESSION_dup(sess)) == NULL)
+        return 0;       /* no copy: the next connect is a full handshake */
+    SSL_SESSION_free(s->tls_session);
+    s->tls_session = copy;
+    return 0;
+}
+
+/* on_tls_info - at the start of a handshake on an SSL libmosquitto made
+ * from our context, before the ClientHello: offer the kept session. */
+static void on_tls_info(const SSL *ssl, int where, int ret)
+{
+    ex_session *s = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+
+    (void)ret;
+    if (!(where & SSL_CB_HANDSHAKE_START) || !SSL_in_before(ssl) || s == NULL
+        || s->tls_session == NULL || !SSL_SESSION_is_resumable(s->tls_session))
+        return;
+    /* The callback gets the SSL as const; it is libmosquitto's connection
+     * object, not yet in use, and SSL_set_session is the documented way to
+     * offer a session before the handshake. A failure only means a full
+     * handshake. */
+    if (SSL_set_session((SSL *)(uintptr_t)ssl, s->tls_session) != 1)
+        ERR_clear_error();
+}
+
+/* tls_fail - print what failed with OpenSSL's reason; returns NULL */
+static SSL_CTX *tls_fail(const char *prog, SSL_CTX *ctx, const char *what,
+                         const char *file)
+{
+    unsigned long e = ERR_peek_last_error();
+
+    fprintf(stderr, "%s: %s %s: %s\n", prog, what, file ? file : "",
+            e ? ERR_reason_error_string(e) : "unknown error");
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+/* readable - whether file can be opened for reading; prints why not
+ * (OpenSSL's own message for a missing file names no file) */
+static bool readable(const char *prog, const char *opt, const char *file)
+{
+    FILE *f = fopen(file, "r");
+
+    if (f == NULL) {
+        fprintf(stderr, "%s: cannot read %s %s: %s\n", prog, opt, file, strerror(errno));
+        return false;
+    }
+    fclose(f);
+    return true;
+}
+
+/* tls_context - our client TLS context: TLS 1.2 minimum, the broker's
+ * certificate checked against cafile and its name against host (IP
+ * addresses against its IP SANs), our certificate and key, and the
+ * session callbacks above. NULL after printing why. */
+static SSL_CTX *tls_context(const char *prog, const ex_tls *tls, ex_session *s)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    X509_VERIFY_PARAM *param;
+    int ok;
+
+    if (ctx == NULL)
+        return tls_fail(prog, NULL, "cannot create a TLS context", NULL);
+    if (tls->cafile == NULL || tls->cert == NULL || tls->key == NULL) {
+        fprintf(stderr, "%s: --cafile, --cert and --key are required\n", prog);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (!readable(prog, "--cafile", tls->cafile) || !readable(prog, "--cert", tls->cert)
+        || !readable(prog, "--key", tls->key)) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+        return tls_fail(prog, ctx, "cannot require TLS 1.2", NULL);
+    if (SSL_CTX_load_verify_locations(ctx, tls->cafile, NULL) != 1)
+        return tls_fail(prog, ctx, "cannot use --cafile", tls->cafile);
+    if (SSL_CTX_use_certificate_chain_file(ctx, tls->cert) != 1)
+        return tls_fail(prog, ctx, "cannot use --cert", tls->cert);
+    if (SSL_CTX_use_PrivateKey_file(ctx, tls->key, SSL_FILETYPE_PEM) != 1)
+        return tls_fail(prog, ctx, "cannot use --key", tls->key);
+    if (SSL_CTX_check_private_key(ctx) != 1)
+        return tls_fail(prog, ctx, "--key does not belong to --cert", tls->key);
+    /* The broker's name: libmosquitto's own check is not installed on a
+     * context it did not configure, so OpenSSL's checks it. */
+    param = SSL_CTX_get0_param(ctx);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    ok = X509_VERIFY_PARAM_set1_ip_asc(param, tls->host);
+    if (ok != 1) {
+        ERR_clear_error();      /* not an IP address: a host name */
+        ok = X509_VERIFY_PARAM_set1_host(param, tls->host, 0);
+    }
+    if (ok != 1)
+        return tls_fail(prog, ctx, "cannot check the broker's name against --host",
+                        tls->host);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    /* Client-side caching only to get the new-session callback; we keep
+     * the one session ourselves. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT
+                                        | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+    SSL_CTX_set_info_callback(ctx, on_tls_info);
+    if (SSL_CTX_set_app_data(ctx, s) != 1)
+        return tls_fail(prog, ctx, "cannot set up TLS session resumption", NULL);
+    return ctx;
 }
 
 ex_session *ex_session_new(const char *prog, const ex_tls *tls, void *app)
@@ -122,13 +264,20 @@ ex_session *ex_session_new(const char *prog, const ex_tls *tls, void *app)
         return NULL;
     }
     mosquitto_int_option(s->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
-    /* The broker's certificate is checked against cafile and its name
-     * against host (tls_insecure stays false). */
-    rc = mosquitto_tls_set(s->mosq, tls->cafile, NULL, tls->cert, tls->key, NULL);
+    s->ssl_ctx = tls_context(prog, tls, s);
+    if (s->ssl_ctx == NULL) {
+        ex_session_free(s);
+        return NULL;
+    }
+    /* libmosquitto takes its own reference on the context; its defaults
+     * (on unless switched off) would re-apply mosquitto_tls_set settings
+     * we do not use, and fail without them. */
+    rc = mosquitto_void_option(s->mosq, MOSQ_OPT_SSL_CTX, s->ssl_ctx);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_int_option(s->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
     if (rc != MOSQ_ERR_SUCCESS) {
-        fprintf(stderr, "%s: cannot use --cafile %s / --cert %s / --key %s: %s\n", prog,
-                tls->cafile ? tls->cafile : "(none)", tls->cert ? tls->cert : "(none)",
-                tls->key ? tls->key : "(none)", mosquitto_strerror(rc));
+        fprintf(stderr, "%s: cannot give libmosquitto the TLS context: %s\n", prog,
+                mosquitto_strerror(rc));
         ex_session_free(s);
         return NULL;
     }
@@ -142,6 +291,8 @@ int ex_session_connect(ex_session *s, const ex_tls *tls, unsigned timeout_ms)
     unsigned long long deadline = ex_now_ms() + timeout_ms;
     int rc;
 
+    s->connack = s->connected = s->disconnected = s->closing = s->resumed = false;
+    s->connack_rc = s->disconnect_rc = 0;
     /* Blocking TCP connect and TLS handshake; CONNECT is queued. */
     rc = mosquitto_connect(s->mosq, tls->host, tls->port, 30);
     if (rc != MOSQ_ERR_SUCCESS) {
@@ -215,6 +366,8 @@ void ex_session_free(ex_session *s)
         return;
     ex_session_close(s);
     mosquitto_destroy(s->mosq);
+    SSL_CTX_free(s->ssl_ctx);
+    SSL_SESSION_free(s->tls_session);
     free(s);
 }
 

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <mosquitto.h>
+#include <openssl/ssl.h>
 
 /* Exit statuses shared by both examples (documented in their --help). */
 enum {
@@ -44,11 +45,17 @@ typedef struct ex_session {
     int disconnect_rc;      /* 0: we asked for it */
     bool closing;           /* we sent DISCONNECT */
     void *app;              /* the program's own state */
+    SSL_CTX *ssl_ctx;       /* ours, lent to libmosquitto (MOSQ_OPT_SSL_CTX) */
+    SSL_SESSION *tls_session; /* the broker's newest ticket, to resume with */
+    bool resumed;           /* the last handshake resumed tls_session */
 } ex_session;
 
-/* ex_session_new - an MQTT v5 client with TLS set up (server certificate
- * checked against cafile, host name checked), not yet connected. NULL with
- * a message on stderr on failure. */
+/* ex_session_new - an MQTT v5 client with TLS set up (TLS 1.2 or later,
+ * server certificate checked against cafile, host name checked), not yet
+ * connected. It keeps the TLS session the broker last gave it (a TLS 1.3
+ * ticket) and resumes it on the next connect, refused or not, so that a
+ * retry costs the broker an abbreviated handshake instead of a full one.
+ * NULL with a message on stderr on failure. */
 ex_session *ex_session_new(const char *prog, const ex_tls *tls, void *app);
 
 /* ex_bound_client_id - "<identity>/<suffix>" in buf, the identity being
@@ -59,9 +66,12 @@ ex_session *ex_session_new(const char *prog, const ex_tls *tls, void *app);
 const char *ex_bound_client_id(const char *cert_file, const char *suffix,
                                char *buf, size_t buflen);
 
-/* ex_session_connect - connect and wait up to timeout_ms for the CONNACK.
- * Returns 0 when accepted; otherwise prints why ("REFUSED ..." for a
- * CONNACK refusal, a TLS/network reason otherwise) and returns -1. */
+/* ex_session_connect - connect (again, after a refusal or a lost
+ * connection) and wait up to timeout_ms for the CONNACK. Returns 0 when
+ * accepted; otherwise prints why ("REFUSED ..." for a CONNACK refusal, a
+ * TLS/network reason otherwise) and returns -1, s->connack_rc telling a
+ * refusal's reason code. s->resumed says whether the handshake resumed
+ * the kept TLS session. */
 int ex_session_connect(ex_session *s, const ex_tls *tls, unsigned timeout_ms);
 
 /* ex_session_pump - run the network loop for up to timeout_ms (at least one

@@ -4,9 +4,10 @@ against a real broker with the plugin and a real DNSSEC test bed.
 
 scripts/demo runs the examples through the whole
 story; this file pins down what the demo does not reach: usage errors and
-exit statuses, a refused connection, a broker-side dance-sender property
-that disagrees with the signature (sender_mismatch), a tampered payload
-and the backend's --count/--timeout contract.
+exit statuses, a refused connection and its bounded retries, a cold device
+that gets in on a retry resuming its TLS session, a broker-side
+dance-sender property that disagrees with the signature (sender_mismatch),
+a tampered payload and the backend's --count/--timeout contract.
 """
 
 import os
@@ -15,6 +16,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dnsproxy import DnsProxy  # noqa: E402
 from plugin_fixture import cid_args  # noqa: E402
 from plugin_fixture import (BUILD_DIR, DANCE, Bed, Broker, PluginTestCase,  # noqa: E402
                             ident, run)
@@ -33,7 +35,7 @@ class ExamplesTest(PluginTestCase):
         pki = cls.pki
         cls.dev = {}
         for label, rec in (("dev1", (3, 1, 0)), ("gw", (3, 1, 1)), ("norecord", None),
-                           ("backend", (3, 1, 1))):
+                           ("backend", (3, 1, 1)), ("cold1", (3, 1, 1))):
             cert, key = pki.device(ident(label))
             if rec:
                 cls.tb.set_records(ident(label), "TLSA", [pki.tlsa(cert, *rec)])
@@ -112,11 +114,51 @@ class ExamplesTest(PluginTestCase):
             self.assertIn("Exit status", p.stdout)
 
     def test_device_without_record_is_refused_exit_1(self):
-        p = self.publish("norecord", "--count", "1")
+        # The CONNACK cannot tell "no record" from "lookup pending": the
+        # device retries as told, then gives up.
+        p = self.publish("norecord", "--count", "1", "--retries", "1")
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
-        self.assertIn("REFUSED by the broker", p.stderr)
+        self.assertEqual(p.stderr.count("REFUSED by the broker"), 2, p.stderr)
+        self.assertRegex(p.stderr, r"retry 1 of 1 in \d+ ms, resuming the TLS session")
+        self.assertNotIn("retry 2", p.stderr)
         self.assertNotIn("SENT", p.stdout)
         self.broker.wait_log("refused identity=%s " % ident("norecord"))
+
+    def test_cold_device_gets_in_on_a_resumed_retry(self):
+        # A broker that waits at most 50 ms for DNS, behind a resolver path
+        # that answers the cold device's TLSA query 1.5 s late: its first
+        # CONNECT is refused as pending, a retry gets in.
+        dns = DnsProxy(self.tb.port, mode="delay", delay=1.5, match="cold1")
+        self.addCleanup(dns.close)
+        d = os.path.join(self.wd, "cold-broker")
+        os.makedirs(d)
+        broker = Broker(d, self.pki, {
+            "resolver": dns.address,
+            "trust_anchor": self.tb.trust_anchor,
+            "allowed_domains": ORG,
+            "cafile": self.pki.ca,
+            "connect_budget_ms": "50",
+            "lookup_timeout_ms": "10000",
+        }).start()
+        self.addCleanup(broker.stop)
+        cert, key = self.dev["cold1"]
+        p = subprocess.run([PUB, "--host", "localhost", "--port", str(broker.port),
+                            "--cafile", self.pki.ca, "--cert", cert, "--key", key,
+                            "--count", "1"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=60)
+        try:
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn("REFUSED by the broker", p.stderr)
+            self.assertRegex(p.stderr, r"retry 1 of 5 in \d+ ms, resuming the TLS session")
+            self.assertIn("CONNECTED localhost as %s (TLS session resumed)" % ident("cold1"),
+                          p.stdout)
+            self.assertIn("SENT devices/%s/reading" % ident("cold1"), p.stdout)
+            log = broker.wait_log("accepted identity=%s " % ident("cold1"))
+            self.assertIn("refused identity=%s " % ident("cold1"), log)
+            self.assertIn("reason=pending", log)
+        except AssertionError:
+            sys.stderr.write("\n----- cold broker log -----\n%s\n" % broker.all_output())
+            raise
 
     def test_backend_verifies_refuses_and_counts(self):
         backend = self.start_backend("--topic", "devices/#", "--count", "4", "--timeout", "40")
