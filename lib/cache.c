@@ -29,8 +29,15 @@
  * flight and broadcasts the flight's condition variable. Waiters hold a
  * reference on the flight, so they can read its answer after it is unlinked
  * even when the answer was not stored (lifetime 0, flush in between).
- * Flights are kept in a plain list: there are at most as many as threads
- * fetching or waiting (a handful of workers plus the broker thread).
+ * Flights are kept in a hash table of their own (same keyed hash as the
+ * entries): with asynchronous lookups there is one per lookup queued or in
+ * flight, hundreds or thousands in a storm.
+ *
+ * Asynchronous flights. dance_cache_begin marks the flight (as a fetch
+ * would before calling its fetch function) and returns; the lookup runs
+ * wherever the caller likes; dance_cache_complete does what a fetch does
+ * after its fetch function returns. Both are the same code as
+ * dance_cache_fetch (flight_begin_locked, flight_complete).
  *
  * Flush bumps a generation number; an answer whose fetch began in an older
  * generation goes to its waiters but is not stored, because it may have been
@@ -70,8 +77,7 @@ struct dance_cache_entry {
 };
 
 typedef struct cache_flight {
-    struct cache_flight *next;
-    uint64_t hash;
+    dance_hashtab_node hnode;   /* in c->flights while linked; its hash */
     pthread_cond_t done_cv;
     unsigned refs;              /* fetcher and waiters (mutex) */
     bool fetching;              /* a fetch function runs for it */
@@ -88,7 +94,7 @@ struct dance_cache {
     dance_hashtab table;                    /* entries by key; buckets grow
                                                to one per entry at most */
     dance_cache_entry *lru_head, *lru_tail;
-    cache_flight *flights;
+    dance_hashtab flights;                  /* flights by key, same hash */
     uint64_t generation;
 
     size_t capacity;
@@ -362,15 +368,26 @@ static dance_cache_entry *lookup_fresh(dance_cache *c, const char *key, size_t l
 
 /* --- flights; with c->lock held --- */
 
+typedef struct flight_key {
+    const char *key;
+    size_t len;
+} flight_key;
+
+static bool flight_match(const dance_hashtab_node *n, const void *ctx)
+{
+    const cache_flight *f = DANCE_HASHTAB_ENTRY(n, cache_flight, hnode);
+    const flight_key *k = ctx;
+
+    return f->key_len == k->len && memcmp(f->key, k->key, k->len) == 0;
+}
+
 static cache_flight *flight_find(dance_cache *c, const char *key, size_t len,
                                  uint64_t hash)
 {
-    cache_flight *f;
+    flight_key k = { key, len };
+    dance_hashtab_node *n = dance_hashtab_find(&c->flights, hash, flight_match, &k);
 
-    for (f = c->flights; f != NULL; f = f->next)
-        if (f->hash == hash && f->key_len == len && memcmp(f->key, key, len) == 0)
-            return f;
-    return NULL;
+    return n != NULL ? DANCE_HASHTAB_ENTRY(n, cache_flight, hnode) : NULL;
 }
 
 /* flight_new - linked flight with one reference for the caller; NULL on ENOMEM */
@@ -385,7 +402,8 @@ static cache_flight *flight_new(dance_cache *c, const char *key, size_t len,
         free(f);
         return NULL;
     }
-    f->hash = hash;
+    f->hnode.next = NULL;
+    f->hnode.hash = hash;
     f->refs = 1;
     f->fetching = false;
     f->done = false;
@@ -393,20 +411,14 @@ static cache_flight *flight_new(dance_cache *c, const char *key, size_t len,
     f->result = NULL;
     f->key_len = len;
     memcpy(f->key, key, len + 1);
-    f->next = c->flights;
-    c->flights = f;
+    dance_hashtab_insert(&c->flights, &f->hnode, hash);
     return f;
 }
 
 static void flight_unlink(dance_cache *c, cache_flight *f)
 {
-    cache_flight **pp = &c->flights;
-
-    while (*pp != NULL && *pp != f)
-        pp = &(*pp)->next;
-    if (*pp == f)
-        *pp = f->next;
-    f->next = NULL;
+    dance_hashtab_remove(&c->flights, &f->hnode);
+    f->hnode.next = NULL;
 }
 
 /* flight_unref - the last reference frees; a flight nobody fetches and
@@ -433,6 +445,82 @@ static void flight_finish(dance_cache *c, cache_flight *f, dance_cache_entry *e)
     pthread_cond_broadcast(&f->done_cv);
 }
 
+/* flight_begin_locked - with c->lock held, no fresh entry and no fetch
+ * in flight for key: mark the flight for key fetching (taking over f, one
+ * made by waiters, or a new one), counted as a query. Returns the flight
+ * with a reference for the fetcher, or NULL on ENOMEM. */
+static cache_flight *flight_begin_locked(dance_cache *c, cache_flight *f,
+                                         const char *key, size_t len, uint64_t hash)
+{
+    if (f != NULL) {
+        f->refs++;                      /* take over a flight made by a waiter */
+    } else {
+        f = flight_new(c, key, len, hash);
+        if (f == NULL)
+            return NULL;
+    }
+    f->fetching = true;
+    f->generation = c->generation;
+    c->queries++;
+    return f;
+}
+
+/* answer_normalise - what an answer is stored and handed out as: records
+ * and a TTL count only for secure answers (resolver.h), anything a DNS
+ * answer cannot say is a failure. Returns the status. */
+static dance_status answer_normalise(const char *key, dance_tlsa_result *out)
+{
+    dance_status st = entry_status(out);
+
+    if (st != out->status) {
+        dance_tlsa_rrset_clear(&out->records);
+        result_fail(out, "TLSA lookup for %s returned an invalid status", key);
+    } else if (st != DANCE_OK) {
+        dance_tlsa_rrset_clear(&out->records);
+        if (st != DANCE_NO_RECORD)
+            out->ttl = 0;
+        out->sig_ttl = 0;
+    }
+    return st;
+}
+
+/* flight_complete - the fetcher's answer for flight f (its reference):
+ * normalised in place, so the fetcher gets exactly what its waiters get
+ * from the entry; stored by the TTL rules unless the cache was flushed
+ * since the fetch began; handed to the waiters; the fetcher's reference
+ * dropped. Called unlocked. 0, or -1 when the entry cannot be built (out
+ * then says LOOKUP_FAILED, and the waiters get no answer either). */
+static int flight_complete(dance_cache *c, cache_flight *f, const char *key,
+                           size_t len, uint64_t hash, dance_tlsa_result *out)
+{
+    dance_status st = answer_normalise(key, out);
+    uint64_t now = c->clock(c->clock_ctx);
+    uint32_t life = lifetime_s(c, st, out->ttl, out->sig_ttl);
+    dance_cache_entry *e = entry_new(key, len, hash, out,
+                                     now + (uint64_t)life * 1000u);
+
+    pthread_mutex_lock(&c->lock);
+    if (st == DANCE_LOOKUP_FAILED)
+        c->failures++;
+    if (e != NULL && f->generation == c->generation) {
+        if (life > 0)
+            table_store(c, e, now);
+        else
+            table_forget(c, key, len, hash);
+    }
+    flight_finish(c, f, e);
+    flight_unref(c, f);
+    pthread_mutex_unlock(&c->lock);
+
+    if (e == NULL) {
+        dance_tlsa_result_clear(out);
+        result_fail(out, "out of memory while caching the TLSA answer for %s", key);
+        return -1;
+    }
+    entry_unref(e);
+    return 0;
+}
+
 /* --- public API --- */
 
 dance_cache *dance_cache_new(const dance_cache_config *cfg)
@@ -456,6 +544,9 @@ dance_cache *dance_cache_new(const dance_cache_config *cfg)
     /* buckets: start small, grow to one per entry at most */
     if (dance_hashtab_init(&c->table, CACHE_MIN_BUCKETS, c->capacity) != 0)
         goto fail_buckets;
+    /* flights: as many as lookups queued and in flight, and waiters */
+    if (dance_hashtab_init(&c->flights, CACHE_MIN_BUCKETS, c->capacity) != 0)
+        goto fail_flights;
 
     if (pthread_condattr_init(&c->cv_attr) != 0)
         goto fail_attr;
@@ -468,6 +559,8 @@ dance_cache *dance_cache_new(const dance_cache_config *cfg)
 fail_mutex:
     pthread_condattr_destroy(&c->cv_attr);
 fail_attr:
+    dance_hashtab_destroy(&c->flights);
+fail_flights:
     dance_hashtab_destroy(&c->table);
 fail_buckets:
     free(c);
@@ -483,6 +576,7 @@ void dance_cache_free(dance_cache *c)
     /* Flights left here mean a caller broke the contract; their waiters
      * still point at them, so leaking beats freeing under their feet. */
     dance_hashtab_destroy(&c->table);
+    dance_hashtab_destroy(&c->flights);
     pthread_mutex_destroy(&c->lock);
     pthread_condattr_destroy(&c->cv_attr);
     free(c);
@@ -598,8 +692,6 @@ int dance_cache_fetch(dance_cache *c, const char *owner,
     uint64_t hash, now;
     dance_cache_entry *e;
     cache_flight *f;
-    dance_status st;
-    uint32_t life;
 
     result_reset(out);
     if (c == NULL || fetch == NULL || len == 0) {
@@ -629,59 +721,65 @@ int dance_cache_fetch(dance_cache *c, const char *owner,
             pthread_cond_wait(&f->done_cv, &c->lock);
         return take_answer(c, f, out);
     }
-    if (f != NULL) {
-        f->refs++;                      /* take over a flight made by a waiter */
-    } else {
-        f = flight_new(c, key, len, hash);
-        if (f == NULL) {
-            pthread_mutex_unlock(&c->lock);
-            result_fail(out, "out of memory looking up TLSA for %s", key);
-            return -1;
-        }
-    }
-    f->fetching = true;
-    f->generation = c->generation;
-    c->queries++;
+    f = flight_begin_locked(c, f, key, len, hash);
     pthread_mutex_unlock(&c->lock);
+    if (f == NULL) {
+        result_fail(out, "out of memory looking up TLSA for %s", key);
+        return -1;
+    }
 
     fetch(ctx, key, out);
 
-    st = entry_status(out);
-    if (st != out->status) {
-        dance_tlsa_rrset_clear(&out->records);
-        result_fail(out, "TLSA lookup for %s returned an invalid status", key);
-    } else if (st != DANCE_OK) {
-        /* records and a TTL count only for secure answers (resolver.h); the
-         * fetcher gets exactly what its waiters get from the entry */
-        dance_tlsa_rrset_clear(&out->records);
-        if (st != DANCE_NO_RECORD)
-            out->ttl = 0;
-        out->sig_ttl = 0;
-    }
+    return flight_complete(c, f, key, len, hash, out);
+}
+
+int dance_cache_begin(dance_cache *c, const char *owner)
+{
+    char key[DANCE_CACHE_OWNER_MAX + 1];
+    size_t len = cache_key(owner, key);
+    uint64_t hash, now;
+    dance_cache_entry *e;
+    cache_flight *f;
+
+    if (c == NULL || len == 0)
+        return -1;
+    hash = dance_hashtab_hash(&c->table, key, len);
     now = c->clock(c->clock_ctx);
-    life = lifetime_s(c, st, out->ttl, out->sig_ttl);
-    e = entry_new(key, len, hash, out, now + (uint64_t)life * 1000u);
 
     pthread_mutex_lock(&c->lock);
-    if (st == DANCE_LOOKUP_FAILED)
-        c->failures++;
-    if (e != NULL && f->generation == c->generation) {
-        if (life > 0)
-            table_store(c, e, now);
-        else
-            table_forget(c, key, len, hash);
+    e = lookup_fresh(c, key, len, hash, now);
+    f = e == NULL ? flight_find(c, key, len, hash) : NULL;
+    if (e != NULL || (f != NULL && f->fetching)) {
+        pthread_mutex_unlock(&c->lock);
+        entry_unref(e);
+        return 0;
     }
-    flight_finish(c, f, e);
-    flight_unref(c, f);
+    f = flight_begin_locked(c, f, key, len, hash);
     pthread_mutex_unlock(&c->lock);
+    return f != NULL ? 1 : -1;
+}
 
-    if (e == NULL) {
-        dance_tlsa_result_clear(out);
-        result_fail(out, "out of memory while caching the TLSA answer for %s", key);
+int dance_cache_complete(dance_cache *c, const char *owner, dance_tlsa_result *answer)
+{
+    char key[DANCE_CACHE_OWNER_MAX + 1];
+    size_t len = cache_key(owner, key);
+    uint64_t hash;
+    cache_flight *f;
+
+    if (c == NULL || answer == NULL || len == 0)
         return -1;
+    hash = dance_hashtab_hash(&c->table, key, len);
+    pthread_mutex_lock(&c->lock);
+    f = flight_find(c, key, len, hash);
+    if (f == NULL || !f->fetching) {
+        /* nobody began a flight: an answer like any other */
+        pthread_mutex_unlock(&c->lock);
+        (void)answer_normalise(key, answer);
+        return dance_cache_put(c, key, answer);
     }
-    entry_unref(e);
-    return 0;
+    pthread_mutex_unlock(&c->lock);
+    /* the flight is ours to finish: only its beginner completes it */
+    return flight_complete(c, f, key, len, hash, answer);
 }
 
 bool dance_cache_wait(dance_cache *c, const char *owner, unsigned timeout_ms,

@@ -3,7 +3,10 @@
  * (implements dance/resolver.h).
  *
  * One getdns context per dance_resolver; a
- * resolver is used by one thread at a time. Result values (dance_tlsa_result)
+ * resolver is used by one thread at a time. The lookup itself is a state
+ * machine on the context's event loop (resolver_lookup, resolver_internal.h),
+ * driven here for one synchronous lookup and in resolver_async.c for many
+ * at once. Result values (dance_tlsa_result)
  * belong to the caller; this file only fills them.
  *
  * How an answer is classified (all in resolver_classify(), the one place
@@ -68,6 +71,9 @@ struct dance_resolver {
     unsigned nservers;
     char *servers;          /* for reasons: the upstream list or "the system resolver" */
     char *tls_auth_name;    /* for reasons; NULL unless DNS over TLS */
+    getdns_eventloop *loop; /* the context's; run by the owning thread */
+    resolver_lookup *ready_head;    /* lookups whose attempt ended */
+    resolver_lookup **ready_tail;
 };
 
 /* One parsed upstream. */
@@ -578,6 +584,13 @@ dance_resolver *dance_resolver_new(const dance_resolver_config *cfg,
         goto fail;
     }
 
+    if (getdns_context_get_eventloop(r->ctx, &r->loop) != GETDNS_RETURN_GOOD
+        || r->loop == NULL) {
+        dance_set_err(err, errlen, "getdns has no event loop");
+        goto fail;
+    }
+    r->ready_tail = &r->ready_head;
+
     r->extensions = getdns_dict_create();
     if (r->extensions == NULL
         || getdns_dict_set_int(r->extensions, "dnssec_return_all_statuses",
@@ -970,94 +983,207 @@ void resolver_classify_response(const char *servers, uint32_t now, const char *o
 
 /* ------------------------------------------------------------- lookups */
 
-typedef struct lookup_state {
-    int done;
-    int deadline_hit;
-    getdns_callback_type_t type;
-    getdns_dict *response;      /* owned once delivered */
-} lookup_state;
+getdns_eventloop *resolver_loop(dance_resolver *r)
+{
+    return r->loop;
+}
 
+/* ready_push - lk's attempt ended: the owning thread settles it next */
+static void ready_push(dance_resolver *r, resolver_lookup *lk)
+{
+    if (lk->on_ready)
+        return;
+    lk->on_ready = 1;
+    lk->ready_next = NULL;
+    *r->ready_tail = lk;
+    r->ready_tail = &lk->ready_next;
+}
+
+resolver_lookup *resolver_ready_pop(dance_resolver *r)
+{
+    resolver_lookup *lk = r->ready_head;
+
+    if (lk == NULL)
+        return NULL;
+    r->ready_head = lk->ready_next;
+    if (r->ready_head == NULL)
+        r->ready_tail = &r->ready_head;
+    lk->ready_next = NULL;
+    lk->on_ready = 0;
+    return lk;
+}
+
+/* ready_remove - take lk off the ready list wherever it is */
+static void ready_remove(dance_resolver *r, resolver_lookup *lk)
+{
+    resolver_lookup **pp = &r->ready_head;
+
+    if (!lk->on_ready)
+        return;
+    while (*pp != NULL && *pp != lk)
+        pp = &(*pp)->ready_next;
+    if (*pp == lk) {
+        *pp = lk->ready_next;
+        if (*pp == NULL)
+            r->ready_tail = pp;
+    }
+    lk->ready_next = NULL;
+    lk->on_ready = 0;
+}
+
+/* lookup_cb - getdns answered (or gave up on) the current attempt. Only
+ * records it; a callback for an attempt we withdrew (cancel, our own
+ * deadline) is dropped. */
 static void lookup_cb(getdns_context *ctx, getdns_callback_type_t type,
                       getdns_dict *response, void *userarg,
                       getdns_transaction_t tid)
 {
-    lookup_state *st = userarg;
+    resolver_lookup *lk = userarg;
 
     (void)ctx;
     (void)tid;
-    st->done = 1;
-    st->type = type;
-    if (st->response != NULL)
-        getdns_dict_destroy(st->response);
-    st->response = response;
+    if (lk->phase != LOOKUP_QUERYING) {
+        if (response != NULL)
+            getdns_dict_destroy(response);
+        return;
+    }
+    lk->phase = LOOKUP_ANSWERED;
+    lk->type = type;
+    lk->response = response;
+    ready_push(lk->r, lk);
 }
 
 static void deadline_cb(void *userarg)
 {
-    lookup_state *st = userarg;
+    resolver_lookup *lk = userarg;
 
-    st->deadline_hit = 1;
+    /* the poll loop keeps a fired timer until it is cleared */
+    if (lk->deadline.ev != NULL)
+        (void)lk->r->loop->vmt->clear(lk->r->loop, &lk->deadline);
+    if (lk->phase != LOOKUP_QUERYING)
+        return;
+    lk->phase = LOOKUP_TIMED_OUT;
+    ready_push(lk->r, lk);
 }
 
-/* resolver_lookup_once - one query (plus getdns' DNSSEC chain queries),
- * cut off after limit_ms */
-static void resolver_lookup_once(dance_resolver *r, const char *owner,
-                                 uint64_t limit_ms, dance_tlsa_result *out)
+/* clear_deadline - withdraw lk's timer if it is scheduled */
+static void clear_deadline(dance_resolver *r, resolver_lookup *lk)
 {
-    lookup_state st;
-    getdns_eventloop *loop = NULL;
-    getdns_eventloop_event deadline;
+    if (lk->deadline.ev != NULL)
+        (void)r->loop->vmt->clear(r->loop, &lk->deadline);
+}
+
+/* withdraw - cancel the attempt's getdns transaction; its cancel callback
+ * (getdns calls it from inside getdns_cancel_callback) finds the lookup no
+ * longer querying and drops it */
+static void withdraw(dance_resolver *r, resolver_lookup *lk)
+{
+    resolver_lookup_phase was = lk->phase;
+
+    lk->phase = LOOKUP_SETTLED;
+    if (was == LOOKUP_QUERYING || was == LOOKUP_TIMED_OUT)
+        (void)getdns_cancel_callback(r->ctx, lk->tid);
+}
+
+/* attempt_start - one query (plus getdns' DNSSEC chain queries), cut off
+ * after limit_ms by our deadline; an attempt that cannot start settles
+ * at once with its reason */
+static void attempt_start(dance_resolver *r, resolver_lookup *lk, uint64_t limit_ms)
+{
     getdns_transaction_t tid = 0;
     getdns_return_t rc;
 
-    memset(&st, 0, sizeof(st));
-    memset(&deadline, 0, sizeof(deadline));
-    deadline.userarg = &st;
-    deadline.timeout_cb = deadline_cb;
-
-    if (getdns_context_get_eventloop(r->ctx, &loop) != GETDNS_RETURN_GOOD
-        || loop == NULL) {
-        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
-                      "getdns has no event loop", owner);
-        return;
-    }
-    rc = getdns_general(r->ctx, owner, GETDNS_RRTYPE_TLSA, r->extensions,
-                        &st, &tid, lookup_cb);
+    dance_tlsa_result_clear(&lk->result);
+    lk->attempt++;
+    lk->type = GETDNS_CALLBACK_ERROR;
+    lk->response = NULL;
+    memset(&lk->deadline, 0, sizeof(lk->deadline));
+    lk->deadline.userarg = lk;
+    lk->deadline.timeout_cb = deadline_cb;
+    /* getdns may call back before getdns_general returns: until then any
+     * transaction id is ours */
+    lk->phase = LOOKUP_QUERYING;
+    lk->tid = 0;
+    rc = getdns_general(r->ctx, lk->owner, GETDNS_RRTYPE_TLSA, r->extensions,
+                        lk, &tid, lookup_cb);
     if (rc != GETDNS_RETURN_GOOD) {
         const char *why = getdns_get_errorstr_by_id((uint16_t)rc);
-        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s failed: "
-                      "could not query %s (%s)", owner, r->servers,
-                      why ? why : "getdns error");
+
+        if (lk->response != NULL) {
+            getdns_dict_destroy(lk->response);
+            lk->response = NULL;
+        }
+        lk->phase = LOOKUP_SETTLED;
+        dance_set_err(lk->result.reason, sizeof(lk->result.reason), "TLSA lookup "
+                      "for %s failed: could not query %s (%s)", lk->owner,
+                      r->servers, why ? why : "getdns error");
+        ready_push(r, lk);
         return;
     }
-    if (!st.done) {
-        if (loop->vmt->schedule(loop, -1, limit_ms, &deadline)
-            != GETDNS_RETURN_GOOD) {
-            (void)getdns_cancel_callback(r->ctx, tid);
-            dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s "
-                          "failed: cannot schedule the timeout", owner);
-            goto out;
-        }
-        while (!st.done && !st.deadline_hit)
-            loop->vmt->run_once(loop, 1);
-        if (deadline.ev != NULL)
-            (void)loop->vmt->clear(loop, &deadline);
-        if (!st.done) {
-            /* Our bound passed (a chain of slow answers): give up. The
-             * cancel callback may or may not run; either way we are done. */
-            (void)getdns_cancel_callback(r->ctx, tid);
-            dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s "
-                          "failed: no complete answer from %s within %u ms", owner,
-                          r->servers, r->timeout_ms);
-            goto out;
-        }
+    lk->tid = tid;
+    if (lk->phase != LOOKUP_QUERYING)
+        return;                         /* answered already */
+    if (r->loop->vmt->schedule(r->loop, -1, limit_ms, &lk->deadline)
+        != GETDNS_RETURN_GOOD) {
+        lk->deadline.ev = NULL;
+        withdraw(r, lk);
+        dance_set_err(lk->result.reason, sizeof(lk->result.reason), "TLSA lookup "
+                      "for %s failed: cannot schedule the timeout", lk->owner);
+        ready_push(r, lk);
     }
-    switch (st.type) {
+}
+
+/* next_attempt - start the next try if the whole lookup's time and the
+ * upstream list allow one. Returns 1 when one started. */
+static int next_attempt(dance_resolver *r, resolver_lookup *lk)
+{
+    uint64_t now = dance_clock_monotonic_ms(NULL);
+    uint64_t limit = (uint64_t)r->attempt_ms + RESOLVER_DEADLINE_GRACE_MS;
+
+    if (lk->attempt >= r->nservers)
+        return 0;
+    if (lk->attempt > 0 && now + RESOLVER_DEADLINE_GRACE_MS >= lk->end_ms)
+        return 0;
+    if (now + limit > lk->end_ms)
+        limit = lk->end_ms > now ? lk->end_ms - now : 0;
+    attempt_start(r, lk, limit);
+    return 1;
+}
+
+void resolver_lookup_start(dance_resolver *r, resolver_lookup *lk, const char *owner)
+{
+    memset(lk, 0, sizeof(*lk));
+    dance_tlsa_result_clear(&lk->result);
+    lk->r = r;
+    lk->owner = owner;
+    lk->end_ms = dance_clock_monotonic_ms(NULL) + r->timeout_ms
+                 + RESOLVER_DEADLINE_GRACE_MS;
+    (void)next_attempt(r, lk);
+}
+
+/* attempt_classify - the ended attempt's outcome into lk->result */
+static void attempt_classify(dance_resolver *r, resolver_lookup *lk)
+{
+    dance_tlsa_result *out = &lk->result;
+    const char *owner = lk->owner;
+
+    if (lk->phase == LOOKUP_SETTLED)
+        return;                         /* the reason is set already */
+    if (lk->phase == LOOKUP_TIMED_OUT) {
+        /* Our bound passed (a chain of slow answers): give up. */
+        withdraw(r, lk);
+        dance_set_err(out->reason, sizeof(out->reason), "TLSA lookup for %s "
+                      "failed: no complete answer from %s within %u ms", owner,
+                      r->servers, r->timeout_ms);
+        return;
+    }
+    lk->phase = LOOKUP_SETTLED;
+    switch (lk->type) {
     case GETDNS_CALLBACK_COMPLETE:
-        if (st.response != NULL) {
+        if (lk->response != NULL) {
             classify_ctx cc = { r->servers, r->timeout_ms, (uint32_t)time(NULL) };
 
-            resolver_classify(&cc, owner, st.response, out);
+            resolver_classify(&cc, owner, lk->response, out);
             break;
         }
         /* fall through */
@@ -1082,16 +1208,46 @@ static void resolver_lookup_once(dance_resolver *r, const char *owner,
                       "the query was cancelled", owner);
         break;
     }
-out:
-    if (st.response != NULL)
-        getdns_dict_destroy(st.response);
+}
+
+int resolver_lookup_settle(dance_resolver *r, resolver_lookup *lk)
+{
+    clear_deadline(r, lk);
+    attempt_classify(r, lk);
+    if (lk->response != NULL) {
+        getdns_dict_destroy(lk->response);
+        lk->response = NULL;
+    }
+    /* Only "could not ask" is worth another upstream; an answer, even a
+     * bogus one, is final. */
+    if (lk->result.status == DANCE_LOOKUP_FAILED && next_attempt(r, lk))
+        return 0;
+    lk->phase = LOOKUP_IDLE;
+    return 1;
+}
+
+void resolver_lookup_cancel(dance_resolver *r, resolver_lookup *lk)
+{
+    if (lk->phase == LOOKUP_IDLE)
+        return;
+    clear_deadline(r, lk);
+    withdraw(r, lk);
+    ready_remove(r, lk);
+    if (lk->response != NULL) {
+        getdns_dict_destroy(lk->response);
+        lk->response = NULL;
+    }
+    lk->phase = LOOKUP_IDLE;
+    dance_tlsa_result_clear(&lk->result);
+    dance_set_err(lk->result.reason, sizeof(lk->result.reason), "TLSA lookup for %s "
+                  "failed: the query was cancelled", lk->owner);
 }
 
 void dance_resolver_lookup_tlsa(dance_resolver *r, const char *owner,
                                 dance_tlsa_result *out)
 {
-    uint64_t start, end, now;
-    unsigned attempt;
+    resolver_lookup lk;
+    resolver_lookup *ready;
 
     dance_tlsa_result_clear(out);
     if (r == NULL || owner == NULL || owner[0] == '\0') {
@@ -1099,21 +1255,16 @@ void dance_resolver_lookup_tlsa(dance_resolver *r, const char *owner,
                       "TLSA lookup failed: no resolver or no owner name");
         return;
     }
-    start = dance_clock_monotonic_ms(NULL);
-    end = start + r->timeout_ms + RESOLVER_DEADLINE_GRACE_MS;
-    for (attempt = 0; attempt < r->nservers; attempt++) {
-        uint64_t limit = (uint64_t)r->attempt_ms + RESOLVER_DEADLINE_GRACE_MS;
-
-        now = dance_clock_monotonic_ms(NULL);
-        if (attempt > 0 && now + RESOLVER_DEADLINE_GRACE_MS >= end)
+    /* the one lookup in flight on this context: run its loop until over */
+    resolver_lookup_start(r, &lk, owner);
+    for (;;) {
+        ready = resolver_ready_pop(r);
+        if (ready == NULL) {
+            r->loop->vmt->run_once(r->loop, 1);
+            continue;
+        }
+        if (resolver_lookup_settle(r, ready) && ready == &lk)
             break;
-        if (now + limit > end)
-            limit = end - now;
-        dance_tlsa_result_clear(out);
-        resolver_lookup_once(r, owner, limit, out);
-        /* Only "could not ask" is worth another upstream; an answer, even
-         * a bogus one, is final. */
-        if (out->status != DANCE_LOOKUP_FAILED)
-            return;
     }
+    *out = lk.result;                   /* moves the records */
 }

@@ -1,13 +1,16 @@
 /*
- * resolver_internal.h - the part of lib/resolver.c that unit tests reach
- * without a DNS server: classifying a getdns response dict (replies_tree)
- * into a dance_tlsa_result, at a given wall-clock time. Not public API.
+ * resolver_internal.h - the parts of lib/resolver.c that others in libdance
+ * reach: classifying a getdns response dict (replies_tree) into a
+ * dance_tlsa_result at a given wall-clock time (unit tests, without a DNS
+ * server), and the one lookup state machine that the synchronous lookup and
+ * the asynchronous resolver (resolver_async.c) share. Not public API.
  */
 #ifndef DANCE_RESOLVER_INTERNAL_H
 #define DANCE_RESOLVER_INTERNAL_H
 
 #include <stdint.h>
 #include <getdns/getdns.h>
+#include <getdns/getdns_extra.h>
 
 #include "dance/resolver.h"
 
@@ -18,5 +21,71 @@
  * filled as by a lookup (status, ttl, sig_ttl, records, reason). */
 void resolver_classify_response(const char *servers, uint32_t now, const char *owner,
                                 getdns_dict *resp, dance_tlsa_result *out);
+
+/*
+ * One TLSA lookup as a state machine on its resolver's getdns event loop:
+ * the code that the synchronous dance_resolver_lookup_tlsa and the
+ * asynchronous resolver (resolver_async.c) share, so that both ask, retry,
+ * time out and classify in exactly the same way.
+ *
+ * A lookup is one or more attempts (one per upstream at most, sharing the
+ * configured timeout). getdns' callback and our deadline timer only record
+ * what happened and put the lookup on its resolver's ready list; the thread
+ * that owns the context then takes it off (resolver_ready_pop) and settles
+ * it (resolver_lookup_settle): classify the attempt, start the next one on
+ * "could not ask", or say the lookup is over. Nothing is decided inside a
+ * getdns callback, so getdns is never re-entered from one.
+ *
+ * The struct is the caller's memory (on the stack for the synchronous call,
+ * inside a request for the asynchronous one) and must stay put from
+ * resolver_lookup_start until the lookup is over or cancelled.
+ */
+typedef enum resolver_lookup_phase {
+    LOOKUP_IDLE,            /* not started, over, or cancelled */
+    LOOKUP_QUERYING,        /* a getdns transaction and our deadline are out */
+    LOOKUP_ANSWERED,        /* getdns called back: type and response set */
+    LOOKUP_TIMED_OUT,       /* our deadline fired first */
+    LOOKUP_SETTLED          /* the attempt's outcome is in result already */
+} resolver_lookup_phase;
+
+typedef struct resolver_lookup {
+    struct resolver_lookup *ready_next;  /* the resolver's ready list */
+    dance_resolver *r;
+    const char *owner;                   /* the caller's, outlives the lookup */
+    dance_tlsa_result result;            /* the last attempt's outcome */
+    uint64_t end_ms;                     /* monotonic: the whole lookup's bound */
+    unsigned attempt;                    /* attempts started */
+    resolver_lookup_phase phase;
+    int on_ready;                        /* linked on the ready list */
+    getdns_transaction_t tid;
+    getdns_callback_type_t type;
+    getdns_dict *response;               /* owned while set */
+    getdns_eventloop_event deadline;
+} resolver_lookup;
+
+/* resolver_loop - the event loop of r's getdns context (never NULL for a
+ * resolver dance_resolver_new returned). */
+getdns_eventloop *resolver_loop(dance_resolver *r);
+
+/* resolver_lookup_start - begin looking up owner (normalised, non-empty;
+ * the string must outlive the lookup) with lk's memory. Cannot fail: an
+ * attempt that cannot even start settles at once (lk goes on the ready
+ * list with its reason). Owning thread only. */
+void resolver_lookup_start(dance_resolver *r, resolver_lookup *lk, const char *owner);
+
+/* resolver_ready_pop - the oldest lookup whose attempt ended, or NULL. */
+resolver_lookup *resolver_ready_pop(dance_resolver *r);
+
+/* resolver_lookup_settle - lk came off the ready list: classify its
+ * attempt into lk->result. Returns 1 when the lookup is over (lk->result
+ * is the answer, the caller's to take; lk no longer referenced by getdns
+ * or the loop), 0 when another attempt started (lk will be ready again). */
+int resolver_lookup_settle(dance_resolver *r, resolver_lookup *lk);
+
+/* resolver_lookup_cancel - end a lookup that is not over: its getdns
+ * transaction and deadline are withdrawn (getdns' cancel callback is
+ * ignored), it leaves the ready list, and lk->result says "cancelled".
+ * Safe on a lookup that is over (then it does nothing). */
+void resolver_lookup_cancel(dance_resolver *r, resolver_lookup *lk);
 
 #endif

@@ -1,14 +1,15 @@
 /*
  * plugin/auth.c - DANE client authentication at CONNECT (MOSQ_EVT_BASIC_AUTH).
  *
- * certificate -> identity -> allow-list -> TLSA answer (cache, or a worker
- * fetch waited for within the wait budget, waitbudget.h) -> DANE match -> on success
+ * certificate -> identity -> allow-list -> TLSA answer (cache, or a lookup
+ * on the DNS thread waited for within the wait budget, waitbudget.h) -> DANE match -> on success
  * mosquitto_set_username(identity), so ACL patterns such as %u name the
  * device. One log line per decision.
  *
  * Runs on the broker thread, which serves every client: it never talks to
- * the network itself. A warm cache answers at once; a cold lookup runs on
- * a worker and this thread waits for it only up to the budget. A lookup
+ * the network itself. A warm cache answers at once; a cold lookup starts on
+ * the DNS thread (workers.h) and this thread waits for that lookup's answer
+ * only up to the budget. A lookup
  * that takes longer is refused ("lookup pending") and keeps running, so
  * the client's retry finds the answer cached.
  *

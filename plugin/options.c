@@ -41,7 +41,7 @@ typedef enum opt_id {
     O_LOOKUP_TIMEOUT_MS, O_ALLOWED_DOMAINS, O_IDENTITY_SOURCE, O_TLSA_OWNER,
     O_CAFILE, O_FALLBACK, O_CLIENT_ID_BINDING, O_CONNECT_BUDGET_MS, O_CACHE_SIZE,
     O_MIN_TTL, O_MAX_TTL, O_NEGATIVE_TTL, O_FAILURE_TTL, O_REVALIDATE_INTERVAL,
-    O_STATS_INTERVAL, O_WORKER_THREADS, O_QUEUE_SIZE,
+    O_STATS_INTERVAL, O_WORKER_THREADS, O_QUEUE_SIZE, O_DNS_INFLIGHT,
     /* token authentication: every option after O_TOKEN_AUTH up to
      * O_VERIFY_TOPICS belongs to it (cross_check_tokens relies on it) */
     O_TOKEN_AUTH, O_TOKEN_AUDIENCE, O_TOKEN_MAX_LIFETIME,
@@ -111,6 +111,8 @@ static const opt_def opt_table[O_COUNT] = {
         "a number of threads from 1 to 64"},
     [O_QUEUE_SIZE] = {"queue_size", OPT_UINT, 1, 1000000,
         "a number of jobs from 1 to 1000000"},
+    [O_DNS_INFLIGHT] = {"dns_inflight", OPT_UINT, 1, 65536,
+        "a number of lookups from 1 to 65536"},
     [O_TOKEN_AUTH] = {"token_auth", OPT_ONOFF, 0, 0, "on or off"},
     [O_TOKEN_AUDIENCE] = {"token_audience", OPT_AUDIENCE, 0, 0,
         "this broker's name for tokens, 1 to 256 printable characters without "
@@ -342,6 +344,7 @@ static void set_defaults(mdp_plugin_config *c)
     c->stats_interval = MDP_OPT_DEFAULT_STATS_INTERVAL;
     c->worker_threads = MDP_OPT_DEFAULT_WORKER_THREADS;
     c->queue_size = MDP_OPT_DEFAULT_QUEUE_SIZE;
+    c->dns_inflight = MDP_OPT_DEFAULT_DNS_INFLIGHT;
     c->max_payload = MDP_OPT_DEFAULT_MAX_PAYLOAD;
     c->max_skew = MDP_OPT_DEFAULT_MAX_SKEW;
     /* strict profile; compat and the replay window's default are settled
@@ -374,6 +377,7 @@ static void store_uint(mdp_plugin_config *c, opt_id id, unsigned long v)
     case O_STATS_INTERVAL: c->stats_interval = (unsigned)v; break;
     case O_WORKER_THREADS: c->worker_threads = (unsigned)v; break;
     case O_QUEUE_SIZE: c->queue_size = (size_t)v; break;
+    case O_DNS_INFLIGHT: c->dns_inflight = (unsigned)v; break;
     case O_MAX_PAYLOAD: c->max_payload = (size_t)v; break;
     case O_MAX_SKEW: c->max_skew = (uint32_t)v; break;
     case O_REPLAY_WINDOW: c->replay_window = (uint32_t)v; break;

@@ -84,6 +84,7 @@ typedef struct mdp_plugin_config {
     unsigned stats_interval;        /* seconds; 0: off */
     unsigned worker_threads;
     size_t queue_size;
+    unsigned dns_inflight;          /* lookups in flight at once */
     /* message verification (signed payloads, see mosquitto-dance(5)) */
     char *verify_topics;            /* as given; NULL: not given */
     mdp_topics *topics;           /* compiled; empty: verification off */
@@ -125,6 +126,7 @@ typedef struct mdp_plugin_config {
 #define MDP_OPT_DEFAULT_STATS_INTERVAL      10u
 #define MDP_OPT_DEFAULT_WORKER_THREADS      8u
 #define MDP_OPT_DEFAULT_QUEUE_SIZE          1024u
+#define MDP_OPT_DEFAULT_DNS_INFLIGHT        256u
 #define MDP_OPT_DEFAULT_VERIFIED_PREFIX     "verified/"
 #define MDP_OPT_DEFAULT_MAX_PAYLOAD         65536u
 #define MDP_OPT_DEFAULT_MAX_SKEW            300u

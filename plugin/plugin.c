@@ -366,6 +366,7 @@ static int start_workers(struct mdp_plugin *p, char *err, size_t errlen)
     memset(&wc, 0, sizeof(wc));
     wc.threads = p->cfg.worker_threads;
     wc.queue_max = p->cfg.queue_size;
+    wc.dns_inflight = p->cfg.dns_inflight;
     wc.resolver = &p->resolver_cfg;
     wc.cache = p->cache;
     wc.matcher = p->matcher;
@@ -430,14 +431,15 @@ static void log_ready(const struct mdp_plugin *p)
     mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: DANE client authentication "
         "ready: allowed_domains=%s identity_source=%s tlsa_owner=%s resolver=%s "
         "trust_anchor=%s cafile=%s fallback=%s client_id_binding=%s "
-        "connect_budget_ms=%u revalidate_interval=%u worker_threads=%u",
+        "connect_budget_ms=%u revalidate_interval=%u worker_threads=%u "
+        "dns_inflight=%u",
         p->cfg.allowed_domains, mdp_identity_source_name(p->cfg.identity_source),
         p->cfg.tlsa_owner_label ? p->cfg.tlsa_owner_label : "identity",
         p->cfg.resolver ? p->cfg.resolver : "system",
         p->cfg.trust_anchor ? p->cfg.trust_anchor : "system",
         p->cfg.cafile ? p->cfg.cafile : "none", mdp_fallback_name(p->cfg.fallback),
         p->cfg.client_id_binding ? "on" : "off", p->cfg.connect_budget_ms,
-        p->cfg.revalidate_interval, p->cfg.worker_threads);
+        p->cfg.revalidate_interval, p->cfg.worker_threads, p->cfg.dns_inflight);
     if (!p->cfg.client_id_binding)
         mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: warning: "
             "plugin_opt_client_id_binding off: a device may connect with any client "

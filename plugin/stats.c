@@ -18,7 +18,7 @@
  *   $SYS/broker/dance/auth/token/replay/save_failures
  *   $SYS/broker/dance/revalidate/checks, .../revalidate/failures
  *   $SYS/broker/dance/cache/hits, misses, entries, evictions
- *   $SYS/broker/dance/dns/queries, failures
+ *   $SYS/broker/dance/dns/queries, failures, inflight, queued
  *   $SYS/broker/dance/workers/queued, dropped
  *   with message verification on:
  *   $SYS/broker/dance/messages/verified
@@ -123,6 +123,8 @@ void mdp_stats_publish(const mdp_stats_sources *src)
     mdp_workers_get_stats(src->workers, &ws);
     pub("workers/queued", ws.queued);
     pub("workers/dropped", ws.dropped);
+    pub("dns/inflight", ws.dns_inflight);
+    pub("dns/queued", ws.dns_queued);
 
     if (mdp_messages_verifying(src->messages)) {
         mdp_messages_counters mc;

@@ -1,6 +1,7 @@
 /*
- * plugin/workers.h - the plugin's worker threads: slow work (DNS lookups,
- * DANE re-checks) off the broker thread. Design notes are in workers.c.
+ * plugin/workers.h - the plugin's background work off the broker thread:
+ * TLSA lookups on one DNS thread (many in flight), DANE re-checks on
+ * worker threads. Design notes are in workers.c.
  *
  * start, stop and drain are called from the broker (host) thread; the
  * submit calls, room and stats from any thread (the message pipeline
@@ -25,16 +26,17 @@ typedef enum mdp_job_type {
     MDP_JOB_FETCH,            /* warm the cache for one owner name */
     MDP_JOB_REVALIDATE,       /* re-check one connected client */
     MDP_JOB_SENDER_FETCH,     /* TLSA answer for a message sender, handed
-                                   over on the worker thread */
+                                   over as soon as it is there */
     MDP_JOB_TYPE_COUNT
 } mdp_job_type;
 
 typedef struct mdp_workers mdp_workers;
 
 typedef struct mdp_workers_config {
-    unsigned threads;                   /* >= 1 */
+    unsigned threads;                   /* >= 1: re-checks */
     size_t queue_max;                   /* jobs waiting; more are dropped */
-    const dance_resolver_config *resolver;  /* each thread builds its own */
+    unsigned dns_inflight;              /* lookups at once; 0: 1 */
+    const dance_resolver_config *resolver;  /* for the DNS thread */
     dance_cache *cache;                 /* shared, thread-safe */
     const dance_matcher *matcher;       /* shared, immutable */
     mdp_identity_source idsrc;
@@ -75,21 +77,22 @@ typedef enum mdp_submit_result {
 
 typedef struct mdp_workers_stats {
     uint64_t submitted, dropped, completed;
-    size_t queued;              /* waiting now */
-    size_t running;             /* being worked on now */
+    size_t queued;              /* waiting now (for a worker or a DNS slot) */
+    size_t running;             /* being worked on now (lookups in flight too) */
+    size_t dns_queued;          /* lookups waiting for a DNS slot */
+    size_t dns_inflight;        /* lookups in flight */
 } mdp_workers_stats;
 
-/* mdp_workers_start - build one resolver per thread (errors such as a
+/* mdp_workers_start - build the DNS thread's resolver (errors such as a
  * bad trust anchor surface here, naming the reason) and start the threads.
  * Returns NULL with a reason in err. hooks is copied. */
 mdp_workers *mdp_workers_start(const mdp_workers_config *cfg,
                                    const mdp_workers_hooks *hooks,
                                    char *err, size_t errlen);
 
-/* mdp_workers_stop - stop and join the threads (a job in progress is
- * finished first, so this can take up to one lookup timeout), then free
- * waiting jobs and undrained completions without running their hooks.
- * NULL-safe. */
+/* mdp_workers_stop - stop and join the threads (a re-check in progress is
+ * finished first; lookups in flight are cancelled), then free waiting jobs
+ * and undrained completions without running their hooks. NULL-safe. */
 void mdp_workers_stop(mdp_workers *w);
 
 /* mdp_workers_submit_fetch - queue a cache fill for owner unless one is
@@ -116,15 +119,16 @@ mdp_submit_result mdp_workers_submit_revalidate_token(mdp_workers *w,
                                                           const char *owner,
                                                           const char *password);
 
-/* Receives a SENDER_FETCH answer on the worker thread that fetched it.
- * answer is valid during the call only. Must not block for long (it holds
- * up that worker) and must not call drain, stop or start. */
+/* Receives a SENDER_FETCH answer on the DNS thread (or on a worker thread
+ * when the cache had it; when the lookup cannot be made at all, inside the
+ * submit call). answer is valid during the call only. Must not block for
+ * long (it holds up every lookup) and must not call drain, stop or start. */
 typedef void (*mdp_answer_fn)(void *ctx, const char *owner,
                                 const dance_tlsa_result *answer);
 
 /* mdp_workers_submit_sender_fetch - queue a lookup of owner through the
- * cache (a fresh entry answers at once; a fetch in flight is waited for,
- * not repeated) whose answer goes to fn(ctx, ...) on the worker thread;
+ * cache (a fresh entry answers at once; a lookup in flight is waited for,
+ * not repeated) whose answer goes to fn(ctx, ...) as soon as it is there;
  * the completion on the host thread then runs the fetch_done hook. Never
  * merged with other jobs: the caller keeps one per owner. When the result
  * is not QUEUED, fn is never called. */

@@ -17,3 +17,20 @@ foreach(case Lookup SignatureLifetime TrustAnchor Transport Upstreams DnsOverTls
     TIMEOUT 60 LABELS integration
     ENVIRONMENT "DANCE_BUILD_DIR=${CMAKE_BINARY_DIR};DANCE_CACHE_PROBE=$<TARGET_FILE:cache_probe>")
 endforeach()
+
+# The asynchronous resolver (lib/resolver_async.c): many lookups in flight on
+# one context, driven by resolver_async_probe.
+add_executable(resolver_async_probe
+               ${CMAKE_CURRENT_SOURCE_DIR}/integration/resolver_async_probe.c)
+target_link_libraries(resolver_async_probe PRIVATE dance Threads::Threads)
+set_target_properties(resolver_async_probe PROPERTIES
+  RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+
+foreach(case ManyInFlight ServerDown Stop)
+  add_test(NAME integration.resolver_async.${case}
+           COMMAND ${DANCE_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_resolver_async.py
+                   -v ${case})
+  set_tests_properties(integration.resolver_async.${case} PROPERTIES
+    TIMEOUT 120 LABELS integration
+    ENVIRONMENT "DANCE_BUILD_DIR=${CMAKE_BINARY_DIR};DANCE_ASYNC_PROBE=$<TARGET_FILE:resolver_async_probe>")
+endforeach()

@@ -88,6 +88,32 @@ bool dance_cache_get(dance_cache *c, const char *owner, dance_tlsa_result *out);
 int dance_cache_fetch(dance_cache *c, const char *owner,
                       dance_fetch_fn fetch, void *ctx, dance_tlsa_result *out);
 
+/*
+ * Asynchronous flights: the single flight of dance_cache_fetch for a lookup
+ * that runs elsewhere (an asynchronous resolver) instead of in a fetch
+ * function on the calling thread.
+ */
+
+/* dance_cache_begin - start a flight for owner. Returns 1 when the caller
+ * must now look owner up and then call dance_cache_complete exactly once
+ * (there was no fresh entry and no fetch in flight; the flight is marked,
+ * so dance_cache_in_flight says true and dance_cache_fetch and
+ * dance_cache_wait callers join it); 0 when a fresh entry is there or a
+ * fetch for owner is already in flight (nothing to start); -1 for an
+ * unusable owner or on allocation failure (no flight). Counts a query when
+ * it returns 1, and no hit or miss. */
+int dance_cache_begin(dance_cache *c, const char *owner);
+
+/* dance_cache_complete - the answer of the lookup that dance_cache_begin
+ * (returning 1) started: answer is normalised in place as dance_cache_fetch
+ * hands it out (records and TTL only for a secure answer, an impossible
+ * status made a failure), stored by the TTL rules (not when the cache was
+ * flushed since the begin), handed to everyone waiting for the flight, and
+ * the flight ends. Returns 0, or -1 on allocation failure (answer then
+ * says LOOKUP_FAILED and the waiters get that failure too). Without a
+ * flight for owner it stores the answer like dance_cache_put. */
+int dance_cache_complete(dance_cache *c, const char *owner, dance_tlsa_result *answer);
+
 /* dance_cache_wait - wait up to timeout_ms for a fresh entry for owner, or
  * for the answer of a fetch for owner that is running or starts while we
  * wait (so it works even when the worker has not picked the job up yet).

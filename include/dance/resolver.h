@@ -2,8 +2,10 @@
  * dance/resolver.h - DNSSEC-validated TLSA lookups (getdns, stub mode).
  *
  * A resolver wraps one getdns context and is NOT thread-safe: give each
- * thread its own (they may share one dance_resolver_config). Lookups are
- * synchronous and bounded by the configured timeout.
+ * thread its own (they may share one dance_resolver_config). Its lookups
+ * are synchronous and bounded by the configured timeout. An asynchronous
+ * resolver (dance_resolver_async below) runs many lookups at once on one
+ * context and its own thread, with the same outcomes.
  *
  * Only DNSSEC-secure answers carry records. "Nothing there" (secure
  * negative), "unsigned" (insecure), "forged" (bogus) and "could not ask"
@@ -12,6 +14,7 @@
 #ifndef DANCE_RESOLVER_H
 #define DANCE_RESOLVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "dance/status.h"
 #include "dance/tlsa.h"
@@ -106,6 +109,56 @@ void dance_resolver_free(dance_resolver *r);
  * and expiry; its sig_ttl is what is left of the earliest signature. */
 void dance_resolver_lookup_tlsa(dance_resolver *r, const char *owner,
                                 dance_tlsa_result *out);
+
+/*
+ * Asynchronous lookups: many in flight on one getdns context.
+ *
+ * dance_resolver_async_start builds a resolver (as dance_resolver_new) and
+ * starts one thread that owns its context and runs its event loop. Any
+ * thread may submit lookups; each answer goes to its callback on that
+ * thread. At most max_inflight lookups run at once; more wait in a FIFO
+ * queue. Each lookup asks, retries on the next upstream, times out and is
+ * classified exactly as dance_resolver_lookup_tlsa does (same statuses,
+ * TTLs and reasons). The thread blocks every signal.
+ */
+typedef struct dance_resolver_async dance_resolver_async;
+
+/* Receives one answer on the resolver's thread. answer is valid during
+ * the call; the callee may take its records (move them out and leave
+ * answer->records empty). cancelled: the resolver is stopping and the
+ * lookup was not made or not finished (answer then says LOOKUP_FAILED,
+ * "... the query was cancelled"). Must not block for long (it holds up
+ * every other lookup) and must not call dance_resolver_async_stop. */
+typedef void (*dance_resolver_answer_fn)(void *arg, const char *owner,
+                                         dance_tlsa_result *answer, int cancelled);
+
+typedef struct dance_resolver_async_stats {
+    size_t queued;              /* submitted, not started */
+    size_t inflight;            /* started, not answered */
+} dance_resolver_async_stats;
+
+/* dance_resolver_async_start - NULL with a reason in err. max_inflight 0
+ * means 1. */
+dance_resolver_async *dance_resolver_async_start(const dance_resolver_config *cfg,
+                                                 unsigned max_inflight,
+                                                 char *err, size_t errlen);
+
+/* dance_resolver_async_submit - queue a lookup of owner (copied); fn(arg,
+ * ...) runs exactly once unless this returns -1 (NULL or empty owner,
+ * out of memory, or the resolver is stopping), and then never. Any
+ * thread, including the resolver's own from a callback. */
+int dance_resolver_async_submit(dance_resolver_async *ra, const char *owner,
+                                dance_resolver_answer_fn fn, void *arg);
+
+/* dance_resolver_async_get_stats - any thread. */
+void dance_resolver_async_get_stats(dance_resolver_async *ra,
+                                    dance_resolver_async_stats *out);
+
+/* dance_resolver_async_stop - cancel what is queued or in flight (each
+ * callback not yet run runs once, with cancelled set, on the resolver's
+ * thread), join the thread and free everything. No callback runs after it
+ * returns. NULL-safe; not from a callback. */
+void dance_resolver_async_stop(dance_resolver_async *ra);
 
 #ifdef __cplusplus
 }

@@ -57,6 +57,10 @@ class DnsProxy:
         port may be taken when the UDP one is not, so try a few."""
         for _ in range(1 if port else 50):
             udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            # A resolver with hundreds of lookups in flight sends bursts
+            # that overflow the default buffer, and a lost UDP query is a
+            # timeout: take what the system allows (net.core.rmem_max).
+            udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
             udp.bind(("127.0.0.1", port))
             tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:

@@ -1161,6 +1161,147 @@ static void test_wait_before_fetch(void **state)
     fetch_ctx_destroy(&f);
 }
 
+/* ======================= asynchronous flights ======================= */
+
+/* One dance_cache_begin .. dance_cache_complete on a fresh cache (fake
+ * clock): what begin says, what the answer becomes, whether it is stored,
+ * and the counters. */
+typedef struct flight_case {
+    const char *what;
+    uint32_t negative_ttl, failure_ttl;
+    bool cached;                /* a fresh entry (marker 9) before begin */
+    bool flush;                 /* flush between begin and complete */
+    dance_status status;        /* the lookup's answer */
+    uint32_t ttl;
+    int begin;                  /* dance_cache_begin's return */
+    dance_status handed;        /* answer status after complete */
+    size_t records;             /* answer records after complete */
+    uint32_t handed_ttl;
+    int stored;                 /* has() after: marker, 0 other status, -1 none */
+    uint64_t queries, failures;
+} flight_case;
+
+static const flight_case flight_cases[] = {
+    /* what                              neg fail cached flush status              ttl begin handed              rec ttl  stored q  f */
+    { "cold name: begin starts, stored",   0,  0, false, false, DANCE_OK,            60, 1, DANCE_OK,            2,  60, 0x42, 1, 0 },
+    { "fresh entry: nothing to start",     0,  0, true,  false, DANCE_OK,            60, 0, DANCE_OK,            2,  60, 9,    0, 0 },
+    { "failure_ttl 0: handed, not stored", 0,  0, false, false, DANCE_LOOKUP_FAILED,  0, 1, DANCE_LOOKUP_FAILED, 0,   0, -1,   1, 1 },
+    { "failure cached for failure_ttl",    0,  5, false, false, DANCE_LOOKUP_FAILED,  0, 1, DANCE_LOOKUP_FAILED, 0,   0, 0,    1, 1 },
+    { "negative: negative_ttl",           10,  0, false, false, DANCE_NO_RECORD,    300, 1, DANCE_NO_RECORD,     0, 300, 0,    1, 0 },
+    { "bogus: its TTL dropped",            0,  5, false, false, DANCE_BOGUS,         60, 1, DANCE_BOGUS,         0,   0, 0,    1, 0 },
+    { "invalid status: a failure",         0,  5, false, false, DANCE_BAD_SIGNATURE, 60, 1, DANCE_LOOKUP_FAILED, 0,   0, 0,    1, 1 },
+    { "flush between: not stored",         0,  0, false, true,  DANCE_OK,            60, 1, DANCE_OK,            2,  60, -1,   1, 0 },
+};
+
+static void test_flight(void **state)
+{
+    const flight_case *t = *state;
+    dance_cache *c = new_cache(0, 0, 0, t->negative_ttl, t->failure_ttl);
+    const char *owner = "flight._device.example";
+    dance_tlsa_result r;
+    dance_cache_stats s;
+
+    if (t->cached)
+        assert_int_equal(put(c, owner, DANCE_OK, 60, 9), 0);
+    assert_int_equal(dance_cache_begin(c, "Flight._Device.Example."), t->begin);
+    assert_int_equal(dance_cache_in_flight(c, owner), t->begin == 1);
+    if (t->begin == 1) {
+        /* one flight per name: a second begin has nothing to start */
+        assert_int_equal(dance_cache_begin(c, owner), 0);
+        if (t->flush)
+            dance_cache_flush(c);
+        make_answer(&r, t->status, t->ttl, 0x42);
+        assert_int_equal(dance_cache_complete(c, owner, &r), 0);
+        assert_int_equal(r.status, t->handed);
+        assert_int_equal(r.records.count, t->records);
+        assert_int_equal(r.ttl, t->handed_ttl);
+        if (t->handed != t->status)
+            assert_string_equal(r.reason, "TLSA lookup for flight._device.example "
+                                "returned an invalid status");
+        dance_tlsa_result_clear(&r);
+        assert_false(dance_cache_in_flight(c, owner));
+    }
+    assert_int_equal(has(c, owner), t->stored);
+    s = stats(c);
+    assert_int_equal(s.queries, t->queries);
+    assert_int_equal(s.failures, t->failures);
+    assert_int_equal(s.misses, t->stored == -1 ? 1 : 0);  /* has() only */
+    dance_cache_free(c);
+}
+
+/* a dance_cache_wait caller joins a flight that dance_cache_begin marked,
+ * and gets its answer even when it is not stored; begin takes over a
+ * flight opened by a waiter */
+static void test_flight_waiters(void **state)
+{
+    dance_cache *c = new_cache(0, 0, 0, 0, 0);            /* nothing stored */
+    pthread_t th;
+    sf_arg arg;
+    dance_tlsa_result r;
+    int rounds = 0;
+
+    (void)state;
+    arg = (sf_arg){ .c = c, .owner = "joined.example", .timeout_ms = 30000 };
+    assert_int_equal(dance_cache_begin(c, "joined.example"), 1);
+    assert_int_equal(pthread_create(&th, NULL, wait_thread, &arg), 0);
+    /* The waiter may register only after a complete (slow machine): then
+     * it opened a flight of its own, which the next begin takes over. */
+    for (;;) {
+        sleep_ms(20);
+        make_answer(&r, DANCE_BOGUS, 0, 0x77);
+        assert_int_equal(dance_cache_complete(c, "joined.example", &r), 0);
+        dance_tlsa_result_clear(&r);
+        rounds++;
+        if (atomic_load(&arg.finished) || rounds == 1000)
+            break;
+        assert_int_equal(dance_cache_begin(c, "joined.example"), 1);
+    }
+    pthread_join(th, NULL);
+    assert_true(rounds < 1000);
+    assert_true(arg.waited);
+    assert_int_equal(arg.r.status, DANCE_BOGUS);
+    assert_string_equal(arg.r.reason, "answer 119");
+    dance_tlsa_result_clear(&arg.r);
+    assert_int_equal(stats(c).entries, 0);
+    assert_false(dance_cache_in_flight(c, "joined.example"));
+
+    /* a complete without a begin stores like put; unusable names refused */
+    make_answer(&r, DANCE_OK, 60, 0x31);
+    assert_int_equal(dance_cache_complete(c, "loose.example", &r), 0);
+    dance_tlsa_result_clear(&r);
+    assert_int_equal(has(c, "loose.example"), 0x31);
+    assert_int_equal(dance_cache_begin(c, ""), -1);
+    assert_int_equal(dance_cache_begin(NULL, "a.example"), -1);
+    dance_cache_free(c);
+}
+
+/* begin out of memory: -1 and no flight left behind */
+static void test_alloc_begin(void **state)
+{
+    dance_cache *c = new_cache(0, 0, 0, 0, 0);
+    dance_tlsa_result r;
+
+    (void)state;
+    atomic_store(&fail_in, 0);
+    assert_int_equal(dance_cache_begin(c, "a.example"), -1);
+    assert_true(injected());
+    assert_false(dance_cache_in_flight(c, "a.example"));
+    assert_int_equal(stats(c).queries, 0);
+    /* the entry for a completed flight cannot be built: the answer says so */
+    assert_int_equal(dance_cache_begin(c, "a.example"), 1);
+    make_answer(&r, DANCE_OK, 60, 3);
+    atomic_store(&fail_in, 0);
+    assert_int_equal(dance_cache_complete(c, "a.example", &r), -1);
+    assert_true(injected());
+    assert_int_equal(r.status, DANCE_LOOKUP_FAILED);
+    assert_int_equal(r.records.count, 0);
+    assert_string_equal(r.reason, "out of memory while caching the TLSA answer "
+                        "for a.example");
+    assert_false(dance_cache_in_flight(c, "a.example"));
+    assert_int_equal(has(c, "a.example"), -1);
+    dance_cache_free(c);
+}
+
 /* ======================= allocation failures ======================= */
 
 static void test_alloc_new(void **state)
@@ -1295,6 +1436,16 @@ int main(void)
     }
     failed = cmocka_run_group_tests_name("cache expiry", expiry, NULL, NULL);
 
+    struct CMUnitTest flight[sizeof(flight_cases) / sizeof(flight_cases[0])];
+    for (i = 0; i < sizeof(flight_cases) / sizeof(flight_cases[0]); i++) {
+        struct CMUnitTest t = {
+            .name = flight_cases[i].what, .test_func = test_flight,
+            .initial_state = (void *)&flight_cases[i],
+        };
+        flight[i] = t;
+    }
+    failed += cmocka_run_group_tests_name("cache flights", flight, NULL, NULL);
+
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_positive_ttl),
         cmocka_unit_test(test_unstorable_replaces_stored),
@@ -1319,6 +1470,8 @@ int main(void)
         cmocka_unit_test(test_wait_timeout),
         cmocka_unit_test(test_wait_for_fetch),
         cmocka_unit_test(test_wait_before_fetch),
+        cmocka_unit_test(test_flight_waiters),
+        cmocka_unit_test(test_alloc_begin),
         cmocka_unit_test(test_alloc_new),
         cmocka_unit_test(test_alloc_put_get),
         cmocka_unit_test(test_alloc_fetch),

@@ -580,7 +580,7 @@ static void test_workers_fetch_failure_and_bounds(void **state)
     memset(&rc, 0, sizeof(rc));
     rc.upstreams = upstream;
     rc.trust_anchor_file = ta_path;
-    rc.timeout_ms = 300;
+    rc.timeout_ms = 1500;   /* keeps "a" in flight while b, c and d come */
     rc.transport = DANCE_TRANSPORT_UDP;
     memset(&cc, 0, sizeof(cc));
     cc.failure_ttl = 60;
@@ -592,6 +592,7 @@ static void test_workers_fetch_failure_and_bounds(void **state)
     memset(&wc, 0, sizeof(wc));
     wc.threads = 1;
     wc.queue_max = 2;
+    wc.dns_inflight = 1;
     wc.resolver = &rc;
     wc.cache = cache;
     wc.matcher = m;
@@ -627,12 +628,18 @@ static void test_workers_fetch_failure_and_bounds(void **state)
     assert_int_equal(st.dropped, 0);
     assert_int_equal(mdp_workers_room(w), 2);
 
-    /* Bounds: one job running, two waiting, the next one dropped; a fetch
-     * already waiting is not queued twice. */
+    /* Bounds: one lookup in flight, two waiting for the DNS slot, the next
+     * one dropped; a fetch already waiting is not queued twice. */
     assert_int_equal(mdp_workers_submit_fetch(w, "a.acme.example"), MDP_SUBMIT_QUEUED);
-    for (int i = 0; i < 500 && !dance_cache_in_flight(cache, "a.acme.example"); i++)
-        nanosleep(&(struct timespec){0, 2 * 1000 * 1000}, NULL);
     assert_true(dance_cache_in_flight(cache, "a.acme.example"));
+    /* until the DNS thread has taken it up, "a" waits for the slot too */
+    for (int i = 0; i < 2500; i++) {
+        mdp_workers_get_stats(w, &st);
+        if (st.dns_inflight == 1)
+            break;
+        nanosleep(&(struct timespec){0, 2 * 1000 * 1000}, NULL);
+    }
+    assert_int_equal(st.dns_inflight, 1);
     assert_int_equal(mdp_workers_submit_fetch(w, "a.acme.example"), MDP_SUBMIT_DUPLICATE);
     assert_int_equal(mdp_workers_submit_fetch(w, "b.acme.example"), MDP_SUBMIT_QUEUED);
     assert_int_equal(mdp_workers_submit_fetch(w, "b.acme.example"), MDP_SUBMIT_DUPLICATE);
@@ -643,7 +650,7 @@ static void test_workers_fetch_failure_and_bounds(void **state)
     assert_int_equal(st.dropped, 1);
     assert_int_equal(st.queued, 2);
 
-    /* Stop finishes the running job and frees the waiting ones. */
+    /* Stop cancels the lookup in flight and frees the waiting ones. */
     mdp_workers_stop(w);
     close(hole);
     dance_matcher_free(m);

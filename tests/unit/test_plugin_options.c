@@ -80,6 +80,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.stats_interval, MDP_OPT_DEFAULT_STATS_INTERVAL);
     assert_int_equal(c.worker_threads, MDP_OPT_DEFAULT_WORKER_THREADS);
     assert_int_equal(c.queue_size, MDP_OPT_DEFAULT_QUEUE_SIZE);
+    assert_int_equal(c.dns_inflight, 256);
     /* message verification: off */
     assert_null(c.verify_topics);
     assert_false(mdp_plugin_config_verifying(&c));
@@ -324,6 +325,7 @@ static void test_every_option(void **state)
         {"stats_interval", "3"},
         {"worker_threads", "4"},
         {"queue_size", "9"},
+        {"dns_inflight", "65536"},
     };
     mdp_plugin_config c;
     dance_resolver_config rc;
@@ -351,6 +353,7 @@ static void test_every_option(void **state)
     assert_int_equal(c.stats_interval, 3);
     assert_int_equal(c.worker_threads, 4);
     assert_int_equal(c.queue_size, 9);
+    assert_int_equal(c.dns_inflight, 65536);
 
     mdp_plugin_config_resolver(&c, &rc);
     assert_string_equal(rc.upstreams, c.resolver);
@@ -419,6 +422,8 @@ static void test_bad_values(void **state)
     one_bad("worker_threads", "0");
     one_bad("worker_threads", "65");
     one_bad("queue_size", "0");
+    one_bad("dns_inflight", "0");
+    one_bad("dns_inflight", "65537");
     /* enumerations */
     one_bad("dns_transport", "https");
     one_bad("dns_transport", "UDP ");
