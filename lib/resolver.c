@@ -2,8 +2,8 @@
  * resolver.c - DNSSEC-validated TLSA lookups with getdns 1.6 in stub mode
  * (implements dance/resolver.h).
  *
- * One getdns context per dance_resolver; a
- * resolver is used by one thread at a time. The lookup itself is a state
+ * One getdns context per upstream, all on the first context's event loop;
+ * a resolver is used by one thread at a time. The lookup itself is a state
  * machine on the context's event loop (resolver_lookup, resolver_internal.h),
  * driven here for one synchronous lookup and in resolver_async.c for many
  * at once. Result values (dance_tlsa_result)
@@ -26,8 +26,12 @@
  *     because a validating stub sends several queries in sequence (answer,
  *     then DS/DNSKEY for each zone) and getdns' timeout is per query.
  *   - With several upstreams the timeout is shared among them and a failed
- *     try is repeated (getdns moves on to the next upstream after a
- *     timeout but does not retry by itself).
+ *     try is repeated on the next upstream. Each upstream has a context of
+ *     its own: one context holding them all keeps a single "current
+ *     upstream" that every failure moves along, so with many lookups in
+ *     flight the failures swing it back and forth and retries land on the
+ *     dead upstream again. A lookup walks the contexts itself, starting at
+ *     `preferred`, which moves to the next upstream when it fails.
  *   - Only our trust anchors count: getdns' "zero configuration DNSSEC"
  *     (fetching the IANA root anchors over HTTP) is switched off.
  */
@@ -63,15 +67,25 @@
 /* Shortest try per upstream when the timeout is shared among several. */
 #define RESOLVER_MIN_ATTEMPT_MS 200u
 
+/* The first context's event loop as seen by the other contexts: it forwards
+ * everything except cleanup, because getdns_context_destroy cleans up its
+ * context's loop and the first context owns this one. */
+typedef struct resolver_shared_loop {
+    getdns_eventloop loop;
+    getdns_eventloop *host;
+} resolver_shared_loop;
+
 struct dance_resolver {
-    getdns_context *ctx;
+    getdns_context **ctx;   /* one per upstream (nservers); ctx[0] owns loop */
+    unsigned preferred;     /* the upstream a new lookup asks first */
+    resolver_shared_loop shared;
     getdns_dict *extensions;
     unsigned timeout_ms;    /* the whole lookup */
     unsigned attempt_ms;    /* one try: timeout_ms shared among the upstreams */
-    unsigned nservers;
+    unsigned nservers;      /* upstreams, i.e. contexts */
     char *servers;          /* for reasons: the upstream list or "the system resolver" */
     char *tls_auth_name;    /* for reasons; NULL unless DNS over TLS */
-    getdns_eventloop *loop; /* the context's; run by the owning thread */
+    getdns_eventloop *loop; /* ctx[0]'s, all contexts' (shared); owning thread */
     resolver_lookup *ready_head;    /* lookups whose attempt ended */
     resolver_lookup **ready_tail;
 };
@@ -412,12 +426,13 @@ static getdns_dict *upstream_dict(const resolver_upstream *u,
     return d;
 }
 
-/* resolver_set_upstreams - configured upstreams, or the ones getdns read
- * from /etc/resolv.conf; for TLS each gets the authentication name. */
-static int resolver_set_upstreams(getdns_context *ctx,
+/* resolver_upstream_list - configured upstreams, or the ones getdns read
+ * from /etc/resolv.conf into ctx; for TLS each gets the authentication
+ * name. *out (non-empty) is the caller's to destroy. */
+static int resolver_upstream_list(getdns_context *ctx,
                                   const dance_resolver_config *cfg,
                                   const resolver_upstream *ups, int nups,
-                                  unsigned *count, char *err, size_t errlen)
+                                  getdns_list **out, char *err, size_t errlen)
 {
     getdns_list *list = NULL;
     size_t i, n = 0;
@@ -464,15 +479,8 @@ static int resolver_set_upstreams(getdns_context *ctx,
                 goto oom;
         }
     }
-    if (getdns_context_set_upstream_recursive_servers(ctx, list)
-        != GETDNS_RETURN_GOOD) {
-        dance_set_err(err, errlen, "getdns refused the resolver list");
-        goto out;
-    }
-    (void)getdns_list_get_length(list, &n);
-    *count = n > 0 ? (unsigned)n : 1;
-    rc = 0;
-    goto out;
+    *out = list;
+    return 0;
 oom:
     dance_set_err(err, errlen, "out of memory setting up the resolver list");
 out:
@@ -510,12 +518,105 @@ static int resolver_set_transport(getdns_context *ctx,
     return -1;
 }
 
+/* ---------------------------------------------- the shared event loop */
+
+static void shared_loop_cleanup(getdns_eventloop *loop)
+{
+    (void)loop;                         /* ctx[0] cleans up the host loop */
+}
+
+static getdns_return_t shared_loop_schedule(getdns_eventloop *loop, int fd,
+                                            uint64_t timeout,
+                                            getdns_eventloop_event *ev)
+{
+    getdns_eventloop *host = ((resolver_shared_loop *)(void *)loop)->host;
+
+    return host->vmt->schedule(host, fd, timeout, ev);
+}
+
+static getdns_return_t shared_loop_clear(getdns_eventloop *loop,
+                                         getdns_eventloop_event *ev)
+{
+    getdns_eventloop *host = ((resolver_shared_loop *)(void *)loop)->host;
+
+    return host->vmt->clear(host, ev);
+}
+
+static void shared_loop_run(getdns_eventloop *loop)
+{
+    getdns_eventloop *host = ((resolver_shared_loop *)(void *)loop)->host;
+
+    host->vmt->run(host);
+}
+
+static void shared_loop_run_once(getdns_eventloop *loop, int blocking)
+{
+    getdns_eventloop *host = ((resolver_shared_loop *)(void *)loop)->host;
+
+    host->vmt->run_once(host, blocking);
+}
+
+static getdns_eventloop_vmt shared_loop_vmt = {
+    shared_loop_cleanup,
+    shared_loop_schedule,
+    shared_loop_clear,
+    shared_loop_run,
+    shared_loop_run_once
+};
+
+/* resolver_context_setup - stub mode, our trust anchors, the transport,
+ * one upstream and the per-try timeout on a new context */
+static int resolver_context_setup(getdns_context *ctx, const dance_resolver_config *cfg,
+                                  getdns_list *ta, getdns_dict *upstream,
+                                  unsigned attempt_ms, char *err, size_t errlen)
+{
+    getdns_list *one;
+    getdns_return_t rc;
+
+    if (getdns_context_set_resolution_type(ctx, GETDNS_RESOLUTION_STUB)
+            != GETDNS_RETURN_GOOD
+        /* Our trust anchors only: an empty verify CA turns off getdns'
+         * "zero configuration DNSSEC", which would otherwise fetch the
+         * IANA root anchors over HTTP when our anchor does not validate
+         * the root (as with a test bed's fake root). */
+        || getdns_context_set_trust_anchors_verify_CA(ctx, "") != GETDNS_RETURN_GOOD
+        || getdns_context_set_dnssec_trust_anchors(ctx, ta) != GETDNS_RETURN_GOOD) {
+        dance_set_err(err, errlen, "cannot configure the getdns context");
+        return -1;
+    }
+    if (resolver_set_transport(ctx, cfg) != 0) {
+        dance_set_err(err, errlen, "cannot set DNS transport %s",
+                      cfg->transport == DANCE_TRANSPORT_TLS ? "tls"
+                      : cfg->transport == DANCE_TRANSPORT_TCP ? "tcp" : "udp");
+        return -1;
+    }
+    one = getdns_list_create();
+    if (one == NULL || getdns_list_set_dict(one, 0, upstream) != GETDNS_RETURN_GOOD) {
+        getdns_list_destroy(one);
+        dance_set_err(err, errlen, "out of memory setting up the resolver list");
+        return -1;
+    }
+    rc = getdns_context_set_upstream_recursive_servers(ctx, one);
+    getdns_list_destroy(one);
+    if (rc != GETDNS_RETURN_GOOD) {
+        dance_set_err(err, errlen, "getdns refused the resolver list");
+        return -1;
+    }
+    if (getdns_context_set_timeout(ctx, attempt_ms) != GETDNS_RETURN_GOOD) {
+        dance_set_err(err, errlen, "cannot set the DNS timeout");
+        return -1;
+    }
+    return 0;
+}
+
 dance_resolver *dance_resolver_new(const dance_resolver_config *cfg,
                                    char *err, size_t errlen)
 {
     resolver_upstream ups[RESOLVER_UPSTREAMS_MAX];
-    getdns_list *ta = NULL;
+    getdns_list *ta = NULL, *list = NULL;
     dance_resolver *r;
+    size_t n = 0;
+    unsigned i;
     int nups;
 
     if (cfg == NULL) {
@@ -543,51 +644,57 @@ dance_resolver *dance_resolver_new(const dance_resolver_config *cfg,
         if (r->tls_auth_name == NULL)
             goto oom;
     }
+    r->ctx = calloc(RESOLVER_UPSTREAMS_MAX, sizeof(*r->ctx));
+    if (r->ctx == NULL)
+        goto oom;
 
     /* set_from_os = 1 reads /etc/resolv.conf for the system resolver case;
      * explicit upstreams replace what it found. */
-    if (getdns_context_create(&r->ctx, 1) != GETDNS_RETURN_GOOD) {
+    if (getdns_context_create(&r->ctx[0], 1) != GETDNS_RETURN_GOOD) {
+        r->ctx[0] = NULL;
         dance_set_err(err, errlen, "cannot create a getdns context");
         goto fail;
     }
-    if (getdns_context_set_resolution_type(r->ctx, GETDNS_RESOLUTION_STUB)
-            != GETDNS_RETURN_GOOD
-        /* Our trust anchors only: an empty verify CA turns off getdns'
-         * "zero configuration DNSSEC", which would otherwise fetch the
-         * IANA root anchors over HTTP when our anchor does not validate
-         * the root (as with a test bed's fake root). */
-        || getdns_context_set_trust_anchors_verify_CA(r->ctx, "") != GETDNS_RETURN_GOOD
-        || getdns_context_set_dnssec_trust_anchors(r->ctx, ta) != GETDNS_RETURN_GOOD) {
-        dance_set_err(err, errlen, "cannot configure the getdns context");
+    if (resolver_upstream_list(r->ctx[0], cfg, ups, nups, &list, err, errlen) != 0)
         goto fail;
-    }
-    if (resolver_set_transport(r->ctx, cfg) != 0) {
-        dance_set_err(err, errlen, "cannot set DNS transport %s",
-                      cfg->transport == DANCE_TRANSPORT_TLS ? "tls"
-                      : cfg->transport == DANCE_TRANSPORT_TCP ? "tcp" : "udp");
-        goto fail;
-    }
-    if (resolver_set_upstreams(r->ctx, cfg, ups, nups, &r->nservers,
-                               err, errlen) != 0)
-        goto fail;
+    (void)getdns_list_get_length(list, &n);
+    /* /etc/resolv.conf may name more servers than we ask in one lookup */
+    r->nservers = n > RESOLVER_UPSTREAMS_MAX ? RESOLVER_UPSTREAMS_MAX : (unsigned)n;
     /* getdns gives up on an upstream after its (per query) timeout and
-     * moves to the next one for the following query, but does not retry
-     * by itself: share the time among the upstreams and retry (see
-     * dance_resolver_lookup_tlsa), so one dead upstream in a list does not
-     * fail every other lookup. */
+     * does not retry by itself: share the time among the upstreams and try
+     * the next one (resolver_lookup_settle), so one dead upstream in a list
+     * does not fail every other lookup. */
     r->attempt_ms = r->timeout_ms / r->nservers;
     if (r->attempt_ms < RESOLVER_MIN_ATTEMPT_MS)
         r->attempt_ms = r->timeout_ms < RESOLVER_MIN_ATTEMPT_MS
                         ? r->timeout_ms : RESOLVER_MIN_ATTEMPT_MS;
-    if (getdns_context_set_timeout(r->ctx, r->attempt_ms) != GETDNS_RETURN_GOOD) {
-        dance_set_err(err, errlen, "cannot set the DNS timeout");
-        goto fail;
-    }
-
-    if (getdns_context_get_eventloop(r->ctx, &r->loop) != GETDNS_RETURN_GOOD
+    if (getdns_context_get_eventloop(r->ctx[0], &r->loop) != GETDNS_RETURN_GOOD
         || r->loop == NULL) {
         dance_set_err(err, errlen, "getdns has no event loop");
         goto fail;
+    }
+    r->shared.loop.vmt = &shared_loop_vmt;
+    r->shared.host = r->loop;
+    for (i = 0; i < r->nservers; i++) {
+        getdns_dict *upstream = NULL;
+
+        if (i > 0) {
+            if (getdns_context_create(&r->ctx[i], 1) != GETDNS_RETURN_GOOD) {
+                r->ctx[i] = NULL;
+                dance_set_err(err, errlen, "cannot create a getdns context");
+                goto fail;
+            }
+            if (getdns_context_set_eventloop(r->ctx[i], &r->shared.loop)
+                != GETDNS_RETURN_GOOD) {
+                dance_set_err(err, errlen, "cannot share the getdns event loop");
+                goto fail;
+            }
+        }
+        if (getdns_list_get_dict(list, i, &upstream) != GETDNS_RETURN_GOOD)
+            goto oom;
+        if (resolver_context_setup(r->ctx[i], cfg, ta, upstream, r->attempt_ms,
+                                   err, errlen) != 0)
+            goto fail;
     }
     r->ready_tail = &r->ready_head;
 
@@ -596,12 +703,14 @@ dance_resolver *dance_resolver_new(const dance_resolver_config *cfg,
         || getdns_dict_set_int(r->extensions, "dnssec_return_all_statuses",
                                GETDNS_EXTENSION_TRUE) != GETDNS_RETURN_GOOD)
         goto oom;
+    getdns_list_destroy(list);
     getdns_list_destroy(ta);
     return r;
 
 oom:
     dance_set_err(err, errlen, "out of memory creating the resolver");
 fail:
+    getdns_list_destroy(list);
     getdns_list_destroy(ta);
     dance_resolver_free(r);
     return NULL;
@@ -609,12 +718,19 @@ fail:
 
 void dance_resolver_free(dance_resolver *r)
 {
+    unsigned i;
+
     if (r == NULL)
         return;
     if (r->extensions != NULL)
         getdns_dict_destroy(r->extensions);
-    if (r->ctx != NULL)
-        getdns_context_destroy(r->ctx);
+    if (r->ctx != NULL) {
+        /* the others first: they schedule on ctx[0]'s loop */
+        for (i = RESOLVER_UPSTREAMS_MAX; i-- > 0; )
+            if (r->ctx[i] != NULL)
+                getdns_context_destroy(r->ctx[i]);
+        free(r->ctx);
+    }
     free(r->servers);
     free(r->tls_auth_name);
     free(r);
@@ -1082,7 +1198,7 @@ static void withdraw(dance_resolver *r, resolver_lookup *lk)
 
     lk->phase = LOOKUP_SETTLED;
     if (was == LOOKUP_QUERYING || was == LOOKUP_TIMED_OUT)
-        (void)getdns_cancel_callback(r->ctx, lk->tid);
+        (void)getdns_cancel_callback(r->ctx[lk->upstream], lk->tid);
 }
 
 /* attempt_start - one query (plus getdns' DNSSEC chain queries), cut off
@@ -1104,7 +1220,7 @@ static void attempt_start(dance_resolver *r, resolver_lookup *lk, uint64_t limit
      * transaction id is ours */
     lk->phase = LOOKUP_QUERYING;
     lk->tid = 0;
-    rc = getdns_general(r->ctx, lk->owner, GETDNS_RRTYPE_TLSA, r->extensions,
+    rc = getdns_general(r->ctx[lk->upstream], lk->owner, GETDNS_RRTYPE_TLSA, r->extensions,
                         lk, &tid, lookup_cb);
     if (rc != GETDNS_RETURN_GOOD) {
         const char *why = getdns_get_errorstr_by_id((uint16_t)rc);
@@ -1146,6 +1262,7 @@ static int next_attempt(dance_resolver *r, resolver_lookup *lk)
         return 0;
     if (now + limit > lk->end_ms)
         limit = lk->end_ms > now ? lk->end_ms - now : 0;
+    lk->upstream = (lk->first + lk->attempt) % r->nservers;
     attempt_start(r, lk, limit);
     return 1;
 }
@@ -1158,6 +1275,7 @@ void resolver_lookup_start(dance_resolver *r, resolver_lookup *lk, const char *o
     lk->owner = owner;
     lk->end_ms = dance_clock_monotonic_ms(NULL) + r->timeout_ms
                  + RESOLVER_DEADLINE_GRACE_MS;
+    lk->first = r->preferred;
     (void)next_attempt(r, lk);
 }
 
@@ -1218,6 +1336,11 @@ int resolver_lookup_settle(dance_resolver *r, resolver_lookup *lk)
         getdns_dict_destroy(lk->response);
         lk->response = NULL;
     }
+    /* New lookups ask the next upstream first once this one failed; only
+     * a failure of the preferred one moves it, so many failures at once
+     * move it once. */
+    if (lk->result.status == DANCE_LOOKUP_FAILED && lk->upstream == r->preferred)
+        r->preferred = (lk->upstream + 1) % r->nservers;
     /* Only "could not ask" is worth another upstream; an answer, even a
      * bogus one, is final. */
     if (lk->result.status == DANCE_LOOKUP_FAILED && next_attempt(r, lk))

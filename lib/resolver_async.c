@@ -1,5 +1,5 @@
 /*
- * resolver_async.c - many TLSA lookups in flight on one getdns context
+ * resolver_async.c - many TLSA lookups in flight on one getdns event loop
  * (implements dance_resolver_async, dance/resolver.h).
  *
  * Why: a validating stub lookup spends nearly all its time waiting for
@@ -8,8 +8,9 @@
  * thread running getdns' own event loop can keep hundreds in flight.
  *
  * Threads and ownership:
- *  - One thread (loop_main) owns the dance_resolver, i.e. the getdns
- *    context and its event loop; only it calls getdns after start.
+ *  - One thread (loop_main) owns the dance_resolver, i.e. its getdns
+ *    contexts (one per upstream) and their event loop; only it calls getdns
+ *    after start.
  *  - Any thread submits: the request (owner copied, callback, argument) is
  *    appended to `submitted` under `lock`, and the eventfd registered as a
  *    read event with the context's loop wakes the loop thread.

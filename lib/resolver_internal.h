@@ -28,8 +28,8 @@ void resolver_classify_response(const char *servers, uint32_t now, const char *o
  * asynchronous resolver (resolver_async.c) share, so that both ask, retry,
  * time out and classify in exactly the same way.
  *
- * A lookup is one or more attempts (one per upstream at most, sharing the
- * configured timeout). getdns' callback and our deadline timer only record
+ * A lookup is one or more attempts (one per upstream at most, each on that
+ * upstream's own getdns context, sharing the configured timeout). getdns' callback and our deadline timer only record
  * what happened and put the lookup on its resolver's ready list; the thread
  * that owns the context then takes it off (resolver_ready_pop) and settles
  * it (resolver_lookup_settle): classify the attempt, start the next one on
@@ -55,6 +55,8 @@ typedef struct resolver_lookup {
     dance_tlsa_result result;            /* the last attempt's outcome */
     uint64_t end_ms;                     /* monotonic: the whole lookup's bound */
     unsigned attempt;                    /* attempts started */
+    unsigned first;                      /* the upstream asked first */
+    unsigned upstream;                   /* the current attempt's (context) */
     resolver_lookup_phase phase;
     int on_ready;                        /* linked on the ready list */
     getdns_transaction_t tid;
@@ -63,8 +65,8 @@ typedef struct resolver_lookup {
     getdns_eventloop_event deadline;
 } resolver_lookup;
 
-/* resolver_loop - the event loop of r's getdns context (never NULL for a
- * resolver dance_resolver_new returned). */
+/* resolver_loop - the event loop all of r's getdns contexts run on (never
+ * NULL for a resolver dance_resolver_new returned). */
 getdns_eventloop *resolver_loop(dance_resolver *r);
 
 /* resolver_lookup_start - begin looking up owner (normalised, non-empty;

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Integration tests of the asynchronous resolver (dance_resolver_async,
 lib/resolver_async.c) against a real signed tree: many lookups in flight on
-one getdns context, with mixed outcomes, each answer delivered once to its
+one event loop, with mixed outcomes, each answer delivered once to its
 requester, the same outcomes and reasons as the synchronous lookup, the
-in-flight bound, and stop with lookups in flight.
+in-flight bound, failover past a dead upstream with many lookups at once,
+and stop with lookups in flight.
 
 Real parts only: knotd serving zones signed at test time
 (tests/testbed/dnstestbed.py), tests/integration/dnsproxy.py in front of it
@@ -166,6 +167,39 @@ class ServerDown(AsyncCase):
         for a in answers:
             self.assertEqual(a["status"], "failure", a)
             self.assertIn(dead, a["reason"])
+        self.assertEqual(answers[0]["reason"], sync[0]["reason"])
+
+
+class Failover(AsyncCase):
+    """One dead upstream in the list: lookups in flight together fail over
+    to the live one as reliably as lookups one at a time."""
+
+    def test_many_at_once_with_dead_first(self):
+        dead = "127.0.0.1@%d" % dead_udp_port()
+        names = SECURE[:50]
+        upstream = "%s,%s" % (dead, self.proxy.address)
+        answers, summary = self.probe(names, upstream=upstream, timeout=3000)
+        self.assertOnceEach(answers, summary)
+        bad = [(a["name"], a["reason"]) for a in answers if a["status"] != "secure"]
+        self.assertEqual(bad, [])
+        sync, _ = self.probe(names[:5], "--sync", upstream=upstream, timeout=3000)
+        self.assertEqual({a["status"] for a in sync}, {"secure"})
+
+    def test_many_at_once_with_dead_last(self):
+        dead = "127.0.0.1@%d" % dead_udp_port()
+        upstream = "%s,%s" % (self.proxy.address, dead)
+        answers, summary = self.probe(SECURE[:50], upstream=upstream, timeout=3000)
+        self.assertOnceEach(answers, summary)
+        self.assertEqual({a["status"] for a in answers}, {"secure"})
+
+    def test_all_dead_names_the_list(self):
+        upstream = "127.0.0.1@%d,127.0.0.1@%d" % (dead_udp_port(), dead_udp_port())
+        sync, _ = self.probe(SECURE[:1], "--sync", upstream=upstream, timeout=1000)
+        answers, summary = self.probe(SECURE[:20], upstream=upstream, timeout=1000)
+        self.assertOnceEach(answers, summary)
+        for a in answers:
+            self.assertEqual(a["status"], "failure", a)
+            self.assertIn(upstream, a["reason"])
         self.assertEqual(answers[0]["reason"], sync[0]["reason"])
 
 
