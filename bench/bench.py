@@ -36,17 +36,20 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "testbed"))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
-from dnstestbed import Testbed  # noqa: E402
+from dnsproxy import DnsProxy  # noqa: E402
+from dnstestbed import ALL_ZONES, Testbed  # noqa: E402
 
 MOSQUITTO = os.environ.get("DANCE_MOSQUITTO", "/usr/sbin/mosquitto")
 VALGRIND = "/usr/bin/valgrind"
+UNBOUND = "/usr/sbin/unbound"
 ORG = "acme.example"
 
 FIGURES = ["verify-es256", "verify-ed25519", "verify-rs256", "cache-memory",
            "connect", "cold-storm", "passthrough", "passthrough-instructions",
            "verified-pipeline",
-           "dns-per-message"]
+           "dns-per-message", "queries-per-cold-lookup"]
 # Lines each figure prints (the smoke test checks all are there).
 LINES = {
     "verify-es256": ["verify-es256"],
@@ -60,6 +63,7 @@ LINES = {
     "verified-pipeline": ["verified-pipeline", "verified-latency-p50",
                           "verified-latency-p99"],
     "dns-per-message": ["dns-per-message"],
+    "queries-per-cold-lookup": ["queries-per-cold-lookup", "queries-per-cold-lookup-unbound"],
 }
 
 
@@ -783,6 +787,135 @@ def fig_dns_per_message(env):
                      median(cold) * 10000, "queries/10k msgs", "<=", 100, "queries/10k msgs"))
 
 
+class Unbound:
+    """A validating, caching unbound in front of the test bed, configured
+    as examples/demo runs it (validator + iterator, the fake root's trust
+    anchor, a stub zone per test-bed zone), plain DNS on a free loopback
+    port, sending every query for the test zones to `upstream_port` (the
+    test bed's knotd, or a counting proxy in front of it). It keeps answers
+    for their TTL (the demo caps them at 5 s for its revocation walk)."""
+
+    def __init__(self, env, upstream_port):
+        tb = env.testbed()
+        self.dir = tempfile.mkdtemp(prefix="unbound-", dir=env.work)
+        self.port = free_port()
+        self.log = os.path.join(self.dir, "unbound.log")
+        lines = [
+            "server:",
+            "  interface: 127.0.0.1@%d" % self.port,
+            "  do-ip6: no", "  do-daemonize: no", '  username: ""', '  chroot: ""',
+            '  directory: "%s"' % self.dir, '  pidfile: ""', "  use-syslog: no",
+            '  logfile: "%s"' % self.log, "  verbosity: 1",
+            "  num-threads: 1", "  access-control: 127.0.0.0/8 allow",
+            "  do-not-query-localhost: no", "  qname-minimisation: no",
+            '  module-config: "validator iterator"',
+            '  trust-anchor-file: "%s"' % tb.trust_anchor,
+            # the plugin's DNS workers may each keep a TCP connection
+            "  incoming-num-tcp: 100",
+            "remote-control:", "  control-enable: no",
+        ]
+        # referrals carry glue for port 53, but every zone lives on one port
+        for zone in ALL_ZONES:
+            lines += ["stub-zone:", '  name: "%s"' % zone,
+                      "  stub-addr: 127.0.0.1@%d" % upstream_port]
+        conf = os.path.join(self.dir, "unbound.conf")
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", conf], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise BenchError("unbound did not start; see %s" % self.log)
+                time.sleep(0.05)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def type_diff(after, before):
+    """Per-type query counts between two snapshots, as "TLSA 50 DS 100"."""
+    d = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    return " ".join("%s %d" % (k, v) for k, v in sorted(d.items()) if v)
+
+
+def fig_queries_per_cold_lookup(env):
+    """queries-per-cold-lookup: DNS queries one cold TLSA lookup of the
+    plugin costs, counted at a proxy in front of the test bed's server:
+    with the plugin asking the test bed directly, and with a caching
+    validating resolver (unbound) in between, once its cache holds the
+    chain. Each side: a fresh broker (and unbound), one device connected
+    first (warms unbound with the DS/DNSKEY chain), then `count` more
+    devices one after another, each a cold lookup. The authoritative
+    server's answers are 50 ms late (a server far away, a resolver near),
+    so the time the cold connects take shows what the saved queries
+    were worth (logged, not a figure: the retries after `pending` round
+    it to 200 ms steps)."""
+    count = 5 if env.quick else 50
+    devs = env.pki(count + 1)
+    tb = env.testbed()
+    first = os.path.join(env.work, "pki", "qpcl-first.txt")
+    cold = os.path.join(env.work, "pki", "qpcl-cold.txt")
+    with open(first, "w") as f:
+        f.write(" ".join(devs[0]) + "\n")
+    with open(cold, "w") as f:
+        for dev in devs[1:count + 1]:
+            f.write(" ".join(dev) + "\n")
+    res = {}
+    for kind in ("direct", "unbound"):
+        # auth: what reaches the authoritative server; front: what the
+        # plugin asks (the same proxy when there is no unbound)
+        auth = DnsProxy(tb.port, mode="delay", delay=0.05)
+        ub = front = None
+        try:
+            if kind == "unbound":
+                ub = Unbound(env, auth.port)
+                front = DnsProxy(ub.port, mode="pass")
+            else:
+                front = auth
+            b = Broker(env, "qpcl-" + kind, dane_opts(env, resolver=front.address)).start()
+            try:
+                run([env.prog("bench_connect"), "--port", str(b.port), "--devices", first,
+                     "--limit", "1", "--warm"], timeout=120)
+                a0, f0 = auth.type_counts(), front.type_counts()
+                out = run([env.prog("bench_connect"), "--port", str(b.port), "--devices", cold,
+                           "--limit", str(count), "--warm"], timeout=600)
+                a1, f1 = auth.type_counts(), front.type_counts()
+                ms = out.split()[2] if out.startswith("warm ") else "?"
+            finally:
+                b.stop()
+        finally:
+            for p in {id(x): x for x in (auth, front) if x is not None}.values():
+                p.close()
+            if ub is not None:
+                ub.stop()
+        res[kind] = {
+            "auth": (sum(a1.values()) - sum(a0.values())) / count,
+            "asked": (sum(f1.values()) - sum(f0.values())) / count,
+            "tlsa": (a1.get("TLSA", 0) - a0.get("TLSA", 0)) / count,
+        }
+        log("queries-per-cold-lookup %s: %d cold lookups in %s ms; the plugin asked %s; "
+            "the authoritative server got %s" % (kind, count, ms, type_diff(f1, f0) or "nothing",
+                                                 type_diff(a1, a0) or "nothing"))
+    emit(result_line("queries-per-cold-lookup", res["direct"]["auth"], "queries/lookup",
+                     res["direct"]["tlsa"], "queries/lookup", None, None))
+    log("queries-per-cold-lookup: with unbound in front the plugin still asks %s "
+        "queries per lookup (answered from unbound's cache)" % fmt_num(res["unbound"]["asked"]))
+    emit(result_line("queries-per-cold-lookup-unbound", res["unbound"]["auth"], "queries/lookup",
+                     res["direct"]["auth"], "queries/lookup", None, None))
+
+
 RUNNERS = {
     "verify-es256": lambda env: fig_verify(env, "es256"),
     "verify-ed25519": lambda env: fig_verify(env, "ed25519"),
@@ -794,6 +927,7 @@ RUNNERS = {
     "passthrough-instructions": fig_passthrough_instructions,
     "verified-pipeline": fig_verified_pipeline,
     "dns-per-message": fig_dns_per_message,
+    "queries-per-cold-lookup": fig_queries_per_cold_lookup,
 }
 
 
