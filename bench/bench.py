@@ -49,7 +49,7 @@ ORG = "acme.example"
 FIGURES = ["verify-es256", "verify-ed25519", "verify-rs256", "cache-memory",
            "connect", "cold-storm", "passthrough", "passthrough-instructions",
            "verified-pipeline",
-           "dns-per-message", "queries-per-cold-lookup"]
+           "dns-per-message", "queries-per-cold-lookup", "connected-memory"]
 # Lines each figure prints (the smoke test checks all are there).
 LINES = {
     "verify-es256": ["verify-es256"],
@@ -57,14 +57,19 @@ LINES = {
     "verify-rs256": ["verify-rs256"],
     "cache-memory": ["cache-memory", "cache-memory-all-keys"],
     "connect": ["connect"],
-    "cold-storm": ["cold-storm", "cold-storm-all-connected"],
+    "cold-storm": ["cold-storm", "cold-storm-all-connected",
+                   "cold-storm-all-connected-full-handshakes", "cold-storm-refused-per-device",
+                   "cold-storm-retries-resumed"],
     "passthrough": ["passthrough"],
     "passthrough-instructions": ["passthrough-instructions"],
     "verified-pipeline": ["verified-pipeline", "verified-latency-p50",
                           "verified-latency-p99"],
     "dns-per-message": ["dns-per-message"],
     "queries-per-cold-lookup": ["queries-per-cold-lookup", "queries-per-cold-lookup-unbound"],
+    "connected-memory": ["connected-rss", "connected-rss-per-device"],
 }
+# Lines printed only when an option asks for them (not in the smoke test).
+STORM_10K_LINES = ["cold-storm-10k-all-connected", "cold-storm-10k-refused-per-device"]
 
 
 def log(msg):
@@ -128,6 +133,12 @@ def check_lines(figures):
     FAIL or INFO; ERROR lines do not count). Returns the missing names."""
     seen = {m.group(1) for m in (LINE_RE.match(l) for l in EMITTED) if m}
     return [n for f in figures for n in LINES[f] if n not in seen]
+
+
+def check_names(names):
+    """The names among `names` without a measured line."""
+    seen = {m.group(1) for m in (LINE_RE.match(l) for l in EMITTED) if m}
+    return [n for n in names if n not in seen]
 
 
 def median(xs):
@@ -550,46 +561,134 @@ class DelayProxy:
             self.proc.wait()
 
 
+STORM_KEYS = ("connected", "seconds", "attempts", "refused", "errors", "resumed", "rtt_n",
+              "rtt_p50_ms", "rtt_p99_ms", "rtt_max_ms", "lost")
+
+
+def storm_run(env, broker, count, resume, hold=None):
+    """bench_storm against broker: `count` devices (1 .. count), refused
+    devices retry after 1 s (resuming their TLS session with resume).
+    hold(result) is called while every connection is still open. Returns
+    the parsed result line."""
+    argv = [env.prog("bench_storm"), "--port", str(broker.port), "--devices",
+            env.devices_file(), "--probe", "0", "--first", "1", "--count", str(count),
+            "--threads", "16", "--retry-ms", "1000", "--deadline-s", "900"]
+    if resume:
+        argv.append("--resume")
+    if hold is None:
+        out = run(argv, timeout=1000)
+    else:
+        # keep the connections open while hold() looks at the broker
+        p = subprocess.Popen(argv + ["--hold"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            out = p.stdout.readline()
+            if not out.startswith("connected "):
+                p.kill()
+                raise BenchError("bench_storm failed: %s" % (p.stderr.read() or out).strip()[-500:])
+            r = {k: kv(out, k) for k in STORM_KEYS}
+            hold(r)
+        finally:
+            if p.poll() is None:
+                p.stdin.close()
+                try:
+                    p.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+    r = {k: kv(out, k) for k in STORM_KEYS}
+    if r["connected"] < count:
+        raise BenchError("only %d of %d devices connected within the deadline (%s)"
+                         % (r["connected"], count, out.strip()))
+    return r
+
+
 def fig_cold_storm(env):
     """cold-storm: N distinct devices connect with a cold cache while every
     DNS answer is 50 ms late; RTT p99 of a connected client during the
-    storm, and the time until all are in. Baseline: the same storm against
-    stock Mosquitto (no DNS at all)."""
+    storm, and the time until all are in, with storm clients that resume
+    their TLS session on a retry and with full handshakes on every retry.
+    Baseline: the same storm against stock Mosquitto (no DNS at all, so no
+    retries either)."""
     count = env.args.storm_devices or (20 if env.quick else 2000)
     rounds = env.rounds
     env.pki(count + 1)
     proxy = DelayProxy(env, 50)
-    res = {"dance": [], "stock": []}
+    sides = ("resume", "full", "stock")
+    res = {k: [] for k in sides}
     try:
-        def side(kind):
-            def go():
-                opts = dane_opts(env, resolver=proxy.upstream) if kind == "dance" else None
-                b = Broker(env, "storm-%s" % kind, opts).start()
-                try:
-                    out = run([env.prog("bench_storm"), "--port", str(b.port), "--devices",
-                               env.devices_file(), "--probe", "0", "--first", "1",
-                               "--count", str(count), "--threads", "16",
-                               "--retry-ms", "1000", "--deadline-s", "900"], timeout=1000)
-                finally:
-                    b.stop()
-                r = {k: kv(out, k) for k in ("connected", "seconds", "attempts", "refused",
-                                             "errors", "rtt_n", "rtt_p50_ms", "rtt_p99_ms",
-                                             "rtt_max_ms", "lost")}
-                log("cold-storm %s: %s" % (kind, out.strip()))
-                if r["connected"] < count:
-                    raise BenchError("%s: only %d of %d devices connected within the deadline"
-                                     % (kind, r["connected"], count))
-                res[kind].append(r)
-            return go
-        alternate(rounds, side("dance"), side("stock"))
+        def one(kind):
+            opts = dane_opts(env, resolver=proxy.upstream) if kind != "stock" else None
+            b = Broker(env, "storm-%s" % kind, opts).start()
+            try:
+                r = storm_run(env, b, count, resume=(kind == "resume"))
+            except BenchError as e:
+                raise BenchError("%s: %s" % (kind, e))
+            finally:
+                b.stop()
+            log("cold-storm %s: %s" % (kind, " ".join("%s %s" % (k, fmt_num(r[k]))
+                                                      for k in STORM_KEYS)))
+            res[kind].append(r)
+        # the three sides in turn, each round starting one further on
+        for i in range(rounds):
+            for j in range(len(sides)):
+                one(sides[(i + j) % len(sides)])
     finally:
         proxy.stop()
-    p99 = median([r["rtt_p99_ms"] for r in res["dance"]])
-    p99_base = median([r["rtt_p99_ms"] for r in res["stock"]])
-    secs = median([r["seconds"] for r in res["dance"]])
-    secs_base = median([r["seconds"] for r in res["stock"]])
-    emit(result_line("cold-storm", p99, "ms", p99_base, "ms", "<=", 250, "ms"))
-    emit(result_line("cold-storm-all-connected", secs, "s", secs_base, "s", None, None))
+
+    def med(kind, key):
+        return median([r[key] for r in res[kind]])
+
+    def per_device(kind, key):
+        return median([r[key] / count for r in res[kind]])
+
+    def resumed_share(kind):
+        # retries = attempts beyond each device's first
+        return median([r["resumed"] / max(1, r["attempts"] - count) for r in res[kind]])
+    emit(result_line("cold-storm", med("resume", "rtt_p99_ms"), "ms", med("stock", "rtt_p99_ms"),
+                     "ms", "<=", 250, "ms"))
+    emit(result_line("cold-storm-all-connected", med("resume", "seconds"), "s",
+                     med("stock", "seconds"), "s", "<=", 1.5))
+    emit(result_line("cold-storm-all-connected-full-handshakes", med("full", "seconds"), "s",
+                     med("stock", "seconds"), "s", None, None))
+    emit(result_line("cold-storm-refused-per-device", per_device("resume", "refused"),
+                     "refusals", per_device("full", "refused"), "refusals", None, None))
+    share = resumed_share("resume")
+    if share == 0:
+        log("cold-storm: the broker resumed none of the storm clients' TLS sessions")
+    emit(result_line("cold-storm-retries-resumed", share, "of retries",
+                     resumed_share("full"), "of retries", None, None))
+    if env.args.storm_10k:
+        try:
+            storm_10k(env)
+        except BenchError as e:
+            for name in STORM_10K_LINES:
+                emit(error_line(name, e))
+
+
+def storm_10k(env):
+    """--storm-10k: the storm with 10,000 devices (resuming on a retry),
+    one run against each broker."""
+    count = 10000
+    env.pki(count + 1)
+    proxy = DelayProxy(env, 50)
+    res = {}
+    try:
+        for kind in ("resume", "stock"):
+            opts = dane_opts(env, resolver=proxy.upstream) if kind != "stock" else None
+            b = Broker(env, "storm10k-%s" % kind, opts).start()
+            try:
+                res[kind] = storm_run(env, b, count, resume=True)
+            finally:
+                b.stop()
+            log("cold-storm-10k %s: %s" % (kind, " ".join(
+                "%s %s" % (k, fmt_num(res[kind][k])) for k in STORM_KEYS)))
+    finally:
+        proxy.stop()
+    emit(result_line("cold-storm-10k-all-connected", res["resume"]["seconds"], "s",
+                     res["stock"]["seconds"], "s", None, None))
+    emit(result_line("cold-storm-10k-refused-per-device", res["resume"]["refused"] / count,
+                     "refusals", res["stock"]["refused"] / count, "refusals", None, None))
 
 
 VERIFY_TOPICS = "sensors/#"
@@ -700,7 +799,7 @@ def fig_passthrough_instructions(env):
         log("passthrough-instructions %s: %d msgs %d instr, %d msgs %d instr: %.0f per message"
             % (side, n1, i1, n2, i2, per_msg[side]))
     emit(result_line("passthrough-instructions", per_msg["dance"], "instr/msg",
-                     per_msg["stock"], "instr/msg", None, None))
+                     per_msg["stock"], "instr/msg", "<=", 1.03))
 
 
 def fig_verified_pipeline(env):
@@ -916,6 +1015,40 @@ def fig_queries_per_cold_lookup(env):
                      res["direct"]["auth"], "queries/lookup", None, None))
 
 
+def fig_connected_memory(env):
+    """connected-memory: resident memory of the broker with N DANE devices
+    connected (each its own key, certificate and TLSA record), plugin vs
+    stock, read while every connection is open; and the growth per device
+    over the broker's RSS before the devices came."""
+    count = env.args.memory_devices or (50 if env.quick else 10000)
+    env.pki(count + 1)
+    res = {}
+    for kind in ("stock", "dance"):
+        b = Broker(env, "mem-" + kind, dane_opts(env) if kind == "dance" else None).start()
+        try:
+            time.sleep(0.5)
+            idle = b.rss_kib()
+            got = {}
+
+            def hold(r):
+                # let the broker finish what the last CONNECTs started
+                time.sleep(1.0)
+                got["rss"] = b.rss_kib()
+            t0 = time.monotonic()
+            r = storm_run(env, b, count, resume=True, hold=hold)
+        finally:
+            b.stop()
+        res[kind] = (idle, got["rss"])
+        log("connected-memory %s: RSS %d kB idle (probe connected), %d kB with %d devices "
+            "connected (%.0f s to connect them; %d attempts, %d refused)" % (
+                kind, idle, got["rss"], count, time.monotonic() - t0, r["attempts"],
+                r["refused"]))
+    emit(result_line("connected-rss", res["dance"][1] / 1024, "MiB", res["stock"][1] / 1024,
+                     "MiB", None, None))
+    emit(result_line("connected-rss-per-device", (res["dance"][1] - res["dance"][0]) / count,
+                     "KiB", (res["stock"][1] - res["stock"][0]) / count, "KiB", None, None))
+
+
 RUNNERS = {
     "verify-es256": lambda env: fig_verify(env, "es256"),
     "verify-ed25519": lambda env: fig_verify(env, "ed25519"),
@@ -928,6 +1061,7 @@ RUNNERS = {
     "verified-pipeline": fig_verified_pipeline,
     "dns-per-message": fig_dns_per_message,
     "queries-per-cold-lookup": fig_queries_per_cold_lookup,
+    "connected-memory": fig_connected_memory,
 }
 
 
@@ -944,6 +1078,12 @@ def main(argv):
                     help="alternating rounds per figure (default 5; 3 with --quick)")
     ap.add_argument("--storm-devices", type=int, default=0,
                     help="devices in the cold storm (default 2000; 20 with --quick)")
+    ap.add_argument("--storm-10k", action="store_true",
+                    help="also run the cold storm with 10,000 devices (plugin and stock, "
+                         "one run each; several minutes)")
+    ap.add_argument("--memory-devices", type=int, default=0,
+                    help="devices connected for connected-memory (default 10000; 50 with "
+                         "--quick)")
     ap.add_argument("--plugin-opt", action="append", default=[], metavar="KEY=VALUE",
                     help="extra plugin option for every plugin broker (what-if runs; "
                          "the figures of record use the plugin's defaults)")
@@ -976,6 +1116,8 @@ def main(argv):
     log("done in %.0f s; load after: %s" % (time.monotonic() - t0,
                                             open("/proc/loadavg").read().strip()))
     missing = check_lines([f for f in FIGURES if not args.only or f in args.only])
+    if args.storm_10k and (not args.only or "cold-storm" in args.only):
+        missing += check_names(STORM_10K_LINES)
     if missing:
         log("not measured: %s" % ", ".join(missing))
     return 1 if (failed or missing) else 0
