@@ -261,8 +261,7 @@ class Env:
         for line in out.splitlines():
             f = line.split(None, 3)
             devs.append((f[0], f[1], f[2], f[3]))
-        for name, _, _, tlsa in devs:
-            tb.set_records(name, "TLSA", [tlsa])
+        tb.set_many("TLSA", [(name, tlsa) for name, _, _, tlsa in devs])
         tb.publish()
         self.devices = self.devices + devs
         with open(self.devices_file(), "w") as f:
