@@ -36,17 +36,20 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "testbed"))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
-from dnstestbed import Testbed  # noqa: E402
+from dnsproxy import DnsProxy  # noqa: E402
+from dnstestbed import ALL_ZONES, Testbed  # noqa: E402
 
 MOSQUITTO = os.environ.get("DANCE_MOSQUITTO", "/usr/sbin/mosquitto")
 VALGRIND = "/usr/bin/valgrind"
+UNBOUND = "/usr/sbin/unbound"
 ORG = "acme.example"
 
 FIGURES = ["verify-es256", "verify-ed25519", "verify-rs256", "cache-memory",
            "connect", "cold-storm", "passthrough", "passthrough-instructions",
            "verified-pipeline",
-           "dns-per-message"]
+           "dns-per-message", "queries-per-cold-lookup", "connected-memory"]
 # Lines each figure prints (the smoke test checks all are there).
 LINES = {
     "verify-es256": ["verify-es256"],
@@ -54,13 +57,20 @@ LINES = {
     "verify-rs256": ["verify-rs256"],
     "cache-memory": ["cache-memory", "cache-memory-all-keys"],
     "connect": ["connect"],
-    "cold-storm": ["cold-storm", "cold-storm-all-connected"],
+    "cold-storm": ["cold-storm", "cold-storm-all-connected",
+                   "cold-storm-all-connected-full-handshakes", "cold-storm-refused-per-device",
+                   "cold-storm-retries-resumed"],
     "passthrough": ["passthrough"],
     "passthrough-instructions": ["passthrough-instructions"],
     "verified-pipeline": ["verified-pipeline", "verified-latency-p50",
                           "verified-latency-p99"],
     "dns-per-message": ["dns-per-message"],
+    "queries-per-cold-lookup": ["queries-per-cold-lookup", "queries-per-cold-lookup-unbound",
+                                "cold-lookup-time-unbound"],
+    "connected-memory": ["connected-rss", "connected-rss-per-device"],
 }
+# Lines printed only when an option asks for them (not in the smoke test).
+STORM_10K_LINES = ["cold-storm-10k-all-connected", "cold-storm-10k-refused-per-device"]
 
 
 def log(msg):
@@ -124,6 +134,12 @@ def check_lines(figures):
     FAIL or INFO; ERROR lines do not count). Returns the missing names."""
     seen = {m.group(1) for m in (LINE_RE.match(l) for l in EMITTED) if m}
     return [n for f in figures for n in LINES[f] if n not in seen]
+
+
+def check_names(names):
+    """The names among `names` without a measured line."""
+    seen = {m.group(1) for m in (LINE_RE.match(l) for l in EMITTED) if m}
+    return [n for n in names if n not in seen]
 
 
 def median(xs):
@@ -245,8 +261,7 @@ class Env:
         for line in out.splitlines():
             f = line.split(None, 3)
             devs.append((f[0], f[1], f[2], f[3]))
-        for name, _, _, tlsa in devs:
-            tb.set_records(name, "TLSA", [tlsa])
+        tb.set_many("TLSA", [(name, tlsa) for name, _, _, tlsa in devs])
         tb.publish()
         self.devices = self.devices + devs
         with open(self.devices_file(), "w") as f:
@@ -546,46 +561,134 @@ class DelayProxy:
             self.proc.wait()
 
 
+STORM_KEYS = ("connected", "seconds", "attempts", "refused", "errors", "resumed", "rtt_n",
+              "rtt_p50_ms", "rtt_p99_ms", "rtt_max_ms", "lost")
+
+
+def storm_run(env, broker, count, resume, hold=None):
+    """bench_storm against broker: `count` devices (1 .. count), refused
+    devices retry after 1 s (resuming their TLS session with resume).
+    hold(result) is called while every connection is still open. Returns
+    the parsed result line."""
+    argv = [env.prog("bench_storm"), "--port", str(broker.port), "--devices",
+            env.devices_file(), "--probe", "0", "--first", "1", "--count", str(count),
+            "--threads", "16", "--retry-ms", "1000", "--deadline-s", "900"]
+    if resume:
+        argv.append("--resume")
+    if hold is None:
+        out = run(argv, timeout=1000)
+    else:
+        # keep the connections open while hold() looks at the broker
+        p = subprocess.Popen(argv + ["--hold"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            out = p.stdout.readline()
+            if not out.startswith("connected "):
+                p.kill()
+                raise BenchError("bench_storm failed: %s" % (p.stderr.read() or out).strip()[-500:])
+            r = {k: kv(out, k) for k in STORM_KEYS}
+            hold(r)
+        finally:
+            if p.poll() is None:
+                p.stdin.close()
+                try:
+                    p.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+    r = {k: kv(out, k) for k in STORM_KEYS}
+    if r["connected"] < count:
+        raise BenchError("only %d of %d devices connected within the deadline (%s)"
+                         % (r["connected"], count, out.strip()))
+    return r
+
+
 def fig_cold_storm(env):
     """cold-storm: N distinct devices connect with a cold cache while every
     DNS answer is 50 ms late; RTT p99 of a connected client during the
-    storm, and the time until all are in. Baseline: the same storm against
-    stock Mosquitto (no DNS at all)."""
+    storm, and the time until all are in, with storm clients that resume
+    their TLS session on a retry and with full handshakes on every retry.
+    Baseline: the same storm against stock Mosquitto (no DNS at all, so no
+    retries either)."""
     count = env.args.storm_devices or (20 if env.quick else 2000)
     rounds = env.rounds
     env.pki(count + 1)
     proxy = DelayProxy(env, 50)
-    res = {"dance": [], "stock": []}
+    sides = ("resume", "full", "stock")
+    res = {k: [] for k in sides}
     try:
-        def side(kind):
-            def go():
-                opts = dane_opts(env, resolver=proxy.upstream) if kind == "dance" else None
-                b = Broker(env, "storm-%s" % kind, opts).start()
-                try:
-                    out = run([env.prog("bench_storm"), "--port", str(b.port), "--devices",
-                               env.devices_file(), "--probe", "0", "--first", "1",
-                               "--count", str(count), "--threads", "16",
-                               "--retry-ms", "1000", "--deadline-s", "900"], timeout=1000)
-                finally:
-                    b.stop()
-                r = {k: kv(out, k) for k in ("connected", "seconds", "attempts", "refused",
-                                             "errors", "rtt_n", "rtt_p50_ms", "rtt_p99_ms",
-                                             "rtt_max_ms", "lost")}
-                log("cold-storm %s: %s" % (kind, out.strip()))
-                if r["connected"] < count:
-                    raise BenchError("%s: only %d of %d devices connected within the deadline"
-                                     % (kind, r["connected"], count))
-                res[kind].append(r)
-            return go
-        alternate(rounds, side("dance"), side("stock"))
+        def one(kind):
+            opts = dane_opts(env, resolver=proxy.upstream) if kind != "stock" else None
+            b = Broker(env, "storm-%s" % kind, opts).start()
+            try:
+                r = storm_run(env, b, count, resume=(kind == "resume"))
+            except BenchError as e:
+                raise BenchError("%s: %s" % (kind, e))
+            finally:
+                b.stop()
+            log("cold-storm %s: %s" % (kind, " ".join("%s %s" % (k, fmt_num(r[k]))
+                                                      for k in STORM_KEYS)))
+            res[kind].append(r)
+        # the three sides in turn, each round starting one further on
+        for i in range(rounds):
+            for j in range(len(sides)):
+                one(sides[(i + j) % len(sides)])
     finally:
         proxy.stop()
-    p99 = median([r["rtt_p99_ms"] for r in res["dance"]])
-    p99_base = median([r["rtt_p99_ms"] for r in res["stock"]])
-    secs = median([r["seconds"] for r in res["dance"]])
-    secs_base = median([r["seconds"] for r in res["stock"]])
-    emit(result_line("cold-storm", p99, "ms", p99_base, "ms", "<=", 250, "ms"))
-    emit(result_line("cold-storm-all-connected", secs, "s", secs_base, "s", None, None))
+
+    def med(kind, key):
+        return median([r[key] for r in res[kind]])
+
+    def per_device(kind, key):
+        return median([r[key] / count for r in res[kind]])
+
+    def resumed_share(kind):
+        # retries = attempts beyond each device's first
+        return median([r["resumed"] / max(1, r["attempts"] - count) for r in res[kind]])
+    emit(result_line("cold-storm", med("resume", "rtt_p99_ms"), "ms", med("stock", "rtt_p99_ms"),
+                     "ms", "<=", 250, "ms"))
+    emit(result_line("cold-storm-all-connected", med("resume", "seconds"), "s",
+                     med("stock", "seconds"), "s", "<=", 1.5))
+    emit(result_line("cold-storm-all-connected-full-handshakes", med("full", "seconds"), "s",
+                     med("stock", "seconds"), "s", None, None))
+    emit(result_line("cold-storm-refused-per-device", per_device("resume", "refused"),
+                     "refusals", per_device("full", "refused"), "refusals", None, None))
+    share = resumed_share("resume")
+    if share == 0:
+        log("cold-storm: the broker resumed none of the storm clients' TLS sessions")
+    emit(result_line("cold-storm-retries-resumed", share, "of retries",
+                     resumed_share("full"), "of retries", None, None))
+    if env.args.storm_10k:
+        try:
+            storm_10k(env)
+        except BenchError as e:
+            for name in STORM_10K_LINES:
+                emit(error_line(name, e))
+
+
+def storm_10k(env):
+    """--storm-10k: the storm with 10,000 devices (resuming on a retry),
+    one run against each broker."""
+    count = 10000
+    env.pki(count + 1)
+    proxy = DelayProxy(env, 50)
+    res = {}
+    try:
+        for kind in ("resume", "stock"):
+            opts = dane_opts(env, resolver=proxy.upstream) if kind != "stock" else None
+            b = Broker(env, "storm10k-%s" % kind, opts).start()
+            try:
+                res[kind] = storm_run(env, b, count, resume=True)
+            finally:
+                b.stop()
+            log("cold-storm-10k %s: %s" % (kind, " ".join(
+                "%s %s" % (k, fmt_num(res[kind][k])) for k in STORM_KEYS)))
+    finally:
+        proxy.stop()
+    emit(result_line("cold-storm-10k-all-connected", res["resume"]["seconds"], "s",
+                     res["stock"]["seconds"], "s", None, None))
+    emit(result_line("cold-storm-10k-refused-per-device", res["resume"]["refused"] / count,
+                     "refusals", res["stock"]["refused"] / count, "refusals", None, None))
 
 
 VERIFY_TOPICS = "sensors/#"
@@ -696,7 +799,7 @@ def fig_passthrough_instructions(env):
         log("passthrough-instructions %s: %d msgs %d instr, %d msgs %d instr: %.0f per message"
             % (side, n1, i1, n2, i2, per_msg[side]))
     emit(result_line("passthrough-instructions", per_msg["dance"], "instr/msg",
-                     per_msg["stock"], "instr/msg", None, None))
+                     per_msg["stock"], "instr/msg", "<=", 1.03))
 
 
 def fig_verified_pipeline(env):
@@ -783,6 +886,184 @@ def fig_dns_per_message(env):
                      median(cold) * 10000, "queries/10k msgs", "<=", 100, "queries/10k msgs"))
 
 
+class Unbound:
+    """A validating, caching unbound in front of the test bed, configured
+    as examples/demo runs it (validator + iterator, the fake root's trust
+    anchor, a stub zone per test-bed zone), plain DNS on a free loopback
+    port, sending every query for the test zones to `upstream_port` (the
+    test bed's knotd, or a counting proxy in front of it). It keeps answers
+    for their TTL (the demo caps them at 5 s for its revocation walk)."""
+
+    def __init__(self, env, upstream_port):
+        tb = env.testbed()
+        self.dir = tempfile.mkdtemp(prefix="unbound-", dir=env.work)
+        self.port = free_port()
+        self.log = os.path.join(self.dir, "unbound.log")
+        lines = [
+            "server:",
+            "  interface: 127.0.0.1@%d" % self.port,
+            "  do-ip6: no", "  do-daemonize: no", '  username: ""', '  chroot: ""',
+            '  directory: "%s"' % self.dir, '  pidfile: ""', "  use-syslog: no",
+            '  logfile: "%s"' % self.log, "  verbosity: 1",
+            "  num-threads: 1", "  access-control: 127.0.0.0/8 allow",
+            "  do-not-query-localhost: no", "  qname-minimisation: no",
+            '  module-config: "validator iterator"',
+            '  trust-anchor-file: "%s"' % tb.trust_anchor,
+            # the plugin's DNS workers may each keep a TCP connection
+            "  incoming-num-tcp: 100",
+            "remote-control:", "  control-enable: no",
+        ]
+        # referrals carry glue for port 53, but every zone lives on one port
+        for zone in ALL_ZONES:
+            lines += ["stub-zone:", '  name: "%s"' % zone,
+                      "  stub-addr: 127.0.0.1@%d" % upstream_port]
+        conf = os.path.join(self.dir, "unbound.conf")
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", conf], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise BenchError("unbound did not start; see %s" % self.log)
+                time.sleep(0.05)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def type_diff(after, before):
+    """Per-type query counts between two snapshots, as "TLSA 50 DS 100"."""
+    d = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    return " ".join("%s %d" % (k, v) for k, v in sorted(d.items()) if v)
+
+
+def fig_queries_per_cold_lookup(env):
+    """queries-per-cold-lookup: DNS queries one cold TLSA lookup of the
+    plugin costs, counted at a proxy in front of the test bed's server:
+    with the plugin asking the test bed directly, and with a caching
+    validating resolver (unbound) in between, once its cache holds the
+    chain. Each side: a fresh broker (and unbound), one device connected
+    first (warms unbound with the DS/DNSKEY chain), then `count` more
+    devices one after another, each a cold lookup. The authoritative
+    server's answers are 50 ms late (a server far away, a resolver near).
+    What the saved queries are worth in time: `dance lookup` (a fresh
+    getdns context, the same resolver code) of names nobody asked yet,
+    one after another, wall time per lookup (the connects' time is rounded
+    by their 200 ms retries)."""
+    count = 5 if env.quick else 50
+    nlookups = 3 if env.quick else 10
+    devs = env.pki(count + 1 + nlookups)
+    dance = os.path.join(env.build, "dance")
+    tb = env.testbed()
+    first = os.path.join(env.work, "pki", "qpcl-first.txt")
+    cold = os.path.join(env.work, "pki", "qpcl-cold.txt")
+    with open(first, "w") as f:
+        f.write(" ".join(devs[0]) + "\n")
+    with open(cold, "w") as f:
+        for dev in devs[1:count + 1]:
+            f.write(" ".join(dev) + "\n")
+    res = {}
+    for kind in ("direct", "unbound"):
+        # auth: what reaches the authoritative server; front: what the
+        # plugin asks (the same proxy when there is no unbound)
+        auth = DnsProxy(tb.port, mode="delay", delay=0.05)
+        ub = front = None
+        try:
+            if kind == "unbound":
+                ub = Unbound(env, auth.port)
+                front = DnsProxy(ub.port, mode="pass")
+            else:
+                front = auth
+            b = Broker(env, "qpcl-" + kind, dane_opts(env, resolver=front.address)).start()
+            try:
+                run([env.prog("bench_connect"), "--port", str(b.port), "--devices", first,
+                     "--limit", "1", "--warm"], timeout=120)
+                a0, f0 = auth.type_counts(), front.type_counts()
+                out = run([env.prog("bench_connect"), "--port", str(b.port), "--devices", cold,
+                           "--limit", str(count), "--warm"], timeout=600)
+                a1, f1 = auth.type_counts(), front.type_counts()
+                ms = out.split()[2] if out.startswith("warm ") else "?"
+            finally:
+                b.stop()
+            times = []
+            for dev in devs[count + 1:count + 1 + nlookups]:
+                t0 = time.monotonic()
+                out = run([dance, "lookup", dev[0], "--resolver", front.address,
+                           "--trust-anchor", tb.trust_anchor], timeout=60)
+                times.append((time.monotonic() - t0) * 1000)
+                if "DNSSEC: secure" not in out:
+                    raise BenchError("dance lookup %s: %s" % (dev[0], out.strip()[-300:]))
+        finally:
+            for p in {id(x): x for x in (auth, front) if x is not None}.values():
+                p.close()
+            if ub is not None:
+                ub.stop()
+        res[kind] = {
+            "auth": (sum(a1.values()) - sum(a0.values())) / count,
+            "asked": (sum(f1.values()) - sum(f0.values())) / count,
+            "tlsa": (a1.get("TLSA", 0) - a0.get("TLSA", 0)) / count,
+            "ms": median(times),
+        }
+        log("queries-per-cold-lookup %s: %d cold connects in %s ms; the plugin asked %s; "
+            "the authoritative server got %s; dance lookup %s ms" % (
+                kind, count, ms, type_diff(f1, f0) or "nothing", type_diff(a1, a0) or "nothing",
+                [round(t) for t in times]))
+    emit(result_line("queries-per-cold-lookup", res["direct"]["auth"], "queries/lookup",
+                     res["direct"]["tlsa"], "queries/lookup", None, None))
+    log("queries-per-cold-lookup: with unbound in front the plugin still asks %s "
+        "queries per lookup (answered from unbound's cache)" % fmt_num(res["unbound"]["asked"]))
+    emit(result_line("queries-per-cold-lookup-unbound", res["unbound"]["auth"], "queries/lookup",
+                     res["direct"]["auth"], "queries/lookup", None, None))
+    emit(result_line("cold-lookup-time-unbound", res["unbound"]["ms"], "ms",
+                     res["direct"]["ms"], "ms", None, None))
+
+
+def fig_connected_memory(env):
+    """connected-memory: resident memory of the broker with N DANE devices
+    connected (each its own key, certificate and TLSA record), plugin vs
+    stock, read while every connection is open; and the growth per device
+    over the broker's RSS before the devices came."""
+    count = env.args.memory_devices or (50 if env.quick else 10000)
+    env.pki(count + 1)
+    res = {}
+    for kind in ("stock", "dance"):
+        b = Broker(env, "mem-" + kind, dane_opts(env) if kind == "dance" else None).start()
+        try:
+            time.sleep(0.5)
+            idle = b.rss_kib()
+            got = {}
+
+            def hold(r):
+                # let the broker finish what the last CONNECTs started
+                time.sleep(1.0)
+                got["rss"] = b.rss_kib()
+            t0 = time.monotonic()
+            r = storm_run(env, b, count, resume=True, hold=hold)
+        finally:
+            b.stop()
+        res[kind] = (idle, got["rss"])
+        log("connected-memory %s: RSS %d kB idle (probe connected), %d kB with %d devices "
+            "connected (%.0f s to connect them; %d attempts, %d refused)" % (
+                kind, idle, got["rss"], count, time.monotonic() - t0, r["attempts"],
+                r["refused"]))
+    emit(result_line("connected-rss", res["dance"][1] / 1024, "MiB", res["stock"][1] / 1024,
+                     "MiB", None, None))
+    emit(result_line("connected-rss-per-device", (res["dance"][1] - res["dance"][0]) / count,
+                     "KiB", (res["stock"][1] - res["stock"][0]) / count, "KiB", None, None))
+
+
 RUNNERS = {
     "verify-es256": lambda env: fig_verify(env, "es256"),
     "verify-ed25519": lambda env: fig_verify(env, "ed25519"),
@@ -794,6 +1075,8 @@ RUNNERS = {
     "passthrough-instructions": fig_passthrough_instructions,
     "verified-pipeline": fig_verified_pipeline,
     "dns-per-message": fig_dns_per_message,
+    "queries-per-cold-lookup": fig_queries_per_cold_lookup,
+    "connected-memory": fig_connected_memory,
 }
 
 
@@ -810,6 +1093,12 @@ def main(argv):
                     help="alternating rounds per figure (default 5; 3 with --quick)")
     ap.add_argument("--storm-devices", type=int, default=0,
                     help="devices in the cold storm (default 2000; 20 with --quick)")
+    ap.add_argument("--storm-10k", action="store_true",
+                    help="also run the cold storm with 10,000 devices (plugin and stock, "
+                         "one run each; several minutes)")
+    ap.add_argument("--memory-devices", type=int, default=0,
+                    help="devices connected for connected-memory (default 10000; 50 with "
+                         "--quick)")
     ap.add_argument("--plugin-opt", action="append", default=[], metavar="KEY=VALUE",
                     help="extra plugin option for every plugin broker (what-if runs; "
                          "the figures of record use the plugin's defaults)")
@@ -842,6 +1131,8 @@ def main(argv):
     log("done in %.0f s; load after: %s" % (time.monotonic() - t0,
                                             open("/proc/loadavg").read().strip()))
     missing = check_lines([f for f in FIGURES if not args.only or f in args.only])
+    if args.storm_10k and (not args.only or "cold-storm" in args.only):
+        missing += check_names(STORM_10K_LINES)
     if missing:
         log("not measured: %s" % ", ".join(missing))
     return 1 if (failed or missing) else 0

@@ -29,20 +29,32 @@ void bm_init(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-SSL_CTX *bm_tls_ctx(const char *cert, const char *key)
+static SSL_CTX *tls_ctx(const char *cert, const char *key, bool tickets)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
     if (ctx == NULL)
         bu_die("SSL_CTX_new failed");
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    /* sessions are kept by hand (bm_session), never in a cache */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    if (!tickets)
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
         bu_die("cannot load client certificate %s", cert);
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
         bu_die("cannot load client key %s", key);
     return ctx;
+}
+
+SSL_CTX *bm_tls_ctx(const char *cert, const char *key)
+{
+    return tls_ctx(cert, key, false);
+}
+
+SSL_CTX *bm_tls_ctx_resumable(const char *cert, const char *key)
+{
+    return tls_ctx(cert, key, true);
 }
 
 void bm_set_timeout(bm_conn *c, int timeout_ms)
@@ -64,6 +76,12 @@ static void ssl_reason(char *err, size_t errlen, const char *what)
 }
 
 int bm_open(bm_conn *c, SSL_CTX *ctx, int port, int timeout_ms, char *err, size_t errlen)
+{
+    return bm_open_session(c, ctx, NULL, port, timeout_ms, err, errlen);
+}
+
+int bm_open_session(bm_conn *c, SSL_CTX *ctx, SSL_SESSION *sess, int port, int timeout_ms,
+                    char *err, size_t errlen)
 {
     struct sockaddr_in sa;
     int one = 1;
@@ -94,6 +112,8 @@ int bm_open(bm_conn *c, SSL_CTX *ctx, int port, int timeout_ms, char *err, size_
         c->ssl = SSL_new(ctx);
         if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
             bu_die("SSL_new failed");
+        if (sess != NULL && SSL_set_session(c->ssl, sess) != 1)
+            bu_die("SSL_set_session failed");
         errno = 0;
         if (SSL_connect(c->ssl) != 1) {
             ssl_reason(err, errlen, "TLS handshake");
@@ -102,6 +122,28 @@ int bm_open(bm_conn *c, SSL_CTX *ctx, int port, int timeout_ms, char *err, size_
         }
     }
     return 0;
+}
+
+bool bm_resumed(const bm_conn *c)
+{
+    return c->ssl != NULL && SSL_session_reused(c->ssl) == 1;
+}
+
+SSL_SESSION *bm_session(bm_conn *c)
+{
+    SSL_SESSION *s;
+
+    if (c->ssl == NULL || (s = SSL_get1_session(c->ssl)) == NULL)
+        return NULL;
+    if (SSL_SESSION_is_resumable(s) != 1) {
+        SSL_SESSION_free(s);
+        return NULL;
+    }
+    /* SSL_free on a connection without a TLS shutdown marks its session
+     * not resumable; the MQTT exchange is over, so say it was shut down
+     * (nothing is sent: the broker may have closed already) */
+    SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    return s;
 }
 
 static void out_reserve(bm_conn *c, size_t more)

@@ -7,8 +7,10 @@
  * PUBLISH packets into one TLS record, and make full TLS handshakes on many threads
  * without a network thread per connection. This client does just that:
  * blocking sockets with timeouts, one connection per thread, no session
- * resumption (every handshake is a full one, as for a device that just
- * booted), no retries, QoS 0 and 1 PUBLISH, SUBSCRIBE, DISCONNECT.
+ * resumption unless asked for (every handshake is a full one, as for a
+ * device that just booted; bm_tls_ctx_resumable and bm_open_session let a
+ * storm client resume as a well-behaved device does on a retry), no
+ * retries, QoS 0 and 1 PUBLISH, SUBSCRIBE, DISCONNECT.
  *
  * The client does not verify the broker's certificate: the benchmarks talk
  * only to 127.0.0.1 and measure the broker's side of mutual TLS; the
@@ -46,10 +48,31 @@ void bm_init(void);
  * on failure. No server verification, no session cache. */
 SSL_CTX *bm_tls_ctx(const char *cert, const char *key);
 
+/* bm_tls_ctx_resumable - the same, but accepting the broker's TLS 1.3
+ * session tickets, so that a session can be kept (bm_session) and resumed
+ * (bm_open_session). */
+SSL_CTX *bm_tls_ctx_resumable(const char *cert, const char *key);
+
 /* bm_open - TCP connect to 127.0.0.1:port (TCP_NODELAY), then the TLS
  * handshake when ctx is not NULL. timeout_ms bounds every later read and
  * write too. Returns 0, or -1 with the reason in err. */
 int bm_open(bm_conn *c, SSL_CTX *ctx, int port, int timeout_ms, char *err, size_t errlen);
+
+/* bm_open_session - bm_open offering a session to resume (NULL: none); the
+ * broker may still make a full handshake (bm_resumed tells). */
+int bm_open_session(bm_conn *c, SSL_CTX *ctx, SSL_SESSION *sess, int port, int timeout_ms,
+                    char *err, size_t errlen);
+
+/* bm_resumed - true when the connection's handshake resumed a session. */
+bool bm_resumed(const bm_conn *c);
+
+/* bm_session - the connection's session (a reference the caller frees with
+ * SSL_SESSION_free) when it can be resumed, else NULL. With TLS 1.3 the
+ * tickets arrive after the handshake: call it once a packet was read (e.g.
+ * after bm_connect). It also keeps bm_close from marking the session
+ * unusable, which OpenSSL does for a connection freed without a TLS
+ * shutdown. */
+SSL_SESSION *bm_session(bm_conn *c);
 
 /* bm_connect - send CONNECT (clean session, MQTT 3.1.1) and read CONNACK.
  * Returns the CONNACK return code (0 accepted, 5 not authorized, ...) or

@@ -4,8 +4,9 @@
  * measures its publish round trip through the broker.
  *
  *   bench_storm --port P --devices FILE [--first N] [--count N]
- *               [--probe N] [--threads T] [--retry-ms MS]
+ *               [--probe N] [--threads T] [--retry-ms MS] [--resume]
  *               [--deadline-s S] [--probe-interval-ms MS] [--rtt-log FILE]
+ *               [--hold]
  *
  * Devices come from FILE ("<name> <cert> <key> <tlsa>" lines, bench_pki
  * output). Device --probe (index, default 0) connects first, twice
@@ -19,9 +20,17 @@
  * thread meanwhile; accepted connections stay open. The storm ends when
  * every device is in or after --deadline-s (600).
  *
+ * --resume: a device keeps the TLS session of its refused attempt (the
+ * broker's TLS 1.3 ticket) and offers it on the retry, as a well-behaved
+ * device does; without it every attempt is a full handshake. Whether the
+ * broker resumed is counted per attempt (resumed).
+ * --hold: after the result line, keep every connection open until stdin
+ * closes (the caller reads the broker's memory meanwhile).
+ *
  * Output (one line):
  *   connected <n> of <count> seconds <until the last got in, or the
- *   deadline> attempts <n> refused <n> errors <n> rtt_n <n>
+ *   deadline> attempts <n> refused <n> errors <n> resumed <attempts whose
+ *   handshake resumed a session> rtt_n <n>
  *   rtt_p50_ms <x> rtt_p99_ms <x> rtt_max_ms <x> lost <probes not back
  *   within 30 s; they count as 30 s>
  * --rtt-log writes every probe as "<sent, ms after the storm began>
@@ -40,15 +49,17 @@
 typedef struct device {
     char *name, *cert, *key;
     SSL_CTX *ctx;                   /* storm devices: built before the storm */
+    SSL_SESSION *sess;              /* --resume: the last refused attempt's */
 } device;
 
 static device *g_dev;
 static int g_ndev;
 static int g_port, g_first = 1, g_count = 2000, g_probe = 0;
 static int g_retry_ms = 1000;
+static bool g_resume, g_hold;
 static double g_deadline_s = 600;
 static atomic_int g_next, g_connected, g_storm_done;
-static atomic_ulong g_attempts, g_refused, g_errors;
+static atomic_ulong g_attempts, g_refused, g_errors, g_resumed;
 static uint64_t g_t0, g_deadline_ns;
 static _Atomic uint64_t g_last_ok_ns;
 static bm_conn *g_conns;            /* one per storm device, kept open */
@@ -81,6 +92,7 @@ static void load_devices(const char *file)
                 bu_die("out of memory");
         }
         g_dev[g_ndev].ctx = NULL;
+        g_dev[g_ndev].sess = NULL;
         g_dev[g_ndev].name = bu_xstrdup(name);
         g_dev[g_ndev].cert = bu_xstrdup(cert);
         g_dev[g_ndev].key = bu_xstrdup(key);
@@ -96,20 +108,32 @@ static void note_error(const char *what)
     pthread_mutex_unlock(&g_mu);
 }
 
-/* try_connect - one attempt; 0 accepted (c open), 1 refused, -1 error */
-static int try_connect(SSL_CTX *ctx, const char *cid, bm_conn *c)
+/* try_connect - one attempt, offering *sess when not NULL; 0 accepted (c
+ * open), 1 refused, -1 error. With keep, a refused attempt's session
+ * replaces *sess (the one to offer on the retry). */
+static int try_connect(SSL_CTX *ctx, SSL_SESSION **sess, bool keep, const char *cid,
+                       bm_conn *c)
 {
     char err[256];
     int rc;
 
-    if (bm_open(c, ctx, g_port, 60000, err, sizeof(err)) != 0) {
+    if (bm_open_session(c, ctx, sess ? *sess : NULL, g_port, 60000, err, sizeof(err)) != 0) {
         note_error(err);
         return -1;
     }
+    if (bm_resumed(c))
+        atomic_fetch_add(&g_resumed, 1);
     rc = bm_connect(c, cid, 0, err, sizeof(err));
     if (rc == 0)
         return 0;
     note_error(err);
+    if (keep && rc > 0) {
+        SSL_SESSION *s = bm_session(c);
+        if (s != NULL) {
+            SSL_SESSION_free(*sess);
+            *sess = s;
+        }
+    }
     bm_close(c, false);
     return rc > 0 ? 1 : -1;
 }
@@ -201,14 +225,15 @@ static void *storm_worker(void *arg)
     retry job;
 
     while (next_job(&job)) {
-        const device *d = &g_dev[g_first + job.dev];
+        device *d = &g_dev[g_first + job.dev];
         char cid[600];
         int r;
 
         /* client ids bound to the identity, as the plugin requires */
         snprintf(cid, sizeof(cid), "%s/storm-%d", d->name, job.attempt);
         atomic_fetch_add(&g_attempts, 1);
-        r = try_connect(d->ctx, cid, &g_conns[job.dev]);
+        /* a device is tried by one thread at a time: d->sess is its own */
+        r = try_connect(d->ctx, &d->sess, g_resume, cid, &g_conns[job.dev]);
         if (r == 0) {
             uint64_t now = bu_now_ns(), prev = atomic_load(&g_last_ok_ns);
 
@@ -338,7 +363,7 @@ static void probe_finish(probe *p)
 static void probe_connect(bm_conn *c, SSL_CTX *ctx, const char *cid)
 {
     for (int a = 0;; a++) {
-        if (try_connect(ctx, cid, c) == 0)
+        if (try_connect(ctx, NULL, false, cid, c) == 0)
             return;
         if (a == 50)
             bu_die("probe device not accepted: %s", g_last_error);
@@ -368,11 +393,13 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--retry-ms") == 0) { g_retry_ms = (int)bu_arg_long(argv[i], v, 0, 600000); i++; }
         else if (strcmp(argv[i], "--deadline-s") == 0) { g_deadline_s = bu_arg_double(argv[i], v, 1, 86400); i++; }
         else if (strcmp(argv[i], "--rtt-log") == 0 && v) { g_rtt_log = v; i++; }
+        else if (strcmp(argv[i], "--resume") == 0) g_resume = true;
+        else if (strcmp(argv[i], "--hold") == 0) g_hold = true;
         else if (strcmp(argv[i], "--probe-interval-ms") == 0) { g_probe_interval_ms = (int)bu_arg_long(argv[i], v, 1, 10000); i++; }
         else {
             fprintf(stderr, "usage: bench_storm --port P --devices FILE [--first N] [--count N] "
-                    "[--probe N] [--threads T] [--retry-ms MS] [--deadline-s S] "
-                    "[--probe-interval-ms MS] [--rtt-log FILE]\n");
+                    "[--probe N] [--threads T] [--retry-ms MS] [--resume] [--deadline-s S] "
+                    "[--probe-interval-ms MS] [--rtt-log FILE] [--hold]\n");
             return 2;
         }
     }
@@ -389,7 +416,8 @@ int main(int argc, char **argv)
      * parsed) is made now, so that the client's set-up work does not
      * compete with the broker during the storm. */
     for (int i = g_first; i < g_first + g_count; i++)
-        g_dev[i].ctx = bm_tls_ctx(g_dev[i].cert, g_dev[i].key);
+        g_dev[i].ctx = g_resume ? bm_tls_ctx_resumable(g_dev[i].cert, g_dev[i].key)
+                                : bm_tls_ctx(g_dev[i].cert, g_dev[i].key);
 
     /* the probe: connected (and its identity cached) before the storm */
     pctx = bm_tls_ctx(g_dev[g_probe].cert, g_dev[g_probe].key);
@@ -432,15 +460,21 @@ int main(int argc, char **argv)
     secs = connected == g_count ? (double)(atomic_load(&g_last_ok_ns) - g_t0) / 1e9
                                 : (double)(bu_now_ns() - g_t0) / 1e9;
     bu_sort_u64(g_rtt, g_rtt_n);
-    printf("connected %d of %d seconds %.3f attempts %lu refused %lu errors %lu "
+    printf("connected %d of %d seconds %.3f attempts %lu refused %lu errors %lu resumed %lu "
            "rtt_n %zu rtt_p50_ms %.3f rtt_p99_ms %.3f rtt_max_ms %.3f lost %lu\n",
            connected, g_count, secs, (unsigned long)g_attempts, (unsigned long)g_refused,
-           (unsigned long)g_errors, g_rtt_n, bu_pct_u64(g_rtt, g_rtt_n, 50) / 1e6,
+           (unsigned long)g_errors, (unsigned long)g_resumed, g_rtt_n,
+           bu_pct_u64(g_rtt, g_rtt_n, 50) / 1e6,
            bu_pct_u64(g_rtt, g_rtt_n, 99) / 1e6,
            g_rtt_n ? g_rtt[g_rtt_n - 1] / 1e6 : 0.0, g_lost);
     if (g_errors)
         fprintf(stderr, "bench_storm: last error: %s\n", g_last_error);
     fflush(stdout);
+    if (g_hold) {
+        char buf[256];
+        while (fread(buf, 1, sizeof(buf), stdin) > 0)
+            ;
+    }
 
     for (int i = 0; i < g_count; i++)
         if (g_conns[i].fd >= 0)
@@ -456,6 +490,7 @@ int main(int argc, char **argv)
     free(tid);
     for (int i = 0; i < g_ndev; i++) {
         SSL_CTX_free(g_dev[i].ctx);
+        SSL_SESSION_free(g_dev[i].sess);
         free(g_dev[i].name);
         free(g_dev[i].cert);
         free(g_dev[i].key);

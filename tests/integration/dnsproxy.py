@@ -15,7 +15,8 @@ mode, which a test may change at any time:
 
 Each query is handled on a thread of its own, so a held-back answer does not
 hold up others. Counters: `queries` (received, every mode), `by_name`
-(received, per lowercased query name), `delayed` (received in delay mode,
+(received, per lowercased query name), `by_type` (received, per query
+type mnemonic: "TLSA", "DS", "DNSKEY", ... or "TYPE<n>"), `delayed` (received in delay mode,
 counted on arrival), `held` (answers currently held back), and `released`
 (monotonic times at which held-back answers were sent), so tests can order
 events without timing assertions.
@@ -41,6 +42,7 @@ class DnsProxy:
         self.lock = threading.Lock()
         self.queries = 0
         self.by_name = {}
+        self.by_type = {}
         self.delayed = 0
         self.held = 0
         self.released = []
@@ -92,6 +94,27 @@ class DnsProxy:
             if name is None:
                 return self.queries
             return self.by_name.get(name.lower().rstrip("."), 0)
+
+    def type_counts(self):
+        """A copy of the per-type counters: {"TLSA": n, "DS": n, ...}."""
+        with self.lock:
+            return dict(self.by_type)
+
+    QTYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 16: "TXT", 28: "AAAA",
+              43: "DS", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 50: "NSEC3",
+              52: "TLSA"}
+
+    @classmethod
+    def qtype(cls, query):
+        """The query type's mnemonic ("TYPE<n>" for others, "?" when the
+        question is cut short)."""
+        i = 12
+        while i < len(query) and query[i] != 0:
+            i += 1 + query[i]
+        if i + 3 > len(query):
+            return "?"
+        t = struct.unpack("!H", query[i + 1:i + 3])[0]
+        return cls.QTYPES.get(t, "TYPE%d" % t)
 
     @staticmethod
     def qname(query):
@@ -156,10 +179,11 @@ class DnsProxy:
 
     def _answer(self, query, tcp):
         """The answer to send (None: none), after the mode's fault."""
-        name = self.qname(query)
+        name, qtype = self.qname(query), self.qtype(query)
         with self.lock:
             self.queries += 1
             self.by_name[name] = self.by_name.get(name, 0) + 1
+            self.by_type[qtype] = self.by_type.get(qtype, 0) + 1
             mode, delay = self.mode, self.delay
             if self.match is not None and self.match not in name:
                 mode = "pass"

@@ -23,6 +23,14 @@ removed, or restored too recently for caches to have caught up, when it
 was sent: whether it is verified then depends on cache timing, so it is
 counted apart and not as lost. Exit 0 only when no invalid message was
 verified and every other valid message was verified.
+
+Memory: the broker's RSS is sampled at the start and every --rss-interval
+seconds (60) until the end; the report lists the samples and the slope of
+the second half (least squares over the samples taken after half the run
+time, in kB per minute) with the growth it makes over that half, in % of
+the RSS at its start. Start-up and the first connections fill caches and
+allocator arenas; a leak shows as a second half that keeps rising. The
+slope is reported, not judged: the exit status does not depend on it.
 """
 
 import argparse
@@ -66,6 +74,26 @@ def rss_kb(pid):
     except OSError:
         pass
     return -1
+
+
+def rss_slope(samples, since):
+    """Least-squares slope (kB per minute) of the (seconds, kB) samples
+    taken at or after `since` seconds, and the growth it makes over their
+    span in % of the fitted RSS at its start; None when fewer than two."""
+    pts = [(t, kb) for t, kb in samples if t >= since and kb >= 0]
+    if len(pts) < 2:
+        return None
+    n = float(len(pts))
+    mt = sum(t for t, _ in pts) / n
+    mk = sum(kb for _, kb in pts) / n
+    var = sum((t - mt) ** 2 for t, _ in pts)
+    if var == 0:
+        return None
+    slope = sum((t - mt) * (kb - mk) for t, kb in pts) / var       # kB per second
+    t0, t1 = pts[0][0], pts[-1][0]
+    start = mk + slope * (t0 - mt)
+    growth = 100.0 * slope * (t1 - t0) / start if start > 0 else 0.0
+    return slope * 60.0, growth, t0, t1
 
 
 def sign(key, name, cert, payload, topic):
@@ -254,6 +282,8 @@ class Soak:
             (pid, self.broker.port, self.rss_start, self.args.seconds))
         self.deadline = time.monotonic() + self.args.seconds
         self.t0 = time.monotonic()
+        self.rss_samples = [(0.0, self.rss_start)]
+        next_sample = self.t0 + self.args.rss_interval
         threads = [threading.Thread(target=self._guard(f), name=f.__name__, daemon=True)
                    for f in (self.revoker, self.publisher)]
         for i in range(self.args.connectors):
@@ -266,6 +296,17 @@ class Soak:
             if self.broker.proc.poll() is not None:
                 self.errors.append("broker exited with %d" % self.broker.proc.returncode)
                 break
+            now = time.monotonic()
+            if now >= next_sample:
+                kb = rss_kb(pid)
+                self.rss_samples.append((now - self.t0, kb))
+                log("broker RSS %d kB at +%.0f s" % (kb, now - self.t0))
+                next_sample += self.args.rss_interval
+        # the last sample at the end of the load (before the drain)
+        if self.broker.proc.poll() is None:
+            now = time.monotonic()
+            if now - self.t0 - self.rss_samples[-1][0] >= self.args.rss_interval / 2:
+                self.rss_samples.append((now - self.t0, rss_kb(pid)))
         self.stop.set()
         for t in threads:
             t.join(timeout=60)
@@ -351,6 +392,15 @@ class Soak:
         out.append("  disconnected by re-check: %s" %
                    (", ".join("reason=%s %d" % kv for kv in sorted(kicked.items())) or "none"))
         out.append("broker RSS: start %d kB, end %d kB" % (self.rss_start, self.rss_end))
+        out.append("  samples (s: kB): %s" % ", ".join(
+            "%.0f: %d" % (t, kb) for t, kb in self.rss_samples))
+        slope = rss_slope(self.rss_samples, self.args.seconds / 2.0)
+        if slope is None:
+            out.append("  second half: fewer than two samples (run at least two "
+                       "--rss-interval periods)")
+        else:
+            out.append("  second half (+%.0f s to +%.0f s): slope %.1f kB/min, growth %.2f %%"
+                       % (slope[2], slope[3], slope[0], slope[1]))
         for e in self.errors:
             out.append("error: %s" % e)
         if lost_examples:
@@ -406,12 +456,14 @@ def main():
                     help="seconds a revocation lasts (default 8)")
     ap.add_argument("--revoke-count", type=int, default=2,
                     help="devices revoked at a time (default 2)")
+    ap.add_argument("--rss-interval", type=float, default=60.0,
+                    help="seconds between samples of the broker's RSS (default 60)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
     if args.seconds is None:
         args.seconds = int(60 * (args.minutes if args.minutes is not None else 30))
-    if args.seconds <= 0 or args.devices < 2:
-        ap.error("need a positive run time and at least 2 devices")
+    if args.seconds <= 0 or args.devices < 2 or args.rss_interval <= 0:
+        ap.error("need a positive run time and RSS interval, and at least 2 devices")
     # SIGTERM/SIGHUP (e.g. the wrapper killed) unwind like Ctrl-C, so the
     # finally below stops the broker and knotd.
     def interrupted(signum, frame):

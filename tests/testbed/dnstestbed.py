@@ -31,6 +31,7 @@ Python API
         tb.trust_anchor_dnskey  # file with the root DNSKEY record (same anchor)
         tb.set_records("x._device.acme.example", "TLSA",
                        ["3 1 1 0123...ef"], ttl=None)   # replace an RRset
+        tb.set_many("TLSA", [(name, rdata), ...])       # many at once
         tb.remove_records("x._device.acme.example", "TLSA")  # or rtype=None: all
         tb.publish()         # re-sign changed zones, reload; returns once the new
                              # data is being served
@@ -461,6 +462,18 @@ zone:
         self._untamper(name, rtype)
         self.dirty.add(zone)
         self._save()
+
+    def set_many(self, rtype, records, ttl=None):
+        """set_records(name, rtype, [rdata], ttl) for each (name, rdata) in
+        records, with the state file written once: for thousands of names,
+        where writing it after each would take minutes."""
+        save, self._save = self._save, lambda: None
+        try:
+            for name, rdata in records:
+                self.set_records(name, rtype, [rdata], ttl=ttl)
+        finally:
+            del self._save
+        save()
 
     def remove_records(self, name, rtype=None):
         """Remove the RRset (name, rtype), or every non-infrastructure RRset
