@@ -105,9 +105,7 @@ struct dance_cache {
     uint64_t hits, misses, queries, failures, evictions;
 };
 
-/* cache_key - fold ASCII case and strip one trailing dot into key.
- * Returns the length, or 0 for a NULL, empty or too long owner. */
-static size_t cache_key(const char *owner, char key[DANCE_CACHE_OWNER_MAX + 1])
+size_t dance_cache_key(const char *owner, char key[DANCE_CACHE_OWNER_MAX + 1])
 {
     size_t n, i;
 
@@ -585,7 +583,7 @@ void dance_cache_free(dance_cache *c)
 const dance_cache_entry *dance_cache_acquire(dance_cache *c, const char *owner)
 {
     char key[DANCE_CACHE_OWNER_MAX + 1];
-    size_t len = cache_key(owner, key);
+    size_t len = dance_cache_key(owner, key);
     uint64_t hash, now;
     dance_cache_entry *e;
 
@@ -688,7 +686,7 @@ int dance_cache_fetch(dance_cache *c, const char *owner,
                       dance_fetch_fn fetch, void *ctx, dance_tlsa_result *out)
 {
     char key[DANCE_CACHE_OWNER_MAX + 1];
-    size_t len = cache_key(owner, key);
+    size_t len = dance_cache_key(owner, key);
     uint64_t hash, now;
     dance_cache_entry *e;
     cache_flight *f;
@@ -736,7 +734,7 @@ int dance_cache_fetch(dance_cache *c, const char *owner,
 int dance_cache_begin(dance_cache *c, const char *owner)
 {
     char key[DANCE_CACHE_OWNER_MAX + 1];
-    size_t len = cache_key(owner, key);
+    size_t len = dance_cache_key(owner, key);
     uint64_t hash, now;
     dance_cache_entry *e;
     cache_flight *f;
@@ -762,7 +760,7 @@ int dance_cache_begin(dance_cache *c, const char *owner)
 int dance_cache_complete(dance_cache *c, const char *owner, dance_tlsa_result *answer)
 {
     char key[DANCE_CACHE_OWNER_MAX + 1];
-    size_t len = cache_key(owner, key);
+    size_t len = dance_cache_key(owner, key);
     uint64_t hash;
     cache_flight *f;
 
@@ -786,7 +784,7 @@ bool dance_cache_wait(dance_cache *c, const char *owner, unsigned timeout_ms,
                       dance_tlsa_result *out)
 {
     char key[DANCE_CACHE_OWNER_MAX + 1];
-    size_t len = cache_key(owner, key);
+    size_t len = dance_cache_key(owner, key);
     struct timespec deadline = dance_clock_deadline_after(timeout_ms);
     uint64_t hash, now;
     dance_cache_entry *e;
@@ -839,7 +837,7 @@ bool dance_cache_wait(dance_cache *c, const char *owner, unsigned timeout_ms,
 bool dance_cache_in_flight(dance_cache *c, const char *owner)
 {
     char key[DANCE_CACHE_OWNER_MAX + 1];
-    size_t len = cache_key(owner, key);
+    size_t len = dance_cache_key(owner, key);
     cache_flight *f;
     bool running;
 
@@ -855,7 +853,7 @@ bool dance_cache_in_flight(dance_cache *c, const char *owner)
 int dance_cache_put(dance_cache *c, const char *owner, const dance_tlsa_result *r)
 {
     char key[DANCE_CACHE_OWNER_MAX + 1];
-    size_t len = cache_key(owner, key);
+    size_t len = dance_cache_key(owner, key);
     uint64_t hash, now;
     dance_cache_entry *e;
     cache_flight *f;

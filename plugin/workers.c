@@ -246,24 +246,6 @@ static void run_item(void *ctx, unsigned thread, mdp_pool_item *it)
 
 /* --------------------------------------------------------- lookups */
 
-/* dns_key - the cache's key for owner (ASCII case folded, one trailing dot
- * off); 0 for a name the cache refuses */
-static size_t dns_key(const char *owner, char key[DANCE_CACHE_OWNER_MAX + 1])
-{
-    size_t n = strnlen(owner, DANCE_CACHE_OWNER_MAX + 2), i;
-
-    if (n > 0 && owner[n - 1] == '.')
-        n--;
-    if (n == 0 || n > DANCE_CACHE_OWNER_MAX)
-        return 0;
-    for (i = 0; i < n; i++) {
-        char ch = owner[i];
-        key[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
-    }
-    key[n] = '\0';
-    return n;
-}
-
 typedef struct dns_lookup_key {
     const char *key;
     size_t len;
@@ -383,7 +365,7 @@ static void job_fail(mdp_workers *w, struct mdp_job *j, const char *reason)
 static void dns_attach(mdp_workers *w, struct mdp_job *j)
 {
     char key[DANCE_CACHE_OWNER_MAX + 1];
-    size_t len = dns_key(j->owner, key);
+    size_t len = dance_cache_key(j->owner, key);
     const dance_cache_entry *e;
     dns_flight *f;
     uint64_t hash;
@@ -481,7 +463,7 @@ static mdp_submit_result count_nomem(mdp_workers *w, struct mdp_job *j)
 static bool fetch_running(mdp_workers *w, const char *owner)
 {
     char key[DANCE_CACHE_OWNER_MAX + 1];
-    size_t len = dns_key(owner, key);
+    size_t len = dance_cache_key(owner, key);
     bool running;
 
     if (len == 0)

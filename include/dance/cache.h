@@ -70,6 +70,12 @@ typedef struct dance_cache dance_cache;
 /* Fills out (cleared) with the answer for owner. Runs unlocked. */
 typedef void (*dance_fetch_fn)(void *ctx, const char *owner, dance_tlsa_result *out);
 
+/* dance_cache_key - the cache's key for owner: ASCII case folded, one
+ * trailing dot off. Returns its length, or 0 for a NULL, empty or too long
+ * owner (one the cache refuses). For callers that track lookups per owner
+ * name beside the cache. */
+size_t dance_cache_key(const char *owner, char key[DANCE_CACHE_OWNER_MAX + 1]);
+
 dance_cache *dance_cache_new(const dance_cache_config *cfg);   /* NULL on ENOMEM */
 /* dance_cache_free - NULL-safe. No fetch or wait may be running. Entry
  * handles still held stay valid until released. */
