@@ -620,14 +620,19 @@ def fig_cold_storm(env):
         def one(kind):
             opts = dane_opts(env, resolver=proxy.upstream) if kind != "stock" else None
             b = Broker(env, "storm-%s" % kind, opts).start()
+            proxy_cpu0 = proc_cpu_seconds(proxy.proc.pid)
             try:
                 r = storm_run(env, b, count, resume=(kind == "resume"))
+                # CPU seconds of the broker (its DNS thread included) and of
+                # the delaying proxy, which shares the machine's cores
+                cpu = (b.cpu(), proc_cpu_seconds(proxy.proc.pid) - proxy_cpu0)
             except BenchError as e:
                 raise BenchError("%s: %s" % (kind, e))
             finally:
                 b.stop()
-            log("cold-storm %s: %s" % (kind, " ".join("%s %s" % (k, fmt_num(r[k]))
-                                                      for k in STORM_KEYS)))
+            log("cold-storm %s: %s broker_cpu_s %s dns_proxy_cpu_s %s"
+                % (kind, " ".join("%s %s" % (k, fmt_num(r[k])) for k in STORM_KEYS),
+                   fmt_num(cpu[0]), fmt_num(cpu[1])))
             res[kind].append(r)
         # the three sides in turn, each round starting one further on
         for i in range(rounds):
