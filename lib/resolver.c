@@ -79,7 +79,9 @@ struct dance_resolver {
     getdns_context **ctx;   /* one per upstream (nservers); ctx[0] owns loop */
     unsigned preferred;     /* the upstream a new lookup asks first */
     resolver_shared_loop shared;
-    getdns_dict *extensions;
+    getdns_dict *extensions;        /* a full, validated lookup */
+    getdns_dict *one_query_extensions;  /* the TLSA RRset alone, DO bit */
+    resolver_zonekeys *zonekeys;    /* owning thread */
     unsigned timeout_ms;    /* the whole lookup */
     unsigned attempt_ms;    /* one try: timeout_ms shared among the upstreams */
     unsigned nservers;      /* upstreams, i.e. contexts */
@@ -698,10 +700,19 @@ dance_resolver *dance_resolver_new(const dance_resolver_config *cfg,
     }
     r->ready_tail = &r->ready_head;
 
+    /* The validation chain of a full lookup is where zone keys are
+     * learnt; a one-query lookup asks with the DO bit for the RRSIGs and
+     * no validation extension, so getdns sends no chain queries. */
     r->extensions = getdns_dict_create();
-    if (r->extensions == NULL
+    r->one_query_extensions = getdns_dict_create();
+    r->zonekeys = resolver_zonekeys_new();
+    if (r->extensions == NULL || r->one_query_extensions == NULL || r->zonekeys == NULL
         || getdns_dict_set_int(r->extensions, "dnssec_return_all_statuses",
-                               GETDNS_EXTENSION_TRUE) != GETDNS_RETURN_GOOD)
+                               GETDNS_EXTENSION_TRUE) != GETDNS_RETURN_GOOD
+        || getdns_dict_set_int(r->extensions, "dnssec_return_validation_chain",
+                               GETDNS_EXTENSION_TRUE) != GETDNS_RETURN_GOOD
+        || getdns_dict_set_int(r->one_query_extensions, "/add_opt_parameters/do_bit", 1)
+           != GETDNS_RETURN_GOOD)
         goto oom;
     getdns_list_destroy(list);
     getdns_list_destroy(ta);
@@ -724,6 +735,9 @@ void dance_resolver_free(dance_resolver *r)
         return;
     if (r->extensions != NULL)
         getdns_dict_destroy(r->extensions);
+    if (r->one_query_extensions != NULL)
+        getdns_dict_destroy(r->one_query_extensions);
+    resolver_zonekeys_free(r->zonekeys);
     if (r->ctx != NULL) {
         /* the others first: they schedule on ctx[0]'s loop */
         for (i = RESOLVER_UPSTREAMS_MAX; i-- > 0; )
@@ -1220,7 +1234,8 @@ static void attempt_start(dance_resolver *r, resolver_lookup *lk, uint64_t limit
      * transaction id is ours */
     lk->phase = LOOKUP_QUERYING;
     lk->tid = 0;
-    rc = getdns_general(r->ctx[lk->upstream], lk->owner, GETDNS_RRTYPE_TLSA, r->extensions,
+    rc = getdns_general(r->ctx[lk->upstream], lk->owner, GETDNS_RRTYPE_TLSA,
+                        lk->one_query ? r->one_query_extensions : r->extensions,
                         lk, &tid, lookup_cb);
     if (rc != GETDNS_RETURN_GOOD) {
         const char *why = getdns_get_errorstr_by_id((uint16_t)rc);
@@ -1263,8 +1278,43 @@ static int next_attempt(dance_resolver *r, resolver_lookup *lk)
     if (now + limit > lk->end_ms)
         limit = lk->end_ms > now ? lk->end_ms - now : 0;
     lk->upstream = (lk->first + lk->attempt) % r->nservers;
+    if (lk->attempt > 0)
+        lk->one_query = 0;              /* a failover asks the full way */
     attempt_start(r, lk, limit);
     return 1;
+}
+
+/* ask_full_again - a one-query answer was not taken: ask the same upstream
+ * the full way within what is left of the lookup's time; not counted as an
+ * attempt (it is the same try). Returns 1 when it started. */
+static int ask_full_again(dance_resolver *r, resolver_lookup *lk)
+{
+    uint64_t now = dance_clock_monotonic_ms(NULL);
+    uint64_t limit = (uint64_t)r->attempt_ms + RESOLVER_DEADLINE_GRACE_MS;
+
+    lk->one_query = 0;
+    if (now + RESOLVER_DEADLINE_GRACE_MS >= lk->end_ms)
+        return 0;
+    if (now + limit > lk->end_ms)
+        limit = lk->end_ms - now;
+    lk->attempt--;                      /* attempt_start counts it again */
+    attempt_start(r, lk, limit);
+    return 1;
+}
+
+/* mark_secure - the one reply of a one-query response, validated by us,
+ * as getdns would have marked it */
+static int mark_secure(getdns_dict *response)
+{
+    getdns_list *replies = NULL;
+    getdns_dict *reply = NULL;
+
+    if (getdns_dict_get_list(response, "replies_tree", &replies) != GETDNS_RETURN_GOOD
+        || getdns_list_get_dict(replies, 0, &reply) != GETDNS_RETURN_GOOD
+        || getdns_dict_set_int(reply, "dnssec_status", GETDNS_DNSSEC_SECURE)
+           != GETDNS_RETURN_GOOD)
+        return -1;
+    return 0;
 }
 
 void resolver_lookup_start(dance_resolver *r, resolver_lookup *lk, const char *owner)
@@ -1276,6 +1326,8 @@ void resolver_lookup_start(dance_resolver *r, resolver_lookup *lk, const char *o
     lk->end_ms = dance_clock_monotonic_ms(NULL) + r->timeout_ms
                  + RESOLVER_DEADLINE_GRACE_MS;
     lk->first = r->preferred;
+    lk->one_query = resolver_zonekeys_find(r->zonekeys, owner,
+                                           dance_clock_monotonic_ms(NULL)) != NULL;
     (void)next_attempt(r, lk);
 }
 
@@ -1298,10 +1350,28 @@ static void attempt_classify(dance_resolver *r, resolver_lookup *lk)
     lk->phase = LOOKUP_SETTLED;
     switch (lk->type) {
     case GETDNS_CALLBACK_COMPLETE:
+        if (lk->response != NULL && lk->one_query) {
+            classify_ctx cc = { r->servers, r->timeout_ms, (uint32_t)time(NULL) };
+            getdns_list *keys = resolver_zonekeys_find(r->zonekeys, owner,
+                                                       dance_clock_monotonic_ms(NULL));
+
+            if (resolver_zonekeys_validate(keys, lk->response, owner, cc.now)
+                && mark_secure(lk->response) == 0)
+                resolver_classify(&cc, owner, lk->response, out);
+            if (out->status != DANCE_OK) {
+                /* only a secure positive answer is taken this way */
+                dance_tlsa_result_clear(out);
+                lk->ask_again = 1;
+            }
+            break;
+        }
         if (lk->response != NULL) {
             classify_ctx cc = { r->servers, r->timeout_ms, (uint32_t)time(NULL) };
 
             resolver_classify(&cc, owner, lk->response, out);
+            if (out->status == DANCE_OK)
+                resolver_zonekeys_learn(r->zonekeys, lk->response, owner, cc.now,
+                                        dance_clock_monotonic_ms(NULL));
             break;
         }
         /* fall through */
@@ -1335,6 +1405,14 @@ int resolver_lookup_settle(dance_resolver *r, resolver_lookup *lk)
     if (lk->response != NULL) {
         getdns_dict_destroy(lk->response);
         lk->response = NULL;
+    }
+    if (lk->ask_again) {
+        lk->ask_again = 0;
+        if (ask_full_again(r, lk))
+            return 0;
+        dance_set_err(lk->result.reason, sizeof(lk->result.reason), "TLSA lookup "
+                      "for %s failed: no complete answer from %s within %u ms",
+                      lk->owner, r->servers, r->timeout_ms);
     }
     /* New lookups ask the next upstream first once this one failed; only
      * a failure of the preferred one moves it, so many failures at once

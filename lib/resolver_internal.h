@@ -59,6 +59,10 @@ typedef struct resolver_lookup {
     unsigned upstream;                   /* the current attempt's (context) */
     resolver_lookup_phase phase;
     int on_ready;                        /* linked on the ready list */
+    int one_query;                       /* this attempt: TLSA only, checked
+                                          * with a kept zone key */
+    int ask_again;                       /* settle: repeat the attempt the
+                                          * full way, same upstream */
     getdns_transaction_t tid;
     getdns_callback_type_t type;
     getdns_dict *response;               /* owned while set */
@@ -89,5 +93,46 @@ int resolver_lookup_settle(dance_resolver *r, resolver_lookup *lk);
  * ignored), it leaves the ready list, and lk->result says "cancelled".
  * Safe on a lookup that is over (then it does nothing). */
 void resolver_lookup_cancel(dance_resolver *r, resolver_lookup *lk);
+
+/*
+ * Zone keys (zonekeys.c): the DNSKEY sets of the zones TLSA answers came
+ * from, as validated by a full lookup, kept for min(their TTL, their
+ * signature's time left, an hour) so that a later lookup for a name in the
+ * same zone asks one query instead of the whole chain.
+ *
+ * A lookup for a name under a kept zone first asks for the TLSA RRset
+ * alone with the DO bit (getdns does no validation, so sends no chain
+ * queries) and checks it with getdns_validate_dnssec2, the kept keys as the
+ * only trust anchor. Only a SECURE answer with TLSA records at the owner
+ * itself is taken; anything else (NXDOMAIN, NODATA, bogus, unsigned, a
+ * CNAME, a key that rolled) is asked again the full way, so every negative
+ * or failed outcome and its reason are the full lookup's. Owned by one
+ * resolver; only the thread running its loop touches it.
+ */
+typedef struct resolver_zonekeys resolver_zonekeys;
+
+resolver_zonekeys *resolver_zonekeys_new(void);
+void resolver_zonekeys_free(resolver_zonekeys *z);
+
+/* resolver_zonekeys_find - the kept keys of the closest zone owner is in
+ * (borrowed: valid until the next call on z), or NULL; expired entries are
+ * dropped on the way. now_ms: monotonic. */
+getdns_list *resolver_zonekeys_find(resolver_zonekeys *z, const char *owner,
+                                    uint64_t now_ms);
+
+/* resolver_zonekeys_learn - after a full lookup that getdns validated as
+ * SECURE with TLSA records (response made with the
+ * dnssec_return_validation_chain extension): keep the DNSKEY set of the
+ * zone that signed the TLSA RRset. Nothing is kept when anything is
+ * missing. now: wall clock (RRSIG times); now_ms: monotonic. */
+void resolver_zonekeys_learn(resolver_zonekeys *z, getdns_dict *response,
+                             const char *owner, uint32_t now, uint64_t now_ms);
+
+/* resolver_zonekeys_validate - 1 when response (to a TLSA query asked with
+ * the DO bit and no validation) is one NOERROR reply whose answer is only
+ * the TLSA RRset at owner and its RRSIGs, and that RRset validates as
+ * SECURE with keys as the trust anchor at wall-clock time now; else 0. */
+int resolver_zonekeys_validate(getdns_list *keys, getdns_dict *response,
+                               const char *owner, uint32_t now);
 
 #endif

@@ -39,6 +39,7 @@ NXDOMAIN = ["nobody%d._device.%s" % (i, ORG) for i in range(60)]
 BOGUS = "forged._device." + ORG
 INSECURE = ["dev._device.unsigned.example", "nothing.unsigned.example"]
 SLOW = ["slow%d._device.%s" % (i, ORG) for i in range(30)]
+WILDCARD = "*.wild." + ORG
 
 
 def dead_udp_port():
@@ -61,6 +62,7 @@ class AsyncCase(unittest.TestCase):
         for name in SLOW:
             cls.tb.set_records(name, "TLSA", ["3 1 1 " + HEX1])
         cls.tb.set_records(INSECURE[0], "TLSA", ["3 1 1 " + HEX1])
+        cls.tb.set_records(WILDCARD, "TLSA", ["3 1 1 " + HEX1])
         cls.tb.publish()
         cls.tb.tamper_signature(BOGUS, "TLSA")
         cls.proxy = DnsProxy(cls.tb.port)
@@ -152,6 +154,61 @@ class ManyInFlight(AsyncCase):
         self.assertEqual({a["status"] for a in answers}, {"secure"})
         self.assertLessEqual(summary["max_inflight"], 4)
         self.assertGreaterEqual(summary["max_inflight"], 1)
+
+
+class ZoneKeys(AsyncCase):
+    """A full lookup's validated zone keys make later lookups in the same
+    zone one query each; every other outcome is still the full lookup's."""
+
+    def delta(self, before):
+        after = self.proxy.type_counts()
+        return {t: after.get(t, 0) - before.get(t, 0) for t in after
+                if after.get(t, 0) != before.get(t, 0)}
+
+    def test_one_query_per_lookup_once_the_zone_is_known(self):
+        names = SECURE[100:120]
+        before = self.proxy.type_counts()
+        answers, _ = self.probe(names, "--sync")
+        counts = self.delta(before)
+        for a in answers:
+            self.assertEqual((a["status"], a["records"], a["ttl"], a["reason"]),
+                             ("secure", 1, 300, ""), a)
+        # the first lookup walks the chain (DS and DNSKEY up to the root);
+        # the other 19 ask for their TLSA RRset alone
+        self.assertEqual(counts.get("TLSA"), len(names), counts)
+        self.assertLessEqual(counts.get("DNSKEY", 0), 3, counts)
+        self.assertLessEqual(counts.get("DS", 0), 2, counts)
+        self.assertGreaterEqual(counts.get("DNSKEY", 0), 1, counts)
+
+    def test_other_outcomes_asked_again_the_full_way(self):
+        # zone keys first, then each kind of answer they cannot prove
+        names = [SECURE[120], BOGUS, NXDOMAIN[50], INSECURE[0], INSECURE[1], SECURE[121]]
+        before = self.proxy.type_counts()
+        known, _ = self.probe(names, "--sync")
+        counts = self.delta(before)
+        self.assertEqual([a["status"] for a in known],
+                         ["secure", "bogus", "secure negative", "insecure", "insecure",
+                          "secure"])
+        # every one of them alone, on a resolver that knows no zone keys
+        for name, a in zip(names, known):
+            alone, _ = self.probe([name], "--sync")
+            self.assertEqual((a["status"], a["ttl"], a["records"], a["reason"]),
+                             (alone[0]["status"], alone[0]["ttl"], alone[0]["records"],
+                              alone[0]["reason"]), name)
+        # bogus and NXDOMAIN in the known zone were asked twice (one query,
+        # then the full way); the unsigned zone has no kept keys
+        self.assertEqual(counts.get("TLSA"), len(names) + 2, counts)
+
+    def test_wildcard_answer_asked_again_the_full_way(self):
+        # a wildcard expansion is proven only with the NSEC records that
+        # say no closer name exists, which one query does not check
+        names = [SECURE[130], "dev9.wild." + ORG]
+        before = self.proxy.type_counts()
+        answers, _ = self.probe(names, "--sync")
+        counts = self.delta(before)
+        self.assertEqual([(a["status"], a["records"]) for a in answers],
+                         [("secure", 1), ("secure", 1)])
+        self.assertEqual(counts.get("TLSA"), len(names) + 1, counts)
 
 
 class ServerDown(AsyncCase):
