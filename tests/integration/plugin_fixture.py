@@ -287,8 +287,9 @@ class Broker:
     """/usr/sbin/mosquitto with the plugin, on a free loopback TLS port."""
 
     def __init__(self, directory, pki, options, extra_conf="", plugin=True,
-                 per_listener_settings=False):
+                 per_listener_settings=False, env=None):
         self.dir = directory
+        self.env = dict(env or {})     # added to the broker's environment
         self.pki = pki
         self.options = dict(options)
         self.extra_conf = extra_conf
@@ -341,6 +342,7 @@ class Broker:
         self.write_conf()
         self._outf = open(self.outfile, "a")
         env = dict(os.environ)
+        env.update(self.env)
         if PRELOAD:
             env["LD_PRELOAD"] = PRELOAD
             env["ASAN_OPTIONS"] = ASAN_OPTIONS

@@ -30,6 +30,8 @@ minimal MQTT v5 CONNECT, so that the test sees session_reused.
 
 import datetime
 import os
+import re
+import subprocess
 import socket
 import ssl
 import struct
@@ -47,15 +49,20 @@ WAIT = 20
 COLD_DELAY = 1.5        # seconds the cold device's TLSA answer is held back
 
 BED = None
+GONE_RECORD = None
+# examples/mosquitto-openssl.cnf: stateful TLS 1.3 resumption for the broker
+STATEFUL_CNF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                            "examples", "mosquitto-openssl.cnf")
 
 
 def setUpModule():
-    global BED
+    global BED, GONE_RECORD
     BED = Bed("resume", ("dev1", "backend", "cold1"), records=((3, 1, 1),))
     pki, tb = BED.pki, BED.tb
     # revoked during the test: a 1 s TTL so the deletion shows at once
     cert, _ = pki.device(ident("gone"))
-    tb.set_records(ident("gone"), "TLSA", [pki.tlsa(cert, 3, 1, 1)], ttl=1)
+    GONE_RECORD = pki.tlsa(cert, 3, 1, 1)
+    tb.set_records(ident("gone"), "TLSA", [GONE_RECORD], ttl=1)
     # DANE-TA: the record names the CA, which the device does not send
     pki.device(ident("ta1"))
     tb.set_records(ident("ta1"), "TLSA", [pki.tlsa(pki.ca, 2, 0, 1)])
@@ -225,12 +232,16 @@ class Device:
 
 
 class ResumptionTest(PluginTestCase):
+    """The broker with OpenSSL's defaults: stateless TLS 1.3 tickets (the
+    session, client certificate included, travels in the ticket)."""
+    broker_env = {}
+    stateful = False
 
     @classmethod
     def setUpClass(cls):
         cls.dns = DnsProxy(BED.tb.port, mode="delay", delay=COLD_DELAY, match="cold")
         cls.addClassCleanup(cls.dns.close)
-        d = os.path.join(BED.dir, "broker")
+        d = os.path.join(BED.dir, "broker-" + cls.__name__)
         os.makedirs(d)
         cls.broker = Broker(d, BED.pki, {
             "resolver": cls.dns.address,
@@ -242,12 +253,48 @@ class ResumptionTest(PluginTestCase):
             "negative_ttl": "1",
             "revalidate_interval": "0",
             "stats_interval": "1",
-        }).start()
+        }, env=cls.broker_env).start()
         cls.broker.wait_log("dance: DANE client authentication ready")
 
     @classmethod
     def tearDownClass(cls):
         cls.broker.stop()
+
+    def ticket_size(self):
+        """Bytes of the session ticket the broker gives dev1, read with
+        openssl s_client and sess_id (Python's ssl does not show it)."""
+        cert, key = BED.pki.files("dev1")
+        sess = os.path.join(BED.dir, "sess-%s.pem" % type(self).__name__)
+        # stdin stays open a moment so the tickets (sent after the
+        # handshake) arrive before s_client closes
+        with subprocess.Popen(["openssl", "s_client", "-connect",
+                               "127.0.0.1:%d" % self.broker.port, "-cert", cert,
+                               "-key", key, "-CAfile", BED.pki.ca, "-sess_out", sess],
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) as p:
+            time.sleep(1.0)
+            p.stdin.close()
+            p.wait(timeout=WAIT)
+        text = run(["openssl", "sess_id", "-in", sess, "-text", "-noout"])
+        size, inside = 0, False
+        for line in text.splitlines():
+            if "TLS session ticket:" in line:
+                inside = True
+                continue
+            m = re.match(r"^\s*[0-9a-f]{4} - ((?:[0-9a-f]{2}[ -]){1,16})", line)
+            if inside and m:
+                size += len(re.findall(r"[0-9a-f]{2}", m.group(1)))
+            elif inside:
+                break
+        return size
+
+    def test_ticket_carries_the_session_only_when_stateless(self):
+        size = self.ticket_size()
+        if self.stateful:
+            self.assertGreater(size, 0)
+            self.assertLess(size, 200, "a stateful ticket is a reference, not the session")
+        else:
+            self.assertGreater(size, 400, "a stateless ticket carries the certificate")
 
     def sys(self, tail):
         return sys_value(self.broker, *BED.pki.files("backend"), tail)
@@ -307,6 +354,10 @@ class ResumptionTest(PluginTestCase):
 
     def test_deleted_record_refuses_the_resumed_session_too(self):
         dev = Device("gone")
+        # published again: each class deletes it once
+        BED.tb.set_records(dev.identity, "TLSA", [GONE_RECORD], ttl=1)
+        BED.tb.publish()
+        time.sleep(1.5)                 # a negative answer cached earlier expires
         mark = self.broker.log_size()
         full = dev.connect(self.broker.port)
         self.assertEqual(full.rc, 0, full)
@@ -383,6 +434,14 @@ class ResumptionTest(PluginTestCase):
         self.assertIn("reason=certificate_expired", self.decision(dev, mark, "refused"))
         self.assertGreaterEqual(self.wait_sys("auth/refused/certificate_expired",
                                               lambda v: v >= 1), 1)
+
+
+class StatefulResumptionTest(ResumptionTest):
+    """The same decisions with the broker configured as doc/operations.md
+    recommends for reconnect storms (examples/mosquitto-openssl.cnf):
+    stateful tickets, the session kept in the broker's memory."""
+    broker_env = {"OPENSSL_CONF": os.path.abspath(STATEFUL_CNF)}
+    stateful = True
 
 
 if __name__ == "__main__":
