@@ -193,7 +193,10 @@ int mdp_topic_prefix_check(const char *prefix, char *why, size_t whylen)
 
 bool mdp_topic_under_prefix(const char *topic, const char *prefix, size_t plen)
 {
-    if (prefix == NULL || plen == 0 || strncmp(topic, prefix, plen - 1) != 0)
+    /* the first byte first: asked several times for every message, and
+     * nearly every topic differs there */
+    if (prefix == NULL || plen == 0 || (plen > 1 && topic[0] != prefix[0])
+        || strncmp(topic, prefix, plen - 1) != 0)
         return false;
     return topic[plen - 1] == '\0' || topic[plen - 1] == prefix[plen - 1];
 }
