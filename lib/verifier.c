@@ -21,7 +21,7 @@
 struct dance_verifier {
     /* options (owned copies) */
     char *upstreams, *anchor, *tls_name, *label, *cafile;
-    unsigned long timeout_ms, max_skew, max_size, cache_max_ttl;
+    unsigned long timeout_ms, max_skew, max_size, cache_max_ttl, replay_window;
     dance_dns_transport transport;
     bool transport_set, require_iat, require_topic;
     dance_allowlist *allow;
@@ -33,6 +33,7 @@ struct dance_verifier {
     dance_matcher *matcher;
     dance_jws_keycache *keys;
     dance_cache *cache;
+    dance_replay *replay;
     dance_jws_policy pol;
 
     pthread_mutex_t lock;           /* guards idle and n_idle */
@@ -63,6 +64,7 @@ void dance_verifier_free(dance_verifier *v)
     for (i = 0; i < v->n_idle; i++)
         dance_resolver_free(v->idle[i]);
     dance_cache_free(v->cache);
+    dance_replay_free(v->replay);
     dance_jws_keycache_free(v->keys);
     dance_matcher_free(v->matcher);
     dance_allowlist_free(v->allow);
@@ -158,6 +160,8 @@ int dance_verifier_set(dance_verifier *v, const char *name, const char *value,
         return set_number(&v->max_size, name, value, 1, 64ul * 1024 * 1024, err, errlen);
     if (strcmp(name, "cache_max_ttl") == 0)
         return set_number(&v->cache_max_ttl, name, value, 0, 86400, err, errlen);
+    if (strcmp(name, "replay_window") == 0)
+        return set_number(&v->replay_window, name, value, 0, 86400, err, errlen);
     if (strcmp(name, "require_iat") == 0)
         return set_bool(&v->require_iat, name, value, err, errlen);
     if (strcmp(name, "require_topic") == 0)
@@ -234,6 +238,14 @@ int dance_verifier_start(dance_verifier *v, char *err, size_t errlen)
     v->pol.require_iat = v->require_iat;
     v->pol.require_topic = v->require_topic;
     v->pol.max_skew = (uint32_t)v->max_skew;
+    if (v->replay_window > 0) {
+        v->replay = dance_replay_new(0, (uint32_t)v->replay_window, NULL, NULL);
+        if (v->replay == NULL) {
+            dance_set_err(err, errlen, "out of memory making the replay cache");
+            return -1;
+        }
+        v->pol.replay = v->replay;
+    }
     if (v->key != NULL) {
         if (v->upstreams || v->anchor || v->tls_name || v->label || v->transport_set
             || v->timeout_ms) {

@@ -26,6 +26,10 @@
  *                    0: no cache, every message asks DNS). Only secure
  *                    answers are kept, within their TTL; negative and
  *                    failed lookups are asked again every time
+ *   replay_window    seconds: remember every verified message that long
+ *                    (by jti, else a digest of what was signed) and refuse
+ *                    a second copy (DANCE_REPLAY); 0, the default: off.
+ *                    Pair it with require_iat and max_skew <= window / 2
  *   key              PEM text (public key, certificate or private key):
  *                    verify offline with this key, no DNS; the DNS options
  *                    above (resolver ... service_label) are then refused

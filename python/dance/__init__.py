@@ -208,6 +208,8 @@ class Verifier:
       max_size         largest message in bytes (default 65536)
       cache_max_ttl    seconds secure answers are cached at most (default
                        3600, within their TTL; 0: ask DNS for every message)
+      replay_window    seconds: a second copy of a verified message within
+                       it is refused (Status.REPLAY); default off
       key              PEM text (public key, certificate or private key):
                        verify offline with it; DNS options are then refused
 
@@ -230,13 +232,15 @@ class Verifier:
                  require_topic: Optional[bool] = None,
                  max_size: Optional[int] = None,
                  cache_max_ttl: Optional[int] = None,
+                 replay_window: Optional[int] = None,
                  key: Union[str, bytes, None] = None):
         options = dict(resolver=resolver, trust_anchor=trust_anchor,
                        allowed_domains=allowed_domains, dns_transport=dns_transport,
                        tls_auth_name=tls_auth_name, timeout=timeout,
                        service_label=service_label, cafile=cafile, max_skew=max_skew,
                        require_iat=require_iat, require_topic=require_topic,
-                       max_size=max_size, cache_max_ttl=cache_max_ttl, key=key)
+                       max_size=max_size, cache_max_ttl=cache_max_ttl,
+                       replay_window=replay_window, key=key)
         self._cond = threading.Condition()
         self._busy = 0
         self._closed = False

@@ -144,6 +144,11 @@ static void test_offline_refusals(void **state)
     assert_string_equal(dance_jws_result_alg(res), "");
     dance_verifier_free(v);
 
+    v = offline(priv, "replay_window", "60");
+    assert_int_equal(dance_verifier_verify(v, msg, strlen(msg), NULL, res), DANCE_OK);
+    assert_int_equal(dance_verifier_verify(v, msg, strlen(msg), NULL, res), DANCE_REPLAY);
+    dance_verifier_free(v);
+
     v = offline(priv, "max_size", "10");
     assert_int_equal(dance_verifier_verify(v, msg, strlen(msg), NULL, res), DANCE_TOO_LARGE);
     dance_verifier_free(v);
