@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Union
 
 __all__ = ["Status", "Verified", "NotVerified", "LookupFailed", "Verifier",
-           "verify_with_key", "sign", "library_path"]
+           "verify_with_key", "sign", "cert_identity", "library_path"]
 
 
 class Status(enum.IntEnum):
@@ -148,6 +148,7 @@ def _load() -> ctypes.CDLL:
                                               cp, sz, ctypes.POINTER(vp),
                                               ctypes.POINTER(sz), cp, sz]),
         "dance_jws_output_free": (None, [vp]),
+        "dance_cert_file_identity": (ctypes.c_int, [cp, cp, sz, cp, sz]),
     }
     for name, (restype, argtypes) in sigs.items():
         fn = getattr(lib, name)
@@ -369,3 +370,15 @@ def sign(payload: Union[bytes, str], key_pem: Union[str, bytes], sender: str,
         return ctypes.string_at(out.value, outlen.value)
     finally:
         _lib.dance_jws_output_free(out)
+
+
+def cert_identity(path: str) -> str:
+    """The identity (the one dNSName, normalised) of the first certificate
+    in the PEM file at path: what a client with that certificate is called
+    by the broker's plugin, and so the start of its client id. Raises
+    ValueError when the certificate has no or several names."""
+    out = ctypes.create_string_buffer(256)
+    err = ctypes.create_string_buffer(_ERR_MAX)
+    if _lib.dance_cert_file_identity(os.fsencode(path), out, 256, err, _ERR_MAX) != 0:
+        raise ValueError(err.value.decode())
+    return out.value.decode()
