@@ -242,6 +242,9 @@ class Verifier:
                        require_iat=require_iat, require_topic=require_topic,
                        max_size=max_size, cache_max_ttl=cache_max_ttl,
                        replay_window=replay_window, key=key)
+        # kept on the object: __del__ may run at interpreter exit, after
+        # the module's globals are gone
+        self._free = _lib.dance_verifier_free
         self._cond = threading.Condition()
         self._busy = 0
         self._closed = False
@@ -296,7 +299,7 @@ class Verifier:
                 cond.wait()
             handle, self._handle = self._handle, None
         if handle:
-            _lib.dance_verifier_free(handle)
+            self._free(handle)
 
     def __enter__(self) -> "Verifier":
         return self
