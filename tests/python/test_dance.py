@@ -455,14 +455,18 @@ class Threads(BedCase):
         threads = [threading.Thread(target=work, args=m) for m in msgs]
         for t in threads:
             t.start()
-        # Both lookups held by the proxy at once: both C calls are in
-        # flight together; and this thread keeps running Python meanwhile.
+        # Both senders' lookups reach the proxy before it releases any
+        # answer: both C calls are in flight together (each waits for its
+        # own answer); and this thread keeps running Python meanwhile.
+        names = [n for n, _ in msgs]
         spins, both_held = 0, False
         ev = threading.Event()
         while any(t.is_alive() for t in threads) and not ev.wait(0.001):
             spins += 1
             with proxy.lock:
-                both_held = both_held or proxy.held >= 2
+                both_held = both_held or (
+                    not proxy.released and proxy.held >= 2
+                    and all(proxy.by_name.get(n) for n in names))
         for t in threads:
             t.join(WAIT)
         self.assertEqual(errors, [])
