@@ -23,8 +23,14 @@ foreach(case Offline Refusals JoseOffline Memory Dns JoseDns Threads)
 endforeach()
 
 if(DANCE_BUILD_PLUGIN)
+  # The broker of the plugin fixture, preloaded as in 50-integration-plugin.cmake.
+  set(_dance_backend_env ${_dance_python_env})
+  if(DANCE_SANITIZE)
+    list(APPEND _dance_backend_env "DANCE_MOSQUITTO_PRELOAD=${_dance_py_libasan}"
+                                   "DANCE_MOSQUITTO_ASAN_OPTIONS=detect_leaks=1")
+  endif()
   add_test(NAME python.backend
            COMMAND ${DANCE_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_backend.py -v)
   set_tests_properties(python.backend PROPERTIES
-    TIMEOUT 180 LABELS "python;integration;plugin" ENVIRONMENT "${_dance_python_env}")
+    TIMEOUT 180 LABELS "python;integration;plugin" ENVIRONMENT "${_dance_backend_env}")
 endif()
