@@ -21,6 +21,8 @@ foreach(case Offline Refusals JoseOffline Memory Dns JoseDns Threads)
   set_tests_properties(python.dance.${case} PROPERTIES
     TIMEOUT 300 LABELS "python" ENVIRONMENT "${_dance_python_env}")
 endforeach()
+# 100,000 calls: about 45 s on an idle 2-core machine; room for a busy one.
+set_tests_properties(python.dance.Memory PROPERTIES TIMEOUT 900)
 
 if(DANCE_BUILD_PLUGIN)
   # The broker of the plugin fixture, preloaded as in 50-integration-plugin.cmake.
