@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/rand.h>
 
+#include "dance/provision.h"
 #include "jws_internal.h"
 
 int dance_jws_random_jti(char *out, size_t outlen)
@@ -254,4 +255,57 @@ out:
     free(si);
     free(sig);
     return rc;
+}
+
+int dance_jws_sign_pem(const char *key_pem, const char *name, const char *alg,
+                       const char *x5c_pem, const char *jti, const char *topic,
+                       unsigned flags, const void *payload, size_t len,
+                       char **out, size_t *outlen, char *err, size_t errlen)
+{
+    dance_jws_sign_opts so;
+    char jtibuf[32];
+    int rc = -1;
+
+    *out = NULL;
+    *outlen = 0;
+    memset(&so, 0, sizeof(so));
+    if (key_pem == NULL || name == NULL) {
+        dance_set_err(err, errlen, "a key and a sender name are required");
+        return -1;
+    }
+    if (jti != NULL && (flags & DANCE_JWS_SIGN_RANDOM_JTI)) {
+        dance_set_err(err, errlen, "give a jti or ask for a random one, not both");
+        return -1;
+    }
+    if (flags & DANCE_JWS_SIGN_RANDOM_JTI) {
+        if (dance_jws_random_jti(jtibuf, sizeof(jtibuf)) != 0) {
+            dance_set_err(err, errlen, "cannot make a random jti (RNG failure)");
+            return -1;
+        }
+        jti = jtibuf;
+    }
+    so.key = dance_key_from_pem(key_pem, strlen(key_pem), err, errlen);
+    if (so.key == NULL)
+        goto out;
+    if (x5c_pem != NULL
+        && (so.x5c = dance_certs_from_pem(x5c_pem, strlen(x5c_pem), err, errlen)) == NULL)
+        goto out;
+    so.name = name;
+    so.alg = alg;
+    so.x5u = (flags & (DANCE_JWS_SIGN_X5U | DANCE_JWS_SIGN_FLATTENED)) != 0;
+    so.iat = !(flags & DANCE_JWS_SIGN_NO_IAT);
+    so.jti = jti;
+    so.topic = topic;
+    so.serialization = (flags & DANCE_JWS_SIGN_FLATTENED) ? DANCE_JWS_FLATTENED
+                                                          : DANCE_JWS_COMPACT;
+    rc = dance_jws_sign(&so, payload, len, out, outlen, err, errlen);
+out:
+    sk_X509_pop_free(so.x5c, X509_free);
+    EVP_PKEY_free(so.key);
+    return rc;
+}
+
+void dance_jws_output_free(char *out)
+{
+    free(out);
 }

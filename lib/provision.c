@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,53 +206,99 @@ static int no_passphrase_cb(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
+/* key_from_buf - an unencrypted PEM private key from len bytes at buf
+ * (NUL-terminated), read from `where` ("dev.pem", "the PEM text") */
+static EVP_PKEY *key_from_buf(const unsigned char *buf, size_t len, const char *where,
+                              char *err, size_t errlen)
+{
+    BIO *bio;
+    EVP_PKEY *key;
+    int asked = 0;
+    char why[160];
+
+    ERR_clear_error();
+    if (len > INT_MAX || (bio = BIO_new_mem_buf(buf, (int)len)) == NULL) {
+        dance_set_err(err, errlen, "cannot read private key from %s: %s", where,
+                      len > INT_MAX ? "too large" : ossl_reason(why, sizeof(why)));
+        return NULL;
+    }
+    key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase_cb, &asked);
+    BIO_free(bio);
+    if (key != NULL) {
+        ERR_clear_error();
+        return key;
+    }
+    /* OpenSSL 3's decoders report a missing block and a damaged one alike
+     * ("unsupported"): look at the text to say which. */
+    if (asked) {
+        ERR_clear_error();
+        dance_set_err(err, errlen, "cannot read private key from %s: the key is encrypted; "
+                      "decrypt it first (openssl pkey -in %s -out PLAIN.pem)", where, where);
+    } else if (strstr((const char *)buf, "PRIVATE KEY-----") == NULL || pem_no_block()) {
+        ERR_clear_error();
+        dance_set_err(err, errlen, "cannot read private key from %s: no PEM private key "
+                      "block found (-----BEGIN PRIVATE KEY-----)", where);
+    } else {
+        dance_set_err(err, errlen, "cannot read private key from %s: the PEM private key "
+                      "is damaged or of an unsupported type (%s)", where,
+                      ossl_reason(why, sizeof(why)));
+    }
+    return NULL;
+}
+
+/* pem_copy - len bytes of caller's PEM text as a NUL-terminated copy, so
+ * that the text checks above may use string functions */
+static unsigned char *pem_copy(const void *pem, size_t len, const char *what,
+                               char *err, size_t errlen)
+{
+    unsigned char *buf;
+
+    if (pem == NULL && len > 0) {
+        dance_set_err(err, errlen, "cannot read %s: no PEM text given", what);
+        return NULL;
+    }
+    if (len > PROVISION_FILE_MAX) {
+        dance_set_err(err, errlen, "cannot read %s from the PEM text: larger than %u bytes",
+                      what, PROVISION_FILE_MAX);
+        return NULL;
+    }
+    if ((buf = malloc(len + 1)) == NULL) {
+        dance_set_err(err, errlen, "cannot read %s: out of memory", what);
+        return NULL;
+    }
+    if (len > 0)
+        memcpy(buf, pem, len);
+    buf[len] = '\0';
+    return buf;
+}
+
 /* dance_key_load - an unencrypted PEM private key */
 EVP_PKEY *dance_key_load(const char *path, char *err, size_t errlen)
 {
     unsigned char *buf = NULL;
     size_t len = 0;
-    BIO *bio;
     EVP_PKEY *key;
-    int asked = 0;
-    bool has_block;
-    char why[160];
 
     if (read_file(path, "private key", &buf, &len, err, errlen) != 0)
         return NULL;
-    ERR_clear_error();
-    bio = BIO_new_mem_buf(buf, (int)len);
-    if (bio == NULL) {
-        dance_set_err(err, errlen, "cannot read private key from %s: %s", path,
-                      ossl_reason(why, sizeof(why)));
-        OPENSSL_cleanse(buf, len);
-        free(buf);
-        return NULL;
-    }
-    key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase_cb, &asked);
-    BIO_free(bio);
-    /* OpenSSL 3's decoders report a missing block and a damaged one alike
-     * ("unsupported"): look at the text to say which. */
-    has_block = strstr((const char *)buf, "PRIVATE KEY-----") != NULL;
+    key = key_from_buf(buf, len, path, err, errlen);
     OPENSSL_cleanse(buf, len);
     free(buf);
-    if (key != NULL) {
-        ERR_clear_error();
-        return key;
-    }
-    if (asked) {
-        ERR_clear_error();
-        dance_set_err(err, errlen, "cannot read private key from %s: the key is encrypted; "
-                      "decrypt it first (openssl pkey -in %s -out PLAIN.pem)", path, path);
-    } else if (!has_block || pem_no_block()) {
-        ERR_clear_error();
-        dance_set_err(err, errlen, "cannot read private key from %s: no PEM private key "
-                      "block found (-----BEGIN PRIVATE KEY-----)", path);
-    } else {
-        dance_set_err(err, errlen, "cannot read private key from %s: the PEM private key "
-                      "is damaged or of an unsupported type (%s)", path,
-                      ossl_reason(why, sizeof(why)));
-    }
-    return NULL;
+    return key;
+}
+
+/* dance_key_from_pem - dance_key_load from memory */
+EVP_PKEY *dance_key_from_pem(const void *pem, size_t len, char *err, size_t errlen)
+{
+    unsigned char *buf = pem_copy(pem, len, "private key", err, errlen);
+    EVP_PKEY *key;
+
+    if (buf == NULL)
+        return NULL;
+    key = key_from_buf(buf, len, "the PEM text", err, errlen);
+    OPENSSL_cleanse(buf, len);
+    free(buf);
+    return key;
 }
 
 /* write_all - the whole buffer, retrying short writes */
@@ -388,29 +435,28 @@ int dance_cert_write(const char *path, X509 *cert, bool overwrite,
     return rc;
 }
 
-/* dance_certs_load - all certificates of a PEM file, at least one */
-STACK_OF(X509) *dance_certs_load(const char *path, char *err, size_t errlen)
+/* certs_from_buf - every certificate of len bytes of PEM text at buf,
+ * read from `where`, at least one */
+static STACK_OF(X509) *certs_from_buf(const unsigned char *buf, size_t len,
+                                      const char *where, char *err, size_t errlen)
 {
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    BIO *bio;
+    BIO *bio = NULL;
     STACK_OF(X509) *certs;
     X509 *x;
     char why[160];
 
-    if (read_file(path, "certificate", &buf, &len, err, errlen) != 0)
-        return NULL;
     ERR_clear_error();
-    bio = BIO_new_mem_buf(buf, (int)len);
     certs = sk_X509_new_null();
-    if (bio == NULL || certs == NULL) {
-        dance_set_err(err, errlen, "cannot read certificate from %s: out of memory", path);
+    if (len > INT_MAX || certs == NULL || (bio = BIO_new_mem_buf(buf, (int)len)) == NULL) {
+        dance_set_err(err, errlen, "cannot read certificate from %s: %s", where,
+                      len > INT_MAX ? "too large" : "out of memory");
         goto fail;
     }
     while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
         if (!sk_X509_push(certs, x)) {
             X509_free(x);
-            dance_set_err(err, errlen, "cannot read certificate from %s: out of memory", path);
+            dance_set_err(err, errlen, "cannot read certificate from %s: out of memory",
+                          where);
             goto fail;
         }
     }
@@ -418,24 +464,113 @@ STACK_OF(X509) *dance_certs_load(const char *path, char *err, size_t errlen)
      * line" at the end of the file; anything else is a damaged block. */
     if (!pem_no_block()) {
         dance_set_err(err, errlen, "cannot read certificate from %s (PEM block %d): %s",
-                      path, sk_X509_num(certs) + 1, ossl_reason(why, sizeof(why)));
+                      where, sk_X509_num(certs) + 1, ossl_reason(why, sizeof(why)));
         goto fail;
     }
     ERR_clear_error();
     if (sk_X509_num(certs) == 0) {
         dance_set_err(err, errlen, "cannot read certificate from %s: no PEM CERTIFICATE "
-                      "block found", path);
+                      "block found", where);
         goto fail;
     }
     BIO_free(bio);
-    free(buf);
     return certs;
 
 fail:
     sk_X509_pop_free(certs, X509_free);
     BIO_free(bio);
-    free(buf);
     return NULL;
+}
+
+/* dance_certs_load - all certificates of a PEM file, at least one */
+STACK_OF(X509) *dance_certs_load(const char *path, char *err, size_t errlen)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    STACK_OF(X509) *certs;
+
+    if (read_file(path, "certificate", &buf, &len, err, errlen) != 0)
+        return NULL;
+    certs = certs_from_buf(buf, len, path, err, errlen);
+    free(buf);
+    return certs;
+}
+
+/* dance_certs_from_pem - dance_certs_load from memory */
+STACK_OF(X509) *dance_certs_from_pem(const void *pem, size_t len, char *err, size_t errlen)
+{
+    unsigned char *buf = pem_copy(pem, len, "certificate", err, errlen);
+    STACK_OF(X509) *certs;
+
+    if (buf == NULL)
+        return NULL;
+    certs = certs_from_buf(buf, len, "the PEM text", err, errlen);
+    free(buf);
+    return certs;
+}
+
+/* dance_public_key_from_pem - the key of a PUBLIC KEY block, else of the
+ * first certificate, else the public half of a private key */
+EVP_PKEY *dance_public_key_from_pem(const void *pem, size_t len, char *err, size_t errlen)
+{
+    unsigned char *buf = pem_copy(pem, len, "public key", err, errlen);
+    EVP_PKEY *key = NULL;
+    STACK_OF(X509) *certs;
+    const char *text;
+    BIO *bio;
+
+    if (buf == NULL)
+        return NULL;
+    text = (const char *)buf;
+    ERR_clear_error();
+    if (strstr(text, "-----BEGIN PUBLIC KEY-----") != NULL) {
+        /* PEM_read_bio_PUBKEY goes through OpenSSL 3's decoder search,
+         * four times slower than reading the block and decoding its DER */
+        if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL) {
+            char *pem_name = NULL, *pem_header = NULL;
+            unsigned char *der = NULL;
+            long der_len = 0;
+            while (PEM_read_bio(bio, &pem_name, &pem_header, &der, &der_len) == 1) {
+                if (strcmp(pem_name, "PUBLIC KEY") == 0) {
+                    const unsigned char *p = der;
+                    key = d2i_PUBKEY(NULL, &p, der_len);
+                    if (key != NULL && p != der + der_len) {
+                        EVP_PKEY_free(key);     /* trailing bytes: damaged */
+                        key = NULL;
+                    }
+                }
+                OPENSSL_free(pem_name);
+                OPENSSL_free(pem_header);
+                OPENSSL_free(der);
+                pem_name = pem_header = NULL;
+                der = NULL;
+                if (key != NULL)
+                    break;
+            }
+            BIO_free(bio);
+        }
+        ERR_clear_error();
+        if (key == NULL)
+            dance_set_err(err, errlen, "cannot read public key from the PEM text: the "
+                          "PUBLIC KEY block is damaged or of an unsupported type");
+    } else if (strstr(text, "-----BEGIN CERTIFICATE-----") != NULL) {
+        if ((certs = certs_from_buf(buf, len, "the PEM text", err, errlen)) != NULL) {
+            key = X509_get_pubkey(sk_X509_value(certs, 0));
+            sk_X509_pop_free(certs, X509_free);
+            ERR_clear_error();
+            if (key == NULL)
+                dance_set_err(err, errlen, "the certificate in the PEM text has an "
+                              "unusable key");
+        }
+    } else if (strstr(text, "PRIVATE KEY-----") != NULL) {
+        key = key_from_buf(buf, len, "the PEM text", err, errlen);
+    } else {
+        dance_set_err(err, errlen, "cannot read public key from the PEM text: no PUBLIC "
+                      "KEY, CERTIFICATE or PRIVATE KEY block found");
+    }
+    OPENSSL_cleanse(buf, len);
+    free(buf);
+    return key;
 }
 
 /* dance_cert_load - the first certificate of a PEM file */

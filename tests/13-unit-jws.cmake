@@ -2,7 +2,7 @@
 # every refusal, sign -> verify for every algorithm and record kind, policy
 # (iat, jti, topic), caches. Keys and certificates are made at test time
 # (tests/unit/jwstest.c, testcerts.c).
-foreach(t test_jws_parse test_jws_verify)
+foreach(t test_jws_parse test_jws_verify test_verifier)
   add_executable(${t} ${CMAKE_CURRENT_SOURCE_DIR}/unit/${t}.c
                       ${CMAKE_CURRENT_SOURCE_DIR}/unit/jwstest.c
                       ${CMAKE_CURRENT_SOURCE_DIR}/unit/testcerts.c)
@@ -13,7 +13,9 @@ endforeach()
 
 add_test(NAME unit.jws_parse COMMAND test_jws_parse)
 add_test(NAME unit.jws_verify COMMAND test_jws_verify)
-set_tests_properties(unit.jws_parse unit.jws_verify PROPERTIES TIMEOUT 60 LABELS unit)
+# The binding-facing API (dance/verifier.h, result accessors, PEM text).
+add_test(NAME unit.verifier COMMAND test_verifier)
+set_tests_properties(unit.jws_parse unit.jws_verify unit.verifier PROPERTIES TIMEOUT 60 LABELS unit)
 
 # JWS made by an independent implementation (python3-jwcrypto) verify with
 # `dance verify --key`, tampered ones do not, and ours verify with jwcrypto.

@@ -187,6 +187,21 @@ typedef struct dance_jws_result {
  * (memset or = {0}) and may then be reused without clearing in between. */
 void dance_jws_result_clear(dance_jws_result *res);
 
+/* Results on the heap with accessor functions, for callers that cannot
+ * use the struct's layout (language bindings through a foreign function
+ * interface). dance_jws_result_new: a cleared result, NULL on ENOMEM;
+ * dance_jws_result_free: clear and free, NULL-safe. The accessors read a
+ * result a call filled; strings are owned by the result, never NULL. */
+dance_jws_result *dance_jws_result_new(void);
+void dance_jws_result_free(dance_jws_result *res);
+dance_status dance_jws_result_status(const dance_jws_result *res);
+const char *dance_jws_result_sender(const dance_jws_result *res);   /* "" unknown */
+const char *dance_jws_result_alg(const dance_jws_result *res);      /* "" unknown */
+const char *dance_jws_result_key_source(const dance_jws_result *res);
+const char *dance_jws_result_reason(const dance_jws_result *res);
+/* The verified payload and its length (NULL and 0 unless verified). */
+const unsigned char *dance_jws_result_payload(const dance_jws_result *res, size_t *len);
+
 /* --------------------------------------------------------------- verify */
 
 /* dance_jws_check - header-only policy: typ (TYP: a protected typ of "JWT",
@@ -270,6 +285,26 @@ typedef struct dance_jws_sign_opts {
  * algorithm, x5c leaf not matching the key, invalid name, ...). */
 int dance_jws_sign(const dance_jws_sign_opts *o, const void *payload, size_t len,
                    char **out, size_t *outlen, char *err, size_t errlen);
+
+/* Flags of dance_jws_sign_pem. */
+#define DANCE_JWS_SIGN_NO_IAT      0x1u   /* leave out iat (default: now) */
+#define DANCE_JWS_SIGN_X5U         0x2u   /* add x5u dns:NAME?type=TLSA */
+#define DANCE_JWS_SIGN_FLATTENED   0x4u   /* flattened JSON, not compact */
+#define DANCE_JWS_SIGN_RANDOM_JTI  0x8u   /* add a random jti */
+
+/* dance_jws_sign_pem - dance_jws_sign with the key (and optional x5c
+ * chain, leaf first) as PEM text and options as plain arguments, as `dance
+ * sign` takes them; for bindings. alg, x5c_pem, jti and topic may be NULL;
+ * a jti and DANCE_JWS_SIGN_RANDOM_JTI together are refused. *out is freed
+ * with dance_jws_output_free. 0, or -1 with a reason. */
+int dance_jws_sign_pem(const char *key_pem, const char *name, const char *alg,
+                       const char *x5c_pem, const char *jti, const char *topic,
+                       unsigned flags, const void *payload, size_t len,
+                       char **out, size_t *outlen, char *err, size_t errlen);
+
+/* dance_jws_output_free - free what dance_jws_sign or dance_jws_sign_pem
+ * returned (free() with the library's allocator). NULL-safe. */
+void dance_jws_output_free(char *out);
 
 /* dance_jws_random_jti - 22 characters of base64url from 128 random bits
  * into out (>= 23 bytes). 0, or -1 when the RNG fails. */

@@ -54,6 +54,10 @@ EVP_PKEY *dance_key_generate(dance_key_type type, char *err, size_t errlen);
  * prompting for a passphrase. Returns NULL with a reason on failure. */
 EVP_PKEY *dance_key_load(const char *path, char *err, size_t errlen);
 
+/* dance_key_from_pem - dance_key_load from len bytes of PEM text in
+ * memory (for bindings and programs that hold keys outside files). */
+EVP_PKEY *dance_key_from_pem(const void *pem, size_t len, char *err, size_t errlen);
+
 /* dance_key_write - write key as an unencrypted PKCS#8 PEM file readable
  * only by its owner (mode 0600). An existing file is refused unless
  * overwrite is true; then it is replaced atomically (temporary file in the
@@ -71,6 +75,14 @@ X509 *dance_cert_load(const char *path, char *err, size_t errlen);
  * least one. Text between PEM blocks is ignored; a damaged block is an
  * error. Returns NULL with a reason on failure. */
 STACK_OF(X509) *dance_certs_load(const char *path, char *err, size_t errlen);
+
+/* dance_certs_from_pem - dance_certs_load from len bytes of PEM text. */
+STACK_OF(X509) *dance_certs_from_pem(const void *pem, size_t len, char *err, size_t errlen);
+
+/* dance_public_key_from_pem - a public key to verify with, from len bytes
+ * of PEM text: a PUBLIC KEY block, else the first CERTIFICATE's key, else
+ * the public half of an (unencrypted) private key. NULL with a reason. */
+EVP_PKEY *dance_public_key_from_pem(const void *pem, size_t len, char *err, size_t errlen);
 
 /* dance_cert_file_identity - the one dNSName (normalised) of the first
  * certificate of a PEM file: the identity a client with that certificate
