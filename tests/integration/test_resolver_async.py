@@ -144,8 +144,15 @@ class ManyInFlight(AsyncCase):
         answers, summary = self.probe(crowd)
         self.assertOnceEach(answers, summary)
         for s, a in zip(sync, answers):
-            self.assertEqual((a["status"], a["ttl"], a["records"], a["reason"]),
-                             (s["status"], s["ttl"], s["records"], s["reason"]),
+            reasons = (a["reason"], s["reason"])
+            if a["name"] in SLOW:
+                # A dropped query ends at getdns' per-query timeout or at the
+                # lookup's own deadline 150 ms later; on a loaded machine
+                # (sanitizers, parallel tests) the loop may reach both at
+                # once, and either reason is right: compare what they share.
+                reasons = tuple(r.replace("no complete answer", "no answer") for r in reasons)
+            self.assertEqual((a["status"], a["ttl"], a["records"], reasons[0]),
+                             (s["status"], s["ttl"], s["records"], reasons[1]),
                              a["name"])
 
     def test_inflight_bound_and_fifo_queue(self):
