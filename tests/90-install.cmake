@@ -26,3 +26,13 @@ add_test(NAME install.tree
 set_tests_properties(install.tree PROPERTIES TIMEOUT 180 LABELS install
                      RESOURCE_LOCK dance_install
                      ENVIRONMENT "CC=${CMAKE_C_COMPILER};${_dance_install_env}")
+if(NOT DANCE_SANITIZE AND DANCE_BUILD_PLUGIN)
+  add_test(NAME install.package
+           COMMAND ${DANCE_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_package.py
+                   --build-dir ${CMAKE_BINARY_DIR})
+  # The first run makes the Debian root (debootstrap, minutes); later runs
+  # take it from the cache.
+  set_tests_properties(install.package PROPERTIES TIMEOUT 1500 LABELS install
+                       SKIP_RETURN_CODE 77 RESOURCE_LOCK dance_install
+                       ENVIRONMENT "CC=${CMAKE_C_COMPILER}")
+endif()
