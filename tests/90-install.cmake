@@ -33,6 +33,6 @@ if(NOT DANCE_SANITIZE AND DANCE_BUILD_PLUGIN)
   # The first run makes the Debian root (debootstrap, minutes); later runs
   # take it from the cache.
   set_tests_properties(install.package PROPERTIES TIMEOUT 1500 LABELS install
-                       SKIP_RETURN_CODE 77 RESOURCE_LOCK dance_install
+                       SKIP_RETURN_CODE 77 RESOURCE_LOCK "dance_install;dance_debian_root"
                        ENVIRONMENT "CC=${CMAKE_C_COMPILER}")
 endif()
