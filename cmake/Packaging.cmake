@@ -9,7 +9,11 @@
 set(CPACK_PACKAGE_NAME "mosquitto-dance")
 set(CPACK_PACKAGE_VENDOR "mosquitto-dance")
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
-set(CPACK_PACKAGE_CONTACT "mosquitto-dance developers <mosquitto-dance@localhost>")
+# A placeholder until the project has a public address (lintian calls a
+# localhost address bogus): set it when building a package to publish.
+set(DANCE_PACKAGE_MAINTAINER "mosquitto-dance developers <mosquitto-dance@localhost>"
+    CACHE STRING "Maintainer field of the Debian package (Name <address>)")
+set(CPACK_PACKAGE_CONTACT "${DANCE_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "DNS-bound device identities (DANE) for the Mosquitto MQTT broker")
 set(CPACK_PACKAGE_DESCRIPTION
@@ -46,11 +50,15 @@ set(CPACK_DEBIAN_PACKAGE_SUGGESTS
 # A shlibs file for libdance.so.0, and ldconfig on install and removal.
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
+# libc's ldconfig trigger, as Debian policy wants for a package with a
+# shared library (CPack's postinst/postrm also run ldconfig directly).
+file(WRITE ${PROJECT_BINARY_DIR}/cpack/triggers "activate-noawait ldconfig\n")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/cpack/triggers)
 # The conf.d snippet is the operator's to edit: a conffile, kept across
 # upgrades and on `dpkg -r`, removed by `dpkg --purge`.
 if(DANCE_BUILD_PLUGIN)
   file(WRITE ${PROJECT_BINARY_DIR}/cpack/conffiles "/etc/mosquitto/conf.d/dance.conf\n")
-  set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/cpack/conffiles)
+  list(APPEND CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/cpack/conffiles)
 endif()
 set(CPACK_OUTPUT_FILE_PREFIX "${PROJECT_BINARY_DIR}/packages")
 include(CPack)

@@ -3,7 +3,7 @@
 throw-away chroot, not on this machine.
 
   1. cpack -G DEB in the build; the control fields (name, version,
-     section, dependencies, conffile, shlibs) and the contents (under /usr
+     section, dependencies, conffile, shlibs, ldconfig trigger) and the contents (under /usr
      and /etc only, no build paths in any file).
   2. A minimal Debian 12 root from scripts/debian-root (cached as
      BUILD/debian-root/bookworm.tar), extracted under BUILD/package-test/.
@@ -136,6 +136,8 @@ def build_package(build, version):
         check(f.read().split() == ["/etc/mosquitto/conf.d/dance.conf"], "conffiles")
     with open(os.path.join(ctl, "shlibs")) as f:
         check(f.read().split()[:3] == ["libdance", "0", "mosquitto-dance"], "shlibs")
+    with open(os.path.join(ctl, "triggers")) as f:
+        check(f.read().split() == ["activate-noawait", "ldconfig"], "triggers")
 
     files = set()
     for line in ic.run(["dpkg-deb", "-c", deb]).stdout.splitlines():
