@@ -46,6 +46,7 @@
 #include "dance/cache.h"
 #include "dance/dane.h"
 #include "dance/error.h"
+#include "dance/version.h"
 #include "auth.h"
 #include "clients.h"
 #include "environment.h"
@@ -483,6 +484,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     char err[INIT_ERR_MAX], why[MDP_OPT_ERR_MAX];
     bool acl_defer = false;
 
+    /* First, so that a refusal below is read against the version that
+     * refused. */
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: mosquitto-dance %s starting",
+                         dance_version());
     *userdata = NULL;
     p = calloc(1, sizeof(*p));
     if (p == NULL) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dance/version.h"
 
 struct command {
     const char *name;
@@ -27,7 +28,7 @@ static void usage(FILE *f)
 {
     size_t i;
 
-    fprintf(f, "usage: dance <command> [options]\n\ncommands:\n");
+    fprintf(f, "usage: dance <command> [options]\n       dance --version\n\ncommands:\n");
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nRun 'dance <command> --help' for a command's options.\n");
@@ -44,6 +45,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
         || strcmp(argv[1], "help") == 0) {
         usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 && argc == 2) {
+        printf("dance (mosquitto-dance) %s\n", dance_version());
         return CLI_OK;
     }
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -33,6 +33,10 @@
 extern "C" {
 #endif
 
+/* Internal: hidden, so that libdance.so does not export it (the static
+ * library still links it into the plugin and the tests). */
+#pragma GCC visibility push(hidden)
+
 /* Largest bucket count: keeps bucket arrays within 8 GiB. */
 #define DANCE_HASHTAB_MAX_BUCKETS ((size_t)1 << 30)
 
@@ -108,6 +112,8 @@ typedef struct dance_hashtab_iter {
 
 void dance_hashtab_iter_init(dance_hashtab_iter *it, const dance_hashtab *t);
 dance_hashtab_node *dance_hashtab_iter_next(dance_hashtab_iter *it);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

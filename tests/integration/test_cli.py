@@ -762,6 +762,16 @@ class DispatchTests(unittest.TestCase):
             self.assertIn(cmd, p.stdout)
         self.assertEqual(run("frobnicate").returncode, 2)
 
+    def test_version(self):
+        # the version of project(... VERSION), the one place it is written
+        here = os.path.dirname(os.path.abspath(__file__))
+        with open(os.path.join(here, "..", "..", "CMakeLists.txt")) as f:
+            m = re.search(r"^project\(\S+ VERSION (\d+\.\d+\.\d+)", f.read(), re.M)
+        self.assertIsNotNone(m)
+        p = run("--version", check=0)
+        self.assertEqual(p.stdout, "dance (mosquitto-dance) %s\n" % m.group(1))
+        self.assertIn("dance --version", run("--help", check=0).stdout)
+
 
 def main():
     argv = sys.argv[1:]

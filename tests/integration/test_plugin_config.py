@@ -8,6 +8,7 @@ plugin checks its configuration before it ever queries).
 """
 
 import os
+import re
 import sys
 import unittest
 
@@ -17,6 +18,16 @@ from plugin_fixture import Bed, Broker, PluginTestCase  # noqa: E402
 # A syntactically valid root DS (IANA's KSK-2017); nothing is queried.
 ROOT_DS = (". IN DS 20326 8 2 "
            "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n")
+
+
+
+def project_version():
+    """The version of project(... VERSION) in the top CMakeLists.txt."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "CMakeLists.txt")) as f:
+        m = re.search(r"^project\(\S+ VERSION (\d+\.\d+\.\d+)", f.read(), re.M)
+    assert m, "no project(... VERSION) in CMakeLists.txt"
+    return m.group(1)
 
 
 class ConfigTest(PluginTestCase):
@@ -61,6 +72,9 @@ class ConfigTest(PluginTestCase):
         self.assertIsNotNone(rc, "broker kept running:\n" + out)
         self.assertNotEqual(rc, 0, out)
         self.assertIn("dance: refusing to start:", out)
+        # the version that refused comes first
+        self.assertLess(out.index("dance: mosquitto-dance %s starting" % project_version()),
+                        out.index("dance: refusing to start:"), out)
         for n in needles:
             self.assertIn(n, out)
         return out
@@ -70,6 +84,8 @@ class ConfigTest(PluginTestCase):
         b.wait_log("dance: DANE client authentication ready", timeout=20)
         b.wait_log("mosquitto version", timeout=20)
         self.assertIsNone(b.proc.poll())
+        self.assertIn("dance: mosquitto-dance %s starting" % project_version(),
+                      b.all_output())
 
     @staticmethod
     def example_options(commented=False):
