@@ -139,6 +139,7 @@ def start_dockerd(work):
             log = open(log_path, "a")
             log.write("\n=== %s\n" % " ".join(cmd))
             log.flush()
+            start = log.tell()
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
             log.close()
@@ -154,8 +155,10 @@ def start_dockerd(work):
                 return proc
             stop_process(proc, "dockerd")
             with open(log_path, errors="replace") as f:
-                tail = f.read()[-1500:]
-            tried.append("%s: %s" % (" ".join(cmd[1:]), tail.strip().splitlines()[-1:]))
+                f.seek(start)
+                tail = f.read()[-1500:]      # this attempt's lines only
+            last = (tail.strip().splitlines() or ["(no output)"])[-1]
+            tried.append("%s: %s" % (" ".join(cmd[1:]), last))
             # vfs only when overlay2 itself is what failed.
             if driver == "overlay2" and not re.search(r"graphdriver|overlay", tail, re.I):
                 break
@@ -329,6 +332,10 @@ def main():
     ap.add_argument("--timeout", type=int, default=1500,
                     help="seconds for the whole run before tearing down (default 1500)")
     args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("SKIP: the compose test needs root (to start dockerd and build images)",
+              flush=True)
+        return SKIP
     work = os.path.abspath(args.work)
     os.makedirs(work, exist_ok=True)
     shutil.rmtree(os.path.join(work, "logs"), ignore_errors=True)   # a previous run's
@@ -339,10 +346,6 @@ def main():
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGINT, interrupted)
 
-    if os.geteuid() != 0:
-        print("SKIP: the compose test needs root (to start dockerd and build images)",
-              flush=True)
-        return SKIP
     for tool in ("docker", "docker-compose"):
         if not shutil.which(tool):
             print("FAIL: %s is missing: run scripts/install-deps" % tool, flush=True)
