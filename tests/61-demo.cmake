@@ -8,8 +8,7 @@
 # instrumented themselves, so a leak or UB in them fails the demo's exit
 # code checks.
 # integration.examples: the example programs' contracts (test_examples.py).
-# compose.config: docker-compose.yml is valid (`docker-compose config`) and
-# every path it refers to exists (no Docker engine needed).
+# The docker-compose scenario has its own file: tests/66-compose.cmake.
 if(DANCE_BUILD_PLUGIN)
   set(_dance_demo_env "")
   if(DANCE_SANITIZE)
@@ -33,7 +32,3 @@ if(DANCE_BUILD_PLUGIN)
     LABELS "integration;demo"
     ENVIRONMENT "DANCE_BUILD_DIR=${CMAKE_BINARY_DIR};DANCE_MOSQUITTO=${DANCE_MOSQUITTO_BROKER};${_dance_demo_env}")
 endif()
-
-add_test(NAME compose.config
-         COMMAND ${DANCE_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_compose.py -v)
-set_tests_properties(compose.config PROPERTIES TIMEOUT 60 LABELS "demo")

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """test_compose - docker-compose.yml is valid and everything it refers to exists.
 
-There is no Docker engine on the test machines, so
-this cannot start the services; it checks what can be checked without one:
+compose_run.py starts the services for real; this checks, without a Docker
+engine, what can be checked statically:
 
   * `docker-compose config` (Debian's docker-compose) accepts the file;
   * from its normalised output: every build context and Dockerfile exists,
@@ -13,8 +13,9 @@ this cannot start the services; it checks what can be checked without one:
     resolver address given to the broker is the dns service's address (the
     resolver shares its network namespace), and every role and device name
     a service asks for is one examples/docker/entrypoint and
-    examples/demo/provision know;
-  * the Dockerfile starts from debian:12, its COPY sources and ENTRYPOINT
+    examples/demo/provision know; every published port is bound to
+    127.0.0.1 only;
+  * the Dockerfile starts from debian:12 (later stages from earlier ones), its COPY sources and ENTRYPOINT
     exist; every repository path the entrypoint uses exists.
 
 A second test feeds the checker a broken copy of the file, so that a
@@ -69,9 +70,18 @@ def dockerfile_problems(context, dockerfile):
     problems = []
     with open(dockerfile) as f:
         lines = [l.strip() for l in f if l.strip() and not l.lstrip().startswith("#")]
-    froms = [l.split()[1] for l in lines if l.upper().startswith("FROM ")]
-    if froms != ["debian:12"]:
-        problems.append("%s: expected one FROM debian:12, found %s" % (dockerfile, froms))
+    froms = [l.split() for l in lines if l.upper().startswith("FROM ")]
+    stages = set()
+    for i, words in enumerate(froms):
+        if i == 0 and words[1] != "debian:12":
+            problems.append("%s: expected FROM debian:12 first, found %s" % (dockerfile, words[1]))
+        if i > 0 and words[1] not in stages:
+            problems.append("%s: FROM %s is no earlier stage (only the first stage "
+                            "starts from debian:12)" % (dockerfile, words[1]))
+        if len(words) == 4 and words[2].upper() == "AS":
+            stages.add(words[3])
+    if not froms:
+        problems.append("%s: no FROM" % dockerfile)
     for l in lines:
         words = l.split()
         if words[0].upper() in ("COPY", "ADD"):
@@ -160,6 +170,12 @@ def compose_problems(path):
             elif test[1].endswith("entrypoint") and (len(test) < 3 or test[2] not in roles):
                 problems.append("%s: healthcheck role %s is not an entrypoint role" % (
                     name, test[2:3]))
+        for port in svc.get("ports") or []:
+            host_ip = (port.get("host_ip") if isinstance(port, dict)
+                       else (str(port).split(":")[0] if str(port).count(":") == 2 else None))
+            if host_ip != "127.0.0.1":
+                problems.append("%s: port %s is published on every address, not on 127.0.0.1"
+                                % (name, port))
         mode = svc.get("network_mode", "")
         if mode.startswith("service:") and mode[len("service:"):] not in services:
             problems.append("%s: network_mode %s names no service" % (name, mode))
@@ -220,6 +236,7 @@ class ComposeTest(unittest.TestCase):
         broken = broken.replace('command: ["resolver"]', 'command: ["resolve"]')
         broken = broken.replace('entrypoint", "healthcheck"]', 'entrypoint", "health"]')
         broken = broken.replace("context: .", "context: %s" % REPO)
+        broken = broken.replace('ports: ["127.0.0.1:', 'ports: ["')
         self.assertNotEqual(broken, text)
         d = tempfile.mkdtemp(prefix="dance-compose-")
         try:
@@ -233,6 +250,7 @@ class ComposeTest(unittest.TestCase):
         self.assertIn("device ['dev9'] is not provisioned", problems)
         self.assertIn("command ['resolve'] is not an entrypoint role", problems)
         self.assertIn("healthcheck role ['health'] is not an entrypoint role", problems)
+        self.assertRegex(problems, r"broker: port .*8883.* is published on every address")
 
 
 if __name__ == "__main__":
