@@ -196,6 +196,12 @@ def proc_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / tick
 
 
+def children_cpu_seconds():
+    """user + system CPU of this process's waited-for children, in seconds"""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def proc_rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -630,18 +636,21 @@ def fig_cold_storm(env):
             b = Broker(env, "storm-%s" % kind, opts,
                        environ=None if kind == "stateless" else STATEFUL_TICKETS).start()
             proxy_cpu0 = proc_cpu_seconds(proxy.proc.pid)
+            client_cpu0 = children_cpu_seconds()
             try:
                 r = storm_run(env, b, count, resume=(kind in ("resume", "stateless")))
-                # CPU seconds of the broker (its DNS thread included) and of
-                # the delaying proxy, which shares the machine's cores
-                cpu = (b.cpu(), proc_cpu_seconds(proxy.proc.pid) - proxy_cpu0)
+                # CPU seconds of the broker (its DNS thread included), of the
+                # delaying proxy and of the storm's clients, which share the
+                # machine's cores
+                cpu = (b.cpu(), proc_cpu_seconds(proxy.proc.pid) - proxy_cpu0,
+                       children_cpu_seconds() - client_cpu0)
             except BenchError as e:
                 raise BenchError("%s: %s" % (kind, e))
             finally:
                 b.stop()
-            log("cold-storm %s: %s broker_cpu_s %s dns_proxy_cpu_s %s"
+            log("cold-storm %s: %s broker_cpu_s %s dns_proxy_cpu_s %s clients_cpu_s %s"
                 % (kind, " ".join("%s %s" % (k, fmt_num(r[k])) for k in STORM_KEYS),
-                   fmt_num(cpu[0]), fmt_num(cpu[1])))
+                   fmt_num(cpu[0]), fmt_num(cpu[1]), fmt_num(cpu[2])))
             res[kind].append(r)
         # the three sides in turn, each round starting one further on
         for i in range(rounds):

@@ -343,6 +343,9 @@ static bool lookup(auth_ctx *a, dance_tlsa_result *res)
         }
         break;
     }
+    /* many cold devices at once: refuse at once (waitbudget.h) */
+    if (mdp_workers_lookups_pending(p->workers) > MDP_WAIT_ALONE_MAX)
+        return false;
     t0 = mdp_plugin_now_ms();
     allow = mdp_wait_budget_allow(&p->wait_budget, t0);
     if (allow == 0)
@@ -366,11 +369,12 @@ static int refuse_pending(auth_ctx *a)
     return refuse(a, MDP_V_PENDING, "TLSA lookup for %s still pending "
                   "after %llu ms (the broker waits at most "
                   "plugin_opt_connect_budget_ms %u on one connect and %u%% of "
-                  "its time in all); it goes on in the background: the device "
+                  "its time in all, and not while more than %u lookups are under "
+                  "way); it goes on in the background: the device "
                   "should retry in about 1 s, resuming its TLS session (Mosquitto "
                   "2.0's CONNACK says only 'not authorized')", a->owner,
                   (unsigned long long)a->waited_ms, p->cfg->connect_budget_ms,
-                  MDP_WAIT_SHARE_PERMILLE / 10u);
+                  MDP_WAIT_SHARE_PERMILLE / 10u, MDP_WAIT_ALONE_MAX);
 }
 
 static int authenticate(auth_ctx *a, X509 *leaf, const char *username)

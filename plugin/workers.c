@@ -604,6 +604,16 @@ size_t mdp_workers_drain(mdp_workers *w)
     return n;
 }
 
+size_t mdp_workers_lookups_pending(mdp_workers *w)
+{
+    size_t n;
+
+    pthread_mutex_lock(&w->dns_lock);
+    n = dance_hashtab_count(&w->flights);
+    pthread_mutex_unlock(&w->dns_lock);
+    return n;
+}
+
 size_t mdp_workers_room(mdp_workers *w)
 {
     size_t q = queued_now(w);

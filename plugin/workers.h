@@ -143,6 +143,10 @@ size_t mdp_workers_drain(mdp_workers *w);
 /* mdp_workers_room - how many more jobs the queue takes now. */
 size_t mdp_workers_room(mdp_workers *w);
 
+/* mdp_workers_lookups_pending - TLSA lookups of the plugin under way now
+ * (in flight, or waiting for a DNS slot), one per name. */
+size_t mdp_workers_lookups_pending(mdp_workers *w);
+
 void mdp_workers_get_stats(mdp_workers *w, mdp_workers_stats *out);
 
 #endif
