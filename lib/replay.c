@@ -58,6 +58,7 @@
 #include "dance/replay.h"
 
 #define REPLAY_CAPACITY_DEFAULT 100000
+#define REPLAY_MIN_BUCKETS 64
 #define REPLAY_WINDOW_DEFAULT 600
 #define REPLAY_FILE_MAGIC "dance-replay 1"
 #define REPLAY_PART_MAX 4096        /* bytes of a sender or key in a file */
@@ -87,7 +88,7 @@ struct dance_replay {
     pthread_mutex_t mu;
     pthread_mutex_t save_mu;        /* one writer of the file at a time */
     size_t capacity, share, count;
-    dance_hashtab entries, senders; /* fixed size: a bucket per entry */
+    dance_hashtab entries, senders; /* grow to a bucket per entry at most */
     rp_sender **by_count;           /* [1..share]: senders holding that many */
     size_t max_count;               /* largest count held; 0 when empty */
     rp_entry *head, *tail;
@@ -115,12 +116,16 @@ dance_replay *dance_replay_new(size_t capacity, uint32_t window_s,
         return NULL;
     rp->capacity = capacity ? capacity : REPLAY_CAPACITY_DEFAULT;
     rp->share = rp->capacity;
-    nb = rp->capacity > 16 ? rp->capacity : 16;   /* rounded up to a power of two */
-    if (dance_hashtab_init(&rp->entries, nb, nb) != 0) {
+    /* Tables start small and double up to a bucket per entry: a table
+     * sized for the capacity up front (1 MiB each for 100,000) would be
+     * paged in bucket by bucket as entries hash all over it, RSS that
+     * grows for minutes with a cache holding a few thousand pairs. */
+    nb = rp->capacity > REPLAY_MIN_BUCKETS ? rp->capacity : REPLAY_MIN_BUCKETS;
+    if (dance_hashtab_init(&rp->entries, REPLAY_MIN_BUCKETS, nb) != 0) {
         free(rp);
         return NULL;
     }
-    if (dance_hashtab_init(&rp->senders, nb, nb) != 0)
+    if (dance_hashtab_init(&rp->senders, REPLAY_MIN_BUCKETS, nb) != 0)
         goto fail;
     rp->by_count = calloc(rp->share + 1, sizeof(*rp->by_count));
     if (rp->by_count == NULL)

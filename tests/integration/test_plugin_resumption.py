@@ -43,6 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dnsproxy import DnsProxy  # noqa: E402
 from plugin_fixture import (Bed, Broker, PluginTestCase, bound_client_id,  # noqa: E402
                             ident, run, sys_value)
+import rawmqtt  # noqa: E402
 
 ORG = "acme.example"
 WAIT = 20
@@ -140,51 +141,10 @@ class Device:
         self.client_id = bound_client_id("resume", self.cert)
 
     @staticmethod
-    def _varint(n):
-        out = b""
-        while True:
-            b, n = n & 0x7F, n >> 7
-            out += bytes([b | (0x80 if n else 0)])
-            if not n:
-                return out
-
-    @staticmethod
-    def _exact(s, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = s.recv(n - len(buf))
-            if not chunk:
-                return None
-            buf += chunk
-        return buf
-
-    def _read_packet(self, s):
-        first = self._exact(s, 1)
-        if first is None:
-            return None, None
-        n, shift = 0, 0
-        while True:
-            b = self._exact(s, 1)
-            if b is None:
-                return None, None
-            n |= (b[0] & 0x7F) << shift
-            shift += 7
-            if not b[0] & 0x80:
-                break
-        return first[0] & 0xF0, self._exact(s, n)
-
-    @staticmethod
     def _props(body):
         """CONNACK properties as {id: raw bytes}; the reason string (0x1F)
         decoded."""
-        n, shift, i = 0, 0, 2
-        while True:
-            b = body[i]
-            i += 1
-            n |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                break
+        n, i = rawmqtt.decode_varint(body, 2)
         props, end = {}, i + n
         while i < end:
             pid = body[i]
@@ -209,12 +169,9 @@ class Device:
             raw.close()
             return Attempt(None, False, None, {})
         try:
-            cid = self.client_id.encode()
-            body = (b"\x00\x04MQTT\x05\x02\x00\x3c\x00"     # v5, clean start, 60 s
-                    + struct.pack("!H", len(cid)) + cid)
             try:
-                s.sendall(b"\x10" + self._varint(len(body)) + body)
-                kind, ack = self._read_packet(s)
+                s.sendall(rawmqtt.connect_v5(self.client_id))
+                kind, ack = rawmqtt.read_packet(s)
             except (ssl.SSLError, OSError):     # the broker's TLS said no
                 kind = None
             if kind != 0x20:

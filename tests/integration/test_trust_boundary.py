@@ -32,6 +32,7 @@ from plugin_fixture import (BUILD_DIR, DANCE, MOSQUITTO, Bed, Broker,  # noqa: E
                             MqttClient, PluginTestCase, bound_client_id, free_port,
                             ident, run, sign_message)
 from plugin_fixture import sys_value as fixture_sys_value  # noqa: E402
+import rawmqtt  # noqa: E402
 
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
@@ -120,44 +121,19 @@ class RawMqtt:
         ctx.check_hostname = False
         raw = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         self.s = ctx.wrap_socket(raw)
-        cid = client_id.encode()
-        var = b"\x00\x04MQTT\x05\x02\x00\x3c\x00"           # v5, clean start, 60 s
-        self.send(0x10, var + struct.pack("!H", len(cid)) + cid)
+        self.s.sendall(rawmqtt.connect_v5(client_id))
         kind, body = self.read()
         if kind != 0x20 or body[1] != 0:
             raise AssertionError("CONNACK %r" % body)
 
-    @staticmethod
-    def _varint(n):
-        out = b""
-        while True:
-            b, n = n & 0x7F, n >> 7
-            out += bytes([b | (0x80 if n else 0)])
-            if not n:
-                return out
-
     def send(self, first, body):
-        self.s.sendall(bytes([first]) + self._varint(len(body)) + body)
-
-    def _exact(self, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = self.s.recv(n - len(buf))
-            if not chunk:
-                raise AssertionError("connection closed")
-            buf += chunk
-        return buf
+        self.s.sendall(rawmqtt.packet(first, body))
 
     def read(self):
-        first = self._exact(1)[0]
-        n, shift = 0, 0
-        while True:
-            b = self._exact(1)[0]
-            n |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                break
-        return first & 0xF0, self._exact(n)
+        kind, body = rawmqtt.read_packet(self.s)
+        if kind is None:
+            raise AssertionError("connection closed")
+        return kind, body
 
     def publish(self, topic, payload, qos, mid, dup=False, retain=False):
         t = topic.encode()

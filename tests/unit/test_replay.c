@@ -2,10 +2,12 @@
  * test_replay.c - the replay cache (lib/replay.c): per-sender share and
  * eviction choice (one sender's flood never evicts another's pair),
  * eviction counting, persistence (save, load, expiry by wall clock,
- * damaged files refused, atomic replacement).
+ * damaged files refused, atomic replacement), memory that follows the
+ * entries held rather than the capacity.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -225,6 +227,67 @@ static void test_share_and_expiry(void **state)
                      "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), 0);
     assert_int_equal(dance_replay_check_add(rp, "a.example",
                      "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), 1);
+    dance_replay_free(rp);
+}
+
+/* ------------------------------------------------------------ memory */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HEAP_COUNTED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HEAP_COUNTED 0
+#endif
+#endif
+#ifndef HEAP_COUNTED
+#define HEAP_COUNTED 1
+#endif
+
+/* heap_in_use - bytes glibc has handed out (arena and mmapped chunks) */
+static size_t heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+
+    return mi.uordblks + mi.hblkhd;
+}
+
+static void test_tables_grow_with_entries(void **state)
+{
+    size_t before, taken;
+    dance_replay *rp;
+    dance_replay_stats st;
+    char sender[32], key[32];
+
+    (void)state;
+    /* the default capacity (100,000): what the plugin's caches use */
+    before = heap_in_use();
+    rp = dance_replay_new(0, 600, fake_mono, NULL);
+    assert_non_null(rp);
+    taken = heap_in_use() - before;
+    /* Tables sized for the capacity would be 2 MiB of buckets, paged in
+     * as entries land all over them. Only the per-count list heads (8 B
+     * per possible count, paged in from the front) scale with it. */
+    if (HEAP_COUNTED)
+        assert_true(taken < 100001 * sizeof(void *) + 64 * 1024);
+    /* the tables grow (rehashing) and every pair is still found */
+    for (int i = 0; i < 5000; i++) {
+        snprintf(sender, sizeof(sender), "d%d.example", i % 50);
+        snprintf(key, sizeof(key), "jti-%d", i);
+        assert_int_equal(dance_replay_check_add(rp, sender, key), 0);
+    }
+    for (int i = 0; i < 5000; i++) {
+        snprintf(sender, sizeof(sender), "d%d.example", i % 50);
+        snprintf(key, sizeof(key), "jti-%d", i);
+        assert_int_equal(dance_replay_check_add(rp, sender, key), 1);
+    }
+    dance_replay_get_stats(rp, &st);
+    assert_int_equal(st.entries, 5000);
+    assert_int_equal(st.evicted_early, 0);
+    /* and expire as before */
+    mono += 600 * 1000;
+    assert_int_equal(dance_replay_check_add(rp, "d0.example", "jti-0"), 0);
+    dance_replay_get_stats(rp, &st);
+    assert_int_equal(st.entries, 1);
     dance_replay_free(rp);
 }
 
@@ -450,6 +513,7 @@ int main(void)
         cmocka_unit_test_setup(test_flood_cannot_evict_another_sender, reset),
         cmocka_unit_test_setup(test_full_cache_takes_from_largest_holder, reset),
         cmocka_unit_test_setup(test_share_and_expiry, reset),
+        cmocka_unit_test_setup(test_tables_grow_with_entries, reset),
         cmocka_unit_test_setup(test_save_and_load, reset),
         cmocka_unit_test_setup(test_load_drops_expired_and_missing_is_first_start, reset),
         cmocka_unit_test_setup(test_damaged_files_refused, reset),
