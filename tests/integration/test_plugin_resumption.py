@@ -205,7 +205,9 @@ class ResumptionTest(PluginTestCase):
             "trust_anchor": BED.tb.trust_anchor,
             "allowed_domains": ORG,
             "cafile": BED.pki.ca,
-            "connect_budget_ms": "100",
+            # long enough for a cold lookup on a loaded machine, shorter than
+            # the held-back answer of the cold device (COLD_DELAY)
+            "connect_budget_ms": "1000",
             "lookup_timeout_ms": "10000",
             "negative_ttl": "1",
             "revalidate_interval": "0",
