@@ -752,9 +752,8 @@ void dance_resolver_free(dance_resolver *r)
 
 /* ------------------------------------------------------------- answers */
 
-/* name_equal - compare a wire-format name from getdns with a presentation
- * name, case-insensitively, ignoring a trailing dot */
-static int name_equal(const getdns_bindata *wire, const char *name)
+/* resolver_name_equal - see resolver_internal.h */
+int resolver_name_equal(const getdns_bindata *wire, const char *name)
 {
     char *fqdn = NULL;
     size_t a, b;
@@ -830,7 +829,7 @@ static uint32_t rrsig_ttl_cap(getdns_dict *rr, const char *target, uint32_t now,
         || getdns_dict_get_int(rr, "/rdata/original_ttl", &orig) != GETDNS_RETURN_GOOD
         || getdns_dict_get_int(rr, "/rdata/signature_expiration", &expires)
            != GETDNS_RETURN_GOOD
-        || !name_equal(name, target))
+        || !resolver_name_equal(name, target))
         return cap;
     if (orig < cap)
         cap = orig;
@@ -907,7 +906,7 @@ static int collect_tlsa(getdns_dict *reply, const char *owner, uint32_t now,
             continue;
         }
         if (type != GETDNS_RRTYPE_TLSA
-            || !name_equal(name, target != NULL ? target : owner))
+            || !resolver_name_equal(name, target != NULL ? target : owner))
             continue;
         seen++;
         if (ttl < min_ttl)

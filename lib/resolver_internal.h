@@ -69,6 +69,11 @@ typedef struct resolver_lookup {
     getdns_eventloop_event deadline;
 } resolver_lookup;
 
+/* resolver_name_equal - 1 when a wire-format name from getdns and a
+ * presentation name are the same name: case-insensitive, a trailing dot
+ * ignored. */
+int resolver_name_equal(const getdns_bindata *wire, const char *name);
+
 /* resolver_loop - the event loop all of r's getdns contexts run on (never
  * NULL for a resolver dance_resolver_new returned). */
 getdns_eventloop *resolver_loop(dance_resolver *r);

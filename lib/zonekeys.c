@@ -17,12 +17,12 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <getdns/getdns.h>
 #include <getdns/getdns_extra.h>
 
+#include "dance/name.h"
 #include "resolver_internal.h"
 
 /* Zones are few (one per allowed domain, a handful of sub-zones). */
@@ -32,7 +32,7 @@
 #define ZONEKEYS_MAX_S 3600u
 
 typedef struct zonekey {
-    char *zone;             /* lowercase, no trailing dot ("" for the root) */
+    char *zone;             /* lowercase, no trailing dot; never the root */
     getdns_list *keys;      /* the zone's DNSKEY rr dicts, validated */
     uint64_t expires_ms;    /* monotonic */
 } zonekey;
@@ -83,33 +83,6 @@ static char *fqdn_lower(const getdns_bindata *wire)
     return s;
 }
 
-/* name_is_under - owner equals zone or ends in "." zone (case-insensitive;
- * neither has a trailing dot); everything is under the root ("") */
-static int name_is_under(const char *owner, const char *zone)
-{
-    size_t o = strlen(owner), z = strlen(zone);
-
-    if (o > 0 && owner[o - 1] == '.')
-        o--;
-    if (z == 0)
-        return 1;
-    if (o < z || strncasecmp(owner + o - z, zone, z) != 0)
-        return 0;
-    return o == z || owner[o - z - 1] == '.';
-}
-
-/* name_same - equal names, case-insensitive, trailing dots ignored */
-static int name_same(const char *a, const char *b)
-{
-    size_t x = strlen(a), y = strlen(b);
-
-    if (x > 0 && a[x - 1] == '.')
-        x--;
-    if (y > 0 && b[y - 1] == '.')
-        y--;
-    return x == y && strncasecmp(a, b, x) == 0;
-}
-
 /* label_count - labels of a presentation name, as an RRSIG's labels field
  * counts them (the root and a trailing dot count none) */
 static uint32_t label_count(const char *name)
@@ -150,7 +123,7 @@ getdns_list *resolver_zonekeys_find(resolver_zonekeys *z, const char *owner,
             zonekeys_remove(z, i);
             continue;
         }
-        if (name_is_under(owner, k->zone)
+        if (dance_name_is_under(owner, k->zone)
             && (best == NULL || strlen(k->zone) > best_len)) {
             best = k->keys;
             best_len = strlen(k->zone);
@@ -206,7 +179,7 @@ void resolver_zonekeys_learn(resolver_zonekeys *z, getdns_dict *response,
     signer = tlsa_signer(reply);
     /* a signer is the apex of a zone the owner is in; anything else is not
      * a key we should hold for this owner */
-    if (signer == NULL || !name_is_under(owner, signer))
+    if (signer == NULL || !dance_name_is_under(owner, signer))
         goto out;
     keys = getdns_list_create();
     if (keys == NULL)
@@ -216,17 +189,11 @@ void resolver_zonekeys_learn(resolver_zonekeys *z, getdns_dict *response,
         getdns_dict *rr = NULL;
         getdns_bindata *name = NULL;
         uint32_t type = 0, ttl = 0, covered = 0, expires = 0;
-        char *rrname;
-        int here;
 
         if (getdns_list_get_dict(chain, i, &rr) != GETDNS_RETURN_GOOD
             || getdns_dict_get_int(rr, "type", &type) != GETDNS_RETURN_GOOD
-            || getdns_dict_get_bindata(rr, "name", &name) != GETDNS_RETURN_GOOD)
-            continue;
-        rrname = fqdn_lower(name);
-        here = rrname != NULL && strcmp(rrname, signer) == 0;
-        free(rrname);
-        if (!here)
+            || getdns_dict_get_bindata(rr, "name", &name) != GETDNS_RETURN_GOOD
+            || !resolver_name_equal(name, signer))
             continue;
         if (type == GETDNS_RRTYPE_DNSKEY) {
             if (getdns_dict_get_int(rr, "ttl", &ttl) == GETDNS_RETURN_GOOD && ttl < life)
@@ -307,17 +274,11 @@ int resolver_zonekeys_validate(getdns_list *keys, getdns_dict *response,
         getdns_dict *rr = NULL;
         getdns_bindata *name = NULL;
         uint32_t type = 0, covered = 0, labels = 0;
-        char *rrname;
-        int here;
 
         if (getdns_list_get_dict(answer, i, &rr) != GETDNS_RETURN_GOOD
             || getdns_dict_get_int(rr, "type", &type) != GETDNS_RETURN_GOOD
-            || getdns_dict_get_bindata(rr, "name", &name) != GETDNS_RETURN_GOOD)
-            goto out;
-        rrname = fqdn_lower(name);
-        here = rrname != NULL && name_same(rrname, owner);
-        free(rrname);
-        if (!here)
+            || getdns_dict_get_bindata(rr, "name", &name) != GETDNS_RETURN_GOOD
+            || !resolver_name_equal(name, owner))
             goto out;
         if (type == GETDNS_RRTYPE_TLSA) {
             tlsa++;
