@@ -42,7 +42,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dnsproxy import DnsProxy  # noqa: E402
 from plugin_fixture import (Bed, Broker, PluginTestCase, bound_client_id,  # noqa: E402
-                            ident, run, sys_value)
+                            ident, run, wait_sys)
 import rawmqtt  # noqa: E402
 
 ORG = "acme.example"
@@ -255,16 +255,8 @@ class ResumptionTest(PluginTestCase):
         else:
             self.assertGreater(size, 400, "a stateless ticket carries the certificate")
 
-    def sys(self, tail):
-        return sys_value(self.broker, *BED.pki.files("backend"), tail)
-
     def wait_sys(self, tail, pred):
-        deadline = time.monotonic() + WAIT
-        while True:
-            v = self.sys(tail)
-            if pred(v) or time.monotonic() > deadline:
-                return v
-            time.sleep(0.5)
+        return wait_sys(self.broker, *BED.pki.files("backend"), tail, pred, timeout=WAIT)
 
     def decision(self, dev, start, verdict):
         """The plugin's log line for dev's decision after log offset start."""
