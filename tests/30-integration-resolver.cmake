@@ -26,7 +26,7 @@ target_link_libraries(resolver_async_probe PRIVATE dance Threads::Threads)
 set_target_properties(resolver_async_probe PROPERTIES
   RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 
-foreach(case ManyInFlight ZoneKeys ServerDown Failover Stop)
+foreach(case ManyInFlight ZoneKeys ServerDown Failover Jitter Stop)
   add_test(NAME integration.resolver_async.${case}
            COMMAND ${DANCE_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_resolver_async.py
                    -v ${case})

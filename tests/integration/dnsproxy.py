@@ -10,6 +10,10 @@ mode, which a test may change at any time:
     pass          forward, answer at once
     delay         forward, hold the answer back `delay` seconds (slowloris:
                   an authoritative server that answers, but late)
+    jitter        forward, hold each answer back a random time between 0
+                  and `delay` seconds, or (one query in eight) never answer:
+                  answers to one lookup's queries arrive in any order and
+                  some lookups end at the resolver's own deadline mid-chain
     servfail      do not forward; answer SERVFAIL at once
     drop          do not forward; never answer
 
@@ -23,6 +27,7 @@ events without timing assertions.
 Standard library only.
 """
 
+import random
 import socket
 import struct
 import threading
@@ -187,14 +192,18 @@ class DnsProxy:
             mode, delay = self.mode, self.delay
             if self.match is not None and self.match not in name:
                 mode = "pass"
-            if mode == "delay":
+            if mode in ("delay", "jitter"):
                 self.delayed += 1
+            if mode == "jitter":
+                if random.random() < 0.125:
+                    return None
+                delay = random.uniform(0.0, delay)
         if mode == "servfail":
             return self.servfail(query)
         if mode == "drop":
             return None
         reply = self._forward(query, tcp)
-        if mode == "delay" and reply is not None:
+        if mode in ("delay", "jitter") and reply is not None:
             with self.lock:
                 self.held += 1
             time.sleep(delay)

@@ -267,6 +267,25 @@ class Failover(AsyncCase):
         self.assertEqual(answers[0]["reason"], sync[0]["reason"])
 
 
+class Jitter(AsyncCase):
+    """Answers late, in any order, or never: lookups end in getdns' own
+    time, at our deadline in the middle of a DNSSEC chain, or with an
+    answer; each request is still answered once, and only a complete
+    validated chain reads as secure (ASan watches getdns' memory too)."""
+
+    def test_each_answered_once_whatever_arrives_when(self):
+        self.proxy.set_mode("jitter", delay=0.8)
+        names = (SECURE[:100] + NXDOMAIN[:20]) * 3
+        for _ in range(3):
+            answers, summary = self.probe(names, timeout=1500, inflight=64)
+            self.assertOnceEach(answers, summary)
+            for a in answers:
+                want = "secure" if a["name"] in SECURE else "secure negative"
+                if a["status"] != want:
+                    self.assertEqual(a["status"], "failure", a)
+                    self.assertIn("failed:", a["reason"])
+
+
 class Stop(AsyncCase):
     """Stop with lookups in flight and queued: every callback runs once,
     cancelled, before stop returns (and, under ASan, nothing leaks)."""
