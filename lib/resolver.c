@@ -25,6 +25,15 @@
  *     query runs on the context's event loop with our own deadline timer,
  *     because a validating stub sends several queries in sequence (answer,
  *     then DS/DNSKEY for each zone) and getdns' timeout is per query.
+ *   - That deadline is the only timeout that ever fires while a lookup
+ *     lives: getdns' own is set well beyond it (getdns_timeout_ms). When
+ *     getdns (1.6.0 to 1.7.3) times out a DS or DNSKEY query of a DNSSEC
+ *     chain by itself, it frees that query while the chain still points to
+ *     it, and the chain's next step (its own timeout, or cancelling it)
+ *     reads and frees it again: a use-after-free and double free, seen as a
+ *     broker abort under slow DNS. Withdrawing the whole request at our
+ *     deadline frees the chain and its queries once, the way getdns does
+ *     for a cancelled request.
  *   - With several upstreams the timeout is shared among them and a failed
  *     try is repeated on the next upstream. Each upstream has a context of
  *     its own: one context holding them all keeps a single "current
@@ -57,8 +66,7 @@
 #define RESOLVER_SYSTEM_ROOT_KEY "/usr/share/dns/root.key"
 /* A trust anchor file holds a few records; anything larger is a mistake. */
 #define TRUST_ANCHOR_MAX (1024 * 1024)
-/* Grace after the getdns per-query timeout before our own deadline cuts the
- * lookup, so that a plain timeout is reported by getdns (clearer reason). */
+/* Grace after a try's share of the timeout before our deadline cuts it. */
 #define RESOLVER_DEADLINE_GRACE_MS 150u
 /* getdns backs off a failing TLS upstream for an hour by default; a broker
  * must recover quickly when its resolver comes back. */
@@ -66,6 +74,15 @@
 #define RESOLVER_UPSTREAMS_MAX 16
 /* Shortest try per upstream when the timeout is shared among several. */
 #define RESOLVER_MIN_ATTEMPT_MS 200u
+
+/* getdns_timeout_ms - getdns' per-query timeout for a try of attempt_ms:
+ * far enough past our deadline (attempt_ms + grace at most) that our
+ * withdrawal always comes first, even when the loop thread was held up
+ * and several timers fall due in one turn of the loop. */
+static uint64_t getdns_timeout_ms(unsigned attempt_ms)
+{
+    return (uint64_t)attempt_ms * 3 + 1000;
+}
 
 /* The first context's event loop as seen by the other contexts: it forwards
  * everything except cleanup, because getdns_context_destroy cleans up its
@@ -604,7 +621,8 @@ static int resolver_context_setup(getdns_context *ctx, const dance_resolver_conf
         dance_set_err(err, errlen, "getdns refused the resolver list");
         return -1;
     }
-    if (getdns_context_set_timeout(ctx, attempt_ms) != GETDNS_RETURN_GOOD) {
+    if (getdns_context_set_timeout(ctx, getdns_timeout_ms(attempt_ms))
+        != GETDNS_RETURN_GOOD) {
         dance_set_err(err, errlen, "cannot set the DNS timeout");
         return -1;
     }
