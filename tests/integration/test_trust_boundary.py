@@ -32,6 +32,7 @@ from plugin_fixture import (BUILD_DIR, DANCE, MOSQUITTO, Bed, Broker,  # noqa: E
                             MqttClient, PluginTestCase, bound_client_id, free_port,
                             ident, run, sign_message)
 from plugin_fixture import sys_value as fixture_sys_value  # noqa: E402
+from plugin_fixture import wait_sys as fixture_wait_sys  # noqa: E402
 import rawmqtt  # noqa: E402
 
 import paho.mqtt.client as mqtt  # noqa: E402
@@ -209,12 +210,7 @@ class BoundaryCase(PluginTestCase):
         return fixture_sys_value(self.broker, *files("backend"), tail)
 
     def wait_sys(self, tail, pred):
-        deadline = time.monotonic() + WAIT
-        while True:
-            v = self.sys(tail)
-            if pred(v) or time.monotonic() > deadline:
-                return v
-            time.sleep(0.5)
+        return fixture_wait_sys(self.broker, *files("backend"), tail, pred, timeout=WAIT)
 
     def kill_with_will(self, topic, retain=False, delay=0, label="attacker",
                        client_id="will"):
