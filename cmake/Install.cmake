@@ -25,10 +25,11 @@ install(CODE "
     endif()
   endif()")
 
-# The public headers: every header in include/dance but the internal hash
-# table (not exported from libdance.so), and the generated version.h.
+# The public headers: every header in include/dance but the internal ones
+# (hash table, atomic file; not exported from libdance.so), and the generated version.h.
 file(GLOB DANCE_PUBLIC_HEADERS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/include/dance/*.h)
-list(REMOVE_ITEM DANCE_PUBLIC_HEADERS ${PROJECT_SOURCE_DIR}/include/dance/hashtab.h)
+list(REMOVE_ITEM DANCE_PUBLIC_HEADERS ${PROJECT_SOURCE_DIR}/include/dance/hashtab.h
+                                        ${PROJECT_SOURCE_DIR}/include/dance/atomicfile.h)
 install(FILES ${DANCE_PUBLIC_HEADERS} ${PROJECT_BINARY_DIR}/include/dance/version.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/dance)
 

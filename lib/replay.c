@@ -33,25 +33,23 @@
  *
  * expiry: seconds since 1970 (decimal) at which the pair may be forgotten;
  * sender and key: lowercase hex of their bytes (keys may hold any byte but
- * NUL). The trailer catches a truncated file. Saving writes a temporary
- * file in the same directory, fsyncs it, renames it over the old one and
- * fsyncs the directory, so a crash leaves either the old or the new file.
+ * NUL). The trailer catches a truncated file. Saving replaces the file
+ * atomically (dance/atomicfile.h), so a crash leaves either the old or the
+ * new file.
  *
  * The verifier only adds a pair after the signature checked out, so
  * forgeries cannot evict real pairs or block a sender's next jti.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "dance/atomicfile.h"
 #include "dance/clock.h"
 #include "dance/error.h"
 #include "dance/hashtab.h"
@@ -462,59 +460,31 @@ static int put_hex(FILE *f, const char *s, size_t n)
     return 0;
 }
 
-/* dir_of - the directory part of path ("." when none) into buf */
-static void dir_of(const char *path, char *buf, size_t len)
-{
-    const char *slash = strrchr(path, '/');
+/* The pairs, written into the temporary file under the cache's lock
+ * (to the stdio buffer and the page cache: fast, no fsync; the slow fsync
+ * comes after the lock is released). */
+typedef struct save_ctx {
+    dance_replay *rp;
+    uint64_t changes;               /* as of the copy */
+} save_ctx;
 
-    if (slash == NULL)
-        snprintf(buf, len, ".");
-    else if (slash == path)
-        snprintf(buf, len, "/");
-    else
-        snprintf(buf, len, "%.*s", (int)(slash - path), path);
-}
-
-int dance_replay_save(dance_replay *rp, const char *path, char *err, size_t errlen)
+static int write_pairs(FILE *f, void *arg, char *err, size_t errlen)
 {
-    char tmp[PATH_MAX], dir[PATH_MAX];
-    uint64_t now, changes = 0;
+    save_ctx *sc = arg;
+    dance_replay *rp = sc->rp;
+    uint64_t now;
     int64_t wall;
     size_t n = 0;
-    FILE *f = NULL;
-    int fd, dfd, rc = -1, werr = 0;
+    int werr = 0;
     rp_entry *e;
 
-    if (rp == NULL || path == NULL || path[0] == '\0') {
-        dance_set_err(err, errlen, "no replay cache or file name");
-        return -1;
-    }
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
-        dance_set_err(err, errlen, "%s: path too long", path);
-        return -1;
-    }
-    pthread_mutex_lock(&rp->save_mu);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        dance_set_err(err, errlen, "cannot create a temporary file beside %s: %s",
-                      path, strerror(errno));
-        goto out;
-    }
-    f = fdopen(fd, "w");
-    if (f == NULL) {
-        dance_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
-        close(fd);
-        goto unlink_tmp;
-    }
-    /* Written to the stdio buffer and the page cache under the lock (fast,
-     * no fsync); the slow fsync comes after the lock is released. A larger
-     * buffer means fewer write calls while the lock is held. */
-    setvbuf(f, NULL, _IOFBF, 1u << 16);
+    (void)err;
+    (void)errlen;
     pthread_mutex_lock(&rp->mu);
     now = rp->clock(rp->clock_ctx);
     wall = wall_s(rp);
     expire(rp, now);
-    changes = rp->changes;
+    sc->changes = rp->changes;
     if (fprintf(f, REPLAY_FILE_MAGIC "\n") < 0)
         werr = errno ? errno : EIO;
     for (e = rp->head; e != NULL && werr == 0; e = e->next) {
@@ -532,40 +502,25 @@ int dance_replay_save(dance_replay *rp, const char *path, char *err, size_t errl
     pthread_mutex_unlock(&rp->mu);
     if (werr == 0 && fprintf(f, "end %zu\n", n) < 0)
         werr = errno ? errno : EIO;
-    if (werr == 0 && fflush(f) != 0)
-        werr = errno ? errno : EIO;
-    if (werr == 0 && fsync(fileno(f)) != 0)
-        werr = errno ? errno : EIO;
-    if (fclose(f) != 0 && werr == 0)
-        werr = errno ? errno : EIO;
-    if (werr != 0) {
-        dance_set_err(err, errlen, "cannot write %s: %s", tmp, strerror(werr));
-        goto unlink_tmp;
+    return werr;
+}
+
+int dance_replay_save(dance_replay *rp, const char *path, char *err, size_t errlen)
+{
+    save_ctx sc = {rp, 0};
+    int rc;
+
+    if (rp == NULL || path == NULL || path[0] == '\0') {
+        dance_set_err(err, errlen, "no replay cache or file name");
+        return -1;
     }
-    if (rename(tmp, path) != 0) {
-        dance_set_err(err, errlen, "cannot rename %s to %s: %s", tmp, path,
-                      strerror(errno));
-        goto unlink_tmp;
+    pthread_mutex_lock(&rp->save_mu);
+    rc = dance_file_replace(path, write_pairs, &sc, err, errlen);
+    if (rc == 0) {
+        pthread_mutex_lock(&rp->mu);
+        rp->saved_changes = sc.changes;
+        pthread_mutex_unlock(&rp->mu);
     }
-    /* the rename itself is durable once the directory is synced */
-    dir_of(path, dir, sizeof(dir));
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) != 0) {
-        dance_set_err(err, errlen, "cannot sync the directory %s: %s", dir,
-                      strerror(errno));
-        if (dfd >= 0)
-            close(dfd);
-        goto out;
-    }
-    close(dfd);
-    pthread_mutex_lock(&rp->mu);
-    rp->saved_changes = changes;
-    pthread_mutex_unlock(&rp->mu);
-    rc = 0;
-    goto out;
-unlink_tmp:
-    unlink(tmp);
-out:
     pthread_mutex_unlock(&rp->save_mu);
     return rc;
 }

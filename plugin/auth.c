@@ -19,7 +19,7 @@
  * checks (syntax, username == kid, allow-list, audience, times) first and
  * without DNS, then the records from the cache or a worker within the
  * budget, then the signature and the jti replay cache (libdance's token.c),
- * which plugin_opt_token_replay_file keeps across restarts (replayfile.h).
+ * which plugin_opt_token_replay_file keeps across restarts (filesaver.h).
  * A client that presents a certificate is always judged by it: the TLS
  * handshake proved it holds the key, which a bearer token cannot.
  *

@@ -16,7 +16,7 @@
  *   pipeline ---> workers, threadpool
  *   workers ----> threadpool, decide
  *   rechecks ---> kicks, workers, clients
- *   tokens -----> kicks, clients, replayfile
+ *   tokens -----> kicks, clients, filesaver
  *   guard ------> kicks, clients, topics
  *   kicks ------> clients
  *   environment -> confscan

@@ -18,7 +18,7 @@
 #include <mosquitto_broker.h>
 
 #include "log.h"
-#include "replayfile.h"
+#include "filesaver.h"
 
 struct mdp_tokens {
     const mdp_plugin_config *cfg;
@@ -32,10 +32,22 @@ struct mdp_tokens {
     /* the jti cache's file (plugin_opt_token_replay_file); NULL when not
      * kept. While its last write failed, token logins are refused
      * (replay_unsaved, set at TICK from the saver's status). */
-    mdp_replay_saver *saver;
+    mdp_file_saver *saver;
     bool replay_unsaved;
     uint64_t save_failures_seen;    /* failures already logged */
 };
+
+static int replay_save(void *state, const char *path, char *err, size_t errlen)
+{
+    return dance_replay_save(state, path, err, errlen);
+}
+
+static bool replay_dirty(void *state)
+{
+    return dance_replay_dirty(state);
+}
+
+static const mdp_file_saver_ops replay_file_ops = {replay_save, replay_dirty};
 
 /* open_replay_file - load the jti cache's file, write it back at once
  * (which proves that this process, already running as the user Mosquitto
@@ -63,8 +75,8 @@ static int open_replay_file(mdp_tokens *t, char *err, size_t errlen)
                  path, (unsigned)geteuid(), why);
         return -1;
     }
-    t->saver = mdp_replay_saver_start(t->replay, path, MDP_REPLAY_SAVE_INTERVAL_MS,
-                                        why, sizeof(why));
+    t->saver = mdp_file_saver_start(&replay_file_ops, t->replay, path,
+                                    MDP_FILE_SAVE_INTERVAL_MS, why, sizeof(why));
     if (t->saver == NULL) {
         snprintf(err, errlen, "plugin_opt_token_replay_file: %s", why);
         return -1;
@@ -132,11 +144,11 @@ void mdp_tokens_free(mdp_tokens *t)
     dance_jws_keycache_free(t->keys);
     if (t->saver != NULL) {
         char err[DANCE_REASON_MAX];
-        if (mdp_replay_saver_stop(t->saver, err, sizeof(err)) != 0)
+        if (mdp_file_saver_stop(t->saver, err, sizeof(err)) != 0)
             mosquitto_log_printf(MOSQ_LOG_ERR, "dance: could not write the token "
                 "replay file at shutdown: %s; tokens accepted in the last %u s may "
                 "be accepted once more after the restart", err,
-                MDP_REPLAY_SAVE_INTERVAL_MS / 1000u);
+                MDP_FILE_SAVE_INTERVAL_MS / 1000u);
         else
             mosquitto_log_printf(MOSQ_LOG_INFO, "dance: token replay file %s written",
                                  t->cfg->token_replay_file);
@@ -207,11 +219,11 @@ static void expire(mdp_tokens *t)
  * are refused while the last write failed (auth.c). */
 static void watch_saver(mdp_tokens *t)
 {
-    mdp_replay_saver_status st;
+    mdp_file_saver_status st;
 
     if (t->saver == NULL)
         return;
-    mdp_replay_saver_get_status(t->saver, &st);
+    mdp_file_saver_get_status(t->saver, &st);
     if (!st.ok && st.failures != t->save_failures_seen)
         mosquitto_log_printf(MOSQ_LOG_ERR, "dance: cannot write the token replay "
             "file: %s; token logins are refused until it can be written (used "
@@ -231,12 +243,12 @@ void mdp_tokens_tick(mdp_tokens *t)
 
 void mdp_tokens_get_counters(const mdp_tokens *t, mdp_tokens_counters *out)
 {
-    mdp_replay_saver_status ss;
+    mdp_file_saver_status ss;
 
     memset(out, 0, sizeof(*out));
     dance_replay_get_stats(t->replay, &out->replay);
     memset(&ss, 0, sizeof(ss));
     if (t->saver != NULL)
-        mdp_replay_saver_get_status(t->saver, &ss);
+        mdp_file_saver_get_status(t->saver, &ss);
     out->save_failures = ss.failures;
 }

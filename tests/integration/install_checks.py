@@ -39,10 +39,12 @@ def cache_value(build_dir, name):
 
 def public_headers():
     """The headers `cmake --install` must install: every header of
-    include/dance but the internal hashtab.h, and the generated version.h."""
+    include/dance but the internal hashtab.h and atomicfile.h, and the
+    generated version.h."""
     src = os.path.join(REPO, "include", "dance")
     names = {n for n in os.listdir(src) if n.endswith(".h")}
     names.discard("hashtab.h")
+    names.discard("atomicfile.h")
     names.add("version.h")
     return sorted(names)
 

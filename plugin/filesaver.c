@@ -1,12 +1,12 @@
 /*
- * plugin/replayfile.c - the thread that keeps the token jti cache in its
- * file (replayfile.h says why a thread and what a crash loses).
+ * plugin/filesaver.c - the thread that keeps a file up to date
+ * (filesaver.h says why a thread and what a crash loses).
  *
- * Locks: mu guards stop and the status; the cache has its own lock, which
- * dance_replay_save holds only while copying the pairs into the file's
+ * Locks: mu guards stop and the status; the state has its own lock, which
+ * its save function holds only while copying the state into the file's
  * buffer, so a login on the broker thread waits at most that long.
  */
-#include "replayfile.h"
+#include "filesaver.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -16,25 +16,26 @@
 
 #include "dance/clock.h"
 
-struct mdp_replay_saver {
+struct mdp_file_saver {
     pthread_mutex_t mu;
     pthread_cond_t cv;              /* signalled on stop */
     pthread_t thread;
     bool stop;
-    dance_replay *rp;
+    mdp_file_saver_ops ops;
+    void *state;
     const char *path;
     unsigned interval_ms;
-    mdp_replay_saver_status st;
+    mdp_file_saver_status st;
 };
 
 /* save_once - write the file and record the outcome */
-static int save_once(mdp_replay_saver *s)
+static int save_once(mdp_file_saver *s)
 {
     char err[DANCE_REASON_MAX];
     int rc;
 
     err[0] = '\0';
-    rc = dance_replay_save(s->rp, s->path, err, sizeof(err));
+    rc = s->ops.save(s->state, s->path, err, sizeof(err));
     pthread_mutex_lock(&s->mu);
     if (rc == 0) {
         s->st.ok = true;
@@ -51,7 +52,7 @@ static int save_once(mdp_replay_saver *s)
 
 static void *saver_main(void *arg)
 {
-    mdp_replay_saver *s = arg;
+    mdp_file_saver *s = arg;
     struct timespec until;
     bool retry;
 
@@ -64,7 +65,7 @@ static void *saver_main(void *arg)
             break;
         retry = !s->st.ok;
         pthread_mutex_unlock(&s->mu);
-        if (retry || dance_replay_dirty(s->rp))
+        if (retry || s->ops.dirty(s->state))
             save_once(s);
         pthread_mutex_lock(&s->mu);
     }
@@ -72,10 +73,11 @@ static void *saver_main(void *arg)
     return NULL;
 }
 
-mdp_replay_saver *mdp_replay_saver_start(dance_replay *rp, const char *path,
-                                             unsigned interval_ms, char *err, size_t errlen)
+mdp_file_saver *mdp_file_saver_start(const mdp_file_saver_ops *ops, void *state,
+                                     const char *path, unsigned interval_ms,
+                                     char *err, size_t errlen)
 {
-    mdp_replay_saver *s = calloc(1, sizeof(*s));
+    mdp_file_saver *s = calloc(1, sizeof(*s));
     pthread_condattr_t ca;
     int rc;
 
@@ -83,9 +85,10 @@ mdp_replay_saver *mdp_replay_saver_start(dance_replay *rp, const char *path,
         dance_set_err(err, errlen, "out of memory");
         return NULL;
     }
-    s->rp = rp;
+    s->ops = *ops;
+    s->state = state;
     s->path = path;
-    s->interval_ms = interval_ms ? interval_ms : MDP_REPLAY_SAVE_INTERVAL_MS;
+    s->interval_ms = interval_ms ? interval_ms : MDP_FILE_SAVE_INTERVAL_MS;
     s->st.ok = true;
     if (pthread_mutex_init(&s->mu, NULL) != 0) {
         free(s);
@@ -113,14 +116,14 @@ mdp_replay_saver *mdp_replay_saver_start(dance_replay *rp, const char *path,
     return s;
 }
 
-void mdp_replay_saver_get_status(mdp_replay_saver *s, mdp_replay_saver_status *out)
+void mdp_file_saver_get_status(mdp_file_saver *s, mdp_file_saver_status *out)
 {
     pthread_mutex_lock(&s->mu);
     *out = s->st;
     pthread_mutex_unlock(&s->mu);
 }
 
-int mdp_replay_saver_stop(mdp_replay_saver *s, char *err, size_t errlen)
+int mdp_file_saver_stop(mdp_file_saver *s, char *err, size_t errlen)
 {
     int rc;
 
