@@ -63,6 +63,7 @@ struct mdp_auth {
     mdp_clients *clients;
     mdp_tokens *tokens;           /* NULL: token logins off */
     mdp_guard *guard;
+    mdp_identities *identities;   /* NULL: no identities_file */
     mdp_wait_budget wait_budget;  /* the broker thread's waiting on DNS */
     mdp_auth_counters counters;
     uint64_t first_auth_ms;         /* first BASIC_AUTH, for the TICK watchdog */
@@ -84,6 +85,7 @@ mdp_auth *mdp_auth_new(const mdp_auth_config *c)
     a->clients = c->clients;
     a->tokens = c->tokens;
     a->guard = c->guard;
+    a->identities = c->identities;
     mdp_wait_budget_init(&a->wait_budget, c->cfg->connect_budget_ms,
                            mdp_plugin_now_ms());
     return a;
@@ -144,6 +146,9 @@ static int finish(auth_ctx *a, const mdp_verdict *v, bool defer)
 
     if (v->code == MDP_V_ACCEPTED) {
         a->p->counters.accepted++;
+        /* for the next start's prefetch; a failure (ENOMEM) only loses that */
+        if (a->p->identities != NULL && a->identity[0] != '\0')
+            (void)mdp_identities_note(a->p->identities, a->identity);
         mdp_guard_admitted(a->p->guard, a->client);  /* a takeover's will follows */
         return MOSQ_ERR_SUCCESS;
     }

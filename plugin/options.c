@@ -41,7 +41,7 @@ typedef enum opt_id {
     O_LOOKUP_TIMEOUT_MS, O_ALLOWED_DOMAINS, O_IDENTITY_SOURCE, O_TLSA_OWNER,
     O_CAFILE, O_FALLBACK, O_CLIENT_ID_BINDING, O_CONNECT_BUDGET_MS, O_CACHE_SIZE,
     O_MIN_TTL, O_MAX_TTL, O_NEGATIVE_TTL, O_FAILURE_TTL, O_REVALIDATE_INTERVAL,
-    O_STATS_INTERVAL, O_WORKER_THREADS, O_QUEUE_SIZE, O_DNS_INFLIGHT,
+    O_STATS_INTERVAL, O_WORKER_THREADS, O_QUEUE_SIZE, O_DNS_INFLIGHT, O_IDENTITIES_FILE,
     /* token authentication: every option after O_TOKEN_AUTH up to
      * O_VERIFY_TOPICS belongs to it (cross_check_tokens relies on it) */
     O_TOKEN_AUTH, O_TOKEN_AUDIENCE, O_TOKEN_MAX_LIFETIME,
@@ -113,6 +113,9 @@ static const opt_def opt_table[O_COUNT] = {
         "a number of jobs from 1 to 1000000"},
     [O_DNS_INFLIGHT] = {"dns_inflight", OPT_UINT, 1, 65536,
         "a number of lookups from 1 to 65536"},
+    [O_IDENTITIES_FILE] = {"identities_file", OPT_STRING, 0, 0,
+        "the absolute path of a file the broker may create and replace "
+        "(e.g. /var/lib/mosquitto/dance-identities)"},
     [O_TOKEN_AUTH] = {"token_auth", OPT_ONOFF, 0, 0, "on or off"},
     [O_TOKEN_AUDIENCE] = {"token_audience", OPT_AUDIENCE, 0, 0,
         "this broker's name for tokens, 1 to 256 printable characters without "
@@ -434,12 +437,13 @@ static int apply_string(mdp_plugin_config *c, const opt_def *d, opt_id id,
     char **slot = id == O_TRUST_ANCHOR ? &c->trust_anchor
                 : id == O_TLS_AUTH_NAME ? &c->tls_auth_name
                 : id == O_TOKEN_REPLAY_FILE ? &c->token_replay_file
+                : id == O_IDENTITIES_FILE ? &c->identities_file
                 : &c->cafile;
 
     if (value[0] == '\0')
         return bad_value(d, value, NULL, err, errlen);
     /* Mosquitto may run as a daemon from another directory */
-    if (id == O_TOKEN_REPLAY_FILE && value[0] != '/')
+    if ((id == O_TOKEN_REPLAY_FILE || id == O_IDENTITIES_FILE) && value[0] != '/')
         return bad_value(d, value, NULL, err, errlen);
     return set_checked(d, slot, value, err, errlen);
 }
@@ -906,6 +910,7 @@ void mdp_plugin_config_clear(mdp_plugin_config *cfg)
     free(cfg->rejected_prefix);
     free(cfg->token_audience);
     free(cfg->token_replay_file);
+    free(cfg->identities_file);
     memset(cfg, 0, sizeof(*cfg));
 }
 

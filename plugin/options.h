@@ -85,6 +85,7 @@ typedef struct mdp_plugin_config {
     unsigned worker_threads;
     size_t queue_size;
     unsigned dns_inflight;          /* lookups in flight at once */
+    char *identities_file;          /* NULL: no warm start (prefetch.h) */
     /* message verification (signed payloads, see mosquitto-dance(5)) */
     char *verify_topics;            /* as given; NULL: not given */
     mdp_topics *topics;           /* compiled; empty: verification off */

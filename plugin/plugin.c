@@ -10,8 +10,10 @@
  *
  *   plugin.c ---> all of them: creates, wires, dispatches callbacks
  *   stats ------> auth, guard, kicks, rechecks, tokens, messages, clients,
- *                 workers (their counters)
- *   auth -------> tokens, guard, workers, clients, decide, waitbudget
+ *                 workers, warmstart (their counters)
+ *   auth -------> tokens, guard, workers, clients, decide, waitbudget,
+ *                 identities
+ *   warmstart --> identities, prefetch, filesaver, workers
  *   messages ---> pipeline, clients
  *   pipeline ---> workers, threadpool
  *   workers ----> threadpool, decide
@@ -58,6 +60,7 @@
 #include "rechecks.h"
 #include "stats.h"
 #include "tokens.h"
+#include "warmstart.h"
 #include "workers.h"
 
 #define EVENT_BIT(ev) (1u << (unsigned)(ev))
@@ -75,6 +78,8 @@ struct mdp_plugin {
     mdp_rechecks *rechecks;
     mdp_tokens *tokens;           /* NULL: token logins off */
     mdp_workers *workers;
+    mdp_workers_hooks recheck_hooks;  /* chained behind the warm start's */
+    mdp_warmstart *warmstart;     /* NULL: no identities_file */
     mdp_messages *messages;
     mdp_guard *guard;
     mdp_auth *auth;
@@ -115,6 +120,7 @@ static void publish_stats(struct mdp_plugin *p)
         .auth = p->auth, .clients = p->clients, .cache = p->cache,
         .workers = p->workers, .guard = p->guard, .kicks = p->kicks,
         .rechecks = p->rechecks, .tokens = p->tokens, .messages = p->messages,
+        .warmstart = p->warmstart,
     };
 
     mdp_stats_publish(&src);
@@ -131,6 +137,8 @@ static int tick_cb(int event, void *event_data, void *userdata)
     mdp_guard_tick(p->guard);
 
     mdp_workers_drain(p->workers);
+    if (p->warmstart != NULL)
+        mdp_warmstart_tick(p->warmstart, p->workers);
     mdp_messages_tick(p->messages);
     if (p->tokens != NULL)
         mdp_tokens_tick(p->tokens);
@@ -229,6 +237,7 @@ static void plugin_free(struct mdp_plugin *p)
     mdp_auth_free(p->auth);
     mdp_guard_free(p->guard);
     mdp_tokens_free(p->tokens);
+    mdp_warmstart_free(p->warmstart);
     mdp_rechecks_free(p->rechecks);
     mdp_kicks_free(p->kicks);
     mdp_clients_free(p->clients);
@@ -356,8 +365,27 @@ static int start_dane(struct mdp_plugin *p, char *err, size_t errlen)
     return 0;
 }
 
+/* fetch_done_cb - a background lookup finished: the warm start counts
+ * its own, then the re-checks log failures */
+static void fetch_done_cb(void *ctx, const mdp_fetch_done *d)
+{
+    struct mdp_plugin *p = ctx;
+
+    if (p->warmstart != NULL)
+        mdp_warmstart_fetch_done(p->warmstart, d);
+    if (p->recheck_hooks.fetch_done != NULL)
+        p->recheck_hooks.fetch_done(p->recheck_hooks.ctx, d);
+}
+
+static void revalidate_done_cb(void *ctx, const mdp_revalidate_done *d)
+{
+    struct mdp_plugin *p = ctx;
+
+    p->recheck_hooks.revalidate_done(p->recheck_hooks.ctx, d);
+}
+
 /* start_workers - the DNS worker threads, whose completions go to the
- * re-checks. */
+ * warm start and the re-checks. */
 static int start_workers(struct mdp_plugin *p, char *err, size_t errlen)
 {
     mdp_workers_config wc;
@@ -373,12 +401,18 @@ static int start_workers(struct mdp_plugin *p, char *err, size_t errlen)
     wc.matcher = p->matcher;
     wc.idsrc = p->cfg.identity_source;
     wc.token_policy = p->tokens != NULL ? mdp_tokens_policy(p->tokens) : NULL;
-    mdp_rechecks_hooks(p->rechecks, &hooks);
+    mdp_rechecks_hooks(p->rechecks, &p->recheck_hooks);
+    hooks.ctx = p;
+    hooks.fetch_done = fetch_done_cb;
+    hooks.revalidate_done = revalidate_done_cb;
     p->workers = mdp_workers_start(&wc, &hooks, why, sizeof(why));
     if (p->workers == NULL) {
         snprintf(err, errlen, "cannot start the DNS workers: %s", why);
         return -1;
     }
+    /* the first prefetches now, before any device is back */
+    if (p->warmstart != NULL)
+        mdp_warmstart_tick(p->warmstart, p->workers);
     return 0;
 }
 
@@ -403,6 +437,7 @@ static int start_connect_checks(struct mdp_plugin *p, bool acl_defer,
     ac.clients = p->clients;
     ac.tokens = p->tokens;
     ac.guard = p->guard;
+    ac.identities = p->warmstart != NULL ? mdp_warmstart_identities(p->warmstart) : NULL;
     p->auth = mdp_auth_new(&ac);
     if (p->auth == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -433,14 +468,15 @@ static void log_ready(const struct mdp_plugin *p)
         "ready: allowed_domains=%s identity_source=%s tlsa_owner=%s resolver=%s "
         "trust_anchor=%s cafile=%s fallback=%s client_id_binding=%s "
         "connect_budget_ms=%u revalidate_interval=%u worker_threads=%u "
-        "dns_inflight=%u",
+        "dns_inflight=%u identities_file=%s",
         p->cfg.allowed_domains, mdp_identity_source_name(p->cfg.identity_source),
         p->cfg.tlsa_owner_label ? p->cfg.tlsa_owner_label : "identity",
         p->cfg.resolver ? p->cfg.resolver : "system",
         p->cfg.trust_anchor ? p->cfg.trust_anchor : "system",
         p->cfg.cafile ? p->cfg.cafile : "none", mdp_fallback_name(p->cfg.fallback),
         p->cfg.client_id_binding ? "on" : "off", p->cfg.connect_budget_ms,
-        p->cfg.revalidate_interval, p->cfg.worker_threads, p->cfg.dns_inflight);
+        p->cfg.revalidate_interval, p->cfg.worker_threads, p->cfg.dns_inflight,
+        p->cfg.identities_file ? p->cfg.identities_file : "none");
     if (!p->cfg.client_id_binding)
         mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: warning: "
             "plugin_opt_client_id_binding off: a device may connect with any client "
@@ -510,6 +546,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         p->tokens = mdp_tokens_start(&p->cfg, p->matcher, p->clients, p->kicks,
                                        err, MDP_OPT_ERR_MAX);
         if (p->tokens == NULL)
+            return fail_init(p, err);
+    }
+    if (p->cfg.identities_file != NULL) {
+        p->warmstart = mdp_warmstart_start(&p->cfg, err, sizeof(err));
+        if (p->warmstart == NULL)
             return fail_init(p, err);
     }
     if (start_workers(p, err, sizeof(err)) != 0)

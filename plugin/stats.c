@@ -20,6 +20,10 @@
  *   $SYS/broker/dance/cache/hits, misses, entries, evictions
  *   $SYS/broker/dance/dns/queries, failures, inflight, queued
  *   $SYS/broker/dance/workers/queued, dropped
+ *   with an identities file (warm start):
+ *   $SYS/broker/dance/prefetch/identities, secure, negative, failed, pending,
+ *   $SYS/broker/dance/prefetch/skipped
+ *   $SYS/broker/dance/identities/known, .../identities/save_failures
  *   with message verification on:
  *   $SYS/broker/dance/messages/verified
  *   $SYS/broker/dance/messages/refused/<reason>  (dance_status_name tokens)
@@ -65,6 +69,24 @@ static void publish_token_replay(const mdp_tokens *t)
     pub("auth/token/replay/evicted", tc.replay.evicted_early);
     pub("auth/token/replay/evicted_full", tc.replay.evicted_full);
     pub("auth/token/replay/save_failures", tc.save_failures);
+}
+
+/* publish_warmstart - the warm start's prefetch (what the identities file
+ * named, how the lookups answered, how many are still under way or
+ * waiting) and the identities kept for the next start */
+static void publish_warmstart(mdp_warmstart *ws)
+{
+    mdp_warmstart_counters wc;
+
+    mdp_warmstart_get_counters(ws, &wc);
+    pub("prefetch/identities", wc.prefetch.identities);
+    pub("prefetch/secure", wc.prefetch.secure);
+    pub("prefetch/negative", wc.prefetch.negative);
+    pub("prefetch/failed", wc.prefetch.failed);
+    pub("prefetch/pending", wc.prefetch.pending);
+    pub("prefetch/skipped", wc.skipped);
+    pub("identities/known", wc.known);
+    pub("identities/save_failures", wc.save_failures);
 }
 
 void mdp_stats_publish(const mdp_stats_sources *src)
@@ -125,6 +147,8 @@ void mdp_stats_publish(const mdp_stats_sources *src)
     pub("workers/dropped", ws.dropped);
     pub("dns/inflight", ws.dns_inflight);
     pub("dns/queued", ws.dns_queued);
+    if (src->warmstart != NULL)
+        publish_warmstart(src->warmstart);
 
     if (mdp_messages_verifying(src->messages)) {
         mdp_messages_counters mc;

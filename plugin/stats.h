@@ -13,6 +13,7 @@
 #include "message.h"
 #include "rechecks.h"
 #include "tokens.h"
+#include "warmstart.h"
 #include "workers.h"
 
 /* Where the counters come from. */
@@ -26,6 +27,7 @@ typedef struct mdp_stats_sources {
     mdp_rechecks *rechecks;
     mdp_tokens *tokens;           /* NULL: token logins off */
     mdp_messages *messages;
+    mdp_warmstart *warmstart;     /* NULL: no identities_file */
 } mdp_stats_sources;
 
 /* mdp_stats_publish - publish every counter (retained) under
