@@ -63,7 +63,8 @@ struct mdp_auth {
     mdp_clients *clients;
     mdp_tokens *tokens;           /* NULL: token logins off */
     mdp_guard *guard;
-    mdp_identities *identities;   /* NULL: no identities_file */
+    mdp_warmstart *warmstart;     /* NULL: no identities_file */
+    mdp_identities *identities;   /* the warm start's; NULL without it */
     mdp_wait_budget wait_budget;  /* the broker thread's waiting on DNS */
     mdp_auth_counters counters;
     uint64_t first_auth_ms;         /* first BASIC_AUTH, for the TICK watchdog */
@@ -85,7 +86,9 @@ mdp_auth *mdp_auth_new(const mdp_auth_config *c)
     a->clients = c->clients;
     a->tokens = c->tokens;
     a->guard = c->guard;
-    a->identities = c->identities;
+    a->warmstart = c->warmstart;
+    a->identities = c->warmstart != NULL ? mdp_warmstart_identities(c->warmstart)
+                                         : NULL;
     mdp_wait_budget_init(&a->wait_budget, c->cfg->connect_budget_ms,
                            mdp_plugin_now_ms());
     return a;
@@ -318,6 +321,16 @@ static int recheck_after_reload(mdp_auth *p, const mdp_client *e)
     return e->dane ? MOSQ_ERR_SUCCESS : MOSQ_ERR_PLUGIN_DEFER;
 }
 
+/* devices_waiting - lookups under way that devices wait on (the warm
+ * start's that no device asked for yet are not a storm of devices) */
+static size_t devices_waiting(mdp_auth *p)
+{
+    size_t all = mdp_workers_lookups_pending(p->workers);
+    size_t warm = p->warmstart != NULL ? mdp_warmstart_unasked(p->warmstart) : 0;
+
+    return all > warm ? all - warm : 0;
+}
+
 /* lookup - the TLSA answer for a->owner: cache, or queue a fetch and wait
  * for it as long as the wait budget allows (waitbudget.h: at most
  * connect_budget_ms, and a bounded share of the broker's time). Returns
@@ -348,8 +361,10 @@ static bool lookup(auth_ctx *a, dance_tlsa_result *res)
         }
         break;
     }
+    if (p->warmstart != NULL)
+        mdp_warmstart_asked(p->warmstart, a->owner);
     /* many cold devices at once: refuse at once (waitbudget.h) */
-    if (mdp_workers_lookups_pending(p->workers) > MDP_WAIT_ALONE_MAX)
+    if (devices_waiting(p) > MDP_WAIT_ALONE_MAX)
         return false;
     t0 = mdp_plugin_now_ms();
     allow = mdp_wait_budget_allow(&p->wait_budget, t0);

@@ -12,7 +12,7 @@
 #include "clients.h"
 #include "decide.h"
 #include "guard.h"
-#include "identities.h"
+#include "warmstart.h"
 #include "options.h"
 #include "tokens.h"
 #include "workers.h"
@@ -38,8 +38,8 @@ typedef struct mdp_auth_config {
     mdp_clients *clients;             /* admitted clients are registered */
     mdp_tokens *tokens;               /* NULL: token logins off */
     mdp_guard *guard;                 /* told of each admitted client */
-    mdp_identities *identities;       /* admitted identities are noted;
-                                           NULL: no identities_file */
+    mdp_warmstart *warmstart;         /* admitted identities are noted
+                                           there; NULL: no identities_file */
 } mdp_auth_config;
 
 mdp_auth *mdp_auth_new(const mdp_auth_config *c);    /* NULL on ENOMEM */

@@ -437,7 +437,7 @@ static int start_connect_checks(struct mdp_plugin *p, bool acl_defer,
     ac.clients = p->clients;
     ac.tokens = p->tokens;
     ac.guard = p->guard;
-    ac.identities = p->warmstart != NULL ? mdp_warmstart_identities(p->warmstart) : NULL;
+    ac.warmstart = p->warmstart;
     p->auth = mdp_auth_new(&ac);
     if (p->auth == NULL) {
         snprintf(err, errlen, "out of memory");

@@ -26,6 +26,7 @@ typedef enum pf_state {
 typedef struct pf_name {
     dance_hashtab_node hnode;   /* key: the cache key of the owner */
     pf_state state;
+    bool asked;                 /* a device waits on it (under way only) */
     size_t len;
     char key[DANCE_CACHE_OWNER_MAX + 1];
     char owner[];
@@ -35,6 +36,7 @@ struct mdp_prefetch {
     pf_name **names;            /* in submission order */
     size_t n, next;             /* next: first that may still wait */
     size_t under_way, batch_max, queue_reserve;
+    size_t asked;               /* of under_way: a device waits on them */
     dance_hashtab by_key;
     mdp_prefetch_counters counters;
 };
@@ -112,6 +114,8 @@ mdp_prefetch *mdp_prefetch_new(const char *const *owners, size_t n, size_t batch
     return pf;
 }
 
+static pf_name *find_owner(const mdp_prefetch *pf, const char *owner);
+
 void mdp_prefetch_tick(mdp_prefetch *pf, mdp_workers *w)
 {
     while (pf->next < pf->n && pf->under_way < pf->batch_max) {
@@ -141,26 +145,32 @@ void mdp_prefetch_tick(mdp_prefetch *pf, mdp_workers *w)
     }
 }
 
-bool mdp_prefetch_fetch_done(mdp_prefetch *pf, const mdp_fetch_done *d)
+/* find_owner - the name for owner, or NULL */
+static pf_name *find_owner(const mdp_prefetch *pf, const char *owner)
 {
     char key[DANCE_CACHE_OWNER_MAX + 1];
     dance_hashtab_node *n;
-    pf_name *e;
     pf_key k;
 
-    k.len = dance_cache_key(d->owner, key);
+    k.len = dance_cache_key(owner, key);
     k.key = key;
     if (k.len == 0)
-        return false;
+        return NULL;
     n = dance_hashtab_find(&pf->by_key, dance_hashtab_hash(&pf->by_key, key, k.len),
                            key_match, &k);
-    if (n == NULL)
-        return false;
-    e = DANCE_HASHTAB_ENTRY(n, pf_name, hnode);
-    if (e->state != PF_UNDER_WAY)
+    return n != NULL ? DANCE_HASHTAB_ENTRY(n, pf_name, hnode) : NULL;
+}
+
+bool mdp_prefetch_fetch_done(mdp_prefetch *pf, const mdp_fetch_done *d)
+{
+    pf_name *e = find_owner(pf, d->owner);
+
+    if (e == NULL || e->state != PF_UNDER_WAY)
         return false;           /* a device's own lookup, before or after */
     e->state = PF_ANSWERED;
     pf->under_way--;
+    if (e->asked)
+        pf->asked--;
     pf->counters.pending--;
     if (d->status == DANCE_OK)
         pf->counters.secure++;
@@ -169,6 +179,21 @@ bool mdp_prefetch_fetch_done(mdp_prefetch *pf, const mdp_fetch_done *d)
     else
         pf->counters.failed++;
     return pf->counters.pending == 0;
+}
+
+void mdp_prefetch_asked(mdp_prefetch *pf, const char *owner)
+{
+    pf_name *e = find_owner(pf, owner);
+
+    if (e != NULL && e->state == PF_UNDER_WAY && !e->asked) {
+        e->asked = true;
+        pf->asked++;
+    }
+}
+
+size_t mdp_prefetch_unasked(const mdp_prefetch *pf)
+{
+    return pf->under_way - pf->asked;
 }
 
 bool mdp_prefetch_complete(const mdp_prefetch *pf)

@@ -52,6 +52,14 @@ void mdp_prefetch_tick(mdp_prefetch *pf, mdp_workers *w);
  * last one (the prefetch is complete; log it once). */
 bool mdp_prefetch_fetch_done(mdp_prefetch *pf, const mdp_fetch_done *d);
 
+/* mdp_prefetch_asked - a device asks for owner (a cold CONNECT): when
+ * the prefetch's lookup for it is under way, the device now waits on it. */
+void mdp_prefetch_asked(mdp_prefetch *pf, const char *owner);
+
+/* mdp_prefetch_unasked - the prefetch's lookups under way that no device
+ * asked for yet. */
+size_t mdp_prefetch_unasked(const mdp_prefetch *pf);
+
 /* mdp_prefetch_complete - every name answered (or nothing to do). */
 bool mdp_prefetch_complete(const mdp_prefetch *pf);
 

@@ -216,6 +216,17 @@ void mdp_warmstart_fetch_done(mdp_warmstart *ws, const mdp_fetch_done *d)
         pc.negative, pc.failed);
 }
 
+void mdp_warmstart_asked(mdp_warmstart *ws, const char *owner)
+{
+    if (!mdp_prefetch_complete(ws->prefetch))
+        mdp_prefetch_asked(ws->prefetch, owner);
+}
+
+size_t mdp_warmstart_unasked(const mdp_warmstart *ws)
+{
+    return mdp_prefetch_unasked(ws->prefetch);
+}
+
 void mdp_warmstart_get_counters(mdp_warmstart *ws, mdp_warmstart_counters *out)
 {
     mdp_file_saver_status st;

@@ -48,6 +48,14 @@ void mdp_warmstart_tick(mdp_warmstart *ws, mdp_workers *w);
  * prefetch's answer; log the totals when it was the last. */
 void mdp_warmstart_fetch_done(mdp_warmstart *ws, const mdp_fetch_done *d);
 
+/* mdp_warmstart_asked - a cold CONNECT asks for owner (it may join the
+ * prefetch's lookup). */
+void mdp_warmstart_asked(mdp_warmstart *ws, const char *owner);
+
+/* mdp_warmstart_unasked - the prefetch's lookups under way that no
+ * device waits on: auth.c does not count them as devices arriving. */
+size_t mdp_warmstart_unasked(const mdp_warmstart *ws);
+
 void mdp_warmstart_get_counters(mdp_warmstart *ws, mdp_warmstart_counters *out);
 
 /* mdp_warmstart_free - stop the saver (which writes the file a last time,

@@ -292,6 +292,9 @@ static void test_prefetch_counts_its_own_answers(void **state)
     assert_false(mdp_prefetch_complete(pf));
     /* not queued yet: a device's own lookup, not counted */
     assert_false(mdp_prefetch_fetch_done(pf, &d));
+    /* a device asking for a name not under way waits on no prefetch */
+    mdp_prefetch_asked(pf, "a.acme.example");
+    assert_int_equal(mdp_prefetch_unasked(pf), 0);
     mdp_prefetch_get_counters(pf, &pc);
     assert_int_equal(pc.secure, 0);
     mdp_prefetch_free(pf);
