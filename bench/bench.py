@@ -64,7 +64,8 @@ LINES = {
     "cold-storm": ["cold-storm", "cold-storm-all-connected",
                    "cold-storm-all-connected-stateless-tickets",
                    "cold-storm-all-connected-full-handshakes", "cold-storm-refused-per-device",
-                   "cold-storm-retries-resumed"],
+                   "cold-storm-retries-resumed", "restart-storm-all-connected",
+                   "restart-storm-refused-per-device"],
     "passthrough": ["passthrough"],
     "passthrough-instructions": ["passthrough-instructions"],
     "verified-pipeline": ["verified-pipeline", "verified-latency-p50",
@@ -623,16 +624,37 @@ def fig_cold_storm(env):
     Baseline: the same storm against stock Mosquitto (no DNS at all, so no
     retries either). Both brokers run with stateful TLS 1.3 tickets
     (STATEFUL_TICKETS, as recommended); the storm is also run against the
-    plugin's broker with OpenSSL's default stateless tickets."""
+    plugin's broker with OpenSSL's default stateless tickets.
+
+    restart-storm: the resuming storm against a broker that was just
+    restarted with plugin_opt_identities_file, the file written by a
+    previous run of the same storm (so every device is named in it): the
+    prefetch and the devices start together, as after a restart."""
     count = env.args.storm_devices or (20 if env.quick else 2000)
     rounds = env.rounds
     env.pki(count + 1)
     proxy = DelayProxy(env, 50)
-    sides = ("resume", "stateless", "full", "stock")
+    sides = ("resume", "stateless", "full", "stock", "restart")
     res = {k: [] for k in sides}
+    previous = os.path.join(env.work, "identities-previous-run")
     try:
+        # the previous run: the same storm once, leaving the identities file
+        b = Broker(env, "storm-previous", dane_opts(env, resolver=proxy.upstream,
+                                                    identities_file=previous),
+                   environ=STATEFUL_TICKETS).start()
+        try:
+            storm_run(env, b, count, resume=True)
+        except BenchError as e:
+            raise BenchError("previous run for restart-storm: %s" % e)
+        finally:
+            b.stop()
+
         def one(kind):
             opts = dane_opts(env, resolver=proxy.upstream) if kind != "stock" else None
+            if kind == "restart":
+                # a fresh copy each time: the broker rewrites its file
+                opts["identities_file"] = os.path.join(env.work, "identities-restart")
+                shutil.copyfile(previous, opts["identities_file"])
             b = Broker(env, "storm-%s" % kind, opts,
                        environ=None if kind == "stateless" else STATEFUL_TICKETS).start()
             proxy_cpu0 = proc_cpu_seconds(proxy.proc.pid)
@@ -683,6 +705,10 @@ def fig_cold_storm(env):
         log("cold-storm: the broker resumed none of the storm clients' TLS sessions")
     emit(result_line("cold-storm-retries-resumed", share, "of retries",
                      resumed_share("full"), "of retries", None, None))
+    emit(result_line("restart-storm-all-connected", med("restart", "seconds"), "s",
+                     med("stock", "seconds"), "s", "<=", 1.5))
+    emit(result_line("restart-storm-refused-per-device", per_device("restart", "refused"),
+                     "refusals", per_device("resume", "refused"), "refusals", None, None))
     if env.args.storm_10k:
         try:
             storm_10k(env)
