@@ -73,7 +73,7 @@ mdp_prefetch *mdp_prefetch_new(const char *const *owners, size_t n, size_t batch
     if (pf == NULL)
         return NULL;
     pf->batch_max = batch_max ? batch_max : 1;
-    pf->queue_reserve = queue_reserve;
+    pf->queue_reserve = queue_reserve ? queue_reserve : 1;
     if (dance_hashtab_init(&pf->by_key, 64, n > 64 ? n : 64) != 0) {
         free(pf);
         return NULL;

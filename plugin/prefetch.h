@@ -37,8 +37,8 @@ typedef struct mdp_prefetch_counters {
 } mdp_prefetch_counters;
 
 /* mdp_prefetch_new - prefetch the TLSA records at owners[0..n) (copied),
- * at most batch_max (0: 1) at once, while fewer than queue_reserve jobs
- * wait in the work queue. NULL on ENOMEM. */
+ * at most batch_max (0: 1) at once, while fewer than queue_reserve (0: 1)
+ * jobs wait in the work queue. NULL on ENOMEM. */
 mdp_prefetch *mdp_prefetch_new(const char *const *owners, size_t n, size_t batch_max,
                                size_t queue_reserve);
 

@@ -81,6 +81,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.worker_threads, MDP_OPT_DEFAULT_WORKER_THREADS);
     assert_int_equal(c.queue_size, MDP_OPT_DEFAULT_QUEUE_SIZE);
     assert_int_equal(c.dns_inflight, 256);
+    assert_null(c.identities_file);
     /* message verification: off */
     assert_null(c.verify_topics);
     assert_false(mdp_plugin_config_verifying(&c));
@@ -326,6 +327,7 @@ static void test_every_option(void **state)
         {"worker_threads", "4"},
         {"queue_size", "9"},
         {"dns_inflight", "65536"},
+        {"identities_file", "/var/lib/mosquitto/dance-identities"},
     };
     mdp_plugin_config c;
     dance_resolver_config rc;
@@ -354,6 +356,7 @@ static void test_every_option(void **state)
     assert_int_equal(c.worker_threads, 4);
     assert_int_equal(c.queue_size, 9);
     assert_int_equal(c.dns_inflight, 65536);
+    assert_string_equal(c.identities_file, "/var/lib/mosquitto/dance-identities");
 
     mdp_plugin_config_resolver(&c, &rc);
     assert_string_equal(rc.upstreams, c.resolver);
@@ -401,6 +404,8 @@ static void test_bad_values(void **state)
 {
     (void)state;
     /* numbers: not digits, sign, blanks, empty, bounds, overflow */
+    one_bad("identities_file", "");
+    one_bad("identities_file", "dance-identities");   /* relative */
     one_bad("lookup_timeout_ms", "");
     one_bad("lookup_timeout_ms", "0");
     one_bad("lookup_timeout_ms", "60001");
