@@ -133,10 +133,12 @@ class WarmStartTest(PluginTestCase):
         second = self.start_broker("second")
         second.wait_log("dance: prefetching 5 identities from %s" % self.file)
         second.wait_log("dance: prefetch done", timeout=WAIT)
+        # retained counters published every second: wait for the final ones
         self.assertEqual(self.sys(second, "prefetch/identities"), 5)
-        self.assertEqual(self.sys(second, "prefetch/secure"), 4)
-        self.assertEqual(self.sys(second, "prefetch/negative"), 1)
-        self.assertEqual(self.sys(second, "prefetch/pending"), 0)
+        self.assertEqual(self.wait_sys(second, "prefetch/pending", lambda v: v == 0), 0)
+        self.assertEqual(self.wait_sys(second, "prefetch/secure", lambda v: v == 4), 4)
+        self.assertEqual(self.wait_sys(second, "prefetch/negative", lambda v: v == 1), 1)
+        self.assertEqual(self.sys(second, "prefetch/failed"), 0)
 
         for label in DEVICES:
             r = self.connect(second, label)
