@@ -180,6 +180,23 @@ int mdp_identities_note(mdp_identities *ids, const char *identity)
     return rc;
 }
 
+void mdp_identities_forget(mdp_identities *ids, const char *identity)
+{
+    size_t len = strlen(identity);
+    uint64_t h = dance_hashtab_hash(&ids->names, identity, len);
+    id_entry *e;
+
+    pthread_mutex_lock(&ids->mu);
+    e = find(ids, identity, len, h);
+    if (e != NULL) {
+        unlink_entry(ids, e);
+        dance_hashtab_remove(&ids->names, &e->hnode);
+        free(e);
+        ids->changes++;
+    }
+    pthread_mutex_unlock(&ids->mu);
+}
+
 size_t mdp_identities_count(mdp_identities *ids)
 {
     size_t n;

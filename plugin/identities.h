@@ -45,6 +45,10 @@ void mdp_identities_free(mdp_identities *ids);
  * else). */
 int mdp_identities_note(mdp_identities *ids, const char *identity);
 
+/* mdp_identities_forget - identity is no longer to be prefetched (its
+ * record is gone); nothing when not held. */
+void mdp_identities_forget(mdp_identities *ids, const char *identity);
+
 /* mdp_identities_count - names held now. */
 size_t mdp_identities_count(mdp_identities *ids);
 

@@ -29,7 +29,8 @@ typedef struct pf_name {
     bool asked;                 /* a device waits on it (under way only) */
     size_t len;
     char key[DANCE_CACHE_OWNER_MAX + 1];
-    char owner[];
+    const char *identity;       /* in text, after the owner */
+    char text[];                /* owner '\0' identity '\0' */
 } pf_name;
 
 struct mdp_prefetch {
@@ -65,8 +66,8 @@ void mdp_prefetch_free(mdp_prefetch *pf)
     free(pf);
 }
 
-mdp_prefetch *mdp_prefetch_new(const char *const *owners, size_t n, size_t batch_max,
-                               size_t queue_reserve)
+mdp_prefetch *mdp_prefetch_new(const char *const *identities, const char *const *owners,
+                               size_t n, size_t batch_max, size_t queue_reserve)
 {
     mdp_prefetch *pf = calloc(1, sizeof(*pf));
 
@@ -84,8 +85,8 @@ mdp_prefetch *mdp_prefetch_new(const char *const *owners, size_t n, size_t batch
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        size_t olen = strlen(owners[i]);
-        pf_name *e = calloc(1, sizeof(*e) + olen + 1);
+        size_t olen = strlen(owners[i]), ilen = strlen(identities[i]);
+        pf_name *e = calloc(1, sizeof(*e) + olen + ilen + 2);
         pf_key k;
         uint64_t h;
 
@@ -93,7 +94,9 @@ mdp_prefetch *mdp_prefetch_new(const char *const *owners, size_t n, size_t batch
             mdp_prefetch_free(pf);
             return NULL;
         }
-        memcpy(e->owner, owners[i], olen + 1);
+        memcpy(e->text, owners[i], olen + 1);
+        memcpy(e->text + olen + 1, identities[i], ilen + 1);
+        e->identity = e->text + olen + 1;
         e->len = dance_cache_key(owners[i], e->key);
         if (e->len == 0) {
             free(e);            /* not a usable owner name: nothing to ask */
@@ -130,7 +133,7 @@ void mdp_prefetch_tick(mdp_prefetch *pf, mdp_workers *w)
         mdp_workers_get_stats(w, &ws);
         if (ws.queued >= pf->queue_reserve)
             return;
-        switch (mdp_workers_submit_fetch(w, e->owner)) {
+        switch (mdp_workers_submit_fetch(w, e->text)) {
         case MDP_SUBMIT_QUEUED:
         case MDP_SUBMIT_DUPLICATE:  /* a device came first: its answer counts */
             e->state = PF_UNDER_WAY;
@@ -161,12 +164,15 @@ static pf_name *find_owner(const mdp_prefetch *pf, const char *owner)
     return n != NULL ? DANCE_HASHTAB_ENTRY(n, pf_name, hnode) : NULL;
 }
 
-bool mdp_prefetch_fetch_done(mdp_prefetch *pf, const mdp_fetch_done *d)
+bool mdp_prefetch_fetch_done(mdp_prefetch *pf, const mdp_fetch_done *d,
+                             const char **identity)
 {
     pf_name *e = find_owner(pf, d->owner);
 
+    *identity = NULL;
     if (e == NULL || e->state != PF_UNDER_WAY)
         return false;           /* a device's own lookup, before or after */
+    *identity = e->identity;
     e->state = PF_ANSWERED;
     pf->under_way--;
     if (e->asked)

@@ -36,11 +36,12 @@ typedef struct mdp_prefetch_counters {
     uint64_t pending;           /* not answered yet */
 } mdp_prefetch_counters;
 
-/* mdp_prefetch_new - prefetch the TLSA records at owners[0..n) (copied),
- * at most batch_max (0: 1) at once, while fewer than queue_reserve (0: 1)
+/* mdp_prefetch_new - prefetch the TLSA records at owners[0..n), the
+ * owner names of identities[0..n) (both copied), at most batch_max (0: 1)
+ * at once, while fewer than queue_reserve (0: 1)
  * jobs wait in the work queue. NULL on ENOMEM. */
-mdp_prefetch *mdp_prefetch_new(const char *const *owners, size_t n, size_t batch_max,
-                               size_t queue_reserve);
+mdp_prefetch *mdp_prefetch_new(const char *const *identities, const char *const *owners,
+                               size_t n, size_t batch_max, size_t queue_reserve);
 
 void mdp_prefetch_free(mdp_prefetch *pf);          /* NULL-safe */
 
@@ -48,9 +49,11 @@ void mdp_prefetch_free(mdp_prefetch *pf);          /* NULL-safe */
 void mdp_prefetch_tick(mdp_prefetch *pf, mdp_workers *w);
 
 /* mdp_prefetch_fetch_done - a FETCH finished (the workers' fetch_done
- * hook): counted when it is one of the prefetch's. True when it was the
- * last one (the prefetch is complete; log it once). */
-bool mdp_prefetch_fetch_done(mdp_prefetch *pf, const mdp_fetch_done *d);
+ * hook): counted when it is one of the prefetch's, and then *identity
+ * names its identity (valid while pf lives; NULL when not counted). True
+ * when it was the last one (the prefetch is complete; log it once). */
+bool mdp_prefetch_fetch_done(mdp_prefetch *pf, const mdp_fetch_done *d,
+                             const char **identity);
 
 /* mdp_prefetch_asked - a device asks for owner (a cold CONNECT): when
  * the prefetch's lookup for it is under way, the device now waits on it. */

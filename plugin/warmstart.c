@@ -26,6 +26,7 @@
 
 #include "dance/error.h"
 #include "dance/name.h"
+#include "dance/status.h"
 #include "filesaver.h"
 #include "log.h"
 
@@ -84,9 +85,10 @@ static int make_prefetch(mdp_warmstart *ws, char *err, size_t errlen)
     size_t n = 0, k = 0;
     char **names = mdp_identities_names(ws->ids, &n);
     char **owners = calloc(n ? n : 1, sizeof(*owners));
+    const char **idents = calloc(n ? n : 1, sizeof(*idents));
     int rc = -1;
 
-    if (names == NULL || owners == NULL) {
+    if (names == NULL || owners == NULL || idents == NULL) {
         snprintf(err, errlen, "out of memory reading plugin_opt_identities_file");
         goto out;
     }
@@ -97,6 +99,7 @@ static int make_prefetch(mdp_warmstart *ws, char *err, size_t errlen)
             ws->skipped++;      /* too long with the service label */
             continue;
         }
+        idents[k] = names[i];
         if ((owners[k] = strdup(owner)) == NULL) {
             snprintf(err, errlen, "out of memory reading plugin_opt_identities_file");
             goto out;
@@ -104,7 +107,8 @@ static int make_prefetch(mdp_warmstart *ws, char *err, size_t errlen)
         k++;
     }
     /* half the lookups in flight, half the queue: the rest is for CONNECTs */
-    ws->prefetch = mdp_prefetch_new((const char *const *)owners, k,
+    ws->prefetch = mdp_prefetch_new((const char *const *)idents,
+                                    (const char *const *)owners, k,
                                     ws->cfg->dns_inflight / 2u, ws->cfg->queue_size / 2u);
     if (ws->prefetch == NULL) {
         snprintf(err, errlen, "out of memory reading plugin_opt_identities_file");
@@ -115,6 +119,7 @@ out:
     for (size_t i = 0; owners != NULL && i < k; i++)
         free(owners[i]);
     free(owners);
+    free(idents);
     mdp_identities_names_free(names);
     return rc;
 }
@@ -206,8 +211,14 @@ void mdp_warmstart_tick(mdp_warmstart *ws, mdp_workers *w)
 void mdp_warmstart_fetch_done(mdp_warmstart *ws, const mdp_fetch_done *d)
 {
     mdp_prefetch_counters pc;
+    const char *identity;
+    bool complete = mdp_prefetch_fetch_done(ws->prefetch, d, &identity);
 
-    if (!mdp_prefetch_fetch_done(ws->prefetch, d))
+    /* A secure "no such record" means the device was revoked: it is no
+     * longer one to prefetch (it is noted again if it is ever admitted). */
+    if (identity != NULL && d->status == DANCE_NO_RECORD)
+        mdp_identities_forget(ws->ids, identity);
+    if (!complete)
         return;
     mdp_prefetch_get_counters(ws->prefetch, &pc);
     mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: prefetch done in %" PRIu64 " ms: "

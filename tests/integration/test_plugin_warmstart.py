@@ -12,7 +12,8 @@ down that:
     $SYS), while a device the file did not name is refused as pending,
     as every cold device is;
   * a device whose record was removed while the broker was down is
-    refused after the restart (the prefetch cached the negative answer);
+    refused after the restart (the prefetch cached the negative answer),
+    and the file no longer names it;
   * the file holds nothing but the names (checked line by line) and has
     mode 0600;
   * names that are not DNS names or not under allowed_domains are skipped
@@ -157,6 +158,12 @@ class WarmStartTest(PluginTestCase):
         self.assertFalse(self.connect(second, "newcomer").accepted)
         self.assertEqual(self.wait_sys(second, "auth/refused/pending",
                                        lambda v: v >= 1), 1)
+        second.stop()
+        # the revoked device is no longer one to prefetch
+        lines = self.read().splitlines()
+        self.assertEqual(sorted(lines[1:-1]),
+                         sorted(ident(x) for x in DEVICES + ("backend",)))
+        self.assertEqual(lines[-1], "end 4")
 
     def test_bad_names_skipped_and_logged(self):
         self.write("dance-identities 1\n%s\nnot a name\nx._device.evil.example\n"

@@ -112,6 +112,28 @@ static void test_note_keeps_most_recent_within_cap(void **state)
     mdp_identities_free(ids);
 }
 
+static void test_forget(void **state)
+{
+    mdp_identities *ids = mdp_identities_new(10);
+    char err[DANCE_REASON_MAX];
+
+    (void)state;
+    assert_int_equal(mdp_identities_note(ids, "a.acme.example"), 0);
+    assert_int_equal(mdp_identities_note(ids, "b.acme.example"), 0);
+    assert_int_equal(mdp_identities_save(ids, path, err, sizeof(err)), 0);
+    mdp_identities_forget(ids, "nobody.acme.example");
+    assert_false(mdp_identities_dirty(ids));
+    mdp_identities_forget(ids, "b.acme.example");
+    assert_true(mdp_identities_dirty(ids));
+    assert_int_equal(mdp_identities_count(ids), 1);
+    assert_int_equal(mdp_identities_save(ids, path, err, sizeof(err)), 0);
+    assert_string_equal(read_file(), "dance-identities 1\na.acme.example\nend 1\n");
+    /* admitted again: back */
+    assert_int_equal(mdp_identities_note(ids, "b.acme.example"), 0);
+    assert_int_equal(mdp_identities_count(ids), 2);
+    mdp_identities_free(ids);
+}
+
 static void test_round_trip_in_order(void **state)
 {
     mdp_identities *ids = mdp_identities_new(10), *back = mdp_identities_new(10);
@@ -278,11 +300,14 @@ static void test_unreadable_is_an_error(void **state)
 
 static void test_prefetch_counts_its_own_answers(void **state)
 {
-    static const char *const owners[] = {"a.acme.example", "b.acme.example",
-                                         "A.acme.example", "c.acme.example"};
-    mdp_prefetch *pf = mdp_prefetch_new(owners, 4, 2, 10);
+    static const char *const idents[] = {"a.acme.example", "b.acme.example",
+                                         "a.acme.example", "c.acme.example"};
+    static const char *const owners[] = {"_mqtt.a.acme.example", "_mqtt.b.acme.example",
+                                         "_mqtt.A.acme.example", "_mqtt.c.acme.example"};
+    mdp_prefetch *pf = mdp_prefetch_new(idents, owners, 4, 2, 10);
     mdp_prefetch_counters pc;
-    mdp_fetch_done d = {"b.acme.example", DANCE_OK, ""};
+    mdp_fetch_done d = {"_mqtt.b.acme.example", DANCE_OK, ""};
+    const char *identity = "x";
 
     (void)state;
     assert_non_null(pf);
@@ -291,15 +316,16 @@ static void test_prefetch_counts_its_own_answers(void **state)
     assert_int_equal(pc.pending, 3);
     assert_false(mdp_prefetch_complete(pf));
     /* not queued yet: a device's own lookup, not counted */
-    assert_false(mdp_prefetch_fetch_done(pf, &d));
+    assert_false(mdp_prefetch_fetch_done(pf, &d, &identity));
+    assert_null(identity);
     /* a device asking for a name not under way waits on no prefetch */
-    mdp_prefetch_asked(pf, "a.acme.example");
+    mdp_prefetch_asked(pf, "_mqtt.a.acme.example");
     assert_int_equal(mdp_prefetch_unasked(pf), 0);
     mdp_prefetch_get_counters(pf, &pc);
     assert_int_equal(pc.secure, 0);
     mdp_prefetch_free(pf);
 
-    pf = mdp_prefetch_new(owners, 0, 2, 10);
+    pf = mdp_prefetch_new(idents, owners, 0, 2, 10);
     assert_non_null(pf);
     assert_true(mdp_prefetch_complete(pf));
     mdp_prefetch_free(pf);
@@ -310,6 +336,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_note_keeps_most_recent_within_cap),
         cmocka_unit_test(test_round_trip_in_order),
+        cmocka_unit_test(test_forget),
         cmocka_unit_test(test_missing_file_is_first_start),
         cmocka_unit_test(test_bad_lines_skipped_and_counted),
         cmocka_unit_test(test_corrupt_files_ignored),
