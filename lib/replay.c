@@ -582,17 +582,70 @@ static int parse_entry(char *line, int64_t *exp, char *sender, size_t *sl,
     return 0;
 }
 
+typedef struct load_ctx {
+    dance_replay *rp;
+    dance_replay_load_info *info;
+    const char *path;
+    char *sender, *key;             /* REPLAY_PART_MAX + 1 each */
+    uint64_t now, last;
+    int64_t wall;
+} load_ctx;
+
+/* load_line - one entry line of the file (dance_file_line_fn); under mu */
+static int load_line(char *line, size_t len, size_t lineno, void *arg, char *err,
+                     size_t errlen)
+{
+    load_ctx *lc = arg;
+    dance_replay *rp = lc->rp;
+    size_t sl, kl;
+    int64_t exp;
+    uint64_t left, at, hs;
+    rp_entry *e;
+
+    (void)len;
+    if (parse_entry(line, &exp, lc->sender, &sl, lc->key, &kl) != 0) {
+        dance_set_err(err, errlen, "%s line %zu: expected '<expiry> <sender-hex> "
+                      "<key-hex>'", lc->path, lineno);
+        return DANCE_FILE_CORRUPT;
+    }
+    if (exp <= lc->wall) {
+        if (lc->info != NULL)
+            lc->info->expired++;
+        return 0;
+    }
+    /* Capped at one window from now (never past what this policy needs)
+     * and kept in order, so the FIFO stays in expiry order. */
+    left = (uint64_t)(exp - lc->wall) * 1000u;
+    at = lc->now + (left < rp->window_ms ? left : rp->window_ms);
+    if (at < lc->last)
+        at = lc->last;
+    lc->last = at;
+    e = entry_new(rp, lc->sender, sl, lc->key, kl);
+    if (e == NULL)
+        goto nomem;
+    if (entry_find(rp, e) != NULL) {
+        free(e);
+        return 0;
+    }
+    hs = dance_hashtab_hash(&rp->senders, lc->sender, sl);
+    make_room(rp, lc->sender, sl, hs);
+    if (insert(rp, e, hs, at) != 0) {
+        free(e);
+        goto nomem;
+    }
+    if (lc->info != NULL)
+        lc->info->loaded++;
+    return 0;
+nomem:
+    dance_set_err(err, errlen, "out of memory loading %s", lc->path);
+    return -1;
+}
+
 int dance_replay_load(dance_replay *rp, const char *path, dance_replay_load_info *info,
                       char *err, size_t errlen)
 {
-    char *line = NULL, *sender = NULL, *key = NULL;
-    size_t cap = 0, lineno = 0, sl, kl, count = 0;
-    uint64_t now, last = 0;
-    int64_t wall, exp;
-    ssize_t len;
-    bool ended = false;
-    FILE *f;
-    int rc = -1;
+    load_ctx lc;
+    int rc;
 
     if (info != NULL)
         memset(info, 0, sizeof(*info));
@@ -600,123 +653,29 @@ int dance_replay_load(dance_replay *rp, const char *path, dance_replay_load_info
         dance_set_err(err, errlen, "no replay cache or file name");
         return -1;
     }
-    f = fopen(path, "re");
-    if (f == NULL) {
-        if (errno == ENOENT) {
-            if (info != NULL)
-                info->missing = true;
-            return 0;
-        }
-        dance_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    memset(&lc, 0, sizeof(lc));
+    lc.rp = rp;
+    lc.info = info;
+    lc.path = path;
+    lc.sender = malloc(REPLAY_PART_MAX + 1);
+    lc.key = malloc(REPLAY_PART_MAX + 1);
+    if (lc.sender == NULL || lc.key == NULL) {
+        free(lc.sender);
+        free(lc.key);
+        dance_set_err(err, errlen, "out of memory loading %s", path);
         return -1;
     }
-    sender = malloc(REPLAY_PART_MAX + 1);
-    key = malloc(REPLAY_PART_MAX + 1);
-    if (sender == NULL || key == NULL) {
-        dance_set_err(err, errlen, "out of memory loading %s", path);
-        goto out;
-    }
     pthread_mutex_lock(&rp->mu);
-    now = rp->clock(rp->clock_ctx);
-    wall = wall_s(rp);
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        if (len == 0 || line[len - 1] != '\n') {
-            dance_set_err(err, errlen, "%s line %zu: truncated (no newline)", path, lineno);
-            goto unlock;
-        }
-        line[--len] = '\0';
-        if (strlen(line) != (size_t)len) {
-            dance_set_err(err, errlen, "%s line %zu: NUL byte", path, lineno);
-            goto unlock;
-        }
-        if (lineno == 1) {
-            if (strcmp(line, REPLAY_FILE_MAGIC) != 0) {
-                dance_set_err(err, errlen, "%s line 1: not a replay cache file (expected "
-                              "'" REPLAY_FILE_MAGIC "')", path);
-                goto unlock;
-            }
-            continue;
-        }
-        if (ended) {
-            dance_set_err(err, errlen, "%s line %zu: text after the end line", path,
-                          lineno);
-            goto unlock;
-        }
-        if (strncmp(line, "end ", 4) == 0) {
-            char *end;
-            unsigned long long c;
-            errno = 0;
-            c = strtoull(line + 4, &end, 10);
-            if (errno != 0 || *end != '\0' || line[4] < '0' || line[4] > '9'
-                || c != count) {
-                dance_set_err(err, errlen, "%s line %zu: end line does not match the %zu "
-                              "entries read", path, lineno, count);
-                goto unlock;
-            }
-            ended = true;
-            continue;
-        }
-        if (parse_entry(line, &exp, sender, &sl, key, &kl) != 0) {
-            dance_set_err(err, errlen, "%s line %zu: expected '<expiry> <sender-hex> "
-                          "<key-hex>'", path, lineno);
-            goto unlock;
-        }
-        count++;
-        if (exp <= wall) {
-            if (info != NULL)
-                info->expired++;
-            continue;
-        }
-        {
-            /* Capped at one window from now (never past what this policy
-             * needs) and kept in order, so the FIFO stays in expiry order. */
-            uint64_t left = (uint64_t)(exp - wall) * 1000u;
-            uint64_t at = now + (left < rp->window_ms ? left : rp->window_ms);
-            rp_entry *e;
-            uint64_t hs;
-
-            if (at < last)
-                at = last;
-            last = at;
-            e = entry_new(rp, sender, sl, key, kl);
-            if (e == NULL) {
-                dance_set_err(err, errlen, "out of memory loading %s", path);
-                goto unlock;
-            }
-            if (entry_find(rp, e) != NULL) {
-                free(e);
-                continue;
-            }
-            hs = dance_hashtab_hash(&rp->senders, sender, sl);
-            make_room(rp, sender, sl, hs);
-            if (insert(rp, e, hs, at) != 0) {
-                free(e);
-                dance_set_err(err, errlen, "out of memory loading %s", path);
-                goto unlock;
-            }
-            if (info != NULL)
-                info->loaded++;
-        }
-    }
-    if (ferror(f)) {
-        dance_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
-        goto unlock;
-    }
-    if (lineno == 0 || !ended) {
-        dance_set_err(err, errlen, "%s: %s", path, lineno == 0 ? "empty file"
-                      : "truncated (no end line)");
-        goto unlock;
-    }
-    rc = 0;
-unlock:
-    if (info != NULL && rc == 0)
+    lc.now = rp->clock(rp->clock_ctx);
+    lc.wall = wall_s(rp);
+    rc = dance_file_read_lines(path, REPLAY_FILE_MAGIC, "a replay cache file", 0,
+                               load_line, &lc, err, errlen);
+    if (rc == DANCE_FILE_MISSING && info != NULL)
+        info->missing = true;
+    if (info != NULL && rc >= 0 && rc != DANCE_FILE_CORRUPT)
         info->loaded = info->loaded > rp->count ? rp->count : info->loaded;
     pthread_mutex_unlock(&rp->mu);
-out:
-    fclose(f);
-    free(line);
-    free(sender);
-    free(key);
-    return rc;
+    free(lc.sender);
+    free(lc.key);
+    return rc == DANCE_FILE_READ || rc == DANCE_FILE_MISSING ? 0 : -1;
 }

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "dance/atomicfile.h"
 #include "dance/error.h"
@@ -315,113 +314,47 @@ static int take_name(mdp_identities *ids, const char *line, size_t len,
     return 0;
 }
 
+typedef struct load_ctx {
+    mdp_identities *ids;
+    const dance_allowlist *allow;
+    mdp_identities_load_info *info;
+    const char *path;
+} load_ctx;
+
+/* load_line - one entry line of the file (dance_file_line_fn) */
+static int load_line(char *line, size_t len, size_t lineno, void *arg, char *err,
+                     size_t errlen)
+{
+    load_ctx *lc = arg;
+
+    (void)lineno;
+    if (take_name(lc->ids, line, len, lc->allow, lc->info) != 0) {
+        dance_set_err(err, errlen, "out of memory loading %s", lc->path);
+        return -1;
+    }
+    return 0;
+}
+
 int mdp_identities_load(mdp_identities *ids, const char *path,
                         const dance_allowlist *allow, mdp_identities_load_info *info,
                         char *err, size_t errlen)
 {
-    char *line = NULL;
-    size_t cap = 0, lineno = 0, count = 0;
-    ssize_t len;
-    bool ended = false;
-    struct stat st;
-    FILE *f;
-    int rc = -1;
+    load_ctx lc = { ids, allow, info, path };
+    int rc;
 
     memset(info, 0, sizeof(*info));
-    f = fopen(path, "re");
-    if (f == NULL) {
-        if (errno == ENOENT) {
-            info->missing = true;
-            return 0;
-        }
-        dance_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (fstat(fileno(f), &st) != 0) {
-        dance_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
-        fclose(f);
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        dance_set_err(err, errlen, "cannot read %s: %s", path,
-                      S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file");
-        fclose(f);
-        return -1;
-    }
-    if ((uint64_t)st.st_size > max_file_bytes(ids->capacity)) {
-        info->corrupt = true;
-        dance_set_err(err, errlen, "%s is larger (%lld bytes) than %zu names can be "
-                      "(plugin_opt_cache_size)", path, (long long)st.st_size,
-                      ids->capacity);
-        fclose(f);
-        return 0;
-    }
     pthread_mutex_lock(&ids->mu);
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        if (len == 0 || line[len - 1] != '\n') {
-            dance_set_err(err, errlen, "%s line %zu: truncated (no newline)", path, lineno);
-            goto bad;
-        }
-        line[--len] = '\0';
-        if (strlen(line) != (size_t)len) {
-            dance_set_err(err, errlen, "%s line %zu: NUL byte", path, lineno);
-            goto bad;
-        }
-        if (lineno == 1) {
-            if (strcmp(line, IDENTITIES_FILE_MAGIC) != 0) {
-                dance_set_err(err, errlen, "%s line 1: not an identities file "
-                              "(expected '" IDENTITIES_FILE_MAGIC "')", path);
-                goto bad;
-            }
-            continue;
-        }
-        if (ended) {
-            dance_set_err(err, errlen, "%s line %zu: text after the end line", path,
-                          lineno);
-            goto bad;
-        }
-        if (strncmp(line, "end ", 4) == 0) {
-            char *end;
-            unsigned long long c;
-            errno = 0;
-            c = strtoull(line + 4, &end, 10);
-            if (errno != 0 || *end != '\0' || line[4] < '0' || line[4] > '9'
-                || c != count) {
-                dance_set_err(err, errlen, "%s line %zu: end line does not match the "
-                              "%zu names read", path, lineno, count);
-                goto bad;
-            }
-            ended = true;
-            continue;
-        }
-        count++;
-        if (take_name(ids, line, (size_t)len, allow, info) != 0) {
-            dance_set_err(err, errlen, "out of memory loading %s", path);
-            goto unlock;
-        }
-    }
-    if (ferror(f)) {
-        dance_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
-        goto unlock;
-    }
-    if (lineno == 0 || !ended) {
-        dance_set_err(err, errlen, "%s: %s", path, lineno == 0 ? "empty file"
-                      : "truncated (no end line)");
-        goto bad;
-    }
-    rc = 0;
-    goto unlock;
-bad:
-    corrupt(ids, info);
-    rc = 0;
-unlock:
+    rc = dance_file_read_lines(path, IDENTITIES_FILE_MAGIC, "an identities file",
+                               max_file_bytes(ids->capacity), load_line, &lc,
+                               err, errlen);
+    if (rc == DANCE_FILE_MISSING)
+        info->missing = true;
+    else if (rc == DANCE_FILE_CORRUPT)
+        corrupt(ids, info);
     /* what was loaded is what the file said: nothing new to write */
     ids->saved_changes = ids->changes;
     pthread_mutex_unlock(&ids->mu);
-    fclose(f);
-    free(line);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
 char **mdp_identities_names(mdp_identities *ids, size_t *count)
