@@ -18,7 +18,7 @@ struct mdp_guard {
     mdp_kicks *kicks;
     mdp_log_limiter *log;
     /* the prefixes are guarded whether or not messages are verified */
-    size_t verified_prefix_len, rejected_prefix_len;
+    size_t verified_prefix_len, rejected_prefix_len, forwarded_prefix_len;
     bool acl_defer;                 /* an ACL decider follows: defer to it */
     const void *last_disconnected;  /* DISCONNECT seen this loop iteration */
     const void *last_admitted;      /* BASIC_AUTH passed this loop iteration */
@@ -53,6 +53,7 @@ mdp_guard *mdp_guard_new(const mdp_plugin_config *cfg, bool acl_defer,
     g->acl_defer = acl_defer;
     g->verified_prefix_len = strlen(cfg->verified_prefix);
     g->rejected_prefix_len = cfg->rejected_prefix ? strlen(cfg->rejected_prefix) : 0;
+    g->forwarded_prefix_len = cfg->forwarded_prefix ? strlen(cfg->forwarded_prefix) : 0;
     return g;
 }
 
@@ -75,6 +76,22 @@ static bool reserved(const mdp_guard *g, const char *topic)
                                      g->rejected_prefix_len));
 }
 
+/* forwarded - topic is in the forwarded tree (forwarding on). */
+static bool forwarded(const mdp_guard *g, const char *topic)
+{
+    return topic != NULL &&
+           mdp_topic_under_prefix(topic, g->cfg->forwarded_prefix,
+                                    g->forwarded_prefix_len);
+}
+
+/* forwarder - e is a connected client the plugin authenticated (DANE)
+ * under an identity of plugin_opt_forwarders. */
+static bool forwarder(const mdp_guard *g, const mdp_client *e)
+{
+    return e != NULL && e->dane && !e->bypass &&
+           mdp_plugin_config_forwarder(g->cfg, e->identity);
+}
+
 static void deny(mdp_guard *g, mdp_guard_path path,
                  const struct mosquitto *client, const char *topic)
 {
@@ -82,13 +99,15 @@ static void deny(mdp_guard *g, mdp_guard_path path,
 
     g->counters.reserved_denied[path]++;
     mdp_log_limited(g->log, MOSQ_LOG_NOTICE, "dance: denied %s to \"%s\" from "
-        "client_id=\"%s\": only the plugin publishes under %s%s%s",
+        "client_id=\"%s\": only the plugin publishes under %s%s%s%s%s",
         path == MDP_GUARD_WILL ? "will" : "PUBLISH",
         mdp_log_safe(topic, t, sizeof(t)),
         mdp_log_safe(client != NULL ? mosquitto_client_id(client) : NULL,
                        cid, sizeof(cid)),
         g->cfg->verified_prefix, g->cfg->rejected_prefix ? " and " : "",
-        g->cfg->rejected_prefix ? g->cfg->rejected_prefix : "");
+        g->cfg->rejected_prefix ? g->cfg->rejected_prefix : "",
+        g->cfg->forwarded_prefix ? ", and only plugin_opt_forwarders under " : "",
+        g->cfg->forwarded_prefix ? g->cfg->forwarded_prefix : "");
 }
 
 /* bypass - a client that acts without having passed the plugin's
@@ -139,13 +158,19 @@ int mdp_guard_on_acl_check(mdp_guard *g, const struct mosquitto_evt_acl_check *e
         return MOSQ_ERR_ACL_DENIED;
     if (ed->access == MOSQ_ACL_WRITE || ed->access == MOSQ_ACL_SUBSCRIBE) {
         e = mdp_clients_find(g->clients, ed->client);
-        if (ed->access == MOSQ_ACL_WRITE && reserved(g, ed->topic)) {
+        if (ed->access == MOSQ_ACL_WRITE &&
+            (reserved(g, ed->topic) || forwarded(g, ed->topic))) {
             /* A will comes after the client's DISCONNECT (its entry is
              * gone), during the DISCONNECT call itself, or at a takeover:
              * right after the newcomer with the same client id passed
              * BASIC_AUTH, before the old connection's DISCONNECT. */
             bool gone = e == NULL || ed->client == g->last_disconnected ||
                         taken_over(g, ed->client, e);
+            /* A forwarder's PUBLISH goes on to MESSAGE, which verifies it
+             * and keeps it from subscribers; its will would reach them as
+             * is, so a will is denied to forwarders too. */
+            if (!gone && forwarder(g, e) && !reserved(g, ed->topic))
+                return g->acl_defer ? MOSQ_ERR_PLUGIN_DEFER : MOSQ_ERR_SUCCESS;
             deny(g, gone ? MDP_GUARD_WILL : MDP_GUARD_PUBLISH, ed->client,
                  ed->topic);
             return MOSQ_ERR_ACL_DENIED;
@@ -186,7 +211,8 @@ int mdp_guard_on_message(mdp_guard *g, const struct mosquitto_evt_message *ed)
         return MOSQ_ERR_ACL_DENIED;
     }
     g->acl_write_client = NULL;
-    if (reserved(g, ed->topic)) {
+    if (reserved(g, ed->topic) ||
+        (forwarded(g, ed->topic) && (bridge || !forwarder(g, e)))) {
         deny(g, bridge ? MDP_GUARD_BRIDGE : MDP_GUARD_PUBLISH, ed->client,
              ed->topic);
         return MOSQ_ERR_ACL_DENIED;

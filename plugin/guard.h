@@ -1,6 +1,7 @@
 /*
  * plugin/guard.h - the reserved topic trees (verified_prefix and
- * rejected_prefix) are the plugin's alone, and no client stays connected
+ * rejected_prefix, and forwarded_prefix but for forwarders) are the
+ * plugin's alone, and no client stays connected
  * without a decision of the plugin's BASIC_AUTH.
  *
  * Paths a message can take into a reserved tree in Mosquitto 2.0.11, and
@@ -17,6 +18,13 @@
  *     skips ACL checks for bridges, so the MESSAGE callback refuses it.
  * The plugin's own copies go out with mosquitto_broker_publish_copy, which
  * neither ACL_CHECK nor MESSAGE sees.
+ *
+ * The forwarded tree (forwarded_prefix, when plugin_opt_forwarders is set)
+ * is reserved the same way, with one exception: a PUBLISH (not a will)
+ * from a client the plugin authenticated under a forwarder identity passes
+ * ACL_CHECK and the guard's MESSAGE part, and message.c then verifies it
+ * and keeps it from subscribers. Copies over the broker's own outgoing
+ * bridges have no DANE identity and are denied.
  *
  * How the ACL answer combines with the rest of the broker: Mosquitto asks
  * ACL_CHECK callbacks in load order (plugins in configuration order, then
@@ -83,8 +91,8 @@ void mdp_guard_free(mdp_guard *g);      /* NULL-safe */
 int mdp_guard_on_acl_check(mdp_guard *g, const struct mosquitto_evt_acl_check *ed);
 
 /* mdp_guard_on_message - the guard's part of MESSAGE: MOSQ_ERR_ACL_DENIED
- * for a write into a reserved tree or from a bypassing client, else
- * MOSQ_ERR_SUCCESS. */
+ * for a write into a reserved tree (into the forwarded tree: by anyone but
+ * a forwarder) or from a bypassing client, else MOSQ_ERR_SUCCESS. */
 int mdp_guard_on_message(mdp_guard *g, const struct mosquitto_evt_message *ed);
 
 /* mdp_guard_admitted - client passed BASIC_AUTH (accepted or deferred):

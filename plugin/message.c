@@ -10,7 +10,11 @@
  *   - a topic matching verify_topics goes to the pipeline (pipeline.c):
  *     cheap header checks here, refusals reported at once, signature and
  *     DNS on other threads.
- *   - the message itself always continues on its own topic unchanged.
+ *   - the message itself continues on its own topic unchanged, except a
+ *     forwarder's copy under forwarded_prefix (only forwarders get that far,
+ *     guard.c): it is verified on the topic below the prefix, as if its
+ *     device had published there, and never delivered as is; it comes out
+ *     as the same verified copy a direct message gets, or as a refusal.
  * TICK: finished verifications come back in per-sender order and the
  * verified copies go out with mosquitto_broker_publish_copy, which is not
  * thread-safe and so is called from here only (and from MESSAGE, also the
@@ -42,7 +46,7 @@ struct mdp_messages {
     const mdp_plugin_config *cfg;
     mdp_clients *clients;         /* whose budget a message is charged to */
     mdp_log_limiter *log;         /* per-message lines; the guard's too */
-    size_t verified_prefix_len, rejected_prefix_len;
+    size_t verified_prefix_len, rejected_prefix_len, forwarded_prefix_len;
     /* NULL when verification is off */
     mdp_pipeline *pipeline;
     dance_jws_keycache *keycache;
@@ -84,7 +88,8 @@ static const char *printable(const char *s, char *buf, size_t buflen)
 
 /* diagnose - publish {topic, sender, reason, reason_code, detail} under
  * rejected_prefix (QoS 0, not retained). */
-static void diagnose(mdp_messages *p, const char *topic, const dance_jws_result *r)
+static void diagnose(mdp_messages *p, const char *topic, bool forwarded,
+                     const dance_jws_result *r)
 {
     cJSON *o;
     char *json = NULL;
@@ -106,6 +111,7 @@ static void diagnose(mdp_messages *p, const char *topic, const dance_jws_result 
                                                        sizeof(detail))) == NULL ||
         (r->has_alg && cJSON_AddStringToObject(o, "alg", dance_jws_alg_name(r->alg))
                            == NULL) ||
+        (forwarded && cJSON_AddTrueToObject(o, "forwarded") == NULL) ||
         (json = cJSON_PrintUnformatted(o)) == NULL) {
         cJSON_Delete(o);
         p->mstats.publish_failures++;
@@ -128,8 +134,10 @@ static void diagnose(mdp_messages *p, const char *topic, const dance_jws_result 
     cJSON_free(json);
 }
 
-/* refused - count, log and diagnose one refused message. */
-static void refused(mdp_messages *p, const char *topic, const dance_jws_result *r)
+/* refused - count, log and diagnose one refused message (forwarded: a
+ * forwarder's copy, topic the one below forwarded_prefix). */
+static void refused(mdp_messages *p, const char *topic, bool forwarded,
+                    const dance_jws_result *r)
 {
     char t[128], why[sizeof(r->reason)];
     dance_status st = r->status;
@@ -138,10 +146,10 @@ static void refused(mdp_messages *p, const char *topic, const dance_jws_result *
         st = DANCE_INTERNAL;
     p->mstats.refused[st]++;
     mdp_log_limited(p->log, st == DANCE_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
-            "dance: message refused topic=\"%s\" sender=%s reason=%s: %s",
-            mdp_log_safe(topic, t, sizeof(t)), r->sender[0] ? r->sender : "-",
+            "dance: %smessage refused topic=\"%s\" sender=%s reason=%s: %s",
+            forwarded ? "forwarded " : "", mdp_log_safe(topic, t, sizeof(t)), r->sender[0] ? r->sender : "-",
             dance_status_name(st), printable(r->reason, why, sizeof(why)));
-    diagnose(p, topic, r);
+    diagnose(p, topic, forwarded, r);
 }
 
 /* publish_verified - the copy under verified_prefix: payload, QoS and
@@ -175,8 +183,9 @@ static void publish_verified(mdp_messages *p, const mdp_msg_outcome *o)
         rc = mosquitto_broker_publish_copy(NULL, vtopic, (int)o->payload_len, o->payload,
                                            o->qos, o->retain, props);
     if (rc == MOSQ_ERR_SUCCESS) {
-        mdp_log_limited(p->log, MOSQ_LOG_DEBUG, "dance: message verified topic=\"%s\" sender=%s "
-                "alg=%s key=\"%s\"", mdp_log_safe(o->topic, t, sizeof(t)), r->sender,
+        mdp_log_limited(p->log, MOSQ_LOG_DEBUG, "dance: %smessage verified topic=\"%s\" "
+                "sender=%s alg=%s key=\"%s\"", o->forwarded ? "forwarded " : "",
+                mdp_log_safe(o->topic, t, sizeof(t)), r->sender,
                 dance_jws_alg_name(r->alg), r->key_source);
         return;
     }
@@ -196,7 +205,7 @@ static void outcome_cb(void *ctx, const mdp_msg_outcome *o)
     if (o->result->status == DANCE_OK)
         publish_verified(p, o);
     else
-        refused(p, o->topic, o->result);
+        refused(p, o->topic, o->forwarded, o->result);
 }
 
 void mdp_messages_tick(mdp_messages *p)
@@ -214,6 +223,7 @@ static void publisher_of(mdp_messages *p, struct mosquitto *client,
     const mdp_client *e = client != NULL ? mdp_clients_find(p->clients, client)
                                            : NULL;
 
+    out->forwarded = false;
     if (e != NULL && e->dane && e->identity != NULL) {
         out->name = e->identity;
         out->authenticated = true;
@@ -227,7 +237,7 @@ static void publisher_of(mdp_messages *p, struct mosquitto *client,
  * was hit. The message itself goes on under its own topic; only the
  * verified copy (or diagnostic) is not made. */
 static void dropped(mdp_messages *p, const struct mosquitto_evt_message *ed,
-                    mdp_pipeline_drop why)
+                    bool forwarded, mdp_pipeline_drop why)
 {
     char t[128], cid[128];
     const char *bound;
@@ -245,12 +255,53 @@ static void dropped(mdp_messages *p, const struct mosquitto_evt_message *ed,
         bound = "out of memory";
         break;
     }
-    mdp_log_limited(p->log, MOSQ_LOG_WARNING, "dance: message on topic \"%s\" from "
-            "client_id=\"%s\" not verified (delivered unverified on its own topic, "
-            "no verified copy) reason=%s: %s", mdp_log_safe(ed->topic, t, sizeof(t)),
+    mdp_log_limited(p->log, MOSQ_LOG_WARNING, "dance: %smessage on topic \"%s\" from "
+            "client_id=\"%s\" not verified (%s) reason=%s: %s",
+            forwarded ? "forwarded " : "", mdp_log_safe(ed->topic, t, sizeof(t)),
             mdp_log_safe(ed->client ? mosquitto_client_id(ed->client) : NULL,
                            cid, sizeof(cid)),
-            mdp_pipeline_drop_name(why), bound);
+            forwarded ? "not delivered, no verified copy: the forwarding broker "
+            "was told it was not accepted" : "delivered unverified on its own "
+            "topic, no verified copy", mdp_pipeline_drop_name(why), bound);
+}
+
+/* on_forwarded - a forwarder's copy (the guard let only forwarders
+ * through): verified on the topic below the prefix, charged to no lookup
+ * budget, and denied as such so that no subscriber sees it unverified
+ * (QoS 1/2 over MQTT v5: the forwarder gets "not authorized" and drops its
+ * copy; whether it passed shows on verified_prefix and in the counters). */
+static int on_forwarded(mdp_messages *p, const struct mosquitto_evt_message *ed)
+{
+    dance_jws_result r;
+    mdp_pipeline_publisher pub;
+    mdp_pipeline_drop drop = MDP_PIPELINE_DROP_NO_MEMORY;
+    const char *topic = ed->topic + p->forwarded_prefix_len;
+
+    memset(&r, 0, sizeof(r));
+    if (strlen(ed->topic) < p->forwarded_prefix_len) {
+        /* the bare level ("forwarded"): no topic to verify against */
+        r.status = DANCE_TOPIC_MISMATCH;
+        dance_set_err(r.reason, sizeof(r.reason), "a forwarded copy on the bare "
+                      "level of %s names no topic", p->cfg->forwarded_prefix);
+        refused(p, ed->topic, true, &r);
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    publisher_of(p, ed->client, &pub);
+    pub.forwarded = true;
+    switch (mdp_pipeline_submit(p->pipeline, &pub, topic, ed->payload,
+                                  ed->payloadlen, ed->qos, ed->retain, &r, &drop)) {
+    case MDP_PIPELINE_QUEUED:
+        break;
+    case MDP_PIPELINE_REFUSED:
+        refused(p, topic, true, &r);
+        break;
+    case MDP_PIPELINE_DROPPED:
+    case MDP_PIPELINE_SUBMIT_COUNT:
+        dropped(p, ed, true, drop);
+        break;
+    }
+    dance_jws_result_clear(&r);
+    return MOSQ_ERR_ACL_DENIED;
 }
 
 int mdp_messages_on_message(mdp_messages *p, const struct mosquitto_evt_message *ed)
@@ -259,7 +310,13 @@ int mdp_messages_on_message(mdp_messages *p, const struct mosquitto_evt_message 
     mdp_pipeline_publisher pub;
     mdp_pipeline_drop drop = MDP_PIPELINE_DROP_NO_MEMORY;
 
-    if (p->pipeline == NULL || ed->topic == NULL)
+    if (ed->topic == NULL)
+        return MOSQ_ERR_SUCCESS;
+    if (p->forwarded_prefix_len > 0 &&
+        mdp_topic_under_prefix(ed->topic, p->cfg->forwarded_prefix,
+                                 p->forwarded_prefix_len))
+        return p->pipeline != NULL ? on_forwarded(p, ed) : MOSQ_ERR_ACL_DENIED;
+    if (p->pipeline == NULL)
         return MOSQ_ERR_SUCCESS;
     if (!mdp_topics_match(p->cfg->topics, ed->topic))
         return MOSQ_ERR_SUCCESS;
@@ -271,11 +328,11 @@ int mdp_messages_on_message(mdp_messages *p, const struct mosquitto_evt_message 
     case MDP_PIPELINE_QUEUED:
         break;
     case MDP_PIPELINE_REFUSED:
-        refused(p, ed->topic, &r);
+        refused(p, ed->topic, false, &r);
         break;
     case MDP_PIPELINE_DROPPED:
     case MDP_PIPELINE_SUBMIT_COUNT:
-        dropped(p, ed, drop);
+        dropped(p, ed, false, drop);
         break;
     }
     dance_jws_result_clear(&r);
@@ -347,6 +404,7 @@ mdp_messages *mdp_messages_start(const mdp_plugin_config *cfg,
     p->clients = clients;
     p->verified_prefix_len = strlen(cfg->verified_prefix);
     p->rejected_prefix_len = cfg->rejected_prefix ? strlen(cfg->rejected_prefix) : 0;
+    p->forwarded_prefix_len = cfg->forwarded_prefix ? strlen(cfg->forwarded_prefix) : 0;
     if (mdp_plugin_config_verifying(cfg) &&
         start_pipeline(p, matcher, cache, workers, err, errlen) != 0) {
         mdp_messages_free(p);

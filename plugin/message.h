@@ -62,8 +62,10 @@ bool mdp_messages_verifying(const mdp_messages *m);
 mdp_log_limiter *mdp_messages_log(mdp_messages *m);
 
 /* mdp_messages_on_message - the MESSAGE hook's verification: returns
- * MOSQ_ERR_SUCCESS (the message always goes on unchanged; the reserved
- * trees are guard.c's). */
+ * MOSQ_ERR_SUCCESS (the message goes on unchanged; the reserved trees are
+ * guard.c's), or MOSQ_ERR_ACL_DENIED for a copy under forwarded_prefix,
+ * which is verified but never delivered as is. Call it after the guard,
+ * which lets only forwarders write there. */
 int mdp_messages_on_message(mdp_messages *m, const struct mosquitto_evt_message *ed);
 
 /* mdp_messages_tick - drain finished verifications and publish the

@@ -33,6 +33,7 @@ typedef enum opt_kind {
     OPT_AUDIENCE,       /* a token audience: 1-256 printable characters */
     OPT_RATE,           /* RATE/BURST, each within [min, max] */
     OPT_PROFILE,        /* strict|compat */
+    OPT_NAMES,          /* comma list of DNS identities (may be empty) */
     OPT_KIND_COUNT
 } opt_kind;
 
@@ -52,6 +53,7 @@ typedef enum opt_id {
     O_REQUIRE_IAT, O_MAX_SKEW, O_REPLAY_WINDOW, O_REQUIRE_JTI,
     O_REQUIRE_TOPIC_BINDING, O_MESSAGE_PROFILE, O_VERIFY_THREADS, O_VERIFY_QUEUE_SIZE,
     O_KEY_CACHE_SIZE, O_VERIFY_QUEUE_BYTES, O_SENDER_LOOKUPS_PER_CLIENT,
+    O_FORWARDERS, O_FORWARDED_PREFIX,
     O_COUNT
 } opt_id;
 
@@ -161,6 +163,12 @@ static const opt_def opt_table[O_COUNT] = {
     [O_SENDER_LOOKUPS_PER_CLIENT] = {"sender_lookups_per_client", OPT_RATE, 1, 1000,
         "RATE/BURST: cold sender lookups per second (1-1000) and at once "
         "(1-100000) per publishing client, e.g. 10/50"},
+    [O_FORWARDERS] = {"forwarders", OPT_NAMES, 0, 0,
+        "a comma list of the DNS identities of brokers allowed to forward "
+        "verified messages (e.g. edge1._broker.acme.example,edge2._broker.acme.example), "
+        "or nothing to switch forwarding off"},
+    [O_FORWARDED_PREFIX] = {"forwarded_prefix", OPT_PREFIX, 0, 0,
+        "a topic prefix ending in '/' without wildcards (e.g. forwarded/)"},
 };
 
 /* mdp_plugin_option_name - table order, NULL past the end. */
@@ -565,8 +573,74 @@ static int apply_prefix(mdp_plugin_config *c, const opt_def *d, opt_id id,
     if (mdp_topic_prefix_check(value, why, sizeof(why)) != 0)
         return bad_value(d, value, why, err, errlen);
     return set_checked(d, id == O_VERIFIED_PREFIX ? &c->verified_prefix
-                                                  : &c->rejected_prefix,
+                        : id == O_FORWARDED_PREFIX ? &c->forwarded_prefix
+                        : &c->rejected_prefix,
                        value, err, errlen);
+}
+
+static void free_names(char **names, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* apply_names - a comma list of identities, each normalised (lowercase, no
+ * trailing dot) so that it compares with the identities clients
+ * authenticate as; blanks around items ignored, a blank list is empty. */
+static int apply_names(mdp_plugin_config *c, const opt_def *d,
+                       const char *value, char *err, size_t errlen)
+{
+    char **names = NULL;
+    size_t count = 0, items = 1;
+    const char *p;
+
+    for (p = value; *p == ' ' || *p == '\t'; p++)
+        ;
+    if (*p != '\0') {
+        for (p = value; *p != '\0'; p++)
+            items += *p == ',';
+        if ((names = calloc(items, sizeof(*names))) == NULL)
+            return out_of_memory(d, err, errlen);
+        for (p = value;;) {
+            const char *comma = strchr(p, ',');
+            size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+            char item[DANCE_NAME_MAX + 2], norm[DANCE_NAME_MAX + 1];
+            char why[DANCE_REASON_MAX];
+
+            trim_copy(p, n > sizeof(item) ? sizeof(item) : n, item, sizeof(item));
+            why[0] = '\0';
+            if (item[0] == '\0')
+                snprintf(why, sizeof(why), "empty item");
+            else if (n > DANCE_NAME_MAX + 1 ||
+                     dance_name_normalize(item, norm, sizeof(norm), why,
+                                          sizeof(why)) != 0) {
+                if (why[0] == '\0')
+                    snprintf(why, sizeof(why), "a name is longer than %d bytes",
+                             DANCE_NAME_MAX);
+            } else if ((names[count] = strdup(norm)) == NULL) {
+                free_names(names, count);
+                return out_of_memory(d, err, errlen);
+            } else {
+                count++;
+            }
+            if (why[0] != '\0') {
+                free_names(names, count);
+                return bad_value(d, value, why, err, errlen);
+            }
+            if (comma == NULL)
+                break;
+            p = comma + 1;
+        }
+    }
+    if (set_checked(d, &c->forwarders, value, err, errlen) != 0) {
+        free_names(names, count);
+        return -1;
+    }
+    free_names(c->forwarder_names, c->forwarder_count);
+    c->forwarder_names = names;
+    c->forwarder_count = count;
+    return 0;
 }
 
 /* apply_audience - compared byte for byte with the tokens' aud: keep it
@@ -631,6 +705,7 @@ static int apply(mdp_plugin_config *c, opt_id id, const char *value,
     case OPT_PREFIX: return apply_prefix(c, d, id, value, err, errlen);
     case OPT_AUDIENCE: return apply_audience(c, d, value, err, errlen);
     case OPT_RATE: return apply_rate(c, d, value, err, errlen);
+    case OPT_NAMES: return apply_names(c, d, value, err, errlen);
     case OPT_KIND_COUNT: break;
     }
     dance_set_err(err, errlen, "plugin_opt_%s: internal error (unknown kind)", d->name);
@@ -711,6 +786,83 @@ static int message_profile_check(mdp_plugin_config *c, const bool *seen,
     return 0;
 }
 
+/* trees_overlap - neither prefix contains the other. */
+static bool trees_overlap(const char *a, const char *b)
+{
+    return starts_with(a, b) || starts_with(b, a);
+}
+
+/* cross_check_forwarding - forwarders and forwarded_prefix. The forwarded
+ * tree is where copies arrive to be verified again, so it must not overlap
+ * a tree the plugin publishes in (a verified copy would come back as a
+ * forwarded one) nor verify_topics (a copy would also be verified as a
+ * direct message on the wrong topic). */
+static int cross_check_forwarding(mdp_plugin_config *c, const bool *seen,
+                                  char *err, size_t errlen)
+{
+    const char *filter;
+
+    if (c->forwarder_count > 0 && !mdp_plugin_config_verifying(c)) {
+        dance_set_err(err, errlen, "plugin_opt_forwarders '%s': expected message "
+                      "verification on too (plugin_opt_verify_topics is empty), since "
+                      "forwarded copies are verified again", c->forwarders);
+        return -1;
+    }
+    if (c->forwarder_count == 0) {
+        if (seen[O_FORWARDED_PREFIX]) {
+            dance_set_err(err, errlen, "plugin_opt_forwarded_prefix is set but "
+                          "plugin_opt_forwarders %s, so nothing would be forwarded; add "
+                          "plugin_opt_forwarders (the identities of the brokers that "
+                          "forward, e.g. edge1._broker.acme.example), or remove "
+                          "plugin_opt_forwarded_prefix", seen[O_FORWARDERS]
+                          ? "is empty" : "is not");
+            return -1;
+        }
+        return 0;
+    }
+    if (c->forwarded_prefix == NULL &&
+        set_string(&c->forwarded_prefix, MDP_OPT_DEFAULT_FORWARDED_PREFIX) != 0) {
+        dance_set_err(err, errlen, "plugin_opt_forwarded_prefix: out of memory");
+        return -1;
+    }
+    if (trees_overlap(c->forwarded_prefix, c->verified_prefix) ||
+        (c->rejected_prefix != NULL &&
+         trees_overlap(c->forwarded_prefix, c->rejected_prefix))) {
+        dance_set_err(err, errlen, "plugin_opt_forwarded_prefix '%s': expected a topic "
+                      "tree apart from plugin_opt_verified_prefix '%s'%s%s%s (neither may "
+                      "contain the other, or the plugin's own copies would arrive as "
+                      "forwarded ones)", c->forwarded_prefix, c->verified_prefix,
+                      c->rejected_prefix ? " and plugin_opt_rejected_prefix '" : "",
+                      c->rejected_prefix ? c->rejected_prefix : "",
+                      c->rejected_prefix ? "'" : "");
+        return -1;
+    }
+    if ((filter = mdp_topics_overlap_prefix(c->topics, c->forwarded_prefix)) != NULL) {
+        dance_set_err(err, errlen, "plugin_opt_forwarded_prefix '%s': expected a topic "
+                      "tree apart from plugin_opt_verify_topics, but its filter '%.200s' "
+                      "matches topics in it (forwarded copies are verified on the topic "
+                      "below the prefix; narrow the filter, e.g. devices/# rather than #)",
+                      c->forwarded_prefix, filter);
+        return -1;
+    }
+    for (size_t i = 0; i < c->forwarder_count; i++)
+        if (!dance_allowlist_match(c->allowlist, c->forwarder_names[i])) {
+            dance_set_err(err, errlen, "plugin_opt_forwarders '%s': expected identities "
+                          "under plugin_opt_allowed_domains '%s', but %s is not (it could "
+                          "never authenticate)", c->forwarders, c->allowed_domains,
+                          c->forwarder_names[i]);
+            return -1;
+        }
+    if (c->replay_window == 0) {
+        dance_set_err(err, errlen, "plugin_opt_forwarders '%s': expected "
+                      "plugin_opt_replay_window too (a message that reaches this broker "
+                      "through two forwarders, or directly and forwarded, is delivered "
+                      "once only thanks to the replay cache)", c->forwarders);
+        return -1;
+    }
+    return 0;
+}
+
 /* cross_check_messages - the message verification options. They need
  * verify_topics, so that a configuration that forgot it does not look
  * like it verifies anything. (An empty verify_topics, which Mosquitto's
@@ -777,6 +929,8 @@ static int cross_check_messages(mdp_plugin_config *c, const bool *seen,
                       "would then be accepted again)", (unsigned)c->replay_window);
         return -1;
     }
+    if (cross_check_forwarding(c, seen, err, errlen) != 0)
+        return -1;
     if (c->require_iat && c->replay_window > 0 &&
         (uint64_t)c->replay_window < 2 * (uint64_t)c->max_skew) {
         dance_set_err(err, errlen, "plugin_opt_replay_window '%u': expected at least "
@@ -908,10 +1062,23 @@ void mdp_plugin_config_clear(mdp_plugin_config *cfg)
     mdp_topics_free(cfg->topics);
     free(cfg->verified_prefix);
     free(cfg->rejected_prefix);
+    free(cfg->forwarders);
+    free_names(cfg->forwarder_names, cfg->forwarder_count);
+    free(cfg->forwarded_prefix);
     free(cfg->token_audience);
     free(cfg->token_replay_file);
     free(cfg->identities_file);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+bool mdp_plugin_config_forwarder(const mdp_plugin_config *cfg, const char *identity)
+{
+    if (identity == NULL)
+        return false;
+    for (size_t i = 0; i < cfg->forwarder_count; i++)
+        if (strcmp(cfg->forwarder_names[i], identity) == 0)
+            return true;
+    return false;
 }
 
 bool mdp_plugin_config_verifying(const mdp_plugin_config *cfg)

@@ -18,6 +18,12 @@
  * while each stays settable; strict refuses settings that weaken them.
  * Combinations that leave a replay hole are refused in either profile.
  *
+ * forwarders (empty or absent: off) and forwarded_prefix (default
+ * "forwarded/") belong to message verification; the forwarded tree must be
+ * apart from the verified and rejected trees and from verify_topics, every
+ * forwarder must be under allowed_domains, and a replay window is required
+ * (a copy that reaches the hub through two brokers is delivered once).
+ *
  * Ownership: mdp_plugin_config owns its strings and its allow-list; free
  * it with mdp_plugin_config_clear. The resolver/cache views it fills point
  * into the config and live as long as it does.
@@ -104,6 +110,12 @@ typedef struct mdp_plugin_config {
     size_t verify_queue_bytes;      /* bytes held by the verify queue */
     unsigned sender_lookup_rate;    /* cold sender lookups per second and */
     unsigned sender_lookup_burst;   /*   burst, per publishing client */
+    /* forwarding between brokers: the identities whose copies arriving
+     * under forwarded_prefix are verified again (see mosquitto-dance(5)) */
+    char *forwarders;               /* as given; NULL: not given */
+    char **forwarder_names;         /* normalised; forwarder_count of them */
+    size_t forwarder_count;         /* 0: forwarding off */
+    char *forwarded_prefix;         /* set when forwarder_count > 0 */
     /* token authentication (MQTT password = JWS signed with the device's
      * DANE-bound key, see mosquitto-dance(5)) */
     bool token_auth;
@@ -129,6 +141,7 @@ typedef struct mdp_plugin_config {
 #define MDP_OPT_DEFAULT_QUEUE_SIZE          1024u
 #define MDP_OPT_DEFAULT_DNS_INFLIGHT        256u
 #define MDP_OPT_DEFAULT_VERIFIED_PREFIX     "verified/"
+#define MDP_OPT_DEFAULT_FORWARDED_PREFIX    "forwarded/"
 #define MDP_OPT_DEFAULT_MAX_PAYLOAD         65536u
 #define MDP_OPT_DEFAULT_MAX_SKEW            300u
 #define MDP_OPT_DEFAULT_REPLAY_WINDOW       600u  /* strict; at least 2 x max_skew */
@@ -157,6 +170,10 @@ int mdp_plugin_options_parse(const mdp_plugin_opt *opts, size_t count,
 /* mdp_plugin_config_verifying - true when verify_topics names at least
  * one filter (message verification on). */
 bool mdp_plugin_config_verifying(const mdp_plugin_config *cfg);
+
+/* mdp_plugin_config_forwarder - true when the normalised identity is one
+ * of forwarders (exact match; false when forwarding is off). */
+bool mdp_plugin_config_forwarder(const mdp_plugin_config *cfg, const char *identity);
 
 /* mdp_plugin_config_clear - free what cfg owns and zero it; NULL-safe. */
 void mdp_plugin_config_clear(mdp_plugin_config *cfg);

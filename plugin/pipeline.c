@@ -123,6 +123,7 @@ struct pl_job {
     size_t payload_len;
     int qos;
     bool retain;
+    bool forwarded;                 /* see mdp_pipeline_publisher */
     size_t cost;                    /* against queue_bytes */
     struct pl_pub *pub;             /* lookup budget (a reference); NULL:
                                        none (limit off, or no_budget) */
@@ -664,7 +665,7 @@ mdp_pipeline_submit_result mdp_pipeline_submit(mdp_pipeline *pl,
         job_free(j);
         return MDP_PIPELINE_REFUSED;
     }
-    if (pl->cfg.lookup_rate > 0) {
+    if (pl->cfg.lookup_rate > 0 && (pub == NULL || !pub->forwarded)) {
         j->pub = pub_ref(pl, pub, &j->no_budget);
         if (j->pub == NULL && !j->no_budget)
             return drop(pl, j, MDP_PIPELINE_DROP_NO_MEMORY, dropped);
@@ -677,6 +678,7 @@ mdp_pipeline_submit_result mdp_pipeline_submit(mdp_pipeline *pl,
     j->payload_len = len;
     j->qos = qos;
     j->retain = retain;
+    j->forwarded = pub != NULL && pub->forwarded;
     j->cost = cost;
 
     (void)mdp_pool_push(pl->threads, owner_hash(j->owner) % pl->cfg.threads,
@@ -702,6 +704,7 @@ size_t mdp_pipeline_drain(mdp_pipeline *pl, mdp_msg_outcome_fn fn, void *ctx)
         o.payload_len = list->payload_len;
         o.qos = list->qos;
         o.retain = list->retain;
+        o.forwarded = list->forwarded;
         o.result = &list->res;
         if (fn != NULL)
             fn(ctx, &o);

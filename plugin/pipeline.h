@@ -57,6 +57,11 @@ typedef struct mdp_pipeline_config {
 typedef struct mdp_pipeline_publisher {
     const char *name;
     bool authenticated;
+    /* a forwarder's copy (another broker's verified message, verified
+     * again): charged to no budget, since that broker bounded its own
+     * publishers and a cold cache here must not refuse its senders; the
+     * outcome says forwarded */
+    bool forwarded;
 } mdp_pipeline_publisher;
 
 /* One finished message, as mdp_pipeline_drain reports it. Pointers are
@@ -67,6 +72,7 @@ typedef struct mdp_msg_outcome {
     size_t payload_len;
     int qos;
     bool retain;
+    bool forwarded;                 /* submitted with publisher forwarded */
     const dance_jws_result *result; /* verdict, sender, alg, key source,
                                        reason; its payload is NULL */
 } mdp_msg_outcome;

@@ -498,6 +498,11 @@ static void log_ready(const struct mdp_plugin *p)
             p->cfg.verify_threads, p->cfg.verify_queue_size);
         if (p->cfg.message_profile == MDP_PROFILE_COMPAT)
             log_compat_warning(&p->cfg);
+        if (p->cfg.forwarder_count > 0)
+            mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: forwarding ready: copies "
+                "under forwarded_prefix=%s from forwarders=%s are verified again and "
+                "published under %s", p->cfg.forwarded_prefix, p->cfg.forwarders,
+                p->cfg.verified_prefix);
     } else
         mosquitto_log_printf(MOSQ_LOG_INFO, "dance: message verification off "
                              "(no plugin_opt_verify_topics)");

@@ -200,3 +200,42 @@ bool mdp_topic_under_prefix(const char *topic, const char *prefix, size_t plen)
         return false;
     return topic[plen - 1] == '\0' || topic[plen - 1] == prefix[plen - 1];
 }
+
+/* filter_overlaps_tree - level by level: every level of the prefix must
+ * be matched by the filter's level ('+' or equal) until the filter's "#";
+ * a filter that ends before the prefix's last level matches nothing in the
+ * tree, one that ends at it matches the bare level ("forwarded"). */
+static bool filter_overlaps_tree(const char *f, const char *prefix)
+{
+    const char *p = prefix;
+
+    for (;;) {
+        const char *pend = strchr(p, '/');      /* prefix ends in '/' */
+        size_t plen = (size_t)(pend - p);
+
+        if (f[0] == '#')
+            return true;
+        if (f[0] == '+' && (f[1] == '/' || f[1] == '\0'))
+            f++;
+        else if (strncmp(f, p, plen) == 0 && (f[plen] == '/' || f[plen] == '\0'))
+            f += plen;
+        else
+            return false;
+        p = pend + 1;
+        if (*p == '\0')
+            return true;                        /* every prefix level matched */
+        if (*f == '\0')
+            return false;                       /* filter shorter than prefix */
+        f++;                                    /* past '/' */
+    }
+}
+
+const char *mdp_topics_overlap_prefix(const mdp_topics *t, const char *prefix)
+{
+    if (t == NULL || prefix == NULL)
+        return NULL;
+    for (size_t i = 0; i < t->count; i++)
+        if (filter_overlaps_tree(t->filters[i], prefix))
+            return t->filters[i];
+    return NULL;
+}

@@ -57,4 +57,9 @@ int mdp_topic_prefix_check(const char *prefix, char *why, size_t whylen);
  * false for a NULL prefix. Cannot fail. */
 bool mdp_topic_under_prefix(const char *topic, const char *prefix, size_t plen);
 
+/* mdp_topics_overlap_prefix - the first filter of t that matches some
+ * topic in the tree of prefix (one that passed mdp_topic_prefix_check;
+ * the tree as mdp_topic_under_prefix has it), or NULL. Cannot fail. */
+const char *mdp_topics_overlap_prefix(const mdp_topics *t, const char *prefix);
+
 #endif

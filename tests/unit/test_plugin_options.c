@@ -467,6 +467,13 @@ static void test_bad_values(void **state)
     one_bad("verified_prefix", "v/#/");
     one_bad("verified_prefix", "$SYS/v/");
     one_bad("rejected_prefix", "rejected");
+    one_bad("forwarded_prefix", "forwarded");
+    one_bad("forwarded_prefix", "f/+/");
+    one_bad("forwarded_prefix", "$share/f/");
+    one_bad("forwarders", "edge1._broker.acme.example,,edge2._broker.acme.example");
+    one_bad("forwarders", "edge1._broker.acme.example,");
+    one_bad("forwarders", "bad name.acme.example");
+    one_bad("forwarders", "edge1/._broker.acme.example");
     one_bad("max_payload", "0");
     one_bad("max_payload", "268435456");
     one_bad("require_iat", "yes");
@@ -587,6 +594,156 @@ static void test_check_resolver_names_trust_anchor(void **state)
     mdp_plugin_config_clear(&c);
 }
 
+/* forwarders and forwarded_prefix: defaults, normalised names, and every
+ * rule that keeps the forwarded tree apart and the feature whole. */
+static void test_forwarding_options(void **state)
+{
+    mdp_plugin_opt on[] = {{"allowed_domains", "acme.example"},
+                             {"verify_topics", "devices/#"},
+                             {"forwarders", " Edge1._broker.acme.example. , "
+                                            "edge2._broker.acme.example"}};
+    mdp_plugin_opt prefix[] = {{"allowed_domains", "acme.example"},
+                                 {"verify_topics", "devices/#"},
+                                 {"forwarders", "edge1._broker.acme.example"},
+                                 {"forwarded_prefix", "hub/in/"}};
+    mdp_plugin_opt blank[] = {{"allowed_domains", "acme.example"},
+                                {"verify_topics", "devices/#"}, {"forwarders", " "}};
+    mdp_plugin_opt blank_prefix[] = {{"allowed_domains", "acme.example"},
+                                       {"verify_topics", "devices/#"}, {"forwarders", ""},
+                                       {"forwarded_prefix", "f/"}};
+    mdp_plugin_opt prefix_only[] = {{"allowed_domains", "acme.example"},
+                                      {"verify_topics", "devices/#"},
+                                      {"forwarded_prefix", "f/"}};
+    mdp_plugin_opt no_topics[] = {{"allowed_domains", "acme.example"},
+                                    {"forwarders", "edge1._broker.acme.example"}};
+    mdp_plugin_opt off[] = {{"allowed_domains", "acme.example"}, {"verify_topics", ""},
+                              {"forwarders", "edge1._broker.acme.example"}};
+    mdp_plugin_opt in_verified[] = {{"allowed_domains", "acme.example"},
+                                      {"verify_topics", "devices/#"},
+                                      {"forwarders", "edge1._broker.acme.example"},
+                                      {"forwarded_prefix", "verified/forwarded/"}};
+    mdp_plugin_opt around_rejected[] = {{"allowed_domains", "acme.example"},
+                                          {"verify_topics", "devices/#"},
+                                          {"rejected_prefix", "out/rejected/"},
+                                          {"forwarders", "edge1._broker.acme.example"},
+                                          {"forwarded_prefix", "out/"}};
+    mdp_plugin_opt under_filter[] = {{"allowed_domains", "acme.example"},
+                                       {"verify_topics", "devices/#, +/x"},
+                                       {"forwarders", "edge1._broker.acme.example"}};
+    mdp_plugin_opt bare_filter[] = {{"allowed_domains", "acme.example"},
+                                      {"verify_topics", "devices/#,forwarded"},
+                                      {"forwarders", "edge1._broker.acme.example"}};
+    mdp_plugin_opt everything[] = {{"allowed_domains", "acme.example"},
+                                     {"verify_topics", "#"},
+                                     {"forwarders", "edge1._broker.acme.example"}};
+    mdp_plugin_opt outside[] = {{"allowed_domains", "acme.example"},
+                                  {"verify_topics", "devices/#"},
+                                  {"forwarders", "edge1._broker.acme.example,"
+                                                 "edge1.other.example"}};
+    mdp_plugin_opt no_replay[] = {{"allowed_domains", "acme.example"},
+                                    {"verify_topics", "devices/#"},
+                                    {"message_profile", "compat"},
+                                    {"forwarders", "edge1._broker.acme.example"}};
+    mdp_plugin_config c;
+
+    (void)state;
+    assert_int_equal(parse(on, N(on), &c), 0);
+    assert_int_equal(c.forwarder_count, 2);
+    assert_string_equal(c.forwarder_names[0], "edge1._broker.acme.example");
+    assert_string_equal(c.forwarded_prefix, "forwarded/");
+    assert_true(mdp_plugin_config_forwarder(&c, "edge1._broker.acme.example"));
+    assert_true(mdp_plugin_config_forwarder(&c, "edge2._broker.acme.example"));
+    assert_false(mdp_plugin_config_forwarder(&c, "edge3._broker.acme.example"));
+    assert_false(mdp_plugin_config_forwarder(&c, "x.edge1._broker.acme.example"));
+    assert_false(mdp_plugin_config_forwarder(&c, "_broker.acme.example"));
+    assert_false(mdp_plugin_config_forwarder(&c, NULL));
+    mdp_plugin_config_clear(&c);
+
+    assert_int_equal(parse(prefix, N(prefix), &c), 0);
+    assert_string_equal(c.forwarded_prefix, "hub/in/");
+    mdp_plugin_config_clear(&c);
+
+    /* off: absent or blank; no prefix then, and no forwarder */
+    assert_int_equal(parse(on, 2, &c), 0);
+    assert_int_equal(c.forwarder_count, 0);
+    assert_null(c.forwarded_prefix);
+    assert_false(mdp_plugin_config_forwarder(&c, "edge1._broker.acme.example"));
+    mdp_plugin_config_clear(&c);
+    assert_int_equal(parse(blank, N(blank), &c), 0);
+    assert_int_equal(c.forwarder_count, 0);
+    assert_null(c.forwarded_prefix);
+    mdp_plugin_config_clear(&c);
+
+    expect_error(blank_prefix, N(blank_prefix), "plugin_opt_forwarded_prefix is set but "
+                 "plugin_opt_forwarders is empty");
+    expect_error(prefix_only, N(prefix_only), "plugin_opt_forwarded_prefix is set but "
+                 "plugin_opt_forwarders is not");
+    expect_error(no_topics, N(no_topics), "plugin_opt_forwarders is set but "
+                 "plugin_opt_verify_topics is not");
+    expect_error(off, N(off), "plugin_opt_forwarders 'edge1._broker.acme.example': "
+                 "expected message verification on");
+    expect_error(in_verified, N(in_verified), "plugin_opt_forwarded_prefix "
+                 "'verified/forwarded/': expected a topic tree apart from "
+                 "plugin_opt_verified_prefix 'verified/'");
+    expect_error(around_rejected, N(around_rejected), "plugin_opt_forwarded_prefix "
+                 "'out/': expected a topic tree apart");
+    expect_error(under_filter, N(under_filter), "plugin_opt_forwarded_prefix "
+                 "'forwarded/': expected a topic tree apart from plugin_opt_verify_topics, "
+                 "but its filter '+/x'");
+    expect_error(bare_filter, N(bare_filter), "plugin_opt_forwarded_prefix "
+                 "'forwarded/': expected a topic tree apart from plugin_opt_verify_topics, "
+                 "but its filter 'forwarded'");
+    expect_error(everything, N(everything), "plugin_opt_forwarded_prefix "
+                 "'forwarded/': expected a topic tree apart from plugin_opt_verify_topics, "
+                 "but its filter '#'");
+    expect_error(outside, N(outside), "plugin_opt_forwarders "
+                 "'edge1._broker.acme.example,edge1.other.example': expected identities "
+                 "under plugin_opt_allowed_domains 'acme.example', but edge1.other.example");
+    expect_error(no_replay, N(no_replay), "plugin_opt_forwarders "
+                 "'edge1._broker.acme.example': expected plugin_opt_replay_window too");
+}
+
+/* The topic filters that reach into a prefix's tree, level by level. */
+static void test_topics_overlap_prefix(void **state)
+{
+    static const struct {
+        const char *filters, *prefix;
+        const char *overlapping;        /* NULL: none */
+    } cases[] = {
+        {"devices/#", "forwarded/", NULL},
+        {"forwarded/#", "forwarded/", "forwarded/#"},
+        {"forwarded", "forwarded/", "forwarded"},
+        {"forwardedx/#", "forwarded/", NULL},
+        {"forward", "forwarded/", NULL},
+        {"+", "forwarded/", "+"},
+        {"+/+", "forwarded/", "+/+"},
+        {"#", "forwarded/", "#"},
+        {"a/b", "a/b/c/", NULL},
+        {"a/+", "a/b/c/", NULL},
+        {"a/+/c", "a/b/c/", "a/+/c"},
+        {"a/+/#", "a/b/c/", "a/+/#"},
+        {"a/#", "a/b/c/", "a/#"},
+        {"a/x/#", "a/b/c/", NULL},
+        {"x/y, a/b/c/d/e", "a/b/c/", "a/b/c/d/e"},
+    };
+    char why[256];
+
+    (void)state;
+    for (size_t i = 0; i < N(cases); i++) {
+        mdp_topics *t = mdp_topics_parse(cases[i].filters, why, sizeof(why));
+        const char *got;
+
+        assert_non_null(t);
+        got = mdp_topics_overlap_prefix(t, cases[i].prefix);
+        if (cases[i].overlapping == NULL ? got != NULL
+            : got == NULL || strcmp(got, cases[i].overlapping) != 0)
+            fail_msg("filters '%s' prefix '%s': got %s, expected %s", cases[i].filters,
+                     cases[i].prefix, got ? got : "none",
+                     cases[i].overlapping ? cases[i].overlapping : "none");
+        mdp_topics_free(t);
+    }
+}
+
 /* Every option in the table has its entry under OPTIONS in the plugin's
  * manual page source, man/mosquitto-dance.5.scd: a line that starts with
  * the option's name in bold. */
@@ -633,6 +790,8 @@ int main(void)
         cmocka_unit_test(test_queue_bytes_fits_max_payload),
         cmocka_unit_test(test_owner_identity_resets),
         cmocka_unit_test(test_check_resolver_names_trust_anchor),
+        cmocka_unit_test(test_forwarding_options),
+        cmocka_unit_test(test_topics_overlap_prefix),
         cmocka_unit_test(test_documented),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -495,9 +495,9 @@ static void test_lookup_budget(void **state)
 {
     limits lim = {0, 1, 3};         /* 1 per second, burst 3 */
     env *e = env_new_limits(1, 100, 0, &lim);
-    mdp_pipeline_publisher flood = {"flood._device.acme.example", true};
-    mdp_pipeline_publisher same_as_id = {"flood._device.acme.example", false};
-    mdp_pipeline_publisher other = {"other._device.acme.example", true};
+    mdp_pipeline_publisher flood = {"flood._device.acme.example", true, false};
+    mdp_pipeline_publisher same_as_id = {"flood._device.acme.example", false, false};
+    mdp_pipeline_publisher other = {"other._device.acme.example", true, false};
     char *m[8], *again, *warm, *o1, *o2, *late;
     dance_jws_result r;
     mdp_pipeline_stats st;
