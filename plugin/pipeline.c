@@ -346,8 +346,8 @@ static bool charge(mdp_pipeline *pl, struct pl_job *j)
     uint64_t t, tau, now, tat;
     bool ok;
 
-    if (pl->cfg.lookup_rate == 0)
-        return true;
+    if (pl->cfg.lookup_rate == 0 || j->forwarded)
+        return true;                    /* forwarded: charged to no budget */
     if (j->pub == NULL) {               /* no_budget */
         pthread_mutex_lock(&pl->pub_lock);
         pl->rate_limited++;

@@ -49,6 +49,7 @@ typedef struct outcome {
     char topic[64];
     int qos;
     bool retain;
+    bool forwarded;
 } outcome;
 
 typedef struct env {
@@ -87,6 +88,7 @@ static void on_outcome(void *ctx, const mdp_msg_outcome *o)
     snprintf(d->topic, sizeof(d->topic), "%s", o->topic);
     d->qos = o->qos;
     d->retain = o->retain;
+    d->forwarded = o->forwarded;
     assert_null(o->result->payload);
 }
 
@@ -485,6 +487,53 @@ static size_t count_status(const env *e, dance_status st, const char *prefix)
     return n;
 }
 
+/* A forwarder's copies (another broker's verified messages) are charged to
+ * no lookup budget: a whole edge's cold senders are looked up, none is
+ * refused as rate_limited, no budget is kept for the forwarder, and the
+ * outcomes say forwarded. */
+static void test_forwarded_no_budget(void **state)
+{
+    limits lim = {0, 1, 3};         /* 1 per second, burst 3 */
+    env *e = env_new_limits(1, 100, 0, &lim);
+    mdp_pipeline_publisher edge = {"edge1._broker.acme.example", true, true};
+    mdp_pipeline_publisher device = {"edge1._broker.acme.example", true, false};
+    char *m[8], *direct;
+    dance_jws_result r;
+    mdp_pipeline_stats st;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    for (int i = 0; i < 8; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "f%d._device.acme.example", i);
+        m[i] = sign(e->kcold, name, "x", NULL);
+    }
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(mdp_pipeline_submit(e->pl, &edge, TOPIC, m[i], strlen(m[i]), 1,
+                                             false, &r, NULL), MDP_PIPELINE_QUEUED);
+    mdp_pipeline_get_stats(e->pl, &st);
+    assert_int_equal(st.publishers, 0);
+    drain_until(e, 8);
+    assert_int_equal(count_status(e, DANCE_LOOKUP_FAILED, "f"), 8);
+    assert_int_equal(count_status(e, DANCE_RATE_LIMITED, NULL), 0);
+    for (size_t i = 0; i < e->n_out; i++)
+        assert_true(e->out[i].forwarded);
+
+    /* the same identity publishing directly has a budget as usual */
+    direct = sign(e->kcold, "direct._device.acme.example", "x", NULL);
+    assert_int_equal(mdp_pipeline_submit(e->pl, &device, TOPIC, direct, strlen(direct),
+                                         1, false, &r, NULL), MDP_PIPELINE_QUEUED);
+    mdp_pipeline_get_stats(e->pl, &st);
+    assert_int_equal(st.publishers, 1);
+    drain_until(e, 9);
+    assert_false(e->out[8].forwarded);
+
+    for (int i = 0; i < 8; i++)
+        free(m[i]);
+    free(direct);
+    env_free(e);
+}
+
 /* Lookup budgets: a publisher naming many cold senders starts at most
  * its burst of lookups, the rest are refused as rate_limited without a
  * lookup; a second message of a sender already waiting costs nothing; its
@@ -710,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_queue_cap),
         cmocka_unit_test(test_queue_bytes),
         cmocka_unit_test(test_lookup_budget),
+        cmocka_unit_test(test_forwarded_no_budget),
         cmocka_unit_test(test_bad_signature),
         cmocka_unit_test(test_cold_sender_parked),
         cmocka_unit_test(test_dns_reserve),
