@@ -17,14 +17,20 @@ SIGKILL so that their wills are sent.
 
 import os
 import signal
+import socket
+import ssl
+import struct
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import (Bed, Broker, MqttClient, PluginTestCase,  # noqa: E402
-                            bound_client_id, ident, sign_message, tamper, wait_sys)
+from plugin_fixture import (MOSQUITTO, Bed, Broker, MqttClient,  # noqa: E402
+                            PluginTestCase, bound_client_id, free_port, ident, run,
+                            sign_message, tamper, wait_sys)
+import rawmqtt  # noqa: E402
 
 ORG = "acme.example"
 EDGE1 = "edge1._broker.%s" % ORG
@@ -109,12 +115,44 @@ c.loop_forever()
 """
 
 
+def raw_publish_qos2_twice(port, cert, key, topic, payload, mid=9):
+    """A QoS 2 PUBLISH and its resend with DUP before PUBREL, by hand (paho
+    will not send that); returns the two PUBREC reason codes."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(BED.pki.ca)
+    ctx.load_cert_chain(cert, key)
+    ctx.check_hostname = False
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=WAIT))
+    try:
+        s.sendall(rawmqtt.connect_v5(bound_client_id("raw-q2", cert)))
+        kind, body = rawmqtt.read_packet(s)
+        if kind != 0x20 or body[1] != 0:
+            raise AssertionError("CONNACK %r" % (body,))
+        t = topic.encode()
+        body = struct.pack("!H", len(t)) + t + struct.pack("!H", mid) + b"\x00" + payload
+        s.sendall(rawmqtt.packet(0x34, body))
+        s.sendall(rawmqtt.packet(0x3C, body))                 # DUP
+        codes = []
+        for _ in range(2):
+            kind, body = rawmqtt.read_packet(s)
+            if kind != 0x50:
+                raise AssertionError("expected PUBREC, got %r" % (kind,))
+            codes.append(body[2] if len(body) > 2 else 0)
+        s.sendall(rawmqtt.packet(0x62, struct.pack("!H", mid)))     # PUBREL
+        rawmqtt.read_packet(s)
+        s.sendall(rawmqtt.packet(0xE0, b"\x00\x00"))
+        return codes
+    finally:
+        s.close()
+
+
 class FederationCase(PluginTestCase):
     """A hub with forwarders edge1 and edge2, an edge bridged to it, a
     backend on the hub watching verified/, rejected/ and forwarded/, and a
     device on the edge."""
 
     hub_options = {}
+    hub_extra = ""
     edge = None
 
     @classmethod
@@ -126,7 +164,7 @@ class FederationCase(PluginTestCase):
         opts = options(forwarders="%s,%s" % (EDGE1, EDGE2))
         opts.update(cls.hub_options)
         cls.hub = Broker(os.path.join(base, "hub"), BED.pki, opts,
-                         extra_conf="max_queued_messages 100000")
+                         extra_conf="max_queued_messages 100000\n" + cls.hub_extra)
         cls.broker = cls.hub
         cls.hub.start()
         cls.hub.wait_log("dance: forwarding ready")
@@ -240,6 +278,11 @@ class ForwardingTest(FederationCase):
                                and b'"forwarded":true' in m["payload"])
         self.assertTrue(diag)
         self.assertFalse(self.on_watch("verified/", "forged-control"))
+        # a forwarder has no more right to the verified tree than anyone
+        denied = self.hub_sys("reserved/denied/publish", lambda v: True)
+        fwd.publish("verified/" + topic, good, qos=1, must=False)
+        self.assertGreaterEqual(self.hub_sys("reserved/denied/publish",
+                                             lambda v: v >= denied + 1), denied + 1)
         # one bad message does not cost the forwarder its connection
         time.sleep(1.0)
         self.assertFalse(fwd.disconnected.is_set(), "the forwarder was disconnected")
@@ -261,6 +304,30 @@ class ForwardingTest(FederationCase):
                                              lambda v: v >= replays + 1), replays + 1)
         time.sleep(QUIET)
         self.assertEqual(len(self.watch.on("verified/" + topic)), 1)
+
+    def test_qos2_resend_by_forwarder_gives_one_copy(self):
+        topic = "devices/%s/q2" % ident("sensor")
+        msg = sign("sensor", "q2-fwd", topic)
+        codes = raw_publish_qos2_twice(self.hub.port, *EDGE_FILES[EDGE2],
+                                       "forwarded/" + topic, msg)
+        self.assertEqual(codes, [0x87, 0x87])   # never stored as such
+        self.watch.wait(lambda m: m["topic"] == "verified/" + topic)
+        time.sleep(QUIET)
+        self.assertEqual(len(self.watch.on("verified/" + topic)), 1)
+        self.assert_nothing_forwarded_as_is()
+
+    def test_qos2_resend_by_non_forwarder_denied(self):
+        denied = self.hub_sys("reserved/denied/publish", lambda v: True)
+        topic = "devices/%s/q2x" % ident("sensor")
+        msg = sign("sensor", "q2-sneak", topic)
+        codes = raw_publish_qos2_twice(self.hub.port, *files("attacker"),
+                                       "forwarded/" + topic, msg)
+        self.assertEqual(codes, [0x87, 0x87])
+        self.assertGreaterEqual(self.hub_sys("reserved/denied/publish",
+                                             lambda v: v >= denied + 2), denied + 2)
+        time.sleep(QUIET)
+        self.assertFalse(self.on_watch("verified/", "q2-sneak"))
+        self.assert_nothing_forwarded_as_is()
 
     def test_non_forwarder_cannot_write_forwarded_tree(self):
         attacker = self.client(self.hub, "attacker")
@@ -293,6 +360,65 @@ class ForwardingTest(FederationCase):
         time.sleep(QUIET)
         self.assert_nothing_forwarded_as_is()
         self.assertFalse(self.on_watch("verified/", "will-1"))
+
+
+class HubOwnBridgeTest(FederationCase):
+    """The hub's own outgoing bridge to a plain broker imports forwarded/:
+    such copies have no DANE identity and are denied, never verified."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.remote_dir = tempfile.mkdtemp(prefix="dance-remote-", dir=BED.dir)
+        cls.remote_port = free_port()
+        conf = os.path.join(cls.remote_dir, "remote.conf")
+        with open(conf, "w") as f:
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    % cls.remote_port)
+            if os.geteuid() == 0:
+                f.write("user root\n")
+        cls.remote = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+        cls.hub_extra = ("connection plain\naddress 127.0.0.1:%d\n"
+                         "bridge_protocol_version mqttv50\n"
+                         "topic forwarded/# in 1\ntopic bridged/# in 1\n" % cls.remote_port)
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.remote.terminate()
+            cls.remote.wait(timeout=10)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.remote.terminate()
+            cls.remote.wait(timeout=10)
+
+    def remote_pub(self, topic, payload):
+        run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.remote_port), "-q", "1",
+             "-t", topic, "-m", payload])
+
+    def test_copies_over_hubs_own_bridge_denied(self):
+        watch = self.client(self.hub, "backend", ["bridged/#"])
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:      # the bridge may take a moment
+            self.remote_pub("bridged/ok", "bridged-ok")
+            if watch.matching(lambda m: m["payload"] == b"bridged-ok"):
+                break
+            time.sleep(0.5)
+        self.assertTrue(watch.on("bridged/ok"), "nothing came over the bridge")
+        denied = self.hub_sys("reserved/denied/bridge", lambda v: True)
+        topic = "devices/%s/bridged" % ident("sensor")
+        msg = sign("sensor", "over-own-bridge", topic).decode()
+        self.remote_pub("forwarded/" + topic, msg)
+        self.assertGreaterEqual(self.hub_sys("reserved/denied/bridge",
+                                             lambda v: v >= denied + 1), denied + 1)
+        time.sleep(QUIET)
+        self.assertFalse(self.on_watch("verified/", "over-own-bridge"))
+        self.assert_nothing_forwarded_as_is()
+        self.assertNotIn("without having passed", self.hub.log())
 
 
 class HubWithoutDnsTest(FederationCase):
