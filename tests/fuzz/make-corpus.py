@@ -383,6 +383,11 @@ def main():
         "allowed_domains=acme.example\ntoken_auth=on\ntoken_audience=mqtt://broker\n"
         "token_max_lifetime=300\ntoken_disconnect_on_expiry=on",
         "allowed_domains=acme.example\ntoken_auth=on",
+        "allowed_domains=acme.example\nverify_topics=devices/#\n"
+        "forwarders=Edge1._broker.acme.example., edge2._broker.acme.example\n"
+        "forwarded_prefix=hub/forwarded/",
+        "allowed_domains=acme.example\nverify_topics=+/#\n"
+        "forwarders=edge1._broker.acme.example,,x\nforwarded_prefix=verified/f/",
     ]
     for i, o in enumerate(opts):
         write("fuzz_plugin_options", "opts-%02d" % i, o)
