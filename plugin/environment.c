@@ -84,9 +84,11 @@ static int check_plugin_order(const mdp_plugin_config *cfg, const mdp_confscan *
     }
     *acl_defer = scan->acl_file.found || scan->plugin_count > 1;
     if (*acl_defer)
-        mosquitto_log_printf(MOSQ_LOG_INFO, "dance: ACL checks outside %s%s%s are "
+        mosquitto_log_printf(MOSQ_LOG_INFO, "dance: ACL checks outside %s%s%s%s%s are "
             "left to %s%s%s", cfg->verified_prefix, cfg->rejected_prefix ? " and " : "",
             cfg->rejected_prefix ? cfg->rejected_prefix : "",
+            cfg->forwarded_prefix ? " and " : "",
+            cfg->forwarded_prefix ? cfg->forwarded_prefix : "",
             scan->acl_file.found ? "acl_file" : "",
             scan->acl_file.found && scan->plugin_count > 1 ? " and " : "",
             scan->plugin_count > 1 ? "the plugins loaded after this one" : "");

@@ -168,9 +168,11 @@ int mdp_guard_on_acl_check(mdp_guard *g, const struct mosquitto_evt_acl_check *e
                         taken_over(g, ed->client, e);
             /* A forwarder's PUBLISH goes on to MESSAGE, which verifies it
              * and keeps it from subscribers; its will would reach them as
-             * is, so a will is denied to forwarders too. */
+             * is, so a will is denied to forwarders too. The tree is the
+             * plugin's, so acl_file is not asked: a copy it denied would
+             * be lost without a word from the plugin. */
             if (!gone && forwarder(g, e) && !reserved(g, ed->topic))
-                return g->acl_defer ? MOSQ_ERR_PLUGIN_DEFER : MOSQ_ERR_SUCCESS;
+                return MOSQ_ERR_SUCCESS;
             deny(g, gone ? MDP_GUARD_WILL : MDP_GUARD_PUBLISH, ed->client,
                  ed->topic);
             return MOSQ_ERR_ACL_DENIED;

@@ -585,6 +585,36 @@ static void free_names(char **names, size_t count)
     free(names);
 }
 
+/* name_item - the identity in [b, e) without surrounding blanks,
+ * normalised into norm (DANCE_NAME_MAX + 1 bytes). 0, or -1 with a reason
+ * in why. */
+static int name_item(const char *b, const char *e, char *norm, char *why, size_t whylen)
+{
+    char item[DANCE_NAME_MAX + 2];      /* one trailing dot allowed */
+
+    while (b < e && (*b == ' ' || *b == '\t'))
+        b++;
+    while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    if (b == e) {
+        snprintf(why, whylen, "empty item");
+        return -1;
+    }
+    if ((size_t)(e - b) >= sizeof(item)) {
+        snprintf(why, whylen, "a name is longer than %d bytes", DANCE_NAME_MAX);
+        return -1;
+    }
+    memcpy(item, b, (size_t)(e - b));
+    item[e - b] = '\0';
+    why[0] = '\0';
+    if (dance_name_normalize(item, norm, DANCE_NAME_MAX + 1, why, whylen) != 0) {
+        if (why[0] == '\0')
+            snprintf(why, whylen, "not a DNS name");
+        return -1;
+    }
+    return 0;
+}
+
 /* apply_names - a comma list of identities, each normalised (lowercase, no
  * trailing dot) so that it compares with the identities clients
  * authenticate as; blanks around items ignored, a blank list is empty. */
@@ -604,30 +634,18 @@ static int apply_names(mdp_plugin_config *c, const opt_def *d,
             return out_of_memory(d, err, errlen);
         for (p = value;;) {
             const char *comma = strchr(p, ',');
-            size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
-            char item[DANCE_NAME_MAX + 2], norm[DANCE_NAME_MAX + 1];
-            char why[DANCE_REASON_MAX];
+            char norm[DANCE_NAME_MAX + 1], why[DANCE_REASON_MAX];
 
-            trim_copy(p, n > sizeof(item) ? sizeof(item) : n, item, sizeof(item));
-            why[0] = '\0';
-            if (item[0] == '\0')
-                snprintf(why, sizeof(why), "empty item");
-            else if (n > DANCE_NAME_MAX + 1 ||
-                     dance_name_normalize(item, norm, sizeof(norm), why,
-                                          sizeof(why)) != 0) {
-                if (why[0] == '\0')
-                    snprintf(why, sizeof(why), "a name is longer than %d bytes",
-                             DANCE_NAME_MAX);
-            } else if ((names[count] = strdup(norm)) == NULL) {
-                free_names(names, count);
-                return out_of_memory(d, err, errlen);
-            } else {
-                count++;
-            }
-            if (why[0] != '\0') {
+            if (name_item(p, comma != NULL ? comma : p + strlen(p), norm, why,
+                          sizeof(why)) != 0) {
                 free_names(names, count);
                 return bad_value(d, value, why, err, errlen);
             }
+            if ((names[count] = strdup(norm)) == NULL) {
+                free_names(names, count);
+                return out_of_memory(d, err, errlen);
+            }
+            count++;
             if (comma == NULL)
                 break;
             p = comma + 1;

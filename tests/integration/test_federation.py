@@ -421,6 +421,31 @@ class HubOwnBridgeTest(FederationCase):
         self.assertNotIn("without having passed", self.hub.log())
 
 
+class HubWithAclFileTest(FederationCase):
+    """The hub has an acl_file that grants nobody forwarded/: the tree is
+    the plugin's, so the forwarder's copies still reach verification."""
+
+    @classmethod
+    def setUpClass(cls):
+        acl = os.path.join(BED.dir, "hub.acl")
+        with open(acl, "w") as f:
+            f.write("pattern read verified/#\npattern read rejected/#\n"
+                    "pattern read $SYS/#\n")
+        os.chmod(acl, 0o644)
+        cls.hub_extra = "acl_file %s\n" % acl
+        super().setUpClass()
+
+    def test_forwarded_copy_verified_despite_acl_file(self):
+        device = self.client(self.edge, "sensor")
+        topic = "devices/%s/acl" % ident("sensor")
+        msg = sign("sensor", "acl-1", topic)
+        device.publish(topic, msg, qos=1)
+        got = self.watch.wait(lambda m: m["topic"] == "verified/" + topic)
+        self.assertEqual(got[0]["payload"], msg)
+        self.assertIn("outside verified/ and rejected/ and forwarded/ are left to acl_file",
+                      self.hub.log())
+
+
 class HubWithoutDnsTest(FederationCase):
     """The hub's DNS goes away after the edge connected: forwarded copies
     of a sender the hub has not looked up wait for the lookup and are

@@ -701,6 +701,24 @@ static void test_forwarding_options(void **state)
                  "under plugin_opt_allowed_domains 'acme.example', but edge1.other.example");
     expect_error(no_replay, N(no_replay), "plugin_opt_forwarders "
                  "'edge1._broker.acme.example': expected plugin_opt_replay_window too");
+    {
+        /* 254 bytes before the trailing dot: one too many */
+        char long_name[300];
+        memset(long_name, 'a', 254);
+        for (int i = 60; i < 254; i += 61)
+            long_name[i] = '.';
+        long_name[254] = '\0';
+        one_bad("forwarders", long_name);
+        long_name[253] = '.';                   /* 253 and a trailing dot: fine */
+        {
+            mdp_plugin_opt ok[] = {{"allowed_domains", long_name + 244},
+                                     {"verify_topics", "d/#"},
+                                     {"forwarders", long_name}};
+            assert_int_equal(parse(ok, N(ok), &c), 0);
+            assert_int_equal(strlen(c.forwarder_names[0]), 253);
+            mdp_plugin_config_clear(&c);
+        }
+    }
 }
 
 /* The topic filters that reach into a prefix's tree, level by level. */
