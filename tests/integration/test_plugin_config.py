@@ -179,6 +179,13 @@ class ConfigTest(PluginTestCase):
                    "verified_prefix=verified/ rejected_prefix=rejected/", timeout=20)
         self.assertIsNone(b.proc.poll())
 
+    def test_forwarding_starts(self):
+        b = self.start(self.base(verify_topics="devices/#",
+                                 forwarders="Edge1._broker.acme.example."))
+        b.wait_log("dance: forwarding ready: copies under forwarded_prefix=forwarded/ from "
+                   "forwarders=Edge1._broker.acme.example. are verified again", timeout=20)
+        self.assertIsNone(b.proc.poll())
+
     def test_each_bad_message_option_names_it(self):
         cases = [
             ("verify_topics", "sensors/#/x", "expected a comma list of MQTT topic filters"),
@@ -195,6 +202,11 @@ class ConfigTest(PluginTestCase):
             ("message_profile", "lax", "expected strict"),
             ("verify_threads", "0", "expected a number of threads from 1 to 64"),
             ("verify_queue_size", "0", "expected a number of messages from 1 to 1000000"),
+            ("forwarders", "edge1._broker.acme.example,,edge2._broker.acme.example",
+             "expected a comma list of the DNS identities of brokers"),
+            ("forwarders", "edge 1._broker.acme.example",
+             "expected a comma list of the DNS identities of brokers"),
+            ("forwarded_prefix", "forwarded", "expected a topic prefix ending in '/'"),
         ]
         for key, value, expected in cases:
             with self.subTest(option=key, value=value):
@@ -229,10 +241,23 @@ class ConfigTest(PluginTestCase):
              "plugin_opt_message_profile strict"),
             ({"replay_window": "0"},
              "plugin_opt_replay_window '0': refused by plugin_opt_message_profile strict"),
+            # forwarding: a tree of its own, forwarders that can authenticate
+            ({"forwarders": "edge1._broker.acme.example", "forwarded_prefix": "verified/f/"},
+             "plugin_opt_forwarded_prefix 'verified/f/': expected a topic tree apart from "
+             "plugin_opt_verified_prefix 'verified/'"),
+            ({"forwarders": "edge1._broker.acme.example", "verify_topics": "#"},
+             "plugin_opt_forwarded_prefix 'forwarded/': expected a topic tree apart from "
+             "plugin_opt_verify_topics, but its filter '#'"),
+            ({"forwarders": "edge1._broker.other.example"},
+             "expected identities under plugin_opt_allowed_domains 'acme.example'"),
+            ({"forwarded_prefix": "f/"},
+             "plugin_opt_forwarded_prefix is set but plugin_opt_forwarders is not"),
         ]
         for extra, needle in cases:
             with self.subTest(extra=extra):
-                self.assert_refuses(self.base(verify_topics="sensors/#", **extra), needle)
+                opts = self.base(verify_topics="sensors/#")
+                opts.update(extra)
+                self.assert_refuses(opts, needle)
                 self.broker.stop()
                 self.broker = None
 
