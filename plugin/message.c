@@ -166,6 +166,8 @@ static void publish_verified(mdp_messages *p, const mdp_msg_outcome *o)
     int rc;
 
     p->mstats.verified++;
+    if (o->forwarded)
+        p->mstats.forwarded_verified++;
     vtopic = prefixed(p, p->cfg->verified_prefix, p->verified_prefix_len, o->topic);
     if (vtopic == NULL) {
         rc = MOSQ_ERR_NOMEM;
@@ -278,6 +280,7 @@ static int on_forwarded(mdp_messages *p, const struct mosquitto_evt_message *ed)
     const char *topic = ed->topic + p->forwarded_prefix_len;
 
     memset(&r, 0, sizeof(r));
+    p->mstats.forwarded++;
     if (strlen(ed->topic) < p->forwarded_prefix_len) {
         /* the bare level ("forwarded"): no topic to verify against */
         r.status = DANCE_TOPIC_MISMATCH;
@@ -430,6 +433,7 @@ void mdp_messages_get_counters(const mdp_messages *p, mdp_messages_counters *out
     if (p->pipeline != NULL)
         mdp_pipeline_get_stats(p->pipeline, &out->pipeline);
     out->has_replay = p->replay != NULL;
+    out->forwarding = p->forwarded_prefix_len > 0;
     if (p->replay != NULL)
         dance_replay_get_stats(p->replay, &out->replay);
 }

@@ -30,6 +30,8 @@ typedef struct mdp_msg_stats {
     uint64_t verified;
     uint64_t refused[DANCE_STATUS_COUNT];   /* by dance_status */
     uint64_t publish_failures;  /* copies/diagnostics Mosquitto did not take */
+    uint64_t forwarded;         /* copies from forwarders received */
+    uint64_t forwarded_verified;/*   of which verified (also in verified) */
 } mdp_msg_stats;
 
 /* What stats.c publishes under messages/ (when verifying). */
@@ -37,6 +39,7 @@ typedef struct mdp_messages_counters {
     mdp_msg_stats msg;
     mdp_pipeline_stats pipeline;
     bool has_replay;                /* replay_window set */
+    bool forwarding;                /* forwarders set */
     dance_replay_stats replay;
 } mdp_messages_counters;
 

@@ -183,5 +183,9 @@ void mdp_stats_publish(const mdp_stats_sources *src)
             pub("messages/replay/evicted", mc.replay.evicted_early);
         }
         pub("messages/publish_failures", m->publish_failures);
+        if (mc.forwarding) {
+            pub("messages/forwarded/received", m->forwarded);
+            pub("messages/forwarded/verified", m->forwarded_verified);
+        }
     }
 }

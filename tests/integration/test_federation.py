@@ -251,6 +251,8 @@ class ForwardingTest(FederationCase):
         self.assertEqual(len(self.watch.on("verified/" + topic)), 1)
         self.assert_nothing_forwarded_as_is()
         self.assertIn('forwarded message verified topic="%s"' % topic, self.hub.log())
+        self.assertGreaterEqual(self.hub_sys("messages/forwarded/verified",
+                                             lambda v: v >= 1), 1)
         # the edge's own outgoing bridge is no client that bypassed DANE
         self.assertNotIn("without having passed", self.edge.log())
         self.assertNotIn("without having passed", self.hub.log())
@@ -261,6 +263,7 @@ class ForwardingTest(FederationCase):
         good = sign("sensor", "forged-control", topic)
         before = self.hub_sys("messages/refused/bad_signature", lambda v: True)
         mismatch = self.hub_sys("messages/refused/topic_mismatch", lambda v: True)
+        received = self.hub_sys("messages/forwarded/received", lambda v: True)
         start = self.hub.log_size()
         # altered payload; a valid copy moved to another topic; no JWS at all
         fwd.publish("forwarded/" + topic, tamper(good), qos=1, must=False)
@@ -271,6 +274,8 @@ class ForwardingTest(FederationCase):
                                              lambda v: v >= before + 1), before + 1)
         self.assertGreaterEqual(self.hub_sys("messages/refused/topic_mismatch",
                                              lambda v: v >= mismatch + 1), mismatch + 1)
+        self.assertGreaterEqual(self.hub_sys("messages/forwarded/received",
+                                             lambda v: v >= received + 3), received + 3)
         log = self.hub.wait_log("reason=malformed", start=start)
         self.assertIn('forwarded message refused topic="%s"' % topic, log)
         self.assertIn("reason=bad_signature", log)
