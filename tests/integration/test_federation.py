@@ -257,6 +257,23 @@ class ForwardingTest(FederationCase):
         self.assertNotIn("without having passed", self.edge.log())
         self.assertNotIn("without having passed", self.hub.log())
 
+    def test_retained_device_message_retained_on_hub(self):
+        # the edge's bridge subscribes with retain-as-published, so the
+        # flag crosses; the hub's verified copy is retained, the forwarded
+        # copy is not stored at all
+        device = self.client(self.edge, "sensor")
+        topic = "devices/%s/retained" % ident("sensor")
+        msg = sign("sensor", "retained-1", topic)
+        device.publish(topic, msg, qos=1, retain=True)
+        self.watch.wait(lambda m: m["topic"] == "verified/" + topic)
+        late = self.client(self.hub, "backend", ["verified/" + topic, "forwarded/#"])
+        got = late.wait(lambda m: m["topic"] == "verified/" + topic)
+        self.assertTrue(got[0]["retain"])
+        self.assertEqual(got[0]["payload"], msg)
+        time.sleep(1.0)
+        self.assertEqual([m for m in late.messages if m["topic"].startswith("forwarded")],
+                         [])
+
     def test_forged_copies_refused_and_forwarder_stays(self):
         fwd = self.forwarder(EDGE2, "forger")
         topic = "devices/%s/forged" % ident("sensor")
