@@ -147,7 +147,8 @@ static void refused(mdp_messages *p, const char *topic, bool forwarded,
     p->mstats.refused[st]++;
     mdp_log_limited(p->log, st == DANCE_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
             "dance: %smessage refused topic=\"%s\" sender=%s reason=%s: %s",
-            forwarded ? "forwarded " : "", mdp_log_safe(topic, t, sizeof(t)), r->sender[0] ? r->sender : "-",
+            forwarded ? "forwarded " : "", mdp_log_safe(topic, t, sizeof(t)),
+            r->sender[0] ? r->sender : "-",
             dance_status_name(st), printable(r->reason, why, sizeof(why)));
     diagnose(p, topic, forwarded, r);
 }
@@ -277,18 +278,20 @@ static int on_forwarded(mdp_messages *p, const struct mosquitto_evt_message *ed)
     dance_jws_result r;
     mdp_pipeline_publisher pub;
     mdp_pipeline_drop drop = MDP_PIPELINE_DROP_NO_MEMORY;
-    const char *topic = ed->topic + p->forwarded_prefix_len;
+    const char *topic;
 
     memset(&r, 0, sizeof(r));
     p->mstats.forwarded++;
-    if (strlen(ed->topic) < p->forwarded_prefix_len) {
-        /* the bare level ("forwarded"): no topic to verify against */
+    if (strlen(ed->topic) <= p->forwarded_prefix_len) {
+        /* the bare level ("forwarded") or the prefix alone: no topic to
+         * verify against, and none a device could have published on */
         r.status = DANCE_TOPIC_MISMATCH;
-        dance_set_err(r.reason, sizeof(r.reason), "a forwarded copy on the bare "
-                      "level of %s names no topic", p->cfg->forwarded_prefix);
+        dance_set_err(r.reason, sizeof(r.reason), "a forwarded copy must name a "
+                      "topic below %s", p->cfg->forwarded_prefix);
         refused(p, ed->topic, true, &r);
         return MOSQ_ERR_ACL_DENIED;
     }
+    topic = ed->topic + p->forwarded_prefix_len;
     publisher_of(p, ed->client, &pub);
     pub.forwarded = true;
     switch (mdp_pipeline_submit(p->pipeline, &pub, topic, ed->payload,
