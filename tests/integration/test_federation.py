@@ -253,6 +253,10 @@ class ForwardingTest(FederationCase):
         self.assertIn('forwarded message verified topic="%s"' % topic, self.hub.log())
         self.assertGreaterEqual(self.hub_sys("messages/forwarded/verified",
                                              lambda v: v >= 1), 1)
+        # the hub admitted the edge's bridge by DANE, like a device
+        self.assertIn('dance: accepted identity=%s client_id="%s"' % (EDGE1, EDGE1),
+                      self.hub.log())
+        self.assertIn("DANE-EE 3 1 1 matched", self.hub.log())
         # the edge's own outgoing bridge is no client that bypassed DANE
         self.assertNotIn("without having passed", self.edge.log())
         self.assertNotIn("without having passed", self.hub.log())
