@@ -151,6 +151,17 @@ static int scan_text(const char *text, const char *file, mdp_confscan *out,
                     hit_set(&out->subject_as_username, file, line);
             } else if (tok_is(key, klen, "acl_file") && vlen > 0) {
                 hit_set(&out->acl_file, file, line);
+            } else if (tok_is(key, klen, "max_queued_messages") && vlen > 0) {
+                /* the last line counts; Mosquitto reads it with atoi and
+                 * takes what is not above 0 as 0, unlimited */
+                char num[32];
+                size_t n = vlen < sizeof(num) ? vlen : sizeof(num) - 1;
+
+                memcpy(num, val, n);
+                num[n] = '\0';
+                out->max_queued_unlimited = strtol(num, NULL, 10) <= 0;
+                memset(&out->max_queued, 0, sizeof(out->max_queued));
+                hit_set(&out->max_queued, file, line);
             } else if ((tok_is(key, klen, "plugin") || tok_is(key, klen, "auth_plugin"))
                        && vlen > 0) {
                 plugin_line(out, file, line, val, rest_of_line(val, end));

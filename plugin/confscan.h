@@ -16,7 +16,10 @@
  *     Mosquitto registers after every plugin's), decide what the plugin
  *     defers to them;
  *   - with token authentication on, listeners without TLS, where tokens
- *     travel in clear (a warning, not a refusal).
+ *     travel in clear (a warning, not a refusal);
+ *   - with forwarders, `max_queued_messages 0` (unlimited): Mosquitto
+ *     2.0.11 then drops the connection of a client whose PUBLISH is denied,
+ *     and every forwarded copy is denied once verified.
  * Booleans are read exactly as Mosquitto's conf__parse_bool reads them
  * ("true"/"1", "false"/"0"), and include_dir files are read at the point
  * of their include_dir line, sorted, as Mosquitto reads them, so that the
@@ -58,6 +61,8 @@ typedef struct mdp_confscan {
     mdp_confscan_hit identity_as_username;   /* first "... true" or "... 1" */
     mdp_confscan_hit subject_as_username;
     mdp_confscan_hit acl_file;            /* first acl_file line */
+    bool max_queued_unlimited;              /* last max_queued_messages <= 0 */
+    mdp_confscan_hit max_queued;          /* that last line */
     unsigned plugin_count;                  /* plugin + auth_plugin lines */
     mdp_confscan_plugin plugins[MDP_CONFSCAN_PLUGINS_MAX];
     /* listeners without TLS (no certfile or psk_hint; unix sockets, port 0,

@@ -143,6 +143,15 @@ int mdp_environment_check(mosquitto_plugin_id_t *identifier,
             scan.per_listener_true.file, scan.per_listener_true.line);
         return -1;
     }
+    if (cfg->forwarder_count > 0 && scan.max_queued_unlimited) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "dance: refusing to start: %s line %u "
+            "sets max_queued_messages to 0 (unlimited), where Mosquitto 2.0.11 "
+            "disconnects a client whose PUBLISH is denied; the plugin denies every "
+            "forwarded copy once it has taken it for verification, so each would "
+            "cost the forwarder its connection. Set a finite max_queued_messages "
+            "(the default is 1000).", scan.max_queued.file, scan.max_queued.line);
+        return -1;
+    }
     if (scan.identity_as_username.found || scan.subject_as_username.found) {
         const mdp_confscan_hit *h = scan.identity_as_username.found
                                     ? &scan.identity_as_username

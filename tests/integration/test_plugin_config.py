@@ -186,6 +186,14 @@ class ConfigTest(PluginTestCase):
                    "forwarders=Edge1._broker.acme.example. are verified again", timeout=20)
         self.assertIsNone(b.proc.poll())
 
+    def test_forwarding_refuses_unlimited_queue(self):
+        # Mosquitto 2.0.11 drops a client whose PUBLISH is denied when
+        # max_queued_messages is 0, and every forwarded copy is denied
+        self.assert_refuses(self.base(verify_topics="devices/#",
+                                      forwarders="edge1._broker.acme.example"),
+                            "sets max_queued_messages to 0 (unlimited)",
+                            extra_conf="max_queued_messages 0")
+
     def test_each_bad_message_option_names_it(self):
         cases = [
             ("verify_topics", "sensors/#/x", "expected a comma list of MQTT topic filters"),

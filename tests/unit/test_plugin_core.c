@@ -230,6 +230,34 @@ static void test_confscan_spellings_and_plugins(void **state)
     assert_true(s.subject_as_username.found);
 }
 
+/* max_queued_messages: the last line counts, read as Mosquitto's atoi
+ * does (anything not above 0 is unlimited). */
+static void test_confscan_max_queued(void **state)
+{
+    static const struct {
+        const char *conf;
+        bool unlimited;
+        unsigned line;
+    } cases[] = {
+        {"listener 1883\n", false, 0},
+        {"max_queued_messages 0\n", true, 1},
+        {"max_queued_messages 1000\n", false, 1},
+        {"max_queued_messages -5\n", true, 1},
+        {"max_queued_messages 00\n", true, 1},
+        {"max_queued_messages 0\nmax_queued_messages 100\n", false, 2},
+        {"max_queued_messages 100\n# x\nmax_queued_messages 0\n", true, 3},
+    };
+    mdp_confscan s;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&s, 0, sizeof(s));
+        assert_int_equal(mdp_confscan_text(cases[i].conf, "m.conf", &s, NULL), 0);
+        assert_int_equal(s.max_queued_unlimited, cases[i].unlimited);
+        assert_int_equal(s.max_queued.line, cases[i].line);
+    }
+}
+
 static void test_reserved_prefix_and_client_ids(void **state)
 {
     char why[256];
@@ -830,6 +858,7 @@ int main(void)
         cmocka_unit_test(test_registry_grows),
         cmocka_unit_test(test_rounds),
         cmocka_unit_test(test_confscan_text),
+        cmocka_unit_test(test_confscan_max_queued),
         cmocka_unit_test(test_confscan_cmdline),
         cmocka_unit_test(test_confscan_spellings_and_plugins),
         cmocka_unit_test(test_reserved_prefix_and_client_ids),
