@@ -41,7 +41,7 @@ static void expect_error(const mdp_plugin_opt *o, size_t n, const char *prefix)
 static void one_bad(const char *key, const char *value)
 {
     mdp_plugin_opt o[] = {{"allowed_domains", "acme.example"}, {key, value}};
-    char prefix[256];
+    char prefix[1024];
 
     snprintf(prefix, sizeof(prefix), "plugin_opt_%s '%s': expected", key, value);
     if (strcmp(key, "allowed_domains") == 0)
