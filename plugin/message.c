@@ -52,6 +52,8 @@ struct mdp_messages {
     dance_jws_keycache *keycache;
     dance_replay *replay;
     mdp_msg_stats mstats;
+    uint64_t next_replay_check_ms;  /* when to look at evictions again */
+    uint64_t replay_evicted_seen;   /* evictions already warned about */
     char *topic_buf;                /* "<prefix><topic>" is built here */
     size_t topic_buf_cap;
 };
@@ -211,10 +213,36 @@ static void outcome_cb(void *ctx, const mdp_msg_outcome *o)
         refused(p, o->topic, o->forwarded, o->result);
 }
 
-void mdp_messages_tick(mdp_messages *p)
+/* watch_replay - a full replay cache forgets verified messages before
+ * replay_window ends, and a copy of one is then verified again within its
+ * iat window. Counted in $SYS, but a silent hole, so it is also logged:
+ * looked at every second, logged once a minute at most, with what to
+ * change. */
+static void watch_replay(mdp_messages *p, uint64_t now_ms)
+{
+    dance_replay_stats st;
+
+    p->next_replay_check_ms = now_ms + 1000u;
+    dance_replay_get_stats(p->replay, &st);
+    if (st.evicted_early <= p->replay_evicted_seen)
+        return;
+    p->next_replay_check_ms = now_ms + 60000u;
+    mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: warning: the message replay cache "
+        "is full: %llu verified messages forgotten before replay_window (%u s) ended "
+        "since the last warning, so a copy of one could be verified again; set "
+        "plugin_opt_replay_cache_size (now %zu) to at least verified messages per "
+        "second x replay_window",
+        (unsigned long long)(st.evicted_early - p->replay_evicted_seen),
+        (unsigned)p->cfg->replay_window, p->cfg->replay_cache_size);
+    p->replay_evicted_seen = st.evicted_early;
+}
+
+void mdp_messages_tick(mdp_messages *p, uint64_t now_ms)
 {
     if (p->pipeline != NULL)
         mdp_pipeline_drain(p->pipeline, outcome_cb, p);
+    if (p->replay != NULL && now_ms >= p->next_replay_check_ms)
+        watch_replay(p, now_ms);
 }
 
 /* publisher_of - whose lookup budget a message is charged to: the
@@ -358,7 +386,8 @@ static int start_pipeline(mdp_messages *p, const dance_matcher *matcher,
         return -1;
     }
     if (p->cfg->replay_window > 0) {
-        p->replay = dance_replay_new(0, p->cfg->replay_window, NULL, NULL);
+        p->replay = dance_replay_new(p->cfg->replay_cache_size, p->cfg->replay_window,
+                                     NULL, NULL);
         if (p->replay == NULL) {
             snprintf(err, errlen, "out of memory creating the replay cache");
             return -1;

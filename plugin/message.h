@@ -72,8 +72,9 @@ mdp_log_limiter *mdp_messages_log(mdp_messages *m);
 int mdp_messages_on_message(mdp_messages *m, const struct mosquitto_evt_message *ed);
 
 /* mdp_messages_tick - drain finished verifications and publish the
- * copies. */
-void mdp_messages_tick(mdp_messages *m);
+ * copies; warn (once a minute at most; now_ms: the plugin's clock) when
+ * the replay cache forgot messages early. */
+void mdp_messages_tick(mdp_messages *m, uint64_t now_ms);
 
 void mdp_messages_get_counters(const mdp_messages *m, mdp_messages_counters *out);
 

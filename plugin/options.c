@@ -53,7 +53,7 @@ typedef enum opt_id {
     O_REQUIRE_IAT, O_MAX_SKEW, O_REPLAY_WINDOW, O_REQUIRE_JTI,
     O_REQUIRE_TOPIC_BINDING, O_MESSAGE_PROFILE, O_VERIFY_THREADS, O_VERIFY_QUEUE_SIZE,
     O_KEY_CACHE_SIZE, O_VERIFY_QUEUE_BYTES, O_SENDER_LOOKUPS_PER_CLIENT,
-    O_FORWARDERS, O_FORWARDED_PREFIX,
+    O_FORWARDERS, O_FORWARDED_PREFIX, O_REPLAY_CACHE_SIZE,
     O_COUNT
 } opt_id;
 
@@ -145,6 +145,8 @@ static const opt_def opt_table[O_COUNT] = {
         "seconds from 1 to 86400"},
     [O_REPLAY_WINDOW] = {"replay_window", OPT_UINT, 0, 86400,
         "seconds from 0 (off) to 86400"},
+    [O_REPLAY_CACHE_SIZE] = {"replay_cache_size", OPT_UINT, 1000, 100000000,
+        "a number of messages from 1000 to 100000000"},
     [O_REQUIRE_JTI] = {"require_jti", OPT_BOOL, 0, 0, "true or false"},
     [O_REQUIRE_TOPIC_BINDING] = {"require_topic_binding", OPT_BOOL, 0, 0,
         "true or false"},
@@ -366,6 +368,7 @@ static void set_defaults(mdp_plugin_config *c)
     c->verify_threads = MDP_OPT_DEFAULT_VERIFY_THREADS;
     c->verify_queue_size = MDP_OPT_DEFAULT_VERIFY_QUEUE_SIZE;
     c->key_cache_size = MDP_OPT_DEFAULT_KEY_CACHE_SIZE;
+    c->replay_cache_size = MDP_OPT_DEFAULT_REPLAY_CACHE_SIZE;
     c->verify_queue_bytes = MDP_OPT_DEFAULT_VERIFY_QUEUE_BYTES;
     c->sender_lookup_rate = MDP_OPT_DEFAULT_SENDER_LOOKUP_RATE;
     c->sender_lookup_burst = MDP_OPT_DEFAULT_SENDER_LOOKUP_BURST;
@@ -395,6 +398,7 @@ static void store_uint(mdp_plugin_config *c, opt_id id, unsigned long v)
     case O_VERIFY_THREADS: c->verify_threads = (unsigned)v; break;
     case O_VERIFY_QUEUE_SIZE: c->verify_queue_size = (size_t)v; break;
     case O_KEY_CACHE_SIZE: c->key_cache_size = (size_t)v; break;
+    case O_REPLAY_CACHE_SIZE: c->replay_cache_size = (size_t)v; break;
     case O_VERIFY_QUEUE_BYTES: c->verify_queue_bytes = (size_t)v; break;
     case O_TOKEN_MAX_LIFETIME: c->token_max_lifetime = (uint32_t)v; break;
     case O_TOKEN_REPLAY_PER_IDENTITY: c->token_replay_per_identity = (size_t)v; break;
@@ -934,6 +938,12 @@ static int cross_check_messages(mdp_plugin_config *c, const bool *seen,
     }
     if (message_profile_check(c, seen, err, errlen) != 0)
         return -1;
+    if (seen[O_REPLAY_CACHE_SIZE] && c->replay_window == 0) {
+        dance_set_err(err, errlen, "plugin_opt_replay_cache_size is set but "
+                      "plugin_opt_replay_window is 0, so there is no replay cache; set "
+                      "plugin_opt_replay_window, or remove plugin_opt_replay_cache_size");
+        return -1;
+    }
     if (c->require_jti && c->replay_window == 0) {
         dance_set_err(err, errlen, "plugin_opt_require_jti 'true': expected "
                       "plugin_opt_replay_window too (message ids are only checked "

@@ -101,6 +101,7 @@ typedef struct mdp_plugin_config {
     bool require_iat;
     uint32_t max_skew;              /* seconds */
     uint32_t replay_window;         /* seconds; 0: no replay cache */
+    size_t replay_cache_size;       /* verified messages remembered */
     bool require_jti;
     bool require_topic_binding;
     mdp_message_profile message_profile;
@@ -145,6 +146,7 @@ typedef struct mdp_plugin_config {
 #define MDP_OPT_DEFAULT_MAX_PAYLOAD         65536u
 #define MDP_OPT_DEFAULT_MAX_SKEW            300u
 #define MDP_OPT_DEFAULT_REPLAY_WINDOW       600u  /* strict; at least 2 x max_skew */
+#define MDP_OPT_DEFAULT_REPLAY_CACHE_SIZE   100000u
 #define MDP_OPT_DEFAULT_VERIFY_THREADS      2u
 #define MDP_OPT_DEFAULT_VERIFY_QUEUE_SIZE   10000u
 #define MDP_OPT_DEFAULT_KEY_CACHE_SIZE      1024u

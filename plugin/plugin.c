@@ -139,7 +139,7 @@ static int tick_cb(int event, void *event_data, void *userdata)
     mdp_workers_drain(p->workers);
     if (p->warmstart != NULL)
         mdp_warmstart_tick(p->warmstart, p->workers);
-    mdp_messages_tick(p->messages);
+    mdp_messages_tick(p->messages, now);
     if (p->tokens != NULL)
         mdp_tokens_tick(p->tokens);
     mdp_kicks_run(p->kicks);

@@ -596,6 +596,47 @@ class PolicyTest(MessageBrokerCase):
                          "replay")
 
 
+class ReplayCacheSizeTest(MessageBrokerCase):
+    """plugin_opt_replay_cache_size bounds the replay cache: past it the
+    oldest messages are forgotten early, which is counted, logged with the
+    option to raise, and reopens the replay of exactly those messages."""
+
+    options = {"replay_cache_size": "1000"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.s = Sender("fill")
+        TB.publish()
+        cls.gw = cls.client("gateway")
+        cls.sub = cls.client("backend", ["verified/#", "rejected/#"])
+
+    def test_full_cache_forgets_the_oldest_and_says_so(self):
+        t = "sensors/fill"
+        now = int(time.time())
+        # jwcrypto: 1,200 messages signed in about a second
+        signed = [self.s.sign_jwcrypto("reading #%d" % i, iat=now, topic=t)
+                  for i in range(1200)]
+        pending = [self.gw.c.publish(t, m, qos=1) for m in signed]
+        for info in pending:
+            info.wait_for_publish(WAIT)
+        copies = self.sub.wait(lambda m: m["topic"] == "verified/" + t, count=1200,
+                               timeout=60)
+        self.assertEqual([c["payload"] for c in copies], signed)
+        wait_sys(self.broker, "messages/replay/evicted", lambda v: v == 200)
+        self.assertEqual(sys_value(self.broker, "messages/replay/entries"), 1000)
+        self.broker.wait_log("dance: warning: the message replay cache is full: ")
+        self.assertIn("set plugin_opt_replay_cache_size (now 1000) to at least verified "
+                      "messages per second x replay_window", self.broker.log())
+        # the newest are still known; the oldest, forgotten, pass again
+        self.gw.publish(t, signed[-1], qos=1)
+        diag = self.sub.wait(lambda m: m["topic"] == "rejected/" + t)[0]
+        self.assertEqual(json.loads(diag["payload"])["reason"], "replay")
+        self.gw.publish(t, signed[0], qos=1)
+        again = self.sub.wait(lambda m: m["topic"] == "verified/" + t, count=1201)
+        self.assertEqual(again[-1]["payload"], signed[0])
+
+
 class SlowDnsTest(MessageBrokerCase):
     """A sender whose DNS answer is slow holds up only its own messages:
     a warm sender on the same (single) verify thread goes on, and plain

@@ -98,6 +98,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.verify_threads, MDP_OPT_DEFAULT_VERIFY_THREADS);
     assert_int_equal(c.verify_queue_size, MDP_OPT_DEFAULT_VERIFY_QUEUE_SIZE);
     assert_int_equal(c.key_cache_size, MDP_OPT_DEFAULT_KEY_CACHE_SIZE);
+    assert_int_equal(c.replay_cache_size, 100000);
     assert_int_equal(c.verify_queue_bytes, 64u * 1024u * 1024u);
     assert_int_equal(c.sender_lookup_rate, 10);
     assert_int_equal(c.sender_lookup_burst, 50);
@@ -122,6 +123,7 @@ static void test_message_options(void **state)
         {"verify_threads", "3"},
         {"verify_queue_size", "77"},
         {"key_cache_size", "5"},
+        {"replay_cache_size", "5000000"},
         {"verify_queue_bytes", "2097152"},
         {"sender_lookups_per_client", "5/20"},
     };
@@ -148,6 +150,7 @@ static void test_message_options(void **state)
     assert_int_equal(c.verify_threads, 3);
     assert_int_equal(c.verify_queue_size, 77);
     assert_int_equal(c.key_cache_size, 5);
+    assert_int_equal(c.replay_cache_size, 5000000);
     assert_int_equal(c.verify_queue_bytes, 2097152);
     assert_int_equal(c.sender_lookup_rate, 5);
     assert_int_equal(c.sender_lookup_burst, 20);
@@ -229,6 +232,11 @@ static void test_message_profile(void **state)
                                        {"require_iat", "false"}};
     mdp_plugin_opt profile_alone[] = {{"allowed_domains", "a.example"},
                                         {"message_profile", "compat"}};
+    mdp_plugin_opt compat_size_alone[] = {V, {"message_profile", "compat"},
+                                            {"replay_cache_size", "200000"}};
+    mdp_plugin_opt compat_size[] = {V, {"message_profile", "compat"},
+                                      {"replay_window", "60"},
+                                      {"replay_cache_size", "200000"}};
 #undef V
     mdp_plugin_config c;
 
@@ -293,6 +301,12 @@ static void test_message_profile(void **state)
     assert_int_equal(parse(compat_mixed, N(compat_mixed), &c), 0);
     assert_false(c.require_iat);
     assert_true(c.require_topic_binding);
+    mdp_plugin_config_clear(&c);
+    /* a size for a replay cache that compat leaves off is a mistake */
+    expect_error(compat_size_alone, N(compat_size_alone), "plugin_opt_replay_cache_size "
+                 "is set but plugin_opt_replay_window is 0");
+    assert_int_equal(parse(compat_size, N(compat_size), &c), 0);
+    assert_int_equal(c.replay_cache_size, 200000);
     mdp_plugin_config_clear(&c);
 
     expect_error(profile_alone, N(profile_alone), "plugin_opt_message_profile is set but "
@@ -489,6 +503,8 @@ static void test_bad_values(void **state)
     one_bad("verify_queue_size", "1000001");
     one_bad("key_cache_size", "0");
     one_bad("key_cache_size", "10000001");
+    one_bad("replay_cache_size", "999");
+    one_bad("replay_cache_size", "100000001");
     one_bad("verify_queue_bytes", "1048575");
     one_bad("verify_queue_bytes", "68719476737");
     one_bad("verify_queue_bytes", "64M");
