@@ -50,16 +50,18 @@ STATEFUL_TICKETS = {"OPENSSL_CONF": os.path.join(REPO, "examples", "mosquitto-op
 UNBOUND = "/usr/sbin/unbound"
 ORG = "acme.example"
 
-FIGURES = ["verify-es256", "verify-ed25519", "verify-rs256", "cache-memory",
+FIGURES = ["verify-es256", "verify-ed25519", "verify-rs256", "cache-memory", "replay-memory",
            "connect", "cold-storm", "passthrough", "passthrough-instructions",
            "verified-pipeline",
-           "dns-per-message", "queries-per-cold-lookup", "connected-memory"]
+           "dns-per-message", "queries-per-cold-lookup", "connected-memory",
+           "forwarded-pipeline", "dns-load", "revocation-reach"]
 # Lines each figure prints (the smoke test checks all are there).
 LINES = {
     "verify-es256": ["verify-es256"],
     "verify-ed25519": ["verify-ed25519"],
     "verify-rs256": ["verify-rs256"],
     "cache-memory": ["cache-memory", "cache-memory-all-keys"],
+    "replay-memory": ["replay-memory"],
     "connect": ["connect"],
     "cold-storm": ["cold-storm", "cold-storm-all-connected",
                    "cold-storm-all-connected-stateless-tickets",
@@ -74,6 +76,9 @@ LINES = {
     "queries-per-cold-lookup": ["queries-per-cold-lookup", "queries-per-cold-lookup-unbound",
                                 "cold-lookup-time-unbound"],
     "connected-memory": ["connected-rss", "connected-rss-per-device"],
+    "forwarded-pipeline": ["forwarded-pipeline"],
+    "dns-load": ["dns-load-direct", "dns-load-shared-resolver"],
+    "revocation-reach": ["revocation-reach-max", "revocation-reach-median"],
 }
 # Lines printed only when an option asks for them (not in the smoke test).
 STORM_10K_LINES = ["cold-storm-10k-all-connected", "cold-storm-10k-refused-per-device"]
@@ -231,8 +236,8 @@ class Env:
         self.build = os.path.abspath(args.build_dir)
         self.bin = os.path.join(self.build, "bench")
         self.plugin = os.path.join(self.build, "mosquitto_dance.so")
-        for prog in ("bench_verify", "bench_cachemem", "bench_pki", "bench_connect",
-                     "bench_storm", "bench_pubsub"):
+        for prog in ("bench_verify", "bench_cachemem", "bench_replaymem", "bench_pki",
+                     "bench_connect", "bench_storm", "bench_pubsub"):
             if not os.access(os.path.join(self.bin, prog), os.X_OK):
                 raise SystemExit("bench: %s not built in %s (build the project first)"
                                  % (prog, self.bin))
@@ -513,6 +518,21 @@ def fig_cache_memory(env):
                      data / 1024, "KiB", "<=", 2, "KiB"))
     emit(result_line("cache-memory-all-keys", kv(res["all"], "total_bytes") / 1024, "KiB",
                      data / 1024, "KiB", None, None, "KiB"))
+
+
+def fig_replay_memory(env):
+    """replay-memory: resident bytes per message held in the message
+    replay cache (1,000,000 messages of 100,000 senders, keys as the
+    verifier makes them for messages without jti) vs the bytes of the keys
+    and names themselves. What plugin_opt_replay_cache_size costs."""
+    n = 20000 if env.quick else 1000000
+    res = []
+    for _ in range(min(env.rounds, 3)):
+        out = run([env.prog("bench_replaymem"), "--messages", str(n), "--per-sender", "10"])
+        res.append((kv(out, "replay_bytes"), kv(out, "data_bytes")))
+        log("replay-memory: %s" % " ".join(out.split()))
+    emit(result_line("replay-memory", median([r[0] for r in res]), "B/msg",
+                     median([r[1] for r in res]), "B/msg", None, None))
 
 
 def fig_connect(env):
@@ -1116,11 +1136,244 @@ def fig_connected_memory(env):
                      "KiB", (res["stock"][1] - res["stock"][0]) / count, "KiB", None, None))
 
 
+def fig_forwarded_pipeline(env):
+    """forwarded-pipeline: what a hub verifies per second: the same signed
+    ES256 messages (100 senders, each message once), published under
+    forwarded/ by a client listed in plugin_opt_forwarders, as an edge's
+    bridge does, and verified again by the hub, vs published on their own
+    topics to a broker as devices do (an edge). Both brokers keep the
+    replay cache a hub needs (replay_window 600); every run's messages are
+    new to it (its own seq range)."""
+    senders = env.senders(100)
+    per = 10 if env.quick else 200
+    count = 100 * per
+    dev = env.pki(1)[0]
+    opts = dict(VERIFY_OPTS, replay_window="600")
+    hub = Broker(env, "fwd-hub", dane_opts(env, forwarders=dev[0], **opts))
+    edge = Broker(env, "fwd-edge", dane_opts(env, **opts))
+    seq = [0]
+    cpu = {hub.name: [], edge.name: []}
+
+    def one(b, prefix, n, per_sender):
+        base = seq[0]
+        seq[0] += n
+        extra = ["--publish-prefix", prefix] if prefix else []
+        c0 = b.cpu()
+        out = pubsub(env, b, "count", "--senders", senders, "--count", n,
+                     "--per-sender", per_sender, "--window", 2000, "--seq-base", base, *extra)
+        if kv(out, "verified", int) < n:
+            raise BenchError("%s: not every message came back verified: %s"
+                             % (b.name, out.strip()))
+        el = kv(out, "seconds")
+        return out, (b.cpu() - c0) / el, n / el
+    try:
+        for b, prefix in ((hub, "forwarded/"), (edge, None)):
+            b.start()
+            # warm: each sender once (the cold lookups), all must come back
+            one(b, prefix, 100, 1)
+
+        def side(b, prefix):
+            def go():
+                out, bc, rate = one(b, prefix, count, per)
+                cpu[b.name].append(bc)
+                return rate
+            return go
+        rh, re_ = alternate(env.rounds, side(hub, "forwarded/"), side(edge, None))
+        stats = hub.output()
+    finally:
+        hub.stop()
+        edge.stop()
+    if "forwarded" not in stats:
+        log("forwarded-pipeline: the hub's log does not mention forwarded copies")
+    log("forwarded-pipeline: hub %s msgs/s (broker CPU %s), edge %s msgs/s (broker CPU %s)" % (
+        [round(x) for x in rh], " ".join("%.2f" % c for c in cpu[hub.name]),
+        [round(x) for x in re_], " ".join("%.2f" % c for c in cpu[edge.name])))
+    emit(result_line("forwarded-pipeline", median(rh), "msgs/s", median(re_), "msgs/s",
+                     None, None))
+
+
+def ttl_identities(env, prefix, count, ttl, selector=1, mtype=1):
+    """`count` identities <prefix><i>._device.acme.example of their own,
+    TLSA records published with `ttl` (other figures keep the test bed's
+    300 s). Returns [(name, cert, key, tlsa)]."""
+    env.pki(1)
+    d = os.path.join(env.work, "pki")
+    out = run([env.prog("bench_pki"), "--dir", d, "--reuse-ca", "--count", str(count),
+               "--prefix", prefix, "--selector", str(selector), "--mtype", str(mtype)])
+    tb = env.testbed()
+    ids = []
+    for line in out.splitlines():
+        f = line.split(None, 3)
+        tb.set_records(f[0], "TLSA", [f[3]], ttl=ttl)
+        ids.append(tuple(f))
+    tb.publish()
+    path = os.path.join(d, prefix + ".txt")
+    with open(path, "w") as f:
+        f.write(out)
+    return ids, path
+
+
+def fig_dns_load(env):
+    """dns-load: DNS queries per second that reach the authoritative
+    server (a counting proxy in front of the test bed) at steady state,
+    while two brokers each verify one signed message per second from each
+    of N senders whose records have TTL T: dns-load-direct with each broker
+    asking the server itself, against the arithmetic 2 x N / T (each
+    broker fetches each name once per TTL); dns-load-shared-resolver with
+    both brokers behind one caching validating resolver (unbound), against
+    the direct figure measured in the same run."""
+    n, ttl, seconds = (10, 2, 6) if env.quick else (100, 10, 60)
+    _, senders = ttl_identities(env, "ttl", n, ttl, selector=1, mtype=0)
+    tb = env.testbed()
+    res = {}
+    for kind in ("direct", "unbound"):
+        auth = DnsProxy(tb.port, mode="pass")
+        ub = None
+        brokers = []
+        try:
+            front = auth.address
+            if kind == "unbound":
+                ub = Unbound(env, auth.port)
+                front = "127.0.0.1@%d" % ub.port
+            for i in (1, 2):
+                brokers.append(Broker(env, "load-%s-%d" % (kind, i),
+                                      dane_opts(env, resolver=front, **VERIFY_OPTS)).start())
+            for b in brokers:
+                pubsub(env, b, "count", "--senders", senders, "--count", n, "--per-sender", 1,
+                       "--window", n)
+            a0 = auth.type_counts()
+            t0 = time.monotonic()
+            procs = []
+            dev = env.pki(1)[0]
+            for b in brokers:
+                procs.append(subprocess.Popen(
+                    [env.prog("bench_pubsub"), "--mode", "latency", "--port", str(b.port),
+                     "--client", dev[1], dev[2], "--senders", senders, "--rate", str(n),
+                     "--seconds", str(seconds), "--per-sender", str(seconds)],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            outs = []
+            for p in procs:
+                o, e = p.communicate(timeout=seconds + 120)
+                if p.returncode != 0:
+                    raise BenchError("bench_pubsub: %s" % (e or o).strip()[-300:])
+                outs.append(o)
+            el = time.monotonic() - t0
+            a1 = auth.type_counts()
+        finally:
+            for b in brokers:
+                b.stop()
+            if ub is not None:
+                ub.stop()
+            auth.close()
+        for o in outs:
+            if kv(o, "verified", int) < kv(o, "sent", int):
+                raise BenchError("dns-load %s: not every message came back verified: %s"
+                                 % (kind, o.strip()))
+        q = sum(a1.values()) - sum(a0.values())
+        res[kind] = q / el
+        log("dns-load %s: %d senders, TTL %d s, 2 brokers, %.1f s: the authoritative server "
+            "got %s (%.2f queries/s)" % (kind, n, ttl, el, type_diff(a1, a0) or "nothing",
+                                         q / el))
+    emit(result_line("dns-load-direct", res["direct"], "queries/s", 2.0 * n / ttl,
+                     "queries/s", None, None))
+    emit(result_line("dns-load-shared-resolver", res["unbound"], "queries/s", res["direct"],
+                     "queries/s", None, None))
+
+
+def mqtt_hold(env, port, cert, key, client_id):
+    """A TLS + MQTT 3.1.1 connection that is accepted and then only read:
+    returns the socket once the CONNACK said yes."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(env.ca)
+    ctx.load_cert_chain(cert, key)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s = ctx.wrap_socket(raw, server_hostname="localhost")
+    cid = client_id.encode()
+    var = b"\x00\x04MQTT\x04\x02\x00\x00"
+    body = var + len(cid).to_bytes(2, "big") + cid
+    s.sendall(bytes([0x10, len(body)]) + body)
+    ack = b""
+    while len(ack) < 4:
+        got = s.recv(4 - len(ack))
+        if not got:
+            break
+        ack += got
+    if ack != b"\x20\x02\x00\x00":
+        s.close()
+        raise BenchError("%s was not admitted (CONNACK %r)" % (client_id, ack))
+    s.settimeout(None)
+    return s
+
+
+def fig_revocation_reach(env):
+    """revocation-reach: seconds from the removal of devices' TLSA records
+    (the zone re-signed and served) until every broker has disconnected
+    them: two brokers behind one shared caching resolver (unbound), each
+    device connected to both, records with TTL T, revalidate_interval R;
+    the devices connected at staggered times, so that their cached answers
+    are of every age. Baseline: T + R, the bound doc/operations.md gives."""
+    import threading
+    n, ttl, rev = (2, 2, 1) if env.quick else (8, 10, 5)
+    ids, _ = ttl_identities(env, "rev", n, ttl)
+    tb = env.testbed()
+    ub = Unbound(env, tb.port)
+    brokers, socks, gone = [], [], {}
+    try:
+        for i in (1, 2):
+            brokers.append(Broker(env, "rev-%d" % i, dane_opts(
+                env, resolver="127.0.0.1@%d" % ub.port,
+                revalidate_interval=str(rev))).start())
+        for name, cert, key, _ in ids:
+            for b in brokers:
+                socks.append((name, b.name, mqtt_hold(env, b.port, cert, key,
+                                                      "%s/%s" % (name, b.name))))
+            time.sleep(float(ttl) / n)
+
+        def watch(name, bname, s):
+            try:
+                while s.recv(4096):
+                    pass
+            except OSError:
+                pass
+            gone[(name, bname)] = time.monotonic()
+        threads = [threading.Thread(target=watch, args=x, daemon=True) for x in socks]
+        for t in threads:
+            t.start()
+        for name, _, _, _ in ids:
+            tb.remove_records(name, "TLSA")
+        tb.publish()
+        t0 = time.monotonic()
+        deadline = t0 + 3 * (ttl + rev) + 30
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        if len(gone) < len(socks):
+            raise BenchError("%d of %d revoked connections still open after %.0f s"
+                             % (len(socks) - len(gone), len(socks), deadline - t0))
+    finally:
+        for _, _, s in socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+        for b in brokers:
+            b.stop()
+        ub.stop()
+    times = sorted(gone[k] - t0 for k in gone)
+    log("revocation-reach: TTL %d s, revalidate_interval %d s, %d devices on 2 brokers: "
+        "disconnected after %s s" % (ttl, rev, n, " ".join("%.1f" % t for t in times)))
+    emit(result_line("revocation-reach-max", times[-1], "s", float(ttl + rev), "s",
+                     None, None))
+    emit(result_line("revocation-reach-median", median(times), "s", float(ttl + rev), "s",
+                     None, None))
+
+
 RUNNERS = {
     "verify-es256": lambda env: fig_verify(env, "es256"),
     "verify-ed25519": lambda env: fig_verify(env, "ed25519"),
     "verify-rs256": lambda env: fig_verify(env, "rs256"),
     "cache-memory": fig_cache_memory,
+    "replay-memory": fig_replay_memory,
     "connect": fig_connect,
     "cold-storm": fig_cold_storm,
     "passthrough": fig_passthrough,
@@ -1129,6 +1382,9 @@ RUNNERS = {
     "dns-per-message": fig_dns_per_message,
     "queries-per-cold-lookup": fig_queries_per_cold_lookup,
     "connected-memory": fig_connected_memory,
+    "forwarded-pipeline": fig_forwarded_pipeline,
+    "dns-load": fig_dns_load,
+    "revocation-reach": fig_revocation_reach,
 }
 
 

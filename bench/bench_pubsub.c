@@ -7,6 +7,7 @@
  *                --client CERT KEY [--senders FILE] [--seconds S]
  *                [--window N] [--publishers N] [--rate R] [--count N]
  *                [--per-sender N] [--payload-size N] [--timeout-s S]
+ *                [--publish-prefix P] [--seq-base N]
  *
  * --client: the certificate both MQTT connections (publisher, subscriber)
  * present; with the plugin it must be a DANE identity.
@@ -37,6 +38,15 @@
  *              as pipeline; waits until all are back verified.
  *              -> "sent <n> verified <n> seconds <s>"
  *
+ * --publish-prefix P (pipeline, count): publish each signed message on
+ * P<topic> while it stays bound to <topic>, as a forwarding broker's bridge
+ * does (P forwarded/ with the client listed in plugin_opt_forwarders: the
+ * hub's side of federation).
+ *
+ * --seq-base N: the first message's "seq" (default 0). Runs against a
+ * broker with a replay cache give each run its own range, so that no
+ * message is the same as one of an earlier run.
+ *
  * A run that stops making progress for --timeout-s (30) dies with the
  * reason (e.g. the plugin refusing messages), so a broken set-up never
  * yields a figure.
@@ -65,6 +75,7 @@ typedef struct pmsg {
 static enum mode g_mode;
 static int g_port, g_publishers = 2, g_window = 2000, g_rate = 1000;
 static int g_per_sender = 50, g_payload_size = 64;
+static long g_seq_base;
 static long g_count = 10000;
 static double g_seconds = 5, g_timeout_s = 30;
 static SSL_CTX *g_ctx;
@@ -72,6 +83,8 @@ static SSL_CTX *g_ctx;
 static pmsg *g_pool;
 static size_t g_npool;
 static char **g_topics;             /* per sender: sensors/<name> */
+static char **g_pub_topics;         /* where published: [prefix]sensors/<name> */
+static const char *g_publish_prefix = "";
 static int g_nsenders;
 
 /* lookup from message bytes to pool index (latency mode) */
@@ -157,10 +170,13 @@ static void build_pool(const char *file, size_t per_sender, size_t min_total)
         g_npool = min_total;
     g_pool = bu_xcalloc(g_npool, sizeof(*g_pool));
     g_topics = bu_xcalloc((size_t)g_nsenders, sizeof(*g_topics));
+    g_pub_topics = bu_xcalloc((size_t)g_nsenders, sizeof(*g_pub_topics));
     for (int s = 0; s < g_nsenders; s++) {
-        size_t n = strlen(names[s]) + 16;
+        size_t n = strlen(names[s]) + 16, pn = n + strlen(g_publish_prefix);
         g_topics[s] = bu_xmalloc(n);
         snprintf(g_topics[s], n, "sensors/%s", names[s]);
+        g_pub_topics[s] = bu_xmalloc(pn);
+        snprintf(g_pub_topics[s], pn, "%s%s", g_publish_prefix, g_topics[s]);
     }
     g_hcap = 1;
     while (g_hcap < 2 * g_npool)
@@ -171,7 +187,8 @@ static void build_pool(const char *file, size_t per_sender, size_t min_total)
         dance_jws_sign_opts o;
         char payload[256];
         int s = (int)(i % (size_t)g_nsenders);
-        int n = snprintf(payload, sizeof(payload), "{\"seq\":%zu,\"temp\":21.5,\"unit\":\"C\"", i);
+        int n = snprintf(payload, sizeof(payload), "{\"seq\":%zu,\"temp\":21.5,\"unit\":\"C\"",
+                         (size_t)g_seq_base + i);
 
         while (n < g_payload_size - 1 && n < (int)sizeof(payload) - 2)
             payload[n++] = ' ';
@@ -331,7 +348,7 @@ static void *publisher(void *arg)
             }
             for (int k = 0; k < batch; k++) {
                 const pmsg *m = &g_pool[(s + (uint64_t)k) % g_npool];
-                bm_queue_publish(&p->c, g_topics[m->sender], m->data, m->len, 0, 0);
+                bm_queue_publish(&p->c, g_pub_topics[m->sender], m->data, m->len, 0, 0);
             }
         } else {
             for (int k = 0; k < batch; k++) {
@@ -340,7 +357,7 @@ static void *publisher(void *arg)
                 } else {
                     const pmsg *m = &g_pool[next % g_npool];
                     next += (size_t)g_publishers;
-                    bm_queue_publish(&p->c, g_topics[m->sender], m->data, m->len, 0, 0);
+                    bm_queue_publish(&p->c, g_pub_topics[m->sender], m->data, m->len, 0, 0);
                 }
             }
             atomic_fetch_add(&g_sent, (uint64_t)batch);
@@ -366,7 +383,7 @@ static void paced(pub *p)
         if (due > now)
             bu_sleep_ns(due - now);
         g_t_sent[i] = bu_now_ns();
-        bm_queue_publish(&p->c, g_topics[m->sender], m->data, m->len, 0, 0);
+        bm_queue_publish(&p->c, g_pub_topics[m->sender], m->data, m->len, 0, 0);
         if (bm_flush(&p->c) != 0)
             bu_die("publisher lost its connection");
         atomic_fetch_add(&g_sent, 1);
@@ -404,7 +421,7 @@ static void usage(void)
     fprintf(stderr, "usage: bench_pubsub --mode passthrough|pipeline|latency|count "
             "--port P --client CERT KEY [--senders FILE] [--seconds S] [--window N] "
             "[--publishers N] [--rate R] [--count N] [--per-sender N] "
-            "[--payload-size N] [--timeout-s S]\n");
+            "[--payload-size N] [--timeout-s S] [--publish-prefix P] [--seq-base N]\n");
     exit(2);
 }
 
@@ -430,6 +447,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--count") == 0) { g_count = bu_arg_long(argv[i], v, 1, 100000000); i++; }
         else if (strcmp(argv[i], "--per-sender") == 0) { g_per_sender = (int)bu_arg_long(argv[i], v, 1, 1000000); i++; }
         else if (strcmp(argv[i], "--payload-size") == 0) { g_payload_size = (int)bu_arg_long(argv[i], v, 16, 200); i++; }
+        else if (strcmp(argv[i], "--publish-prefix") == 0 && v) { g_publish_prefix = v; i++; }
+        else if (strcmp(argv[i], "--seq-base") == 0) { g_seq_base = bu_arg_long(argv[i], v, 0, 1000000000); i++; }
         else if (strcmp(argv[i], "--timeout-s") == 0) { g_timeout_s = bu_arg_double(argv[i], v, 1, 3600); i++; }
         else usage();
     }
@@ -442,6 +461,8 @@ int main(int argc, char **argv)
     else usage();
     if (g_mode != M_PASSTHROUGH && senders == NULL)
         bu_die("--senders is required for mode %s", mode);
+    if (g_publish_prefix[0] != '\0' && g_mode != M_PIPELINE && g_mode != M_COUNT)
+        bu_die("--publish-prefix is for modes pipeline and count");
 
     bm_init();
     g_ctx = bm_tls_ctx(cert, key);
@@ -549,9 +570,12 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < g_npool; i++)
         free(g_pool[i].data);
     free(g_pool);
-    for (int s = 0; s < g_nsenders; s++)
+    for (int s = 0; s < g_nsenders; s++) {
         free(g_topics[s]);
+        free(g_pub_topics[s]);
+    }
     free(g_topics);
+    free(g_pub_topics);
     free(g_hkeys);
     free(g_hvals);
     free(g_t_sent);
