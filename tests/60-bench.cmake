@@ -8,6 +8,6 @@ if(DANCE_BUILD_PLUGIN)
   add_test(NAME bench.quick
            COMMAND ${PROJECT_SOURCE_DIR}/scripts/bench --quick)
   set_tests_properties(bench.quick PROPERTIES
-    TIMEOUT 180 LABELS bench RUN_SERIAL TRUE
+    TIMEOUT 240 LABELS bench RUN_SERIAL TRUE
     ENVIRONMENT "DANCE_BUILD_DIR=${CMAKE_BINARY_DIR}")
 endif()
