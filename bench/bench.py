@@ -216,8 +216,17 @@ def proc_rss_kib(pid):
     return 0
 
 
-def raise_fd_limit(n=20000):
+def raise_fd_limit(n=65536):
+    """Room for n descriptors: the broker holds one per device, and so does
+    the storm client. As root the hard limit is raised too (the soft limit
+    alone stops at it, 20,000 on the development machine)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < n:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, n))
+            hard = n
+        except (ValueError, OSError):
+            pass
     want = max(soft, min(n, hard)) if hard != resource.RLIM_INFINITY else max(soft, n)
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
@@ -397,7 +406,7 @@ class Broker:
         cpus = self.cpus
 
         def prepare():
-            raise_fd_limit(20000)
+            raise_fd_limit()
             if cpus:
                 # before exec: the plugin's threads inherit it
                 os.sched_setaffinity(0, cpus)
@@ -1414,7 +1423,7 @@ def main(argv):
     for f in args.only:
         if f not in FIGURES:
             ap.error("unknown figure %r (known: %s)" % (f, ", ".join(FIGURES)))
-    raise_fd_limit(20000)
+    raise_fd_limit()
     # SIGTERM unwinds like Ctrl-C, so brokers, knotd and the proxy are stopped
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     env = Env(args)
