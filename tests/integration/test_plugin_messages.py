@@ -130,6 +130,9 @@ class MessageBrokerCase(PluginTestCase):
 
     options = {}
     resolver = None
+    # with a label: one Sender (cls.s), a gateway publishing (cls.gw) and a
+    # backend on verified/# and rejected/# (cls.sub)
+    sender = None
 
     @classmethod
     def setUpClass(cls):
@@ -156,6 +159,11 @@ class MessageBrokerCase(PluginTestCase):
         cls.broker = Broker(d, PKI, opts, extra_conf="max_queued_messages 100000").start()
         cls.broker.wait_log("dance: message verification ready")
         cls.clients = []
+        if cls.sender is not None:
+            cls.s = Sender(cls.sender)
+            TB.publish()
+            cls.gw = cls.client("gateway")
+            cls.sub = cls.client("backend", ["verified/#", "rejected/#"])
 
     @classmethod
     def tearDownClass(cls):
@@ -428,13 +436,7 @@ class OneCopyTest(MessageBrokerCase):
     verified copy, however often it is published; a message must carry iat
     and the topic it is published on."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.s = Sender("once")
-        TB.publish()
-        cls.gw = cls.client("gateway")
-        cls.sub = cls.client("backend", ["verified/#", "rejected/#"])
+    sender = "once"
 
     def drained(self, topic):
         """A fresh message from the same sender (whose messages come out in
@@ -502,13 +504,7 @@ class CompatProfileTest(MessageBrokerCase):
 
     options = {"message_profile": "compat", "replay_window": "600"}
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.s = Sender("compat")
-        TB.publish()
-        cls.gw = cls.client("gateway")
-        cls.sub = cls.client("backend", ["verified/#", "rejected/#"])
+    sender = "compat"
 
     def test_warning_at_start(self):
         log = self.broker.log()
@@ -544,13 +540,7 @@ class PolicyTest(MessageBrokerCase):
         "require_topic_binding": "true",
     }
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.s = Sender("policy")
-        TB.publish()
-        cls.gw = cls.client("gateway")
-        cls.sub = cls.client("backend", ["verified/#", "rejected/#"])
+    sender = "policy"
 
     def reason(self, topic, msg):
         self.gw.publish(topic, msg)
@@ -603,13 +593,7 @@ class ReplayCacheSizeTest(MessageBrokerCase):
 
     options = {"replay_cache_size": "1000"}
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.s = Sender("fill")
-        TB.publish()
-        cls.gw = cls.client("gateway")
-        cls.sub = cls.client("backend", ["verified/#", "rejected/#"])
+    sender = "fill"
 
     def test_full_cache_forgets_the_oldest_and_says_so(self):
         t = "sensors/fill"
