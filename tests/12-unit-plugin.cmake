@@ -8,6 +8,7 @@ if(DANCE_BUILD_PLUGIN)
     target_link_libraries(${t} PRIVATE dance_plugin_core PkgConfig::CMOCKA Threads::Threads)
     set_target_properties(${t} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   endforeach()
+  target_sources(test_plugin_identities PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit/testdir.c)
   target_compile_definitions(test_plugin_options PRIVATE
       DANCE_PLUGIN_DOC="${PROJECT_SOURCE_DIR}/man/mosquitto-dance.5.scd")
 

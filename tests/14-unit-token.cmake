@@ -16,7 +16,8 @@ set_tests_properties(unit.token PROPERTIES TIMEOUT 60 LABELS unit)
 # choice of evictions (a flood never evicts another sender's pair), their
 # counters, and persistence (save/load, wall-clock expiry, damaged files
 # refused, atomic replacement).
-add_executable(test_replay ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_replay.c)
+add_executable(test_replay ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_replay.c
+                           ${CMAKE_CURRENT_SOURCE_DIR}/unit/testdir.c)
 target_link_libraries(test_replay PRIVATE dance PkgConfig::CMOCKA Threads::Threads)
 set_target_properties(test_replay PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 

@@ -684,6 +684,15 @@ def connect(broker, cert, key, client_id=None, username=None, timeout=15, keep=F
     return session if keep else res
 
 
+def close_all(clients):
+    """Close every client; one that fails to close keeps no other open."""
+    for c in clients:
+        try:
+            c.close()
+        except Exception:
+            pass
+
+
 class PluginTestCase(unittest.TestCase):
     """Shows the broker log when a test fails."""
 

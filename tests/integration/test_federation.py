@@ -27,6 +27,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plugin_fixture import close_all  # noqa: E402
 from plugin_fixture import (MOSQUITTO, Bed, Broker, MqttClient,  # noqa: E402
                             PluginTestCase, bound_client_id, free_port, ident, run,
                             sign_message, tamper, wait_sys)
@@ -181,11 +182,7 @@ class FederationCase(PluginTestCase):
     @classmethod
     def tearDownClass(cls):
         try:
-            for c in cls.clients:
-                try:
-                    c.close()
-                except Exception:
-                    pass
+            close_all(cls.clients)
         finally:
             try:
                 if cls.edge is not None:

@@ -22,6 +22,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plugin_fixture import close_all  # noqa: E402
 from plugin_fixture import cid_args  # noqa: E402
 from plugin_fixture import (DANCE, Bed, Broker, MqttClient, PluginTestCase,  # noqa: E402
                             ident, run, tamper)
@@ -168,8 +169,7 @@ class MessageBrokerCase(PluginTestCase):
     @classmethod
     def tearDownClass(cls):
         try:
-            for c in cls.clients:
-                c.close()
+            close_all(cls.clients)
         finally:
             cls.broker.stop()
 

@@ -28,6 +28,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plugin_fixture import close_all  # noqa: E402
 from plugin_fixture import (BUILD_DIR, DANCE, MOSQUITTO, Bed, Broker,  # noqa: E402
                             MqttClient, PluginTestCase, bound_client_id, free_port,
                             ident, run, sign_message)
@@ -173,11 +174,7 @@ class BoundaryCase(PluginTestCase):
     @classmethod
     def tearDownClass(cls):
         try:
-            for c in cls.clients:
-                try:
-                    c.close()
-                except Exception:
-                    pass
+            close_all(cls.clients)
         finally:
             cls.broker.stop()
 

@@ -23,6 +23,7 @@
 #include "dance/status.h"
 #include "identities.h"
 #include "prefetch.h"
+#include "testdir.h"
 
 static char dir[64];
 static char path[128];
@@ -33,8 +34,7 @@ static int setup(void **state)
     char why[DANCE_REASON_MAX];
 
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/dance-identities-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(testdir_make(dir, sizeof(dir), "dance-identities-"), 0);
     snprintf(path, sizeof(path), "%s/identities", dir);
     allow = dance_allowlist_parse("acme.example,other.example", why, sizeof(why));
     assert_non_null(allow);
@@ -43,21 +43,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char p[512];
-
     (void)state;
-    if (d != NULL) {
-        while ((de = readdir(d)) != NULL) {
-            if (de->d_name[0] == '.')
-                continue;
-            snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
+    testdir_remove(dir);
     dance_allowlist_free(allow);
     return 0;
 }

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "dance/replay.h"
+#include "testdir.h"
 
 static uint64_t mono;
 static int64_t wall;
@@ -42,28 +43,14 @@ static char dir[64];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/dance-replay-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(testdir_make(dir, sizeof(dir), "dance-replay-"), 0);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char p[512];
-
     (void)state;
-    if (d != NULL) {
-        while ((de = readdir(d)) != NULL) {
-            if (de->d_name[0] == '.')
-                continue;
-            snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
+    testdir_remove(dir);
     return 0;
 }
 
