@@ -684,6 +684,19 @@ def connect(broker, cert, key, client_id=None, username=None, timeout=15, keep=F
     return session if keep else res
 
 
+def kill_when_up(argv, timeout=20):
+    """Run argv, a child that prints "up" once it is connected, then kill
+    it (SIGKILL: the connection drops as when a device loses power, so the
+    broker sends its will). Returns the child's first line."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        return p.stdout.readline().strip()
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=timeout)
+        p.stdout.close()
+
+
 def close_all(clients):
     """Close every client; one that fails to close keeps no other open."""
     for c in clients:

@@ -16,7 +16,6 @@ SIGKILL so that their wills are sent.
 """
 
 import os
-import signal
 import socket
 import ssl
 import struct
@@ -27,7 +26,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import close_all  # noqa: E402
+from plugin_fixture import close_all, kill_when_up  # noqa: E402
 from plugin_fixture import (MOSQUITTO, Bed, Broker, MqttClient,  # noqa: E402
                             PluginTestCase, bound_client_id, free_port, ident, run,
                             sign_message, tamper, wait_sys)
@@ -219,17 +218,10 @@ class FederationCase(PluginTestCase):
         self.assertEqual(got, [], "a copy under forwarded/ reached a subscriber")
 
     def kill_with_will(self, cert, key, client_id, topic, payload, retain=False):
-        p = subprocess.Popen([sys.executable, "-c", WILL_CHILD, str(self.hub.port),
-                              BED.pki.ca, cert, key, bound_client_id(client_id, cert),
-                              topic, payload, "1" if retain else "0"],
-                             stdout=subprocess.PIPE, text=True)
-        try:
-            self.assertEqual(p.stdout.readline().strip(), "up",
-                             "the will client did not connect")
-        finally:
-            p.send_signal(signal.SIGKILL)
-            p.wait(timeout=WAIT)
-            p.stdout.close()
+        up = kill_when_up([sys.executable, "-c", WILL_CHILD, str(self.hub.port),
+                           BED.pki.ca, cert, key, bound_client_id(client_id, cert),
+                           topic, payload, "1" if retain else "0"], timeout=WAIT)
+        self.assertEqual(up, "up", "the will client did not connect")
 
 
 class ForwardingTest(FederationCase):

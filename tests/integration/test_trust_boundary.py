@@ -17,7 +17,6 @@ in, and a stand-in second plugin that admits clients without BASIC_AUTH.
 """
 
 import os
-import signal
 import socket
 import ssl
 import struct
@@ -28,7 +27,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import close_all  # noqa: E402
+from plugin_fixture import close_all, kill_when_up  # noqa: E402
 from plugin_fixture import (BUILD_DIR, DANCE, MOSQUITTO, Bed, Broker,  # noqa: E402
                             MqttClient, PluginTestCase, bound_client_id, free_port,
                             ident, run, sign_message)
@@ -213,16 +212,10 @@ class BoundaryCase(PluginTestCase):
                        client_id="will"):
         cert, key = files(label)
         cid = bound_client_id(client_id, cert)
-        p = subprocess.Popen([sys.executable, "-c", WILL_CHILD, str(self.broker.port),
-                              PKI.ca, cert, key, cid, topic, "1" if retain else "0",
-                              str(delay)], stdout=subprocess.PIPE, text=True)
-        try:
-            line = p.stdout.readline()
-            self.assertEqual(line.strip(), "up", "the will client did not connect")
-        finally:
-            p.send_signal(signal.SIGKILL)
-            p.wait(timeout=WAIT)
-            p.stdout.close()
+        up = kill_when_up([sys.executable, "-c", WILL_CHILD, str(self.broker.port),
+                           PKI.ca, cert, key, cid, topic, "1" if retain else "0",
+                           str(delay)], timeout=WAIT)
+        self.assertEqual(up, "up", "the will client did not connect")
 
 
 class ReservedTreesTest(BoundaryCase):
