@@ -684,6 +684,45 @@ def connect(broker, cert, key, client_id=None, username=None, timeout=15, keep=F
     return session if keep else res
 
 
+class PlainBroker:
+    """Stock Mosquitto without the plugin on a free loopback port, plain
+    MQTT, anonymous: the far end of a bridge under test."""
+
+    def __init__(self, parent_dir):
+        self.dir = tempfile.mkdtemp(prefix="dance-remote-", dir=parent_dir)
+        self.port = free_port()
+        conf = os.path.join(self.dir, "remote.conf")
+        with open(conf, "w") as f:
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    % self.port)
+            if os.geteuid() == 0:
+                f.write("user root\n")
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("the plain broker did not listen on %d" % self.port)
+                time.sleep(0.05)
+
+    def publish(self, topic, payload, retain=False):
+        argv = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-q", "1",
+                "-t", topic, "-m", payload]
+        if retain:
+            argv.append("-r")
+        run(argv)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
 def kill_when_up(argv, timeout=20):
     """Run argv, a child that prints "up" once it is connected, then kill
     it (SIGKILL: the connection drops as when a device loses power, so the

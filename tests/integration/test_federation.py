@@ -19,17 +19,14 @@ import os
 import socket
 import ssl
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import close_all, kill_when_up  # noqa: E402
-from plugin_fixture import (MOSQUITTO, Bed, Broker, MqttClient,  # noqa: E402
-                            PluginTestCase, bound_client_id, free_port, ident, run,
-                            sign_message, tamper, wait_sys)
+from plugin_fixture import PlainBroker, close_all, kill_when_up  # noqa: E402
+from plugin_fixture import (Bed, Broker, MqttClient, PluginTestCase,  # noqa: E402
+                            bound_client_id, ident, sign_message, tamper, wait_sys)
 import rawmqtt  # noqa: E402
 
 ORG = "acme.example"
@@ -385,24 +382,14 @@ class HubOwnBridgeTest(FederationCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.remote_dir = tempfile.mkdtemp(prefix="dance-remote-", dir=BED.dir)
-        cls.remote_port = free_port()
-        conf = os.path.join(cls.remote_dir, "remote.conf")
-        with open(conf, "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    % cls.remote_port)
-            if os.geteuid() == 0:
-                f.write("user root\n")
-        cls.remote = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+        cls.remote = PlainBroker(BED.dir)
         cls.hub_extra = ("connection plain\naddress 127.0.0.1:%d\n"
                          "bridge_protocol_version mqttv50\n"
-                         "topic forwarded/# in 1\ntopic bridged/# in 1\n" % cls.remote_port)
+                         "topic forwarded/# in 1\ntopic bridged/# in 1\n" % cls.remote.port)
         try:
             super().setUpClass()
         except BaseException:
-            cls.remote.terminate()
-            cls.remote.wait(timeout=10)
+            cls.remote.stop()
             raise
 
     @classmethod
@@ -410,12 +397,10 @@ class HubOwnBridgeTest(FederationCase):
         try:
             super().tearDownClass()
         finally:
-            cls.remote.terminate()
-            cls.remote.wait(timeout=10)
+            cls.remote.stop()
 
     def remote_pub(self, topic, payload):
-        run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.remote_port), "-q", "1",
-             "-t", topic, "-m", payload])
+        self.remote.publish(topic, payload)
 
     def test_copies_over_hubs_own_bridge_denied(self):
         watch = self.client(self.hub, "backend", ["bridged/#"])

@@ -20,17 +20,15 @@ import os
 import socket
 import ssl
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import close_all, kill_when_up  # noqa: E402
-from plugin_fixture import (BUILD_DIR, DANCE, MOSQUITTO, Bed, Broker,  # noqa: E402
-                            MqttClient, PluginTestCase, bound_client_id, free_port,
-                            ident, run, sign_message)
+from plugin_fixture import PlainBroker, close_all, kill_when_up  # noqa: E402
+from plugin_fixture import (BUILD_DIR, DANCE, Bed, Broker, MqttClient,  # noqa: E402
+                            PluginTestCase, bound_client_id, ident, run, sign_message)
 from plugin_fixture import sys_value as fixture_sys_value  # noqa: E402
 from plugin_fixture import wait_sys as fixture_wait_sys  # noqa: E402
 import rawmqtt  # noqa: E402
@@ -444,37 +442,26 @@ class BridgeTest(BoundaryCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.remote_dir = tempfile.mkdtemp(prefix="dance-remote-", dir=WD)
-        cls.remote_port = free_port()
-        conf = os.path.join(cls.remote_dir, "remote.conf")
-        with open(conf, "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    % cls.remote_port)
-            if os.geteuid() == 0:
-                f.write("user root\n")
-        cls.remote = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
+        cls.remote = PlainBroker(WD)
         cls.extra_conf = ("max_queued_messages 100000\n"
                           "connection remote\naddress 127.0.0.1:%d\n"
                           "bridge_protocol_version mqttv50\n"
-                          "topic # in 1\n" % cls.remote_port)
-        super().setUpClass()
+                          "topic # in 1\n" % cls.remote.port)
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.remote.stop()
+            raise
 
     @classmethod
     def tearDownClass(cls):
         try:
             super().tearDownClass()
         finally:
-            cls.remote.terminate()
-            cls.remote.wait(timeout=10)
+            cls.remote.stop()
 
     def remote_pub(self, topic, payload, retain=False):
-        argv = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.remote_port),
-                "-q", "1", "-t", topic, "-m", payload]
-        if retain:
-            argv.append("-r")
-        run(argv)
+        self.remote.publish(topic, payload, retain)
 
     def test_bridge_cannot_write_reserved_trees_and_is_no_bypass(self):
         self.broker.wait_log("Connecting bridge")
