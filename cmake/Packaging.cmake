@@ -46,7 +46,7 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "mosquitto (>= 2.0)")
 # Building against libdance needs the headers of its dependencies.
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS
-    "pkg-config, libssl-dev, libgetdns-dev, libcjson-dev, libcjose-dev")
+    "pkg-config, libssl-dev, libgetdns-dev, libcjson-dev, libcjose-dev, libcbor-dev")
 # A shlibs file for libdance.so.0, and ldconfig on install and removal.
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
