@@ -886,6 +886,9 @@ dance_status cose_parse_flags(const void *data, size_t len, size_t max_size,
         return fail(&pc, DANCE_MALFORMED, "CBOR tag %llu is not COSE_Sign1 (18)",
                     (unsigned long long)tag);
     }
+    if (taken == len)
+        return fail(&pc, DANCE_MALFORMED, "COSE message is truncated (a tag and nothing "
+                    "after it)");
     msg = strict_load((const unsigned char *)data + taken, len - taken, "COSE message",
                       why, sizeof(why));
     if (msg == NULL)
