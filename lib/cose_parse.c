@@ -65,9 +65,6 @@ bool dance_is_cose(const void *data, size_t len)
 
 /* ------------------------------------------------------------ the scan */
 
-#define DANCE_COSE_STR_(x) #x
-#define DANCE_COSE_STR(x) DANCE_COSE_STR_(x)
-
 /* Why a scan stopped. */
 typedef enum scan_err {
     SCAN_OK, SCAN_INDEFINITE, SCAN_TAG, SCAN_DEPTH, SCAN_ITEMS, SCAN_LENGTH
@@ -174,22 +171,37 @@ static const struct cbor_callbacks scan_callbacks = {
     .indef_break = on_indefinite,
 };
 
+/* scan_reason - why a scan of what stopped, into err */
+static void scan_reason(scan_err e, const char *what, char *err, size_t errlen)
+{
+    switch (e) {
+    case SCAN_INDEFINITE:
+        dance_set_err(err, errlen, "%s: indefinite-length items are not accepted", what);
+        break;
+    case SCAN_TAG:
+        dance_set_err(err, errlen, "%s: CBOR tags are not accepted inside the message",
+                      what);
+        break;
+    case SCAN_DEPTH:
+        dance_set_err(err, errlen, "%s: nested deeper than the limit of %d levels", what,
+                      DANCE_COSE_DEPTH_MAX);
+        break;
+    case SCAN_ITEMS:
+        dance_set_err(err, errlen, "%s: more CBOR items than the limit of %d", what,
+                      DANCE_COSE_ITEMS_MAX);
+        break;
+    default:
+        dance_set_err(err, errlen, "%s: a length runs past the end of the input", what);
+        break;
+    }
+}
+
 /* strict_load - one definite-length CBOR item without tags filling
  * data[0..len) exactly, within the limits. Returns the tree (cbor_decref
  * it), or NULL with a reason in err. */
 static cbor_item_t *strict_load(const unsigned char *data, size_t len,
                                 const char *what, char *err, size_t errlen)
 {
-    static const char *const why[] = {
-        [SCAN_OK] = "",
-        [SCAN_INDEFINITE] = "indefinite-length items are not accepted",
-        [SCAN_TAG] = "CBOR tags are not accepted inside the message",
-        [SCAN_DEPTH] = "nested deeper than the limit of "
-                       DANCE_COSE_STR(DANCE_COSE_DEPTH_MAX) " levels",
-        [SCAN_ITEMS] = "more CBOR items than the limit of "
-                       DANCE_COSE_STR(DANCE_COSE_ITEMS_MAX),
-        [SCAN_LENGTH] = "a length runs past the end of the input",
-    };
     struct cbor_load_result lr;
     cbor_item_t *item;
     scan s;
@@ -211,7 +223,7 @@ static cbor_item_t *strict_load(const unsigned char *data, size_t len,
         }
         pos += r.read;
         if (s.err != SCAN_OK) {
-            dance_set_err(err, errlen, "%s: %s", what, why[s.err]);
+            scan_reason(s.err, what, err, errlen);
             return NULL;
         }
     }
