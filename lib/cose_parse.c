@@ -252,8 +252,10 @@ static cbor_item_t *strict_load(const unsigned char *data, size_t len,
  * keys and naming them in reasons */
 typedef struct label {
     int kind;                   /* 0 int, 1 text, 2 bytes, -1 other */
-    int64_t i;                  /* kind 0 */
+    int64_t i;                  /* kind 0, when not big */
     bool big;                   /* kind 0: beyond int64 (never equal to ours) */
+    bool neg;                   /* kind 0: negative */
+    uint64_t raw;               /* kind 0: the encoded argument */
     const unsigned char *s;     /* kind 1, 2 */
     size_t n;
 } label;
@@ -267,11 +269,14 @@ static label label_of(const cbor_item_t *k)
     if (cbor_isa_uint(k)) {
         uint64_t v = cbor_get_int(k);
         l.kind = 0;
+        l.raw = v;
         l.big = v > INT64_MAX;
         l.i = l.big ? 0 : (int64_t)v;
     } else if (cbor_isa_negint(k)) {
         uint64_t v = cbor_get_int(k);
         l.kind = 0;
+        l.raw = v;
+        l.neg = true;
         l.big = v > INT64_MAX;
         l.i = l.big ? 0 : -1 - (int64_t)v;
     } else if (cbor_isa_string(k)) {
@@ -290,11 +295,8 @@ static bool label_eq(const label *a, const label *b)
 {
     if (a->kind != b->kind || a->kind < 0)
         return false;
-    if (a->kind == 0) {
-        /* two keys beyond int64 are compared by sign only here: a message
-         * holding two such keys of one sign is refused, which is harmless */
-        return a->big == b->big && a->i == b->i;
-    }
+    if (a->kind == 0)
+        return a->neg == b->neg && a->raw == b->raw;
     return a->n == b->n && (a->n == 0 || memcmp(a->s, b->s, a->n) == 0);
 }
 
@@ -329,7 +331,10 @@ static bool maps_unique(const cbor_item_t *it, char *err, size_t errlen)
             for (j = i + 1; j < n; j++) {
                 label b = label_of(p[j].key);
                 if (label_eq(&a, &b)) {
-                    if (a.kind == 0)
+                    if (a.kind == 0 && a.big)
+                        dance_set_err(err, errlen, "map key %s%llu occurs twice",
+                                      a.neg ? "-1-" : "", (unsigned long long)a.raw);
+                    else if (a.kind == 0)
                         dance_set_err(err, errlen, "map key %lld occurs twice",
                                       (long long)a.i);
                     else
@@ -539,11 +544,12 @@ static dance_status header_crit(parse_ctx *pc, const cbor_item_t *prot,
             if (label_eq(&l, &m))
                 return fail(pc, DANCE_MALFORMED, "crit names a label twice");
         }
-        if (l.kind == 1)
+        if (l.kind == 1 || l.big)
             return fail(pc, DANCE_UNSUPPORTED, "critical header '%.*s' is not understood "
                         "(known: 15 CWT claims, 33 x5chain)",
-                        (int)(l.n > 40 ? 40 : l.n), (const char *)l.s);
-        if (l.big || (l.i >= 1 && l.i <= 7))
+                        l.kind == 1 ? (int)(l.n > 40 ? 40 : l.n) : 7,
+                        l.kind == 1 ? (const char *)l.s : "(large)");
+        if (l.i >= 1 && l.i <= 7)
             return fail(pc, DANCE_MALFORMED, "crit names the core header %lld",
                         (long long)l.i);
         if (l.i != DANCE_COSE_HDR_CWT_CLAIMS && l.i != DANCE_COSE_HDR_X5CHAIN)
@@ -560,6 +566,20 @@ static dance_status header_crit(parse_ctx *pc, const cbor_item_t *prot,
         }
     }
     return DANCE_OK;
+}
+
+/* prot_has_text - whether the protected map has the text label l */
+static bool prot_has_text(const cbor_item_t *prot, const label *l)
+{
+    struct cbor_pair *p = cbor_map_handle(prot);
+    size_t i, n = cbor_map_size(prot);
+
+    for (i = 0; i < n; i++) {
+        label k = label_of(p[i].key);
+        if (label_eq(&k, l))
+            return true;
+    }
+    return false;
 }
 
 /* header_unprotected - the unprotected header may carry anything but what
@@ -581,6 +601,10 @@ static dance_status header_unprotected(parse_ctx *pc, const cbor_item_t *prot,
         if (l.kind == 0 && !l.big && map_get(prot, l.i, NULL) != NULL)
             return fail(pc, DANCE_MALFORMED, "label %lld is in both the protected and "
                         "the unprotected header", (long long)l.i);
+        if (l.kind == 1 && prot_has_text(prot, &l))
+            return fail(pc, DANCE_MALFORMED, "label '%.*s' is in both the protected and "
+                        "the unprotected header", (int)(l.n > 40 ? 40 : l.n),
+                        (const char *)l.s);
     }
     for (i = 0; i < sizeof(must_protect) / sizeof(must_protect[0]); i++)
         if (map_get(unprot, must_protect[i], NULL) != NULL)
@@ -699,9 +723,17 @@ static dance_status parse_headers(parse_ctx *pc, const cbor_item_t *prot,
     const cbor_item_t *x5 = map_get(prot, DANCE_COSE_HDR_X5CHAIN, NULL);
     const cbor_item_t *claims = map_get(prot, DANCE_COSE_HDR_CWT_CLAIMS, NULL);
     char kid_err[DANCE_REASON_MAX] = "";
+    struct cbor_pair *pairs = cbor_map_handle(prot);
+    size_t i, n = cbor_map_size(prot);
     int kid_rc = 1;
     dance_status st;
 
+    for (i = 0; i < n; i++) {
+        label l = label_of(pairs[i].key);
+        if (l.kind != 0 && l.kind != 1)
+            return fail(pc, DANCE_MALFORMED, "protected header has a label that is neither "
+                        "an integer nor a text string");
+    }
     if (kid != NULL) {
         kid_rc = kid_sender(pc, kid, kid_err, sizeof(kid_err));
         if (kid_rc != 0)

@@ -118,45 +118,46 @@ static int report(const char *cmd, const dance_jws_result *res)
 }
 
 /* cose_from_base64 - when input is text holding only base64 (standard or
- * URL-safe alphabet, padding optional, whitespace around) that decodes to
- * CBOR, replace it by the decoded bytes; leave it alone otherwise, for the
- * JWS parser to judge. Decoding is OpenSSL's (EVP_DecodeBlock); the
- * alphabet and padding are normalised here first. 0, or -1 on ENOMEM. */
+ * URL-safe alphabet, padding optional, line breaks and spaces anywhere, as
+ * base64(1) wraps it) that decodes to CBOR, replace it by the decoded
+ * bytes; leave it alone otherwise, for the JWS parser to judge. Decoding
+ * is OpenSSL's (EVP_DecodeBlock); whitespace, the alphabet and padding are
+ * normalised here first. 0, or -1 on ENOMEM. */
 static int cose_from_base64(unsigned char **input, size_t *inlen)
 {
     const unsigned char *s = *input;
-    size_t b = 0, e = *inlen, n, i, pad = 0;
+    size_t len = *inlen, n = 0, i, pad = 0, eq = 0;
     unsigned char *t = NULL, *out = NULL;
     int got;
 
-    while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r' || s[b] == '\n'))
-        b++;
-    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r'
-                     || s[e - 1] == '\n'))
-        e--;
-    n = e - b;
-    if (n < 4 || n > (size_t)INT_MAX - 4)
+    if (len < 4 || len > (size_t)INT_MAX - 4)
         return 0;
-    for (i = 0; i < n; i++) {
-        unsigned char c = s[b + i];
-        bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-                     || (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '-'
-                     || c == '_';
-        if (c == '=' && i + 2 >= n && n % 4 == 0)
-            continue;
-        if (!alpha)
-            return 0;
-    }
-    if ((t = malloc(n + 4)) == NULL || (out = malloc(n)) == NULL) {
-        free(t);
+    if ((t = malloc(len + 4)) == NULL)
         return -1;
+    for (i = 0; i < len; i++) {
+        unsigned char c = s[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            continue;
+        if (c == '=') {
+            eq++;
+        } else if (eq > 0 || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+                               || (c >= '0' && c <= '9') || c == '+' || c == '/'
+                               || c == '-' || c == '_')) {
+            free(t);            /* not base64: padding only at the end */
+            return 0;
+        }
+        t[n++] = c == '-' ? '+' : c == '_' ? '/' : c;
     }
-    for (i = 0; i < n; i++) {
-        unsigned char c = s[b + i];
-        t[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+    if (n < 4 || eq > 2 || (eq > 0 && n % 4 != 0)) {
+        free(t);
+        return 0;
     }
     while (n % 4 != 0)
         t[n++] = '=';
+    if ((out = malloc(n)) == NULL) {     /* 3 bytes out for every 4 in */
+        free(t);
+        return -1;
+    }
     for (i = n; i > 0 && t[i - 1] == '='; i--)
         pad++;
     got = EVP_DecodeBlock(out, t, (int)n);

@@ -70,7 +70,8 @@ class Offline(unittest.TestCase):
         self.assertTrue(text.endswith(b"\n"))
         raw = base64.b64decode(text.strip(), validate=True)
         self.assertEqual(raw[0], 0xd2)
-        for form in (text, raw, base64.urlsafe_b64encode(raw).rstrip(b"=")):
+        wrapped = b"\n".join(text[i:i + 20] for i in range(0, len(text), 20))
+        for form in (text, raw, base64.urlsafe_b64encode(raw).rstrip(b"="), wrapped):
             p = self.verify(form, "ec256", "--topic", "s/2", "--require-topic", check=0)
             self.assertEqual(p.stdout, b"\x00\x01binary")
 

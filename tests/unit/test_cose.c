@@ -597,6 +597,42 @@ static void test_duplicate_keys(void **state)
     cb_int(&prot, NOW + 1000);
     craft(&m, &prot, NULL, "x", true);
     assert_int_equal(parse_st(m.d, m.n, "map key 6 occurs twice"), DANCE_MALFORMED);
+    /* two keys beyond int64 differ; the same one twice does not */
+    unprot.n = 0;
+    cb_head(&unprot, 5, 2);
+    cb_head(&unprot, 1, UINT64_MAX);
+    cb_int(&unprot, 1);
+    cb_head(&unprot, 1, UINT64_MAX - 1);
+    cb_int(&unprot, 2);
+    prot_std(&prot, -7, 0);
+    craft(&m, &prot, &unprot, "x", true);
+    assert_int_equal(parse_st(m.d, m.n, NULL), DANCE_OK);
+    unprot.n = 0;
+    cb_head(&unprot, 5, 2);
+    cb_head(&unprot, 1, UINT64_MAX);
+    cb_int(&unprot, 1);
+    cb_head(&unprot, 1, UINT64_MAX);
+    cb_int(&unprot, 2);
+    craft(&m, &prot, &unprot, "x", true);
+    assert_int_equal(parse_st(m.d, m.n, "map key -1-18446744073709551615 occurs twice"),
+                     DANCE_MALFORMED);
+    /* a text label in both headers */
+    prot_std(&prot, -7, 1);
+    cb_text(&prot, "note");
+    cb_int(&prot, 1);
+    unprot.n = 0;
+    cb_head(&unprot, 5, 1);
+    cb_text(&unprot, "note");
+    cb_int(&unprot, 2);
+    craft(&m, &prot, &unprot, "x", true);
+    assert_int_equal(parse_st(m.d, m.n, "label 'note' is in both"), DANCE_MALFORMED);
+    /* a byte-string label in the protected header */
+    prot_std(&prot, -7, 1);
+    cb_bytes(&prot, "k", 1);
+    cb_int(&prot, 1);
+    craft(&m, &prot, NULL, "x", true);
+    assert_int_equal(parse_st(m.d, m.n, "neither an integer nor a text string"),
+                     DANCE_MALFORMED);
     /* a map key that is neither integer nor string */
     unprot.n = 0;
     cb_head(&unprot, 5, 1);
