@@ -4,8 +4,9 @@
 #   cmake --build build && (cd build && cpack -G DEB)
 #
 # Library dependencies come from dpkg-shlibdeps (dpkg-dev), which reads the
-# ELF files and yields versioned libc6, libssl3, libgetdns10, libcjson1 and
-# libcjose0 dependencies; the plugin also needs the broker that loads it.
+# ELF files and yields versioned libc6, libssl3, libgetdns10, libcjson1,
+# libcjose0 and libcbor0.8 dependencies; the plugin also needs the broker
+# that loads it.
 set(CPACK_PACKAGE_NAME "mosquitto-dance")
 set(CPACK_PACKAGE_VENDOR "mosquitto-dance")
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
