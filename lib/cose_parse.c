@@ -371,6 +371,15 @@ static const cbor_item_t *map_get(const cbor_item_t *map, int64_t i, const char 
     return NULL;
 }
 
+/* is_nil - whether it is CBOR null. Not cbor_is_null: libcbor 0.8's
+ * asserts (aborting the process) when given a float, which a message can
+ * put anywhere. */
+static bool is_nil(const cbor_item_t *it)
+{
+    return cbor_isa_float_ctrl(it) && cbor_float_ctrl_is_ctrl(it)
+           && cbor_ctrl_value(it) == CBOR_CTRL_NULL;
+}
+
 /* int_value - an integer item into *v (within int64). 0, or -1. */
 static int int_value(const cbor_item_t *it, int64_t *v)
 {
@@ -819,7 +828,7 @@ static dance_status parse_item(parse_ctx *pc, const cbor_item_t *msg)
         return fail(pc, DANCE_MALFORMED, "protected header is not a byte string");
     if (!cbor_isa_map(part[1]))
         return fail(pc, DANCE_MALFORMED, "unprotected header is not a map");
-    if (cbor_is_null(part[2]))
+    if (is_nil(part[2]))
         return fail(pc, DANCE_UNSUPPORTED, "detached payload (nil) is not supported: "
                     "the payload must be in the message");
     if (!cbor_isa_bytestring(part[2]))

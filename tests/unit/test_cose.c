@@ -963,6 +963,16 @@ static void test_structure(void **state)
     assert_int_equal(parse_st("\xd2\x84\x40\xa0\x40\x40", 6, "signature"), DANCE_MALFORMED);
     assert_int_equal(parse_st("\xd2\x84\x40\xa0\xf6\x41\x00", 7, "detached"),
                      DANCE_UNSUPPORTED);
+    /* a float, a boolean or undefined where the payload goes: libcbor 0.8's
+     * cbor_is_null aborts on a float (found by fuzz_cose) */
+    assert_int_equal(parse_st("\xd2\x84\x40\xa0\xf9\xa0\x40\x41\x00", 9,
+                              "payload is not a byte string"), DANCE_MALFORMED);
+    assert_int_equal(parse_st("\xd2\x84\x40\xa0\xfa\x00\x00\x00\x00\x41\x00", 11,
+                              "payload is not a byte string"), DANCE_MALFORMED);
+    assert_int_equal(parse_st("\xd2\x84\x40\xa0\xf5\x41\x00", 7,
+                              "payload is not a byte string"), DANCE_MALFORMED);
+    assert_int_equal(parse_st("\xd2\x84\x40\xa0\xf7\x41\x00", 7,
+                              "payload is not a byte string"), DANCE_MALFORMED);
     assert_int_equal(parse_st("\xd2\x84\x41\x80\xa0\x40\x41\x00", 8, "does not hold a map"),
                      DANCE_MALFORMED);
     /* an empty protected bstr is an empty map: no alg */
