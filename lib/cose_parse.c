@@ -76,7 +76,7 @@ typedef struct scan {
     size_t left[DANCE_COSE_DEPTH_MAX + 1];
     int depth;
     size_t items;
-    size_t remaining;           /* bytes after the current head */
+    size_t remaining;           /* bytes from the current head to the end */
     scan_err err;
 } scan;
 
