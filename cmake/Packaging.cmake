@@ -4,8 +4,9 @@
 #   cmake --build build && (cd build && cpack -G DEB)
 #
 # Library dependencies come from dpkg-shlibdeps (dpkg-dev), which reads the
-# ELF files and yields versioned libc6, libssl3, libgetdns10, libcjson1 and
-# libcjose0 dependencies; the plugin also needs the broker that loads it.
+# ELF files and yields versioned libc6, libssl3, libgetdns10, libcjson1,
+# libcjose0 and libcbor0.8 dependencies; the plugin also needs the broker
+# that loads it.
 set(CPACK_PACKAGE_NAME "mosquitto-dance")
 set(CPACK_PACKAGE_VENDOR "mosquitto-dance")
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
@@ -46,7 +47,7 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "mosquitto (>= 2.0)")
 # Building against libdance needs the headers of its dependencies.
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS
-    "pkg-config, libssl-dev, libgetdns-dev, libcjson-dev, libcjose-dev")
+    "pkg-config, libssl-dev, libgetdns-dev, libcjson-dev, libcjose-dev, libcbor-dev")
 # A shlibs file for libdance.so.0, and ldconfig on install and removal.
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")

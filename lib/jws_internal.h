@@ -37,6 +37,12 @@ struct dance_jws {
     size_t sig_len;
     unsigned char *x5c_der[DANCE_JWS_X5C_MAX]; /* decoded, not yet parsed */
     size_t x5c_len[DANCE_JWS_X5C_MAX];
+
+    /* COSE_Sign1 (cose_parse.c): signing_input is the Sig_structure (in
+     * si_owned) and the payload is raw bytes inside buf, not base64url. */
+    bool cose;
+    const unsigned char *payload_raw;
+    size_t payload_raw_len;
 };
 
 /* Algorithm properties (jws_alg.c). */
@@ -62,6 +68,13 @@ const jws_alg_info *jws_alg_get(dance_jws_alg alg);
  * (dance_jws_key_fits == 0); worked out once per decoded key, because the
  * curve lookup goes through OpenSSL's parameter machinery */
 uint32_t jws_key_alg_mask(EVP_PKEY *key);
+
+/* jws_sign_check_opts - what the verifier would refuse, refused when
+ * signing (jws_sign.c; cose_sign.c too): key, sender name (normalised into
+ * name, DANCE_NAME_MAX + 1 bytes), algorithm (o->alg or the key's default)
+ * and its fit, jti, topic, x5c. 0, or -1 with a reason. */
+int jws_sign_check_opts(const dance_jws_sign_opts *o, dance_jws_alg *alg, char *name,
+                        char *err, size_t errlen);
 
 /* jws_sig_verify - check sig over data with pkey for alg (the caller has
  * already checked dance_jws_key_fits). Returns 1 valid, 0 invalid, -1 on an

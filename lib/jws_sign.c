@@ -114,8 +114,8 @@ fail:
     return NULL;
 }
 
-/* check_opts - what the verifier would refuse is refused here already */
-static int check_opts(const dance_jws_sign_opts *o, dance_jws_alg *alg, char *name,
+/* jws_sign_check_opts - see jws_internal.h */
+int jws_sign_check_opts(const dance_jws_sign_opts *o, dance_jws_alg *alg, char *name,
                       char *err, size_t errlen)
 {
     char why[DANCE_REASON_MAX];
@@ -187,8 +187,12 @@ int jws_sign_typed(const dance_jws_sign_opts *o, const char *typ,
     *out = NULL;
     if (outlen != NULL)
         *outlen = 0;
-    if (check_opts(o, &alg, name, err, errlen) != 0)
+    if (jws_sign_check_opts(o, &alg, name, err, errlen) != 0)
         return -1;
+    if (o->serialization == DANCE_JWS_COSE_SIGN1) {
+        dance_set_err(err, errlen, "COSE_Sign1 messages are made by dance_cose_sign");
+        return -1;
+    }
     if (payload == NULL && len > 0) {
         dance_set_err(err, errlen, "no payload");
         return -1;

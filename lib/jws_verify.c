@@ -36,6 +36,7 @@
 #include <openssl/params.h>
 #include <openssl/x509.h>
 
+#include "dance/cose.h"
 #include "jws_internal.h"
 
 static const dance_jws_policy default_policy;
@@ -136,7 +137,8 @@ dance_status dance_jws_check(const dance_jws *jws, const dance_jws_policy *pol,
  * message the sender tried to pass off under it), otherwise a SHA-256
  * digest of what was signed, the JWS signing input (ASCII(protected) '.'
  * ASCII(payload)), which is the same for every encoding of the message
- * (compact or flattened JSON, any unprotected header). Never a digest of
+ * (compact or flattened JSON, any unprotected header; for COSE_Sign1 the
+ * Sig_structure, the same tagged or not). Never a digest of
  * the signature: ECDSA signatures are malleable ((r, s) and (r, n - s)
  * both verify) and a re-signature by the sender is a new signature, so a
  * signature digest would let anyone holding one copy make a "new" one.
@@ -181,8 +183,18 @@ static dance_status finish(const dance_jws *jws, const dance_jws_policy *pol,
     size_t payload_len = 0;
     int rc = 0;
 
-    if (jws_b64url_decode(jws->payload_b64, jws->payload_b64_len, &payload, &payload_len) != 0)
+    if (jws->cose) {
+        /* raw bytes; a NUL follows them as for JWS payloads */
+        if ((payload = malloc(jws->payload_raw_len + 1)) == NULL)
+            return refuse(res, DANCE_INTERNAL, "out of memory copying the payload");
+        if (jws->payload_raw_len > 0)
+            memcpy(payload, jws->payload_raw, jws->payload_raw_len);
+        payload[jws->payload_raw_len] = '\0';
+        payload_len = jws->payload_raw_len;
+    } else if (jws_b64url_decode(jws->payload_b64, jws->payload_b64_len, &payload,
+                                 &payload_len) != 0) {
         return refuse(res, DANCE_INTERNAL, "out of memory decoding the payload");
+    }
     if (pol->replay != NULL) {
         if (replay_key(jws, key, sizeof(key)) != 0) {
             free(payload);
@@ -728,8 +740,8 @@ dance_status dance_jws_verify_message(const void *data, size_t len, size_t max_s
     dance_jws_result_clear(res);
     if (pol == NULL)
         pol = &default_policy;
-    st = dance_jws_parse(data, len, max_size, &jws, res->sender, res->reason,
-                         sizeof(res->reason));
+    st = dance_message_parse(data, len, max_size, &jws, res->sender, res->reason,
+                             sizeof(res->reason));
     if (st != DANCE_OK) {
         res->status = st;
         return st;

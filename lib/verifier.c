@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dance/cose.h"
 #include "dance/error.h"
 #include "dance/provision.h"
 #include "dance/verifier.h"
@@ -305,8 +306,8 @@ dance_status dance_verifier_verify(dance_verifier *v, const void *msg, size_t le
     pol = v->pol;
     pol.topic = topic;
     if (v->key != NULL) {
-        st = dance_jws_parse(msg, len, v->max_size, &jws, res->sender, res->reason,
-                             sizeof(res->reason));
+        st = dance_message_parse(msg, len, v->max_size, &jws, res->sender, res->reason,
+                                 sizeof(res->reason));
         if (st != DANCE_OK)
             res->status = st;
         else

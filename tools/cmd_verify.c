@@ -1,12 +1,20 @@
 /*
- * cmd_verify.c - `dance verify`: verify a JWS read from stdin against the
- * sender's DNSSEC-validated TLSA records (or, offline, a given key) with the
- * same library calls the plugin and the example subscriber use.
+ * cmd_verify.c - `dance verify`: verify a JWS or a COSE_Sign1 read from
+ * stdin against the sender's DNSSEC-validated TLSA records (or, offline, a
+ * given key) with the same library calls the plugin and the example
+ * subscriber use.
+ *
+ * Formats: a first byte that is not ASCII is CBOR (COSE_Sign1, binary);
+ * text that is neither JSON nor compact JWS (no '{', no '.') and decodes
+ * as base64 to CBOR is a COSE_Sign1 in base64 (`dance sign --cose
+ * --base64`); anything else goes to the JWS parser.
  *
  * Output contract: stdout carries exactly the verified payload bytes and
  * nothing else (so it can be piped); the verdict line (sender, algorithm,
  * key source, or the refusal reason) goes to stderr.
  */
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +25,9 @@
 #include "cli.h"
 #include "cli_io.h"
 #include "cli_util.h"
+#include <openssl/evp.h>
+
+#include "dance/cose.h"
 #include "dance/error.h"
 #include "dance/jws.h"
 #include "dance/provision.h"
@@ -35,10 +46,11 @@ static void verify_usage(FILE *f)
 "                    [--max-size BYTES]\n"
 "       dance verify (--key PUB.pem | --cert CERT.pem) [policy options]\n"
 "\n"
-"Read a JWS (compact or flattened JSON) from stdin, find the sender's TLSA\n"
-"records in DNS (DNSSEC-validated), and verify. On success the payload goes\n"
-"to stdout (exact bytes) and 'verified: sender S, alg A, key K' to stderr;\n"
-"otherwise 'not verified (REASON): ...' goes to stderr.\n"
+"Read a JWS (compact or flattened JSON) or a COSE_Sign1 (binary CBOR, or\n"
+"its base64) from stdin, find the sender's TLSA records in DNS (DNSSEC-\n"
+"validated), and verify. On success the payload goes to stdout (exact\n"
+"bytes) and 'verified: sender S, alg A, key K' to stderr; otherwise\n"
+"'not verified (REASON): ...' goes to stderr.\n"
 "\n"
 "DNS:\n"
 "  --resolver LIST      upstream resolvers IP[@PORT], comma separated\n"
@@ -105,6 +117,62 @@ static int report(const char *cmd, const dance_jws_result *res)
     return exit_for(res->status);
 }
 
+/* cose_from_base64 - when input is text holding only base64 (standard or
+ * URL-safe alphabet, padding optional, line breaks and spaces anywhere, as
+ * base64(1) wraps it) that decodes to CBOR, replace it by the decoded
+ * bytes; leave it alone otherwise, for the JWS parser to judge. Decoding
+ * is OpenSSL's (EVP_DecodeBlock); whitespace, the alphabet and padding are
+ * normalised here first. 0, or -1 on ENOMEM. */
+static int cose_from_base64(unsigned char **input, size_t *inlen)
+{
+    const unsigned char *s = *input;
+    size_t len = *inlen, n = 0, i, pad = 0, eq = 0;
+    unsigned char *t = NULL, *out = NULL;
+    int got;
+
+    if (len < 4 || len > (size_t)INT_MAX - 4)
+        return 0;
+    if ((t = malloc(len + 4)) == NULL)
+        return -1;
+    for (i = 0; i < len; i++) {
+        unsigned char c = s[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            continue;
+        if (c == '=') {
+            eq++;
+        } else if (eq > 0 || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+                               || (c >= '0' && c <= '9') || c == '+' || c == '/'
+                               || c == '-' || c == '_')) {
+            free(t);            /* not base64: padding only at the end */
+            return 0;
+        }
+        t[n++] = c == '-' ? '+' : c == '_' ? '/' : c;
+    }
+    if (n < 4 || eq > 2 || (eq > 0 && n % 4 != 0)) {
+        free(t);
+        return 0;
+    }
+    while (n % 4 != 0)
+        t[n++] = '=';
+    if ((out = malloc(n)) == NULL) {     /* 3 bytes out for every 4 in */
+        free(t);
+        return -1;
+    }
+    for (i = n; i > 0 && t[i - 1] == '='; i--)
+        pad++;
+    got = EVP_DecodeBlock(out, t, (int)n);
+    free(t);
+    if (got < 0 || (size_t)got < pad || pad > 2
+        || !dance_is_cose(out, (size_t)got - pad)) {
+        free(out);
+        return 0;
+    }
+    free(*input);
+    *input = out;
+    *inlen = (size_t)got - pad;
+    return 0;
+}
+
 /* The command line, checked. */
 struct verify_args {
     const char *resolver, *anchor, *tls_name, *label, *cafile, *topic, *keyfile, *certfile;
@@ -169,7 +237,7 @@ static int verify_parse(int argc, char **argv, struct verify_args *a)
             return CLI_USAGE;
     }
     if (optind < argc) {
-        cli_usage_error(cmd, "unexpected argument '%.80s' (the JWS is read from stdin)",
+        cli_usage_error(cmd, "unexpected argument '%.80s' (the message is read from stdin)",
                         argv[optind]);
         return CLI_USAGE;
     }
@@ -264,15 +332,21 @@ static int verify_input(const char *cmd, struct verify_args *a, dance_jws_result
     }
 
     if (isatty(STDIN_FILENO))
-        fprintf(stderr, "dance %s: reading the JWS from stdin (end with Ctrl-D)\n", cmd);
+        fprintf(stderr, "dance %s: reading the message from stdin (end with Ctrl-D)\n",
+                cmd);
     if (cli_read_all(stdin, VERIFY_READ_MAX, &input, &inlen, err, sizeof(err)) != 0) {
-        cli_error(cmd, "cannot read the JWS from stdin: %s", err);
+        cli_error(cmd, "cannot read the message from stdin: %s", err);
+        goto out;
+    }
+    if (!dance_is_cose(input, inlen) && cose_from_base64(&input, &inlen) != 0) {
+        cli_error(cmd, "out of memory");
         goto out;
     }
 
     if (key != NULL) {
-        dance_status st = dance_jws_parse(input, inlen, a->max_size, &jws, res->sender,
-                                          res->reason, sizeof(res->reason));
+        dance_status st = dance_message_parse(input, inlen, a->max_size, &jws,
+                                              res->sender, res->reason,
+                                              sizeof(res->reason));
         if (st != DANCE_OK)
             res->status = st;
         else

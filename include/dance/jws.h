@@ -89,6 +89,7 @@ int dance_jws_key_fits(dance_jws_alg alg, EVP_PKEY *key, char *err, size_t errle
 typedef enum dance_jws_serialization {
     DANCE_JWS_COMPACT,
     DANCE_JWS_FLATTENED,        /* flattened JSON serialization */
+    DANCE_JWS_COSE_SIGN1,       /* CBOR COSE_Sign1 (dance/cose.h) */
     DANCE_JWS_SERIALIZATION_COUNT
 } dance_jws_serialization;
 
@@ -252,7 +253,8 @@ typedef struct dance_jws_source {
     dance_resolver *resolver;       /* required */
 } dance_jws_source;
 
-/* dance_jws_verify_message - parse (max_size as dance_jws_parse), check the
+/* dance_jws_verify_message - parse (max_size as dance_jws_parse; a COSE_Sign1
+ * too, told apart by its first byte: dance_message_parse in cose.h), check the
  * header policy (the allow-list before any DNS query), fetch the sender's
  * TLSA RRset at its owner name and verify. Fills res and returns its
  * status. */

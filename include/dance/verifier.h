@@ -1,6 +1,7 @@
 /*
  * dance/verifier.h - one object that verifies signed messages from end to
- * end (jws.h), configured by name = value options and shared by threads:
+ * end (JWS, jws.h, or COSE_Sign1, cose.h: told apart by the first byte),
+ * configured by name = value options and shared by threads:
  * for language bindings (the Python module `dance`) and hosts that would
  * rather not assemble resolvers, caches and a policy themselves.
  *

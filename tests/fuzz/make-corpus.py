@@ -31,7 +31,8 @@ KEYS = os.path.join(HERE, "keys")
 CORPUS = os.path.join(HERE, "corpus")
 
 HARNESSES = ["fuzz_jws_parse", "fuzz_jws_verify", "fuzz_dns_uri", "fuzz_cert_names",
-             "fuzz_tlsa", "fuzz_plugin_options", "fuzz_names", "fuzz_topics", "fuzz_token"]
+             "fuzz_tlsa", "fuzz_plugin_options", "fuzz_names", "fuzz_topics", "fuzz_token",
+             "fuzz_cose"]
 
 FUZZ_NOW = 1750000000          # must equal FUZZ_NOW in fuzz_common.h
 DEV_EC = "dev1._device.acme.example"
@@ -155,6 +156,101 @@ def jws(header, payload, alg=None, key=None, form="compact", sig=None, raw_heade
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
+# -------------------------------------------------------------------- COSE
+
+class Tag:
+    def __init__(self, tag, item):
+        self.tag, self.item = tag, item
+
+
+class Raw:
+    """Bytes put into the CBOR output as they are (hostile encodings)."""
+    def __init__(self, data):
+        self.data = data
+
+
+def cbor_head(major, v):
+    if v < 24:
+        return bytes([major << 5 | v])
+    for ai, n in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if v < 1 << (8 * n):
+            return bytes([major << 5 | ai]) + v.to_bytes(n, "big")
+    raise ValueError(v)
+
+
+def cbor(x):
+    """A small CBOR encoder (definite lengths, shortest heads, dict order kept)."""
+    if isinstance(x, Raw):
+        return x.data
+    if isinstance(x, Tag):
+        return cbor_head(6, x.tag) + cbor(x.item)
+    if isinstance(x, bool):
+        return b"\xf5" if x else b"\xf4"
+    if x is None:
+        return b"\xf6"
+    if isinstance(x, int):
+        return cbor_head(0, x) if x >= 0 else cbor_head(1, -1 - x)
+    if isinstance(x, bytes):
+        return cbor_head(2, len(x)) + x
+    if isinstance(x, str):
+        return cbor_head(3, len(x.encode())) + x.encode()
+    if isinstance(x, list):
+        return cbor_head(4, len(x)) + b"".join(cbor(i) for i in x)
+    if isinstance(x, dict):
+        return cbor_head(5, len(x)) + b"".join(cbor(k) + cbor(v) for k, v in x.items())
+    raise TypeError(x)
+
+
+COSE_ALGS = {"ES256": -7, "ES384": -35, "ES512": -36, "EdDSA": -8, "PS256": -37, "RS256": -257}
+
+
+def cose(prot, payload, alg=None, key=None, unprot=None, sig=None, tagged=True):
+    """A COSE_Sign1: prot a dict (or Raw bytes of the protected header),
+    signed over its Sig_structure unless sig is given."""
+    pb = prot.data if isinstance(prot, Raw) else cbor(prot)
+    if sig is None:
+        sig = sign(alg, key, cbor(["Signature1", pb, b"", payload]))
+    msg = [pb, unprot if unprot is not None else {}, payload, sig]
+    return cbor(Tag(18, msg) if tagged else msg)
+
+
+def cose_seeds(ec_key, ed_key, rsa_key, dev_rsa):
+    """The fuzz_cose seeds: valid messages signed for the fixed RRset, and
+    near-valid ones for each refusal."""
+    pl = b"temp=21.5"
+    full = {1: -7, 4: DEV_EC.encode(), 15: {6: FUZZ_NOW, 7: b"j1", "topic": TOPIC}}
+    return {
+        "es256-tagged": cose(full, pl, "ES256", ec_key),
+        "es256-untagged": cose(full, pl, "ES256", ec_key, tagged=False),
+        "es256-crit": cose({1: -7, 2: [15], 4: DEV_EC.encode(), 15: {"topic": TOPIC}}, pl,
+                           "ES256", ec_key),
+        "eddsa": cose({1: -8, 4: DEV_ED.encode(), 15: {6: FUZZ_NOW}}, b"", "EdDSA", ed_key),
+        "rs256-x5chain": cose({1: -257, 4: DEV_RSA.encode(), 33: der(dev_rsa)}, pl, "RS256",
+                              rsa_key),
+        "ps256-x5chain-array": cose({1: -37, 4: DEV_RSA.encode(), 33: [der(dev_rsa)]}, pl,
+                                    "PS256", rsa_key),
+        "bad-sig": cose({1: -7, 4: DEV_EC.encode()}, pl, sig=b"\x01" * 64),
+        "alg-unprotected": cose({4: DEV_EC.encode()}, pl, unprot={1: -7}, sig=b"\x02" * 64),
+        "kid-unprotected": cose({1: -7}, pl, unprot={4: DEV_EC.encode()}, sig=b"\x03" * 64),
+        "kid-not-utf8": cose({1: -7, 4: b"\xff\xfe.example"}, pl, sig=b"\x04" * 64),
+        "crit-unknown": cose({1: -7, 2: [99], 4: DEV_EC.encode(), 99: 1}, pl,
+                             sig=b"\x05" * 64),
+        "dup-key": cose(Raw(b"\xa3\x01\x26\x04" + cbor(DEV_EC.encode()) + b"\x01\x26"), pl,
+                        sig=b"\x06" * 64),
+        "indefinite-payload": cbor(Tag(18, Raw(b"\x84" + cbor(cbor({1: -7, 4: DEV_EC.encode()}))
+                                             + b"\xa0\x5f\x41x\xff" + cbor(b"\x07" * 64)))),
+        "deep": cose({1: -7, 4: DEV_EC.encode()}, pl, unprot={100: [[[[[[[1]]]]]]]},
+                     sig=b"\x08" * 64),
+        "trailing": cose({1: -7, 4: DEV_EC.encode()}, pl, "ES256", ec_key) + b"\x00",
+        "tag-98": cbor(Tag(98, [b"", {}, pl, []])),
+        "detached": cose({1: -7, 4: DEV_EC.encode()}, None, sig=b"\x09" * 64),
+        "x5chain-nine": cose({1: -257, 4: DEV_RSA.encode(), 33: [der(dev_rsa)] * 9}, pl,
+                             sig=b"\x0a" * 256),
+        "float-iat": cose({1: -7, 4: DEV_EC.encode(), 15: {6: Raw(b"\xfb\x41\xda\x13\xb8\x60\x00\x00\x00")}},
+                          pl, "ES256", ec_key),
+    }
+
+
 # ------------------------------------------------------------------- write
 
 def write(harness, fname, data):
@@ -249,6 +345,10 @@ def main():
     for k, v in seeds.items():
         write("fuzz_jws_verify", k, v)
         write("fuzz_jws_parse", k, v)
+
+    # ---- COSE_Sign1
+    for k, v in cose_seeds(ec_key, ed_key, rsa_key, dev_rsa).items():
+        write("fuzz_cose", k, v)
 
     # ---- tokens: "username\npassword"
     def claims(**kw):

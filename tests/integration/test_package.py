@@ -126,7 +126,8 @@ def build_package(build, version):
     check(fields.get("Section") == "net", info)
     check(fields.get("Maintainer"), info)
     depends = [d.strip().split()[0] for d in fields.get("Depends", "").split(",")]
-    for dep in ("mosquitto", "libgetdns10", "libcjose0", "libcjson1", "libssl3", "libc6"):
+    for dep in ("mosquitto", "libgetdns10", "libcjose0", "libcjson1", "libcbor0.8", "libssl3",
+                "libc6"):
         check(dep in depends, "Depends lacks %s: %s" % (dep, fields.get("Depends")))
     os.makedirs(os.path.join(build, "package-test"), exist_ok=True)
     ctl = os.path.join(build, "package-test", "control")
