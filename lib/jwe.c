@@ -260,6 +260,7 @@ static dance_status take_parts(dance_jwe_result *res, jwe_msg *m,
     return DANCE_OK;
 }
 
+/* parse_compact - BASE64URL(protected).(encrypted key).(iv).(ciphertext).(tag) */
 static dance_status parse_compact(dance_jwe_result *res, jwe_msg *m, const char *s,
                                   size_t len)
 {
@@ -303,6 +304,8 @@ static size_t slen(const char *s)
     return s != NULL ? strlen(s) : 0;
 }
 
+/* parse_json - flattened, or general with one recipient; every parameter
+ * in the protected header */
 static dance_status parse_json(dance_jwe_result *res, jwe_msg *m, const char *s,
                                size_t len)
 {
@@ -461,6 +464,8 @@ static bool is_jwe_type(const char *t)
     return strcasecmp(t, "jwe") == 0;
 }
 
+/* parse_header - the protected header: refusals (zip, crit, alg, enc, cty
+ * JWE), the recipient's name, and epk/apu/apv for ECDH-ES */
 static dance_status parse_header(dance_jwe_result *res, jwe_msg *m)
 {
     unsigned char *raw = NULL;
@@ -769,7 +774,7 @@ static cJSON *epk_json(EVP_PKEY *eph, key_kind k)
     return o;
 }
 
-/* out_append - the parts into one string: compact or flattened JSON */
+/* assemble - the parts into one string: compact or flattened JSON */
 static char *assemble(bool json, const char *prot, const char *ek, const char *iv,
                       const char *ct, const char *tag, size_t *outlen)
 {

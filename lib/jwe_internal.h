@@ -6,11 +6,13 @@
  * the thread's OpenSSL error queue empty.
  *
  * Written with OpenSSL 3 because cjose 0.6.2 lacks them where they are
- * needed: it has no RSA-OAEP-256 (only RSA-OAEP with SHA-1) and no
- * ECDH-ES+A256KW, and its JWE calls keep the content encryption key to
- * themselves, so the content cannot be decrypted there with a key unwrapped
- * here. One implementation of all five algorithms keeps one failure path,
- * which the no-oracle rule (jwe.h) needs.
+ * needed: it has no RSA-OAEP-256 (only RSA-OAEP with SHA-1; it refuses an
+ * RSA-OAEP-256 message at import) and no ECDH-ES+A256KW, and its JWE calls
+ * keep the content encryption key to themselves, so the content cannot be
+ * decrypted there with a key unwrapped here. It does have ECDH-ES with
+ * A256GCM and A256CBC-HS512, and the unit tests use it as an independent
+ * implementation of those; decrypting them here too keeps one failure path
+ * for every algorithm, which the no-oracle rule (jwe.h) needs.
  */
 #ifndef DANCE_JWE_INTERNAL_H
 #define DANCE_JWE_INTERNAL_H

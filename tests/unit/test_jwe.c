@@ -11,6 +11,9 @@
  *   - RFC 7518 Appendix C: ECDH-ES key agreement, Bob's key and Alice's
  *     ephemeral key -> Z -> Concat KDF (A128GCM, apu "Alice", apv "Bob");
  *   - RFC 3394 section 4.6: AES key wrap, 256-bit KEK, 256-bit key data.
+ * cjose 0.6.2, a third implementation on this machine, decrypts our
+ * ECDH-ES messages and encrypts ECDH-ES messages that we decrypt (it has no
+ * RSA-OAEP-256 or ECDH-ES+A256KW, jwe_internal.h).
  * RFC 7516 and RFC 7520 give whole-message vectors only for algorithms
  * that are refused here (RSA1_5, RSA-OAEP with SHA-1, A128KW, A128GCM,
  * A128CBC-HS256), so whole messages are checked against an independent
@@ -26,6 +29,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <cjose/cjose.h>
 #include <cjson/cJSON.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -38,7 +42,7 @@
 
 #define RECIPIENT "backend._device.acme.example"
 
-static EVP_PKEY *rsa_key, *rsa_other, *p256_key, *p384_key, *ed_key;
+static EVP_PKEY *rsa_key, *rsa_other, *p256_key, *p256_other, *p384_key, *ed_key;
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -223,9 +227,10 @@ static int setup(void **state)
     rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
     rsa_other = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
     p256_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    p256_other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     p384_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
     ed_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-    return rsa_key && rsa_other && p256_key && p384_key && ed_key ? 0 : -1;
+    return rsa_key && rsa_other && p256_key && p256_other && p384_key && ed_key ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -234,6 +239,7 @@ static int teardown(void **state)
     EVP_PKEY_free(rsa_key);
     EVP_PKEY_free(rsa_other);
     EVP_PKEY_free(p256_key);
+    EVP_PKEY_free(p256_other);
     EVP_PKEY_free(p384_key);
     EVP_PKEY_free(ed_key);
     return 0;
@@ -502,7 +508,6 @@ static void test_wrong_key(void **state)
     char *rsa = encrypt(rsa_key, NULL, "A256CBC-HS512", false, "secret");
     char *kw = encrypt(p256_key, "ECDH-ES+A256KW", NULL, true, "secret");
     char *es = encrypt(p256_key, NULL, NULL, false, "secret");
-    EVP_PKEY *p256_other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     EVP_PKEY *pub = public_only(rsa_key);
     (void)state;
 
@@ -515,7 +520,6 @@ static void test_wrong_key(void **state)
     expect(es, rsa_key, DANCE_KEY_MISMATCH, "the key is an RSA key");
     expect(es, ed_key, DANCE_KEY_MISMATCH, NULL);
     expect(rsa, pub, DANCE_KEY_MISMATCH, "public key");
-    EVP_PKEY_free(p256_other);
     EVP_PKEY_free(pub);
     free(rsa);
     free(kw);
@@ -758,6 +762,92 @@ static void test_nested_refused(void **state)
     free(jws_like);
 }
 
+/* ------------------------------------------------------------- cjose */
+
+/* cjose_key - key (EC, with its private half) as a cjose JWK */
+static cjose_jwk_t *cjose_key(EVP_PKEY *key, size_t cl)
+{
+    unsigned char pt[1 + 2 * 48], d[48];
+    size_t len = 0;
+    BIGNUM *bn = NULL;
+    cjose_jwk_ec_keyspec spec;
+    cjose_err cerr;
+    cjose_jwk_t *jwk;
+
+    assert_int_equal(EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+                                                     pt, sizeof(pt), &len), 1);
+    assert_int_equal(len, 1 + 2 * cl);
+    assert_int_equal(EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &bn), 1);
+    assert_int_equal(BN_bn2binpad(bn, d, (int)cl), (int)cl);
+    BN_clear_free(bn);
+    memset(&spec, 0, sizeof(spec));
+    spec.crv = cl == 32 ? CJOSE_JWK_EC_P_256 : CJOSE_JWK_EC_P_384;
+    spec.d = d;
+    spec.dlen = cl;
+    spec.x = pt + 1;
+    spec.xlen = cl;
+    spec.y = pt + 1 + cl;
+    spec.ylen = cl;
+    jwk = cjose_jwk_create_EC_spec(&spec, &cerr);
+    assert_non_null(jwk);
+    return jwk;
+}
+
+static void test_cjose_interop(void **state)
+{
+    struct { EVP_PKEY **key; size_t cl; } k[] = { { &p256_key, 32 }, { &p384_key, 48 } };
+    const char *encs[] = { "A256GCM", "A256CBC-HS512" };
+    EVP_PKEY *p384_other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    (void)state;
+
+    assert_non_null(p384_other);
+    for (size_t i = 0; i < 2; i++) {
+        cjose_jwk_t *jwk = cjose_key(*k[i].key, k[i].cl);
+        for (size_t e = 0; e < 2; e++) {
+            /* ours, decrypted by cjose */
+            char *m = encrypt(*k[i].key, "ECDH-ES", encs[e], false, "to cjose");
+            cjose_err cerr;
+            cjose_jwe_t *jwe = cjose_jwe_import(m, strlen(m), &cerr);
+            size_t len = 0;
+            uint8_t *pt;
+            cjose_header_t *hdr;
+            char *theirs;
+            dance_jwe_result res = { 0 };
+
+            assert_non_null(jwe);
+            pt = cjose_jwe_decrypt(jwe, jwk, &len, &cerr);
+            assert_non_null(pt);
+            assert_int_equal(len, 8);
+            assert_memory_equal(pt, "to cjose", 8);
+            cjose_get_dealloc()(pt);
+            cjose_jwe_release(jwe);
+            free(m);
+
+            /* cjose's, decrypted by us */
+            hdr = cjose_header_new(&cerr);
+            assert_non_null(hdr);
+            assert_true(cjose_header_set(hdr, CJOSE_HDR_ALG, CJOSE_HDR_ALG_ECDH_ES, &cerr));
+            assert_true(cjose_header_set(hdr, CJOSE_HDR_ENC, encs[e], &cerr));
+            jwe = cjose_jwe_encrypt(jwk, hdr, (const uint8_t *)"from cjose", 10, &cerr);
+            assert_non_null(jwe);
+            theirs = cjose_jwe_export(jwe, &cerr);
+            assert_non_null(theirs);
+            assert_int_equal(decrypt(theirs, *k[i].key, &res), DANCE_OK);
+            assert_int_equal(res.plaintext_len, 10);
+            assert_memory_equal(res.plaintext, "from cjose", 10);
+            assert_string_equal(dance_jwe_enc_name(res.enc), encs[e]);
+            dance_jwe_result_clear(&res);
+            /* and the same message with a wrong key: one reason */
+            expect_failed(theirs, i == 0 ? p256_other : p384_other);
+            cjose_get_dealloc()(theirs);
+            cjose_jwe_release(jwe);
+            cjose_header_release(hdr);
+        }
+        cjose_jwk_release(jwk);
+    }
+    EVP_PKEY_free(p384_other);
+}
+
 /* ----------------------------------------------------- keys from TLSA */
 
 static void add_der(dance_tlsa_rrset *set, uint8_t s, EVP_PKEY *key)
@@ -862,6 +952,7 @@ int main(void)
         cmocka_unit_test(test_header_refusals),
         cmocka_unit_test(test_structure_refusals),
         cmocka_unit_test(test_nested_refused),
+        cmocka_unit_test(test_cjose_interop),
         cmocka_unit_test(test_key_from_tlsa),
         cmocka_unit_test(test_names),
     };
