@@ -9,4 +9,6 @@ target_include_directories(test_jwe PRIVATE ${PROJECT_SOURCE_DIR}/lib)
 target_link_libraries(test_jwe PRIVATE dance PkgConfig::CMOCKA)
 set_target_properties(test_jwe PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 add_test(NAME unit.jwe COMMAND test_jwe)
-set_tests_properties(unit.jwe PROPERTIES TIMEOUT 120 LABELS unit)
+# cjose's own one-byte leak when it decrypts ECDH-ES (see the file).
+set_tests_properties(unit.jwe PROPERTIES TIMEOUT 120 LABELS unit
+  ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/unit/lsan-cjose.supp:print_suppressions=0")
