@@ -81,6 +81,12 @@ int jwe_concat_kdf(const unsigned char *z, size_t zlen, const char *algid,
     return done(rc);
 }
 
+/* jwe_ecdh - the peer's point was checked to be on its curve when it was
+ * decoded (EC_POINT_oct2point, under EVP_PKEY_fromdata and d2i), and P-256
+ * and P-384 have prime order (cofactor 1), so every such point other than
+ * infinity (which has no uncompressed encoding) is a valid public key:
+ * OpenSSL's full peer validation would only add a scalar multiplication,
+ * a third of the cost of a decryption. */
 int jwe_ecdh(EVP_PKEY *priv, EVP_PKEY *peer, unsigned char **z, size_t *zlen)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
@@ -91,7 +97,7 @@ int jwe_ecdh(EVP_PKEY *priv, EVP_PKEY *peer, unsigned char **z, size_t *zlen)
     *z = NULL;
     *zlen = 0;
     if (ctx != NULL && EVP_PKEY_derive_init(ctx) == 1
-        && EVP_PKEY_derive_set_peer_ex(ctx, peer, 1) == 1
+        && EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) == 1
         && EVP_PKEY_derive(ctx, NULL, &len) == 1 && len > 0
         && (buf = malloc(len)) != NULL
         && EVP_PKEY_derive(ctx, buf, &len) == 1) {

@@ -38,8 +38,9 @@ int jwe_concat_kdf(const unsigned char *z, size_t zlen, const char *algid,
                    const unsigned char *apv, size_t apvlen,
                    unsigned char *out, size_t outlen);
 
-/* jwe_ecdh - the shared secret Z of priv and peer (same curve; the peer's
- * point is checked). *z is malloc'd, *zlen bytes; wipe and free it. */
+/* jwe_ecdh - the shared secret Z of priv and peer (same curve, P-256 or
+ * P-384; the peer's point must have been decoded by OpenSSL, which checks
+ * it is on the curve). *z is malloc'd, *zlen bytes; wipe and free it. */
 int jwe_ecdh(EVP_PKEY *priv, EVP_PKEY *peer, unsigned char **z, size_t *zlen);
 
 /* jwe_aes_kw - RFC 3394 AES-256 key wrap (wrap: out gets inlen + 8 bytes)

@@ -603,7 +603,8 @@ static void test_header_refusals(void **state)
           DANCE_UNSUPPORTED, "epk curve" },
         { es, "epk", "{\"kty\":\"OKP\",\"crv\":\"X25519\",\"x\":\"AA\"}",
           DANCE_MALFORMED, "not an EC public key" },
-        /* the x coordinate of RFC 7518 C's key with y = 1: off the curve */
+        /* the x coordinate of RFC 7518 C's key with y = 1: off the curve (what
+         * lets jwe_ecdh skip OpenSSL's full peer validation) */
         { es, "epk", "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":"
           "\"gI0GAILBdu7T53akrFmMyGcsF3n5dO7MmwNBHKW5SV0\",\"y\":"
           "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE\"}",
