@@ -13,6 +13,7 @@
 #include "cli_io.h"
 #include "cli_util.h"
 #include "dance/jwe.h"
+#include "dance/name.h"
 #include "dance/provision.h"
 #include "dance/resolver.h"
 
@@ -130,6 +131,26 @@ static int exit_for_lookup(dance_status st)
     return CLI_NEGATIVE;
 }
 
+/* note_other_name - a note on stderr when the certificate names other DNS
+ * identities than --to: x5u would then name someone else than the key's
+ * owner (not refused: the certificate may name the device, --to a
+ * service form of it) */
+static void note_other_name(const char *cmd, X509 *cert, const char *to)
+{
+    char norm[DANCE_NAME_MAX + 1], **names = NULL;
+    int n = dance_cert_dnsnames(cert, &names);
+    bool found = false;
+
+    if (n > 0 && dance_name_normalize(to, norm, sizeof(norm), NULL, 0) == 0) {
+        for (int i = 0; i < n; i++)
+            found = found || strcmp(names[i], norm) == 0;
+        if (!found)
+            fprintf(stderr, "dance %s: note: the certificate names %s%s, not %s\n", cmd,
+                    names[0], n > 1 ? " (and others)" : "", norm);
+    }
+    dance_names_free(names);
+}
+
 /* recipient_key - the key to encrypt to, or NULL after printing why
  * (*rc the exit status) */
 static EVP_PKEY *recipient_key(const char *cmd, const struct encrypt_args *a, int *rc)
@@ -150,6 +171,8 @@ static EVP_PKEY *recipient_key(const char *cmd, const struct encrypt_args *a, in
         }
         if ((key = X509_get_pubkey(cert)) == NULL)
             cli_error(cmd, "%s: the certificate has an unusable key", a->certfile);
+        else if (a->to != NULL)
+            note_other_name(cmd, cert, a->to);
         X509_free(cert);
         return key;
     }

@@ -259,6 +259,13 @@ class FromJwcrypto(unittest.TestCase):
         r = run("encrypt", "--cert", KEYS.cert["rsa"], "--resolver", "127.0.0.1",
                 stdin=b"x", check=2)
         self.assertIn(b"DNS options do not apply", r.stderr)
+        # x5u naming someone the certificate does not name: a note, not a refusal
+        r = run("encrypt", "--cert", KEYS.cert["rsa"], "--to", "other.example", stdin=b"x",
+                check=0)
+        self.assertIn(f"note: the certificate names {RECIPIENT}, not other.example",
+                      r.stderr.decode())
+        r = run("encrypt", "--cert", KEYS.cert["rsa"], "--to", RECIPIENT, stdin=b"x", check=0)
+        self.assertEqual(r.stderr, b"")
 
 
 class ToJwcrypto(unittest.TestCase):
