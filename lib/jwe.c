@@ -304,8 +304,18 @@ static size_t slen(const char *s)
     return s != NULL ? strlen(s) : 0;
 }
 
+/* empty_or_absent - obj has no member name, or an empty object there (a
+ * header that carries nothing, as some writers leave) */
+static bool empty_or_absent(const cJSON *obj, const char *name)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    return it == NULL || (cJSON_IsObject(it) && it->child == NULL);
+}
+
 /* parse_json - flattened, or general with one recipient; every parameter
- * in the protected header */
+ * in the protected header (an unprotected or per-recipient header may be
+ * present only when empty) */
 static dance_status parse_json(dance_jwe_result *res, jwe_msg *m, const char *s,
                                size_t len)
 {
@@ -332,8 +342,7 @@ static dance_status parse_json(dance_jwe_result *res, jwe_msg *m, const char *s,
     /* every parameter must be integrity protected: the DANCE prototype
      * writes them all in the protected header, and a recipient that read
      * alg or enc from an unprotected place could be steered */
-    if (cJSON_GetObjectItemCaseSensitive(doc, "unprotected") != NULL
-        || cJSON_GetObjectItemCaseSensitive(doc, "header") != NULL) {
+    if (!empty_or_absent(doc, "unprotected") || !empty_or_absent(doc, "header")) {
         st = refuse(res, DANCE_UNSUPPORTED, "JWE header parameters outside the "
                     "protected header (\"unprotected\", \"header\") are not accepted");
         goto out;
@@ -362,7 +371,7 @@ static dance_status parse_json(dance_jwe_result *res, jwe_msg *m, const char *s,
                         "encrypted_key is both in it and outside");
             goto out;
         }
-        if (cJSON_GetObjectItemCaseSensitive(r, "header") != NULL) {
+        if (!empty_or_absent(r, "header")) {
             st = refuse(res, DANCE_UNSUPPORTED, "JWE per-recipient \"header\" is not "
                         "accepted (parameters belong in the protected header)");
             goto out;

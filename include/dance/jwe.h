@@ -15,8 +15,8 @@
  * Refused before any key is used: sizes over the caller's maximum
  * (TOO_LARGE), structure, base64url and JSON errors (MALFORMED), alg or enc
  * missing or outside the lists above (BAD_ALG), zip (compression before
- * encryption leaks the plaintext through its length), crit, unprotected or
- * per-recipient headers, aad, more than one recipient, and cty "JWE"
+ * encryption leaks the plaintext through its length), crit, non-empty
+ * unprotected or per-recipient headers, aad, more than one recipient, and cty "JWE"
  * (UNSUPPORTED), a key that does not fit alg (KEY_MISMATCH).
  * No oracle: once the key is used, every failure (RSA-OAEP or AES key wrap
  * refusing the encrypted key, a wrong-length key, a tag or HMAC that does

@@ -676,6 +676,11 @@ static void test_structure_refusals(void **state)
     assert_int_equal(decrypt(buf, rsa_key, &res), DANCE_OK);   /* flattened as is */
     assert_int_equal(res.serialization, DANCE_JWS_FLATTENED);
     dance_jwe_result_clear(&res);
+    J(",\"unprotected\":{},\"header\":{}");    /* empty: they carry nothing */
+    assert_int_equal(decrypt(buf, rsa_key, &res), DANCE_OK);
+    dance_jwe_result_clear(&res);
+    J(",\"header\":[]");
+    expect(buf, rsa_key, DANCE_UNSUPPORTED, "outside the protected header");
     J(",\"unprotected\":{\"kid\":\"x\"}");
     expect(buf, rsa_key, DANCE_UNSUPPORTED, "outside the protected header");
     J(",\"header\":{\"alg\":\"RSA-OAEP-256\"}");
@@ -709,6 +714,10 @@ static void test_structure_refusals(void **state)
                  r.p[1]);
         G(rec);
         expect(buf, rsa_key, DANCE_UNSUPPORTED, "per-recipient");
+        snprintf(rec, sizeof(rec), "[{\"encrypted_key\":\"%s\",\"header\":{}}]", r.p[1]);
+        G(rec);
+        assert_int_equal(decrypt(buf, rsa_key, &res), DANCE_OK);
+        dance_jwe_result_clear(&res);
         G("[]");
         expect(buf, rsa_key, DANCE_MALFORMED, "non-empty array");
         snprintf(rec, sizeof(rec), "[{\"encrypted_key\":\"%s\"}]", r.p[1]);
