@@ -101,8 +101,9 @@ dance_status dance_jwe_decrypt(const void *data, size_t len, size_t max_size,
                                EVP_PKEY *key, dance_jwe_result *res);
 
 /* dance_jwe_is_jwe - whether the len bytes at data look like a JWE rather
- * than a JWS: a compact form of five dot-separated parts, or a JSON object
- * with a "ciphertext" member. A cheap structural test, no decoding. */
+ * than a JWS: a compact form of five dot-separated base64url parts, or a
+ * JSON object with a "ciphertext" member (white space around either
+ * ignored). Structure only: nothing is decoded but the JSON. */
 bool dance_jwe_is_jwe(const void *data, size_t len);
 
 typedef struct dance_jwe_encrypt_opts {
