@@ -76,6 +76,11 @@ uint32_t jws_key_alg_mask(EVP_PKEY *key);
 int jws_sign_check_opts(const dance_jws_sign_opts *o, dance_jws_alg *alg, char *name,
                         char *err, size_t errlen);
 
+/* jws_record_key - the public key a 3 1 0 / 3 0 0 record holds: its
+ * SubjectPublicKeyInfo or its certificate's key, with no trailing bytes;
+ * NULL for anything else (jws_verify.c; jwe.c encrypts to it). */
+EVP_PKEY *jws_record_key(const dance_tlsa_rr *rr);
+
 /* jws_sig_verify - check sig over data with pkey for alg (the caller has
  * already checked dance_jws_key_fits). Returns 1 valid, 0 invalid, -1 on an
  * internal error. Leaves the thread's OpenSSL error queue empty. */

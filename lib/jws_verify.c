@@ -309,8 +309,8 @@ static EVP_PKEY *spki_key_fast(const unsigned char *d, size_t len, bool *known)
     return NULL;
 }
 
-/* record_key - the public key a 3 1 0 / 3 0 0 record holds (NULL if none) */
-static EVP_PKEY *record_key(const dance_tlsa_rr *rr)
+/* jws_record_key - see jws_internal.h */
+EVP_PKEY *jws_record_key(const dance_tlsa_rr *rr)
 {
     const unsigned char *p = rr->data;
     EVP_PKEY *key = NULL;
@@ -351,7 +351,7 @@ static EVP_PKEY *cached_record_key(dance_jws_keycache *kc, const dance_tlsa_rr *
     EVP_PKEY *key;
 
     if (kc == NULL || (klen > sizeof(stackbuf) && (k = malloc(klen)) == NULL)) {
-        key = record_key(rr);
+        key = jws_record_key(rr);
         *mask = key ? jws_key_alg_mask(key) : 0;
         return key;
     }
@@ -364,7 +364,7 @@ static EVP_PKEY *cached_record_key(dance_jws_keycache *kc, const dance_tlsa_rr *
         key = v.pkey;
         *mask = v.alg_mask;
     } else {
-        key = record_key(rr);
+        key = jws_record_key(rr);
         *mask = key ? jws_key_alg_mask(key) : 0;
         if (key != NULL) {
             memset(&v, 0, sizeof(v));

@@ -14,7 +14,7 @@ if(NOT DANCE_SANITIZE AND NOT DANCE_FUZZ)
   set_tests_properties(fuzz.build PROPERTIES
     TIMEOUT 600 LABELS fuzz SKIP_RETURN_CODE 77 FIXTURES_SETUP dance_fuzz_tree)
   foreach(h fuzz_jws_parse fuzz_jws_verify fuzz_dns_uri fuzz_cert_names
-            fuzz_tlsa fuzz_plugin_options fuzz_names fuzz_topics fuzz_token fuzz_cose)
+            fuzz_tlsa fuzz_plugin_options fuzz_names fuzz_topics fuzz_token fuzz_cose fuzz_jwe)
     add_test(NAME fuzz.${h}
              COMMAND ${PROJECT_SOURCE_DIR}/scripts/fuzz --skip-build --seconds 6
                      --build-dir ${_dance_fuzz_dir} ${h})

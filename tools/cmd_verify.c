@@ -29,6 +29,7 @@
 
 #include "dance/cose.h"
 #include "dance/error.h"
+#include "dance/jwe.h"
 #include "dance/jws.h"
 #include "dance/provision.h"
 
@@ -43,7 +44,7 @@ static void verify_usage(FILE *f)
 "                    [--timeout MS] [--transport udp|tcp|tls] [--tls-auth-name NAME]\n"
 "                    [--allowed-domains LIST] [--service-label _LABEL] [--cafile FILE]\n"
 "                    [--topic TOPIC] [--require-topic] [--max-skew S] [--require-iat]\n"
-"                    [--max-size BYTES]\n"
+"                    [--max-size BYTES] [--decrypt-key KEY.pem]\n"
 "       dance verify (--key PUB.pem | --cert CERT.pem) [policy options]\n"
 "\n"
 "Read a JWS (compact or flattened JSON) or a COSE_Sign1 (binary CBOR, or\n"
@@ -71,6 +72,9 @@ static void verify_usage(FILE *f)
 "  --max-skew S         allowed |now - iat| in seconds (default 300)\n"
 "  --require-iat        refuse messages without iat\n"
 "  --max-size BYTES     largest message accepted (default 65536)\n"
+"  --decrypt-key FILE   the input is a JWE whose plaintext is the JWS:\n"
+"                       decrypt it with this private key (PEM) first, then\n"
+"                       verify the JWS inside as without this option\n"
 "Offline (no DNS; the sender name is reported but not tied to the key):\n"
 "  --key FILE           public (or private) key PEM to verify with\n"
 "  --cert FILE          certificate PEM whose key to verify with\n"
@@ -176,6 +180,7 @@ static int cose_from_base64(unsigned char **input, size_t *inlen)
 /* The command line, checked. */
 struct verify_args {
     const char *resolver, *anchor, *tls_name, *label, *cafile, *topic, *keyfile, *certfile;
+    const char *decrypt_key;
     bool require_topic, require_iat;
     unsigned long timeout_ms, skew, max_size;
     dance_resolver_config rc_cfg;       /* transport set; the rest by verify_input */
@@ -202,6 +207,7 @@ static int verify_parse(int argc, char **argv, struct verify_args *a)
         { "max-size",        required_argument, NULL, 'm' },
         { "key",             required_argument, NULL, 'k' },
         { "cert",            required_argument, NULL, 'c' },
+        { "decrypt-key",     required_argument, NULL, 'D' },
         { "help",            no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -228,6 +234,7 @@ static int verify_parse(int argc, char **argv, struct verify_args *a)
         case 'm': dst = &size_s; name = "max-size"; break;
         case 'k': dst = &a->keyfile; name = "key"; break;
         case 'c': dst = &a->certfile; name = "cert"; break;
+        case 'D': dst = &a->decrypt_key; name = "decrypt-key"; break;
         case 'R': a->require_topic = true; break;
         case 'I': a->require_iat = true; break;
         case 'h': verify_usage(stdout); return CLI_OK;
@@ -288,12 +295,15 @@ static int verify_input(const char *cmd, struct verify_args *a, dance_jws_result
     dance_jws *jws = NULL;
     EVP_PKEY *key = NULL;
     X509 *cert = NULL;
+    EVP_PKEY *dkey = NULL;
+    dance_jwe_result dres;
     unsigned char *input = NULL;
     size_t inlen = 0;
     char err[CLI_ERR_MAX], label_src[DANCE_JWS_KEY_SOURCE_MAX];
     int rc = CLI_USAGE;
 
     memset(&pol, 0, sizeof(pol));
+    memset(&dres, 0, sizeof(dres));
     pol.allow = a->allow;
     pol.service_label = a->label;
     pol.topic = a->topic;
@@ -343,6 +353,24 @@ static int verify_input(const char *cmd, struct verify_args *a, dance_jws_result
         goto out;
     }
 
+    if (a->decrypt_key != NULL) {
+        /* sign-then-encrypt: the JWS is the JWE's plaintext; a refusal to
+         * decrypt is the verdict (nothing to verify) */
+        if ((dkey = dance_key_load(a->decrypt_key, err, sizeof(err))) == NULL) {
+            cli_error(cmd, "%s", err);
+            goto out;
+        }
+        if (dance_jwe_decrypt(input, inlen, a->max_size, dkey, &dres) != DANCE_OK) {
+            rc = cli_jwe_report(cmd, &dres, false);
+            goto out;
+        }
+        cli_jwe_report(cmd, &dres, false);
+        free(input);
+        input = dres.plaintext;
+        inlen = dres.plaintext_len;
+        dres.plaintext = NULL;
+        dres.plaintext_len = 0;
+    }
     if (key != NULL) {
         dance_status st = dance_message_parse(input, inlen, a->max_size, &jws,
                                               res->sender, res->reason,
@@ -368,7 +396,9 @@ out:
     dance_resolver_free(res_dns);
     dance_matcher_free(matcher);
     EVP_PKEY_free(key);
+    EVP_PKEY_free(dkey);
     X509_free(cert);
+    dance_jwe_result_clear(&dres);
     free(input);
     return rc;
 }

@@ -21,6 +21,8 @@ static const struct command commands[] = {
     { "lookup", cmd_lookup, "look up TLSA records with DNSSEC validation" },
     { "sign",   cmd_sign,   "sign stdin as a JWS from a DNS identity" },
     { "verify", cmd_verify, "verify a JWS against the sender's TLSA records" },
+    { "encrypt", cmd_encrypt, "encrypt stdin as a JWE to a DNS identity's key" },
+    { "decrypt", cmd_decrypt, "decrypt a JWE with one's own private key" },
     { "token",  cmd_token,  "make (or check) an MQTT password token signed by a DNS identity" },
 };
 
@@ -30,7 +32,7 @@ static void usage(FILE *f)
 
     fprintf(f, "usage: dance <command> [options]\n       dance --version\n\ncommands:\n");
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nRun 'dance <command> --help' for a command's options.\n");
 }
 

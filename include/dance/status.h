@@ -8,7 +8,9 @@
  * underscores) for logs, CLI output and counter names.
  *
  * Order: DANCE_OK (0), the refusals a signed message can get, then those
- * only login tokens get (from DANCE_MESSAGE_STATUS_END). The numbers are
+ * only login tokens get (from DANCE_MESSAGE_STATUS_END), then the one only
+ * encrypted messages get (DANCE_DECRYPT_FAILED; a JWE's other refusals
+ * share the message codes). The numbers are
  * stable (the plugin publishes them as "reason_code"): new codes go just
  * before DANCE_STATUS_COUNT. A zeroed status reads DANCE_OK: a result is
  * read only after a call filled it, and clear functions reset to a refusal.
@@ -76,11 +78,15 @@ typedef enum dance_status {
                                    future beyond the allowed skew */
     DANCE_LIFETIME,             /* "lifetime_too_long": token's exp - iat over the
                                    maximum, or exp not after iat */
+    DANCE_DECRYPT_FAILED,       /* "decryption_failed": a JWE (jwe.h) that does
+                                   not decrypt with the given key, whatever the
+                                   cause once the key is used (wrong key,
+                                   tampered): one code, no oracle */
     DANCE_STATUS_COUNT
 } dance_status;
 
 /* The verdicts a signed message can get are the codes below this one; the
- * codes from it on are login tokens' own. */
+ * codes from it on are login tokens' own, and DANCE_DECRYPT_FAILED. */
 #define DANCE_MESSAGE_STATUS_END DANCE_IDENTITY_MISMATCH
 
 /* dance_status_name - the token quoted above for each code; "unknown" out

@@ -72,6 +72,7 @@ class Status(enum.IntEnum):
     EXPIRED = 24
     NOT_YET_VALID = 25
     LIFETIME = 26
+    DECRYPT_FAILED = 27
 
     @property
     def token(self) -> str:

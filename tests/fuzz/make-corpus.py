@@ -13,6 +13,9 @@ invalidate every signed seed, which is why all of them are made together.
 Seeds named regress-* (inputs that once found a bug) are kept.
 
 --check only verifies that every harness has a non-empty corpus directory.
+--jwe (re)writes only the fuzz_jwe seeds: JWE made by python3-jwcrypto to
+throwaway keys (fuzz_jwe makes its own keys at run time), so they need none
+of the fixed certificates and can be remade alone.
 
 Needs python3-cryptography (a dependency of python3-jwcrypto, installed by
 scripts/install-deps). The signer here is deliberately independent of
@@ -32,7 +35,7 @@ CORPUS = os.path.join(HERE, "corpus")
 
 HARNESSES = ["fuzz_jws_parse", "fuzz_jws_verify", "fuzz_dns_uri", "fuzz_cert_names",
              "fuzz_tlsa", "fuzz_plugin_options", "fuzz_names", "fuzz_topics", "fuzz_token",
-             "fuzz_cose"]
+             "fuzz_cose", "fuzz_jwe"]
 
 FUZZ_NOW = 1750000000          # must equal FUZZ_NOW in fuzz_common.h
 DEV_EC = "dev1._device.acme.example"
@@ -260,6 +263,57 @@ def write(harness, fname, data):
         data = data.encode()
     with open(os.path.join(d, fname), "wb") as f:
         f.write(data)
+
+
+def jwe_seeds():
+    """fuzz_jwe: JWE of every accepted alg/enc and form, and near misses."""
+    from jwcrypto import jwe as jj, jwk as jk
+    d = os.path.join(CORPUS, "fuzz_jwe")
+    for f in os.listdir(d) if os.path.isdir(d) else []:
+        if not f.startswith("regress-"):
+            os.remove(os.path.join(d, f))
+    keys = {"rsa": jk.JWK.generate(kty="RSA", size=2048),
+            "p256": jk.JWK.generate(kty="EC", crv="P-256"),
+            "p384": jk.JWK.generate(kty="EC", crv="P-384")}
+    x5u = "dns://backend.acme.example?type=TLSA"
+    n = 0
+    for shape, alg in (("rsa", "RSA-OAEP-256"), ("p256", "ECDH-ES"),
+                       ("p384", "ECDH-ES+A256KW"), ("p256", "ECDH-ES+A256KW")):
+        for enc in ("A256GCM", "A256CBC-HS512"):
+            e = jj.JWE(b'{"temp":21.5}', protected=json.dumps(
+                {"alg": alg, "enc": enc, "x5u": x5u}))
+            e.add_recipient(keys[shape].public())
+            write("fuzz_jwe", "%s-%s-%s-compact" % (shape, alg, enc),
+                  e.serialize(compact=True))
+            n += 1
+    e = jj.JWE(b'{"alg":"RS256"}', protected=json.dumps(
+        {"alg": "RSA-OAEP-256", "enc": "A256CBC-HS512", "typ": "JWE", "x5u": x5u}))
+    e.add_recipient(keys["rsa"].public())
+    flat = e.serialize()
+    write("fuzz_jwe", "prototype-flattened", flat)
+    doc = json.loads(flat)
+    general = {"protected": doc["protected"],
+               "recipients": [{"encrypted_key": doc["encrypted_key"]}],
+               "iv": doc["iv"], "ciphertext": doc["ciphertext"], "tag": doc["tag"]}
+    write("fuzz_jwe", "general-one-recipient", json.dumps(general))
+    general["recipients"].append({"encrypted_key": doc["encrypted_key"],
+                                  "header": {"kid": "k"}})
+    write("fuzz_jwe", "general-two-recipients", json.dumps(general))
+    e = jj.JWE(b"x", protected=json.dumps({"alg": "ECDH-ES", "enc": "A256GCM"}))
+    e.add_recipient(keys["p256"].public())
+    write("fuzz_jwe", "ecdh-es-unprotected-epk", e.serialize())
+    for name, hdr in (("zip", {"alg": "RSA-OAEP-256", "enc": "A256GCM", "zip": "DEF"}),
+                      ("crit", {"alg": "RSA-OAEP-256", "enc": "A256GCM", "crit": ["x"]}),
+                      ("cty-jwe", {"alg": "RSA-OAEP-256", "enc": "A256GCM", "cty": "JWE"}),
+                      ("rsa1_5", {"alg": "RSA1_5", "enc": "A128CBC-HS256"}),
+                      ("epk-p521", {"alg": "ECDH-ES", "enc": "A256GCM",
+                                    "epk": {"kty": "EC", "crv": "P-521", "x": "AA", "y": "AA"}})):
+        write("fuzz_jwe", "hdr-" + name, ".".join(
+            [b64u(json.dumps(hdr).encode()), "", b64u(b"\0" * 12), b64u(b"ct"),
+             b64u(b"\0" * 16)]))
+        n += 1
+    write("fuzz_jwe", "truncated", "eyJhbGciOiJSU0EtT0FFUC0yNTYifQ.AAAA.AAAA")
+    return n
 
 
 def main():
@@ -520,8 +574,12 @@ def main():
     ]
     for i, s in enumerate(topics):
         write("fuzz_topics", "topics-%02d" % i, s)
+    jwe_seeds()
     return check()
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--jwe":
+        jwe_seeds()
+        sys.exit(check())
     sys.exit(main())
