@@ -153,29 +153,6 @@ static bool has_private(EVP_PKEY *key)
     return ok == 1;
 }
 
-/* ec_point_key - an EC public key from an uncompressed point; OpenSSL
- * checks the point is on the curve */
-static EVP_PKEY *ec_point_key(const char *group, const unsigned char *pt, size_t len)
-{
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    EVP_PKEY *key = NULL;
-    OSSL_PARAM params[3];
-
-    if (ctx == NULL)
-        return NULL;
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                                 (char *)group, 0);
-    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-                                                  (void *)pt, len);
-    params[2] = OSSL_PARAM_construct_end();
-    if (EVP_PKEY_fromdata_init(ctx) != 1
-        || EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
-        key = NULL;
-    EVP_PKEY_CTX_free(ctx);
-    ERR_clear_error();
-    return key;
-}
-
 /* ------------------------------------------------------------ the parts */
 
 typedef struct jwe_msg {
@@ -433,7 +410,7 @@ static dance_status parse_epk(dance_jwe_result *res, jwe_msg *m, const cJSON *ep
     pt[0] = 0x04;
     memcpy(pt + 1, x, cl);
     memcpy(pt + 1 + cl, y, cl);
-    m->epk = ec_point_key(curve_name(m->epk_kind), pt, 1 + 2 * cl);
+    m->epk = jws_ec_point_key(curve_name(m->epk_kind), pt, 1 + 2 * cl);
     if (m->epk == NULL) {
         refuse(res, DANCE_MALFORMED, "epk is not a point on %s",
                curve_name(m->epk_kind));

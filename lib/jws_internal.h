@@ -81,6 +81,11 @@ int jws_sign_check_opts(const dance_jws_sign_opts *o, dance_jws_alg *alg, char *
  * NULL for anything else (jws_verify.c; jwe.c encrypts to it). */
 EVP_PKEY *jws_record_key(const dance_tlsa_rr *rr);
 
+/* jws_ec_point_key - an EC public key ("P-256", "P-384", ...) from an
+ * uncompressed point, which OpenSSL checks is on the curve; NULL if not
+ * (jws_verify.c; jwe.c reads an epk with it). */
+EVP_PKEY *jws_ec_point_key(const char *group, const unsigned char *pt, size_t len);
+
 /* jws_sig_verify - check sig over data with pkey for alg (the caller has
  * already checked dance_jws_key_fits). Returns 1 valid, 0 invalid, -1 on an
  * internal error. Leaves the thread's OpenSSL error queue empty. */

@@ -262,9 +262,9 @@ static const unsigned char spki_ed25519[] = {
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00
 };
 
-/* ec_point_key - an EC public key from its group and uncompressed point;
- * OpenSSL checks that the point is on the curve. */
-static EVP_PKEY *ec_point_key(const char *group, const unsigned char *pt, size_t len)
+/* jws_ec_point_key - an EC public key from its group and uncompressed
+ * point; OpenSSL checks that the point is on the curve (jws_internal.h). */
+EVP_PKEY *jws_ec_point_key(const char *group, const unsigned char *pt, size_t len)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
     EVP_PKEY *key = NULL;
@@ -281,6 +281,7 @@ static EVP_PKEY *ec_point_key(const char *group, const unsigned char *pt, size_t
         || EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
         key = NULL;
     EVP_PKEY_CTX_free(ctx);
+    ERR_clear_error();
     return key;
 }
 
@@ -297,10 +298,10 @@ static EVP_PKEY *spki_key_fast(const unsigned char *d, size_t len, bool *known)
     *known = true;
     if (len == sizeof(spki_p256) + 65 && d[sizeof(spki_p256)] == 0x04
         && memcmp(d, spki_p256, sizeof(spki_p256)) == 0)
-        return ec_point_key("P-256", d + sizeof(spki_p256), 65);
+        return jws_ec_point_key("P-256", d + sizeof(spki_p256), 65);
     if (len == sizeof(spki_p384) + 97 && d[sizeof(spki_p384)] == 0x04
         && memcmp(d, spki_p384, sizeof(spki_p384)) == 0)
-        return ec_point_key("P-384", d + sizeof(spki_p384), 97);
+        return jws_ec_point_key("P-384", d + sizeof(spki_p384), 97);
     if (len == sizeof(spki_ed25519) + 32
         && memcmp(d, spki_ed25519, sizeof(spki_ed25519)) == 0)
         return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
