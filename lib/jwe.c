@@ -608,6 +608,27 @@ static int unwrap_cek(const jwe_msg *m, EVP_PKEY *key, unsigned char *cek)
     return 0;
 }
 
+/* may_name_ciphertext - whether the JSON text s[0..n) could have a member
+ * named "ciphertext": it holds those letters, or an escape that could
+ * spell them. Lets dance_jwe_is_jwe skip parsing a JSON JWS (the plugin
+ * asks on the broker thread for every message) without a wrong answer. */
+static bool may_name_ciphertext(const char *s, size_t n)
+{
+    static const char word[] = "ciphertext";
+    const size_t wlen = sizeof(word) - 1;
+
+    if (memchr(s, '\\', n) != NULL)
+        return true;
+    for (const char *p = s; (size_t)(p - s) + wlen <= n; p++) {
+        p = memchr(p, 'c', n - (size_t)(p - s) - wlen + 1);
+        if (p == NULL)
+            return false;
+        if (memcmp(p, word, wlen) == 0)
+            return true;
+    }
+    return false;
+}
+
 bool dance_jwe_is_jwe(const void *data, size_t len)
 {
     const char *s = data;
@@ -624,6 +645,8 @@ bool dance_jwe_is_jwe(const void *data, size_t len)
     if (b == e)
         return false;
     if (s[b] == '{') {
+        if (!may_name_ciphertext(s + b, e - b))
+            return false;
         doc = jws_json_parse(s + b, e - b);
         yes = cJSON_IsObject(doc)
               && cJSON_GetObjectItemCaseSensitive(doc, "ciphertext") != NULL;

@@ -35,6 +35,7 @@ const char *dance_status_name(dance_status st)
     case DANCE_NOT_YET_VALID:       return "not_yet_valid";
     case DANCE_LIFETIME:            return "lifetime_too_long";
     case DANCE_DECRYPT_FAILED:      return "decryption_failed";
+    case DANCE_ENCRYPTED:           return "encrypted";
     case DANCE_STATUS_COUNT:        break;
     }
     return "unknown";

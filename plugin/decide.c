@@ -75,6 +75,7 @@ mdp_verdict_code mdp_verdict_of(dance_status st)
     case DANCE_KEY_MISMATCH:
     case DANCE_BAD_SIGNATURE: return MDP_V_NO_MATCH;
     case DANCE_DECRYPT_FAILED:  /* the plugin never decrypts */
+    case DANCE_ENCRYPTED:       /* a message refusal, never a login's */
     case DANCE_INTERNAL:
     case DANCE_STATUS_COUNT: break;
     }

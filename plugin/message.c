@@ -9,7 +9,8 @@
  *     (guard.c: ACL_CHECK, and MESSAGE for bridges).
  *   - a topic matching verify_topics goes to the pipeline (pipeline.c):
  *     cheap header checks here, refusals reported at once, signature and
- *     DNS on other threads.
+ *     DNS on other threads. An encrypted message (JWE) is not: the broker
+ *     cannot read, so cannot verify it (see "Encrypted messages" below).
  *   - the message itself continues on its own topic unchanged, except a
  *     forwarder's copy under forwarded_prefix (only forwarders get that far,
  *     guard.c): it is verified on the topic below the prefix, as if its
@@ -19,6 +20,17 @@
  * verified copies go out with mosquitto_broker_publish_copy, which is not
  * thread-safe and so is called from here only (and from MESSAGE, also the
  * broker thread, for diagnostics of on-the-spot refusals).
+ *
+ * Encrypted messages: a JWE on a verify_topics topic is refused as
+ * "encrypted" and not delivered (plugin_opt_encrypted refuse, the default),
+ * or delivered as is on its own topic and never verified (pass). Told
+ * apart from a JWS by structure alone (dance_jwe_is_jwe), before any
+ * parsing. Refusing means not delivering, so it happens where Mosquitto
+ * still asks: in ACL_CHECK (WRITE), which sees every client PUBLISH and
+ * every will (wills never reach MESSAGE), and in MESSAGE for what ACL_CHECK
+ * does not see (messages over the broker's own bridges). A JWE under
+ * forwarded_prefix is refused in both modes: an edge forwards only what it
+ * verified, which a JWE never is.
  *
  * Ownership: the property list handed to Mosquitto belongs to it once the
  * publish call succeeds; on failure we free it.
@@ -36,6 +48,7 @@
 #include <mosquitto_plugin.h>
 #include <mqtt_protocol.h>
 #include "dance/error.h"
+#include "dance/jwe.h"
 #include "pipeline.h"
 #include "topics.h"
 
@@ -144,7 +157,8 @@ static void refused(mdp_messages *p, const char *topic, bool forwarded,
     char t[128], why[sizeof(r->reason)];
     dance_status st = r->status;
 
-    if ((int)st < 0 || st >= DANCE_MESSAGE_STATUS_END || st == DANCE_OK)
+    if ((int)st < 0 || (st >= DANCE_MESSAGE_STATUS_END && st != DANCE_ENCRYPTED) ||
+        st == DANCE_OK)
         st = DANCE_INTERNAL;
     p->mstats.refused[st]++;
     mdp_log_limited(p->log, st == DANCE_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
@@ -153,6 +167,36 @@ static void refused(mdp_messages *p, const char *topic, bool forwarded,
             r->sender[0] ? r->sender : "-",
             dance_status_name(st), printable(r->reason, why, sizeof(why)));
     diagnose(p, topic, forwarded, r);
+}
+
+/* encrypted_payload - a JWE (structure only: nothing is decoded, no key is
+ * used) of at most max_payload bytes; a larger payload is left to the JWS
+ * parser, which refuses it as too_large without reading it. */
+static bool encrypted_payload(const mdp_messages *p, const void *payload, size_t len)
+{
+    return payload != NULL && len <= p->cfg->max_payload &&
+           dance_jwe_is_jwe(payload, len);
+}
+
+/* refuse_encrypted - count, log and diagnose an encrypted message on topic
+ * (forwarded: a forwarder's copy, topic the one below forwarded_prefix),
+ * which the caller does not deliver. */
+static void refuse_encrypted(mdp_messages *p, const char *topic, bool forwarded)
+{
+    dance_jws_result r;
+
+    memset(&r, 0, sizeof(r));
+    r.status = DANCE_ENCRYPTED;
+    if (forwarded)
+        dance_set_err(r.reason, sizeof(r.reason), "the forwarded copy is encrypted "
+                      "(JWE): a forwarder sends only messages it verified, and an "
+                      "encrypted one cannot be; not delivered");
+    else
+        dance_set_err(r.reason, sizeof(r.reason), "the message is encrypted (JWE), "
+                      "which the broker cannot verify: not delivered (plugin_opt_encrypted "
+                      "refuse); to have it verified, sign the JWE (a JWS around it); to "
+                      "deliver such messages unverified, set plugin_opt_encrypted pass");
+    refused(p, topic, forwarded, &r);
 }
 
 /* publish_verified - the copy under verified_prefix: payload, QoS and
@@ -320,6 +364,10 @@ static int on_forwarded(mdp_messages *p, const struct mosquitto_evt_message *ed)
         return MOSQ_ERR_ACL_DENIED;
     }
     topic = ed->topic + p->forwarded_prefix_len;
+    if (encrypted_payload(p, ed->payload, ed->payloadlen)) {
+        refuse_encrypted(p, topic, true);
+        return MOSQ_ERR_ACL_DENIED;
+    }
     publisher_of(p, ed->client, &pub);
     pub.forwarded = true;
     switch (mdp_pipeline_submit(p->pipeline, &pub, topic, ed->payload,
@@ -354,6 +402,20 @@ int mdp_messages_on_message(mdp_messages *p, const struct mosquitto_evt_message 
         return MOSQ_ERR_SUCCESS;
     if (!mdp_topics_match(p->cfg->topics, ed->topic))
         return MOSQ_ERR_SUCCESS;
+    /* a client's JWE was refused in ACL_CHECK already (refuse mode): what
+     * comes here is a bridge's, or one that pass lets through */
+    if (encrypted_payload(p, ed->payload, ed->payloadlen)) {
+        char t[128];
+        if (!p->cfg->encrypted_pass) {
+            refuse_encrypted(p, ed->topic, false);
+            return MOSQ_ERR_ACL_DENIED;
+        }
+        p->mstats.encrypted_passed++;
+        mdp_log_limited(p->log, MOSQ_LOG_DEBUG, "dance: encrypted message passed "
+                        "unverified topic=\"%s\" (plugin_opt_encrypted pass)",
+                        mdp_log_safe(ed->topic, t, sizeof(t)));
+        return MOSQ_ERR_SUCCESS;
+    }
 
     memset(&r, 0, sizeof(r));
     publisher_of(p, ed->client, &pub);
@@ -371,6 +433,16 @@ int mdp_messages_on_message(mdp_messages *p, const struct mosquitto_evt_message 
     }
     dance_jws_result_clear(&r);
     return MOSQ_ERR_SUCCESS;
+}
+
+int mdp_messages_on_acl_write(mdp_messages *p, const struct mosquitto_evt_acl_check *ed)
+{
+    if (p->pipeline == NULL || p->cfg->encrypted_pass || ed->access != MOSQ_ACL_WRITE ||
+        ed->topic == NULL || !mdp_topics_match(p->cfg->topics, ed->topic) ||
+        !encrypted_payload(p, ed->payload, ed->payloadlen))
+        return MOSQ_ERR_SUCCESS;
+    refuse_encrypted(p, ed->topic, false);
+    return MOSQ_ERR_ACL_DENIED;
 }
 
 /* start_pipeline - the key and replay caches and the verify threads. */

@@ -20,6 +20,7 @@
 #include "pipeline.h"
 #include "workers.h"
 
+struct mosquitto_evt_acl_check;
 struct mosquitto_evt_message;
 
 typedef struct mdp_messages mdp_messages;
@@ -32,6 +33,7 @@ typedef struct mdp_msg_stats {
     uint64_t publish_failures;  /* copies/diagnostics Mosquitto did not take */
     uint64_t forwarded;         /* copies from forwarders received */
     uint64_t forwarded_verified;/*   of which verified (also in verified) */
+    uint64_t encrypted_passed;  /* JWEs delivered unverified (encrypted pass) */
 } mdp_msg_stats;
 
 /* What stats.c publishes under messages/ (when verifying). */
@@ -70,6 +72,13 @@ mdp_log_limiter *mdp_messages_log(mdp_messages *m);
  * which is verified but never delivered as is. Call it after the guard,
  * which lets only forwarders write there. */
 int mdp_messages_on_message(mdp_messages *m, const struct mosquitto_evt_message *ed);
+
+/* mdp_messages_on_acl_write - the ACL_CHECK hook's part (WRITE: a client's
+ * PUBLISH or will): MOSQ_ERR_ACL_DENIED for an encrypted message (JWE) on
+ * a verify_topics topic with plugin_opt_encrypted refuse, counted, logged
+ * and diagnosed as "encrypted"; MOSQ_ERR_SUCCESS otherwise (no opinion:
+ * the caller decides). */
+int mdp_messages_on_acl_write(mdp_messages *m, const struct mosquitto_evt_acl_check *ed);
 
 /* mdp_messages_tick - drain finished verifications and publish the
  * copies; warn (once a minute at most; now_ms: the plugin's clock) when

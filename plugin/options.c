@@ -34,6 +34,7 @@ typedef enum opt_kind {
     OPT_RATE,           /* RATE/BURST, each within [min, max] */
     OPT_PROFILE,        /* strict|compat */
     OPT_NAMES,          /* comma list of DNS identities (may be empty) */
+    OPT_ENCRYPTED,      /* refuse|pass */
     OPT_KIND_COUNT
 } opt_kind;
 
@@ -53,7 +54,7 @@ typedef enum opt_id {
     O_REQUIRE_IAT, O_MAX_SKEW, O_REPLAY_WINDOW, O_REQUIRE_JTI,
     O_REQUIRE_TOPIC_BINDING, O_MESSAGE_PROFILE, O_VERIFY_THREADS, O_VERIFY_QUEUE_SIZE,
     O_KEY_CACHE_SIZE, O_VERIFY_QUEUE_BYTES, O_SENDER_LOOKUPS_PER_CLIENT,
-    O_FORWARDERS, O_FORWARDED_PREFIX, O_REPLAY_CACHE_SIZE,
+    O_FORWARDERS, O_FORWARDED_PREFIX, O_REPLAY_CACHE_SIZE, O_ENCRYPTED,
     O_COUNT
 } opt_id;
 
@@ -171,6 +172,9 @@ static const opt_def opt_table[O_COUNT] = {
         "or nothing to switch forwarding off"},
     [O_FORWARDED_PREFIX] = {"forwarded_prefix", OPT_PREFIX, 0, 0,
         "a topic prefix ending in '/' without wildcards (e.g. forwarded/)"},
+    [O_ENCRYPTED] = {"encrypted", OPT_ENCRYPTED, 0, 0,
+        "refuse (encrypted messages on verify_topics are not delivered) or pass "
+        "(delivered on their own topics, never verified)"},
 };
 
 /* mdp_plugin_option_name - table order, NULL past the end. */
@@ -500,13 +504,14 @@ static int apply_owner(mdp_plugin_config *c, const opt_def *d,
 }
 
 /* apply_choice - the keyword kinds: identity source, fallback, message
- * profile, the true|false and on|off switches. */
+ * profile, encrypted, the true|false and on|off switches. */
 static int apply_choice(mdp_plugin_config *c, const opt_def *d, opt_id id,
                         const char *value, char *err, size_t errlen)
 {
     static const char *const idsrc[] = {"san", "username"};
     static const char *const fallback[] = {"deny", "defer"};
     static const char *const profile[] = {"strict", "compat"};
+    static const char *const encrypted[] = {"refuse", "pass"};
     static const char *const boolean[] = {"false", "true"};
     static const char *const onoff[] = {"off", "on", "false", "true"};
     int w;
@@ -526,6 +531,11 @@ static int apply_choice(mdp_plugin_config *c, const opt_def *d, opt_id id,
         if ((w = parse_word(value, profile, 2)) < 0)
             break;
         c->message_profile = w == 0 ? MDP_PROFILE_STRICT : MDP_PROFILE_COMPAT;
+        return 0;
+    case OPT_ENCRYPTED:
+        if ((w = parse_word(value, encrypted, 2)) < 0)
+            break;
+        c->encrypted_pass = w == 1;
         return 0;
     case OPT_BOOL:
         if ((w = parse_word(value, boolean, 2)) < 0)
@@ -722,7 +732,8 @@ static int apply(mdp_plugin_config *c, opt_id id, const char *value,
     case OPT_FALLBACK:
     case OPT_BOOL:
     case OPT_ONOFF:
-    case OPT_PROFILE: return apply_choice(c, d, id, value, err, errlen);
+    case OPT_PROFILE:
+    case OPT_ENCRYPTED: return apply_choice(c, d, id, value, err, errlen);
     case OPT_TOPICS: return apply_topics(c, d, value, err, errlen);
     case OPT_PREFIX: return apply_prefix(c, d, id, value, err, errlen);
     case OPT_AUDIENCE: return apply_audience(c, d, value, err, errlen);

@@ -111,6 +111,9 @@ typedef struct mdp_plugin_config {
     size_t verify_queue_bytes;      /* bytes held by the verify queue */
     unsigned sender_lookup_rate;    /* cold sender lookups per second and */
     unsigned sender_lookup_burst;   /*   burst, per publishing client */
+    bool encrypted_pass;            /* a JWE on verify_topics: delivered as
+                                       is, never verified (pass); false:
+                                       refused, not delivered (refuse) */
     /* forwarding between brokers: the identities whose copies arriving
      * under forwarded_prefix are verified again (see mosquitto-dance(5)) */
     char *forwarders;               /* as given; NULL: not given */

@@ -110,8 +110,16 @@ static int acl_check_cb(int event, void *event_data, void *userdata)
 {
     struct mdp_plugin *p = userdata;
 
+    int rc;
+
     (void)event;
-    return mdp_guard_on_acl_check(p->guard, event_data);
+    rc = mdp_guard_on_acl_check(p->guard, event_data);
+    if (rc == MOSQ_ERR_ACL_DENIED)
+        return rc;
+    /* an encrypted PUBLISH or will on a verified topic (message.c) */
+    if (mdp_messages_on_acl_write(p->messages, event_data) == MOSQ_ERR_ACL_DENIED)
+        return MOSQ_ERR_ACL_DENIED;
+    return rc;
 }
 
 static void publish_stats(struct mdp_plugin *p)
@@ -487,7 +495,7 @@ static void log_ready(const struct mdp_plugin *p)
             "verify_topics=%s verified_prefix=%s rejected_prefix=%s max_payload=%zu "
             "message_profile=%s require_iat=%s max_skew=%u replay_window=%u "
             "require_jti=%s require_topic_binding=%s verify_threads=%u "
-            "verify_queue_size=%zu",
+            "verify_queue_size=%zu encrypted=%s",
             p->cfg.verify_topics, p->cfg.verified_prefix,
             p->cfg.rejected_prefix ? p->cfg.rejected_prefix : "none",
             p->cfg.max_payload, mdp_message_profile_name(p->cfg.message_profile),
@@ -495,7 +503,14 @@ static void log_ready(const struct mdp_plugin *p)
             (unsigned)p->cfg.max_skew, (unsigned)p->cfg.replay_window,
             p->cfg.require_jti ? "true" : "false",
             p->cfg.require_topic_binding ? "true" : "false",
-            p->cfg.verify_threads, p->cfg.verify_queue_size);
+            p->cfg.verify_threads, p->cfg.verify_queue_size,
+            p->cfg.encrypted_pass ? "pass" : "refuse");
+        if (p->cfg.encrypted_pass)
+            mosquitto_log_printf(MOSQ_LOG_WARNING, "dance: warning: "
+                "plugin_opt_encrypted pass: encrypted messages (JWE) on verify_topics "
+                "are delivered on their own topics unverified (never under %s); "
+                "subscribers there get content the broker could not check. The "
+                "default, refuse, does not deliver them.", p->cfg.verified_prefix);
         if (p->cfg.message_profile == MDP_PROFILE_COMPAT)
             log_compat_warning(&p->cfg);
         if (p->cfg.forwarder_count > 0)

@@ -164,6 +164,10 @@ void mdp_stats_publish(const mdp_stats_sources *src)
                      dance_status_name((dance_status)st));
             pub(tail, m->refused[st]);
         }
+        snprintf(tail, sizeof(tail), "messages/refused/%s",
+                 dance_status_name(DANCE_ENCRYPTED));
+        pub(tail, m->refused[DANCE_ENCRYPTED]);
+        pub("messages/encrypted_passed", m->encrypted_passed);
         pub("messages/queued", pst->depth);
         pub("messages/queued_bytes", pst->bytes);
         pub("messages/dropped", pst->dropped);

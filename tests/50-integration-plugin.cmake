@@ -21,7 +21,7 @@ if(DANCE_BUILD_PLUGIN)
          "DANCE_MOSQUITTO_ASAN_OPTIONS=detect_leaks=1")
   endif()
 
-  foreach(file auth modes config dns_down revocation messages token flood)
+  foreach(file auth modes config dns_down revocation messages token flood encrypted)
     add_test(NAME integration.plugin.${file}
              COMMAND ${DANCE_PYTHON3}
                      ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_plugin_${file}.py -v)

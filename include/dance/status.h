@@ -10,7 +10,8 @@
  * Order: DANCE_OK (0), the refusals a signed message can get, then those
  * only login tokens get (from DANCE_MESSAGE_STATUS_END), then the one only
  * encrypted messages get (DANCE_DECRYPT_FAILED; a JWE's other refusals
- * share the message codes). The numbers are
+ * share the message codes), then DANCE_ENCRYPTED, the plugin's refusal of
+ * an encrypted message on a verified topic. The numbers are
  * stable (the plugin publishes them as "reason_code"): new codes go just
  * before DANCE_STATUS_COUNT. A zeroed status reads DANCE_OK: a result is
  * read only after a call filled it, and clear functions reset to a refusal.
@@ -82,11 +83,15 @@ typedef enum dance_status {
                                    not decrypt with the given key, whatever the
                                    cause once the key is used (wrong key,
                                    tampered): one code, no oracle */
+    DANCE_ENCRYPTED,            /* "encrypted": a JWE where a signed message
+                                   was expected (the broker cannot verify
+                                   what it cannot read) */
     DANCE_STATUS_COUNT
 } dance_status;
 
 /* The verdicts a signed message can get are the codes below this one; the
- * codes from it on are login tokens' own, and DANCE_DECRYPT_FAILED. */
+ * codes from it on are login tokens' own, DANCE_DECRYPT_FAILED and
+ * DANCE_ENCRYPTED (which the plugin also counts as a message refusal). */
 #define DANCE_MESSAGE_STATUS_END DANCE_IDENTITY_MISMATCH
 
 /* dance_status_name - the token quoted above for each code; "unknown" out

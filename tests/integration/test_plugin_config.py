@@ -215,6 +215,9 @@ class ConfigTest(PluginTestCase):
             ("forwarders", "edge 1._broker.acme.example",
              "expected a comma list of the DNS identities of brokers"),
             ("forwarded_prefix", "forwarded", "expected a topic prefix ending in '/'"),
+            ("encrypted", "drop", "expected refuse (encrypted messages on verify_topics "
+             "are not delivered) or pass"),
+            ("encrypted", "Pass", "expected refuse"),
         ]
         for key, value, expected in cases:
             with self.subTest(option=key, value=value):

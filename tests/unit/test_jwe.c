@@ -765,6 +765,27 @@ static void test_nested_refused(void **state)
     assert_false(dance_jwe_is_jwe("a.b.c", 5));
     assert_false(dance_jwe_is_jwe("{\"payload\":\"x\"}", 15));
     assert_true(dance_jwe_is_jwe(" a.b.c.d.e\n", 11));
+    /* JSON: a member named ciphertext, however it is spelled, and only a
+     * member (the quick scan before parsing must not change the answer) */
+    {
+        static const char *const yes[] = {
+            "{\"ciphertext\":\"x\"}",
+            "{\"ciph\\u0065rtext\":\"x\",\"protected\":\"e30\"}",
+            " {\"protected\":\"e30\",\"ciphertext\":\"x\"}\n",
+        };
+        static const char *const no[] = {
+            "{\"payload\":\"ciphertext\"}",
+            "{\"payload\":\"\\u0063\"}",
+            "{\"ciphertex\":\"x\"}",
+            "{\"ciphertext\"",
+            "[\"ciphertext\"]",
+        };
+        for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+            assert_true(dance_jwe_is_jwe(yes[i], strlen(yes[i])));
+        for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+            assert_false(dance_jwe_is_jwe(no[i], strlen(no[i])));
+        assert_true(dance_jwe_is_jwe(inner_json, strlen(inner_json)));
+    }
     free(inner);
     free(outer);
     free(inner_json);

@@ -610,6 +610,37 @@ static void test_check_resolver_names_trust_anchor(void **state)
     mdp_plugin_config_clear(&c);
 }
 
+
+/* encrypted: refuse by default, pass when named, nothing else (exact
+ * words), and only with verify_topics. */
+static void test_encrypted_option(void **state)
+{
+#define V {"allowed_domains", "a.example"}, {"verify_topics", "s/#"}
+    mdp_plugin_opt dflt[] = {V};
+    mdp_plugin_opt refuse[] = {V, {"encrypted", "refuse"}};
+    mdp_plugin_opt pass[] = {V, {"encrypted", "pass"}};
+    mdp_plugin_opt upper[] = {V, {"encrypted", "PASS"}};
+    mdp_plugin_opt other[] = {V, {"encrypted", "deliver"}};
+    mdp_plugin_opt alone[] = {{"allowed_domains", "a.example"}, {"encrypted", "pass"}};
+#undef V
+    mdp_plugin_config c;
+
+    (void)state;
+    assert_int_equal(parse(dflt, N(dflt), &c), 0);
+    assert_false(c.encrypted_pass);
+    mdp_plugin_config_clear(&c);
+    assert_int_equal(parse(refuse, N(refuse), &c), 0);
+    assert_false(c.encrypted_pass);
+    mdp_plugin_config_clear(&c);
+    assert_int_equal(parse(pass, N(pass), &c), 0);
+    assert_true(c.encrypted_pass);
+    mdp_plugin_config_clear(&c);
+    expect_error(upper, N(upper), "plugin_opt_encrypted 'PASS': expected refuse "
+                 "(encrypted messages on verify_topics are not delivered) or pass");
+    expect_error(other, N(other), "plugin_opt_encrypted 'deliver': expected refuse");
+    expect_error(alone, N(alone), "plugin_opt_encrypted is set but "
+                 "plugin_opt_verify_topics is not");
+}
 /* forwarders and forwarded_prefix: defaults, normalised names, and every
  * rule that keeps the forwarded tree apart and the feature whole. */
 static void test_forwarding_options(void **state)
@@ -825,6 +856,7 @@ int main(void)
         cmocka_unit_test(test_owner_identity_resets),
         cmocka_unit_test(test_check_resolver_names_trust_anchor),
         cmocka_unit_test(test_forwarding_options),
+        cmocka_unit_test(test_encrypted_option),
         cmocka_unit_test(test_topics_overlap_prefix),
         cmocka_unit_test(test_documented),
     };
