@@ -442,9 +442,10 @@ static dance_status party_info(dance_jwe_result *res, const cJSON *hdr,
     return DANCE_OK;
 }
 
-/* is_jwe_type - a typ or cty naming a JWE ("JWE", "application/jwe") */
-static bool is_jwe_type(const char *t)
+bool dance_jwe_type_is_jwe(const char *t)
 {
+    if (t == NULL)
+        return false;
     if (strncasecmp(t, "application/", 12) == 0)
         t += 12;
     return strcasecmp(t, "jwe") == 0;
@@ -505,7 +506,7 @@ static dance_status parse_header(dance_jwe_result *res, jwe_msg *m)
     if (x5u != NULL && dance_dns_uri_name(x5u, res->recipient, sizeof(res->recipient),
                                           NULL, 0) != 0)
         res->recipient[0] = '\0';
-    if (cty != NULL && is_jwe_type(cty)) {
+    if (cty != NULL && dance_jwe_type_is_jwe(cty)) {
         st = refuse(res, DANCE_UNSUPPORTED, "cty \"%.20s\": a JWE inside a JWE "
                     "(nested encryption) is refused", cty);
         goto out;
@@ -838,7 +839,7 @@ static int enc_choose(const dance_jwe_encrypt_opts *o, key_kind k, const char *w
                       k == KEY_RSA ? "RSA" : "EC");
         return -1;
     }
-    if (o->cty != NULL && is_jwe_type(o->cty)) {
+    if (o->cty != NULL && dance_jwe_type_is_jwe(o->cty)) {
         dance_set_err(err, errlen, "cty '%.20s': nested encryption is not supported",
                       o->cty);
         return -1;

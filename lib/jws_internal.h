@@ -25,6 +25,7 @@ struct dance_jws {
     char *kid, *x5u, *jti, *topic;
     char *typ;                          /* as sent ("" when not a string);
                                            NULL when absent */
+    char *cty;                          /* the same for cty */
     bool crit_iat, crit_jti, crit_topic;/* named in crit: must be enforced */
 
     char *buf;                          /* copy of the input, NUL-terminated */

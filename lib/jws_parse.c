@@ -42,6 +42,7 @@ void dance_jws_free(dance_jws *jws)
     free(jws->jti);
     free(jws->topic);
     free(jws->typ);
+    free(jws->cty);
     free(jws->buf);
     free(jws->si_owned);
     free(jws->sig);
@@ -368,6 +369,7 @@ static dance_status header_optional(parse_ctx *pc, const cJSON *hdr)
     const cJSON *x5u = cJSON_GetObjectItemCaseSensitive(hdr, "x5u");
     const cJSON *x5c = cJSON_GetObjectItemCaseSensitive(hdr, "x5c");
     const cJSON *typ = cJSON_GetObjectItemCaseSensitive(hdr, "typ");
+    const cJSON *cty = cJSON_GetObjectItemCaseSensitive(hdr, "cty");
     char jti_refusal[64];
     dance_status st;
 
@@ -381,6 +383,10 @@ static dance_status header_optional(parse_ctx *pc, const cJSON *hdr)
      * is not taken for one without typ. */
     if (typ != NULL
         && (jws->typ = strdup(cJSON_IsString(typ) ? typ->valuestring : "")) == NULL)
+        return fail(pc, DANCE_INTERNAL, "out of memory");
+    /* cty only informs the reader (a JWE payload: decrypt after verifying) */
+    if (cty != NULL
+        && (jws->cty = strdup(cJSON_IsString(cty) ? cty->valuestring : "")) == NULL)
         return fail(pc, DANCE_INTERNAL, "out of memory");
     if ((st = header_iat(pc, cJSON_GetObjectItemCaseSensitive(hdr, "iat"))) != DANCE_OK)
         return st;
@@ -604,6 +610,7 @@ dance_status dance_jws_parse(const void *data, size_t len, size_t max_size,
     jws->h.x5u = jws->x5u;
     jws->h.jti = jws->jti;
     jws->h.topic = jws->topic;
+    jws->h.cty = jws->cty;
     *out = jws;
     return DANCE_OK;
 }

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/rand.h>
 
+#include "dance/jwe.h"
 #include "dance/provision.h"
 #include "jws_internal.h"
 
@@ -102,6 +103,8 @@ static char *build_header(const dance_jws_sign_opts *o, const char *typ,
         goto oom;
     if (o->topic != NULL && cJSON_AddStringToObject(hdr, "topic", o->topic) == NULL)
         goto oom;
+    if (o->cty != NULL && cJSON_AddStringToObject(hdr, "cty", o->cty) == NULL)
+        goto oom;
     text = cJSON_PrintUnformatted(hdr);
     if (text == NULL)
         goto oom;
@@ -112,6 +115,34 @@ oom:
 fail:
     cJSON_Delete(hdr);
     return NULL;
+}
+
+/* cty_check - a cty of 1 to 64 printable ASCII characters; one naming a
+ * JWE only over a payload that is one, so that a reader told to decrypt
+ * it is not handed something else */
+static int cty_check(const char *cty, const void *payload, size_t len,
+                     char *err, size_t errlen)
+{
+    size_t n;
+
+    if (cty == NULL)
+        return 0;
+    n = strlen(cty);
+    if (n == 0 || n > 64) {
+        dance_set_err(err, errlen, "cty must be 1 to 64 characters");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (cty[i] < 0x21 || cty[i] > 0x7e) {
+            dance_set_err(err, errlen, "cty must be printable ASCII without spaces");
+            return -1;
+        }
+    if (dance_jwe_type_is_jwe(cty) && !dance_jwe_is_jwe(payload, len)) {
+        dance_set_err(err, errlen, "cty %s says the payload is a JWE, but it is not "
+                      "one (encrypt it first, e.g. with dance encrypt)", cty);
+        return -1;
+    }
+    return 0;
 }
 
 /* jws_sign_check_opts - see jws_internal.h */
@@ -197,6 +228,8 @@ int jws_sign_typed(const dance_jws_sign_opts *o, const char *typ,
         dance_set_err(err, errlen, "no payload");
         return -1;
     }
+    if (cty_check(o->cty, payload, len, err, errlen) != 0)
+        return -1;
     hjson = build_header(o, typ, alg, name, err, errlen);
     if (hjson == NULL)
         return -1;

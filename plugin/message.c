@@ -194,8 +194,8 @@ static void refuse_encrypted(mdp_messages *p, const char *topic, bool forwarded)
     else
         dance_set_err(r.reason, sizeof(r.reason), "the message is encrypted (JWE), "
                       "which the broker cannot verify: not delivered (plugin_opt_encrypted "
-                      "refuse); to have it verified, sign the JWE (a JWS around it); to "
-                      "deliver such messages unverified, set plugin_opt_encrypted pass");
+                      "refuse); to have it verified, sign the JWE (dance sign --cty JWE); "
+                      "to deliver such messages unverified, set plugin_opt_encrypted pass");
     refused(p, topic, forwarded, &r);
 }
 

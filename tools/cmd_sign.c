@@ -32,7 +32,7 @@ static void sign_usage(FILE *f)
     fprintf(f,
 "usage: dance sign --key KEY.pem --name NAME [--alg ALG] [--x5c CERT.pem]\n"
 "                  [--topic TOPIC] [--jti] [--no-iat] [--x5u] [--json]\n"
-"                  [--cose [--base64]]\n"
+"                  [--cty CTY] [--cose [--base64]]\n"
 "\n"
 "Read the payload from stdin and write a JWS signed with KEY.pem to stdout\n"
 "(one line). The protected header carries alg, kid = NAME and what the\n"
@@ -55,6 +55,9 @@ static void sign_usage(FILE *f)
 "  --iat          add iat (the default; kept for older scripts)\n"
 "  --x5u          also add x5u = dns:NAME?type=TLSA (implied by --json)\n"
 "  --json         flattened JSON serialization instead of compact\n"
+"  --cty CTY      content type in the protected header; --cty JWE signs a\n"
+"                 JWE (from dance encrypt) as the payload: encrypt-then-sign,\n"
+"                 which brokers verify while only the recipient can read it\n"
 "  --cose         a COSE_Sign1 message (tag 18, binary; algorithms ES256,\n"
 "                 ES384, ES512, EdDSA, PS256, RS256; no --x5u, --json)\n"
 "  --base64       with --cose: standard base64 on one line, not binary\n"
@@ -66,7 +69,7 @@ static void sign_usage(FILE *f)
 
 /* The command line, checked. */
 struct sign_args {
-    const char *keyfile, *name, *alg, *x5cfile, *topic;
+    const char *keyfile, *name, *alg, *x5cfile, *topic, *cty;
     bool iat, jti, x5u, json, cose, base64;
 };
 
@@ -85,6 +88,7 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
         { "topic", required_argument, NULL, 't' },
         { "x5u",   no_argument,       NULL, 'u' },
         { "json",  no_argument,       NULL, 'J' },
+        { "cty",   required_argument, NULL, 'T' },
         { "cose",  no_argument,       NULL, 'C' },
         { "base64", no_argument,      NULL, 'B' },
         { "help",  no_argument,       NULL, 'h' },
@@ -102,6 +106,7 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
         case 'a': if (cli_set_once(cmd, "alg", &a->alg, optarg)) return CLI_USAGE; break;
         case 'c': if (cli_set_once(cmd, "x5c", &a->x5cfile, optarg)) return CLI_USAGE; break;
         case 't': if (cli_set_once(cmd, "topic", &a->topic, optarg)) return CLI_USAGE; break;
+        case 'T': if (cli_set_once(cmd, "cty", &a->cty, optarg)) return CLI_USAGE; break;
         case 'i': iat_given = true; break;
         case 'I': no_iat = true; break;
         case 'j': a->jti = true; break;
@@ -132,6 +137,10 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
     }
     if (a->cose && (a->json || a->x5u)) {
         cli_usage_error(cmd, "--cose makes a COSE_Sign1: --json and --x5u are JWS options");
+        return CLI_USAGE;
+    }
+    if (a->cose && a->cty != NULL) {
+        cli_usage_error(cmd, "--cose makes a COSE_Sign1: --cty is a JWS option");
         return CLI_USAGE;
     }
     a->iat = !no_iat;
@@ -178,6 +187,7 @@ static int sign_input(const char *cmd, const struct sign_args *a, char **out,
     so.iat = a->iat;
     so.jti = a->jti ? jtibuf : NULL;
     so.topic = a->topic;
+    so.cty = a->cty;
     so.serialization = a->json ? DANCE_JWS_FLATTENED : DANCE_JWS_COMPACT;
     if (a->cose) {
         so.serialization = DANCE_JWS_COSE_SIGN1;

@@ -72,9 +72,12 @@ static void verify_usage(FILE *f)
 "  --max-skew S         allowed |now - iat| in seconds (default 300)\n"
 "  --require-iat        refuse messages without iat\n"
 "  --max-size BYTES     largest message accepted (default 65536)\n"
-"  --decrypt-key FILE   the input is a JWE whose plaintext is the JWS:\n"
-"                       decrypt it with this private key (PEM) first, then\n"
-"                       verify the JWS inside as without this option\n"
+"  --decrypt-key FILE   for encrypted messages, with this private key (PEM):\n"
+"                       a JWE whose plaintext is the JWS is decrypted first,\n"
+"                       then the JWS inside is verified (sign-then-encrypt);\n"
+"                       a JWS with cty JWE is verified first, then its\n"
+"                       payload is decrypted (encrypt-then-sign). The\n"
+"                       plaintext goes to stdout\n"
 "Offline (no DNS; the sender name is reported but not tied to the key):\n"
 "  --key FILE           public (or private) key PEM to verify with\n"
 "  --cert FILE          certificate PEM whose key to verify with\n"
@@ -90,6 +93,17 @@ static int exit_for(dance_status st)
     if (st == DANCE_LOOKUP_FAILED)
         return CLI_LOOKUP_FAILED;
     return CLI_NEGATIVE;
+}
+
+/* verified_line - "verified: sender S, alg A, key K" on stderr for a
+ * verified res (the sender escaped) */
+static void verified_line(const char *cmd, const dance_jws_result *res)
+{
+    char sender[DANCE_ESCAPE_SIZE(sizeof(res->sender))];
+
+    dance_escape(res->sender, strlen(res->sender), sender, sizeof(sender));
+    fprintf(stderr, "dance %s: verified: sender %s, alg %s, key %s\n", cmd,
+            sender, dance_jws_alg_name(res->alg), res->key_source);
 }
 
 /* report - the verdict on stderr, the payload on stdout. The sender and the
@@ -108,8 +122,7 @@ static int report(const char *cmd, const dance_jws_result *res)
             cli_error(cmd, "cannot write the payload to stdout");
             return CLI_USAGE;
         }
-        fprintf(stderr, "dance %s: verified: sender %s, alg %s, key %s\n", cmd,
-                sender, dance_jws_alg_name(res->alg), res->key_source);
+        verified_line(cmd, res);
         return CLI_OK;
     }
     if (res->sender[0] != '\0')
@@ -282,6 +295,41 @@ static int verify_parse(int argc, char **argv, struct verify_args *a)
     return CLI_PARSED;
 }
 
+/* decrypt_verified - encrypt-then-sign: res verified the JWS in input,
+ * whose payload must be a JWE (protected cty JWE); decrypt it with dkey and
+ * report both verdicts, the plaintext on stdout. Returns the exit status:
+ * a signature that verified over something that does not decrypt is not a
+ * readable message. */
+static int decrypt_verified(const char *cmd, const unsigned char *input, size_t inlen,
+                            size_t max_size, EVP_PKEY *dkey, const dance_jws_result *res)
+{
+    dance_jws *jws = NULL;
+    dance_jwe_result dres;
+    char err[DANCE_REASON_MAX];
+    bool encrypted;
+    int rc;
+
+    /* parsed once already by the verification: cannot fail but for memory */
+    if (dance_message_parse(input, inlen, max_size, &jws, NULL, err, sizeof(err))
+        != DANCE_OK) {
+        cli_error(cmd, "%s", err);
+        return CLI_USAGE;
+    }
+    encrypted = dance_jwe_type_is_jwe(dance_jws_get_header(jws)->cty);
+    dance_jws_free(jws);
+    verified_line(cmd, res);
+    if (!encrypted) {
+        cli_error(cmd, "--decrypt-key: the message is signed but not encrypted (a JWS "
+                  "without cty JWE, not a JWE); nothing written");
+        return CLI_NEGATIVE;
+    }
+    memset(&dres, 0, sizeof(dres));
+    dance_jwe_decrypt(res->payload, res->payload_len, max_size, dkey, &dres);
+    rc = cli_jwe_report(cmd, &dres, true);
+    dance_jwe_result_clear(&dres);
+    return rc;
+}
+
 /* verify_input - read the JWS from stdin and verify it as *a says, the
  * verdict in *res: CLI_PARSED, or the exit status after an error (printed)
  * that left no verdict */
@@ -296,6 +344,7 @@ static int verify_input(const char *cmd, struct verify_args *a, dance_jws_result
     EVP_PKEY *key = NULL;
     X509 *cert = NULL;
     EVP_PKEY *dkey = NULL;
+    bool sign_then_encrypt = false;
     dance_jwe_result dres;
     unsigned char *input = NULL;
     size_t inlen = 0;
@@ -353,13 +402,15 @@ static int verify_input(const char *cmd, struct verify_args *a, dance_jws_result
         goto out;
     }
 
-    if (a->decrypt_key != NULL) {
+    if (a->decrypt_key != NULL
+        && (dkey = dance_key_load(a->decrypt_key, err, sizeof(err))) == NULL) {
+        cli_error(cmd, "%s", err);
+        goto out;
+    }
+    sign_then_encrypt = dkey != NULL && dance_jwe_is_jwe(input, inlen);
+    if (sign_then_encrypt) {
         /* sign-then-encrypt: the JWS is the JWE's plaintext; a refusal to
          * decrypt is the verdict (nothing to verify) */
-        if ((dkey = dance_key_load(a->decrypt_key, err, sizeof(err))) == NULL) {
-            cli_error(cmd, "%s", err);
-            goto out;
-        }
         if (dance_jwe_decrypt(input, inlen, a->max_size, dkey, &dres) != DANCE_OK) {
             rc = cli_jwe_report(cmd, &dres, false);
             goto out;
@@ -380,7 +431,7 @@ static int verify_input(const char *cmd, struct verify_args *a, dance_jws_result
         else
             dance_jws_verify_key(jws, key, label_src, &pol, res);
         rc = CLI_PARSED;
-        goto out;
+        goto decrypt;
     }
     res_dns = dance_resolver_new(rc_cfg, err, sizeof(err));
     if (res_dns == NULL) {
@@ -391,6 +442,10 @@ static int verify_input(const char *cmd, struct verify_args *a, dance_jws_result
     src.resolver = res_dns;
     dance_jws_verify_message(input, inlen, a->max_size, &pol, &src, res);
     rc = CLI_PARSED;
+decrypt:
+    /* encrypt-then-sign: decrypted once verified (the input was no JWE) */
+    if (dkey != NULL && !sign_then_encrypt && res->status == DANCE_OK)
+        rc = decrypt_verified(cmd, input, inlen, a->max_size, dkey, res);
 out:
     dance_jws_free(jws);
     dance_resolver_free(res_dns);

@@ -106,6 +106,11 @@ dance_status dance_jwe_decrypt(const void *data, size_t len, size_t max_size,
  * ignored). Structure only: nothing is decoded but the JSON. */
 bool dance_jwe_is_jwe(const void *data, size_t len);
 
+/* dance_jwe_type_is_jwe - whether a typ or cty value names a JWE ("JWE" or
+ * "application/jwe", without case): a JWS with such a cty carries a JWE as
+ * its payload (encrypt-then-sign). false for NULL. */
+bool dance_jwe_type_is_jwe(const char *type);
+
 typedef struct dance_jwe_encrypt_opts {
     EVP_PKEY *key;                  /* recipient's public key (required) */
     const char *recipient;          /* DNS name: x5u "dns://NAME?type=TLSA"

@@ -116,6 +116,9 @@ typedef struct dance_jws_header {
     int64_t iat;                /* NumericDate, seconds (fraction dropped) */
     const char *jti;
     const char *topic;
+    const char *cty;            /* as sent ("" when not a string); NULL when
+                                   absent. "JWE" (dance_jwe_type_is_jwe):
+                                   the payload is a JWE, encrypt-then-sign */
 } dance_jws_header;
 
 /* dance_jws_parse - parse len bytes of data (not NUL-terminated; a copy is
@@ -278,6 +281,10 @@ typedef struct dance_jws_sign_opts {
     dance_jws_serialization serialization;
     dance_wallclock_fn now;         /* NULL: time(NULL) */
     void *now_ctx;
+    const char *cty;                /* add cty (NULL: none; 1 to 64 printable
+                                       characters); one naming a JWE ("JWE")
+                                       needs a payload that is one
+                                       (dance_jwe_is_jwe). JWS only */
 } dance_jws_sign_opts;
 
 /* dance_jws_sign - sign len bytes of payload. *out is a NUL-terminated

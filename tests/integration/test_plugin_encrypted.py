@@ -6,7 +6,9 @@ plugin_opt_encrypted refuse (the default) a JWE published on a
 verify_topics topic, as a PUBLISH, a retained message or a will, is not
 delivered: refused as "encrypted" (log line, $SYS counter, diagnostic).
 With pass it is delivered untouched on its own topic and never appears
-under verified/. A JWE under forwarded_prefix is refused in both modes.
+under verified/. A JWE under forwarded_prefix is refused in both modes. A JWS whose payload is a
+JWE (encrypt-then-sign, `dance sign --cty JWE`) is verified and copied
+under verified/ still encrypted, and the recipient decrypts it.
 
 Real parts: knotd serving a signed fake root, /usr/sbin/mosquitto with the
 built plugin, paho-mqtt clients with DANE-checked certificates, JWEs made
@@ -82,6 +84,16 @@ def encrypt(plaintext, json_form=False):
 
 def signed(payload, topic):
     return sign_message(S1_KEY, ident("s1"), payload, topic)
+
+
+def signed_jwe(jwe, topic):
+    """Encrypt-then-sign: s1 signs the JWE, cty JWE."""
+    p = subprocess.run([DANCE, "sign", "--key", S1_KEY, "--name", ident("s1"),
+                        "--topic", topic, "--cty", "JWE"], input=jwe,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    if p.returncode != 0:
+        raise RuntimeError("dance sign failed: %s" % p.stderr.decode())
+    return p.stdout.strip()
 
 
 class EncryptedCase(PluginTestCase):
@@ -185,9 +197,9 @@ class RefuseTest(EncryptedCase):
         self.broker.wait_log('message refused topic="sensors/enc/compact" sender=- '
                              'reason=encrypted: the message is encrypted (JWE), which the '
                              'broker cannot verify: not delivered (plugin_opt_encrypted '
-                             'refuse); to have it verified, sign the JWE (a JWS around it); '
-                             'to deliver such messages unverified, set plugin_opt_encrypted '
-                             'pass\n')
+                             'refuse); to have it verified, sign the JWE (dance sign --cty '
+                             'JWE); to deliver such messages unverified, set '
+                             'plugin_opt_encrypted pass\n')
         self.assertGreaterEqual(
             self.wait_sys("messages/refused/encrypted", lambda v: v >= start + 1),
             start + 1)
@@ -223,6 +235,31 @@ class RefuseTest(EncryptedCase):
         late = self.client("backend", ["sensors/enc/will"])
         time.sleep(QUIET)
         self.assertEqual(late.on("sensors/enc/will"), [])
+
+    def test_encrypt_then_sign_verified_still_encrypted(self):
+        """A JWS whose payload is a JWE is verified like any signed message:
+        the copy under verified/ is the same JWS, its content still
+        encrypted; the backend verifies the sender against DNS and decrypts
+        with its own key."""
+        topic = "sensors/enc/signed"
+        msg = signed_jwe(encrypt('{"temp": 23.5}'), topic)
+        self.gw.publish(topic, msg, qos=1)
+        copy = self.sub.wait(lambda m: m["topic"] == "verified/" + topic)[0]
+        self.assertEqual(copy["payload"], msg)
+        self.assertEqual(copy["props"]["dance-sender"], [ident("s1")])
+        self.assertNotIn(b"23.5", copy["payload"])
+        self.assertEqual(self.payloads(topic), [msg])
+        self.assertEqual(self.payloads("rejected/" + topic), [])
+        p = subprocess.run([DANCE, "verify", "--resolver", BED.tb.upstream,
+                            "--trust-anchor", BED.tb.trust_anchor, "--topic", topic,
+                            "--decrypt-key", BED.pki.files("backend")[1]],
+                           input=copy["payload"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        self.assertEqual(p.stdout, b'{"temp": 23.5}')
+        self.assertIn("verified: sender %s" % ident("s1"), p.stderr.decode())
+        self.assertIn("decrypted: alg ECDH-ES, enc A256GCM, recipient %s" % ident("backend"),
+                      p.stderr.decode())
 
     def test_signed_will_still_sent(self):
         # control: the refusal is about JWEs, not wills

@@ -793,6 +793,80 @@ static void test_nested_refused(void **state)
     free(jws_like);
 }
 
+/* Encrypt-then-sign: a JWS over a JWE with cty JWE, read back from the
+ * header, verified, then decrypted; cty JWE over anything else refused. */
+static void test_encrypt_then_sign(void **state)
+{
+    char *jwe = encrypt(rsa_key, NULL, NULL, false, "reading 23.5");
+    char *out = NULL, err[DANCE_REASON_MAX], long_cty[66];
+    size_t outlen = 0;
+    dance_jws_sign_opts so;
+    dance_jws_policy pol;
+    dance_jws_result vr;
+    dance_jws *jws = NULL;
+    dance_jwe_result res = { 0 };
+    (void)state;
+
+    memset(&so, 0, sizeof(so));
+    memset(&pol, 0, sizeof(pol));
+    memset(&vr, 0, sizeof(vr));
+    so.key = p256_key;
+    so.name = "dev1.acme.example";
+    so.cty = "JWE";
+    assert_int_equal(dance_jws_sign(&so, jwe, strlen(jwe), &out, &outlen, err,
+                                    sizeof(err)), 0);
+    assert_int_equal(dance_jws_parse(out, outlen, 0, &jws, NULL, err, sizeof(err)),
+                     DANCE_OK);
+    assert_string_equal(dance_jws_get_header(jws)->cty, "JWE");
+    assert_int_equal(dance_jws_verify_key(jws, p256_key, NULL, &pol, &vr), DANCE_OK);
+    assert_int_equal(vr.payload_len, strlen(jwe));
+    assert_int_equal(dance_jwe_decrypt(vr.payload, vr.payload_len, 0, rsa_key, &res),
+                     DANCE_OK);
+    assert_string_equal((const char *)res.plaintext, "reading 23.5");
+    dance_jwe_result_clear(&res);
+    dance_jws_result_clear(&vr);
+    dance_jws_free(jws);
+    free(out);
+    out = NULL;
+
+    /* cty naming a JWE only over a JWE; other values are the signer's */
+    assert_int_equal(dance_jws_sign(&so, "a.b.c", 5, &out, &outlen, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "says the payload is a JWE, but it is not one"));
+    so.cty = "application/jwe";
+    assert_int_equal(dance_jws_sign(&so, "{}", 2, &out, &outlen, err, sizeof(err)), -1);
+    so.cty = "JWT";
+    assert_int_equal(dance_jws_sign(&so, "x", 1, &out, &outlen, err, sizeof(err)), 0);
+    free(out);
+    out = NULL;
+    so.cty = "";
+    assert_int_equal(dance_jws_sign(&so, "x", 1, &out, &outlen, err, sizeof(err)), -1);
+    memset(long_cty, 'a', 65);
+    long_cty[65] = '\0';
+    so.cty = long_cty;
+    assert_int_equal(dance_jws_sign(&so, "x", 1, &out, &outlen, err, sizeof(err)), -1);
+    so.cty = "a\tb";
+    assert_int_equal(dance_jws_sign(&so, "x", 1, &out, &outlen, err, sizeof(err)), -1);
+    assert_null(out);
+
+    /* no cty: NULL in the header */
+    so.cty = NULL;
+    assert_int_equal(dance_jws_sign(&so, "x", 1, &out, &outlen, err, sizeof(err)), 0);
+    assert_int_equal(dance_jws_parse(out, outlen, 0, &jws, NULL, err, sizeof(err)),
+                     DANCE_OK);
+    assert_null(dance_jws_get_header(jws)->cty);
+    dance_jws_free(jws);
+    free(out);
+
+    assert_true(dance_jwe_type_is_jwe("JWE"));
+    assert_true(dance_jwe_type_is_jwe("jwe"));
+    assert_true(dance_jwe_type_is_jwe("application/JWE"));
+    assert_false(dance_jwe_type_is_jwe(NULL));
+    assert_false(dance_jwe_type_is_jwe(""));
+    assert_false(dance_jwe_type_is_jwe("JWT"));
+    assert_false(dance_jwe_type_is_jwe("application/jwt"));
+    free(jwe);
+}
+
 /* ------------------------------------------------------------- cjose */
 
 /* cjose_key - key (EC, with its private half) as a cjose JWK */
@@ -983,6 +1057,7 @@ int main(void)
         cmocka_unit_test(test_header_refusals),
         cmocka_unit_test(test_structure_refusals),
         cmocka_unit_test(test_nested_refused),
+        cmocka_unit_test(test_encrypt_then_sign),
         cmocka_unit_test(test_cjose_interop),
         cmocka_unit_test(test_key_from_tlsa),
         cmocka_unit_test(test_names),
