@@ -9,8 +9,17 @@
  * verified, by jti or by a digest of what was signed). A broker that forged,
  * altered, re-routed or repeated a message is caught here.
  *
+ * Confidential messages (--decrypt-key KEY.pem, the backend's own key,
+ * whose public half its TLSA records publish): a verified JWS with cty JWE
+ * (encrypt-then-sign, as device_publisher --encrypt-to sends) is decrypted
+ * after its signature checked out; a JWE (sign-then-encrypt, the DANCE
+ * prototype's) is decrypted first and the JWS inside verified. A message
+ * that does not decrypt is refused (decryption_failed, one reason for every
+ * cause). Without the key, an encrypted reading shows as its JWE.
+ *
  * One line per message on stdout:
  *     VERIFIED <sender> <topic> <payload>
+ *     DECRYPTED <sender> <topic> <plaintext>    (verified, then decrypted)
  *     REFUSED <reason> <topic> claimed=<sender or -> <why, in words>
  * <reason> is libdance's token (no_record, bad_signature, replay, ...) or
  * sender_mismatch when the broker's dance-sender property names someone
@@ -31,10 +40,13 @@
 #include <mqtt_protocol.h>
 
 #include "dance/cache.h"
+#include "dance/cose.h"
 #include "dance/dane.h"
+#include "dance/jwe.h"
 #include "dance/jws.h"
 #include "dance/keycache.h"
 #include "dance/name.h"
+#include "dance/provision.h"
 #include "dance/replay.h"
 #include "dance/resolver.h"
 #include "example_common.h"
@@ -50,7 +62,8 @@ typedef struct backend {
     const char *verified_prefix;
     dance_jws_policy policy;        /* shared settings; copied per message */
     dance_jws_source source;
-    unsigned long seen, verified, refused;
+    EVP_PKEY *decrypt_key;          /* --decrypt-key; NULL: none */
+    unsigned long seen, verified, refused, decrypted;
     bool subscribed_reported;
 } backend;
 
@@ -90,10 +103,17 @@ static void usage(FILE *f)
 "                      600; 0: off). Subscribe to one copy of each message\n"
 "                      only (not both devices/# and verified/#)\n"
 "  --max-ttl S         cache DNS answers at most S seconds (default 300)\n"
+"  --decrypt-key F     this backend's private key (PEM): a verified message\n"
+"                      with cty JWE (encrypt-then-sign) is decrypted after\n"
+"                      its signature checked out, a JWE holding a JWS\n"
+"                      (sign-then-encrypt) before; printed as DECRYPTED\n"
 "  --count N           exit after N messages (verified or refused)\n"
 "  --timeout S         exit after S seconds\n"
 "\n"
-"Prints SUBSCRIBED once the broker acknowledged the subscriptions.\n"
+"Prints SUBSCRIBED once the broker acknowledged the subscriptions, then one\n"
+"line per message: VERIFIED <sender> <topic> <payload>, DECRYPTED <sender>\n"
+"<topic> <plaintext> (verified and decrypted), or REFUSED <reason> <topic>\n"
+"claimed=<sender> <why>.\n"
 "Exit status: 0 done (count reached, timeout without --count, or SIGTERM);\n"
 "1 --count not reached before --timeout; 2 bad usage; 3 connection refused\n"
 "or lost.\n", prog);
@@ -133,6 +153,63 @@ static char *broker_sender(const mosquitto_property *props)
     }
 }
 
+/* signed_encrypted - whether the verified JWS in data carries a JWE as its
+ * payload (protected cty JWE) */
+static bool signed_encrypted(const void *data, size_t len)
+{
+    dance_jws *jws = NULL;
+    char err[DANCE_REASON_MAX];
+    bool yes;
+
+    if (dance_message_parse(data, len, 0, &jws, NULL, err, sizeof(err)) != DANCE_OK)
+        return false;
+    yes = dance_jwe_type_is_jwe(dance_jws_get_header(jws)->cty);
+    dance_jws_free(jws);
+    return yes;
+}
+
+/* verify_decrypt - res: the verdict on data (len bytes). With a decrypt
+ * key, a JWE is decrypted first and the JWS inside verified
+ * (sign-then-encrypt), and a verified JWS with cty JWE has its payload
+ * decrypted (encrypt-then-sign); *decrypted says so. A failed decryption
+ * is the refusal. */
+static void verify_decrypt(backend *b, const dance_jws_policy *pol, const void *data,
+                           size_t len, dance_jws_result *res, bool *decrypted)
+{
+    dance_jwe_result dres;
+
+    *decrypted = false;
+    memset(&dres, 0, sizeof(dres));
+    if (b->decrypt_key != NULL && dance_jwe_is_jwe(data, len)) {
+        if (dance_jwe_decrypt(data, len, 0, b->decrypt_key, &dres) != DANCE_OK) {
+            res->status = dres.status;
+            snprintf(res->reason, sizeof(res->reason), "%s", dres.reason);
+        } else {
+            dance_jws_verify_message(dres.plaintext, dres.plaintext_len, 0, pol,
+                                     &b->source, res);
+            *decrypted = res->status == DANCE_OK;
+        }
+        dance_jwe_result_clear(&dres);
+        return;
+    }
+    dance_jws_verify_message(data, len, 0, pol, &b->source, res);
+    if (b->decrypt_key == NULL || res->status != DANCE_OK || !signed_encrypted(data, len))
+        return;
+    if (dance_jwe_decrypt(res->payload, res->payload_len, 0, b->decrypt_key, &dres)
+        != DANCE_OK) {
+        res->status = dres.status;
+        snprintf(res->reason, sizeof(res->reason), "verified, but %.200s", dres.reason);
+    } else {
+        /* the plaintext takes the payload's place */
+        free(res->payload);
+        res->payload = dres.plaintext;
+        res->payload_len = dres.plaintext_len;
+        dres.plaintext = NULL;
+        *decrypted = true;
+    }
+    dance_jwe_result_clear(&dres);
+}
+
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg,
                        const mosquitto_property *props)
 {
@@ -141,12 +218,13 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     dance_jws_policy pol = b->policy;
     dance_jws_result res;
     char *claimed_by_broker;
+    bool decrypted;
 
     (void)mosq;
     memset(&res, 0, sizeof(res));
     pol.topic = original_topic(b, msg->topic);
-    dance_jws_verify_message(msg->payload, (size_t)(msg->payloadlen > 0 ? msg->payloadlen : 0),
-                             0, &pol, &b->source, &res);
+    verify_decrypt(b, &pol, msg->payload,
+                   (size_t)(msg->payloadlen > 0 ? msg->payloadlen : 0), &res, &decrypted);
     claimed_by_broker = broker_sender(props);
     b->seen++;
     if (res.status == DANCE_OK && claimed_by_broker != NULL
@@ -161,7 +239,8 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         printf("\n");
     } else if (res.status == DANCE_OK) {
         b->verified++;
-        printf("VERIFIED %s %s ", res.sender, msg->topic);
+        b->decrypted += decrypted;
+        printf("%s %s %s ", decrypted ? "DECRYPTED" : "VERIFIED", res.sender, msg->topic);
         ex_print_safe(stdout, res.payload, res.payload_len, 400);
         printf("\n");
     } else {
@@ -197,7 +276,7 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_cou
 typedef struct sub_options {
     ex_tls tls;
     dance_resolver_config rcfg;
-    const char *issuers, *label;
+    const char *issuers, *label, *decrypt_key;
     dance_allowlist *allow;         /* main frees it */
     unsigned long count, timeout_s, skew, window, max_ttl;
     bool compat, iat_asked;
@@ -238,6 +317,7 @@ static int parse_options(int argc, char **argv, sub_options *o, backend *b)
         { "max-ttl", required_argument, NULL, 'm' },
         { "count", required_argument, NULL, 'N' },
         { "timeout", required_argument, NULL, 'W' },
+        { "decrypt-key", required_argument, NULL, 'K' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -305,6 +385,7 @@ static int parse_options(int argc, char **argv, sub_options *o, backend *b)
             if (ex_parse_ulong(prog, "timeout", optarg, 1, 86400, &o->timeout_s))
                 return EX_USAGE;
             break;
+        case 'K': o->decrypt_key = optarg; break;
         case 'h': usage(stdout); return EX_OK;
         default: usage(stderr); return EX_USAGE;
         }
@@ -378,6 +459,11 @@ static int verifier_init(const sub_options *o, verifier *v, backend *b)
     b->policy.require_topic = !o->compat;
     b->source.cache = v->cache;
     b->source.resolver = v->resolver;
+    if (o->decrypt_key != NULL
+        && (b->decrypt_key = dance_key_load(o->decrypt_key, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "%s: --decrypt-key: %s\n", prog, err);
+        return -1;
+    }
     return 0;
 }
 
@@ -435,8 +521,11 @@ static int receive(ex_session *s, backend *b, const sub_options *o)
             break;
         }
     }
-    fprintf(stderr, "%s: %lu messages, %lu verified, %lu refused\n", prog, b->seen,
+    fprintf(stderr, "%s: %lu messages, %lu verified, %lu refused", prog, b->seen,
             b->verified, b->refused);
+    if (b->decrypt_key != NULL)
+        fprintf(stderr, ", %lu of the verified decrypted", b->decrypted);
+    fprintf(stderr, "\n");
     return rc;
 }
 
@@ -479,6 +568,7 @@ out:
     ex_session_free(s);
     mosquitto_lib_cleanup();
     verifier_free(&v);
+    EVP_PKEY_free(b.decrypt_key);
     dance_allowlist_free(o.allow);
     return rc;
 }

@@ -11,6 +11,16 @@
  * subscriber verifying end to end then trusts the sensor, not the gateway
  * and not the broker.
  *
+ * Confidential readings (--encrypt-to NAME): each reading is encrypted to
+ * NAME's public key, taken once at start from NAME's DNSSEC-validated TLSA
+ * records (dance_jwe_recipient_key), then signed: encrypt-then-sign, a JWS
+ * with cty JWE whose payload is the JWE. That order, not the DANCE
+ * prototype's sign-then-encrypt, because the broker can then still verify
+ * the sender and republish the message under verified/ (which is what the
+ * broker's plugin is for; by default it refuses a bare JWE), while only
+ * NAME can read the reading. The recipient verifies the signature, then
+ * decrypts (backend_subscriber --decrypt-key, dance verify --decrypt-key).
+ *
  * Refused as "not authorized", it retries after about a second, then after
  * longer and longer pauses, at most --retries times: a broker with the
  * DANCE plugin refuses a device whose TLSA lookup is still running
@@ -20,7 +30,7 @@
  * example_common.c), which spares the broker a full handshake.
  *
  * Uses only libmosquitto and libdance (dance_key_load, dance_jws_sign,
- * dance_cert_dnsnames). Run with --help for the options.
+ * dance_cert_dnsnames, dance_jwe_recipient_key, dance_jwe_encrypt). Run with --help for the options.
  */
 #include <getopt.h>
 #include <math.h>
@@ -35,9 +45,11 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "dance/jwe.h"
 #include "dance/jws.h"
 #include "dance/name.h"
 #include "dance/provision.h"
+#include "dance/resolver.h"
 #include "example_common.h"
 
 static const char *prog = "device_publisher";
@@ -74,6 +86,16 @@ static void usage(FILE *f)
 "  --payload TEXT    publish TEXT (signed) instead of generated readings\n"
 "  --no-topic-binding  leave the topic out of the signed header (brokers\n"
 "                    with the default strict message profile refuse it)\n"
+"  --encrypt-to NAME encrypt each reading to NAME's key from its TLSA records\n"
+"                    (DNSSEC-validated, 3 1 0 or 3 0 0), then sign it:\n"
+"                    encrypt-then-sign (cty JWE), so the broker still verifies\n"
+"                    the sender while only NAME can read the reading\n"
+"  --resolver LIST   with --encrypt-to: DNS upstreams IP[@PORT],... (default:\n"
+"                    the system's)\n"
+"  --trust-anchor F  with --encrypt-to: DNSSEC trust anchor (default: the root\n"
+"                    key)\n"
+"  --dns-transport T with --encrypt-to: udp (default), tcp or tls\n"
+"  --tls-auth-name N with --encrypt-to: name in the resolver's certificate\n"
 "  --retries N       when the broker refuses the connection as not\n"
 "                    authorized, try again up to N times (default 5, 0-100):\n"
 "                    after about 1 s, then 2, 4 and 8 s (each +-50%%),\n"
@@ -82,13 +104,15 @@ static void usage(FILE *f)
 "                    and admits it on a retry.\n"
 "\n"
 "Each message is a compact JWS with kid = signer's identity, iat, a random\n"
-"jti and (unless --no-topic-binding) topic. One line per event on stdout:\n"
-"CONNECTED, SENT <topic> <payload>, DISCONNECTED <reason>.\n"
+"jti and (unless --no-topic-binding) topic; with --encrypt-to its payload is\n"
+"the reading encrypted to NAME (a compact JWE). One line per event on\n"
+"stdout: CONNECTED, SENT <topic> <payload> (the reading, before encryption),\n"
+"DISCONNECTED <reason>.\n"
 "\n"
 "Exit status: 0 all readings published and acknowledged; 1 connection\n"
 "refused (after the retries) or failed (e.g. no TLSA record for the\n"
 "identity); 2 bad usage or\n"
-"unreadable files; 3 disconnected by the broker while publishing (e.g.\n"
+"unreadable files, or no key for --encrypt-to in DNS; 3 disconnected by the broker while publishing (e.g.\n"
 "revoked) or a publish refused.\n", prog);
 }
 
@@ -137,6 +161,8 @@ static void make_reading(char *buf, size_t len, const char *signer, unsigned lon
 typedef struct pub_options {
     ex_tls tls;
     const char *name_opt, *topic_opt, *for_name, *for_key, *x5c_file, *payload_opt;
+    const char *encrypt_to, *dns_transport;
+    dance_resolver_config rcfg;             /* with --encrypt-to */
     unsigned long count, interval, retries;
     bool bind_topic;
 } pub_options;
@@ -148,6 +174,8 @@ typedef struct publisher {
     char topic[512];
     EVP_PKEY *sign_key;
     STACK_OF(X509) *x5c;
+    EVP_PKEY *recipient_key;                /* --encrypt-to: NAME's, from DNS */
+    char recipient[DANCE_NAME_MAX + 1];
 } publisher;
 
 static int parse_options(int argc, char **argv, pub_options *o)
@@ -169,6 +197,11 @@ static int parse_options(int argc, char **argv, pub_options *o)
         { "payload", required_argument, NULL, 'P' },
         { "no-topic-binding", no_argument, NULL, 'B' },
         { "retries", required_argument, NULL, 'R' },
+        { "encrypt-to", required_argument, NULL, 'E' },
+        { "resolver", required_argument, NULL, 'r' },
+        { "trust-anchor", required_argument, NULL, 'T' },
+        { "dns-transport", required_argument, NULL, 'D' },
+        { "tls-auth-name", required_argument, NULL, 'A' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -213,9 +246,26 @@ static int parse_options(int argc, char **argv, pub_options *o)
             if (ex_parse_ulong(prog, "retries", optarg, 0, 100, &o->retries))
                 return EX_USAGE;
             break;
+        case 'E': o->encrypt_to = optarg; break;
+        case 'r': o->rcfg.upstreams = optarg; break;
+        case 'T': o->rcfg.trust_anchor_file = optarg; break;
+        case 'D': o->dns_transport = optarg; break;
+        case 'A': o->rcfg.tls_auth_name = optarg; break;
         case 'h': usage(stdout); return EX_OK;
         default: usage(stderr); return EX_USAGE;
         }
+    }
+    if (o->encrypt_to == NULL && (o->rcfg.upstreams || o->rcfg.trust_anchor_file
+                                  || o->dns_transport || o->rcfg.tls_auth_name)) {
+        fprintf(stderr, "%s: --resolver, --trust-anchor, --dns-transport and "
+                "--tls-auth-name go with --encrypt-to\n", prog);
+        return EX_USAGE;
+    }
+    if (o->dns_transport != NULL
+        && dance_dns_transport_parse(o->dns_transport, &o->rcfg.transport) != 0) {
+        fprintf(stderr, "%s: --dns-transport '%.40s': expected udp, tcp or tls\n", prog,
+                o->dns_transport);
+        return EX_USAGE;
     }
     if (optind < argc || o->tls.cafile == NULL || o->tls.cert == NULL || o->tls.key == NULL
         || (o->for_name == NULL) != (o->for_key == NULL)) {
@@ -227,6 +277,38 @@ static int parse_options(int argc, char **argv, pub_options *o)
         return EX_USAGE;
     }
     return PARSED;
+}
+
+/* recipient_init - --encrypt-to: the recipient's key, once, from its
+ * DNSSEC-validated TLSA records: 0, or -1 after printing why */
+static int recipient_init(pub_options *o, publisher *p)
+{
+    dance_resolver *r;
+    dance_jws_source src;
+    dance_status st;
+    char err[512];
+
+    if (dance_name_normalize(o->encrypt_to, p->recipient, sizeof(p->recipient), err,
+                             sizeof(err))) {
+        fprintf(stderr, "%s: --encrypt-to: %s\n", prog, err);
+        return -1;
+    }
+    if (dance_resolver_config_check(&o->rcfg, err, sizeof(err)) != 0
+        || (r = dance_resolver_new(&o->rcfg, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return -1;
+    }
+    memset(&src, 0, sizeof(src));
+    src.resolver = r;
+    p->recipient_key = dance_jwe_recipient_key(&src, p->recipient, NULL, &st, err,
+                                               sizeof(err));
+    dance_resolver_free(r);
+    if (p->recipient_key == NULL) {
+        fprintf(stderr, "%s: --encrypt-to %s: no key to encrypt to (%s): %s\n", prog,
+                p->recipient, dance_status_name(st), err);
+        return -1;
+    }
+    return 0;
 }
 
 /* publisher_init - who we are (the connection) and who signs (us, or the
@@ -269,11 +351,14 @@ static int publisher_init(pub_options *o, publisher *p)
         snprintf(p->topic, sizeof(p->topic), "devices/%s/reading", p->identity);
     if (o->tls.client_id == NULL)
         o->tls.client_id = p->identity;
+    if (o->encrypt_to != NULL)
+        return recipient_init(o, p);
     return 0;
 }
 
 static void publisher_clear(publisher *p)
 {
+    EVP_PKEY_free(p->recipient_key);
     EVP_PKEY_free(p->sign_key);
     sk_X509_pop_free(p->x5c, X509_free);
 }
@@ -285,9 +370,9 @@ static int publish_reading(ex_session *s, pub_state *ps, const pub_options *o,
                            const publisher *p, unsigned long seq)
 {
     dance_jws_sign_opts so;
-    char *jws = NULL, err[512], reading[256], jti[32];
-    size_t jws_len = 0;
-    const char *payload = o->payload_opt;
+    char *jws = NULL, *jwe = NULL, err[512], reading[256], jti[32];
+    size_t jws_len = 0, jwe_len = 0;
+    const char *payload = o->payload_opt, *signed_payload;
     unsigned long long deadline;
     int prc;
 
@@ -307,10 +392,29 @@ static int publish_reading(ex_session *s, pub_state *ps, const pub_options *o,
     so.jti = jti;
     so.topic = o->bind_topic ? p->topic : NULL;
     so.serialization = DANCE_JWS_COMPACT;
-    if (dance_jws_sign(&so, payload, strlen(payload), &jws, &jws_len, err, sizeof(err))) {
+    signed_payload = payload;
+    if (p->recipient_key != NULL) {
+        /* encrypt-then-sign: the JWE is what is signed */
+        dance_jwe_encrypt_opts eo;
+        memset(&eo, 0, sizeof(eo));
+        eo.key = p->recipient_key;
+        eo.recipient = p->recipient;
+        eo.serialization = DANCE_JWS_COMPACT;
+        if (dance_jwe_encrypt(&eo, payload, strlen(payload), &jwe, &jwe_len, err,
+                              sizeof(err))) {
+            fprintf(stderr, "%s: cannot encrypt: %s\n", prog, err);
+            return EX_USAGE;
+        }
+        signed_payload = jwe;
+        so.cty = "JWE";
+    }
+    if (dance_jws_sign(&so, signed_payload, strlen(signed_payload), &jws, &jws_len, err,
+                       sizeof(err))) {
         fprintf(stderr, "%s: cannot sign: %s\n", prog, err);
+        free(jwe);
         return EX_USAGE;
     }
+    free(jwe);
     ps->acked = false;
     prc = mosquitto_publish_v5(s->mosq, &ps->pending_mid, p->topic, (int)jws_len, jws, 1,
                                false, NULL);
@@ -424,9 +528,10 @@ int main(int argc, char **argv)
         rc = EX_FAILED;
         goto out;
     }
-    printf("CONNECTED %s as %s%s%s%s\n", o.tls.host, p.identity,
+    printf("CONNECTED %s as %s%s%s%s%s%s\n", o.tls.host, p.identity,
            o.for_name ? ", forwarding for " : "", o.for_name ? p.signer : "",
-           s->resumed ? " (TLS session resumed)" : "");
+           s->resumed ? " (TLS session resumed)" : "",
+           o.encrypt_to ? ", encrypting to " : "", o.encrypt_to ? p.recipient : "");
 
     rc = EX_OK;
     for (i = 1; o.count == 0 || i <= o.count; i++) {

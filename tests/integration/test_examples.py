@@ -38,7 +38,10 @@ class ExamplesTest(PluginTestCase):
                            ("backend", (3, 1, 1)), ("cold1", (3, 1, 1))):
             cert, key = pki.device(ident(label))
             if rec:
-                cls.tb.set_records(ident(label), "TLSA", [pki.tlsa(cert, *rec)])
+                recs = [pki.tlsa(cert, *rec)]
+                if label == "backend":      # its key, for devices to encrypt to
+                    recs.append(pki.tlsa(cert, 3, 1, 0))
+                cls.tb.set_records(ident(label), "TLSA", recs)
             cls.dev[label] = (cert, key)
         # A sensor without a connection: a key and a self-signed carrier
         # certificate for its 3 1 0 record.
@@ -214,6 +217,53 @@ class ExamplesTest(PluginTestCase):
         self.assertEqual(backend.returncode, 0, err)
         self.assertEqual(out.splitlines(), ['VERIFIED %s verified/devices/%s/reading {"copy":1}'
                                             % (ident("dev1"), ident("dev1"))])
+
+    def test_confidential_readings(self):
+        """device_publisher --encrypt-to takes the recipient's key from DNS,
+        encrypts, then signs; the plugin verifies and copies it; the backend
+        with --decrypt-key verifies, then decrypts. Encrypted to someone
+        else, it verifies but does not decrypt."""
+        dns = ["--resolver", self.tb.upstream, "--trust-anchor", self.tb.trust_anchor]
+        backend = self.start_backend("--count", "3", "--timeout", "40",
+                                     "--decrypt-key", self.dev["backend"][1])
+        try:
+            p = self.publish("dev1", "--count", "1", "--payload", '{"dose":1}',
+                             "--encrypt-to", ident("backend"), *dns)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("encrypting to %s" % ident("backend"), p.stdout)
+            p = self.publish("dev1", "--count", "1", "--payload", '{"dose":2}',
+                             "--encrypt-to", ident("dev1"), *dns)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            p = self.publish("dev1", "--count", "1", "--payload", '{"dose":3}')
+            self.assertEqual(p.returncode, 0, p.stderr)
+            out, err = backend.communicate(timeout=40)
+        finally:
+            if backend.poll() is None:
+                backend.kill()
+                backend.wait()
+        self.assertEqual(backend.returncode, 0, err)
+        topic = "verified/devices/%s/reading" % ident("dev1")
+        lines = out.splitlines()
+        self.assertEqual(lines[0], 'DECRYPTED %s %s {"dose":1}' % (ident("dev1"), topic))
+        self.assertTrue(lines[1].startswith(
+            "REFUSED decryption_failed %s claimed=%s verified, but decryption failed"
+            % (topic, ident("dev1"))), lines[1])
+        self.assertEqual(lines[2], 'VERIFIED %s %s {"dose":3}' % (ident("dev1"), topic))
+        self.assertIn("3 messages, 2 verified, 1 refused, 1 of the verified decrypted", err)
+        # no key in DNS to encrypt to: nothing sent
+        p = self.publish("dev1", "--count", "1", "--encrypt-to", ident("norecord"), *dns)
+        self.assertEqual(p.returncode, 2, p.stdout)
+        self.assertIn("--encrypt-to %s: no key to encrypt to (no_record)" % ident("norecord"),
+                      p.stderr)
+        self.assertNotIn("SENT", p.stdout)
+        # a digest record gives no key either
+        p = self.publish("dev1", "--count", "1", "--encrypt-to", ident("gw"), *dns)
+        self.assertEqual(p.returncode, 2, p.stdout)
+        self.assertIn("(no_usable_record)", p.stderr)
+        # DNS options without --encrypt-to are a usage error
+        p = self.publish("dev1", "--count", "1", *dns)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("go with --encrypt-to", p.stderr)
 
     def test_backend_timeout_without_count_reached_exits_1(self):
         backend = self.start_backend("--topic", "devices/nobody/#", "--count", "1",
