@@ -17,3 +17,12 @@ add_test(NAME integration.jwe_cli
 set_tests_properties(integration.jwe_cli PROPERTIES
   TIMEOUT 120 LABELS "integration;cli"
   ENVIRONMENT "DANCE_BUILD_DIR=${CMAKE_BINARY_DIR}")
+
+# JWE with npm's jose: its messages (committed vectors, every alg/enc, both
+# nestings) decrypt and verify with `dance decrypt` / `dance verify
+# --decrypt-key`; with jose installed (DANCE_JOSE_MODULES) jose decrypts and
+# verifies what this project makes, live; otherwise that part is skipped.
+add_test(NAME cli.jose_interop
+         COMMAND ${DANCE_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_jose_interop.py
+                 --build-dir ${CMAKE_BINARY_DIR} -v)
+set_tests_properties(cli.jose_interop PROPERTIES TIMEOUT 90 LABELS "unit;cli")
