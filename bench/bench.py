@@ -50,7 +50,8 @@ STATEFUL_TICKETS = {"OPENSSL_CONF": os.path.join(REPO, "examples", "mosquitto-op
 UNBOUND = "/usr/sbin/unbound"
 ORG = "acme.example"
 
-FIGURES = ["verify-es256", "verify-ed25519", "verify-rs256", "cache-memory", "replay-memory",
+FIGURES = ["verify-es256", "verify-ed25519", "verify-rs256", "decrypt-verify-rsa",
+           "decrypt-verify-ecdh", "cache-memory", "replay-memory",
            "connect", "cold-storm", "passthrough", "passthrough-instructions",
            "verified-pipeline",
            "dns-per-message", "queries-per-cold-lookup", "connected-memory",
@@ -60,6 +61,8 @@ LINES = {
     "verify-es256": ["verify-es256"],
     "verify-ed25519": ["verify-ed25519"],
     "verify-rs256": ["verify-rs256"],
+    "decrypt-verify-rsa": ["decrypt-verify-rsa"],
+    "decrypt-verify-ecdh": ["decrypt-verify-ecdh"],
     "cache-memory": ["cache-memory", "cache-memory-all-keys"],
     "replay-memory": ["replay-memory"],
     "connect": ["connect"],
@@ -245,7 +248,7 @@ class Env:
         self.build = os.path.abspath(args.build_dir)
         self.bin = os.path.join(self.build, "bench")
         self.plugin = os.path.join(self.build, "mosquitto_dance.so")
-        for prog in ("bench_verify", "bench_cachemem", "bench_replaymem", "bench_pki",
+        for prog in ("bench_verify", "bench_decrypt", "bench_cachemem", "bench_replaymem", "bench_pki",
                      "bench_connect", "bench_storm", "bench_pubsub"):
             if not os.access(os.path.join(self.bin, prog), os.X_OK):
                 raise SystemExit("bench: %s not built in %s (build the project first)"
@@ -506,6 +509,23 @@ def fig_verify(env, alg):
         raise BenchError("the cache was not warm: DNS was asked")
     log("verify-%s lib %s raw %s msgs/s" % (alg, [round(x) for x in lib], [round(x) for x in raw]))
     emit(result_line("verify-" + alg, median(lib), "msgs/s", median(raw), "msgs/s",
+                     ">=", 0.80))
+
+
+def fig_decrypt_verify(env, kind):
+    """decrypt-verify-<kind>: dance_jwe_decrypt then dance_jws_verify_message
+    (warm caches) vs raw OpenSSL doing the same unwrap, decryption and
+    signature check (bench_decrypt.c says exactly what each side does)."""
+    seconds = 0.2 if env.quick else 1.0
+    out = run([env.prog("bench_decrypt"), "--kind", kind, "--rounds", str(env.rounds),
+               "--seconds", str(seconds)])
+    lib = [float(l.split()[2]) for l in out.splitlines() if l.startswith("run lib")]
+    raw = [float(l.split()[2]) for l in out.splitlines() if l.startswith("run raw")]
+    if kv(out, "dns_queries", int) != 0:
+        raise BenchError("the cache was not warm: DNS was asked")
+    log("decrypt-verify-%s lib %s raw %s msgs/s" % (kind, [round(x) for x in lib],
+                                                     [round(x) for x in raw]))
+    emit(result_line("decrypt-verify-" + kind, median(lib), "msgs/s", median(raw), "msgs/s",
                      ">=", 0.80))
 
 
@@ -1381,6 +1401,8 @@ RUNNERS = {
     "verify-es256": lambda env: fig_verify(env, "es256"),
     "verify-ed25519": lambda env: fig_verify(env, "ed25519"),
     "verify-rs256": lambda env: fig_verify(env, "rs256"),
+    "decrypt-verify-rsa": lambda env: fig_decrypt_verify(env, "rsa"),
+    "decrypt-verify-ecdh": lambda env: fig_decrypt_verify(env, "ecdh"),
     "cache-memory": fig_cache_memory,
     "replay-memory": fig_replay_memory,
     "connect": fig_connect,
