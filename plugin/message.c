@@ -170,12 +170,23 @@ static void refused(mdp_messages *p, const char *topic, bool forwarded,
 }
 
 /* encrypted_payload - a JWE (structure only: nothing is decoded, no key is
- * used) of at most max_payload bytes; a larger payload is left to the JWS
- * parser, which refuses it as too_large without reading it. */
+ * used). Within max_payload both forms; over it only the compact form (a
+ * scan of the bytes, no allocation), since the JSON form would have to be
+ * parsed: an oversize JSON JWE is left to the JWS parser, which refuses it
+ * as too_large without reading it (Mosquitto's message_size_limit keeps
+ * such messages out altogether). */
 static bool encrypted_payload(const mdp_messages *p, const void *payload, size_t len)
 {
-    return payload != NULL && len <= p->cfg->max_payload &&
-           dance_jwe_is_jwe(payload, len);
+    const unsigned char *s = payload;
+    size_t i = 0;
+
+    if (payload == NULL)
+        return false;
+    if (len <= p->cfg->max_payload)
+        return dance_jwe_is_jwe(payload, len);
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    return i < len && s[i] != '{' && dance_jwe_is_jwe(payload, len);
 }
 
 /* refuse_encrypted - count, log and diagnose an encrypted message on topic

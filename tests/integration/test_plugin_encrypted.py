@@ -178,6 +178,8 @@ class EncryptedCase(PluginTestCase):
 class RefuseTest(EncryptedCase):
     """plugin_opt_encrypted unset: refuse."""
 
+    options = {"max_payload": "4096"}
+
     def test_startup_line_says_refuse(self):
         self.assertIn("encrypted=refuse", self.broker.log())
         self.assertNotIn("warning: plugin_opt_encrypted pass", self.broker.log())
@@ -215,6 +217,15 @@ class RefuseTest(EncryptedCase):
         fence = self.fence("sensors/enc/json")
         self.assertEqual(self.payloads("sensors/enc/json"), [fence])
         self.assertEqual(self.payloads("verified/sensors/enc/json"), [fence])
+
+    def test_oversize_compact_jwe_refused_as_encrypted(self):
+        # over max_payload a compact JWE is still told apart (a byte scan)
+        jwe = encrypt("x" * 6000)
+        self.assertGreater(len(jwe), 4096)
+        self.gw.publish("sensors/enc/big", jwe, qos=1)
+        self.assertEqual(self.diagnostic("sensors/enc/big")["reason"], "encrypted")
+        fence = self.fence("sensors/enc/big")
+        self.assertEqual(self.payloads("sensors/enc/big"), [fence])
 
     def test_retained_jwe_not_stored(self):
         self.gw.publish("sensors/enc/retained", encrypt("kept?"), qos=1, retain=True)
