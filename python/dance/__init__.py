@@ -73,6 +73,7 @@ class Status(enum.IntEnum):
     NOT_YET_VALID = 25
     LIFETIME = 26
     DECRYPT_FAILED = 27
+    ENCRYPTED = 28
 
     @property
     def token(self) -> str:
