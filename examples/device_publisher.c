@@ -2,8 +2,9 @@
  * device_publisher.c - an example device: it connects to the broker with
  * mutual TLS (its own certificate and key, which the broker's DANE plugin
  * checks against the TLSA records under its DNS name), signs each reading
- * as a compact JWS whose kid is a DNS identity, and publishes the readings
- * with QoS 1.
+ * as a compact JWS whose kid is a DNS identity (or, with --format cose, as
+ * a COSE_Sign1, what a constrained device that speaks CBOR sends), and
+ * publishes the readings with QoS 1.
  *
  * A gateway forwards readings of sensors that have no connection of their
  * own: with --for NAME --for-key KEY the readings are signed by that sensor
@@ -20,7 +21,7 @@
  * example_common.c), which spares the broker a full handshake.
  *
  * Uses only libmosquitto and libdance (dance_key_load, dance_jws_sign,
- * dance_cert_dnsnames). Run with --help for the options.
+ * dance_cose_sign, dance_cert_dnsnames). Run with --help for the options.
  */
 #include <getopt.h>
 #include <math.h>
@@ -35,6 +36,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "dance/cose.h"
 #include "dance/jws.h"
 #include "dance/name.h"
 #include "dance/provision.h"
@@ -69,9 +71,12 @@ static void usage(FILE *f)
 "  --interval MS     pause between readings (default 1000)\n"
 "  --for NAME        sign as NAME (a sensor this gateway forwards for) ...\n"
 "  --for-key F       ... with NAME's private key (both or neither)\n"
-"  --x5c F           carry this certificate (chain) in the JWS header, for\n"
-"                    senders whose TLSA record holds only a digest\n"
+"  --x5c F           carry this certificate (chain) in the header (x5c;\n"
+"                    x5chain with --format cose), for senders whose TLSA\n"
+"                    record holds only a digest\n"
 "  --payload TEXT    publish TEXT (signed) instead of generated readings\n"
+"  --format F        jws (default: compact JWS) or cose (COSE_Sign1, binary\n"
+"                    CBOR with the same header: kid, iat, jti as cti, topic)\n"
 "  --no-topic-binding  leave the topic out of the signed header (brokers\n"
 "                    with the default strict message profile refuse it)\n"
 "  --retries N       when the broker refuses the connection as not\n"
@@ -81,8 +86,8 @@ static void usage(FILE *f)
 "                    refuses a device whose DNS lookup is still running\n"
 "                    and admits it on a retry.\n"
 "\n"
-"Each message is a compact JWS with kid = signer's identity, iat, a random\n"
-"jti and (unless --no-topic-binding) topic. One line per event on stdout:\n"
+"Each message is a compact JWS (or COSE_Sign1) with kid = signer's identity,\n"
+"iat, a random jti and (unless --no-topic-binding) topic. One line per event on stdout:\n"
 "CONNECTED, SENT <topic> <payload>, DISCONNECTED <reason>.\n"
 "\n"
 "Exit status: 0 all readings published and acknowledged; 1 connection\n"
@@ -139,6 +144,7 @@ typedef struct pub_options {
     const char *name_opt, *topic_opt, *for_name, *for_key, *x5c_file, *payload_opt;
     unsigned long count, interval, retries;
     bool bind_topic;
+    bool cose;              /* --format cose */
 } pub_options;
 
 /* Who publishes what, made from the options. */
@@ -169,6 +175,7 @@ static int parse_options(int argc, char **argv, pub_options *o)
         { "payload", required_argument, NULL, 'P' },
         { "no-topic-binding", no_argument, NULL, 'B' },
         { "retries", required_argument, NULL, 'R' },
+        { "format", required_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -212,6 +219,14 @@ static int parse_options(int argc, char **argv, pub_options *o)
         case 'R':
             if (ex_parse_ulong(prog, "retries", optarg, 0, 100, &o->retries))
                 return EX_USAGE;
+            break;
+        case 'F':
+            if (strcmp(optarg, "jws") != 0 && strcmp(optarg, "cose") != 0) {
+                fprintf(stderr, "%s: --format '%.40s': expected jws or cose\n", prog,
+                        optarg);
+                return EX_USAGE;
+            }
+            o->cose = strcmp(optarg, "cose") == 0;
             break;
         case 'h': usage(stdout); return EX_OK;
         default: usage(stderr); return EX_USAGE;
@@ -278,6 +293,30 @@ static void publisher_clear(publisher *p)
     sk_X509_pop_free(p->x5c, X509_free);
 }
 
+/* sign_reading - payload signed per so, as a compact JWS or (cose) a
+ * COSE_Sign1: 0 and *out (*outlen bytes, freed with signed_free(*out,
+ * cose)), or -1 with a reason. */
+static int sign_reading(const dance_jws_sign_opts *so, bool cose, const char *payload,
+                        unsigned char **out, size_t *outlen, char *err, size_t errlen)
+{
+    char *jws = NULL;
+
+    if (cose)
+        return dance_cose_sign(so, payload, strlen(payload), out, outlen, err, errlen);
+    if (dance_jws_sign(so, payload, strlen(payload), &jws, outlen, err, errlen) != 0)
+        return -1;
+    *out = (unsigned char *)jws;
+    return 0;
+}
+
+static void signed_free(unsigned char *msg, bool cose)
+{
+    if (cose)
+        dance_cose_output_free(msg);
+    else
+        free(msg);
+}
+
 /* publish_reading - sign reading number seq (or --payload), publish it at
  * QoS 1 and wait for the PUBACK; prints SENT, DISCONNECTED or REFUSED.
  * EX_OK, or the exit status to stop with. */
@@ -285,8 +324,9 @@ static int publish_reading(ex_session *s, pub_state *ps, const pub_options *o,
                            const publisher *p, unsigned long seq)
 {
     dance_jws_sign_opts so;
-    char *jws = NULL, err[512], reading[256], jti[32];
-    size_t jws_len = 0;
+    unsigned char *msg = NULL;
+    char err[512], reading[256], jti[32];
+    size_t msg_len = 0;
     const char *payload = o->payload_opt;
     unsigned long long deadline;
     int prc;
@@ -307,14 +347,14 @@ static int publish_reading(ex_session *s, pub_state *ps, const pub_options *o,
     so.jti = jti;
     so.topic = o->bind_topic ? p->topic : NULL;
     so.serialization = DANCE_JWS_COMPACT;
-    if (dance_jws_sign(&so, payload, strlen(payload), &jws, &jws_len, err, sizeof(err))) {
+    if (sign_reading(&so, o->cose, payload, &msg, &msg_len, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: cannot sign: %s\n", prog, err);
         return EX_USAGE;
     }
     ps->acked = false;
-    prc = mosquitto_publish_v5(s->mosq, &ps->pending_mid, p->topic, (int)jws_len, jws, 1,
+    prc = mosquitto_publish_v5(s->mosq, &ps->pending_mid, p->topic, (int)msg_len, msg, 1,
                                false, NULL);
-    free(jws);
+    signed_free(msg, o->cose);
     if (prc != MOSQ_ERR_SUCCESS) {
         printf("DISCONNECTED %s\n", mosquitto_strerror(prc));
         return EX_LOST;
