@@ -806,6 +806,33 @@ class ReplayCacheSizeTest(MessageBrokerCase):
         self.assertEqual(again[-1]["payload"], signed[0])
 
 
+class LogCapTest(MessageBrokerCase):
+    """Per-message log lines are capped at 20 a second, but the debug line
+    of each verified message has a cap of its own: a sender with a valid
+    key publishing many good messages must not hide a refusal."""
+
+    sender = "logcap"
+
+    def test_refusal_logged_after_a_burst_of_verified_messages(self):
+        t = "sensors/logcap"
+        first = self.s.sign("warm", topic=t)
+        self.gw.publish(t, first)       # the key is cached after this one
+        self.sub.wait(lambda m: m["topic"] == "verified/" + t)
+        good = [self.s.sign("reading #%d" % i, topic=t) for i in range(40)]
+        forged = tamper(self.s.sign("forged", topic=t))
+        time.sleep(1.1)                 # one fresh second for the whole burst
+        start = self.broker.log_size()
+        pending = [self.gw.c.publish(t, m, qos=1) for m in good + [forged]]
+        for info in pending:
+            info.wait_for_publish(WAIT)
+        # the diagnostic (QoS 0) may overtake the copies (QoS 1, in flight)
+        self.sub.wait(lambda m: m["topic"] == "rejected/" + t)
+        self.assertEqual(len(self.sub.wait(lambda m: m["topic"] == "verified/" + t,
+                                           count=41)), 41)
+        self.broker.wait_log('dance: message refused topic="%s" sender=%s format=jws '
+                             'reason=bad_signature: ' % (t, self.s.name), start=start)
+
+
 class SlowDnsTest(MessageBrokerCase):
     """A sender whose DNS answer is slow holds up only its own messages:
     a warm sender on the same (single) verify thread goes on, and plain
