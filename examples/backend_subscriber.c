@@ -2,7 +2,8 @@
  * backend_subscriber.c - an example backend that trusts devices, not the
  * broker: it subscribes (by default to verified/#, where the broker's DANCE
  * plugin republishes messages it verified) and verifies every payload again
- * end to end with libdance: the JWS's sender (kid/x5u), that sender's TLSA
+ * end to end with libdance: the sender of the JWS or COSE_Sign1 (kid/x5u;
+ * the library tells the formats apart by the first byte), that sender's TLSA
  * records fetched with DNSSEC validation, the signature, iat, the topic the
  * device bound the message to (both required unless --compat, as the
  * plugin's strict profile does) and replay (a copy of a message already
@@ -81,7 +82,7 @@ static void usage(FILE *f)
 "  --id ID             MQTT client id (default backend-<pid>)\n"
 "  --topic FILTER      subscribe to FILTER (repeatable; default verified/#)\n"
 "  --verified-prefix P topics under P are verified copies of the topic after\n"
-"                      P (default verified/); the JWS's topic binding is\n"
+"                      P (default verified/); the message's topic binding is\n"
 "                      checked against that original topic\n"
 "  --resolver LIST     validating-capable DNS upstreams IP[@PORT],... (default:\n"
 "                      the system's)\n"

@@ -2,8 +2,9 @@
  * device_publisher.c - an example device: it connects to the broker with
  * mutual TLS (its own certificate and key, which the broker's DANE plugin
  * checks against the TLSA records under its DNS name), signs each reading
- * as a compact JWS whose kid is a DNS identity, and publishes the readings
- * with QoS 1.
+ * as a compact JWS whose kid is a DNS identity (or, with --format cose, as
+ * a COSE_Sign1, what a constrained device that speaks CBOR sends), and
+ * publishes the readings with QoS 1.
  *
  * A gateway forwards readings of sensors that have no connection of their
  * own: with --for NAME --for-key KEY the readings are signed by that sensor
@@ -30,7 +31,8 @@
  * example_common.c), which spares the broker a full handshake.
  *
  * Uses only libmosquitto and libdance (dance_key_load, dance_jws_sign,
- * dance_cert_dnsnames, dance_jwe_recipient_key, dance_jwe_encrypt). Run with --help for the options.
+ * dance_cose_sign, dance_cert_dnsnames, dance_jwe_recipient_key,
+ * dance_jwe_encrypt). Run with --help for the options.
  */
 #include <getopt.h>
 #include <math.h>
@@ -45,6 +47,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "dance/cose.h"
 #include "dance/jwe.h"
 #include "dance/jws.h"
 #include "dance/name.h"
@@ -81,9 +84,12 @@ static void usage(FILE *f)
 "  --interval MS     pause between readings (default 1000)\n"
 "  --for NAME        sign as NAME (a sensor this gateway forwards for) ...\n"
 "  --for-key F       ... with NAME's private key (both or neither)\n"
-"  --x5c F           carry this certificate (chain) in the JWS header, for\n"
-"                    senders whose TLSA record holds only a digest\n"
+"  --x5c F           carry this certificate (chain) in the header (x5c;\n"
+"                    x5chain with --format cose), for senders whose TLSA\n"
+"                    record holds only a digest\n"
 "  --payload TEXT    publish TEXT (signed) instead of generated readings\n"
+"  --format F        jws (default: compact JWS) or cose (COSE_Sign1, binary\n"
+"                    CBOR with the same header: kid, iat, jti as cti, topic)\n"
 "  --no-topic-binding  leave the topic out of the signed header (brokers\n"
 "                    with the default strict message profile refuse it)\n"
 "  --encrypt-to NAME encrypt each reading to NAME's key from its TLSA records\n"
@@ -103,11 +109,11 @@ static void usage(FILE *f)
 "                    refuses a device whose DNS lookup is still running\n"
 "                    and admits it on a retry.\n"
 "\n"
-"Each message is a compact JWS with kid = signer's identity, iat, a random\n"
-"jti and (unless --no-topic-binding) topic; with --encrypt-to its payload is\n"
-"the reading encrypted to NAME (a compact JWE). One line per event on\n"
-"stdout: CONNECTED, SENT <topic> <payload> (the reading, before encryption),\n"
-"DISCONNECTED <reason>.\n"
+"Each message is a compact JWS (or COSE_Sign1) with kid = signer's identity,\n"
+"iat, a random jti and (unless --no-topic-binding) topic; with --encrypt-to\n"
+"its payload is the reading encrypted to NAME (a compact JWE). One line per\n"
+"event on stdout: CONNECTED, SENT <topic> <payload> (the reading, before\n"
+"encryption), DISCONNECTED <reason>.\n"
 "\n"
 "Exit status: 0 all readings published and acknowledged; 1 connection\n"
 "refused (after the retries) or failed (e.g. no TLSA record for the\n"
@@ -165,6 +171,7 @@ typedef struct pub_options {
     dance_resolver_config rcfg;             /* with --encrypt-to */
     unsigned long count, interval, retries;
     bool bind_topic;
+    bool cose;              /* --format cose */
 } pub_options;
 
 /* Who publishes what, made from the options. */
@@ -197,6 +204,7 @@ static int parse_options(int argc, char **argv, pub_options *o)
         { "payload", required_argument, NULL, 'P' },
         { "no-topic-binding", no_argument, NULL, 'B' },
         { "retries", required_argument, NULL, 'R' },
+        { "format", required_argument, NULL, 'F' },
         { "encrypt-to", required_argument, NULL, 'E' },
         { "resolver", required_argument, NULL, 'r' },
         { "trust-anchor", required_argument, NULL, 'T' },
@@ -246,6 +254,14 @@ static int parse_options(int argc, char **argv, pub_options *o)
             if (ex_parse_ulong(prog, "retries", optarg, 0, 100, &o->retries))
                 return EX_USAGE;
             break;
+        case 'F':
+            if (strcmp(optarg, "jws") != 0 && strcmp(optarg, "cose") != 0) {
+                fprintf(stderr, "%s: --format '%.40s': expected jws or cose\n", prog,
+                        optarg);
+                return EX_USAGE;
+            }
+            o->cose = strcmp(optarg, "cose") == 0;
+            break;
         case 'E': o->encrypt_to = optarg; break;
         case 'r': o->rcfg.upstreams = optarg; break;
         case 'T': o->rcfg.trust_anchor_file = optarg; break;
@@ -259,6 +275,12 @@ static int parse_options(int argc, char **argv, pub_options *o)
                                   || o->dns_transport || o->rcfg.tls_auth_name)) {
         fprintf(stderr, "%s: --resolver, --trust-anchor, --dns-transport and "
                 "--tls-auth-name go with --encrypt-to\n", prog);
+        return EX_USAGE;
+    }
+    if (o->encrypt_to != NULL && o->cose) {
+        /* a COSE_Sign1 has no cty here to say its payload is a JWE */
+        fprintf(stderr, "%s: --encrypt-to signs a JWE as a JWS with cty JWE; not with "
+                "--format cose\n", prog);
         return EX_USAGE;
     }
     if (o->dns_transport != NULL
@@ -363,6 +385,30 @@ static void publisher_clear(publisher *p)
     sk_X509_pop_free(p->x5c, X509_free);
 }
 
+/* sign_reading - payload signed per so, as a compact JWS or (cose) a
+ * COSE_Sign1: 0 and *out (*outlen bytes, freed with signed_free(*out,
+ * cose)), or -1 with a reason. */
+static int sign_reading(const dance_jws_sign_opts *so, bool cose, const char *payload,
+                        unsigned char **out, size_t *outlen, char *err, size_t errlen)
+{
+    char *jws = NULL;
+
+    if (cose)
+        return dance_cose_sign(so, payload, strlen(payload), out, outlen, err, errlen);
+    if (dance_jws_sign(so, payload, strlen(payload), &jws, outlen, err, errlen) != 0)
+        return -1;
+    *out = (unsigned char *)jws;
+    return 0;
+}
+
+static void signed_free(unsigned char *msg, bool cose)
+{
+    if (cose)
+        dance_cose_output_free(msg);
+    else
+        free(msg);
+}
+
 /* publish_reading - sign reading number seq (or --payload), publish it at
  * QoS 1 and wait for the PUBACK; prints SENT, DISCONNECTED or REFUSED.
  * EX_OK, or the exit status to stop with. */
@@ -370,8 +416,9 @@ static int publish_reading(ex_session *s, pub_state *ps, const pub_options *o,
                            const publisher *p, unsigned long seq)
 {
     dance_jws_sign_opts so;
-    char *jws = NULL, *jwe = NULL, err[512], reading[256], jti[32];
-    size_t jws_len = 0, jwe_len = 0;
+    unsigned char *msg = NULL;
+    char *jwe = NULL, err[512], reading[256], jti[32];
+    size_t msg_len = 0, jwe_len = 0;
     const char *payload = o->payload_opt, *signed_payload;
     unsigned long long deadline;
     int prc;
@@ -408,17 +455,16 @@ static int publish_reading(ex_session *s, pub_state *ps, const pub_options *o,
         signed_payload = jwe;
         so.cty = "JWE";
     }
-    if (dance_jws_sign(&so, signed_payload, strlen(signed_payload), &jws, &jws_len, err,
-                       sizeof(err))) {
+    if (sign_reading(&so, o->cose, signed_payload, &msg, &msg_len, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: cannot sign: %s\n", prog, err);
         free(jwe);
         return EX_USAGE;
     }
     free(jwe);
     ps->acked = false;
-    prc = mosquitto_publish_v5(s->mosq, &ps->pending_mid, p->topic, (int)jws_len, jws, 1,
+    prc = mosquitto_publish_v5(s->mosq, &ps->pending_mid, p->topic, (int)msg_len, msg, 1,
                                false, NULL);
-    free(jws);
+    signed_free(msg, o->cose);
     if (prc != MOSQ_ERR_SUCCESS) {
         printf("DISCONNECTED %s\n", mosquitto_strerror(prc));
         return EX_LOST;

@@ -17,8 +17,9 @@ uint64_t mdp_plugin_now_ms(void);
  * ids, usernames and topics are client-controlled. Returns buf. */
 const char *mdp_log_safe(const char *s, char *buf, size_t buflen);
 
-/* A cap on per-message log lines (refusals, drops, denials), so that a
- * flood of bad messages cannot flood the log; counters see everything. */
+/* A cap on per-message log lines (refusals, drops, denials; debug lines
+ * have a cap of their own), so that a flood of bad messages cannot flood
+ * the log; counters see everything. */
 typedef struct mdp_log_limiter mdp_log_limiter;
 
 mdp_log_limiter *mdp_log_limiter_new(void);     /* NULL on ENOMEM */

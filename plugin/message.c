@@ -47,6 +47,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 #include <mqtt_protocol.h>
+#include "dance/cose.h"
 #include "dance/error.h"
 #include "dance/jwe.h"
 #include "pipeline.h"
@@ -101,10 +102,18 @@ static const char *printable(const char *s, char *buf, size_t buflen)
     return dance_escape_text(s, strlen(s), buf, buflen);
 }
 
-/* diagnose - publish {topic, sender, reason, reason_code, detail} under
- * rejected_prefix (QoS 0, not retained). */
+/* format_name - "cose" or "jws": the parser the message went to, by the
+ * same first-byte rule (dance_is_cose), so also for one that failed to
+ * parse. */
+static const char *format_name(const void *payload, size_t len)
+{
+    return dance_is_cose(payload, len) ? "cose" : "jws";
+}
+
+/* diagnose - publish {topic, sender, reason, reason_code, detail, format}
+ * under rejected_prefix (QoS 0, not retained). */
 static void diagnose(mdp_messages *p, const char *topic, bool forwarded,
-                     const dance_jws_result *r)
+                     const char *format, const dance_jws_result *r)
 {
     cJSON *o;
     char *json = NULL;
@@ -126,6 +135,7 @@ static void diagnose(mdp_messages *p, const char *topic, bool forwarded,
                                                        sizeof(detail))) == NULL ||
         (r->has_alg && cJSON_AddStringToObject(o, "alg", dance_jws_alg_name(r->alg))
                            == NULL) ||
+        cJSON_AddStringToObject(o, "format", format) == NULL ||
         (forwarded && cJSON_AddTrueToObject(o, "forwarded") == NULL) ||
         (json = cJSON_PrintUnformatted(o)) == NULL) {
         cJSON_Delete(o);
@@ -150,9 +160,10 @@ static void diagnose(mdp_messages *p, const char *topic, bool forwarded,
 }
 
 /* refused - count, log and diagnose one refused message (forwarded: a
- * forwarder's copy, topic the one below forwarded_prefix). */
+ * forwarder's copy, topic the one below forwarded_prefix; format: its
+ * format_name). */
 static void refused(mdp_messages *p, const char *topic, bool forwarded,
-                    const dance_jws_result *r)
+                    const char *format, const dance_jws_result *r)
 {
     char t[128], why[sizeof(r->reason)];
     dance_status st = r->status;
@@ -162,11 +173,11 @@ static void refused(mdp_messages *p, const char *topic, bool forwarded,
         st = DANCE_INTERNAL;
     p->mstats.refused[st]++;
     mdp_log_limited(p->log, st == DANCE_INTERNAL ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
-            "dance: %smessage refused topic=\"%s\" sender=%s reason=%s: %s",
+            "dance: %smessage refused topic=\"%s\" sender=%s format=%s reason=%s: %s",
             forwarded ? "forwarded " : "", mdp_log_safe(topic, t, sizeof(t)),
-            r->sender[0] ? r->sender : "-",
+            r->sender[0] ? r->sender : "-", format,
             dance_status_name(st), printable(r->reason, why, sizeof(why)));
-    diagnose(p, topic, forwarded, r);
+    diagnose(p, topic, forwarded, format, r);
 }
 
 /* encrypted_payload - a JWE (structure only: nothing is decoded, no key is
@@ -207,7 +218,7 @@ static void refuse_encrypted(mdp_messages *p, const char *topic, bool forwarded)
                       "which the broker cannot verify: not delivered (plugin_opt_encrypted "
                       "refuse); to have it verified, sign the JWE (dance sign --cty JWE); "
                       "to deliver such messages unverified, set plugin_opt_encrypted pass");
-    refused(p, topic, forwarded, &r);
+    refused(p, topic, forwarded, "jwe", &r);
 }
 
 /* publish_verified - the copy under verified_prefix: payload, QoS and
@@ -244,8 +255,9 @@ static void publish_verified(mdp_messages *p, const mdp_msg_outcome *o)
                                            o->qos, o->retain, props);
     if (rc == MOSQ_ERR_SUCCESS) {
         mdp_log_limited(p->log, MOSQ_LOG_DEBUG, "dance: %smessage verified topic=\"%s\" "
-                "sender=%s alg=%s key=\"%s\"", o->forwarded ? "forwarded " : "",
+                "sender=%s format=%s alg=%s key=\"%s\"", o->forwarded ? "forwarded " : "",
                 mdp_log_safe(o->topic, t, sizeof(t)), r->sender,
+                format_name(o->payload, o->payload_len),
                 dance_jws_alg_name(r->alg), r->key_source);
         return;
     }
@@ -265,7 +277,8 @@ static void outcome_cb(void *ctx, const mdp_msg_outcome *o)
     if (o->result->status == DANCE_OK)
         publish_verified(p, o);
     else
-        refused(p, o->topic, o->forwarded, o->result);
+        refused(p, o->topic, o->forwarded, format_name(o->payload, o->payload_len),
+                o->result);
 }
 
 /* watch_replay - a full replay cache forgets verified messages before
@@ -371,7 +384,8 @@ static int on_forwarded(mdp_messages *p, const struct mosquitto_evt_message *ed)
         r.status = DANCE_TOPIC_MISMATCH;
         dance_set_err(r.reason, sizeof(r.reason), "a forwarded copy must name a "
                       "topic below %s", p->cfg->forwarded_prefix);
-        refused(p, ed->topic, true, &r);
+        refused(p, ed->topic, true, format_name(ed->payload, (size_t)ed->payloadlen),
+                &r);
         return MOSQ_ERR_ACL_DENIED;
     }
     topic = ed->topic + p->forwarded_prefix_len;
@@ -386,7 +400,7 @@ static int on_forwarded(mdp_messages *p, const struct mosquitto_evt_message *ed)
     case MDP_PIPELINE_QUEUED:
         break;
     case MDP_PIPELINE_REFUSED:
-        refused(p, topic, true, &r);
+        refused(p, topic, true, format_name(ed->payload, (size_t)ed->payloadlen), &r);
         break;
     case MDP_PIPELINE_DROPPED:
     case MDP_PIPELINE_SUBMIT_COUNT:
@@ -435,7 +449,8 @@ int mdp_messages_on_message(mdp_messages *p, const struct mosquitto_evt_message 
     case MDP_PIPELINE_QUEUED:
         break;
     case MDP_PIPELINE_REFUSED:
-        refused(p, ed->topic, false, &r);
+        refused(p, ed->topic, false, format_name(ed->payload, (size_t)ed->payloadlen),
+                &r);
         break;
     case MDP_PIPELINE_DROPPED:
     case MDP_PIPELINE_SUBMIT_COUNT:

@@ -9,7 +9,8 @@
  * submit: parse, allow-list, header policy) and the rest here.
  *
  * Stages and threads:
- *   broker thread   submit: parse + header checks; refusals reported at
+ *   broker thread   submit: parse (JWS or COSE_Sign1, told apart by the
+ *                   first byte) + header checks; refusals reported at
  *                   once. The message goes to the queue of verify thread
  *                   hash(owner name) % threads ("shard"); the threads, their
  *                   queues and the completion list are a mdp_pool
@@ -88,6 +89,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dance/cose.h"
 #include "dance/error.h"
 #include "dance/hashtab.h"
 #include "threadpool.h"
@@ -228,7 +230,8 @@ static uint32_t owner_hash(const char *s)
 
 static void complete(mdp_pipeline *pl, struct pl_job *j)
 {
-    /* The verified payload is not needed: subscribers get the JWS. */
+    /* The verified payload is not needed: subscribers get the message
+     * as published (JWS or COSE_Sign1). */
     free(j->res.payload);
     j->res.payload = NULL;
     j->res.payload_len = 0;
@@ -639,8 +642,10 @@ mdp_pipeline_submit_result mdp_pipeline_submit(mdp_pipeline *pl,
         return drop(pl, NULL, MDP_PIPELINE_DROP_QUEUE_BYTES, dropped);
 
     dance_jws_result_clear(refusal);
-    st = dance_jws_parse(payload, len, pl->cfg.max_payload, &jws, refusal->sender,
-                         refusal->reason, sizeof(refusal->reason));
+    /* JWS or COSE_Sign1, by the first byte; both parse into one object
+     * that every later step (policy, key, replay, signature) takes. */
+    st = dance_message_parse(payload, len, pl->cfg.max_payload, &jws, refusal->sender,
+                             refusal->reason, sizeof(refusal->reason));
     if (st != DANCE_OK) {
         refusal->status = st;
         return MDP_PIPELINE_REFUSED;

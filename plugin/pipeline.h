@@ -68,7 +68,8 @@ typedef struct mdp_pipeline_publisher {
  * valid during the callback only. */
 typedef struct mdp_msg_outcome {
     const char *topic;              /* as published */
-    const unsigned char *payload;   /* as published (the JWS) */
+    const unsigned char *payload;   /* as published (JWS text or COSE_Sign1
+                                       binary: payload_len bytes, no NUL) */
     size_t payload_len;
     int qos;
     bool retain;

@@ -5,10 +5,10 @@ broker: what examples/backend_subscriber.c does, with the `dance` module
 
 It subscribes (by default to verified/#, where the broker's DANCE plugin
 republishes the messages it verified) and verifies every payload again end
-to end: the JWS's sender, that sender's TLSA records fetched with DNSSEC
-validation, the signature, iat, the topic the device bound the message to
-(both required unless --compat, as the plugin's strict profile does) and
-replay. A broker that forged, altered, re-routed or repeated a message is
+to end: the sender of the JWS or COSE_Sign1 (the library tells them
+apart), that sender's TLSA records fetched with DNSSEC validation, the
+signature, iat, the topic the device bound the message to (both required
+unless --compat, as the plugin's strict profile does) and replay. A broker that forged, altered, re-routed or repeated a message is
 caught here.
 
 One line per message on stdout, as backend_subscriber prints them:

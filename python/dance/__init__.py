@@ -270,8 +270,8 @@ class Verifier:
         self._handle = handle
 
     def verify(self, message: Union[bytes, str], topic: Optional[str] = None) -> Verified:
-        """Verify message (compact or flattened JSON JWS), published on
-        topic when known. Returns Verified; raises NotVerified (LookupFailed
+        """Verify message (compact or flattened JSON JWS, or COSE_Sign1
+        bytes), published on topic when known. Returns Verified; raises NotVerified (LookupFailed
         when DNS could not answer)."""
         data = _bytes(message, "message")
         with self._cond:

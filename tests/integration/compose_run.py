@@ -17,8 +17,9 @@ As root, with Debian's docker.io and docker-compose:
      mosquitto-dance-demo-deps:cache, so the next run installs nothing;
   4. `docker-compose up -d --build` under a project name of its own, the
      broker published on a free port of 127.0.0.1 only;
-  5. waits until the backend has printed verified readings of dev1, dev2 and
-     s1 (through gw1) and the broker has refused rogue (no_record);
+  5. waits until the backend has printed verified readings of dev1, dev2,
+     s1 (JWS) and s2 (COSE_Sign1), both through gw1, and the broker has
+     refused rogue (no_record);
   6. revokes dev2 as doc/demo.md shows (docker-compose exec dns ...
      dnstestbed.py remove) and checks that the broker disconnects it, that
      its reconnection is refused and that the backend verifies no more of
@@ -295,6 +296,10 @@ def scenario(project, port):
                          180)
     project.wait_for("the backend verified a reading of s1 forwarded by gw1", "backend",
                      r"^VERIFIED %s verified/devices/%s/s1/reading " % (dev("s1"), dev("gw1")),
+                     120)
+    project.wait_for("the backend verified a COSE_Sign1 reading of s2 forwarded by gw1",
+                     "backend",
+                     r"^VERIFIED %s verified/devices/%s/s2/reading " % (dev("s2"), dev("gw1")),
                      120)
     project.wait_for("the broker refused rogue", "broker",
                      r"refused identity=%s .*reason=no_record" % dev("rogue"), 60)

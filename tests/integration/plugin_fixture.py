@@ -269,18 +269,28 @@ class Bed:
         cleanup_workdir(self.dir)
 
 
-def sign_message(key, name, payload, topic=None, iat=True):
+def sign_message(key, name, payload, topic=None, iat=True, cose=False):
     """A message signed by `dance sign` with key as name, bound to topic
-    when given; iat as the default options require."""
+    when given; iat as the default options require. cose: a COSE_Sign1
+    (binary, returned as written) instead of a compact JWS."""
     argv = [DANCE, "sign", "--key", key, "--name", name]
     argv.append("--iat" if iat else "--no-iat")
     if topic is not None:
         argv += ["--topic", topic]
+    if cose:
+        argv.append("--cose")
     p = subprocess.run(argv, input=payload.encode(), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=30)
     if p.returncode != 0:
         raise RuntimeError("dance sign failed: %s" % p.stderr.decode())
-    return p.stdout.strip()
+    return p.stdout if cose else p.stdout.strip()
+
+
+def tamper_cose(msg, payload):
+    """Flip one bit of payload (bytes) inside a COSE_Sign1, leaving the CBOR
+    valid, so that only the signature check can notice."""
+    i = msg.index(payload)
+    return msg[:i] + bytes([msg[i] ^ 0x01]) + msg[i + 1:]
 
 
 class Broker:

@@ -218,6 +218,36 @@ class ExamplesTest(PluginTestCase):
         self.assertEqual(out.splitlines(), ['VERIFIED %s verified/devices/%s/reading {"copy":1}'
                                             % (ident("dev1"), ident("dev1"))])
 
+    def test_cose_readings_verified_by_plugin_and_backend(self):
+        # device_publisher --format cose: binary COSE_Sign1 readings, one
+        # from the device itself, one a gateway forwards for sensor s1 with
+        # a byte outside printable ASCII in it; the backend re-verifies the
+        # plugin's copies and prints the payload safely
+        backend = self.start_backend("--count", "2", "--timeout", "30")   # verified/#
+        topic = "devices/%s/s1/cose" % ident("gw")
+        try:
+            p = self.publish("dev1", "--count", "1", "--format", "cose", "--payload",
+                             '{"cose":1}')
+            self.assertEqual(p.returncode, 0, p.stderr)
+            p = self.publish("gw", "--for", ident("s1"), "--for-key", self.dev["s1"][1],
+                             "--topic", topic, "--count", "1", "--format", "cose",
+                             "--payload", "t=2\x01")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            out, err = backend.communicate(timeout=30)
+        finally:
+            if backend.poll() is None:
+                backend.kill()
+                backend.wait()
+        self.assertEqual(backend.returncode, 0, err)
+        self.assertEqual(out.splitlines(), [
+            'VERIFIED %s verified/devices/%s/reading {"cose":1}' % (ident("dev1"), ident("dev1")),
+            "VERIFIED %s verified/%s t=2." % (ident("s1"), topic)])
+        self.assertIn('message verified topic="%s" sender=%s format=cose' % (topic, ident("s1")),
+                      self.broker.log())
+        p = self.publish("dev1", "--format", "cbor")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--format 'cbor': expected jws or cose", p.stderr)
+
     def test_confidential_readings(self):
         """device_publisher --encrypt-to takes the recipient's key from DNS,
         encrypts, then signs; the plugin verifies and copies it; the backend
@@ -264,6 +294,10 @@ class ExamplesTest(PluginTestCase):
         p = self.publish("dev1", "--count", "1", *dns)
         self.assertEqual(p.returncode, 2)
         self.assertIn("go with --encrypt-to", p.stderr)
+        p = self.publish("dev1", "--count", "1", "--format", "cose",
+                         "--encrypt-to", ident("backend"), *dns)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("not with --format cose", p.stderr)
 
     def test_backend_timeout_without_count_reached_exits_1(self):
         backend = self.start_backend("--topic", "devices/nobody/#", "--count", "1",

@@ -26,7 +26,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_fixture import PlainBroker, close_all, kill_when_up  # noqa: E402
 from plugin_fixture import (Bed, Broker, MqttClient, PluginTestCase,  # noqa: E402
-                            bound_client_id, ident, sign_message, tamper, wait_sys)
+                            bound_client_id, ident, sign_message, tamper, tamper_cose,
+                            wait_sys)
 import rawmqtt  # noqa: E402
 
 ORG = "acme.example"
@@ -77,9 +78,10 @@ def options(**extra):
     return o
 
 
-def sign(label, payload, topic):
-    """A message signed by label's key with iat and topic."""
-    return sign_message(files(label)[1], ident(label), payload, topic)
+def sign(label, payload, topic, cose=False):
+    """A message signed by label's key with iat and topic (a COSE_Sign1
+    with cose)."""
+    return sign_message(files(label)[1], ident(label), payload, topic, cose=cose)
 
 
 def bridge_conf(hub):
@@ -246,6 +248,34 @@ class ForwardingTest(FederationCase):
         # the edge's own outgoing bridge is no client that bypassed DANE
         self.assertNotIn("without having passed", self.edge.log())
         self.assertNotIn("without having passed", self.hub.log())
+
+    def test_cose_message_verified_on_edge_and_again_on_hub(self):
+        # binary COSE_Sign1 through the edge's verified/ tree, its bridge
+        # and the hub's forwarded/ tree, verified at both ends
+        device = self.client(self.edge, "sensor")
+        edge_watch = self.client(self.edge, "backend", ["verified/#"])
+        topic = "devices/%s/cose" % ident("sensor")
+        msg = sign("sensor", "edge-to-hub-cose", topic, cose=True)
+        device.publish(topic, msg, qos=1)
+        self.assertEqual(edge_watch.wait(lambda m: m["topic"] == "verified/" + topic)[0]
+                         ["payload"], msg)
+        got = self.watch.wait(lambda m: m["topic"] == "verified/" + topic)
+        self.assertEqual(got[0]["payload"], msg)
+        self.assertEqual(got[0]["props"].get("dance-sender"), [ident("sensor")])
+        self.hub.wait_log('forwarded message verified topic="%s" sender=%s format=cose'
+                          % (topic, ident("sensor")))
+        # a forwarder's altered COSE copy is refused by the hub
+        fwd = self.forwarder(EDGE2, "cose-forger")
+        forged = tamper_cose(sign("sensor", "cose-forged", topic + "2", cose=True),
+                             b"cose-forged")
+        fwd.publish("forwarded/%s2" % topic, forged, qos=1, must=False)
+        diag = self.watch.wait(lambda m: m["topic"] == "rejected/%s2" % topic)[0]
+        self.assertIn(b'"format":"cose","forwarded":true', diag["payload"])
+        self.assertIn(b'"reason":"bad_signature"', diag["payload"])
+        time.sleep(QUIET)
+        self.assertEqual(len(self.watch.on("verified/" + topic)), 1)
+        self.assertEqual(self.watch.on("verified/%s2" % topic), [])
+        self.assert_nothing_forwarded_as_is()
 
     def test_retained_device_message_retained_on_hub(self):
         # the edge's bridge subscribes with retain-as-published, so the

@@ -196,8 +196,9 @@ class RefuseTest(EncryptedCase):
         self.assertEqual(d["reason_code"], 28)      # DANCE_ENCRYPTED
         self.assertIsNone(d["sender"])
         self.assertIn("encrypted (JWE)", d["detail"])
+        self.assertEqual(d["format"], "jwe")
         self.broker.wait_log('message refused topic="sensors/enc/compact" sender=- '
-                             'reason=encrypted: the message is encrypted (JWE), which the '
+                             'format=jwe reason=encrypted: the message is encrypted (JWE), which the '
                              'broker cannot verify: not delivered (plugin_opt_encrypted '
                              'refuse); to have it verified, sign the JWE (dance sign --cty '
                              'JWE); to deliver such messages unverified, set '
@@ -285,7 +286,7 @@ class RefuseTest(EncryptedCase):
         self.assertEqual(d["reason"], "encrypted")
         self.assertTrue(d["forwarded"])
         self.broker.wait_log('forwarded message refused topic="sensors/enc/fwd" '
-                             'sender=- reason=encrypted')
+                             'sender=- format=jwe reason=encrypted')
         fence = self.fence("sensors/enc/fwd")
         self.assertEqual(self.payloads("verified/sensors/enc/fwd"), [fence])
         self.assertEqual(self.payloads("sensors/enc/fwd"), [fence])

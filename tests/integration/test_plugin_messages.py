@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Plugin integration: signed messages (JWS) verified by the broker.
+"""Plugin integration: signed messages (JWS and COSE_Sign1) verified by the
+broker.
 
 One DNSSEC test bed for the file (short TTLs), one broker per class.
 Real parts: knotd serving a signed fake root, /usr/sbin/mosquitto with the
@@ -16,6 +17,7 @@ identities whose TLSA records hold their signing keys.
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -25,11 +27,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_fixture import close_all  # noqa: E402
 from plugin_fixture import cid_args  # noqa: E402
 from plugin_fixture import (DANCE, Bed, Broker, MqttClient, PluginTestCase,  # noqa: E402
-                            ident, run, tamper)
+                            ident, run, tamper, tamper_cose)
 from plugin_fixture import sys_value as fixture_sys_value  # noqa: E402
 from plugin_fixture import wait_sys as fixture_wait_sys  # noqa: E402
 from dnsproxy import DnsProxy  # noqa: E402
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 ORG = "acme.example"
 TTL = 2                 # seconds: revocation tests wait for it
 WAIT = 20               # generous bound for anything to arrive on a loaded CI box
@@ -76,10 +79,12 @@ class Sender:
         if publish:
             TB.set_records(self.name, "TLSA", [rdata], ttl=ttl)
 
-    def sign(self, payload, topic=None, iat=True, jti=False, json_form=False):
+    def sign(self, payload, topic=None, iat=True, jti=False, json_form=False, cose=False,
+             name=None):
         """`dance sign`: iat by default (as the tool does), topic when given
-        (the broker's default strict profile requires both)."""
-        argv = [DANCE, "sign", "--key", self.key, "--name", self.name]
+        (the broker's default strict profile requires both). cose: a
+        COSE_Sign1 (binary, as written); name: kid other than self.name."""
+        argv = [DANCE, "sign", "--key", self.key, "--name", name or self.name]
         if self.x5c:
             argv += ["--x5c", self.cert]
         if topic is not None:
@@ -90,11 +95,13 @@ class Sender:
             argv.append("--jti")
         if json_form:
             argv.append("--json")
+        if cose:
+            argv.append("--cose")
         p = subprocess.run(argv, input=payload.encode(), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=30)
         if p.returncode != 0:
             raise RuntimeError("dance sign failed: %s" % p.stderr.decode())
-        return p.stdout.strip()
+        return p.stdout if cose else p.stdout.strip()
 
     def sign_jwcrypto(self, payload, **header):
         """A compact JWS with exactly this protected header (plus alg and
@@ -497,6 +504,184 @@ class OneCopyTest(MessageBrokerCase):
         self.assertEqual(self.sub.on("verified/" + t), [])
 
 
+class CoseMessagesTest(MessageBrokerCase):
+    """COSE_Sign1 messages on verify_topics next to JWS ones, with the
+    default (strict) profile: iat, topic binding and the replay window."""
+
+    sender = "cose"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.other = Sender("coseother")     # another sender, another key
+        cls.mixed = Sender("cosemixed")     # not looked up before its test
+        TB.publish()
+        cls.raw = cls.client("backend", ["sensors/cose/#"])
+
+    def verified(self, topic):
+        return self.sub.on("verified/" + topic)
+
+    def diagnostic(self, topic, count=1):
+        got = self.sub.wait(lambda m: m["topic"] == "rejected/" + topic, count=count)
+        return json.loads(got[count - 1]["payload"])
+
+    def drained(self, topic):
+        """A later message of the same sender (whose messages come out in
+        order) has come through: everything before it was decided."""
+        marker = self.s.sign("marker %f" % time.time(), topic=topic + "/marker")
+        self.gw.publish(topic + "/marker", marker)
+        self.sub.wait(lambda m: m["topic"] == "verified/" + topic + "/marker"
+                      and m["payload"] == marker)
+
+    def test_cose_verified_with_the_jws_properties(self):
+        t = "sensors/cose/temp"
+        msg = self.s.sign("temp=21.5", topic=t, cose=True)
+        self.assertEqual(msg[0], 0xd2)          # tag 18: binary, not text
+        self.gw.publish(t, msg, qos=1)
+        copy = self.sub.wait(lambda m: m["topic"] == "verified/" + t)[0]
+        self.assertEqual(copy["payload"], msg)
+        self.assertEqual(copy["qos"], 1)
+        self.assertFalse(copy["retain"])
+        self.assertEqual(copy["props"], {"dance-sender": [self.s.name],
+                                         "dance-alg": ["ES256"],
+                                         "dance-key": ["tlsa 3 1 0"]})
+        self.broker.wait_log('dance: message verified topic="%s" sender=%s format=cose '
+                             'alg=ES256 key="tlsa 3 1 0"' % (t, self.s.name))
+        # the original went on untouched, and a subscriber verifies the
+        # copy end to end with the same library
+        p = subprocess.run([DANCE, "verify", "--resolver", TB.upstream,
+                            "--trust-anchor", TB.trust_anchor, "--allowed-domains", ORG,
+                            "--topic", t], input=copy["payload"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, b"temp=21.5")
+        self.assertGreaterEqual(wait_sys(self.broker, "messages/verified", lambda v: v >= 1),
+                                1)
+
+    def test_mixed_formats_from_one_sender_keep_their_order(self):
+        # A sender nothing has looked up yet: its first messages wait for
+        # the DNS answer, JWS and COSE alike, and all come out in order.
+        t = "sensors/cose/mixed"
+        msgs = [self.mixed.sign("reading %d" % i, topic=t, cose=i % 2 == 1)
+                for i in range(20)]
+        pending = [self.gw.c.publish(t, m, qos=1) for m in msgs]
+        for info in pending:
+            info.wait_for_publish(WAIT)
+            self.assertTrue(info.is_published())
+        copies = self.sub.wait(lambda m: m["topic"] == "verified/" + t, count=20)
+        self.assertEqual([c["payload"] for c in copies], msgs)
+        self.assertEqual({c["props"]["dance-sender"][0] for c in copies}, {self.mixed.name})
+
+    def test_tampered_cose_refused_with_its_reason(self):
+        t = "sensors/cose/forged"
+        good = self.s.sign("genuine", topic=t, cose=True)
+        before = sys_value(self.broker, "messages/refused/bad_signature")
+        # per-message log lines are capped per second (20): start a fresh
+        # second after the other tests' bursts
+        time.sleep(1.1)
+        start = self.broker.log_size()
+        self.gw.publish(t, tamper_cose(good, b"genuine"))
+        d = self.diagnostic(t)
+        self.assertEqual((d["reason"], d["sender"], d["alg"], d["format"]),
+                         ("bad_signature", self.s.name, "ES256", "cose"))
+        self.assertIn("signature", d["detail"])
+        self.broker.wait_log('dance: message refused topic="%s" sender=%s format=cose '
+                             'reason=bad_signature: ' % (t, self.s.name), start=start)
+        self.assertGreaterEqual(wait_sys(self.broker, "messages/refused/bad_signature",
+                                         lambda v: v >= before + 1), before + 1)
+        # broken CBOR is malformed, refused on the spot, named as COSE
+        self.gw.publish(t, good[:-3])
+        d = self.diagnostic(t, count=2)
+        self.assertEqual((d["reason"], d["format"]), ("malformed", "cose"))
+        # the genuine one after them is the only verified copy
+        self.gw.publish(t, good)
+        copies = self.sub.wait(lambda m: m["topic"] == "verified/" + t)
+        self.drained(t)
+        self.assertEqual([c["payload"] for c in self.verified(t)], [good])
+        self.assertEqual(len(copies), 1)
+        # the original topic carried all three as published
+        self.assertEqual([m["payload"] for m in self.raw.on(t)],
+                         [tamper_cose(good, b"genuine"), good[:-3], good])
+
+    def test_replayed_cose_refused(self):
+        t = "sensors/cose/replay"
+        msg = self.s.sign("once", topic=t, cose=True)
+        self.gw.publish(t, msg)
+        self.sub.wait(lambda m: m["topic"] == "verified/" + t)
+        self.gw.publish(t, msg)
+        d = self.diagnostic(t)
+        self.assertEqual((d["reason"], d["sender"], d["format"]),
+                         ("replay", self.s.name, "cose"))
+        # the untagged form of the same message (without the one-byte tag
+        # 18) signs the same Sig_structure: still a copy
+        self.assertEqual(msg[0], 0xd2)
+        self.gw.publish(t, msg[1:])
+        self.assertEqual(self.diagnostic(t, count=2)["reason"], "replay")
+        self.drained(t)
+        self.assertEqual(len(self.verified(t)), 1)
+
+    def test_kid_naming_another_sender_refused(self):
+        # signed with this sender's key, kid naming another sender: the key
+        # from the named sender's TLSA records does not verify it
+        t = "sensors/cose/impostor"
+        self.gw.publish(t, self.s.sign("impostor", topic=t, cose=True, name=self.other.name))
+        d = self.diagnostic(t)
+        self.assertEqual((d["reason"], d["sender"], d["format"]),
+                         ("bad_signature", self.other.name, "cose"))
+        # a kid outside the allowed domains: refused before any DNS query
+        before = TB.query_count()
+        self.gw.publish(t, self.s.sign("outside", topic=t, cose=True,
+                                       name="dev._device.other.example"))
+        d = self.diagnostic(t, count=2)
+        self.assertEqual((d["reason"], d["sender"]),
+                         ("outside_allowed_domains", "dev._device.other.example"))
+        self.assertEqual(TB.query_count(), before)
+        self.drained(t)
+        self.assertEqual(self.verified(t), [])
+
+
+def cose_js_modules():
+    """The node_modules directory holding npm's cose-js
+    (DANCE_COSE_JS_MODULES, as for test_cose_interop.py), or None."""
+    mods = os.environ.get("DANCE_COSE_JS_MODULES")
+    if not mods or shutil.which("node") is None:
+        return None
+    return mods if os.path.isdir(os.path.join(mods, "cose-js")) else None
+
+
+@unittest.skipIf(cose_js_modules() is None,
+                 "cose-js not installed (set DANCE_COSE_JS_MODULES and install node)")
+class CoseJsTest(MessageBrokerCase):
+    """npm's cose-js (an independent implementation) signs, the broker
+    verifies against the DNSSEC test bed. cose-js writes registered header
+    parameters only (alg, kid): no CWT claims, so no iat and no topic, and
+    this broker runs the compat profile."""
+
+    options = {"message_profile": "compat"}
+    sender = "cosejs"
+
+    def cose_js_sign(self, payload):
+        p = subprocess.run(["node", os.path.join(HERE, "cose_js_interop.js"), "sign", "ES256",
+                            self.s.key, self.s.name], input=payload, capture_output=True,
+                           env=dict(os.environ, NODE_PATH=cose_js_modules()), timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        return p.stdout
+
+    def test_cose_js_message_verified_through_the_broker(self):
+        t = "sensors/cosejs/temp"
+        msg = self.cose_js_sign(b"temp=19.5")
+        self.gw.publish(t, msg)
+        copy = self.sub.wait(lambda m: m["topic"] == "verified/" + t)[0]
+        self.assertEqual(copy["payload"], msg)
+        self.assertEqual(copy["props"], {"dance-sender": [self.s.name],
+                                         "dance-alg": ["ES256"],
+                                         "dance-key": ["tlsa 3 1 0"]})
+        self.gw.publish(t, tamper_cose(msg, b"temp=19.5"))
+        d = json.loads(self.sub.wait(lambda m: m["topic"] == "rejected/" + t)[0]["payload"])
+        self.assertEqual((d["reason"], d["format"]), ("bad_signature", "cose"))
+        self.assertEqual(len(self.sub.on("verified/" + t)), 1)
+
+
 class CompatProfileTest(MessageBrokerCase):
     """message_profile compat: prototype-style messages (no iat, no topic)
     verify, a warning says what stays open, and with a replay window a copy
@@ -619,6 +804,33 @@ class ReplayCacheSizeTest(MessageBrokerCase):
         self.gw.publish(t, signed[0], qos=1)
         again = self.sub.wait(lambda m: m["topic"] == "verified/" + t, count=1201)
         self.assertEqual(again[-1]["payload"], signed[0])
+
+
+class LogCapTest(MessageBrokerCase):
+    """Per-message log lines are capped at 20 a second, but the debug line
+    of each verified message has a cap of its own: a sender with a valid
+    key publishing many good messages must not hide a refusal."""
+
+    sender = "logcap"
+
+    def test_refusal_logged_after_a_burst_of_verified_messages(self):
+        t = "sensors/logcap"
+        first = self.s.sign("warm", topic=t)
+        self.gw.publish(t, first)       # the key is cached after this one
+        self.sub.wait(lambda m: m["topic"] == "verified/" + t)
+        good = [self.s.sign("reading #%d" % i, topic=t) for i in range(40)]
+        forged = tamper(self.s.sign("forged", topic=t))
+        time.sleep(1.1)                 # one fresh second for the whole burst
+        start = self.broker.log_size()
+        pending = [self.gw.c.publish(t, m, qos=1) for m in good + [forged]]
+        for info in pending:
+            info.wait_for_publish(WAIT)
+        # the diagnostic (QoS 0) may overtake the copies (QoS 1, in flight)
+        self.sub.wait(lambda m: m["topic"] == "rejected/" + t)
+        self.assertEqual(len(self.sub.wait(lambda m: m["topic"] == "verified/" + t,
+                                           count=41)), 41)
+        self.broker.wait_log('dance: message refused topic="%s" sender=%s format=jws '
+                             'reason=bad_signature: ' % (t, self.s.name), start=start)
 
 
 class SlowDnsTest(MessageBrokerCase):

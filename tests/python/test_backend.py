@@ -136,6 +136,20 @@ class PythonBackend(PluginTestCase):
         self.assertEqual(out.splitlines(), ['VERIFIED %s verified/devices/%s/reading {"copy":1}'
                                             % (ident("dev1"), ident("dev1"))])
 
+    def test_reverifies_plugin_cose_copies(self):
+        # a binary COSE_Sign1 copy (device_publisher --format cose) with a
+        # byte outside printable ASCII in its payload: the same line as the
+        # C backend's
+        args = ("--count", "1", "--timeout", "30")
+        backends = [self.start_backend(C_BACKEND, *args),
+                    self.start_backend(PY_BACKEND, *args)]
+        self.publish("dev1", "--count", "1", "--format", "cose", "--payload", "cose\x7f1")
+        (c_out, c_err), (py_out, py_err) = [b.communicate(timeout=30) for b in backends]
+        self.assertEqual([b.returncode for b in backends], [0, 0], c_err + py_err)
+        self.assertEqual(py_out.splitlines(), ["VERIFIED %s verified/devices/%s/reading cose.1"
+                                               % (ident("dev1"), ident("dev1"))])
+        self.assertEqual(py_out, c_out)
+
     def test_exit_statuses(self):
         p = subprocess.run([sys.executable, PY_BACKEND, "--host", "localhost"],
                            capture_output=True, text=True, timeout=30, env=python_env())

@@ -2,7 +2,8 @@
  * tests/unit/test_plugin_pipeline.c - the plugin's message pipeline
  * (plugin/pipeline.c) with real threads, a real TLSA cache, the real
  * worker pool and libdance's JWS code: warm senders verified in
- * per-sender order across verify threads, refusals on the spot (nothing
+ * per-sender order across verify threads, JWS and COSE_Sign1 from one
+ * sender mixed (binary payloads kept byte for byte), refusals on the spot (nothing
  * queued, no lookup), the queue cap in messages and in bytes, a cold
  * sender parked behind one DNS lookup while a warm sender on the same
  * thread goes on, lookup budgets per publisher (rate_limited), and
@@ -29,6 +30,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "dance/cose.h"
 #include "dance/jws.h"
 #include "dance/name.h"
 #include "pipeline.h"
@@ -46,6 +48,8 @@ typedef struct outcome {
     char sender[DANCE_NAME_MAX + 1];
     char key_source[DANCE_JWS_KEY_SOURCE_MAX];
     char payload[512];          /* the JWS as published */
+    unsigned char raw[512];     /* its first bytes, any bytes */
+    size_t raw_len;             /* the whole message's length */
     char topic[64];
     int qos;
     bool retain;
@@ -85,6 +89,9 @@ static void on_outcome(void *ctx, const mdp_msg_outcome *o)
     snprintf(d->key_source, sizeof(d->key_source), "%s", o->result->key_source);
     snprintf(d->payload, sizeof(d->payload), "%.*s", (int)o->payload_len,
              (const char *)o->payload);
+    memcpy(d->raw, o->payload, o->payload_len < sizeof(d->raw) ? o->payload_len
+                                                               : sizeof(d->raw));
+    d->raw_len = o->payload_len;
     snprintf(d->topic, sizeof(d->topic), "%s", o->topic);
     d->qos = o->qos;
     d->retain = o->retain;
@@ -141,6 +148,23 @@ static char *sign(EVP_PKEY *key, const char *name, const char *payload, const ch
     o.topic = topic;
     o.serialization = DANCE_JWS_COMPACT;
     if (dance_jws_sign(&o, payload, strlen(payload), &out, &len, err, sizeof(err)) != 0)
+        fail_msg("sign: %s", err);
+    return out;
+}
+
+/* sign_cose - a COSE_Sign1 of len bytes of payload (binary). */
+static unsigned char *sign_cose(EVP_PKEY *key, const char *name, const void *payload,
+                                size_t len, const char *topic, size_t *outlen)
+{
+    dance_jws_sign_opts o;
+    unsigned char *out = NULL;
+    char err[256];
+
+    memset(&o, 0, sizeof(o));
+    o.key = key;
+    o.name = name;
+    o.topic = topic;
+    if (dance_cose_sign(&o, payload, len, &out, outlen, err, sizeof(err)) != 0)
         fail_msg("sign: %s", err);
     return out;
 }
@@ -639,6 +663,69 @@ static void test_bad_signature(void **state)
     env_free(e);
 }
 
+/* COSE_Sign1 and JWS messages of one sender, mixed: each format goes to
+ * its parser, all are verified in the order submitted, and the COSE ones
+ * (binary, NUL bytes inside) come back byte for byte. A COSE message
+ * signed with another key than its kid's is refused by the verify thread
+ * (bad_signature, sender named); one bound to another topic on the spot. */
+static void test_cose_and_jws_mixed(void **state)
+{
+    env *e = env_new(2, 100, 0);
+    enum { PER = 10 };
+    char *jws[PER];
+    unsigned char *cose[PER], *forged, *elsewhere;
+    size_t cose_len[PER], forged_len, elsewhere_len;
+    const unsigned char body[] = { 0xa1, 0x00, 0x00, 0x61, 't' };  /* NULs inside */
+    dance_jws_result r;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    for (int i = 0; i < PER; i++) {
+        char txt[16];
+        snprintf(txt, sizeof(txt), "jws %d", i);
+        jws[i] = sign(e->k1, WARM1, txt, TOPIC);
+        cose[i] = sign_cose(e->k1, WARM1, body, sizeof(body) - (size_t)(i % 2), TOPIC,
+                            &cose_len[i]);
+        assert_true(dance_is_cose(cose[i], cose_len[i]));
+    }
+    forged = sign_cose(e->k2, WARM1, body, sizeof(body), TOPIC, &forged_len);
+    elsewhere = sign_cose(e->k1, WARM1, body, sizeof(body), "sensors/other",
+                          &elsewhere_len);
+
+    assert_int_equal(mdp_pipeline_submit(e->pl, NULL, TOPIC, elsewhere, elsewhere_len, 1,
+                                         false, &r, NULL), MDP_PIPELINE_REFUSED);
+    assert_int_equal(r.status, DANCE_TOPIC_MISMATCH);
+    assert_string_equal(r.sender, WARM1);
+    for (int i = 0; i < PER; i++) {
+        assert_int_equal(submit(e, TOPIC, jws[i], &r), MDP_PIPELINE_QUEUED);
+        assert_int_equal(mdp_pipeline_submit(e->pl, NULL, TOPIC, cose[i], cose_len[i], 1,
+                                             false, &r, NULL), MDP_PIPELINE_QUEUED);
+    }
+    assert_int_equal(mdp_pipeline_submit(e->pl, NULL, TOPIC, forged, forged_len, 1, false,
+                                         &r, NULL), MDP_PIPELINE_QUEUED);
+    drain_until(e, 2 * PER + 1);
+    for (int i = 0; i < PER; i++) {
+        outcome *oj = &e->out[2 * i], *oc = &e->out[2 * i + 1];
+        assert_int_equal(oj->status, DANCE_OK);
+        assert_string_equal(oj->payload, jws[i]);
+        assert_int_equal(oc->status, DANCE_OK);
+        assert_string_equal(oc->sender, WARM1);
+        assert_string_equal(oc->key_source, "tlsa 3 1 0");
+        assert_int_equal(oc->raw_len, cose_len[i]);
+        assert_memory_equal(oc->raw, cose[i], cose_len[i]);
+    }
+    assert_int_equal(e->out[2 * PER].status, DANCE_BAD_SIGNATURE);
+    assert_string_equal(e->out[2 * PER].sender, WARM1);
+    for (int i = 0; i < PER; i++) {
+        free(jws[i]);
+        dance_cose_output_free(cose[i]);
+    }
+    dance_cose_output_free(forged);
+    dance_cose_output_free(elsewhere);
+    dance_jws_result_clear(&r);
+    env_free(e);
+}
+
 /* A cold sender's messages wait behind one lookup (here failing after
  * the timeout: lookup_failure, in order); a warm sender on the same verify
  * thread is not held up. */
@@ -761,6 +848,7 @@ int main(void)
         cmocka_unit_test(test_lookup_budget),
         cmocka_unit_test(test_forwarded_no_budget),
         cmocka_unit_test(test_bad_signature),
+        cmocka_unit_test(test_cose_and_jws_mixed),
         cmocka_unit_test(test_cold_sender_parked),
         cmocka_unit_test(test_dns_reserve),
         cmocka_unit_test(test_stop_with_messages_in_flight),
