@@ -6,9 +6,11 @@ plugin_opt_encrypted refuse (the default) a JWE published on a
 verify_topics topic, as a PUBLISH, a retained message or a will, is not
 delivered: refused as "encrypted" (log line, $SYS counter, diagnostic).
 With pass it is delivered untouched on its own topic and never appears
-under verified/. A JWE under forwarded_prefix is refused in both modes. A JWS whose payload is a
-JWE (encrypt-then-sign, `dance sign --cty JWE`) is verified and copied
-under verified/ still encrypted, and the recipient decrypts it.
+under verified/. A JWE under forwarded_prefix is refused in both modes,
+and one coming over the broker's own bridge (no ACL check there) is refused
+in MESSAGE. A JWS whose payload is a JWE (encrypt-then-sign, `dance sign
+--cty JWE`) is verified and copied under verified/ still encrypted, and
+the recipient decrypts it.
 
 Real parts: knotd serving a signed fake root, /usr/sbin/mosquitto with the
 built plugin, paho-mqtt clients with DANE-checked certificates, JWEs made
@@ -24,9 +26,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import (DANCE, Bed, Broker, MqttClient, PluginTestCase,  # noqa: E402
-                            bound_client_id, close_all, ident, kill_when_up,
-                            sign_message)
+from plugin_fixture import (DANCE, Bed, Broker, MqttClient, PlainBroker,  # noqa: E402
+                            PluginTestCase, bound_client_id, close_all, ident,
+                            kill_when_up, sign_message)
 from plugin_fixture import sys_value as fixture_sys_value  # noqa: E402
 from plugin_fixture import wait_sys as fixture_wait_sys  # noqa: E402
 
@@ -101,6 +103,7 @@ class EncryptedCase(PluginTestCase):
     gateway as a forwarder; options merged over these."""
 
     options = {}
+    extra_conf = ""
 
     @classmethod
     def setUpClass(cls):
@@ -119,7 +122,8 @@ class EncryptedCase(PluginTestCase):
             "forwarders": ident("gateway"),
         }
         opts.update(cls.options)
-        cls.broker = Broker(d, BED.pki, opts, extra_conf="max_queued_messages 1000").start()
+        cls.broker = Broker(d, BED.pki, opts,
+                            extra_conf="max_queued_messages 1000\n" + cls.extra_conf).start()
         cls.broker.wait_log("dance: message verification ready")
         cls.clients = []
         cls.gw = cls.client("gateway")
@@ -343,6 +347,58 @@ class PassTest(EncryptedCase):
         fence = self.fence("sensors/pass/fwd")
         self.assertEqual(self.payloads("verified/sensors/pass/fwd"), [fence])
         self.assertEqual(self.payloads("sensors/pass/fwd"), [fence])
+
+
+class BridgeTest(EncryptedCase):
+    """The broker's own outgoing bridge to a plain broker: Mosquitto asks no
+    ACL check for what it brings in, so the MESSAGE callback refuses a JWE
+    there (refuse, the default)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.remote = PlainBroker(BED.dir)
+        cls.extra_conf = ("connection remote\naddress 127.0.0.1:%d\n"
+                          "bridge_protocol_version mqttv50\n"
+                          "topic sensors/bridged/# in 1\n" % cls.remote.port)
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.remote.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.remote.stop()
+
+    def test_bridged_jwe_refused_signed_one_verified(self):
+        self.broker.wait_log("Connecting bridge")
+        topic = "sensors/bridged/1"
+        msg = signed("over the bridge", topic).decode()
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:      # the bridge may take a moment
+            self.remote.publish(topic, msg)
+            if self.sub.on("verified/" + topic):
+                break
+            time.sleep(0.5)
+        self.assertTrue(self.sub.on("verified/" + topic), "nothing came over the bridge")
+        start = self.sys_value("messages/refused/encrypted")
+        self.remote.publish(topic, encrypt("bridged secret").decode(), retain=True)
+        # (copies of the signed message the loop sent twice are refused as
+        # replay: wait for the encrypted one's diagnostic among them)
+        self.sub.wait(lambda m: m["topic"] == "rejected/" + topic
+                      and json.loads(m["payload"])["reason"] == "encrypted")
+        self.broker.wait_log('message refused topic="%s" sender=- format=jwe '
+                             'reason=encrypted' % topic)
+        self.assertGreaterEqual(
+            self.wait_sys("messages/refused/encrypted", lambda v: v >= start + 1), start + 1)
+        time.sleep(QUIET)
+        self.assertFalse([m for m in self.sub.on(topic) if m["payload"].count(b".") == 4])
+        late = self.client("backend", [topic])
+        time.sleep(QUIET)
+        self.assertFalse([m for m in late.on(topic) if m["payload"].count(b".") == 4])
 
 
 if __name__ == "__main__":
