@@ -427,9 +427,13 @@ int mdp_messages_on_message(mdp_messages *p, const struct mosquitto_evt_message 
         return MOSQ_ERR_SUCCESS;
     if (!mdp_topics_match(p->cfg->topics, ed->topic))
         return MOSQ_ERR_SUCCESS;
-    /* a client's JWE was refused in ACL_CHECK already (refuse mode): what
-     * comes here is a bridge's, or one that pass lets through */
-    if (encrypted_payload(p, ed->payload, ed->payloadlen)) {
+    /* With refuse, a client's JWE was refused in ACL_CHECK already: only
+     * what no ACL check saw (the broker's own bridges, whose connections
+     * are no registered clients) is looked at again. With pass, every JWE
+     * must be kept out of the pipeline here. */
+    if ((p->cfg->encrypted_pass || ed->client == NULL ||
+         mdp_clients_find(p->clients, ed->client) == NULL) &&
+        encrypted_payload(p, ed->payload, ed->payloadlen)) {
         char t[128];
         if (!p->cfg->encrypted_pass) {
             refuse_encrypted(p, ed->topic, false);
