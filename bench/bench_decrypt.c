@@ -48,6 +48,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "bench_offline.h"
 #include "bench_util.h"
 #include "dance/cache.h"
 #include "dance/jwe.h"
@@ -82,34 +83,10 @@ typedef struct setup {
     unsigned char otherinfo[64];/* ecdh: Concat KDF OtherInfo (fixed) */
     size_t otherinfo_len;
     msg *m;
-    dance_cache *cache;
-    dance_jws_keycache *keys;
-    dance_allowlist *allow;
-    dance_resolver *resolver;
-    dance_jws_policy pol;
-    dance_jws_source src;
+    bo_verifier v;
 } setup;
 
 static volatile unsigned g_sink;
-
-/* es_der - JOSE r||s into DER ECDSA-Sig-Value */
-static unsigned char *es_der(const unsigned char *raw, size_t rawlen, size_t *outlen)
-{
-    ECDSA_SIG *es = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(raw, (int)(rawlen / 2), NULL);
-    BIGNUM *s = BN_bin2bn(raw + rawlen / 2, (int)(rawlen / 2), NULL);
-    unsigned char *der = NULL;
-    int n;
-
-    if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1)
-        bu_die("ECDSA_SIG conversion failed");
-    n = i2d_ECDSA_SIG(es, &der);
-    if (n <= 0)
-        bu_die("i2d_ECDSA_SIG failed");
-    ECDSA_SIG_free(es);
-    *outlen = (size_t)n;
-    return der;
-}
 
 /* json_b64_member - the decoded value of "name":"<base64url>" in the JSON
  * text hdr. By hand: the header is our own library's output, and this is
@@ -175,42 +152,14 @@ static void build(setup *s)
     char err[DANCE_REASON_MAX];
     EVP_PKEY *sender = dance_key_generate(s->ecdh ? DANCE_KEY_EC256 : DANCE_KEY_RSA2048,
                                           err, sizeof(err));
-    dance_cache_config cc;
-    dance_resolver_config rc;
-    dance_tlsa_result tr;
-    unsigned char *spki = NULL, *p;
-    const unsigned char *cp;
-    int n;
+    unsigned char *p;
 
     s->rcpt = dance_key_generate(s->ecdh ? DANCE_KEY_EC256 : DANCE_KEY_RSA2048, err,
                                  sizeof(err));
     if (sender == NULL || s->rcpt == NULL)
         bu_die("key generation: %s", err);
-    memset(&cc, 0, sizeof(cc));
-    cc.capacity = 16;
-    s->cache = dance_cache_new(&cc);
-    s->keys = dance_jws_keycache_new(0);
-    s->allow = dance_allowlist_parse("acme.example", err, sizeof(err));
-    if (s->cache == NULL || s->keys == NULL || s->allow == NULL)
-        bu_die("cannot make cache/keycache/allow-list: %s", err);
-    /* required by dance_jws_verify_message, never asked (warm cache) */
-    memset(&rc, 0, sizeof(rc));
-    rc.upstreams = "127.0.0.1@9";
-    rc.timeout_ms = 100;
-    if ((s->resolver = dance_resolver_new(&rc, err, sizeof(err))) == NULL)
-        bu_die("dance_resolver_new: %s", err);
-    n = i2d_PUBKEY(sender, &spki);
-    cp = spki;
-    if (n <= 0 || (s->sender_pub = d2i_PUBKEY(NULL, &cp, n)) == NULL)
-        bu_die("SPKI round trip failed");
-    memset(&tr, 0, sizeof(tr));
-    tr.status = DANCE_OK;
-    tr.ttl = 3600;
-    if (dance_tlsa_rrset_add(&tr.records, 3, 1, 0, spki, (size_t)n) != 0
-        || dance_cache_put(s->cache, SENDER, &tr) != 0)
-        bu_die("cannot cache the sender's record");
-    dance_tlsa_result_clear(&tr);
-    OPENSSL_free(spki);
+    bo_verifier_init(&s->v, 16);
+    s->sender_pub = bo_publish_key(&s->v, SENDER, sender);
 
     /* ECDH-ES OtherInfo: AlgorithmID "A256GCM", empty apu/apv, 256 bits */
     p = s->otherinfo;
@@ -252,7 +201,7 @@ static void build(setup *s)
         m->si_len = (size_t)(q - jws);
         raw = bu_b64url_decode(q + 1, strlen(q + 1), &rawlen);
         if (s->ecdh) {
-            m->sig = es_der(raw, rawlen, &m->sig_len);
+            m->sig = bo_es_der(raw, rawlen, &m->sig_len);
             free(raw);
         } else {
             m->sig = raw;
@@ -283,11 +232,6 @@ static void build(setup *s)
     }
     EVP_PKEY_free(sender);
 
-    memset(&s->pol, 0, sizeof(s->pol));
-    s->pol.allow = s->allow;
-    s->pol.keys = s->keys;
-    s->src.cache = s->cache;
-    s->src.resolver = s->resolver;
 }
 
 /* lib_once - decrypt, then verify the JWS inside; dies unless both pass */
@@ -300,7 +244,7 @@ static void lib_once(setup *s, const msg *m)
     memset(&vr, 0, sizeof(vr));
     if (dance_jwe_decrypt(m->jwe, m->len, 0, s->rcpt, &dr) != DANCE_OK)
         bu_die("library did not decrypt a good message: %s", dr.reason);
-    if (dance_jws_verify_message(dr.plaintext, dr.plaintext_len, 0, &s->pol, &s->src, &vr)
+    if (dance_jws_verify_message(dr.plaintext, dr.plaintext_len, 0, &s->v.pol, &s->v.src, &vr)
         != DANCE_OK)
         bu_die("library refused a good message: %s: %s", dance_status_name(vr.status),
                vr.reason);
@@ -490,7 +434,7 @@ int main(int argc, char **argv)
             fflush(stdout);
         }
     }
-    dance_cache_get_stats(s.cache, &cst);
+    dance_cache_get_stats(s.v.cache, &cst);
     printf("dns_queries %llu\n", (unsigned long long)cst.queries);
 
     for (int j = 0; j < s.nmsgs; j++) {
@@ -510,9 +454,6 @@ int main(int argc, char **argv)
     free(pt);
     EVP_PKEY_free(s.rcpt);
     EVP_PKEY_free(s.sender_pub);
-    dance_cache_free(s.cache);
-    dance_jws_keycache_free(s.keys);
-    dance_allowlist_free(s.allow);
-    dance_resolver_free(s.resolver);
+    bo_verifier_free(&s.v);
     return 0;
 }

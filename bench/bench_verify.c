@@ -53,6 +53,7 @@
 
 #include <cbor.h>
 
+#include "bench_offline.h"
 #include "bench_util.h"
 #include "dance/cache.h"
 #include "dance/cose.h"
@@ -82,12 +83,7 @@ typedef struct setup {
     int nsenders, nmsgs;
     EVP_PKEY **pub;             /* per sender, decoded from its SPKI */
     msg *m;
-    dance_cache *cache;
-    dance_jws_keycache *keys;
-    dance_allowlist *allow;
-    dance_resolver *resolver;
-    dance_jws_policy pol;
-    dance_jws_source src;
+    bo_verifier v;
 } setup;
 
 static volatile unsigned g_sink;
@@ -95,25 +91,6 @@ static volatile unsigned g_sink;
 static void sender_name(int i, char *buf, size_t len)
 {
     snprintf(buf, len, "s%d._device.acme.example", i);
-}
-
-/* es_der - JOSE r||s into DER ECDSA-Sig-Value */
-static unsigned char *es_der(const unsigned char *raw, size_t rawlen, size_t *outlen)
-{
-    ECDSA_SIG *es = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(raw, (int)(rawlen / 2), NULL);
-    BIGNUM *s = BN_bin2bn(raw + rawlen / 2, (int)(rawlen / 2), NULL);
-    unsigned char *der = NULL;
-    int n;
-
-    if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1)
-        bu_die("ECDSA_SIG conversion failed");
-    n = i2d_ECDSA_SIG(es, &der);
-    if (n <= 0)
-        bu_die("i2d_ECDSA_SIG failed");
-    ECDSA_SIG_free(es);
-    *outlen = (size_t)n;
-    return der;
 }
 
 /* cose_baseline - from a tagged COSE_Sign1, the Sig_structure (the
@@ -158,52 +135,15 @@ static void build(setup *s)
 {
     char err[DANCE_REASON_MAX], name[DANCE_NAME_MAX + 1];
     EVP_PKEY **priv = bu_xcalloc((size_t)s->nsenders, sizeof(*priv));
-    dance_cache_config cc;
-    dance_resolver_config rc;
 
     s->pub = bu_xcalloc((size_t)s->nsenders, sizeof(*s->pub));
-    memset(&cc, 0, sizeof(cc));
-    cc.capacity = (size_t)s->nsenders + 16;
-    s->cache = dance_cache_new(&cc);
-    s->keys = dance_jws_keycache_new(0);
-    s->allow = dance_allowlist_parse("acme.example", err, sizeof(err));
-    if (s->cache == NULL || s->keys == NULL || s->allow == NULL)
-        bu_die("cannot make cache/keycache/allow-list: %s", err);
-    /* The resolver is required by dance_jws_verify_message but is never
-     * asked: the cache is warm (checked at the end through the stats). */
-    memset(&rc, 0, sizeof(rc));
-    rc.upstreams = "127.0.0.1@9";
-    rc.timeout_ms = 100;
-    s->resolver = dance_resolver_new(&rc, err, sizeof(err));
-    if (s->resolver == NULL)
-        bu_die("dance_resolver_new: %s", err);
-
+    bo_verifier_init(&s->v, (size_t)s->nsenders + 16);
     for (int i = 0; i < s->nsenders; i++) {
-        unsigned char *spki = NULL;
-        const unsigned char *p;
-        int n;
-        dance_tlsa_result tr;
-
         priv[i] = dance_key_generate(s->ktype, err, sizeof(err));
         if (priv[i] == NULL)
             bu_die("key generation: %s", err);
-        n = i2d_PUBKEY(priv[i], &spki);
-        if (n <= 0)
-            bu_die("i2d_PUBKEY failed");
-        p = spki;
-        s->pub[i] = d2i_PUBKEY(NULL, &p, n);
-        if (s->pub[i] == NULL)
-            bu_die("d2i_PUBKEY failed");
-        memset(&tr, 0, sizeof(tr));
-        tr.status = DANCE_OK;
-        tr.ttl = 3600;
-        if (dance_tlsa_rrset_add(&tr.records, 3, 1, 0, spki, (size_t)n) != 0)
-            bu_die("out of memory");
         sender_name(i, name, sizeof(name));
-        if (dance_cache_put(s->cache, name, &tr) != 0)
-            bu_die("dance_cache_put failed");
-        dance_tlsa_result_clear(&tr);
-        OPENSSL_free(spki);
+        s->pub[i] = bo_publish_key(&s->v, name, priv[i]);
     }
 
     s->m = bu_xcalloc((size_t)s->nmsgs, sizeof(*s->m));
@@ -248,7 +188,7 @@ static void build(setup *s)
             raw = bu_b64url_decode(dot2 + 1, strlen(dot2 + 1), &rawlen);
         }
         if (s->ktype == DANCE_KEY_EC256) {
-            m->sig = es_der(raw, rawlen, &m->sig_len);
+            m->sig = bo_es_der(raw, rawlen, &m->sig_len);
             free(raw);
         } else {
             m->sig = raw;
@@ -259,17 +199,12 @@ static void build(setup *s)
         EVP_PKEY_free(priv[i]);
     free(priv);
 
-    memset(&s->pol, 0, sizeof(s->pol));
-    s->pol.allow = s->allow;
-    s->pol.keys = s->keys;
-    s->src.cache = s->cache;
-    s->src.resolver = s->resolver;
 }
 
 /* lib_once - one library verification; dies unless verified */
 static void lib_once(setup *s, const msg *m, dance_jws_result *res)
 {
-    if (dance_jws_verify_message(m->data, m->len, 0, &s->pol, &s->src, res) != DANCE_OK)
+    if (dance_jws_verify_message(m->data, m->len, 0, &s->v.pol, &s->v.src, res) != DANCE_OK)
         bu_die("library refused a good message: %s: %s",
                dance_status_name(res->status), res->reason);
     g_sink += (unsigned)res->payload_len;
@@ -368,7 +303,7 @@ int main(int argc, char **argv)
 
     build(&s);
     if (no_key_cache)
-        s.pol.keys = NULL;
+        s.v.pol.keys = NULL;
     /* warm-up: fills the key cache, checks every message once each way */
     {
         dance_jws_result res;
@@ -389,7 +324,7 @@ int main(int argc, char **argv)
             fflush(stdout);
         }
     }
-    dance_cache_get_stats(s.cache, &cst);
+    dance_cache_get_stats(s.v.cache, &cst);
     printf("dns_queries %llu\n", (unsigned long long)cst.queries);
     {
         double bytes = 0;
@@ -413,9 +348,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < s.nsenders; i++)
         EVP_PKEY_free(s.pub[i]);
     free(s.pub);
-    dance_cache_free(s.cache);
-    dance_jws_keycache_free(s.keys);
-    dance_allowlist_free(s.allow);
-    dance_resolver_free(s.resolver);
+    bo_verifier_free(&s.v);
     return 0;
 }
