@@ -733,6 +733,44 @@ class PlainBroker:
         self.proc.wait(timeout=10)
 
 
+class OwnBridgeMixin:
+    """Listed before a test case class whose setUpClass starts the broker
+    under test: starts a PlainBroker (cls.remote, in remote_parent()) first
+    and appends the broker's own outgoing bridge to it (MQTT v5, importing
+    bridge_topics) to the class attribute named bridge_conf_attr, which the
+    broker's configuration takes; stops the remote after the case."""
+
+    bridge_name = "remote"
+    bridge_topics = ("#",)
+    bridge_conf_attr = "extra_conf"
+
+    @classmethod
+    def remote_parent(cls):
+        raise NotImplementedError("the directory the remote broker runs in")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.remote = PlainBroker(cls.remote_parent())
+        base = getattr(cls, cls.bridge_conf_attr)
+        conf = ("connection %s\naddress 127.0.0.1:%d\nbridge_protocol_version mqttv50\n"
+                % (cls.bridge_name, cls.remote.port))
+        conf += "".join("topic %s in 1\n" % t for t in cls.bridge_topics)
+        setattr(cls, cls.bridge_conf_attr,
+                base + ("\n" if base and not base.endswith("\n") else "") + conf)
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.remote.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.remote.stop()
+
+
 def kill_when_up(argv, timeout=20):
     """Run argv, a child that prints "up" once it is connected, then kill
     it (SIGKILL: the connection drops as when a device loses power, so the

@@ -24,7 +24,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import PlainBroker, close_all, kill_when_up  # noqa: E402
+from plugin_fixture import OwnBridgeMixin, close_all, kill_when_up  # noqa: E402
 from plugin_fixture import (Bed, Broker, MqttClient, PluginTestCase,  # noqa: E402
                             bound_client_id, ident, sign_message, tamper, tamper_cose,
                             wait_sys)
@@ -406,28 +406,17 @@ class ForwardingTest(FederationCase):
         self.assertFalse(self.on_watch("verified/", "will-1"))
 
 
-class HubOwnBridgeTest(FederationCase):
+class HubOwnBridgeTest(OwnBridgeMixin, FederationCase):
     """The hub's own outgoing bridge to a plain broker imports forwarded/:
     such copies have no DANE identity and are denied, never verified."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.remote = PlainBroker(BED.dir)
-        cls.hub_extra = ("connection plain\naddress 127.0.0.1:%d\n"
-                         "bridge_protocol_version mqttv50\n"
-                         "topic forwarded/# in 1\ntopic bridged/# in 1\n" % cls.remote.port)
-        try:
-            super().setUpClass()
-        except BaseException:
-            cls.remote.stop()
-            raise
+    bridge_name = "plain"
+    bridge_topics = ("forwarded/#", "bridged/#")
+    bridge_conf_attr = "hub_extra"
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.remote.stop()
+    def remote_parent(cls):
+        return BED.dir
 
     def remote_pub(self, topic, payload):
         self.remote.publish(topic, payload)

@@ -26,7 +26,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import (DANCE, Bed, Broker, MqttClient, PlainBroker,  # noqa: E402
+from plugin_fixture import (DANCE, Bed, Broker, MqttClient, OwnBridgeMixin,  # noqa: E402
                             PluginTestCase, bound_client_id, close_all, ident,
                             kill_when_up, sign_message)
 from plugin_fixture import sys_value as fixture_sys_value  # noqa: E402
@@ -349,29 +349,16 @@ class PassTest(EncryptedCase):
         self.assertEqual(self.payloads("sensors/pass/fwd"), [fence])
 
 
-class BridgeTest(EncryptedCase):
+class BridgeTest(OwnBridgeMixin, EncryptedCase):
     """The broker's own outgoing bridge to a plain broker: Mosquitto asks no
     ACL check for what it brings in, so the MESSAGE callback refuses a JWE
     there (refuse, the default)."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.remote = PlainBroker(BED.dir)
-        cls.extra_conf = ("connection remote\naddress 127.0.0.1:%d\n"
-                          "bridge_protocol_version mqttv50\n"
-                          "topic sensors/bridged/# in 1\n" % cls.remote.port)
-        try:
-            super().setUpClass()
-        except BaseException:
-            cls.remote.stop()
-            raise
+    bridge_topics = ("sensors/bridged/#",)
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.remote.stop()
+    def remote_parent(cls):
+        return BED.dir
 
     def test_bridged_jwe_refused_signed_one_verified(self):
         self.broker.wait_log("Connecting bridge")

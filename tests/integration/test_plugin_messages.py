@@ -186,6 +186,14 @@ class MessageBrokerCase(PluginTestCase):
         cls.clients.append(c)
         return c
 
+    def drained(self, topic):
+        """With a sender: a fresh message of cls.s (whose messages come out
+        in order) has come through, so everything before it was decided."""
+        marker = self.s.sign("marker %f" % time.time(), topic=topic + "/marker")
+        self.gw.publish(topic + "/marker", marker)
+        self.sub.wait(lambda m: m["topic"] == "verified/" + topic + "/marker"
+                      and m["payload"] == marker)
+
 
 class VerifiedCopyTest(MessageBrokerCase):
 
@@ -445,14 +453,6 @@ class OneCopyTest(MessageBrokerCase):
 
     sender = "once"
 
-    def drained(self, topic):
-        """A fresh message from the same sender (whose messages come out in
-        order) has come through: everything before it was decided."""
-        marker = self.s.sign("marker %f" % time.time(), topic=topic + "/marker")
-        self.gw.publish(topic + "/marker", marker)
-        self.sub.wait(lambda m: m["topic"] == "verified/" + topic + "/marker"
-                      and m["payload"] == marker)
-
     def test_startup_line_shows_the_strict_defaults(self):
         self.assertIn("message_profile=strict require_iat=true max_skew=300 "
                       "replay_window=600 require_jti=false require_topic_binding=true",
@@ -524,14 +524,6 @@ class CoseMessagesTest(MessageBrokerCase):
     def diagnostic(self, topic, count=1):
         got = self.sub.wait(lambda m: m["topic"] == "rejected/" + topic, count=count)
         return json.loads(got[count - 1]["payload"])
-
-    def drained(self, topic):
-        """A later message of the same sender (whose messages come out in
-        order) has come through: everything before it was decided."""
-        marker = self.s.sign("marker %f" % time.time(), topic=topic + "/marker")
-        self.gw.publish(topic + "/marker", marker)
-        self.sub.wait(lambda m: m["topic"] == "verified/" + topic + "/marker"
-                      and m["payload"] == marker)
 
     def test_cose_verified_with_the_jws_properties(self):
         t = "sensors/cose/temp"

@@ -26,7 +26,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plugin_fixture import PlainBroker, close_all, kill_when_up  # noqa: E402
+from plugin_fixture import OwnBridgeMixin, close_all, kill_when_up  # noqa: E402
 from plugin_fixture import (BUILD_DIR, DANCE, Bed, Broker, MqttClient,  # noqa: E402
                             PluginTestCase, bound_client_id, ident, run, sign_message)
 from plugin_fixture import sys_value as fixture_sys_value  # noqa: E402
@@ -436,29 +436,13 @@ class BypassTest(PluginTestCase):
         self.assertGreaterEqual(fixture_sys_value(self.broker, *backend, "auth/bypass"), 1)
 
 
-class BridgeTest(BoundaryCase):
+class BridgeTest(OwnBridgeMixin, BoundaryCase):
     """The broker's own outgoing bridge to a plain broker: its messages are
     not a bypass, and it cannot import anything into the reserved trees."""
 
     @classmethod
-    def setUpClass(cls):
-        cls.remote = PlainBroker(WD)
-        cls.extra_conf = ("max_queued_messages 100000\n"
-                          "connection remote\naddress 127.0.0.1:%d\n"
-                          "bridge_protocol_version mqttv50\n"
-                          "topic # in 1\n" % cls.remote.port)
-        try:
-            super().setUpClass()
-        except BaseException:
-            cls.remote.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.remote.stop()
+    def remote_parent(cls):
+        return WD
 
     def remote_pub(self, topic, payload, retain=False):
         self.remote.publish(topic, payload, retain)
