@@ -275,9 +275,11 @@ class Upstreams(BedCase):
         s.bind(("127.0.0.1", 0))
         dead = "127.0.0.1@%d" % s.getsockname()[1]
         s.close()
+        # 6000 ms: 3000 for each upstream, room for the live one's DNSSEC
+        # chain on a loaded machine (what is checked is the failover)
         for transport in ("udp", "tcp"):
             rc, out, err, _ = self.lookup(
-                "u._device.acme.example", "--transport", transport, timeout=3000,
+                "u._device.acme.example", "--transport", transport, timeout=6000,
                 upstream="%s, %s" % (dead, self.tb.upstream))
             self.assertEqual(rc, 0, (transport, err))
             self.assertEqual(out[-1], "; DNSSEC: secure (1 record)")
