@@ -472,6 +472,10 @@ static int register_callbacks(struct mdp_plugin *p, char *err, size_t errlen)
 /* log_ready - what the plugin runs with, said once at start. */
 static void log_ready(const struct mdp_plugin *p)
 {
+    char replay_size[24] = "off";       /* no window, no replay cache */
+
+    if (p->cfg.replay_window > 0)
+        snprintf(replay_size, sizeof(replay_size), "%zu", p->cfg.replay_cache_size);
     mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: DANE client authentication "
         "ready: allowed_domains=%s identity_source=%s tlsa_owner=%s resolver=%s "
         "trust_anchor=%s cafile=%s fallback=%s client_id_binding=%s "
@@ -494,13 +498,13 @@ static void log_ready(const struct mdp_plugin *p)
         mosquitto_log_printf(MOSQ_LOG_NOTICE, "dance: message verification ready: "
             "verify_topics=%s verified_prefix=%s rejected_prefix=%s max_payload=%zu "
             "message_profile=%s require_iat=%s max_skew=%u replay_window=%u "
-            "require_jti=%s require_topic_binding=%s verify_threads=%u "
-            "verify_queue_size=%zu encrypted=%s",
+            "replay_cache_size=%s require_jti=%s require_topic_binding=%s "
+            "verify_threads=%u verify_queue_size=%zu encrypted=%s",
             p->cfg.verify_topics, p->cfg.verified_prefix,
             p->cfg.rejected_prefix ? p->cfg.rejected_prefix : "none",
             p->cfg.max_payload, mdp_message_profile_name(p->cfg.message_profile),
             p->cfg.require_iat ? "true" : "false",
-            (unsigned)p->cfg.max_skew, (unsigned)p->cfg.replay_window,
+            (unsigned)p->cfg.max_skew, (unsigned)p->cfg.replay_window, replay_size,
             p->cfg.require_jti ? "true" : "false",
             p->cfg.require_topic_binding ? "true" : "false",
             p->cfg.verify_threads, p->cfg.verify_queue_size,

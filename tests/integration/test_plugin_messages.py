@@ -455,7 +455,8 @@ class OneCopyTest(MessageBrokerCase):
 
     def test_startup_line_shows_the_strict_defaults(self):
         self.assertIn("message_profile=strict require_iat=true max_skew=300 "
-                      "replay_window=600 require_jti=false require_topic_binding=true",
+                      "replay_window=600 replay_cache_size=100000 require_jti=false "
+                      "require_topic_binding=true",
                       self.broker.log())
         self.assertNotIn("message_profile compat", self.broker.log())
 
@@ -773,6 +774,7 @@ class ReplayCacheSizeTest(MessageBrokerCase):
     sender = "fill"
 
     def test_full_cache_forgets_the_oldest_and_says_so(self):
+        self.assertIn(" replay_window=600 replay_cache_size=1000 ", self.broker.log())
         t = "sensors/fill"
         now = int(time.time())
         # jwcrypto: 1,200 messages signed in about a second
