@@ -154,21 +154,6 @@ static char *broker_sender(const mosquitto_property *props)
     }
 }
 
-/* signed_encrypted - whether the verified JWS in data carries a JWE as its
- * payload (protected cty JWE) */
-static bool signed_encrypted(const void *data, size_t len)
-{
-    dance_jws *jws = NULL;
-    char err[DANCE_REASON_MAX];
-    bool yes;
-
-    if (dance_message_parse(data, len, 0, &jws, NULL, err, sizeof(err)) != DANCE_OK)
-        return false;
-    yes = dance_jwe_type_is_jwe(dance_jws_get_header(jws)->cty);
-    dance_jws_free(jws);
-    return yes;
-}
-
 /* verify_decrypt - res: the verdict on data (len bytes). With a decrypt
  * key, a JWE is decrypted first and the JWS inside verified
  * (sign-then-encrypt), and a verified JWS with cty JWE has its payload
@@ -194,7 +179,8 @@ static void verify_decrypt(backend *b, const dance_jws_policy *pol, const void *
         return;
     }
     dance_jws_verify_message(data, len, 0, pol, &b->source, res);
-    if (b->decrypt_key == NULL || res->status != DANCE_OK || !signed_encrypted(data, len))
+    if (b->decrypt_key == NULL || res->status != DANCE_OK
+        || !dance_jws_carries_jwe(data, len))
         return;
     if (dance_jwe_decrypt(res->payload, res->payload_len, 0, b->decrypt_key, &dres)
         != DANCE_OK) {

@@ -35,6 +35,7 @@
 
 #include "dance/error.h"
 #include "dance/jwe.h"
+#include "dance/provision.h"
 #include "jwe_internal.h"
 #include "jws_internal.h"
 #include "sender.h"
@@ -449,6 +450,59 @@ bool dance_jwe_type_is_jwe(const char *t)
     if (strncasecmp(t, "application/", 12) == 0)
         t += 12;
     return strcasecmp(t, "jwe") == 0;
+}
+
+bool dance_jws_carries_jwe(const void *data, size_t len)
+{
+    dance_jws *jws = NULL;
+    char err[DANCE_REASON_MAX];
+    bool yes;
+
+    if (data == NULL || dance_jws_parse(data, len, 0, &jws, NULL, err, sizeof(err))
+        != DANCE_OK)
+        return false;
+    yes = dance_jwe_type_is_jwe(dance_jws_get_header(jws)->cty);
+    dance_jws_free(jws);
+    return yes;
+}
+
+dance_status dance_jwe_decrypt_pem(const char *key_pem, const void *data, size_t len,
+                                   size_t max_size, unsigned char **out, size_t *outlen,
+                                   char *reason, size_t reasonlen)
+{
+    dance_jwe_result res;
+    dance_status st;
+    EVP_PKEY *key;
+
+    *out = NULL;
+    *outlen = 0;
+    if (key_pem == NULL || data == NULL) {
+        dance_set_err(reason, reasonlen, "a private key and a message are required");
+        return DANCE_INTERNAL;
+    }
+    key = dance_key_from_pem(key_pem, strlen(key_pem), reason, reasonlen);
+    if (key == NULL)
+        return DANCE_INTERNAL;
+    memset(&res, 0, sizeof(res));
+    st = dance_jwe_decrypt(data, len, max_size, key, &res);
+    EVP_PKEY_free(key);
+    if (st == DANCE_OK) {
+        *out = res.plaintext;           /* handed over, NUL-terminated */
+        *outlen = res.plaintext_len;
+        res.plaintext = NULL;
+        res.plaintext_len = 0;
+    }
+    if (reason != NULL && reasonlen > 0)    /* res.reason is escaped already */
+        snprintf(reason, reasonlen, "%s", res.reason);
+    dance_jwe_result_clear(&res);
+    return st;
+}
+
+void dance_jwe_output_free(unsigned char *out, size_t len)
+{
+    if (out != NULL)
+        OPENSSL_cleanse(out, len);
+    free(out);
 }
 
 /* parse_header - the protected header: refusals (zip, crit, alg, enc, cty

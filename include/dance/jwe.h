@@ -111,6 +111,24 @@ bool dance_jwe_is_jwe(const void *data, size_t len);
  * its payload (encrypt-then-sign). false for NULL. */
 bool dance_jwe_type_is_jwe(const char *type);
 
+/* dance_jws_carries_jwe - whether len bytes at data are a JWS whose
+ * protected cty names a JWE (encrypt-then-sign: its payload, once the JWS
+ * is verified, is to be decrypted). Parse only: nothing is verified. */
+bool dance_jws_carries_jwe(const void *data, size_t len);
+
+/* dance_jwe_decrypt_pem - dance_jwe_decrypt with the private key as PEM
+ * text, for callers without OpenSSL types (bindings). On DANCE_OK *out is
+ * the plaintext (NUL-terminated, *outlen bytes), freed with
+ * dance_jwe_output_free; otherwise *out is NULL and reason says why (as in
+ * dance_jwe_result; INTERNAL also for a key that does not load). */
+dance_status dance_jwe_decrypt_pem(const char *key_pem, const void *data, size_t len,
+                                   size_t max_size, unsigned char **out, size_t *outlen,
+                                   char *reason, size_t reasonlen);
+
+/* dance_jwe_output_free - wipe len bytes of a plaintext from
+ * dance_jwe_decrypt_pem, then free it; NULL-safe. */
+void dance_jwe_output_free(unsigned char *out, size_t len);
+
 typedef struct dance_jwe_encrypt_opts {
     EVP_PKEY *key;                  /* recipient's public key (required) */
     const char *recipient;          /* DNS name: x5u "dns://NAME?type=TLSA"
