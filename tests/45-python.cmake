@@ -15,7 +15,7 @@ if(DANCE_SANITIZE)
   list(APPEND _dance_python_env "DANCE_PYTHON_PRELOAD=${_dance_py_libasan}")
 endif()
 
-foreach(case Offline Refusals JoseOffline Memory Dns JoseDns Threads)
+foreach(case Offline Refusals JoseOffline Decrypt Memory Dns JoseDns Threads)
   add_test(NAME python.dance.${case}
            COMMAND ${DANCE_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_dance.py -v ${case})
   set_tests_properties(python.dance.${case} PROPERTIES

@@ -11,8 +11,15 @@ signature, iat, the topic the device bound the message to (both required
 unless --compat, as the plugin's strict profile does) and replay. A broker that forged, altered, re-routed or repeated a message is
 caught here.
 
+Confidential messages (--decrypt-key KEY.pem, this backend's private key,
+whose public half its TLSA records publish), as backend_subscriber does: a
+verified JWS with cty JWE (encrypt-then-sign, as device_publisher
+--encrypt-to sends) is decrypted after verifying; a bare JWE
+(sign-then-encrypt) is decrypted first and the JWS inside verified.
+
 One line per message on stdout, as backend_subscriber prints them:
     VERIFIED <sender> <topic> <payload>
+    DECRYPTED <sender> <topic> <plaintext>    (verified, then decrypted)
     REFUSED <reason> <topic> claimed=<sender or -> <why, in words>
 <reason> is libdance's token (no_record, bad_signature, replay, ...) or
 sender_mismatch when the broker's dance-sender property names someone else
@@ -27,6 +34,7 @@ connection refused or lost.
 """
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -83,17 +91,20 @@ def parse_args(argv):
                    help="refuse a copy of a message verified within S seconds (0: off)")
     p.add_argument("--max-ttl", type=int, default=300,
                    help="cache DNS answers at most S seconds (default 300)")
+    p.add_argument("--decrypt-key", metavar="F",
+                   help="this backend's private key (PEM): decrypt confidential messages")
     p.add_argument("--count", type=int, default=0, help="exit after N messages")
     p.add_argument("--timeout", type=int, default=0, help="exit after S seconds")
     return p.parse_args(argv)
 
 
 class Backend:
-    def __init__(self, args, verifier):
+    def __init__(self, args, verifier, decrypt_key=None):
         self.args = args
         self.verifier = verifier
+        self.decrypt_key = decrypt_key      # PEM text, or None
         self.filters = args.topic or ["verified/#"]
-        self.seen = self.verified = self.refused = 0
+        self.seen = self.verified = self.refused = self.decrypted = 0
         self.subacks = 0
         self.connack = None                 # reason code once answered
         self.lost = None                    # reason code of an unasked disconnect
@@ -130,10 +141,28 @@ class Backend:
             self.subacks += 1
             self.cond.notify_all()
 
+    def verify_decrypt(self, payload, topic):
+        """(Verified, decrypted): with a decrypt key, a JWE is decrypted
+        first and the JWS inside verified (sign-then-encrypt), and a verified
+        JWS with cty JWE has its payload decrypted (encrypt-then-sign).
+        Raises NotVerified, also for a failed decryption."""
+        key = self.decrypt_key
+        if key is not None and dance.is_jwe(payload):
+            return self.verifier.verify(dance.decrypt(payload, key), topic=topic), True
+        v = self.verifier.verify(payload, topic=topic)
+        if key is None or not dance.carries_jwe(payload):
+            return v, False
+        try:
+            plaintext = dance.decrypt(v.payload, key)
+        except dance.NotVerified as e:
+            raise dance.NotVerified(e.reason_code, "verified, but " + e.text, v.sender)
+        return dataclasses.replace(v, payload=plaintext), True
+
     def on_message(self, client, userdata, msg):
         claimed_by_broker = self.broker_sender(msg)
+        decrypted = False
         try:
-            v = self.verifier.verify(msg.payload, topic=self.original_topic(msg.topic))
+            v, decrypted = self.verify_decrypt(msg.payload, self.original_topic(msg.topic))
         except dance.NotVerified as e:
             line = (f"REFUSED {e.reason} {msg.topic} claimed={e.sender or '-'} {e.text}")
             ok = False
@@ -145,12 +174,14 @@ class Backend:
                         f"broker's dance-sender says {safe(claimed_by_broker.encode(), 253)}")
                 ok = False
             else:
-                line = f"VERIFIED {v.sender} {msg.topic} {safe(v.payload, 400)}"
+                word = "DECRYPTED" if decrypted else "VERIFIED"
+                line = f"{word} {v.sender} {msg.topic} {safe(v.payload, 400)}"
                 ok = True
         with self.cond:
             self.seen += 1
             if ok:
                 self.verified += 1
+                self.decrypted += decrypted
             else:
                 self.refused += 1
             print(line, flush=True)
@@ -182,7 +213,20 @@ def main(argv):
             args.id = f"{dance.cert_identity(args.cert)}/backend-{os.getpid()}"
         except ValueError:
             args.id = f"backend-{os.getpid()}"
-    b = Backend(args, verifier)
+    decrypt_key = None
+    if args.decrypt_key is not None:
+        try:
+            with open(args.decrypt_key) as f:
+                decrypt_key = f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            print(f"{PROG}: --decrypt-key: cannot read {args.decrypt_key}: {e}",
+                  file=sys.stderr)
+            return EX_USAGE
+        if "PRIVATE KEY-----" not in decrypt_key:
+            print(f"{PROG}: --decrypt-key: {args.decrypt_key} holds no PEM private key",
+                  file=sys.stderr)
+            return EX_USAGE
+    b = Backend(args, verifier, decrypt_key)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -232,8 +276,10 @@ def main(argv):
         client.on_disconnect = None
         client.disconnect()
         client.loop_stop()
-        print(f"{PROG}: {b.seen} messages, {b.verified} verified, {b.refused} refused",
-              file=sys.stderr)
+        summary = f"{PROG}: {b.seen} messages, {b.verified} verified, {b.refused} refused"
+        if decrypt_key is not None:
+            summary += f", {b.decrypted} of the verified decrypted"
+        print(summary, file=sys.stderr)
         verifier.close()
     return rc
 

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Union
 
 __all__ = ["Status", "Verified", "NotVerified", "LookupFailed", "Verifier",
-           "verify_with_key", "sign", "cert_identity", "library_path"]
+           "verify_with_key", "sign", "decrypt", "is_jwe", "carries_jwe",
+           "cert_identity", "library_path"]
 
 
 class Status(enum.IntEnum):
@@ -151,6 +152,11 @@ def _load() -> ctypes.CDLL:
                                               ctypes.POINTER(sz), cp, sz]),
         "dance_jws_output_free": (None, [vp]),
         "dance_cert_file_identity": (ctypes.c_int, [cp, cp, sz, cp, sz]),
+        "dance_jwe_is_jwe": (ctypes.c_bool, [cp, sz]),
+        "dance_jws_carries_jwe": (ctypes.c_bool, [cp, sz]),
+        "dance_jwe_decrypt_pem": (ctypes.c_int, [cp, cp, sz, sz, ctypes.POINTER(vp),
+                                                 ctypes.POINTER(sz), cp, sz]),
+        "dance_jwe_output_free": (None, [vp, sz]),
     }
     for name, (restype, argtypes) in sigs.items():
         fn = getattr(lib, name)
@@ -375,6 +381,47 @@ def sign(payload: Union[bytes, str], key_pem: Union[str, bytes], sender: str,
         return ctypes.string_at(out.value, outlen.value)
     finally:
         _lib.dance_jws_output_free(out)
+
+
+# ----------------------------------------------------------------- decrypt
+
+def is_jwe(message: Union[bytes, str]) -> bool:
+    """Whether message looks like a JWE (compact, five parts; or JSON with
+    "ciphertext"): sign-then-encrypt, to be decrypted before verifying."""
+    data = _bytes(message, "message")
+    return bool(_lib.dance_jwe_is_jwe(data, len(data)))
+
+
+def carries_jwe(message: Union[bytes, str]) -> bool:
+    """Whether message is a JWS whose protected cty names a JWE
+    (encrypt-then-sign): once verified, its payload is to be decrypted.
+    Nothing is verified here."""
+    data = _bytes(message, "message")
+    return bool(_lib.dance_jws_carries_jwe(data, len(data)))
+
+
+def decrypt(message: Union[bytes, str], key_pem: Union[str, bytes],
+            max_size: int = 0) -> bytes:
+    """Decrypt a JWE with this recipient's private key (PEM), as
+    `dance decrypt --key` does: RSA-OAEP-256, ECDH-ES, ECDH-ES+A256KW;
+    A256GCM, A256CBC-HS512; compact or JSON. Returns the plaintext.
+    Raises NotVerified: Status.DECRYPT_FAILED ("decryption failed", the one
+    reason for every failure once the key is used, so that decryption is no
+    oracle), another Status for what is refused before (zip, crit, an
+    unsupported alg, a key of the wrong type, ...), or Status.INTERNAL for a
+    key that does not load."""
+    data = _bytes(message, "message")
+    out = ctypes.c_void_p()
+    outlen = ctypes.c_size_t(0)
+    err = ctypes.create_string_buffer(_ERR_MAX)
+    st = _lib.dance_jwe_decrypt_pem(_bytes(key_pem, "key_pem"), data, len(data), max_size,
+                                    ctypes.byref(out), ctypes.byref(outlen), err, _ERR_MAX)
+    if st != Status.OK:
+        raise NotVerified(st, err.value.decode())
+    try:
+        return ctypes.string_at(out.value, outlen.value) if outlen.value else b""
+    finally:
+        _lib.dance_jwe_output_free(out, outlen.value)
 
 
 def cert_identity(path: str) -> str:

@@ -37,7 +37,8 @@ class PythonBackend(PluginTestCase):
         bed = Bed.for_class(cls, "pybackend", default_ttl=300, negative_ttl=30)
         cls.wd, cls.tb, cls.pki = bed.dir, bed.tb, bed.pki
         cls.dev = {}
-        for label, rec in (("dev1", (3, 1, 0)), ("gw", (3, 1, 1)), ("backend", (3, 1, 1))):
+        # the backend's 3 1 0 record is also the key devices encrypt to
+        for label, rec in (("dev1", (3, 1, 0)), ("gw", (3, 1, 1)), ("backend", (3, 1, 0))):
             cert, key = cls.pki.device(ident(label))
             cls.tb.set_records(ident(label), "TLSA", [cls.pki.tlsa(cert, *rec)])
             cls.dev[label] = (cert, key)
@@ -149,6 +150,42 @@ class PythonBackend(PluginTestCase):
         self.assertEqual(py_out.splitlines(), ["VERIFIED %s verified/devices/%s/reading cose.1"
                                                % (ident("dev1"), ident("dev1"))])
         self.assertEqual(py_out, c_out)
+
+    def test_decrypts_like_the_c_backend(self):
+        # encrypt-then-sign through the plugin (device_publisher
+        # --encrypt-to), sign-then-encrypt on a topic the plugin does not
+        # verify, and one encrypted to someone else: the same lines
+        dns = ["--resolver", self.tb.upstream, "--trust-anchor", self.tb.trust_anchor]
+        args = ("--topic", "verified/#", "--topic", "direct/#", "--count", "3",
+                "--timeout", "60", "--decrypt-key", self.dev["backend"][1])
+        backends = [self.start_backend(C_BACKEND, *args),
+                    self.start_backend(PY_BACKEND, *args)]
+        self.publish("dev1", "--count", "1", "--payload", '{"dose":1}',
+                     "--encrypt-to", ident("backend"), *dns)
+        direct = "direct/%s" % ident("dev1")
+        jwe = run([DANCE, "encrypt", "--cert", self.dev["backend"][0]],
+                  input=self.sign("dev1", direct, '{"dose":2}')).strip()
+        self.mosquitto_pub("dev1", direct, jwe)
+        self.publish("dev1", "--count", "1", "--payload", '{"dose":3}',
+                     "--encrypt-to", ident("dev1"), *dns)
+        (c_out, c_err), (py_out, py_err) = [b.communicate(timeout=60) for b in backends]
+        self.assertEqual([b.returncode for b in backends], [0, 0], c_err + py_err)
+        topic = "verified/devices/%s/reading" % ident("dev1")
+        lines = sorted(py_out.splitlines())
+        self.assertEqual(lines, sorted([
+            'DECRYPTED %s %s {"dose":1}' % (ident("dev1"), topic),
+            'DECRYPTED %s %s {"dose":2}' % (ident("dev1"), direct),
+            "REFUSED decryption_failed %s claimed=%s verified, but decryption failed"
+            % (topic, ident("dev1"))]), py_out)
+        self.assertEqual(lines, sorted(c_out.splitlines()))
+        self.assertIn("3 messages, 2 verified, 1 refused, 2 of the verified decrypted", py_err)
+
+    def test_decrypt_key_errors(self):
+        p = subprocess.run([sys.executable, PY_BACKEND] + self.client_args("backend")
+                           + ["--decrypt-key", self.dev["backend"][0]],
+                           capture_output=True, text=True, timeout=30, env=python_env())
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("holds no PEM private key", p.stderr)
 
     def test_exit_statuses(self):
         p = subprocess.run([sys.executable, PY_BACKEND, "--host", "localhost"],

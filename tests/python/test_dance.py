@@ -265,6 +265,53 @@ class JoseOffline(TmpCase):
         self.assertEqual((v.payload, v.alg), (b"from jwcrypto", "EdDSA"))
 
 
+class Decrypt(TmpCase):
+    """decrypt, is_jwe and carries_jwe against `dance encrypt` and
+    `dance sign --cty JWE`."""
+
+    def encrypt(self, cert, plaintext, *extra):
+        return run("encrypt", "--cert", cert, *extra, stdin=plaintext, check=0).stdout.strip()
+
+    def test_round_trips_every_key_kind(self):
+        for keytype, extra in (("rsa2048", ()), ("ec256", ()), ("ec384", ("--json",)),
+                               ("ec256", ("--alg", "ECDH-ES+A256KW",
+                                          "--enc", "A256CBC-HS512"))):
+            _, key, cert, _ = self.keys.identity(keytype, label="rcpt")
+            jwe = self.encrypt(cert, b"\x00secret\xff", *extra)
+            self.assertTrue(dance.is_jwe(jwe))
+            self.assertFalse(dance.carries_jwe(jwe))
+            self.assertEqual(dance.decrypt(jwe, read(key)), b"\x00secret\xff")
+
+    def test_no_oracle_and_refusals(self):
+        _, key, cert, _ = self.keys.identity("ec256", label="rcpt")
+        _, other, _, _ = self.keys.identity("ec256", label="rcpt")
+        jwe = self.encrypt(cert, b"secret")
+        parts = jwe.split(b".")
+        tag = parts[4]
+        parts[4] = (b"A" if tag[:1] != b"A" else b"B") + tag[1:]
+        for bad in (b".".join(parts), jwe):
+            e = self.assertRefused(dance.Status.DECRYPT_FAILED, dance.decrypt, bad,
+                                   read(other if bad is jwe else key))
+            self.assertEqual(e.text, "decryption failed")
+        _, rsa_key, _, _ = self.keys.identity("rsa2048", label="rcpt")
+        e = self.assertRefused(dance.Status.KEY_MISMATCH, dance.decrypt, jwe, read(rsa_key))
+        self.assertNotEqual(e.text, "decryption failed")
+        e = self.assertRefused(dance.Status.INTERNAL, dance.decrypt, jwe, "not a key")
+        self.assertIn("key", e.text)
+        self.assertRefused(dance.Status.MALFORMED, dance.decrypt, b"a.b.c", read(key))
+
+    def test_encrypt_then_sign(self):
+        name, skey, _, spub = self.keys.identity("ec256")
+        _, key, cert, _ = self.keys.identity("rsa2048", label="rcpt")
+        jwe = self.encrypt(cert, b"reading")
+        jws = c_sign(skey, name, jwe, "--cty", "JWE")
+        self.assertTrue(dance.carries_jwe(jws))
+        self.assertFalse(dance.is_jwe(jws))
+        self.assertFalse(dance.carries_jwe(c_sign(skey, name, b"plain")))
+        v = dance.verify_with_key(jws, read(spub))
+        self.assertEqual(dance.decrypt(v.payload, read(key)), b"reading")
+
+
 class Memory(TmpCase):
     """100,000 verify_with_key calls (each makes and frees a verifier and a
     result; a fifth are refusals) do not grow the resident set."""
