@@ -20,13 +20,15 @@
  * decrypt, tag) then dance_jws_verify_message on the plaintext (parse,
  * allow-list, cache hit, key cache hit, signature) - what `dance verify
  * --decrypt-key` and backend_subscriber do; every verdict must be OK.
- * "raw" per message, from inputs decoded beforehand (base64url, the epk as
- * an EVP_PKEY, ECDSA signatures as DER: raw gets them in OpenSSL's format
- * for free):
+ * "raw" per message, from inputs decoded beforehand (base64url, the epk's
+ * point, ECDSA signatures as DER: raw gets them in OpenSSL's format for
+ * free):
  *   rsa   EVP_PKEY_decrypt (OAEP, SHA-256, MGF1-SHA-256) of the encrypted
  *         key, HMAC-SHA-512 over AAD || IV || ciphertext || AL and the tag
  *         compared, AES-256-CBC decryption, EVP_DigestVerify (RS256)
- *   ecdh  EVP_PKEY_derive (recipient key, epk), the Concat KDF as one
+ *   ecdh  the epk imported (EVP_PKEY_fromdata, which checks the point),
+ *         EVP_PKEY_derive (recipient key, epk; the peer not checked a
+ *         second time, as in the library), the Concat KDF as one
  *         SHA-256 (round 1 of 1 for a 256-bit key), AES-256-GCM decryption
  *         with the tag, EVP_DigestVerify (ES256)
  * with a fresh context per operation, as a simple program would write it.
@@ -44,7 +46,6 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/param_build.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -69,7 +70,7 @@ typedef struct msg {
     size_t aad_len;
     unsigned char *ek, *iv, *ct, *tag;
     size_t ek_len, iv_len, ct_len, tag_len;
-    EVP_PKEY *epk;              /* ecdh: the sender's ephemeral key */
+    unsigned char epk[65];      /* ecdh: the sender's ephemeral point */
     size_t si_len;              /* inner JWS signing input: plaintext prefix */
     unsigned char *sig;         /* inner signature (DER for ECDSA) */
     size_t sig_len;
@@ -107,33 +108,37 @@ static unsigned char *json_b64_member(const char *hdr, const char *name, size_t 
     return bu_b64url_decode(p, (size_t)(e - p), outlen);
 }
 
-/* epk_key - the P-256 public key (x, y) of the header's epk */
-static EVP_PKEY *epk_key(const char *hdr)
+/* epk_point - the uncompressed P-256 point (x, y) of the header's epk */
+static void epk_point(const char *hdr, unsigned char pt[65])
 {
     size_t xl, yl;
     unsigned char *x = json_b64_member(hdr, "x", &xl), *y = json_b64_member(hdr, "y", &yl);
-    unsigned char pt[65];
-    OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *params;
-    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    EVP_PKEY *k = NULL;
 
-    if (xl != 32 || yl != 32 || b == NULL || pc == NULL)
+    if (xl != 32 || yl != 32)
         bu_die("bad epk");
     pt[0] = 4;
     memcpy(pt + 1, x, 32);
     memcpy(pt + 33, y, 32);
-    if (!OSSL_PARAM_BLD_push_utf8_string(b, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0)
-        || !OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt))
-        || (params = OSSL_PARAM_BLD_to_param(b)) == NULL
-        || EVP_PKEY_fromdata_init(pc) != 1
-        || EVP_PKEY_fromdata(pc, &k, EVP_PKEY_PUBLIC_KEY, params) != 1)
-        bu_die("cannot build the epk");
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(b);
-    EVP_PKEY_CTX_free(pc);
     free(x);
     free(y);
+}
+
+/* epk_import - the epk as an EVP_PKEY, the OpenSSL 3 way: every ECDH-ES
+ * recipient imports the sender's ephemeral key once per message, and
+ * OpenSSL checks the point is on the curve while doing so */
+static EVP_PKEY *epk_import(const unsigned char pt[65])
+{
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    EVP_PKEY *k = NULL;
+    OSSL_PARAM params[3];
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pt, 65);
+    params[2] = OSSL_PARAM_construct_end();
+    if (pc == NULL || EVP_PKEY_fromdata_init(pc) != 1
+        || EVP_PKEY_fromdata(pc, &k, EVP_PKEY_PUBLIC_KEY, params) != 1)
+        bu_die("cannot import the epk");
+    EVP_PKEY_CTX_free(pc);
     return k;
 }
 
@@ -226,7 +231,7 @@ static void build(setup *s)
             if (hdr == NULL)
                 bu_die("out of memory");
             hdr[hlen] = '\0';
-            m->epk = epk_key(hdr);
+            epk_point(hdr, m->epk);
             free(hdr);
         }
     }
@@ -314,13 +319,16 @@ static void raw_ecdh(setup *s, const msg *m, unsigned char *pt)
     EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(s->rcpt, NULL);
     EVP_CIPHER_CTX *cc = EVP_CIPHER_CTX_new();
     EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_PKEY *epk = epk_import(m->epk);
     unsigned char z[32], cek[32], one[4] = { 0, 0, 0, 1 };
     size_t zlen = sizeof(z);
     unsigned int ceklen = 0;
     int n1 = 0, n2 = 0;
 
+    /* the peer is not validated again, as in the library (lib/jwe_crypto.c
+     * jwe_ecdh): the import checked the point, and P-256 has cofactor 1 */
     if (pc == NULL || cc == NULL || md == NULL || EVP_PKEY_derive_init(pc) != 1
-        || EVP_PKEY_derive_set_peer(pc, m->epk) != 1
+        || EVP_PKEY_derive_set_peer_ex(pc, epk, 0) != 1
         || EVP_PKEY_derive(pc, z, &zlen) != 1 || zlen != 32)
         bu_die("raw ECDH failed");
     if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1
@@ -340,6 +348,7 @@ static void raw_ecdh(setup *s, const msg *m, unsigned char *pt)
     EVP_MD_CTX_free(md);
     EVP_CIPHER_CTX_free(cc);
     EVP_PKEY_CTX_free(pc);
+    EVP_PKEY_free(epk);
     OPENSSL_cleanse(z, sizeof(z));
     OPENSSL_cleanse(cek, sizeof(cek));
     verify_inner(s, m, pt, (size_t)(n1 + n2));
@@ -444,7 +453,6 @@ int main(int argc, char **argv)
         free(m->iv);
         free(m->ct);
         free(m->tag);
-        EVP_PKEY_free(m->epk);
         if (s.ecdh)
             OPENSSL_free(m->sig);
         else
